@@ -1,0 +1,1 @@
+# parse rules (see Makefile.am)

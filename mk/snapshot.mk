@@ -1,0 +1,1 @@
+# snapshot rules (see Makefile.am)

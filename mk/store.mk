@@ -1,0 +1,1 @@
+# store rules (see Makefile.am)

@@ -1,0 +1,1 @@
+# syncd rules (see Makefile.am)
