@@ -1,1 +1,20 @@
-# syncd rules (see Makefile.am)
+# provision-syncd: the daemon (see Makefile.am)
+syncd_libsyncd_la_SOURCES += \
+	syncd/log.h syncd/log.c \
+	syncd/local.h syncd/local.c \
+	syncd/sync.h syncd/sync.c
+
+sbin_PROGRAMS += syncd/provision-syncd
+syncd_provision_syncd_SOURCES = syncd/main.c
+syncd_provision_syncd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+syncd_provision_syncd_LDADD = syncd/libsyncd.la
+
+dist_man_MANS += man/provision-syncd.8
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-sync
+TESTS += tests/unit/test-sync
+tests_unit_test_sync_SOURCES = tests/unit/test-sync.c
+tests_unit_test_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sync_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
+endif

@@ -1,0 +1,44 @@
+#!/bin/bash
+# Installs what a fresh Debian 12 machine lacks to build and test provision, and the
+# test SCIM server's npm packages from the lockfile. Safe to run again.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+
+packages=(
+        build-essential autoconf automake libtool pkg-config
+        libcurl4-openssl-dev libcjson-dev libsqlite3-dev libsystemd-dev libpam0g-dev
+        libcmocka-dev pamtester libpam-wrapper
+        dbus python3 python3-dbusmock
+        util-linux passwd libnss-cache nodejs npm curl ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+                echo "setup-deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+                exit 1
+        fi
+        # Another apt or dpkg (unattended-upgrades on a fresh machine) may hold the lock.
+        for _ in $(seq 1 120); do
+                if ! fuser /var/lib/dpkg/lock-frontend /var/lib/dpkg/lock >/dev/null 2>&1; then
+                        break
+                fi
+                echo "setup-deps: waiting for the dpkg lock..." >&2
+                sleep 5
+        done
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+fi
+
+# Node on this machine may come from elsewhere than Debian; any node >= 18 with npm works.
+if [ -f "$top/tests/package-lock.json" ]; then
+        if [ ! -d "$top/tests/node_modules" ] || [ "$top/tests/package-lock.json" -nt "$top/tests/node_modules" ]; then
+                (cd "$top/tests" && npm ci --no-audit --no-fund --loglevel=error)
+                touch "$top/tests/node_modules"
+        fi
+fi

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One sync: a complete scan of the directory (a batch of parsed SCIM resources) is mapped
+ * onto POSIX accounts, compared with the store, applied in one transaction, and published
+ * as a new snapshot. */
+
+#include "local.h"
+#include "prov-config.h"
+#include "prov-types.h"
+#include "scim-parse.h"
+#include "store.h"
+
+/* One account whose state or groups changed; what enforcement and hooks act on. */
+typedef struct ProvTransition {
+        char *scim_id;
+        char *name;
+        uint32_t uid;
+        ProvState old_state; /* _PROV_STATE_INVALID for a joiner */
+        ProvState new_state;
+        const char *event;   /* "joiner", "mover", "rename", "suspend", "deprovision", "reactivate", "update" */
+} ProvTransition;
+
+typedef struct ProvSyncResult {
+        size_t users_seen, groups_seen;
+        size_t joiners, updated, renamed, movers, suspended, deprovisioned, reactivated, purged;
+        size_t rejected;
+        size_t groups_added, groups_removed;
+        bool held;                 /* deprovisions held back by the mass-deprovision guard */
+        size_t held_deprovisions;
+        uint64_t generation;       /* of the store after the sync */
+        ProvTransition *transitions;
+        size_t n_transitions;
+} ProvSyncResult;
+
+void prov_sync_result_done(ProvSyncResult *r);
+
+/* Applies a complete scan of the directory. Rejected records become audit events; nothing is
+ * written when the function fails. The caller holds no transaction. */
+int prov_sync_apply_full(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local,
+                         const ProvScimBatch *batch, ProvSyncResult *ret);
+
+/* Writes the snapshot from the store: what NSS and PAM serve. */
+int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local);
+
+/* Records the outcome of a sync attempt in the store's sync state (last attempt, last
+ * success, last error). error == 0 means success. */
+int prov_sync_record_attempt(ProvStore *store, int error, const char *message);
+
+/* Reads a file of bounded size into memory (NUL-terminated). -EFBIG past max bytes. */
+int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The sync engine end to end below the daemon: directory JSON -> mapping -> store -> snapshot,
+ * read back through the snapshot reader that NSS uses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <cmocka.h>
+
+#include "prov-config.h"
+#include "prov-snapshot.h"
+#include "sync.h"
+
+typedef struct Fixture {
+        char dir[64];
+        ProvConfig *config;
+        ProvLocalAccounts *local;
+        ProvStore *store;
+} Fixture;
+
+static void write_file(const char *path, const char *content) {
+        FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(content, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+}
+
+static void set_str(char **field, const char *value) {
+        free(*field);
+        *field = value ? strdup(value) : NULL;
+}
+
+static char **strv(const char *a, const char *b) {
+        char **v = calloc(3, sizeof(char *));
+        v[0] = a ? strdup(a) : NULL;
+        v[1] = b ? strdup(b) : NULL;
+        return v;
+}
+
+static void strv_free(char **v) {
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        char path[128];
+
+        strcpy(f->dir, "/tmp/test-sync-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(path, sizeof(path), "%s/passwd", f->dir);
+        write_file(path, "root:x:0:0:root:/root:/bin/bash\n"
+                         "localuser:x:1000:1000:Local:/home/localuser:/bin/bash\n"
+                         "squatter:x:200500:200500::/:/bin/sh\n");
+        snprintf(path, sizeof(path), "%s/group", f->dir);
+        write_file(path, "root:x:0:\nsudo:x:27:localuser\nlocalgrp:x:1000:\n");
+
+        assert_int_equal(prov_config_new(&f->config), 0);
+        set_str(&f->config->state_dir, f->dir);
+        snprintf(path, sizeof(path), "%s/passwd", f->dir);
+        set_str(&f->config->passwd_file, path);
+        snprintf(path, sizeof(path), "%s/group", f->dir);
+        set_str(&f->config->group_file, path);
+        f->config->max_deprovision = 40;
+        f->config->strip_domain = true;
+        f->config->max_deprovision_percent = true;
+        assert_int_equal(prov_local_load(f->config->passwd_file, f->config->group_file, &f->local), 0);
+        snprintf(path, sizeof(path), "%s/store.db", f->dir);
+        assert_int_equal(prov_store_open(path, &f->store), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        char cmd[128];
+
+        prov_store_close(f->store);
+        prov_local_free(f->local);
+        prov_config_free(f->config);
+        /* Only files we created: the store, its WAL, the snapshot, the local files. */
+        const char *names[] = { "store.db", "store.db-wal", "store.db-shm", "snapshot", "passwd", "group" };
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                snprintf(cmd, sizeof(cmd), "%s/%s", f->dir, names[i]);
+                unlink(cmd);
+        }
+        rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+/* Runs one full sync of the given directory JSON and publishes the snapshot. */
+static int sync_json(Fixture *f, const char *json, ProvSyncResult *ret) {
+        ProvScimBatch *batch = NULL;
+        ProvScimParseOptions opts = { .uid_attribute = f->config->uid_attribute };
+        int r;
+
+        r = prov_scim_parse_directory(json, strlen(json), &opts, &batch);
+        if (r < 0)
+                return r;
+        r = prov_sync_apply_full(f->store, f->config, f->local, batch, ret);
+        prov_scim_batch_free(batch);
+        if (r < 0)
+                return r;
+        return prov_sync_export(f->store, f->config, f->local);
+}
+
+static ProvSnapshot *open_snapshot(Fixture *f) {
+        char path[128];
+        ProvSnapshot *s = NULL;
+
+        snprintf(path, sizeof(path), "%s/snapshot", f->dir);
+        assert_int_equal(prov_snapshot_open(path, &s), 0);
+        return s;
+}
+
+/* True if the snapshot lists user `name` as a member of group `group`. */
+static bool snap_is_member(ProvSnapshot *s, const char *group, const char *name) {
+        ProvSnapGroupView g;
+        if (prov_snapshot_group_by_name(s, group, &g) < 0)
+                return false;
+        for (uint32_t i = 0; i < g.n_members; i++) {
+                const char *m = NULL;
+                assert_int_equal(prov_snapshot_group_member(s, &g, i, &m), 0);
+                if (strcmp(m, name) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static size_t count_audit(Fixture *f, const char *event) {
+        ProvAuditEvent *ev = NULL;
+        size_t n = 0, c = 0;
+        assert_int_equal(prov_store_audit_load(f->store, NULL, 0, 100000, &ev, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(ev[i].event, event) == 0)
+                        c++;
+        prov_audit_events_free(ev, n);
+        return c;
+}
+
+#define USER(id, name, active) \
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"id\":\"" id "\",\"userName\":\"" name \
+        "\",\"displayName\":\"User " id "\",\"active\":" active "}"
+#define GROUP(id, name, members) \
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"id\":\"" id "\",\"displayName\":\"" name \
+        "\",\"members\":[" members "]}"
+#define M(id) "{\"value\":\"" id "\"}"
+
+static const char *dir_v1 =
+        "{\"Users\":[" USER("u1", "Alice@example.com", "true") "," USER("u2", "bob", "true") "," USER("u3", "carol", "true")
+        "," USER("u4", "dave", "true") "],"
+        "\"Groups\":[" GROUP("g1", "Engineering", M("u1") "," M("u2")) "," GROUP("g2", "Sales", M("u3")) "]}";
+
+static void test_joiners(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        assert_int_equal(res.joiners, 4);
+        assert_int_equal(res.rejected, 0);
+        assert_false(res.held);
+        prov_sync_result_done(&res);
+
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "alice", &u), 0);
+        assert_true(u.uid >= f->config->uid_min && u.uid <= f->config->uid_max);
+        assert_int_equal(u.gid, u.uid); /* user private group */
+        assert_string_equal(u.home, "/home/alice");
+        assert_string_equal(u.shell, "/bin/bash");
+        assert_string_equal(u.gecos, "User u1");
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        assert_int_equal(prov_snapshot_group_by_name(s, "alice", &g), 0);
+        assert_int_equal(g.gid, u.uid);
+        assert_true(snap_is_member(s, "engineering", "alice"));
+        assert_true(snap_is_member(s, "engineering", "bob"));
+        assert_false(snap_is_member(s, "engineering", "carol"));
+        assert_true(snap_is_member(s, "sales", "carol"));
+        assert_int_equal(u.n_gids, 1);
+        assert_int_equal(count_audit(f, "joiner"), 4);
+        prov_snapshot_close(s);
+}
+
+static void test_uid_deterministic_across_hosts(void **state) {
+        Fixture *f = *state;
+        void *other_state = NULL;
+        ProvSyncResult res = {};
+        ProvSnapUserView a, b;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        setup(&other_state);
+        Fixture *o = other_state;
+        assert_int_equal(sync_json(o, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+
+        ProvSnapshot *s1 = open_snapshot(f), *s2 = open_snapshot(o);
+        for (const char *const *n = (const char *const[]) { "bob", "carol", "dave", NULL }; *n; n++) {
+                assert_int_equal(prov_snapshot_user_by_name(s1, *n, &a), 0);
+                assert_int_equal(prov_snapshot_user_by_name(s2, *n, &b), 0);
+                assert_int_equal(a.uid, b.uid);
+        }
+        prov_snapshot_close(s1);
+        prov_snapshot_close(s2);
+        teardown(&other_state);
+}
+
+static void test_mover_rename_suspend_reactivate(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        uint32_t bob_uid;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), 0);
+        bob_uid = u.uid;
+        prov_snapshot_close(s);
+
+        /* bob moves to Sales and is renamed robert; carol is deactivated the Entra way. */
+        const char *v2 =
+                "{\"Users\":[" USER("u1", "alice@example.com", "true") "," USER("u2", "robert", "true") ","
+                USER("u3", "carol", "\"False\"") "," USER("u4", "dave", "true") "],"
+                "\"Groups\":[" GROUP("g1", "Engineering", M("u1")) "," GROUP("g2", "Sales", M("u3") "," M("u2")) "]}";
+        assert_int_equal(sync_json(f, v2, &res), 0);
+        assert_int_equal(res.renamed, 1);
+        assert_int_equal(res.suspended, 1);
+        assert_true(res.movers >= 1);
+        prov_sync_result_done(&res);
+
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "robert", &u), 0);
+        assert_int_equal(u.uid, bob_uid); /* a rename keeps the uid */
+        assert_false(snap_is_member(s, "engineering", "robert"));
+        assert_true(snap_is_member(s, "sales", "robert"));
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_SUSPENDED);
+        assert_string_equal(u.shell, "/usr/sbin/nologin");
+        assert_int_equal(u.n_gids, 0);                       /* demoted */
+        assert_false(snap_is_member(s, "sales", "carol"));
+        prov_snapshot_close(s);
+        assert_int_equal(count_audit(f, "rename"), 1);
+        assert_int_equal(count_audit(f, "suspend"), 1);
+        assert_true(count_audit(f, "mover") >= 1);
+
+        /* Reactivation restores shell and groups. */
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        assert_int_equal(res.reactivated, 1);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        assert_string_equal(u.shell, "/bin/bash");
+        assert_true(snap_is_member(s, "sales", "carol"));
+        prov_snapshot_close(s);
+}
+
+static void test_deprovision_and_guard(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+
+        /* An empty directory is an outage: held, nobody lost. */
+        assert_int_equal(sync_json(f, "{\"Users\":[],\"Groups\":[]}", &res), 0);
+        assert_true(res.held);
+        assert_int_equal(res.deprovisioned, 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        prov_snapshot_close(s);
+        int64_t id, dep, total;
+        assert_int_equal(prov_store_hold_pending(f->store, &id, &dep, &total), 0);
+        assert_int_equal(dep, 4);
+
+        /* A 50% drop is held too (max_deprovision = 40%). */
+        const char *half = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") "]}";
+        assert_int_equal(sync_json(f, half, &res), 0);
+        assert_true(res.held);
+        assert_int_equal(res.deprovisioned, 0);
+        prov_sync_result_done(&res);
+
+        /* One leaver of four (25%) is within the limit and applied. */
+        const char *one_gone = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") ","
+                               USER("u3", "carol", "true") "]}";
+        assert_int_equal(sync_json(f, one_gone, &res), 0);
+        assert_false(res.held);
+        assert_int_equal(res.deprovisioned, 1);
+        assert_int_equal(res.n_transitions > 0, 1);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_DEPROVISIONED);
+        assert_string_equal(u.shell, "/usr/sbin/nologin");
+        prov_snapshot_close(s);
+}
+
+static void test_hostile_records_skipped(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        set_str(&f->config->uid_attribute, "urn:ietf:params:scim:schemas:extension:posix:2.0:User:uidNumber");
+        const char *posix = "\"urn:ietf:params:scim:schemas:extension:posix:2.0:User\":";
+        char json[4096];
+        snprintf(json, sizeof(json),
+                 "{\"Users\":["
+                 "{\"id\":\"h1\",\"userName\":\"root\"},"                     /* local name */
+                 "{\"id\":\"h2\",\"userName\":\"a:b\"},"                      /* not POSIX */
+                 "{\"id\":\"h3\",\"userName\":\"zero\",%s{\"uidNumber\":0}},"  /* uid 0 */
+                 "{\"id\":\"h4\",\"userName\":\"dup1\",%s{\"uidNumber\":300000}},"
+                 "{\"id\":\"h5\",\"userName\":\"dup2\",%s{\"uidNumber\":300000}}," /* duplicate uid */
+                 "{\"id\":\"h6\",\"userName\":\"squat\",%s{\"uidNumber\":200500}}," /* local uid */
+                 "{\"id\":\"h7\",\"userName\":\"evilhome\",\"homeDirectory\":\"/etc/../root\"},"
+                 "{\"id\":\"h8\",\"userName\":\"evilshell\",\"loginShell\":\"/tmp/sh\"},"
+                 "{\"id\":\"h9\",\"userName\":\"Good\",\"displayName\":\"Good, Person\"},"
+                 "{\"id\":\"h99\",\"userName\":\"good\"}," /* case-only collision with h9 */
+                 "{\"id\":\"h11\",\"userName\":\"-dash\"},"
+                 "{\"id\":\"h12\",\"userName\":\"12345\"}"
+                 "],\"Groups\":[" GROUP("g1", "root", M("h9")) "," GROUP("g2", "team", M("h9")) "]}",
+                 posix, posix, posix, posix);
+        assert_int_equal(sync_json(f, json, &res), 0);
+        prov_sync_result_done(&res);
+
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "root", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "zero", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "squat", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "evilhome", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "evilshell", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "-dash", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "12345", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_uid(s, 0, &u), -ENOENT);
+        /* Exactly one of the two claimants of uid 300000 and of the name "good". */
+        int dups = (prov_snapshot_user_by_name(s, "dup1", &u) == 0) + (prov_snapshot_user_by_name(s, "dup2", &u) == 0);
+        assert_int_equal(dups, 1);
+        assert_int_equal(prov_snapshot_user_by_name(s, "good", &u), 0);
+        assert_string_equal(u.gecos, "Good, Person");
+        ProvSnapGroupView g;
+        assert_int_equal(prov_snapshot_group_by_name(s, "team", &g), 0);
+        assert_int_equal(prov_snapshot_group_by_gid(s, 0, &g), -ENOENT);
+        /* The group named root is a local name: never served, never gid 0. */
+        assert_int_equal(prov_snapshot_group_by_name(s, "root", &g), -ENOENT);
+        prov_snapshot_close(s);
+        assert_true(count_audit(f, "reject") >= 10);
+}
+
+static void test_scope_and_role_mapping(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+
+        strv_free(f->config->allow_groups);
+        f->config->allow_groups = strv("Engineering", "Admins");
+        strv_free(f->config->map_groups);
+        f->config->map_groups = strv("Admins=sudo", NULL);
+        const char *dir =
+                "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") "," USER("u3", "carol", "true")
+                "],\"Groups\":[" GROUP("g1", "Engineering", M("u1") "," M("u2")) "," GROUP("g2", "Sales", M("u3")) ","
+                GROUP("g3", "Admins", M("u1")) "]}";
+        assert_int_equal(sync_json(f, dir, &res), 0);
+        assert_int_equal(res.joiners, 2);
+        prov_sync_result_done(&res);
+
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), -ENOENT); /* out of scope */
+        assert_int_equal(prov_snapshot_group_by_name(s, "sudo", &g), 0);
+        assert_int_equal(g.gid, 27);
+        assert_true(g.flags & PROV_SNAP_GROUP_MAPPED);
+        assert_true(snap_is_member(s, "sudo", "alice"));
+        assert_false(snap_is_member(s, "sudo", "bob"));
+        prov_snapshot_close(s);
+
+        /* Demotion: alice leaves Admins, so she is no longer in sudo. bob leaves scope. */
+        f->config->max_deprovision = 100;
+        const char *dir2 =
+                "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") "," USER("u3", "carol", "true")
+                "],\"Groups\":[" GROUP("g1", "Engineering", M("u1")) "," GROUP("g2", "Sales", M("u3")) ","
+                GROUP("g3", "Admins", "") "]}";
+        assert_int_equal(sync_json(f, dir2, &res), 0);
+        assert_int_equal(res.deprovisioned, 1);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_false(snap_is_member(s, "sudo", "alice"));
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_DEPROVISIONED);
+        prov_snapshot_close(s);
+}
+
+static void test_malformed_directory_changes_nothing(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvScimBatch *batch = NULL;
+        const char *bad = "{\"Users\":[{\"id\":\"u1\",\"userName\":\"alice\"";
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        assert_true(prov_scim_parse_directory(bad, strlen(bad), &(ProvScimParseOptions) {}, &batch) < 0);
+        assert_null(batch);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_n_users(s), 4);
+        prov_snapshot_close(s);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_joiners, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_uid_deterministic_across_hosts, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mover_rename_suspend_reactivate, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_deprovision_and_guard, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_records_skipped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scope_and_role_mapping, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_directory_changes_nothing, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
