@@ -1,1 +1,32 @@
-# parse rules (see Makefile.am)
+# parse rules (see Makefile.am): config parser, field validators, SCIM JSON parser.
+
+common_libprovcommon_la_SOURCES += \
+	common/prov-config.h common/config.c \
+	common/prov-validate.h common/validate.c
+
+syncd_libsyncd_la_SOURCES += \
+	syncd/scim-parse.h syncd/scim-parse.c
+
+dist_man_MANS += man/provision-syncd.conf.5
+
+EXTRA_DIST += \
+	syncd/syncd.conf.sample \
+	$(wildcard $(srcdir)/tests/fixtures/scim/*.json) \
+	$(wildcard $(srcdir)/tests/fixtures/*.conf)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-config tests/unit/test-validate tests/unit/test-scim-parse
+TESTS += tests/unit/test-config tests/unit/test-validate tests/unit/test-scim-parse
+
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_config_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+
+tests_unit_test_validate_SOURCES = tests/unit/test-validate.c
+tests_unit_test_validate_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_validate_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+
+tests_unit_test_scim_parse_SOURCES = tests/unit/test-scim-parse.c
+tests_unit_test_scim_parse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_scim_parse_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
+endif

@@ -1,0 +1,727 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prov-config.h"
+#include "prov-util.h"
+#include "prov-validate.h"
+
+#ifndef PROV_STATE_DIR
+#define PROV_STATE_DIR "/var/lib/provision"
+#endif
+
+/* Longest path we accept for any path-valued key (PATH_MAX includes the NUL). */
+#define CONFIG_PATH_MAX 4095
+/* Longest single string value and list item other than paths: URLs, attribute paths,
+ * group names. */
+#define CONFIG_VALUE_MAX 2048
+/* Highest UID we hand out: 2^31-2, so that (uid_t) -1 and signed 32-bit users of uid_t
+ * (old NFS, some tar formats) never see our ids. */
+#define CONFIG_UID_LIMIT 2147483646u
+
+typedef enum ConfigType {
+        CONFIG_STRING,          /* free text without control characters */
+        CONFIG_PATH,            /* absolute path */
+        CONFIG_URL,             /* http:// or https:// URL, scheme checked after parsing */
+        CONFIG_CREDENTIAL,      /* systemd credential name */
+        CONFIG_ATTRIBUTE,       /* SCIM attribute path */
+        CONFIG_BOOL,
+        CONFIG_UNSIGNED,        /* unsigned, range min..max */
+        CONFIG_UINT32,          /* uint32_t, range min..max */
+        CONFIG_STRV,            /* list, comma and/or whitespace separated, items may be "quoted" */
+        CONFIG_SOURCE_TYPE,
+        CONFIG_MAX_DEPROVISION,
+} ConfigType;
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        ConfigType type;
+        size_t offset;
+        bool optional;          /* strings: an empty value unsets the key (NULL) */
+        unsigned long min, max; /* numbers */
+} ConfigKey;
+
+#define F(field) offsetof(ProvConfig, field)
+
+static const ConfigKey config_keys[] = {
+        { "source",   "type",                CONFIG_SOURCE_TYPE,     F(source_type) },
+        { "source",   "path",                CONFIG_PATH,            F(source_path), true },
+        { "source",   "url",                 CONFIG_URL,             F(url), true },
+        { "source",   "token_file",          CONFIG_PATH,            F(token_file), true },
+        { "source",   "token_credential",    CONFIG_CREDENTIAL,      F(token_credential), true },
+        { "source",   "ca_file",             CONFIG_PATH,            F(ca_file), true },
+        { "source",   "timeout",             CONFIG_UNSIGNED,        F(timeout_sec), false, 1, 3600 },
+        { "source",   "allow_insecure_http", CONFIG_BOOL,            F(allow_insecure_http) },
+
+        { "sync",     "interval",            CONFIG_UNSIGNED,        F(interval_sec), false, 1, 86400 },
+        { "sync",     "full_interval",       CONFIG_UNSIGNED,        F(full_interval_sec), false, 1, 7 * 86400 },
+        { "sync",     "overlap",             CONFIG_UNSIGNED,        F(overlap_sec), false, 0, 86400 },
+        { "sync",     "max_deprovision",     CONFIG_MAX_DEPROVISION, F(max_deprovision) },
+
+        { "paths",    "state_dir",           CONFIG_PATH,            F(state_dir) },
+        { "paths",    "passwd_file",         CONFIG_PATH,            F(passwd_file) },
+        { "paths",    "group_file",          CONFIG_PATH,            F(group_file) },
+
+        { "accounts", "uid_min",             CONFIG_UINT32,          F(uid_min), false, 1000, CONFIG_UID_LIMIT },
+        { "accounts", "uid_max",             CONFIG_UINT32,          F(uid_max), false, 1000, CONFIG_UID_LIMIT },
+        { "accounts", "uid_attribute",       CONFIG_ATTRIBUTE,       F(uid_attribute), true },
+        { "accounts", "gid_attribute",       CONFIG_ATTRIBUTE,       F(gid_attribute), true },
+        { "accounts", "strip_domain",        CONFIG_BOOL,            F(strip_domain) },
+        { "accounts", "home_base",           CONFIG_PATH,            F(home_base) },
+        { "accounts", "default_shell",       CONFIG_PATH,            F(default_shell) },
+        { "accounts", "allowed_shells",      CONFIG_STRV,            F(allowed_shells) },
+        { "accounts", "allow_groups",        CONFIG_STRV,            F(allow_groups) },
+        { "accounts", "map_groups",          CONFIG_STRV,            F(map_groups) },
+        { "accounts", "retention",           CONFIG_UNSIGNED,        F(retention_days), false, 0, 36500 },
+
+        { "enforce",  "terminate_sessions",  CONFIG_BOOL,            F(terminate_sessions) },
+        { "enforce",  "kill_processes",      CONFIG_BOOL,            F(kill_processes) },
+        { "enforce",  "hooks_dir",           CONFIG_PATH,            F(hooks_dir), true },
+        { "enforce",  "kill_grace",          CONFIG_UNSIGNED,        F(kill_grace_sec), false, 0, 3600 },
+        { "enforce",  "hook_timeout",        CONFIG_UNSIGNED,        F(hook_timeout_sec), false, 1, 3600 },
+};
+
+static const char *const config_sections[] = { "source", "sync", "paths", "accounts", "enforce" };
+
+static const char *const default_shells[] = {
+        "/bin/bash", "/bin/sh", "/usr/bin/bash", "/usr/bin/zsh", "/bin/zsh", "/usr/bin/fish",
+};
+
+typedef struct ConfigParser {
+        const char *path;
+        char *error;                            /* "PATH:LINE: message" */
+        unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
+} ConfigParser;
+
+static char **strv_free(char **l) {
+        if (l)
+                for (char **i = l; *i; i++)
+                        free(*i);
+        free(l);
+        return NULL;
+}
+
+static inline void strv_freep(char ***l) {
+        strv_free(*l);
+}
+
+/* Records the first error with its location and returns -EINVAL, so that every check can
+ * end in `return parser_error(...)`. line 0 means "no particular line". */
+_printf_(3, 4)
+static int parser_error(ConfigParser *p, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (p->error)
+                return -EINVAL;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        if (line > 0)
+                r = asprintf(&p->error, "%s:%u: %s", p->path, line, msg);
+        else
+                r = asprintf(&p->error, "%s: %s", p->path, msg);
+        if (r < 0) {
+                p->error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+/* Line on which a key was set, for cross-key errors; 0 if it kept its default. Key names
+ * are unique across sections. */
+static unsigned key_line(const ConfigParser *p, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].key, key))
+                        return p->lines[i];
+        return 0;
+}
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static char *strip(char *s) {
+        size_t n;
+
+        while (is_blank(*s))
+                s++;
+        n = strlen(s);
+        while (n > 0 && is_blank(s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+static bool has_ascii_controls(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* Fully checked unsigned decimal: digits only (no sign, no blank, no "0x"), no overflow. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s[0])
+                return -EINVAL;
+        for (const char *c = s; *c; c++)
+                if (*c < '0' || *c > '9')
+                        return -EINVAL;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end)
+                return -ERANGE;
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = (unsigned long) v;
+        return 0;
+}
+
+static int parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "1", "on" };
+        static const char *const no[] = { "no", "false", "0", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+/* Splits a list on commas and blanks. An item may be enclosed in double quotes to keep
+ * blanks or commas (IdP group names like "Domain Users"); there are no escapes. An empty
+ * list gives an empty vector, not NULL. */
+static int parse_strv(const char *s, char ***ret) {
+        _cleanup_(strv_freep) char **l = NULL;
+        size_t n = 0;
+
+        l = calloc(1, sizeof(char *));
+        if (!l)
+                return -ENOMEM;
+
+        for (const char *p = s;;) {
+                const char *b, *e;
+                char **nl;
+
+                while (*p == ',' || is_blank(*p))
+                        p++;
+                if (!*p)
+                        break;
+
+                if (*p == '"') {
+                        b = p + 1;
+                        e = strchr(b, '"');
+                        if (!e)
+                                return -EINVAL;
+                        p = e + 1;
+                        /* A quoted item must stand alone: "a"b is a typo, not an item. */
+                        if (*p && *p != ',' && !is_blank(*p))
+                                return -EINVAL;
+                } else {
+                        b = p;
+                        while (*p && *p != ',' && !is_blank(*p)) {
+                                if (*p == '"')
+                                        return -EINVAL;
+                                p++;
+                        }
+                        e = p;
+                }
+                if (e == b || (size_t) (e - b) > CONFIG_VALUE_MAX)
+                        return -EINVAL;
+
+                nl = reallocarray(l, n + 2, sizeof(char *));
+                if (!nl)
+                        return -ENOMEM;
+                l = nl;
+                l[n] = strndup(b, (size_t) (e - b));
+                if (!l[n])
+                        return -ENOMEM;
+                l[++n] = NULL;
+        }
+
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+static bool valid_abs_path(const char *s) {
+        size_t n = strlen(s);
+
+        return s[0] == '/' && n <= CONFIG_PATH_MAX && prov_valid_utf8(s, n) && !prov_has_control_chars(s);
+}
+
+/* SCIM attribute path as accepted by the parser: "a.b", "urn:...:User:a.b". */
+static bool valid_attribute(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > CONFIG_VALUE_MAX)
+                return false;
+        for (const char *c = s; *c; c++)
+                if ((unsigned char) *c <= 0x20 || (unsigned char) *c >= 0x7f || *c == '"')
+                        return false;
+        if (s[0] == '.' || s[n - 1] == '.' || s[n - 1] == ':' || strstr(s, ".."))
+                return false;
+        return true;
+}
+
+static void drop_trailing_slashes(char *s) {
+        size_t n = strlen(s);
+
+        while (n > 1 && s[n - 1] == '/')
+                s[--n] = 0;
+}
+
+static int set_string(char **field, const char *v) {
+        char *copy = NULL;
+
+        if (v) {
+                copy = strdup(v);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section, unsigned line,
+                            const char *key, const char *value) {
+        const ConfigKey *k = NULL;
+        size_t idx;
+        void *field;
+        int r;
+
+        for (idx = 0; idx < ELEMENTSOF(config_keys); idx++)
+                if (streq(config_keys[idx].section, section) && streq(config_keys[idx].key, key)) {
+                        k = &config_keys[idx];
+                        break;
+                }
+        if (!k)
+                return parser_error(p, line, "unknown key '%.64s' in [%s]", key, section);
+
+        /* Duplicates are errors: with "last wins" a forgotten earlier line would silently
+         * stop doing what it says. */
+        if (p->lines[idx] > 0)
+                return parser_error(p, line, "duplicate key '%s' in [%s] (first set on line %u)",
+                                    key, section, p->lines[idx]);
+        p->lines[idx] = line;
+
+        field = (uint8_t *) c + k->offset;
+
+        switch (k->type) {
+
+        case CONFIG_STRING:
+        case CONFIG_PATH:
+        case CONFIG_URL:
+        case CONFIG_CREDENTIAL:
+        case CONFIG_ATTRIBUTE: {
+                _cleanup_free_ char *v = NULL;
+
+                if (!value[0]) {
+                        if (!k->optional)
+                                return parser_error(p, line, "'%s' must not be empty", key);
+                        return set_string(field, NULL);
+                }
+
+                v = strdup(value);
+                if (!v)
+                        return -ENOMEM;
+
+                if (k->type == CONFIG_PATH) {
+                        drop_trailing_slashes(v);
+                        if (!valid_abs_path(v))
+                                return parser_error(p, line, "'%s' must be an absolute path", key);
+                } else if (k->type == CONFIG_URL) {
+                        bool http = strncasecmp(v, "http://", 7) == 0;
+                        bool https = strncasecmp(v, "https://", 8) == 0;
+
+                        if ((!http && !https) || strlen(v) > CONFIG_VALUE_MAX || strchr(v, ' ') ||
+                            has_ascii_controls(v) || !prov_valid_utf8(v, strlen(v)) ||
+                            v[http ? 7 : 8] == '\0' || v[http ? 7 : 8] == '/')
+                                return parser_error(p, line, "'%s' must be an https:// URL with a host", key);
+                        drop_trailing_slashes(v);
+                } else if (k->type == CONFIG_CREDENTIAL) {
+                        if (strlen(v) > 255 || strchr(v, '/') || streq(v, ".") || streq(v, "..") ||
+                            has_ascii_controls(v))
+                                return parser_error(p, line, "'%s' is not a valid credential name", key);
+                } else if (k->type == CONFIG_ATTRIBUTE) {
+                        if (!valid_attribute(v))
+                                return parser_error(p, line, "'%s' is not a valid SCIM attribute path", key);
+                } else if (strlen(v) > CONFIG_VALUE_MAX || has_ascii_controls(v))
+                        return parser_error(p, line, "invalid value for '%s'", key);
+
+                free(*(char **) field);
+                *(char **) field = TAKE_PTR(v);
+                return 0;
+        }
+
+        case CONFIG_BOOL:
+                if (parse_bool(value, field) < 0)
+                        return parser_error(p, line, "'%s' must be a boolean (yes/no), got '%.64s'", key, value);
+                return 0;
+
+        case CONFIG_UNSIGNED:
+        case CONFIG_UINT32: {
+                unsigned long v;
+
+                r = parse_ulong(value, k->min, k->max, &v);
+                if (r < 0)
+                        return parser_error(p, line, "'%s' must be a number in %lu..%lu, got '%.64s'",
+                                            key, k->min, k->max, value);
+                if (k->type == CONFIG_UINT32)
+                        *(uint32_t *) field = (uint32_t) v;
+                else
+                        *(unsigned *) field = (unsigned) v;
+                return 0;
+        }
+
+        case CONFIG_STRV: {
+                _cleanup_(strv_freep) char **l = NULL;
+
+                r = parse_strv(value, &l);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return parser_error(p, line, "'%s' is not a valid list", key);
+                for (char **i = l; *i; i++)
+                        if (has_ascii_controls(*i) || !prov_valid_utf8(*i, strlen(*i)))
+                                return parser_error(p, line, "'%s' contains an invalid item", key);
+                /* An empty list means "unset": for allow_groups that is everyone. */
+                if (!l[0])
+                        l = strv_free(l);
+                strv_free(*(char ***) field);
+                *(char ***) field = TAKE_PTR(l);
+                return 0;
+        }
+
+        case CONFIG_SOURCE_TYPE:
+                if (streq(value, "file"))
+                        c->source_type = PROV_SOURCE_FILE;
+                else if (streq(value, "scim"))
+                        c->source_type = PROV_SOURCE_SCIM;
+                else
+                        return parser_error(p, line, "'type' must be 'scim' or 'file', got '%.64s'", value);
+                return 0;
+
+        case CONFIG_MAX_DEPROVISION: {
+                _cleanup_free_ char *v = strdup(value);
+                size_t n;
+                bool percent;
+                unsigned long m;
+
+                if (!v)
+                        return -ENOMEM;
+                n = strlen(v);
+                percent = n > 0 && v[n - 1] == '%';
+                if (percent)
+                        v[n - 1] = 0;
+                r = parse_ulong(v, 0, percent ? 100 : 1000000000, &m);
+                if (r < 0)
+                        return parser_error(p, line,
+                                            "'max_deprovision' must be a count or a percentage (0%%..100%%), got '%.64s'",
+                                            value);
+                c->max_deprovision = (unsigned) m;
+                c->max_deprovision_percent = percent;
+                return 0;
+        }
+        }
+
+        return parser_error(p, line, "internal error: unhandled key type");
+}
+
+/* Checks that concern more than one key, or a value against a rule a table cannot hold. */
+static int config_validate(ConfigParser *p, ProvConfig *c) {
+        if (c->source_type == PROV_SOURCE_FILE && !c->source_path)
+                return parser_error(p, key_line(p, "type"), "[source] type = file needs 'path'");
+        if (c->source_type == PROV_SOURCE_SCIM) {
+                if (!c->url)
+                        return parser_error(p, key_line(p, "type"), "[source] type = scim needs 'url'");
+                if (strncasecmp(c->url, "https://", 8) != 0 && !c->allow_insecure_http)
+                        return parser_error(p, key_line(p, "url"),
+                                            "'url' must use https:// (plain http needs allow_insecure_http = yes)");
+        }
+        if (c->token_file && c->token_credential)
+                return parser_error(p, key_line(p, "token_credential"),
+                                    "'token_file' and 'token_credential' are mutually exclusive");
+
+        if (c->uid_min > c->uid_max)
+                return parser_error(p, key_line(p, "uid_max") ?: key_line(p, "uid_min"),
+                                    "uid_min (%u) is above uid_max (%u)", c->uid_min, c->uid_max);
+        /* 65534 is nobody/nogroup and 65535 is the 16-bit (uid_t) -1: never hand them out. */
+        if (c->uid_min <= 65535 && c->uid_max >= 65534)
+                return parser_error(p, key_line(p, "uid_min") ?: key_line(p, "uid_max"),
+                                    "uid range %u..%u contains the reserved ids 65534/65535",
+                                    c->uid_min, c->uid_max);
+
+        if (!prov_valid_home(c->home_base))
+                return parser_error(p, key_line(p, "home_base"),
+                                    "'home_base' must be a clean absolute path of at most %d bytes", PROV_HOME_MAX);
+
+        if (!c->allowed_shells)
+                return parser_error(p, key_line(p, "allowed_shells"), "'allowed_shells' must not be empty");
+        for (char **s = c->allowed_shells; *s; s++)
+                if ((*s)[0] != '/' || strchr(*s, ':'))
+                        return parser_error(p, key_line(p, "allowed_shells"),
+                                            "'allowed_shells' entry '%.64s' is not an absolute path", *s);
+        if (!prov_valid_shell(c->default_shell, c->allowed_shells))
+                return parser_error(p, key_line(p, "default_shell") ?: key_line(p, "allowed_shells"),
+                                    "'default_shell' %.64s is not in allowed_shells", c->default_shell);
+
+        if (c->map_groups)
+                for (char **m = c->map_groups; *m; m++) {
+                        const char *eq = strrchr(*m, '=');
+
+                        if (!eq || eq == *m || !prov_valid_group_name(eq + 1))
+                                return parser_error(p, key_line(p, "map_groups"),
+                                                    "'map_groups' entry '%.64s' is not IDPGROUP=LOCALGROUP", *m);
+                }
+
+        return 0;
+}
+
+static int read_config_file(ConfigParser *p, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int r = negative_errno();
+
+                parser_error(p, 0, "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode)) {
+                parser_error(p, 0, "not a regular file");
+                return -EINVAL;
+        }
+
+        /* Read at most one byte past the limit: that is enough to know it is too big, and a
+         * file growing under us cannot make us read more. */
+        buf = malloc(PROV_CONFIG_MAX_SIZE + 2);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, PROV_CONFIG_MAX_SIZE + 1 - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > PROV_CONFIG_MAX_SIZE) {
+                        parser_error(p, 0, "file is larger than %d bytes", PROV_CONFIG_MAX_SIZE);
+                        return -EFBIG;
+                }
+        }
+        buf[n] = 0;
+
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+static int config_parse_buffer(ConfigParser *p, ProvConfig *c, char *buf, size_t size) {
+        const char *section = NULL;
+        unsigned line = 0;
+        char *pos = buf, *end = buf + size;
+        int r;
+
+        while (pos < end) {
+                char *nl = memchr(pos, '\n', (size_t) (end - pos));
+                char *l, *eq, *key, *value;
+                size_t len = nl ? (size_t) (nl - pos) : (size_t) (end - pos);
+
+                line++;
+                if (len > PROV_CONFIG_MAX_LINE)
+                        return parser_error(p, line, "line longer than %d bytes", PROV_CONFIG_MAX_LINE);
+                if (memchr(pos, 0, len))
+                        return parser_error(p, line, "NUL byte");
+                pos[len] = 0;
+                l = strip(pos);
+                pos += len + 1;
+
+                if (!l[0] || l[0] == '#' || l[0] == ';')
+                        continue;
+
+                if (l[0] == '[') {
+                        size_t n = strlen(l);
+                        char *name;
+
+                        if (l[n - 1] != ']')
+                                return parser_error(p, line, "invalid section header");
+                        l[n - 1] = 0;
+                        name = strip(l + 1);
+                        section = NULL;
+                        for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
+                                if (streq(config_sections[i], name))
+                                        section = config_sections[i];
+                        if (!section)
+                                return parser_error(p, line, "unknown section [%.64s]", name);
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq)
+                        return parser_error(p, line, "expected 'key = value'");
+                *eq = 0;
+                key = strip(l);
+                value = strip(eq + 1);
+                if (!key[0])
+                        return parser_error(p, line, "missing key before '='");
+                if (!section)
+                        return parser_error(p, line, "key '%.64s' outside of any [section]", key);
+
+                r = parse_assignment(p, c, section, line, key, value);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
+int prov_config_new(ProvConfig **ret) {
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
+
+        if (!ret)
+                return -EINVAL;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+
+        *c = (ProvConfig) {
+                .source_type = PROV_SOURCE_SCIM,
+                .timeout_sec = 30,
+                .interval_sec = 30,
+                .full_interval_sec = 3600,
+                .overlap_sec = 60,
+                .max_deprovision = 10,
+                .max_deprovision_percent = true,
+                .uid_min = 200000,
+                .uid_max = 524287,
+                .retention_days = 90,
+                .terminate_sessions = true,
+                .kill_grace_sec = 5,
+                .hook_timeout_sec = 30,
+        };
+
+        c->state_dir = strdup(PROV_STATE_DIR);
+        c->passwd_file = strdup("/etc/passwd");
+        c->group_file = strdup("/etc/group");
+        c->home_base = strdup("/home");
+        c->default_shell = strdup("/bin/bash");
+        c->allowed_shells = calloc(ELEMENTSOF(default_shells) + 1, sizeof(char *));
+        if (!c->state_dir || !c->passwd_file || !c->group_file || !c->home_base || !c->default_shell ||
+            !c->allowed_shells)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(default_shells); i++) {
+                c->allowed_shells[i] = strdup(default_shells[i]);
+                if (!c->allowed_shells[i])
+                        return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int prov_config_load(const char *path, ProvConfig **ret, char **ret_error) {
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
+        _cleanup_free_ char *buf = NULL;
+        ConfigParser p = { .path = path };
+        size_t size = 0;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        r = prov_config_new(&c);
+        if (r < 0)
+                return r;
+
+        r = read_config_file(&p, &buf, &size);
+        if (r >= 0)
+                r = config_parse_buffer(&p, c, buf, size);
+        if (r >= 0)
+                r = config_validate(&p, c);
+        if (r < 0) {
+                if (ret_error && p.error)
+                        *ret_error = TAKE_PTR(p.error);
+                free(p.error);
+                return r;
+        }
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+ProvConfig *prov_config_free(ProvConfig *c) {
+        if (!c)
+                return NULL;
+
+        free(c->source_path);
+        free(c->url);
+        free(c->token_file);
+        free(c->token_credential);
+        free(c->ca_file);
+        free(c->state_dir);
+        free(c->passwd_file);
+        free(c->group_file);
+        free(c->uid_attribute);
+        free(c->gid_attribute);
+        free(c->home_base);
+        free(c->default_shell);
+        strv_free(c->allowed_shells);
+        strv_free(c->allow_groups);
+        strv_free(c->map_groups);
+        free(c->hooks_dir);
+        free(c);
+        return NULL;
+}
+
+static char *state_file(const ProvConfig *c, const char *name) {
+        char *s;
+
+        if (!c || !c->state_dir)
+                return NULL;
+        /* state_dir has no trailing slash unless it is "/". */
+        if (asprintf(&s, "%s%s%s", c->state_dir, streq(c->state_dir, "/") ? "" : "/", name) < 0)
+                return NULL;
+        return s;
+}
+
+char *prov_config_snapshot_path(const ProvConfig *c) {
+        return state_file(c, "snapshot");
+}
+
+char *prov_config_store_path(const ProvConfig *c) {
+        return state_file(c, "store.db");
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Reader of the snapshot that provision-syncd publishes for the NSS and PAM modules, and the
+ * process-wide cached mapping of it. libc only: this is linked into every process on the host.
+ *
+ * Errors: -ENOENT (no such file, or no such record), -EBADMSG (foreign, truncated or corrupt file;
+ * detected at open for the header and section bounds, and lazily at access for every record,
+ * string and array touched), other -errno from open/fstat/mmap. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov-types.h"
+
+/* Group flag: served under an existing local group's name/gid, for glibc [SUCCESS=merge]. */
+#define PROV_SNAP_GROUP_MAPPED 0x1u
+
+typedef struct ProvSnapshot ProvSnapshot;
+
+/* A user record. Pointers borrow from the mapping: valid while the snapshot is open (or, for the
+ * cache, until prov_cache_release()). */
+typedef struct ProvSnapUserView {
+        const char *name, *gecos, *home, *shell;
+        uint32_t uid, gid;
+        ProvState state;
+        uint32_t lastchg_days;          /* shadow sp_lstchg, 0 = unknown */
+        uint32_t n_gids;                /* supplementary groups, read with prov_snapshot_user_gid() */
+        uint32_t index;                 /* record index, enumeration order */
+        uint32_t _gids_index;           /* private */
+} ProvSnapUserView;
+
+typedef struct ProvSnapGroupView {
+        const char *name;
+        uint32_t gid;
+        uint32_t flags;                 /* PROV_SNAP_GROUP_* */
+        uint32_t n_members;             /* read with prov_snapshot_group_member() */
+        uint32_t index;
+        uint32_t _members_index;        /* private */
+} ProvSnapGroupView;
+
+int prov_snapshot_open(const char *path, ProvSnapshot **ret);
+ProvSnapshot *prov_snapshot_close(ProvSnapshot *s);
+static inline void prov_snapshot_closep(ProvSnapshot **s) {
+        if (*s)
+                *s = prov_snapshot_close(*s);
+}
+
+uint64_t prov_snapshot_generation(const ProvSnapshot *s);
+uint64_t prov_snapshot_created_usec(const ProvSnapshot *s);
+uint64_t prov_snapshot_last_sync_usec(const ProvSnapshot *s);
+uint32_t prov_snapshot_uid_min(const ProvSnapshot *s);
+uint32_t prov_snapshot_uid_max(const ProvSnapshot *s);
+size_t prov_snapshot_n_users(const ProvSnapshot *s);
+size_t prov_snapshot_n_groups(const ProvSnapshot *s);
+/* True once the writer has replaced this file by a newer one (one memory load, no syscall). */
+bool prov_snapshot_is_stale(const ProvSnapshot *s);
+/* Whether the mapped file is the one with this device and inode. */
+bool prov_snapshot_same_file(const ProvSnapshot *s, uint64_t dev, uint64_t ino);
+
+int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret);
+int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret);
+int prov_snapshot_user_at(const ProvSnapshot *s, size_t index, ProvSnapUserView *ret);
+/* i-th supplementary gid of a user (sorted ascending, no duplicates). */
+int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, size_t i, uint32_t *ret);
+
+int prov_snapshot_group_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupView *ret);
+int prov_snapshot_group_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupView *ret);
+int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupView *ret);
+/* i-th member login name of a group. */
+int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
+                               const char **ret);
+
+/* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
+ * lock, until prov_cache_release(); on failure no lock is held. path NULL means
+ * $PROVISION_SNAPSHOT (secure_getenv) or PROV_SNAPSHOT_PATH. The mapping is replaced when the
+ * writer marked it stale, or when a stat (at most once per second) shows another inode. */
+int prov_cache_acquire(const char *path, const ProvSnapshot **ret);
+void prov_cache_release(void);
+/* Drops the cached mapping (tests, and modules being unloaded). Must not be called with the
+ * cache acquired. */
+void prov_cache_flush(void);
+/* The path prov_cache_acquire(NULL, ...) uses. */
+const char *prov_cache_default_path(void);

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Validators for everything that ends up in a passwd or group entry. libc only, no
+ * allocation except in prov_login_name_from(). A value that fails here is skipped by the
+ * caller, never repaired: a mangled name could collide with somebody else's. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Longest login or group name we hand out; glibc and shadow-utils accept 32 portably. */
+#define PROV_NAME_MAX 32
+/* Longest gecos and home directory. */
+#define PROV_GECOS_MAX 255
+#define PROV_HOME_MAX 255
+
+/* Portable POSIX name: ^[a-z_][a-z0-9_.-]{0,31}$. Names that collide with local accounts
+ * ("root", "bin") are valid here; collisions are checked by the mapping. NULL is invalid. */
+bool prov_valid_user_name(const char *s);
+bool prov_valid_group_name(const char *s);
+
+/* Valid UTF-8, at most 255 bytes, no ':' (field separator), no C0, DEL or C1 control
+ * characters. ',' is allowed (it separates the classic gecos subfields). "" is valid. */
+bool prov_valid_gecos(const char *s);
+
+/* Absolute path of at most 255 bytes in valid UTF-8: no empty ("//"), "." or ".."
+ * components, no trailing '/' (except "/" itself), no ':' and no control characters. */
+bool prov_valid_home(const char *s);
+
+/* True if s is exactly one of the NULL-terminated list allowed. A NULL list allows nothing. */
+bool prov_valid_shell(const char *s, char *const *allowed);
+
+/* Login name from a SCIM userName: with strip_domain, everything from the last '@' is
+ * dropped; ASCII letters are lowercased; the result must pass prov_valid_user_name().
+ * Returns 0 and a malloc'ed name in *ret, -EINVAL if the name is not acceptable (never
+ * mangled into something else), -ENOMEM. */
+int prov_login_name_from(const char *user_name, bool strip_domain, char **ret);
+
+/* Strict UTF-8 of exactly len bytes: shortest form only, no surrogates, nothing above
+ * U+10FFFF, no NUL byte. */
+bool prov_valid_utf8(const char *s, size_t len);
+
+/* True if the UTF-8 string s contains a C0 control, DEL or a C1 control (U+0080..U+009F).
+ * s must already be valid UTF-8. */
+bool prov_has_control_chars(const char *s);

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov-util.h"
+#include "prov-validate.h"
+
+/* ASCII-only classes: the C library's are locale dependent, and a name must mean the same
+ * thing to every process on the host whatever its locale. */
+static bool ascii_lower(char c) {
+        return c >= 'a' && c <= 'z';
+}
+
+static bool ascii_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+
+static bool valid_posix_name(const char *s) {
+        size_t n;
+        bool all_digits = true;
+
+        if (!s || !*s)
+                return false;
+        if (!ascii_lower(s[0]) && s[0] != '_')
+                return false;
+
+        for (n = 0; s[n]; n++) {
+                char c = s[n];
+
+                if (n >= PROV_NAME_MAX)
+                        return false;
+                if (!ascii_digit(c))
+                        all_digits = false;
+                if (ascii_lower(c) || ascii_digit(c) || c == '_')
+                        continue;
+                /* '.' and '-' only after the first byte, so "." ".." and "-rf" can never pass. */
+                if (n > 0 && (c == '.' || c == '-'))
+                        continue;
+                return false;
+        }
+
+        /* Cannot happen with the first-byte rule, kept so the rule survives edits: an
+         * all-digit name would be taken for a numeric id by chown and friends. */
+        return !all_digits;
+}
+
+bool prov_valid_user_name(const char *s) {
+        return valid_posix_name(s);
+}
+
+bool prov_valid_group_name(const char *s) {
+        return valid_posix_name(s);
+}
+
+bool prov_valid_utf8(const char *s, size_t len) {
+        const unsigned char *p = (const unsigned char *) s;
+        size_t i = 0;
+
+        if (!s)
+                return false;
+
+        while (i < len) {
+                unsigned char c = p[i];
+                uint32_t cp;
+                size_t n;
+
+                if (c == 0)
+                        return false;
+                if (c < 0x80) {
+                        i++;
+                        continue;
+                }
+                if (c >= 0xc2 && c <= 0xdf) {
+                        n = 1;
+                        cp = c & 0x1f;
+                } else if (c >= 0xe0 && c <= 0xef) {
+                        n = 2;
+                        cp = c & 0x0f;
+                } else if (c >= 0xf0 && c <= 0xf4) {
+                        n = 3;
+                        cp = c & 0x07;
+                } else
+                        return false; /* continuation byte, overlong lead 0xc0/0xc1, or > U+10FFFF */
+
+                if (len - i <= n)
+                        return false;
+                for (size_t k = 1; k <= n; k++) {
+                        if ((p[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = (cp << 6) | (p[i + k] & 0x3f);
+                }
+
+                /* Reject overlong forms, UTF-16 surrogates and code points beyond Unicode. */
+                if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000))
+                        return false;
+                if (cp >= 0xd800 && cp <= 0xdfff)
+                        return false;
+                if (cp > 0x10ffff)
+                        return false;
+                i += n + 1;
+        }
+
+        return true;
+}
+
+bool prov_has_control_chars(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        for (; *p; p++) {
+                if (*p < 0x20 || *p == 0x7f)
+                        return true;
+                /* C1 controls U+0080..U+009F are encoded as 0xc2 0x80..0x9f. */
+                if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        return true;
+        }
+        return false;
+}
+
+bool prov_valid_gecos(const char *s) {
+        size_t n;
+
+        if (!s)
+                return false;
+        n = strlen(s);
+        if (n > PROV_GECOS_MAX)
+                return false;
+        if (!prov_valid_utf8(s, n))
+                return false;
+        if (strchr(s, ':'))
+                return false;
+        return !prov_has_control_chars(s);
+}
+
+bool prov_valid_home(const char *s) {
+        size_t n;
+
+        if (!s || s[0] != '/')
+                return false;
+        n = strlen(s);
+        if (n > PROV_HOME_MAX)
+                return false;
+        if (!prov_valid_utf8(s, n) || prov_has_control_chars(s) || strchr(s, ':'))
+                return false;
+        if (n == 1)
+                return true;
+        if (s[n - 1] == '/')
+                return false;
+
+        /* Walk the components between slashes: none may be empty, "." or "..". */
+        for (const char *p = s + 1;;) {
+                const char *e = strchrnul(p, '/');
+                size_t k = (size_t) (e - p);
+
+                if (k == 0)
+                        return false;
+                if ((k == 1 && p[0] == '.') || (k == 2 && p[0] == '.' && p[1] == '.'))
+                        return false;
+                if (!*e)
+                        break;
+                p = e + 1;
+        }
+        return true;
+}
+
+bool prov_valid_shell(const char *s, char *const *allowed) {
+        if (!s || !allowed)
+                return false;
+        for (char *const *a = allowed; *a; a++)
+                if (streq(*a, s))
+                        return true;
+        return false;
+}
+
+int prov_login_name_from(const char *user_name, bool strip_domain, char **ret) {
+        _cleanup_free_ char *name = NULL;
+
+        if (!user_name || !ret)
+                return -EINVAL;
+
+        if (strip_domain) {
+                const char *at = strrchr(user_name, '@');
+
+                name = at ? strndup(user_name, (size_t) (at - user_name)) : strdup(user_name);
+        } else
+                name = strdup(user_name);
+        if (!name)
+                return -ENOMEM;
+
+        for (char *p = name; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        *p = (char) (*p - 'A' + 'a');
+
+        if (!prov_valid_user_name(name))
+                return -EINVAL;
+
+        *ret = TAKE_PTR(name);
+        return 0;
+}

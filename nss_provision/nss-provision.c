@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* glibc NSS module "provision": passwd, group, shadow and initgroups from the snapshot that
+ * provision-syncd publishes. Runs inside every process on the host, setuid programs included, so
+ * it links libc only, logs nothing, allocates nothing for point lookups, and never resolves
+ * anything through NSS itself. Each entry point is a one-line call into one body per database. */
+
+#include <errno.h>
+#include <grp.h>
+#include <nss.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <shadow.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "prov-snapshot.h"
+#include "prov-util.h"
+
+#define _public_ __attribute__((visibility("default")))
+
+typedef enum Key {
+        BY_NAME,
+        BY_ID,
+} Key;
+
+/* The one translation of -errno into an NSS status (STYLE §6). Errors of acquiring the snapshot
+ * are passed as `unavail`: a missing or corrupt snapshot is UNAVAIL, never NOTFOUND, so that
+ * glibc's [NOTFOUND=return] does not hide it. */
+static enum nss_status nss_status_from_errno(int r, bool unavail, int *errnop) {
+        if (r >= 0)
+                return NSS_STATUS_SUCCESS;
+        if (unavail) {
+                *errnop = -r;
+                return NSS_STATUS_UNAVAIL;
+        }
+        switch (r) {
+        case -ENOENT:
+                *errnop = ENOENT;
+                return NSS_STATUS_NOTFOUND;
+        case -ERANGE:
+                *errnop = ERANGE;
+                return NSS_STATUS_TRYAGAIN;
+        case -EAGAIN:
+        case -ENOMEM:
+                *errnop = -r;
+                return NSS_STATUS_TRYAGAIN;
+        default:
+                *errnop = -r;
+                return NSS_STATUS_UNAVAIL;
+        }
+}
+
+/* Defence in depth: whatever the file says, never serve root or an id below the managed range. */
+static bool user_servable(const ProvSnapshot *s, const ProvSnapUserView *u) {
+        return u->uid != 0 && u->gid != 0 && u->uid >= prov_snapshot_uid_min(s);
+}
+
+static bool group_servable(const ProvSnapshot *s, const ProvSnapGroupView *g) {
+        return g->gid != 0 && (g->gid >= prov_snapshot_uid_min(s) || (g->flags & PROV_SNAP_GROUP_MAPPED));
+}
+
+/* Copies a user into struct passwd; computes the size first and writes nothing on -ERANGE. */
+static int pack_passwd(const ProvSnapUserView *u, struct passwd *pw, char *buf, size_t buflen) {
+        size_t l_name = strlen(u->name) + 1, l_gecos = strlen(u->gecos) + 1, l_home = strlen(u->home) + 1,
+               l_shell = strlen(u->shell) + 1;
+        size_t required = l_name + 2 + l_gecos + l_home + l_shell;
+        char *p = buf;
+
+        if (!buf || buflen < required)
+                return -ERANGE;
+        pw->pw_name = memcpy(p, u->name, l_name), p += l_name;
+        pw->pw_passwd = memcpy(p, "x", 2), p += 2;
+        pw->pw_gecos = memcpy(p, u->gecos, l_gecos), p += l_gecos;
+        pw->pw_dir = memcpy(p, u->home, l_home), p += l_home;
+        pw->pw_shell = memcpy(p, u->shell, l_shell);
+        pw->pw_uid = u->uid;
+        pw->pw_gid = u->gid;
+        return 0;
+}
+
+static int pack_spwd(const ProvSnapUserView *u, struct spwd *sp, char *buf, size_t buflen) {
+        bool refused = prov_state_is_refused(u->state);
+        const char *pwd = refused ? "!*" : "*";
+        size_t l_name = strlen(u->name) + 1, l_pwd = strlen(pwd) + 1;
+        char *p = buf;
+
+        if (!buf || buflen < l_name + l_pwd)
+                return -ERANGE;
+        *sp = (struct spwd) {
+                .sp_namp = memcpy(p, u->name, l_name),
+                .sp_pwdp = memcpy(p + l_name, pwd, l_pwd),
+                .sp_lstchg = u->lastchg_days > 0 ? (long) u->lastchg_days : -1,
+                .sp_min = -1,
+                .sp_max = -1,
+                .sp_warn = -1,
+                .sp_inact = -1,
+                /* Day 1 of the epoch: expired, so that even a PAM stack without pam_provision
+                 * refuses the account through pam_unix. */
+                .sp_expire = refused ? 1 : -1,
+                .sp_flag = (unsigned long) -1,
+        };
+        return 0;
+}
+
+/* Copies a group into struct group: gr_mem pointer array first (aligned), then the strings.
+ * Every member string is resolved (and bounds-checked) before anything is written. */
+static int pack_group(const ProvSnapshot *s, const ProvSnapGroupView *g, struct group *gr, char *buf,
+                      size_t buflen) {
+        size_t l_name = strlen(g->name) + 1, pad, required, strings = 0;
+        char **mem, *p;
+        int r;
+
+        if (!buf)
+                return -ERANGE;
+        for (size_t i = 0; i < g->n_members; i++) {
+                const char *m;
+
+                r = prov_snapshot_group_member(s, g, i, &m);
+                if (r < 0)
+                        return r;
+                strings += strlen(m) + 1;
+        }
+        pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
+        required = pad + ((size_t) g->n_members + 1) * sizeof(char *) + l_name + 2 + strings;
+        if (buflen < required)
+                return -ERANGE;
+
+        mem = (char **) (void *) (buf + pad);
+        p = (char *) (mem + g->n_members + 1);
+        gr->gr_name = memcpy(p, g->name, l_name), p += l_name;
+        gr->gr_passwd = memcpy(p, "x", 2), p += 2;
+        for (size_t i = 0; i < g->n_members; i++) {
+                const char *m = NULL;
+                size_t l;
+
+                (void) prov_snapshot_group_member(s, g, i, &m); /* checked above */
+                l = strlen(m) + 1;
+                mem[i] = memcpy(p, m, l);
+                p += l;
+        }
+        mem[g->n_members] = NULL;
+        gr->gr_mem = mem;
+        gr->gr_gid = g->gid;
+        return 0;
+}
+
+/* Finds a user by name or uid in the cached snapshot, filtered like every answer. */
+static int find_user(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapUserView *u) {
+        int r;
+
+        if (key == BY_NAME) {
+                if (!name)
+                        return -ENOENT;
+                r = prov_snapshot_user_by_name(s, name, u);
+        } else
+                r = prov_snapshot_user_by_uid(s, id, u);
+        if (r < 0)
+                return r;
+        return user_servable(s, u) ? 0 : -ENOENT;
+}
+
+static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapGroupView *g) {
+        int r;
+
+        if (key == BY_NAME) {
+                if (!name)
+                        return -ENOENT;
+                r = prov_snapshot_group_by_name(s, name, g);
+        } else
+                r = prov_snapshot_group_by_gid(s, id, g);
+        if (r < 0)
+                return r;
+        return group_servable(s, g) ? 0 : -ENOENT;
+}
+
+static enum nss_status pw_lookup(Key key, const char *name, uid_t uid, struct passwd *pw, char *buf,
+                                 size_t buflen, int *errnop) {
+        const ProvSnapshot *s;
+        ProvSnapUserView u;
+        int r;
+
+        r = prov_cache_acquire(NULL, &s);
+        if (r < 0)
+                return nss_status_from_errno(r, true, errnop);
+        r = find_user(s, key, name, uid, &u);
+        if (r >= 0)
+                r = pack_passwd(&u, pw, buf, buflen);
+        prov_cache_release();
+        return nss_status_from_errno(r, false, errnop);
+}
+
+static enum nss_status sp_lookup(const char *name, struct spwd *sp, char *buf, size_t buflen, int *errnop) {
+        const ProvSnapshot *s;
+        ProvSnapUserView u;
+        int r;
+
+        r = prov_cache_acquire(NULL, &s);
+        if (r < 0)
+                return nss_status_from_errno(r, true, errnop);
+        r = find_user(s, BY_NAME, name, 0, &u);
+        if (r >= 0)
+                r = pack_spwd(&u, sp, buf, buflen);
+        prov_cache_release();
+        return nss_status_from_errno(r, false, errnop);
+}
+
+static enum nss_status gr_lookup(Key key, const char *name, gid_t gid, struct group *gr, char *buf,
+                                 size_t buflen, int *errnop) {
+        const ProvSnapshot *s;
+        ProvSnapGroupView g;
+        int r;
+
+        r = prov_cache_acquire(NULL, &s);
+        if (r < 0)
+                return nss_status_from_errno(r, true, errnop);
+        r = find_group(s, key, name, gid, &g);
+        if (r >= 0)
+                r = pack_group(s, &g, gr, buf, buflen);
+        prov_cache_release();
+        return nss_status_from_errno(r, false, errnop);
+}
+
+/* Enumeration cursors: one per database, each with its own mutex. The position advances only
+ * after an entry was copied, so that a TRYAGAIN/ERANGE retry with a larger buffer gets the same
+ * entry. */
+typedef struct Cursor {
+        pthread_mutex_t lock;
+        size_t index;
+} Cursor;
+
+static Cursor pw_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
+static Cursor gr_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
+static Cursor sp_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
+
+static void mutex_unlockp(pthread_mutex_t **m) {
+        if (*m)
+                pthread_mutex_unlock(*m);
+}
+
+static pthread_mutex_t *mutex_lock(pthread_mutex_t *m) {
+        pthread_mutex_lock(m);
+        return m;
+}
+
+static enum nss_status cursor_reset(Cursor *c) {
+        _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *l = mutex_lock(&c->lock);
+
+        c->index = 0;
+        return NSS_STATUS_SUCCESS;
+}
+
+typedef enum Db {
+        DB_PASSWD,
+        DB_SHADOW,
+        DB_GROUP,
+} Db;
+
+/* Shared body of getpwent_r/getspent_r/getgrent_r: the next servable record from the cursor. */
+static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_t buflen, int *errnop) {
+        _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *l = mutex_lock(&c->lock);
+        const ProvSnapshot *s;
+        int r;
+
+        if (!buf || buflen == 0)
+                return nss_status_from_errno(-ERANGE, false, errnop);
+
+        r = prov_cache_acquire(NULL, &s);
+        if (r < 0)
+                return nss_status_from_errno(r, true, errnop);
+        for (;; c->index++) {
+                if (db == DB_GROUP) {
+                        ProvSnapGroupView g;
+
+                        r = prov_snapshot_group_at(s, c->index, &g);
+                        if (r < 0)
+                                break;
+                        if (!group_servable(s, &g))
+                                continue;
+                        r = pack_group(s, &g, result, buf, buflen);
+                } else {
+                        ProvSnapUserView u;
+
+                        r = prov_snapshot_user_at(s, c->index, &u);
+                        if (r < 0)
+                                break;
+                        if (!user_servable(s, &u))
+                                continue;
+                        r = db == DB_PASSWD ? pack_passwd(&u, result, buf, buflen)
+                                            : pack_spwd(&u, result, buf, buflen);
+                }
+                if (r >= 0)
+                        c->index++;
+                break;
+        }
+        prov_cache_release();
+        return nss_status_from_errno(r, false, errnop);
+}
+
+/* Appends the user's supplementary groups to glibc's array, skipping the primary group and gids
+ * already present, growing it up to limit. */
+static enum nss_status initgroups_body(const char *user, gid_t skip, long int *start, long int *size,
+                                       gid_t **groupsp, long int limit, int *errnop) {
+        const ProvSnapshot *s;
+        ProvSnapUserView u;
+        bool added = false;
+        int r;
+
+        r = prov_cache_acquire(NULL, &s);
+        if (r < 0)
+                return nss_status_from_errno(r, true, errnop);
+        r = find_user(s, BY_NAME, user, 0, &u);
+        for (size_t i = 0; r >= 0 && i < u.n_gids; i++) {
+                ProvSnapGroupView g;
+                uint32_t gid;
+                bool dup = false;
+
+                r = prov_snapshot_user_gid(s, &u, i, &gid);
+                if (r < 0)
+                        break;
+                if (gid == skip || prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g))
+                        continue;
+                for (long int k = 0; k < *start && !dup; k++)
+                        dup = (*groupsp)[k] == gid;
+                if (dup)
+                        continue;
+                if (*start >= *size) {
+                        long int n;
+                        gid_t *a;
+
+                        if (limit > 0 && *size >= limit)
+                                break;
+                        n = *size > 0 ? *size * 2 : 8;
+                        if (limit > 0 && n > limit)
+                                n = limit;
+                        a = realloc(*groupsp, sizeof(gid_t) * (size_t) n);
+                        if (!a) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        *groupsp = a;
+                        *size = n;
+                }
+                (*groupsp)[(*start)++] = gid;
+                added = true;
+        }
+        prov_cache_release();
+        if (r >= 0 && !added)
+                r = -ENOENT;
+        return nss_status_from_errno(r, false, errnop);
+}
+
+/* Entry points. errnop is usually &errno itself, so the error must survive PROTECT_ERRNO's
+ * restore: on failure the saved value is replaced by the error before the scope ends. */
+static enum nss_status nss_finish(enum nss_status st, int e, int *errnop, int *saved_errno) {
+        if (st != NSS_STATUS_SUCCESS) {
+                *saved_errno = e;
+                *errnop = e;
+        }
+        return st;
+}
+
+#define NSS_RETURN(call)                                                \
+        do {                                                            \
+                PROTECT_ERRNO;                                          \
+                int e = 0;                                              \
+                enum nss_status st = call;                              \
+                return nss_finish(st, e, errnop, &_saved_errno_);       \
+        } while (0)
+
+
+_public_ enum nss_status _nss_provision_getpwnam_r(const char *name, struct passwd *pw, char *buf,
+                                                   size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen,
+                                                   int *errnop);
+_public_ enum nss_status _nss_provision_setpwent(int stayopen);
+_public_ enum nss_status _nss_provision_getpwent_r(struct passwd *pw, char *buf, size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_endpwent(void);
+_public_ enum nss_status _nss_provision_getgrnam_r(const char *name, struct group *gr, char *buf,
+                                                   size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t buflen,
+                                                   int *errnop);
+_public_ enum nss_status _nss_provision_setgrent(int stayopen);
+_public_ enum nss_status _nss_provision_getgrent_r(struct group *gr, char *buf, size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_endgrent(void);
+_public_ enum nss_status _nss_provision_initgroups_dyn(const char *user, gid_t group, long int *start,
+                                                       long int *size, gid_t **groupsp, long int limit,
+                                                       int *errnop);
+_public_ enum nss_status _nss_provision_getspnam_r(const char *name, struct spwd *sp, char *buf,
+                                                   size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_setspent(int stayopen);
+_public_ enum nss_status _nss_provision_getspent_r(struct spwd *sp, char *buf, size_t buflen, int *errnop);
+_public_ enum nss_status _nss_provision_endspent(void);
+
+enum nss_status _nss_provision_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t buflen,
+                                          int *errnop) {
+        NSS_RETURN(pw_lookup(BY_NAME, name, 0, pw, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen,
+                                          int *errnop) {
+        NSS_RETURN(pw_lookup(BY_ID, NULL, uid, pw, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_setpwent(int stayopen) {
+        PROTECT_ERRNO;
+        return cursor_reset(&pw_cursor);
+}
+
+enum nss_status _nss_provision_getpwent_r(struct passwd *pw, char *buf, size_t buflen, int *errnop) {
+        NSS_RETURN(ent_next(DB_PASSWD, &pw_cursor, pw, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_endpwent(void) {
+        PROTECT_ERRNO;
+        return cursor_reset(&pw_cursor);
+}
+
+enum nss_status _nss_provision_getgrnam_r(const char *name, struct group *gr, char *buf, size_t buflen,
+                                          int *errnop) {
+        NSS_RETURN(gr_lookup(BY_NAME, name, 0, gr, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t buflen,
+                                          int *errnop) {
+        NSS_RETURN(gr_lookup(BY_ID, NULL, gid, gr, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_setgrent(int stayopen) {
+        PROTECT_ERRNO;
+        return cursor_reset(&gr_cursor);
+}
+
+enum nss_status _nss_provision_getgrent_r(struct group *gr, char *buf, size_t buflen, int *errnop) {
+        NSS_RETURN(ent_next(DB_GROUP, &gr_cursor, gr, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_endgrent(void) {
+        PROTECT_ERRNO;
+        return cursor_reset(&gr_cursor);
+}
+
+enum nss_status _nss_provision_initgroups_dyn(const char *user, gid_t group, long int *start, long int *size,
+                                              gid_t **groupsp, long int limit, int *errnop) {
+        NSS_RETURN(initgroups_body(user, group, start, size, groupsp, limit, &e));
+}
+
+enum nss_status _nss_provision_getspnam_r(const char *name, struct spwd *sp, char *buf, size_t buflen,
+                                          int *errnop) {
+        NSS_RETURN(sp_lookup(name, sp, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_setspent(int stayopen) {
+        PROTECT_ERRNO;
+        return cursor_reset(&sp_cursor);
+}
+
+enum nss_status _nss_provision_getspent_r(struct spwd *sp, char *buf, size_t buflen, int *errnop) {
+        NSS_RETURN(ent_next(DB_SHADOW, &sp_cursor, sp, buf, buflen, &e));
+}
+
+enum nss_status _nss_provision_endspent(void) {
+        PROTECT_ERRNO;
+        return cursor_reset(&sp_cursor);
+}

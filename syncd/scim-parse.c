@@ -1,0 +1,1033 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "prov-util.h"
+#include "prov-validate.h"
+#include "scim-parse.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+
+#define SCIM_ID_MAX 255
+#define SCIM_DATE_MAX 64
+#define SCIM_DETAIL_MAX 400
+/* Integers a JSON number (a double in cJSON) holds exactly: beyond 2^53 we cannot tell
+ * 9007199254740993 from 9007199254740992, so such values are rejected, not rounded. */
+#define SCIM_EXACT_INT_MAX 9007199254740992.0
+
+typedef struct Limits {
+        const char *uid_attribute;
+        const char *gid_attribute;
+        size_t max_depth;
+        size_t max_string;
+        size_t max_members;
+        size_t max_bytes;
+} Limits;
+
+static Limits limits_from(const ProvScimParseOptions *o) {
+        Limits l = {
+                .max_depth = 32,
+                .max_string = 4096,
+                .max_members = 1000000,
+                .max_bytes = 256u * 1024 * 1024,
+        };
+
+        if (!o)
+                return l;
+        l.uid_attribute = o->uid_attribute && o->uid_attribute[0] ? o->uid_attribute : NULL;
+        l.gid_attribute = o->gid_attribute && o->gid_attribute[0] ? o->gid_attribute : NULL;
+        if (o->max_depth > 0)
+                l.max_depth = o->max_depth;
+        if (o->max_string > 0)
+                l.max_string = o->max_string;
+        if (o->max_members > 0)
+                l.max_members = o->max_members;
+        if (o->max_bytes > 0)
+                l.max_bytes = o->max_bytes;
+        return l;
+}
+
+/* Checks the raw text before cJSON sees it, without recursion: nesting deeper than max_depth
+ * (cJSON recurses once per level and only stops at 1000), raw NUL bytes, and "\u0000"
+ * escapes (cJSON would silently cut the string there, so "alice\u0000x" would become
+ * "alice"). Syntax errors are left to cJSON. */
+static int prescan(const char *json, size_t len, size_t max_depth) {
+        size_t depth = 0;
+        bool in_string = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = json[i];
+
+                if (c == 0)
+                        return -EBADMSG;
+
+                if (in_string) {
+                        if (c == '"')
+                                in_string = false;
+                        else if (c == '\\') {
+                                if (i + 1 >= len)
+                                        return -EBADMSG;
+                                if (json[i + 1] == 'u' && len - i >= 6 && memcmp(json + i + 2, "0000", 4) == 0)
+                                        return -EBADMSG;
+                                i++;
+                        }
+                        continue;
+                }
+
+                switch (c) {
+                case '"':
+                        in_string = true;
+                        break;
+                case '[':
+                case '{':
+                        if (++depth > max_depth)
+                                return -EBADMSG;
+                        break;
+                case ']':
+                case '}':
+                        if (depth == 0)
+                                return -EBADMSG;
+                        depth--;
+                        break;
+                }
+        }
+
+        return in_string || depth != 0 ? -EBADMSG : 0;
+}
+
+static int parse_document(const char *json, size_t len, const Limits *l, cJSON **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *end = NULL;
+        int r;
+
+        if (!json || len > l->max_bytes)
+                return -EBADMSG;
+
+        r = prescan(json, len, l->max_depth);
+        if (r < 0)
+                return r;
+
+        root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+        if (!root)
+                return -EBADMSG; /* cJSON does not tell syntax errors from ENOMEM */
+
+        /* Nothing but blanks may follow the value. */
+        for (; end && end < json + len; end++)
+                if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
+                        return -EBADMSG;
+
+        *ret = TAKE_PTR(root);
+        return 0;
+}
+
+/* Looks up an attribute of a JSON object case-insensitively (RFC 7643 §2.1). Returns 1 and
+ * the item, 0 if absent, -ENOTUNIQ if the name is present twice (e.g. "active" and
+ * "Active"): we cannot know which one the server meant. A JSON null counts as absent, as
+ * RFC 7643 §2.5 makes null equivalent to unassigned. */
+static int json_get(const cJSON *obj, const char *name, const cJSON **ret) {
+        const cJSON *found = NULL, *i;
+
+        if (!cJSON_IsObject(obj))
+                return 0;
+
+        cJSON_ArrayForEach(i, obj) {
+                if (!i->string || strcasecmp(i->string, name) != 0)
+                        continue;
+                if (found)
+                        return -ENOTUNIQ;
+                found = i;
+        }
+        if (!found || cJSON_IsNull(found))
+                return 0;
+        *ret = found;
+        return 1;
+}
+
+/* A string we keep: valid UTF-8 (cJSON passes raw bytes through), no control characters. */
+static bool clean_string(const char *s, size_t len) {
+        return prov_valid_utf8(s, len) && !prov_has_control_chars(s);
+}
+
+/* Copy of an untrusted id for a reject record: control bytes replaced, length capped. */
+static char *sanitized_copy(const char *s) {
+        char *c;
+
+        if (!s)
+                return NULL;
+        c = strndup(s, SCIM_ID_MAX);
+        if (!c)
+                return NULL;
+        for (char *p = c; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
+        return c;
+}
+
+/* Builds the reason of a rejected resource. Returns -EBADMSG, or -ENOMEM. */
+_printf_(2, 3)
+static int fail(char **reason, const char *fmt, ...) {
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(reason, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                *reason = NULL;
+                return -ENOMEM;
+        }
+        return -EBADMSG;
+}
+
+/* Reads an optional or required string attribute of obj into a malloc'ed copy (NULL if
+ * absent or, for an optional one, empty). */
+static int get_string(const cJSON *obj, const char *name, bool required, size_t max, char **ret,
+                      char **reason) {
+        const cJSON *v = NULL;
+        size_t n;
+        int r;
+
+        r = json_get(obj, name, &v);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute '%s': given more than once", name);
+        if (r == 0) {
+                if (required)
+                        return fail(reason, "attribute '%s': missing", name);
+                *ret = NULL;
+                return 0;
+        }
+        if (!cJSON_IsString(v) || !v->valuestring)
+                return fail(reason, "attribute '%s': not a string", name);
+
+        n = strlen(v->valuestring);
+        if (n == 0) {
+                if (required)
+                        return fail(reason, "attribute '%s': empty", name);
+                *ret = NULL;
+                return 0;
+        }
+        if (n > max)
+                return fail(reason, "attribute '%s': longer than %zu bytes", name, max);
+        if (!clean_string(v->valuestring, n))
+                return fail(reason, "attribute '%s': invalid UTF-8 or control character", name);
+
+        *ret = strdup(v->valuestring);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Strict decimal: optional '-', 1..19 digits, nothing else, within int64. */
+static int parse_int64_string(const char *s, int64_t *ret) {
+        const char *d = s[0] == '-' ? s + 1 : s;
+        long long v;
+        char *end;
+
+        if (!d[0] || strlen(d) > 19)
+                return -EINVAL;
+        for (const char *c = d; *c; c++)
+                if (*c < '0' || *c > '9')
+                        return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || *end)
+                return -ERANGE;
+        *ret = (int64_t) v;
+        return 0;
+}
+
+/* An integer as a JSON number (integral and exactly representable) or a numeric string. */
+static int json_to_int64(const cJSON *v, int64_t *ret) {
+        if (cJSON_IsNumber(v)) {
+                double d = v->valuedouble;
+                int64_t i;
+
+                /* The comparisons are false for NaN, so NaN is rejected too. */
+                if (!(d >= -SCIM_EXACT_INT_MAX && d <= SCIM_EXACT_INT_MAX))
+                        return -ERANGE;
+                i = (int64_t) d;
+                if ((double) i != d)
+                        return -EINVAL;
+                *ret = i;
+                return 0;
+        }
+        if (cJSON_IsString(v) && v->valuestring)
+                return parse_int64_string(v->valuestring, ret);
+        return -EINVAL;
+}
+
+/* Walks a dotted path "a.b.c" from obj. Returns 1 and the item, 0 if some step is absent,
+ * -EBADMSG with a reason if a step is of the wrong type or ambiguous. */
+static int walk_dotted(const cJSON *obj, const char *path, const char *attr, const cJSON **ret, char **reason) {
+        const cJSON *cur = obj;
+        const char *p = path;
+
+        for (;;) {
+                const char *dot = strchr(p, '.');
+                _cleanup_free_ char *name = dot ? strndup(p, (size_t) (dot - p)) : strdup(p);
+                const cJSON *next = NULL;
+                int r;
+
+                if (!name)
+                        return -ENOMEM;
+                if (!cJSON_IsObject(cur))
+                        return fail(reason, "attribute '%s': '%s' is not inside an object", attr, name);
+                r = json_get(cur, name, &next);
+                if (r == -ENOTUNIQ)
+                        return fail(reason, "attribute '%s': '%s' given more than once", attr, name);
+                if (r == 0)
+                        return 0;
+                cur = next;
+                if (!dot)
+                        break;
+                p = dot + 1;
+        }
+
+        *ret = cur;
+        return 1;
+}
+
+/* Resolves a configured uid/gid attribute path (see ProvScimParseOptions) to an integer. */
+static int get_id_attribute(const cJSON *res, const char *attr, bool *has, int64_t *ret, char **reason) {
+        const cJSON *v = NULL;
+        const char *colon;
+        int r;
+
+        *has = false;
+        if (!attr)
+                return 0;
+
+        colon = strrchr(attr, ':');
+        if (colon) {
+                _cleanup_free_ char *urn = strndup(attr, (size_t) (colon - attr));
+                const cJSON *ext = NULL;
+
+                if (!urn)
+                        return -ENOMEM;
+                r = json_get(res, urn, &ext);
+                if (r == -ENOTUNIQ)
+                        return fail(reason, "attribute '%s': schema given more than once", urn);
+                if (r > 0) {
+                        if (!cJSON_IsObject(ext))
+                                return fail(reason, "attribute '%s': not an object", urn);
+                        r = walk_dotted(ext, colon + 1, attr, &v, reason);
+                } else {
+                        /* Some servers flatten extension attributes into the root under their
+                         * full URN name. */
+                        r = json_get(res, attr, &v);
+                        if (r == -ENOTUNIQ)
+                                return fail(reason, "attribute '%s': given more than once", attr);
+                }
+        } else
+                r = walk_dotted(res, attr, attr, &v, reason);
+        if (r <= 0)
+                return r;
+
+        if (json_to_int64(v, ret) < 0)
+                return fail(reason, "attribute '%s': not an integer", attr);
+        *has = true;
+        return 0;
+}
+
+/* "schemas", when present, must list the core schema of the resource type. */
+static int check_schemas(const cJSON *res, const char *urn, char **reason) {
+        const cJSON *s = NULL, *i;
+        int r;
+
+        r = json_get(res, "schemas", &s);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute 'schemas': given more than once");
+        if (r == 0)
+                return 0;
+        if (!cJSON_IsArray(s))
+                return fail(reason, "attribute 'schemas': not an array");
+        cJSON_ArrayForEach(i, s)
+                if (cJSON_IsString(i) && i->valuestring && strcasecmp(i->valuestring, urn) == 0)
+                        return 0;
+        return fail(reason, "attribute 'schemas': does not contain %s", urn);
+}
+
+static int get_active(const cJSON *res, bool *ret, char **reason) {
+        const cJSON *v = NULL;
+        int r;
+
+        r = json_get(res, "active", &v);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute 'active': given more than once");
+        if (r == 0) {
+                *ret = true;
+                return 0;
+        }
+        if (cJSON_IsBool(v)) {
+                *ret = cJSON_IsTrue(v);
+                return 0;
+        }
+        /* Entra ID sends "active": "False"; some servers send 0/1. */
+        if (cJSON_IsString(v) && v->valuestring) {
+                if (strcasecmp(v->valuestring, "true") == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(v->valuestring, "false") == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        if (cJSON_IsNumber(v) && (v->valuedouble == 0.0 || v->valuedouble == 1.0)) {
+                *ret = v->valuedouble == 1.0;
+                return 0;
+        }
+        return fail(reason, "attribute 'active': not a boolean");
+}
+
+static int get_meta_last_modified(const cJSON *res, char **ret, char **reason) {
+        const cJSON *meta = NULL;
+        int r;
+
+        *ret = NULL;
+        r = json_get(res, "meta", &meta);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute 'meta': given more than once");
+        if (r == 0)
+                return 0;
+        if (!cJSON_IsObject(meta))
+                return fail(reason, "attribute 'meta': not an object");
+        return get_string(meta, "lastModified", false, SCIM_DATE_MAX, ret, reason);
+}
+
+/* homeDirectory/loginShell live in whatever POSIX extension the server uses, or at the root:
+ * take the root first, then the first "urn:" extension object that has it. */
+static int get_posix_string(const cJSON *res, const char *name, size_t max, char **ret, char **reason) {
+        const cJSON *i;
+        int r;
+
+        r = get_string(res, name, false, max, ret, reason);
+        if (r < 0 || *ret)
+                return r;
+
+        cJSON_ArrayForEach(i, res) {
+                if (!i->string || strncasecmp(i->string, "urn:", 4) != 0 || !cJSON_IsObject(i))
+                        continue;
+                r = get_string(i, name, false, max, ret, reason);
+                if (r < 0 || *ret)
+                        return r;
+        }
+        return 0;
+}
+
+static int get_display_name(const cJSON *res, size_t max, char **ret, char **reason) {
+        _cleanup_free_ char *given = NULL, *family = NULL;
+        const cJSON *name = NULL;
+        int r;
+
+        r = get_string(res, "displayName", false, max, ret, reason);
+        if (r < 0 || *ret)
+                return r;
+
+        r = json_get(res, "name", &name);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute 'name': given more than once");
+        if (r == 0)
+                return 0;
+        if (!cJSON_IsObject(name))
+                return fail(reason, "attribute 'name': not an object");
+
+        r = get_string(name, "formatted", false, max, ret, reason);
+        if (r < 0 || *ret)
+                return r;
+        r = get_string(name, "givenName", false, max, &given, reason);
+        if (r < 0)
+                return r;
+        r = get_string(name, "familyName", false, max, &family, reason);
+        if (r < 0)
+                return r;
+
+        if (given && family) {
+                if (asprintf(ret, "%s %s", given, family) < 0) {
+                        *ret = NULL;
+                        return -ENOMEM;
+                }
+        } else if (given)
+                *ret = TAKE_PTR(given);
+        else if (family)
+                *ret = TAKE_PTR(family);
+        return 0;
+}
+
+static void user_done(ProvScimUser *u) {
+        free(u->id);
+        free(u->user_name);
+        free(u->display_name);
+        free(u->home);
+        free(u->shell);
+        free(u->last_modified);
+        *u = (ProvScimUser) {};
+}
+
+static void group_done(ProvScimGroup *g) {
+        free(g->id);
+        free(g->display_name);
+        for (size_t i = 0; i < g->n_members; i++)
+                free(g->member_ids[i]);
+        free(g->member_ids);
+        free(g->last_modified);
+        *g = (ProvScimGroup) {};
+}
+
+static void user_donep(ProvScimUser *u) {
+        user_done(u);
+}
+
+static void group_donep(ProvScimGroup *g) {
+        group_done(g);
+}
+
+/* Fills *ret from one User resource. On -EBADMSG *reason says why. */
+static int user_from_json(const cJSON *res, const Limits *l, ProvScimUser *ret, char **reason) {
+        _cleanup_(user_donep) ProvScimUser u = {};
+        int r;
+
+        if (!cJSON_IsObject(res))
+                return fail(reason, "resource is not an object");
+
+        if ((r = check_schemas(res, PROV_SCIM_SCHEMA_USER, reason)) < 0 ||
+            (r = get_string(res, "id", true, SCIM_ID_MAX, &u.id, reason)) < 0 ||
+            (r = get_string(res, "userName", true, SCIM_ID_MAX, &u.user_name, reason)) < 0 ||
+            (r = get_display_name(res, l->max_string, &u.display_name, reason)) < 0 ||
+            (r = get_active(res, &u.active, reason)) < 0 ||
+            (r = get_id_attribute(res, l->uid_attribute, &u.has_uid, &u.uid, reason)) < 0 ||
+            (r = get_id_attribute(res, l->gid_attribute, &u.has_gid, &u.gid, reason)) < 0 ||
+            (r = get_posix_string(res, "homeDirectory", l->max_string, &u.home, reason)) < 0 ||
+            (r = get_posix_string(res, "loginShell", l->max_string, &u.shell, reason)) < 0 ||
+            (r = get_meta_last_modified(res, &u.last_modified, reason)) < 0)
+                return r;
+
+        *ret = u;
+        u = (ProvScimUser) {};
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int get_members(const cJSON *res, const Limits *l, ProvScimGroup *g, char **reason) {
+        const cJSON *members = NULL, *m;
+        size_t n = 0, idx = 0;
+        int r;
+
+        r = json_get(res, "members", &members);
+        if (r == -ENOTUNIQ)
+                return fail(reason, "attribute 'members': given more than once");
+        if (r == 0)
+                return 0;
+        if (!cJSON_IsArray(members))
+                return fail(reason, "attribute 'members': not an array");
+        if ((size_t) cJSON_GetArraySize(members) > l->max_members)
+                return fail(reason, "attribute 'members': more than %zu members", l->max_members);
+
+        g->member_ids = calloc((size_t) cJSON_GetArraySize(members) + 1, sizeof(char *));
+        if (!g->member_ids)
+                return -ENOMEM;
+
+        cJSON_ArrayForEach(m, members) {
+                _cleanup_free_ char *value = NULL, *type = NULL, *why = NULL;
+
+                if (!cJSON_IsObject(m))
+                        return fail(reason, "attribute 'members[%zu]': not an object", idx);
+                r = get_string(m, "value", true, SCIM_ID_MAX, &value, &why);
+                if (r == -EBADMSG)
+                        return fail(reason, "members[%zu]: %s", idx, why);
+                if (r < 0)
+                        return r;
+                r = get_string(m, "type", false, l->max_string, &type, &why);
+                if (r == -EBADMSG)
+                        return fail(reason, "members[%zu]: %s", idx, why);
+                if (r < 0)
+                        return r;
+                idx++;
+
+                /* Nested groups are not expanded: membership on the host is direct only. */
+                if (type && strcasecmp(type, "User") != 0)
+                        continue;
+                g->member_ids[n++] = TAKE_PTR(value);
+                g->n_members = n;
+        }
+
+        /* Sort, then drop repeats in place. */
+        qsort(g->member_ids, n, sizeof(char *), cmp_str);
+        if (n > 1) {
+                size_t w = 1;
+
+                for (size_t i = 1; i < n; i++) {
+                        if (streq(g->member_ids[i], g->member_ids[w - 1]))
+                                free(g->member_ids[i]);
+                        else
+                                g->member_ids[w++] = g->member_ids[i];
+                }
+                for (size_t i = w; i < n; i++)
+                        g->member_ids[i] = NULL;
+                g->n_members = w;
+        }
+        return 0;
+}
+
+static int group_from_json(const cJSON *res, const Limits *l, ProvScimGroup *ret, char **reason) {
+        _cleanup_(group_donep) ProvScimGroup g = {};
+        int r;
+
+        if (!cJSON_IsObject(res))
+                return fail(reason, "resource is not an object");
+
+        if ((r = check_schemas(res, PROV_SCIM_SCHEMA_GROUP, reason)) < 0 ||
+            (r = get_string(res, "id", true, SCIM_ID_MAX, &g.id, reason)) < 0 ||
+            (r = get_string(res, "displayName", true, l->max_string, &g.display_name, reason)) < 0 ||
+            (r = get_id_attribute(res, l->gid_attribute, &g.has_gid, &g.gid, reason)) < 0 ||
+            (r = get_members(res, l, &g, reason)) < 0 ||
+            (r = get_meta_last_modified(res, &g.last_modified, reason)) < 0)
+                return r;
+
+        *ret = g;
+        g = (ProvScimGroup) {};
+        return 0;
+}
+
+/* Makes room for one more element in an array of n elements grown by doubling. */
+static int grow(void **array, size_t n, size_t size) {
+        void *a;
+        size_t cap;
+
+        if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
+                return 0;
+        cap = n == 0 ? 4 : n * 2;
+        if (cap < n)
+                return -ENOMEM;
+        a = reallocarray(*array, cap, size);
+        if (!a)
+                return -ENOMEM;
+        *array = a;
+        return 0;
+}
+
+static int add_reject(ProvScimBatch *b, const char *kind, const char *id, char *reason) {
+        ProvScimReject *rj;
+
+        if (grow((void **) &b->rejects, b->n_rejects, sizeof(ProvScimReject)) < 0) {
+                free(reason);
+                return -ENOMEM;
+        }
+        rj = &b->rejects[b->n_rejects];
+        *rj = (ProvScimReject) {
+                .kind = strdup(kind),
+                .id = sanitized_copy(id),
+                .reason = reason,
+        };
+        b->n_rejects++;
+        if (!rj->kind || (id && !rj->id))
+                return -ENOMEM;
+        return 0;
+}
+
+/* The id of a resource for a reject record, if it has a string one. */
+static const char *raw_id(const cJSON *res) {
+        const cJSON *id = NULL;
+
+        if (json_get(res, "id", &id) > 0 && cJSON_IsString(id))
+                return id->valuestring;
+        return NULL;
+}
+
+static int parse_resources(ProvScimBatch *b, const cJSON *array, bool groups, const Limits *l) {
+        const cJSON *res;
+        int r;
+
+        cJSON_ArrayForEach(res, array) {
+                char *reason = NULL;
+
+                if (groups) {
+                        r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
+                        if (r < 0)
+                                return r;
+                        r = group_from_json(res, l, &b->groups[b->n_groups], &reason);
+                        if (r >= 0)
+                                b->n_groups++;
+                } else {
+                        r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
+                        if (r < 0)
+                                return r;
+                        r = user_from_json(res, l, &b->users[b->n_users], &reason);
+                        if (r >= 0)
+                                b->n_users++;
+                }
+                if (r == -EBADMSG)
+                        r = add_reject(b, groups ? "group" : "user", raw_id(res), reason);
+                else
+                        free(reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+typedef struct IdIndex {
+        const char *id;
+        size_t index;
+} IdIndex;
+
+static int cmp_id_index(const void *a, const void *b) {
+        const IdIndex *x = a, *y = b;
+        int c = strcmp(x->id, y->id);
+
+        if (c != 0)
+                return c;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Drops every resource whose id was already seen earlier in the batch, keeping the first,
+ * in O(n log n): a server paging inconsistently repeats resources, a hostile one repeats
+ * ids to shadow a user. */
+static int dedup_ids(ProvScimBatch *b, bool groups) {
+        _cleanup_free_ IdIndex *idx = NULL;
+        _cleanup_free_ bool *drop = NULL;
+        size_t n = groups ? b->n_groups : b->n_users, w = 0;
+        int r;
+
+        if (n < 2)
+                return 0;
+
+        idx = calloc(n, sizeof(IdIndex));
+        drop = calloc(n, sizeof(bool));
+        if (!idx || !drop)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                idx[i] = (IdIndex) { groups ? b->groups[i].id : b->users[i].id, i };
+        qsort(idx, n, sizeof(IdIndex), cmp_id_index);
+        for (size_t i = 1; i < n; i++)
+                if (streq(idx[i].id, idx[i - 1].id))
+                        drop[idx[i].index] = true;
+
+        for (size_t i = 0; i < n; i++) {
+                if (!drop[i]) {
+                        if (groups)
+                                b->groups[w++] = b->groups[i];
+                        else
+                                b->users[w++] = b->users[i];
+                        continue;
+                }
+
+                char *reason = strdup("duplicate id in the same batch (first one kept)");
+                if (!reason)
+                        return -ENOMEM;
+                r = add_reject(b, groups ? "group" : "user", groups ? b->groups[i].id : b->users[i].id, reason);
+                if (groups)
+                        group_done(&b->groups[i]);
+                else
+                        user_done(&b->users[i]);
+                if (r < 0) {
+                        /* Keep the batch consistent for the caller's free: shift the rest down. */
+                        for (size_t k = i + 1; k < n; k++) {
+                                if (groups)
+                                        b->groups[w++] = b->groups[k];
+                                else
+                                        b->users[w++] = b->users[k];
+                        }
+                        if (groups)
+                                b->n_groups = w;
+                        else
+                                b->n_users = w;
+                        return r;
+                }
+        }
+        if (groups)
+                b->n_groups = w;
+        else
+                b->n_users = w;
+        return 0;
+}
+
+static bool schemas_contain(const cJSON *obj, const char *urn, bool *ret_present) {
+        const cJSON *s = NULL, *i;
+
+        *ret_present = false;
+        if (json_get(obj, "schemas", &s) <= 0)
+                return false;
+        *ret_present = true;
+        if (!cJSON_IsArray(s))
+                return false;
+        cJSON_ArrayForEach(i, s)
+                if (cJSON_IsString(i) && i->valuestring && strcasecmp(i->valuestring, urn) == 0)
+                        return true;
+        return false;
+}
+
+/* Optional integer field of a ListResponse; negative values are malformed. */
+static int list_int(const cJSON *obj, const char *name, bool *has, int64_t *ret) {
+        const cJSON *v = NULL;
+        int r;
+
+        *has = false;
+        r = json_get(obj, name, &v);
+        if (r < 0)
+                return -EBADMSG;
+        if (r == 0)
+                return 0;
+        if (json_to_int64(v, ret) < 0 || *ret < 0)
+                return -EBADMSG;
+        *has = true;
+        return 0;
+}
+
+/* Parses a ListResponse object into b. strict: schemas must name ListResponse (a page from
+ * the server); otherwise only checked when present (a directory file). */
+static int parse_list_object(ProvScimBatch *b, const cJSON *obj, bool groups, bool strict, const Limits *l) {
+        const cJSON *resources = NULL, *cursor = NULL;
+        bool present, has;
+        int64_t v;
+        int r;
+
+        if (!cJSON_IsObject(obj))
+                return -EBADMSG;
+        if (!schemas_contain(obj, PROV_SCIM_SCHEMA_LIST, &present) && (strict || present))
+                return -EBADMSG;
+
+        if (list_int(obj, "totalResults", &b->has_total_results, &b->total_results) < 0)
+                return -EBADMSG;
+        if (list_int(obj, "startIndex", &has, &v) < 0)
+                return -EBADMSG;
+        b->start_index = has ? v : 1;
+
+        r = json_get(obj, "Resources", &resources);
+        if (r < 0)
+                return -EBADMSG;
+        if (r == 0) {
+                /* RFC 7644 §3.4.2: Resources is required when totalResults is non-zero. */
+                if (strict && (!b->has_total_results || b->total_results != 0))
+                        return -EBADMSG;
+        } else if (!cJSON_IsArray(resources))
+                return -EBADMSG;
+
+        if (list_int(obj, "itemsPerPage", &has, &v) < 0)
+                return -EBADMSG;
+        b->items_per_page = has ? v : (resources ? cJSON_GetArraySize(resources) : 0);
+
+        r = json_get(obj, "nextCursor", &cursor);
+        if (r < 0)
+                return -EBADMSG;
+        if (r > 0) {
+                if (!cJSON_IsString(cursor) || !cursor->valuestring ||
+                    strlen(cursor->valuestring) > l->max_string ||
+                    !clean_string(cursor->valuestring, strlen(cursor->valuestring)))
+                        return -EBADMSG;
+                if (cursor->valuestring[0]) {
+                        b->next_cursor = strdup(cursor->valuestring);
+                        if (!b->next_cursor)
+                                return -ENOMEM;
+                }
+        }
+
+        if (!resources)
+                return 0;
+        return parse_resources(b, resources, groups, l);
+}
+
+int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        Limits l = limits_from(opts);
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = parse_document(json, len, &l, &root);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(root))
+                return -EBADMSG;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->start_index = 1;
+
+        for (int k = 0; k < 2; k++) {
+                bool groups = k == 1;
+                const cJSON *v = NULL;
+                ProvScimBatch part = {};
+
+                r = json_get(root, groups ? "Groups" : "Users", &v);
+                if (r < 0)
+                        return -EBADMSG;
+                if (r == 0)
+                        continue;
+                if (cJSON_IsArray(v))
+                        r = parse_resources(b, v, groups, &l);
+                else if (cJSON_IsObject(v)) {
+                        /* The list fields of a file are meaningless: parse into a scratch batch
+                         * sharing our arrays, then keep only the arrays. */
+                        part = *b;
+                        r = parse_list_object(&part, v, groups, false, &l);
+                        free(part.next_cursor);
+                        b->users = part.users;
+                        b->n_users = part.n_users;
+                        b->groups = part.groups;
+                        b->n_groups = part.n_groups;
+                        b->rejects = part.rejects;
+                        b->n_rejects = part.n_rejects;
+                } else
+                        r = -EBADMSG;
+                if (r < 0)
+                        return r;
+        }
+
+        r = dedup_ids(b, false);
+        if (r < 0)
+                return r;
+        r = dedup_ids(b, true);
+        if (r < 0)
+                return r;
+
+        b->items_per_page = (int64_t) (b->n_users + b->n_groups);
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+                         ProvScimBatch **ret) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        Limits l = limits_from(opts);
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = parse_document(json, len, &l, &root);
+        if (r < 0)
+                return r;
+
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+
+        r = parse_list_object(b, root, groups, true, &l);
+        if (r < 0)
+                return r;
+        r = dedup_ids(b, groups);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret) {
+        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        _cleanup_free_ char *reason = NULL;
+        Limits l = limits_from(opts);
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = parse_document(json, len, &l, &root);
+        if (r < 0)
+                return r;
+
+        u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        r = user_from_json(root, &l, u, &reason);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(u);
+        return 0;
+}
+
+/* Appends s to the summary with control characters replaced and at most max bytes. */
+static void append_clean(char *buf, size_t size, const char *s, size_t max) {
+        size_t n = strlen(buf);
+
+        for (size_t i = 0; s[i] && i < max && n + 1 < size; i++) {
+                unsigned char c = (unsigned char) s[i];
+
+                buf[n++] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+        }
+        buf[n] = 0;
+}
+
+int prov_scim_parse_error(const char *json, size_t len, char **ret_detail) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        Limits l = limits_from(NULL);
+        const cJSON *status = NULL, *detail = NULL, *type = NULL;
+        char buf[SCIM_DETAIL_MAX + 128] = "";
+        int64_t code = 0;
+        int r;
+
+        if (!ret_detail)
+                return -EINVAL;
+
+        /* Error bodies are small; a huge one is not an error response. */
+        l.max_bytes = 64 * 1024;
+        r = parse_document(json, len, &l, &root);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(root))
+                return -EBADMSG;
+
+        if (json_get(root, "status", &status) > 0 && (json_to_int64(status, &code) < 0 || code < 100 || code > 599))
+                code = 0;
+
+        if (code > 0)
+                snprintf(buf, sizeof(buf), "status %d", (int) code);
+        else
+                snprintf(buf, sizeof(buf), "status unknown");
+        if (json_get(root, "scimType", &type) > 0 && cJSON_IsString(type) && type->valuestring[0]) {
+                append_clean(buf, sizeof(buf), " (", 2);
+                append_clean(buf, sizeof(buf), type->valuestring, 64);
+                append_clean(buf, sizeof(buf), ")", 1);
+        }
+        if (json_get(root, "detail", &detail) > 0 && cJSON_IsString(detail) && detail->valuestring[0]) {
+                append_clean(buf, sizeof(buf), ": ", 2);
+                append_clean(buf, sizeof(buf), detail->valuestring, SCIM_DETAIL_MAX);
+        }
+
+        *ret_detail = strdup(buf);
+        if (!*ret_detail)
+                return -ENOMEM;
+        return (int) code;
+}
+
+ProvScimUser *prov_scim_user_free(ProvScimUser *u) {
+        if (!u)
+                return NULL;
+        user_done(u);
+        free(u);
+        return NULL;
+}
+
+ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b) {
+        if (!b)
+                return NULL;
+        for (size_t i = 0; i < b->n_users; i++)
+                user_done(&b->users[i]);
+        free(b->users);
+        for (size_t i = 0; i < b->n_groups; i++)
+                group_done(&b->groups[i]);
+        free(b->groups);
+        for (size_t i = 0; i < b->n_rejects; i++) {
+                free(b->rejects[i].kind);
+                free(b->rejects[i].id);
+                free(b->rejects[i].reason);
+        }
+        free(b->rejects);
+        free(b->next_cursor);
+        free(b);
+        return NULL;
+}

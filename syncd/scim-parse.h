@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The one validation layer for SCIM 2.0 input (RFC 7643 resources, RFC 7644 list responses),
+ * whether it comes from the network or from a directory file. This is the only place in the
+ * project that sees JSON: everything it returns is typed, bounded and free of control
+ * characters.
+ *
+ * Errors are split in two: a document that cannot be trusted as a whole (not JSON, wrong
+ * top-level shape, deeper than max_depth, larger than max_bytes, raw NUL or "\u0000") fails the
+ * whole call with -EBADMSG; a single bad resource is skipped and reported as a ProvScimReject
+ * so that one broken record never stops a sync. Attribute names are matched
+ * case-insensitively (RFC 7643 §2.1); an attribute present twice under different case is a
+ * bad resource. POSIX rules (names, uid ranges) are not checked here but in the mapping. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov-util.h"
+
+#define PROV_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
+#define PROV_SCIM_SCHEMA_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
+#define PROV_SCIM_SCHEMA_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+#define PROV_SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
+
+typedef struct ProvScimUser {
+        char *id;              /* required, 1..255 bytes, UTF-8 without control chars */
+        char *user_name;       /* required, 1..255 bytes, no control chars (POSIX validation happens later, in mapping) */
+        char *display_name;    /* displayName, else name.formatted, else "givenName familyName"; NULL if none */
+        bool active;           /* default true when absent or null; true/false, "true"/"false" (any case), 1/0 */
+        bool has_uid;          /* value at the configured uid attribute path (number or numeric string), if present */
+        int64_t uid;
+        bool has_gid;          /* same for the gid attribute path */
+        int64_t gid;
+        char *home, *shell;    /* homeDirectory / loginShell at the root or in any "urn:" extension, else NULL */
+        char *last_modified;   /* meta.lastModified string or NULL */
+} ProvScimUser;
+
+typedef struct ProvScimGroup {
+        char *id;              /* required, same rules as ProvScimUser.id */
+        char *display_name;    /* required, 1..max_string bytes, no control chars */
+        char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted, deduplicated */
+        size_t n_members;
+        bool has_gid;
+        int64_t gid;
+        char *last_modified;
+} ProvScimGroup;
+
+typedef struct ProvScimReject {
+        char *kind;            /* "user" or "group" */
+        char *id;              /* SCIM id, control characters replaced by '?', may be NULL */
+        char *reason;          /* e.g. "attribute 'userName': missing" */
+} ProvScimReject;
+
+typedef struct ProvScimBatch {
+        ProvScimUser *users;
+        size_t n_users;
+        ProvScimGroup *groups;
+        size_t n_groups;
+        ProvScimReject *rejects;
+        size_t n_rejects;
+        /* ListResponse fields when parsing a page (prov_scim_parse_list()): */
+        int64_t total_results;  /* 0 when absent */
+        int64_t start_index;    /* 1 when absent */
+        int64_t items_per_page; /* number of Resources when absent; never trust it for paging */
+        bool has_total_results;
+        char *next_cursor;      /* RFC 9865 nextCursor, NULL if none */
+} ProvScimBatch;
+
+typedef struct ProvScimParseOptions {
+        /* NULL, or "uidNumber", or "urn:...:User:employeeNumber", or a dotted path "a.b.c".
+         * With a ':' the part before the last ':' is a schema URN key at the resource root
+         * (then, if that object is missing, the whole string is tried as a flat root key);
+         * the rest is a dotted path inside it. Without ':' it is a dotted path from the root. */
+        const char *uid_attribute;
+        const char *gid_attribute;
+        size_t max_depth;       /* default 32: deepest nesting of arrays/objects in a document */
+        size_t max_string;      /* default 4096: longest string we keep (id/userName: 255) */
+        size_t max_members;     /* default 1000000: members per group */
+        size_t max_bytes;       /* default 256 MiB: longest document (len) accepted */
+} ProvScimParseOptions;
+
+/* A directory file: {"Users":[...],"Groups":[...]}, each value an array of resources or a
+ * ListResponse object; keys case-insensitive; either may be missing (= empty). */
+int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret);
+
+/* One ListResponse page of GET /Users (groups = false) or /Groups (groups = true). schemas
+ * must contain the ListResponse URN; Resources may be absent only when totalResults is 0. */
+int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+                         ProvScimBatch **ret);
+
+/* One User resource (GET /Users/{id}). A resource that would be rejected in a batch gives
+ * -EBADMSG. */
+int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret);
+
+/* A SCIM error response. On success returns the "status" (100..599, number or string) or 0 if
+ * it has none, and a malloc'ed one-line, control-character-free, at most ~512 byte summary
+ * "status 409 (uniqueness): detail" in *ret_detail. -EBADMSG if it is not a JSON object. */
+int prov_scim_parse_error(const char *json, size_t len, char **ret_detail);
+
+ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b);
+ProvScimUser *prov_scim_user_free(ProvScimUser *u);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimBatch *, prov_scim_batch_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimUser *, prov_scim_user_free);

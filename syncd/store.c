@@ -1,0 +1,1658 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The SQLite store of provision-syncd. See store.h for the contract.
+ *
+ * Hot paths (the statements a 100k-user sync runs once per record) are prepared once per handle
+ * and kept in s->stmts[]; every use resets and clears them on scope exit, so that a statement
+ * never holds a read transaction open or a pointer to a caller's string. */
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prov-util.h"
+#include "store.h"
+
+/* Schema migrations: migrations[i] moves a store from user_version i to i + 1. Each runs in its
+ * own transaction together with the user_version bump. Append only; never edit a step that has
+ * shipped. */
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE users ("
+        "  scim_id TEXT PRIMARY KEY NOT NULL,"
+        "  name TEXT UNIQUE NOT NULL,"
+        "  uid INTEGER UNIQUE NOT NULL,"
+        "  gid INTEGER NOT NULL,"
+        "  gecos TEXT NOT NULL,"
+        "  home TEXT NOT NULL,"
+        "  shell TEXT NOT NULL,"
+        "  source_active INTEGER NOT NULL,"
+        "  state INTEGER NOT NULL,"
+        "  blocked INTEGER NOT NULL DEFAULT 0,"
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
+        "  state_changed_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE TABLE groups ("
+        "  scim_id TEXT PRIMARY KEY NOT NULL,"
+        "  name TEXT UNIQUE NOT NULL,"
+        "  gid INTEGER UNIQUE NOT NULL,"
+        "  local_name TEXT,"
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0,"
+        "  removed INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE TABLE memberships ("
+        "  group_scim_id TEXT NOT NULL REFERENCES groups(scim_id) ON DELETE CASCADE,"
+        "  user_scim_id TEXT NOT NULL REFERENCES users(scim_id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (group_scim_id, user_scim_id)"
+        ") WITHOUT ROWID;"
+        /* Deleting a user cascades through this index instead of scanning every membership. */
+        "CREATE INDEX memberships_user ON memberships(user_scim_id);"
+        "CREATE TABLE id_ledger ("
+        "  kind TEXT NOT NULL CHECK (kind IN ('uid', 'gid')),"
+        "  id INTEGER NOT NULL,"
+        "  owner TEXT NOT NULL,"
+        "  name_at_assignment TEXT,"
+        "  assigned_usec INTEGER NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (kind, id)"
+        ");"
+        "CREATE INDEX id_ledger_owner ON id_ledger(kind, owner);"
+        "CREATE TABLE name_history ("
+        "  scim_id TEXT NOT NULL,"
+        "  old_name TEXT,"
+        "  new_name TEXT,"
+        "  changed_usec INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX name_history_scim_id ON name_history(scim_id);"
+        "CREATE TABLE sync_state ("
+        "  key TEXT PRIMARY KEY NOT NULL,"
+        "  value TEXT"
+        ");"
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  time_usec INTEGER NOT NULL,"
+        "  event TEXT NOT NULL,"
+        "  user TEXT,"
+        "  scim_id TEXT,"
+        "  uid INTEGER,"
+        "  step TEXT,"
+        "  outcome TEXT,"
+        "  detail TEXT"
+        ");"
+        "CREATE INDEX audit_time ON audit(time_usec);"
+        "CREATE INDEX audit_user ON audit(user);"
+        "CREATE TABLE holds ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  created_usec INTEGER NOT NULL,"
+        "  deprovisions INTEGER NOT NULL,"
+        "  total INTEGER NOT NULL,"
+        "  threshold TEXT,"
+        "  scim_ids TEXT NOT NULL,"
+        "  status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'superseded')),"
+        "  decided_usec INTEGER"
+        ");",
+};
+
+_Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
+
+#define USER_COLUMNS                                                                            \
+        "scim_id, name, uid, gid, gecos, home, shell, source_active, state, blocked, "          \
+        "created_usec, updated_usec, state_changed_usec, last_seen_usec"
+#define GROUP_COLUMNS "scim_id, name, gid, local_name, removed, created_usec, updated_usec, last_seen_usec"
+#define AUDIT_COLUMNS "seq, time_usec, event, user, scim_id, uid, step, outcome, detail"
+
+/* Statements kept prepared for the lifetime of the handle. */
+typedef enum StmtId {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_SAVEPOINT,
+        STMT_RELEASE,
+        STMT_ROLLBACK_TO,
+        STMT_USER_GET,
+        STMT_USER_GET_BY_NAME,
+        STMT_USER_GET_BY_UID,
+        STMT_USER_PUT,
+        STMT_USER_DELETE,
+        STMT_GROUP_GET,
+        STMT_GROUP_GET_BY_NAME,
+        STMT_GROUP_PUT,
+        STMT_GROUP_DELETE,
+        STMT_GROUP_EXISTS,
+        STMT_MEMBERS_CLEAR,
+        STMT_MEMBER_ADD,
+        STMT_LEDGER_LOOKUP,
+        STMT_LEDGER_OWNER,
+        STMT_LEDGER_INSERT,
+        STMT_LEDGER_USED,
+        STMT_STATE_GET,
+        STMT_STATE_SET,
+        STMT_AUDIT_ADD,
+        _STMT_MAX,
+} StmtId;
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_SAVEPOINT] = "SAVEPOINT prov_store_op",
+        [STMT_RELEASE] = "RELEASE prov_store_op",
+        [STMT_ROLLBACK_TO] = "ROLLBACK TO prov_store_op",
+        [STMT_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE scim_id = ?1",
+        [STMT_USER_GET_BY_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
+        [STMT_USER_GET_BY_UID] = "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1",
+        /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another row that holds
+         * the same name or uid, and delete-then-insert would drop this user's memberships. */
+        [STMT_USER_PUT] =
+                "INSERT INTO users (" USER_COLUMNS ") "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+                "        CASE WHEN ?11 != 0 THEN ?11 ELSE ?15 END, "
+                "        CASE WHEN ?12 != 0 THEN ?12 ELSE ?15 END, "
+                "        CASE WHEN ?13 != 0 THEN ?13 ELSE ?15 END, ?14) "
+                "ON CONFLICT (scim_id) DO UPDATE SET "
+                "  name = excluded.name, uid = excluded.uid, gid = excluded.gid, gecos = excluded.gecos, "
+                "  home = excluded.home, shell = excluded.shell, source_active = excluded.source_active, "
+                "  state_changed_usec = CASE WHEN ?13 != 0 THEN ?13 "
+                "                            WHEN users.state != excluded.state THEN excluded.updated_usec "
+                "                            ELSE users.state_changed_usec END, "
+                "  state = excluded.state, blocked = excluded.blocked, "
+                "  updated_usec = excluded.updated_usec, last_seen_usec = excluded.last_seen_usec",
+        [STMT_USER_DELETE] = "DELETE FROM users WHERE scim_id = ?1",
+        [STMT_GROUP_GET] = "SELECT " GROUP_COLUMNS " FROM groups WHERE scim_id = ?1",
+        [STMT_GROUP_GET_BY_NAME] = "SELECT " GROUP_COLUMNS " FROM groups WHERE name = ?1",
+        [STMT_GROUP_PUT] =
+                "INSERT INTO groups (" GROUP_COLUMNS ") "
+                "VALUES (?1, ?2, ?3, ?4, ?5, "
+                "        CASE WHEN ?6 != 0 THEN ?6 ELSE ?9 END, "
+                "        CASE WHEN ?7 != 0 THEN ?7 ELSE ?9 END, ?8) "
+                "ON CONFLICT (scim_id) DO UPDATE SET "
+                "  name = excluded.name, gid = excluded.gid, local_name = excluded.local_name, "
+                "  removed = excluded.removed, updated_usec = excluded.updated_usec, "
+                "  last_seen_usec = excluded.last_seen_usec",
+        [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE scim_id = ?1",
+        [STMT_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE scim_id = ?1",
+        [STMT_MEMBERS_CLEAR] = "DELETE FROM memberships WHERE group_scim_id = ?1",
+        /* Selecting from users makes unknown user ids drop out instead of failing the foreign key. */
+        [STMT_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) "
+                            "SELECT ?1, scim_id FROM users WHERE scim_id = ?2",
+        [STMT_LEDGER_LOOKUP] = "SELECT id FROM id_ledger WHERE kind = ?1 AND owner = ?2 "
+                               "ORDER BY assigned_usec DESC, rowid DESC LIMIT 1",
+        [STMT_LEDGER_OWNER] = "SELECT owner FROM id_ledger WHERE kind = ?1 AND id = ?2",
+        [STMT_LEDGER_INSERT] = "INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, id) DO NOTHING",
+        [STMT_LEDGER_USED] = "SELECT 1 FROM id_ledger WHERE id = ?1 AND kind IN (?2, ?3)",
+        [STMT_STATE_GET] = "SELECT value FROM sync_state WHERE key = ?1",
+        [STMT_STATE_SET] = "INSERT INTO sync_state (key, value) VALUES (?1, ?2) "
+                           "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [STMT_AUDIT_ADD] = "INSERT INTO audit (time_usec, event, user, scim_id, uid, step, outcome, detail) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+};
+
+struct ProvStore {
+        sqlite3 *db;
+        bool readonly;
+        sqlite3_stmt *stmts[_STMT_MAX];
+        char errmsg[256];
+};
+
+int64_t prov_now_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+                return 0;
+        return (int64_t) ts.tv_sec * INT64_C(1000000) + ts.tv_nsec / 1000;
+}
+
+/* Maps a SQLite result code to -errno, the one place where this happens. */
+static int errno_from_sqlite(sqlite3 *db, int rc) {
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EBADMSG;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_CANTOPEN:
+                return db && sqlite3_system_errno(db) == ENOENT ? -ENOENT : -EACCES;
+        default:
+                return -EIO;
+        }
+}
+
+/* Records SQLite's message for prov_store_errmsg() and returns the mapped -errno. */
+static int store_fail(ProvStore *s, int rc) {
+        const char *m = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
+
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s", m ?: "");
+        return errno_from_sqlite(s->db, rc) ?: -EIO;
+}
+
+/* The error code of the last failed call on the connection, for bind and column failures that
+ * do not return one themselves. */
+static int store_fail_last(ProvStore *s) {
+        return store_fail(s, sqlite3_errcode(s->db));
+}
+
+const char *prov_store_errmsg(ProvStore *s) {
+        return s ? s->errmsg : "";
+}
+
+static void stmt_resetp(sqlite3_stmt **st) {
+        if (*st) {
+                /* The step's error was already handled; reset returns it again. */
+                (void) sqlite3_reset(*st);
+                (void) sqlite3_clear_bindings(*st);
+        }
+}
+#define _cleanup_reset_ _cleanup_(stmt_resetp)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
+#define _cleanup_finalize_ _cleanup_(sqlite3_finalizep)
+
+/* Hands out the cached statement `id`, preparing it on first use. The caller holds it in a
+ * _cleanup_reset_ variable. */
+static int stmt_get(ProvStore *s, StmtId id, sqlite3_stmt **ret) {
+        assert(id < _STMT_MAX);
+
+        if (!s->stmts[id]) {
+                int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                                            NULL);
+                if (rc != SQLITE_OK)
+                        return store_fail(s, rc);
+        }
+        *ret = s->stmts[id];
+        return 0;
+}
+
+/* Prepares a one-off statement (cold paths: loads, holds, migrations). */
+static int stmt_prepare(ProvStore *s, const char *sql, sqlite3_stmt **ret) {
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc);
+        *ret = st;
+        return 0;
+}
+
+/* Steps a statement that returns no row. */
+static int stmt_exec(ProvStore *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return store_fail(s, rc);
+        return 0;
+}
+
+/* Steps a statement that returns at most one row: 1 with a row, 0 without. */
+static int stmt_step(ProvStore *s, sqlite3_stmt *st) {
+        int rc = sqlite3_step(st);
+
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_fail(s, rc);
+}
+
+static int exec_cached(ProvStore *s, StmtId id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        return stmt_exec(s, st);
+}
+
+static int exec_sql(ProvStore *s, const char *sql) {
+        char *err = NULL;
+        int rc;
+
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+        sqlite3_free(err);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc);
+        return 0;
+}
+
+/* Copies a text column. A NULL value is returned as NULL when nullable, else it is corruption
+ * (or an out-of-memory that SQLite signals the same way). */
+static int column_strdup(ProvStore *s, sqlite3_stmt *st, int i, bool nullable, char **ret) {
+        const unsigned char *t;
+        char *c;
+
+        t = sqlite3_column_text(st, i);
+        if (!t) {
+                if (sqlite3_errcode(s->db) == SQLITE_NOMEM)
+                        return -ENOMEM;
+                if (!nullable || sqlite3_column_type(st, i) != SQLITE_NULL) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "column %s is NULL", sqlite3_column_name(st, i));
+                        return -EBADMSG;
+                }
+                *ret = NULL;
+                return 0;
+        }
+        c = strdup((const char *) t);
+        if (!c)
+                return -ENOMEM;
+        *ret = c;
+        return 0;
+}
+
+/* Reads a column that must hold a uid_t/gid_t value; anything else is corruption. */
+static int column_id(ProvStore *s, sqlite3_stmt *st, int i, uint32_t *ret) {
+        int64_t v;
+
+        if (sqlite3_column_type(st, i) != SQLITE_INTEGER)
+                goto bad;
+        v = sqlite3_column_int64(st, i);
+        if (v < 0 || v >= (int64_t) UINT32_MAX)
+                goto bad;
+        *ret = (uint32_t) v;
+        return 0;
+bad:
+        snprintf(s->errmsg, sizeof(s->errmsg), "column %s is not a valid id", sqlite3_column_name(st, i));
+        return -EBADMSG;
+}
+
+static const char *kind_to_string(ProvIdKind k) {
+        return k == PROV_ID_GID ? "gid" : "uid";
+}
+
+/* Multi-statement operations: their own transaction when none is open, else a savepoint inside
+ * the caller's, so that a failure never leaves half an operation behind either way. */
+typedef struct Op {
+        ProvStore *s;
+        bool own;       /* we began the transaction, not a savepoint */
+        bool open;
+} Op;
+
+static int op_begin(ProvStore *s, Op *op) {
+        int r;
+
+        *op = (Op) { .s = s, .own = sqlite3_get_autocommit(s->db) };
+        r = exec_cached(s, op->own ? STMT_BEGIN : STMT_SAVEPOINT);
+        if (r < 0)
+                return r;
+        op->open = true;
+        return 0;
+}
+
+static int op_commit(Op *op) {
+        int r;
+
+        assert(op->open);
+        r = exec_cached(op->s, op->own ? STMT_COMMIT : STMT_RELEASE);
+        if (r < 0)
+                return r;       /* op_abort() on scope exit rolls back */
+        op->open = false;
+        return 0;
+}
+
+/* Scope-exit cleanup: undoes an operation that was not committed. Keeps the error message of the
+ * failure that got us here. */
+static void op_abort(Op *op) {
+        if (!op->open)
+                return;
+
+        char saved[sizeof(op->s->errmsg)];
+        memcpy(saved, op->s->errmsg, sizeof(saved));
+        if (op->own) {
+                if (!sqlite3_get_autocommit(op->s->db))
+                        (void) exec_cached(op->s, STMT_ROLLBACK);
+        } else {
+                (void) exec_cached(op->s, STMT_ROLLBACK_TO);
+                (void) exec_cached(op->s, STMT_RELEASE);
+        }
+        memcpy(op->s->errmsg, saved, sizeof(saved));
+        op->open = false;
+}
+#define _cleanup_op_ _cleanup_(op_abort)
+
+static int store_get_user_version(ProvStore *s, int *ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int64_t v;
+        int r;
+
+        r = stmt_prepare(s, "PRAGMA user_version", &st);
+        if (r < 0)
+                return r;
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EIO;
+        v = sqlite3_column_int64(st, 0);
+        if (v < 0 || v > INT_MAX)
+                return -EBADMSG;
+        *ret = (int) v;
+        return 0;
+}
+
+/* Brings the schema up to PROV_STORE_SCHEMA_VERSION, one step per transaction. The version is
+ * re-read inside each transaction, since another process may have migrated meanwhile. */
+static int store_migrate(ProvStore *s) {
+        for (;;) {
+                _cleanup_op_ Op op = {};
+                char bump[64];
+                int v, r;
+
+                r = op_begin(s, &op);
+                if (r < 0)
+                        return r;
+                r = store_get_user_version(s, &v);
+                if (r < 0)
+                        return r;
+                if (v > PROV_STORE_SCHEMA_VERSION) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "store schema version %d is newer than %d", v,
+                                 PROV_STORE_SCHEMA_VERSION);
+                        return -EPROTONOSUPPORT;
+                }
+                if (v == PROV_STORE_SCHEMA_VERSION)
+                        return op_commit(&op);
+
+                r = exec_sql(s, migrations[v]);
+                if (r < 0)
+                        return r;
+                /* PRAGMA takes no bound parameters; v is our own integer. */
+                snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+                r = exec_sql(s, bump);
+                if (r < 0)
+                        return r;
+                r = op_commit(&op);
+                if (r < 0)
+                        return r;
+        }
+}
+
+ProvStore *prov_store_close(ProvStore *s) {
+        if (!s)
+                return NULL;
+
+        for (size_t i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmts[i]);
+        /* sqlite3_close_v2() rolls back a transaction left open. */
+        sqlite3_close_v2(s->db);
+        free(s);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProvStore *, prov_store_close);
+
+/* Makes sure the file exists with mode 0600 before SQLite opens it: SQLite would create it with
+ * the process umask, and creates -wal and -shm with the mode of the main file. */
+static int store_prepare_file(const char *path) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static int store_new(const char *path, bool readonly, ProvStore **ret) {
+        _cleanup_(prov_store_closep) ProvStore *s = NULL;
+        int rc;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->readonly = readonly;
+
+        rc = sqlite3_open_v2(path, &s->db,
+                             (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOFOLLOW |
+                                     SQLITE_OPEN_NOMUTEX,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                if (!s->db)
+                        return -ENOMEM;
+                return store_fail(s, rc);
+        }
+        (void) sqlite3_extended_result_codes(s->db, 1);
+        rc = sqlite3_busy_timeout(s->db, 5000);
+        if (rc != SQLITE_OK)
+                return store_fail(s, rc);
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int prov_store_open(const char *path, ProvStore **ret) {
+        _cleanup_(prov_store_closep) ProvStore *s = NULL;
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        const char *mode;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        r = store_prepare_file(path);
+        if (r < 0)
+                return r;
+        r = store_new(path, false, &s);
+        if (r < 0)
+                return r;
+
+        /* WAL lets provisionctl read while we write; FULL makes every commit (a deprovision
+         * above all) survive power loss, not only a crash of the process. */
+        r = stmt_prepare(s, "PRAGMA journal_mode = WAL", &st);
+        if (r < 0)
+                return r;
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
+        if (!mode || strcasecmp(mode, "wal") != 0) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "cannot switch to WAL journal mode");
+                return -EIO;
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+
+        r = exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+        if (r < 0)
+                return r;
+        r = store_migrate(s);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int prov_store_open_readonly(const char *path, ProvStore **ret) {
+        _cleanup_(prov_store_closep) ProvStore *s = NULL;
+        int v, r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        /* Without this SQLite says only "unable to open", for which we could not tell missing
+         * from forbidden. */
+        if (access(path, F_OK) < 0)
+                return negative_errno();
+
+        r = store_new(path, true, &s);
+        if (r < 0)
+                return r;
+        /* query_only guards against a write sneaking through even if the file is writable to us. */
+        r = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;");
+        if (r < 0)
+                return r;
+        r = store_get_user_version(s, &v);
+        if (r < 0)
+                return r;
+        if (v > PROV_STORE_SCHEMA_VERSION)
+                return -EPROTONOSUPPORT;
+        if (v < PROV_STORE_SCHEMA_VERSION)
+                return -ESTALE;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int prov_store_schema_version(ProvStore *s) {
+        int v, r;
+
+        if (!s)
+                return -EINVAL;
+        r = store_get_user_version(s, &v);
+        if (r < 0)
+                return r;
+        return v;
+}
+
+int prov_store_begin(ProvStore *s) {
+        if (!s)
+                return -EINVAL;
+        return exec_cached(s, STMT_BEGIN);
+}
+
+int prov_store_commit(ProvStore *s) {
+        if (!s)
+                return -EINVAL;
+        return exec_cached(s, STMT_COMMIT);
+}
+
+int prov_store_rollback(ProvStore *s) {
+        if (!s)
+                return -EINVAL;
+        if (sqlite3_get_autocommit(s->db))
+                return 0;
+        return exec_cached(s, STMT_ROLLBACK);
+}
+
+bool prov_store_in_transaction(ProvStore *s) {
+        return s && !sqlite3_get_autocommit(s->db);
+}
+
+/* ---- users ---- */
+
+void prov_user_record_done(ProvUserRecord *u) {
+        if (!u)
+                return;
+        free(u->scim_id);
+        free(u->name);
+        free(u->gecos);
+        free(u->home);
+        free(u->shell);
+        *u = (ProvUserRecord) {};
+}
+
+void prov_user_records_free(ProvUserRecord *v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                prov_user_record_done(&v[i]);
+        free(v);
+}
+
+/* Reads one row of USER_COLUMNS. */
+static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
+        _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+        int64_t state;
+        int r;
+
+        if ((r = column_strdup(s, st, 0, false, &u.scim_id)) < 0 ||
+            (r = column_strdup(s, st, 1, false, &u.name)) < 0 ||
+            (r = column_id(s, st, 2, &u.uid)) < 0 ||
+            (r = column_id(s, st, 3, &u.gid)) < 0 ||
+            (r = column_strdup(s, st, 4, false, &u.gecos)) < 0 ||
+            (r = column_strdup(s, st, 5, false, &u.home)) < 0 ||
+            (r = column_strdup(s, st, 6, false, &u.shell)) < 0)
+                return r;
+
+        state = sqlite3_column_int64(st, 8);
+        if (state < 0 || state >= _PROV_STATE_MAX) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "invalid state %" PRIi64, state);
+                return -EBADMSG;
+        }
+        u.source_active = sqlite3_column_int64(st, 7) != 0;
+        u.state = (ProvState) state;
+        u.blocked = sqlite3_column_int64(st, 9) != 0;
+        u.created_usec = sqlite3_column_int64(st, 10);
+        u.updated_usec = sqlite3_column_int64(st, 11);
+        u.state_changed_usec = sqlite3_column_int64(st, 12);
+        u.last_seen_usec = sqlite3_column_int64(st, 13);
+
+        *ret = u;
+        u = (ProvUserRecord) {};
+        return 0;
+}
+
+static int user_get_one(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
+        int r;
+
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return user_from_row(s, st, ret);
+}
+
+int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !scim_id || !ret)
+                return -EINVAL;
+        r = stmt_get(s, STMT_USER_GET, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        return user_get_one(s, st, ret);
+}
+
+int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !name || !ret)
+                return -EINVAL;
+        r = stmt_get(s, STMT_USER_GET_BY_NAME, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        return user_get_one(s, st, ret);
+}
+
+int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        r = stmt_get(s, STMT_USER_GET_BY_UID, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, uid) != SQLITE_OK)
+                return store_fail_last(s);
+        return user_get_one(s, st, ret);
+}
+
+int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !u || !u->scim_id || !u->name || !u->home || !u->shell)
+                return -EINVAL;
+        if (u->uid == UINT32_MAX || u->gid == UINT32_MAX || u->state < 0 || u->state >= _PROV_STATE_MAX)
+                return -EINVAL;
+
+        r = stmt_get(s, STMT_USER_PUT, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, u->scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, u->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, u->uid) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, u->gid) != SQLITE_OK ||
+            sqlite3_bind_text(st, 5, u->gecos ?: "", -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 6, u->home, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 7, u->shell, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int(st, 8, u->source_active) != SQLITE_OK ||
+            sqlite3_bind_int(st, 9, (int) u->state) != SQLITE_OK ||
+            sqlite3_bind_int(st, 10, u->blocked) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 11, u->created_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 12, u->updated_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 13, u->state_changed_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 14, u->last_seen_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 15, prov_now_usec()) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+/* Runs a cached single-key DELETE; -ENOENT when nothing matched. */
+static int delete_by_key(ProvStore *s, StmtId id, const char *key) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !key)
+                return -EINVAL;
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+int prov_store_user_delete(ProvStore *s, const char *scim_id) {
+        return delete_by_key(s, STMT_USER_DELETE, scim_id);
+}
+
+/* Grows an array for a load loop. */
+static int grow(void **v, size_t *allocated, size_t need, size_t size) {
+        size_t n;
+        void *p;
+
+        if (need <= *allocated)
+                return 0;
+        n = *allocated ? *allocated * 2 : 64;
+        if (n < need)
+                n = need;
+        if (n > SIZE_MAX / size)
+                return -ENOMEM;
+        p = realloc(*v, n * size);
+        if (!p)
+                return -ENOMEM;
+        *v = p;
+        *allocated = n;
+        return 0;
+}
+
+int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        ProvUserRecord *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT " USER_COLUMNS " FROM users ORDER BY uid", &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = stmt_step(s, st);
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                if (r < 0)
+                        goto fail;
+                r = user_from_row(s, st, &v[n]);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        prov_user_records_free(v, n);
+        return r;
+}
+
+/* ---- groups ---- */
+
+void prov_group_record_done(ProvGroupRecord *g) {
+        if (!g)
+                return;
+        free(g->scim_id);
+        free(g->name);
+        free(g->local_name);
+        *g = (ProvGroupRecord) {};
+}
+
+void prov_group_records_free(ProvGroupRecord *v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                prov_group_record_done(&v[i]);
+        free(v);
+}
+
+static int group_from_row(ProvStore *s, sqlite3_stmt *st, ProvGroupRecord *ret) {
+        _cleanup_(prov_group_record_done) ProvGroupRecord g = {};
+        int r;
+
+        if ((r = column_strdup(s, st, 0, false, &g.scim_id)) < 0 ||
+            (r = column_strdup(s, st, 1, false, &g.name)) < 0 ||
+            (r = column_id(s, st, 2, &g.gid)) < 0 ||
+            (r = column_strdup(s, st, 3, true, &g.local_name)) < 0)
+                return r;
+        g.removed = sqlite3_column_int64(st, 4) != 0;
+        g.created_usec = sqlite3_column_int64(st, 5);
+        g.updated_usec = sqlite3_column_int64(st, 6);
+        g.last_seen_usec = sqlite3_column_int64(st, 7);
+
+        *ret = g;
+        g = (ProvGroupRecord) {};
+        return 0;
+}
+
+static int group_get_by(ProvStore *s, StmtId id, const char *key, ProvGroupRecord *ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !key || !ret)
+                return -EINVAL;
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return group_from_row(s, st, ret);
+}
+
+int prov_store_group_get(ProvStore *s, const char *scim_id, ProvGroupRecord *ret) {
+        return group_get_by(s, STMT_GROUP_GET, scim_id, ret);
+}
+
+int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord *ret) {
+        return group_get_by(s, STMT_GROUP_GET_BY_NAME, name, ret);
+}
+
+int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !g || !g->scim_id || !g->name || g->gid == UINT32_MAX)
+                return -EINVAL;
+
+        r = stmt_get(s, STMT_GROUP_PUT, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, g->scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, g->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, g->gid) != SQLITE_OK ||
+            (g->local_name ? sqlite3_bind_text(st, 4, g->local_name, -1, SQLITE_STATIC)
+                           : sqlite3_bind_null(st, 4)) != SQLITE_OK ||
+            sqlite3_bind_int(st, 5, g->removed) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 6, g->created_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 7, g->updated_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 8, g->last_seen_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 9, prov_now_usec()) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+int prov_store_group_delete(ProvStore *s, const char *scim_id) {
+        return delete_by_key(s, STMT_GROUP_DELETE, scim_id);
+}
+
+int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        ProvGroupRecord *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT " GROUP_COLUMNS " FROM groups ORDER BY gid", &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = stmt_step(s, st);
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                if (r < 0)
+                        goto fail;
+                r = group_from_row(s, st, &v[n]);
+                if (r < 0)
+                        goto fail;
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        prov_group_records_free(v, n);
+        return r;
+}
+
+/* ---- memberships ---- */
+
+int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n) {
+        _cleanup_op_ Op op = {};
+        int r;
+
+        if (!s || !group_scim_id || (n > 0 && !user_scim_ids))
+                return -EINVAL;
+
+        r = op_begin(s, &op);
+        if (r < 0)
+                return r;
+
+        {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                r = stmt_get(s, STMT_GROUP_EXISTS, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_step(s, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+        }
+        {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                r = stmt_get(s, STMT_MEMBERS_CLEAR, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+
+                if (!user_scim_ids[i])
+                        return -EINVAL;
+                r = stmt_get(s, STMT_MEMBER_ADD, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 2, user_scim_ids[i], -1, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+        }
+        return op_commit(&op);
+}
+
+void prov_memberships_free(ProvMembership *v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].group_scim_id);
+                free(v[i].user_scim_id);
+        }
+        free(v);
+}
+
+int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        ProvMembership *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT group_scim_id, user_scim_id FROM memberships "
+                            "ORDER BY group_scim_id, user_scim_id", &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = stmt_step(s, st);
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                if (r < 0)
+                        goto fail;
+                v[n] = (ProvMembership) {};
+                n++;
+                if ((r = column_strdup(s, st, 0, false, &v[n - 1].group_scim_id)) < 0 ||
+                    (r = column_strdup(s, st, 1, false, &v[n - 1].user_scim_id)) < 0)
+                        goto fail;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        prov_memberships_free(v, n);
+        return r;
+}
+
+/* ---- UID/GID ledger ---- */
+
+uint64_t prov_store_owner_hash(const char *owner) {
+        /* 64-bit FNV-1a: fixed, unseeded and documented, so that every host maps the same
+         * directory to the same ids. Do not change: it would move every allocation. */
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (const unsigned char *p = (const unsigned char *) owner; *p; p++) {
+                h ^= *p;
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        uint32_t id;
+        int r;
+
+        if (!s || !owner || (k != PROV_ID_UID && k != PROV_ID_GID))
+                return -EINVAL;
+        r = stmt_get(s, STMT_LEDGER_LOOKUP, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = column_id(s, st, 0, &id);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        char *owner;
+        int r;
+
+        if (!s || (k != PROV_ID_UID && k != PROV_ID_GID))
+                return -EINVAL;
+        r = stmt_get(s, STMT_LEDGER_OWNER, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, id) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = column_strdup(s, st, 0, false, &owner);
+        if (r < 0)
+                return r;
+        if (ret_owner)
+                *ret_owner = owner;
+        else
+                free(owner);
+        return 0;
+}
+
+/* Inserts a ledger row unless (kind, id) exists: 1 if inserted, 0 if it existed. */
+static int ledger_insert(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_get(s, STMT_LEDGER_INSERT, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, id) != SQLITE_OK ||
+            sqlite3_bind_text(st, 3, owner, -1, SQLITE_STATIC) != SQLITE_OK ||
+            (name ? sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 4)) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 5, prov_now_usec()) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0;
+}
+
+/* Records (k, id) for owner: 0 if recorded now or already owner's, -EEXIST if someone else's. */
+static int ledger_claim(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
+        _cleanup_free_ char *current = NULL;
+        int r;
+
+        r = ledger_insert(s, k, id, owner, name);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* Rows are never deleted, so the row that stopped the insert is still there. */
+        r = prov_store_ledger_owner(s, k, id, &current);
+        if (r < 0)
+                return r;
+        if (!streq(current, owner)) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " belongs to %.64s", kind_to_string(k), id,
+                         current);
+                return -EEXIST;
+        }
+        return 0;
+}
+
+int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
+        if (!s || !owner || (k != PROV_ID_UID && k != PROV_ID_GID) || id == UINT32_MAX)
+                return -EINVAL;
+        return ledger_claim(s, k, id, owner, name);
+}
+
+/* Whether a ledger row of kind k (or, with both, of either kind) holds id. */
+static int ledger_used(ProvStore *s, ProvIdKind k, bool both, uint32_t id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_get(s, STMT_LEDGER_USED, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 3, both ? "gid" : kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_step(s, st);
+}
+
+int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
+                               uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
+                               void *userdata, uint32_t *ret_id) {
+        _cleanup_op_ Op op = {};
+        uint64_t range, start;
+        bool both;
+        uint32_t id;
+        int r;
+
+        if (!s || !owner || (k != PROV_ID_UID && k != PROV_ID_GID))
+                return -EINVAL;
+        if (min == 0 || min > max || max == UINT32_MAX)
+                return -EINVAL;
+        both = also_gid && k == PROV_ID_UID;
+
+        r = op_begin(s, &op);
+        if (r < 0)
+                return r;
+
+        r = prov_store_ledger_lookup(s, k, owner, &id);
+        if (r >= 0) {
+                /* Already ours. Its private group row is the caller's business then: the id may
+                 * have come from prov_store_ledger_assign() with a directory attribute. */
+                r = op_commit(&op);
+                if (r < 0)
+                        return r;
+                if (ret_id)
+                        *ret_id = id;
+                return 0;
+        }
+        if (r != -ENOENT)
+                return r;
+
+        range = (uint64_t) max - min + 1;
+        start = prov_store_owner_hash(owner) % range;
+        for (uint64_t i = 0; i < range; i++) {
+                id = (uint32_t) (min + (start + i) % range);
+
+                r = ledger_used(s, k, both, id);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                if (is_taken && is_taken(id, userdata))
+                        continue;
+
+                r = ledger_claim(s, k, id, owner, name);
+                if (r < 0)
+                        return r;
+                if (both) {
+                        r = ledger_claim(s, PROV_ID_GID, id, owner, name);
+                        if (r < 0)
+                                return r;
+                }
+                r = op_commit(&op);
+                if (r < 0)
+                        return r;
+                if (ret_id)
+                        *ret_id = id;
+                return 0;
+        }
+
+        snprintf(s->errmsg, sizeof(s->errmsg), "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k), min, max);
+        return -ENOSPC;
+}
+
+int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name, const char *new_name) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !scim_id)
+                return -EINVAL;
+        r = stmt_prepare(s, "INSERT INTO name_history (scim_id, old_name, new_name, changed_usec) "
+                            "VALUES (?1, ?2, ?3, ?4)", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            (old_name ? sqlite3_bind_text(st, 2, old_name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 2)) !=
+                    SQLITE_OK ||
+            (new_name ? sqlite3_bind_text(st, 3, new_name, -1, SQLITE_STATIC) : sqlite3_bind_null(st, 3)) !=
+                    SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, prov_now_usec()) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+/* ---- sync state ---- */
+
+int prov_store_state_get(ProvStore *s, const char *key, char **ret_value) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        char *v;
+        int r;
+
+        if (!s || !key || !ret_value)
+                return -EINVAL;
+        r = stmt_get(s, STMT_STATE_GET, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0 || sqlite3_column_type(st, 0) == SQLITE_NULL)
+                return -ENOENT;
+        r = column_strdup(s, st, 0, false, &v);
+        if (r < 0)
+                return r;
+        *ret_value = v;
+        return 0;
+}
+
+int prov_store_state_set(ProvStore *s, const char *key, const char *value) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !key || !value)
+                return -EINVAL;
+        r = stmt_get(s, STMT_STATE_SET, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+int prov_store_state_get_int(ProvStore *s, const char *key, int64_t *ret) {
+        _cleanup_free_ char *v = NULL;
+        char *end;
+        long long l;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = prov_store_state_get(s, key, &v);
+        if (r < 0)
+                return r;
+        errno = 0;
+        l = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || v[0] == ' ' || v[0] == '\t' || v[0] == '+')
+                return -EBADMSG;
+        *ret = (int64_t) l;
+        return 0;
+}
+
+int prov_store_state_set_int(ProvStore *s, const char *key, int64_t value) {
+        char buf[32];
+
+        snprintf(buf, sizeof(buf), "%" PRIi64, value);
+        return prov_store_state_set(s, key, buf);
+}
+
+/* ---- audit ---- */
+
+static int bind_text_or_null(sqlite3_stmt *st, int i, const char *t) {
+        return t ? sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+int prov_store_audit_add(ProvStore *s, const char *event, const char *user, const char *scim_id, int64_t uid,
+                         const char *step, const char *outcome, const char *detail) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !event)
+                return -EINVAL;
+        r = stmt_get(s, STMT_AUDIT_ADD, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, prov_now_usec()) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, event, -1, SQLITE_STATIC) != SQLITE_OK ||
+            bind_text_or_null(st, 3, user) != SQLITE_OK ||
+            bind_text_or_null(st, 4, scim_id) != SQLITE_OK ||
+            (uid >= 0 ? sqlite3_bind_int64(st, 5, uid) : sqlite3_bind_null(st, 5)) != SQLITE_OK ||
+            bind_text_or_null(st, 6, step) != SQLITE_OK ||
+            bind_text_or_null(st, 7, outcome) != SQLITE_OK ||
+            bind_text_or_null(st, 8, detail) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+void prov_audit_events_free(ProvAuditEvent *v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].event);
+                free(v[i].user);
+                free(v[i].scim_id);
+                free(v[i].step);
+                free(v[i].outcome);
+                free(v[i].detail);
+        }
+        free(v);
+}
+
+int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit, ProvAuditEvent **ret,
+                          size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        ProvAuditEvent *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        /* The newest `limit` events, handed out oldest first, as a log reads. */
+        r = stmt_prepare(s, "SELECT * FROM (SELECT " AUDIT_COLUMNS " FROM audit "
+                            "WHERE (?1 IS NULL OR user = ?1) AND time_usec >= ?2 "
+                            "ORDER BY seq DESC LIMIT ?3) ORDER BY seq", &st);
+        if (r < 0)
+                return r;
+        if (bind_text_or_null(st, 1, user) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, since_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, limit > 0 && (uint64_t) limit <= (uint64_t) INT64_MAX ? (int64_t) limit : -1) != SQLITE_OK)
+                return store_fail_last(s);
+        for (;;) {
+                ProvAuditEvent *e;
+
+                r = stmt_step(s, st);
+                if (r < 0)
+                        goto fail;
+                if (r == 0)
+                        break;
+                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                if (r < 0)
+                        goto fail;
+                e = &v[n++];
+                *e = (ProvAuditEvent) {
+                        .seq = sqlite3_column_int64(st, 0),
+                        .time_usec = sqlite3_column_int64(st, 1),
+                        .uid = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5),
+                };
+                if ((r = column_strdup(s, st, 2, false, &e->event)) < 0 ||
+                    (r = column_strdup(s, st, 3, true, &e->user)) < 0 ||
+                    (r = column_strdup(s, st, 4, true, &e->scim_id)) < 0 ||
+                    (r = column_strdup(s, st, 6, true, &e->step)) < 0 ||
+                    (r = column_strdup(s, st, 7, true, &e->outcome)) < 0 ||
+                    (r = column_strdup(s, st, 8, true, &e->detail)) < 0)
+                        goto fail;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+fail:
+        prov_audit_events_free(v, n);
+        return r;
+}
+
+/* ---- holds ---- */
+
+int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const char *threshold,
+                        char *const *scim_ids, size_t n, int64_t *ret_id) {
+        _cleanup_op_ Op op = {};
+        _cleanup_free_ char *list = NULL;
+        size_t len = 0;
+        int64_t now;
+        int r;
+
+        if (!s || (n > 0 && !scim_ids))
+                return -EINVAL;
+
+        /* One id per line: ids are validated SCIM ids, which never contain a newline. */
+        for (size_t i = 0; i < n; i++) {
+                size_t l;
+
+                if (!scim_ids[i] || strchr(scim_ids[i], '\n'))
+                        return -EINVAL;
+                l = strlen(scim_ids[i]);
+                if (len > SIZE_MAX - l - 2)
+                        return -ENOMEM;
+                len += l + 1;
+        }
+        list = malloc(len + 1);
+        if (!list)
+                return -ENOMEM;
+        {
+                char *p = list;
+                for (size_t i = 0; i < n; i++) {
+                        p = stpcpy(p, scim_ids[i]);
+                        *p++ = '\n';
+                }
+                *p = '\0';
+        }
+
+        r = op_begin(s, &op);
+        if (r < 0)
+                return r;
+        now = prov_now_usec();
+        {
+                _cleanup_finalize_ sqlite3_stmt *st = NULL;
+
+                r = stmt_prepare(s, "UPDATE holds SET status = 'superseded', decided_usec = ?1 "
+                                    "WHERE status = 'pending'", &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+        }
+        {
+                _cleanup_finalize_ sqlite3_stmt *st = NULL;
+
+                r = stmt_prepare(s, "INSERT INTO holds (created_usec, deprovisions, total, threshold, scim_ids, status) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, 'pending')", &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 2, deprovisions) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 3, total) != SQLITE_OK ||
+                    bind_text_or_null(st, 4, threshold) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 5, list, -1, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+        }
+        int64_t id = sqlite3_last_insert_rowid(s->db);
+        r = op_commit(&op);
+        if (r < 0)
+                return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
+
+int prov_store_hold_pending(ProvStore *s, int64_t *ret_id, int64_t *ret_deprovisions, int64_t *ret_total) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT id, deprovisions, total FROM holds WHERE status = 'pending' "
+                            "ORDER BY id DESC LIMIT 1", &st);
+        if (r < 0)
+                return r;
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        if (ret_id)
+                *ret_id = sqlite3_column_int64(st, 0);
+        if (ret_deprovisions)
+                *ret_deprovisions = sqlite3_column_int64(st, 1);
+        if (ret_total)
+                *ret_total = sqlite3_column_int64(st, 2);
+        return 0;
+}
+
+static void strv_freep(char ***p) {
+        if (*p)
+                for (char **i = *p; *i; i++)
+                        free(*i);
+        free(*p);
+}
+
+int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_(strv_freep) char **v = NULL;
+        _cleanup_free_ char *list = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        if (!s || !ret_ids)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT scim_ids FROM holds WHERE id = ?1", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        r = column_strdup(s, st, 0, false, &list);
+        if (r < 0)
+                return r;
+
+        r = grow((void **) &v, &allocated, 1, sizeof(*v));
+        if (r < 0)
+                return r;
+        v[0] = NULL;
+        for (char *p = list, *nl; *p; p = nl + 1) {
+                nl = strchr(p, '\n');
+                if (!nl) {
+                        snprintf(s->errmsg, sizeof(s->errmsg), "hold %" PRIi64 ": unterminated id list", id);
+                        return -EBADMSG;
+                }
+                r = grow((void **) &v, &allocated, n + 2, sizeof(*v));
+                if (r < 0)
+                        return r;
+                v[n] = strndup(p, (size_t) (nl - p));
+                if (!v[n])
+                        return -ENOMEM;
+                v[++n] = NULL;
+        }
+
+        *ret_ids = TAKE_PTR(v);
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+int prov_store_hold_set_status(ProvStore *s, int64_t id, const char *status) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !status)
+                return -EINVAL;
+        if (!streq(status, "pending") && !streq(status, "approved") && !streq(status, "superseded"))
+                return -EINVAL;
+        r = stmt_prepare(s, "UPDATE holds SET status = ?2, "
+                            "decided_usec = CASE WHEN ?2 = 'pending' THEN NULL ELSE ?3 END WHERE id = ?1", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 3, prov_now_usec()) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}

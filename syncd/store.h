@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The SQLite store of provision-syncd: the source of truth on the host for accounts, states,
+ * memberships, the UID/GID ledger, sync state, audit events and held deprovisions. Only the
+ * daemon writes it; provisionctl opens it read-only. NSS and PAM never see it (they read the
+ * snapshot).
+ *
+ * Every function returns 0 (or a non-negative value) on success and -errno on failure; SQLite
+ * result codes are mapped once, here:
+ *   SQLITE_BUSY, SQLITE_LOCKED        -> -EBUSY
+ *   SQLITE_FULL                       -> -ENOSPC
+ *   SQLITE_CORRUPT, SQLITE_NOTADB     -> -EBADMSG
+ *   SQLITE_CONSTRAINT                 -> -EEXIST
+ *   SQLITE_READONLY                   -> -EROFS
+ *   SQLITE_CANTOPEN                   -> -ENOENT or -EACCES
+ *   SQLITE_NOMEM                      -> -ENOMEM
+ *   anything else                     -> -EIO
+ * prov_store_errmsg() gives SQLite's message of the last failure so that the caller can log it.
+ * Strings are copied in and out; records returned are owned by the caller. Out-parameters are
+ * written only on success. Nothing here logs. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "prov-types.h"
+
+/* Schema version this code writes (PRAGMA user_version). */
+#define PROV_STORE_SCHEMA_VERSION 1
+
+typedef struct ProvStore ProvStore;
+
+typedef struct ProvUserRecord {
+        char *scim_id, *name;
+        uint32_t uid, gid;
+        char *gecos, *home, *shell;
+        bool source_active;     /* what the source says */
+        ProvState state;        /* effective state */
+        bool blocked;           /* local kill switch; wins over the source */
+        int64_t created_usec, updated_usec, state_changed_usec, last_seen_usec;
+} ProvUserRecord;
+
+typedef struct ProvGroupRecord {
+        char *scim_id, *name;
+        uint32_t gid;
+        char *local_name;       /* NULL, or the local group this IdP group is served as */
+        bool removed;
+        int64_t created_usec, updated_usec, last_seen_usec;
+} ProvGroupRecord;
+
+typedef struct ProvMembership {
+        char *group_scim_id, *user_scim_id;
+} ProvMembership;
+
+typedef enum ProvIdKind {
+        PROV_ID_UID,
+        PROV_ID_GID,
+} ProvIdKind;
+
+typedef struct ProvAuditEvent {
+        int64_t seq, time_usec;
+        char *event, *user, *scim_id;   /* user and scim_id may be NULL */
+        int64_t uid;                    /* -1: none */
+        char *step, *outcome, *detail;  /* may be NULL */
+} ProvAuditEvent;
+
+/* Opens (creating it with mode 0600 if missing) and migrates the store read-write: WAL,
+ * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms. An existing file is chmod'ed to 0600.
+ * The path must not be a symlink (-ELOOP). A store written by newer code: -EPROTONOSUPPORT. */
+int prov_store_open(const char *path, ProvStore **ret);
+/* Opens an existing store read-only (for provisionctl); works while the daemon writes.
+ * Missing file: -ENOENT. Schema newer than this code: -EPROTONOSUPPORT; older (not yet
+ * migrated by the daemon, or never initialised): -ESTALE. Writes fail with -EROFS. */
+int prov_store_open_readonly(const char *path, ProvStore **ret);
+ProvStore *prov_store_close(ProvStore *s);
+/* The store's PRAGMA user_version, or -errno. */
+int prov_store_schema_version(ProvStore *s);
+/* The message of the last failed SQLite call on this handle ("" if none). Never NULL. */
+const char *prov_store_errmsg(ProvStore *s);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Functions that need several statements run inside the
+ * caller's transaction when one is open (as a savepoint), else in their own. */
+int prov_store_begin(ProvStore *s);
+int prov_store_commit(ProvStore *s);
+int prov_store_rollback(ProvStore *s);  /* safe to call when no transaction is open */
+bool prov_store_in_transaction(ProvStore *s);
+
+void prov_user_record_done(ProvUserRecord *u);   /* frees the strings, zeroes; NULL is fine */
+void prov_group_record_done(ProvGroupRecord *g);
+
+/* -ENOENT when absent. */
+int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret);
+int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret);
+int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret);
+/* Inserts or updates by scim_id; -EEXIST when name or uid belongs to another scim_id.
+ * Timestamps: created_usec is kept from an existing row (on insert: the given value, or now if
+ * 0); updated_usec is the given value or now if 0; state_changed_usec is the given value if not
+ * 0, else now on insert or when state changes, else kept. gecos NULL is stored as "". */
+int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
+/* For the retention purge: memberships go with it, ledger and name history rows stay.
+ * -ENOENT when absent. */
+int prov_store_user_delete(ProvStore *s, const char *scim_id);
+int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n);   /* ordered by uid */
+void prov_user_records_free(ProvUserRecord *v, size_t n);
+
+int prov_store_group_get(ProvStore *s, const char *scim_id, ProvGroupRecord *ret);      /* -ENOENT */
+int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord *ret); /* -ENOENT */
+/* Inserts or updates by scim_id; -EEXIST when name or gid belongs to another scim_id.
+ * Timestamps as for users (created kept, updated now if 0). */
+int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g);
+int prov_store_group_delete(ProvStore *s, const char *scim_id);     /* -ENOENT; memberships go too */
+int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n);  /* ordered by gid */
+void prov_group_records_free(ProvGroupRecord *v, size_t n);
+/* Replaces the members of a group; ids not in users (and duplicates) are skipped. The group must
+ * exist (-ENOENT). Atomic. */
+int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n);
+int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);  /* ordered by group, user */
+void prov_memberships_free(ProvMembership *v, size_t n);
+
+/* The UID/GID ledger: rows are never deleted or reassigned. Owners are "user:<scim id>" or
+ * "group:<scim id>"; a user private group is a 'gid' row owned by "user:<scim id>". */
+/* The id of kind k most recently assigned to owner; -ENOENT. */
+int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id);
+int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner);  /* -ENOENT */
+/* 0, or -EEXIST if id belongs to another owner (idempotent for the same owner). */
+int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name);
+/* Deterministic allocation. If owner already has an id of kind k, returns it. Otherwise starts
+ * at min + (fnv1a64(owner) % (max - min + 1)), where fnv1a64 is 64-bit FNV-1a (offset basis
+ * 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of owner without its NUL, and probes
+ * upwards, wrapping to min after max, for the first id with no ledger row of kind k — and, when
+ * also_gid is set for kind UID, no 'gid' row either — for which is_taken(id, userdata) (may be
+ * NULL) returns false. Records it (with also_gid: the 'gid' row of the private group too, same
+ * owner) and returns it. -ENOSPC when the range is full; -EINVAL if min is 0, min > max or
+ * max is (uint32_t) -1. */
+int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
+                               uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
+                               void *userdata, uint32_t *ret_id);
+/* The hash used above, exposed for tests and provisionctl. */
+uint64_t prov_store_owner_hash(const char *owner);
+int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name, const char *new_name);
+
+/* Key/value sync state: last_attempt_usec, last_success_usec, last_error, generation, ... */
+int prov_store_state_get(ProvStore *s, const char *key, char **ret_value);   /* -ENOENT */
+int prov_store_state_set(ProvStore *s, const char *key, const char *value);
+int prov_store_state_get_int(ProvStore *s, const char *key, int64_t *ret);   /* -ENOENT, -EBADMSG */
+int prov_store_state_set_int(ProvStore *s, const char *key, int64_t value);
+
+/* time = now (CLOCK_REALTIME µs); uid -1 = none; user, scim_id, step, outcome, detail may be NULL. */
+int prov_store_audit_add(ProvStore *s, const char *event, const char *user, const char *scim_id, int64_t uid,
+                         const char *step, const char *outcome, const char *detail);
+/* Events with time_usec >= since_usec, for one user name or all (NULL); with limit > 0 the newest
+ * `limit` of them. Always ordered by seq ascending. */
+int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit, ProvAuditEvent **ret,
+                          size_t *ret_n);
+void prov_audit_events_free(ProvAuditEvent *v, size_t n);
+
+/* Held deprovisions (mass-deprovision guard). Adding a hold marks every older pending hold
+ * 'superseded'. scim_ids must not contain '\n' (-EINVAL); they are stored one per line. */
+int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const char *threshold,
+                        char *const *scim_ids, size_t n, int64_t *ret_id);
+/* The newest pending hold; -ENOENT. */
+int prov_store_hold_pending(ProvStore *s, int64_t *ret_id, int64_t *ret_deprovisions, int64_t *ret_total);
+/* The scim ids recorded with a hold, in the order given to prov_store_hold_add(); -ENOENT. */
+int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *ret_n);
+/* status: "pending", "approved" or "superseded" (-EINVAL otherwise); -ENOENT for no such hold.
+ * Sets decided_usec to now for the latter two. */
+int prov_store_hold_set_status(ProvStore *s, int64_t id, const char *status);
+
+int64_t prov_now_usec(void);  /* CLOCK_REALTIME µs */

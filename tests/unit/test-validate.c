@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prov-util.h"
+#include "prov-validate.h"
+
+typedef struct NameCase {
+        const char *name;
+        bool valid;
+} NameCase;
+
+static const NameCase name_cases[] = {
+        { "alice", true },
+        { "a", true },
+        { "_", true },
+        { "_svc", true },
+        { "alice.martin", true },
+        { "alice-martin", true },
+        { "alice_martin", true },
+        { "a1", true },
+        { "x2345678901234567890123456789012", true },   /* 32 bytes */
+        { "root", true },                               /* collisions are checked later */
+        { "bin", true },
+        { "nobody", true },
+        { "alice.", true },
+        { "a..b", true },
+        { "", false },
+        { "x23456789012345678901234567890123", false },  /* 33 bytes */
+        { "-alice", false },
+        { ".alice", false },
+        { ".", false },
+        { "..", false },
+        { "1alice", false },
+        { "12345", false },                             /* all digits */
+        { "0", false },
+        { "Alice", false },
+        { "aLICE", false },
+        { "alice:x", false },
+        { "alice,bob", false },
+        { "alice\n", false },
+        { "al\tice", false },
+        { "alice bob", false },
+        { "alice@example.com", false },
+        { "alice$", false },
+        { "al/ice", false },
+        { "al\\ice", false },
+        { "alïce", false },                             /* non-ASCII */
+        { "ålice", false },
+        { "\xff", false },
+        { "al\x7f", false },
+        { "alice\x01", false },
+        { "*", false },
+        { "+alice", false },
+};
+
+static void test_user_and_group_names(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(name_cases); i++) {
+                if (prov_valid_user_name(name_cases[i].name) != name_cases[i].valid)
+                        fail_msg("user name '%s': expected %s", name_cases[i].name,
+                                 name_cases[i].valid ? "valid" : "invalid");
+                if (prov_valid_group_name(name_cases[i].name) != name_cases[i].valid)
+                        fail_msg("group name '%s': expected %s", name_cases[i].name,
+                                 name_cases[i].valid ? "valid" : "invalid");
+        }
+        assert_false(prov_valid_user_name(NULL));
+        assert_false(prov_valid_group_name(NULL));
+}
+
+static void test_utf8(void **state) {
+        assert_true(prov_valid_utf8("", 0));
+        assert_true(prov_valid_utf8("abc", 3));
+        assert_true(prov_valid_utf8("Zoë Ørsted", strlen("Zoë Ørsted")));
+        assert_true(prov_valid_utf8("日本語", strlen("日本語")));
+        assert_true(prov_valid_utf8("\xf0\x9f\x98\x80", 4));           /* U+1F600 */
+        assert_true(prov_valid_utf8("\xf4\x8f\xbf\xbf", 4));           /* U+10FFFF */
+        assert_false(prov_valid_utf8("\xc3", 1));                      /* truncated */
+        assert_false(prov_valid_utf8("\xe6\x97", 2));                  /* truncated */
+        assert_false(prov_valid_utf8("\x80", 1));                      /* lone continuation */
+        assert_false(prov_valid_utf8("\xc0\xaf", 2));                  /* overlong '/' */
+        assert_false(prov_valid_utf8("\xe0\x80\xaf", 3));              /* overlong */
+        assert_false(prov_valid_utf8("\xf0\x80\x80\xaf", 4));          /* overlong */
+        assert_false(prov_valid_utf8("\xed\xa0\x80", 3));              /* surrogate U+D800 */
+        assert_false(prov_valid_utf8("\xf4\x90\x80\x80", 4));          /* U+110000 */
+        assert_false(prov_valid_utf8("\xff", 1));
+        assert_false(prov_valid_utf8("a\0b", 3));                      /* NUL inside */
+        assert_false(prov_valid_utf8(NULL, 0));
+}
+
+static void test_gecos(void **state) {
+        char big[300];
+
+        assert_true(prov_valid_gecos(""));
+        assert_true(prov_valid_gecos("Alice Martin"));
+        assert_true(prov_valid_gecos("Alice Martin,Room 4,555-1234,,"));      /* ',' allowed */
+        assert_true(prov_valid_gecos("Zoë Ørsted-Ærø"));
+        assert_true(prov_valid_gecos("山田 太郎"));
+        assert_false(prov_valid_gecos(NULL));
+        assert_false(prov_valid_gecos("Alice:Martin"));
+        assert_false(prov_valid_gecos("Alice\nMartin"));
+        assert_false(prov_valid_gecos("Alice\rMartin"));
+        assert_false(prov_valid_gecos("Alice\tMartin"));
+        assert_false(prov_valid_gecos("Alice\x7f"));
+        assert_false(prov_valid_gecos("Alice\xc2\x85"));       /* C1 NEL */
+        assert_false(prov_valid_gecos("Alice\xc3"));           /* invalid UTF-8 */
+        assert_false(prov_valid_gecos("\xc0\xba"));            /* overlong ':' */
+
+        memset(big, 'a', sizeof(big));
+        big[255] = 0;
+        assert_true(prov_valid_gecos(big));
+        big[255] = 'a';
+        big[256] = 0;
+        assert_false(prov_valid_gecos(big));
+}
+
+static void test_home(void **state) {
+        char big[300];
+
+        assert_true(prov_valid_home("/home/alice"));
+        assert_true(prov_valid_home("/"));
+        assert_true(prov_valid_home("/home/alice.martin"));
+        assert_true(prov_valid_home("/home/..alice"));
+        assert_true(prov_valid_home("/home/café"));
+        assert_false(prov_valid_home(NULL));
+        assert_false(prov_valid_home(""));
+        assert_false(prov_valid_home("home/alice"));
+        assert_false(prov_valid_home("~alice"));
+        assert_false(prov_valid_home("/home/alice/"));
+        assert_false(prov_valid_home("//home/alice"));
+        assert_false(prov_valid_home("/home//alice"));
+        assert_false(prov_valid_home("/home/./alice"));
+        assert_false(prov_valid_home("/home/../etc"));
+        assert_false(prov_valid_home("/home/alice/.."));
+        assert_false(prov_valid_home("/home/alice/."));
+        assert_false(prov_valid_home("/home/al:ice"));
+        assert_false(prov_valid_home("/home/al\nice"));
+        assert_false(prov_valid_home("/home/al\x7fice"));
+        assert_false(prov_valid_home("/home/\xff"));
+
+        big[0] = '/';
+        memset(big + 1, 'a', sizeof(big) - 1);
+        big[255] = 0;
+        assert_true(prov_valid_home(big));
+        big[255] = 'a';
+        big[256] = 0;
+        assert_false(prov_valid_home(big));
+}
+
+static void test_shell(void **state) {
+        char *const allowed[] = { (char *) "/bin/bash", (char *) "/usr/bin/zsh", NULL };
+        char *const empty[] = { NULL };
+
+        assert_true(prov_valid_shell("/bin/bash", allowed));
+        assert_true(prov_valid_shell("/usr/bin/zsh", allowed));
+        assert_false(prov_valid_shell("/bin/sh", allowed));
+        assert_false(prov_valid_shell("/bin/bash ", allowed));
+        assert_false(prov_valid_shell("/bin/bas", allowed));
+        assert_false(prov_valid_shell("", allowed));
+        assert_false(prov_valid_shell(NULL, allowed));
+        assert_false(prov_valid_shell("/bin/bash", NULL));
+        assert_false(prov_valid_shell("/bin/bash", empty));
+}
+
+static void check_login(const char *in, bool strip, const char *expected) {
+        char *out = (char *) 0x1;
+        int r;
+
+        r = prov_login_name_from(in, strip, &out);
+        if (expected) {
+                if (r != 0)
+                        fail_msg("'%s' (strip=%d): expected '%s', got %d", in, strip, expected, r);
+                assert_string_equal(out, expected);
+                free(out);
+        } else {
+                if (r != -EINVAL)
+                        fail_msg("'%s' (strip=%d): expected -EINVAL, got %d", in, strip, r);
+                /* ret_ out-parameters are written only on success. */
+                assert_ptr_equal(out, (char *) 0x1);
+        }
+}
+
+static void test_login_name_from(void **state) {
+        check_login("alice", false, "alice");
+        check_login("Alice.Martin", false, "alice.martin");
+        check_login("alice.martin@example.com", true, "alice.martin");
+        check_login("Alice.Martin@Example.COM", true, "alice.martin");
+        check_login("ROOT", false, "root");
+        check_login("alice.martin@example.com", false, NULL);   /* '@' is not a name byte */
+        check_login("@example.com", true, NULL);
+        check_login("alice@b@example.com", true, NULL);         /* not mangled to "alice" */
+        check_login("Zoë@example.com", true, NULL);             /* never transliterated */
+        check_login("ALÏCE", false, NULL);
+        check_login("-alice@example.com", true, NULL);
+        check_login("1234@example.com", true, NULL);
+        check_login("alice martin@example.com", true, NULL);
+        check_login("x23456789012345678901234567890123@example.com", true, NULL);
+        check_login("", false, NULL);
+        check_login("alice\n@example.com", true, NULL);
+        assert_int_equal(prov_login_name_from(NULL, false, &(char *) { NULL }), -EINVAL);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_user_and_group_names),
+                cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_gecos),
+                cmocka_unit_test(test_home),
+                cmocka_unit_test(test_shell),
+                cmocka_unit_test(test_login_name_from),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
