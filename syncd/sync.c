@@ -1094,6 +1094,20 @@ static int cmp_user_by_scim(const void *a, const void *b) {
         return strcmp(((const ExportUser *) a)->rec->scim_id, ((const ExportUser *) b)->rec->scim_id);
 }
 
+/* The first membership of a group in a list sorted by group SCIM id. */
+static size_t membership_lower_bound(const ProvMembership *m, size_t n, const char *group_scim_id) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(m[mid].group_scim_id, group_scim_id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local) {
         ProvUserRecord *users = NULL;
         ProvGroupRecord *groups = NULL;
@@ -1165,15 +1179,13 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         }
         qsort(by_scim, n_users, sizeof(ExportUser), cmp_user_by_scim);
 
-        /* memberships are ordered by group, then user. */
-        size_t m = 0, nn = 0;
+        /* Memberships are ordered by group SCIM id, then user; groups by gid. */
+        size_t nn = 0;
         for (size_t i = 0; i < n_groups; i++) {
                 const ProvGroupRecord *g = &groups[i];
-                size_t first = nn;
+                size_t first = nn, m = membership_lower_bound(members, n_members, g->scim_id);
                 bool mapped = g->local_name != NULL;
 
-                while (m < n_members && strcmp(members[m].group_scim_id, g->scim_id) < 0)
-                        m++;
                 for (; m < n_members && streq(members[m].group_scim_id, g->scim_id); m++) {
                         ExportUser key = { .rec = &(ProvUserRecord) { .scim_id = members[m].user_scim_id } };
                         ExportUser *hit = bsearch(&key, by_scim, n_users, sizeof(ExportUser), cmp_user_by_scim);
