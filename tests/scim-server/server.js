@@ -359,6 +359,7 @@ function normalizeFault(f) {
         delayMs: f.delayMs === undefined ? 0 : Number(f.delayMs),
         body: f.body === undefined ? null : String(f.body),
         afterRequests: f.afterRequests === undefined ? 0 : Number(f.afterRequests),
+        exact: !!f.exact,
         hits: 0,
     };
     if (n.status !== null && !(Number.isInteger(n.status) && n.status >= 100 && n.status <= 599)) throw new TypeError("status must be an HTTP status code");
@@ -373,7 +374,7 @@ function faultMatches(f, req) {
     const full = req.baseUrl + req.path;          // /scim/v2/Users/123
     const rel = req.path;                           // /Users/123
     const p = f.path.replace(/\/+$/, "") || "/";
-    const under = (s) => s === p || s.startsWith(p.endsWith("/") ? p : p + "/") || (p === "/");
+    const under = (s) => s === p || (!f.exact && (s.startsWith(p + "/") || p === "/"));
     return under(rel) || under(full);
 }
 
@@ -399,17 +400,20 @@ function faultMiddleware(req, res, next) {
 
 function recordMiddleware(req, res, next) {
     const t0 = process.hrtime.bigint();
+    // capture before the routers rewrite req.baseUrl/req.path and cast req.query
+    const p = (req.baseUrl + req.path).replace(/(.)\/+$/, "$1");
+    const rel = p.slice(BASE.length) || "/";
+    const query = {...req.query};
     res.on("finish", () => {
-        const p = req.baseUrl + req.path;
         stats.requests++;
         stats.byPath[p] = (stats.byPath[p] ?? 0) + 1;
         stats.byStatus[res.statusCode] = (stats.byStatus[res.statusCode] ?? 0) + 1;
-        requestLog.push({time: new Date().toISOString(), method: req.method, path: p, query: {...req.query},
+        requestLog.push({time: new Date().toISOString(), method: req.method, path: p, query,
             status: res.statusCode, ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e5) / 10});
         if (requestLog.length > LOG_MAX) requestLog = requestLog.slice(-LOG_MAX);
-        if (req.method === "GET" && res.statusCode === 200 && (req.path === "/Users" || req.path === "/Groups")) {
-            listCounts.set(req.path, (listCounts.get(req.path) ?? 0) + 1);
-            maybeMutate(req.path);
+        if (req.method === "GET" && res.statusCode === 200 && (rel === "/Users" || rel === "/Groups")) {
+            listCounts.set(rel, (listCounts.get(rel) ?? 0) + 1);
+            maybeMutate(rel);
         }
     });
     next();
