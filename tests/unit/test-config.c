@@ -348,6 +348,82 @@ static void test_file_limits(void **state) {
         assert_null(c);
 }
 
+static char *slurp(const char *rel) {
+        _cleanup_free_ char *path = NULL;
+        char *buf = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        assert_true(asprintf(&path, "%s/%s", getenv("top_srcdir"), rel) > 0);
+        f = fopen(path, "re");
+        if (!f)
+                fail_msg("cannot open %s", path);
+        assert_int_equal(getdelim(&buf, &n, 0, f) > 0, 1);
+        fclose(f);
+        return buf;
+}
+
+/* Every key the parser knows is documented in the man page and in the sample file, and the
+ * sample's commented defaults are accepted by the parser. */
+static void test_documentation(void **state) {
+        static const char *const keys[] = {
+                "type", "path", "url", "token_file", "token_credential", "ca_file", "timeout",
+                "allow_insecure_http", "interval", "full_interval", "overlap", "max_deprovision",
+                "state_dir", "passwd_file", "group_file", "uid_min", "uid_max", "uid_attribute",
+                "gid_attribute", "strip_domain", "home_base", "default_shell", "allowed_shells",
+                "allow_groups", "map_groups", "retention", "terminate_sessions", "kill_processes",
+                "kill_grace", "hooks_dir", "hook_timeout",
+        };
+        _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
+        _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");
+        _cleanup_free_ char *uncommented = NULL, *path = NULL, *err = NULL;
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
+        bool line_start = true;
+        char *w;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                _cleanup_free_ char *m = NULL, *s = NULL;
+
+                assert_true(asprintf(&m, " %s=", keys[i]) > 0);
+                assert_true(asprintf(&s, "\n#%s =", keys[i]) > 0);
+                if (!strstr(man, m))
+                        fail_msg("key '%s' is not documented in the man page", keys[i]);
+                if (!strstr(sample, s))
+                        fail_msg("key '%s' is not in syncd.conf.sample", keys[i]);
+        }
+
+        /* Uncomment the "#key = value" lines, except the mutually exclusive token keys and the
+         * example map_groups, and give the source a URL: the result must load. */
+        uncommented = strdup(sample);
+        assert_non_null(uncommented);
+        w = uncommented;
+        for (const char *r = sample; *r; r++) {
+                if (line_start && r[0] == '#' && r[1] >= 'a' && r[1] <= 'z' &&
+                    strncmp(r, "#token_", 7) != 0 && strncmp(r, "#map_groups", 11) != 0)
+                        r++;
+                line_start = *r == '\n';
+                *w++ = *r;
+        }
+        *w = 0;
+
+        path = write_conf(uncommented, strlen(uncommented));
+        if (prov_config_load(path, &c, &err) != 0)
+                fail_msg("uncommented sample does not load: %s", err);
+        assert_string_equal(c->url, "https://idp.example.com/scim/v2");
+        assert_int_equal(c->max_deprovision, 10);
+        assert_true(c->max_deprovision_percent);
+        assert_null(c->ca_file);
+        assert_int_equal(c->uid_min, 200000);
+}
+
+static void test_bom(void **state) {
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        assert_int_equal(load_text("\xef\xbb\xbf[source]\ntype = file\npath = /d.json\n", &c, NULL, &err), 0);
+        assert_int_equal(c->source_type, PROV_SOURCE_FILE);
+}
+
 static int setup(void **state) {
         return mkdtemp(tmp_dir) ? 0 : -1;
 }
@@ -372,6 +448,8 @@ int main(void) {
                 cmocka_unit_test(test_good_values),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_file_limits),
+                cmocka_unit_test(test_documentation),
+                cmocka_unit_test(test_bom),
         };
 
         if (!getenv("top_srcdir")) {
