@@ -555,6 +555,10 @@ static int config_parse_buffer(ConfigParser *p, ProvConfig *c, char *buf, size_t
         char *pos = buf, *end = buf + size;
         int r;
 
+        /* A UTF-8 byte order mark, as some Windows editors write, is not part of line 1. */
+        if (size >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+                pos += 3;
+
         while (pos < end) {
                 char *nl = memchr(pos, '\n', (size_t) (end - pos));
                 char *l, *eq, *key, *value;

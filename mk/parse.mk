@@ -11,8 +11,19 @@ dist_man_MANS += man/provision-syncd.conf.5
 
 EXTRA_DIST += \
 	syncd/syncd.conf.sample \
-	$(wildcard $(srcdir)/tests/fixtures/scim/*.json) \
-	$(wildcard $(srcdir)/tests/fixtures/*.conf)
+	tests/fixtures/scim/bad-resources.json \
+	tests/fixtures/scim/directory-arrays.json \
+	tests/fixtures/scim/directory-listresponse.json \
+	tests/fixtures/scim/empty-object.json \
+	tests/fixtures/scim/entra-user.json \
+	tests/fixtures/scim/error-response.json \
+	tests/fixtures/scim/posix-user.json \
+	tests/fixtures/scim/sample-directory.json \
+	tests/fixtures/scim/truncated.json \
+	tests/fixtures/scim/users-empty-page.json \
+	tests/fixtures/scim/users-page.json \
+	tests/fixtures/file-source.conf \
+	tests/fixtures/full.conf
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-config tests/unit/test-validate tests/unit/test-scim-parse

@@ -35,7 +35,7 @@ static Limits limits_from(const ProvScimParseOptions *o) {
                 .max_depth = 32,
                 .max_string = 4096,
                 .max_members = 1000000,
-                .max_bytes = 256u * 1024 * 1024,
+                .max_bytes = 64u * 1024 * 1024,
         };
 
         if (!o)
@@ -891,7 +891,6 @@ int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseO
         if (r < 0)
                 return r;
 
-        b->items_per_page = (int64_t) (b->n_users + b->n_groups);
         *ret = TAKE_PTR(b);
         return 0;
 }

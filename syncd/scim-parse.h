@@ -60,7 +60,8 @@ typedef struct ProvScimBatch {
         size_t n_groups;
         ProvScimReject *rejects;
         size_t n_rejects;
-        /* ListResponse fields when parsing a page (prov_scim_parse_list()): */
+        /* ListResponse fields when parsing a page (prov_scim_parse_list()); a directory leaves
+         * them at 0/false, start_index 1: */
         int64_t total_results;  /* 0 when absent */
         int64_t start_index;    /* 1 when absent */
         int64_t items_per_page; /* number of Resources when absent; never trust it for paging */
@@ -78,7 +79,7 @@ typedef struct ProvScimParseOptions {
         size_t max_depth;       /* default 32: deepest nesting of arrays/objects in a document */
         size_t max_string;      /* default 4096: longest string we keep (id/userName: 255) */
         size_t max_members;     /* default 1000000: members per group */
-        size_t max_bytes;       /* default 256 MiB: longest document (len) accepted */
+        size_t max_bytes;       /* default 64 MiB: longest document (len) accepted */
 } ProvScimParseOptions;
 
 /* A directory file: {"Users":[...],"Groups":[...]}, each value an array of resources or a

@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "prov-util.h"
+#include "scim-parse.h"
+
+#define POSIX_URN "urn:ietf:params:scim:schemas:extension:posix:2.0:User"
+#define ENTERPRISE_URN "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+static char *mfree_str(char *p) {
+        free(p);
+        return NULL;
+}
+
+static char *read_fixture(const char *name, size_t *ret_len) {
+        _cleanup_free_ char *path = NULL;
+        char *buf;
+        FILE *f;
+        long n;
+
+        assert_true(asprintf(&path, "%s/tests/fixtures/scim/%s", getenv("top_srcdir"), name) > 0);
+        f = fopen(path, "re");
+        if (!f)
+                fail_msg("cannot open %s", path);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        assert_true(n >= 0);
+        rewind(f);
+        buf = malloc((size_t) n + 1);
+        assert_non_null(buf);
+        assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+        buf[n] = 0;
+        fclose(f);
+        *ret_len = (size_t) n;
+        return buf;
+}
+
+static const ProvScimUser *find_user(const ProvScimBatch *b, const char *id) {
+        for (size_t i = 0; i < b->n_users; i++)
+                if (streq(b->users[i].id, id))
+                        return &b->users[i];
+        return NULL;
+}
+
+static const ProvScimGroup *find_group(const ProvScimBatch *b, const char *id) {
+        for (size_t i = 0; i < b->n_groups; i++)
+                if (streq(b->groups[i].id, id))
+                        return &b->groups[i];
+        return NULL;
+}
+
+static const ProvScimReject *find_reject(const ProvScimBatch *b, const char *kind, const char *id) {
+        for (size_t i = 0; i < b->n_rejects; i++)
+                if (streq(b->rejects[i].kind, kind) && streq_ptr(b->rejects[i].id, id))
+                        return &b->rejects[i];
+        return NULL;
+}
+
+static void assert_rejected(const ProvScimBatch *b, const char *kind, const char *id, const char *reason) {
+        const ProvScimReject *r = find_reject(b, kind, id);
+
+        if (!r)
+                fail_msg("%s %s was not rejected", kind, id ?: "(no id)");
+        if (!strstr(r->reason, reason))
+                fail_msg("%s %s rejected for \"%s\", expected \"%s\"", kind, id ?: "(no id)", r->reason, reason);
+}
+
+static int parse_dir_str(const char *json, const ProvScimParseOptions *o, ProvScimBatch **ret) {
+        return prov_scim_parse_directory(json, strlen(json), o, ret);
+}
+
+static void test_directory_arrays(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *json = NULL;
+        const ProvScimUser *u;
+        const ProvScimGroup *g;
+        size_t len;
+
+        json = read_fixture("directory-arrays.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), 0);
+        assert_int_equal(b->n_users, 3);
+        assert_int_equal(b->n_groups, 2);
+        assert_int_equal(b->n_rejects, 0);
+
+        /* Order of the document is kept. */
+        assert_string_equal(b->users[0].id, "2819c223-7f76-453a-919d-413861904646");
+        u = &b->users[0];
+        assert_string_equal(u->user_name, "bjensen@example.com");
+        assert_string_equal(u->display_name, "Ms. Barbara J Jensen III");    /* name.formatted */
+        assert_true(u->active);
+        assert_false(u->has_uid);
+        assert_false(u->has_gid);
+        assert_null(u->home);
+        assert_null(u->shell);
+        assert_string_equal(u->last_modified, "2025-05-13T04:42:34Z");
+
+        u = &b->users[1];
+        assert_string_equal(u->display_name, "John Smith");                   /* given + family */
+        assert_true(u->active);                                                /* absent = true */
+        assert_null(u->last_modified);
+
+        u = &b->users[2];
+        assert_string_equal(u->display_name, "Old Timer");
+        assert_false(u->active);
+
+        g = find_group(b, "e9e30dba-f08f-4109-8486-d5c6a331660a");
+        assert_non_null(g);
+        assert_string_equal(g->display_name, "Tour Guides");
+        /* type "Group" excluded, "User"/"user" and absent kept, duplicates merged, sorted. */
+        assert_int_equal(g->n_members, 2);
+        assert_string_equal(g->member_ids[0], "2819c223-7f76-453a-919d-413861904646");
+        assert_string_equal(g->member_ids[1], "c75ad752-64ae-4823-840d-ffa80929976c");
+        assert_string_equal(g->last_modified, "2025-05-13T04:42:34Z");
+        assert_false(g->has_gid);
+
+        g = find_group(b, "fc348aa8-3835-40eb-a20b-c726e15c55b5");
+        assert_non_null(g);
+        assert_int_equal(g->n_members, 0);
+}
+
+static void test_directory_list_response(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *json = NULL;
+        size_t len;
+
+        json = read_fixture("directory-listresponse.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), 0);
+        assert_int_equal(b->n_users, 2);
+        assert_int_equal(b->n_groups, 1);
+        assert_int_equal(b->n_rejects, 0);
+        assert_string_equal(find_user(b, "u-2")->display_name, "Bob");
+        assert_int_equal(b->groups[0].n_members, 2);
+        assert_string_equal(b->groups[0].member_ids[0], "u-1");
+        assert_null(b->next_cursor);
+}
+
+static void test_directory_empty_and_missing(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL, *b2 = NULL, *b3 = NULL;
+        _cleanup_free_ char *json = NULL;
+        size_t len;
+
+        json = read_fixture("empty-object.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), 0);
+        assert_int_equal(b->n_users, 0);
+        assert_int_equal(b->n_groups, 0);
+        assert_int_equal(b->n_rejects, 0);
+
+        assert_int_equal(parse_dir_str("{\"Groups\":[]}", NULL, &b2), 0);
+        assert_int_equal(b2->n_users, 0);
+        assert_int_equal(parse_dir_str("{\"Users\":null,\"Other\":5}", NULL, &b3), 0);
+        assert_int_equal(b3->n_users, 0);
+}
+
+static void test_sample_directory(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *json = NULL;
+        ProvScimParseOptions o = { .uid_attribute = POSIX_URN ":uidNumber" };
+        size_t len, inactive = 0, with_uid = 0;
+        const char *names[] = { "engineering", "sre", "sales", "finance", "admins" };
+
+        json = read_fixture("sample-directory.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, &o, &b), 0);
+        assert_int_equal(b->n_rejects, 0);
+        assert_true(b->n_users >= 30);
+        assert_int_equal(b->n_groups, 5);
+        for (size_t i = 0; i < b->n_users; i++) {
+                inactive += !b->users[i].active;
+                with_uid += b->users[i].has_uid;
+        }
+        assert_true(inactive >= 2);
+        assert_true(with_uid > 0 && with_uid < b->n_users);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                bool found = false;
+
+                for (size_t k = 0; k < b->n_groups; k++)
+                        if (streq(b->groups[k].display_name, names[i]))
+                                found = b->groups[k].n_members > 0;
+                assert_true(found);
+        }
+        assert_string_equal(b->users[0].user_name, "alice.martin@example.com");
+}
+
+static void test_entra_style_user(void **state) {
+        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+        _cleanup_free_ char *json = NULL;
+        ProvScimParseOptions o = { .uid_attribute = ENTERPRISE_URN ":employeeNumber" };
+        size_t len;
+
+        json = read_fixture("entra-user.json", &len);
+        assert_int_equal(prov_scim_parse_user(json, len, &o, &u), 0);
+        /* Upper-case attribute names everywhere, "active": "False". */
+        assert_string_equal(u->id, "48af03ac28ad4fb88478");
+        assert_string_equal(u->user_name, "Test_User_ab6490ee-1e48-479e-a20b-2d77186b5dd1@testuser.com");
+        assert_false(u->active);
+        assert_string_equal(u->display_name, "Test User");
+        assert_string_equal(u->last_modified, "2025-01-02T03:04:05Z");
+        /* The enterprise extension's EmployeeNumber, a numeric string. */
+        assert_true(u->has_uid);
+        assert_int_equal(u->uid, 701984);
+        assert_false(u->has_gid);
+}
+
+static void test_posix_extension(void **state) {
+        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL, *u2 = NULL;
+        _cleanup_free_ char *json = NULL;
+        ProvScimParseOptions o = {
+                .uid_attribute = POSIX_URN ":uidNumber",
+                .gid_attribute = POSIX_URN ":gidNumber",
+        };
+        ProvScimParseOptions wrong = { .uid_attribute = "uidNumber" };
+        size_t len;
+
+        json = read_fixture("posix-user.json", &len);
+        assert_int_equal(prov_scim_parse_user(json, len, &o, &u), 0);
+        assert_true(u->has_uid);
+        assert_int_equal(u->uid, 310001);
+        assert_true(u->has_gid);
+        assert_int_equal(u->gid, 310001);                      /* numeric string */
+        assert_string_equal(u->home, "/home/carol");           /* found inside the extension */
+        assert_string_equal(u->shell, "/usr/bin/zsh");
+
+        /* A root-level "uidNumber" does not exist in this resource. */
+        assert_int_equal(prov_scim_parse_user(json, len, &wrong, &u2), 0);
+        assert_false(u2->has_uid);
+}
+
+static void test_attribute_paths(void **state) {
+        static const struct {
+                const char *attr;
+                const char *json;
+                int has;        /* 1 present, 0 absent, -1 resource rejected */
+                int64_t value;
+        } cases[] = {
+                { "uidNumber", "{\"id\":\"a\",\"userName\":\"a\",\"UIDNUMBER\":5001}", 1, 5001 },
+                { "x.y.z", "{\"id\":\"a\",\"userName\":\"a\",\"X\":{\"y\":{\"Z\":\"77\"}}}", 1, 77 },
+                { "x.y.z", "{\"id\":\"a\",\"userName\":\"a\",\"x\":{\"y\":{}}}", 0, 0 },
+                { "x.y.z", "{\"id\":\"a\",\"userName\":\"a\",\"x\":{\"y\":5}}", -1, 0 },
+                { "x.y.z", "{\"id\":\"a\",\"userName\":\"a\",\"x\":null}", 0, 0 },
+                /* Flattened extension key at the root when the URN object is missing. */
+                { "urn:ex:User:num", "{\"id\":\"a\",\"userName\":\"a\",\"urn:ex:User:num\":12}", 1, 12 },
+                { "urn:ex:User:num", "{\"id\":\"a\",\"userName\":\"a\",\"URN:EX:USER\":{\"NUM\":13}}", 1, 13 },
+                { "urn:ex:User:num", "{\"id\":\"a\",\"userName\":\"a\",\"urn:ex:User\":\"str\"}", -1, 0 },
+                { "urn:ex:User:a.b", "{\"id\":\"a\",\"userName\":\"a\",\"urn:ex:User\":{\"a\":{\"b\":-3}}}", 1, -3 },
+                /* Numbers: integers within int64, strict numeric strings. */
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":1.5}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":1e30}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":-1e300}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"12a\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\" 12\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"+12\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"-\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"99999999999999999999\"}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"9223372036854775807\"}", 1, INT64_MAX },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":\"-42\"}", 1, -42 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":0}", 1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":4294967296}", 1, 4294967296 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":true}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":[1]}", -1, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":null}", 0, 0 },
+                { "n", "{\"id\":\"a\",\"userName\":\"a\",\"n\":1,\"N\":2}", -1, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+                ProvScimParseOptions o = { .uid_attribute = cases[i].attr };
+                int r;
+
+                r = prov_scim_parse_user(cases[i].json, strlen(cases[i].json), &o, &u);
+                if (cases[i].has < 0) {
+                        if (r != -EBADMSG)
+                                fail_msg("case %zu (%s): expected -EBADMSG, got %d", i, cases[i].json, r);
+                        assert_null(u);
+                        continue;
+                }
+                if (r != 0)
+                        fail_msg("case %zu (%s): expected success, got %d", i, cases[i].json, r);
+                assert_int_equal(u->has_uid, cases[i].has);
+                if (cases[i].has)
+                        assert_true(u->uid == cases[i].value);
+        }
+}
+
+static void test_bad_resources(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *json = NULL;
+        size_t len;
+
+        json = read_fixture("bad-resources.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), 0);
+
+        assert_int_equal(b->n_users, 4);
+        assert_string_equal(b->users[0].id, "good-1");
+        assert_string_equal(b->users[0].user_name, "good1@example.com");     /* first one kept */
+        assert_string_equal(b->users[1].id, "good-2");
+        assert_false(b->users[1].active);                                     /* 0 */
+        assert_null(b->users[1].display_name);                                /* null = absent */
+        assert_true(b->users[2].active);                                      /* 1 */
+        assert_true(b->users[3].active);                                      /* "TRUE" */
+
+        assert_int_equal(b->n_groups, 1);
+        assert_string_equal(b->groups[0].display_name, "good");
+
+        assert_rejected(b, "user", NULL, "'id': missing");
+        assert_rejected(b, "user", "", "'id': empty");
+        assert_rejected(b, "user", "bad-1", "'userName': not a string");
+        assert_rejected(b, "user", "bad-2", "'userName': invalid UTF-8 or control character");
+        assert_rejected(b, "user", "bad?3", "'id': invalid UTF-8 or control character");
+        assert_rejected(b, "user", "bad-4", "'active': not a boolean");
+        assert_rejected(b, "user", "bad-5", "'active': not a boolean");
+        assert_rejected(b, "user", "bad-6", "'active': not a boolean");
+        assert_rejected(b, "user", "bad-7", "'schemas': does not contain");
+        assert_rejected(b, "user", "bad-8", "'schemas': not an array");
+        assert_rejected(b, "user", "bad-9", "'userName': given more than once");
+        assert_rejected(b, "user", "bad-10", "'name': not an object");
+        assert_rejected(b, "user", "bad-11", "'homeDirectory': invalid UTF-8 or control character");
+        assert_rejected(b, "user", "bad-12", "'meta': not an object");
+        assert_rejected(b, "user", "good-1", "duplicate id");
+        assert_rejected(b, "group", "g-bad-1", "'displayName': missing");
+        assert_rejected(b, "group", "g-bad-2", "'members': not an array");
+        assert_rejected(b, "group", "g-bad-3", "members[0]: attribute 'value': missing");
+        assert_rejected(b, "group", "g-bad-4", "'members[0]': not an object");
+        assert_rejected(b, "group", "g-bad-5", "'schemas': does not contain");
+        assert_rejected(b, "group", "g-good", "duplicate id");
+        /* The numeric id and the non-object resource: no string id to report. */
+        assert_int_equal(b->n_rejects, 16 + 1 + 6);
+}
+
+/* A 1 MiB string is refused for that resource only, without trouble for the others. */
+static void test_huge_string(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *json = NULL;
+        const size_t big = 1024 * 1024;
+        size_t n;
+
+        json = malloc(big * 2 + 256);
+        assert_non_null(json);
+        n = (size_t) sprintf(json, "{\"Users\":[{\"id\":\"big\",\"userName\":\"big\",\"displayName\":\"");
+        memset(json + n, 'x', big);
+        n += big;
+        n += (size_t) sprintf(json + n, "\"},{\"id\":\"big2\",\"userName\":\"");
+        memset(json + n, 'y', big);
+        n += big;
+        n += (size_t) sprintf(json + n, "\"},{\"id\":\"ok\",\"userName\":\"ok\"}]}");
+
+        assert_int_equal(prov_scim_parse_directory(json, n, NULL, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        assert_string_equal(b->users[0].id, "ok");
+        assert_rejected(b, "user", "big", "'displayName': longer than 4096 bytes");
+        assert_rejected(b, "user", "big2", "'userName': longer than 255 bytes");
+}
+
+static char *nested(size_t depth, const char *open, const char *close, const char *inner) {
+        size_t lo = strlen(open), lc = strlen(close), li = strlen(inner);
+        char *s = malloc(depth * (lo + lc) + li + 1), *p = s;
+
+        assert_non_null(s);
+        for (size_t i = 0; i < depth; i++)
+                p = mempcpy(p, open, lo);
+        p = mempcpy(p, inner, li);
+        for (size_t i = 0; i < depth; i++)
+                p = mempcpy(p, close, lc);
+        *p = 0;
+        return s;
+}
+
+/* Nesting 10000 deep is refused before cJSON recurses into it. */
+static void test_deep_nesting(void **state) {
+        _cleanup_free_ char *arrays = nested(10000, "[", "]", ""), *objects = nested(10000, "{\"a\":", "}", "1");
+        _cleanup_free_ char *in_user = NULL, *ok = NULL;
+        _cleanup_free_ char *deep33 = nested(31, "{\"a\":", "}", "1");
+        ProvScimBatch *b = NULL;
+        ProvScimUser *u = NULL;
+
+        assert_int_equal(prov_scim_parse_directory(arrays, strlen(arrays), NULL, &b), -EBADMSG);
+        assert_int_equal(prov_scim_parse_directory(objects, strlen(objects), NULL, &b), -EBADMSG);
+        assert_int_equal(prov_scim_parse_list(objects, strlen(objects), false, NULL, &b), -EBADMSG);
+        assert_int_equal(prov_scim_parse_user(arrays, strlen(arrays), NULL, &u), -EBADMSG);
+        assert_int_equal(prov_scim_parse_error(objects, strlen(objects), &(char *) { NULL }), -EBADMSG);
+
+        /* 1 (document) + 1 (Users) + 1 (user) + 31 = 34 levels: over 32. */
+        assert_true(asprintf(&in_user, "{\"Users\":[{\"id\":\"a\",\"userName\":\"a\",\"x\":%s}]}", deep33) > 0);
+        assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user), NULL, &b), -EBADMSG);
+        /* The same with a higher limit parses. */
+        assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user),
+                                                   &(ProvScimParseOptions) { .max_depth = 34 }, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        b = prov_scim_batch_free(b);
+
+        /* Brackets inside strings do not count. */
+        assert_true(asprintf(&ok, "{\"Users\":[{\"id\":\"[[[[{{{{\",\"userName\":\"a]]}}\\\"[[\"}]}") > 0);
+        assert_int_equal(prov_scim_parse_directory(ok, strlen(ok), &(ProvScimParseOptions) { .max_depth = 3 }, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        assert_string_equal(b->users[0].user_name, "a]]}}\"[[");
+        prov_scim_batch_free(b);
+}
+
+static void test_malformed_documents(void **state) {
+        static const char *const bad[] = {
+                "",
+                " ",
+                "null",
+                "[]",
+                "\"Users\"",
+                "42",
+                "{",
+                "{\"Users\":[}",
+                "{\"Users\":[]} x",
+                "{\"Users\":[]}{}",
+                "{\"Users\":{\"schemas\":[\"urn:x\"],\"Resources\":[]}}",  /* object that is not a ListResponse */
+                "{\"Users\":{\"Resources\":5}}",
+                "{\"Users\":5}",
+                "{\"Users\":\"none\"}",
+                "{\"Users\":[],\"users\":[]}",                            /* ambiguous */
+                "{\"Users\":[{\"id\":\"a\\u0000b\",\"userName\":\"a\"}]}", /* would be cut by cJSON */
+                "{'Users':[]}",
+                "{\"Users\":[],}",
+        };
+        _cleanup_free_ char *json = NULL;
+        ProvScimBatch *b = (ProvScimBatch *) 0x1;
+        size_t len;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = prov_scim_parse_directory(bad[i], strlen(bad[i]), NULL, &b);
+
+                if (r != -EBADMSG)
+                        fail_msg("case %zu (%s): expected -EBADMSG, got %d", i, bad[i], r);
+        }
+        /* Nothing written on failure. */
+        assert_ptr_equal(b, (ProvScimBatch *) 0x1);
+
+        json = read_fixture("truncated.json", &len);
+        assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), -EBADMSG);
+        assert_int_equal(prov_scim_parse_list(json, len, false, NULL, &b), -EBADMSG);
+
+        /* A raw NUL inside the given length. */
+        assert_int_equal(prov_scim_parse_directory("{\"Users\":[]}\0", 13, NULL, &b), -EBADMSG);
+        /* len is honoured: the bytes after it are not parsed. */
+        assert_int_equal(prov_scim_parse_directory("{}garbage", 2, NULL, &b), 0);
+        b = prov_scim_batch_free(b);
+        /* Over the caller's size cap. */
+        assert_int_equal(prov_scim_parse_directory("{\"Users\":[]}", 12, &(ProvScimParseOptions) { .max_bytes = 11 }, &b),
+                         -EBADMSG);
+        assert_int_equal(prov_scim_parse_directory(NULL, 0, NULL, &b), -EBADMSG);
+}
+
+static void test_list_response(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL, *e = NULL;
+        _cleanup_free_ char *json = NULL, *empty = NULL;
+        size_t len;
+
+        json = read_fixture("users-page.json", &len);
+        assert_int_equal(prov_scim_parse_list(json, len, false, NULL, &b), 0);
+        assert_true(b->has_total_results);
+        assert_int_equal(b->total_results, 250);
+        assert_int_equal(b->start_index, 101);
+        assert_int_equal(b->items_per_page, 2);
+        assert_string_equal(b->next_cursor, "VZUTiyhEQJ94IR");
+        assert_int_equal(b->n_users, 2);
+        assert_int_equal(b->n_groups, 0);
+        assert_false(b->users[1].active);
+
+        empty = read_fixture("users-empty-page.json", &len);
+        assert_int_equal(prov_scim_parse_list(empty, len, false, NULL, &e), 0);
+        assert_true(e->has_total_results);
+        assert_int_equal(e->total_results, 0);
+        assert_int_equal(e->n_users, 0);
+        assert_null(e->next_cursor);
+}
+
+static void test_list_response_rules(void **state) {
+        static const struct {
+                const char *json;
+                bool groups;
+                int r;
+        } cases[] = {
+                /* Missing ListResponse schema. */
+                { "{\"totalResults\":0}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:Error\"],\"totalResults\":0}", false, -EBADMSG },
+                /* Resources required when totalResults is not 0. */
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":3}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"]}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":-1,\"Resources\":[]}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":1.5,\"Resources\":[]}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":1,\"Resources\":{}}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":1,\"Resources\":[],\"nextCursor\":5}", false, -EBADMSG },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":1,\"Resources\":[],\"nextCursor\":\"a\\nb\"}", false, -EBADMSG },
+                /* Lenient: schema URN case, numeric strings. */
+                { "{\"SCHEMAS\":[\"URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:LISTRESPONSE\"],\"totalresults\":\"0\"}", false, 0 },
+                { "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":1,\"Resources\":[{\"id\":\"g\",\"displayName\":\"G\"}]}", true, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ProvScimBatch *b = NULL;
+                int r = prov_scim_parse_list(cases[i].json, strlen(cases[i].json), cases[i].groups, NULL, &b);
+
+                if (r != cases[i].r)
+                        fail_msg("case %zu (%s): expected %d, got %d", i, cases[i].json, cases[i].r, r);
+                prov_scim_batch_free(b);
+        }
+}
+
+/* A Group resource in a /Users page is refused on its own; items_per_page is filled in. */
+static void test_list_wrong_resource_type(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        const char *json =
+                "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:ListResponse\"],\"totalResults\":2,"
+                "\"Resources\":[{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"id\":\"g\",\"displayName\":\"G\"},"
+                "{\"id\":\"u\",\"userName\":\"u\"},{\"id\":\"u\",\"userName\":\"again\"}]}";
+
+        assert_int_equal(prov_scim_parse_list(json, strlen(json), false, NULL, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        assert_string_equal(b->users[0].user_name, "u");
+        assert_int_equal(b->start_index, 1);
+        assert_int_equal(b->items_per_page, 3);
+        assert_rejected(b, "user", "g", "'schemas': does not contain");
+        assert_rejected(b, "user", "u", "duplicate id");
+}
+
+static void test_members_limit(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        const char *json =
+                "{\"Groups\":[{\"id\":\"g1\",\"displayName\":\"a\",\"members\":[{\"value\":\"1\"},{\"value\":\"2\"},{\"value\":\"3\"}]},"
+                "{\"id\":\"g2\",\"displayName\":\"b\",\"members\":[{\"value\":\"1\"},{\"value\":\"1\"}]}]}";
+
+        assert_int_equal(parse_dir_str(json, &(ProvScimParseOptions) { .max_members = 2 }, &b), 0);
+        assert_int_equal(b->n_groups, 1);
+        assert_string_equal(b->groups[0].id, "g2");
+        assert_int_equal(b->groups[0].n_members, 1);
+        assert_rejected(b, "group", "g1", "more than 2 members");
+}
+
+static void test_group_gid(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        const char *json =
+                "{\"Groups\":[{\"id\":\"g1\",\"displayName\":\"a\","
+                "\"urn:ietf:params:scim:schemas:extension:posix:2.0:Group\":{\"gidNumber\":320001}}]}";
+
+        assert_int_equal(parse_dir_str(json, &(ProvScimParseOptions) {
+                .gid_attribute = "urn:ietf:params:scim:schemas:extension:posix:2.0:Group:gidNumber" }, &b), 0);
+        assert_int_equal(b->n_groups, 1);
+        assert_true(b->groups[0].has_gid);
+        assert_int_equal(b->groups[0].gid, 320001);
+}
+
+static void test_error_response(void **state) {
+        _cleanup_free_ char *json = NULL, *d1 = NULL, *d2 = NULL, *d3 = NULL;
+        char *untouched = (char *) 0x1;
+        size_t len;
+
+        json = read_fixture("error-response.json", &len);
+        assert_int_equal(prov_scim_parse_error(json, len, &d1), 400);
+        assert_string_equal(d1, "status 400 (invalidFilter): Filter syntax is not supported:?meta.lastModified ge");
+
+        json = mfree_str(json);
+        json = strdup("{\"status\":404,\"detail\":\"Resource 2819c223 not found\"}");
+        assert_int_equal(prov_scim_parse_error(json, strlen(json), &d2), 404);
+        assert_string_equal(d2, "status 404: Resource 2819c223 not found");
+
+        assert_int_equal(prov_scim_parse_error("{\"status\":\"teapot\"}", 19, &d3), 0);
+        assert_string_equal(d3, "status unknown");
+
+        assert_int_equal(prov_scim_parse_error("<html>502 Bad Gateway</html>", 28, &untouched), -EBADMSG);
+        assert_int_equal(prov_scim_parse_error("[]", 2, &untouched), -EBADMSG);
+        assert_ptr_equal(untouched, (char *) 0x1);
+}
+
+static void test_free_null(void **state) {
+        assert_null(prov_scim_batch_free(NULL));
+        assert_null(prov_scim_user_free(NULL));
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_directory_arrays),
+                cmocka_unit_test(test_directory_list_response),
+                cmocka_unit_test(test_directory_empty_and_missing),
+                cmocka_unit_test(test_sample_directory),
+                cmocka_unit_test(test_entra_style_user),
+                cmocka_unit_test(test_posix_extension),
+                cmocka_unit_test(test_attribute_paths),
+                cmocka_unit_test(test_bad_resources),
+                cmocka_unit_test(test_huge_string),
+                cmocka_unit_test(test_deep_nesting),
+                cmocka_unit_test(test_malformed_documents),
+                cmocka_unit_test(test_list_response),
+                cmocka_unit_test(test_list_response_rules),
+                cmocka_unit_test(test_list_wrong_resource_type),
+                cmocka_unit_test(test_members_limit),
+                cmocka_unit_test(test_group_gid),
+                cmocka_unit_test(test_error_response),
+                cmocka_unit_test(test_free_null),
+        };
+
+        if (!getenv("top_srcdir")) {
+                fprintf(stderr, "top_srcdir is not set: run through 'make check'\n");
+                return 77;
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
