@@ -108,6 +108,7 @@ static int fetch_directory(const ProvConfig *config, ProvScimBatch **ret) {
         ProvScimParseOptions opts = {
                 .uid_attribute = config->uid_attribute,
                 .gid_attribute = config->gid_attribute,
+                .max_bytes = DIRECTORY_FILE_MAX,
         };
         r = prov_scim_parse_directory(json, len, &opts, ret);
         if (r < 0)
