@@ -60,10 +60,14 @@ show in_ns getent group engineering
 first=$(in_ns getent -s provision passwd | awk -F: '$7 != "/usr/sbin/nologin" {print $1; exit}')
 show in_ns id "$first"
 
-step "3. Local accounts are untouched and win: root comes from /etc/passwd"
+step "3. Role mapping: the directory group admins is served as the local group sudo"
+show in_ns getent group sudo
+show in_ns id alice.martin
+
+step "4. Local accounts are untouched and win: root comes from /etc/passwd"
 show in_ns getent passwd root
 
-step "4. A leaver: $first is deactivated at the source (\"active\": false)"
+step "5. A leaver: $first is deactivated at the source (\"active\": false)"
 /usr/bin/python3 - "$tmp/directory.json" "$first" <<'PY'
 import json, sys
 path, name = sys.argv[1], sys.argv[2]

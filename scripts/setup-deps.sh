@@ -9,10 +9,14 @@ packages=(
         libcurl4-openssl-dev libcjson-dev libsqlite3-dev libsystemd-dev libpam0g-dev
         libcmocka-dev pamtester libpam-wrapper
         dbus python3 python3-dbusmock
-        util-linux passwd libnss-cache nodejs npm curl ca-certificates
+        util-linux passwd libnss-cache curl ca-certificates psmisc
 )
 
 missing=()
+# This machine's Node may come from elsewhere than Debian (and conflict with Debian's npm);
+# any node >= 18 with npm will do, Debian's only when there is none.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 for p in "${packages[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
@@ -35,7 +39,6 @@ if [ ${#missing[@]} -gt 0 ]; then
         apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
 fi
 
-# Node on this machine may come from elsewhere than Debian; any node >= 18 with npm works.
 if [ -f "$top/tests/package-lock.json" ]; then
         if [ ! -d "$top/tests/node_modules" ] || [ "$top/tests/package-lock.json" -nt "$top/tests/node_modules" ]; then
                 (cd "$top/tests" && npm ci --no-audit --no-fund --loglevel=error)

@@ -959,6 +959,11 @@ static int record_movers(SyncRun *run, ProvMembership *before, size_t n_before) 
                 ProvUserRecord u = {};
                 if (prov_store_user_get(run->store, user, &u) < 0)
                         continue;
+                if (u.created_usec == run->now) {
+                        /* A joiner's first groups are part of joining, not a move. */
+                        prov_user_record_done(&u);
+                        continue;
+                }
                 run->result->movers++;
                 r = prov_store_audit_add(run->store, "mover", u.name, u.scim_id, u.uid, "store", "ok", detail);
                 if (r >= 0)
