@@ -185,6 +185,33 @@ static void test_readonly_refuses_unmigrated(void **state) {
         assert_null(s);
 }
 
+static void test_open_refuses_garbage_and_symlinks(void **state) {
+        Fixture *f = *state;
+        static const char junk[] = "this is not an SQLite database, just some bytes that are long enough "
+                                   "to fill the 100-byte header SQLite expects at the start of a file...";
+        ProvStore *s = NULL;
+        char p[PATH_MAX], l[PATH_MAX];
+        FILE *fp;
+        int r;
+
+        fixture_path(f, "old.db", p, sizeof(p));
+        fp = fopen(p, "we");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+        assert_int_equal(fclose(fp), 0);
+        assert_int_equal(prov_store_open(p, &s), -EBADMSG);
+        assert_null(s);
+        r = prov_store_open_readonly(p, &s);
+        assert_int_equal(r, -EBADMSG);
+        assert_null(s);
+
+        /* The store path itself must not be a symlink. */
+        fixture_path(f, "mode.db", l, sizeof(l));
+        assert_int_equal(symlink(f->path, l), 0);
+        assert_int_equal(prov_store_open(l, &s), -ELOOP);
+        assert_null(s);
+}
+
 static void assert_user_eq(const ProvUserRecord *a, const ProvUserRecord *b) {
         assert_string_equal(a->scim_id, b->scim_id);
         assert_string_equal(a->name, b->name);
@@ -901,7 +928,11 @@ static void test_readonly_sees_committed_and_cannot_write(void **state) {
         assert_true(r == -EROFS || r == -EPERM);
         r = prov_store_ledger_assign(ro, PROV_ID_UID, 1234, "user:x", "x");
         assert_true(r == -EROFS || r == -EPERM);
+        r = prov_store_group_set_members(ro, "g", NULL, 0);
+        assert_true(r == -EROFS || r == -EPERM);
         assert_false(prov_store_in_transaction(ro));
+        assert_int_equal(prov_store_user_get(ro, "id-1", &got), 0);
+        prov_user_record_done(&got);
 
         ro = prov_store_close(ro);
 }
@@ -913,6 +944,7 @@ int main(void) {
                 T(test_file_mode_0600),
                 T(test_schema_too_new),
                 T(test_readonly_refuses_unmigrated),
+                T(test_open_refuses_garbage_and_symlinks),
                 T(test_users_put_get_update_delete),
                 T(test_users_conflict),
                 T(test_users_load_ordered_by_uid),
