@@ -114,8 +114,10 @@ int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n); 
 void prov_group_records_free(ProvGroupRecord *v, size_t n);
 /* Replaces the members of a group; ids not in users (and duplicates) are skipped. The group must
  * exist (-ENOENT). Atomic. */
-int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n);
-int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);  /* ordered by group, user */
+int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids,
+                                 size_t n);
+/* Ordered by group, then user. */
+int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);
 void prov_memberships_free(ProvMembership *v, size_t n);
 
 /* The UID/GID ledger: rows are never deleted or reassigned. Owners are "user:<scim id>" or
@@ -138,7 +140,8 @@ int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, co
                                void *userdata, uint32_t *ret_id);
 /* The hash used above, exposed for tests and provisionctl. */
 uint64_t prov_store_owner_hash(const char *owner);
-int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name, const char *new_name);
+int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name,
+                                const char *new_name);
 
 /* Key/value sync state: last_attempt_usec, last_success_usec, last_error, generation, ... */
 int prov_store_state_get(ProvStore *s, const char *key, char **ret_value);   /* -ENOENT */
@@ -151,9 +154,11 @@ int prov_store_audit_add(ProvStore *s, const char *event, const char *user, cons
                          const char *step, const char *outcome, const char *detail);
 /* Events with time_usec >= since_usec, for one user name or all (NULL); with limit > 0 the newest
  * `limit` of them. Always ordered by seq ascending. */
-int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit, ProvAuditEvent **ret,
-                          size_t *ret_n);
+int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit,
+                          ProvAuditEvent **ret, size_t *ret_n);
 void prov_audit_events_free(ProvAuditEvent *v, size_t n);
+/* Deletes events older than before_usec (retention); returns how many went. */
+int prov_store_audit_prune(ProvStore *s, int64_t before_usec);
 
 /* Held deprovisions (mass-deprovision guard). Adding a hold marks every older pending hold
  * 'superseded'. scim_ids must not contain '\n' (-EINVAL); they are stored one per line. */

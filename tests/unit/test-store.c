@@ -101,7 +101,8 @@ static void set_user_version(const char *path, int v) {
         sqlite3 *db = NULL;
         char sql[64];
 
-        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                         SQLITE_OK);
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
         assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
@@ -181,6 +182,33 @@ static void test_readonly_refuses_unmigrated(void **state) {
         assert_int_equal(prov_store_open_readonly(p, &s), -ENOENT);
         set_user_version(p, 0);
         assert_int_equal(prov_store_open_readonly(p, &s), -ESTALE);
+        assert_null(s);
+}
+
+static void test_open_refuses_garbage_and_symlinks(void **state) {
+        Fixture *f = *state;
+        static const char junk[] = "this is not an SQLite database, just some bytes that are long enough "
+                                   "to fill the 100-byte header SQLite expects at the start of a file...";
+        ProvStore *s = NULL;
+        char p[PATH_MAX], l[PATH_MAX];
+        FILE *fp;
+        int r;
+
+        fixture_path(f, "old.db", p, sizeof(p));
+        fp = fopen(p, "we");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(junk, 1, sizeof(junk), fp), sizeof(junk));
+        assert_int_equal(fclose(fp), 0);
+        assert_int_equal(prov_store_open(p, &s), -EBADMSG);
+        assert_null(s);
+        r = prov_store_open_readonly(p, &s);
+        assert_int_equal(r, -EBADMSG);
+        assert_null(s);
+
+        /* The store path itself must not be a symlink. */
+        fixture_path(f, "mode.db", l, sizeof(l));
+        assert_int_equal(symlink(f->path, l), 0);
+        assert_int_equal(prov_store_open(l, &s), -ELOOP);
         assert_null(s);
 }
 
@@ -265,7 +293,8 @@ static void test_users_put_get_update_delete(void **state) {
 
 static void test_users_conflict(void **state) {
         Fixture *f = *state;
-        ProvUserRecord a = make_user("id-a", "alice", 100000), b = make_user("id-b", "alice", 100001), got = {};
+        ProvUserRecord a = make_user("id-a", "alice", 100000), b = make_user("id-b", "alice", 100001),
+                       got = {};
 
         assert_int_equal(prov_store_user_put(f->s, &a), 0);
         assert_int_equal(prov_store_user_put(f->s, &b), -EEXIST);
@@ -307,7 +336,8 @@ static void test_users_load_ordered_by_uid(void **state) {
 
 static void test_groups_put_get_update_delete(void **state) {
         Fixture *f = *state;
-        ProvGroupRecord g = make_group("g-1", "devs", 200000), h = make_group("g-2", "ops", 199000), got = {};
+        ProvGroupRecord g = make_group("g-1", "devs", 200000), h = make_group("g-2", "ops", 199000),
+                        got = {};
         ProvGroupRecord *v = NULL;
         size_t n = 0;
         int64_t created;
@@ -435,12 +465,15 @@ static void test_ledger_allocate_deterministic(void **state) {
         assert_int_equal(prov_store_open(pb, &b), 0);
 
         /* Different history before it must not matter for an unclaimed slot. */
-        assert_int_equal(prov_store_ledger_allocate(b, PROV_ID_UID, "user:zzz", "z", 60000, 60999, false, NULL, NULL,
-                                                    NULL), 0);
-        assert_int_equal(prov_store_ledger_allocate(a, PROV_ID_UID, "user:2819c223", "alice", 100000, 999999, true,
-                                                    NULL, NULL, &ida), 0);
-        assert_int_equal(prov_store_ledger_allocate(b, PROV_ID_UID, "user:2819c223", "alice", 100000, 999999, true,
-                                                    NULL, NULL, &idb), 0);
+        assert_int_equal(prov_store_ledger_allocate(b, PROV_ID_UID, "user:zzz", "z", 60000, 60999, false,
+                                                    NULL, NULL, NULL),
+                         0);
+        assert_int_equal(prov_store_ledger_allocate(a, PROV_ID_UID, "user:2819c223", "alice", 100000, 999999,
+                                                    true, NULL, NULL, &ida),
+                         0);
+        assert_int_equal(prov_store_ledger_allocate(b, PROV_ID_UID, "user:2819c223", "alice", 100000, 999999,
+                                                    true, NULL, NULL, &idb),
+                         0);
         assert_int_equal(ida, idb);
         assert_int_equal(ida, expected_start("user:2819c223", 100000, 999999));
 
@@ -453,10 +486,12 @@ static void test_ledger_allocate_idempotent(void **state) {
         uint32_t id1 = 0, id2 = 0, looked = 0;
         _cleanup_free_ char *owner = NULL;
 
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:g1", "devs", 200000, 299999, false,
-                                                    NULL, NULL, &id1), 0);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:g1", "devs", 200000, 299999, false,
-                                                    NULL, NULL, &id2), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:g1", "devs", 200000, 299999,
+                                                    false, NULL, NULL, &id1),
+                         0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:g1", "devs", 200000, 299999,
+                                                    false, NULL, NULL, &id2),
+                         0);
         assert_int_equal(id1, id2);
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_GID, "group:g1", &looked), 0);
         assert_int_equal(looked, id1);
@@ -472,17 +507,20 @@ static void test_ledger_never_reuses_deleted_user(void **state) {
         uint32_t id = 0;
         ProvUserRecord u;
 
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:x", "x", 1000, 1000, true, NULL, NULL,
-                                                    &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:x", "x", 1000, 1000, true, NULL,
+                                                    NULL, &id),
+                         0);
         assert_int_equal(id, 1000);
         u = make_user("x", "x", id);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_user_delete(f->s, "x"), 0);
 
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:y", "y", 1000, 1000, true, NULL, NULL,
-                                                    &id), -ENOSPC);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:y", "y", 1000, 1001, true, NULL, NULL,
-                                                    &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:y", "y", 1000, 1000, true, NULL,
+                                                    NULL, &id),
+                         -ENOSPC);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:y", "y", 1000, 1001, true, NULL,
+                                                    NULL, &id),
+                         0);
         assert_int_equal(id, 1001);
         /* The deleted user's row is still there. */
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_UID, "user:x", &id), 0);
@@ -499,8 +537,9 @@ static void test_ledger_skips_taken(void **state) {
         const uint32_t min = 5000, max = 5009;
         uint32_t start = expected_start("user:t", min, max), id = 0;
 
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:t", "t", min, max, false, taken_cb,
-                                                    &start, &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:t", "t", min, max, false,
+                                                    taken_cb, &start, &id),
+                         0);
         assert_int_equal(id, start == max ? min : start + 1);
 }
 
@@ -510,8 +549,9 @@ static void test_ledger_skips_other_owner(void **state) {
         uint32_t start = expected_start("user:o", min, max), id = 0;
 
         assert_int_equal(prov_store_ledger_assign(f->s, PROV_ID_UID, start, "user:someone-else", "else"), 0);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:o", "o", min, max, false, NULL, NULL,
-                                                    &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:o", "o", min, max, false, NULL,
+                                                    NULL, &id),
+                         0);
         assert_int_equal(id, start == max ? min : start + 1);
 }
 
@@ -522,25 +562,29 @@ static void test_ledger_also_gid(void **state) {
 
         /* Only a group's gid row holds 8000: also_gid makes a user allocation skip it... */
         assert_int_equal(prov_store_ledger_assign(f->s, PROV_ID_GID, 8000, "group:g", "g"), 0);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:r", "r", 8000, 8000, true, NULL, NULL,
-                                                    &id), -ENOSPC);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:r", "r", 8000, 8000, true, NULL,
+                                                    NULL, &id),
+                         -ENOSPC);
         /* ...while without it the uid is free. */
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:q", "q", 8000, 8000, false, NULL, NULL,
-                                                    &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:q", "q", 8000, 8000, false,
+                                                    NULL, NULL, &id),
+                         0);
         assert_int_equal(id, 8000);
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_GID, "user:q", &gid), -ENOENT);
 
         /* With also_gid the private group's gid is recorded for the same owner. */
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:s", "s", 7000, 7000, true, NULL, NULL,
-                                                    &id), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:s", "s", 7000, 7000, true, NULL,
+                                                    NULL, &id),
+                         0);
         assert_int_equal(id, 7000);
         assert_int_equal(prov_store_ledger_owner(f->s, PROV_ID_GID, 7000, &owner), 0);
         assert_string_equal(owner, "user:s");
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_GID, "user:s", &gid), 0);
         assert_int_equal(gid, 7000);
         /* A later group allocation does not land on that gid. */
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:h", "h", 7000, 7001, false, NULL,
-                                                    NULL, &gid), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:h", "h", 7000, 7001, false,
+                                                    NULL, NULL, &gid),
+                         0);
         assert_int_equal(gid, 7001);
 }
 
@@ -548,22 +592,27 @@ static void test_ledger_full_range(void **state) {
         Fixture *f = *state;
         uint32_t a = 0, b = 0, c = 0;
 
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:1", "n1", 7000, 7001, false, NULL, NULL,
-                                                    &a), 0);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:2", "n2", 7000, 7001, false, NULL, NULL,
-                                                    &b), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:1", "n1", 7000, 7001, false,
+                                                    NULL, NULL, &a),
+                         0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:2", "n2", 7000, 7001, false,
+                                                    NULL, NULL, &b),
+                         0);
         assert_int_not_equal(a, b);
         c = 12345;
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 7000, 7001, false, NULL, NULL,
-                                                    &c), -ENOSPC);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 7000, 7001, false,
+                                                    NULL, NULL, &c),
+                         -ENOSPC);
         assert_int_equal(c, 12345);  /* untouched on failure */
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_UID, "user:3", &c), -ENOENT);
 
         /* Nonsense ranges. */
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 0, 10, false, NULL, NULL, &c),
-                         -EINVAL);
-        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 10, 9, false, NULL, NULL, &c),
-                         -EINVAL);
+        assert_int_equal(
+                prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 0, 10, false, NULL, NULL, &c),
+                -EINVAL);
+        assert_int_equal(
+                prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:3", "n3", 10, 9, false, NULL, NULL, &c),
+                -EINVAL);
 }
 
 static void test_ledger_assign(void **state) {
@@ -581,7 +630,8 @@ static void test_ledger_assign(void **state) {
 
 static void test_rollback_discards(void **state) {
         Fixture *f = *state;
-        ProvUserRecord u = make_user("id-r", "rolf", 100500), w = make_user("id-w", "wanda", 100501), got = {};
+        ProvUserRecord u = make_user("id-r", "rolf", 100500), w = make_user("id-w", "wanda", 100501),
+                       got = {};
 
         assert_int_equal(prov_store_rollback(f->s), 0);  /* nothing open: fine */
         assert_false(prov_store_in_transaction(f->s));
@@ -648,12 +698,15 @@ static void test_audit_add_load(void **state) {
         size_t n = 0;
         int64_t before = prov_now_usec();
 
-        assert_int_equal(prov_store_audit_add(f->s, "deprovision", "alice", "id-a", 100001, "terminate", "ok",
-                                              "2 sessions"), 0);
+        assert_int_equal(prov_store_audit_add(f->s, "deprovision", "alice", "id-a", 100001, "terminate",
+                                              "ok", "2 sessions"),
+                         0);
         assert_int_equal(prov_store_audit_add(f->s, "sync", NULL, NULL, -1, NULL, "ok", NULL), 0);
-        assert_int_equal(prov_store_audit_add(f->s, "suspend", "bob", "id-b", 100002, "store", "ok", NULL), 0);
-        assert_int_equal(prov_store_audit_add(f->s, "deprovision", "alice", "id-a", 100001, "hooks", "failed",
-                                              "exit 1"), 0);
+        assert_int_equal(prov_store_audit_add(f->s, "suspend", "bob", "id-b", 100002, "store", "ok", NULL),
+                         0);
+        assert_int_equal(prov_store_audit_add(f->s, "deprovision", "alice", "id-a", 100001, "hooks",
+                                              "failed", "exit 1"),
+                         0);
         assert_int_equal(prov_store_audit_add(f->s, NULL, NULL, NULL, -1, NULL, NULL, NULL), -EINVAL);
 
         assert_int_equal(prov_store_audit_load(f->s, NULL, 0, 0, &v, &n), 0);
@@ -691,10 +744,18 @@ static void test_audit_add_load(void **state) {
         prov_audit_events_free(v, n);
 
         /* since: nothing is newer than an hour ahead. */
-        assert_int_equal(prov_store_audit_load(f->s, NULL, prov_now_usec() + INT64_C(3600000000), 0, &v, &n), 0);
+        assert_int_equal(prov_store_audit_load(f->s, NULL, prov_now_usec() + INT64_C(3600000000), 0, &v, &n),
+                         0);
         assert_int_equal(n, 0);
         prov_audit_events_free(v, n);
         assert_int_equal(prov_store_audit_load(f->s, "nobody", 0, 0, &v, &n), 0);
+        assert_int_equal(n, 0);
+        prov_audit_events_free(v, n);
+
+        /* Retention: nothing is older than `before`, everything is older than an hour ahead. */
+        assert_int_equal(prov_store_audit_prune(f->s, before), 0);
+        assert_int_equal(prov_store_audit_prune(f->s, prov_now_usec() + INT64_C(3600000000)), 4);
+        assert_int_equal(prov_store_audit_load(f->s, NULL, 0, 0, &v, &n), 0);
         assert_int_equal(n, 0);
         prov_audit_events_free(v, n);
 }
@@ -755,8 +816,9 @@ static void test_name_history(void **state) {
         assert_int_equal(prov_store_name_history_add(f->s, "id-1", "alice", "alice2"), 0);
         assert_int_equal(prov_store_name_history_add(f->s, "id-1", "alice2", "ali"), 0);
         assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM name_history WHERE scim_id = 'id-1'", -1, &st,
-                                            NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM name_history WHERE scim_id = 'id-1'",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         assert_int_equal(sqlite3_column_int(st, 0), 2);
         sqlite3_finalize(st);
@@ -794,9 +856,53 @@ static void test_bulk_100k_users(void **state) {
         prov_user_records_free(v, n);
 }
 
+static void test_bulk_100k_allocations_distinct(void **state) {
+        Fixture *f = *state;
+        const uint32_t min = 100000, max = 999999, N = 100000;
+        struct timespec t0, t1;
+        uint8_t *seen;
+
+        seen = calloc(max - min + 1, 1);
+        assert_non_null(seen);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        assert_int_equal(prov_store_begin(f->s), 0);
+        for (uint32_t i = 0; i < N; i++) {
+                char owner[32];
+                uint32_t id = 0;
+
+                snprintf(owner, sizeof(owner), "user:scim-%06" PRIu32, i);
+                assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, owner, NULL, min, max, true,
+                                                            NULL, NULL, &id),
+                                 0);
+                assert_in_range(id, min, max);
+                assert_int_equal(seen[id - min], 0);
+                seen[id - min] = 1;
+        }
+        assert_int_equal(prov_store_commit(f->s), 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        print_message("100000 uid+gid allocations in one transaction: %.3f s\n",
+                      (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        free(seen);
+}
+
+static void test_readonly_after_writer_closed(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
+        ProvStore *ro = NULL;
+
+        assert_int_equal(prov_store_user_put(f->s, &u), 0);
+        f->s = prov_store_close(f->s);
+        assert_int_equal(prov_store_open_readonly(f->path, &ro), 0);
+        assert_int_equal(prov_store_user_get(ro, "id-1", &got), 0);
+        assert_string_equal(got.name, "alice");
+        prov_user_record_done(&got);
+        ro = prov_store_close(ro);
+}
+
 static void test_readonly_sees_committed_and_cannot_write(void **state) {
         Fixture *f = *state;
-        ProvUserRecord u = make_user("id-1", "alice", 100000), w = make_user("id-2", "bob", 100001), got = {};
+        ProvUserRecord u = make_user("id-1", "alice", 100000), w = make_user("id-2", "bob", 100001),
+                       got = {};
         ProvStore *ro = NULL;
         int r;
 
@@ -822,7 +928,11 @@ static void test_readonly_sees_committed_and_cannot_write(void **state) {
         assert_true(r == -EROFS || r == -EPERM);
         r = prov_store_ledger_assign(ro, PROV_ID_UID, 1234, "user:x", "x");
         assert_true(r == -EROFS || r == -EPERM);
+        r = prov_store_group_set_members(ro, "g", NULL, 0);
+        assert_true(r == -EROFS || r == -EPERM);
         assert_false(prov_store_in_transaction(ro));
+        assert_int_equal(prov_store_user_get(ro, "id-1", &got), 0);
+        prov_user_record_done(&got);
 
         ro = prov_store_close(ro);
 }
@@ -834,6 +944,7 @@ int main(void) {
                 T(test_file_mode_0600),
                 T(test_schema_too_new),
                 T(test_readonly_refuses_unmigrated),
+                T(test_open_refuses_garbage_and_symlinks),
                 T(test_users_put_get_update_delete),
                 T(test_users_conflict),
                 T(test_users_load_ordered_by_uid),
@@ -854,7 +965,9 @@ int main(void) {
                 T(test_holds),
                 T(test_name_history),
                 T(test_bulk_100k_users),
+                T(test_bulk_100k_allocations_distinct),
                 T(test_readonly_sees_committed_and_cannot_write),
+                T(test_readonly_after_writer_closed),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);
