@@ -51,3 +51,11 @@ TESTS += tests/nss/test-nss-dlopen
 
 TESTS += tests/nss/test-nss-exports.sh
 EXTRA_DIST += tests/nss/test-nss-exports.sh
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-snapshot
+tests_unit_test_snapshot_SOURCES = tests/unit/test-snapshot.c
+tests_unit_test_snapshot_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_snapshot_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+TESTS += tests/unit/test-snapshot
+endif
