@@ -59,3 +59,8 @@ tests_unit_test_snapshot_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_snapshot_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
 TESTS += tests/unit/test-snapshot
 endif
+
+check_PROGRAMS += tests/nss/test-nss-dispatch
+tests_nss_test_nss_dispatch_SOURCES = tests/nss/test-nss-dispatch.c $(NSS_TEST_UTIL)
+tests_nss_test_nss_dispatch_LDADD = $(NSS_TEST_LIBS)
+TESTS += tests/nss/test-nss-dispatch
