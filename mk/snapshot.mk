@@ -64,3 +64,6 @@ check_PROGRAMS += tests/nss/test-nss-dispatch
 tests_nss_test_nss_dispatch_SOURCES = tests/nss/test-nss-dispatch.c $(NSS_TEST_UTIL)
 tests_nss_test_nss_dispatch_LDADD = $(NSS_TEST_LIBS)
 TESTS += tests/nss/test-nss-dispatch
+
+TESTS += tests/nss/test-nss-getent.sh
+EXTRA_DIST += tests/nss/test-nss-getent.sh
