@@ -234,6 +234,18 @@ static Cursor pw_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static Cursor gr_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static Cursor sp_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
 
+/* A child forked while another thread enumerated must not inherit a locked cursor. */
+static void cursors_atfork_child(void) {
+        pthread_mutex_init(&pw_cursor.lock, NULL);
+        pthread_mutex_init(&gr_cursor.lock, NULL);
+        pthread_mutex_init(&sp_cursor.lock, NULL);
+}
+
+/* glibc drops atfork handlers of a DSO when it is unloaded, so registering at load is safe. */
+__attribute__((constructor)) static void nss_provision_init(void) {
+        (void) pthread_atfork(NULL, NULL, cursors_atfork_child);
+}
+
 static void mutex_unlockp(pthread_mutex_t **m) {
         if (*m)
                 pthread_mutex_unlock(*m);
