@@ -72,3 +72,9 @@ check_PROGRAMS += tests/nss/test-nss-concurrency
 tests_nss_test_nss_concurrency_SOURCES = tests/nss/test-nss-concurrency.c $(NSS_TEST_UTIL)
 tests_nss_test_nss_concurrency_LDADD = $(NSS_TEST_LIBS) -ldl -lpthread
 TESTS += tests/nss/test-nss-concurrency
+
+# Benchmark (bench/run-nss.sh); built with the checks so that it keeps compiling, never run by them.
+check_PROGRAMS += bench/bench-nss
+bench_bench_nss_SOURCES = bench/bench-nss.c
+bench_bench_nss_LDADD = common/libprovcommon.la
+EXTRA_DIST += bench/run-nss.sh
