@@ -42,7 +42,9 @@ static const ProvSnapGroup groups[] = {
         { "sudo", 27, sudo_members, ELEMENTSOF(sudo_members), PROV_SNAP_GROUP_MAPPED },
         { "empty", 20002, NULL, 0, 0 },
 };
-static const ProvSnapMeta meta = { .generation = 42, .last_sync_usec = 1234567, .uid_min = 10000, .uid_max = 60000 };
+static const ProvSnapMeta meta = {
+        .generation = 42, .last_sync_usec = 1234567, .uid_min = 10000, .uid_max = 60000,
+};
 
 static int setup(void **state) {
         if (!mkdtemp(dir))
@@ -393,7 +395,8 @@ static void test_corrupt(void **state) {
                 memcpy(copy, data, size);
                 for (unsigned k = 0; k < flips; k++) {
                         /* Half of the flips hit the header, the rest anywhere in the body. */
-                        size_t at = iter % 2 ? rnd() % sizeof(SnapHeader) : sizeof(SnapHeader) + rnd() % (size - sizeof(SnapHeader));
+                        size_t at = iter % 2 ? rnd() % sizeof(SnapHeader)
+                                             : sizeof(SnapHeader) + rnd() % (size - sizeof(SnapHeader));
                         copy[at] ^= (uint8_t) (1u << (rnd() % 8));
                 }
                 write_raw(cpath, copy, size);
