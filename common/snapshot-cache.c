@@ -66,7 +66,8 @@ static int cache_refresh_locked(const char *path) {
                 return 0;
 
         if (cache_snap && cache_path && streq(cache_path, path) && !prov_snapshot_is_stale(cache_snap) &&
-            stat(path, &st) >= 0 && prov_snapshot_same_file(cache_snap, (uint64_t) st.st_dev, (uint64_t) st.st_ino)) {
+            stat(path, &st) >= 0 &&
+            prov_snapshot_same_file(cache_snap, (uint64_t) st.st_dev, (uint64_t) st.st_ino)) {
                 __atomic_store_n(&cache_next_check, now_sec() + 1, __ATOMIC_RELAXED);
                 return 0;
         }

@@ -277,8 +277,8 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         const ProvSnapUser *users, size_t n_users,
                         const ProvSnapGroup *groups, size_t n_groups) {
         _cleanup_free_ SnapSlot *ix_uname = NULL, *ix_uid = NULL, *ix_gname = NULL, *ix_gid = NULL;
-        _cleanup_free_ uint32_t *marker = NULL, *mem_users = NULL, *grp_start = NULL, *grp_count = NULL,
-                                *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL, *user_name_off = NULL;
+        _cleanup_free_ uint32_t *marker = NULL, *mem_users = NULL, *grp_start = NULL, *grp_count = NULL;
+        _cleanup_free_ uint32_t *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL, *user_name_off = NULL;
         _cleanup_free_ uint8_t *image = NULL;
         _cleanup_(strtab_done) StrTab st = {};
         size_t n_uslots = index_slots(n_users), n_gslots = index_slots(n_groups);
@@ -459,10 +459,11 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 memcpy(image + sec[PROV_SNAP_SEC_MEMBERS].offset + k * sizeof(uint32_t), &name_off,
                        sizeof(name_off));
         }
-        memcpy(image + sec[PROV_SNAP_SEC_IDX_USER_NAME].offset, ix_uname, sizes[PROV_SNAP_SEC_IDX_USER_NAME]);
-        memcpy(image + sec[PROV_SNAP_SEC_IDX_USER_UID].offset, ix_uid, sizes[PROV_SNAP_SEC_IDX_USER_UID]);
-        memcpy(image + sec[PROV_SNAP_SEC_IDX_GROUP_NAME].offset, ix_gname, sizes[PROV_SNAP_SEC_IDX_GROUP_NAME]);
-        memcpy(image + sec[PROV_SNAP_SEC_IDX_GROUP_GID].offset, ix_gid, sizes[PROV_SNAP_SEC_IDX_GROUP_GID]);
+        const SnapSlot *indexes[] = { ix_uname, ix_uid, ix_gname, ix_gid };
+        for (unsigned i = 0; i < ELEMENTSOF(indexes); i++) {
+                unsigned k = PROV_SNAP_SEC_IDX_USER_NAME + i;
+                memcpy(image + sec[k].offset, indexes[i], sizes[k]);
+        }
         if (st.size > 0)
                 memcpy(image + sec[PROV_SNAP_SEC_STRINGS].offset, st.buf, st.size);
 

@@ -120,10 +120,15 @@ static int pack_group(const ProvSnapshot *s, const ProvSnapGroupView *g, struct 
                 r = prov_snapshot_group_member(s, g, i, &m);
                 if (r < 0)
                         return r;
-                strings += strlen(m) + 1;
+                /* Members may share strings, so the sum is not bounded by the file size. */
+                if (__builtin_add_overflow(strings, strlen(m) + 1, &strings))
+                        return -EBADMSG;
         }
         pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
-        required = pad + ((size_t) g->n_members + 1) * sizeof(char *) + l_name + 2 + strings;
+        if (__builtin_mul_overflow((size_t) g->n_members + 1, sizeof(char *), &required) ||
+            __builtin_add_overflow(required, pad + l_name + 2, &required) ||
+            __builtin_add_overflow(required, strings, &required))
+                return -EBADMSG;
         if (buflen < required)
                 return -ERANGE;
 
@@ -233,6 +238,18 @@ typedef struct Cursor {
 static Cursor pw_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static Cursor gr_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
 static Cursor sp_cursor = { PTHREAD_MUTEX_INITIALIZER, 0 };
+
+/* A child forked while another thread enumerated must not inherit a locked cursor. */
+static void cursors_atfork_child(void) {
+        pthread_mutex_init(&pw_cursor.lock, NULL);
+        pthread_mutex_init(&gr_cursor.lock, NULL);
+        pthread_mutex_init(&sp_cursor.lock, NULL);
+}
+
+/* glibc drops atfork handlers of a DSO when it is unloaded, so registering at load is safe. */
+__attribute__((constructor)) static void nss_provision_init(void) {
+        (void) pthread_atfork(NULL, NULL, cursors_atfork_child);
+}
 
 static void mutex_unlockp(pthread_mutex_t **m) {
         if (*m)
