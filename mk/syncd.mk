@@ -19,7 +19,7 @@ tests_unit_test_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_sync_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
 endif
 
-check_SCRIPTS += tests/sync/test-syncd-file.sh
-TESTS += tests/sync/test-syncd-file.sh
-EXTRA_DIST += tests/sync/test-syncd-file.sh scripts/setup-deps.sh scripts/build.sh scripts/test.sh \
+check_SCRIPTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
+TESTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
+EXTRA_DIST += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py scripts/setup-deps.sh scripts/build.sh scripts/test.sh \
 	scripts/summarize-tests.sh scripts/demo.sh
