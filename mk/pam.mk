@@ -19,10 +19,7 @@ install-pam-provision-hook:
 	rm -f $(DESTDIR)$(pamdir)/pam_provision.la
 .PHONY: install-pam-provision-hook
 
-# Tests. pam-mksnap writes the snapshots of test-pam.sh.
-check_PROGRAMS += tests/pam/pam-mksnap
-tests_pam_pam_mksnap_SOURCES = tests/pam/pam-mksnap.c
-tests_pam_pam_mksnap_LDADD = common/libprovcommon.la
+# Tests. test-pam.sh writes its snapshots with tests/nss/mksnap.
 
 check_PROGRAMS += tests/pam/test-pam-direct
 tests_pam_test_pam_direct_SOURCES = tests/pam/test-pam-direct.c

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,7 +58,12 @@ static int parse_line(Desc *d, char *line) {
                 if (parse_u32(f[3], &d->meta.uid_min) < 0 || parse_u32(f[4], &d->meta.uid_max) < 0)
                         return -EINVAL;
                 d->meta.generation = strtoull(f[1], NULL, 10);
-                d->meta.last_sync_usec = strtoull(f[2], NULL, 10);
+                if (streq(f[2], "now")) {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        d->meta.last_sync_usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+                } else
+                        d->meta.last_sync_usec = strtoull(f[2], NULL, 10);
                 return 0;
         }
         if (streq(f[0], "U") && n == 9) {

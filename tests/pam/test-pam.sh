@@ -19,7 +19,7 @@ skip() {
 command -v pamtester >/dev/null 2>&1 || skip "pamtester is not installed"
 
 module="$top_builddir/pam_provision/.libs/pam_provision.so"
-mksnap="$top_builddir/tests/pam/pam-mksnap"
+mksnap="$top_builddir/tests/nss/mksnap"
 profile="$top_srcdir/pam-configs/provision"
 [ -r "$module" ] || { echo "FAIL: $module is not built"; exit 1; }
 [ -x "$mksnap" ] || { echo "FAIL: $mksnap is not built"; exit 1; }
