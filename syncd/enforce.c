@@ -1,0 +1,943 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "enforce.h"
+#include "log.h"
+
+#define LOGIND_TIMEOUT_USEC (10ULL * 1000000ULL)
+#define NSCD_TIMEOUT_SEC 10
+/* A hook's output goes to the log line by line: lines are cut at HOOK_LINE_MAX, and past
+ * HOOK_OUTPUT_MAX bytes the rest is read and dropped, so a chatty hook cannot flood the journal
+ * nor block on a full pipe. */
+#define HOOK_LINE_MAX 512
+#define HOOK_OUTPUT_MAX (16 * 1024)
+#define HOOK_NAME_MAX 64
+#define HOOKS_MAX 256
+/* Processes of one uid handled per round, and rounds of SIGKILL for those forked meanwhile. */
+#define KILL_BATCH_MAX 4096
+#define KILL_ROUNDS 3
+#define KILL_CONFIRM_MSEC 2000
+#define PROC_STATUS_MAX 4096
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
+
+static const char hook_path_env[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
+
+typedef enum Outcome {
+        OUTCOME_OK,
+        OUTCOME_FAILED,
+        OUTCOME_SKIPPED,
+} Outcome;
+
+static const char *outcome_to_string(Outcome o) {
+        return o == OUTCOME_OK ? "ok" : o == OUTCOME_FAILED ? "failed" : "skipped";
+}
+
+typedef struct Enforcer {
+        const ProvConfig *config;
+        ProvStore *store;
+        sd_bus *bus;
+        int bus_error;          /* < 0: the system bus could not be opened (not tried again) */
+        int first_error;        /* first infrastructure failure, returned to the caller */
+} Enforcer;
+
+static void enforcer_error(Enforcer *e, int r) {
+        if (r < 0 && e->first_error == 0)
+                e->first_error = r;
+}
+
+/* Writes one audit row and the matching log line. Failed steps are warnings, since an admin
+ * has to look; skipped and ok steps are routine. */
+_printf_(6, 7)
+static void record(Enforcer *e, const ProvTransition *t, const char *step, Outcome o, int level, const char *fmt, ...) {
+        char detail[256];
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+
+        r = prov_store_audit_add(e->store, t->event, t->name, t->scim_id, t->uid, step, outcome_to_string(o), detail);
+        if (r < 0) {
+                log_error_errno(r, "Failed to record audit event %s/%s for %s: %m (%s)", t->event, step,
+                                SAFE(t->name), prov_store_errmsg(e->store));
+                enforcer_error(e, r);
+        }
+        log_user(level, t->name, t->uid, t->event, "%s %s: %s %s (%s)", t->event, SAFE(t->name), step,
+                 outcome_to_string(o), detail);
+}
+
+static bool transition_is_leaver(const ProvTransition *t) {
+        /* A joiner created in a refused state never had a session; a rename or mover of an
+         * account that stays refused was enforced when it became refused. */
+        return prov_state_is_refused(t->new_state) && t->old_state != _PROV_STATE_INVALID &&
+               t->old_state != t->new_state;
+}
+
+static bool uid_may_be_enforced(const ProvConfig *config, uint32_t uid) {
+        return uid != 0 && uid >= config->uid_min && uid != (uint32_t) -1;
+}
+
+static uint64_t now_monotonic_msec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+}
+
+static int msec_left(uint64_t deadline) {
+        uint64_t now = now_monotonic_msec();
+
+        if (now >= deadline)
+                return 0;
+        return deadline - now > INT32_MAX ? INT32_MAX : (int) (deadline - now);
+}
+
+/* ---- 1. logind ---- */
+
+static bool bus_error_is_absent(int r, const sd_bus_error *error) {
+        /* No bus socket, or nobody owns org.freedesktop.login1: a host without logind. */
+        if (sd_bus_error_has_names(error, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER))
+                return true;
+        if (sd_bus_error_is_set(error))
+                return false;
+        return r == -ENOENT || r == -ECONNREFUSED || r == -ENOTCONN || r == -ECONNRESET || r == -EHOSTDOWN ||
+               r == -ENXIO;
+}
+
+static void step_logind(Enforcer *e, const ProvTransition *t) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (!e->config->terminate_sessions) {
+                record(e, t, "logind", OUTCOME_SKIPPED, LOG_DEBUG, "terminate_sessions is off");
+                return;
+        }
+        if (!e->bus && e->bus_error == 0) {
+                r = sd_bus_open_system(&e->bus);
+                if (r < 0)
+                        e->bus_error = r;
+                else
+                        (void) sd_bus_set_method_call_timeout(e->bus, LOGIND_TIMEOUT_USEC);
+        }
+        if (!e->bus) {
+                record(e, t, "logind", OUTCOME_SKIPPED, LOG_NOTICE, "no system bus: %s", strerror(-e->bus_error));
+                return;
+        }
+
+        r = sd_bus_call_method(e->bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+                               "org.freedesktop.login1.Manager", "TerminateUser", &error, NULL, "u", t->uid);
+        if (r >= 0)
+                record(e, t, "logind", OUTCOME_OK, LOG_INFO, "sessions of uid %" PRIu32 " terminated", t->uid);
+        else if (sd_bus_error_has_name(&error, "org.freedesktop.login1.NoSuchUser"))
+                record(e, t, "logind", OUTCOME_SKIPPED, LOG_INFO, "no sessions");
+        else if (bus_error_is_absent(r, &error))
+                record(e, t, "logind", OUTCOME_SKIPPED, LOG_NOTICE, "logind not running: %s",
+                       error.name ?: strerror(-r));
+        else
+                record(e, t, "logind", OUTCOME_FAILED, LOG_WARNING, "TerminateUser: %s: %.120s",
+                       error.name ?: "error", error.message ?: strerror(-r));
+}
+
+/* ---- 2. kill ---- */
+
+typedef struct PidSet {
+        int fds[KILL_BATCH_MAX];
+        pid_t pids[KILL_BATCH_MAX];
+        size_t n;
+} PidSet;
+
+static void pid_set_clear(PidSet *s) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->fds[i] >= 0)
+                        close(s->fds[i]);
+        s->n = 0;
+}
+
+/* Reads /proc/PID/status and tells whether any of its four uids is uid, and whether it is a
+ * zombie (which only its parent can make go away: nothing to kill). 1 = match, 0 = no match or
+ * gone, -errno for anything else. */
+static int proc_status_matches(pid_t pid, uid_t uid, bool *ret_zombie) {
+        char path[64], buf[PROC_STATUS_MAX];
+        unsigned long ids[4];
+        const char *p;
+        ssize_t k;
+        _cleanup_close_ int fd = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return errno == ENOENT || errno == ESRCH ? 0 : negative_errno();
+        k = read(fd, buf, sizeof(buf) - 1);
+        if (k < 0)
+                return errno == ESRCH ? 0 : negative_errno();
+        buf[k] = '\0';
+
+        p = strstr(buf, "\nState:");
+        if (p) {
+                p += strlen("\nState:");
+                p += strspn(p, " \t");
+        }
+        *ret_zombie = p && (*p == 'Z' || *p == 'X');
+        p = strstr(buf, "\nUid:");
+        if (!p)
+                return -EBADMSG;
+        p += 5;
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                char *end;
+
+                errno = 0;
+                ids[i] = strtoul(p, &end, 10);
+                if (errno != 0 || end == p)
+                        return -EBADMSG;
+                p = end;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++)
+                if (ids[i] == (unsigned long) uid)
+                        return 1;
+        return 0;
+}
+
+/* Collects pidfds of the live processes that run as uid. The pidfd is opened first and the
+ * process checked afterwards: if the pidfd still reaches a live process after /proc said it
+ * runs as uid, that was this process and not a later one that reused the PID. */
+static int collect_processes(uid_t uid, PidSet *set) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        pid_t self = getpid();
+
+        d = opendir("/proc");
+        if (!d)
+                return negative_errno();
+        while ((de = readdir(d)) && set->n < KILL_BATCH_MAX) {
+                bool zombie = false;
+                char *end;
+                long pid;
+                int fd, r;
+
+                errno = 0;
+                pid = strtol(de->d_name, &end, 10);
+                if (errno != 0 || *end != '\0' || end == de->d_name || pid <= 1 || pid > INT32_MAX || pid == self)
+                        continue;
+                fd = pidfd_open((pid_t) pid, 0);
+                if (fd < 0) {
+                        if (errno == ESRCH)
+                                continue;
+                        if (errno == EMFILE || errno == ENFILE)
+                                break; /* handle what we have; the next round gets the rest */
+                        return negative_errno();
+                }
+                r = proc_status_matches((pid_t) pid, uid, &zombie);
+                if (r <= 0 || zombie || pidfd_send_signal(fd, 0, NULL, 0) < 0) {
+                        close(fd);
+                        if (r < 0 && r != -EBADMSG)
+                                return r;
+                        continue;
+                }
+                set->fds[set->n] = fd;
+                set->pids[set->n] = (pid_t) pid;
+                set->n++;
+        }
+        return 0;
+}
+
+/* Waits until every process of the set has exited or the deadline passes; returns how many are
+ * still running. A pidfd polls readable when its process has exited. */
+static size_t wait_exited(PidSet *set, uint64_t deadline) {
+        struct pollfd pfd[KILL_BATCH_MAX];
+        size_t running;
+
+        for (;;) {
+                int k;
+
+                running = 0;
+                for (size_t i = 0; i < set->n; i++)
+                        if (set->fds[i] >= 0)
+                                pfd[running++] = (struct pollfd) { .fd = set->fds[i], .events = POLLIN };
+                if (running == 0)
+                        return 0;
+                k = poll(pfd, running, msec_left(deadline));
+                if (k < 0 && errno != EINTR)
+                        return running;
+                if (k == 0 && msec_left(deadline) == 0)
+                        return running;
+                for (size_t j = 0; j < running; j++) {
+                        if (!(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        for (size_t i = 0; i < set->n; i++)
+                                if (set->fds[i] == pfd[j].fd) {
+                                        close(set->fds[i]);
+                                        set->fds[i] = -1;
+                                }
+                }
+        }
+}
+
+static size_t signal_all(PidSet *set, int sig) {
+        size_t sent = 0;
+
+        for (size_t i = 0; i < set->n; i++) {
+                if (set->fds[i] < 0)
+                        continue;
+                if (pidfd_send_signal(set->fds[i], sig, NULL, 0) >= 0)
+                        sent++;
+        }
+        return sent;
+}
+
+static void step_kill(Enforcer *e, const ProvTransition *t) {
+        _cleanup_free_ PidSet *set = NULL;
+        size_t terminated = 0, killed = 0, left;
+        int r;
+
+        if (!e->config->kill_processes) {
+                record(e, t, "kill", OUTCOME_SKIPPED, LOG_DEBUG, "kill_processes is off");
+                return;
+        }
+        set = calloc(1, sizeof(PidSet));
+        if (!set) {
+                enforcer_error(e, -ENOMEM);
+                record(e, t, "kill", OUTCOME_FAILED, LOG_WARNING, "out of memory");
+                return;
+        }
+
+        r = collect_processes(t->uid, set);
+        if (r < 0)
+                goto fail;
+        if (set->n == 0) {
+                record(e, t, "kill", OUTCOME_OK, LOG_INFO, "no processes");
+                return;
+        }
+        terminated = signal_all(set, SIGTERM);
+        left = wait_exited(set, now_monotonic_msec() + (uint64_t) e->config->kill_grace_sec * 1000ULL);
+        if (left > 0) {
+                killed += signal_all(set, SIGKILL);
+                (void) wait_exited(set, now_monotonic_msec() + KILL_CONFIRM_MSEC);
+        }
+        pid_set_clear(set);
+
+        /* Whatever forked during the grace period, or was past the batch limit. */
+        for (unsigned round = 0; round < KILL_ROUNDS; round++) {
+                r = collect_processes(t->uid, set);
+                if (r < 0)
+                        goto fail;
+                if (set->n == 0)
+                        break;
+                killed += signal_all(set, SIGKILL);
+                (void) wait_exited(set, now_monotonic_msec() + KILL_CONFIRM_MSEC);
+                pid_set_clear(set);
+        }
+
+        r = collect_processes(t->uid, set);
+        if (r < 0)
+                goto fail;
+        if (set->n > 0) {
+                record(e, t, "kill", OUTCOME_FAILED, LOG_WARNING, "%zu processes survive (first pid %d)", set->n,
+                       (int) set->pids[0]);
+                pid_set_clear(set);
+                return;
+        }
+        record(e, t, "kill", OUTCOME_OK, LOG_INFO, "%zu sent SIGTERM, %zu sent SIGKILL", terminated, killed);
+        return;
+fail:
+        pid_set_clear(set);
+        enforcer_error(e, r);
+        record(e, t, "kill", OUTCOME_FAILED, LOG_WARNING, "scanning /proc: %s", strerror(-r));
+}
+
+/* ---- spawning nscd and hooks ---- */
+
+/* Makes one readable log line out of hook output: at most HOOK_LINE_MAX bytes, control
+ * characters and non-ASCII bytes replaced, so a hook cannot forge log records. */
+static void log_hook_line(const ProvTransition *t, const char *hook, const char *line, size_t n) {
+        char clean[HOOK_LINE_MAX + 1];
+        size_t k = 0;
+
+        for (size_t i = 0; i < n && k < HOOK_LINE_MAX; i++) {
+                unsigned char c = (unsigned char) line[i];
+                clean[k++] = c >= 0x20 && c < 0x7f ? (char) c : '?';
+        }
+        clean[k] = '\0';
+        log_user(LOG_INFO, t->name, t->uid, t->event, "hook %s: %s", hook, clean);
+}
+
+typedef struct OutputSink {
+        const ProvTransition *t;
+        const char *hook;
+        char line[HOOK_LINE_MAX];
+        size_t n_line;
+        size_t total;
+        bool truncated;
+} OutputSink;
+
+static void sink_feed(OutputSink *s, const char *buf, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                if (s->total >= HOOK_OUTPUT_MAX) {
+                        if (!s->truncated)
+                                log_user(LOG_INFO, s->t->name, s->t->uid, s->t->event,
+                                         "hook %s: output truncated after %d bytes", s->hook, HOOK_OUTPUT_MAX);
+                        s->truncated = true;
+                        return;
+                }
+                s->total++;
+                if (buf[i] == '\n') {
+                        log_hook_line(s->t, s->hook, s->line, s->n_line);
+                        s->n_line = 0;
+                        continue;
+                }
+                s->line[s->n_line++] = buf[i];
+                if (s->n_line == sizeof(s->line)) {
+                        log_hook_line(s->t, s->hook, s->line, s->n_line);
+                        s->n_line = 0;
+                }
+        }
+}
+
+static void sink_flush(OutputSink *s) {
+        if (s->n_line > 0 && !s->truncated)
+                log_hook_line(s->t, s->hook, s->line, s->n_line);
+        s->n_line = 0;
+}
+
+static int safe_close(int fd) {
+        if (fd >= 0)
+                close(fd);
+        return -1;
+}
+
+static bool drain(int *fd, OutputSink *sink) {
+        char buf[4096];
+        ssize_t k;
+
+        k = read(*fd, buf, sizeof(buf));
+        if (k > 0) {
+                if (sink)
+                        sink_feed(sink, buf, (size_t) k);
+                return true;
+        }
+        if (k < 0 && errno == EINTR)
+                return true;
+        if (k < 0 && errno == EAGAIN)
+                return false; /* nothing more for now; the fd stays open */
+        close(*fd);
+        *fd = -1;
+        return false;
+}
+
+/* Starts path with argv and envp and no shell: stdin /dev/null, stdout and stderr to out_fd,
+ * cwd /, default signal dispositions and an empty signal mask (the daemon blocks the signals it
+ * waits for), and its own process group so that a timeout kills what it started too. */
+static int spawn_program(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *ret_pid) {
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
+        sigset_t none, all;
+        pid_t pid;
+        int r;
+
+        sigemptyset(&none);
+        sigfillset(&all);
+        r = posix_spawn_file_actions_init(&fa);
+        if (r != 0)
+                return -r;
+        r = posix_spawnattr_init(&attr);
+        if (r != 0) {
+                posix_spawn_file_actions_destroy(&fa);
+                return -r;
+        }
+        if ((r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) == 0 &&
+            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
+            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO)) == 0 &&
+            (r = posix_spawn_file_actions_addchdir_np(&fa, "/")) == 0 &&
+            (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+            (r = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
+            (r = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
+            (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                                         POSIX_SPAWN_SETPGROUP)) == 0)
+                r = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return -r;
+        *ret_pid = pid;
+        return 0;
+}
+
+/* Runs a program (see spawn_program()) with its output into sink (dropped when NULL) and waits
+ * for it at most timeout_sec. Returns 0 with the wait status in *ret_status, -ETIME when it was
+ * killed after the timeout, or -errno when it could not be started. */
+static int run_program(const char *path, char *const argv[], char *const envp[], unsigned timeout_sec,
+                       OutputSink *sink, int *ret_status) {
+        _cleanup_close_ int out_r = -1, out_w = -1, pidfd = -1;
+        uint64_t deadline;
+        bool exited = false, timed_out = false;
+        pid_t pid;
+        int pipefd[2], status = 0, r = 0;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return negative_errno();
+        out_r = pipefd[0];
+        out_w = pipefd[1];
+
+        r = spawn_program(path, argv, envp, out_w, &pid);
+        if (r < 0)
+                return r;
+        out_w = safe_close(out_w);
+
+        /* Our own unreaped child: its PID cannot be reused before we wait for it. */
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0) {
+                r = negative_errno();
+                (void) kill(-pid, SIGKILL);
+                (void) kill(pid, SIGKILL);
+                (void) waitpid(pid, NULL, 0);
+                return r;
+        }
+        (void) fcntl(out_r, F_SETFL, O_NONBLOCK);
+
+        deadline = now_monotonic_msec() + (uint64_t) timeout_sec * 1000ULL;
+        while (!exited) {
+                struct pollfd pfd[2] = {
+                        { .fd = pidfd, .events = POLLIN },
+                        { .fd = out_r, .events = POLLIN },
+                };
+                int k;
+
+                k = poll(pfd, out_r >= 0 ? 2 : 1, msec_left(deadline));
+                if (k < 0 && errno != EINTR) {
+                        r = negative_errno();
+                        timed_out = true; /* treat as a timeout: kill and reap */
+                        break;
+                }
+                /* Bounded, so that a program writing without pause still meets its deadline. */
+                if (k > 0 && out_r >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+                        for (unsigned j = 0; j < 16 && out_r >= 0 && drain(&out_r, sink); j++)
+                                ;
+                if (k > 0 && (pfd[0].revents & POLLIN))
+                        exited = true;
+                else if (msec_left(deadline) == 0) {
+                        timed_out = true;
+                        break;
+                }
+        }
+        if (timed_out) {
+                (void) kill(-pid, SIGKILL);
+                (void) pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+        }
+        /* The program is gone; what it wrote is in the pipe. Descendants that still hold the
+         * pipe open are not waited for. */
+        for (unsigned j = 0; j < 64 && out_r >= 0 && drain(&out_r, sink); j++)
+                ;
+        if (sink)
+                sink_flush(sink);
+
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return negative_errno();
+        if (timed_out)
+                return r < 0 ? r : -ETIME;
+        *ret_status = status;
+        return 0;
+}
+
+static void describe_status(int status, char *buf, size_t size) {
+        if (WIFEXITED(status))
+                snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                snprintf(buf, size, "killed by signal %s", sigabbrev_np(WTERMSIG(status)) ?: "?");
+        else
+                snprintf(buf, size, "wait status 0x%x", (unsigned) status);
+}
+
+/* ---- 3. nscd ---- */
+
+static bool nscd_running(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (stat(PROV_NSCD_SOCKET, &st) < 0 || !S_ISSOCK(st.st_mode))
+                return false;
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return false;
+        strncpy(sa.sun_path, PROV_NSCD_SOCKET, sizeof(sa.sun_path) - 1);
+        return connect(fd, (struct sockaddr *) &sa, sizeof(sa)) >= 0;
+}
+
+/* Returns the outcome and writes a reason into detail. */
+static Outcome nscd_invalidate(char *detail, size_t size) {
+        static const char *const binaries[] = { "/usr/sbin/nscd", "/sbin/nscd" };
+        static const char *const tables[] = { "passwd", "group" };
+        char *const envp[] = { NULL };
+        const char *nscd = NULL;
+
+        if (!nscd_running()) {
+                snprintf(detail, size, "nscd not running");
+                return OUTCOME_SKIPPED;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(binaries) && !nscd; i++)
+                if (access(binaries[i], X_OK) >= 0)
+                        nscd = binaries[i];
+        if (!nscd) {
+                snprintf(detail, size, "nscd socket present but no nscd binary");
+                return OUTCOME_FAILED;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
+                char *const argv[] = { (char *) "nscd", (char *) "-i", (char *) tables[i], NULL };
+                char how[64];
+                int status = 0, r;
+
+                r = run_program(nscd, argv, envp, NSCD_TIMEOUT_SEC, NULL, &status);
+                if (r < 0) {
+                        snprintf(detail, size, "nscd -i %s: %s", tables[i], r == -ETIME ? "timed out" : strerror(-r));
+                        return OUTCOME_FAILED;
+                }
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                        describe_status(status, how, sizeof(how));
+                        snprintf(detail, size, "nscd -i %s: %s", tables[i], how);
+                        return OUTCOME_FAILED;
+                }
+        }
+        snprintf(detail, size, "passwd and group caches invalidated");
+        return OUTCOME_OK;
+}
+
+/* ---- 4. hooks ---- */
+
+typedef struct HookList {
+        char *names[HOOKS_MAX];
+        size_t n;
+        /* Set when the directory itself is refused: every transition gets an audit row. */
+        char refused[160];
+        /* Entries that look like hooks but are refused, with why, for the audit log. */
+        char *bad_names[HOOKS_MAX];
+        char *bad_reasons[HOOKS_MAX];
+        size_t n_bad;
+        bool truncated;
+} HookList;
+
+static void hook_list_done(HookList *h) {
+        for (size_t i = 0; i < h->n; i++)
+                free(h->names[i]);
+        for (size_t i = 0; i < h->n_bad; i++) {
+                free(h->bad_names[i]);
+                free(h->bad_reasons[i]);
+        }
+        *h = (HookList) {};
+}
+
+static bool owner_ok(uid_t uid) {
+        return uid == 0 || uid == geteuid();
+}
+
+/* run-parts' rule for names: no dot files, editor backups or package manager leftovers like
+ * "x.dpkg-old~", and nothing that needs quoting in a log line. */
+static bool hook_name_ok(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > HOOK_NAME_MAX || name[0] == '.')
+                return false;
+        return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int hook_add_bad(HookList *h, const char *name, const char *reason) {
+        if (h->n_bad >= HOOKS_MAX)
+                return 0;
+        h->bad_names[h->n_bad] = strdup(name);
+        h->bad_reasons[h->n_bad] = strdup(reason);
+        if (!h->bad_names[h->n_bad] || !h->bad_reasons[h->n_bad]) {
+                free(h->bad_names[h->n_bad]);
+                free(h->bad_reasons[h->n_bad]);
+                return -ENOMEM;
+        }
+        h->n_bad++;
+        return 0;
+}
+
+/* Lists the hooks of dir once per enforcement run. The directory must be owned by root (or by
+ * us, for tests as non-root) and writable by nobody else, and so must every hook; a hook that is
+ * not executable is ignored without a word (a README), anything else refused is reported. */
+static int hooks_load(const char *dir, HookList *h) {
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_close_ int dfd = -1;
+        struct dirent *de;
+        struct stat st;
+        int r;
+
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+                snprintf(h->refused, sizeof(h->refused), "hooks_dir %.100s: %s", dir, strerror(errno));
+                return 0;
+        }
+        if (fstat(dfd, &st) < 0)
+                return negative_errno();
+        if (!owner_ok(st.st_uid)) {
+                snprintf(h->refused, sizeof(h->refused), "hooks_dir %.100s is owned by uid %u", dir,
+                         (unsigned) st.st_uid);
+                return 0;
+        }
+        if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+                snprintf(h->refused, sizeof(h->refused), "hooks_dir %.100s is group or world writable (%04o)", dir,
+                         (unsigned) (st.st_mode & 07777));
+                return 0;
+        }
+
+        d = fdopendir(dfd);
+        if (!d)
+                return negative_errno();
+        dfd = -1; /* owned by d now; dirfd(d) below */
+        while ((de = readdir(d))) {
+                if (!hook_name_ok(de->d_name))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode))
+                        continue;
+                if (!S_ISREG(st.st_mode))
+                        r = hook_add_bad(h, de->d_name, "not a regular file");
+                else if (!(st.st_mode & 0111))
+                        continue;
+                else if (!owner_ok(st.st_uid))
+                        r = hook_add_bad(h, de->d_name, "not owned by root");
+                else if (st.st_mode & (S_IWGRP | S_IWOTH))
+                        r = hook_add_bad(h, de->d_name, "group or world writable");
+                else if (h->n >= HOOKS_MAX) {
+                        h->truncated = true;
+                        continue;
+                } else {
+                        h->names[h->n] = strdup(de->d_name);
+                        r = h->names[h->n] ? 0 : -ENOMEM;
+                        if (r >= 0)
+                                h->n++;
+                }
+                if (r < 0)
+                        return r;
+        }
+        qsort(h->names, h->n, sizeof(char *), cmp_str);
+        return 0;
+}
+
+static void run_hook(Enforcer *e, const ProvTransition *t, const char *dir, const char *hook) {
+        char step[8 + HOOK_NAME_MAX], path[PATH_MAX], uid[16];
+        char env_event[64], env_user[300], env_uid[32], env_old[48], env_new[48], how[64];
+        OutputSink sink = { .t = t, .hook = hook };
+        int status = 0, r;
+
+        snprintf(step, sizeof(step), "hook:%s", hook);
+        if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, hook) >= sizeof(path)) {
+                record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "path too long");
+                return;
+        }
+        snprintf(uid, sizeof(uid), "%" PRIu32, t->uid);
+        snprintf(env_event, sizeof(env_event), "PROVISION_EVENT=%s", t->event);
+        snprintf(env_user, sizeof(env_user), "PROVISION_USER=%s", t->name);
+        snprintf(env_uid, sizeof(env_uid), "PROVISION_UID=%s", uid);
+        snprintf(env_old, sizeof(env_old), "PROVISION_OLD_STATE=%s", prov_state_to_string(t->old_state) ?: "none");
+        snprintf(env_new, sizeof(env_new), "PROVISION_NEW_STATE=%s", prov_state_to_string(t->new_state) ?: "none");
+
+        char *const argv[] = { path, NULL };
+        char *const envp[] = { env_event, env_user, env_uid, env_old, env_new, (char *) hook_path_env, NULL };
+
+        r = run_program(path, argv, envp, e->config->hook_timeout_sec, &sink, &status);
+        if (r == -ETIME)
+                record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "killed after the timeout of %us",
+                       e->config->hook_timeout_sec);
+        else if (r < 0)
+                record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "could not run: %s", strerror(-r));
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                record(e, t, step, OUTCOME_OK, LOG_INFO, "exit status 0");
+        else {
+                describe_status(status, how, sizeof(how));
+                record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "%s", how);
+        }
+}
+
+static void step_hooks(Enforcer *e, const ProvTransition *t, const HookList *h) {
+        const char *dir = e->config->hooks_dir;
+
+        if (h->refused[0]) {
+                record(e, t, "hooks", OUTCOME_SKIPPED, LOG_ERR, "%s", h->refused);
+                return;
+        }
+        for (size_t i = 0; i < h->n_bad; i++) {
+                char step[8 + HOOK_NAME_MAX];
+
+                snprintf(step, sizeof(step), "hook:%s", h->bad_names[i]);
+                record(e, t, step, OUTCOME_SKIPPED, LOG_ERR, "refused: %s", h->bad_reasons[i]);
+        }
+        for (size_t i = 0; i < h->n; i++)
+                run_hook(e, t, dir, h->names[i]);
+}
+
+/* ---- the whole run ---- */
+
+static void enforce_leaver(Enforcer *e, const ProvTransition *t) {
+        if (!uid_may_be_enforced(e->config, t->uid)) {
+                /* The sync engine never maps such a uid; this is a last line of defence. */
+                record(e, t, "logind", OUTCOME_SKIPPED, LOG_ERR, "uid %" PRIu32 " is below uid_min", t->uid);
+                record(e, t, "kill", OUTCOME_SKIPPED, LOG_ERR, "uid %" PRIu32 " is below uid_min", t->uid);
+                return;
+        }
+        step_logind(e, t);
+        step_kill(e, t);
+}
+
+static void enforcer_done(Enforcer *e) {
+        e->bus = sd_bus_flush_close_unref(e->bus);
+}
+
+int prov_enforce_transitions(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n) {
+        Enforcer e = { .config = config, .store = store };
+        HookList hooks = {};
+        bool any_leaver = false;
+        int r;
+
+        if (!config || !store || (!t && n > 0))
+                return -EINVAL;
+        if (n == 0)
+                return 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (transition_is_leaver(&t[i])) {
+                        any_leaver = true;
+                        enforce_leaver(&e, &t[i]);
+                }
+        enforcer_done(&e);
+
+        /* Joiners and movers change what nscd would answer as much as leavers do, so the caches
+         * go whenever anything changed; the audit log records it with the leavers. */
+        {
+                char detail[200];
+                Outcome o = nscd_invalidate(detail, sizeof(detail));
+
+                if (any_leaver)
+                        for (size_t i = 0; i < n; i++)
+                                if (transition_is_leaver(&t[i]))
+                                        record(&e, &t[i], "nscd", o, o == OUTCOME_FAILED ? LOG_WARNING : LOG_DEBUG,
+                                               "%s", detail);
+                if (o == OUTCOME_FAILED && !any_leaver)
+                        log_warning("Failed to invalidate the nscd caches: %s", detail);
+        }
+
+        if (config->hooks_dir) {
+                r = hooks_load(config->hooks_dir, &hooks);
+                if (r < 0) {
+                        enforcer_error(&e, r);
+                        snprintf(hooks.refused, sizeof(hooks.refused), "listing hooks_dir: %s", strerror(-r));
+                }
+                if (hooks.truncated)
+                        log_warning("More than %d hooks in %s, running the first ones only.", HOOKS_MAX,
+                                    config->hooks_dir);
+                for (size_t i = 0; i < n; i++)
+                        step_hooks(&e, &t[i], &hooks);
+                hook_list_done(&hooks);
+        }
+        return e.first_error;
+}
+
+/* ---- retries ---- */
+
+typedef struct StepHistory {
+        bool seen;
+        bool last_failed;
+        unsigned failures_in_a_row;
+        const char *event;      /* of the newest failed row, borrowed from the audit array */
+} StepHistory;
+
+static void history_add(StepHistory *h, const ProvAuditEvent *ev) {
+        h->seen = true;
+        if (streq_ptr(ev->outcome, "failed")) {
+                h->last_failed = true;
+                h->failures_in_a_row++;
+                h->event = ev->event;
+        } else {
+                h->last_failed = false;
+                h->failures_in_a_row = 0;
+        }
+}
+
+int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
+        Enforcer e = { .config = config, .store = store };
+        ProvUserRecord *users = NULL;
+        size_t n_users = 0;
+        int r, retried = 0;
+
+        if (!config || !store)
+                return -EINVAL;
+        r = prov_store_users_load(store, &users, &n_users);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < n_users && r >= 0; i++) {
+                const ProvUserRecord *u = &users[i];
+                StepHistory logind = {}, kill_step = {};
+                ProvAuditEvent *ev = NULL;
+                size_t n_ev = 0;
+
+                if (!prov_state_is_refused(u->state) || !uid_may_be_enforced(config, u->uid))
+                        continue;
+                /* The newest rows of this user are enough: a step that failed more than
+                 * PROV_ENFORCE_MAX_RETRIES times in a row is not retried anyway. */
+                r = prov_store_audit_load(store, u->name, 0, 256, &ev, &n_ev);
+                if (r < 0)
+                        break;
+                for (size_t j = 0; j < n_ev; j++) {
+                        if (!streq_ptr(ev[j].scim_id, u->scim_id) || ev[j].uid != (int64_t) u->uid)
+                                continue;
+                        if (streq_ptr(ev[j].step, "logind"))
+                                history_add(&logind, &ev[j]);
+                        else if (streq_ptr(ev[j].step, "kill"))
+                                history_add(&kill_step, &ev[j]);
+                }
+
+                bool do_logind = logind.last_failed && logind.failures_in_a_row < PROV_ENFORCE_MAX_RETRIES;
+                bool do_kill = kill_step.last_failed && kill_step.failures_in_a_row < PROV_ENFORCE_MAX_RETRIES;
+                if (do_logind || do_kill) {
+                        ProvTransition t = {
+                                .scim_id = u->scim_id,
+                                .name = u->name,
+                                .uid = u->uid,
+                                .old_state = u->state,
+                                .new_state = u->state,
+                                .event = do_logind ? logind.event : kill_step.event,
+                        };
+
+                        log_user(LOG_INFO, u->name, u->uid, t.event, "Retrying enforcement for %s", SAFE(u->name));
+                        if (do_logind)
+                                step_logind(&e, &t);
+                        if (do_kill) {
+                                t.event = kill_step.event;
+                                step_kill(&e, &t);
+                        }
+                        retried++;
+                }
+                prov_audit_events_free(ev, n_ev);
+        }
+        enforcer_done(&e);
+        prov_user_records_free(users, n_users);
+        if (r < 0)
+                return r;
+        if (e.first_error < 0)
+                return e.first_error;
+        return retried;
+}
