@@ -32,6 +32,10 @@ state_dir = $tmp/state
 strip_domain = yes
 uid_attribute = urn:ietf:params:scim:schemas:extension:posix:2.0:User:uidNumber
 map_groups = admins=sudo
+
+[enforce]
+# The demo never asks the host's logind to end anyone's session.
+terminate_sessions = no
 CONF
 cat >"$tmp/nsswitch.conf" <<CONF
 passwd: files provision

@@ -64,6 +64,8 @@ interval = 1
 state_dir = {tmp}/state
 passwd_file = {tmp}/passwd
 group_file = {tmp}/group
+[enforce]
+terminate_sessions = no
 """
         with open(conf, "w") as f:
             f.write(good_conf)

@@ -31,6 +31,9 @@ group_file = $tmp/group
 strip_domain = yes
 [sync]
 max_deprovision = 30%
+[enforce]
+# Never ask the host's logind to end sessions of test uids.
+terminate_sessions = no
 CONF
 cat >"$tmp/directory.json" <<'JSON'
 {"Users": [
