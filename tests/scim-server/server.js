@@ -214,6 +214,10 @@ function egressFor(coll) {
         if (resource.filter && !options.filtering)
             throw new SCIMMY.Types.Error(400, "invalidFilter", "Filtering is not supported by this service provider");
         const all = matching(coll, resource.filter);
+        // A root-level POST /.search spans resource types; scimmy merges, slices and
+        // counts the combined list itself, so hand it everything that matched.
+        if (req.originalUrl.split("?")[0].replace(/\/+$/, "") === `${BASE}/.search`)
+            return all.map(r => decorate(coll, r));
         const c = resource.constraints ?? {};
         const startIndex = Math.max(1, Number.isInteger(c.startIndex) ? c.startIndex : 1);
         let count = Number.isInteger(c.count) ? Math.max(0, c.count) : options.defaultCount;
