@@ -29,6 +29,7 @@ struct ProvScimClient {
         ProvScimLimits limits;
         uint64_t retry_after;           /* CLOCK_MONOTONIC µs, 0 = never asked */
         bool spc_known;
+        bool users_endpoint_ok;         /* GET /Users answered a ListResponse once */
         ProvScimServiceConfig spc;
         ProvScimStats stats;            /* counters of the current fetch */
 };
@@ -961,6 +962,31 @@ finish:
         return r;
 }
 
+/* GET /Users?count=0 once per client: the endpoint answers a ListResponse. */
+static int check_users_endpoint(ProvScimClient *c) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *page = NULL;
+        Body b = {};
+        long status;
+        int r;
+
+        if (c->users_endpoint_ok)
+                return 0;
+        r = scim_get(c, "/Users", "startIndex=1&count=0", &b, &status);
+        if (r < 0)
+                return r;
+        if (status < 200 || status >= 300) {
+                r = http_error(c, status, &b);
+                body_done(&b);
+                return r;
+        }
+        r = prov_scim_parse_list(b.data ?: "", b.len, false, &c->popts, &page);
+        body_done(&b);
+        if (r < 0)
+                return r;
+        c->users_endpoint_ok = true;
+        return 0;
+}
+
 int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user) {
         _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
         _cleanup_free_ char *esc = NULL, *path = NULL, *detail = NULL;
@@ -980,11 +1006,16 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
                 return r;
 
         if (status == 404) {
-                /* Only a SCIM Error saying 404 proves the user is gone; an HTML 404 means a wrong
-                 * URL or a proxy, and must never deprovision anybody. */
-                r = b.data ? prov_scim_parse_error(b.data, b.len, &detail) : -EBADMSG;
+                /* Only a SCIM Error saying 404 (or an empty 404) proves the user is gone; an HTML
+                 * 404 from a proxy must never deprovision anybody. */
+                r = b.len == 0 ? 404 : prov_scim_parse_error(b.data, b.len, &detail);
                 body_done(&b);
-                return r == 404 ? 1 : -ENOENT;
+                if (r != 404)
+                        return -ENOENT;
+                /* And only if /Users itself exists: a wrong base URL answers 404 for everybody,
+                 * on some servers with a proper SCIM Error. */
+                r = check_users_endpoint(c);
+                return r < 0 ? r : 1;
         }
         if (status < 200 || status >= 300) {
                 r = http_error(c, status, &b);

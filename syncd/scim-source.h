@@ -78,9 +78,10 @@ int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *
 int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats);
 
 /* GET /Users/{id} (id percent-encoded). Returns 1 if the server answers 404 with a SCIM Error
- * body (an HTML 404 from a wrong base URL is -ENOENT, never "gone"), 0 if the user exists (then
- * *ret_user is set if ret_user is not NULL), or a negative errno: then the caller must not
- * deprovision. */
+ * body (or an empty one) AND GET /Users?count=0 answers a ListResponse (checked once per client),
+ * so that a wrong base URL or an HTML 404 from a proxy is -ENOENT, never "gone". Returns 0 if the
+ * user exists (then *ret_user is set if ret_user is not NULL; a different id in the answer is
+ * -EBADMSG), or another negative errno: then the caller must not deprovision. */
 int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user);
 
 /* When the server last asked us to wait (429/503 with Retry-After in seconds or as an HTTP date),
