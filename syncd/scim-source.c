@@ -1,0 +1,1036 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "scim-source.h"
+#include "scim-spc.h"
+
+/* RFC 7643 §3.1 leaves ids open; ours are bounded by the parser at 255 bytes. */
+#define SCIM_ID_MAX 255
+#define CONNECT_TIMEOUT_MAX_SEC 10
+/* A Retry-After beyond a day is a server bug; never wait longer than that. */
+#define RETRY_AFTER_MAX_SEC 86400
+
+struct ProvScimClient {
+        CURL *curl;
+        char *base;                     /* base URL without trailing '/' */
+        struct curl_slist *headers;     /* Accept and Authorization: wiped before they are freed */
+        char errbuf[CURL_ERROR_SIZE];
+        char retry_after_hdr[64];       /* Retry-After of the current response, "" if none */
+        ProvScimParseOptions popts;
+        ProvScimLimits limits;
+        uint64_t retry_after;           /* CLOCK_MONOTONIC µs, 0 = never asked */
+        bool spc_known;
+        bool users_endpoint_ok;         /* GET /Users answered a ListResponse once */
+        ProvScimServiceConfig spc;
+        ProvScimStats stats;            /* counters of the current fetch */
+};
+
+/* A response body, growing up to max bytes; always NUL terminated for the debug log. */
+typedef struct Body {
+        char *data;
+        size_t len, cap, max;
+        bool too_big, oom;
+} Body;
+
+static void body_done(Body *b) {
+        free(b->data);
+        *b = (Body) {};
+}
+
+/* The merged result of one pass, with capacities the batch itself does not keep. */
+typedef struct Accum {
+        ProvScimBatch *batch;
+        size_t cap_users, cap_groups, cap_rejects;
+} Accum;
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+/* curl_global_init() is not thread-safe and must run once per process. */
+static void curl_init_once(void) {
+        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+
+        if (clock_gettime(clock, &ts) < 0)
+                return 0; /* cannot happen for the clocks we use */
+        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* ---------------------------------------------------------------- token */
+
+/* Reads a secret from an open fd: at most PROV_SCIM_TOKEN_MAX bytes, trailing whitespace
+ * stripped, only visible ASCII (anything else could inject headers). Wipes what it drops. */
+static int read_token_fd(int fd, char **ret) {
+        char *buf;
+        size_t len = 0;
+        int r = 0;
+
+        buf = malloc(PROV_SCIM_TOKEN_MAX + 2);
+        if (!buf)
+                return -ENOMEM;
+
+        for (;;) {
+                ssize_t n = read(fd, buf + len, PROV_SCIM_TOKEN_MAX + 1 - len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        goto fail;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+                if (len > PROV_SCIM_TOKEN_MAX) {
+                        r = -EFBIG;
+                        goto fail;
+                }
+        }
+        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+                len--;
+        buf[len] = '\0';
+        if (len == 0) {
+                r = -EINVAL;
+                goto fail;
+        }
+        for (size_t i = 0; i < len; i++)
+                if ((unsigned char) buf[i] <= 0x20 || (unsigned char) buf[i] >= 0x7f) {
+                        r = -EINVAL;
+                        goto fail;
+                }
+        *ret = buf;
+        return 0;
+fail:
+        explicit_bzero(buf, PROV_SCIM_TOKEN_MAX + 2);
+        free(buf);
+        return r;
+}
+
+/* The bearer token: a systemd credential if configured and present (systemd already made it
+ * private to us), else token_file with the ownership and mode rules of the header. */
+static int read_token(const ProvConfig *config, char **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *cred_path = NULL;
+        const char *creds = secure_getenv("CREDENTIALS_DIRECTORY");
+        struct stat st;
+
+        if (config->token_credential && creds && creds[0] == '/') {
+                const char *name = config->token_credential;
+
+                if (!name[0] || strchr(name, '/') || streq(name, ".") || streq(name, ".."))
+                        return -EINVAL;
+                if (asprintf(&cred_path, "%s/%s", creds, name) < 0)
+                        return -ENOMEM;
+                fd = open(cred_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+                if (fd < 0)
+                        return negative_errno();
+                if (fstat(fd, &st) < 0)
+                        return negative_errno();
+                if (!S_ISREG(st.st_mode))
+                        return -EPERM;
+                return read_token_fd(fd, ret);
+        }
+
+        if (!config->token_file)
+                return -ENOKEY;
+
+        fd = open(config->token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ELOOP ? -EPERM : negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode)) {
+                log_debug("Token file is not a regular file.");
+                return -EPERM;
+        }
+        if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                log_debug("Token file is owned by uid %u, neither root nor us.", (unsigned) st.st_uid);
+                return -EPERM;
+        }
+        if (st.st_mode & 0077) {
+                log_debug("Token file has mode %04o, group or others may read it.", (unsigned) (st.st_mode & 07777));
+                return -EPERM;
+        }
+        return read_token_fd(fd, ret);
+}
+
+/* ---------------------------------------------------------------- URL */
+
+static bool host_is_loopback(const char *host) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        char buf[INET6_ADDRSTRLEN + 2];
+        size_t l = strlen(host);
+
+        if (strcasecmp(host, "localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1)
+                return (ntohl(a4.s_addr) >> 24) == 127;
+        if (l >= 2 && l < sizeof(buf) && host[0] == '[' && host[l - 1] == ']') {
+                memcpy(buf, host + 1, l - 2);
+                buf[l - 2] = '\0';
+                return inet_pton(AF_INET6, buf, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        }
+        return false;
+}
+
+/* Accepts https, and plain http only when allowed and only to a loopback host: a token sent in
+ * clear over a real network is never what an administrator wants, even with the flag set. */
+static int check_url(const char *url, bool allow_http) {
+        CURLU *u;
+        char *scheme = NULL, *host = NULL;
+        int r = -EPROTONOSUPPORT;
+
+        if (!url)
+                return -EINVAL;
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+                r = -EINVAL;
+                goto finish;
+        }
+        if (strcasecmp(scheme, "https") == 0)
+                r = 0;
+        else if (strcasecmp(scheme, "http") == 0 && allow_http && host_is_loopback(host))
+                r = 0;
+finish:
+        curl_free(scheme);
+        curl_free(host);
+        curl_url_cleanup(u);
+        return r;
+}
+
+/* ---------------------------------------------------------------- client */
+
+static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        Body *b = userdata;
+        size_t n = size * nmemb;
+
+        /* Refusing here, not after the transfer, is what bounds memory against a hostile server. */
+        if (n > b->max - b->len) {
+                b->too_big = true;
+                return 0;
+        }
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 64 * 1024;
+                char *p;
+
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                if (cap > b->max + 1)
+                        cap = b->max + 1;
+                p = realloc(b->data, cap);
+                if (!p) {
+                        b->oom = true;
+                        return 0;
+                }
+                b->data = p;
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, ptr, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return n;
+}
+
+/* Keeps the Retry-After header of the response; curl calls this once per header line. */
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        ProvScimClient *c = userdata;
+        size_t n = size * nmemb, k = strlen("Retry-After:");
+
+        if (n > k && strncasecmp(ptr, "Retry-After:", k) == 0) {
+                const char *v = ptr + k;
+                size_t l = n - k;
+
+                while (l > 0 && (*v == ' ' || *v == '\t'))
+                        v++, l--;
+                while (l > 0 && strchr(" \t\r\n", v[l - 1]))
+                        l--;
+                if (l >= sizeof(c->retry_after_hdr))
+                        l = sizeof(c->retry_after_hdr) - 1;
+                memcpy(c->retry_after_hdr, v, l);
+                c->retry_after_hdr[l] = '\0';
+        }
+        return n;
+}
+
+/* Turns the Retry-After of the last response (delta-seconds or an HTTP date) into a monotonic
+ * deadline; an unparsable value is ignored and the caller's own backoff applies. */
+static void record_retry_after(ProvScimClient *c) {
+        const char *v = c->retry_after_hdr;
+        int64_t sec;
+
+        if (!v[0])
+                return;
+        if (strspn(v, "0123456789") == strlen(v)) {
+                sec = strlen(v) > 6 ? RETRY_AFTER_MAX_SEC : strtoll(v, NULL, 10);
+        } else {
+                time_t t = curl_getdate(v, NULL);
+
+                if (t == (time_t) -1)
+                        return;
+                sec = (int64_t) t - (int64_t) time(NULL);
+                if (sec < 0)
+                        sec = 0;
+        }
+        if (sec > RETRY_AFTER_MAX_SEC)
+                sec = RETRY_AFTER_MAX_SEC;
+        c->retry_after = now_usec(CLOCK_MONOTONIC) + (uint64_t) sec * UINT64_C(1000000);
+}
+
+static void wipe_headers(struct curl_slist *l) {
+        for (struct curl_slist *i = l; i; i = i->next)
+                if (i->data)
+                        explicit_bzero(i->data, strlen(i->data));
+        curl_slist_free_all(l);
+}
+
+ProvScimClient *prov_scim_client_free(ProvScimClient *c) {
+        if (!c)
+                return NULL;
+        if (c->curl)
+                curl_easy_cleanup(c->curl);
+        wipe_headers(c->headers);
+        free(c->base);
+        free(c);
+        return NULL;
+}
+
+int prov_scim_client_set_limits(ProvScimClient *c, const ProvScimLimits *limits) {
+        ProvScimLimits l = limits ? *limits : (ProvScimLimits) {};
+
+        if (!c)
+                return -EINVAL;
+        if (l.count == 0)
+                l.count = 0; /* discovered per fetch */
+        if (l.max_pages == 0)
+                l.max_pages = PROV_SCIM_DEFAULT_MAX_PAGES;
+        if (l.max_response_bytes == 0)
+                l.max_response_bytes = PROV_SCIM_DEFAULT_MAX_RESPONSE_BYTES;
+        if (l.max_total_bytes == 0)
+                l.max_total_bytes = PROV_SCIM_DEFAULT_MAX_TOTAL_BYTES;
+        if (l.max_response_bytes > SIZE_MAX / 2)
+                return -EINVAL;
+        c->limits = l;
+        return 0;
+}
+
+int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = NULL;
+        char *token = NULL, *auth = NULL;
+        struct curl_slist *l;
+        size_t n;
+        long timeout;
+        int r;
+
+        if (!config || !ret)
+                return -EINVAL;
+
+        r = check_url(config->url, config->allow_insecure_http);
+        if (r < 0)
+                return r;
+
+        (void) pthread_once(&curl_once, curl_init_once);
+        if (curl_init_result != CURLE_OK)
+                return -ENOMEM;
+
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        (void) prov_scim_client_set_limits(c, NULL);
+        c->popts = (ProvScimParseOptions) {
+                .uid_attribute = config->uid_attribute,
+                .gid_attribute = config->gid_attribute,
+        };
+
+        c->base = strdup(config->url);
+        if (!c->base)
+                return -ENOMEM;
+        n = strlen(c->base);
+        while (n > 0 && c->base[n - 1] == '/')
+                c->base[--n] = '\0';
+
+        r = read_token(config, &token);
+        if (r < 0)
+                return r;
+        r = asprintf(&auth, "Authorization: Bearer %s", token);
+        explicit_bzero(token, strlen(token));
+        free(token);
+        if (r < 0)
+                return -ENOMEM;
+        l = curl_slist_append(NULL, "Accept: application/scim+json");
+        if (l)
+                c->headers = l;
+        l = l ? curl_slist_append(c->headers, auth) : NULL;
+        explicit_bzero(auth, strlen(auth));
+        free(auth);
+        if (!l)
+                return -ENOMEM;
+
+        c->curl = curl_easy_init();
+        if (!c->curl)
+                return -ENOMEM;
+
+        timeout = config->timeout_sec > 0 ? (long) config->timeout_sec : 30;
+#if LIBCURL_VERSION_NUM >= 0x075500
+        const char *protocols = config->allow_insecure_http ? "http,https" : "https";
+        if (curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "https") != CURLE_OK)
+                return -EIO;
+#else
+        long protocols = CURLPROTO_HTTPS | (config->allow_insecure_http ? CURLPROTO_HTTP : 0);
+        if (curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, protocols) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS, (long) CURLPROTO_HTTPS) != CURLE_OK)
+                return -EIO;
+#endif
+        if (curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+            (config->ca_file && curl_easy_setopt(c->curl, CURLOPT_CAINFO, config->ca_file) != CURLE_OK) ||
+            curl_easy_setopt(c->curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT,
+                             timeout < CONNECT_TIMEOUT_MAX_SEC ? timeout : (long) CONNECT_TIMEOUT_MAX_SEC) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "") != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "provision-syncd/" PACKAGE_VERSION) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, body_write) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK)
+                return -EIO;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+uint64_t prov_scim_client_retry_after(const ProvScimClient *c) {
+        return c ? c->retry_after : 0;
+}
+
+/* ---------------------------------------------------------------- requests */
+
+static int curl_to_errno(CURLcode code, const Body *b) {
+        switch (code) {
+        case CURLE_OK:
+                return 0;
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_ENGINE_NOTFOUND:
+        case CURLE_SSL_ENGINE_SETFAILED:
+        case CURLE_SSL_ENGINE_INITFAILED:
+        case CURLE_SSL_CRL_BADFILE:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_SHUTDOWN_FAILED:
+        case CURLE_USE_SSL_FAILED:
+                return -EPROTO;
+        case CURLE_WRITE_ERROR:
+                return b->too_big ? -EFBIG : b->oom ? -ENOMEM : -EIO;
+        case CURLE_FILESIZE_EXCEEDED:
+                return -EFBIG;
+        case CURLE_OUT_OF_MEMORY:
+                return -ENOMEM;
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return -EPROTONOSUPPORT;
+        default:
+                return -EIO;
+        }
+}
+
+/* GET base + path [+ "?" + query]. Returns 0 with the HTTP status in *ret_status and the body
+ * in *body (whatever the status), or a negative errno for a transport failure. */
+static int scim_get(ProvScimClient *c, const char *path, const char *query, Body *body, long *ret_status) {
+        _cleanup_free_ char *url = NULL;
+        uint64_t room, start;
+        long status = 0;
+        CURLcode code;
+        int r;
+
+        *body = (Body) {};
+        if (c->stats.bytes >= c->limits.max_total_bytes)
+                return -EFBIG;
+        room = c->limits.max_total_bytes - c->stats.bytes;
+        body->max = (size_t) (room < c->limits.max_response_bytes ? room : c->limits.max_response_bytes);
+
+        if (asprintf(&url, "%s%s%s%s", c->base, path, query ? "?" : "", query ?: "") < 0)
+                return -ENOMEM;
+
+        c->retry_after_hdr[0] = '\0';
+        c->errbuf[0] = '\0';
+        if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, body) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) body->max) != CURLE_OK)
+                return -EIO;
+
+        start = now_usec(CLOCK_MONOTONIC);
+        code = curl_easy_perform(c->curl);
+        c->stats.requests++;
+        c->stats.bytes += body->len;
+        (void) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        r = curl_to_errno(code, body);
+
+        log_debug("SCIM GET %s%s%.200s: %s%ld, %zu bytes, %" PRIu64 " ms%s%s", path, query ? "?" : "",
+                  query ?: "", r < 0 ? "failed, status " : "status ", status, body->len,
+                  (now_usec(CLOCK_MONOTONIC) - start) / 1000, r < 0 ? ": " : "",
+                  r < 0 ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(code)) : "");
+        if (r < 0) {
+                body_done(body);
+                return r;
+        }
+        *ret_status = status;
+        return 0;
+}
+
+/* Maps a non-2xx status to an errno, records Retry-After, and logs the SCIM error detail at
+ * debug level (it comes from the server: prov_scim_parse_error() cleaned it). */
+static int http_error(ProvScimClient *c, long status, const Body *b) {
+        _cleanup_free_ char *detail = NULL;
+
+        if (b->data && prov_scim_parse_error(b->data, b->len, &detail) >= 0)
+                log_debug("SCIM error: %s", detail);
+
+        switch (status) {
+        case 401:
+        case 403:
+                log_debug("SCIM authentication failed (status %ld).", status);
+                return -EACCES;
+        case 404:
+                return -ENOENT;
+        case 429:
+        case 503:
+                record_retry_after(c);
+                return -EBUSY;
+        case 501:
+                return -EOPNOTSUPP;
+        default:
+                return -EIO;
+        }
+}
+
+/* Whether a 400 response is a SCIM "invalidFilter" error. */
+static bool is_invalid_filter(const Body *b) {
+        _cleanup_free_ char *detail = NULL;
+
+        if (!b->data || prov_scim_parse_error(b->data, b->len, &detail) < 0)
+                return false;
+        return strstr(detail, "(invalidFilter)") != NULL;
+}
+
+/* GET /ServiceProviderConfig. A server without one (or with a broken one) gets the
+ * conservative defaults; authentication, throttling and transport errors are real errors. */
+static int load_service_config(ProvScimClient *c) {
+        Body b = {};
+        long status;
+        int r;
+
+        r = scim_get(c, "/ServiceProviderConfig", NULL, &b, &status);
+        if (r < 0)
+                return r;
+        if (status >= 200 && status < 300)
+                r = prov_scim_parse_service_config(b.data ?: "", b.len, &c->spc);
+        else {
+                r = http_error(c, status, &b);
+                /* Credentials and throttling would fail the walk anyway: say so now. */
+                if (r == -EACCES || r == -EBUSY) {
+                        body_done(&b);
+                        return r;
+                }
+        }
+        body_done(&b);
+        c->spc_known = r >= 0;
+        if (!c->spc_known)
+                c->spc = (ProvScimServiceConfig) { .index = true };
+        log_debug("SCIM service provider: %s filter %s (maxResults %" PRIu64 "), cursor paging %s.",
+                  c->spc_known ? "advertised" : "no usable ServiceProviderConfig,",
+                  c->spc.filter_supported ? "supported" : "unsupported", c->spc.filter_max_results,
+                  c->spc.cursor ? "supported" : "unsupported");
+        return 0;
+}
+
+static unsigned page_size(const ProvScimClient *c) {
+        uint64_t n = PROV_SCIM_DEFAULT_COUNT;
+
+        if (c->limits.count > 0)
+                return c->limits.count;
+        if (c->spc.max_page_size > 0 && c->spc.max_page_size < n)
+                n = c->spc.max_page_size;
+        if (c->spc.filter_max_results > 0 && c->spc.filter_max_results < n)
+                n = c->spc.filter_max_results;
+        return (unsigned) n;
+}
+
+/* ---------------------------------------------------------------- paging */
+
+/* Grows an array of elements of size sz to hold one more than *n, doubling its capacity. */
+static int grow(void **array, size_t *cap, size_t n, size_t sz) {
+        size_t want;
+        void *p;
+
+        if (n < *cap)
+                return 0;
+        want = *cap ? *cap * 2 : 256;
+        if (want > SIZE_MAX / sz)
+                return -ENOMEM;
+        p = realloc(*array, want * sz);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *cap = want;
+        return 0;
+}
+
+/* Moves every resource and reject of a parsed page into the accumulator; the page keeps
+ * nothing that batch_free would release twice. */
+static int accum_take(Accum *a, ProvScimBatch *page) {
+        ProvScimBatch *b = a->batch;
+        int r;
+
+        for (size_t i = 0; i < page->n_users; i++) {
+                r = grow((void **) &b->users, &a->cap_users, b->n_users, sizeof(ProvScimUser));
+                if (r < 0)
+                        goto fail;
+                b->users[b->n_users++] = page->users[i];
+                page->users[i] = (ProvScimUser) {};
+        }
+        for (size_t i = 0; i < page->n_groups; i++) {
+                r = grow((void **) &b->groups, &a->cap_groups, b->n_groups, sizeof(ProvScimGroup));
+                if (r < 0)
+                        goto fail;
+                b->groups[b->n_groups++] = page->groups[i];
+                page->groups[i] = (ProvScimGroup) {};
+        }
+        for (size_t i = 0; i < page->n_rejects; i++) {
+                r = grow((void **) &b->rejects, &a->cap_rejects, b->n_rejects, sizeof(ProvScimReject));
+                if (r < 0)
+                        goto fail;
+                b->rejects[b->n_rejects++] = page->rejects[i];
+                page->rejects[i] = (ProvScimReject) {};
+        }
+        return 0;
+fail:
+        /* The emptied slots are zeroed, so freeing the page still frees exactly what is left. */
+        return r;
+}
+
+/* Walks one list endpoint (/Users or /Groups) to its end, appending to a. filter is already
+ * percent-encoded, or NULL. *ret_consistent tells whether the walk added up: the resources
+ * received match totalResults, and totalResults did not move between the first and last page. */
+static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bool *ret_consistent) {
+        const char *path = groups ? "/Groups" : "/Users";
+        const bool cursor_mode = c->spc.cursor;
+        const unsigned count = page_size(c);
+        _cleanup_free_ char *cursor = cursor_mode ? strdup("") : NULL;
+        int64_t start = 1, total_first = -1, total_last = -1;
+        uint64_t received = 0, pages = 0;
+        bool has_total = true;
+        int r;
+
+        if (cursor_mode && !cursor)
+                return -ENOMEM;
+
+        for (;;) {
+                _cleanup_(prov_scim_batch_freep) ProvScimBatch *page = NULL;
+                _cleanup_free_ char *query = NULL, *esc = NULL;
+                Body b = {};
+                long status;
+                size_t n;
+
+                if (pages >= c->limits.max_pages) {
+                        log_debug("SCIM %s: more than %" PRIu64 " pages, giving up.", path, pages);
+                        return -E2BIG;
+                }
+
+                if (cursor_mode) {
+                        esc = curl_easy_escape(c->curl, cursor, 0);
+                        if (!esc)
+                                return -ENOMEM;
+                        r = asprintf(&query, "cursor=%s&count=%u%s%s", esc, count,
+                                     filter ? "&filter=" : "", filter ?: "");
+                } else
+                        r = asprintf(&query, "startIndex=%" PRIi64 "&count=%u%s%s", start, count,
+                                     filter ? "&filter=" : "", filter ?: "");
+                if (r < 0)
+                        return -ENOMEM;
+
+                r = scim_get(c, path, query, &b, &status);
+                if (r < 0)
+                        return r;
+                if (status < 200 || status >= 300) {
+                        r = status == 400 && filter && is_invalid_filter(&b) ? -EOPNOTSUPP
+                                                                             : http_error(c, status, &b);
+                        body_done(&b);
+                        return r;
+                }
+                r = prov_scim_parse_list(b.data ?: "", b.len, groups, &c->popts, &page);
+                body_done(&b);
+                if (r < 0) {
+                        log_debug("SCIM %s: page %" PRIu64 " is not a valid ListResponse.", path, pages + 1);
+                        return r;
+                }
+                pages++;
+                c->stats.pages++;
+
+                n = (groups ? page->n_groups : page->n_users) + page->n_rejects;
+                if (!page->has_total_results)
+                        has_total = false;
+                if (pages == 1)
+                        total_first = page->total_results;
+                total_last = page->total_results;
+
+                r = accum_take(a, page);
+                if (r < 0)
+                        return r;
+                received += n;
+
+                if (n == 0)
+                        break;
+                if (cursor_mode) {
+                        if (!page->next_cursor || !page->next_cursor[0])
+                                break;
+                        free(cursor);
+                        cursor = TAKE_PTR(page->next_cursor);
+                        continue;
+                }
+                /* Advance by what we got, never by itemsPerPage: servers get that wrong. */
+                start += (int64_t) n;
+                if (has_total && received >= (uint64_t) (total_last > 0 ? total_last : 0))
+                        break;
+        }
+
+        *ret_consistent = !has_total ||
+                (total_first == total_last && received == (uint64_t) (total_last > 0 ? total_last : 0));
+        if (!*ret_consistent)
+                log_debug("SCIM %s: received %" PRIu64 " resources, totalResults %" PRIi64 " at the start and %"
+                          PRIi64 " at the end.", path, received, total_first, total_last);
+        return 0;
+}
+
+typedef struct IdRef {
+        const char *id;
+        size_t index;
+} IdRef;
+
+static int idref_cmp(const void *x, const void *y) {
+        const IdRef *a = x, *b = y;
+        int d = strcmp(a->id, b->id);
+
+        if (d != 0)
+                return d;
+        return a->index < b->index ? -1 : a->index > b->index;
+}
+
+/* Marks in dup[] every element whose id appeared at a lower index: the first copy wins,
+ * as it is the one the server listed first. */
+static int find_duplicates(size_t n, const char *(*id_of)(const ProvScimBatch *, size_t),
+                           const ProvScimBatch *b, bool *dup, size_t *ret_dups) {
+        _cleanup_free_ IdRef *refs = NULL;
+        size_t dups = 0;
+
+        if (n < 2) {
+                *ret_dups = 0;
+                return 0;
+        }
+        refs = calloc(n, sizeof(IdRef));
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                refs[i] = (IdRef) { .id = id_of(b, i), .index = i };
+        qsort(refs, n, sizeof(IdRef), idref_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (streq(refs[i].id, refs[i - 1].id)) {
+                        dup[refs[i].index] = true;
+                        dups++;
+                }
+        *ret_dups = dups;
+        return 0;
+}
+
+static const char *user_id(const ProvScimBatch *b, size_t i) {
+        return b->users[i].id;
+}
+
+static const char *group_id(const ProvScimBatch *b, size_t i) {
+        return b->groups[i].id;
+}
+
+/* Drops later copies of the same id (a resource seen twice because the list shifted under us
+ * while paging), keeping the order of first appearance. */
+static int dedup(ProvScimBatch *b) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *trash = NULL;
+        _cleanup_free_ bool *dup_u = NULL, *dup_g = NULL;
+        size_t du = 0, dg = 0, k;
+        int r;
+
+        dup_u = calloc(b->n_users + 1, sizeof(bool));
+        dup_g = calloc(b->n_groups + 1, sizeof(bool));
+        trash = calloc(1, sizeof(ProvScimBatch));
+        if (!dup_u || !dup_g || !trash)
+                return -ENOMEM;
+        r = find_duplicates(b->n_users, user_id, b, dup_u, &du);
+        if (r < 0)
+                return r;
+        r = find_duplicates(b->n_groups, group_id, b, dup_g, &dg);
+        if (r < 0)
+                return r;
+        if (du == 0 && dg == 0)
+                return 0;
+
+        trash->users = calloc(du + 1, sizeof(ProvScimUser));
+        trash->groups = calloc(dg + 1, sizeof(ProvScimGroup));
+        if (!trash->users || !trash->groups)
+                return -ENOMEM;
+
+        k = 0;
+        for (size_t i = 0; i < b->n_users; i++)
+                if (dup_u[i])
+                        trash->users[trash->n_users++] = b->users[i];
+                else
+                        b->users[k++] = b->users[i];
+        b->n_users = k;
+        k = 0;
+        for (size_t i = 0; i < b->n_groups; i++)
+                if (dup_g[i])
+                        trash->groups[trash->n_groups++] = b->groups[i];
+                else
+                        b->groups[k++] = b->groups[i];
+        b->n_groups = k;
+        log_debug("SCIM: dropped %zu duplicate users and %zu duplicate groups.", du, dg);
+        return 0;
+}
+
+/* One pass over /Users then /Groups into a fresh batch. */
+static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool *ret_consistent) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
+        bool users_ok = false, groups_ok = false;
+        Accum a;
+        int r;
+
+        batch = calloc(1, sizeof(ProvScimBatch));
+        if (!batch)
+                return -ENOMEM;
+        a = (Accum) { .batch = batch };
+        c->stats.passes++;
+
+        r = walk(c, false, filter, &a, &users_ok);
+        if (r < 0)
+                return r;
+        r = walk(c, true, filter, &a, &groups_ok);
+        if (r < 0)
+                return r;
+
+        *ret_consistent = users_ok && groups_ok;
+        *ret = TAKE_PTR(batch);
+        return 0;
+}
+
+static int finish_batch(ProvScimBatch *b) {
+        int r = dedup(b);
+
+        if (r < 0)
+                return r;
+        b->total_results = (int64_t) (b->n_users + b->n_groups);
+        b->has_total_results = true;
+        b->start_index = 1;
+        b->items_per_page = b->total_results;
+        return 0;
+}
+
+int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *stats) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
+        bool consistent = false;
+        int r;
+
+        if (!c || !ret)
+                return -EINVAL;
+        c->stats = (ProvScimStats) {};
+
+        /* Re-read each full scan: page size limits and paging modes may change on the server. */
+        r = load_service_config(c);
+        if (r < 0)
+                goto finish;
+
+        for (unsigned attempt = 0; attempt < 2 && !consistent; attempt++) {
+                batch = prov_scim_batch_free(batch);
+                r = pass(c, NULL, &batch, &consistent);
+                if (r < 0)
+                        goto finish;
+                if (!consistent)
+                        log_debug("SCIM full scan pass %u did not add up, the directory changed while paging.",
+                                  attempt + 1);
+        }
+        if (!consistent) {
+                r = -EAGAIN;
+                goto finish;
+        }
+        r = finish_batch(batch);
+        if (r < 0)
+                goto finish;
+        *ret = TAKE_PTR(batch);
+        r = 0;
+finish:
+        if (stats)
+                *stats = c->stats;
+        return r;
+}
+
+/* RFC 3339 UTC with milliseconds: "2026-11-22T16:00:00.123Z". Rounded down, so that a
+ * resource stamped in the same millisecond still matches "ge". */
+static int format_rfc3339(int64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm))
+                return -EINVAL;
+        if (snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) ((usec % 1000000) / 1000)) >= (int) size)
+                return -EINVAL;
+        return 0;
+}
+
+int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
+        _cleanup_free_ char *filter = NULL;
+        char ts[64], expr[128];
+        bool consistent;
+        int r;
+
+        if (!c || !ret || since_usec < 0)
+                return -EINVAL;
+        c->stats = (ProvScimStats) {};
+
+        if (!c->spc_known) {
+                r = load_service_config(c);
+                if (r < 0)
+                        goto finish;
+        }
+        if (c->spc_known && !c->spc.filter_supported) {
+                r = -EOPNOTSUPP;
+                goto finish;
+        }
+
+        r = format_rfc3339(since_usec, ts, sizeof(ts));
+        if (r < 0)
+                goto finish;
+        (void) snprintf(expr, sizeof(expr), "meta.lastModified ge \"%s\"", ts);
+        filter = curl_easy_escape(c->curl, expr, 0);
+        if (!filter) {
+                r = -ENOMEM;
+                goto finish;
+        }
+
+        /* One pass: a resource that moves while we page is caught by the next, overlapping delta. */
+        r = pass(c, filter, &batch, &consistent);
+        if (r < 0)
+                goto finish;
+        r = finish_batch(batch);
+        if (r < 0)
+                goto finish;
+        *ret = TAKE_PTR(batch);
+        r = 0;
+finish:
+        if (stats)
+                *stats = c->stats;
+        return r;
+}
+
+/* GET /Users?count=0 once per client: the endpoint answers a ListResponse. */
+static int check_users_endpoint(ProvScimClient *c) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *page = NULL;
+        Body b = {};
+        long status;
+        int r;
+
+        if (c->users_endpoint_ok)
+                return 0;
+        r = scim_get(c, "/Users", "startIndex=1&count=0", &b, &status);
+        if (r < 0)
+                return r;
+        if (status < 200 || status >= 300) {
+                r = http_error(c, status, &b);
+                body_done(&b);
+                return r;
+        }
+        r = prov_scim_parse_list(b.data ?: "", b.len, false, &c->popts, &page);
+        body_done(&b);
+        if (r < 0)
+                return r;
+        c->users_endpoint_ok = true;
+        return 0;
+}
+
+int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user) {
+        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+        _cleanup_free_ char *esc = NULL, *path = NULL, *detail = NULL;
+        Body b = {};
+        long status;
+        int r;
+
+        if (!c || !id || !id[0] || strlen(id) > SCIM_ID_MAX)
+                return -EINVAL;
+
+        esc = curl_easy_escape(c->curl, id, 0);
+        if (!esc || asprintf(&path, "/Users/%s", esc) < 0)
+                return -ENOMEM;
+
+        r = scim_get(c, path, NULL, &b, &status);
+        if (r < 0)
+                return r;
+
+        if (status == 404) {
+                /* Only a SCIM Error saying 404 (or an empty 404) proves the user is gone; an HTML
+                 * 404 from a proxy must never deprovision anybody. */
+                r = b.len == 0 ? 404 : prov_scim_parse_error(b.data, b.len, &detail);
+                body_done(&b);
+                if (r != 404)
+                        return -ENOENT;
+                /* And only if /Users itself exists: a wrong base URL answers 404 for everybody,
+                 * on some servers with a proper SCIM Error. */
+                r = check_users_endpoint(c);
+                return r < 0 ? r : 1;
+        }
+        if (status < 200 || status >= 300) {
+                r = http_error(c, status, &b);
+                body_done(&b);
+                return r;
+        }
+        r = prov_scim_parse_user(b.data ?: "", b.len, &c->popts, &u);
+        body_done(&b);
+        if (r < 0)
+                return r;
+        if (!streq(u->id, id)) {
+                log_debug("SCIM GET /Users/%s answered with another id.", SAFE(id));
+                return -EBADMSG;
+        }
+        if (ret_user)
+                *ret_user = TAKE_PTR(u);
+        return 0;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The HTTP side of the SCIM 2.0 source (RFC 7644): a libcurl client that pages through
+ * /Users and /Groups, asks for deltas by meta.lastModified, and confirms deletions one by one.
+ * Every body goes through scim-parse (or scim-spc for /ServiceProviderConfig); this file never
+ * sees JSON itself.
+ *
+ * Errors (negative errno): 401/403 -EACCES, 404 on a list endpoint -ENOENT, 429/503 -EBUSY
+ * (see prov_scim_client_retry_after()), other 5xx or unexpected statuses -EIO, timeout
+ * -ETIMEDOUT, TLS failure -EPROTO, connection refused -ECONNREFUSED, unresolvable host
+ * -EHOSTUNREACH, a body over the size cap -EFBIG, malformed JSON -EBADMSG, an inconsistent
+ * full scan -EAGAIN, filtering not supported -EOPNOTSUPP. Nothing above debug is logged and
+ * the token never is. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "prov-config.h"
+#include "prov-util.h"
+#include "scim-parse.h"
+
+typedef struct ProvScimClient ProvScimClient;
+
+typedef struct ProvScimStats {
+        uint64_t requests;      /* HTTP requests sent, including failed ones */
+        uint64_t bytes;         /* body bytes received */
+        uint64_t pages;         /* list pages parsed */
+        uint64_t passes;        /* full passes over /Users + /Groups (2 when the first drifted) */
+} ProvScimStats;
+
+/* Tunables; 0 in any field means the default. */
+typedef struct ProvScimLimits {
+        unsigned count;                 /* page size asked for; default min(1000, the server's
+                                         * filter.maxResults or pagination.maxPageSize). Set it to
+                                         * force a page size whatever the server advertises. */
+        uint64_t max_pages;             /* per resource type and pass; default 100000 */
+        uint64_t max_response_bytes;    /* one response body; default 64 MiB */
+        uint64_t max_total_bytes;       /* all bodies of one fetch; default 4 GiB */
+} ProvScimLimits;
+
+#define PROV_SCIM_DEFAULT_COUNT 1000u
+#define PROV_SCIM_DEFAULT_MAX_PAGES UINT64_C(100000)
+#define PROV_SCIM_DEFAULT_MAX_RESPONSE_BYTES (UINT64_C(64) * 1024 * 1024)
+#define PROV_SCIM_DEFAULT_MAX_TOTAL_BYTES (UINT64_C(4) * 1024 * 1024 * 1024)
+#define PROV_SCIM_TOKEN_MAX 16384
+
+/* Creates a client for config->url. The bearer token is read from
+ * $CREDENTIALS_DIRECTORY/<token_credential> when both are set, else from token_file, which must
+ * be a regular file (not a symlink) owned by root or by our euid with no group/other access
+ * (-EPERM otherwise). Trailing whitespace is stripped; an empty token or one with control
+ * characters or spaces is -EINVAL. The token lives only in this object and is wiped on free.
+ * The URL must be https://, or http:// when allow_insecure_http is set and the host is a loopback
+ * address (127.0.0.0/8, ::1, localhost); anything else is -EPROTONOSUPPORT. */
+int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret);
+
+/* Accepts NULL; returns NULL. */
+ProvScimClient *prov_scim_client_free(ProvScimClient *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimClient *, prov_scim_client_free);
+
+/* Replaces the limits (NULL restores the defaults). Returns 0 or -EINVAL. */
+int prov_scim_client_set_limits(ProvScimClient *c, const ProvScimLimits *limits);
+
+/* Full scan of /Users then /Groups. Pages with startIndex/count, advancing by the number of
+ * resources received (never by itemsPerPage), until totalResults is reached or a page is empty;
+ * with RFC 9865 cursors when /ServiceProviderConfig advertises pagination.cursor. Resources are
+ * de-duplicated by id (first wins). If the resources received do not add up to totalResults, or
+ * totalResults changed during the walk, a second pass is made; if that drifts too the scan fails
+ * with -EAGAIN. Any HTTP or parse error on any page fails the whole scan. On success *ret holds
+ * all users, groups and rejects; total_results is the number of users + groups.
+ * stats, if not NULL, is overwritten with the counters of this call, on failure too. */
+int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *stats);
+
+/* Delta: GET /Users and /Groups with filter=meta.lastModified ge "<since, RFC 3339 UTC, ms>",
+ * paged like a full scan but in one pass (drift is harmless here: the caller overlaps deltas and
+ * runs full scans). -EOPNOTSUPP when the server says filter.supported = false, or answers 400
+ * invalidFilter or 501: the caller falls back to full scans. */
+int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats);
+
+/* GET /Users/{id} (id percent-encoded). Returns 1 if the server answers 404 with a SCIM Error
+ * body (or an empty one) AND GET /Users?count=0 answers a ListResponse (checked once per client),
+ * so that a wrong base URL or an HTML 404 from a proxy is -ENOENT, never "gone". Returns 0 if the
+ * user exists (then *ret_user is set if ret_user is not NULL; a different id in the answer is
+ * -EBADMSG), or another negative errno: then the caller must not deprovision. */
+int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user);
+
+/* When the server last asked us to wait (429/503 with Retry-After in seconds or as an HTTP date),
+ * as a CLOCK_MONOTONIC time in µs; 0 if it never did. A later successful request does not clear
+ * it: the caller compares it with now. */
+uint64_t prov_scim_client_retry_after(const ProvScimClient *c);
