@@ -10,6 +10,7 @@
 #include "log.h"
 #include "enforce.h"
 #include "prov-config.h"
+#include "scim-source.h"
 #include "sync.h"
 
 /* Exit codes, documented in provision-syncd(8). */
@@ -89,15 +90,27 @@ static int ensure_state_dir(const char *path) {
         return 0;
 }
 
-/* Fetches a complete scan of the directory. Only the file source exists in this version;
- * the SCIM source plugs in here. */
+/* Fetches a complete scan of the directory: the whole file, or every page of /Users and
+ * /Groups from the SCIM service provider. */
 static int fetch_directory(const ProvConfig *config, ProvScimBatch **ret) {
         _cleanup_free_ char *json = NULL;
         size_t len = 0;
         int r;
 
-        if (config->source_type != PROV_SOURCE_FILE)
-                return log_error_errno(EOPNOTSUPP, "Only [source] type = file is supported by this build.");
+        if (config->source_type == PROV_SOURCE_SCIM) {
+                ProvScimClient *client = NULL;
+                ProvScimStats stats = {};
+
+                r = prov_scim_client_new(config, &client);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the SCIM client for %s: %m", config->url);
+                r = prov_scim_fetch_full(client, ret, &stats);
+                prov_scim_client_free(client);
+                if (r < 0)
+                        return log_error_errno(r, "Full scan of %s failed, nothing applied: %m", config->url);
+                log_debug("Full scan: %" PRIu64 " requests, %" PRIu64 " bytes", stats.requests, stats.bytes);
+                return 0;
+        }
 
         r = prov_read_file_bounded(config->source_path, DIRECTORY_FILE_MAX, &json, &len);
         if (r == -EFBIG)
