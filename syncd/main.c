@@ -195,10 +195,10 @@ static int sync_once(const ProvConfig *config, char *summary, size_t summary_siz
         /* Enforcement runs only now that the snapshot refuses the leavers: PAM will not let
          * them back in while their sessions are being terminated. A failed step is recorded
          * and retried on the next sync; it never fails the sync itself. */
-        if (prov_enforce_transitions(config, store, res.transitions, res.n_transitions) < 0)
-                log_warning("Some enforcement steps failed; they are retried on the next sync.");
         if (prov_enforce_retry_pending(config, store) < 0)
                 log_warning("Retrying earlier enforcement steps failed; trying again on the next sync.");
+        if (prov_enforce_transitions(config, store, res.transitions, res.n_transitions) < 0)
+                log_warning("Some enforcement steps failed; they are retried on the next sync.");
         r = res.held ? 1 : 0;
 finish:
         prov_sync_result_done(&res);
