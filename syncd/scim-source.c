@@ -315,8 +315,7 @@ int prov_scim_client_set_limits(ProvScimClient *c, const ProvScimLimits *limits)
 
         if (!c)
                 return -EINVAL;
-        if (l.count == 0)
-                l.count = 0; /* discovered per fetch */
+        /* l.count == 0: discovered from /ServiceProviderConfig on each full scan */
         if (l.max_pages == 0)
                 l.max_pages = PROV_SCIM_DEFAULT_MAX_PAGES;
         if (l.max_response_bytes == 0)
