@@ -105,47 +105,49 @@ static int pack_spwd(const ProvSnapUserView *u, struct spwd *sp, char *buf, size
 }
 
 /* Copies a group into struct group: gr_mem pointer array first (aligned), then the strings.
- * Every member string is resolved (and bounds-checked) before anything is written. */
+ * The size comes from the group's stored member_bytes, so that a short buffer is refused in O(1)
+ * (glibc retries with doubled buffers). That figure is a hint only: every member is resolved
+ * (bounds-checked) and its length checked against the space left before it is copied, and a
+ * total that differs from the stored one is -EBADMSG. gr is written only on success. */
 static int pack_group(const ProvSnapshot *s, const ProvSnapGroupView *g, struct group *gr, char *buf,
                       size_t buflen) {
-        size_t l_name = strlen(g->name) + 1, pad, required, strings = 0;
-        char **mem, *p;
+        size_t l_name = strlen(g->name) + 1, pad, required, left;
+        char **mem, *p, *name;
         int r;
 
         if (!buf)
                 return -ERANGE;
-        for (size_t i = 0; i < g->n_members; i++) {
-                const char *m;
-
-                r = prov_snapshot_group_member(s, g, i, &m);
-                if (r < 0)
-                        return r;
-                /* Members may share strings, so the sum is not bounded by the file size. */
-                if (__builtin_add_overflow(strings, strlen(m) + 1, &strings))
-                        return -EBADMSG;
-        }
         pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
         if (__builtin_mul_overflow((size_t) g->n_members + 1, sizeof(char *), &required) ||
             __builtin_add_overflow(required, pad + l_name + 2, &required) ||
-            __builtin_add_overflow(required, strings, &required))
+            __builtin_add_overflow(required, (size_t) g->member_bytes, &required))
                 return -EBADMSG;
         if (buflen < required)
                 return -ERANGE;
 
         mem = (char **) (void *) (buf + pad);
         p = (char *) (mem + g->n_members + 1);
-        gr->gr_name = memcpy(p, g->name, l_name), p += l_name;
-        gr->gr_passwd = memcpy(p, "x", 2), p += 2;
+        name = memcpy(p, g->name, l_name), p += l_name;
+        memcpy(p, "x", 2), p += 2;
+        left = g->member_bytes;
         for (size_t i = 0; i < g->n_members; i++) {
-                const char *m = NULL;
+                const char *m;
                 size_t l;
 
-                (void) prov_snapshot_group_member(s, g, i, &m); /* checked above */
-                l = strlen(m) + 1;
-                mem[i] = memcpy(p, m, l);
-                p += l;
+                r = prov_snapshot_group_member_len(s, g, i, &m, &l);
+                if (r < 0)
+                        return r;
+                if (l >= left)  /* l + 1 > left */
+                        return -EBADMSG;
+                mem[i] = memcpy(p, m, l + 1);
+                p += l + 1;
+                left -= l + 1;
         }
+        if (left != 0)
+                return -EBADMSG;
         mem[g->n_members] = NULL;
+        gr->gr_name = name;
+        gr->gr_passwd = name + l_name;
         gr->gr_mem = mem;
         gr->gr_gid = g->gid;
         return 0;
