@@ -318,18 +318,39 @@ static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_
 }
 
 /* Appends the user's supplementary groups to glibc's array, skipping the primary group and gids
- * already present, growing it up to limit. */
+ * already present, growing it up to limit. The slice is sorted and duplicate-free as written, so
+ * only the entries that were in the array before this call are searched for duplicates (usually
+ * one or two), and a slice that is not strictly ascending is -EBADMSG. A gid in the managed range
+ * is servable by its value alone; only a gid below it needs its group record (the MAPPED flag). The
+ * array is grown once, to the size needed. */
 static enum nss_status initgroups_body(const char *user, gid_t skip, long int *start, long int *size,
                                        gid_t **groupsp, long int limit, int *errnop) {
         const ProvSnapshot *s;
         ProvSnapUserView u;
+        long int orig_start = *start;
+        uint32_t uid_min, prev = 0;
         bool added = false;
         int r;
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
                 return nss_status_from_errno(r, true, errnop);
+        uid_min = prov_snapshot_uid_min(s);
         r = find_user(s, BY_NAME, user, 0, &u);
+        if (r >= 0 && u.n_gids > 0 && *size - *start < (long int) u.n_gids &&
+            (limit <= 0 || *size < limit)) {
+                long int n = *start + (long int) u.n_gids;
+                gid_t *a;
+
+                if (limit > 0 && n > limit)
+                        n = limit;
+                a = realloc(*groupsp, sizeof(gid_t) * (size_t) n);
+                if (a) {
+                        *groupsp = a;
+                        *size = n;
+                } else
+                        r = -ENOMEM;
+        }
         for (size_t i = 0; r >= 0 && i < u.n_gids; i++) {
                 ProvSnapGroupView g;
                 uint32_t gid;
@@ -338,29 +359,22 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
                 r = prov_snapshot_user_gid(s, &u, i, &gid);
                 if (r < 0)
                         break;
-                if (gid == skip || prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g))
+                if (i > 0 && gid <= prev) {
+                        r = -EBADMSG;
+                        break;
+                }
+                prev = gid;
+                if (gid == skip || gid == 0)
                         continue;
-                for (long int k = 0; k < *start && !dup; k++)
+                if (gid < uid_min &&
+                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g)))
+                        continue;
+                for (long int k = 0; k < orig_start && !dup; k++)
                         dup = (*groupsp)[k] == gid;
                 if (dup)
                         continue;
-                if (*start >= *size) {
-                        long int n;
-                        gid_t *a;
-
-                        if (limit > 0 && *size >= limit)
-                                break;
-                        n = *size > 0 ? *size * 2 : 8;
-                        if (limit > 0 && n > limit)
-                                n = limit;
-                        a = realloc(*groupsp, sizeof(gid_t) * (size_t) n);
-                        if (!a) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        *groupsp = a;
-                        *size = n;
-                }
+                if (*start >= *size)
+                        break;  /* at limit */
                 (*groupsp)[(*start)++] = gid;
                 added = true;
         }
