@@ -36,6 +36,8 @@ typedef struct ProvSnapGroupView {
         uint32_t gid;
         uint32_t flags;                 /* PROV_SNAP_GROUP_* */
         uint32_t n_members;             /* read with prov_snapshot_group_member() */
+        uint32_t member_bytes;          /* sum of (strlen + 1) of the members as the writer stated
+                                         * it: a sizing hint, not trusted for memory safety */
         uint32_t index;
         uint32_t _members_index;        /* private */
 } ProvSnapGroupView;
@@ -71,6 +73,9 @@ int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupVie
 /* i-th member login name of a group. */
 int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
                                const char **ret);
+/* Same, also returning strlen() of the name (verified against the string table). */
+int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
+                                   const char **ret, size_t *ret_len);
 
 /* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
  * lock, until prov_cache_release(); on failure no lock is held. path NULL means

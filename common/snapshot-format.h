@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #define PROV_SNAP_MAGIC "PROVSNAP"
-#define PROV_SNAP_VERSION 1u
+#define PROV_SNAP_VERSION 2u
 
 enum {
         PROV_SNAP_SEC_USERS,            /* SnapUser[n_users], in enumeration order */
@@ -62,7 +62,9 @@ typedef struct SnapGroup {
         uint32_t gid;
         uint32_t flags;
         uint32_t members_index, n_members;       /* slice of PROV_SNAP_SEC_MEMBERS */
-        uint32_t reserved;
+        uint32_t member_bytes;                   /* sum of (length + 1) over the member names, so
+                                                  * that a reader can answer ERANGE in O(1); a hint
+                                                  * only, the reader verifies it while copying */
 } SnapGroup;
 
 /* One hash-index slot. `index1` is the record index plus one, so that 0 marks an empty slot. */

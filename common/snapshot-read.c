@@ -268,6 +268,7 @@ static int group_view(const ProvSnapshot *s, uint32_t index, ProvSnapGroupView *
         v.gid = g->gid;
         v.flags = g->flags;
         v.n_members = g->n_members;
+        v.member_bytes = g->member_bytes;
         v.index = index;
         v._members_index = g->members_index;
         *ret = v;
@@ -389,13 +390,18 @@ int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupVie
         return group_view(s, (uint32_t) index, ret);
 }
 
-int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
-                               const char **ret) {
+int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
+                                   const char **ret, size_t *ret_len) {
         if (!s || !g || !ret)
                 return -EINVAL;
         if (i >= g->n_members)
                 return -ENOENT;
         if ((uint64_t) g->_members_index + i >= s->n_members)
                 return -EBADMSG;
-        return string_at(s, s->members[g->_members_index + i], ret, NULL);
+        return string_at(s, s->members[g->_members_index + i], ret, ret_len);
+}
+
+int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
+                               const char **ret) {
+        return prov_snapshot_group_member_len(s, g, i, ret, NULL);
 }

@@ -410,11 +410,18 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
         }
         for (size_t g = 0; g < n_groups; g++) {
                 grec = &grecs[g];
+                uint64_t bytes = 0;
+
+                for (uint32_t k = grp_start[g]; k < grp_start[g] + grp_count[g]; k++)
+                        bytes += strlen(users[mem_users[k]].name) + 1;
+                if (bytes > UINT32_MAX)
+                        return -E2BIG;
                 *grec = (SnapGroup) {
                         .gid = groups[g].gid,
                         .flags = groups[g].flags,
                         .members_index = grp_start[g],
                         .n_members = grp_count[g],
+                        .member_bytes = (uint32_t) bytes,
                 };
                 r = strtab_add(&st, groups[g].name, &grec->name);
                 if (r < 0)

@@ -105,47 +105,49 @@ static int pack_spwd(const ProvSnapUserView *u, struct spwd *sp, char *buf, size
 }
 
 /* Copies a group into struct group: gr_mem pointer array first (aligned), then the strings.
- * Every member string is resolved (and bounds-checked) before anything is written. */
+ * The size comes from the group's stored member_bytes, so that a short buffer is refused in O(1)
+ * (glibc retries with doubled buffers). That figure is a hint only: every member is resolved
+ * (bounds-checked) and its length checked against the space left before it is copied, and a
+ * total that differs from the stored one is -EBADMSG. gr is written only on success. */
 static int pack_group(const ProvSnapshot *s, const ProvSnapGroupView *g, struct group *gr, char *buf,
                       size_t buflen) {
-        size_t l_name = strlen(g->name) + 1, pad, required, strings = 0;
-        char **mem, *p;
+        size_t l_name = strlen(g->name) + 1, pad, required, left;
+        char **mem, *p, *name;
         int r;
 
         if (!buf)
                 return -ERANGE;
-        for (size_t i = 0; i < g->n_members; i++) {
-                const char *m;
-
-                r = prov_snapshot_group_member(s, g, i, &m);
-                if (r < 0)
-                        return r;
-                /* Members may share strings, so the sum is not bounded by the file size. */
-                if (__builtin_add_overflow(strings, strlen(m) + 1, &strings))
-                        return -EBADMSG;
-        }
         pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
         if (__builtin_mul_overflow((size_t) g->n_members + 1, sizeof(char *), &required) ||
             __builtin_add_overflow(required, pad + l_name + 2, &required) ||
-            __builtin_add_overflow(required, strings, &required))
+            __builtin_add_overflow(required, (size_t) g->member_bytes, &required))
                 return -EBADMSG;
         if (buflen < required)
                 return -ERANGE;
 
         mem = (char **) (void *) (buf + pad);
         p = (char *) (mem + g->n_members + 1);
-        gr->gr_name = memcpy(p, g->name, l_name), p += l_name;
-        gr->gr_passwd = memcpy(p, "x", 2), p += 2;
+        name = memcpy(p, g->name, l_name), p += l_name;
+        memcpy(p, "x", 2), p += 2;
+        left = g->member_bytes;
         for (size_t i = 0; i < g->n_members; i++) {
-                const char *m = NULL;
+                const char *m;
                 size_t l;
 
-                (void) prov_snapshot_group_member(s, g, i, &m); /* checked above */
-                l = strlen(m) + 1;
-                mem[i] = memcpy(p, m, l);
-                p += l;
+                r = prov_snapshot_group_member_len(s, g, i, &m, &l);
+                if (r < 0)
+                        return r;
+                if (l >= left)  /* l + 1 > left */
+                        return -EBADMSG;
+                mem[i] = memcpy(p, m, l + 1);
+                p += l + 1;
+                left -= l + 1;
         }
+        if (left != 0)
+                return -EBADMSG;
         mem[g->n_members] = NULL;
+        gr->gr_name = name;
+        gr->gr_passwd = name + l_name;
         gr->gr_mem = mem;
         gr->gr_gid = g->gid;
         return 0;
@@ -316,18 +318,39 @@ static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_
 }
 
 /* Appends the user's supplementary groups to glibc's array, skipping the primary group and gids
- * already present, growing it up to limit. */
+ * already present, growing it up to limit. The slice is sorted and duplicate-free as written, so
+ * only the entries that were in the array before this call are searched for duplicates (usually
+ * one or two), and a slice that is not strictly ascending is -EBADMSG. A gid in the managed range
+ * is servable by its value alone; only a gid below it needs its group record (the MAPPED flag). The
+ * array is grown once, to the size needed. */
 static enum nss_status initgroups_body(const char *user, gid_t skip, long int *start, long int *size,
                                        gid_t **groupsp, long int limit, int *errnop) {
         const ProvSnapshot *s;
         ProvSnapUserView u;
+        long int orig_start = *start;
+        uint32_t uid_min, prev = 0;
         bool added = false;
         int r;
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
                 return nss_status_from_errno(r, true, errnop);
+        uid_min = prov_snapshot_uid_min(s);
         r = find_user(s, BY_NAME, user, 0, &u);
+        if (r >= 0 && u.n_gids > 0 && *size - *start < (long int) u.n_gids &&
+            (limit <= 0 || *size < limit)) {
+                long int n = *start + (long int) u.n_gids;
+                gid_t *a;
+
+                if (limit > 0 && n > limit)
+                        n = limit;
+                a = realloc(*groupsp, sizeof(gid_t) * (size_t) n);
+                if (a) {
+                        *groupsp = a;
+                        *size = n;
+                } else
+                        r = -ENOMEM;
+        }
         for (size_t i = 0; r >= 0 && i < u.n_gids; i++) {
                 ProvSnapGroupView g;
                 uint32_t gid;
@@ -336,29 +359,22 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
                 r = prov_snapshot_user_gid(s, &u, i, &gid);
                 if (r < 0)
                         break;
-                if (gid == skip || prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g))
+                if (i > 0 && gid <= prev) {
+                        r = -EBADMSG;
+                        break;
+                }
+                prev = gid;
+                if (gid == skip || gid == 0)
                         continue;
-                for (long int k = 0; k < *start && !dup; k++)
+                if (gid < uid_min &&
+                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g)))
+                        continue;
+                for (long int k = 0; k < orig_start && !dup; k++)
                         dup = (*groupsp)[k] == gid;
                 if (dup)
                         continue;
-                if (*start >= *size) {
-                        long int n;
-                        gid_t *a;
-
-                        if (limit > 0 && *size >= limit)
-                                break;
-                        n = *size > 0 ? *size * 2 : 8;
-                        if (limit > 0 && n > limit)
-                                n = limit;
-                        a = realloc(*groupsp, sizeof(gid_t) * (size_t) n);
-                        if (!a) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        *groupsp = a;
-                        *size = n;
-                }
+                if (*start >= *size)
+                        break;  /* at limit */
                 (*groupsp)[(*start)++] = gid;
                 added = true;
         }
