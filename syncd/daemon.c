@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "enforce.h"
 #include "log.h"
+#include "prov-snapshot-write.h"
 #include "scim-source.h"
 #include "sync.h"
 
@@ -117,12 +118,31 @@ static int publish(const ProvConfig *config, ProvStore *store, const ProvLocalAc
                    const ProvSyncResult *res) {
         int r;
 
+        int64_t published = -1;
+        if (prov_store_state_get_int(store, "published_generation", &published) < 0)
+                published = -1;
+        if (!res->changed && published == (int64_t) res->generation) {
+                /* Nothing that NSS serves changed since the published snapshot: only tell PAM's
+                 * staleness check that the directory was confirmed, instead of making every
+                 * process re-map a new file. */
+                _cleanup_free_ char *path = prov_config_snapshot_path(config);
+                int64_t last = 0;
+                if (!path)
+                        return log_oom();
+                if (prov_store_state_get_int(store, "last_success_usec", &last) >= 0 &&
+                    prov_snapshot_touch(path, (uint64_t) last) >= 0)
+                        goto enforce;
+        }
         r = prov_sync_export(store, config, local);
         if (r < 0) {
                 log_error_errno(r, "Failed to publish the snapshot, the previous one stays in place: %m");
                 prov_sync_record_attempt(store, r, "publishing the snapshot failed");
                 return r;
         }
+        r = prov_store_state_set_int(store, "published_generation", (int64_t) res->generation);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the published generation: %m");
+enforce:
         if (prov_enforce_retry_pending(config, store) < 0)
                 log_warning("Retrying earlier enforcement steps failed; trying again on the next sync.");
         if (prov_enforce_transitions(config, store, res->transitions, res->n_transitions) < 0)

@@ -905,6 +905,14 @@ static int apply_groups(SyncRun *run) {
                 }
                 if (r < 0)
                         return r;
+                if (g->old.scim_id && (!streq(g->old.name, g->name) || g->old.gid != g->gid ||
+                                       !streq_ptr(g->old.local_name, g->local_name))) {
+                        res->groups_updated++;
+                        r = prov_store_audit_add(run->store, "group-update", g->name, g->src->id, g->gid, "store",
+                                                 "ok", g->old.name);
+                        if (r < 0)
+                                return r;
+                }
                 if (!g->old.scim_id) {
                         res->groups_added++;
                         r = prov_store_audit_add(run->store, "group-add", g->name, g->src->id, g->gid, "store", "ok",
@@ -1089,10 +1097,18 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         if (r < 0)
                 return r;
 
+        ProvSyncResult *res = run->result;
+        res->changed = res->joiners || res->updated || res->renamed || res->movers || res->suspended ||
+                       res->reactivated || res->deprovisioned || res->purged || res->groups_added ||
+                       res->groups_removed || res->groups_updated;
         r = prov_store_state_get_int(run->store, "generation", &gen);
         if (r < 0 && r != -ENOENT)
                 return r;
-        run->result->generation = (uint64_t) gen + 1;
+        if (!res->changed) {
+                res->generation = (uint64_t) gen;
+                return 0;
+        }
+        res->generation = (uint64_t) gen + 1;
         return prov_store_state_set_int(run->store, "generation", gen + 1);
 }
 
@@ -1176,6 +1192,7 @@ static int in_transaction(ProvStore *store, int (*fn)(SyncRun *run, const void *
                         r = 0;
         }
         if (r >= 0) {
+                result.changed = true;
                 result.generation = (uint64_t) gen + 1;
                 r = prov_store_state_set_int(store, "generation", gen + 1);
         }

@@ -26,7 +26,8 @@ typedef struct ProvSyncResult {
         size_t users_seen, groups_seen;
         size_t joiners, updated, renamed, movers, suspended, deprovisioned, reactivated, purged;
         size_t rejected;
-        size_t groups_added, groups_removed;
+        size_t groups_added, groups_removed, groups_updated;
+        bool changed;              /* anything that the snapshot serves changed */
         bool held;                 /* deprovisions held back by the mass-deprovision guard */
         size_t held_deprovisions;
         uint64_t generation;       /* of the store after the sync */
