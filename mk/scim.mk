@@ -2,7 +2,6 @@
 # against the Node SCIM test server (tests/scim-server).
 
 syncd_libsyncd_la_SOURCES += \
-	syncd/scim-spc.h syncd/scim-spc.c \
 	syncd/scim-source.h syncd/scim-source.c
 
 check_SCRIPTS += tests/scim/test-scim-source.sh

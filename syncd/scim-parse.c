@@ -1030,3 +1030,53 @@ ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b) {
         free(b);
         return NULL;
 }
+
+/* --- ServiceProviderConfig (RFC 7643 §5, RFC 9865 pagination) ------------------------------ */
+
+/* A boolean member, or def when it is absent, ambiguous or not a JSON boolean: a provider that
+ * gets the type wrong gets the conservative behaviour. */
+static bool spc_bool(const cJSON *obj, const char *name, bool def) {
+        const cJSON *v = NULL;
+
+        if (json_get(obj, name, &v) <= 0)
+                return def;
+        return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
+}
+
+/* A positive integer member below 2^53, or 0. */
+static uint64_t spc_uint(const cJSON *obj, const char *name) {
+        const cJSON *v = NULL;
+
+        if (json_get(obj, name, &v) <= 0 || !cJSON_IsNumber(v) ||
+            !(v->valuedouble >= 1 && v->valuedouble < 9007199254740992.0) ||
+            (double) (uint64_t) v->valuedouble != v->valuedouble)
+                return 0;
+        return (uint64_t) v->valuedouble;
+}
+
+int prov_scim_parse_service_config(const char *json, size_t len, ProvScimServiceConfig *ret) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const cJSON *filter = NULL, *pagination = NULL;
+        Limits l = limits_from(&(ProvScimParseOptions) { .max_bytes = 1024 * 1024 });
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = parse_document(json, len, &l, &root);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(root))
+                return -EBADMSG;
+        if (json_get(root, "filter", &filter) <= 0)
+                filter = NULL;
+        if (json_get(root, "pagination", &pagination) <= 0)
+                pagination = NULL;
+        *ret = (ProvScimServiceConfig) {
+                .filter_supported = spc_bool(filter, "supported", false),
+                .filter_max_results = spc_uint(filter, "maxResults"),
+                .cursor = spc_bool(pagination, "cursor", false),
+                .index = spc_bool(pagination, "index", true),
+                .max_page_size = spc_uint(pagination, "maxPageSize"),
+        };
+        return 0;
+}

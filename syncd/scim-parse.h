@@ -104,3 +104,17 @@ ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b);
 ProvScimUser *prov_scim_user_free(ProvScimUser *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimBatch *, prov_scim_batch_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimUser *, prov_scim_user_free);
+
+/* What a SCIM service provider says about itself in GET /ServiceProviderConfig (RFC 7643 §5)
+ * and its RFC 9865 "pagination" extension. */
+typedef struct ProvScimServiceConfig {
+        bool filter_supported;          /* filter.supported; false when absent */
+        uint64_t filter_max_results;    /* filter.maxResults, 0 when absent or not a positive integer */
+        bool cursor;                    /* pagination.cursor (RFC 9865) */
+        bool index;                     /* pagination.index; true when "pagination" is absent */
+        uint64_t max_page_size;         /* pagination.maxPageSize, 0 when absent */
+} ProvScimServiceConfig;
+
+/* Parses a ServiceProviderConfig body of at most 1 MiB. Fields of the wrong type are treated as
+ * absent. Returns 0, or -EBADMSG if the body is not a JSON object. */
+int prov_scim_parse_service_config(const char *json, size_t len, ProvScimServiceConfig *ret);

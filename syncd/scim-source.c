@@ -11,7 +11,6 @@
 
 #include "log.h"
 #include "scim-source.h"
-#include "scim-spc.h"
 
 /* RFC 7643 §3.1 leaves ids open; ours are bounded by the parser at 255 bytes. */
 #define SCIM_ID_MAX 255
