@@ -333,20 +333,27 @@ static int map_user_id(SyncRun *run, MappedUser *u) {
         return 1;
 }
 
-static int cmp_mapped_user(const void *a, const void *b) {
-        const MappedUser *x = a, *y = b;
+/* Orders claimants of login or group names: equal names together, unmapped ones last, and
+ * among equals whoever holds the name in the store already first, then the smaller SCIM id —
+ * so that a collision is resolved the same way on every host and every sync. */
+static int cmp_claim(const char *name_x, const char *old_x, const char *id_x, const char *name_y, const char *old_y,
+                     const char *id_y) {
         int c;
 
-        if (!x->name || !y->name)
-                return !x->name - !y->name;
-        c = strcmp(x->name, y->name);
+        if (!name_x || !name_y)
+                return !name_x - !name_y;
+        c = strcmp(name_x, name_y);
         if (c != 0)
                 return c;
-        /* Whoever holds the name in the store already keeps it; then the smaller SCIM id. */
-        bool hx = x->old.scim_id && streq(x->old.name, x->name), hy = y->old.scim_id && streq(y->old.name, y->name);
+        bool hx = streq_ptr(old_x, name_x), hy = streq_ptr(old_y, name_y);
         if (hx != hy)
                 return hy - hx;
-        return strcmp(x->src->id, y->src->id);
+        return strcmp(id_x, id_y);
+}
+
+static int cmp_mapped_user(const void *a, const void *b) {
+        const MappedUser *x = a, *y = b;
+        return cmp_claim(x->name, x->old.name, x->src->id, y->name, y->old.name, y->src->id);
 }
 
 static int map_users(SyncRun *run, const ProvScimBatch *batch) {
@@ -453,17 +460,7 @@ static bool user_name_taken(const SyncRun *run, const char *name) {
 
 static int cmp_mapped_group(const void *a, const void *b) {
         const MappedGroup *x = a, *y = b;
-        int c;
-
-        if (!x->name || !y->name)
-                return !x->name - !y->name;
-        c = strcmp(x->name, y->name);
-        if (c != 0)
-                return c;
-        bool hx = x->old.scim_id && streq(x->old.name, x->name), hy = y->old.scim_id && streq(y->old.name, y->name);
-        if (hx != hy)
-                return hy - hx;
-        return strcmp(x->src->id, y->src->id);
+        return cmp_claim(x->name, x->old.name, x->src->id, y->name, y->old.name, y->src->id);
 }
 
 /* First pass over one group: its name, or the local group it is mapped onto. Returns 1 if
