@@ -17,7 +17,11 @@ dist_man_MANS += man/pam_provision.8
 install-data-hook: install-pam-provision-hook
 install-pam-provision-hook:
 	rm -f $(DESTDIR)$(pamdir)/pam_provision.la
-.PHONY: install-pam-provision-hook
+# Without its .la, libtool's uninstall does not know the module: remove it ourselves.
+uninstall-hook: uninstall-pam-provision-hook
+uninstall-pam-provision-hook:
+	rm -f $(DESTDIR)$(pamdir)/pam_provision.so
+.PHONY: install-pam-provision-hook uninstall-pam-provision-hook
 
 # Tests. test-pam.sh writes its snapshots with tests/nss/mksnap.
 
