@@ -76,7 +76,10 @@ static void field(const char *label, const char *fmt, ...) _printf_(2, 3);
 static void field(const char *label, const char *fmt, ...) {
         va_list ap;
 
-        printf("%16s: ", label);
+        if (label[0])
+                printf("%16s: ", label);
+        else
+                printf("%18s", "");
         va_start(ap, fmt);
         vprintf(fmt, ap);
         va_end(ap);
