@@ -1,0 +1,36 @@
+# provisionctl and the daemon's D-Bus control interface (see Makefile.am)
+syncd_libsyncd_la_SOURCES += syncd/bus.c
+
+sbin_PROGRAMS += ctl/provisionctl
+ctl_provisionctl_SOURCES = \
+	ctl/provisionctl.c \
+	ctl/ctl-util.h ctl/ctl-util.c \
+	ctl/ctl-history.h ctl/ctl-history.c
+ctl_provisionctl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SYSTEMD_CFLAGS)
+ctl_provisionctl_LDADD = syncd/libsyncd.la $(SQLITE_LIBS) $(SYSTEMD_LIBS)
+
+dist_man_MANS += man/provisionctl.8
+
+# The bus policy: installed where dbus-daemon reads system bus policies.
+dbuspolicydir = $(datadir)/dbus-1/system.d
+dist_dbuspolicy_DATA = dbus/org.provision.Syncd1.conf
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-ctl-util
+TESTS += tests/unit/test-ctl-util
+tests_unit_test_ctl_util_SOURCES = tests/unit/test-ctl-util.c ctl/ctl-util.h ctl/ctl-util.c
+tests_unit_test_ctl_util_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/ctl
+tests_unit_test_ctl_util_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_ctl_util_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+endif
+
+# A stand-in daemon (tests/ctl/fake-syncd.c implements syncd/daemon.h) serves the real bus code
+# on a private dbus-daemon; test-ctl.py drives provisionctl against it and a real store.
+check_PROGRAMS += tests/ctl/fake-syncd
+tests_ctl_fake_syncd_SOURCES = tests/ctl/fake-syncd.c
+tests_ctl_fake_syncd_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+tests_ctl_fake_syncd_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
+
+check_SCRIPTS += tests/ctl/test-ctl.py
+TESTS += tests/ctl/test-ctl.py
+EXTRA_DIST += tests/ctl/test-ctl.py
