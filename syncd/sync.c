@@ -871,7 +871,24 @@ finish:
         return r;
 }
 
-static int apply_groups(SyncRun *run) {
+/* The first membership of a group in a list sorted by group SCIM id. */
+static size_t membership_lower_bound(const ProvMembership *m, size_t n, const char *group_scim_id) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(m[mid].group_scim_id, group_scim_id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* Applies the groups of the scan. While the guard holds the scan's deprovisions, its
+ * removals are held too: a directory that suddenly lists nobody must not strip everyone of
+ * their groups (sudo included) while it keeps their accounts. Additions still apply. */
+static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_before) {
         ProvSyncResult *res = run->result;
         ProvGroupRecord *all = NULL;
         size_t n_all = 0;
@@ -918,9 +935,15 @@ static int apply_groups(SyncRun *run) {
                                 return r;
                 }
 
-                members = calloc(g->src->n_members ? g->src->n_members : 1, sizeof(char *));
+                size_t first = membership_lower_bound(before, n_before, g->src->id), kept = 0;
+                if (res->held)
+                        for (size_t m = first; m < n_before && streq(before[m].group_scim_id, g->src->id); m++)
+                                kept++;
+                members = calloc(g->src->n_members + kept + 1, sizeof(char *));
                 if (!members)
                         return -ENOMEM;
+                for (size_t m = 0; m < kept; m++)
+                        members[n++] = before[first + m].user_scim_id; /* duplicates are ignored by the store */
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that
@@ -933,8 +956,8 @@ static int apply_groups(SyncRun *run) {
                         return r;
         }
 
-        if (run->opts->delta)
-                return 0; /* only a full scan shows which groups are gone */
+        if (run->opts->delta || res->held)
+                return 0; /* only a full scan within the guard's limits removes groups */
 
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
@@ -1087,7 +1110,7 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         if (r >= 0)
                 r = apply_leavers(run);
         if (r >= 0)
-                r = apply_groups(run);
+                r = apply_groups(run, before, n_before);
         if (r >= 0)
                 r = record_movers(run, before, n_before);
         prov_memberships_free(before, n_before);
@@ -1327,19 +1350,6 @@ static int cmp_user_by_scim(const void *a, const void *b) {
         return strcmp(((const ExportUser *) a)->rec->scim_id, ((const ExportUser *) b)->rec->scim_id);
 }
 
-/* The first membership of a group in a list sorted by group SCIM id. */
-static size_t membership_lower_bound(const ProvMembership *m, size_t n, const char *group_scim_id) {
-        size_t lo = 0, hi = n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(m[mid].group_scim_id, group_scim_id) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
-}
 
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local) {
         ProvUserRecord *users = NULL;

@@ -277,6 +277,10 @@ static void test_deprovision_and_guard(void **state) {
         ProvSnapshot *s = open_snapshot(f);
         assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
         assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        /* Nor do they lose their groups: the outage's removals are held with its deprovisions. */
+        assert_true(snap_is_member(s, "engineering", "alice"));
+        assert_true(snap_is_member(s, "engineering", "bob"));
+        assert_true(snap_is_member(s, "sales", "carol"));
         prov_snapshot_close(s);
         int64_t id, dep, total;
         assert_int_equal(prov_store_hold_pending(f->store, &id, &dep, &total), 0);
