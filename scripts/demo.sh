@@ -47,7 +47,7 @@ etc_before=$(etc_sum)
 t_start=$(date +%s.%N)
 tmp=$(mktemp -d /tmp/provision-demo.XXXXXX)
 chmod 0755 "$tmp"
-server_pid= bus_pid= mock_pid= syncd_pid= leaver_pid=
+server_pid= bus_pid= mock_pid= syncd_pid= leaver_pid= lpid= luid=
 stop() {
         local pid=$1
         [ -n "$pid" ] || return 0
@@ -55,12 +55,17 @@ stop() {
         wait "$pid" 2>/dev/null || :
 }
 cleanup() {
+        # The leaver's process when the demo failed before it was killed: by pid, if it still
+        # runs as the leaver's uid (a reused pid is left alone).
+        if [ -n "$lpid" ] && [ "$(stat -c %u "/proc/$lpid" 2>/dev/null)" = "$luid" ]; then
+                kill -KILL "$lpid" 2>/dev/null || :
+        fi
         stop "$leaver_pid"
         stop "$syncd_pid"
         stop "$mock_pid"
         stop "$server_pid"
         if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null || :; fi
-        leaver_pid= syncd_pid= mock_pid= server_pid= bus_pid=
+        leaver_pid= syncd_pid= mock_pid= server_pid= bus_pid= lpid=
         rm -rf "$tmp"
 }
 trap cleanup EXIT
