@@ -232,9 +232,11 @@ ns getent passwd alice.martin grace.okafor
 ns id alice.martin
 ns getent group engineering
 ns getent group sudo
+n_nss=$(in_ns getent -s provision passwd | wc -l)
+[ "$n_nss" = 36 ] || fail "NSS serves $n_nss directory accounts, not the sample's 36"
 has_group alice.martin sudo || fail "alice.martin (team admins) is not in the local group sudo"
 [ "$(field liam.obrien 7)" = /usr/sbin/nologin ] || fail "liam.obrien, inactive at the source, is not suspended"
-ok "36 people resolve through NSS; admins is served as the local group sudo (merged with /etc/group);"
+ok "all $n_nss people resolve through NSS; admins is served as the local group sudo (merged with /etc/group);"
 say "      people inactive at the source (liam.obrien) resolve with /usr/sbin/nologin"
 
 # --- 3. joiner and mover --------------------------------------------------------------------
