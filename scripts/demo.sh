@@ -47,7 +47,7 @@ etc_before=$(etc_sum)
 t_start=$(date +%s.%N)
 tmp=$(mktemp -d /tmp/provision-demo.XXXXXX)
 chmod 0755 "$tmp"
-server_pid= bus_pid= mock_pid= syncd_pid= leaver_pid= lpid= luid=
+server_pid='' bus_pid='' mock_pid='' syncd_pid='' leaver_pid='' lpid='' luid=''
 stop() {
         local pid=$1
         [ -n "$pid" ] || return 0
@@ -65,7 +65,7 @@ cleanup() {
         stop "$mock_pid"
         stop "$server_pid"
         if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null || :; fi
-        leaver_pid= syncd_pid= mock_pid= server_pid= bus_pid= lpid=
+        leaver_pid='' syncd_pid='' mock_pid='' server_pid='' bus_pid='' lpid=''
         rm -rf "$tmp"
 }
 trap cleanup EXIT
