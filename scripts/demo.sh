@@ -1,29 +1,204 @@
 #!/bin/bash
-# The README's first command: sets everything up, syncs the bundled sample directory from a
-# file and shows the accounts through the real NSS module. Nothing on the host changes: the
-# state lives in a temporary directory, and nsswitch.conf is replaced only inside a private
-# mount namespace.
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The README's first command: what provision is for, told on the bundled sample directory.
+# A SCIM server on 127.0.0.1 serves the directory, provision-syncd follows it as a daemon, and a
+# joiner, a mover, a leaver with a live session and an outage are played at the source.
+#
+# Nothing on the host changes: state lives in a temporary directory, nsswitch.conf is replaced
+# only inside private mount namespaces (unshare -m), logind is a stand-in on a private D-Bus
+# (DBUS_SYSTEM_BUS_ADDRESS), PAM runs under pam_wrapper with a service directory in the temporary
+# directory. Every step is checked; the script exits non-zero when one does not behave as told.
+#
+#   DEMO_SKIP_SETUP=1   do not install packages or build (the tests set it)
+#   BUILDDIR=DIR        the build tree (default: build/ in the source tree)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$top/build}
+py=/usr/bin/python3
+interval=2
 
 if [ "$(id -u)" -ne 0 ]; then
-        echo "demo: run as root (it uses a private mount namespace; the host is not changed)" >&2
+        echo "demo: run as root (it uses private mount namespaces and a process running as a directory user;" \
+                "the host is not changed)" >&2
         exit 1
 fi
-"$top/scripts/setup-deps.sh"
-BUILDDIR=$builddir "$top/scripts/build.sh"
+if [ -z "${DEMO_SKIP_SETUP:-}" ]; then
+        "$top/scripts/setup-deps.sh"
+        BUILDDIR=$builddir "$top/scripts/build.sh"
+fi
 
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then bold=$'\033[1m' green=$'\033[32m' red=$'\033[31m' off=$'\033[0m'
+else bold='' green='' red='' off=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$off"; }
+say() { printf '%s\n' "$*"; }
+ok() { printf '%s  ok: %s%s\n' "$green" "$*" "$off"; }
+fail() {
+        printf '%sDEMO FAILED: %s%s\n' "$red" "$*" "$off" >&2
+        if [ -s "${tmp:-/nonexistent}/syncd.log" ]; then
+                echo "--- provision-syncd log (last 30 lines):" >&2
+                tail -n 30 "$tmp/syncd.log" >&2
+        fi
+        exit 1
+}
+
+etc_sum() { sha256sum /etc/passwd /etc/group /etc/nsswitch.conf; }
+etc_before=$(etc_sum)
+
+t_start=$(date +%s.%N)
 tmp=$(mktemp -d /tmp/provision-demo.XXXXXX)
 chmod 0755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/state"
-cp "$top/tests/fixtures/scim/sample-directory.json" "$tmp/directory.json"
+server_pid='' bus_pid='' mock_pid='' syncd_pid='' leaver_pid='' lpid='' luid=''
+stop() {
+        local pid=$1
+        [ -n "$pid" ] || return 0
+        kill "$pid" 2>/dev/null || return 0
+        wait "$pid" 2>/dev/null || :
+}
+cleanup() {
+        # The leaver's process when the demo failed before it was killed: by pid, if it still
+        # runs as the leaver's uid (a reused pid is left alone).
+        if [ -n "$lpid" ] && [ "$(stat -c %u "/proc/$lpid" 2>/dev/null)" = "$luid" ]; then
+                kill -KILL "$lpid" 2>/dev/null || :
+        fi
+        stop "$leaver_pid"
+        stop "$syncd_pid"
+        stop "$mock_pid"
+        stop "$server_pid"
+        if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null || :; fi
+        leaver_pid='' syncd_pid='' mock_pid='' server_pid='' bus_pid='' lpid=''
+        rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
+# wait_for TRIES WHAT COMMAND...: polls COMMAND every 0.1 s, fails the demo after TRIES tries.
+wait_for() {
+        local tries=$1 what=$2 i=0
+        shift 2
+        until "$@" >/dev/null 2>&1; do
+                i=$((i + 1))
+                [ $i -lt "$tries" ] || fail "timed out waiting for $what"
+                sleep 0.1
+        done
+}
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# --- NSS, PAM, store and logind views -------------------------------------------------------
+cat >"$tmp/nsswitch.conf" <<CONF
+passwd: files provision
+group:  files [SUCCESS=merge] provision
+shadow: files provision
+CONF
+# Runs a command with the NSS module visible: our nsswitch.conf bind-mounted in a private mount
+# namespace, the module found through LD_LIBRARY_PATH, the snapshot in the temporary directory.
+in_ns() {
+        unshare -m --propagation private sh -c 'mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"' \
+                sh "$tmp/nsswitch.conf" env LD_LIBRARY_PATH="$builddir/nss_provision/.libs" \
+                PROVISION_SNAPSHOT="$tmp/state/snapshot" "$@"
+}
+# ns CMD...: shows and runs a command as a user would type it, inside the namespace.
+ns() { printf '$ %s\n' "$*"; in_ns "$@"; }
+field() { in_ns getent passwd "$1" | cut -d: -f"$2"; }
+groups_of() { in_ns id -nG "$1" | tr ' ' '\n' | sort | tr '\n' ' '; }
+has_group() { in_ns id -nG "$1" | tr ' ' '\n' | grep -qx "$2"; }
+
+ctl="$builddir/ctl/provisionctl"
+view() { "$py" "$top/demo/store-view.py" "$tmp/state/store.db" "$@"; }
+if [ -x "$ctl" ]; then
+        ctl_how="provisionctl (built in $builddir/ctl)"
+        status() { printf '$ provisionctl status\n'; "$ctl" --config="$tmp/syncd.conf" --no-color status || :; }
+        events() { printf '$ provisionctl events --user %s\n' "$1"; "$ctl" --config="$tmp/syncd.conf" --no-color events --user "$1" || :; }
+else
+        ctl_how="no provisionctl built yet: the same facts read from the store with python3 sqlite3, read-only"
+        status() { printf '# store %s, read-only (provisionctl status is not built)\n' "$tmp/state/store.db"; view status; }
+        events() { printf '# audit trail of %s, read-only from the store (provisionctl events is not built)\n' "$1"; view events "$1"; }
+fi
+
+# --- 1. the SCIM server ---------------------------------------------------------------------
+step "1. The sample directory, served by the bundled SCIM server on 127.0.0.1"
+command -v node >/dev/null || fail "node is not installed (scripts/setup-deps.sh installs it)"
+[ -d "$top/tests/node_modules/scimmy" ] || fail "tests/node_modules is missing (cd tests && npm ci)"
+sample="$top/tests/fixtures/scim/sample-directory.json"
+(umask 077; printf 'demo-%s\n' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$tmp/token")
+node "$top/tests/scim-server/server.js" --port 0 --port-file "$tmp/port" --data "$sample" \
+        --token-file "$tmp/token" >"$tmp/server.log" 2>&1 &
+server_pid=$!
+wait_for 150 "the SCIM server to listen" test -s "$tmp/port"
+port=$(cat "$tmp/port")
+base="http://127.0.0.1:$port/scim/v2"
+# scim METHOD PATH [JSON]: one SCIM request with the bearer token; the response body on stdout.
+scim() {
+        curl -sS --fail-with-body -X "$1" -H "Authorization: Bearer $(cat "$tmp/token")" \
+                -H 'Content-Type: application/scim+json' ${3:+--data-binary "$3"} "$base$2"
+}
+control() { curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
+        "http://127.0.0.1:$port/_control$2"; }
+json() { "$py" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+sample_id() {
+        "$py" -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+for r in d["Users"] + d["Groups"]:
+    if r.get("userName", "").split("@")[0] == sys.argv[2] or r.get("displayName") == sys.argv[2] and "members" in r:
+        print(r["id"]); break' "$sample" "$1"
+}
+health=$(control GET /health) || fail "the SCIM server does not answer"
+say "$base  (bearer token in a 0600 file; people and teams from tests/fixtures/scim/sample-directory.json)"
+"$py" - "$sample" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(f'{len(d["Users"])} people ({sum(1 for u in d["Users"] if not u.get("active", True))} of them inactive), '
+      f'{len(d["Groups"])} teams:')
+for g in d["Groups"]:
+    print(f'  {g["displayName"]:<12} {len(g.get("members", [])):>2} members')
+PY
+[ "$(json 'd["users"]' <<<"$health")" -ge 30 ] || fail "the SCIM server does not serve the sample directory"
+curl -sS -o /dev/null -w '%{http_code}' "$base/Users" | grep -qx 401 || fail "the SCIM server answers without a token"
+n_users=$(scim GET '/Users?count=1' | json 'd["totalResults"]') || fail "GET /Users with the token failed"
+ok "GET /Users: 401 without the token, totalResults $n_users with it"
+
+# --- logind stand-in on a private bus -------------------------------------------------------
+cat >"$tmp/bus.conf" <<CONF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path=$tmp/system_bus_socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
+  </policy>
+</busconfig>
+CONF
+dbus-daemon --config-file="$tmp/bus.conf" --fork --print-address=3 --print-pid=4 3>"$tmp/bus.address" 4>"$tmp/bus.pid" ||
+        fail "dbus-daemon did not start"
+bus_pid=$(cat "$tmp/bus.pid")
+DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$tmp/bus.address")
+# terminate_sessions = yes below is safe only because of this: never the host's system bus.
+case $DBUS_SYSTEM_BUS_ADDRESS in
+"unix:path=$tmp/system_bus_socket"*) ;;
+*) fail "the private bus has an unexpected address '$DBUS_SYSTEM_BUS_ADDRESS'" ;;
+esac
+export DBUS_SYSTEM_BUS_ADDRESS
+unset DBUS_SESSION_BUS_ADDRESS
+export LOGIND_STANDIN_CALLS="$tmp/logind.calls"
+: >"$LOGIND_STANDIN_CALLS"
+"$py" -m dbusmock --system --template "$top/demo/logind-standin.py" >"$tmp/logind.log" 2>&1 &
+mock_pid=$!
+wait_for 200 "the logind stand-in on the private bus" "$py" "$top/demo/sessions.py" list
+
+# --- 2. provision-syncd ---------------------------------------------------------------------
+step "2. provision-syncd follows it (a daemon, a delta sync every ${interval} s)"
+mkdir "$tmp/state"
 cat >"$tmp/syncd.conf" <<CONF
 [source]
-type = file
-path = $tmp/directory.json
+type = scim
+url = $base
+token_file = $tmp/token
+# Plain http only because the server is the bundled one on 127.0.0.1.
+allow_insecure_http = yes
+
+[sync]
+interval = $interval
 
 [paths]
 state_dir = $tmp/state
@@ -34,56 +209,196 @@ uid_attribute = urn:ietf:params:scim:schemas:extension:posix:2.0:User:uidNumber
 map_groups = admins=sudo
 
 [enforce]
-# The demo never asks the host's logind to end anyone's session.
-terminate_sessions = no
+# logind here is the stand-in on the demo's private bus (DBUS_SYSTEM_BUS_ADDRESS), never the host's.
+terminate_sessions = yes
+kill_processes = yes
+kill_grace = 1
 CONF
-cat >"$tmp/nsswitch.conf" <<CONF
-passwd: files provision
-group:  files [SUCCESS=merge] provision
-shadow: files provision
-CONF
+say "Configuration ($tmp/syncd.conf):"
+grep -v '^#' "$tmp/syncd.conf" | grep -v '^$' | sed 's/^/    /'
+say "Sessions are ended through a logind STAND-IN: python-dbusmock on a private D-Bus"
+say "(DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/system_bus_socket), not the host's logind."
+say "Status and events: $ctl_how."
+t_sync=$(now)
+"$builddir/syncd/provision-syncd" --config "$tmp/syncd.conf" --foreground </dev/null >"$tmp/syncd.log" 2>&1 &
+syncd_pid=$!
+wait_for 300 "the first sync" in_ns getent -s provision passwd alice.martin
+say "First full sync published after $(since "$t_sync") s."
+echo
+status
+[ "$(view count active)" -ge 30 ] || fail "the store does not hold the sample's active users"
+echo
+ns getent passwd alice.martin grace.okafor
+ns id alice.martin
+ns getent group engineering
+ns getent group sudo
+n_nss=$(in_ns getent -s provision passwd | wc -l)
+[ "$n_nss" = 36 ] || fail "NSS serves $n_nss directory accounts, not the sample's 36"
+has_group alice.martin sudo || fail "alice.martin (team admins) is not in the local group sudo"
+[ "$(field liam.obrien 7)" = /usr/sbin/nologin ] || fail "liam.obrien, inactive at the source, is not suspended"
+ok "all $n_nss people resolve through NSS; admins is served as the local group sudo (merged with /etc/group);"
+say "      people inactive at the source (liam.obrien) resolve with /usr/sbin/nologin"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
-# Runs a command with the NSS module visible: our nsswitch.conf bind-mounted in a private
-# mount namespace, the module found through LD_LIBRARY_PATH, the snapshot in the temp dir.
-in_ns() {
-        unshare -m --propagation private sh -c 'mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"' \
-                sh "$tmp/nsswitch.conf" env LD_LIBRARY_PATH="$builddir/nss_provision/.libs" \
-                PROVISION_SNAPSHOT="$tmp/state/snapshot" "$@"
+# --- 3. joiner and mover --------------------------------------------------------------------
+step "3. A joiner and a mover, changed at the source"
+eng=$(sample_id engineering) sre=$(sample_id sre) admins=$(sample_id admins)
+in_ns getent passwd nora.lindgren >/dev/null && fail "nora.lindgren exists before she joins"
+say "POST /Users nora.lindgren, then PATCH /Groups/engineering: add her"
+t0=$(now)
+nora=$(scim POST /Users '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName":"nora.lindgren@example.com","displayName":"Nora Lindgren",
+        "name":{"givenName":"Nora","familyName":"Lindgren"},"active":true}' | json 'd["id"]') ||
+        fail "POST /Users was refused"
+patch_members() { # GROUP_ID OP USER_ID
+        local op
+        if [ "$2" = add ]; then op="{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$3\"}]}"
+        else op="{\"op\":\"remove\",\"path\":\"members[value eq \\\"$3\\\"]\"}"; fi
+        scim PATCH "/Groups/$1" "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[$op]}" \
+                >/dev/null || fail "PATCH /Groups/$1 ($2 member) was refused"
 }
-syncd() { "$builddir/syncd/provision-syncd" --config "$tmp/syncd.conf" --once; }
+patch_members "$eng" add "$nora"
+wait_for 300 "the joiner to get her account and team" has_group nora.lindgren engineering
+say "nora.lindgren appeared after $(since "$t0") s (interval ${interval} s):"
+ns getent passwd nora.lindgren
+ns id nora.lindgren
+ok "joiner: account and team group without anyone touching the host"
 
-step "1. The sample directory: $(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["Users"]), "people,", len(d["Groups"]), "groups")' "$tmp/directory.json")"
-show syncd
+echo
+bruno=$(sample_id bruno.silva)
+say "bruno.silva moves from engineering to sre and joins admins (served as sudo). Before:"
+ns id bruno.silva
+has_group bruno.silva engineering || fail "bruno.silva is not in engineering before the move"
+has_group bruno.silva sudo && fail "bruno.silva is in sudo before the move"
+say "PATCH /Groups/engineering (remove), /Groups/sre (add), /Groups/admins (add)"
+t0=$(now)
+patch_members "$eng" remove "$bruno"
+patch_members "$sre" add "$bruno"
+patch_members "$admins" add "$bruno"
+moved() { has_group bruno.silva sre && has_group bruno.silva sudo && ! has_group bruno.silva engineering; }
+wait_for 300 "the mover's groups to follow" moved
+say "After $(since "$t0") s:"
+ns id bruno.silva
+ns getent group sudo
+ok "mover: engineering dropped, sre and sudo gained"
 
-step "2. Directory accounts through glibc NSS (getent -s provision: only our module)"
-in_ns getent -s provision passwd | head -n 8
-echo "..."
-show in_ns getent group engineering
-first=$(in_ns getent -s provision passwd | awk -F: '$7 != "/usr/sbin/nologin" {print $1; exit}')
-show in_ns id "$first"
+# --- 4. leaver with a live session ----------------------------------------------------------
+step "4. A leaver with a live session is suspended at the source"
+leaver=grace.okafor
+luid=$(field $leaver 3) lgid=$(field $leaver 4)
+[ -n "$luid" ] || fail "$leaver does not resolve"
+mkdir "$tmp/pam.d"
+printf '%s\n' "auth required pam_deny.so" "account required pam_deny.so" "session required pam_deny.so" \
+        "password required pam_deny.so" >"$tmp/pam.d/other"
+module="$builddir/pam_provision/.libs/pam_provision.so"
+[ -r "$module" ] || fail "$module is not built"
+printf '%s\n' "account required pam_permit.so" "account required $module snapshot=$tmp/state/snapshot" \
+        "session required pam_permit.so" "session required $module snapshot=$tmp/state/snapshot" >"$tmp/pam.d/login"
+# login USER: what a login through PAM (account, then session) answers, via pamtester under
+# pam_wrapper, which reads the service from $tmp/pam.d instead of /etc/pam.d.
+login() {
+        printf '$ pamtester login %s acct_mgmt open_session   # pam_wrapper, service in %s\n' "$1" "$tmp/pam.d"
+        LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$tmp/pam.d" \
+                pamtester login "$1" acct_mgmt open_session close_session >"$tmp/pam.out" 2>&1
+        local rc=$?
+        sed 's/^/    /' "$tmp/pam.out"
+        return $rc
+}
+login $leaver || fail "$leaver cannot log in while active"
+ok "$leaver logs in while active"
+say "$leaver (uid $luid) is logged in: a session registered with the logind stand-in, and a"
+say "real process running as uid $luid (setpriv), the kind that outlives a session (nohup, cron)."
+"$py" "$top/demo/sessions.py" add c42 "$luid" $leaver
+# A root shell in between reaps it and writes down how it ended, so that no zombie of ours
+# lingers with the uid.
+bash -c 'setpriv --reuid="$1" --regid="$2" --clear-groups sleep 600 </dev/null >/dev/null 2>&1 &
+        echo $! >"$3.pid"; wait $!; echo $? >"$3.status"' sh "$luid" "$lgid" "$tmp/leaver" &
+leaver_pid=$!
+wait_for 50 "the leaver's process to start" test -s "$tmp/leaver.pid"
+lpid=$(cat "$tmp/leaver.pid")
+wait_for 50 "the leaver's process to run as uid $luid" sh -c "[ \"\$(stat -c %u /proc/$lpid)\" = $luid ]"
+printf '$ loginctl list-sessions   # the stand-in\n'
+"$py" "$top/demo/sessions.py" list "$luid" || fail "the stand-in does not list the session"
+printf '$ ps -o pid,user,cmd -u %s\n' "$luid"
+ps -o pid=,uid=,cmd= -u "$luid" | sed 's/^/    /'
 
-step "3. Role mapping: the directory group admins is served as the local group sudo"
-show in_ns getent group sudo
-show in_ns id alice.martin
+echo
+say "PATCH /Users/$leaver {active: false}"
+t0=$(now)
+scim PATCH "/Users/$(sample_id $leaver)" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations":[{"op":"replace","path":"active","value":false}]}' >/dev/null || fail "PATCH /Users was refused"
+wait_for 300 "TerminateUser($luid) at the logind stand-in" grep -q "^TerminateUser $luid " "$LOGIND_STANDIN_CALLS"
+t1=$(awk -v u="$luid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_STANDIN_CALLS")
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+say "TerminateUser($luid) reached logind ${bold}$secs s${off} after the PATCH at the source (interval ${interval} s)."
+wait_for 100 "the leaver's process to be killed" test -s "$tmp/leaver.status"
+rc=$(cat "$tmp/leaver.status")
+wait "$leaver_pid" || :
+leaver_pid=
+[ "$rc" -gt 128 ] || fail "the leaver's process exited by itself (status $rc)"
+[ ! -e "/proc/$lpid" ] || fail "process $lpid still exists"
+say "The process running as uid $luid (pid $lpid) is gone: killed by signal $((rc - 128)) ($(kill -l $((rc - 128))))."
+"$py" "$top/demo/sessions.py" list "$luid" >/dev/null && fail "the stand-in still lists a session of $luid"
+printf '$ loginctl list-sessions   # the stand-in\n'
+"$py" "$top/demo/sessions.py" list || :
+[ -z "$(ps -o pid= -u "$luid")" ] || fail "processes of uid $luid survived"
+echo
+if login $leaver; then fail "$leaver can still log in"; fi
+grep -q '^Your account has been suspended' "$tmp/pam.out" || fail "the refused login does not tell the user why"
+ok "a new login is refused, and the user is told why"
+ns getent passwd $leaver
+ns id $leaver
+[ "$(field $leaver 7)" = /usr/sbin/nologin ] || fail "$leaver still has a login shell"
+[ "$(groups_of $leaver)" = "$leaver " ] || fail "$leaver still has group memberships: $(groups_of $leaver)"
+echo
+events $leaver
+steps=$(view steps $leaver suspend)
+grep -qx 'logind ok' <<<"$steps" || fail "no 'logind ok' audit event for $leaver"
+grep -qx 'kill ok' <<<"$steps" || fail "no 'kill ok' audit event for $leaver"
+ok "suspended -> sessions terminated ($secs s after the PATCH) -> remaining process killed -> logins refused"
 
-step "4. Local accounts are untouched and win: root comes from /etc/passwd"
-show in_ns getent passwd root
+# --- 5. outage ------------------------------------------------------------------------------
+step "5. An outage: the SCIM server suddenly answers with an empty directory"
+control GET /dump >"$tmp/directory.saved" || fail "the control API did not dump the directory"
+active_before=$(view count active)
+deprov_before=$(view count deprovisioned)
+say "POST /_control/reset {Users: [], Groups: []}, then SIGUSR1: a full reconcile now"
+control POST /reset '{"Users":[],"Groups":[]}' >/dev/null || fail "the control API did not reset the directory"
+[ "$(control GET /health | json 'd["users"]')" = 0 ] || fail "the SCIM server still serves users"
+kill -USR1 "$syncd_pid"
+held() { [ "$(view pending-holds)" -ge 1 ]; }
+wait_for 300 "the mass-deprovision guard to hold" held
+status
+grep -i 'hold' "$tmp/syncd.log" | tail -n 1 | sed 's/^/    syncd: /'
+[ "$(view count deprovisioned)" = "$deprov_before" ] || fail "accounts were deprovisioned during the outage"
+[ "$(view count active)" = "$active_before" ] || fail "active accounts changed during the outage"
+ns getent passwd alice.martin nora.lindgren
+[ "$(field alice.martin 7)" != /usr/sbin/nologin ] || fail "alice.martin lost her login during the outage"
+login alice.martin || fail "alice.martin cannot log in during the outage"
+kill -0 "$syncd_pid" 2>/dev/null || fail "provision-syncd died"
+ok "nobody deprovisioned: $active_before accounts stay active, the deprovisions wait for 'provisionctl approve'"
+# Shown as it is, not asserted: the guard holds deprovisions only, so today the empty scan
+# still empties groups and memberships (DESIGN.md wants nothing applied from such a scan).
+ns id alice.martin
+if ! has_group alice.martin sudo; then
+        say "NOTE: the guard holds deprovisions only; group memberships did follow the empty directory"
+        say "      (a known gap: an empty scan should apply nothing). They come back with the directory:"
+fi
 
-step "5. A leaver: $first is deactivated at the source (\"active\": false)"
-/usr/bin/python3 - "$tmp/directory.json" "$first" <<'PY'
-import json, sys
-path, name = sys.argv[1], sys.argv[2]
-d = json.load(open(path))
-for u in d["Users"]:
-    if u["userName"].split("@")[0].lower() == name:
-        u["active"] = False
-json.dump(d, open(path, "w"), indent=1)
-PY
-show syncd
-show in_ns getent passwd "$first"
-show in_ns getent shadow "$first"
-show in_ns id "$first"
+echo
+say "The directory is back (POST /_control/reset with the saved directory), SIGUSR1 again:"
+control POST /reset @"$tmp/directory.saved" >/dev/null || fail "the control API did not restore the directory"
+kill -USR1 "$syncd_pid"
+not_held() { [ "$(view pending-holds)" = 0 ] && has_group alice.martin sudo; }
+wait_for 300 "the hold to be superseded by a normal scan" not_held
+ns id alice.martin
+[ "$(view count deprovisioned)" = "$deprov_before" ] || fail "accounts were deprovisioned after the outage"
+ok "the next full scan supersedes the hold; nobody was ever deprovisioned"
 
-step "Done: the host's /etc was never modified; the demo state in $tmp is removed."
+# --- the end ----------------------------------------------------------------------------------
+step "Clean-up"
+cleanup
+etc_after=$(etc_sum)
+[ "$etc_before" = "$etc_after" ] || fail "/etc/passwd, /etc/group or /etc/nsswitch.conf changed"
+ok "daemon, SCIM server, logind stand-in and private bus stopped; $(basename "$tmp") removed"
+ok "/etc/passwd, /etc/group and /etc/nsswitch.conf have the same sha256 as before: the host's /etc is untouched"
+say "Demo took $(since "$t_start") s. Suspension at the source to terminated session: $secs s."
