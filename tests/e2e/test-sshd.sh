@@ -23,9 +23,11 @@
 #     /etc/pam.d (the service is named after a symlink to sshd, Linux-PAM's service name being
 #     sshd's program name);
 #   - mounts a tmpfs over /run for sshd's privilege separation directory /run/sshd (which also
-#     hides any nscd socket, so no cache answers in place of the module).
-# The mounts end with the namespace. The outer half checks that /etc, the library directory and
-# /var/lib are the same before and after.
+#     hides any nscd socket, so no cache answers in place of the module);
+#   - puts an overlay over /dev that adds /dev/log, a socket the test reads, to check the
+#     modules' syslog lines.
+# The mounts end with the namespace. The outer half checks that the host's /etc and the module's
+# path in the library directory are the same before and after.
 set -u
 
 : "${top_builddir:=$(pwd)}"
@@ -51,15 +53,17 @@ nss_libdir() {
         [ -n "$f" ] && dirname "$(realpath "$f")"
 }
 
-# What must not change on the host: contents and metadata of /etc, the library directory's
-# listing, /var/lib's top level, and that /run/sshd and /var/lib/provision do not appear.
+# What must not change on the host: contents and metadata of everything in /etc; in the library
+# directory, the NSS module's name (what a test without a namespace would have to create there;
+# the directory as a whole is not compared, as package installs on a shared machine change it);
+# and /run/sshd, /var/lib/provision and /dev/log must not appear.
 host_state() {
         local libdir=$1
         find /etc -xdev -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum 2>/dev/null
         find /etc -xdev -printf '%p %y %m %U %G %s\n' 2>/dev/null | sort
-        find "$libdir" -maxdepth 1 -printf '%p %y %s %T@\n' | sort
-        find /var/lib -maxdepth 1 -printf '%p %y\n' | sort
-        ls -ld /run/sshd /var/lib/provision 2>&1
+        find "$libdir" -maxdepth 1 -name 'libnss_provision*' -printf '%p %y %s %T@\n' | sort
+        find "$libdir" -maxdepth 1 -name 'libnss_provision*' -type f -exec sha256sum {} +
+        ls -ld /run/sshd /var/lib/provision /dev/log 2>&1
 }
 
 if [ "${1:-}" != --inner ]; then
@@ -90,7 +94,7 @@ if [ "${1:-}" != --inner ]; then
                 diff "$tmp/host-before" "$tmp/host-after" | head -n 20
                 exit 1
         fi
-        [ "$rc" -eq 0 ] && echo "ok: host /etc, $libdir and /var/lib unchanged"
+        [ "$rc" -eq 0 ] && echo "ok: the host's /etc and NSS module path are unchanged, nothing added to /run, /var/lib, /dev"
         exit "$rc"
 fi
 
@@ -101,13 +105,14 @@ unset LD_LIBRARY_PATH LD_PRELOAD PROVISION_SNAPSHOT
 tmp=$2
 libdir=$3
 sshd_pid=
+syslog_pid=
 bus_pid=
 mock_pid=
 bg_pid=
 failures=0
 
 cleanup() {
-        for p in $bg_pid $sshd_pid $mock_pid $bus_pid; do
+        for p in $bg_pid $sshd_pid $syslog_pid $mock_pid $bus_pid; do
                 kill "$p" 2>/dev/null
         done
         wait 2>/dev/null
@@ -124,7 +129,7 @@ ok() {
 }
 die() {
         echo "FAIL: $*"
-        for f in sshd.log syncd.log; do
+        for f in sshd.log syncd.log syslog.txt; do
                 [ -s "$tmp/$f" ] && { echo "--- $f:"; tail -n 30 "$tmp/$f"; }
         done
         exit 1
@@ -154,6 +159,33 @@ printf '%s\n' "passwd: files provision" "group: files provision" "shadow: files 
 mount --bind "$tmp/nsswitch.conf" /etc/nsswitch.conf || die "bind mount of nsswitch.conf"
 mount -t tmpfs -o mode=0755 tmpfs /run || die "tmpfs on /run"
 mkdir -m 0755 /run/sshd
+
+# pam_provision logs through syslog(3), that is /dev/log, which this host may not have. An overlay
+# over /dev whose top layer holds only the symlink log -> our receiver's socket adds it; /dev/pts
+# and /dev/shm, hidden by the overlay, are bound again on top.
+have_syslog=0
+mkdir -p "$tmp/devlayer" "$tmp/newdev"
+ln -s "$tmp/syslog.sock" "$tmp/devlayer/log"
+if mount -t overlay overlay -o "ro,lowerdir=$tmp/devlayer:/dev" "$tmp/newdev" 2>/dev/null; then
+        for m in pts shm; do
+                mountpoint -q "/dev/$m" && mount --rbind "/dev/$m" "$tmp/newdev/$m"
+        done
+        mount --move "$tmp/newdev" /dev || die "cannot move the /dev overlay into place"
+        "$py" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+' "$tmp/syslog.sock" "$tmp/syslog.txt" &
+        syslog_pid=$!
+        syslog_up() { [ -S "$tmp/syslog.sock" ]; }
+        poll 100 syslog_up || die "the syslog receiver did not come up"
+        have_syslog=1
+else
+        echo "note: no overlay over /dev, pam_provision's syslog lines are not checked"
+fi
 
 # --- The directory, the daemon's configuration, a private system bus with the logind mock.
 user_json() { # ID NAME ACTIVE
@@ -296,10 +328,22 @@ printf '%s\n' "auth required pam_deny.so" "account required pam_deny.so" \
         "session required pam_deny.so" "password required pam_deny.so" >"$tmp/pam.d/other"
 mount --bind "$tmp/pam.d" /etc/pam.d || die "bind mount of /etc/pam.d"
 
-"$tmp/bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
-sshd_pid=$!
-listening() { grep -q "Server listening on 127.0.0.1 port $port" "$tmp/sshd.log"; }
-poll 200 listening || die "sshd did not start listening"
+# The port was free a moment ago; if another program took it meanwhile, try another one.
+listening() { grep -qs "Server listening on 127.0.0.1 port $port" "$tmp/sshd.log"; }
+started() { listening || ! kill -0 "$sshd_pid" 2>/dev/null; }
+for attempt in 1 2 3; do
+        "$tmp/bin/$service" -D -e -f "$tmp/sshd_config" 2>"$tmp/sshd.log" &
+        sshd_pid=$!
+        poll 200 started
+        listening && break
+        kill "$sshd_pid" 2>/dev/null
+        wait "$sshd_pid" 2>/dev/null
+        sshd_pid=
+        grep -qs "Address already in use" "$tmp/sshd.log" || break
+        port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        sed -i "s/^Port .*/Port $port/" "$tmp/sshd_config"
+done
+[ -n "$sshd_pid" ] && listening || die "sshd did not start listening (attempt $attempt)"
 
 # login USER CMD...: a non-interactive key login; the remote command's output in $tmp/ssh.out, the
 # client's messages (banners included: LogLevel INFO shows them) in $tmp/ssh.err, exit code returned.
@@ -342,22 +386,25 @@ directory "1 ada false" "3 linus true"
 sync_once
 getent passwd ada | grep -q ':/usr/sbin/nologin$' || fail "ada is not served as suspended: $(getent passwd ada)"
 
-# login_refused USER STATE-MESSAGE: the key is accepted, then PAM's account stage refuses with
-# pam_provision's message (sshd sends PAM's messages to the client as a banner).
+# login_refused USER STATE MESSAGE: the key is accepted, then PAM's account stage refuses with
+# pam_provision's message (sshd sends PAM's messages to the client as a banner) and log line.
 login_refused() {
-        local user=$1 msg=$2
+        local user=$1 state=$2 msg=$3
         if login "$user" true; then
                 fail "$user still logs in"
         elif ! grep -q "$msg" "$tmp/ssh.err"; then
                 fail "$user refused, but not with pam_provision's message '$msg': $(cat "$tmp/ssh.err")"
-        elif ! grep -q "Access denied for user $user by PAM account configuration" "$tmp/sshd.log"; then
+        elif ! poll 50 grep -q "Access denied for user $user by PAM account configuration" "$tmp/sshd.log"; then
                 fail "$user: sshd's log does not show the PAM account refusal"
+        elif [ $have_syslog -eq 1 ] && ! poll 50 grep -q \
+                "pam_provision($service:account): account: refusing user '$user': account $state\$" "$tmp/syslog.txt"; then
+                fail "$user: no syslog line of pam_provision in sshd's service naming user and state"
         else
                 ok "$user is refused by pam_provision in sshd's account stage"
         fi
 }
-login_refused ada "Your account has been suspended by your organisation's directory"
-login_refused grace "Your account has been removed from your organisation's directory"
+login_refused ada suspended "Your account has been suspended by your organisation's directory"
+login_refused grace deprovisioned "Your account has been removed from your organisation's directory"
 if login linus 'id -un' && [ "$(cat "$tmp/ssh.out")" = linus ]; then ok "linus, who stays, still logs in"
 else fail "linus, who stays, cannot log in: $(cat "$tmp/ssh.err")"; fi
 
@@ -388,8 +435,9 @@ else fail "a process of linus was killed"; fi
 kill "$linus_sleep_pid" 2>/dev/null
 
 if [ "$failures" -ne 0 ]; then
-        echo "--- sshd.log:"
-        tail -n 40 "$tmp/sshd.log"
+        for f in sshd.log syslog.txt; do
+                [ -s "$tmp/$f" ] && { echo "--- $f:"; tail -n 40 "$tmp/$f"; }
+        done
         echo "$failures failure(s)"
         exit 1
 fi
