@@ -111,9 +111,18 @@ mock_pid=
 bg_pid=
 failures=0
 
+test_uids=
 cleanup() {
+        local u p
         for p in $bg_pid $sshd_pid $syslog_pid $mock_pid $bus_pid; do
                 kill "$p" 2>/dev/null
+        done
+        # After a failure, processes of the test's own users (sessions, the sleep of linus's) may
+        # be left; they are ours, end them by pid.
+        for u in $test_uids; do
+                for p in $(pgrep -u "$u"); do
+                        kill -KILL "$p" 2>/dev/null
+                done
         done
         wait 2>/dev/null
 }
@@ -280,6 +289,7 @@ ok "provisioned users resolve through glibc (nsswitch.conf, installed module pat
 ada_uid=$(getent passwd ada | cut -d: -f3)
 grace_uid=$(getent passwd grace | cut -d: -f3)
 linus_uid=$(getent passwd linus | cut -d: -f3)
+test_uids="$ada_uid $grace_uid $linus_uid"
 getent shadow ada >/dev/null || fail "getent shadow ada: pam_unix's account check needs a shadow entry"
 for u in ada grace linus; do
         install -d -m 0700 -o "$u" -g "$u" "$tmp/home/$u"
