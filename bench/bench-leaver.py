@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 builddir, tmp = sys.argv[1], sys.argv[2]
@@ -79,6 +80,11 @@ def terminate_time(uid):
     return None
 
 
+def drain(sock):
+    while True:
+        sock.recv(4096)
+
+
 def fmt(ns):
     return "missed" if ns is None else f"{ns / 1e9:7.3f}"
 
@@ -117,6 +123,10 @@ kill_processes = no
     try:
         if "READY=1" not in sock.recv(4096).decode():
             sys.exit("bench-leaver: no READY=1 from provision-syncd")
+        # Keep reading notifications as systemd does: the daemon sends STATUS= after every sync,
+        # and once the socket's queue is full its sd_notify() blocks, and so does its sync loop.
+        sock.settimeout(None)
+        threading.Thread(target=drain, args=(sock,), daemon=True).start()
         uids = {n: uid_of(n) for n in names()}
 
         # What one PAM check costs: the resolution of t2 is POLL_MS plus this.

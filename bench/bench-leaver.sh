@@ -26,9 +26,15 @@ make -C "$builddir" -s syncd/provision-syncd pam_provision/pam_provision.la nss_
 tmp=$(mktemp -d /tmp/bench-leaver.XXXXXX)
 bus_pid=
 mock_pid=
+# Under set -e a failing kill or wait would end the trap early and leave the bus running.
 cleanup() {
-        [ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null && wait "$mock_pid" 2>/dev/null
-        [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
+        if [ -n "$mock_pid" ]; then
+                kill "$mock_pid" 2>/dev/null || :
+                wait "$mock_pid" 2>/dev/null || :
+        fi
+        if [ -n "$bus_pid" ]; then
+                kill "$bus_pid" 2>/dev/null || :
+        fi
         rm -rf "$tmp"
 }
 trap cleanup EXIT
