@@ -406,7 +406,7 @@ login_refused() {
                 fail "$user refused, but not with pam_provision's message '$msg': $(cat "$tmp/ssh.err")"
         elif ! poll 50 grep -q "Access denied for user $user by PAM account configuration" "$tmp/sshd.log"; then
                 fail "$user: sshd's log does not show the PAM account refusal"
-        elif [ $have_syslog -eq 1 ] && ! poll 50 grep -q \
+        elif [ $have_syslog -eq 1 ] && ! poll 50 grep -qs \
                 "pam_provision($service:account): account: refusing user '$user': account $state\$" "$tmp/syslog.txt"; then
                 fail "$user: no syslog line of pam_provision in sshd's service naming user and state"
         else
