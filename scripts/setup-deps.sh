@@ -10,6 +10,7 @@ packages=(
         libcmocka-dev pamtester libpam-wrapper
         dbus python3 python3-dbusmock
         util-linux passwd libnss-cache curl ca-certificates psmisc
+        openssh-server openssh-client
 )
 
 missing=()
@@ -35,8 +36,23 @@ if [ ${#missing[@]} -gt 0 ]; then
                 sleep 5
         done
         export DEBIAN_FRONTEND=noninteractive
+        # openssh-server (for tests/e2e/test-sshd.sh, which runs its own sshd) must not start or
+        # enable the host's sshd: invoke-rc.d asks policy-rc.d, and 101 means "not allowed". Only
+        # for the apt call, and only when the machine has no policy of its own.
+        policy=/usr/sbin/policy-rc.d
+        own_policy=
+        if [ ! -e "$policy" ]; then
+                printf '#!/bin/sh\n# provision setup-deps.sh: no service starts during apt-get install.\nexit 101\n' >"$policy"
+                chmod 0755 "$policy"
+                own_policy=1
+                trap 'rm -f "$policy"' EXIT
+        fi
         apt-get update -q
         apt-get install -y -q -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}"
+        if [ -n "$own_policy" ]; then
+                rm -f "$policy"
+                trap - EXIT
+        fi
 fi
 
 if [ -f "$top/tests/package-lock.json" ]; then
