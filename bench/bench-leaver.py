@@ -61,8 +61,11 @@ def uid_of(name):
     return int(p.stdout.split(":")[2])
 
 
+# A private pam_wrapper runtime dir: its default (/tmp/pam.X) is shared machine-wide.
+PAM_RUNTIME = os.path.join(os.path.dirname(svc), "pamwrap")
+os.makedirs(PAM_RUNTIME, exist_ok=True)
 PAM_ENV = dict(os.environ, LD_PRELOAD="libpam_wrapper.so", PAM_WRAPPER="1",
-               PAM_WRAPPER_SERVICE_DIR=svc, PROVISION_SNAPSHOT="")
+               PAM_WRAPPER_SERVICE_DIR=svc, PAM_WRAPPER_RUNTIME_DIR=PAM_RUNTIME, PROVISION_SNAPSHOT="")
 
 
 def pam_allows(name):
