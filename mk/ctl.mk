@@ -34,3 +34,4 @@ tests_ctl_fake_syncd_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
 check_SCRIPTS += tests/ctl/test-ctl.py
 TESTS += tests/ctl/test-ctl.py
 EXTRA_DIST += tests/ctl/test-ctl.py
+EXTRA_DIST += tests/ctl/ctlharness.py
