@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-builddir = os.environ["top_builddir"]
-srcdir = os.environ["top_srcdir"]
+builddir = os.path.abspath(os.environ["top_builddir"])
+srcdir = os.path.abspath(os.environ["top_srcdir"])
 syncd = os.path.join(builddir, "syncd", "provision-syncd")
 ctl = os.path.join(builddir, "ctl", "provisionctl")
 policy = os.path.join(srcdir, "dbus", "org.provision.Syncd1.conf")
