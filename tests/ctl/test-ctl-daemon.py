@@ -9,8 +9,9 @@ blocked, real PAM (pam_provision.so under pamtester and pam_wrapper, on the daem
 refuses with the blocked message, TerminateUser(uid) exactly once; unblock -> active and PAM
 passes; an emptied directory is held by the mass-deprovision guard, listed by status (exit 3)
 and applied by approve --yes with TerminateUser for each user; a non-root block refused (exit
-6). Exit 77 when not root or a tool (node and tests/node_modules, dbus-daemon, busctl,
-python3-dbusmock, pamtester, pam_wrapper, setpriv) is missing."""
+6); with the daemon stopped, an action fails with exit 5. Exit 77 when not root or a tool (node
+and tests/node_modules, dbus-daemon, busctl, python3-dbusmock, pamtester, pam_wrapper, setpriv)
+is missing."""
 import json
 import os
 import shutil
@@ -22,8 +23,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctlharness import (BUS_NAME, NOBODY, SYSTEM_LIKE, builddir, check, ctl, fail, run_ctl,  # noqa: E402
-                        run_ctl_json, srcdir, start_bus, syncd, wait_name)
+from ctlharness import (BUS_NAME, NOBODY, NOT_RUNNING, SYSTEM_LIKE, builddir, check, ctl,  # noqa: E402
+                        fail, run_ctl, run_ctl_json, srcdir, start_bus, syncd, wait_name)
 
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 server_js = os.path.join(srcdir, "tests", "scim-server", "server.js")
@@ -64,8 +65,8 @@ def preflight():
         skip("tests/node_modules missing, run 'cd tests && npm ci'")
     if subprocess.run([PYTHON, "-c", "import dbusmock"], capture_output=True).returncode != 0:
         skip("python3-dbusmock is not installed")
-    if not any(os.path.exists(os.path.join(d, "libpam_wrapper.so"))
-               for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/lib/aarch64-linux-gnu")):
+    libdirs = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib")
+    if not any(os.path.exists(os.path.join(d, "libpam_wrapper.so")) for d in libdirs):
         skip("libpam_wrapper.so (libpam-wrapper) is not installed")
     check(os.access(pam_module, os.R_OK), f"{pam_module} is not built")
 
@@ -155,8 +156,9 @@ def setup_pam(snapshot):
 
 
 def prop(name):
-    p = subprocess.run(["busctl", f"--address={os.environ['DBUS_SYSTEM_BUS_ADDRESS']}", "get-property", BUS_NAME,
-                        "/org/provision/Syncd1", BUS_NAME, name], capture_output=True, text=True)
+    addr = os.environ["DBUS_SYSTEM_BUS_ADDRESS"]
+    p = subprocess.run(["busctl", f"--address={addr}", "get-property", BUS_NAME, "/org/provision/Syncd1",
+                        BUS_NAME, name], capture_output=True, text=True)
     check(p.returncode == 0, f"get-property {name}: {p.stderr}")
     return p.stdout.strip()
 
@@ -231,6 +233,10 @@ terminate_sessions = yes
         rc = daemon.wait()
         procs.remove(daemon)
         check(rc == 0, f"provision-syncd exited {rc} on SIGTERM\n{logs()}")
+        # The daemon gone, actions fail with the documented exit code and message; reads still work.
+        p = pctl("block", "bruno.silva", want=5)
+        check(NOT_RUNNING in p.stderr, f"block without the daemon: {p.stderr}")
+        check(pjson("status")["daemon_running"] is False, "status: daemon running after SIGTERM")
         print("ok")
         return 0
     except SystemExit as e:
@@ -264,7 +270,8 @@ def status_tests(port, snapshot):
           f"status users: {st['users']}")
     check(st["groups"] == {"total": 5, "removed": 0}, f"status groups: {st['groups']}")
     snap = st["snapshot"]
-    check(snap["path"] == snapshot and snap["present"] is True and snap["stale"] is False, f"snapshot: {snap}")
+    check(snap["path"] == snapshot and snap["present"] is True and snap["stale"] is False,
+          f"snapshot: {snap}")
     check(st["generation"] >= 1 and snap["generation"] == st["generation"], f"generations: {st}")
     check(isinstance(snap["time_usec"], int) and snap["time_usec"] > 0, f"snapshot time: {snap}")
     check(st["hold"] is None and st["healthy"] is True, f"hold/healthy: {st}")
@@ -279,7 +286,8 @@ def status_tests(port, snapshot):
 def sync_tests():
     r = pjson("sync", "--full")
     check(set(r) == {"held", "generation", "summary"}, f"sync --json fields: {r}")
-    check(r["held"] is False and isinstance(r["generation"], int) and r["generation"] >= 1, f"sync --full: {r}")
+    check(r["held"] is False and isinstance(r["generation"], int) and r["generation"] >= 1,
+          f"sync --full: {r}")
     check(r["summary"].startswith("full: 36 users, 5 groups seen;") and "0 deprovisioned" in r["summary"],
           f"sync --full summary: {r['summary']}")
     p = pctl("sync")
@@ -299,13 +307,16 @@ def block_tests(users):
     p = pctl("block", "alice.martin")
     check("alice.martin" in p.stdout, f"block output: {p.stdout}")
     gen = pjson("status")["generation"]
-    check(prop("Generation") == f"t {gen}", f"Generation property after block: {prop('Generation')}, store {gen}")
+    check(prop("Generation") == f"t {gen}",
+          f"Generation property after block: {prop('Generation')}, store {gen}")
     u = by_name(pjson("users")["users"])["alice.martin"]
-    check(u["state"] == "blocked" and u["blocked"] is True and u["source_active"] is True, f"after block: {u}")
+    check(u["state"] == "blocked" and u["blocked"] is True and u["source_active"] is True,
+          f"after block: {u}")
     check([x["name"] for x in pjson("users", "--state", "blocked")["users"]] == ["alice.martin"],
           "users --state blocked")
     ok, out = pam("alice.martin")
-    check(not ok and BLOCKED_MSG in out, f"PAM did not refuse the blocked user with the blocked message:\n{out}")
+    check(not ok and BLOCKED_MSG in out,
+          f"PAM did not refuse the blocked user with the blocked message:\n{out}")
     # A sync after the block: the source says active, the block wins, no second TerminateUser.
     pctl("sync")
     check(by_name(pjson("users")["users"])["alice.martin"]["state"] == "blocked", "a sync undid the block")
@@ -357,12 +368,13 @@ def hold_tests(port, snapshot):
     p = pctl("approve", "--yes")
     check(f"Hold {hold['id']}" in p.stdout and "Approved" in p.stdout, f"approve --yes: {p.stdout}")
     after = by_name(pjson("users")["users"])
-    check(len(after) == 36 and all(u["state"] == "deprovisioned" for u in after.values()),
-          f"not all deprovisioned: {[(n, u['state']) for n, u in after.items() if u['state'] != 'deprovisioned']}")
+    left = [(n, u["state"]) for n, u in after.items() if u["state"] != "deprovisioned"]
+    check(len(after) == 36 and not left, f"not all deprovisioned: {left}")
     st = pjson("status")
     check(st["hold"] is None and st["users"]["deprovisioned"] == 36, f"status after approve: {st}")
     check(prop("HeldDeprovisions") == "b false", "HeldDeprovisions still true after approve")
-    check(prop("Generation") == f"t {st['generation']}", f"Generation property after approve: {prop('Generation')}")
+    check(prop("Generation") == f"t {st['generation']}",
+          f"Generation property after approve: {prop('Generation')}")
     ok, out = pam("alice.martin")
     check(not ok and REMOVED_MSG in out, f"PAM did not refuse a deprovisioned user:\n{out}")
 
