@@ -22,6 +22,7 @@ import tempfile
 import time
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (BUS_NAME, NOBODY, NOT_RUNNING, SYSTEM_LIKE, builddir, check, ctl,  # noqa: E402
                         fail, run_ctl, run_ctl_json, srcdir, start_bus, syncd, wait_name)

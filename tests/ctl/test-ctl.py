@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (NOBODY, NOT_RUNNING, PERMISSIVE, SYSTEM_LIKE, check, ctl, fail,  # noqa: E402
                         run_ctl, run_ctl_json, syncd, wait_name)
