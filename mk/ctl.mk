@@ -34,3 +34,10 @@ tests_ctl_fake_syncd_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
 check_SCRIPTS += tests/ctl/test-ctl.py
 TESTS += tests/ctl/test-ctl.py
 EXTRA_DIST += tests/ctl/test-ctl.py
+EXTRA_DIST += tests/ctl/ctlharness.py
+
+# End to end: the real provision-syncd against the SCIM test server, on a system-like private bus
+# with the logind mock, provisionctl's actions and real PAM (pamtester under pam_wrapper).
+check_SCRIPTS += tests/ctl/test-ctl-daemon.py
+TESTS += tests/ctl/test-ctl-daemon.py
+EXTRA_DIST += tests/ctl/test-ctl-daemon.py

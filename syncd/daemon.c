@@ -33,6 +33,7 @@ struct ProvDaemon {
         uint64_t last_full_mono;    /* CLOCK_MONOTONIC of the last successful full sync; 0 = none yet */
         unsigned failures;          /* consecutive failed syncs, for the backoff */
         bool delta_unsupported;     /* the source cannot filter by meta.lastModified */
+        bool hold_pending;          /* the guard holds deprovisions that wait for Approve */
         bool ready;
 };
 
@@ -330,6 +331,15 @@ static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
                         log_info("The source asked us to retry in %" PRIu64 " s.", (uint64_t) (wait / USEC_PER_SEC));
                 }
         }
+        /* A hold stays pending until it is approved or a full scan within the limit supersedes
+         * it; a delta scan (which never deprovisions) or a failed one leaves it as it is. What we
+         * report as held is whether deprovisions wait for approval after this sync, so that the
+         * HeldDeprovisions property does not turn false at the next delta while a hold waits. */
+        if (r >= 0 && d->last.held)
+                d->hold_pending = true;
+        else if (r >= 0 && full)
+                d->hold_pending = false;
+        d->last.held = d->hold_pending;
         notify_status(d);
         if (d->bus)
                 prov_bus_sync_done(d->bus, full, &d->last);
@@ -417,6 +427,8 @@ static int daemon_action(ProvDaemon *d, const char *what, int (*fn)(ProvStore *,
         if (r < 0)
                 goto finish;
         ret->generation = res.generation;
+        /* The status properties follow the store: the action published a new generation. */
+        d->last.generation = res.generation;
         snprintf(ret->summary, sizeof(ret->summary), "%s: %zu accounts changed", what, res.n_transitions);
         log_info("%s", ret->summary);
 finish:
@@ -447,7 +459,15 @@ static int do_approve(ProvStore *store, const void *arg, ProvSyncResult *res) {
 }
 
 int prov_daemon_approve(ProvDaemon *d, int64_t hold_id, ProvActionResult *ret) {
-        return daemon_action(d, "approve", do_approve, &hold_id, ret);
+        int r;
+
+        r = daemon_action(d, "approve", do_approve, &hold_id, ret);
+        if (r >= 0) {
+                /* Only the newest pending hold can be approved: none waits any more. */
+                d->hold_pending = false;
+                d->last.held = false;
+        }
+        return r;
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {

@@ -14,25 +14,17 @@ import sys
 import tempfile
 import time
 
-builddir = os.environ["top_builddir"]
-srcdir = os.environ["top_srcdir"]
-syncd = os.path.join(builddir, "syncd", "provision-syncd")
-ctl = os.path.join(builddir, "ctl", "provisionctl")
-fake = os.path.join(builddir, "tests", "ctl", "fake-syncd")
-policy = os.path.join(srcdir, "dbus", "org.provision.Syncd1.conf")
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctlharness import (NOBODY, NOT_RUNNING, PERMISSIVE, SYSTEM_LIKE, check, ctl, fail,  # noqa: E402
+                        run_ctl, run_ctl_json, syncd, wait_name)
+import ctlharness  # noqa: E402
 
-NOT_RUNNING = "provision-syncd is not running (no owner of org.provision.Syncd1 on the system bus)"
+builddir = os.environ["top_builddir"]
+fake = os.path.join(builddir, "tests", "ctl", "fake-syncd")
+
 tmp = None
 procs = []
-
-
-def fail(msg):
-    sys.exit(f"FAIL: {msg}")
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def user(i, name, active=True, display=None):
@@ -54,20 +46,11 @@ def run_syncd(want):
 
 
 def pctl(*args, want=0, env=None, stdin=subprocess.DEVNULL, prefix=()):
-    p = subprocess.run([*prefix, ctl, "--config", conf, *args], capture_output=True, text=True, env=env,
-                       stdin=stdin)
-    if p.returncode != want:
-        fail(f"provisionctl {' '.join(args)} exited {p.returncode}, expected {want}\n"
-             f"stdout: {p.stdout}\nstderr: {p.stderr}")
-    return p
+    return run_ctl(conf, *args, want=want, env=env, stdin=stdin, prefix=prefix)
 
 
 def pjson(*args, want=0, env=None):
-    p = pctl("--json", *args, want=want, env=env)
-    try:
-        return json.loads(p.stdout)
-    except ValueError as e:
-        fail(f"provisionctl --json {' '.join(args)} printed invalid JSON ({e}): {p.stdout}")
+    return run_ctl_json(conf, *args, want=want, env=env)
 
 
 def calls():
@@ -76,65 +59,15 @@ def calls():
 
 
 def start_bus(name, extra_policy=""):
-    d = os.path.join(tmp, name)
-    os.mkdir(d)
-    os.chmod(d, 0o755)
-    with open(os.path.join(d, "bus.conf"), "w") as f:
-        f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path={d}/socket</listen>
-  <auth>EXTERNAL</auth>
-{extra_policy}
-</busconfig>
-""")
-    p = subprocess.Popen(["dbus-daemon", "--nofork", "--config-file", os.path.join(d, "bus.conf"),
-                          "--print-address=1"], stdout=subprocess.PIPE, text=True,
-                         stderr=open(os.path.join(d, "log"), "w"))
-    procs.append(p)
-    addr = p.stdout.readline().strip()
-    check(addr, "dbus-daemon did not start")
-    return addr
-
-
-PERMISSIVE = """  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>"""
-
-# What Debian's system.conf denies and allows by default, then our policy file as system.d has it.
-SYSTEM_LIKE = f"""  <policy context="default">
-    <allow user="*"/>
-    <deny own="*"/>
-    <deny send_type="method_call"/>
-    <allow send_type="signal"/>
-    <allow send_requested_reply="true" send_type="method_return"/>
-    <allow send_requested_reply="true" send_type="error"/>
-    <allow receive_type="method_call"/>
-    <allow receive_type="method_return"/>
-    <allow receive_type="error"/>
-    <allow receive_type="signal"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-  </policy>
-  <include>{policy}</include>"""
+    return ctlharness.start_bus(tmp, name, extra_policy, procs)
 
 
 def start_fake(addr):
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=addr)
     p = subprocess.Popen([fake, conf, os.path.join(tmp, "calls")], env=env)
     procs.append(p)
-    for _ in range(300):  # a bound on tries, not a time assertion
-        r = subprocess.run(["busctl", f"--address={addr}", "status", "org.provision.Syncd1"],
-                           capture_output=True)
-        if r.returncode == 0:
-            return p
-        if p.poll() is not None:
-            fail(f"fake-syncd exited {p.returncode}")
-        time.sleep(0.05)
-    fail("fake-syncd never owned org.provision.Syncd1")
+    wait_name(addr, "org.provision.Syncd1", p, "fake-syncd")
+    return p
 
 
 def stop(p):
@@ -423,10 +356,9 @@ def bus_tests(addr):
 
     # A non-root caller: the daemon itself refuses (this bus's policy lets everything through).
     if os.geteuid() == 0 and shutil.which("setpriv"):
-        nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         n_calls = len(calls())
         for args in (["block", "grace"], ["sync"], ["reload"]):
-            p = pctl(*args, want=6, prefix=nobody)
+            p = pctl(*args, want=6, prefix=NOBODY)
             check("Permission denied" in p.stderr and "Only root" in p.stderr, f"non-root {args}: {p.stderr}")
         check(len(calls()) == n_calls, f"a non-root call reached the daemon: {calls()[n_calls:]}")
         check(pjson("show", "grace")["user"]["blocked"] is False, "non-root block took effect")
@@ -445,13 +377,12 @@ def policy_tests():
     daemon = start_fake(addr)
     pctl("sync")
     if shutil.which("setpriv"):
-        nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         n_calls = len(calls())
-        p = pctl("block", "grace", want=6, prefix=nobody)
+        p = pctl("block", "grace", want=6, prefix=NOBODY)
         check("Permission denied" in p.stderr and "Only root" not in p.stderr,
               f"the bus did not refuse a non-root call: {p.stderr}")
         check(len(calls()) == n_calls, "a non-root call passed the bus policy")
-        p = subprocess.run([*nobody, "busctl", f"--address={addr}", "get-property", "org.provision.Syncd1",
+        p = subprocess.run([*NOBODY, "busctl", f"--address={addr}", "get-property", "org.provision.Syncd1",
                             "/org/provision/Syncd1", "org.provision.Syncd1", "Generation"],
                            capture_output=True, text=True)
         check(p.returncode == 0 and p.stdout.startswith("t "), f"non-root property read refused: {p.stderr}")
