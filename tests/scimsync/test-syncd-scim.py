@@ -407,6 +407,7 @@ def test_moderate_nesting_in_an_unknown_attribute_is_tolerated(srv, case):
     """Nesting within the parser's depth cap, in an attribute we do not use, does not cost the
     user the account."""
     users, groups = directory(N)
+    srv.reset(users, groups)
     nested = user(201, "nested")
     nested["urn:example:deep"] = "@DEEP@"
     body = list_response(users + [nested]).replace('"@DEEP@"', '{"x":[' * 10 + "1" + "]}" * 10)
