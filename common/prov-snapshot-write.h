@@ -40,3 +40,8 @@ typedef struct ProvSnapMeta {
 int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         const ProvSnapUser *users, size_t n_users,
                         const ProvSnapGroup *groups, size_t n_groups);
+
+/* Records a successful sync that changed nothing: updates only last_sync_usec in the published
+ * snapshot, in place, so that PAM's staleness check sees a confirmed directory without every
+ * process re-mapping a new file. -ENOENT if there is no valid snapshot at path. */
+int prov_snapshot_touch(const char *path, uint64_t last_sync_usec);

@@ -170,7 +170,8 @@ uint64_t prov_snapshot_created_usec(const ProvSnapshot *s) {
 }
 
 uint64_t prov_snapshot_last_sync_usec(const ProvSnapshot *s) {
-        return s ? s->hdr->last_sync_usec : 0;
+        /* The writer updates this field in place when a sync changed nothing. */
+        return s ? __atomic_load_n(&s->hdr->last_sync_usec, __ATOMIC_RELAXED) : 0;
 }
 
 uint32_t prov_snapshot_uid_min(const ProvSnapshot *s) {

@@ -220,6 +220,21 @@ static int open_old_snapshot(const char *path) {
         return TAKE_FD(fd);
 }
 
+int prov_snapshot_touch(const char *path, uint64_t last_sync_usec) {
+        _cleanup_close_ int fd = -1;
+
+        if (!path)
+                return -EINVAL;
+        fd = open_old_snapshot(path);
+        if (fd < 0)
+                return -ENOENT;
+        /* One aligned 8-byte store: a reader sees the old or the new time, never a mix. */
+        if (pwrite(fd, &last_sync_usec, sizeof(last_sync_usec), offsetof(SnapHeader, last_sync_usec)) !=
+            (ssize_t) sizeof(last_sync_usec))
+                return negative_errno();
+        return 0;
+}
+
 /* Writes the image to a temp file next to path and renames it over path. */
 static int publish(const char *path, const uint8_t *image, size_t size) {
         _cleanup_free_ char *tmp = NULL, *dircopy = NULL;

@@ -21,6 +21,15 @@ typedef struct ProvActionResult {
         char summary[512];
 } ProvActionResult;
 
+/* One sync, in the daemon or for provision-syncd --once: fetch (full scan, or delta since the
+ * last success), apply in one transaction, publish the snapshot, enforce. A 429/503 answer's
+ * Retry-After (CLOCK_MONOTONIC µs) goes to ret_retry_after when non-NULL. */
+int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
+                  uint64_t *ret_retry_after);
+/* The daemon: loads the configuration, syncs at once and then every interval (a full
+ * reconcile every full_interval), serves D-Bus, handles SIGHUP/SIGUSR1/SIGTERM. */
+int prov_daemon_main(const char *config_path);
+
 /* Runs a sync now (full = a complete scan with reconciliation; else a delta where the source
  * supports it) and reschedules the periodic one. */
 int prov_daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret);

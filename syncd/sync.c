@@ -55,6 +55,7 @@ typedef struct SyncRun {
         IdIndex *group_index; /* groups[] by SCIM id */
         ProvSyncResult *result;
         size_t cap_transitions;
+        const ProvSyncOptions *opts;
 } SyncRun;
 
 void prov_sync_result_done(ProvSyncResult *r) {
@@ -207,11 +208,18 @@ static bool group_allows(const ProvConfig *c, const ProvScimGroup *g) {
         return false;
 }
 
+/* Scope of a full scan: members of the allowed groups. A delta carries only the groups that
+ * changed, so there an account we already serve stays in scope (a full reconcile decides when
+ * it leaves), and a new one needs a changed allowed group that lists it — which adding
+ * someone to a group always produces. */
 static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         bool everyone = !run->config->allow_groups || !run->config->allow_groups[0];
 
-        for (size_t i = 0; i < run->n_users; i++)
-                run->users[i].in_scope = everyone;
+        for (size_t i = 0; i < run->n_users; i++) {
+                const MappedUser *u = &run->users[i];
+                run->users[i].in_scope = everyone ||
+                                         (run->opts->delta && u->old.scim_id && u->old.state != PROV_STATE_DEPROVISIONED);
+        }
         if (everyone)
                 return;
         for (size_t g = 0; g < batch->n_groups; g++) {
@@ -390,6 +398,18 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                                 return r;
                         continue;
                 }
+                /* A stored group keeps its name until a later sync renames or removes it: a
+                 * user private group of the same name could not be served beside it. */
+                ProvGroupRecord grp = {};
+                r = prov_store_group_get_by_name(run->store, u->name, &grp);
+                if (r >= 0) {
+                        prov_group_record_done(&grp);
+                        r = reject(run, "user", u->src->id, u->name, "login name is the name of a group");
+                        if (r < 0)
+                                return r;
+                        continue;
+                } else if (r != -ENOENT)
+                        return r;
                 r = prov_store_user_get_by_name(run->store, u->name, &holder);
                 if (r >= 0) {
                         bool other = !streq(holder.scim_id, u->src->id);
@@ -538,8 +558,18 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
 
                 if (!g->name)
                         continue;
+                ProvUserRecord holder = {};
+                bool stored_user = false;
+                if (!g->local_name) {
+                        r = prov_store_user_get_by_name(run->store, g->name, &holder);
+                        if (r < 0 && r != -ENOENT)
+                                return r;
+                        /* The holder may be leaving the name in this very sync; we stay on the safe side. */
+                        stored_user = r >= 0;
+                        prov_user_record_done(&holder);
+                }
                 if ((i > 0 && run->groups[i - 1].name && streq(run->groups[i - 1].name, g->name)) ||
-                    (!g->local_name && user_name_taken(run, g->name))) {
+                    (!g->local_name && (user_name_taken(run, g->name) || stored_user))) {
                         r = reject(run, "group", g->src->id, g->name, "name collides with a directory user or group");
                         if (r < 0)
                                 return r;
@@ -741,6 +771,9 @@ static int apply_leavers(SyncRun *run) {
         _cleanup_free_ size_t *leavers = NULL;
         int r;
 
+        if (run->opts->delta)
+                return 0; /* a delta cannot tell who is gone: only full scans deprovision */
+
         r = prov_store_users_load(run->store, &all, &n_all);
         if (r < 0)
                 return r;
@@ -773,9 +806,35 @@ static int apply_leavers(SyncRun *run) {
                 goto finish;
         }
 
+        /* A scan within the limit supersedes an older pending hold: approving it later must not
+         * deprovision people the directory has since shown again. */
+        int64_t pending = 0, pdep = 0, ptotal = 0;
+        r = prov_store_hold_pending(run->store, &pending, &pdep, &ptotal);
+        if (r >= 0)
+                r = prov_store_hold_set_status(run->store, pending, "superseded");
+        if (r < 0 && r != -ENOENT)
+                goto finish;
+
         for (size_t k = 0; k < n_leavers; k++) {
                 ProvUserRecord *u = &all[leavers[k]];
                 ProvState old = u->state;
+
+                /* Gone from the scan (rather than out of scope): ask the source about this one
+                 * account before acting on its absence. */
+                if (run->opts->confirm_gone && !find_user(run, u->scim_id)) {
+                        r = run->opts->confirm_gone(u->scim_id, run->opts->userdata);
+                        if (r <= 0) {
+                                log_warning("Not deprovisioning '%s': %s", SAFE(u->name),
+                                            r == 0 ? "the source still has the account" : "the source could not confirm its removal");
+                                r = prov_store_audit_add(run->store, "deprovision", u->name, u->scim_id, u->uid, "confirm",
+                                                         r == 0 ? "skipped" : "failed",
+                                                         r == 0 ? "missing from the scan but still at the source"
+                                                                : "removal not confirmed, retried next full sync");
+                                if (r < 0)
+                                        goto finish;
+                                continue;
+                        }
+                }
 
                 u->state = PROV_STATE_DEPROVISIONED;
                 u->updated_usec = u->state_changed_usec = run->now;
@@ -846,6 +905,14 @@ static int apply_groups(SyncRun *run) {
                 }
                 if (r < 0)
                         return r;
+                if (g->old.scim_id && (!streq(g->old.name, g->name) || g->old.gid != g->gid ||
+                                       !streq_ptr(g->old.local_name, g->local_name))) {
+                        res->groups_updated++;
+                        r = prov_store_audit_add(run->store, "group-update", g->name, g->src->id, g->gid, "store",
+                                                 "ok", g->old.name);
+                        if (r < 0)
+                                return r;
+                }
                 if (!g->old.scim_id) {
                         res->groups_added++;
                         r = prov_store_audit_add(run->store, "group-add", g->name, g->src->id, g->gid, "store", "ok",
@@ -859,7 +926,9 @@ static int apply_groups(SyncRun *run) {
                         return -ENOMEM;
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
-                        if (u && u->accepted && u->in_scope)
+                        /* A delta lists every member of a changed group but only the users that
+                         * changed: the others keep their accounts (the store ignores unknown ids). */
+                        if (u ? u->accepted && u->in_scope : run->opts->delta)
                                 members[n++] = g->src->member_ids[m];
                 }
                 r = prov_store_group_set_members(run->store, g->src->id, members, n);
@@ -867,14 +936,17 @@ static int apply_groups(SyncRun *run) {
                         return r;
         }
 
+        if (run->opts->delta)
+                return 0; /* only a full scan shows which groups are gone */
+
         /* Groups gone from the source lose their members at once (demotion); the gid stays
-         * in the ledger. */
+         * in the ledger. A group the source still has but that we could not map this time
+         * stays as it was. */
         r = prov_store_groups_load(run->store, &all, &n_all);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n_all; i++) {
-                const MappedGroup *g = find_group(run, all[i].scim_id);
-                if (g && g->accepted)
+                if (find_group(run, all[i].scim_id))
                         continue;
                 r = prov_store_group_delete(run->store, all[i].scim_id);
                 if (r >= 0)
@@ -1025,15 +1097,28 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         if (r < 0)
                 return r;
 
+        ProvSyncResult *res = run->result;
+        res->changed = res->joiners || res->updated || res->renamed || res->movers || res->suspended ||
+                       res->reactivated || res->deprovisioned || res->purged || res->groups_added ||
+                       res->groups_removed || res->groups_updated;
         r = prov_store_state_get_int(run->store, "generation", &gen);
         if (r < 0 && r != -ENOENT)
                 return r;
-        run->result->generation = (uint64_t) gen + 1;
+        if (!res->changed) {
+                res->generation = (uint64_t) gen;
+                return 0;
+        }
+        res->generation = (uint64_t) gen + 1;
         return prov_store_state_set_int(run->store, "generation", gen + 1);
 }
 
 int prov_sync_apply_full(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local,
                          const ProvScimBatch *batch, ProvSyncResult *ret) {
+        return prov_sync_apply(store, config, local, batch, &(ProvSyncOptions) {}, ret);
+}
+
+int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local,
+                    const ProvScimBatch *batch, const ProvSyncOptions *opts, ProvSyncResult *ret) {
         ProvSyncResult result = {};
         SyncRun run = {
                 .store = store,
@@ -1041,6 +1126,7 @@ int prov_sync_apply_full(ProvStore *store, const ProvConfig *config, const ProvL
                 .local = local,
                 .now = prov_now_usec(),
                 .result = &result,
+                .opts = opts,
         };
         int r;
 
@@ -1088,7 +1174,152 @@ int prov_sync_record_attempt(ProvStore *store, int error, const char *message) {
         return prov_store_commit(store);
 }
 
+/* Runs fn in one transaction with a fresh result and a SyncRun for transitions. */
+static int in_transaction(ProvStore *store, int (*fn)(SyncRun *run, const void *arg), const void *arg,
+                          ProvSyncResult *ret) {
+        ProvSyncResult result = {};
+        SyncRun run = { .store = store, .now = prov_now_usec(), .result = &result };
+        int64_t gen = 0;
+        int r;
+
+        r = prov_store_begin(store);
+        if (r < 0)
+                return r;
+        r = fn(&run, arg);
+        if (r >= 0) {
+                r = prov_store_state_get_int(store, "generation", &gen);
+                if (r == -ENOENT)
+                        r = 0;
+        }
+        if (r >= 0) {
+                result.changed = true;
+                result.generation = (uint64_t) gen + 1;
+                r = prov_store_state_set_int(store, "generation", gen + 1);
+        }
+        if (r >= 0)
+                r = prov_store_commit(store);
+        if (r < 0) {
+                prov_store_rollback(store);
+                prov_sync_result_done(&result);
+                return r;
+        }
+        *ret = result;
+        return 0;
+}
+
+typedef struct BlockArg {
+        const char *name;
+        bool block;
+} BlockArg;
+
+static int do_set_blocked(SyncRun *run, const void *p) {
+        const BlockArg *a = p;
+        ProvUserRecord u = {};
+        ProvState old;
+        int r;
+
+        r = prov_store_user_get_by_name(run->store, a->name, &u);
+        if (r < 0)
+                return r;
+        old = u.state;
+        if (u.blocked == a->block) {
+                prov_user_record_done(&u);
+                return 0;
+        }
+        u.blocked = a->block;
+        if (a->block && u.state != PROV_STATE_DEPROVISIONED)
+                u.state = PROV_STATE_BLOCKED;
+        else if (!a->block && u.state == PROV_STATE_BLOCKED)
+                u.state = u.source_active ? PROV_STATE_ACTIVE : PROV_STATE_SUSPENDED;
+        u.updated_usec = run->now;
+        if (u.state != old)
+                u.state_changed_usec = run->now;
+        r = prov_store_user_put(run->store, &u);
+        if (r >= 0)
+                r = prov_store_audit_add(run->store, a->block ? "block" : "unblock", u.name, u.scim_id, u.uid, "store",
+                                         "ok", prov_state_to_string(u.state));
+        if (r >= 0)
+                r = add_transition(run, u.scim_id, u.name, u.uid, old, u.state, a->block ? "block" : "unblock");
+        if (r >= 0)
+                log_user(LOG_NOTICE, u.name, u.uid, a->block ? "block" : "unblock", "User %s %s (now %s)", u.name,
+                         a->block ? "blocked" : "unblocked", prov_state_to_string(u.state));
+        prov_user_record_done(&u);
+        return r;
+}
+
+int prov_sync_set_blocked(ProvStore *store, const char *name, bool block, ProvSyncResult *ret) {
+        return in_transaction(store, do_set_blocked, &(BlockArg) { name, block }, ret);
+}
+
+static int do_approve(SyncRun *run, const void *p) {
+        int64_t id = *(const int64_t *) p, dep = 0, total = 0;
+        char **ids = NULL;
+        size_t n = 0;
+        char detail[64];
+        int r;
+
+        /* Only the newest pending hold can be approved: older ones were superseded by a
+         * later scan, whose view of the directory is the one that counts. */
+        int64_t pending = 0;
+        r = prov_store_hold_pending(run->store, &pending, &dep, &total);
+        if (r < 0)
+                return r;
+        if (id != 0 && id != pending)
+                return -ENOENT;
+        id = pending;
+        r = prov_store_hold_scim_ids(run->store, id, &ids, &n);
+        if (r < 0)
+                return r;
+        snprintf(detail, sizeof(detail), "approved hold %" PRIi64, id);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                ProvUserRecord u = {};
+                ProvState old;
+
+                r = prov_store_user_get(run->store, ids[i], &u);
+                if (r == -ENOENT) {
+                        r = 0;
+                        continue;
+                }
+                if (r < 0)
+                        break;
+                old = u.state;
+                if (old != PROV_STATE_DEPROVISIONED) {
+                        u.state = PROV_STATE_DEPROVISIONED;
+                        u.updated_usec = u.state_changed_usec = run->now;
+                        r = prov_store_user_put(run->store, &u);
+                        if (r >= 0)
+                                r = prov_store_audit_add(run->store, "deprovision", u.name, u.scim_id, u.uid, "store",
+                                                         "ok", detail);
+                        if (r >= 0)
+                                r = add_transition(run, u.scim_id, u.name, u.uid, old, u.state, "deprovision");
+                        run->result->deprovisioned++;
+                }
+                prov_user_record_done(&u);
+        }
+        for (size_t i = 0; i < n; i++)
+                free(ids[i]);
+        free(ids);
+        if (r >= 0)
+                r = prov_store_hold_set_status(run->store, id, "approved");
+        if (r >= 0)
+                r = prov_store_audit_add(run->store, "approve", NULL, NULL, -1, "guard", "ok", detail);
+        return r;
+}
+
+int prov_sync_approve_hold(ProvStore *store, int64_t hold_id, ProvSyncResult *ret) {
+        return in_transaction(store, do_approve, &hold_id, ret);
+}
+
 /* --- export ------------------------------------------------------------------------------- */
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static int cmp_u32p(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        return x < y ? -1 : x > y;
+}
 
 typedef struct ExportUser {
         const ProvUserRecord *rec;
@@ -1121,7 +1352,8 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         _cleanup_free_ ProvSnapUser *su = NULL;
         _cleanup_free_ ProvSnapGroup *sg = NULL;
         _cleanup_free_ ExportUser *by_scim = NULL;
-        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ const char **names = NULL, **served_names = NULL;
+        _cleanup_free_ uint32_t *served_ids = NULL;
         _cleanup_free_ char *path = NULL;
         int64_t gen = 0, last_success = 0;
         int r;
@@ -1184,6 +1416,22 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         }
         qsort(by_scim, n_users, sizeof(ExportUser), cmp_user_by_scim);
 
+        /* Served user names and uids (= private group names and gids): a directory group may
+         * not shadow them. Mapping prevents it; this keeps a snapshot publishable whatever
+         * the store holds. */
+        served_names = calloc(nu + 1, sizeof(char *));
+        served_ids = calloc(nu + 1, sizeof(uint32_t));
+        if (!served_names || !served_ids) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < nu; i++) {
+                served_names[i] = su[i].name;
+                served_ids[i] = su[i].uid;
+        }
+        qsort(served_names, nu, sizeof(char *), cmp_strp);
+        qsort(served_ids, nu, sizeof(uint32_t), cmp_u32p);
+
         /* Memberships are ordered by group SCIM id, then user; groups by gid. */
         size_t nn = 0;
         for (size_t i = 0; i < n_groups; i++) {
@@ -1200,6 +1448,11 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 }
                 if (!mapped && (prov_local_has_group_name(local, g->name) || prov_local_id_taken(g->gid, (void *) local))) {
                         log_warning("Not serving group '%s': collides with a local group", SAFE(g->name));
+                        continue;
+                }
+                if (!mapped && (bsearch(&g->name, served_names, nu, sizeof(char *), cmp_strp) ||
+                                bsearch(&g->gid, served_ids, nu, sizeof(uint32_t), cmp_u32p))) {
+                        log_warning("Not serving group '%s': its name or gid is a user's private group", SAFE(g->name));
                         continue;
                 }
                 sg[ng++] = (ProvSnapGroup) {

@@ -18,14 +18,16 @@ typedef struct ProvTransition {
         uint32_t uid;
         ProvState old_state; /* _PROV_STATE_INVALID for a joiner */
         ProvState new_state;
-        const char *event;   /* "joiner", "mover", "rename", "suspend", "deprovision", "reactivate", "update" */
+        const char *event;   /* "joiner", "mover", "rename", "suspend", "deprovision", "reactivate", "block",
+                                "unblock", "update" */
 } ProvTransition;
 
 typedef struct ProvSyncResult {
         size_t users_seen, groups_seen;
         size_t joiners, updated, renamed, movers, suspended, deprovisioned, reactivated, purged;
         size_t rejected;
-        size_t groups_added, groups_removed;
+        size_t groups_added, groups_removed, groups_updated;
+        bool changed;              /* anything that the snapshot serves changed */
         bool held;                 /* deprovisions held back by the mass-deprovision guard */
         size_t held_deprovisions;
         uint64_t generation;       /* of the store after the sync */
@@ -35,10 +37,31 @@ typedef struct ProvSyncResult {
 
 void prov_sync_result_done(ProvSyncResult *r);
 
-/* Applies a complete scan of the directory. Rejected records become audit events; nothing is
- * written when the function fails. The caller holds no transaction. */
+typedef struct ProvSyncOptions {
+        /* The batch holds only what changed since the last sync: nobody is deprovisioned and
+         * no group removed on the strength of it. */
+        bool delta;
+        /* For a full scan: asks the source whether an account missing from the scan is really
+         * gone (1), still there (0), or unknown (<0). Only 1 deprovisions. NULL: trust the scan. */
+        int (*confirm_gone)(const char *scim_id, void *userdata);
+        void *userdata;
+} ProvSyncOptions;
+
+/* Applies a scan of the directory in one transaction. Rejected records become audit events;
+ * nothing is written when the function fails. The caller holds no transaction. */
+int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local,
+                    const ProvScimBatch *batch, const ProvSyncOptions *opts, ProvSyncResult *ret);
+/* The same for a complete scan whose absences need no confirmation (a directory file). */
 int prov_sync_apply_full(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local,
                          const ProvScimBatch *batch, ProvSyncResult *ret);
+
+/* The local kill switch: sets or clears `blocked` on the account of that login name.
+ * -ENOENT if the store does not know it. Transitions go to ret for enforcement. */
+int prov_sync_set_blocked(ProvStore *store, const char *name, bool block, ProvSyncResult *ret);
+
+/* Applies the deprovisions of a held sync (hold_id 0: the newest pending hold): the admin's
+ * approval. -ENOENT if there is no such pending hold. */
+int prov_sync_approve_hold(ProvStore *store, int64_t hold_id, ProvSyncResult *ret);
 
 /* Writes the snapshot from the store: what NSS and PAM serve. */
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local);

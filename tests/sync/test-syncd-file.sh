@@ -65,6 +65,13 @@ nss passwd linus | grep -q ':/usr/sbin/nologin$' || fail "suspended user must ha
 [ "$(stat -c %a "$tmp/state/store.db")" = 600 ] || fail "store is not 0600"
 [ "$(stat -c %a "$tmp/state/snapshot")" = 644 ] || fail "snapshot is not 0644"
 ada_uid=$(nss passwd ada | cut -d: -f3)
+
+# The same directory again changes nothing: the snapshot file is not replaced (no process has
+# to re-map it); only its last-sync time moves.
+ino=$(stat -c %i "$tmp/state/snapshot")
+expect_exit 0 "$syncd" --config "$tmp/syncd.conf" --once
+[ "$(stat -c %i "$tmp/state/snapshot")" = "$ino" ] || fail "an unchanged directory replaced the snapshot"
+nss passwd ada >/dev/null || fail "ada lost after an unchanged sync"
 sum=$(sha256sum <"$tmp/state/snapshot")
 
 # A malformed file: exit 1, nothing applied, the snapshot is the same file.

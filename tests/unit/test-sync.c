@@ -412,6 +412,167 @@ static void test_malformed_directory_changes_nothing(void **state) {
         prov_snapshot_close(s);
 }
 
+static int sync_with(Fixture *f, const char *json, const ProvSyncOptions *opts, ProvSyncResult *ret) {
+        ProvScimBatch *batch = NULL;
+        int r;
+
+        r = prov_scim_parse_directory(json, strlen(json), &(ProvScimParseOptions) {}, &batch);
+        if (r < 0)
+                return r;
+        r = prov_sync_apply(f->store, f->config, f->local, batch, opts, ret);
+        prov_scim_batch_free(batch);
+        if (r < 0)
+                return r;
+        return prov_sync_export(f->store, f->config, f->local);
+}
+
+static void test_delta_never_deprovisions(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+
+        /* A delta with one changed user (suspended) and one new one: the absent users stay,
+         * the new user joins, and the group listed in the delta keeps its unchanged members. */
+        const char *delta = "{\"Users\":[" USER("u3", "carol", "false") "," USER("u5", "erin", "true") "],"
+                            "\"Groups\":[" GROUP("g1", "Engineering", M("u1") "," M("u2") "," M("u5")) "]}";
+        assert_int_equal(sync_with(f, delta, &(ProvSyncOptions) { .delta = true }, &res), 0);
+        assert_int_equal(res.deprovisioned, 0);
+        assert_int_equal(res.suspended, 1);
+        assert_int_equal(res.joiners, 1);
+        assert_false(res.held);
+        prov_sync_result_done(&res);
+
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_SUSPENDED);
+        assert_true(snap_is_member(s, "engineering", "alice"));
+        assert_true(snap_is_member(s, "engineering", "bob"));
+        assert_true(snap_is_member(s, "engineering", "erin"));
+        assert_int_equal(prov_snapshot_group_by_name(s, "sales", &(ProvSnapGroupView) {}), 0);
+        prov_snapshot_close(s);
+}
+
+static int confirm_answer;
+static int confirm_calls;
+static int fake_confirm(const char *scim_id, void *userdata) {
+        confirm_calls++;
+        return confirm_answer;
+}
+
+static void test_absence_needs_confirmation(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        const char *without_dave = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") ","
+                                   USER("u3", "carol", "true") "]}";
+        ProvSyncOptions opts = { .confirm_gone = fake_confirm };
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+
+        /* The source says dave still exists (a flaky scan): nothing happens. Unknown: same. */
+        for (int answer = 0; answer >= -1; answer--) {
+                confirm_answer = answer == 0 ? 0 : -EIO;
+                confirm_calls = 0;
+                assert_int_equal(sync_with(f, without_dave, &opts, &res), 0);
+                assert_int_equal(confirm_calls, 1);
+                assert_int_equal(res.deprovisioned, 0);
+                prov_sync_result_done(&res);
+        }
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        prov_snapshot_close(s);
+
+        /* Confirmed gone: deprovisioned. */
+        confirm_answer = 1;
+        assert_int_equal(sync_with(f, without_dave, &opts, &res), 0);
+        assert_int_equal(res.deprovisioned, 1);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_DEPROVISIONED);
+        prov_snapshot_close(s);
+}
+
+static void test_block_wins_over_source(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_sync_set_blocked(f->store, "nobody-here", true, &res), -ENOENT);
+        assert_int_equal(prov_sync_set_blocked(f->store, "bob", true, &res), 0);
+        assert_int_equal(res.n_transitions, 1);
+        assert_int_equal(res.transitions[0].new_state, PROV_STATE_BLOCKED);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_sync_export(f->store, f->config, f->local), 0);
+
+        /* The source still says active: blocked stays. */
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_BLOCKED);
+        assert_false(snap_is_member(s, "engineering", "bob"));
+        prov_snapshot_close(s);
+
+        assert_int_equal(prov_sync_set_blocked(f->store, "bob", false, &res), 0);
+        assert_int_equal(res.transitions[0].new_state, PROV_STATE_ACTIVE);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_sync_export(f->store, f->config, f->local), 0);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        assert_true(snap_is_member(s, "engineering", "bob"));
+        prov_snapshot_close(s);
+        assert_int_equal(count_audit(f, "block"), 1);
+        assert_int_equal(count_audit(f, "unblock"), 1);
+}
+
+static void test_approve_applies_newest_hold_only(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        int64_t id, dep, total;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_sync_approve_hold(f->store, 0, &res), -ENOENT);
+
+        assert_int_equal(sync_json(f, "{\"Users\":[]}", &res), 0);
+        assert_true(res.held);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_store_hold_pending(f->store, &id, &dep, &total), 0);
+        assert_int_equal(prov_sync_approve_hold(f->store, id + 1, &res), -ENOENT);
+        assert_int_equal(prov_sync_approve_hold(f->store, id, &res), 0);
+        assert_int_equal(res.deprovisioned, 4);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_store_hold_pending(f->store, &id, &dep, &total), -ENOENT);
+        assert_int_equal(prov_sync_export(f->store, f->config, f->local), 0);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "alice", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_DEPROVISIONED);
+        prov_snapshot_close(s);
+
+        /* A hold that a later, normal scan superseded cannot be approved any more. */
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(sync_json(f, "{\"Users\":[]}", &res), 0);
+        assert_true(res.held);
+        prov_sync_result_done(&res);
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        assert_false(res.held);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_sync_approve_hold(f->store, 0, &res), -ENOENT);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_joiners, setup, teardown),
@@ -421,6 +582,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_hostile_records_skipped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scope_and_role_mapping, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_directory_changes_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delta_never_deprovisions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_absence_needs_confirmation, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_block_wins_over_source, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_approve_applies_newest_hold_only, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

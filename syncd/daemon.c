@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "enforce.h"
+#include "log.h"
+#include "prov-snapshot-write.h"
+#include "scim-source.h"
+#include "sync.h"
+
+/* A directory file larger than this is refused rather than read: 100k users in SCIM shape
+ * take about 90 MiB. */
+#define DIRECTORY_FILE_MAX (1024ULL * 1024 * 1024)
+#define USEC_PER_SEC 1000000ULL
+/* Retry-After is honoured up to this long; a server asking for more is treated as down. */
+#define RETRY_AFTER_MAX_USEC (3600ULL * USEC_PER_SEC)
+
+struct ProvDaemon {
+        char *config_path;
+        ProvConfig *config;
+        char *store_path;
+        sd_event *event;
+        sd_event_source *timer;
+        ProvBus *bus;
+        ProvActionResult last;
+        uint64_t last_sync_usec;    /* CLOCK_REALTIME of the last successful sync */
+        uint64_t last_full_mono;    /* CLOCK_MONOTONIC of the last successful full sync; 0 = none yet */
+        unsigned failures;          /* consecutive failed syncs, for the backoff */
+        bool delta_unsupported;     /* the source cannot filter by meta.lastModified */
+        bool ready;
+};
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+const ProvConfig *prov_daemon_config(const ProvDaemon *d) {
+        return d->config;
+}
+
+const char *prov_daemon_store_path(const ProvDaemon *d) {
+        return d->store_path;
+}
+
+sd_event *prov_daemon_event(const ProvDaemon *d) {
+        return d->event;
+}
+
+const ProvActionResult *prov_daemon_last_result(const ProvDaemon *d) {
+        return &d->last;
+}
+
+uint64_t prov_daemon_last_sync_usec(const ProvDaemon *d) {
+        return d->last_sync_usec;
+}
+
+/* The state directory holds the store (0600) and the snapshot (0644, read by every process
+ * through NSS), so the directory itself is 0755. */
+static int ensure_state_dir(const char *path) {
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create state directory %s: %m", path);
+        return 0;
+}
+
+static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
+        _cleanup_free_ char *json = NULL;
+        size_t len = 0;
+        int r;
+
+        r = prov_read_file_bounded(config->source_path, DIRECTORY_FILE_MAX, &json, &len);
+        if (r == -EFBIG)
+                return log_error_errno(r, "Directory file %s is larger than %llu bytes, refusing it.",
+                                       config->source_path, DIRECTORY_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read directory file %s: %m", config->source_path);
+
+        ProvScimParseOptions opts = {
+                .uid_attribute = config->uid_attribute,
+                .gid_attribute = config->gid_attribute,
+                .max_bytes = DIRECTORY_FILE_MAX,
+        };
+        r = prov_scim_parse_directory(json, len, &opts, ret);
+        if (r < 0)
+                return log_error_errno(r, "Directory file %s is not a valid SCIM directory, nothing applied: %m",
+                                       config->source_path);
+        return 0;
+}
+
+static int confirm_gone(const char *scim_id, void *userdata) {
+        ProvScimClient *client = userdata;
+        int r = prov_scim_confirm_user_gone(client, scim_id, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Could not confirm that '%s' is gone from the source: %m", SAFE(scim_id));
+        return r;
+}
+
+static void format_summary(const ProvSyncResult *res, bool full, char *buf, size_t size) {
+        snprintf(buf, size,
+                 "%s: %zu users, %zu groups seen; %zu joined, %zu updated, %zu renamed, %zu moved, %zu suspended, "
+                 "%zu reactivated, %zu deprovisioned, %zu rejected%s",
+                 full ? "full" : "delta", res->users_seen, res->groups_seen, res->joiners, res->updated, res->renamed,
+                 res->movers, res->suspended, res->reactivated, res->deprovisioned, res->rejected,
+                 res->held ? "; deprovisions HELD by the guard" : "");
+}
+
+/* Everything after a committed change: the snapshot first (PAM refuses leavers from this
+ * moment), then enforcement. A failed enforcement step is recorded and retried on the next
+ * sync; it never fails the change itself. */
+static int publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
+                   const ProvSyncResult *res) {
+        int r;
+
+        int64_t published = -1;
+        if (prov_store_state_get_int(store, "published_generation", &published) < 0)
+                published = -1;
+        if (!res->changed && published == (int64_t) res->generation) {
+                /* Nothing that NSS serves changed since the published snapshot: only tell PAM's
+                 * staleness check that the directory was confirmed, instead of making every
+                 * process re-map a new file. */
+                _cleanup_free_ char *path = prov_config_snapshot_path(config);
+                int64_t last = 0;
+                if (!path)
+                        return log_oom();
+                if (prov_store_state_get_int(store, "last_success_usec", &last) >= 0 &&
+                    prov_snapshot_touch(path, (uint64_t) last) >= 0)
+                        goto enforce;
+        }
+        r = prov_sync_export(store, config, local);
+        if (r < 0) {
+                log_error_errno(r, "Failed to publish the snapshot, the previous one stays in place: %m");
+                prov_sync_record_attempt(store, r, "publishing the snapshot failed");
+                return r;
+        }
+        r = prov_store_state_set_int(store, "published_generation", (int64_t) res->generation);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the published generation: %m");
+enforce:
+        if (prov_enforce_retry_pending(config, store) < 0)
+                log_warning("Retrying earlier enforcement steps failed; trying again on the next sync.");
+        if (prov_enforce_transitions(config, store, res->transitions, res->n_transitions) < 0)
+                log_warning("Some enforcement steps failed; they are retried on the next sync.");
+        return 0;
+}
+
+typedef struct Opened {
+        ProvLocalAccounts *local;
+        ProvStore *store;
+} Opened;
+
+static void opened_done(Opened *o) {
+        prov_store_close(o->store);
+        prov_local_free(o->local);
+}
+
+static int open_state(const ProvConfig *config, const char *store_path, Opened *ret) {
+        int r;
+
+        r = ensure_state_dir(config->state_dir);
+        if (r < 0)
+                return r;
+        r = prov_local_load(config->passwd_file, config->group_file, &ret->local);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read local accounts from %s and %s: %m", config->passwd_file,
+                                       config->group_file);
+        r = prov_store_open(store_path, &ret->store);
+        if (r < 0) {
+                opened_done(ret);
+                return log_error_errno(r, "Failed to open store %s: %m", store_path);
+        }
+        return 0;
+}
+
+int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
+                  uint64_t *ret_retry_after) {
+        _cleanup_(opened_done) Opened st = {};
+        ProvScimClient *client = NULL;
+        ProvScimBatch *batch = NULL;
+        ProvScimStats stats = {};
+        ProvSyncResult res = {};
+        uint64_t started = now_usec(CLOCK_REALTIME);
+        int64_t since = 0;
+        int r;
+
+        *ret = (ProvActionResult) {};
+        snprintf(ret->summary, sizeof(ret->summary), "failed");
+        if (config->source_type == PROV_SOURCE_FILE)
+                full = true; /* a file is always a complete scan */
+
+        r = open_state(config, store_path, &st);
+        if (r < 0)
+                goto finish;
+
+        if (config->source_type == PROV_SOURCE_SCIM) {
+                r = prov_scim_client_new(config, &client);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to set up the SCIM client for %s: %m", config->url);
+                        prov_sync_record_attempt(st.store, r, "setting up the SCIM client failed");
+                        goto finish;
+                }
+                if (!full) {
+                        r = prov_store_state_get_int(st.store, "delta_since_usec", &since);
+                        if (r == -ENOENT)
+                                full = true; /* never synced: nothing to compare a delta against */
+                        else if (r < 0)
+                                goto finish;
+                }
+                if (full)
+                        r = prov_scim_fetch_full(client, &batch, &stats);
+                else
+                        r = prov_scim_fetch_delta(client, since - (int64_t) config->overlap_sec * (int64_t) USEC_PER_SEC,
+                                                  &batch, &stats);
+                if (r == -EBUSY && ret_retry_after)
+                        *ret_retry_after = prov_scim_client_retry_after(client);
+                if (r < 0) {
+                        if (r != -EOPNOTSUPP)
+                                log_error_errno(r, "%s scan of %s failed, nothing applied: %m", full ? "Full" : "Delta",
+                                                config->url);
+                        prov_sync_record_attempt(st.store, r, r == -EACCES ? "authentication failed" : "fetching the directory failed");
+                        goto finish;
+                }
+                log_debug("%s scan: %" PRIu64 " requests, %" PRIu64 " bytes", full ? "Full" : "Delta", stats.requests,
+                          stats.bytes);
+        } else {
+                r = read_directory_file(config, &batch);
+                if (r < 0) {
+                        prov_sync_record_attempt(st.store, r, "reading the directory file failed");
+                        goto finish;
+                }
+        }
+
+        ProvSyncOptions opts = {
+                .delta = !full,
+                .confirm_gone = client ? confirm_gone : NULL,
+                .userdata = client,
+        };
+        r = prov_sync_apply(st.store, config, st.local, batch, &opts, &res);
+        if (r < 0) {
+                log_error_errno(r, "Failed to apply the directory, nothing changed: %m (%s)", prov_store_errmsg(st.store));
+                prov_sync_record_attempt(st.store, r, "applying the directory failed");
+                goto finish;
+        }
+        format_summary(&res, full, ret->summary, sizeof(ret->summary));
+        ret->held = res.held;
+        ret->generation = res.generation;
+
+        r = prov_sync_record_attempt(st.store, 0, ret->summary);
+        if (r >= 0)
+                r = prov_store_state_set_int(st.store, "delta_since_usec", (int64_t) started);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the sync result: %m");
+        r = publish(config, st.store, st.local, &res);
+        if (r < 0)
+                goto finish;
+        log_info("Sync complete (generation %" PRIu64 "): %s", res.generation, ret->summary);
+        r = 0;
+finish:
+        if (r < 0) {
+                ret->error = r;
+                snprintf(ret->summary, sizeof(ret->summary), "%s sync failed: %s", full ? "full" : "delta",
+                         strerror(-r));
+        }
+        prov_sync_result_done(&res);
+        prov_scim_batch_free(batch);
+        prov_scim_client_free(client);
+        return r;
+}
+
+/* --- the daemon ---------------------------------------------------------------------------- */
+
+static int schedule(ProvDaemon *d, uint64_t delay_usec);
+
+static void notify_status(ProvDaemon *d) {
+        sd_notifyf(false, "%sSTATUS=%s%s", d->ready ? "" : "READY=1\n",
+                   d->last.error < 0 ? "Last sync failed: " : "Last sync: ", d->last.summary);
+        d->ready = true;
+}
+
+/* Waits after a failure: 1 s, 2 s, 4 s ... up to the interval, with up to a second of jitter so
+ * that a fleet of hosts does not hit the identity provider in step. */
+static uint64_t backoff_usec(const ProvDaemon *d) {
+        uint64_t cap = (uint64_t) d->config->interval_sec * USEC_PER_SEC, base, jitter = 0;
+        unsigned shift = d->failures > 20 ? 20 : d->failures;
+
+        base = (USEC_PER_SEC << shift) / 2;
+        if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) < 0)
+                jitter = 0;
+        base += jitter % USEC_PER_SEC;
+        return base < cap ? base : cap;
+}
+
+static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), retry_after = 0, delay;
+        int r;
+
+        if (!full && (d->last_full_mono == 0 || d->delta_unsupported ||
+                      mono - d->last_full_mono >= (uint64_t) d->config->full_interval_sec * USEC_PER_SEC))
+                full = true;
+
+        r = prov_sync_run(d->config, d->store_path, full, &d->last, &retry_after);
+        if (r == -EOPNOTSUPP && !full) {
+                log_notice("The source cannot filter by meta.lastModified: every sync is a full scan from now on.");
+                d->delta_unsupported = true;
+                full = true;
+                r = prov_sync_run(d->config, d->store_path, true, &d->last, &retry_after);
+        }
+        if (r >= 0) {
+                d->failures = 0;
+                d->last_sync_usec = now_usec(CLOCK_REALTIME);
+                if (full)
+                        d->last_full_mono = mono;
+                delay = (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+        } else {
+                d->failures++;
+                delay = backoff_usec(d);
+                if (retry_after > 0) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        uint64_t wait = retry_after > now ? retry_after - now : 0;
+                        if (wait > RETRY_AFTER_MAX_USEC)
+                                wait = RETRY_AFTER_MAX_USEC;
+                        if (wait > delay)
+                                delay = wait;
+                        log_info("The source asked us to retry in %" PRIu64 " s.", (uint64_t) (wait / USEC_PER_SEC));
+                }
+        }
+        notify_status(d);
+        if (d->bus)
+                prov_bus_sync_done(d->bus, full, &d->last);
+        if (ret)
+                *ret = d->last;
+        (void) schedule(d, delay);
+        return r;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        daemon_sync(userdata, false, NULL);
+        return 0;
+}
+
+static int schedule(ProvDaemon *d, uint64_t delay_usec) {
+        int r;
+
+        if (!d->timer)
+                return sd_event_add_time_relative(d->event, &d->timer, CLOCK_MONOTONIC, delay_usec, 0, on_timer, d);
+        r = sd_event_source_set_time_relative(d->timer, delay_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
+        return r;
+}
+
+int prov_daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
+        return daemon_sync(d, full, ret);
+}
+
+static int load_config(const char *path, ProvConfig **ret) {
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = prov_config_load(path, ret, &error);
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                return log_error_errno(r, "Failed to load configuration %s: %m", path);
+        }
+        return 0;
+}
+
+int prov_daemon_reload(ProvDaemon *d) {
+        ProvConfig *c = NULL;
+        char *store_path;
+        int r;
+
+        sd_notify(false, "RELOADING=1");
+        r = load_config(d->config_path, &c);
+        if (r >= 0) {
+                store_path = prov_config_store_path(c);
+                if (!store_path) {
+                        prov_config_free(c);
+                        r = log_oom();
+                } else {
+                        prov_config_free(d->config);
+                        free(d->store_path);
+                        d->config = c;
+                        d->store_path = store_path;
+                        d->delta_unsupported = false;
+                        log_info("Configuration reloaded.");
+                }
+        } else
+                log_warning("Keeping the previous configuration.");
+        sd_notify(false, "READY=1");
+        return r < 0 ? -EINVAL : 0;
+}
+
+/* Block, unblock and approve: one transaction, then the same publish and enforcement as a
+ * sync. */
+static int daemon_action(ProvDaemon *d, const char *what, int (*fn)(ProvStore *, const void *, ProvSyncResult *),
+                         const void *arg, ProvActionResult *ret) {
+        _cleanup_(opened_done) Opened st = {};
+        ProvSyncResult res = {};
+        int r;
+
+        *ret = (ProvActionResult) {};
+        r = open_state(d->config, d->store_path, &st);
+        if (r < 0)
+                goto finish;
+        r = fn(st.store, arg, &res);
+        if (r < 0)
+                goto finish;
+        r = publish(d->config, st.store, st.local, &res);
+        if (r < 0)
+                goto finish;
+        ret->generation = res.generation;
+        snprintf(ret->summary, sizeof(ret->summary), "%s: %zu accounts changed", what, res.n_transitions);
+        log_info("%s", ret->summary);
+finish:
+        if (r < 0) {
+                ret->error = r;
+                snprintf(ret->summary, sizeof(ret->summary), "%s failed: %s", what, strerror(-r));
+        }
+        prov_sync_result_done(&res);
+        return r;
+}
+
+typedef struct BlockRequest {
+        const char *user;
+        bool block;
+} BlockRequest;
+
+static int do_block(ProvStore *store, const void *arg, ProvSyncResult *res) {
+        const BlockRequest *b = arg;
+        return prov_sync_set_blocked(store, b->user, b->block, res);
+}
+
+int prov_daemon_block(ProvDaemon *d, const char *user, bool block, ProvActionResult *ret) {
+        return daemon_action(d, block ? "block" : "unblock", do_block, &(BlockRequest) { user, block }, ret);
+}
+
+static int do_approve(ProvStore *store, const void *arg, ProvSyncResult *res) {
+        return prov_sync_approve_hold(store, *(const int64_t *) arg, res);
+}
+
+int prov_daemon_approve(ProvDaemon *d, int64_t hold_id, ProvActionResult *ret) {
+        return daemon_action(d, "approve", do_approve, &hold_id, ret);
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        ProvDaemon *d = userdata;
+
+        switch (si->ssi_signo) {
+        case SIGHUP:
+                if (prov_daemon_reload(d) >= 0)
+                        daemon_sync(d, true, NULL);
+                break;
+        case SIGUSR1:
+                log_info("SIGUSR1: full sync now.");
+                daemon_sync(d, true, NULL);
+                break;
+        default:
+                log_info("Received %s, stopping.", strsignal((int) si->ssi_signo));
+                sd_notify(false, "STOPPING=1");
+                sd_event_exit(sd_event_source_get_event(s), 0);
+        }
+        return 0;
+}
+
+static ProvDaemon *daemon_free(ProvDaemon *d) {
+        if (!d)
+                return NULL;
+        prov_bus_free(d->bus);
+        sd_event_source_unref(d->timer);
+        sd_event_unref(d->event);
+        prov_config_free(d->config);
+        free(d->store_path);
+        free(d->config_path);
+        free(d);
+        return NULL;
+}
+
+int prov_daemon_main(const char *config_path) {
+        ProvDaemon *d = calloc(1, sizeof(*d));
+        sigset_t mask;
+        int r;
+
+        if (!d)
+                return log_oom();
+        d->config_path = strdup(config_path);
+        if (!d->config_path) {
+                daemon_free(d);
+                return log_oom();
+        }
+        r = load_config(config_path, &d->config);
+        if (r < 0) {
+                daemon_free(d);
+                return r;
+        }
+        d->store_path = prov_config_store_path(d->config);
+        if (!d->store_path) {
+                daemon_free(d);
+                return log_oom();
+        }
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                r = log_error_errno(errno, "Failed to block signals: %m");
+                goto finish;
+        }
+
+        r = sd_event_default(&d->event);
+        if (r < 0) {
+                log_error_errno(r, "Failed to allocate the event loop: %m");
+                goto finish;
+        }
+        (void) sd_event_set_watchdog(d->event, true);
+        for (int sig = SIGHUP; sig < _NSIG; sig++) {
+                if (!sigismember(&mask, sig))
+                        continue;
+                r = sd_event_add_signal(d->event, NULL, sig, on_signal, d);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to watch signal %d: %m", sig);
+                        goto finish;
+                }
+        }
+
+        /* The control interface is optional: without a system bus (a container without D-Bus,
+         * a test) the daemon still syncs. */
+        r = prov_bus_new(d, &d->bus);
+        if (r < 0)
+                log_warning_errno(r, "D-Bus control interface not available, continuing without it: %m");
+
+        /* The first sync runs before READY=1, so that a unit ordered after ours finds a
+         * published snapshot. */
+        daemon_sync(d, true, NULL);
+        r = sd_event_loop(d->event);
+        if (r < 0)
+                log_error_errno(r, "Event loop failed: %m");
+finish:
+        daemon_free(d);
+        return r;
+}
