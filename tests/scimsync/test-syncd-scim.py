@@ -132,8 +132,8 @@ def test_count_neutral_change_during_paging_loses_nobody_and_next_sync_converges
 def test_joiner_appears_after_one_delta(srv, case):
     first_sync(srv, case)
     case.start_daemon()
-    srv.scim("POST", "/Users", {"schemas": [CORE_USER], "userName": "joiner", "active": True})
     srv.control("POST", "stats/reset")
+    srv.scim("POST", "/Users", {"schemas": [CORE_USER], "userName": "joiner", "active": True})
     wait_for(lambda: case.daemon_alive() or case.passwd("joiner"), "the joiner to be served")
     reqs = srv.list_requests("Users")
     check(reqs and all(is_delta(e) for e in reqs), f"the joiner was not picked up by a delta: {reqs[:3]}")
@@ -173,8 +173,8 @@ def test_suspension_seen_within_a_delta_then_reactivation(srv, case):
     first_sync(srv, case)
     uid = case.passwd("user05")[0]
     case.start_daemon()
-    srv.patch("Users", "id-0005", [{"op": "replace", "path": "active", "value": False}])
     srv.control("POST", "stats/reset")
+    srv.patch("Users", "id-0005", [{"op": "replace", "path": "active", "value": False}])
     wait_for(lambda: case.daemon_alive() or suspended(case, "user05"), "user05 to be suspended")
     reqs = srv.list_requests("Users")
     check(reqs and all(is_delta(e) for e in reqs), f"the suspension was not seen by a delta: {reqs[:3]}")
