@@ -70,16 +70,16 @@ def wait_for(pred, what, timeout=20.0, step=0.1):
 
 def user(i, name=None, active=True, **extra):
     u = {"schemas": [CORE_USER], "id": f"id-{i:04d}", "userName": name or f"user{i:02d}",
-             "active": active, "displayName": f"User {i}",
-             "meta": {"created": STAMP, "lastModified": STAMP}}
+         "active": active, "displayName": f"User {i}",
+         "meta": {"created": STAMP, "lastModified": STAMP}}
     u.update(extra)
     return u
 
 
 def group(gid, name, members, **extra):
     g = {"schemas": [CORE_GROUP], "id": gid, "displayName": name,
-             "members": [{"value": m} for m in members],
-             "meta": {"created": STAMP, "lastModified": STAMP}}
+         "members": [{"value": m} for m in members],
+         "meta": {"created": STAMP, "lastModified": STAMP}}
     g.update(extra)
     return g
 
@@ -96,8 +96,8 @@ class Server:
         port_file = os.path.join(tmp, "port")
         self.log = open(os.path.join(tmp, "server.log"), "w")
         self.proc = subprocess.Popen(["node", server_js, "--port", "0", "--port-file", port_file,
-                                              "--token-file", token_file],
-                                             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                      "--token-file", token_file],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:
             def port_ready():
                 if self.proc.poll() is not None:
@@ -168,7 +168,7 @@ class Server:
 
     def patch(self, kind, rid, ops):
         return self.scim("PATCH", f"/{kind}/{rid}",
-                                 {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+                         {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
 
     def request_log(self):
         return self.control("GET", "log")
@@ -176,7 +176,7 @@ class Server:
     def list_requests(self, kind="Users"):
         """GETs of the /Users (or /Groups) list endpoint since the last stats reset."""
         return [e for e in self.request_log()
-            if e["method"] == "GET" and e["path"] == f"/scim/v2/{kind}"]
+                if e["method"] == "GET" and e["path"] == f"/scim/v2/{kind}"]
 
 
 def is_delta(entry):
@@ -210,16 +210,16 @@ class Case:
 
     def write_conf(self, sync=None, accounts=None, source=None):
         s = {"type": "scim", "url": self.server.url, "token_file": self.token_file,
-                     "allow_insecure_http": "yes", "timeout": "10"}
+             "allow_insecure_http": "yes", "timeout": "10"}
         s.update(source or {})
         y = {"interval": "1", "full_interval": "3600"}
         y.update(sync or {})
         a = {"map_groups": "Admins=sudo"}
         a.update(accounts or {})
         sections = {"source": s, "sync": y,
-                            "paths": {"state_dir": self.state, "passwd_file": os.path.join(self.dir, "passwd"),
-                                      "group_file": os.path.join(self.dir, "group")},
-                            "accounts": a, "enforce": {"terminate_sessions": "no"}}
+                    "paths": {"state_dir": self.state, "passwd_file": os.path.join(self.dir, "passwd"),
+                              "group_file": os.path.join(self.dir, "group")},
+                    "accounts": a, "enforce": {"terminate_sessions": "no"}}
         with open(self.conf, "w") as f:
             for sec, kv in sections.items():
                 f.write(f"[{sec}]\n")
@@ -233,7 +233,7 @@ class Case:
         env.pop("NOTIFY_SOCKET", None)
         env.pop("JOURNAL_STREAM", None)
         p = subprocess.run([syncd, "--config", self.conf, "--once", *extra], env=env,
-                                   capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout)
         with open(os.path.join(self.dir, "once.log"), "a") as f:
             f.write(f"--- exit {p.returncode}\n{p.stdout}{p.stderr}")
         return p.returncode, p.stdout + p.stderr
@@ -247,8 +247,8 @@ class Case:
         env = dict(os.environ, NOTIFY_SOCKET=sock_path)
         env.pop("JOURNAL_STREAM", None)
         self.daemon = subprocess.Popen([syncd, "--config", self.conf, "--foreground"], env=env,
-                                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                               stderr=open(self.daemon_log, "w"))
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=open(self.daemon_log, "w"))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -267,7 +267,7 @@ class Case:
 
     def daemon_alive(self):
         check(self.daemon and self.daemon.poll() is None,
-                      f"the daemon died (status {self.daemon.returncode if self.daemon else None}): {self.log_tail()}")
+              f"the daemon died (status {self.daemon.returncode if self.daemon else None}): {self.log_tail()}")
 
     def signal(self, sig):
         self.daemon_alive()
@@ -317,14 +317,14 @@ class Case:
     def audit(self, event=None):
         if event:
             return self.sql("SELECT event, user, scim_id, uid, step, outcome, detail FROM audit "
-                    "WHERE event = ? ORDER BY seq", (event,))
+                            "WHERE event = ? ORDER BY seq", (event,))
         return self.sql("SELECT event, user, scim_id, uid, step, outcome, detail FROM audit ORDER BY seq")
 
     def store_digest(self):
         """Everything the store holds about accounts, to compare before and after a sync."""
         return (self.sql("SELECT * FROM users ORDER BY scim_id"),
-            self.sql("SELECT * FROM groups ORDER BY scim_id"),
-            self.sql("SELECT * FROM memberships ORDER BY group_scim_id, user_scim_id"))
+                self.sql("SELECT * FROM groups ORDER BY scim_id"),
+                self.sql("SELECT * FROM memberships ORDER BY group_scim_id, user_scim_id"))
 
     def snapshot_digest(self):
         st = os.stat(self.snapshot)
