@@ -8,6 +8,8 @@
 # make check; it prints figures and asserts nothing.
 #
 # Usage: bench/bench-sync.sh [BUILDDIR] [USERS] [GROUPS]      (defaults: build 100000 10000)
+# With BENCH_PERF=FILE the first full sync runs under `perf record -g -o FILE` (its figures then
+# include perf's own overhead).
 set -eu
 
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -125,7 +127,14 @@ EOF
 
 : >"$tmp/results"
 echo "# full sync"
+if [ -n "${BENCH_PERF:-}" ]; then
+        perf_syncd=$syncd
+        syncd="$tmp/syncd-perf"
+        printf '#!/bin/sh\nexec perf record -q -g -o "%s" "%s" "$@"\n' "$BENCH_PERF" "$perf_syncd" > "$syncd"
+        chmod +x "$syncd"
+fi
 run full --once
+[ -n "${BENCH_PERF:-}" ] && syncd=$perf_syncd
 echo "# second full sync, no change"
 run full-nochange --once
 echo "# delta, no change"
