@@ -137,7 +137,6 @@ typedef enum StmtId {
         STMT_LEDGER_LOOKUP,
         STMT_LEDGER_OWNER,
         STMT_LEDGER_INSERT,
-        STMT_LEDGER_USED,
         STMT_STATE_GET,
         STMT_STATE_SET,
         STMT_AUDIT_ADD,
@@ -195,10 +194,6 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_LEDGER_OWNER] = "SELECT owner FROM id_ledger WHERE kind = ?1 AND id = ?2",
         [STMT_LEDGER_INSERT] = "INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec) "
                                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, id) DO NOTHING",
-        /* Two point lookups rather than "kind IN (?2, ?3)", which builds a temporary table on
-         * every run. */
-        [STMT_LEDGER_USED] = "SELECT EXISTS (SELECT 1 FROM id_ledger WHERE kind = ?2 AND id = ?1) OR "
-                             "EXISTS (SELECT 1 FROM id_ledger WHERE kind = ?3 AND id = ?1)",
         [STMT_STATE_GET] = "SELECT value FROM sync_state WHERE key = ?1",
         [STMT_STATE_SET] = "INSERT INTO sync_state (key, value) VALUES (?1, ?2) "
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -1226,22 +1221,73 @@ int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char
         return ledger_claim(s, k, id, owner, name);
 }
 
-/* Whether a ledger row of kind k (or, with both, of either kind) holds id. */
-static int ledger_used(ProvStore *s, ProvIdKind k, bool both, uint32_t id) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
+/* A sorted stream of the ledger's ids of one kind within [from, to], read lazily from the
+ * (kind, id) primary key: finding a gap after a dense block costs one index walk, not one
+ * query per id. */
+typedef struct IdCursor {
+        sqlite3_stmt *st;
+        uint64_t cur; /* UINT64_MAX at the end */
+} IdCursor;
+
+static int id_cursor_next(ProvStore *s, IdCursor *c) {
         int r;
 
-        r = stmt_get(s, STMT_LEDGER_USED, &st);
+        if (!c->st) {
+                c->cur = UINT64_MAX;
+                return 0;
+        }
+        r = stmt_step(s, c->st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK ||
-            sqlite3_bind_text(st, 2, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_text(st, 3, both ? "gid" : kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK)
+        c->cur = r > 0 ? (uint64_t) sqlite3_column_int64(c->st, 0) : UINT64_MAX;
+        return 0;
+}
+
+static int id_cursor_open(ProvStore *s, ProvIdKind k, uint32_t from, uint32_t to, IdCursor *ret) {
+        int r;
+
+        r = stmt_prepare(s, "SELECT id FROM id_ledger WHERE kind = ?1 AND id >= ?2 AND id <= ?3 ORDER BY id",
+                         &ret->st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(ret->st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(ret->st, 2, from) != SQLITE_OK || sqlite3_bind_int64(ret->st, 3, to) != SQLITE_OK)
                 return store_fail_last(s);
-        r = stmt_step(s, st);
-        if (r <= 0)
-                return r < 0 ? r : -EIO;
-        return sqlite3_column_int(st, 0) != 0;
+        return id_cursor_next(s, ret);
+}
+
+/* The first id in [from, to] with no ledger row of kind k (nor of kind gid when both is set)
+ * that is_taken does not claim; -ENOSPC if there is none. */
+static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t from, uint32_t to,
+                             bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
+        IdCursor a = {}, b = {};
+        uint64_t cand = from;
+        int r;
+
+        r = id_cursor_open(s, k, from, to, &a);
+        if (r >= 0 && both)
+                r = id_cursor_open(s, PROV_ID_GID, from, to, &b);
+        else
+                b.cur = UINT64_MAX;
+        while (r >= 0 && cand <= to) {
+                while (r >= 0 && a.cur < cand)
+                        r = id_cursor_next(s, &a);
+                while (r >= 0 && b.cur < cand)
+                        r = id_cursor_next(s, &b);
+                if (r < 0)
+                        break;
+                if (a.cur == cand || b.cur == cand || (is_taken && is_taken((uint32_t) cand, userdata))) {
+                        cand++;
+                        continue;
+                }
+                *ret = (uint32_t) cand;
+                break;
+        }
+        sqlite3_finalize(a.st);
+        sqlite3_finalize(b.st);
+        if (r < 0)
+                return r;
+        return cand <= to ? 0 : -ENOSPC;
 }
 
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
@@ -1291,34 +1337,26 @@ int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, co
         if (r != -ENOENT)
                 return r;
 
+        /* Start at the owner's hash and take the first free id, wrapping around once. */
         range = (uint64_t) max - min + 1;
-        start = prov_store_owner_hash(owner) % range;
-        for (uint64_t i = 0; i < range; i++) {
-                id = (uint32_t) (min + (start + i) % range);
-
-                r = ledger_used(s, k, both, id);
-                if (r < 0)
-                        return r;
-                if (r > 0)
-                        continue;
-                if (is_taken && is_taken(id, userdata))
-                        continue;
-
+        start = min + prov_store_owner_hash(owner) % range;
+        r = ledger_first_free(s, k, both, (uint32_t) start, max, is_taken, userdata, &id);
+        if (r == -ENOSPC && start > min)
+                r = ledger_first_free(s, k, both, min, (uint32_t) (start - 1), is_taken, userdata, &id);
+        if (r >= 0) {
                 r = ledger_claim(s, k, id, owner, name);
-                if (r < 0)
-                        return r;
-                if (both) {
+                if (r >= 0 && both)
                         r = ledger_claim(s, PROV_ID_GID, id, owner, name);
-                        if (r < 0)
-                                return r;
-                }
-                r = op_commit(&op);
+                if (r >= 0)
+                        r = op_commit(&op);
                 if (r < 0)
                         return r;
                 if (ret_id)
                         *ret_id = id;
                 return 0;
         }
+        if (r != -ENOSPC)
+                return r;
 
         snprintf(s->errmsg, sizeof(s->errmsg), "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k), min,
                  max);
