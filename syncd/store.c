@@ -201,12 +201,40 @@ static const char *const stmt_sql[_STMT_MAX] = {
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 };
 
+/* The ids of one kind the ledger holds within [min, max], one bit each: allocation scans it
+ * instead of the index, so that finding a free id after a dense block of directory uids costs
+ * a word scan, not a query per id. Built on first use, kept in step by ledger_insert(), and
+ * dropped on every rollback (the rows it saw may be gone). */
+typedef struct IdBitmap {
+        bool valid;
+        uint32_t min, max;
+        uint64_t *bits;
+} IdBitmap;
+
 struct ProvStore {
         sqlite3 *db;
         bool readonly;
         sqlite3_stmt *stmts[_STMT_MAX];
         char errmsg[256];
+        IdBitmap used[2]; /* by ProvIdKind */
 };
+
+static void id_bitmaps_drop(ProvStore *s) {
+        for (size_t i = 0; i < ELEMENTSOF(s->used); i++) {
+                free(s->used[i].bits);
+                s->used[i] = (IdBitmap) {};
+        }
+}
+
+static void id_bitmap_set(ProvStore *s, unsigned k, uint32_t id) {
+        IdBitmap *b = &s->used[k];
+        if (b->valid && id >= b->min && id <= b->max)
+                b->bits[(id - b->min) / 64] |= UINT64_C(1) << ((id - b->min) % 64);
+}
+
+static bool id_bitmap_get(const IdBitmap *b, uint32_t id) {
+        return b->bits[(id - b->min) / 64] & (UINT64_C(1) << ((id - b->min) % 64));
+}
 
 int64_t prov_now_usec(void) {
         struct timespec ts;
@@ -432,6 +460,7 @@ static void op_abort(Op *op) {
                 (void) exec_cached(op->s, STMT_ROLLBACK_TO);
                 (void) exec_cached(op->s, STMT_RELEASE);
         }
+        id_bitmaps_drop(op->s);
         memcpy(op->s->errmsg, saved, sizeof(saved));
         op->open = false;
 }
@@ -499,6 +528,7 @@ ProvStore *prov_store_close(ProvStore *s) {
 
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmts[i]);
+        id_bitmaps_drop(s);
         /* sqlite3_close_v2() rolls back a transaction left open. */
         sqlite3_close_v2(s->db);
         free(s);
@@ -643,6 +673,9 @@ int prov_store_schema_version(ProvStore *s) {
 int prov_store_begin(ProvStore *s) {
         if (!s)
                 return -EINVAL;
+        /* Another process (provision-syncd --once beside the daemon) may have written the
+         * ledger since our last transaction: start from the database. */
+        id_bitmaps_drop(s);
         return exec_cached(s, STMT_BEGIN);
 }
 
@@ -655,6 +688,7 @@ int prov_store_commit(ProvStore *s) {
 int prov_store_rollback(ProvStore *s) {
         if (!s)
                 return -EINVAL;
+        id_bitmaps_drop(s);
         if (sqlite3_get_autocommit(s->db))
                 return 0;
         return exec_cached(s, STMT_ROLLBACK);
@@ -1192,7 +1226,10 @@ static int ledger_insert(ProvStore *s, ProvIdKind k, uint32_t id, const char *ow
         r = stmt_exec(s, st);
         if (r < 0)
                 return r;
-        return sqlite3_changes(s->db) > 0;
+        if (sqlite3_changes(s->db) == 0)
+                return 0;
+        id_bitmap_set(s, k, id);
+        return 1;
 }
 
 /* Records (k, id) for owner: 0 if recorded now or already owner's, -EEXIST if someone else's. */
@@ -1221,73 +1258,51 @@ int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char
         return ledger_claim(s, k, id, owner, name);
 }
 
-/* A sorted stream of the ledger's ids of one kind within [from, to], read lazily from the
- * (kind, id) primary key: finding a gap after a dense block costs one index walk, not one
- * query per id. */
-typedef struct IdCursor {
-        sqlite3_stmt *st;
-        uint64_t cur; /* UINT64_MAX at the end */
-} IdCursor;
-
-static int id_cursor_next(ProvStore *s, IdCursor *c) {
+/* Loads the bitmap of kind k for [min, max], unless it already covers exactly that range. */
+static int id_bitmap_load(ProvStore *s, ProvIdKind k, uint32_t min, uint32_t max) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        IdBitmap *b = &s->used[k];
+        size_t words = ((size_t) max - min) / 64 + 1;
         int r;
 
-        if (!c->st) {
-                c->cur = UINT64_MAX;
+        if (b->valid && b->min == min && b->max == max)
                 return 0;
-        }
-        r = stmt_step(s, c->st);
+        free(b->bits);
+        *b = (IdBitmap) { .min = min, .max = max, .bits = calloc(words, sizeof(uint64_t)) };
+        if (!b->bits)
+                return -ENOMEM;
+        r = stmt_prepare(s, "SELECT id FROM id_ledger WHERE kind = ?1 AND id >= ?2 AND id <= ?3", &st);
         if (r < 0)
                 return r;
-        c->cur = r > 0 ? (uint64_t) sqlite3_column_int64(c->st, 0) : UINT64_MAX;
+        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, min) != SQLITE_OK || sqlite3_bind_int64(st, 3, max) != SQLITE_OK)
+                return store_fail_last(s);
+        while ((r = stmt_step(s, st)) > 0) {
+                uint32_t id = (uint32_t) sqlite3_column_int64(st, 0);
+                b->bits[(id - min) / 64] |= UINT64_C(1) << ((id - min) % 64);
+        }
+        if (r < 0)
+                return r;
+        b->valid = true;
         return 0;
 }
 
-static int id_cursor_open(ProvStore *s, ProvIdKind k, uint32_t from, uint32_t to, IdCursor *ret) {
-        int r;
-
-        r = stmt_prepare(s, "SELECT id FROM id_ledger WHERE kind = ?1 AND id >= ?2 AND id <= ?3 ORDER BY id",
-                         &ret->st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_text(ret->st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_int64(ret->st, 2, from) != SQLITE_OK || sqlite3_bind_int64(ret->st, 3, to) != SQLITE_OK)
-                return store_fail_last(s);
-        return id_cursor_next(s, ret);
-}
-
 /* The first id in [from, to] with no ledger row of kind k (nor of kind gid when both is set)
- * that is_taken does not claim; -ENOSPC if there is none. */
+ * that is_taken does not claim; -ENOSPC if there is none. The bitmaps cover [from, to]. */
 static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t from, uint32_t to,
                              bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
-        IdCursor a = {}, b = {};
-        uint64_t cand = from;
-        int r;
+        const IdBitmap *a = &s->used[k], *g = &s->used[PROV_ID_GID];
 
-        r = id_cursor_open(s, k, from, to, &a);
-        if (r >= 0 && both)
-                r = id_cursor_open(s, PROV_ID_GID, from, to, &b);
-        else
-                b.cur = UINT64_MAX;
-        while (r >= 0 && cand <= to) {
-                while (r >= 0 && a.cur < cand)
-                        r = id_cursor_next(s, &a);
-                while (r >= 0 && b.cur < cand)
-                        r = id_cursor_next(s, &b);
-                if (r < 0)
-                        break;
-                if (a.cur == cand || b.cur == cand || (is_taken && is_taken((uint32_t) cand, userdata))) {
-                        cand++;
+        for (uint64_t cand = from; cand <= to; cand++) {
+                uint32_t id = (uint32_t) cand;
+                if (id_bitmap_get(a, id) || (both && id_bitmap_get(g, id)))
                         continue;
-                }
-                *ret = (uint32_t) cand;
-                break;
+                if (is_taken && is_taken(id, userdata))
+                        continue;
+                *ret = id;
+                return 0;
         }
-        sqlite3_finalize(a.st);
-        sqlite3_finalize(b.st);
-        if (r < 0)
-                return r;
-        return cand <= to ? 0 : -ENOSPC;
+        return -ENOSPC;
 }
 
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
@@ -1335,6 +1350,12 @@ int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, co
                 return 0;
         }
         if (r != -ENOENT)
+                return r;
+
+        r = id_bitmap_load(s, k, min, max);
+        if (r >= 0 && both)
+                r = id_bitmap_load(s, PROV_ID_GID, min, max);
+        if (r < 0)
                 return r;
 
         /* Start at the owner's hash and take the first free id, wrapping around once. */
