@@ -53,6 +53,15 @@ typedef struct SyncRun {
         size_t n_groups;
         IdIndex *user_index;  /* users[] by SCIM id */
         IdIndex *group_index; /* groups[] by SCIM id */
+        /* The store's accounts and groups as the sync found them, loaded once: looked up in
+         * memory instead of a query per directory record. MappedUser.old and MappedGroup.old
+         * are shallow copies of these. */
+        ProvUserRecord *stored_users;
+        size_t n_stored_users;
+        ProvGroupRecord *stored_groups;
+        size_t n_stored_groups;
+        IdIndex *stored_user_by_id, *stored_user_by_name;
+        IdIndex *stored_group_by_id, *stored_group_by_name;
         ProvSyncResult *result;
         size_t cap_transitions;
         const ProvSyncOptions *opts;
@@ -199,6 +208,55 @@ static MappedGroup *find_group(const SyncRun *run, const char *scim_id) {
         return hit ? &run->groups[hit->pos] : NULL;
 }
 
+static int load_stored(SyncRun *run) {
+        int r;
+
+        r = prov_store_users_load(run->store, &run->stored_users, &run->n_stored_users);
+        if (r < 0)
+                return r;
+        r = prov_store_groups_load(run->store, &run->stored_groups, &run->n_stored_groups);
+        if (r < 0)
+                return r;
+        run->stored_user_by_id = calloc(run->n_stored_users + 1, sizeof(IdIndex));
+        run->stored_user_by_name = calloc(run->n_stored_users + 1, sizeof(IdIndex));
+        run->stored_group_by_id = calloc(run->n_stored_groups + 1, sizeof(IdIndex));
+        run->stored_group_by_name = calloc(run->n_stored_groups + 1, sizeof(IdIndex));
+        if (!run->stored_user_by_id || !run->stored_user_by_name || !run->stored_group_by_id ||
+            !run->stored_group_by_name)
+                return -ENOMEM;
+        for (size_t i = 0; i < run->n_stored_users; i++) {
+                run->stored_user_by_id[i] = (IdIndex) { run->stored_users[i].scim_id, i };
+                run->stored_user_by_name[i] = (IdIndex) { run->stored_users[i].name, i };
+        }
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                run->stored_group_by_id[i] = (IdIndex) { run->stored_groups[i].scim_id, i };
+                run->stored_group_by_name[i] = (IdIndex) { run->stored_groups[i].name, i };
+        }
+        qsort(run->stored_user_by_id, run->n_stored_users, sizeof(IdIndex), cmp_idindex);
+        qsort(run->stored_user_by_name, run->n_stored_users, sizeof(IdIndex), cmp_idindex);
+        qsort(run->stored_group_by_id, run->n_stored_groups, sizeof(IdIndex), cmp_idindex);
+        qsort(run->stored_group_by_name, run->n_stored_groups, sizeof(IdIndex), cmp_idindex);
+        return 0;
+}
+
+static const IdIndex *index_find(const IdIndex *index, size_t n, const char *key) {
+        IdIndex k = { .id = key };
+        return bsearch(&k, index, n, sizeof(IdIndex), cmp_idindex);
+}
+
+/* The stored account of that SCIM id or login name, or NULL. */
+static const ProvUserRecord *stored_user(const SyncRun *run, const char *scim_id, const char *name) {
+        const IdIndex *x = scim_id ? index_find(run->stored_user_by_id, run->n_stored_users, scim_id)
+                                   : index_find(run->stored_user_by_name, run->n_stored_users, name);
+        return x ? &run->stored_users[x->pos] : NULL;
+}
+
+static const ProvGroupRecord *stored_group(const SyncRun *run, const char *scim_id, const char *name) {
+        const IdIndex *x = scim_id ? index_find(run->stored_group_by_id, run->n_stored_groups, scim_id)
+                                   : index_find(run->stored_group_by_name, run->n_stored_groups, name);
+        return x ? &run->stored_groups[x->pos] : NULL;
+}
+
 /* True if the account is in this host's scope: no allow_groups means everyone; otherwise
  * the user must be a member of one of the listed groups (by the group's directory name). */
 static bool group_allows(const ProvConfig *c, const ProvScimGroup *g) {
@@ -295,14 +353,25 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
 static int map_user_id(SyncRun *run, MappedUser *u) {
         const ProvConfig *c = run->config;
         const ProvScimUser *s = u->src;
-        _cleanup_free_ char *owner = owner_of("user", s->id);
+        _cleanup_free_ char *owner = NULL;
         uint32_t uid;
         int r;
 
+        /* The usual case after the first sync: the account keeps the uid it has, recorded in
+         * the ledger (with its private group's gid) when it was given. */
+        bool from_attribute = c->uid_attribute && s->has_uid;
+        if (u->old.scim_id && (!from_attribute || s->uid == (int64_t) u->old.uid)) {
+                if (prov_local_id_taken(u->old.uid, (void *) run->local))
+                        return reject(run, "user", s->id, u->name, "its uid now exists locally") ?: 0;
+                u->uid = u->old.uid;
+                return 1;
+        }
+
+        owner = owner_of("user", s->id);
         if (!owner)
                 return -ENOMEM;
 
-        if (c->uid_attribute && s->has_uid) {
+        if (from_attribute) {
                 if (s->uid < (int64_t) c->uid_min || s->uid > (int64_t) c->uid_max)
                         return reject(run, "user", s->id, u->name, "uid attribute is outside uid_min..uid_max") ?: 0;
                 uid = (uint32_t) s->uid;
@@ -366,9 +435,9 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         for (size_t i = 0; i < batch->n_users; i++) {
                 MappedUser *u = &run->users[i];
                 u->src = &batch->users[i];
-                r = prov_store_user_get(run->store, u->src->id, &u->old);
-                if (r < 0 && r != -ENOENT)
-                        return r;
+                const ProvUserRecord *old = stored_user(run, u->src->id, NULL);
+                if (old)
+                        u->old = *old;
         }
         r = build_index(&run->user_index, run->n_users, user_id_at, run);
         if (r < 0)
@@ -395,7 +464,7 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                 return r;
         for (size_t i = 0; i < run->n_users; i++) {
                 MappedUser *u = &run->users[i];
-                ProvUserRecord holder = {};
+                const ProvUserRecord *holder;
 
                 if (!u->name)
                         continue;
@@ -407,30 +476,21 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                 }
                 /* A stored group keeps its name until a later sync renames or removes it: a
                  * user private group of the same name could not be served beside it. */
-                ProvGroupRecord grp = {};
-                r = prov_store_group_get_by_name(run->store, u->name, &grp);
-                if (r >= 0) {
-                        prov_group_record_done(&grp);
+                if (stored_group(run, NULL, u->name)) {
                         r = reject(run, "user", u->src->id, u->name, "login name is the name of a group");
                         if (r < 0)
                                 return r;
                         continue;
-                } else if (r != -ENOENT)
-                        return r;
-                r = prov_store_user_get_by_name(run->store, u->name, &holder);
-                if (r >= 0) {
-                        bool other = !streq(holder.scim_id, u->src->id);
-                        prov_user_record_done(&holder);
-                        if (other) {
-                                /* The name may be freed in this very sync if its holder is renamed, but
-                                 * we take the safe way: it stays with its holder until then. */
-                                r = reject(run, "user", u->src->id, u->name, "login name belongs to another account");
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                } else if (r != -ENOENT)
-                        return r;
+                }
+                holder = stored_user(run, NULL, u->name);
+                if (holder && !streq(holder->scim_id, u->src->id)) {
+                        /* The name may be freed in this very sync if its holder is renamed, but we
+                         * take the safe way: it stays with its holder until then. */
+                        r = reject(run, "user", u->src->id, u->name, "login name belongs to another account");
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
 
                 r = map_user_id(run, u);
                 if (r < 0)
@@ -537,9 +597,9 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
         for (size_t i = 0; i < batch->n_groups; i++) {
                 MappedGroup *g = &run->groups[i];
                 g->src = &batch->groups[i];
-                r = prov_store_group_get(run->store, g->src->id, &g->old);
-                if (r < 0 && r != -ENOENT)
-                        return r;
+                const ProvGroupRecord *old = stored_group(run, g->src->id, NULL);
+                if (old)
+                        g->old = *old;
                 r = map_group_name(run, g);
                 if (r < 0)
                         return r;
@@ -555,18 +615,9 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
 
                 if (!g->name)
                         continue;
-                ProvUserRecord holder = {};
-                bool stored_user = false;
-                if (!g->local_name) {
-                        r = prov_store_user_get_by_name(run->store, g->name, &holder);
-                        if (r < 0 && r != -ENOENT)
-                                return r;
-                        /* The holder may be leaving the name in this very sync; we stay on the safe side. */
-                        stored_user = r >= 0;
-                        prov_user_record_done(&holder);
-                }
+                /* A stored account may be leaving the name in this very sync; we stay on the safe side. */
                 if ((i > 0 && run->groups[i - 1].name && streq(run->groups[i - 1].name, g->name)) ||
-                    (!g->local_name && (user_name_taken(run, g->name) || stored_user))) {
+                    (!g->local_name && (user_name_taken(run, g->name) || stored_user(run, NULL, g->name)))) {
                         r = reject(run, "group", g->src->id, g->name, "name collides with a directory user or group");
                         if (r < 0)
                                 return r;
@@ -674,14 +725,8 @@ static int apply_users(SyncRun *run) {
                 bool changed = renamed || u->old.uid != rec.uid || !streq(u->old.gecos, rec.gecos) ||
                                !streq(u->old.home, rec.home) || !streq(u->old.shell, rec.shell) ||
                                u->old.state != rec.state || u->old.source_active != rec.source_active;
-                if (!changed) {
-                        /* Only last_seen moves; not worth an audit event. */
-                        rec.updated_usec = u->old.updated_usec;
-                        r = prov_store_user_put(run->store, &rec);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
+                if (!changed)
+                        continue; /* nothing to write: a full sync of an unchanged directory writes no user */
                 r = prov_store_user_put(run->store, &rec);
                 if (r < 0)
                         return r;
@@ -763,17 +808,16 @@ static bool guard_trips(const ProvConfig *c, size_t leavers, size_t live, size_t
 static int apply_leavers(SyncRun *run) {
         const ProvConfig *c = run->config;
         ProvSyncResult *res = run->result;
-        ProvUserRecord *all = NULL;
-        size_t n_all = 0, n_leavers = 0, live = 0;
+        ProvUserRecord *all = run->stored_users;
+        size_t n_all = run->n_stored_users, n_leavers = 0, live = 0;
         _cleanup_free_ size_t *leavers = NULL;
         int r;
 
         if (run->opts->delta)
                 return 0; /* a delta cannot tell who is gone: only full scans deprovision */
 
-        r = prov_store_users_load(run->store, &all, &n_all);
-        if (r < 0)
-                return r;
+        /* The accounts the sync started from: the ones missing from the scan were not touched
+         * by apply_users(). */
         r = collect_leavers(run, all, n_all, &leavers, &n_leavers, &live);
         if (r < 0)
                 goto finish;
@@ -855,6 +899,10 @@ static int apply_leavers(SyncRun *run) {
                 ProvUserRecord *u = &all[i];
                 if (u->state != PROV_STATE_DEPROVISIONED)
                         continue;
+                /* Back in this scan: apply_users() has reactivated it already. */
+                const MappedUser *m = find_user(run, u->scim_id);
+                if (m && m->accepted && m->in_scope)
+                        continue;
                 if (run->now - u->state_changed_usec < (int64_t) c->retention_days * USEC_PER_DAY)
                         continue;
                 r = prov_store_user_delete(run->store, u->scim_id);
@@ -867,8 +915,11 @@ static int apply_leavers(SyncRun *run) {
         }
         r = 0;
 finish:
-        prov_user_records_free(all, n_all);
         return r;
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /* The first membership of a group in a list sorted by group SCIM id. */
@@ -892,7 +943,7 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
         ProvSyncResult *res = run->result;
         ProvGroupRecord *all = NULL;
         size_t n_all = 0;
-        int r;
+        int r = 0;
 
         for (size_t i = 0; i < run->n_groups; i++) {
                 MappedGroup *g = &run->groups[i];
@@ -910,7 +961,9 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                         .updated_usec = run->now,
                         .last_seen_usec = run->now,
                 };
-                r = prov_store_group_put(run->store, &rec);
+                bool changed = !g->old.scim_id || !streq(g->old.name, g->name) || g->old.gid != g->gid ||
+                               !streq_ptr(g->old.local_name, g->local_name);
+                r = changed ? prov_store_group_put(run->store, &rec) : 0;
                 if (r == -EEXIST) {
                         r = reject(run, "group", g->src->id, g->name, "name or gid held by another stored group");
                         if (r < 0)
@@ -951,6 +1004,22 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                         if (u ? u->accepted && u->in_scope : run->opts->delta)
                                 members[n++] = g->src->member_ids[m];
                 }
+                /* Most groups keep their members from one sync to the next: write only the ones
+                 * that changed (the 50k members of a big group are not rewritten every sync). */
+                qsort(members, n, sizeof(char *), cmp_strp);
+                size_t w = 0;
+                for (size_t m = 0; m < n; m++)
+                        if (w == 0 || !streq(members[w - 1], members[m]))
+                                members[w++] = members[m];
+                n = w;
+                size_t old_n = 0;
+                while (first + old_n < n_before && streq(before[first + old_n].group_scim_id, g->src->id))
+                        old_n++;
+                bool same = g->old.scim_id && old_n == n;
+                for (size_t m = 0; same && m < n; m++)
+                        same = streq(before[first + m].user_scim_id, members[m]);
+                if (same)
+                        continue;
                 r = prov_store_group_set_members(run->store, g->src->id, members, n);
                 if (r < 0)
                         return r;
@@ -962,9 +1031,8 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
          * stays as it was. */
-        r = prov_store_groups_load(run->store, &all, &n_all);
-        if (r < 0)
-                return r;
+        all = run->stored_groups;
+        n_all = run->n_stored_groups;
         for (size_t i = 0; i < n_all; i++) {
                 if (find_group(run, all[i].scim_id))
                         continue;
@@ -976,7 +1044,6 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                         break;
                 res->groups_removed++;
         }
-        prov_group_records_free(all, n_all);
         return r < 0 ? r : 0;
 }
 
@@ -1073,17 +1140,21 @@ static void run_done(SyncRun *run) {
                 free(u->gecos);
                 free(u->home);
                 free(u->shell);
-                prov_user_record_done(&u->old);
         }
         for (size_t i = 0; i < run->n_groups; i++) {
                 free(run->groups[i].name);
                 free(run->groups[i].local_name);
-                prov_group_record_done(&run->groups[i].old);
         }
         free(run->users);
         free(run->groups);
         free(run->user_index);
         free(run->group_index);
+        prov_user_records_free(run->stored_users, run->n_stored_users);
+        prov_group_records_free(run->stored_groups, run->n_stored_groups);
+        free(run->stored_user_by_id);
+        free(run->stored_user_by_name);
+        free(run->stored_group_by_id);
+        free(run->stored_group_by_name);
 }
 
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
@@ -1102,7 +1173,9 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         if (r < 0)
                 return r;
 
-        r = map_users(run, batch);
+        r = load_stored(run);
+        if (r >= 0)
+                r = map_users(run, batch);
         if (r >= 0)
                 r = map_groups(run, batch);
         if (r >= 0)
@@ -1332,9 +1405,6 @@ int prov_sync_approve_hold(ProvStore *store, int64_t hold_id, ProvSyncResult *re
 
 /* --- export ------------------------------------------------------------------------------- */
 
-static int cmp_strp(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
 
 static int cmp_u32p(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
