@@ -65,6 +65,8 @@ nsswitch_remove() {
         # 1. lines we added whole, with their marker, if still as we wrote them;
         # 2. on the three databases' lines, the part before '#' is edited (h/G keep the comment):
         #    " provision [actions]" (or ":provision [actions] " right after the colon) goes.
+        #    (The escaped bracket is followed by a group, not by a bracket expression: lintian
+        #    takes two opening brackets in a row for a bashism.)
         nsswitch_rewrite "$_f" "
 /^$nsswitch_marker\$/ {
         N
@@ -74,8 +76,8 @@ nsswitch_remove() {
 /^[[:space:]]*(passwd|group|shadow)[[:space:]]*:/ {
         h
         s/#.*//
-        s/[[:space:]]+provision([[:space:]]*\\[[^]#]*\\])*([[:space:]]|\$)/\\2/g
-        s/:([[:space:]]*)provision([[:space:]]*\\[[^]#]*\\])*([[:space:]]+|\$)/:\\1/
+        s/[[:space:]]+provision([[:space:]]*\\[([^]#]*)\\])*([[:space:]]|\$)/\\3/g
+        s/:([[:space:]]*)provision([[:space:]]*\\[([^]#]*)\\])*([[:space:]]+|\$)/:\\1/
         G
         s/\\n[^#]*//
 }"
