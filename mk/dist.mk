@@ -24,7 +24,7 @@ EXTRA_DIST += \
 	debian/libnss-provision.postrm.in \
 	debian/libpam-provision.install debian/libpam-provision.postinst \
 	debian/libpam-provision.prerm debian/libpam-provision.postrm \
-	debian/provision.install debian/provision.docs debian/provision.examples debian/provision.postrm \
+	debian/provision.install debian/provision.docs debian/provision.examples debian/provision.postrm debian/provision.dirs \
 	debian/clean \
 	rpm/provision.spec \
 	tests/e2e/nspawn-e2e.sh tests/e2e/directory.json

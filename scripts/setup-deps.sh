@@ -10,6 +10,7 @@ packages=(
         libcmocka-dev pamtester libpam-wrapper
         dbus python3 python3-dbusmock
         util-linux passwd libnss-cache curl ca-certificates psmisc
+        debhelper rpm lintian debootstrap systemd-container openssh-client
 )
 
 missing=()

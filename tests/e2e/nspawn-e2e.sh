@@ -178,7 +178,7 @@ fi
 mkdir -p "$root/var/tmp/debs"
 cp "${pkgs[@]}" "$root/var/tmp/debs/"
 if ! systemd-nspawn -q --register=no --keep-unit -D "$root" -- /bin/sh -ec \
-        'DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends --no-download install /var/tmp/debs/*.deb' \
+        'DEBIAN_FRONTEND=noninteractive dpkg -i /var/tmp/debs/*.deb' \
         >"$work/install-debs.log" 2>&1; then
         tail -n 30 "$work/install-debs.log"
         echo "FAIL: installing the provision packages"
@@ -200,6 +200,8 @@ scim_pid=$!
 wait_for 30 test -s "$scim_port_file" || { cat "$work/scim.log"; echo "FAIL: the SCIM server did not start"; exit 1; }
 scim_port=$(cat "$scim_port_file")
 
+[ -d "$root/etc/provision" ] && pass "the package made /etc/provision" || fail "the package did not make /etc/provision"
+mkdir -p "$root/etc/provision"
 install -m 0600 /dev/null "$root/etc/provision/scim-token"
 printf '%s\n' "$token" >"$root/etc/provision/scim-token"
 cat >"$root/etc/provision/syncd.conf" <<EOF
@@ -227,9 +229,9 @@ systemd-nspawn --register=no --keep-unit -b -D "$root" --console=passive >"$work
 nspawn_pid=$!
 leader=
 for _ in $(seq 1 100); do
-        # nspawn -> its child -> the container's systemd
-        for child in $(ps --ppid "$nspawn_pid" -o pid= 2>/dev/null); do
-                leader=$(ps --ppid "$child" -o pid= 2>/dev/null | head -n 1 | tr -d ' ')
+        # nspawn's child, once it has become the container's systemd
+        for pid in $(ps --ppid "$nspawn_pid" -o pid= 2>/dev/null); do
+                [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = systemd ] && leader=$pid
         done
         [ -n "$leader" ] && break
         sleep 0.1
@@ -328,7 +330,8 @@ else
         if out=$(ssh "${ssh_opts[@]}" alice@127.0.0.1 'id -un' 2>&1); then
                 fail "a new ssh login of the suspended alice succeeded"
         else
-                pass "a new ssh login of the suspended alice is refused (${out:-no output})"
+                pass "a new ssh login of the suspended alice is refused"
+                run_in journalctl -b -u ssh.service --no-pager -o cat | grep -iE 'alice' | tail -n 3 | sed 's/^/    journal: /'
         fi
 fi
 
