@@ -12,7 +12,6 @@ ctl_provisionctl_LDADD = syncd/libsyncd.la $(SQLITE_LIBS) $(SYSTEMD_LIBS)
 dist_man_MANS += man/provisionctl.8
 
 # The bus policy: installed where dbus-daemon reads system bus policies.
-dbuspolicydir = $(datadir)/dbus-1/system.d
 dist_dbuspolicy_DATA = dbus/org.provision.Syncd1.conf
 
 if HAVE_CMOCKA

@@ -11,6 +11,7 @@ packages=(
         dbus python3 python3-dbusmock
         util-linux passwd libnss-cache curl ca-certificates psmisc
         openssh-server openssh-client
+        debhelper rpm lintian debootstrap systemd-container
 )
 
 missing=()
