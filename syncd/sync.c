@@ -1169,6 +1169,14 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
                 if (r < 0)
                         return r;
         }
+        /* The common delta: nothing changed at the source. Nothing to compare either. */
+        if (run->opts->delta && batch->n_users == 0 && batch->n_groups == 0) {
+                r = prov_store_state_get_int(run->store, "generation", &gen);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                run->result->generation = (uint64_t) gen;
+                return 0;
+        }
         r = prov_store_memberships_load(run->store, &before, &n_before);
         if (r < 0)
                 return r;
