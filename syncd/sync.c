@@ -924,8 +924,10 @@ static int apply_groups(SyncRun *run) {
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that
-                         * changed: the others keep their accounts (the store ignores unknown ids). */
-                        if (u ? u->accepted && u->in_scope : run->opts->delta)
+                         * changed: the others keep their accounts (the store ignores unknown ids).
+                         * The same holds for a scan whose deprovisions the guard held: a member
+                         * missing from it keeps the account, and so the membership. */
+                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
                                 members[n++] = g->src->member_ids[m];
                 }
                 r = prov_store_group_set_members(run->store, g->src->id, members, n);
@@ -935,6 +937,8 @@ static int apply_groups(SyncRun *run) {
 
         if (run->opts->delta)
                 return 0; /* only a full scan shows which groups are gone */
+        if (res->held)
+                return 0; /* the guard judged this scan incomplete: its absences prove nothing */
 
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
