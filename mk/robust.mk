@@ -30,3 +30,14 @@ tests_fuzz_fuzz_nss_SOURCES = tests/fuzz/fuzz-nss.c nss_provision/nss-provision.
 tests_fuzz_fuzz_nss_LDADD = common/libprovcache.la -lpthread
 
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/run-fuzzers.sh doc/robustness.md
+
+# A checker that reads every record of a snapshot and prints a digest of its content.
+check_PROGRAMS += tests/robust/snapcheck
+tests_robust_snapcheck_SOURCES = tests/robust/snapcheck.c
+tests_robust_snapcheck_LDADD = common/libprovcache.la
+
+# Hostile-input corpus: one table-driven test, each case a directory file given to
+# provision-syncd --once (tests/robust/test-hostile.py lists them).
+check_SCRIPTS += tests/robust/test-hostile.py
+TESTS += tests/robust/test-hostile.py
+EXTRA_DIST += tests/robust/test-hostile.py
