@@ -41,3 +41,9 @@ tests_robust_snapcheck_LDADD = common/libprovcache.la
 check_SCRIPTS += tests/robust/test-hostile.py
 TESTS += tests/robust/test-hostile.py
 EXTRA_DIST += tests/robust/test-hostile.py
+
+# The NSS module releases its cache when unloaded.
+check_PROGRAMS += tests/robust/test-nss-unload
+TESTS += tests/robust/test-nss-unload
+tests_robust_test_nss_unload_SOURCES = tests/robust/test-nss-unload.c $(NSS_TEST_UTIL)
+tests_robust_test_nss_unload_LDADD = $(NSS_TEST_LIBS) -ldl
