@@ -44,7 +44,8 @@ ok() {
 run() {
         service=$1 user=$2
         shift 2
-        LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" \
+        # A preload from the environment (scripts/sanitize.sh: the sanitizer runtimes) stays first.
+        LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" \
                 PAM_WRAPPER_DEBUGLEVEL=3 PROVISION_SNAPSHOT= \
                 pamtester "$service" "$user" "$@" >"$tmp/out" 2>&1
 }
