@@ -47,3 +47,9 @@ check_PROGRAMS += tests/robust/test-nss-unload
 TESTS += tests/robust/test-nss-unload
 tests_robust_test_nss_unload_SOURCES = tests/robust/test-nss-unload.c $(NSS_TEST_UTIL)
 tests_robust_test_nss_unload_LDADD = $(NSS_TEST_LIBS) -ldl
+
+# Crash consistency: SIGKILL at random points of a sync and during publication. make check runs
+# a small directory (5000 users, 10 kills); the CI stage runs CRASH_USERS=100000 CRASH_KILLS=20.
+check_SCRIPTS += tests/robust/test-crash.sh
+TESTS += tests/robust/test-crash.sh
+EXTRA_DIST += tests/robust/test-crash.sh
