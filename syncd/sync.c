@@ -1155,8 +1155,18 @@ int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalA
 }
 
 int prov_sync_record_attempt(ProvStore *store, int error, const char *message) {
+        _cleanup_free_ char *full = NULL;
         int64_t now = prov_now_usec();
         int r;
+
+        /* A failure is recorded with its cause ("...: No space left on device"), which is what
+         * an administrator reading provisionctl status needs first. */
+        if (error && message) {
+                if (asprintf(&full, "%s: %s", message, strerror(-error)) < 0)
+                        full = NULL;
+                else
+                        message = full;
+        }
 
         r = prov_store_begin(store);
         if (r < 0)
