@@ -53,3 +53,9 @@ tests_robust_test_nss_unload_LDADD = $(NSS_TEST_LIBS) -ldl
 check_SCRIPTS += tests/robust/test-crash.sh
 TESTS += tests/robust/test-crash.sh
 EXTRA_DIST += tests/robust/test-crash.sh
+
+# Full and read-only state directory (a tmpfs in a private mount namespace; root only, skips
+# otherwise after checking an unopenable store).
+check_SCRIPTS += tests/robust/test-diskfull.sh
+TESTS += tests/robust/test-diskfull.sh
+EXTRA_DIST += tests/robust/test-diskfull.sh
