@@ -59,3 +59,9 @@ EXTRA_DIST += tests/robust/test-crash.sh
 check_SCRIPTS += tests/robust/test-diskfull.sh
 TESTS += tests/robust/test-diskfull.sh
 EXTRA_DIST += tests/robust/test-diskfull.sh
+
+# Soak (tests/robust/soak.sh, a CI stage and a manual command, not part of make check): its
+# lookup program is built with the checks.
+check_PROGRAMS += tests/robust/soak-lookup
+tests_robust_soak_lookup_SOURCES = tests/robust/soak-lookup.c
+EXTRA_DIST += tests/robust/soak.sh
