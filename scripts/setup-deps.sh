@@ -10,6 +10,7 @@ packages=(
         libcmocka-dev pamtester libpam-wrapper
         dbus python3 python3-dbusmock
         util-linux passwd libnss-cache curl ca-certificates psmisc
+        clang libclang-rt-14-dev valgrind
 )
 
 missing=()
