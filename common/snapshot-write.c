@@ -3,12 +3,14 @@
 /* Snapshot writer: validates the records once more (defence in depth; syncd validated them),
  * lays out the file in memory, and replaces the published file atomically. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -235,6 +237,39 @@ int prov_snapshot_touch(const char *path, uint64_t last_sync_usec) {
         return 0;
 }
 
+/* Removes temp files "<path>.XXXXXX" that a writer killed mid-publication left behind (each can
+ * be as large as the snapshot, and nothing else would ever remove them). A writer holds an
+ * exclusive flock on its temp file until it is renamed or unlinked, so a file whose lock can be
+ * taken has no live writer. Best effort: errors leave the file for the next attempt. */
+static void remove_stale_temps(const char *path) {
+        _cleanup_free_ char *dircopy = strdup(path), *basecopy = strdup(path);
+        const char *base;
+        size_t n;
+        DIR *d;
+        struct dirent *de;
+
+        if (!dircopy || !basecopy)
+                return;
+        base = basename(basecopy);
+        n = strlen(base);
+        d = opendir(dirname(dircopy));
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_close_ int fd = -1;
+
+                if (strlen(de->d_name) != n + 7 || strncmp(de->d_name, base, n) != 0 || de->d_name[n] != '.')
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        continue;
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue; /* being written right now */
+                (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+}
+
 /* Writes the image to a temp file next to path and renames it over path. */
 static int publish(const char *path, const uint8_t *image, size_t size) {
         _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
@@ -250,9 +285,15 @@ static int publish(const char *path, const uint8_t *image, size_t size) {
         if (!dircopy)
                 return -ENOMEM;
 
+        remove_stale_temps(path);
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
+        /* Marks the temp file as in use until it is renamed or unlinked (remove_stale_temps()). */
+        if (flock(fd, LOCK_EX) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
         if (fchmod(fd, 0644) < 0) {
                 r = negative_errno();
                 goto fail;

@@ -253,6 +253,13 @@ __attribute__((constructor)) static void nss_provision_init(void) {
         (void) pthread_atfork(NULL, NULL, cursors_atfork_child);
 }
 
+/* On dlclose() the cached snapshot mapping and its path would otherwise stay behind for
+ * the life of the process, one set per load (programs that load the module themselves, PAM-style
+ * load/unload cycles, valgrind and LSan at exit). No lookup can run while the module is unloaded. */
+__attribute__((destructor)) static void nss_provision_fini(void) {
+        prov_cache_flush();
+}
+
 static void mutex_unlockp(pthread_mutex_t **m) {
         if (*m)
                 pthread_mutex_unlock(*m);

@@ -12,6 +12,7 @@ packages=(
         util-linux passwd libnss-cache curl ca-certificates psmisc
         openssh-server openssh-client
         debhelper rpm lintian debootstrap systemd-container
+        clang libclang-rt-14-dev valgrind
 )
 
 missing=()

@@ -1,10 +1,19 @@
 #!/bin/bash
 # Sets everything up and runs the full test suite: dependencies, build with warnings as
-# errors, `make check`, then a closing "N passed, N failed, N skipped" line. Exit status is
-# non-zero if anything failed.
+# errors, `make check`, then the robustness stages (doc/robustness.md), then a closing
+# "N passed, N failed, N skipped" line. Exit status is non-zero if anything failed.
+#
+# Stages after make check, each counted in the closing line (one result per test, fuzzer or
+# program); ROBUST_STAGES selects them (default all; "none" for make check alone):
+#   asan      the whole test suite on an ASan+UBSan build (scripts/sanitize.sh)
+#   valgrind  memcheck over the NSS/PAM C tests and unit tests (scripts/valgrind.sh)
+#   fuzz      each libFuzzer harness for FUZZ_SECONDS (default 45) (tests/fuzz/run-fuzzers.sh)
+#   crash     SIGKILL at 20 points of a 100k-user sync (tests/robust/test-crash.sh)
+#   soak      60 s of lookups against a churning daemon (tests/robust/soak.sh)
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 builddir=${BUILDDIR:-$top/build}
+stages=${ROBUST_STAGES:-asan valgrind fuzz crash soak}
 
 "$top/scripts/setup-deps.sh" || { echo "0 passed, 1 failed"; exit 1; }
 BUILDDIR=$builddir "$top/scripts/build.sh" || { echo "0 passed, 1 failed"; exit 1; }
@@ -21,6 +30,75 @@ if [ $status -ne 0 ]; then
         done
         grep -q ':test-result:' check.out 2>/dev/null || tail -n 40 check.out
 fi
-"$top/scripts/summarize-tests.sh" "$builddir" "$status"
+
+# Each stage appends "PASS|FAIL|SKIP NAME" lines to $results; summarize-tests.sh counts them.
+results=$builddir/robust-results.txt
+: >"$results"
+stage() { # stage NAME COMMAND...: runs a stage that prints its own per-item results
+        local name=$1 start=$SECONDS rc
+        shift
+        echo "===== stage $name ====="
+        "$@"
+        rc=$?
+        echo "===== stage $name: exit $rc, $((SECONDS - start)) s ====="
+        return $rc
+}
+for s in $stages; do
+        case $s in
+        asan)
+                san=${SAN_BUILDDIR:-$top/build-asan}
+                stage asan env SAN_BUILDDIR="$san" "$top/scripts/sanitize.sh" >"$builddir/stage-asan.out" 2>&1
+                rc=$?
+                cat "$builddir/stage-asan.out"
+                # One result per test of the sanitizer run, from its .trs files.
+                n=0
+                while IFS= read -r -d '' trs; do
+                        r=$(sed -n 's/^:test-result: //p' "$trs" | head -1)
+                        t=${trs#"$san"/}
+                        case $r in
+                        PASS|XFAIL) echo "PASS asan:${t%.trs}" ;;
+                        SKIP) echo "SKIP asan:${t%.trs}" ;;
+                        *) echo "FAIL asan:${t%.trs}"; tail -n 40 "${trs%.trs}.log" ;;
+                        esac >>"$results"
+                        n=$((n + 1))
+                done < <(find "$san" -name '*.trs' -print0 2>/dev/null)
+                [ $n -gt 0 ] || echo "FAIL asan:build (exit $rc)" >>"$results"
+                ;;
+        valgrind)
+                stage valgrind env BUILDDIR="$builddir" RESULTS="$results" "$top/scripts/valgrind.sh"
+                rc=$?
+                if [ $rc -eq 77 ]; then
+                        echo "SKIP valgrind:not-installed"
+                elif ! grep -q ' valgrind:' "$results"; then
+                        echo "FAIL valgrind:stage (exit $rc)"
+                fi >>"$results"
+                ;;
+        fuzz)
+                stage fuzz "$top/tests/fuzz/run-fuzzers.sh" "${FUZZ_SECONDS:-45}" | tee "$builddir/stage-fuzz.out"
+                sed -n 's/^fuzz: \([^:]*\): \(PASS\|FAIL\).*/\2 fuzz:\1/p' "$builddir/stage-fuzz.out" >>"$results"
+                grep -q '^fuzz: .*: \(PASS\|FAIL\)' "$builddir/stage-fuzz.out" || echo "FAIL fuzz:build" >>"$results"
+                ;;
+        crash)
+                if stage crash env top_builddir="$builddir" top_srcdir="$top" CRASH_USERS=100000 CRASH_KILLS=20 \
+                        "$top/tests/robust/test-crash.sh"; then
+                        echo "PASS crash:100k-users-20-kills" >>"$results"
+                else
+                        echo "FAIL crash:100k-users-20-kills" >>"$results"
+                fi
+                ;;
+        soak)
+                stage soak env top_builddir="$builddir" top_srcdir="$top" SOAK_SECONDS=60 "$top/tests/robust/soak.sh"
+                case $? in
+                0) echo "PASS soak:60s" ;;
+                77) echo "SKIP soak:60s" ;;
+                *) echo "FAIL soak:60s" ;;
+                esac >>"$results"
+                ;;
+        none) ;;
+        *) echo "unknown stage '$s'"; echo "FAIL stage:$s" >>"$results" ;;
+        esac
+done
+
+"$top/scripts/summarize-tests.sh" "$builddir" "$status" "$results"
 sum=$?
 [ $status -eq 0 ] && [ $sum -eq 0 ]

@@ -156,9 +156,11 @@ typedef struct Opened {
         ProvStore *store;
 } Opened;
 
+/* Also the cleanup of prov_sync_run()'s Opened: clears what it frees, so that the cleanup after
+ * a failed open_state() (which already called it) frees nothing twice. */
 static void opened_done(Opened *o) {
-        prov_store_close(o->store);
-        prov_local_free(o->local);
+        o->store = prov_store_close(o->store);
+        o->local = prov_local_free(o->local);
 }
 
 static int open_state(const ProvConfig *config, const char *store_path, Opened *ret) {

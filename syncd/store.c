@@ -267,6 +267,12 @@ static int errno_from_sqlite(sqlite3 *db, int rc) {
                 return -ENOMEM;
         case SQLITE_CANTOPEN:
                 return db && sqlite3_system_errno(db) == ENOENT ? -ENOENT : -EACCES;
+        case SQLITE_IOERR: {
+                /* The file system's own reason (ENOSPC, EROFS, EDQUOT...) says more than "I/O
+                 * error" to whoever reads the log or provisionctl status. */
+                int e = db ? sqlite3_system_errno(db) : 0;
+                return e > 0 ? -e : -EIO;
+        }
         default:
                 return -EIO;
         }

@@ -1000,8 +1000,10 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that
-                         * changed: the others keep their accounts (the store ignores unknown ids). */
-                        if (u ? u->accepted && u->in_scope : run->opts->delta)
+                         * changed: the others keep their accounts (the store ignores unknown ids).
+                         * The same holds for a scan whose deprovisions the guard held: a member
+                         * missing from it keeps the account, and so the membership. */
+                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
                                 members[n++] = g->src->member_ids[m];
                 }
                 /* Most groups keep their members from one sync to the next: write only the ones
@@ -1255,8 +1257,18 @@ int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalA
 }
 
 int prov_sync_record_attempt(ProvStore *store, int error, const char *message) {
+        _cleanup_free_ char *full = NULL;
         int64_t now = prov_now_usec();
         int r;
+
+        /* A failure is recorded with its cause ("...: No space left on device"), which is what
+         * an administrator reading provisionctl status needs first. */
+        if (error && message) {
+                if (asprintf(&full, "%s: %s", message, strerror(-error)) < 0)
+                        full = NULL;
+                else
+                        message = full;
+        }
 
         r = prov_store_begin(store);
         if (r < 0)

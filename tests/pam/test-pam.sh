@@ -45,9 +45,10 @@ run() {
         service=$1 user=$2
         shift 2
         # A private runtime dir: pam_wrapper's default (/tmp/pam.X) is shared by every
-        # concurrent user of pam_wrapper on the machine.
+        # concurrent user of pam_wrapper on the machine. A preload from the environment
+        # (scripts/sanitize.sh: the sanitizer runtimes) stays first.
         mkdir -p "$tmp/pamwrap"
-        LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" \
+        LD_PRELOAD="${LD_PRELOAD:+$LD_PRELOAD }libpam_wrapper.so" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$svc" \
                 PAM_WRAPPER_RUNTIME_DIR="$tmp/pamwrap" PAM_WRAPPER_DEBUGLEVEL=3 PROVISION_SNAPSHOT= \
                 pamtester "$service" "$user" "$@" >"$tmp/out" 2>&1
 }

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The snapshot reader on arbitrary bytes: open, then touch every record, string, gid and member
+ * through every accessor, and look each record up again by name and by id. Whatever the file
+ * holds, the reader may fail (-EBADMSG) but never read outside the mapping. */
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "prov-snapshot.h"
+
+/* Reads a borrowed string to its end (ASan catches a string that runs off the mapping). */
+static size_t touch(const char *s) {
+        FUZZ_CHECK(s);
+        return strlen(s);
+}
+
+static void walk_users(const ProvSnapshot *s) {
+        size_t n = prov_snapshot_n_users(s);
+
+        for (size_t i = 0; i < n; i++) {
+                ProvSnapUserView u, again;
+                uint32_t gid;
+
+                if (prov_snapshot_user_at(s, i, &u) < 0)
+                        continue;
+                (void) (touch(u.name) + touch(u.gecos) + touch(u.home) + touch(u.shell));
+                for (size_t k = 0; k < u.n_gids; k++)
+                        if (prov_snapshot_user_gid(s, &u, k, &gid) < 0)
+                                break;
+                if (prov_snapshot_user_by_name(s, u.name, &again) >= 0)
+                        (void) touch(again.name);
+                if (prov_snapshot_user_by_uid(s, u.uid, &again) >= 0)
+                        (void) touch(again.name);
+        }
+        /* Out of range is an error, not a read. */
+        FUZZ_CHECK(prov_snapshot_user_at(s, n, &(ProvSnapUserView) {}) < 0);
+}
+
+static void walk_groups(const ProvSnapshot *s) {
+        size_t n = prov_snapshot_n_groups(s);
+
+        for (size_t i = 0; i < n; i++) {
+                ProvSnapGroupView g, again;
+                const char *m;
+                size_t len;
+
+                if (prov_snapshot_group_at(s, i, &g) < 0)
+                        continue;
+                (void) touch(g.name);
+                for (size_t k = 0; k < g.n_members; k++) {
+                        if (prov_snapshot_group_member(s, &g, k, &m) < 0)
+                                break;
+                        (void) touch(m);
+                        if (prov_snapshot_group_member_len(s, &g, k, &m, &len) >= 0)
+                                FUZZ_CHECK(strlen(m) == len);
+                }
+                if (prov_snapshot_group_by_name(s, g.name, &again) >= 0)
+                        (void) touch(again.name);
+                if (prov_snapshot_group_by_gid(s, g.gid, &again) >= 0)
+                        (void) touch(again.name);
+        }
+        FUZZ_CHECK(prov_snapshot_group_at(s, n, &(ProvSnapGroupView) {}) < 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
+        _cleanup_close_ int fd = -1;
+        char path[64];
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+
+        fd = fuzz_memfd("fuzz-snapshot", data, size);
+        if (fd < 0)
+                return 0;
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        if (prov_snapshot_open(path, &s) < 0) {
+                FUZZ_CHECK(!s);
+                return 0;
+        }
+        (void) prov_snapshot_generation(s);
+        (void) prov_snapshot_is_stale(s);
+        walk_users(s);
+        walk_groups(s);
+        /* Names and ids that are not in the file, including the empty name. */
+        (void) prov_snapshot_user_by_name(s, "", &u);
+        (void) prov_snapshot_user_by_name(s, "nosuchuser", &u);
+        (void) prov_snapshot_user_by_uid(s, 0, &u);
+        (void) prov_snapshot_user_by_uid(s, UINT32_MAX, &u);
+        (void) prov_snapshot_group_by_name(s, "", &g);
+        (void) prov_snapshot_group_by_gid(s, UINT32_MAX, &g);
+        return 0;
+}
