@@ -129,10 +129,10 @@ port=$(cat "$tmp/port")
 base="http://127.0.0.1:$port/scim/v2"
 # scim METHOD PATH [JSON]: one SCIM request with the bearer token; the response body on stdout.
 scim() {
-        curl -sS --fail-with-body -X "$1" -H "Authorization: Bearer $(cat "$tmp/token")" \
+        curl -sS --max-time 60 --fail-with-body -X "$1" -H "Authorization: Bearer $(cat "$tmp/token")" \
                 -H 'Content-Type: application/scim+json' ${3:+--data-binary "$3"} "$base$2"
 }
-control() { curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
+control() { curl -sS --max-time 60 --fail-with-body -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} \
         "http://127.0.0.1:$port/_control$2"; }
 json() { "$py" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 sample_id() {
@@ -153,7 +153,7 @@ for g in d["Groups"]:
     print(f'  {g["displayName"]:<12} {len(g.get("members", [])):>2} members')
 PY
 [ "$(json 'd["users"]' <<<"$health")" -ge 30 ] || fail "the SCIM server does not serve the sample directory"
-curl -sS -o /dev/null -w '%{http_code}' "$base/Users" | grep -qx 401 || fail "the SCIM server answers without a token"
+curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "$base/Users" | grep -qx 401 || fail "the SCIM server answers without a token"
 n_users=$(scim GET '/Users?count=1' | json 'd["totalResults"]') || fail "GET /Users with the token failed"
 ok "GET /Users: 401 without the token, totalResults $n_users with it"
 

@@ -305,7 +305,7 @@ else
         pass "live ssh session open: $(run_in loginctl --no-legend list-sessions | grep -w alice)"
         patch='{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}'
         t=$(now)
-        code=$(curl -s -o "$work/patch.out" -w '%{http_code}' -X PATCH \
+        code=$(curl -s --max-time 60 -o "$work/patch.out" -w '%{http_code}' -X PATCH \
                 -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
                 --data "$patch" "http://127.0.0.1:$scim_port/scim/v2/Users/e2e-u-alice")
         [ "$code" = 200 ] || fail "PATCH active=false answered $code: $(cat "$work/patch.out")"
