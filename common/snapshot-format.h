@@ -74,7 +74,7 @@ typedef struct SnapSlot {
 } SnapSlot;
 
 _Static_assert(sizeof(SnapHeader) % 8 == 0, "header must keep sections aligned");
-_Static_assert(offsetof(SnapHeader, last_sync_usec) % 8 == 0, "last_sync_usec is updated in place");
+_Static_assert(offsetof(SnapHeader, last_sync_usec) == 40, "updated in place; tests/sync/test-syncd-file.sh reads it there");
 _Static_assert(offsetof(SnapHeader, stale) % 4 == 0, "stale word must be aligned for atomic loads");
 
 /* Final mix of murmur3: spreads ids and hashes over the slots, so that consecutive uids do not

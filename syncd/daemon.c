@@ -130,7 +130,7 @@ static int publish(const ProvConfig *config, ProvStore *store, const ProvLocalAc
                 int64_t last = 0;
                 if (!path)
                         return log_oom();
-                if (prov_store_state_get_int(store, "last_success_usec", &last) >= 0 &&
+                if (prov_store_state_get_int(store, "last_confirmed_usec", &last) >= 0 &&
                     prov_snapshot_touch(path, (uint64_t) last) >= 0)
                         goto enforce;
         }
@@ -255,6 +255,8 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
         ret->generation = res.generation;
 
         r = prov_sync_record_attempt(st.store, 0, ret->summary);
+        if (r >= 0 && !res.held)
+                r = prov_sync_record_confirmed(st.store);
         if (r >= 0)
                 r = prov_store_state_set_int(st.store, "delta_since_usec", (int64_t) started);
         if (r < 0)

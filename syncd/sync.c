@@ -1287,6 +1287,10 @@ int prov_sync_record_attempt(ProvStore *store, int error, const char *message) {
         return prov_store_commit(store);
 }
 
+int prov_sync_record_confirmed(ProvStore *store) {
+        return prov_store_state_set_int(store, "last_confirmed_usec", prov_now_usec());
+}
+
 /* Runs fn in one transaction with a fresh result and a SyncRun for transitions. */
 static int in_transaction(ProvStore *store, int (*fn)(SyncRun *run, const void *arg), const void *arg,
                           ProvSyncResult *ret) {
@@ -1470,7 +1474,7 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                         r = 0;
         }
         if (r >= 0) {
-                r = prov_store_state_get_int(store, "last_success_usec", &last_success);
+                r = prov_store_state_get_int(store, "last_confirmed_usec", &last_success);
                 if (r == -ENOENT)
                         r = 0;
         }

@@ -70,5 +70,10 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
  * success, last error). error == 0 means success. */
 int prov_sync_record_attempt(ProvStore *store, int error, const char *message);
 
+/* Records that the directory was confirmed now: a successful sync that the guard did not
+ * hold. Its time is the snapshot's last-sync time, what PAM's max_staleness checks, so that a
+ * directory that keeps answering "nobody" looks as stale as one that does not answer. */
+int prov_sync_record_confirmed(ProvStore *store);
+
 /* Reads a file of bounded size into memory (NUL-terminated). -EFBIG past max bytes. */
 int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len);

@@ -86,10 +86,15 @@ rm "$tmp/directory.json"
 expect_exit 1 "$syncd" --config "$tmp/syncd.conf" --once
 [ "$(sha256sum <"$tmp/state/snapshot")" = "$sum" ] || fail "snapshot changed after a failed sync"
 
-# An empty directory is an outage: held (exit 4), nobody deprovisioned.
+# An empty directory is an outage: held (exit 4), nobody deprovisioned; and it does not count
+# as a confirmed directory: the snapshot's last-sync time (PAM's max_staleness) stays put.
+last_sync() { od -An -t u8 -j 40 -N 8 "$tmp/state/snapshot" | tr -d ' '; }
+confirmed=$(last_sync)
+[ "$confirmed" -gt 0 ] || fail "the snapshot has no last-sync time"
 echo '{"Users": [], "Groups": []}' >"$tmp/directory.json"
 expect_exit 4 "$syncd" --config "$tmp/syncd.conf" --once
 nss passwd ada | grep -q ':/bin/bash$' || fail "ada lost in an empty-directory sync"
+[ "$(last_sync)" = "$confirmed" ] || fail "a held sync moved the snapshot's last-sync time"
 
 # A rename keeps the uid; a leaver within the guard's limit is deprovisioned.
 sed -e 's/ada@example.com/ada.l@example.com/' "$tmp/good.json" >"$tmp/directory.json"
