@@ -39,6 +39,11 @@ leak:/usr/bin/
 leak:/bin/
 leak:/usr/sbin/
 leak:libpython3
+# Python's D-Bus and GLib bindings (dbus-python, dbusmock) keep allocations at exit.
+leak:libglib-2.0
+leak:libgobject-2.0
+leak:libdbus-1
+leak:_dbus_bindings
 SUPP
 find . -name '*.trs' -delete
 # Only the tests get the preloaded runtimes (make itself trips over them), through automake's
