@@ -74,7 +74,7 @@ for s in $stages; do
                         case $r in
                         PASS|XFAIL) echo "PASS asan:${t%.trs}" ;;
                         SKIP) echo "SKIP asan:${t%.trs}" ;;
-                        *) echo "FAIL asan:${t%.trs}"; tail -n 40 "${trs%.trs}.log" ;;
+                        *) echo "FAIL asan:${t%.trs}"; tail -n 40 "${trs%.trs}.log" >&2 ;;
                         esac >>"$results"
                         n=$((n + 1))
                 done < <(find "$san" -name '*.trs' -print0 2>/dev/null)
@@ -112,13 +112,14 @@ for s in $stages; do
                 ;;
         packages)
                 # The test suite already ran above: the package build skips its own copy of it.
-                if stage packages env BUILDDIR="$builddir" DEB_BUILD_OPTIONS=nocheck "$top/dist/build-packages.sh" all; then
+                stage packages env BUILDDIR="$builddir" DEB_BUILD_OPTIONS=nocheck "$top/dist/build-packages.sh" all
+                if [ $? -eq 0 ]; then
                         echo "PASS packages:deb-rpm"
                         errors=$(grep -c '^E:' "$builddir/packages/lintian.txt" 2>/dev/null || true)
                         if [ -f "$builddir/packages/lintian.txt" ] && [ "${errors:-0}" -eq 0 ]; then
                                 echo "PASS packages:lintian-no-errors"
                         elif [ -f "$builddir/packages/lintian.txt" ]; then
-                                grep '^E:' "$builddir/packages/lintian.txt" | head -n 20
+                                grep '^E:' "$builddir/packages/lintian.txt" | head -n 20 >&2
                                 echo "FAIL packages:lintian-no-errors"
                         else
                                 echo "SKIP packages:lintian-no-errors"
