@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -284,44 +285,76 @@ static int group_view(const ProvSnapshot *s, uint32_t index, ProvSnapGroupView *
              _i++, _pos = (_pos + 1) & (s)->idx_mask[sec])                                      \
                 if ((slot)->key == (want))
 
-int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret) {
+/* Reads the u32 field at byte offset `field` of record i of an array of `stride`-byte records. */
+static uint32_t record_u32(const void *records, size_t stride, size_t field, uint32_t i) {
+        uint32_t v;
+        memcpy(&v, (const uint8_t *) records + (size_t) i * stride + field, sizeof(v));
+        return v;
+}
+
+/* Looks `name` up in a name index over `n` records of `stride` bytes whose name's string offset
+ * is the field at byte offset `field`: users and groups share this. On success *ret_index is
+ * the record's index. */
+static int find_by_name(const ProvSnapshot *s, unsigned sec, const char *name, const void *records, uint32_t n,
+                        size_t stride, size_t field, uint32_t *ret_index) {
         const SnapSlot *slot;
-        size_t len;
-        uint32_t h;
+        size_t len = strlen(name);
+        uint32_t h = snap_hash_name(s->hdr->hash_seed, name, len);
         int r;
 
-        if (!s || !name || !ret)
-                return -EINVAL;
-        len = strlen(name);
-        h = snap_hash_name(s->hdr->hash_seed, name, len);
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_NAME, h, h, slot) {
-                const char *n;
-                size_t n_len;
-
-                if (slot->index1 > s->hdr->n_users)
+        INDEX_FOREACH(s, sec, h, h, slot) {
+                const char *str;
+                size_t str_len;
+                if (slot->index1 > n)
                         return -EBADMSG;
-                r = string_at(s, s->users[slot->index1 - 1].name, &n, &n_len);
+                r = string_at(s, record_u32(records, stride, field, slot->index1 - 1), &str, &str_len);
                 if (r < 0)
                         return r;
-                if (n_len == len && memcmp(n, name, len) == 0)
-                        return user_view(s, slot->index1 - 1, ret);
+                if (str_len == len && memcmp(str, name, len) == 0) {
+                        *ret_index = slot->index1 - 1;
+                        return 0;
+                }
         }
         return -ENOENT;
 }
 
-int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret) {
+/* The same for an id index, the id being the field at `field`. The index and the record must
+ * agree, or the file is corrupt. */
+static int find_by_id(const ProvSnapshot *s, unsigned sec, uint32_t id, const void *records, uint32_t n,
+                      size_t stride, size_t field, uint32_t *ret_index) {
         const SnapSlot *slot;
+
+        INDEX_FOREACH(s, sec, id, snap_hash_id(s->hdr->hash_seed, id), slot) {
+                if (slot->index1 > n)
+                        return -EBADMSG;
+                if (record_u32(records, stride, field, slot->index1 - 1) != id)
+                        return -EBADMSG;
+                *ret_index = slot->index1 - 1;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret) {
+        uint32_t i;
+        int r;
+
+        if (!s || !name || !ret)
+                return -EINVAL;
+        r = find_by_name(s, PROV_SNAP_SEC_IDX_USER_NAME, name, s->users, s->hdr->n_users, sizeof(SnapUser),
+                         offsetof(SnapUser, name), &i);
+        return r < 0 ? r : user_view(s, i, ret);
+}
+
+int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret) {
+        uint32_t i;
+        int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_UID, uid, snap_hash_id(s->hdr->hash_seed, uid), slot) {
-                if (slot->index1 > s->hdr->n_users)
-                        return -EBADMSG;
-                if (s->users[slot->index1 - 1].uid != uid)
-                        return -EBADMSG;
-                return user_view(s, slot->index1 - 1, ret);
-        }
-        return -ENOENT;
+        r = find_by_id(s, PROV_SNAP_SEC_IDX_USER_UID, uid, s->users, s->hdr->n_users, sizeof(SnapUser),
+                       offsetof(SnapUser, uid), &i);
+        return r < 0 ? r : user_view(s, i, ret);
 }
 
 int prov_snapshot_user_at(const ProvSnapshot *s, size_t index, ProvSnapUserView *ret) {
@@ -344,43 +377,25 @@ int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, siz
 }
 
 int prov_snapshot_group_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupView *ret) {
-        const SnapSlot *slot;
-        size_t len;
-        uint32_t h;
+        uint32_t i;
         int r;
 
         if (!s || !name || !ret)
                 return -EINVAL;
-        len = strlen(name);
-        h = snap_hash_name(s->hdr->hash_seed, name, len);
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_NAME, h, h, slot) {
-                const char *n;
-                size_t n_len;
-
-                if (slot->index1 > s->hdr->n_groups)
-                        return -EBADMSG;
-                r = string_at(s, s->groups[slot->index1 - 1].name, &n, &n_len);
-                if (r < 0)
-                        return r;
-                if (n_len == len && memcmp(n, name, len) == 0)
-                        return group_view(s, slot->index1 - 1, ret);
-        }
-        return -ENOENT;
+        r = find_by_name(s, PROV_SNAP_SEC_IDX_GROUP_NAME, name, s->groups, s->hdr->n_groups, sizeof(SnapGroup),
+                         offsetof(SnapGroup, name), &i);
+        return r < 0 ? r : group_view(s, i, ret);
 }
 
 int prov_snapshot_group_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupView *ret) {
-        const SnapSlot *slot;
+        uint32_t i;
+        int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_GID, gid, snap_hash_id(s->hdr->hash_seed, gid), slot) {
-                if (slot->index1 > s->hdr->n_groups)
-                        return -EBADMSG;
-                if (s->groups[slot->index1 - 1].gid != gid)
-                        return -EBADMSG;
-                return group_view(s, slot->index1 - 1, ret);
-        }
-        return -ENOENT;
+        r = find_by_id(s, PROV_SNAP_SEC_IDX_GROUP_GID, gid, s->groups, s->hdr->n_groups, sizeof(SnapGroup),
+                       offsetof(SnapGroup, gid), &i);
+        return r < 0 ? r : group_view(s, i, ret);
 }
 
 int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupView *ret) {
