@@ -140,6 +140,9 @@ typedef enum StmtId {
         STMT_STATE_GET,
         STMT_STATE_SET,
         STMT_AUDIT_ADD,
+        STMT_MEMBERS_OF,
+        STMT_MEMBERS_ALL,
+        STMT_MEMBER_REMOVE,
         _STMT_MAX,
 } StmtId;
 
@@ -199,6 +202,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [STMT_AUDIT_ADD] = "INSERT INTO audit (time_usec, event, user, scim_id, uid, step, outcome, detail) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        [STMT_MEMBERS_OF] = "SELECT group_scim_id, user_scim_id FROM memberships WHERE group_scim_id = ?1 "
+                            "ORDER BY user_scim_id",
+        [STMT_MEMBERS_ALL] = "SELECT group_scim_id, user_scim_id FROM memberships ORDER BY group_scim_id, user_scim_id",
+        [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_scim_id = ?1 AND user_scim_id = ?2",
 };
 
 /* The ids of one kind the ledger holds within [min, max], one bit each: allocation scans it
@@ -725,19 +732,33 @@ void prov_user_records_free(ProvUserRecord *v, size_t n) {
         free(v);
 }
 
-/* Reads one row of USER_COLUMNS. */
-static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
-        _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+/* A text column that must not be NULL, borrowed from the statement: valid until the next step. */
+static int column_view(ProvStore *s, sqlite3_stmt *st, int i, char **ret) {
+        const unsigned char *t = sqlite3_column_text(st, i);
+
+        if (!t) {
+                if (sqlite3_errcode(s->db) == SQLITE_NOMEM)
+                        return -ENOMEM;
+                snprintf(s->errmsg, sizeof(s->errmsg), "column %s is NULL", sqlite3_column_name(st, i));
+                return -EBADMSG;
+        }
+        *ret = (char *) t;
+        return 0;
+}
+
+/* Reads one row of USER_COLUMNS into u, its strings borrowed from the statement. */
+static int user_row_view(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
+        ProvUserRecord u = {};
         int64_t state;
         int r;
 
-        if ((r = column_strdup(s, st, 0, false, &u.scim_id)) < 0 ||
-            (r = column_strdup(s, st, 1, false, &u.name)) < 0 ||
+        if ((r = column_view(s, st, 0, &u.scim_id)) < 0 ||
+            (r = column_view(s, st, 1, &u.name)) < 0 ||
             (r = column_id(s, st, 2, &u.uid)) < 0 ||
             (r = column_id(s, st, 3, &u.gid)) < 0 ||
-            (r = column_strdup(s, st, 4, false, &u.gecos)) < 0 ||
-            (r = column_strdup(s, st, 5, false, &u.home)) < 0 ||
-            (r = column_strdup(s, st, 6, false, &u.shell)) < 0)
+            (r = column_view(s, st, 4, &u.gecos)) < 0 ||
+            (r = column_view(s, st, 5, &u.home)) < 0 ||
+            (r = column_view(s, st, 6, &u.shell)) < 0)
                 return r;
 
         state = sqlite3_column_int64(st, 8);
@@ -752,7 +773,27 @@ static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         u.updated_usec = sqlite3_column_int64(st, 11);
         u.state_changed_usec = sqlite3_column_int64(st, 12);
         u.last_seen_usec = sqlite3_column_int64(st, 13);
+        *ret = u;
+        return 0;
+}
 
+/* Reads one row of USER_COLUMNS into a record that owns its strings. */
+static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
+        _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+        ProvUserRecord view;
+        int r;
+
+        r = user_row_view(s, st, &view);
+        if (r < 0)
+                return r;
+        u = view;
+        u.scim_id = strdup(view.scim_id);
+        u.name = strdup(view.name);
+        u.gecos = strdup(view.gecos);
+        u.home = strdup(view.home);
+        u.shell = strdup(view.shell);
+        if (!u.scim_id || !u.name || !u.gecos || !u.home || !u.shell)
+                return -ENOMEM;
         *ret = u;
         u = (ProvUserRecord) {};
         return 0;
@@ -915,6 +956,33 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
 fail:
         prov_user_records_free(v, n);
         return r;
+}
+
+int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
+                             int (*cb)(const ProvUserRecord *u, void *userdata), void *userdata) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !cb)
+                return -EINVAL;
+        r = stmt_prepare(s, order == PROV_USER_ORDER_SCIM_ID ? "SELECT " USER_COLUMNS " FROM users ORDER BY scim_id"
+                                                              : "SELECT " USER_COLUMNS " FROM users ORDER BY uid",
+                         &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                ProvUserRecord u;
+
+                r = stmt_step(s, st);
+                if (r <= 0)
+                        return r;
+                r = user_row_view(s, st, &u);
+                if (r < 0)
+                        return r;
+                r = cb(&u, userdata);
+                if (r < 0)
+                        return r;
+        }
 }
 
 /* ---- groups ---- */
@@ -1144,6 +1212,60 @@ int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_
 fail:
         prov_memberships_free(v, n);
         return r;
+}
+
+int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
+                                   int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
+                                   void *userdata) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !cb)
+                return -EINVAL;
+        r = stmt_get(s, group_scim_id ? STMT_MEMBERS_OF : STMT_MEMBERS_ALL, &st);
+        if (r < 0)
+                return r;
+        if (group_scim_id && sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        for (;;) {
+                char *g, *u;
+
+                r = stmt_step(s, st);
+                if (r <= 0)
+                        return r;
+                if ((r = column_view(s, st, 0, &g)) < 0 || (r = column_view(s, st, 1, &u)) < 0)
+                        return r;
+                r = cb(g, u, userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+/* One statement each, atomic by itself: no savepoint of its own. */
+static int member_change(ProvStore *s, StmtId id, const char *group_scim_id, const char *user_scim_id) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !group_scim_id || !user_scim_id)
+                return -EINVAL;
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, user_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) > 0;
+}
+
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
+        return member_change(s, STMT_MEMBER_ADD, group_scim_id, user_scim_id);
+}
+
+int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
+        return member_change(s, STMT_MEMBER_REMOVE, group_scim_id, user_scim_id);
 }
 
 /* ---- UID/GID ledger ---- */

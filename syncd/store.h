@@ -102,6 +102,15 @@ int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
  * -ENOENT when absent. */
 int prov_store_user_delete(ProvStore *s, const char *scim_id);
 int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n);   /* ordered by uid */
+typedef enum ProvUserOrder {
+        PROV_USER_ORDER_UID,
+        PROV_USER_ORDER_SCIM_ID,        /* byte order (SQLite BINARY = strcmp()) */
+} ProvUserOrder;
+/* Streams every user to cb without loading them all: the record's strings are borrowed and
+ * valid during the call only. cb must not write the users table. A negative return of cb
+ * stops the walk and is returned; otherwise 0. */
+int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
+                             int (*cb)(const ProvUserRecord *u, void *userdata), void *userdata);
 void prov_user_records_free(ProvUserRecord *v, size_t n);
 
 int prov_store_group_get(ProvStore *s, const char *scim_id, ProvGroupRecord *ret);      /* -ENOENT */
@@ -116,6 +125,16 @@ void prov_group_records_free(ProvGroupRecord *v, size_t n);
  * exist (-ENOENT). Atomic. */
 int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids,
                                  size_t n);
+/* Streams the memberships of one group (group_scim_id) or of all (NULL), ordered by group then
+ * user (byte order), to cb; the strings are valid during the call only. cb must not write the
+ * memberships table. A negative return of cb stops the walk and is returned. */
+int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
+                                   int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
+                                   void *userdata);
+/* Adds one membership: 1 if added, 0 if it was there already or the user is unknown. */
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
+/* Removes one membership: 1 if removed, 0 if there was none. */
+int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
 /* Ordered by group, then user. */
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);
 void prov_memberships_free(ProvMembership *v, size_t n);

@@ -22,16 +22,89 @@ static int cmp_idindex(const void *a, const void *b) {
         return strcmp(((const IdIndex *) a)->id, ((const IdIndex *) b)->id);
 }
 
+/* A small bump allocator for the strings of one sync: at 100k accounts a malloc per string
+ * costs more in headers than the strings themselves. Freed as a whole. */
+typedef struct PoolChunk {
+        struct PoolChunk *next;
+        size_t used, size;
+        max_align_t data[];
+} PoolChunk;
+
+typedef struct Pool {
+        PoolChunk *head;
+} Pool;
+
+#define POOL_CHUNK_SIZE (64u * 1024u)
+
+static void *pool_alloc(Pool *p, size_t n) {
+        PoolChunk *c = p->head;
+
+        n = (n + 7) & ~(size_t) 7;
+        if (!c || c->size - c->used < n) {
+                size_t size = n > POOL_CHUNK_SIZE / 4 ? n : POOL_CHUNK_SIZE;
+                c = malloc(sizeof(PoolChunk) + size);
+                if (!c)
+                        return NULL;
+                c->size = size;
+                c->used = 0;
+                if (p->head && size != POOL_CHUNK_SIZE) {
+                        /* A large block: keep filling the current chunk afterwards. */
+                        c->next = p->head->next;
+                        p->head->next = c;
+                } else {
+                        c->next = p->head;
+                        p->head = c;
+                }
+        }
+        void *r = (char *) c->data + c->used;
+        c->used += n;
+        return r;
+}
+
+static char *pool_strdup(Pool *p, const char *s) {
+        size_t n = strlen(s) + 1;
+        char *d = pool_alloc(p, n);
+        return d ? memcpy(d, s, n) : NULL;
+}
+
+static void pool_free(Pool *p) {
+        while (p->head) {
+                PoolChunk *c = p->head;
+                p->head = c->next;
+                free(c);
+        }
+}
+
+/* What the sync needs of the stored account of a directory user. The store is never loaded
+ * whole: these facts come from one ordered pass over it (full scans) or point queries
+ * (deltas). */
+typedef struct OldUser {
+        const char *name;       /* in the run's pool; NULL: no stored account */
+        uint64_t fields_hash;   /* of gecos, home and shell: what a change compares */
+        int64_t created_usec, state_changed_usec;
+        uint32_t uid;
+        ProvState state;
+        bool blocked, source_active;
+} OldUser;
+
 /* A directory user after mapping, before it is compared with the store. */
 typedef struct MappedUser {
         const ProvScimUser *src;
-        char *name;
-        char *gecos, *home, *shell;
+        const char *name;                  /* in the pool */
+        const char *gecos, *home, *shell;  /* the source's, the config's or in the pool */
         uint32_t uid;
         bool in_scope;
         bool accepted;
-        ProvUserRecord old; /* from the store; old.scim_id == NULL for a joiner */
+        OldUser old;
 } MappedUser;
+
+/* A stored account the scan did not return (full scans only). */
+typedef struct StoredOnly {
+        const char *scim_id, *name; /* in the pool */
+        int64_t state_changed_usec;
+        uint32_t uid;
+        ProvState state;
+} StoredOnly;
 
 typedef struct MappedGroup {
         const ProvScimGroup *src;
@@ -42,30 +115,61 @@ typedef struct MappedGroup {
         ProvGroupRecord old;
 } MappedGroup;
 
+/* One membership that changed for an account that is not joining in this sync. */
+typedef struct MemberDelta {
+        const char *user;  /* SCIM id, in the pool */
+        const char *group; /* name, for the audit detail */
+        bool added;
+} MemberDelta;
+
 typedef struct SyncRun {
         ProvStore *store;
         const ProvConfig *config;
         const ProvLocalAccounts *local;
         int64_t now;
+        Pool pool;
         MappedUser *users;
         size_t n_users;
         MappedGroup *groups;
         size_t n_groups;
         IdIndex *user_index;  /* users[] by SCIM id */
         IdIndex *group_index; /* groups[] by SCIM id */
-        /* The store's accounts and groups as the sync found them, loaded once: looked up in
-         * memory instead of a query per directory record. MappedUser.old and MappedGroup.old
-         * are shallow copies of these. */
-        ProvUserRecord *stored_users;
-        size_t n_stored_users;
+        StoredOnly *stored_only;
+        size_t n_stored_only, cap_stored_only;
+        size_t n_live;        /* stored accounts not deprovisioned (full scans) */
+        /* The store's groups as the sync found them (a few thousand): looked up in memory.
+         * MappedGroup.old are shallow copies of these. */
         ProvGroupRecord *stored_groups;
         size_t n_stored_groups;
-        IdIndex *stored_user_by_id, *stored_user_by_name;
         IdIndex *stored_group_by_id, *stored_group_by_name;
+        MemberDelta *deltas;
+        size_t n_deltas, cap_deltas;
+        size_t joiners_logged;
         ProvSyncResult *result;
         size_t cap_transitions;
         const ProvSyncOptions *opts;
 } SyncRun;
+
+/* Joiners logged one by one per sync; the rest are counted (the audit log has them all). */
+#define JOINERS_LOGGED_MAX 100u
+
+/* Grows an array to hold one more element than n, by half again of its capacity. */
+static int grow_array(void **array, size_t *cap, size_t n, size_t size) {
+        size_t want;
+        void *p;
+
+        if (n < *cap)
+                return 0;
+        want = *cap ? *cap + *cap / 2 : 64;
+        if (want > SIZE_MAX / size)
+                return -ENOMEM;
+        p = reallocarray(*array, want, size);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *cap = want;
+        return 0;
+}
 
 void prov_sync_result_done(ProvSyncResult *r) {
         for (size_t i = 0; i < r->n_transitions; i++) {
@@ -208,32 +312,21 @@ static MappedGroup *find_group(const SyncRun *run, const char *scim_id) {
         return hit ? &run->groups[hit->pos] : NULL;
 }
 
-static int load_stored(SyncRun *run) {
+
+static int load_stored_groups(SyncRun *run) {
         int r;
 
-        r = prov_store_users_load(run->store, &run->stored_users, &run->n_stored_users);
-        if (r < 0)
-                return r;
         r = prov_store_groups_load(run->store, &run->stored_groups, &run->n_stored_groups);
         if (r < 0)
                 return r;
-        run->stored_user_by_id = calloc(run->n_stored_users + 1, sizeof(IdIndex));
-        run->stored_user_by_name = calloc(run->n_stored_users + 1, sizeof(IdIndex));
         run->stored_group_by_id = calloc(run->n_stored_groups + 1, sizeof(IdIndex));
         run->stored_group_by_name = calloc(run->n_stored_groups + 1, sizeof(IdIndex));
-        if (!run->stored_user_by_id || !run->stored_user_by_name || !run->stored_group_by_id ||
-            !run->stored_group_by_name)
+        if (!run->stored_group_by_id || !run->stored_group_by_name)
                 return -ENOMEM;
-        for (size_t i = 0; i < run->n_stored_users; i++) {
-                run->stored_user_by_id[i] = (IdIndex) { run->stored_users[i].scim_id, i };
-                run->stored_user_by_name[i] = (IdIndex) { run->stored_users[i].name, i };
-        }
         for (size_t i = 0; i < run->n_stored_groups; i++) {
                 run->stored_group_by_id[i] = (IdIndex) { run->stored_groups[i].scim_id, i };
                 run->stored_group_by_name[i] = (IdIndex) { run->stored_groups[i].name, i };
         }
-        qsort(run->stored_user_by_id, run->n_stored_users, sizeof(IdIndex), cmp_idindex);
-        qsort(run->stored_user_by_name, run->n_stored_users, sizeof(IdIndex), cmp_idindex);
         qsort(run->stored_group_by_id, run->n_stored_groups, sizeof(IdIndex), cmp_idindex);
         qsort(run->stored_group_by_name, run->n_stored_groups, sizeof(IdIndex), cmp_idindex);
         return 0;
@@ -244,17 +337,104 @@ static const IdIndex *index_find(const IdIndex *index, size_t n, const char *key
         return bsearch(&k, index, n, sizeof(IdIndex), cmp_idindex);
 }
 
-/* The stored account of that SCIM id or login name, or NULL. */
-static const ProvUserRecord *stored_user(const SyncRun *run, const char *scim_id, const char *name) {
-        const IdIndex *x = scim_id ? index_find(run->stored_user_by_id, run->n_stored_users, scim_id)
-                                   : index_find(run->stored_user_by_name, run->n_stored_users, name);
-        return x ? &run->stored_users[x->pos] : NULL;
-}
-
 static const ProvGroupRecord *stored_group(const SyncRun *run, const char *scim_id, const char *name) {
         const IdIndex *x = scim_id ? index_find(run->stored_group_by_id, run->n_stored_groups, scim_id)
                                    : index_find(run->stored_group_by_name, run->n_stored_groups, name);
         return x ? &run->stored_groups[x->pos] : NULL;
+}
+
+/* 64-bit FNV-1a over the strings with their NULs: a change of any of them changes the hash
+ * (a collision, 2^-64, would only delay an update of the GECOS/home/shell to the next change). */
+static uint64_t fields_hash(const char *gecos, const char *home, const char *shell) {
+        const char *f[] = { gecos, home, shell };
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (size_t i = 0; i < ELEMENTSOF(f); i++)
+                for (const unsigned char *p = (const unsigned char *) (f[i] ?: "");; p++) {
+                        h ^= *p;
+                        h *= UINT64_C(0x100000001b3);
+                        if (!*p)
+                                break;
+                }
+        return h;
+}
+
+static int old_from_record(SyncRun *run, const ProvUserRecord *rec, OldUser *ret) {
+        const char *name = pool_strdup(&run->pool, rec->name);
+
+        if (!name)
+                return -ENOMEM;
+        *ret = (OldUser) {
+                .name = name,
+                .fields_hash = fields_hash(rec->gecos, rec->home, rec->shell),
+                .created_usec = rec->created_usec,
+                .state_changed_usec = rec->state_changed_usec,
+                .uid = rec->uid,
+                .state = rec->state,
+                .blocked = rec->blocked,
+                .source_active = rec->source_active,
+        };
+        return 0;
+}
+
+typedef struct MergeState {
+        SyncRun *run;
+        size_t k; /* position in run->user_index */
+} MergeState;
+
+/* One stored account, in SCIM id order, against the scan's users in the same order. */
+static int merge_stored_user(const ProvUserRecord *rec, void *userdata) {
+        MergeState *m = userdata;
+        SyncRun *run = m->run;
+        int c = 1, r;
+
+        while (m->k < run->n_users && (c = strcmp(run->user_index[m->k].id, rec->scim_id)) < 0)
+                m->k++;
+        if (rec->state != PROV_STATE_DEPROVISIONED)
+                run->n_live++;
+        if (m->k < run->n_users && c == 0)
+                return old_from_record(run, rec, &run->users[run->user_index[m->k].pos].old);
+
+        r = grow_array((void **) &run->stored_only, &run->cap_stored_only, run->n_stored_only, sizeof(StoredOnly));
+        if (r < 0)
+                return r;
+        StoredOnly *s = &run->stored_only[run->n_stored_only];
+        *s = (StoredOnly) {
+                .scim_id = pool_strdup(&run->pool, rec->scim_id),
+                .name = pool_strdup(&run->pool, rec->name),
+                .state_changed_usec = rec->state_changed_usec,
+                .uid = rec->uid,
+                .state = rec->state,
+        };
+        if (!s->scim_id || !s->name)
+                return -ENOMEM;
+        run->n_stored_only++;
+        return 0;
+}
+
+/* Fills users[].old from the store. A full scan walks the whole store once in SCIM id order
+ * beside the scan's index, and so also finds the accounts the scan did not return; a delta
+ * asks for its few accounts one by one. */
+static int load_old_users(SyncRun *run) {
+        int r;
+
+        if (!run->opts->delta) {
+                MergeState m = { .run = run };
+                return prov_store_users_foreach(run->store, PROV_USER_ORDER_SCIM_ID, merge_stored_user, &m);
+        }
+        for (size_t i = 0; i < run->n_users; i++) {
+                _cleanup_(prov_user_record_done) ProvUserRecord rec = {};
+
+                r = prov_store_user_get(run->store, run->users[i].src->id, &rec);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = old_from_record(run, &rec, &run->users[i].old);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* True if the account is in this host's scope: no allow_groups means everyone; otherwise
@@ -276,7 +456,7 @@ static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         for (size_t i = 0; i < run->n_users; i++) {
                 const MappedUser *u = &run->users[i];
                 run->users[i].in_scope = everyone ||
-                                         (run->opts->delta && u->old.scim_id && u->old.state != PROV_STATE_DEPROVISIONED);
+                                         (run->opts->delta && u->old.name && u->old.state != PROV_STATE_DEPROVISIONED);
         }
         if (everyone)
                 return;
@@ -309,40 +489,46 @@ static const char *mapped_local_name(const ProvConfig *c, const char *display_na
 static int map_user_fields(SyncRun *run, MappedUser *u) {
         const ProvConfig *c = run->config;
         const ProvScimUser *s = u->src;
+        _cleanup_free_ char *name = NULL;
         int r;
 
-        r = prov_login_name_from(s->user_name, c->strip_domain, &u->name);
+        r = prov_login_name_from(s->user_name, c->strip_domain, &name);
         if (r < 0)
                 return reject(run, "user", s->id, s->user_name, "userName is not a valid login name") ?: 0;
-        if (prov_local_has_user_name(run->local, u->name) || prov_local_has_group_name(run->local, u->name))
-                return reject(run, "user", s->id, u->name, "name exists in the local passwd or group file") ?: 0;
+        if (prov_local_has_user_name(run->local, name) || prov_local_has_group_name(run->local, name))
+                return reject(run, "user", s->id, name, "name exists in the local passwd or group file") ?: 0;
 
-        u->gecos = strdup(s->display_name ? s->display_name : "");
-        if (!u->gecos)
-                return -ENOMEM;
+        u->gecos = s->display_name ?: "";
         if (!prov_valid_gecos(u->gecos))
-                return reject(run, "user", s->id, u->name, "display name is not valid for the GECOS field") ?: 0;
+                return reject(run, "user", s->id, name, "display name is not valid for the GECOS field") ?: 0;
 
         if (s->home) {
                 size_t n = strlen(c->home_base);
                 if (!prov_valid_home(s->home) || strncmp(s->home, c->home_base, n) != 0 ||
                     (s->home[n] != '/' && !(n > 0 && c->home_base[n - 1] == '/')) || !s->home[n] || !s->home[n + 1])
-                        return reject(run, "user", s->id, u->name, "home directory is not valid or not under home_base") ?: 0;
-                u->home = strdup(s->home);
+                        return reject(run, "user", s->id, name, "home directory is not valid or not under home_base") ?: 0;
+                u->home = s->home;
         } else {
-                const char *sep = c->home_base[strlen(c->home_base) - 1] == '/' ? "" : "/";
-                if (asprintf(&u->home, "%s%s%s", c->home_base, sep, u->name) < 0)
-                        u->home = NULL;
+                size_t nb = strlen(c->home_base), nn = strlen(name);
+                bool slash = c->home_base[nb - 1] != '/';
+                char *h = pool_alloc(&run->pool, nb + slash + nn + 1);
+                if (!h)
+                        return -ENOMEM;
+                memcpy(h, c->home_base, nb);
+                if (slash)
+                        h[nb] = '/';
+                memcpy(h + nb + slash, name, nn + 1);
+                u->home = h;
         }
-        if (!u->home)
-                return -ENOMEM;
         if (!prov_valid_home(u->home))
-                return reject(run, "user", s->id, u->name, "home directory is not valid") ?: 0;
+                return reject(run, "user", s->id, name, "home directory is not valid") ?: 0;
 
         if (s->shell && !prov_valid_shell(s->shell, c->allowed_shells))
-                return reject(run, "user", s->id, u->name, "login shell is not in allowed_shells") ?: 0;
-        u->shell = strdup(s->shell ? s->shell : c->default_shell);
-        if (!u->shell)
+                return reject(run, "user", s->id, name, "login shell is not in allowed_shells") ?: 0;
+        u->shell = s->shell ?: c->default_shell;
+
+        u->name = pool_strdup(&run->pool, name);
+        if (!u->name)
                 return -ENOMEM;
         return 1;
 }
@@ -360,7 +546,7 @@ static int map_user_id(SyncRun *run, MappedUser *u) {
         /* The usual case after the first sync: the account keeps the uid it has, recorded in
          * the ledger (with its private group's gid) when it was given. */
         bool from_attribute = c->uid_attribute && s->has_uid;
-        if (u->old.scim_id && (!from_attribute || s->uid == (int64_t) u->old.uid)) {
+        if (u->old.name && (!from_attribute || s->uid == (int64_t) u->old.uid)) {
                 if (prov_local_id_taken(u->old.uid, (void *) run->local))
                         return reject(run, "user", s->id, u->name, "its uid now exists locally") ?: 0;
                 u->uid = u->old.uid;
@@ -425,6 +611,20 @@ static int cmp_mapped_user(const void *a, const void *b) {
         return cmp_claim(x->name, x->old.name, x->src->id, y->name, y->old.name, y->src->id);
 }
 
+/* The SCIM id of the stored account with that login name: 1 and *ret_other set when another
+ * account than scim_id holds it, 0 when nobody or scim_id itself does. */
+static int name_held_by_other(SyncRun *run, const char *name, const char *scim_id) {
+        _cleanup_(prov_user_record_done) ProvUserRecord holder = {};
+        int r;
+
+        r = prov_store_user_get_by_name(run->store, name, &holder);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return !scim_id || !streq(holder.scim_id, scim_id);
+}
+
 static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         int r;
 
@@ -432,14 +632,12 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         if (!run->users)
                 return -ENOMEM;
         run->n_users = batch->n_users;
-        for (size_t i = 0; i < batch->n_users; i++) {
-                MappedUser *u = &run->users[i];
-                u->src = &batch->users[i];
-                const ProvUserRecord *old = stored_user(run, u->src->id, NULL);
-                if (old)
-                        u->old = *old;
-        }
+        for (size_t i = 0; i < batch->n_users; i++)
+                run->users[i].src = &batch->users[i];
         r = build_index(&run->user_index, run->n_users, user_id_at, run);
+        if (r < 0)
+                return r;
+        r = load_old_users(run);
         if (r < 0)
                 return r;
         compute_scope(run, batch);
@@ -451,10 +649,8 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                 r = map_user_fields(run, u);
                 if (r < 0)
                         return r;
-                if (r == 0) {
-                        free(u->name);
+                if (r == 0)
                         u->name = NULL;
-                }
         }
 
         /* Names: sort so that equal names sit together, the rightful holder first. */
@@ -464,7 +660,6 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                 return r;
         for (size_t i = 0; i < run->n_users; i++) {
                 MappedUser *u = &run->users[i];
-                const ProvUserRecord *holder;
 
                 if (!u->name)
                         continue;
@@ -482,14 +677,19 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                                 return r;
                         continue;
                 }
-                holder = stored_user(run, NULL, u->name);
-                if (holder && !streq(holder->scim_id, u->src->id)) {
-                        /* The name may be freed in this very sync if its holder is renamed, but we
-                         * take the safe way: it stays with its holder until then. */
-                        r = reject(run, "user", u->src->id, u->name, "login name belongs to another account");
+                /* A new name (a joiner, a rename): nobody else may hold it in the store. The
+                 * name may be freed in this very sync if its holder is renamed, but we take the
+                 * safe way: it stays with its holder until then. */
+                if (!streq_ptr(u->old.name, u->name)) {
+                        r = name_held_by_other(run, u->name, u->src->id);
                         if (r < 0)
                                 return r;
-                        continue;
+                        if (r > 0) {
+                                r = reject(run, "user", u->src->id, u->name, "login name belongs to another account");
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
                 }
 
                 r = map_user_id(run, u);
@@ -554,6 +754,7 @@ static int map_group_name(SyncRun *run, MappedGroup *g) {
 }
 
 /* Second pass: a gid from the configured attribute or from the ledger. */
+
 static int map_group_id(SyncRun *run, MappedGroup *g) {
         const ProvConfig *c = run->config;
         const ProvScimGroup *s = g->src;
@@ -586,6 +787,7 @@ static int map_group_id(SyncRun *run, MappedGroup *g) {
         return 1;
 }
 
+
 static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
         int r;
 
@@ -612,12 +814,22 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
         qsort(run->groups, run->n_groups, sizeof(MappedGroup), cmp_mapped_group);
         for (size_t i = 0; i < run->n_groups; i++) {
                 MappedGroup *g = &run->groups[i];
+                bool collides;
 
                 if (!g->name)
                         continue;
                 /* A stored account may be leaving the name in this very sync; we stay on the safe side. */
-                if ((i > 0 && run->groups[i - 1].name && streq(run->groups[i - 1].name, g->name)) ||
-                    (!g->local_name && (user_name_taken(run, g->name) || stored_user(run, NULL, g->name)))) {
+                collides = i > 0 && run->groups[i - 1].name && streq(run->groups[i - 1].name, g->name);
+                if (!collides && !g->local_name) {
+                        collides = user_name_taken(run, g->name);
+                        if (!collides) {
+                                r = name_held_by_other(run, g->name, NULL);
+                                if (r < 0)
+                                        return r;
+                                collides = r > 0;
+                        }
+                }
+                if (collides) {
                         r = reject(run, "group", g->src->id, g->name, "name collides with a directory user or group");
                         if (r < 0)
                                 return r;
@@ -632,7 +844,7 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
 }
 
 static ProvState wanted_state(const MappedUser *u) {
-        if (u->old.scim_id && u->old.blocked)
+        if (u->old.name && u->old.blocked)
                 return PROV_STATE_BLOCKED;
         return u->src->active ? PROV_STATE_ACTIVE : PROV_STATE_SUSPENDED;
 }
@@ -654,6 +866,30 @@ static const char *transition_event(ProvState old, ProvState new) {
         }
 }
 
+
+/* Explicit deactivation of an account whose record we cannot serve as it is now: the rest
+ * of the stored account stays. */
+static int suspend_unaccepted(SyncRun *run, const MappedUser *u) {
+        _cleanup_(prov_user_record_done) ProvUserRecord rec = {};
+        int r;
+
+        r = prov_store_user_get(run->store, u->src->id, &rec);
+        if (r < 0)
+                return r;
+        rec.source_active = false;
+        rec.state = PROV_STATE_SUSPENDED;
+        rec.updated_usec = rec.state_changed_usec = run->now;
+        r = prov_store_user_put(run->store, &rec);
+        if (r < 0)
+                return r;
+        run->result->suspended++;
+        r = prov_store_audit_add(run->store, "suspend", rec.name, rec.scim_id, rec.uid, "store", "ok",
+                                 "active=false at the source");
+        if (r < 0)
+                return r;
+        return add_transition(run, rec.scim_id, rec.name, rec.uid, PROV_STATE_ACTIVE, PROV_STATE_SUSPENDED, "suspend");
+}
+
 static int apply_users(SyncRun *run) {
         ProvSyncResult *res = run->result;
         int r;
@@ -666,21 +902,8 @@ static int apply_users(SyncRun *run) {
                 if (!u->accepted) {
                         /* Present at the source but not servable (invalid, colliding): keep what
                          * we have, but an explicit deactivation still applies at once. */
-                        if (u->old.scim_id && !u->src->active && u->old.state == PROV_STATE_ACTIVE && u->in_scope) {
-                                ProvUserRecord rec = u->old;
-                                rec.source_active = false;
-                                rec.state = PROV_STATE_SUSPENDED;
-                                rec.updated_usec = rec.state_changed_usec = run->now;
-                                r = prov_store_user_put(run->store, &rec);
-                                if (r < 0)
-                                        return r;
-                                res->suspended++;
-                                r = prov_store_audit_add(run->store, "suspend", rec.name, rec.scim_id, rec.uid, "store",
-                                                         "ok", "active=false at the source");
-                                if (r < 0)
-                                        return r;
-                                r = add_transition(run, rec.scim_id, rec.name, rec.uid, PROV_STATE_ACTIVE,
-                                                   PROV_STATE_SUSPENDED, "suspend");
+                        if (u->old.name && !u->src->active && u->old.state == PROV_STATE_ACTIVE && u->in_scope) {
+                                r = suspend_unaccepted(run, u);
                                 if (r < 0)
                                         return r;
                         }
@@ -690,22 +913,22 @@ static int apply_users(SyncRun *run) {
                 want = wanted_state(u);
                 ProvUserRecord rec = {
                         .scim_id = (char *) u->src->id,
-                        .name = u->name,
+                        .name = (char *) u->name,
                         .uid = u->uid,
                         .gid = u->uid,
-                        .gecos = u->gecos,
-                        .home = u->home,
-                        .shell = u->shell,
+                        .gecos = (char *) u->gecos,
+                        .home = (char *) u->home,
+                        .shell = (char *) u->shell,
                         .source_active = u->src->active,
                         .state = want,
-                        .blocked = u->old.scim_id ? u->old.blocked : false,
-                        .created_usec = u->old.scim_id ? u->old.created_usec : run->now,
+                        .blocked = u->old.name ? u->old.blocked : false,
+                        .created_usec = u->old.name ? u->old.created_usec : run->now,
                         .updated_usec = run->now,
-                        .state_changed_usec = u->old.scim_id && u->old.state == want ? u->old.state_changed_usec : run->now,
+                        .state_changed_usec = u->old.name && u->old.state == want ? u->old.state_changed_usec : run->now,
                         .last_seen_usec = run->now,
                 };
 
-                if (!u->old.scim_id) {
+                if (!u->old.name) {
                         r = prov_store_user_put(run->store, &rec);
                         if (r < 0)
                                 return r;
@@ -717,13 +940,15 @@ static int apply_users(SyncRun *run) {
                                                    "joiner");
                         if (r < 0)
                                 return r;
-                        log_user(LOG_INFO, rec.name, rec.uid, "joiner", "Joiner %s (uid %" PRIu32 ")", rec.name, rec.uid);
+                        if (run->joiners_logged++ < JOINERS_LOGGED_MAX)
+                                log_user(LOG_INFO, rec.name, rec.uid, "joiner", "Joiner %s (uid %" PRIu32 ")", rec.name,
+                                         rec.uid);
                         continue;
                 }
 
                 bool renamed = !streq(u->old.name, rec.name);
-                bool changed = renamed || u->old.uid != rec.uid || !streq(u->old.gecos, rec.gecos) ||
-                               !streq(u->old.home, rec.home) || !streq(u->old.shell, rec.shell) ||
+                bool changed = renamed || u->old.uid != rec.uid ||
+                               u->old.fields_hash != fields_hash(rec.gecos, rec.home, rec.shell) ||
                                u->old.state != rec.state || u->old.source_active != rec.source_active;
                 if (!changed)
                         continue; /* nothing to write: a full sync of an unchanged directory writes no user */
@@ -764,29 +989,54 @@ static int apply_users(SyncRun *run) {
                                 return r;
                 }
         }
+        if (run->joiners_logged > JOINERS_LOGGED_MAX)
+                log_info("... and %zu more joiners ('provisionctl events' lists them all)",
+                         run->joiners_logged - JOINERS_LOGGED_MAX);
         return 0;
 }
 
-/* Users of the store that this scan did not return (or returned out of scope) are leavers.
- * Counted first, so the guard can hold them back as a whole. */
-static int collect_leavers(SyncRun *run, ProvUserRecord *all, size_t n_all, size_t **ret_idx, size_t *ret_n, size_t *ret_live) {
-        _cleanup_free_ size_t *idx = calloc(n_all ? n_all : 1, sizeof(size_t));
-        size_t n = 0, live = 0;
+/* A stored account about to be deprovisioned or purged: either one the scan returned out of
+ * scope, or one it did not return. */
+typedef struct Leaver {
+        const char *scim_id, *name;
+        uint32_t uid;
+        ProvState state;
+        int64_t state_changed_usec;
+        bool in_scan;
+} Leaver;
 
-        if (!idx)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_all; i++) {
-                if (all[i].state == PROV_STATE_DEPROVISIONED)
+/* Accounts of the store that this scan did not return (or returned out of scope) and that are
+ * not deprovisioned yet: the leavers, counted first so that the guard can hold them as a
+ * whole. With deprovisioned = true instead: the deprovisioned accounts this scan does not
+ * bring back, for the retention purge. */
+static int collect_leavers(SyncRun *run, bool deprovisioned, Leaver **ret, size_t *ret_n) {
+        _cleanup_free_ Leaver *v = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        for (size_t i = 0; i < run->n_users; i++) {
+                const MappedUser *u = &run->users[i];
+                if (!u->old.name || (u->old.state == PROV_STATE_DEPROVISIONED) != deprovisioned)
                         continue;
-                live++;
-                const MappedUser *u = find_user(run, all[i].scim_id);
-                if (u && u->in_scope)
+                /* Deprovisioned and back in this scan: apply_users() has reactivated it. */
+                if (deprovisioned ? u->accepted && u->in_scope : u->in_scope)
                         continue;
-                idx[n++] = i;
+                r = grow_array((void **) &v, &cap, n, sizeof(Leaver));
+                if (r < 0)
+                        return r;
+                v[n++] = (Leaver) { u->src->id, u->old.name, u->old.uid, u->old.state, u->old.state_changed_usec, true };
         }
-        *ret_idx = TAKE_PTR(idx);
+        for (size_t i = 0; i < run->n_stored_only; i++) {
+                const StoredOnly *s = &run->stored_only[i];
+                if ((s->state == PROV_STATE_DEPROVISIONED) != deprovisioned)
+                        continue;
+                r = grow_array((void **) &v, &cap, n, sizeof(Leaver));
+                if (r < 0)
+                        return r;
+                v[n++] = (Leaver) { s->scim_id, s->name, s->uid, s->state, s->state_changed_usec, false };
+        }
+        *ret = TAKE_PTR(v);
         *ret_n = n;
-        *ret_live = live;
         return 0;
 }
 
@@ -805,12 +1055,33 @@ static bool guard_trips(const ProvConfig *c, size_t leavers, size_t live, size_t
         return leavers > limit;
 }
 
+static int deprovision(SyncRun *run, const Leaver *l, const char *detail) {
+        _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+        int r;
+
+        r = prov_store_user_get(run->store, l->scim_id, &u);
+        if (r < 0)
+                return r;
+        u.state = PROV_STATE_DEPROVISIONED;
+        u.updated_usec = u.state_changed_usec = run->now;
+        r = prov_store_user_put(run->store, &u);
+        if (r < 0)
+                return r;
+        run->result->deprovisioned++;
+        r = prov_store_audit_add(run->store, "deprovision", u.name, u.scim_id, u.uid, "store", "ok", detail);
+        if (r >= 0)
+                r = add_transition(run, u.scim_id, u.name, u.uid, l->state, PROV_STATE_DEPROVISIONED, "deprovision");
+        if (r < 0)
+                return r;
+        log_user(LOG_NOTICE, u.name, u.uid, "deprovision", "User %s deprovisioned", u.name);
+        return 0;
+}
+
 static int apply_leavers(SyncRun *run) {
         const ProvConfig *c = run->config;
         ProvSyncResult *res = run->result;
-        ProvUserRecord *all = run->stored_users;
-        size_t n_all = run->n_stored_users, n_leavers = 0, live = 0;
-        _cleanup_free_ size_t *leavers = NULL;
+        _cleanup_free_ Leaver *leavers = NULL, *gone = NULL;
+        size_t n_leavers = 0, n_gone = 0;
         int r;
 
         if (run->opts->delta)
@@ -818,33 +1089,30 @@ static int apply_leavers(SyncRun *run) {
 
         /* The accounts the sync started from: the ones missing from the scan were not touched
          * by apply_users(). */
-        r = collect_leavers(run, all, n_all, &leavers, &n_leavers, &live);
+        r = collect_leavers(run, false, &leavers, &n_leavers);
         if (r < 0)
-                goto finish;
+                return r;
 
-        if (guard_trips(c, n_leavers, live, res->users_seen)) {
+        if (guard_trips(c, n_leavers, run->n_live, res->users_seen)) {
                 _cleanup_free_ char **ids = calloc(n_leavers, sizeof(char *));
                 char threshold[32];
                 int64_t hold_id;
 
-                if (!ids) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
+                if (!ids)
+                        return -ENOMEM;
                 for (size_t i = 0; i < n_leavers; i++)
-                        ids[i] = all[leavers[i]].scim_id;
+                        ids[i] = (char *) leavers[i].scim_id;
                 snprintf(threshold, sizeof(threshold), "%u%s", c->max_deprovision, c->max_deprovision_percent ? "%" : "");
-                r = prov_store_hold_add(run->store, (int64_t) n_leavers, (int64_t) live, threshold, ids, n_leavers,
+                r = prov_store_hold_add(run->store, (int64_t) n_leavers, (int64_t) run->n_live, threshold, ids, n_leavers,
                                         &hold_id);
                 if (r < 0)
-                        goto finish;
+                        return r;
                 res->held = true;
                 res->held_deprovisions = n_leavers;
                 log_error("Holding %zu deprovisions of %zu accounts (max_deprovision=%s): approve with "
                           "'provisionctl approve' if the directory is right",
-                          n_leavers, live, threshold);
-                r = prov_store_audit_add(run->store, "hold", NULL, NULL, -1, "guard", "held", threshold);
-                goto finish;
+                          n_leavers, run->n_live, threshold);
+                return prov_store_audit_add(run->store, "hold", NULL, NULL, -1, "guard", "held", threshold);
         }
 
         /* A scan within the limit supersedes an older pending hold: approving it later must not
@@ -854,15 +1122,14 @@ static int apply_leavers(SyncRun *run) {
         if (r >= 0)
                 r = prov_store_hold_set_status(run->store, pending, "superseded");
         if (r < 0 && r != -ENOENT)
-                goto finish;
+                return r;
 
         for (size_t k = 0; k < n_leavers; k++) {
-                ProvUserRecord *u = &all[leavers[k]];
-                ProvState old = u->state;
+                const Leaver *u = &leavers[k];
 
                 /* Gone from the scan (rather than out of scope): ask the source about this one
                  * account before acting on its absence. */
-                if (run->opts->confirm_gone && !find_user(run, u->scim_id)) {
+                if (run->opts->confirm_gone && !u->in_scan) {
                         r = run->opts->confirm_gone(u->scim_id, run->opts->userdata);
                         if (r <= 0) {
                                 log_warning("Not deprovisioning '%s': %s", SAFE(u->name),
@@ -872,37 +1139,22 @@ static int apply_leavers(SyncRun *run) {
                                                          r == 0 ? "missing from the scan but still at the source"
                                                                 : "removal not confirmed, retried next full sync");
                                 if (r < 0)
-                                        goto finish;
+                                        return r;
                                 continue;
                         }
                 }
-
-                u->state = PROV_STATE_DEPROVISIONED;
-                u->updated_usec = u->state_changed_usec = run->now;
-                r = prov_store_user_put(run->store, u);
+                r = deprovision(run, u, "gone from the source or out of scope");
                 if (r < 0)
-                        goto finish;
-                res->deprovisioned++;
-                r = prov_store_audit_add(run->store, "deprovision", u->name, u->scim_id, u->uid, "store", "ok",
-                                         "gone from the source or out of scope");
-                if (r >= 0)
-                        r = add_transition(run, u->scim_id, u->name, u->uid, old, PROV_STATE_DEPROVISIONED,
-                                           "deprovision");
-                if (r < 0)
-                        goto finish;
-                log_user(LOG_NOTICE, u->name, u->uid, "deprovision", "User %s deprovisioned", u->name);
+                        return r;
         }
 
         /* Retention: deprovisioned accounts disappear after retention_days; their ids stay in
          * the ledger for ever. */
-        for (size_t i = 0; i < n_all; i++) {
-                ProvUserRecord *u = &all[i];
-                if (u->state != PROV_STATE_DEPROVISIONED)
-                        continue;
-                /* Back in this scan: apply_users() has reactivated it already. */
-                const MappedUser *m = find_user(run, u->scim_id);
-                if (m && m->accepted && m->in_scope)
-                        continue;
+        r = collect_leavers(run, true, &gone, &n_gone);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_gone; i++) {
+                const Leaver *u = &gone[i];
                 if (run->now - u->state_changed_usec < (int64_t) c->retention_days * USEC_PER_DAY)
                         continue;
                 r = prov_store_user_delete(run->store, u->scim_id);
@@ -910,44 +1162,113 @@ static int apply_leavers(SyncRun *run) {
                         r = prov_store_audit_add(run->store, "purge", u->name, u->scim_id, u->uid, "store", "ok",
                                                  "retention elapsed");
                 if (r < 0)
-                        goto finish;
+                        return r;
                 res->purged++;
         }
-        r = 0;
-finish:
-        return r;
+        return 0;
+}
+
+/* Records that an account's groups changed, for the mover events; a joiner's first groups are
+ * part of joining, not a move. */
+static int member_delta(SyncRun *run, const char *user_scim_id, const char *group_name, bool added) {
+        const MappedUser *u = find_user(run, user_scim_id);
+        int r;
+
+        if (u && !u->old.name)
+                return 0;
+        r = grow_array((void **) &run->deltas, &run->cap_deltas, run->n_deltas, sizeof(MemberDelta));
+        if (r < 0)
+                return r;
+        const char *user = pool_strdup(&run->pool, user_scim_id);
+        if (!user)
+                return -ENOMEM;
+        run->deltas[run->n_deltas++] = (MemberDelta) { user, group_name, added };
+        return 0;
+}
+
+/* The members a group has in the store, collected for one comparison. */
+typedef struct MemberList {
+        Pool pool;
+        char **ids;
+        size_t n, cap;
+} MemberList;
+
+static void member_list_done(MemberList *l) {
+        pool_free(&l->pool);
+        free(l->ids);
+        *l = (MemberList) {};
+}
+
+static int member_list_add(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+        MemberList *l = userdata;
+        int r;
+
+        (void) group_scim_id;
+        r = grow_array((void **) &l->ids, &l->cap, l->n, sizeof(char *));
+        if (r < 0)
+                return r;
+        l->ids[l->n] = pool_strdup(&l->pool, user_scim_id);
+        if (!l->ids[l->n])
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+/* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique): only
+ * the differences are written, so that the 50k members of a big group are not rewritten on
+ * every sync. With keep, nobody is removed. */
+static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, size_t n_want, bool keep) {
+        _cleanup_(member_list_done) MemberList have = {};
+        size_t i = 0, j = 0;
+        int r;
+
+        if (g->old.scim_id) {
+                r = prov_store_memberships_foreach(run->store, g->src->id, member_list_add, &have);
+                if (r < 0)
+                        return r;
+        }
+        while (i < have.n || j < n_want) {
+                int c = i >= have.n ? 1 : j >= n_want ? -1 : strcmp(have.ids[i], want[j]);
+
+                if (c == 0) {
+                        i++, j++;
+                } else if (c < 0) {
+                        if (!keep) {
+                                r = prov_store_member_remove(run->store, g->src->id, have.ids[i]);
+                                if (r > 0)
+                                        r = member_delta(run, have.ids[i], g->name, false);
+                                if (r < 0)
+                                        return r;
+                        }
+                        i++;
+                } else {
+                        /* Unknown accounts drop out here (0). */
+                        r = prov_store_member_add(run->store, g->src->id, want[j]);
+                        if (r > 0)
+                                r = member_delta(run, want[j], g->name, true);
+                        if (r < 0)
+                                return r;
+                        j++;
+                }
+        }
+        return 0;
 }
 
 static int cmp_strp(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* The first membership of a group in a list sorted by group SCIM id. */
-static size_t membership_lower_bound(const ProvMembership *m, size_t n, const char *group_scim_id) {
-        size_t lo = 0, hi = n;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(m[mid].group_scim_id, group_scim_id) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
-}
-
 /* Applies the groups of the scan. While the guard holds the scan's deprovisions, its
  * removals are held too: a directory that suddenly lists nobody must not strip everyone of
  * their groups (sudo included) while it keeps their accounts. Additions still apply. */
-static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_before) {
+static int apply_groups(SyncRun *run) {
         ProvSyncResult *res = run->result;
-        ProvGroupRecord *all = NULL;
-        size_t n_all = 0;
+        _cleanup_free_ char **members = NULL;
+        size_t cap = 0;
         int r = 0;
 
         for (size_t i = 0; i < run->n_groups; i++) {
                 MappedGroup *g = &run->groups[i];
-                _cleanup_free_ char **members = NULL;
                 size_t n = 0;
 
                 if (!g->accepted)
@@ -972,8 +1293,7 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                 }
                 if (r < 0)
                         return r;
-                if (g->old.scim_id && (!streq(g->old.name, g->name) || g->old.gid != g->gid ||
-                                       !streq_ptr(g->old.local_name, g->local_name))) {
+                if (g->old.scim_id && changed) {
                         res->groups_updated++;
                         r = prov_store_audit_add(run->store, "group-update", g->name, g->src->id, g->gid, "store",
                                                  "ok", g->old.name);
@@ -988,15 +1308,13 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                                 return r;
                 }
 
-                size_t first = membership_lower_bound(before, n_before, g->src->id), kept = 0;
-                if (res->held)
-                        for (size_t m = first; m < n_before && streq(before[m].group_scim_id, g->src->id); m++)
-                                kept++;
-                members = calloc(g->src->n_members + kept + 1, sizeof(char *));
-                if (!members)
-                        return -ENOMEM;
-                for (size_t m = 0; m < kept; m++)
-                        members[n++] = before[first + m].user_scim_id; /* duplicates are ignored by the store */
+                if (g->src->n_members > cap) {
+                        char **p = reallocarray(members, g->src->n_members, sizeof(char *));
+                        if (!p)
+                                return -ENOMEM;
+                        members = p;
+                        cap = g->src->n_members;
+                }
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that
@@ -1006,23 +1324,14 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
                         if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
                                 members[n++] = g->src->member_ids[m];
                 }
-                /* Most groups keep their members from one sync to the next: write only the ones
-                 * that changed (the 50k members of a big group are not rewritten every sync). */
+                /* The parser hands member ids sorted and unique; sorting again costs nothing
+                 * then, and keeps the comparison right whoever built the batch. */
                 qsort(members, n, sizeof(char *), cmp_strp);
                 size_t w = 0;
                 for (size_t m = 0; m < n; m++)
                         if (w == 0 || !streq(members[w - 1], members[m]))
                                 members[w++] = members[m];
-                n = w;
-                size_t old_n = 0;
-                while (first + old_n < n_before && streq(before[first + old_n].group_scim_id, g->src->id))
-                        old_n++;
-                bool same = g->old.scim_id && old_n == n;
-                for (size_t m = 0; same && m < n; m++)
-                        same = streq(before[first + m].user_scim_id, members[m]);
-                if (same)
-                        continue;
-                r = prov_store_group_set_members(run->store, g->src->id, members, n);
+                r = sync_members(run, g, members, w, res->held);
                 if (r < 0)
                         return r;
         }
@@ -1033,116 +1342,62 @@ static int apply_groups(SyncRun *run, const ProvMembership *before, size_t n_bef
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
          * stays as it was. */
-        all = run->stored_groups;
-        n_all = run->n_stored_groups;
-        for (size_t i = 0; i < n_all; i++) {
-                if (find_group(run, all[i].scim_id))
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                const ProvGroupRecord *sg = &run->stored_groups[i];
+                _cleanup_(member_list_done) MemberList had = {};
+
+                if (find_group(run, sg->scim_id))
                         continue;
-                r = prov_store_group_delete(run->store, all[i].scim_id);
+                r = prov_store_memberships_foreach(run->store, sg->scim_id, member_list_add, &had);
+                for (size_t m = 0; r >= 0 && m < had.n; m++)
+                        r = member_delta(run, had.ids[m], sg->name, false);
                 if (r >= 0)
-                        r = prov_store_audit_add(run->store, "group-remove", all[i].name, all[i].scim_id, all[i].gid,
-                                                 "store", "ok", NULL);
+                        r = prov_store_group_delete(run->store, sg->scim_id);
+                if (r >= 0)
+                        r = prov_store_audit_add(run->store, "group-remove", sg->name, sg->scim_id, sg->gid, "store",
+                                                 "ok", NULL);
                 if (r < 0)
-                        break;
+                        return r;
                 res->groups_removed++;
         }
-        return r < 0 ? r : 0;
+        return 0;
 }
 
-typedef struct MemberPair {
-        const char *user;
-        const char *group;
-} MemberPair;
-
-static int cmp_pair(const void *a, const void *b) {
-        const MemberPair *x = a, *y = b;
+static int cmp_delta(const void *a, const void *b) {
+        const MemberDelta *x = a, *y = b;
         int c = strcmp(x->user, y->user);
         return c ? c : strcmp(x->group, y->group);
 }
 
-/* Movers: users whose set of groups changed. Compared on the store's memberships before and
- * after the sync, so that it sees exactly what NSS will serve. */
-static int record_movers(SyncRun *run, ProvMembership *before, size_t n_before) {
-        ProvMembership *after = NULL;
-        size_t n_after = 0, i = 0, j = 0;
-        _cleanup_free_ MemberPair *a = NULL, *b = NULL;
-        int r;
+/* Movers: accounts whose set of groups changed, from the memberships this sync added and
+ * removed (exactly what NSS will serve differently). One event per account. */
+static int record_movers(SyncRun *run) {
+        int r = 0;
 
-        r = prov_store_memberships_load(run->store, &after, &n_after);
-        if (r < 0)
-                return r;
-        a = calloc(n_before + 1, sizeof(MemberPair));
-        b = calloc(n_after + 1, sizeof(MemberPair));
-        if (!a || !b) {
-                prov_memberships_free(after, n_after);
-                return -ENOMEM;
-        }
-        for (size_t k = 0; k < n_before; k++)
-                a[k] = (MemberPair) { before[k].user_scim_id, before[k].group_scim_id };
-        for (size_t k = 0; k < n_after; k++)
-                b[k] = (MemberPair) { after[k].user_scim_id, after[k].group_scim_id };
-        qsort(a, n_before, sizeof(MemberPair), cmp_pair);
-        qsort(b, n_after, sizeof(MemberPair), cmp_pair);
-
-        /* Walk both sorted lists user by user. */
-        r = 0;
-        while ((i < n_before || j < n_after) && r >= 0) {
-                const char *user = i < n_before && (j >= n_after || strcmp(a[i].user, b[j].user) <= 0) ? a[i].user
-                                                                                                        : b[j].user;
+        qsort(run->deltas, run->n_deltas, sizeof(MemberDelta), cmp_delta);
+        for (size_t i = 0; i < run->n_deltas && r >= 0;) {
+                const char *user = run->deltas[i].user;
                 char detail[1024] = "";
                 size_t len = 0;
-                bool moved = false;
 
-                while (i < n_before || j < n_after) {
-                        bool ai = i < n_before && streq(a[i].user, user), bj = j < n_after && streq(b[j].user, user);
-                        int c;
-                        if (!ai && !bj)
-                                break;
-                        c = !ai ? 1 : !bj ? -1 : strcmp(a[i].group, b[j].group);
-                        if (c == 0) {
-                                i++, j++;
-                                continue;
-                        }
-                        const char *gid = c < 0 ? a[i].group : b[j].group;
-                        const MappedGroup *mg = find_group(run, gid);
-                        moved = true;
+                for (; i < run->n_deltas && streq(run->deltas[i].user, user); i++)
                         if (len < sizeof(detail) - 80)
                                 len += (size_t) snprintf(detail + len, sizeof(detail) - len, "%s%c%.64s",
-                                                         len ? " " : "", c < 0 ? '-' : '+',
-                                                         mg && mg->name ? mg->name : gid);
-                        if (c < 0)
-                                i++;
-                        else
-                                j++;
-                }
-                if (!moved)
-                        continue;
-                ProvUserRecord u = {};
+                                                         len ? " " : "", run->deltas[i].added ? '+' : '-',
+                                                         run->deltas[i].group);
+
+                _cleanup_(prov_user_record_done) ProvUserRecord u = {};
                 if (prov_store_user_get(run->store, user, &u) < 0)
                         continue;
-                if (u.created_usec == run->now) {
-                        /* A joiner's first groups are part of joining, not a move. */
-                        prov_user_record_done(&u);
-                        continue;
-                }
                 run->result->movers++;
                 r = prov_store_audit_add(run->store, "mover", u.name, u.scim_id, u.uid, "store", "ok", detail);
                 if (r >= 0)
                         r = add_transition(run, u.scim_id, u.name, u.uid, u.state, u.state, "mover");
-                prov_user_record_done(&u);
         }
-        prov_memberships_free(after, n_after);
         return r;
 }
 
 static void run_done(SyncRun *run) {
-        for (size_t i = 0; i < run->n_users; i++) {
-                MappedUser *u = &run->users[i];
-                free(u->name);
-                free(u->gecos);
-                free(u->home);
-                free(u->shell);
-        }
         for (size_t i = 0; i < run->n_groups; i++) {
                 free(run->groups[i].name);
                 free(run->groups[i].local_name);
@@ -1151,17 +1406,15 @@ static void run_done(SyncRun *run) {
         free(run->groups);
         free(run->user_index);
         free(run->group_index);
-        prov_user_records_free(run->stored_users, run->n_stored_users);
+        free(run->stored_only);
+        free(run->deltas);
         prov_group_records_free(run->stored_groups, run->n_stored_groups);
-        free(run->stored_user_by_id);
-        free(run->stored_user_by_name);
         free(run->stored_group_by_id);
         free(run->stored_group_by_name);
+        pool_free(&run->pool);
 }
 
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
-        ProvMembership *before = NULL;
-        size_t n_before = 0;
         int64_t gen = 0;
         int r;
 
@@ -1179,11 +1432,8 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
                 run->result->generation = (uint64_t) gen;
                 return 0;
         }
-        r = prov_store_memberships_load(run->store, &before, &n_before);
-        if (r < 0)
-                return r;
 
-        r = load_stored(run);
+        r = load_stored_groups(run);
         if (r >= 0)
                 r = map_users(run, batch);
         if (r >= 0)
@@ -1193,10 +1443,9 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         if (r >= 0)
                 r = apply_leavers(run);
         if (r >= 0)
-                r = apply_groups(run, before, n_before);
+                r = apply_groups(run);
         if (r >= 0)
-                r = record_movers(run, before, n_before);
-        prov_memberships_free(before, n_before);
+                r = record_movers(run);
         if (r < 0)
                 return r;
 
@@ -1429,45 +1678,149 @@ int prov_sync_approve_hold(ProvStore *store, int64_t hold_id, ProvSyncResult *re
 
 /* --- export ------------------------------------------------------------------------------- */
 
-
 static int cmp_u32p(const void *a, const void *b) {
         uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
         return x < y ? -1 : x > y;
 }
 
+/* Every stored account by SCIM id: what memberships are resolved against. */
 typedef struct ExportUser {
-        const ProvUserRecord *rec;
-        bool served;
+        const char *scim_id;
+        const char *name; /* NULL: not served, or not active (then a member of nothing) */
 } ExportUser;
 
-static int cmp_user_by_scim(const void *a, const void *b) {
-        return strcmp(((const ExportUser *) a)->rec->scim_id, ((const ExportUser *) b)->rec->scim_id);
+static int cmp_export_user(const void *a, const void *b) {
+        return strcmp(((const ExportUser *) a)->scim_id, ((const ExportUser *) b)->scim_id);
 }
 
+typedef struct Export {
+        const ProvConfig *config;
+        const ProvLocalAccounts *local;
+        Pool pool;
+        ProvSnapUser *su;
+        size_t nu, cap_su;
+        ExportUser *by_scim;
+        size_t n_by_scim, cap_by_scim;
+        ProvGroupRecord *groups;
+        size_t n_groups;
+        IdIndex *group_by_scim;
+        size_t *first, *count;  /* per groups[] entry: its slice of names */
+        const char **names;
+        size_t n_names, cap_names;
+} Export;
+
+static void export_done(Export *e) {
+        pool_free(&e->pool);
+        free(e->su);
+        free(e->by_scim);
+        prov_group_records_free(e->groups, e->n_groups);
+        free(e->group_by_scim);
+        free(e->first);
+        free(e->count);
+        free(e->names);
+}
+
+static int export_user(const ProvUserRecord *u, void *userdata) {
+        Export *e = userdata;
+        const char *scim_id, *name = NULL;
+        int r;
+
+        scim_id = pool_strdup(&e->pool, u->scim_id);
+        if (!scim_id)
+                return -ENOMEM;
+        /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
+         * name or id after the account was mapped. */
+        if (prov_local_has_user_name(e->local, u->name) || prov_local_has_group_name(e->local, u->name) ||
+            prov_local_id_taken(u->uid, (void *) e->local) || u->uid < e->config->uid_min || u->uid > e->config->uid_max)
+                log_warning("Not serving '%s' (uid %" PRIu32 "): collides with a local account or is out of range",
+                            SAFE(u->name), u->uid);
+        else {
+                r = grow_array((void **) &e->su, &e->cap_su, e->nu, sizeof(ProvSnapUser));
+                if (r < 0)
+                        return r;
+                ProvSnapUser *s = &e->su[e->nu];
+                *s = (ProvSnapUser) {
+                        .name = name = pool_strdup(&e->pool, u->name),
+                        .uid = u->uid,
+                        .gid = u->gid,
+                        .gecos = pool_strdup(&e->pool, u->gecos),
+                        .home = pool_strdup(&e->pool, u->home),
+                        .shell = u->state == PROV_STATE_ACTIVE ? pool_strdup(&e->pool, u->shell) : NOLOGIN_SHELL,
+                        .state = u->state,
+                        .lastchg_days = (uint32_t) (u->updated_usec / USEC_PER_DAY),
+                };
+                if (!s->name || !s->gecos || !s->home || !s->shell)
+                        return -ENOMEM;
+                e->nu++;
+        }
+        r = grow_array((void **) &e->by_scim, &e->cap_by_scim, e->n_by_scim, sizeof(ExportUser));
+        if (r < 0)
+                return r;
+        /* Demotion: only active accounts are members of anything. */
+        e->by_scim[e->n_by_scim++] = (ExportUser) { scim_id, u->state == PROV_STATE_ACTIVE ? name : NULL };
+        return 0;
+}
+
+/* Memberships arrive ordered by group: each group's members end up in one slice of names. */
+static int export_membership(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+        Export *e = userdata;
+        const IdIndex *g = index_find(e->group_by_scim, e->n_groups, group_scim_id);
+        const ExportUser key = { .scim_id = user_scim_id }, *u;
+        int r;
+
+        if (!g)
+                return 0;
+        u = bsearch(&key, e->by_scim, e->n_by_scim, sizeof(ExportUser), cmp_export_user);
+        if (!u || !u->name)
+                return 0;
+        r = grow_array((void **) &e->names, &e->cap_names, e->n_names, sizeof(char *));
+        if (r < 0)
+                return r;
+        if (e->count[g->pos] == 0)
+                e->first[g->pos] = e->n_names;
+        e->names[e->n_names++] = u->name;
+        e->count[g->pos]++;
+        return 0;
+}
+
+/* Reads the store in one pass per table, keeping only what the snapshot serves. */
+static int export_collect(Export *e, ProvStore *store) {
+        int r;
+
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_UID, export_user, e);
+        if (r < 0)
+                return r;
+        qsort(e->by_scim, e->n_by_scim, sizeof(ExportUser), cmp_export_user);
+
+        r = prov_store_groups_load(store, &e->groups, &e->n_groups);
+        if (r < 0)
+                return r;
+        e->group_by_scim = calloc(e->n_groups + 1, sizeof(IdIndex));
+        e->first = calloc(e->n_groups + 1, sizeof(size_t));
+        e->count = calloc(e->n_groups + 1, sizeof(size_t));
+        if (!e->group_by_scim || !e->first || !e->count)
+                return -ENOMEM;
+        for (size_t i = 0; i < e->n_groups; i++)
+                e->group_by_scim[i] = (IdIndex) { e->groups[i].scim_id, i };
+        qsort(e->group_by_scim, e->n_groups, sizeof(IdIndex), cmp_idindex);
+        return prov_store_memberships_foreach(store, NULL, export_membership, e);
+}
 
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local) {
-        ProvUserRecord *users = NULL;
-        ProvGroupRecord *groups = NULL;
-        ProvMembership *members = NULL;
-        size_t n_users = 0, n_groups = 0, n_members = 0, nu = 0, ng = 0;
-        _cleanup_free_ ProvSnapUser *su = NULL;
+        _cleanup_(export_done) Export e = { .config = config, .local = local };
         _cleanup_free_ ProvSnapGroup *sg = NULL;
-        _cleanup_free_ ExportUser *by_scim = NULL;
-        _cleanup_free_ const char **names = NULL, **served_names = NULL;
+        _cleanup_free_ const char **served_names = NULL;
         _cleanup_free_ uint32_t *served_ids = NULL;
         _cleanup_free_ char *path = NULL;
         int64_t gen = 0, last_success = 0;
+        size_t ng = 0;
         int r;
 
         path = prov_config_snapshot_path(config);
         if (!path)
                 return -ENOMEM;
 
-        r = prov_store_users_load(store, &users, &n_users);
-        if (r >= 0)
-                r = prov_store_groups_load(store, &groups, &n_groups);
-        if (r >= 0)
-                r = prov_store_memberships_load(store, &members, &n_members);
+        r = export_collect(&e, store);
         if (r >= 0) {
                 r = prov_store_state_get_int(store, "generation", &gen);
                 if (r == -ENOENT)
@@ -1479,91 +1832,51 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                         r = 0;
         }
         if (r < 0)
-                goto finish;
+                return r;
 
-        su = calloc(n_users + 1, sizeof(ProvSnapUser));
-        sg = calloc(n_groups + n_users + 1, sizeof(ProvSnapGroup));
-        by_scim = calloc(n_users + 1, sizeof(ExportUser));
-        names = calloc(n_members + 1, sizeof(char *));
-        if (!su || !sg || !by_scim || !names) {
-                r = -ENOMEM;
-                goto finish;
+        /* The user private groups, then the directory's groups. */
+        sg = calloc(e.nu + e.n_groups + 1, sizeof(ProvSnapGroup));
+        served_names = calloc(e.nu + 1, sizeof(char *));
+        served_ids = calloc(e.nu + 1, sizeof(uint32_t));
+        if (!sg || !served_names || !served_ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < e.nu; i++) {
+                sg[ng++] = (ProvSnapGroup) { .name = e.su[i].name, .gid = e.su[i].gid };
+                served_names[i] = e.su[i].name;
+                served_ids[i] = e.su[i].uid;
         }
-
-        for (size_t i = 0; i < n_users; i++) {
-                const ProvUserRecord *u = &users[i];
-                by_scim[i].rec = u;
-                /* Defence in depth: the host's own accounts always win, even if /etc/passwd
-                 * gained a name or id after the account was mapped. */
-                if (prov_local_has_user_name(local, u->name) || prov_local_has_group_name(local, u->name) ||
-                    prov_local_id_taken(u->uid, (void *) local) || u->uid < config->uid_min || u->uid > config->uid_max) {
-                        log_warning("Not serving '%s' (uid %" PRIu32 "): collides with a local account or is out of range",
-                                    SAFE(u->name), u->uid);
-                        continue;
-                }
-                by_scim[i].served = true;
-                su[nu++] = (ProvSnapUser) {
-                        .name = u->name,
-                        .uid = u->uid,
-                        .gid = u->gid,
-                        .gecos = u->gecos,
-                        .home = u->home,
-                        .shell = u->state == PROV_STATE_ACTIVE ? u->shell : NOLOGIN_SHELL,
-                        .state = u->state,
-                        .lastchg_days = (uint32_t) (u->updated_usec / USEC_PER_DAY),
-                };
-                /* The user private group. */
-                sg[ng++] = (ProvSnapGroup) { .name = u->name, .gid = u->gid };
-        }
-        qsort(by_scim, n_users, sizeof(ExportUser), cmp_user_by_scim);
 
         /* Served user names and uids (= private group names and gids): a directory group may
          * not shadow them. Mapping prevents it; this keeps a snapshot publishable whatever
          * the store holds. */
-        served_names = calloc(nu + 1, sizeof(char *));
-        served_ids = calloc(nu + 1, sizeof(uint32_t));
-        if (!served_names || !served_ids) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        for (size_t i = 0; i < nu; i++) {
-                served_names[i] = su[i].name;
-                served_ids[i] = su[i].uid;
-        }
-        qsort(served_names, nu, sizeof(char *), cmp_strp);
-        qsort(served_ids, nu, sizeof(uint32_t), cmp_u32p);
+        qsort(served_names, e.nu, sizeof(char *), cmp_strp);
+        qsort(served_ids, e.nu, sizeof(uint32_t), cmp_u32p);
 
-        /* Memberships are ordered by group SCIM id, then user; groups by gid. */
-        size_t nn = 0;
-        for (size_t i = 0; i < n_groups; i++) {
-                const ProvGroupRecord *g = &groups[i];
-                size_t first = nn, m = membership_lower_bound(members, n_members, g->scim_id);
+        for (size_t i = 0; i < e.n_groups; i++) {
+                const ProvGroupRecord *g = &e.groups[i];
                 bool mapped = g->local_name != NULL;
 
-                for (; m < n_members && streq(members[m].group_scim_id, g->scim_id); m++) {
-                        ExportUser key = { .rec = &(ProvUserRecord) { .scim_id = members[m].user_scim_id } };
-                        ExportUser *hit = bsearch(&key, by_scim, n_users, sizeof(ExportUser), cmp_user_by_scim);
-                        /* Demotion: only active accounts are members of anything. */
-                        if (hit && hit->served && hit->rec->state == PROV_STATE_ACTIVE)
-                                names[nn++] = hit->rec->name;
-                }
                 if (!mapped && (prov_local_has_group_name(local, g->name) || prov_local_id_taken(g->gid, (void *) local))) {
                         log_warning("Not serving group '%s': collides with a local group", SAFE(g->name));
                         continue;
                 }
-                if (!mapped && (bsearch(&g->name, served_names, nu, sizeof(char *), cmp_strp) ||
-                                bsearch(&g->gid, served_ids, nu, sizeof(uint32_t), cmp_u32p))) {
+                if (!mapped && (bsearch(&g->name, served_names, e.nu, sizeof(char *), cmp_strp) ||
+                                bsearch(&g->gid, served_ids, e.nu, sizeof(uint32_t), cmp_u32p))) {
                         log_warning("Not serving group '%s': its name or gid is a user's private group", SAFE(g->name));
                         continue;
                 }
                 sg[ng++] = (ProvSnapGroup) {
                         .name = g->name,
                         .gid = g->gid,
-                        .members = names + first,
-                        .n_members = nn - first,
+                        .members = e.names + e.first[i],
+                        .n_members = e.count[i],
                         .flags = mapped ? PROV_SNAP_GROUP_MAPPED : 0,
                 };
         }
+        /* What the writer does not need goes before it allocates its own tables. */
+        free(TAKE_PTR(served_names));
+        free(TAKE_PTR(served_ids));
+        free(TAKE_PTR(e.by_scim));
 
         ProvSnapMeta meta = {
                 .generation = (uint64_t) gen,
@@ -1571,10 +1884,5 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 .uid_min = config->uid_min,
                 .uid_max = config->uid_max,
         };
-        r = prov_snapshot_write(path, &meta, su, nu, sg, ng);
-finish:
-        prov_user_records_free(users, n_users);
-        prov_group_records_free(groups, n_groups);
-        prov_memberships_free(members, n_members);
-        return r;
+        return prov_snapshot_write(path, &meta, e.su, e.nu, sg, ng);
 }
