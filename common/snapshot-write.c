@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* Snapshot writer: validates the records once more (defence in depth; syncd validated them),
- * lays out the file in memory, and replaces the published file atomically. */
+ * lays out the file, and replaces the published file atomically. The file is streamed section by
+ * section from the arrays the layout needs anyway (indexes, gid lists, members) and from records
+ * and strings generated on the fly, so that the writer never holds a second copy of the file. */
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,41 +27,19 @@
  * room for the "+1" of index slots. */
 #define SNAP_MAX_RECORDS (UINT32_MAX / 8)
 
-typedef struct StrTab {
-        uint8_t *buf;
-        size_t size, allocated;
-} StrTab;
+/* Bytes of generated records and string-table entries gathered before each write(). */
+#define SNAP_OUT_BUFFER (256u * 1024u)
 
-static void strtab_done(StrTab *t) {
-        free(t->buf);
-        *t = (StrTab) {};
-}
+/* Hands out the offset of the next string-table entry (u32 length, bytes, NUL) and advances the
+ * table's size. The table is never built in memory: emit_image() writes the entries straight
+ * into the file, in the order in which their offsets were handed out here. */
+static int strtab_reserve(size_t *size, const char *s, uint32_t *ret_off) {
+        size_t len = strlen(s);
 
-/* Appends a length-prefixed, NUL-terminated entry and returns its offset. */
-static int strtab_add(StrTab *t, const char *s, uint32_t *ret_off) {
-        size_t len = strlen(s), need;
-        uint32_t len32;
-
-        if (len > UINT32_MAX - 16 || t->size > UINT32_MAX - 16 - len)
+        if (len > UINT32_MAX - 16 || *size > UINT32_MAX - 16 - len)
                 return -E2BIG;
-        need = t->size + sizeof(uint32_t) + len + 1;
-        if (need > t->allocated) {
-                size_t a = t->allocated ? t->allocated : 4096;
-                uint8_t *n;
-
-                while (a < need)
-                        a *= 2;
-                n = realloc(t->buf, a);
-                if (!n)
-                        return -ENOMEM;
-                t->buf = n;
-                t->allocated = a;
-        }
-        len32 = (uint32_t) len;
-        memcpy(t->buf + t->size, &len32, sizeof(len32));
-        memcpy(t->buf + t->size + sizeof(len32), s, len + 1);
-        *ret_off = (uint32_t) t->size;
-        t->size = need;
+        *ret_off = (uint32_t) *size;
+        *size += sizeof(uint32_t) + len + 1;
         return 0;
 }
 
@@ -199,10 +180,73 @@ static int write_all(int fd, const uint8_t *p, size_t n) {
                                 continue;
                         return negative_errno();
                 }
+                if (k == 0)
+                        return -EIO;
                 p += k;
                 n -= (size_t) k;
         }
         return 0;
+}
+
+/* Sequential writer of the temp file: gathers small pieces in a buffer, writes large arrays
+ * directly, and keeps the file offset so that sections can be padded and checked. */
+typedef struct SnapOut {
+        int fd;
+        uint8_t *buf;
+        size_t used;
+        uint64_t offset;        /* bytes emitted so far, written or buffered */
+} SnapOut;
+
+static int out_flush(SnapOut *o) {
+        int r = write_all(o->fd, o->buf, o->used);
+        if (r < 0)
+                return r;
+        o->used = 0;
+        return 0;
+}
+
+static int out_put(SnapOut *o, const void *p, size_t n) {
+        int r;
+
+        if (n == 0)
+                return 0;
+        if (n > SNAP_OUT_BUFFER - o->used) {
+                r = out_flush(o);
+                if (r < 0)
+                        return r;
+                if (n >= SNAP_OUT_BUFFER) {
+                        r = write_all(o->fd, p, n);
+                        if (r < 0)
+                                return r;
+                        o->offset += n;
+                        return 0;
+                }
+        }
+        memcpy(o->buf + o->used, p, n);
+        o->used += n;
+        o->offset += n;
+        return 0;
+}
+
+/* Appends a string-table entry: u32 length, bytes, NUL (see strtab_reserve()). */
+static int out_string(SnapOut *o, const char *s) {
+        size_t len = strlen(s);
+        uint32_t len32 = (uint32_t) len;
+        int r;
+
+        r = out_put(o, &len32, sizeof(len32));
+        if (r < 0)
+                return r;
+        return out_put(o, s, len + 1);
+}
+
+/* Ends a section: checks that it had the size of the layout, then pads with zeros to the 8-byte
+ * boundary where the next one starts. */
+static int out_end_section(SnapOut *o, const SnapSection *sec) {
+        static const uint8_t zeros[8] = {};
+
+        assert(o->offset == sec->offset + sec->size);
+        return out_put(o, zeros, (size_t) (-o->offset & 7));
 }
 
 /* Opens the file about to be replaced, if it is a snapshot, so that it can be marked stale after
@@ -270,8 +314,11 @@ static void remove_stale_temps(const char *path) {
         closedir(d);
 }
 
-/* Writes the image to a temp file next to path and renames it over path. */
-static int publish(const char *path, const uint8_t *image, size_t size) {
+typedef int (*emit_t)(int fd, const void *userdata);
+
+/* Writes the file with emit() to a temp file next to path and renames it over path. On failure
+ * the temp file is removed and path is left alone. */
+static int publish(const char *path, emit_t emit, const void *userdata) {
         _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
         _cleanup_close_ int fd = -1, old_fd = -1, dir_fd = -1;
         const uint32_t one = 1;
@@ -298,7 +345,7 @@ static int publish(const char *path, const uint8_t *image, size_t size) {
                 r = negative_errno();
                 goto fail;
         }
-        r = write_all(fd, image, size);
+        r = emit(fd, userdata);
         if (r < 0)
                 goto fail;
         if (fsync(fd) < 0) {
@@ -329,18 +376,148 @@ fail:
         return r;
 }
 
+/* What prov_snapshot_write() prepared; emit_image() streams it into the file. The string table
+ * is, in this order: the users' names, each user's gecos, home and shell, the groups' names. */
+typedef struct SnapImage {
+        const SnapHeader *header;
+        const ProvSnapUser *users;
+        const ProvSnapGroup *groups;
+        const uint32_t *usr_count;      /* initgroups slice length per user */
+        const uint32_t *usr_gids;       /* PROV_SNAP_SEC_USER_GIDS */
+        const uint32_t *grp_count;      /* kept members per group */
+        const uint32_t *grp_bytes;      /* SnapGroup.member_bytes */
+        const uint32_t *members;        /* PROV_SNAP_SEC_MEMBERS */
+        const SnapSlot *indexes[4];     /* PROV_SNAP_SEC_IDX_*, in section order */
+        size_t user_names_size;         /* string-table bytes of the users' names */
+} SnapImage;
+
+static int emit_image(int fd, const void *userdata) {
+        const SnapImage *im = userdata;
+        const SnapHeader *h = im->header;
+        const SnapSection *sec = h->sections;
+        _cleanup_free_ uint8_t *buf = malloc(SNAP_OUT_BUFFER);
+        SnapOut o = { .fd = fd, .buf = buf };
+        size_t fields_off = im->user_names_size, names_off = 0;
+        uint32_t next = 0;
+        int r;
+
+        if (!buf)
+                return -ENOMEM;
+        r = out_put(&o, h, sizeof(*h));
+        if (r < 0)
+                return r;
+
+        /* Records: string offsets are handed out again in the order of the sizing pass. */
+        assert(o.offset == sec[PROV_SNAP_SEC_USERS].offset);
+        for (size_t u = 0; u < h->n_users; u++) {
+                SnapUser rec = {
+                        .uid = im->users[u].uid,
+                        .gid = im->users[u].gid,
+                        .state = (uint32_t) im->users[u].state,
+                        .lastchg_days = im->users[u].lastchg_days,
+                        .gids_index = next,
+                        .n_gids = im->usr_count[u],
+                };
+
+                r = strtab_reserve(&names_off, im->users[u].name, &rec.name);
+                if (r >= 0)
+                        r = strtab_reserve(&fields_off, im->users[u].gecos, &rec.gecos);
+                if (r >= 0)
+                        r = strtab_reserve(&fields_off, im->users[u].home, &rec.home);
+                if (r >= 0)
+                        r = strtab_reserve(&fields_off, im->users[u].shell, &rec.shell);
+                if (r >= 0)
+                        r = out_put(&o, &rec, sizeof(rec));
+                if (r < 0)
+                        return r;
+                next += rec.n_gids;
+        }
+        r = out_end_section(&o, &sec[PROV_SNAP_SEC_USERS]);
+        if (r < 0)
+                return r;
+
+        assert(o.offset == sec[PROV_SNAP_SEC_GROUPS].offset);
+        names_off = fields_off; /* the groups' names follow the last user's shell */
+        next = 0;
+        for (size_t g = 0; g < h->n_groups; g++) {
+                SnapGroup rec = {
+                        .gid = im->groups[g].gid,
+                        .flags = im->groups[g].flags,
+                        .members_index = next,
+                        .n_members = im->grp_count[g],
+                        .member_bytes = im->grp_bytes[g],
+                };
+
+                r = strtab_reserve(&names_off, im->groups[g].name, &rec.name);
+                if (r >= 0)
+                        r = out_put(&o, &rec, sizeof(rec));
+                if (r < 0)
+                        return r;
+                next += rec.n_members;
+        }
+        r = out_end_section(&o, &sec[PROV_SNAP_SEC_GROUPS]);
+        if (r < 0)
+                return r;
+
+        /* Arrays that exist already: written as they are. */
+        const struct {
+                unsigned section;
+                const void *data;
+        } arrays[] = {
+                { PROV_SNAP_SEC_USER_GIDS, im->usr_gids },
+                { PROV_SNAP_SEC_MEMBERS, im->members },
+                { PROV_SNAP_SEC_IDX_USER_NAME, im->indexes[0] },
+                { PROV_SNAP_SEC_IDX_USER_UID, im->indexes[1] },
+                { PROV_SNAP_SEC_IDX_GROUP_NAME, im->indexes[2] },
+                { PROV_SNAP_SEC_IDX_GROUP_GID, im->indexes[3] },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
+                const SnapSection *s = &sec[arrays[i].section];
+
+                assert(o.offset == s->offset);
+                r = out_put(&o, arrays[i].data, (size_t) s->size);
+                if (r >= 0)
+                        r = out_end_section(&o, s);
+                if (r < 0)
+                        return r;
+        }
+
+        assert(o.offset == sec[PROV_SNAP_SEC_STRINGS].offset);
+        for (size_t u = 0; u < h->n_users; u++) {
+                r = out_string(&o, im->users[u].name);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t u = 0; u < h->n_users; u++) {
+                r = out_string(&o, im->users[u].gecos);
+                if (r >= 0)
+                        r = out_string(&o, im->users[u].home);
+                if (r >= 0)
+                        r = out_string(&o, im->users[u].shell);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t g = 0; g < h->n_groups; g++) {
+                r = out_string(&o, im->groups[g].name);
+                if (r < 0)
+                        return r;
+        }
+        r = out_end_section(&o, &sec[PROV_SNAP_SEC_STRINGS]);
+        if (r < 0)
+                return r;
+        assert(o.offset == h->file_size);
+        return out_flush(&o);
+}
+
 int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         const ProvSnapUser *users, size_t n_users,
                         const ProvSnapGroup *groups, size_t n_groups) {
         _cleanup_free_ SnapSlot *ix_uname = NULL, *ix_uid = NULL, *ix_gname = NULL, *ix_gid = NULL;
-        _cleanup_free_ uint32_t *marker = NULL, *mem_users = NULL, *grp_start = NULL, *grp_count = NULL;
+        _cleanup_free_ uint32_t *marker = NULL, *members = NULL, *grp_count = NULL, *grp_bytes = NULL;
         _cleanup_free_ uint32_t *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL, *user_name_off = NULL;
-        _cleanup_free_ uint8_t *image = NULL;
-        _cleanup_(strtab_done) StrTab st = {};
         size_t n_uslots = index_slots(n_users), n_gslots = index_slots(n_groups);
-        size_t total_members = 0, n_mem = 0, n_gids_total = 0;
+        size_t total_members = 0, n_mem = 0, n_gids_total = 0, strings_size = 0, user_names_size;
         uint32_t seed = random_seed();
-        SnapHeader *h;
         uint64_t off;
         int r;
 
@@ -373,37 +550,46 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         return r;
         }
 
-        /* Resolve members to users, dropping unknown and refused accounts and duplicates. */
+        /* Resolve members to users, dropping unknown and refused accounts and duplicates.
+         * members[] holds user indexes for now; they become name offsets below. */
         for (size_t i = 0; i < n_groups; i++) {
                 if (groups[i].n_members > SNAP_MAX_RECORDS - total_members)
                         return -E2BIG;
                 total_members += groups[i].n_members;
         }
         marker = malloc(sizeof(uint32_t) * (n_users ? n_users : 1));
-        mem_users = malloc(sizeof(uint32_t) * (total_members ? total_members : 1));
-        grp_start = calloc(n_groups ? n_groups : 1, sizeof(uint32_t));
+        members = malloc(sizeof(uint32_t) * (total_members ? total_members : 1));
         grp_count = calloc(n_groups ? n_groups : 1, sizeof(uint32_t));
-        usr_start = calloc(n_users ? n_users : 1, sizeof(uint32_t));
+        grp_bytes = calloc(n_groups ? n_groups : 1, sizeof(uint32_t));
         usr_count = calloc(n_users ? n_users : 1, sizeof(uint32_t));
-        user_name_off = calloc(n_users ? n_users : 1, sizeof(uint32_t));
-        if (!marker || !mem_users || !grp_start || !grp_count || !usr_start || !usr_count || !user_name_off)
+        if (!marker || !members || !grp_count || !grp_bytes || !usr_count)
                 return -ENOMEM;
         memset(marker, 0xff, sizeof(uint32_t) * (n_users ? n_users : 1));
         for (uint32_t g = 0; g < n_groups; g++) {
-                grp_start[g] = (uint32_t) n_mem;
+                size_t start = n_mem;
+                uint64_t bytes = 0;
+
                 for (size_t j = 0; j < groups[g].n_members; j++) {
                         int64_t u = index_find_name(ix_uname, n_uslots, seed, groups[g].members[j],
                                                     user_name_at, users);
                         if (u < 0 || prov_state_is_refused(users[u].state) || marker[u] == g)
                                 continue;
                         marker[u] = g;
-                        mem_users[n_mem++] = (uint32_t) u;
+                        members[n_mem++] = (uint32_t) u;
                         usr_count[u]++;
+                        bytes += strlen(users[u].name) + 1;
                 }
-                grp_count[g] = (uint32_t) n_mem - grp_start[g];
+                if (bytes > UINT32_MAX)
+                        return -E2BIG;
+                grp_count[g] = (uint32_t) (n_mem - start);
+                grp_bytes[g] = (uint32_t) bytes;
         }
+        free(TAKE_PTR(marker));
 
         /* initgroups lists: one sorted slice of gids per user. */
+        usr_start = malloc(sizeof(uint32_t) * (n_users ? n_users : 1));
+        if (!usr_start)
+                return -ENOMEM;
         for (size_t u = 0; u < n_users; u++) {
                 usr_start[u] = (uint32_t) n_gids_total;
                 n_gids_total += usr_count[u];
@@ -412,24 +598,64 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
         usr_gids = malloc(sizeof(uint32_t) * (n_gids_total ? n_gids_total : 1));
         if (!usr_gids)
                 return -ENOMEM;
-        for (size_t g = 0; g < n_groups; g++)
-                for (uint32_t k = grp_start[g]; k < grp_start[g] + grp_count[g]; k++) {
-                        uint32_t u = mem_users[k];
+        for (size_t g = 0, k = 0; g < n_groups; g++)
+                for (uint32_t end = (uint32_t) k + grp_count[g]; k < end; k++) {
+                        uint32_t u = members[k];
                         usr_gids[usr_start[u] + usr_count[u]++] = groups[g].gid;
                 }
         for (size_t u = 0; u < n_users; u++)
                 qsort(usr_gids + usr_start[u], usr_count[u], sizeof(uint32_t), cmp_u32);
+        free(TAKE_PTR(usr_start)); /* emit_image() recomputes the starts from the counts */
 
-        /* Strings: reserve the table first so that every record can refer to it. */
+        /* String table: only sized here (it is written straight into the file), in the order
+         * described at SnapImage. Members refer to their user's name entry. */
+        user_name_off = malloc(sizeof(uint32_t) * (n_users ? n_users : 1));
+        if (!user_name_off)
+                return -ENOMEM;
         for (size_t u = 0; u < n_users; u++) {
-                r = strtab_add(&st, users[u].name, &user_name_off[u]);
+                r = strtab_reserve(&strings_size, users[u].name, &user_name_off[u]);
                 if (r < 0)
                         return r;
         }
+        user_names_size = strings_size;
+        for (size_t u = 0; u < n_users; u++) {
+                uint32_t ignored;
+
+                r = strtab_reserve(&strings_size, users[u].gecos, &ignored);
+                if (r >= 0)
+                        r = strtab_reserve(&strings_size, users[u].home, &ignored);
+                if (r >= 0)
+                        r = strtab_reserve(&strings_size, users[u].shell, &ignored);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t g = 0; g < n_groups; g++) {
+                uint32_t ignored;
+
+                r = strtab_reserve(&strings_size, groups[g].name, &ignored);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t k = 0; k < n_mem; k++)
+                members[k] = user_name_off[members[k]];
+        free(TAKE_PTR(user_name_off));
 
         /* Layout. */
-        SnapSection sec[_PROV_SNAP_SEC_MAX] = {};
-        uint64_t sizes[_PROV_SNAP_SEC_MAX] = {
+        SnapHeader h = {
+                .version = PROV_SNAP_VERSION,
+                .header_size = sizeof(SnapHeader),
+                .generation = meta->generation,
+                .last_sync_usec = meta->last_sync_usec,
+                .uid_min = meta->uid_min,
+                .uid_max = meta->uid_max,
+                .hash_seed = seed,
+                .stale = 0,
+                .n_users = (uint32_t) n_users,
+                .n_groups = (uint32_t) n_groups,
+                .user_record_size = sizeof(SnapUser),
+                .group_record_size = sizeof(SnapGroup),
+        };
+        const uint64_t sizes[_PROV_SNAP_SEC_MAX] = {
                 [PROV_SNAP_SEC_USERS] = (uint64_t) n_users * sizeof(SnapUser),
                 [PROV_SNAP_SEC_GROUPS] = (uint64_t) n_groups * sizeof(SnapGroup),
                 [PROV_SNAP_SEC_USER_GIDS] = (uint64_t) n_gids_total * sizeof(uint32_t),
@@ -438,97 +664,30 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 [PROV_SNAP_SEC_IDX_USER_UID] = (uint64_t) n_uslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_NAME] = (uint64_t) n_gslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_GID] = (uint64_t) n_gslots * sizeof(SnapSlot),
+                [PROV_SNAP_SEC_STRINGS] = strings_size,
         };
-        SnapUser *urec = NULL;
-        SnapGroup *grec = NULL;
-        _cleanup_free_ SnapUser *urecs = calloc(n_users ? n_users : 1, sizeof(SnapUser));
-        _cleanup_free_ SnapGroup *grecs = calloc(n_groups ? n_groups : 1, sizeof(SnapGroup));
-        if (!urecs || !grecs)
-                return -ENOMEM;
-        for (size_t u = 0; u < n_users; u++) {
-                urec = &urecs[u];
-                *urec = (SnapUser) {
-                        .name = user_name_off[u],
-                        .uid = users[u].uid,
-                        .gid = users[u].gid,
-                        .state = (uint32_t) users[u].state,
-                        .lastchg_days = users[u].lastchg_days,
-                        .gids_index = usr_start[u],
-                        .n_gids = usr_count[u],
-                };
-                r = strtab_add(&st, users[u].gecos, &urec->gecos);
-                if (r >= 0)
-                        r = strtab_add(&st, users[u].home, &urec->home);
-                if (r >= 0)
-                        r = strtab_add(&st, users[u].shell, &urec->shell);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t g = 0; g < n_groups; g++) {
-                grec = &grecs[g];
-                uint64_t bytes = 0;
-
-                for (uint32_t k = grp_start[g]; k < grp_start[g] + grp_count[g]; k++)
-                        bytes += strlen(users[mem_users[k]].name) + 1;
-                if (bytes > UINT32_MAX)
-                        return -E2BIG;
-                *grec = (SnapGroup) {
-                        .gid = groups[g].gid,
-                        .flags = groups[g].flags,
-                        .members_index = grp_start[g],
-                        .n_members = grp_count[g],
-                        .member_bytes = (uint32_t) bytes,
-                };
-                r = strtab_add(&st, groups[g].name, &grec->name);
-                if (r < 0)
-                        return r;
-        }
-        sizes[PROV_SNAP_SEC_STRINGS] = st.size;
-
         off = sizeof(SnapHeader);
         for (unsigned i = 0; i < _PROV_SNAP_SEC_MAX; i++) {
-                sec[i] = (SnapSection) { .offset = off, .size = sizes[i] };
+                h.sections[i] = (SnapSection) { .offset = off, .size = sizes[i] };
                 off += (sizes[i] + 7) & ~(uint64_t) 7;
         }
         if (off > SIZE_MAX)
                 return -E2BIG;
+        memcpy(h.magic, PROV_SNAP_MAGIC, sizeof(h.magic));
+        h.file_size = off;
+        h.created_usec = now_usec(CLOCK_REALTIME);
 
-        image = calloc(1, (size_t) off);
-        if (!image)
-                return -ENOMEM;
-        h = (SnapHeader *) image;
-        memcpy(h->magic, PROV_SNAP_MAGIC, sizeof(h->magic));
-        h->version = PROV_SNAP_VERSION;
-        h->header_size = sizeof(SnapHeader);
-        h->file_size = off;
-        h->generation = meta->generation;
-        h->created_usec = now_usec(CLOCK_REALTIME);
-        h->last_sync_usec = meta->last_sync_usec;
-        h->uid_min = meta->uid_min;
-        h->uid_max = meta->uid_max;
-        h->hash_seed = seed;
-        h->stale = 0;
-        h->n_users = (uint32_t) n_users;
-        h->n_groups = (uint32_t) n_groups;
-        h->user_record_size = sizeof(SnapUser);
-        h->group_record_size = sizeof(SnapGroup);
-        memcpy(h->sections, sec, sizeof(sec));
-
-        memcpy(image + sec[PROV_SNAP_SEC_USERS].offset, urecs, sizes[PROV_SNAP_SEC_USERS]);
-        memcpy(image + sec[PROV_SNAP_SEC_GROUPS].offset, grecs, sizes[PROV_SNAP_SEC_GROUPS]);
-        memcpy(image + sec[PROV_SNAP_SEC_USER_GIDS].offset, usr_gids, sizes[PROV_SNAP_SEC_USER_GIDS]);
-        for (size_t k = 0; k < n_mem; k++) {
-                uint32_t name_off = user_name_off[mem_users[k]];
-                memcpy(image + sec[PROV_SNAP_SEC_MEMBERS].offset + k * sizeof(uint32_t), &name_off,
-                       sizeof(name_off));
-        }
-        const SnapSlot *indexes[] = { ix_uname, ix_uid, ix_gname, ix_gid };
-        for (unsigned i = 0; i < ELEMENTSOF(indexes); i++) {
-                unsigned k = PROV_SNAP_SEC_IDX_USER_NAME + i;
-                memcpy(image + sec[k].offset, indexes[i], sizes[k]);
-        }
-        if (st.size > 0)
-                memcpy(image + sec[PROV_SNAP_SEC_STRINGS].offset, st.buf, st.size);
-
-        return publish(path, image, (size_t) off);
+        const SnapImage image = {
+                .header = &h,
+                .users = users,
+                .groups = groups,
+                .usr_count = usr_count,
+                .usr_gids = usr_gids,
+                .grp_count = grp_count,
+                .grp_bytes = grp_bytes,
+                .members = members,
+                .indexes = { ix_uname, ix_uid, ix_gname, ix_gid },
+                .user_names_size = user_names_size,
+        };
+        return publish(path, emit_image, &image);
 }

@@ -78,3 +78,9 @@ check_PROGRAMS += bench/bench-nss
 bench_bench_nss_SOURCES = bench/bench-nss.c
 bench_bench_nss_LDADD = common/libprovcommon.la
 EXTRA_DIST += bench/run-nss.sh
+
+# Snapshot writer benchmark (peak RSS and time of one publish); built with the checks, never run
+# by them.
+check_PROGRAMS += bench/bench-snapshot-write
+bench_bench_snapshot_write_SOURCES = bench/bench-snapshot-write.c
+bench_bench_snapshot_write_LDADD = common/libprovcommon.la
