@@ -18,6 +18,8 @@
 #define _likely_(x) __builtin_expect(!!(x), 1)
 #define _unlikely_(x) __builtin_expect(!!(x), 0)
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 

@@ -143,6 +143,8 @@ typedef enum StmtId {
         STMT_MEMBERS_OF,
         STMT_MEMBERS_ALL,
         STMT_MEMBER_REMOVE,
+        STMT_MEMBER_ADD_KNOWN,
+        STMT_MEMBERS_OF_USER_CLEAR,
         _STMT_MAX,
 } StmtId;
 
@@ -206,6 +208,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
                             "ORDER BY user_scim_id",
         [STMT_MEMBERS_ALL] = "SELECT group_scim_id, user_scim_id FROM memberships ORDER BY group_scim_id, user_scim_id",
         [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_scim_id = ?1 AND user_scim_id = ?2",
+        [STMT_MEMBER_ADD_KNOWN] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) VALUES (?1, ?2)",
+        [STMT_MEMBERS_OF_USER_CLEAR] = "DELETE FROM memberships WHERE user_scim_id = ?1",
 };
 
 /* The ids of one kind the ledger holds within [min, max], one bit each: allocation scans it
@@ -627,10 +631,13 @@ int prov_store_open(const char *path, ProvStore **ret) {
         sqlite3_finalize(st);
         st = NULL;
 
-        /* A bigger page cache keeps a 100k-user transaction from spilling to the WAL before
-         * commit; savepoint journals stay in memory. */
-        r = exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                        "PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;");
+        /* Foreign keys are not enforced by SQLite here: checking the two parents of every
+         * membership doubled the cost of a 100k-user first sync. The store keeps them itself:
+         * memberships are only added for accounts it has (or that the sync just wrote), and
+         * deleting an account or a group deletes its memberships in the same operation.
+         * tests/unit/test-sync.c checks PRAGMA foreign_key_check after every kind of change. */
+        r = exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; "
+                        "PRAGMA cache_size = -" STRINGIFY(PROV_STORE_CACHE_KIB) "; PRAGMA temp_store = MEMORY;");
         if (r < 0)
                 return r;
         r = store_migrate(s);
@@ -901,8 +908,27 @@ static int delete_by_key(ProvStore *s, StmtId id, const char *key) {
         return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
 }
 
+/* Deletes a row and its memberships (what ON DELETE CASCADE would do) as one operation. */
+static int delete_with_members(ProvStore *s, StmtId members, StmtId row, const char *key) {
+        _cleanup_op_ Op op = {};
+        int r;
+
+        if (!s || !key)
+                return -EINVAL;
+        r = op_begin(s, &op);
+        if (r < 0)
+                return r;
+        r = delete_by_key(s, members, key);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = delete_by_key(s, row, key);
+        if (r < 0)
+                return r;
+        return op_commit(&op);
+}
+
 int prov_store_user_delete(ProvStore *s, const char *scim_id) {
-        return delete_by_key(s, STMT_USER_DELETE, scim_id);
+        return delete_with_members(s, STMT_MEMBERS_OF_USER_CLEAR, STMT_USER_DELETE, scim_id);
 }
 
 /* Grows an array for a load loop. */
@@ -1075,7 +1101,7 @@ int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g) {
 }
 
 int prov_store_group_delete(ProvStore *s, const char *scim_id) {
-        return delete_by_key(s, STMT_GROUP_DELETE, scim_id);
+        return delete_with_members(s, STMT_MEMBERS_CLEAR, STMT_GROUP_DELETE, scim_id);
 }
 
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
@@ -1260,8 +1286,8 @@ static int member_change(ProvStore *s, StmtId id, const char *group_scim_id, con
         return sqlite3_changes(s->db) > 0;
 }
 
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
-        return member_change(s, STMT_MEMBER_ADD, group_scim_id, user_scim_id);
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known) {
+        return member_change(s, known ? STMT_MEMBER_ADD_KNOWN : STMT_MEMBER_ADD, group_scim_id, user_scim_id);
 }
 
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {

@@ -6,6 +6,9 @@
  * daemon writes it; provisionctl opens it read-only. NSS and PAM never see it (they read the
  * snapshot).
  *
+ * Foreign keys are declared in the schema but kept by this file, not by SQLite (see
+ * prov_store_open()): deleting an account or a group deletes its memberships.
+ *
  * Every function returns 0 (or a non-negative value) on success and -errno on failure; SQLite
  * result codes are mapped once, here:
  *   SQLITE_BUSY, SQLITE_LOCKED        -> -EBUSY
@@ -25,6 +28,9 @@
 #include <stdint.h>
 
 #include "prov-types.h"
+
+/* The page cache of the read-write handle, KiB. */
+#define PROV_STORE_CACHE_KIB 8192
 
 /* Schema version this code writes (PRAGMA user_version). */
 #define PROV_STORE_SCHEMA_VERSION 1
@@ -131,8 +137,10 @@ int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *
 int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
                                    int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
                                    void *userdata);
-/* Adds one membership: 1 if added, 0 if it was there already or the user is unknown. */
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
+/* Adds one membership: 1 if added, 0 if it was there already or the user is unknown. With
+ * known, the caller vouches that the user and the group are stored (it wrote them in the same
+ * transaction): the existence check is skipped. */
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known);
 /* Removes one membership: 1 if removed, 0 if there was none. */
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
 /* Ordered by group, then user. */

@@ -1242,8 +1242,9 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, s
                         }
                         i++;
                 } else {
-                        /* Unknown accounts drop out here (0). */
-                        r = prov_store_member_add(run->store, g->src->id, want[j]);
+                        /* Accounts of the scan are stored by now; others (a delta's, a held
+                         * scan's) are checked, and unknown ones drop out here (0). */
+                        r = prov_store_member_add(run->store, g->src->id, want[j], find_user(run, want[j]) != NULL);
                         if (r > 0)
                                 r = member_delta(run, want[j], g->name, true);
                         if (r < 0)
