@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -250,6 +251,8 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
                 prov_sync_record_attempt(st.store, r, "applying the directory failed");
                 goto finish;
         }
+        /* The scan is in the store now: its memory goes before the snapshot is built. */
+        batch = prov_scim_batch_free(batch);
         format_summary(&res, full, ret->summary, sizeof(ret->summary));
         ret->held = res.held;
         ret->generation = res.generation;
@@ -275,6 +278,9 @@ finish:
         prov_sync_result_done(&res);
         prov_scim_batch_free(batch);
         prov_scim_client_free(client);
+        /* A daemon that just handled 100k accounts should not sit on their memory until the
+         * next sync. */
+        malloc_trim(0);
         return r;
 }
 

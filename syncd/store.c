@@ -243,6 +243,14 @@ static void id_bitmap_set(ProvStore *s, unsigned k, uint32_t id) {
                 b->bits[(id - b->min) / 64] |= UINT64_C(1) << ((id - b->min) % 64);
 }
 
+/* The 64 bits starting at id, which need not be aligned in b. */
+static uint64_t id_bitmap_word(const IdBitmap *b, uint32_t id) {
+        uint64_t off = id - b->min, w = b->bits[off / 64] >> (off % 64);
+        if (off % 64 && off / 64 + 1 <= (uint64_t) (b->max - b->min) / 64)
+                w |= b->bits[off / 64 + 1] << (64 - off % 64);
+        return w;
+}
+
 static bool id_bitmap_get(const IdBitmap *b, uint32_t id) {
         return b->bits[(id - b->min) / 64] & (UINT64_C(1) << ((id - b->min) % 64));
 }
@@ -1240,6 +1248,30 @@ fail:
         return r;
 }
 
+int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups), "
+                            "(SELECT count(*) FROM memberships)", &st);
+        if (r < 0)
+                return r;
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -EIO;
+        if (ret_users)
+                *ret_users = (size_t) sqlite3_column_int64(st, 0);
+        if (ret_groups)
+                *ret_groups = (size_t) sqlite3_column_int64(st, 1);
+        if (ret_memberships)
+                *ret_memberships = (size_t) sqlite3_column_int64(st, 2);
+        return 0;
+}
+
 int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
                                    int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
                                    void *userdata) {
@@ -1449,6 +1481,16 @@ static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t fro
 
         for (uint64_t cand = from; cand <= to; cand++) {
                 uint32_t id = (uint32_t) cand;
+                /* A block of 64 taken ids (100k directory uids in a row are common) at once. */
+                if ((id - a->min) % 64 == 0 && (uint64_t) id + 63 <= to) {
+                        uint64_t w = a->bits[(id - a->min) / 64];
+                        if (both)
+                                w |= id_bitmap_word(g, id);
+                        if (w == UINT64_MAX) {
+                                cand += 63;
+                                continue;
+                        }
+                }
                 if (id_bitmap_get(a, id) || (both && id_bitmap_get(g, id)))
                         continue;
                 if (is_taken && is_taken(id, userdata))
@@ -1652,6 +1694,27 @@ int prov_store_audit_add(ProvStore *s, const char *event, const char *user, cons
             bind_text_or_null(st, 8, detail) != SQLITE_OK)
                 return store_fail_last(s);
         return stmt_exec(s, st);
+}
+
+int prov_store_check_references(ProvStore *s) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = stmt_prepare(s, "PRAGMA foreign_key_check", &st);
+        if (r < 0)
+                return r;
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s row %" PRIi64 " references a missing %s row",
+                         (const char *) sqlite3_column_text(st, 0) ?: "?", (int64_t) sqlite3_column_int64(st, 1),
+                         (const char *) sqlite3_column_text(st, 2) ?: "?");
+                return -EBADMSG;
+        }
+        return 0;
 }
 
 int prov_store_audit_prune(ProvStore *s, int64_t before_usec) {

@@ -137,6 +137,11 @@ int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *
 int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
                                    int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
                                    void *userdata);
+/* PRAGMA foreign_key_check: 0 when every membership has its account and group, -EBADMSG (with
+ * the first offender in prov_store_errmsg()) otherwise. */
+int prov_store_check_references(ProvStore *s);
+/* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
+int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
 /* Adds one membership: 1 if added, 0 if it was there already or the user is unknown. With
  * known, the caller vouches that the user and the group are stored (it wrote them in the same
  * transaction): the existence check is skipped. */

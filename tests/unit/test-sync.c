@@ -104,6 +104,8 @@ static int sync_json(Fixture *f, const char *json, ProvSyncResult *ret) {
         prov_scim_batch_free(batch);
         if (r < 0)
                 return r;
+        /* SQLite does not enforce the foreign keys (see prov_store_open()): the store must. */
+        assert_int_equal(prov_store_check_references(f->store), 0);
         return prov_sync_export(f->store, f->config, f->local);
 }
 
@@ -427,6 +429,7 @@ static int sync_with(Fixture *f, const char *json, const ProvSyncOptions *opts, 
         prov_scim_batch_free(batch);
         if (r < 0)
                 return r;
+        assert_int_equal(prov_store_check_references(f->store), 0);
         return prov_sync_export(f->store, f->config, f->local);
 }
 
