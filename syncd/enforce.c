@@ -888,26 +888,61 @@ static void history_add(StepHistory *h, const ProvAuditEvent *ev) {
         }
 }
 
+/* The refused accounts that enforcement may act on: usually a handful among 100k, so only
+ * they are copied out of the store. */
+typedef struct RefusedList {
+        const ProvConfig *config;
+        ProvUserRecord *v;
+        size_t n, cap;
+} RefusedList;
+
+static int collect_refused(const ProvUserRecord *u, void *userdata) {
+        RefusedList *l = userdata;
+
+        if (!prov_state_is_refused(u->state) || !uid_may_be_enforced(l->config, u->uid))
+                return 0;
+        if (l->n >= l->cap) {
+                size_t c = l->cap ? l->cap * 2 : 16;
+                ProvUserRecord *p = reallocarray(l->v, c, sizeof(ProvUserRecord));
+                if (!p)
+                        return -ENOMEM;
+                l->v = p;
+                l->cap = c;
+        }
+        ProvUserRecord *c = &l->v[l->n];
+        *c = (ProvUserRecord) {
+                .scim_id = strdup(u->scim_id),
+                .name = strdup(u->name),
+                .uid = u->uid,
+                .state = u->state,
+        };
+        if (!c->scim_id || !c->name) {
+                prov_user_record_done(c);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
 int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
         Enforcer e = { .config = config, .store = store };
-        ProvUserRecord *users = NULL;
-        size_t n_users = 0;
+        RefusedList refused = { .config = config };
         int r, retried = 0;
 
         if (!config || !store)
                 return -EINVAL;
-        r = prov_store_users_load(store, &users, &n_users);
-        if (r < 0)
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_UID, collect_refused, &refused);
+        if (r < 0) {
+                prov_user_records_free(refused.v, refused.n);
                 return r;
+        }
 
-        for (size_t i = 0; i < n_users && r >= 0; i++) {
-                const ProvUserRecord *u = &users[i];
+        for (size_t i = 0; i < refused.n && r >= 0; i++) {
+                const ProvUserRecord *u = &refused.v[i];
                 StepHistory logind = {}, kill_step = {};
                 ProvAuditEvent *ev = NULL;
                 size_t n_ev = 0;
 
-                if (!prov_state_is_refused(u->state) || !uid_may_be_enforced(config, u->uid))
-                        continue;
                 /* The newest rows of this user are enough: a step that failed more than
                  * PROV_ENFORCE_MAX_RETRIES times in a row is not retried anyway. */
                 r = prov_store_audit_load(store, u->name, 0, 256, &ev, &n_ev);
@@ -946,7 +981,7 @@ int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
                 prov_audit_events_free(ev, n_ev);
         }
         enforcer_done(&e);
-        prov_user_records_free(users, n_users);
+        prov_user_records_free(refused.v, refused.n);
         if (r < 0)
                 return r;
         if (e.first_error < 0)
