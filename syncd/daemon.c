@@ -253,6 +253,7 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
         }
         /* The scan is in the store now: its memory goes before the snapshot is built. */
         batch = prov_scim_batch_free(batch);
+        malloc_trim(0);
         format_summary(&res, full, ret->summary, sizeof(ret->summary));
         ret->held = res.held;
         ret->generation = res.generation;

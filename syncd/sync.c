@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -131,17 +132,17 @@ static void pool_free(Pool *p) {
 typedef struct OldUser {
         const char *name;       /* in the run's pool; NULL: no stored account */
         uint64_t fields_hash;   /* of gecos, home and shell: what a change compares */
-        int64_t created_usec, state_changed_usec;
+        int64_t state_changed_usec;
         uint32_t uid;
         ProvState state;
         bool blocked, source_active;
 } OldUser;
 
-/* A directory user after mapping, before it is compared with the store. */
+/* A directory user after mapping, before it is compared with the store. There are 100k of
+ * these: what can be derived again (GECOS, shell, a home under home_base) is not kept. */
 typedef struct MappedUser {
         const ProvScimUser *src;
-        const char *name;                  /* in the pool */
-        const char *gecos, *home, *shell;  /* the source's, the config's or in the pool */
+        const char *name;       /* in the pool */
         uint32_t uid;
         bool in_scope;
         bool accepted;
@@ -420,7 +421,6 @@ static int old_from_record(SyncRun *run, const ProvUserRecord *rec, OldUser *ret
         *ret = (OldUser) {
                 .name = name,
                 .fields_hash = fields_hash(rec->gecos, rec->home, rec->shell),
-                .created_usec = rec->created_usec,
                 .state_changed_usec = rec->state_changed_usec,
                 .uid = rec->uid,
                 .state = rec->state,
@@ -537,12 +537,35 @@ static const char *mapped_local_name(const ProvConfig *c, const char *display_na
         return NULL;
 }
 
+static const char *user_gecos(const MappedUser *u) {
+        return u->src->display_name ?: "";
+}
+
+static const char *user_shell(const SyncRun *run, const MappedUser *u) {
+        return u->src->shell ?: run->config->default_shell;
+}
+
+/* home_base/name into buf; false if it does not fit. */
+static bool home_under_base(const ProvConfig *c, const char *name, char *buf, size_t size) {
+        size_t nb = strlen(c->home_base);
+        int n = snprintf(buf, size, "%s%s%s", c->home_base, nb > 0 && c->home_base[nb - 1] == '/' ? "" : "/", name);
+        return n > 0 && (size_t) n < size;
+}
+
+/* The home directory of a mapped user: the source's, or one under home_base. */
+static const char *user_home(const SyncRun *run, const MappedUser *u, char *buf, size_t size) {
+        if (u->src->home)
+                return u->src->home;
+        return home_under_base(run->config, u->name, buf, size) ? buf : "";
+}
+
 /* Fills the POSIX fields of one user and validates each of them. Returns 1 if accepted, 0
  * if rejected (already recorded), <0 on failure. */
 static int map_user_fields(SyncRun *run, MappedUser *u) {
         const ProvConfig *c = run->config;
         const ProvScimUser *s = u->src;
         _cleanup_free_ char *name = NULL;
+        char home[PATH_MAX];
         int r;
 
         r = prov_login_name_from(s->user_name, c->strip_domain, &name);
@@ -551,8 +574,7 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
         if (prov_local_has_user_name(run->local, name) || prov_local_has_group_name(run->local, name))
                 return reject(run, "user", s->id, name, "name exists in the local passwd or group file") ?: 0;
 
-        u->gecos = s->display_name ?: "";
-        if (!prov_valid_gecos(u->gecos))
+        if (!prov_valid_gecos(user_gecos(u)))
                 return reject(run, "user", s->id, name, "display name is not valid for the GECOS field") ?: 0;
 
         if (s->home) {
@@ -560,25 +582,11 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
                 if (!prov_valid_home(s->home) || strncmp(s->home, c->home_base, n) != 0 ||
                     (s->home[n] != '/' && !(n > 0 && c->home_base[n - 1] == '/')) || !s->home[n] || !s->home[n + 1])
                         return reject(run, "user", s->id, name, "home directory is not valid or not under home_base") ?: 0;
-                u->home = s->home;
-        } else {
-                size_t nb = strlen(c->home_base), nn = strlen(name);
-                bool slash = c->home_base[nb - 1] != '/';
-                char *h = pool_alloc(&run->pool, nb + slash + nn + 1);
-                if (!h)
-                        return -ENOMEM;
-                memcpy(h, c->home_base, nb);
-                if (slash)
-                        h[nb] = '/';
-                memcpy(h + nb + slash, name, nn + 1);
-                u->home = h;
-        }
-        if (!prov_valid_home(u->home))
+        } else if (!home_under_base(c, name, home, sizeof(home)) || !prov_valid_home(home))
                 return reject(run, "user", s->id, name, "home directory is not valid") ?: 0;
 
         if (s->shell && !prov_valid_shell(s->shell, c->allowed_shells))
                 return reject(run, "user", s->id, name, "login shell is not in allowed_shells") ?: 0;
-        u->shell = s->shell ?: c->default_shell;
 
         u->name = pool_strdup(&run->pool, name);
         if (!u->name)
@@ -968,18 +976,20 @@ static int apply_users(SyncRun *run) {
                 }
 
                 want = wanted_state(u);
+                char home[PATH_MAX];
                 ProvUserRecord rec = {
                         .scim_id = (char *) u->src->id,
                         .name = (char *) u->name,
                         .uid = u->uid,
                         .gid = u->uid,
-                        .gecos = (char *) u->gecos,
-                        .home = (char *) u->home,
-                        .shell = (char *) u->shell,
+                        .gecos = (char *) user_gecos(u),
+                        .home = (char *) user_home(run, u, home, sizeof(home)),
+                        .shell = (char *) user_shell(run, u),
                         .source_active = u->src->active,
                         .state = want,
                         .blocked = u->old.name ? u->old.blocked : false,
-                        .created_usec = u->old.name ? u->old.created_usec : run->now,
+                        /* 0 for a stored account: the store keeps its creation time. */
+                        .created_usec = u->old.name ? 0 : run->now,
                         .updated_usec = run->now,
                         .state_changed_usec = u->old.name && u->old.state == want ? u->old.state_changed_usec : run->now,
                         .last_seen_usec = run->now,
