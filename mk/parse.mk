@@ -5,6 +5,7 @@ common_libprovcommon_la_SOURCES += \
 	common/prov-validate.h common/validate.c
 
 syncd_libsyncd_la_SOURCES += \
+	syncd/arena.h syncd/arena.c \
 	syncd/scim-parse.h syncd/scim-parse.c
 
 dist_man_MANS += man/provision-syncd.conf.5
@@ -26,8 +27,9 @@ EXTRA_DIST += \
 	tests/fixtures/full.conf
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test-config tests/unit/test-validate tests/unit/test-scim-parse
-TESTS += tests/unit/test-config tests/unit/test-validate tests/unit/test-scim-parse
+check_PROGRAMS += tests/unit/test-config tests/unit/test-validate tests/unit/test-arena \
+	tests/unit/test-scim-parse
+TESTS += tests/unit/test-config tests/unit/test-validate tests/unit/test-arena tests/unit/test-scim-parse
 
 tests_unit_test_config_SOURCES = tests/unit/test-config.c
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -36,6 +38,10 @@ tests_unit_test_config_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
 tests_unit_test_validate_SOURCES = tests/unit/test-validate.c
 tests_unit_test_validate_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_validate_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+
+tests_unit_test_arena_SOURCES = tests/unit/test-arena.c
+tests_unit_test_arena_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_arena_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
 
 tests_unit_test_scim_parse_SOURCES = tests/unit/test-scim-parse.c
 tests_unit_test_scim_parse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

@@ -6,7 +6,7 @@ syncd_libsyncd_la_SOURCES += \
 
 check_SCRIPTS += tests/scim/test-scim-source.sh
 TESTS += tests/scim/test-scim-source.sh
-EXTRA_DIST += tests/scim/test-scim-source.sh tests/fixtures/scim/bench-gen.py
+EXTRA_DIST += tests/scim/test-scim-source.sh tests/fixtures/scim/bench-gen.py bench/bench-scim-fetch.sh
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/scim/test-scim-source

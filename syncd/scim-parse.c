@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,12 +156,12 @@ static bool clean_string(const char *s, size_t len) {
 }
 
 /* Copy of an untrusted id for a reject record: control bytes replaced, length capped. */
-static char *sanitized_copy(const char *s) {
+static char *sanitized_copy(ProvArena *arena, const char *s) {
         char *c;
 
         if (!s)
                 return NULL;
-        c = strndup(s, SCIM_ID_MAX);
+        c = prov_arena_strndup(arena, s, SCIM_ID_MAX);
         if (!c)
                 return NULL;
         for (char *p = c; *p; p++)
@@ -185,10 +186,10 @@ static int fail(char **reason, const char *fmt, ...) {
         return -EBADMSG;
 }
 
-/* Reads an optional or required string attribute of obj into a malloc'ed copy (NULL if
- * absent or, for an optional one, empty). */
-static int get_string(const cJSON *obj, const char *name, bool required, size_t max, char **ret,
-                      char **reason) {
+/* Reads an optional or required string attribute of obj: a pointer into the JSON tree, borrowed
+ * (NULL if absent or, for an optional one, empty). */
+static int get_string_ref(const cJSON *obj, const char *name, bool required, size_t max, const char **ret,
+                          char **reason) {
         const cJSON *v = NULL;
         size_t n;
         int r;
@@ -217,8 +218,30 @@ static int get_string(const cJSON *obj, const char *name, bool required, size_t 
         if (!clean_string(v->valuestring, n))
                 return fail(reason, "attribute '%s': invalid UTF-8 or control character", name);
 
-        *ret = strdup(v->valuestring);
+        *ret = v->valuestring;
+        return 0;
+}
+
+/* Copies s, which may be NULL, into the arena. */
+static int copy_string(ProvArena *arena, const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = prov_arena_strdup(arena, s);
         return *ret ? 0 : -ENOMEM;
+}
+
+/* get_string_ref(), copied into the arena. */
+static int get_string(const cJSON *obj, const char *name, bool required, size_t max, ProvArena *arena,
+                      char **ret, char **reason) {
+        const char *s = NULL;
+        int r;
+
+        r = get_string_ref(obj, name, required, max, &s, reason);
+        if (r < 0)
+                return r;
+        return copy_string(arena, s, ret);
 }
 
 /* Strict decimal: optional '-', 1..19 digits, nothing else, within int64. */
@@ -384,7 +407,7 @@ static int get_active(const cJSON *res, bool *ret, char **reason) {
         return fail(reason, "attribute 'active': not a boolean");
 }
 
-static int get_meta_last_modified(const cJSON *res, char **ret, char **reason) {
+static int get_meta_last_modified(const cJSON *res, ProvArena *arena, char **ret, char **reason) {
         const cJSON *meta = NULL;
         int r;
 
@@ -396,37 +419,42 @@ static int get_meta_last_modified(const cJSON *res, char **ret, char **reason) {
                 return 0;
         if (!cJSON_IsObject(meta))
                 return fail(reason, "attribute 'meta': not an object");
-        return get_string(meta, "lastModified", false, SCIM_DATE_MAX, ret, reason);
+        return get_string(meta, "lastModified", false, SCIM_DATE_MAX, arena, ret, reason);
 }
 
 /* homeDirectory/loginShell live in whatever POSIX extension the server uses, or at the root:
  * take the root first, then the first "urn:" extension object that has it. */
-static int get_posix_string(const cJSON *res, const char *name, size_t max, char **ret, char **reason) {
+static int get_posix_string(const cJSON *res, const char *name, size_t max, ProvArena *arena, char **ret,
+                            char **reason) {
+        const char *s = NULL;
         const cJSON *i;
         int r;
 
-        r = get_string(res, name, false, max, ret, reason);
-        if (r < 0 || *ret)
+        r = get_string_ref(res, name, false, max, &s, reason);
+        if (r < 0)
                 return r;
 
         cJSON_ArrayForEach(i, res) {
+                if (s)
+                        break;
                 if (!i->string || strncasecmp(i->string, "urn:", 4) != 0 || !cJSON_IsObject(i))
                         continue;
-                r = get_string(i, name, false, max, ret, reason);
-                if (r < 0 || *ret)
+                r = get_string_ref(i, name, false, max, &s, reason);
+                if (r < 0)
                         return r;
         }
-        return 0;
+        return copy_string(arena, s, ret);
 }
 
-static int get_display_name(const cJSON *res, size_t max, char **ret, char **reason) {
-        _cleanup_free_ char *given = NULL, *family = NULL;
+static int get_display_name(const cJSON *res, size_t max, ProvArena *arena, char **ret, char **reason) {
+        const char *s = NULL, *given = NULL, *family = NULL;
         const cJSON *name = NULL;
         int r;
 
-        r = get_string(res, "displayName", false, max, ret, reason);
-        if (r < 0 || *ret)
-                return r;
+        *ret = NULL;
+        r = get_string_ref(res, "displayName", false, max, &s, reason);
+        if (r < 0 || s)
+                return r < 0 ? r : copy_string(arena, s, ret);
 
         r = json_get(res, "name", &name);
         if (r == -ENOTUNIQ)
@@ -436,78 +464,57 @@ static int get_display_name(const cJSON *res, size_t max, char **ret, char **rea
         if (!cJSON_IsObject(name))
                 return fail(reason, "attribute 'name': not an object");
 
-        r = get_string(name, "formatted", false, max, ret, reason);
-        if (r < 0 || *ret)
-                return r;
-        r = get_string(name, "givenName", false, max, &given, reason);
+        r = get_string_ref(name, "formatted", false, max, &s, reason);
+        if (r < 0 || s)
+                return r < 0 ? r : copy_string(arena, s, ret);
+        r = get_string_ref(name, "givenName", false, max, &given, reason);
         if (r < 0)
                 return r;
-        r = get_string(name, "familyName", false, max, &family, reason);
+        r = get_string_ref(name, "familyName", false, max, &family, reason);
         if (r < 0)
                 return r;
 
         if (given && family) {
-                if (asprintf(ret, "%s %s", given, family) < 0) {
-                        *ret = NULL;
+                size_t g = strlen(given), f = strlen(family);
+                char *p = prov_arena_alloc(arena, g + 1 + f + 1, 1);
+
+                if (!p)
                         return -ENOMEM;
-                }
-        } else if (given)
-                *ret = TAKE_PTR(given);
-        else if (family)
-                *ret = TAKE_PTR(family);
-        return 0;
+                memcpy(p, given, g);
+                p[g] = ' ';
+                memcpy(p + g + 1, family, f + 1);
+                *ret = p;
+                return 0;
+        }
+        return copy_string(arena, given ?: family, ret);
 }
 
-static void user_done(ProvScimUser *u) {
-        free(u->id);
-        free(u->user_name);
-        free(u->display_name);
-        free(u->home);
-        free(u->shell);
-        free(u->last_modified);
-        *u = (ProvScimUser) {};
-}
-
-static void group_done(ProvScimGroup *g) {
-        free(g->id);
-        free(g->display_name);
-        for (size_t i = 0; i < g->n_members; i++)
-                free(g->member_ids[i]);
-        free(g->member_ids);
-        free(g->last_modified);
-        *g = (ProvScimGroup) {};
-}
-
-static void user_donep(ProvScimUser *u) {
-        user_done(u);
-}
-
-static void group_donep(ProvScimGroup *g) {
-        group_done(g);
-}
-
-/* Fills *ret from one User resource. On -EBADMSG *reason says why. */
-static int user_from_json(const cJSON *res, const Limits *l, ProvScimUser *ret, char **reason) {
-        _cleanup_(user_donep) ProvScimUser u = {};
+/* Fills *ret from one User resource, with its strings in the arena. On -EBADMSG *reason says
+ * why; on any error the arena is left as it was. */
+static int user_from_json(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimUser *ret,
+                          char **reason) {
+        ProvArenaMark mark = prov_arena_mark(arena);
+        ProvScimUser u = {};
         int r;
 
         if (!cJSON_IsObject(res))
                 return fail(reason, "resource is not an object");
 
         if ((r = check_schemas(res, PROV_SCIM_SCHEMA_USER, reason)) < 0 ||
-            (r = get_string(res, "id", true, SCIM_ID_MAX, &u.id, reason)) < 0 ||
-            (r = get_string(res, "userName", true, SCIM_ID_MAX, &u.user_name, reason)) < 0 ||
-            (r = get_display_name(res, l->max_string, &u.display_name, reason)) < 0 ||
+            (r = get_string(res, "id", true, SCIM_ID_MAX, arena, &u.id, reason)) < 0 ||
+            (r = get_string(res, "userName", true, SCIM_ID_MAX, arena, &u.user_name, reason)) < 0 ||
+            (r = get_display_name(res, l->max_string, arena, &u.display_name, reason)) < 0 ||
             (r = get_active(res, &u.active, reason)) < 0 ||
             (r = get_id_attribute(res, l->uid_attribute, &u.has_uid, &u.uid, reason)) < 0 ||
             (r = get_id_attribute(res, l->gid_attribute, &u.has_gid, &u.gid, reason)) < 0 ||
-            (r = get_posix_string(res, "homeDirectory", l->max_string, &u.home, reason)) < 0 ||
-            (r = get_posix_string(res, "loginShell", l->max_string, &u.shell, reason)) < 0 ||
-            (r = get_meta_last_modified(res, &u.last_modified, reason)) < 0)
+            (r = get_posix_string(res, "homeDirectory", l->max_string, arena, &u.home, reason)) < 0 ||
+            (r = get_posix_string(res, "loginShell", l->max_string, arena, &u.shell, reason)) < 0 ||
+            (r = get_meta_last_modified(res, arena, &u.last_modified, reason)) < 0) {
+                prov_arena_rollback(arena, &mark);
                 return r;
+        }
 
         *ret = u;
-        u = (ProvScimUser) {};
         return 0;
 }
 
@@ -515,9 +522,12 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-static int get_members(const cJSON *res, const Limits *l, ProvScimGroup *g, char **reason) {
+/* Fills g->member_ids (in the arena) from the "members" attribute. On error the caller rolls the
+ * arena back. */
+static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimGroup *g,
+                       char **reason) {
         const cJSON *members = NULL, *m;
-        size_t n = 0, idx = 0;
+        size_t total, n = 0, idx = 0, w;
         int r;
 
         r = json_get(res, "members", &members);
@@ -527,24 +537,30 @@ static int get_members(const cJSON *res, const Limits *l, ProvScimGroup *g, char
                 return 0;
         if (!cJSON_IsArray(members))
                 return fail(reason, "attribute 'members': not an array");
-        if ((size_t) cJSON_GetArraySize(members) > l->max_members)
+        total = (size_t) cJSON_GetArraySize(members);
+        if (total > l->max_members)
                 return fail(reason, "attribute 'members': more than %zu members", l->max_members);
+        if (total >= SIZE_MAX / sizeof(char *))
+                return -ENOMEM;
 
-        g->member_ids = calloc((size_t) cJSON_GetArraySize(members) + 1, sizeof(char *));
+        g->member_ids = prov_arena_alloc(arena, (total + 1) * sizeof(char *), alignof(char *));
         if (!g->member_ids)
                 return -ENOMEM;
 
+        /* Collect borrowed pointers into the JSON tree first: only what survives the type filter
+         * and the de-duplication is copied. */
         cJSON_ArrayForEach(m, members) {
-                _cleanup_free_ char *value = NULL, *type = NULL, *why = NULL;
+                _cleanup_free_ char *why = NULL;
+                const char *value = NULL, *type = NULL;
 
                 if (!cJSON_IsObject(m))
                         return fail(reason, "attribute 'members[%zu]': not an object", idx);
-                r = get_string(m, "value", true, SCIM_ID_MAX, &value, &why);
+                r = get_string_ref(m, "value", true, SCIM_ID_MAX, &value, &why);
                 if (r == -EBADMSG)
                         return fail(reason, "members[%zu]: %s", idx, why);
                 if (r < 0)
                         return r;
-                r = get_string(m, "type", false, l->max_string, &type, &why);
+                r = get_string_ref(m, "type", false, l->max_string, &type, &why);
                 if (r == -EBADMSG)
                         return fail(reason, "members[%zu]: %s", idx, why);
                 if (r < 0)
@@ -554,45 +570,47 @@ static int get_members(const cJSON *res, const Limits *l, ProvScimGroup *g, char
                 /* Nested groups are not expanded: membership on the host is direct only. */
                 if (type && strcasecmp(type, "User") != 0)
                         continue;
-                g->member_ids[n++] = TAKE_PTR(value);
-                g->n_members = n;
+                g->member_ids[n++] = (char *) value; /* replaced by a copy below */
         }
 
-        /* Sort, then drop repeats in place. */
+        /* Sort, drop repeats in place, then copy what is left. */
         qsort(g->member_ids, n, sizeof(char *), cmp_str);
-        if (n > 1) {
-                size_t w = 1;
-
-                for (size_t i = 1; i < n; i++) {
-                        if (streq(g->member_ids[i], g->member_ids[w - 1]))
-                                free(g->member_ids[i]);
-                        else
-                                g->member_ids[w++] = g->member_ids[i];
-                }
-                for (size_t i = w; i < n; i++)
-                        g->member_ids[i] = NULL;
-                g->n_members = w;
+        w = n > 0 ? 1 : 0;
+        for (size_t i = 1; i < n; i++)
+                if (!streq(g->member_ids[i], g->member_ids[w - 1]))
+                        g->member_ids[w++] = g->member_ids[i];
+        for (size_t i = 0; i < w; i++) {
+                g->member_ids[i] = prov_arena_strdup(arena, g->member_ids[i]);
+                if (!g->member_ids[i])
+                        return -ENOMEM;
         }
+        for (size_t i = w; i <= total; i++)
+                g->member_ids[i] = NULL;
+        g->n_members = w;
         return 0;
 }
 
-static int group_from_json(const cJSON *res, const Limits *l, ProvScimGroup *ret, char **reason) {
-        _cleanup_(group_donep) ProvScimGroup g = {};
+/* Fills *ret from one Group resource, like user_from_json(). */
+static int group_from_json(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimGroup *ret,
+                           char **reason) {
+        ProvArenaMark mark = prov_arena_mark(arena);
+        ProvScimGroup g = {};
         int r;
 
         if (!cJSON_IsObject(res))
                 return fail(reason, "resource is not an object");
 
         if ((r = check_schemas(res, PROV_SCIM_SCHEMA_GROUP, reason)) < 0 ||
-            (r = get_string(res, "id", true, SCIM_ID_MAX, &g.id, reason)) < 0 ||
-            (r = get_string(res, "displayName", true, l->max_string, &g.display_name, reason)) < 0 ||
+            (r = get_string(res, "id", true, SCIM_ID_MAX, arena, &g.id, reason)) < 0 ||
+            (r = get_string(res, "displayName", true, l->max_string, arena, &g.display_name, reason)) < 0 ||
             (r = get_id_attribute(res, l->gid_attribute, &g.has_gid, &g.gid, reason)) < 0 ||
-            (r = get_members(res, l, &g, reason)) < 0 ||
-            (r = get_meta_last_modified(res, &g.last_modified, reason)) < 0)
+            (r = get_members(res, l, arena, &g, reason)) < 0 ||
+            (r = get_meta_last_modified(res, arena, &g.last_modified, reason)) < 0) {
+                prov_arena_rollback(arena, &mark);
                 return r;
+        }
 
         *ret = g;
-        g = (ProvScimGroup) {};
         return 0;
 }
 
@@ -613,22 +631,20 @@ static int grow(void **array, size_t n, size_t size) {
         return 0;
 }
 
-static int add_reject(ProvScimBatch *b, const char *kind, const char *id, char *reason) {
-        ProvScimReject *rj;
+/* Appends a reject record; its strings are copied into the batch's arena. */
+static int add_reject(ProvScimBatch *b, const char *kind, const char *id, const char *reason) {
+        ProvScimReject rj;
 
-        if (grow((void **) &b->rejects, b->n_rejects, sizeof(ProvScimReject)) < 0) {
-                free(reason);
+        if (grow((void **) &b->rejects, b->n_rejects, sizeof(ProvScimReject)) < 0)
                 return -ENOMEM;
-        }
-        rj = &b->rejects[b->n_rejects];
-        *rj = (ProvScimReject) {
-                .kind = strdup(kind),
-                .id = sanitized_copy(id),
-                .reason = reason,
+        rj = (ProvScimReject) {
+                .kind = prov_arena_strdup(&b->arena, kind),
+                .id = sanitized_copy(&b->arena, id),
+                .reason = reason ? prov_arena_strdup(&b->arena, reason) : NULL,
         };
-        b->n_rejects++;
-        if (!rj->kind || (id && !rj->id))
+        if (!rj.kind || (id && !rj.id) || (reason && !rj.reason))
                 return -ENOMEM;
+        b->rejects[b->n_rejects++] = rj;
         return 0;
 }
 
@@ -646,27 +662,25 @@ static int parse_resources(ProvScimBatch *b, const cJSON *array, bool groups, co
         int r;
 
         cJSON_ArrayForEach(res, array) {
-                char *reason = NULL;
+                _cleanup_free_ char *reason = NULL;
 
                 if (groups) {
                         r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
                         if (r < 0)
                                 return r;
-                        r = group_from_json(res, l, &b->groups[b->n_groups], &reason);
+                        r = group_from_json(res, l, &b->arena, &b->groups[b->n_groups], &reason);
                         if (r >= 0)
                                 b->n_groups++;
                 } else {
                         r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
                         if (r < 0)
                                 return r;
-                        r = user_from_json(res, l, &b->users[b->n_users], &reason);
+                        r = user_from_json(res, l, &b->arena, &b->users[b->n_users], &reason);
                         if (r >= 0)
                                 b->n_users++;
                 }
                 if (r == -EBADMSG)
                         r = add_reject(b, groups ? "group" : "user", raw_id(res), reason);
-                else
-                        free(reason);
                 if (r < 0)
                         return r;
         }
@@ -710,6 +724,7 @@ static int dedup_ids(ProvScimBatch *b, bool groups) {
                 if (streq(idx[i].id, idx[i - 1].id))
                         drop[idx[i].index] = true;
 
+        /* The records own nothing (their strings are in the arena): dropping one is forgetting it. */
         for (size_t i = 0; i < n; i++) {
                 if (!drop[i]) {
                         if (groups)
@@ -719,28 +734,10 @@ static int dedup_ids(ProvScimBatch *b, bool groups) {
                         continue;
                 }
 
-                char *reason = strdup("duplicate id in the same batch (first one kept)");
-                if (!reason)
-                        return -ENOMEM;
-                r = add_reject(b, groups ? "group" : "user", groups ? b->groups[i].id : b->users[i].id, reason);
-                if (groups)
-                        group_done(&b->groups[i]);
-                else
-                        user_done(&b->users[i]);
-                if (r < 0) {
-                        /* Keep the batch consistent for the caller's free: shift the rest down. */
-                        for (size_t k = i + 1; k < n; k++) {
-                                if (groups)
-                                        b->groups[w++] = b->groups[k];
-                                else
-                                        b->users[w++] = b->users[k];
-                        }
-                        if (groups)
-                                b->n_groups = w;
-                        else
-                                b->n_users = w;
+                r = add_reject(b, groups ? "group" : "user", groups ? b->groups[i].id : b->users[i].id,
+                               "duplicate id in the same batch (first one kept)");
+                if (r < 0)
                         return r;
-                }
         }
         if (groups)
                 b->n_groups = w;
@@ -868,16 +865,16 @@ int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseO
                         r = parse_resources(b, v, groups, &l);
                 else if (cJSON_IsObject(v)) {
                         /* The list fields of a file are meaningless: parse into a scratch batch
-                         * sharing our arrays, then keep only the arrays. */
+                         * sharing our arrays and arena, then keep only those. */
                         part = *b;
                         r = parse_list_object(&part, v, groups, false, &l);
                         free(part.next_cursor);
-                        b->users = part.users;
-                        b->n_users = part.n_users;
-                        b->groups = part.groups;
-                        b->n_groups = part.n_groups;
-                        b->rejects = part.rejects;
-                        b->n_rejects = part.n_rejects;
+                        part.next_cursor = NULL;
+                        part.total_results = b->total_results;
+                        part.has_total_results = b->has_total_results;
+                        part.start_index = b->start_index;
+                        part.items_per_page = b->items_per_page;
+                        *b = part;
                 } else
                         r = -EBADMSG;
                 if (r < 0)
@@ -924,8 +921,23 @@ int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvSc
         return 0;
 }
 
+/* A user of its own (prov_scim_parse_user()), with the arena holding its strings. */
+typedef struct OwnedUser {
+        ProvScimUser user;
+        ProvArena arena;
+} OwnedUser;
+
+static OwnedUser *owned_user_free(OwnedUser *o) {
+        if (!o)
+                return NULL;
+        prov_arena_done(&o->arena);
+        free(o);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(OwnedUser *, owned_user_free);
+
 int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret) {
-        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+        _cleanup_(owned_user_freep) OwnedUser *o = NULL;
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
         _cleanup_free_ char *reason = NULL;
         Limits l = limits_from(opts);
@@ -938,14 +950,14 @@ int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOption
         if (r < 0)
                 return r;
 
-        u = calloc(1, sizeof(*u));
-        if (!u)
+        o = calloc(1, sizeof(*o));
+        if (!o)
                 return -ENOMEM;
-        r = user_from_json(root, &l, u, &reason);
+        r = user_from_json(root, &l, &o->arena, &o->user, &reason);
         if (r < 0)
                 return r;
 
-        *ret = TAKE_PTR(u);
+        *ret = &TAKE_PTR(o)->user;
         return 0;
 }
 
@@ -1006,27 +1018,18 @@ int prov_scim_parse_error(const char *json, size_t len, char **ret_detail) {
 ProvScimUser *prov_scim_user_free(ProvScimUser *u) {
         if (!u)
                 return NULL;
-        user_done(u);
-        free(u);
+        owned_user_free((OwnedUser *) ((char *) u - offsetof(OwnedUser, user)));
         return NULL;
 }
 
 ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b) {
         if (!b)
                 return NULL;
-        for (size_t i = 0; i < b->n_users; i++)
-                user_done(&b->users[i]);
         free(b->users);
-        for (size_t i = 0; i < b->n_groups; i++)
-                group_done(&b->groups[i]);
         free(b->groups);
-        for (size_t i = 0; i < b->n_rejects; i++) {
-                free(b->rejects[i].kind);
-                free(b->rejects[i].id);
-                free(b->rejects[i].reason);
-        }
         free(b->rejects);
         free(b->next_cursor);
+        prov_arena_done(&b->arena);
         free(b);
         return NULL;
 }

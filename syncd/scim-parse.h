@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "prov-util.h"
 
 #define PROV_SCIM_SCHEMA_USER "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -24,27 +25,33 @@
 #define PROV_SCIM_SCHEMA_LIST "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 #define PROV_SCIM_SCHEMA_ERROR "urn:ietf:params:scim:api:messages:2.0:Error"
 
+/* Records of a batch are plain structs: every string in them, and every member_ids array, lives
+ * in the batch's arena and is freed with the batch, never on its own. Fields are ordered by size
+ * to keep the structs free of padding. */
 typedef struct ProvScimUser {
         char *id;              /* required, 1..255 bytes, UTF-8 without control chars */
         char *user_name;       /* required, 1..255 bytes, no control chars (POSIX validation happens later, in mapping) */
         char *display_name;    /* displayName, else name.formatted, else "givenName familyName"; NULL if none */
-        bool active;           /* default true when absent or null; true/false, "true"/"false" (any case), 1/0 */
-        bool has_uid;          /* value at the configured uid attribute path (number or numeric string), if present */
-        int64_t uid;
-        bool has_gid;          /* same for the gid attribute path */
-        int64_t gid;
         char *home, *shell;    /* homeDirectory / loginShell at the root or in any "urn:" extension, else NULL */
         char *last_modified;   /* meta.lastModified string or NULL */
+        int64_t uid;           /* if has_uid: value at the configured uid attribute path (number or
+                                * numeric string) */
+        int64_t gid;           /* if has_gid: same for the gid attribute path */
+        bool has_uid;
+        bool has_gid;
+        bool active;           /* default true when absent or null; true/false, "true"/"false" (any
+                                * case), 1/0 */
 } ProvScimUser;
 
 typedef struct ProvScimGroup {
         char *id;              /* required, same rules as ProvScimUser.id */
         char *display_name;    /* required, 1..max_string bytes, no control chars */
-        char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted, deduplicated */
-        size_t n_members;
-        bool has_gid;
-        int64_t gid;
+        char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted,
+                                * deduplicated, NULL-terminated; NULL when there is no "members" */
         char *last_modified;
+        size_t n_members;
+        int64_t gid;           /* if has_gid */
+        bool has_gid;
 } ProvScimGroup;
 
 typedef struct ProvScimReject {
@@ -54,7 +61,7 @@ typedef struct ProvScimReject {
 } ProvScimReject;
 
 typedef struct ProvScimBatch {
-        ProvScimUser *users;
+        ProvScimUser *users;    /* malloc'ed arrays of n_* records */
         size_t n_users;
         ProvScimGroup *groups;
         size_t n_groups;
@@ -66,7 +73,10 @@ typedef struct ProvScimBatch {
         int64_t start_index;    /* 1 when absent */
         int64_t items_per_page; /* number of Resources when absent; never trust it for paging */
         bool has_total_results;
-        char *next_cursor;      /* RFC 9865 nextCursor, NULL if none */
+        char *next_cursor;      /* RFC 9865 nextCursor, NULL if none; malloc'ed, not in the arena */
+        ProvArena arena;        /* owns every string of users[], groups[] and rejects[] and every
+                                 * member_ids array; whoever moves records to another batch moves
+                                 * the arena with them (prov_arena_move()) */
 } ProvScimBatch;
 
 typedef struct ProvScimParseOptions {
@@ -92,7 +102,8 @@ int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvSc
                          ProvScimBatch **ret);
 
 /* One User resource (GET /Users/{id}). A resource that would be rejected in a batch gives
- * -EBADMSG. */
+ * -EBADMSG. The user owns its strings (in an arena of its own): free it with
+ * prov_scim_user_free(), which must never be given a user of a batch. */
 int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret);
 
 /* A SCIM error response. On success returns the "status" (100..599, number or string) or 0 if
@@ -100,7 +111,9 @@ int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOption
  * "status 409 (uniqueness): detail" in *ret_detail. -EBADMSG if it is not a JSON object. */
 int prov_scim_parse_error(const char *json, size_t len, char **ret_detail);
 
+/* Frees the record arrays, the arena with every string of the records, and next_cursor. */
 ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b);
+/* Only for users from prov_scim_parse_user(). */
 ProvScimUser *prov_scim_user_free(ProvScimUser *u);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimBatch *, prov_scim_batch_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvScimUser *, prov_scim_user_free);

@@ -17,6 +17,9 @@
 #define CONNECT_TIMEOUT_MAX_SEC 10
 /* A Retry-After beyond a day is a server bug; never wait longer than that. */
 #define RETRY_AFTER_MAX_SEC 86400
+/* The most records one list's totalResults may reserve room for up front: beyond that the
+ * figure is more likely a lie than a directory, and the arrays grow as pages arrive. */
+#define RESERVE_MAX (UINT64_C(4) * 1024 * 1024)
 
 struct ProvScimClient {
         CURL *curl;
@@ -588,55 +591,119 @@ static unsigned page_size(const ProvScimClient *c) {
 
 /* ---------------------------------------------------------------- paging */
 
-/* Grows an array of elements of size sz to hold one more than *n, doubling its capacity. */
-static int grow(void **array, size_t *cap, size_t n, size_t sz) {
-        size_t want;
+/* Makes room in an array of elements of size sz for at least want of them. Without a reservation
+ * the capacity grows by half (at most a third of it is slack), not by doubling. */
+static int reserve(void **array, size_t *cap, size_t want, size_t sz) {
+        size_t n;
         void *p;
 
-        if (n < *cap)
+        if (want <= *cap)
                 return 0;
-        want = *cap ? *cap * 2 : 256;
-        if (want > SIZE_MAX / sz)
-                return -ENOMEM;
-        p = realloc(*array, want * sz);
+        n = *cap + *cap / 2;
+        if (n < want)
+                n = want;
+        if (n < 64)
+                n = 64;
+        p = reallocarray(*array, n, sz);
         if (!p)
                 return -ENOMEM;
         *array = p;
-        *cap = want;
+        *cap = n;
         return 0;
 }
 
-/* Moves every resource and reject of a parsed page into the accumulator; the page keeps
- * nothing that batch_free would release twice. */
+/* Sets the capacity of an array to exactly n elements (n >= the elements it holds). */
+static int reserve_exact(void **array, size_t *cap, size_t n, size_t sz) {
+        void *p;
+
+        if (n == *cap)
+                return 0;
+        if (n == 0) {
+                free(*array);
+                *array = NULL;
+                *cap = 0;
+                return 0;
+        }
+        p = reallocarray(*array, n, sz);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *cap = n;
+        return 0;
+}
+
+/* Room for the whole list up front when its first page announces a plausible totalResults: one
+ * allocation of the right size instead of a series of reallocs, each copying everything so far.
+ * Only a hint: pages beyond it still grow the array, and accum_trim() gives back what did not
+ * come. */
+static int accum_reserve(Accum *a, bool groups, const ProvScimBatch *first) {
+        ProvScimBatch *b = a->batch;
+        size_t want;
+
+        if (!first->has_total_results || first->total_results <= 0 ||
+            (uint64_t) first->total_results > RESERVE_MAX)
+                return 0;
+        if (groups) {
+                want = b->n_groups + (size_t) first->total_results;
+                if (want <= a->cap_groups)
+                        return 0;
+                return reserve_exact((void **) &b->groups, &a->cap_groups, want, sizeof(ProvScimGroup));
+        }
+        want = b->n_users + (size_t) first->total_results;
+        if (want <= a->cap_users)
+                return 0;
+        return reserve_exact((void **) &b->users, &a->cap_users, want, sizeof(ProvScimUser));
+}
+
+/* After a list: gives back the room reserved for records that never came (more slack than
+ * growing by half would have left). */
+static int accum_trim(Accum *a, bool groups) {
+        ProvScimBatch *b = a->batch;
+
+        if (groups) {
+                if (a->cap_groups - b->n_groups <= b->n_groups / 2)
+                        return 0;
+                return reserve_exact((void **) &b->groups, &a->cap_groups, b->n_groups,
+                                     sizeof(ProvScimGroup));
+        }
+        if (a->cap_users - b->n_users <= b->n_users / 2)
+                return 0;
+        return reserve_exact((void **) &b->users, &a->cap_users, b->n_users, sizeof(ProvScimUser));
+}
+
+/* Moves every resource and reject of a parsed page into the accumulator: the record structs are
+ * copied, the arena chunks holding their strings change hands without copying. On error nothing
+ * has moved; on success the page is left with no records and an empty arena. */
 static int accum_take(Accum *a, ProvScimBatch *page) {
         ProvScimBatch *b = a->batch;
         int r;
 
-        for (size_t i = 0; i < page->n_users; i++) {
-                r = grow((void **) &b->users, &a->cap_users, b->n_users, sizeof(ProvScimUser));
-                if (r < 0)
-                        goto fail;
-                b->users[b->n_users++] = page->users[i];
-                page->users[i] = (ProvScimUser) {};
-        }
-        for (size_t i = 0; i < page->n_groups; i++) {
-                r = grow((void **) &b->groups, &a->cap_groups, b->n_groups, sizeof(ProvScimGroup));
-                if (r < 0)
-                        goto fail;
-                b->groups[b->n_groups++] = page->groups[i];
-                page->groups[i] = (ProvScimGroup) {};
-        }
-        for (size_t i = 0; i < page->n_rejects; i++) {
-                r = grow((void **) &b->rejects, &a->cap_rejects, b->n_rejects, sizeof(ProvScimReject));
-                if (r < 0)
-                        goto fail;
-                b->rejects[b->n_rejects++] = page->rejects[i];
-                page->rejects[i] = (ProvScimReject) {};
-        }
+        r = reserve((void **) &b->users, &a->cap_users, b->n_users + page->n_users, sizeof(ProvScimUser));
+        if (r < 0)
+                return r;
+        r = reserve((void **) &b->groups, &a->cap_groups, b->n_groups + page->n_groups,
+                    sizeof(ProvScimGroup));
+        if (r < 0)
+                return r;
+        r = reserve((void **) &b->rejects, &a->cap_rejects, b->n_rejects + page->n_rejects,
+                    sizeof(ProvScimReject));
+        if (r < 0)
+                return r;
+
+        if (page->n_users > 0)
+                memcpy(b->users + b->n_users, page->users, page->n_users * sizeof(ProvScimUser));
+        b->n_users += page->n_users;
+        page->n_users = 0;
+        if (page->n_groups > 0)
+                memcpy(b->groups + b->n_groups, page->groups, page->n_groups * sizeof(ProvScimGroup));
+        b->n_groups += page->n_groups;
+        page->n_groups = 0;
+        if (page->n_rejects > 0)
+                memcpy(b->rejects + b->n_rejects, page->rejects, page->n_rejects * sizeof(ProvScimReject));
+        b->n_rejects += page->n_rejects;
+        page->n_rejects = 0;
+        prov_arena_move(&b->arena, &page->arena);
         return 0;
-fail:
-        /* The emptied slots are zeroed, so freeing the page still frees exactly what is left. */
-        return r;
 }
 
 /* Walks one list endpoint (/Users or /Groups) to its end, appending to a. filter is already
@@ -700,8 +767,12 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                 n = (groups ? page->n_groups : page->n_users) + page->n_rejects;
                 if (!page->has_total_results)
                         has_total = false;
-                if (pages == 1)
+                if (pages == 1) {
                         total_first = page->total_results;
+                        r = accum_reserve(a, groups, page);
+                        if (r < 0)
+                                return r;
+                }
                 total_last = page->total_results;
 
                 r = accum_take(a, page);
@@ -723,6 +794,10 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                 if (has_total && received >= (uint64_t) (total_last > 0 ? total_last : 0))
                         break;
         }
+
+        r = accum_trim(a, groups);
+        if (r < 0)
+                return r;
 
         *ret_consistent = !has_total ||
                 (total_first == total_last && received == (uint64_t) (total_last > 0 ? total_last : 0));
@@ -781,17 +856,16 @@ static const char *group_id(const ProvScimBatch *b, size_t i) {
 }
 
 /* Drops later copies of the same id (a resource seen twice because the list shifted under us
- * while paging), keeping the order of first appearance. */
+ * while paging), keeping the order of first appearance. The records own nothing (their strings
+ * are in the batch's arena), so dropping one is forgetting it. */
 static int dedup(ProvScimBatch *b) {
-        _cleanup_(prov_scim_batch_freep) ProvScimBatch *trash = NULL;
         _cleanup_free_ bool *dup_u = NULL, *dup_g = NULL;
         size_t du = 0, dg = 0, k;
         int r;
 
         dup_u = calloc(b->n_users + 1, sizeof(bool));
         dup_g = calloc(b->n_groups + 1, sizeof(bool));
-        trash = calloc(1, sizeof(ProvScimBatch));
-        if (!dup_u || !dup_g || !trash)
+        if (!dup_u || !dup_g)
                 return -ENOMEM;
         r = find_duplicates(b->n_users, user_id, b, dup_u, &du);
         if (r < 0)
@@ -802,23 +876,14 @@ static int dedup(ProvScimBatch *b) {
         if (du == 0 && dg == 0)
                 return 0;
 
-        trash->users = calloc(du + 1, sizeof(ProvScimUser));
-        trash->groups = calloc(dg + 1, sizeof(ProvScimGroup));
-        if (!trash->users || !trash->groups)
-                return -ENOMEM;
-
         k = 0;
         for (size_t i = 0; i < b->n_users; i++)
-                if (dup_u[i])
-                        trash->users[trash->n_users++] = b->users[i];
-                else
+                if (!dup_u[i])
                         b->users[k++] = b->users[i];
         b->n_users = k;
         k = 0;
         for (size_t i = 0; i < b->n_groups; i++)
-                if (dup_g[i])
-                        trash->groups[trash->n_groups++] = b->groups[i];
-                else
+                if (!dup_g[i])
                         b->groups[k++] = b->groups[i];
         b->n_groups = k;
         log_debug("SCIM: dropped %zu duplicate users and %zu duplicate groups.", du, dg);
