@@ -73,59 +73,6 @@ static ssize_t id_hash_find(const IdHash *h, const char *id, const char *(*id_at
         return -1;
 }
 
-/* A small bump allocator for the strings of one sync: at 100k accounts a malloc per string
- * costs more in headers than the strings themselves. Freed as a whole. */
-typedef struct PoolChunk {
-        struct PoolChunk *next;
-        size_t used, size;
-        max_align_t data[];
-} PoolChunk;
-
-typedef struct Pool {
-        PoolChunk *head;
-} Pool;
-
-#define POOL_CHUNK_SIZE (64u * 1024u)
-
-static void *pool_alloc(Pool *p, size_t n) {
-        PoolChunk *c = p->head;
-
-        n = (n + 7) & ~(size_t) 7;
-        if (!c || c->size - c->used < n) {
-                size_t size = n > POOL_CHUNK_SIZE / 4 ? n : POOL_CHUNK_SIZE;
-                c = malloc(sizeof(PoolChunk) + size);
-                if (!c)
-                        return NULL;
-                c->size = size;
-                c->used = 0;
-                if (p->head && size != POOL_CHUNK_SIZE) {
-                        /* A large block: keep filling the current chunk afterwards. */
-                        c->next = p->head->next;
-                        p->head->next = c;
-                } else {
-                        c->next = p->head;
-                        p->head = c;
-                }
-        }
-        void *r = (char *) c->data + c->used;
-        c->used += n;
-        return r;
-}
-
-static char *pool_strdup(Pool *p, const char *s) {
-        size_t n = strlen(s) + 1;
-        char *d = pool_alloc(p, n);
-        return d ? memcpy(d, s, n) : NULL;
-}
-
-static void pool_free(Pool *p) {
-        while (p->head) {
-                PoolChunk *c = p->head;
-                p->head = c->next;
-                free(c);
-        }
-}
-
 /* What the sync needs of the stored account of a directory user. The store is never loaded
  * whole: these facts come from one ordered pass over it (full scans) or point queries
  * (deltas). */
@@ -178,7 +125,7 @@ typedef struct SyncRun {
         const ProvConfig *config;
         const ProvLocalAccounts *local;
         int64_t now;
-        Pool pool;
+        ProvArena pool;
         MappedUser *users;
         size_t n_users;
         MappedGroup *groups;
@@ -224,11 +171,8 @@ static int grow_array(void **array, size_t *cap, size_t n, size_t size) {
 }
 
 void prov_sync_result_done(ProvSyncResult *r) {
-        for (size_t i = 0; i < r->n_transitions; i++) {
-                free(r->transitions[i].scim_id);
-                free(r->transitions[i].name);
-        }
         free(r->transitions);
+        prov_arena_done(&r->strings);
         *r = (ProvSyncResult) {};
 }
 
@@ -284,28 +228,22 @@ static int add_transition(SyncRun *run, const char *scim_id, const char *name, u
         ProvSyncResult *res = run->result;
         ProvTransition *t;
 
-        if (res->n_transitions >= run->cap_transitions) {
-                size_t c = run->cap_transitions ? run->cap_transitions * 2 : 16;
-                t = reallocarray(res->transitions, c, sizeof(*t));
-                if (!t)
-                        return -ENOMEM;
-                res->transitions = t;
-                run->cap_transitions = c;
-        }
+        int r;
+
+        r = grow_array((void **) &res->transitions, &run->cap_transitions, res->n_transitions, sizeof(*t));
+        if (r < 0)
+                return r;
         t = &res->transitions[res->n_transitions];
         *t = (ProvTransition) {
-                .scim_id = strdup(scim_id),
-                .name = strdup(name),
+                .scim_id = prov_arena_strdup(&res->strings, scim_id),
+                .name = prov_arena_strdup(&res->strings, name),
                 .uid = uid,
                 .old_state = old_state,
                 .new_state = new_state,
                 .event = event,
         };
-        if (!t->scim_id || !t->name) {
-                free(t->scim_id);
-                free(t->name);
+        if (!t->scim_id || !t->name)
                 return -ENOMEM;
-        }
         res->n_transitions++;
         return 0;
 }
@@ -414,7 +352,7 @@ static uint64_t fields_hash(const char *gecos, const char *home, const char *she
 }
 
 static int old_from_record(SyncRun *run, const ProvUserRecord *rec, OldUser *ret) {
-        const char *name = pool_strdup(&run->pool, rec->name);
+        const char *name = prov_arena_strdup(&run->pool, rec->name);
 
         if (!name)
                 return -ENOMEM;
@@ -453,8 +391,8 @@ static int merge_stored_user(const ProvUserRecord *rec, void *userdata) {
                 return r;
         StoredOnly *s = &run->stored_only[run->n_stored_only];
         *s = (StoredOnly) {
-                .scim_id = pool_strdup(&run->pool, rec->scim_id),
-                .name = pool_strdup(&run->pool, rec->name),
+                .scim_id = prov_arena_strdup(&run->pool, rec->scim_id),
+                .name = prov_arena_strdup(&run->pool, rec->name),
                 .state_changed_usec = rec->state_changed_usec,
                 .uid = rec->uid,
                 .state = rec->state,
@@ -588,7 +526,7 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
         if (s->shell && !prov_valid_shell(s->shell, c->allowed_shells))
                 return reject(run, "user", s->id, name, "login shell is not in allowed_shells") ?: 0;
 
-        u->name = pool_strdup(&run->pool, name);
+        u->name = prov_arena_strdup(&run->pool, name);
         if (!u->name)
                 return -ENOMEM;
         return 1;
@@ -957,7 +895,19 @@ static int suspend_unaccepted(SyncRun *run, const MappedUser *u) {
 
 static int apply_users(SyncRun *run) {
         ProvSyncResult *res = run->result;
+        size_t joiners = 0;
         int r;
+
+        /* A first sync has a transition per account: one allocation for all of them. */
+        for (size_t i = 0; i < run->n_users; i++)
+                joiners += run->users[i].accepted && !run->users[i].old.name;
+        if (joiners > run->cap_transitions) {
+                ProvTransition *t = reallocarray(res->transitions, joiners + 16, sizeof(ProvTransition));
+                if (!t)
+                        return -ENOMEM;
+                res->transitions = t;
+                run->cap_transitions = joiners + 16;
+        }
 
         for (size_t i = 0; i < run->n_users; i++) {
                 MappedUser *u = &run->users[i];
@@ -1246,7 +1196,7 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
         r = grow_array((void **) &run->deltas, &run->cap_deltas, run->n_deltas, sizeof(MemberDelta));
         if (r < 0)
                 return r;
-        const char *user = pool_strdup(&run->pool, user_scim_id);
+        const char *user = prov_arena_strdup(&run->pool, user_scim_id);
         if (!user)
                 return -ENOMEM;
         run->deltas[run->n_deltas++] = (MemberDelta) { user, group_name, added };
@@ -1255,13 +1205,13 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
 
 /* The members a group has in the store, collected for one comparison. */
 typedef struct MemberList {
-        Pool pool;
+        ProvArena pool;
         char **ids;
         size_t n, cap;
 } MemberList;
 
 static void member_list_done(MemberList *l) {
-        pool_free(&l->pool);
+        prov_arena_done(&l->pool);
         free(l->ids);
         *l = (MemberList) {};
 }
@@ -1274,7 +1224,7 @@ static int member_list_add(const char *group_scim_id, const char *user_scim_id, 
         r = grow_array((void **) &l->ids, &l->cap, l->n, sizeof(char *));
         if (r < 0)
                 return r;
-        l->ids[l->n] = pool_strdup(&l->pool, user_scim_id);
+        l->ids[l->n] = prov_arena_strdup(&l->pool, user_scim_id);
         if (!l->ids[l->n])
                 return -ENOMEM;
         l->n++;
@@ -1480,7 +1430,7 @@ static void run_done(SyncRun *run) {
         prov_group_records_free(run->stored_groups, run->n_stored_groups);
         free(run->stored_group_by_id);
         free(run->stored_group_by_name);
-        pool_free(&run->pool);
+        prov_arena_done(&run->pool);
 }
 
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
@@ -1761,7 +1711,7 @@ typedef struct ExportUser {
 typedef struct Export {
         const ProvConfig *config;
         const ProvLocalAccounts *local;
-        Pool pool;
+        ProvArena pool;
         ProvSnapUser *su;
         size_t nu, cap_su;
         ExportUser *by_scim;
@@ -1778,7 +1728,7 @@ typedef struct Export {
 } Export;
 
 static void export_done(Export *e) {
-        pool_free(&e->pool);
+        prov_arena_done(&e->pool);
         free(e->su);
         free(e->by_scim);
         free(e->user_hash.slots);
@@ -1794,7 +1744,7 @@ static const char *export_shell(Export *e, const char *shell) {
         for (size_t i = 0; i < e->n_shells; i++)
                 if (streq(e->shells[i], shell))
                         return e->shells[i];
-        char *c = pool_strdup(&e->pool, shell);
+        char *c = prov_arena_strdup(&e->pool, shell);
         if (c && e->n_shells < ELEMENTSOF(e->shells))
                 e->shells[e->n_shells++] = c;
         return c;
@@ -1805,7 +1755,7 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
         const char *scim_id, *name = NULL;
         int r;
 
-        scim_id = pool_strdup(&e->pool, u->scim_id);
+        scim_id = prov_arena_strdup(&e->pool, u->scim_id);
         if (!scim_id)
                 return -ENOMEM;
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
@@ -1820,11 +1770,11 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                         return r;
                 ProvSnapUser *s = &e->su[e->nu];
                 *s = (ProvSnapUser) {
-                        .name = name = pool_strdup(&e->pool, u->name),
+                        .name = name = prov_arena_strdup(&e->pool, u->name),
                         .uid = u->uid,
                         .gid = u->gid,
-                        .gecos = pool_strdup(&e->pool, u->gecos),
-                        .home = pool_strdup(&e->pool, u->home),
+                        .gecos = prov_arena_strdup(&e->pool, u->gecos),
+                        .home = prov_arena_strdup(&e->pool, u->home),
                         .shell = u->state == PROV_STATE_ACTIVE ? export_shell(e, u->shell) : NOLOGIN_SHELL,
                         .state = u->state,
                         .lastchg_days = (uint32_t) (u->updated_usec / USEC_PER_DAY),

@@ -5,6 +5,7 @@
  * onto POSIX accounts, compared with the store, applied in one transaction, and published
  * as a new snapshot. */
 
+#include "arena.h"
 #include "local.h"
 #include "prov-config.h"
 #include "prov-types.h"
@@ -33,6 +34,7 @@ typedef struct ProvSyncResult {
         uint64_t generation;       /* of the store after the sync */
         ProvTransition *transitions;
         size_t n_transitions;
+        ProvArena strings;         /* the transitions' strings */
 } ProvSyncResult;
 
 void prov_sync_result_done(ProvSyncResult *r);
