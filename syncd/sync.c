@@ -1234,7 +1234,8 @@ static int member_list_add(const char *group_scim_id, const char *user_scim_id, 
 /* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique): only
  * the differences are written, so that the 50k members of a big group are not rewritten on
  * every sync. With keep, nobody is removed. */
-static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, size_t n_want, bool keep) {
+static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const bool *known, size_t n_want,
+                        bool keep) {
         _cleanup_(member_list_done) MemberList have = {};
         size_t i = 0, j = 0;
         int r;
@@ -1261,7 +1262,7 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, s
                 } else {
                         /* Accounts of the scan are stored by now; others (a delta's, a held
                          * scan's) are checked, and unknown ones drop out here (0). */
-                        r = prov_store_member_add(run->store, g->src->id, want[j], find_user(run, want[j]) != NULL);
+                        r = prov_store_member_add(run->store, g->src->id, want[j], known[j]);
                         if (r > 0)
                                 r = member_delta(run, want[j], g->name, true);
                         if (r < 0)
@@ -1282,6 +1283,7 @@ static int cmp_strp(const void *a, const void *b) {
 static int apply_groups(SyncRun *run) {
         ProvSyncResult *res = run->result;
         _cleanup_free_ char **members = NULL;
+        _cleanup_free_ bool *known = NULL;
         size_t cap = 0;
         int r = 0;
 
@@ -1331,6 +1333,10 @@ static int apply_groups(SyncRun *run) {
                         if (!p)
                                 return -ENOMEM;
                         members = p;
+                        bool *k = reallocarray(known, g->src->n_members, sizeof(bool));
+                        if (!k)
+                                return -ENOMEM;
+                        known = k;
                         cap = g->src->n_members;
                 }
                 for (size_t m = 0; m < g->src->n_members; m++) {
@@ -1339,17 +1345,28 @@ static int apply_groups(SyncRun *run) {
                          * changed: the others keep their accounts (the store ignores unknown ids).
                          * The same holds for a scan whose deprovisions the guard held: a member
                          * missing from it keeps the account, and so the membership. */
-                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
+                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held) {
+                                /* A member of the scan is stored by now: no need to ask. */
+                                known[n] = u != NULL;
                                 members[n++] = g->src->member_ids[m];
+                        }
                 }
-                /* The parser hands member ids sorted and unique; sorting again costs nothing
-                 * then, and keeps the comparison right whoever built the batch. */
-                qsort(members, n, sizeof(char *), cmp_strp);
-                size_t w = 0;
-                for (size_t m = 0; m < n; m++)
-                        if (w == 0 || !streq(members[w - 1], members[m]))
-                                members[w++] = members[m];
-                r = sync_members(run, g, members, w, res->held);
+                /* The parser hands member ids sorted and unique; whoever built the batch, the
+                 * comparison with the store needs them so. */
+                bool sorted = true;
+                for (size_t m = 1; sorted && m < n; m++)
+                        sorted = strcmp(members[m - 1], members[m]) < 0;
+                if (!sorted) {
+                        qsort(members, n, sizeof(char *), cmp_strp);
+                        size_t w = 0;
+                        for (size_t m = 0; m < n; m++)
+                                if (w == 0 || !streq(members[w - 1], members[m])) {
+                                        known[w] = find_user(run, members[m]) != NULL;
+                                        members[w++] = members[m];
+                                }
+                        n = w;
+                }
+                r = sync_members(run, g, members, known, n, res->held);
                 if (r < 0)
                         return r;
         }
@@ -1721,7 +1738,9 @@ typedef struct Export {
         size_t n_shells;
         ProvGroupRecord *groups;
         size_t n_groups;
-        IdIndex *group_by_scim;
+        IdHash group_hash;      /* groups[] by SCIM id */
+        char *last_group;       /* the group of the last membership row, and its position */
+        ssize_t last_pos;
         size_t *first, *count;  /* per groups[] entry: its slice of names */
         const char **names;
         size_t n_names, cap_names;
@@ -1733,7 +1752,8 @@ static void export_done(Export *e) {
         free(e->by_scim);
         free(e->user_hash.slots);
         prov_group_records_free(e->groups, e->n_groups);
-        free(e->group_by_scim);
+        free(e->group_hash.slots);
+        free(e->last_group);
         free(e->first);
         free(e->count);
         free(e->names);
@@ -1791,6 +1811,10 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
         return 0;
 }
 
+static const char *export_group_id_at(const void *ctx, size_t i) {
+        return ((const Export *) ctx)->groups[i].scim_id;
+}
+
 static const char *export_user_id_at(const void *ctx, size_t i) {
         return ((const Export *) ctx)->by_scim[i].scim_id;
 }
@@ -1798,12 +1822,20 @@ static const char *export_user_id_at(const void *ctx, size_t i) {
 /* Memberships arrive ordered by group: each group's members end up in one slice of names. */
 static int export_membership(const char *group_scim_id, const char *user_scim_id, void *userdata) {
         Export *e = userdata;
-        const IdIndex *g = index_find(e->group_by_scim, e->n_groups, group_scim_id);
         const ExportUser *u;
-        ssize_t k;
+        ssize_t g, k;
         int r;
 
-        if (!g)
+        /* Rows come ordered by group: one lookup per group, not per row. */
+        if (!e->last_group || !streq(e->last_group, group_scim_id)) {
+                e->last_pos = id_hash_find(&e->group_hash, group_scim_id, export_group_id_at, e);
+                free(e->last_group);
+                e->last_group = strdup(group_scim_id);
+                if (!e->last_group)
+                        return -ENOMEM;
+        }
+        g = e->last_pos;
+        if (g < 0)
                 return 0;
         k = id_hash_find(&e->user_hash, user_scim_id, export_user_id_at, e);
         if (k < 0)
@@ -1814,10 +1846,10 @@ static int export_membership(const char *group_scim_id, const char *user_scim_id
         r = grow_array((void **) &e->names, &e->cap_names, e->n_names, sizeof(char *));
         if (r < 0)
                 return r;
-        if (e->count[g->pos] == 0)
-                e->first[g->pos] = e->n_names;
+        if (e->count[g] == 0)
+                e->first[g] = e->n_names;
         e->names[e->n_names++] = u->name;
-        e->count[g->pos]++;
+        e->count[g]++;
         return 0;
 }
 
@@ -1849,14 +1881,13 @@ static int export_collect(Export *e, ProvStore *store) {
         r = prov_store_groups_load(store, &e->groups, &e->n_groups);
         if (r < 0)
                 return r;
-        e->group_by_scim = calloc(e->n_groups + 1, sizeof(IdIndex));
         e->first = calloc(e->n_groups + 1, sizeof(size_t));
         e->count = calloc(e->n_groups + 1, sizeof(size_t));
-        if (!e->group_by_scim || !e->first || !e->count)
+        if (!e->first || !e->count)
                 return -ENOMEM;
-        for (size_t i = 0; i < e->n_groups; i++)
-                e->group_by_scim[i] = (IdIndex) { e->groups[i].scim_id, i };
-        qsort(e->group_by_scim, e->n_groups, sizeof(IdIndex), cmp_idindex);
+        r = id_hash_build(&e->group_hash, e->n_groups, export_group_id_at, e);
+        if (r < 0)
+                return r;
         return prov_store_memberships_foreach(store, NULL, export_membership, e);
 }
 
