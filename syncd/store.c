@@ -145,6 +145,7 @@ typedef enum StmtId {
         STMT_MEMBER_REMOVE,
         STMT_MEMBER_ADD_KNOWN,
         STMT_MEMBERS_OF_USER_CLEAR,
+        STMT_MEMBERS_ADD_NEW,
         _STMT_MAX,
 } StmtId;
 
@@ -210,6 +211,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_scim_id = ?1 AND user_scim_id = ?2",
         [STMT_MEMBER_ADD_KNOWN] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) VALUES (?1, ?2)",
         [STMT_MEMBERS_OF_USER_CLEAR] = "DELETE FROM memberships WHERE user_scim_id = ?1",
+        [STMT_MEMBERS_ADD_NEW] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) "
+                                 "SELECT ?1, value FROM json_each(?2)",
 };
 
 /* The ids of one kind the ledger holds within [min, max], one bit each: allocation scans it
@@ -1320,6 +1323,66 @@ static int member_change(ProvStore *s, StmtId id, const char *group_scim_id, con
 
 int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known) {
         return member_change(s, known ? STMT_MEMBER_ADD_KNOWN : STMT_MEMBER_ADD, group_scim_id, user_scim_id);
+}
+
+/* Up to this many ids per statement: few statements, and a bounded JSON text beside them. */
+#define MEMBERS_PER_STATEMENT 2048u
+
+int prov_store_members_add_new(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n) {
+        _cleanup_free_ char *json = NULL;
+        size_t cap = 0;
+        int r;
+
+        if (!s || !group_scim_id || (n > 0 && !user_scim_ids))
+                return -EINVAL;
+        /* The ids as a JSON array that json_each() unrolls: a first sync adds 350k rows. */
+        for (size_t first = 0; first < n; first += MEMBERS_PER_STATEMENT) {
+                _cleanup_reset_ sqlite3_stmt *st = NULL;
+                size_t end = first + MEMBERS_PER_STATEMENT < n ? first + MEMBERS_PER_STATEMENT : n;
+                size_t len = 2, k = 0;
+
+                for (size_t i = first; i < end; i++) {
+                        len += 3;
+                        for (const char *p = user_scim_ids[i]; *p; p++)
+                                len += *p == '"' || *p == '\\' ? 2 : (unsigned char) *p < 0x20 ? 6 : 1;
+                }
+                if (len + 1 > cap) {
+                        char *p = realloc(json, len + 1);
+                        if (!p)
+                                return -ENOMEM;
+                        json = p;
+                        cap = len + 1;
+                }
+                json[k++] = '[';
+                for (size_t i = first; i < end; i++) {
+                        if (i > first)
+                                json[k++] = ',';
+                        json[k++] = '"';
+                        for (const unsigned char *p = (const unsigned char *) user_scim_ids[i]; *p; p++) {
+                                if (*p == '"' || *p == '\\') {
+                                        json[k++] = '\\';
+                                        json[k++] = (char) *p;
+                                } else if (*p < 0x20)
+                                        k += (size_t) snprintf(json + k, 7, "\\u%04x", *p);
+                                else
+                                        json[k++] = (char) *p;
+                        }
+                        json[k++] = '"';
+                }
+                json[k++] = ']';
+                json[k] = '\0';
+
+                r = stmt_get(s, STMT_MEMBERS_ADD_NEW, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 2, json, (int) k, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {

@@ -146,6 +146,9 @@ int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_
  * known, the caller vouches that the user and the group are stored (it wrote them in the same
  * transaction): the existence check is skipped. */
 int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known);
+/* Adds memberships of accounts and a group that the caller has just stored (in the same
+ * transaction) and that nobody needs to hear about one by one: one statement for all of them. */
+int prov_store_members_add_new(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n);
 /* Removes one membership: 1 if removed, 0 if there was none. */
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
 /* Ordered by group, then user. */

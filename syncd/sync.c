@@ -1203,6 +1203,13 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
         return 0;
 }
 
+/* What the sync knows of a group member of the scan. */
+typedef enum MemberKind {
+        MEMBER_UNKNOWN, /* not in the scan (a delta, a held scan): the store may not have it */
+        MEMBER_STORED,  /* in the scan, and stored before this sync */
+        MEMBER_NEW,     /* joining in this sync: stored by now, and no mover */
+} MemberKind;
+
 /* The members a group has in the store, collected for one comparison. */
 typedef struct MemberList {
         ProvArena pool;
@@ -1234,10 +1241,11 @@ static int member_list_add(const char *group_scim_id, const char *user_scim_id, 
 /* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique): only
  * the differences are written, so that the 50k members of a big group are not rewritten on
  * every sync. With keep, nobody is removed. */
-static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const bool *known, size_t n_want,
+static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const uint8_t *kind, size_t n_want,
                         bool keep) {
         _cleanup_(member_list_done) MemberList have = {};
-        size_t i = 0, j = 0;
+        _cleanup_free_ char **fresh = NULL;
+        size_t i = 0, j = 0, n_fresh = 0;
         int r;
 
         if (g->old.scim_id) {
@@ -1259,10 +1267,18 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, c
                                         return r;
                         }
                         i++;
+                } else if (kind[j] == MEMBER_NEW) {
+                        /* Joiners' memberships go in one statement below. */
+                        if (!fresh) {
+                                fresh = calloc(n_want, sizeof(char *));
+                                if (!fresh)
+                                        return -ENOMEM;
+                        }
+                        fresh[n_fresh++] = want[j++];
                 } else {
-                        /* Accounts of the scan are stored by now; others (a delta's, a held
-                         * scan's) are checked, and unknown ones drop out here (0). */
-                        r = prov_store_member_add(run->store, g->src->id, want[j], known[j]);
+                        /* Others (a delta's, a held scan's) are checked, and unknown ones drop
+                         * out here (0). */
+                        r = prov_store_member_add(run->store, g->src->id, want[j], kind[j] == MEMBER_STORED);
                         if (r > 0)
                                 r = member_delta(run, want[j], g->name, true);
                         if (r < 0)
@@ -1270,7 +1286,11 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, c
                         j++;
                 }
         }
-        return 0;
+        return prov_store_members_add_new(run->store, g->src->id, fresh, n_fresh);
+}
+
+static MemberKind member_kind(const MappedUser *u) {
+        return !u ? MEMBER_UNKNOWN : u->old.name ? MEMBER_STORED : MEMBER_NEW;
 }
 
 static int cmp_strp(const void *a, const void *b) {
@@ -1283,7 +1303,7 @@ static int cmp_strp(const void *a, const void *b) {
 static int apply_groups(SyncRun *run) {
         ProvSyncResult *res = run->result;
         _cleanup_free_ char **members = NULL;
-        _cleanup_free_ bool *known = NULL;
+        _cleanup_free_ uint8_t *kind = NULL;
         size_t cap = 0;
         int r = 0;
 
@@ -1333,10 +1353,10 @@ static int apply_groups(SyncRun *run) {
                         if (!p)
                                 return -ENOMEM;
                         members = p;
-                        bool *k = reallocarray(known, g->src->n_members, sizeof(bool));
+                        uint8_t *k = reallocarray(kind, g->src->n_members, sizeof(uint8_t));
                         if (!k)
                                 return -ENOMEM;
-                        known = k;
+                        kind = k;
                         cap = g->src->n_members;
                 }
                 for (size_t m = 0; m < g->src->n_members; m++) {
@@ -1346,8 +1366,7 @@ static int apply_groups(SyncRun *run) {
                          * The same holds for a scan whose deprovisions the guard held: a member
                          * missing from it keeps the account, and so the membership. */
                         if (u ? u->accepted && u->in_scope : run->opts->delta || res->held) {
-                                /* A member of the scan is stored by now: no need to ask. */
-                                known[n] = u != NULL;
+                                kind[n] = member_kind(u);
                                 members[n++] = g->src->member_ids[m];
                         }
                 }
@@ -1361,12 +1380,12 @@ static int apply_groups(SyncRun *run) {
                         size_t w = 0;
                         for (size_t m = 0; m < n; m++)
                                 if (w == 0 || !streq(members[w - 1], members[m])) {
-                                        known[w] = find_user(run, members[m]) != NULL;
+                                        kind[w] = member_kind(find_user(run, members[m]));
                                         members[w++] = members[m];
                                 }
                         n = w;
                 }
-                r = sync_members(run, g, members, known, n, res->held);
+                r = sync_members(run, g, members, kind, n, res->held);
                 if (r < 0)
                         return r;
         }

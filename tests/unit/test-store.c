@@ -442,6 +442,94 @@ static void test_memberships_replace(void **state) {
         prov_memberships_free(v, n);
 }
 
+typedef struct Collected {
+        char rows[8][128];
+        size_t n;
+} Collected;
+
+static int collect_row(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+        Collected *c = userdata;
+
+        if (c->n < ELEMENTSOF(c->rows))
+                snprintf(c->rows[c->n], sizeof(c->rows[0]), "%s|%s", group_scim_id, user_scim_id);
+        c->n++;
+        return 0;
+}
+
+static int count_row(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+        (void) group_scim_id;
+        (void) user_scim_id;
+        (*(size_t *) userdata)++;
+        return 0;
+}
+
+static void test_memberships_add_remove_bulk(void **state) {
+        Fixture *f = *state;
+        /* Ids JSON would need escaped: the bulk path hands them to SQLite as a JSON array. */
+        static const char *const ids[] = { "u \"quoted\"", "u\\back", "u-\xc3\xa9t\xc3\xa9", "u,comma]" };
+        ProvGroupRecord g = make_group("g-1", "devs", 200000);
+        Collected c = {};
+        char *v[ELEMENTSOF(ids)];
+
+        assert_int_equal(prov_store_group_put(f->s, &g), 0);
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                ProvUserRecord u = make_user(ids[i], "x", 100001 + (uint32_t) i);
+                char name[16];
+                snprintf(name, sizeof(name), "user%zu", i);
+                u.name = name;
+                assert_int_equal(prov_store_user_put(f->s, &u), 0);
+                v[i] = (char *) ids[i];
+        }
+        assert_int_equal(prov_store_members_add_new(f->s, "g-1", v, ELEMENTSOF(v)), 0);
+        assert_int_equal(prov_store_memberships_foreach(f->s, "g-1", collect_row, &c), 0);
+        assert_int_equal(c.n, 4);
+        /* Byte order: ' ' < ',' < '-' < '\\'. */
+        assert_string_equal(c.rows[0], "g-1|u \"quoted\"");
+        assert_string_equal(c.rows[1], "g-1|u,comma]");
+        assert_string_equal(c.rows[2], "g-1|u-\xc3\xa9t\xc3\xa9");
+        assert_string_equal(c.rows[3], "g-1|u\\back");
+        assert_int_equal(prov_store_check_references(f->s), 0);
+
+        /* One by one: 1 when it changed something, 0 when not; an unknown account is not added
+         * unless the caller vouches for it. */
+        assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 1);
+        assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 0);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0], false), 1);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0], true), 0);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost", false), 0);
+        assert_int_equal(prov_store_check_references(f->s), 0);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost", true), 1);
+        assert_int_equal(prov_store_check_references(f->s), -EBADMSG);
+        assert_int_equal(prov_store_member_remove(f->s, "g-1", "ghost"), 1);
+
+        /* More members than one statement takes. */
+        size_t n = 5000, got = 0;
+        char **many = calloc(n, sizeof(char *));
+        assert_non_null(many);
+        assert_int_equal(prov_store_begin(f->s), 0);
+        for (size_t i = 0; i < n; i++) {
+                char id[32], name[32];
+                snprintf(id, sizeof(id), "bulk-%05zu", i);
+                snprintf(name, sizeof(name), "bulk%05zu", i);
+                ProvUserRecord u = make_user(id, name, 110000 + (uint32_t) i);
+                assert_int_equal(prov_store_user_put(f->s, &u), 0);
+                many[i] = strdup(id);
+                assert_non_null(many[i]);
+        }
+        assert_int_equal(prov_store_members_add_new(f->s, "g-1", many, n), 0);
+        assert_int_equal(prov_store_commit(f->s), 0);
+        assert_int_equal(prov_store_memberships_foreach(f->s, "g-1", count_row, &got), 0);
+        assert_int_equal(got, n + ELEMENTSOF(ids));
+        size_t counts[3] = {};
+        assert_int_equal(prov_store_counts(f->s, &counts[0], &counts[1], &counts[2]), 0);
+        assert_int_equal(counts[0], n + ELEMENTSOF(ids));
+        assert_int_equal(counts[1], 1);
+        assert_int_equal(counts[2], n + ELEMENTSOF(ids));
+        for (size_t i = 0; i < n; i++)
+                free(many[i]);
+        free(many);
+}
+
 static void test_owner_hash_is_fnv1a64(void **state) {
         /* Published FNV-1a 64 test vectors: the mapping must never change. */
         assert_true(prov_store_owner_hash("") == UINT64_C(0xcbf29ce484222325));
@@ -950,6 +1038,7 @@ int main(void) {
                 T(test_users_load_ordered_by_uid),
                 T(test_groups_put_get_update_delete),
                 T(test_memberships_replace),
+                T(test_memberships_add_remove_bulk),
                 T(test_owner_hash_is_fnv1a64),
                 T(test_ledger_allocate_deterministic),
                 T(test_ledger_allocate_idempotent),
