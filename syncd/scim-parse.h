@@ -33,7 +33,6 @@ typedef struct ProvScimUser {
         char *user_name;       /* required, 1..255 bytes, no control chars (POSIX validation happens later, in mapping) */
         char *display_name;    /* displayName, else name.formatted, else "givenName familyName"; NULL if none */
         char *home, *shell;    /* homeDirectory / loginShell at the root or in any "urn:" extension, else NULL */
-        char *last_modified;   /* meta.lastModified string or NULL */
         int64_t uid;           /* if has_uid: value at the configured uid attribute path (number or
                                 * numeric string) */
         int64_t gid;           /* if has_gid: same for the gid attribute path */
@@ -48,7 +47,6 @@ typedef struct ProvScimGroup {
         char *display_name;    /* required, 1..max_string bytes, no control chars */
         char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted,
                                 * deduplicated, NULL-terminated; NULL when there is no "members" */
-        char *last_modified;
         size_t n_members;
         int64_t gid;           /* if has_gid */
         bool has_gid;

@@ -18,13 +18,11 @@ void fuzz_check_scim_user(const ProvScimUser *u) {
         FUZZ_CHECK(!u->display_name || fuzz_clean_string(u->display_name, STRING_MAX));
         FUZZ_CHECK(!u->home || fuzz_clean_string(u->home, STRING_MAX));
         FUZZ_CHECK(!u->shell || fuzz_clean_string(u->shell, STRING_MAX));
-        FUZZ_CHECK(!u->last_modified || fuzz_clean_string(u->last_modified, STRING_MAX));
 }
 
 static void check_group(const ProvScimGroup *g) {
         FUZZ_CHECK(g->id && g->id[0] && fuzz_clean_string(g->id, ID_MAX));
         FUZZ_CHECK(g->display_name && g->display_name[0] && fuzz_clean_string(g->display_name, STRING_MAX));
-        FUZZ_CHECK(!g->last_modified || fuzz_clean_string(g->last_modified, STRING_MAX));
         FUZZ_CHECK(g->n_members == 0 || g->member_ids);
         for (size_t i = 0; i < g->n_members; i++) {
                 FUZZ_CHECK(g->member_ids[i] && fuzz_clean_string(g->member_ids[i], ID_MAX));
