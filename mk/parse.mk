@@ -6,6 +6,7 @@ common_libprovcommon_la_SOURCES += \
 
 syncd_libsyncd_la_SOURCES += \
 	syncd/arena.h syncd/arena.c \
+	syncd/idhash.h syncd/idhash.c \
 	syncd/scim-parse.h syncd/scim-parse.c
 
 dist_man_MANS += man/provision-syncd.conf.5

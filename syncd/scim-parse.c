@@ -29,6 +29,8 @@ typedef struct Limits {
         size_t max_string;
         size_t max_members;
         size_t max_bytes;
+        const char *(*intern)(const char *id, void *userdata);
+        void *intern_userdata;
 } Limits;
 
 static Limits limits_from(const ProvScimParseOptions *o) {
@@ -51,6 +53,8 @@ static Limits limits_from(const ProvScimParseOptions *o) {
                 l.max_members = o->max_members;
         if (o->max_bytes > 0)
                 l.max_bytes = o->max_bytes;
+        l.intern = o->intern_member_id;
+        l.intern_userdata = o->intern_userdata;
         return l;
 }
 
@@ -610,7 +614,8 @@ static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, Prov
                 if (!streq(g->member_ids[i], g->member_ids[w - 1]))
                         g->member_ids[w++] = g->member_ids[i];
         for (size_t i = 0; i < w; i++) {
-                g->member_ids[i] = prov_arena_strdup(arena, g->member_ids[i]);
+                const char *same = l->intern ? l->intern(g->member_ids[i], l->intern_userdata) : NULL;
+                g->member_ids[i] = same ? (char *) same : prov_arena_strdup(arena, g->member_ids[i]);
                 if (!g->member_ids[i])
                         return -ENOMEM;
         }

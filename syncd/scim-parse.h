@@ -88,6 +88,12 @@ typedef struct ProvScimParseOptions {
         size_t max_string;      /* default 4096: longest string we keep (id/userName: 255) */
         size_t max_members;     /* default 1000000: members per group */
         size_t max_bytes;       /* default 64 MiB: longest document (len) accepted */
+        /* Optional: a string equal to a group member's id that lives at least as long as the
+         * batch being parsed (the id of a user parsed before), or NULL. Such member ids are not
+         * copied: a directory of 100k users would otherwise hold every user id twice or more.
+         * The batch does not own what it returns. */
+        const char *(*intern_member_id)(const char *id, void *userdata);
+        void *intern_userdata;
 } ProvScimParseOptions;
 
 /* A directory file: {"Users":[...],"Groups":[...]}, each value an array of resources or a

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "idhash.h"
 #include "scim-source.h"
 
 /* RFC 7643 §3.1 leaves ids open; ours are bounded by the parser at 255 bytes. */
@@ -891,9 +892,26 @@ static int dedup(ProvScimBatch *b) {
 }
 
 /* One pass over /Users then /Groups into a fresh batch. */
+static const char *user_id_at(const void *ctx, size_t i) {
+        return ((const ProvScimBatch *) ctx)->users[i].id;
+}
+
+typedef struct Interner {
+        const ProvScimBatch *batch;
+        ProvIdHash ids;
+} Interner;
+
+/* A group member that is a user of this pass: its id string, owned by the same batch. */
+static const char *intern_member_id(const char *id, void *userdata) {
+        const Interner *in = userdata;
+        ssize_t i = prov_id_hash_find(&in->ids, id, user_id_at, in->batch);
+        return i >= 0 ? in->batch->users[i].id : NULL;
+}
+
 static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool *ret_consistent) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         bool users_ok = false, groups_ok = false;
+        Interner in = {};
         Accum a;
         int r;
 
@@ -906,7 +924,17 @@ static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool
         r = walk(c, false, filter, &a, &users_ok);
         if (r < 0)
                 return r;
+        /* Groups list users by id: point their members at the ids the users brought. */
+        in.batch = batch;
+        r = prov_id_hash_build(&in.ids, batch->n_users, user_id_at, batch);
+        if (r < 0)
+                return r;
+        c->popts.intern_member_id = intern_member_id;
+        c->popts.intern_userdata = &in;
         r = walk(c, true, filter, &a, &groups_ok);
+        c->popts.intern_member_id = NULL;
+        c->popts.intern_userdata = NULL;
+        prov_id_hash_done(&in.ids);
         if (r < 0)
                 return r;
 

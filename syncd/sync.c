@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "idhash.h"
 #include "log.h"
 #include "prov-snapshot-write.h"
 #include "prov-validate.h"
@@ -21,56 +22,6 @@ typedef struct IdIndex {
 
 static int cmp_idindex(const void *a, const void *b) {
         return strcmp(((const IdIndex *) a)->id, ((const IdIndex *) b)->id);
-}
-
-/* Positions by SCIM id in an open-addressing table: what the lookups made once per membership
- * use (a sorted index costs ~17 string compares a lookup at 100k). */
-typedef struct IdHash {
-        uint32_t *slots; /* position + 1; 0 = empty */
-        size_t mask;
-} IdHash;
-
-static uint64_t str_hash(const char *s) {
-        uint64_t h = UINT64_C(0xcbf29ce484222325);
-
-        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
-                h ^= *p;
-                h *= UINT64_C(0x100000001b3);
-        }
-        return h;
-}
-
-/* (Re)builds h over n ids; id_at(ctx, i) is the i-th. */
-static int id_hash_build(IdHash *h, size_t n, const char *(*id_at)(const void *ctx, size_t i), const void *ctx) {
-        size_t size = 16;
-
-        if (n >= UINT32_MAX)
-                return -E2BIG;
-        while (size < n * 2)
-                size *= 2;
-        free(h->slots);
-        h->slots = calloc(size, sizeof(uint32_t));
-        if (!h->slots)
-                return -ENOMEM;
-        h->mask = size - 1;
-        for (size_t i = 0; i < n; i++) {
-                size_t k = str_hash(id_at(ctx, i)) & h->mask;
-                while (h->slots[k])
-                        k = (k + 1) & h->mask;
-                h->slots[k] = (uint32_t) i + 1;
-        }
-        return 0;
-}
-
-/* The position of id, or -1. */
-static ssize_t id_hash_find(const IdHash *h, const char *id, const char *(*id_at)(const void *ctx, size_t i),
-                            const void *ctx) {
-        if (!h->slots)
-                return -1;
-        for (size_t k = str_hash(id) & h->mask; h->slots[k]; k = (k + 1) & h->mask)
-                if (streq(id_at(ctx, h->slots[k] - 1), id))
-                        return (ssize_t) h->slots[k] - 1;
-        return -1;
 }
 
 /* What the sync needs of the stored account of a directory user. The store is never loaded
@@ -131,7 +82,7 @@ typedef struct SyncRun {
         MappedGroup *groups;
         size_t n_groups;
         IdIndex *user_index;  /* users[] by SCIM id, sorted: for the pass over the store */
-        IdHash user_hash;     /* users[] by SCIM id */
+        ProvIdHash user_hash;     /* users[] by SCIM id */
         IdIndex *group_index; /* groups[] by SCIM id */
         StoredOnly *stored_only;
         size_t n_stored_only, cap_stored_only;
@@ -293,7 +244,7 @@ static const char *mapped_user_id_at(const void *ctx, size_t i) {
 }
 
 static MappedUser *find_user(const SyncRun *run, const char *scim_id) {
-        ssize_t i = id_hash_find(&run->user_hash, scim_id, mapped_user_id_at, run);
+        ssize_t i = prov_id_hash_find(&run->user_hash, scim_id, mapped_user_id_at, run);
         return i >= 0 ? &run->users[i] : NULL;
 }
 
@@ -640,7 +591,7 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         if (r < 0)
                 return r;
         free(TAKE_PTR(run->user_index));
-        r = id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
+        r = prov_id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
         if (r < 0)
                 return r;
         compute_scope(run, batch);
@@ -658,7 +609,7 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
 
         /* Names: sort so that equal names sit together, the rightful holder first. */
         qsort(run->users, run->n_users, sizeof(MappedUser), cmp_mapped_user);
-        r = id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
+        r = prov_id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < run->n_users; i++) {
@@ -1459,7 +1410,7 @@ static void run_done(SyncRun *run) {
         free(run->users);
         free(run->groups);
         free(run->user_index);
-        free(run->user_hash.slots);
+        prov_id_hash_done(&run->user_hash);
         free(run->group_index);
         free(run->stored_only);
         free(run->deltas);
@@ -1752,12 +1703,12 @@ typedef struct Export {
         size_t nu, cap_su;
         ExportUser *by_scim;
         size_t n_by_scim, cap_by_scim;
-        IdHash user_hash;       /* by_scim[] by SCIM id */
+        ProvIdHash user_hash;       /* by_scim[] by SCIM id */
         const char *shells[8];
         size_t n_shells;
         ProvGroupRecord *groups;
         size_t n_groups;
-        IdHash group_hash;      /* groups[] by SCIM id */
+        ProvIdHash group_hash;      /* groups[] by SCIM id */
         char *last_group;       /* the group of the last membership row, and its position */
         ssize_t last_pos;
         size_t *first, *count;  /* per groups[] entry: its slice of names */
@@ -1769,9 +1720,9 @@ static void export_done(Export *e) {
         prov_arena_done(&e->pool);
         free(e->su);
         free(e->by_scim);
-        free(e->user_hash.slots);
+        prov_id_hash_done(&e->user_hash);
         prov_group_records_free(e->groups, e->n_groups);
-        free(e->group_hash.slots);
+        prov_id_hash_done(&e->group_hash);
         free(e->last_group);
         free(e->first);
         free(e->count);
@@ -1847,7 +1798,7 @@ static int export_membership(const char *group_scim_id, const char *user_scim_id
 
         /* Rows come ordered by group: one lookup per group, not per row. */
         if (!e->last_group || !streq(e->last_group, group_scim_id)) {
-                e->last_pos = id_hash_find(&e->group_hash, group_scim_id, export_group_id_at, e);
+                e->last_pos = prov_id_hash_find(&e->group_hash, group_scim_id, export_group_id_at, e);
                 free(e->last_group);
                 e->last_group = strdup(group_scim_id);
                 if (!e->last_group)
@@ -1856,7 +1807,7 @@ static int export_membership(const char *group_scim_id, const char *user_scim_id
         g = e->last_pos;
         if (g < 0)
                 return 0;
-        k = id_hash_find(&e->user_hash, user_scim_id, export_user_id_at, e);
+        k = prov_id_hash_find(&e->user_hash, user_scim_id, export_user_id_at, e);
         if (k < 0)
                 return 0;
         u = &e->by_scim[k];
@@ -1893,7 +1844,7 @@ static int export_collect(Export *e, ProvStore *store) {
         r = prov_store_users_foreach(store, PROV_USER_ORDER_UID, export_user, e);
         if (r < 0)
                 return r;
-        r = id_hash_build(&e->user_hash, e->n_by_scim, export_user_id_at, e);
+        r = prov_id_hash_build(&e->user_hash, e->n_by_scim, export_user_id_at, e);
         if (r < 0)
                 return r;
 
@@ -1904,7 +1855,7 @@ static int export_collect(Export *e, ProvStore *store) {
         e->count = calloc(e->n_groups + 1, sizeof(size_t));
         if (!e->first || !e->count)
                 return -ENOMEM;
-        r = id_hash_build(&e->group_hash, e->n_groups, export_group_id_at, e);
+        r = prov_id_hash_build(&e->group_hash, e->n_groups, export_group_id_at, e);
         if (r < 0)
                 return r;
         return prov_store_memberships_foreach(store, NULL, export_membership, e);
@@ -1981,7 +1932,7 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         free(TAKE_PTR(served_names));
         free(TAKE_PTR(served_ids));
         free(TAKE_PTR(e.by_scim));
-        free(TAKE_PTR(e.user_hash.slots));
+        prov_id_hash_done(&e.user_hash);
 
         ProvSnapMeta meta = {
                 .generation = (uint64_t) gen,

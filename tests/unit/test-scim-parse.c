@@ -536,6 +536,32 @@ static void test_members_limit(void **state) {
         assert_rejected(b, "group", "g1", "more than 2 members");
 }
 
+static const char *intern_known(const char *id, void *userdata) {
+        const char *const *known = userdata;
+
+        for (size_t i = 0; known[i]; i++)
+                if (strcmp(known[i], id) == 0)
+                        return known[i];
+        return NULL;
+}
+
+static void test_members_interned(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        static const char *const known[] = { "u-1", "u-3", NULL };
+        const char *json =
+                "{\"Groups\":[{\"id\":\"g1\",\"displayName\":\"a\",\"members\":"
+                "[{\"value\":\"u-3\"},{\"value\":\"u-2\"},{\"value\":\"u-1\"}]}]}";
+
+        assert_int_equal(parse_dir_str(json, &(ProvScimParseOptions) {
+                .intern_member_id = intern_known, .intern_userdata = (void *) known }, &b), 0);
+        assert_int_equal(b->n_groups, 1);
+        assert_int_equal(b->groups[0].n_members, 3);
+        /* Known ids are the caller's strings, the others copies. */
+        assert_ptr_equal(b->groups[0].member_ids[0], known[0]);
+        assert_string_equal(b->groups[0].member_ids[1], "u-2");
+        assert_ptr_equal(b->groups[0].member_ids[2], known[1]);
+}
+
 static void test_group_gid(void **state) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
         const char *json =
@@ -593,6 +619,7 @@ int main(void) {
                 cmocka_unit_test(test_list_response_rules),
                 cmocka_unit_test(test_list_wrong_resource_type),
                 cmocka_unit_test(test_members_limit),
+                cmocka_unit_test(test_members_interned),
                 cmocka_unit_test(test_group_gid),
                 cmocka_unit_test(test_error_response),
                 cmocka_unit_test(test_free_null),

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "idhash.h"
+
+uint64_t prov_str_hash(const char *s) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (const unsigned char *p = (const unsigned char *) s; *p; p++) {
+                h ^= *p;
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx) {
+        size_t size = 16;
+
+        if (n > INT32_MAX)
+                return -E2BIG;
+        /* At most half full: probes stay short. */
+        while (size < n * 2)
+                size *= 2;
+        free(h->slots);
+        h->slots = calloc(size, sizeof(uint32_t));
+        if (!h->slots) {
+                h->mask = 0;
+                return -ENOMEM;
+        }
+        h->mask = size - 1;
+        for (size_t i = 0; i < n; i++) {
+                size_t k = prov_str_hash(id_at(ctx, i)) & h->mask;
+                while (h->slots[k])
+                        k = (k + 1) & h->mask;
+                h->slots[k] = (uint32_t) i + 1;
+        }
+        return 0;
+}
+
+ssize_t prov_id_hash_find(const ProvIdHash *h, const char *id, ProvIdAt id_at, const void *ctx) {
+        if (!h->slots)
+                return -1;
+        for (size_t k = prov_str_hash(id) & h->mask; h->slots[k]; k = (k + 1) & h->mask)
+                if (strcmp(id_at(ctx, h->slots[k] - 1), id) == 0)
+                        return (ssize_t) h->slots[k] - 1;
+        return -1;
+}
+
+void prov_id_hash_done(ProvIdHash *h) {
+        free(h->slots);
+        *h = (ProvIdHash) {};
+}
