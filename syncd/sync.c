@@ -1379,7 +1379,8 @@ static int cmp_delta(const void *a, const void *b) {
 static int record_movers(SyncRun *run) {
         int r = 0;
 
-        qsort(run->deltas, run->n_deltas, sizeof(MemberDelta), cmp_delta);
+        if (run->n_deltas > 0)
+                qsort(run->deltas, run->n_deltas, sizeof(MemberDelta), cmp_delta);
         for (size_t i = 0; i < run->n_deltas && r >= 0;) {
                 const char *user = run->deltas[i].user;
                 char detail[1024] = "";
