@@ -8,6 +8,8 @@
 # make check; it prints figures and asserts nothing.
 #
 # Usage: bench/bench-sync.sh [BUILDDIR] [USERS] [GROUPS]      (defaults: build 100000 10000)
+# With BENCH_UUID_IDS=1 the ids are UUIDs (as Entra ID and most IdPs give them) instead of
+# "u-000001": longer keys in every membership, the store and the scan.
 # With BENCH_PERF=FILE the first full sync runs under `perf record -g -o FILE` (its figures then
 # include perf's own overhead).
 set -eu
@@ -38,7 +40,8 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 echo "# generating $users users / $groups groups"
-"$PYTHON" "$srcdir/tests/fixtures/scim/bench-gen.py" --users "$users" --groups "$groups" -o "$tmp/data.json"
+"$PYTHON" "$srcdir/tests/fixtures/scim/bench-gen.py" --users "$users" --groups "$groups" \
+        ${BENCH_UUID_IDS:+--uuid-ids} -o "$tmp/data.json"
 (umask 077; printf 'bench-%s-token\n' "$$" > "$tmp/token")
 
 echo "# starting the SCIM test server"
@@ -91,14 +94,17 @@ EOF
 # patch_users N: changes the displayName (the gecos) of N users over the SCIM API, so that the
 # next delta carries N changed users.
 patch_users() {
-        "$PYTHON" - "$base" "$tmp/token" "$1" <<'EOF'
-import json, sys, urllib.request
-base, token_file, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        "$PYTHON" - "$base" "$tmp/token" "$1" "${BENCH_UUID_IDS:-}" <<'EOF'
+import json, sys, urllib.request, uuid
+base, token_file, n, uuids = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 token = open(token_file).read().strip()
+def uid(i):
+        short = f"u-{i:06d}"
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, short)) if uuids else short
 for i in range(1, n + 1):
         body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": [{"op": "replace", "path": "displayName", "value": f"Changed User {i}"}]}
-        r = urllib.request.Request(f"{base}/scim/v2/Users/u-{i * 7:06d}", data=json.dumps(body).encode(), method="PATCH",
+        r = urllib.request.Request(f"{base}/scim/v2/Users/{uid(i * 7)}", data=json.dumps(body).encode(), method="PATCH",
                                    headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
         urllib.request.urlopen(r, timeout=60).read()
 EOF
