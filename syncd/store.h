@@ -33,7 +33,7 @@
 #define PROV_STORE_CACHE_KIB 8192
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 1
+#define PROV_STORE_SCHEMA_VERSION 2
 
 typedef struct ProvStore ProvStore;
 
@@ -105,8 +105,11 @@ int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret);
  * 0, else now on insert or when state changes, else kept. gecos NULL is stored as "". */
 int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
 /* For the retention purge: memberships go with it, ledger and name history rows stay.
- * -ENOENT when absent. */
+ * -ENOENT when absent. Each call reads every membership: for many, prov_store_users_purge(). */
 int prov_store_user_delete(ProvStore *s, const char *scim_id);
+/* Deletes these accounts and their memberships as one operation, reading the memberships once
+ * per 2048 accounts. Unknown ids are skipped. Returns how many accounts went. */
+int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n);
 int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n);   /* ordered by uid */
 typedef enum ProvUserOrder {
         PROV_USER_ORDER_UID,

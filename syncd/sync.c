@@ -1121,14 +1121,24 @@ static int apply_leavers(SyncRun *run) {
         r = collect_leavers(run, true, &gone, &n_gone);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n_gone; i++) {
-                const Leaver *u = &gone[i];
-                if (run->now - u->state_changed_usec < (int64_t) c->retention_days * USEC_PER_DAY)
-                        continue;
-                r = prov_store_user_delete(run->store, u->scim_id);
-                if (r >= 0)
-                        r = prov_store_audit_add(run->store, "purge", u->name, u->scim_id, u->uid, "store", "ok",
-                                                 "retention elapsed");
+        size_t n_due = 0;
+        for (size_t i = 0; i < n_gone; i++)
+                if (run->now - gone[i].state_changed_usec >= (int64_t) c->retention_days * USEC_PER_DAY)
+                        gone[n_due++] = gone[i];
+        if (n_due == 0)
+                return 0;
+        _cleanup_free_ char **ids = calloc(n_due, sizeof(char *));
+        if (!ids)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_due; i++)
+                ids[i] = (char *) gone[i].scim_id;
+        /* All at once: memberships are read once per 2048 accounts, not once per account. */
+        r = prov_store_users_purge(run->store, ids, n_due);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_due; i++) {
+                r = prov_store_audit_add(run->store, "purge", gone[i].name, gone[i].scim_id, gone[i].uid, "store", "ok",
+                                         "retention elapsed");
                 if (r < 0)
                         return r;
                 res->purged++;

@@ -108,19 +108,19 @@ static void set_user_version(const char *path, int v) {
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
-static void test_open_creates_v1_and_reopen_keeps_data(void **state) {
+static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         Fixture *f = *state;
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 1);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 2);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
         assert_null(f->s);
 
         assert_int_equal(prov_store_open(f->path, &f->s), 0);
-        assert_int_equal(prov_store_schema_version(f->s), 1);
+        assert_int_equal(prov_store_schema_version(f->s), 2);
         assert_int_equal(prov_store_user_get(f->s, "id-1", &got), 0);
         assert_string_equal(got.name, "alice");
         assert_int_equal(got.uid, 100000);
@@ -132,6 +132,52 @@ static void test_open_creates_v1_and_reopen_keeps_data(void **state) {
         /* Destructors accept NULL. */
         assert_null(prov_store_close(NULL));
         prov_user_record_done(NULL);
+}
+
+static int count_rows(const char *path, const char *sql) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        int n;
+
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        return n;
+}
+
+/* A store written by the first release (schema 1: memberships also indexed by user) comes up
+ * as schema 2 with its data. */
+static void test_migrates_v1(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord a = make_user("u-a", "alice", 100001), b = make_user("u-b", "bob", 100002);
+        ProvGroupRecord g = make_group("g-1", "devs", 200000);
+        char *members[] = { (char *) "u-a", (char *) "u-b" };
+        sqlite3 *db = NULL;
+
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        assert_int_equal(prov_store_user_put(f->s, &b), 0);
+        assert_int_equal(prov_store_group_put(f->s, &g), 0);
+        assert_int_equal(prov_store_group_set_members(f->s, "g-1", members, ELEMENTSOF(members)), 0);
+        f->s = prov_store_close(f->s);
+
+        /* Back to what schema 1 had. */
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "CREATE INDEX memberships_user ON memberships(user_scim_id); "
+                                          "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
+
+        assert_int_equal(prov_store_open(f->path, &f->s), 0);
+        assert_int_equal(prov_store_schema_version(f->s), 2);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 2);
+        /* Deleting accounts still takes their memberships along. */
+        assert_int_equal(prov_store_users_purge(f->s, (char *[]) { (char *) "u-a", (char *) "ghost" }, 2), 1);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 1);
+        assert_int_equal(prov_store_check_references(f->s), 0);
 }
 
 static void test_file_mode_0600(void **state) {
@@ -1028,7 +1074,8 @@ static void test_readonly_sees_committed_and_cannot_write(void **state) {
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
-                T(test_open_creates_v1_and_reopen_keeps_data),
+                T(test_open_creates_current_and_reopen_keeps_data),
+                T(test_migrates_v1),
                 T(test_file_mode_0600),
                 T(test_schema_too_new),
                 T(test_readonly_refuses_unmigrated),
