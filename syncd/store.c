@@ -23,6 +23,10 @@
 #include "prov-util.h"
 #include "store.h"
 
+/* The page cache of the read-write handle, KiB: what a 100k-account sync needs without
+ * spilling much, within the daemon's 64 MiB. */
+#define PROV_STORE_CACHE_KIB 8192
+
 /* Schema migrations: migrations[i] moves a store from user_version i to i + 1. Each runs in its
  * own transaction together with the user_version bump. Append only; never edit a step that has
  * shipped. */

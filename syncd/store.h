@@ -29,9 +29,6 @@
 
 #include "prov-types.h"
 
-/* The page cache of the read-write handle, KiB. */
-#define PROV_STORE_CACHE_KIB 8192
-
 /* Schema version this code writes (PRAGMA user_version). */
 #define PROV_STORE_SCHEMA_VERSION 2
 
@@ -72,8 +69,8 @@ typedef struct ProvAuditEvent {
 } ProvAuditEvent;
 
 /* Opens (creating it with mode 0600 if missing) and migrates the store read-write: WAL,
- * synchronous=FULL, foreign_keys=ON, busy_timeout 5000 ms. An existing file is chmod'ed to 0600.
- * The path must not be a symlink (-ELOOP). A store written by newer code: -EPROTONOSUPPORT. */
+ * synchronous=FULL, busy_timeout 5000 ms, foreign keys not enforced by SQLite (see above). An
+ * existing file is chmod'ed to 0600. The path must not be a symlink (-ELOOP). A store written by newer code: -EPROTONOSUPPORT. */
 int prov_store_open(const char *path, ProvStore **ret);
 /* Opens an existing store read-only (for provisionctl); works while the daemon writes.
  * Missing file: -ENOENT. Schema newer than this code: -EPROTONOSUPPORT; older (not yet
