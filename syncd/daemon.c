@@ -240,9 +240,6 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
                 }
         }
 
-        /* The pages' parse trees are gone: their memory goes back before the sync builds its own. */
-        malloc_trim(0);
-
         ProvSyncOptions opts = {
                 .delta = !full,
                 .confirm_gone = client ? confirm_gone : NULL,

@@ -1001,24 +1001,6 @@ static int exec_with_ids(ProvStore *s, StmtId id, const char *key, char *const *
         return 0;
 }
 
-/* Deletes a row and its memberships (what ON DELETE CASCADE would do) as one operation. */
-static int delete_with_members(ProvStore *s, StmtId members, StmtId row, const char *key) {
-        _cleanup_op_ Op op = {};
-        int r;
-
-        if (!s || !key)
-                return -EINVAL;
-        r = op_begin(s, &op);
-        if (r < 0)
-                return r;
-        r = delete_by_key(s, members, key);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        r = delete_by_key(s, row, key);
-        if (r < 0)
-                return r;
-        return op_commit(&op);
-}
 
 int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n) {
         _cleanup_op_ Op op = {};
@@ -1228,8 +1210,23 @@ int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g) {
         return stmt_exec(s, st);
 }
 
+/* The group and its memberships (what ON DELETE CASCADE would do), as one operation. */
 int prov_store_group_delete(ProvStore *s, const char *scim_id) {
-        return delete_with_members(s, STMT_MEMBERS_CLEAR, STMT_GROUP_DELETE, scim_id);
+        _cleanup_op_ Op op = {};
+        int r;
+
+        if (!s || !scim_id)
+                return -EINVAL;
+        r = op_begin(s, &op);
+        if (r < 0)
+                return r;
+        r = delete_by_key(s, STMT_MEMBERS_CLEAR, scim_id);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = delete_by_key(s, STMT_GROUP_DELETE, scim_id);
+        if (r < 0)
+                return r;
+        return op_commit(&op);
 }
 
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {

@@ -219,32 +219,28 @@ static char *owner_of(const char *kind, const char *scim_id) {
 
 /* (Re)builds a sorted index by SCIM id over users[] or groups[], for lookups that would
  * otherwise be quadratic at 100k users. */
-static int build_index(IdIndex **index, size_t n, const char *(*id_at)(const SyncRun *, size_t), const SyncRun *run) {
+static int build_index(IdIndex **index, size_t n, ProvIdAt id_at, const void *ctx) {
         IdIndex *x = reallocarray(*index, n ? n : 1, sizeof(IdIndex));
 
         if (!x)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                x[i] = (IdIndex) { .id = id_at(run, i), .pos = i };
+                x[i] = (IdIndex) { .id = id_at(ctx, i), .pos = i };
         qsort(x, n, sizeof(IdIndex), cmp_idindex);
         *index = x;
         return 0;
 }
 
-static const char *user_id_at(const SyncRun *run, size_t i) {
-        return run->users[i].src->id;
-}
-
-static const char *group_id_at(const SyncRun *run, size_t i) {
-        return run->groups[i].src->id;
-}
-
-static const char *mapped_user_id_at(const void *ctx, size_t i) {
+static const char *user_id_at(const void *ctx, size_t i) {
         return ((const SyncRun *) ctx)->users[i].src->id;
 }
 
+static const char *group_id_at(const void *ctx, size_t i) {
+        return ((const SyncRun *) ctx)->groups[i].src->id;
+}
+
 static MappedUser *find_user(const SyncRun *run, const char *scim_id) {
-        ssize_t i = prov_id_hash_find(&run->user_hash, scim_id, mapped_user_id_at, run);
+        ssize_t i = prov_id_hash_find(&run->user_hash, scim_id, user_id_at, run);
         return i >= 0 ? &run->users[i] : NULL;
 }
 
@@ -591,7 +587,7 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         if (r < 0)
                 return r;
         free(TAKE_PTR(run->user_index));
-        r = prov_id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
+        r = prov_id_hash_build(&run->user_hash, run->n_users, user_id_at, run);
         if (r < 0)
                 return r;
         compute_scope(run, batch);
@@ -609,7 +605,7 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
 
         /* Names: sort so that equal names sit together, the rightful holder first. */
         qsort(run->users, run->n_users, sizeof(MappedUser), cmp_mapped_user);
-        r = prov_id_hash_build(&run->user_hash, run->n_users, mapped_user_id_at, run);
+        r = prov_id_hash_build(&run->user_hash, run->n_users, user_id_at, run);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < run->n_users; i++) {
