@@ -41,17 +41,28 @@ static char *column_dup(sqlite3_stmt *st, int col, bool *ok) {
         return d;
 }
 
-static int load_ids(sqlite3 *db, const char *owner, CtlHistory *h) {
+static int load_ids(sqlite3 *db, const char *owner, const char *scim_id, CtlHistory *h) {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *st = NULL;
         int rc;
 
+        /* An existing account's ids are in its row until it goes (schema 3): those without a
+         * ledger row are listed from it, under the account's first name, since its creation. */
         rc = sqlite3_prepare_v2(db,
-                                "SELECT kind, id, name_at_assignment, assigned_usec FROM id_ledger "
-                                "WHERE owner = ?1 ORDER BY assigned_usec, kind DESC, id",
+                                "SELECT kind, id, name_at_assignment, assigned_usec FROM id_ledger WHERE owner = ?1 "
+                                "UNION ALL "
+                                "SELECT k.kind, u.uid, coalesce((SELECT old_name FROM name_history "
+                                "                                WHERE scim_id = u.scim_id "
+                                "                                ORDER BY changed_usec, rowid LIMIT 1), u.name), "
+                                "       u.created_usec "
+                                "FROM users u, (SELECT 'uid' AS kind UNION ALL SELECT 'gid') k "
+                                "WHERE u.scim_id = ?2 "
+                                "  AND NOT EXISTS (SELECT 1 FROM id_ledger l WHERE l.kind = k.kind AND l.id = u.uid) "
+                                "ORDER BY 4, 1 DESC, 2",
                                 -1, &st, NULL);
         if (rc != SQLITE_OK)
                 return errno_from_sqlite(rc);
-        if (sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+        if (sqlite3_bind_text(st, 1, owner, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, scim_id, -1, SQLITE_TRANSIENT) != SQLITE_OK)
                 return -ENOMEM;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 CtlIdRecord *v = reallocarray(h->ids, h->n_ids + 1, sizeof(*v));
@@ -123,7 +134,7 @@ int ctl_history_load(const char *store_path, const char *scim_id, CtlHistory *re
                 return errno_from_sqlite(rc);
         sqlite3_busy_timeout(db, 5000);
 
-        r = load_ids(db, owner, &h);
+        r = load_ids(db, owner, scim_id, &h);
         if (r >= 0)
                 r = load_names(db, scim_id, &h);
         if (r < 0) {

@@ -15,6 +15,10 @@ uint64_t prov_str_hash(const char *s) {
         return h;
 }
 
+static uint64_t slot_tag(uint64_t hash) {
+        return hash & UINT64_C(0xffffffff00000000);
+}
+
 int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx) {
         size_t size = 16;
 
@@ -24,27 +28,35 @@ int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx)
         while (size < n * 2)
                 size *= 2;
         free(h->slots);
-        h->slots = calloc(size, sizeof(uint32_t));
+        h->slots = calloc(size, sizeof(uint64_t));
         if (!h->slots) {
                 h->mask = 0;
                 return -ENOMEM;
         }
         h->mask = size - 1;
         for (size_t i = 0; i < n; i++) {
-                size_t k = prov_str_hash(id_at(ctx, i)) & h->mask;
+                uint64_t hash = prov_str_hash(id_at(ctx, i));
+                size_t k = hash & h->mask;
                 while (h->slots[k])
                         k = (k + 1) & h->mask;
-                h->slots[k] = (uint32_t) i + 1;
+                h->slots[k] = slot_tag(hash) | ((uint64_t) i + 1);
         }
         return 0;
 }
 
 ssize_t prov_id_hash_find(const ProvIdHash *h, const char *id, ProvIdAt id_at, const void *ctx) {
+        uint64_t hash, tag;
+
         if (!h->slots)
                 return -1;
-        for (size_t k = prov_str_hash(id) & h->mask; h->slots[k]; k = (k + 1) & h->mask)
-                if (strcmp(id_at(ctx, h->slots[k] - 1), id) == 0)
-                        return (ssize_t) h->slots[k] - 1;
+        hash = prov_str_hash(id);
+        tag = slot_tag(hash);
+        for (size_t k = hash & h->mask; h->slots[k]; k = (k + 1) & h->mask) {
+                uint64_t slot = h->slots[k];
+                size_t pos = (size_t) (slot & UINT32_MAX) - 1;
+                if (slot_tag(slot) == tag && strcmp(id_at(ctx, pos), id) == 0)
+                        return (ssize_t) pos;
+        }
         return -1;
 }
 

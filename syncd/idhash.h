@@ -10,7 +10,9 @@
 #include <sys/types.h>
 
 typedef struct ProvIdHash {
-        uint32_t *slots; /* position + 1; 0 = empty */
+        /* High half: the high 32 bits of the key's hash, so that a probe compares a key only
+         * when they match. Low half: position + 1; 0 = empty. */
+        uint64_t *slots;
         size_t mask;
 } ProvIdHash;
 

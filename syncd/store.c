@@ -112,6 +112,23 @@ static const char *const migrations[] = {
          * b-tree insert per membership (with UUID ids, 30 MB at 100k users), and only deleting
          * an account used it: purges now take all their accounts in one pass instead. */
         "DROP INDEX memberships_user;",
+        /* 2 -> 3: an account's uid and private gid are recorded by its users row while it
+         * exists (no ledger rows written per joiner: they were a third of a first sync's
+         * writes); the ledger receives them when the row goes or its ids change, so that they
+         * are never given to anyone else. Rows written before stay as they are. */
+        "CREATE TRIGGER users_retire_ids AFTER DELETE ON users BEGIN"
+        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"
+        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"
+        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"
+        "  ON CONFLICT (kind, id) DO NOTHING;"
+        "END;"
+        "CREATE TRIGGER users_retire_changed_ids AFTER UPDATE OF uid, gid ON users"
+        "  WHEN OLD.uid != NEW.uid OR OLD.gid != NEW.gid BEGIN"
+        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"
+        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"
+        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"
+        "  ON CONFLICT (kind, id) DO NOTHING;"
+        "END;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
@@ -133,6 +150,7 @@ typedef enum StmtId {
         STMT_USER_GET,
         STMT_USER_GET_BY_NAME,
         STMT_USER_GET_BY_UID,
+        STMT_USER_ADD,
         STMT_USER_PUT,
         STMT_USER_DELETE,
         STMT_GROUP_GET,
@@ -144,6 +162,10 @@ typedef enum StmtId {
         STMT_MEMBER_ADD,
         STMT_LEDGER_LOOKUP,
         STMT_LEDGER_OWNER,
+        STMT_LIVE_USER_BY_UID,
+        STMT_LIVE_GROUP_BY_GID,
+        STMT_LIVE_USER_UID,
+        STMT_LIVE_GROUP_GID,
         STMT_LEDGER_INSERT,
         STMT_STATE_GET,
         STMT_STATE_SET,
@@ -169,12 +191,17 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_USER_GET_BY_UID] = "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1",
         /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another row that holds
          * the same name or uid, and delete-then-insert would drop this user's memberships. */
+#define USER_INSERT                                                                             \
+        "INSERT INTO users (" USER_COLUMNS ") "                                                  \
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "                                     \
+        "        CASE WHEN ?11 != 0 THEN ?11 ELSE ?15 END, "                                    \
+        "        CASE WHEN ?12 != 0 THEN ?12 ELSE ?15 END, "                                    \
+        "        CASE WHEN ?13 != 0 THEN ?13 ELSE ?15 END, ?14) "
+        /* Without the upsert: an UPDATE trigger (migration 2 -> 3) costs every upsert a
+         * statement journal, a third of a first sync's inserts. */
+        [STMT_USER_ADD] = USER_INSERT,
         [STMT_USER_PUT] =
-                "INSERT INTO users (" USER_COLUMNS ") "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-                "        CASE WHEN ?11 != 0 THEN ?11 ELSE ?15 END, "
-                "        CASE WHEN ?12 != 0 THEN ?12 ELSE ?15 END, "
-                "        CASE WHEN ?13 != 0 THEN ?13 ELSE ?15 END, ?14) "
+                USER_INSERT
                 "ON CONFLICT (scim_id) DO UPDATE SET "
                 "  name = excluded.name, uid = excluded.uid, gid = excluded.gid, gecos = excluded.gecos, "
                 "  home = excluded.home, shell = excluded.shell, source_active = excluded.source_active, "
@@ -206,6 +233,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_LEDGER_LOOKUP] = "SELECT id FROM id_ledger WHERE kind = ?1 AND owner = ?2 "
                                "ORDER BY rowid DESC LIMIT 1",
         [STMT_LEDGER_OWNER] = "SELECT owner FROM id_ledger WHERE kind = ?1 AND id = ?2",
+        /* A user's gid is its private group's, equal to its uid (prov_store_user_put() checks). */
+        [STMT_LIVE_USER_BY_UID] = "SELECT 'user:' || scim_id FROM users WHERE uid = ?1",
+        [STMT_LIVE_GROUP_BY_GID] = "SELECT 'group:' || scim_id FROM groups WHERE gid = ?1",
+        [STMT_LIVE_USER_UID] = "SELECT uid FROM users WHERE scim_id = ?1",
+        [STMT_LIVE_GROUP_GID] = "SELECT gid FROM groups WHERE scim_id = ?1",
         [STMT_LEDGER_INSERT] = "INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec) "
                                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (kind, id) DO NOTHING",
         [STMT_STATE_GET] = "SELECT value FROM sync_state WHERE key = ?1",
@@ -223,10 +255,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
                                  "SELECT ?1, value FROM json_each(?2)",
 };
 
-/* The ids of one kind the ledger holds within [min, max], one bit each: allocation scans it
- * instead of the index, so that finding a free id after a dense block of directory uids costs
- * a word scan, not a query per id. Built on first use, kept in step by ledger_insert(), and
- * dropped on every rollback (the rows it saw may be gone). */
+/* The ids of one kind taken within [min, max], one bit each: those of the ledger, of the
+ * accounts and groups, and those reserved in the open transaction for accounts about to be
+ * written. Allocation scans it instead of the indexes, so that finding a free id after a dense
+ * block of directory uids costs a word scan, not a query per id. Built on first use, kept in
+ * step by ledger_insert() and the reservations, and dropped on every rollback (the rows it saw
+ * may be gone). */
 typedef struct IdBitmap {
         bool valid;
         uint32_t min, max;
@@ -252,6 +286,14 @@ static void id_bitmap_set(ProvStore *s, unsigned k, uint32_t id) {
         IdBitmap *b = &s->used[k];
         if (b->valid && id >= b->min && id <= b->max)
                 b->bits[(id - b->min) / 64] |= UINT64_C(1) << ((id - b->min) % 64);
+}
+
+/* 1 if the bitmap has id, 0 if it shows id free, -1 if it does not cover id. */
+static int id_bitmap_test(const ProvStore *s, unsigned k, uint32_t id) {
+        const IdBitmap *b = &s->used[k];
+        if (!b->valid || id < b->min || id > b->max)
+                return -1;
+        return !!(b->bits[(id - b->min) / 64] & (UINT64_C(1) << ((id - b->min) % 64)));
 }
 
 /* The 64 bits starting at id, which need not be aligned in b. */
@@ -878,7 +920,7 @@ int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret) 
         return user_get_one(s, st, ret);
 }
 
-int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
+static int user_write(ProvStore *s, StmtId id, const ProvUserRecord *u) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -886,8 +928,11 @@ int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
                 return -EINVAL;
         if (u->uid == UINT32_MAX || u->gid == UINT32_MAX || u->state < 0 || u->state >= _PROV_STATE_MAX)
                 return -EINVAL;
+        /* The primary group is the private group: the ledger finds a user's gid by its uid. */
+        if (u->gid != u->uid)
+                return -EINVAL;
 
-        r = stmt_get(s, STMT_USER_PUT, &st);
+        r = stmt_get(s, id, &st);
         if (r < 0)
                 return r;
         if (sqlite3_bind_text(st, 1, u->scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
@@ -907,6 +952,14 @@ int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
             sqlite3_bind_int64(st, 15, prov_now_usec()) != SQLITE_OK)
                 return store_fail_last(s);
         return stmt_exec(s, st);
+}
+
+int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
+        return user_write(s, STMT_USER_PUT, u);
+}
+
+int prov_store_user_add(ProvStore *s, const ProvUserRecord *u) {
+        return user_write(s, STMT_USER_ADD, u);
 }
 
 /* Runs a cached single-key DELETE; -ENOENT when nothing matched. */
@@ -1101,8 +1154,10 @@ int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
 
         if (!s || !cb)
                 return -EINVAL;
-        r = stmt_prepare(s, order == PROV_USER_ORDER_SCIM_ID ? "SELECT " USER_COLUMNS " FROM users ORDER BY scim_id"
-                                                              : "SELECT " USER_COLUMNS " FROM users ORDER BY uid",
+        r = stmt_prepare(s,
+                         order == PROV_USER_ORDER_SCIM_ID ? "SELECT " USER_COLUMNS " FROM users ORDER BY scim_id"
+                         : order == PROV_USER_ORDER_UID   ? "SELECT " USER_COLUMNS " FROM users ORDER BY uid"
+                                                          : "SELECT " USER_COLUMNS " FROM users",
                          &st);
         if (r < 0)
                 return r;
@@ -1451,6 +1506,11 @@ int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char
 
 /* ---- UID/GID ledger ---- */
 
+/* An id is taken for ever once given: by a ledger row, or while its account or group exists by
+ * that row (a user's uid, and its private group's gid, which is the same number). Accounts
+ * written after schema 3 have no ledger rows until their row goes: the triggers of migration
+ * 2 -> 3 record them then. */
+
 uint64_t prov_store_owner_hash(const char *owner) {
         /* 64-bit FNV-1a: fixed, unseeded and documented, so that every host maps the same
          * directory to the same ids. Do not change: it would move every allocation. */
@@ -1463,6 +1523,49 @@ uint64_t prov_store_owner_hash(const char *owner) {
         return h;
 }
 
+static const char *startswith(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Runs a cached one-column query with one text or integer parameter: 1 and the column (as an
+ * id in *ret_id, or a copy in *ret_text) if there is a row, 0 if not. */
+static int query_one(ProvStore *s, StmtId id, const char *text, int64_t number, uint32_t *ret_id, char **ret_text) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        if ((text ? sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC) : sqlite3_bind_int64(st, 1, number)) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r <= 0)
+                return r;
+        r = ret_text ? column_strdup(s, st, 0, false, ret_text) : column_id(s, st, 0, ret_id);
+        return r < 0 ? r : 1;
+}
+
+/* The id of kind k that the existing account or group of owner holds: 1, or 0 if none. */
+static int live_id(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id) {
+        const char *user = startswith(owner, "user:"), *group = startswith(owner, "group:");
+
+        if (user)
+                return query_one(s, STMT_LIVE_USER_UID, user, 0, ret_id, NULL);
+        if (group && k == PROV_ID_GID)
+                return query_one(s, STMT_LIVE_GROUP_GID, group, 0, ret_id, NULL);
+        return 0;
+}
+
+/* The owner of (k, id) among the existing accounts and groups: 1, or 0 if none. */
+static int live_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
+        int r = query_one(s, STMT_LIVE_USER_BY_UID, NULL, id, NULL, ret_owner);
+
+        if (r == 0 && k == PROV_ID_GID)
+                r = query_one(s, STMT_LIVE_GROUP_BY_GID, NULL, id, NULL, ret_owner);
+        return r;
+}
+
 int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         uint32_t id;
@@ -1470,32 +1573,36 @@ int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint
 
         if (!s || !owner || (k != PROV_ID_UID && k != PROV_ID_GID))
                 return -EINVAL;
-        r = stmt_get(s, STMT_LEDGER_LOOKUP, &st);
+        /* The existing account's ids first: they are its current ones. */
+        r = live_id(s, k, owner, &id);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_step(s, st);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        r = column_id(s, st, 0, &id);
-        if (r < 0)
-                return r;
+        if (r == 0) {
+                r = stmt_get(s, STMT_LEDGER_LOOKUP, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_step(s, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return -ENOENT;
+                r = column_id(s, st, 0, &id);
+                if (r < 0)
+                        return r;
+        }
         if (ret_id)
                 *ret_id = id;
         return 0;
 }
 
-int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
+/* The owner of (k, id) by its ledger row alone. */
+static int ledger_row_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        char *owner;
         int r;
 
-        if (!s || (k != PROV_ID_UID && k != PROV_ID_GID))
-                return -EINVAL;
         r = stmt_get(s, STMT_LEDGER_OWNER, &st);
         if (r < 0)
                 return r;
@@ -1503,13 +1610,25 @@ int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_
             sqlite3_bind_int64(st, 2, id) != SQLITE_OK)
                 return store_fail_last(s);
         r = stmt_step(s, st);
+        if (r <= 0)
+                return r;
+        r = column_strdup(s, st, 0, false, ret_owner);
+        return r < 0 ? r : 1;
+}
+
+int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
+        char *owner = NULL;
+        int r;
+
+        if (!s || (k != PROV_ID_UID && k != PROV_ID_GID))
+                return -EINVAL;
+        r = ledger_row_owner(s, k, id, &owner);
+        if (r == 0)
+                r = live_owner(s, k, id, &owner);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -ENOENT;
-        r = column_strdup(s, st, 0, false, &owner);
-        if (r < 0)
-                return r;
         if (ret_owner)
                 *ret_owner = owner;
         else
@@ -1541,24 +1660,45 @@ static int ledger_insert(ProvStore *s, ProvIdKind k, uint32_t id, const char *ow
         return 1;
 }
 
-/* Records (k, id) for owner: 0 if recorded now or already owner's, -EEXIST if someone else's. */
-static int ledger_claim(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
+/* Whether owner may have (k, id): 0 if it is free or owner's own, -EEXIST (with the store's
+ * message set) if another owner holds it, or an account reserved it earlier in this
+ * transaction. */
+static int id_check(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner) {
         _cleanup_free_ char *current = NULL;
         int r;
 
-        r = ledger_insert(s, k, id, owner, name);
-        if (r != 0)
-                return r < 0 ? r : 0;
-        /* Rows are never deleted, so the row that stopped the insert is still there. */
+        if (id_bitmap_test(s, k, id) == 0)
+                return 0; /* the bitmap knows every holder */
         r = prov_store_ledger_owner(s, k, id, &current);
+        if (r == -ENOENT) {
+                if (id_bitmap_test(s, k, id) <= 0)
+                        return 0;
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " is reserved for another account",
+                         kind_to_string(k), id);
+                return -EEXIST;
+        }
         if (r < 0)
                 return r;
         if (!streq(current, owner)) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " belongs to %.64s", kind_to_string(k),
-                         id, current);
+                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " belongs to %.64s", kind_to_string(k), id,
+                         current);
                 return -EEXIST;
         }
         return 0;
+}
+
+/* Records (k, id) for owner: 0 if recorded now or already owner's, -EEXIST if someone else's. */
+static int ledger_claim(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
+        int r;
+
+        r = id_check(s, k, id, owner);
+        if (r < 0)
+                return r;
+        r = ledger_insert(s, k, id, owner, name);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* Rows are never deleted: the row that stopped the insert is still there. */
+        return id_check(s, k, id, owner);
 }
 
 int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name) {
@@ -1580,11 +1720,18 @@ static int id_bitmap_load(ProvStore *s, ProvIdKind k, uint32_t min, uint32_t max
         *b = (IdBitmap) { .min = min, .max = max, .bits = calloc(words, sizeof(uint64_t)) };
         if (!b->bits)
                 return -ENOMEM;
-        r = stmt_prepare(s, "SELECT id FROM id_ledger WHERE kind = ?1 AND id >= ?2 AND id <= ?3", &st);
+        /* A user's gid is its uid: the users' uids count for both kinds. */
+        r = stmt_prepare(s,
+                         k == PROV_ID_UID
+                                 ? "SELECT id FROM id_ledger WHERE kind = 'uid' AND id BETWEEN ?1 AND ?2 "
+                                   "UNION ALL SELECT uid FROM users WHERE uid BETWEEN ?1 AND ?2"
+                                 : "SELECT id FROM id_ledger WHERE kind = 'gid' AND id BETWEEN ?1 AND ?2 "
+                                   "UNION ALL SELECT uid FROM users WHERE uid BETWEEN ?1 AND ?2 "
+                                   "UNION ALL SELECT gid FROM groups WHERE gid BETWEEN ?1 AND ?2",
+                         &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 2, min) != SQLITE_OK || sqlite3_bind_int64(st, 3, max) != SQLITE_OK)
+        if (sqlite3_bind_int64(st, 1, min) != SQLITE_OK || sqlite3_bind_int64(st, 2, max) != SQLITE_OK)
                 return store_fail_last(s);
         while ((r = stmt_step(s, st)) > 0) {
                 uint32_t id = (uint32_t) sqlite3_column_int64(st, 0);
@@ -1624,11 +1771,26 @@ static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t fro
         return -ENOSPC;
 }
 
+/* The deterministic choice of prov_store_ledger_allocate(), on loaded bitmaps. */
+static int pick_free(ProvStore *s, ProvIdKind k, bool both, const char *owner, uint32_t min, uint32_t max,
+                     bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
+        uint64_t range = (uint64_t) max - min + 1, start = min + prov_store_owner_hash(owner) % range;
+        int r;
+
+        /* Start at the owner's hash and take the first free id, wrapping around once. */
+        r = ledger_first_free(s, k, both, (uint32_t) start, max, is_taken, userdata, ret);
+        if (r == -ENOSPC && start > min)
+                r = ledger_first_free(s, k, both, min, (uint32_t) (start - 1), is_taken, userdata, ret);
+        if (r == -ENOSPC)
+                snprintf(s->errmsg, sizeof(s->errmsg), "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k),
+                         min, max);
+        return r;
+}
+
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
                                uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
                                void *userdata, uint32_t *ret_id) {
         _cleanup_op_ Op op = {};
-        uint64_t range, start;
         bool both;
         uint32_t id;
         int r;
@@ -1674,33 +1836,90 @@ int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, co
         r = id_bitmap_load(s, k, min, max);
         if (r >= 0 && both)
                 r = id_bitmap_load(s, PROV_ID_GID, min, max);
+        if (r >= 0)
+                r = pick_free(s, k, both, owner, min, max, is_taken, userdata, &id);
+        if (r >= 0)
+                r = ledger_claim(s, k, id, owner, name);
+        if (r >= 0 && both)
+                r = ledger_claim(s, PROV_ID_GID, id, owner, name);
+        if (r >= 0)
+                r = op_commit(&op);
         if (r < 0)
                 return r;
+        if (ret_id)
+                *ret_id = id;
+        return 0;
+}
 
-        /* Start at the owner's hash and take the first free id, wrapping around once. */
-        range = (uint64_t) max - min + 1;
-        start = min + prov_store_owner_hash(owner) % range;
-        r = ledger_first_free(s, k, both, (uint32_t) start, max, is_taken, userdata, &id);
-        if (r == -ENOSPC && start > min)
-                r = ledger_first_free(s, k, both, min, (uint32_t) (start - 1), is_taken, userdata, &id);
-        if (r >= 0) {
-                r = ledger_claim(s, k, id, owner, name);
-                if (r >= 0 && both)
-                        r = ledger_claim(s, PROV_ID_GID, id, owner, name);
-                if (r >= 0)
-                        r = op_commit(&op);
+/* Marks id taken in both bitmaps for the account about to be written. */
+static void reserve_both(ProvStore *s, uint32_t id) {
+        id_bitmap_set(s, PROV_ID_UID, id);
+        id_bitmap_set(s, PROV_ID_GID, id);
+}
+
+static int reservation_begin(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max, char **ret_owner) {
+        int r;
+
+        if (!s || !scim_id || min == 0 || min > max || max == UINT32_MAX)
+                return -EINVAL;
+        /* Nothing is recorded until the caller writes the account: only inside its transaction. */
+        if (sqlite3_get_autocommit(s->db)) {
+                snprintf(s->errmsg, sizeof(s->errmsg), "id reservation outside a transaction");
+                return -EINVAL;
+        }
+        r = id_bitmap_load(s, PROV_ID_UID, min, max);
+        if (r >= 0)
+                r = id_bitmap_load(s, PROV_ID_GID, min, max);
+        if (r < 0)
+                return r;
+        if (asprintf(ret_owner, "user:%s", scim_id) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+int prov_store_user_ids_reserve(ProvStore *s, const char *scim_id, uint32_t id, uint32_t min, uint32_t max,
+                                ProvIdKind *ret_conflict) {
+        _cleanup_free_ char *owner = NULL;
+        int r;
+
+        if (id < min || id > max)
+                return -EINVAL;
+        r = reservation_begin(s, scim_id, min, max, &owner);
+        if (r < 0)
+                return r;
+        /* The usual joiner: neither bitmap has the id, nothing to read. */
+        for (ProvIdKind k = PROV_ID_UID; k <= PROV_ID_GID; k++) {
+                r = id_check(s, k, id, owner);
+                if (r == -EEXIST && ret_conflict)
+                        *ret_conflict = k;
                 if (r < 0)
                         return r;
-                if (ret_id)
-                        *ret_id = id;
-                return 0;
         }
-        if (r != -ENOSPC)
-                return r;
+        reserve_both(s, id);
+        return 0;
+}
 
-        snprintf(s->errmsg, sizeof(s->errmsg), "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k), min,
-                 max);
-        return -ENOSPC;
+int prov_store_user_ids_allocate(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max,
+                                 bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id) {
+        _cleanup_free_ char *owner = NULL;
+        uint32_t id;
+        int r;
+
+        r = reservation_begin(s, scim_id, min, max, &owner);
+        if (r < 0)
+                return r;
+        /* An account that comes back gets the uid it had. */
+        r = prov_store_ledger_lookup(s, PROV_ID_UID, owner, &id);
+        if (r == -ENOENT)
+                r = pick_free(s, PROV_ID_UID, true, owner, min, max, is_taken, userdata, &id);
+        else if (r >= 0)
+                r = id_check(s, PROV_ID_GID, id, owner);
+        if (r < 0)
+                return r;
+        reserve_both(s, id);
+        if (ret_id)
+                *ret_id = id;
+        return 0;
 }
 
 int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name,

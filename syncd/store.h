@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 2
+#define PROV_STORE_SCHEMA_VERSION 3
 
 typedef struct ProvStore ProvStore;
 
@@ -96,11 +96,14 @@ void prov_group_record_done(ProvGroupRecord *g);
 int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret);
 int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret);
 int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret);
-/* Inserts or updates by scim_id; -EEXIST when name or uid belongs to another scim_id.
+/* Inserts or updates by scim_id; -EEXIST when name or uid belongs to another scim_id; -EINVAL
+ * unless gid equals uid (the primary group is the user's private group).
  * Timestamps: created_usec is kept from an existing row (on insert: the given value, or now if
  * 0); updated_usec is the given value or now if 0; state_changed_usec is the given value if not
  * 0, else now on insert or when state changes, else kept. gecos NULL is stored as "". */
 int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
+/* The same for an account that is not in the store: -EEXIST if its scim_id is too. */
+int prov_store_user_add(ProvStore *s, const ProvUserRecord *u);
 /* For the retention purge: memberships go with it, ledger and name history rows stay.
  * -ENOENT when absent. Each call reads every membership: for many, prov_store_users_purge(). */
 int prov_store_user_delete(ProvStore *s, const char *scim_id);
@@ -111,6 +114,7 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n);   
 typedef enum ProvUserOrder {
         PROV_USER_ORDER_UID,
         PROV_USER_ORDER_SCIM_ID,        /* byte order (SQLite BINARY = strcmp()) */
+        PROV_USER_ORDER_NONE,           /* storage order: one sequential read of the table */
 } ProvUserOrder;
 /* Streams every user to cb without loading them all: the record's strings are borrowed and
  * valid during the call only. cb must not write the users table. A negative return of cb
@@ -155,9 +159,12 @@ int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);
 void prov_memberships_free(ProvMembership *v, size_t n);
 
-/* The UID/GID ledger: rows are never deleted or reassigned. Owners are "user:<scim id>" or
- * "group:<scim id>"; a user private group is a 'gid' row owned by "user:<scim id>". */
-/* The id of kind k most recently assigned to owner; -ENOENT. */
+/* The UID/GID ledger: an id once given is never given to another owner. Owners are
+ * "user:<scim id>" or "group:<scim id>"; a user private group's gid is the user's uid, owned by
+ * "user:<scim id>". An existing account's row holds its ids; the ledger's rows (never deleted)
+ * hold those of accounts that are gone or changed ids, and those recorded by the calls below.
+ * The lookups see both. */
+/* The id of kind k that owner holds now, else the one most recently recorded for it; -ENOENT. */
 int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id);
 int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner);  /* -ENOENT */
 /* 0, or -EEXIST if id belongs to another owner (idempotent for the same owner). */
@@ -173,6 +180,18 @@ int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
                                uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
                                void *userdata, uint32_t *ret_id);
+/* For an account the caller writes with prov_store_user_put() in the same (open) transaction:
+ * its row then records the ids, and nothing is written now. Reserves id in [min, max] as the
+ * account's uid and private gid: 0 if both are free or already the account's; -EEXIST (and
+ * *ret_conflict: which kind) if another owner holds either or another account reserved it in
+ * this transaction; -EINVAL outside a transaction or the range. */
+int prov_store_user_ids_reserve(ProvStore *s, const char *scim_id, uint32_t id, uint32_t min, uint32_t max,
+                                ProvIdKind *ret_conflict);
+/* The same with the id chosen as prov_store_ledger_allocate() with also_gid chooses it (an
+ * account that held one before gets it back). -ENOSPC when the range is full; -EEXIST when the
+ * account's earlier id is now another owner's gid. */
+int prov_store_user_ids_allocate(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max,
+                                 bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id);
 /* The hash used above, exposed for tests and provisionctl. */
 uint64_t prov_store_owner_hash(const char *owner);
 int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name,

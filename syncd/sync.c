@@ -43,6 +43,7 @@ typedef struct MappedUser {
         const char *name;       /* in the pool */
         uint32_t uid;
         bool in_scope;
+        bool name_ok;  /* the login name passed the collision checks */
         bool accepted;
         OldUser old;
 } MappedUser;
@@ -77,11 +78,13 @@ typedef struct SyncRun {
         const ProvLocalAccounts *local;
         int64_t now;
         ProvArena pool;
+        /* In SCIM id order: the pass over the store walks beside them, and joiners reach the
+         * store's SCIM-id keyed b-trees (users, the ledger's owners) in key order. */
         MappedUser *users;
         size_t n_users;
+        uint32_t *user_by_name; /* positions in users[] in the order of cmp_claim() */
         MappedGroup *groups;
         size_t n_groups;
-        IdIndex *user_index;  /* users[] by SCIM id, sorted: for the pass over the store */
         ProvIdHash user_hash;     /* users[] by SCIM id */
         IdIndex *group_index; /* groups[] by SCIM id */
         StoredOnly *stored_only;
@@ -317,7 +320,7 @@ static int old_from_record(SyncRun *run, const ProvUserRecord *rec, OldUser *ret
 
 typedef struct MergeState {
         SyncRun *run;
-        size_t k; /* position in run->user_index */
+        size_t k; /* position in run->users */
 } MergeState;
 
 /* One stored account, in SCIM id order, against the scan's users in the same order. */
@@ -326,12 +329,12 @@ static int merge_stored_user(const ProvUserRecord *rec, void *userdata) {
         SyncRun *run = m->run;
         int c = 1, r;
 
-        while (m->k < run->n_users && (c = strcmp(run->user_index[m->k].id, rec->scim_id)) < 0)
+        while (m->k < run->n_users && (c = strcmp(run->users[m->k].src->id, rec->scim_id)) < 0)
                 m->k++;
         if (rec->state != PROV_STATE_DEPROVISIONED)
                 run->n_live++;
         if (m->k < run->n_users && c == 0)
-                return old_from_record(run, rec, &run->users[run->user_index[m->k].pos].old);
+                return old_from_record(run, rec, &run->users[m->k].old);
 
         r = grow_array((void **) &run->stored_only, &run->cap_stored_only, run->n_stored_only, sizeof(StoredOnly));
         if (r < 0)
@@ -480,17 +483,17 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
 }
 
 /* Gives the user a uid: the configured attribute's value if there is one, else the ledger's
- * deterministic allocation. Either way the id is recorded for ever, as a uid and as the gid
- * of the user's private group. */
+ * deterministic allocation. Either way it is reserved as the uid and the gid of the user's
+ * private group; apply_users() writes the account in this transaction, and its row records them
+ * (the ledger keeps them for ever once it goes). */
 static int map_user_id(SyncRun *run, MappedUser *u) {
         const ProvConfig *c = run->config;
         const ProvScimUser *s = u->src;
-        _cleanup_free_ char *owner = NULL;
+        ProvIdKind conflict = PROV_ID_UID;
         uint32_t uid;
         int r;
 
-        /* The usual case after the first sync: the account keeps the uid it has, recorded in
-         * the ledger (with its private group's gid) when it was given. */
+        /* The usual case after the first sync: the account keeps the uid it has. */
         bool from_attribute = c->uid_attribute && s->has_uid;
         if (u->old.name && (!from_attribute || s->uid == (int64_t) u->old.uid)) {
                 if (prov_local_id_taken(u->old.uid, (void *) run->local))
@@ -499,35 +502,26 @@ static int map_user_id(SyncRun *run, MappedUser *u) {
                 return 1;
         }
 
-        owner = owner_of("user", s->id);
-        if (!owner)
-                return -ENOMEM;
-
         if (from_attribute) {
                 if (s->uid < (int64_t) c->uid_min || s->uid > (int64_t) c->uid_max)
                         return reject(run, "user", s->id, u->name, "uid attribute is outside uid_min..uid_max") ?: 0;
                 uid = (uint32_t) s->uid;
                 if (prov_local_id_taken(uid, (void *) run->local))
                         return reject(run, "user", s->id, u->name, "uid exists in the local passwd or group file") ?: 0;
-                r = prov_store_ledger_assign(run->store, PROV_ID_UID, uid, owner, u->name);
-                if (r == -EEXIST)
-                        return reject(run, "user", s->id, u->name, "uid was given to another identity before") ?: 0;
-                if (r < 0)
-                        return r;
+                r = prov_store_user_ids_reserve(run->store, s->id, uid, c->uid_min, c->uid_max, &conflict);
         } else {
-                r = prov_store_ledger_allocate(run->store, PROV_ID_UID, owner, u->name, c->uid_min, c->uid_max,
-                                               true, prov_local_id_taken, (void *) run->local, &uid);
+                r = prov_store_user_ids_allocate(run->store, s->id, c->uid_min, c->uid_max, prov_local_id_taken,
+                                                 (void *) run->local, &uid);
                 if (r == -ENOSPC)
                         return reject(run, "user", s->id, u->name, "no free uid left in uid_min..uid_max") ?: 0;
-                if (r < 0)
-                        return r;
-                if (prov_local_id_taken(uid, (void *) run->local))
+                if (r >= 0 && prov_local_id_taken(uid, (void *) run->local))
                         return reject(run, "user", s->id, u->name, "its recorded uid now exists locally") ?: 0;
+                conflict = PROV_ID_GID; /* a returning account's uid is its own */
         }
-
-        r = prov_store_ledger_assign(run->store, PROV_ID_GID, uid, owner, u->name);
         if (r == -EEXIST)
-                return reject(run, "user", s->id, u->name, "the private group's gid belongs to a group") ?: 0;
+                return reject(run, "user", s->id, u->name,
+                              conflict == PROV_ID_UID ? "uid was given to another identity before"
+                                                      : "the private group's gid belongs to a group") ?: 0;
         if (r < 0)
                 return r;
         u->uid = uid;
@@ -552,9 +546,14 @@ static int cmp_claim(const char *name_x, const char *old_x, const char *id_x, co
         return strcmp(id_x, id_y);
 }
 
-static int cmp_mapped_user(const void *a, const void *b) {
-        const MappedUser *x = a, *y = b;
+static int cmp_user_by_name(const void *a, const void *b, void *userdata) {
+        const MappedUser *users = userdata;
+        const MappedUser *x = &users[*(const uint32_t *) a], *y = &users[*(const uint32_t *) b];
         return cmp_claim(x->name, x->old.name, x->src->id, y->name, y->old.name, y->src->id);
+}
+
+static int cmp_user_src_id(const void *a, const void *b) {
+        return strcmp(((const MappedUser *) a)->src->id, ((const MappedUser *) b)->src->id);
 }
 
 /* The SCIM id of the stored account with that login name: 1 and *ret_other set when another
@@ -578,15 +577,17 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         if (!run->users)
                 return -ENOMEM;
         run->n_users = batch->n_users;
-        for (size_t i = 0; i < batch->n_users; i++)
+        bool sorted = true;
+        for (size_t i = 0; i < batch->n_users; i++) {
                 run->users[i].src = &batch->users[i];
-        r = build_index(&run->user_index, run->n_users, user_id_at, run);
-        if (r < 0)
-                return r;
+                sorted = sorted && (i == 0 || strcmp(batch->users[i - 1].id, batch->users[i].id) < 0);
+        }
+        /* The parser hands them so; a batch built otherwise is put in order here. */
+        if (!sorted)
+                qsort(run->users, run->n_users, sizeof(MappedUser), cmp_user_src_id);
         r = load_old_users(run);
         if (r < 0)
                 return r;
-        free(TAKE_PTR(run->user_index));
         r = prov_id_hash_build(&run->user_hash, run->n_users, user_id_at, run);
         if (r < 0)
                 return r;
@@ -603,17 +604,20 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                         u->name = NULL;
         }
 
-        /* Names: sort so that equal names sit together, the rightful holder first. */
-        qsort(run->users, run->n_users, sizeof(MappedUser), cmp_mapped_user);
-        r = prov_id_hash_build(&run->user_hash, run->n_users, user_id_at, run);
-        if (r < 0)
-                return r;
+        /* Names: in an order where equal names sit together, the rightful holder first. */
+        run->user_by_name = reallocarray(NULL, run->n_users ? run->n_users : 1, sizeof(uint32_t));
+        if (!run->user_by_name)
+                return -ENOMEM;
+        for (size_t i = 0; i < run->n_users; i++)
+                run->user_by_name[i] = (uint32_t) i;
+        qsort_r(run->user_by_name, run->n_users, sizeof(uint32_t), cmp_user_by_name, run->users);
         for (size_t i = 0; i < run->n_users; i++) {
-                MappedUser *u = &run->users[i];
+                MappedUser *u = &run->users[run->user_by_name[i]];
+                const MappedUser *prev = i > 0 ? &run->users[run->user_by_name[i - 1]] : NULL;
 
                 if (!u->name)
                         continue;
-                if (i > 0 && run->users[i - 1].name && streq(run->users[i - 1].name, u->name)) {
+                if (prev && prev->name && streq(prev->name, u->name)) {
                         r = reject(run, "user", u->src->id, u->name, "login name collides with another directory user");
                         if (r < 0)
                                 return r;
@@ -641,7 +645,17 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                                 continue;
                         }
                 }
+                u->name_ok = true;
+        }
 
+        /* Ids in SCIM id order: the ledger's owner index takes its rows in key order. Which
+         * of two joiners whose allocations collide gets the first free id then depends on
+         * their SCIM ids alone. */
+        for (size_t i = 0; i < run->n_users; i++) {
+                MappedUser *u = &run->users[i];
+
+                if (!u->name_ok)
+                        continue;
                 r = map_user_id(run, u);
                 if (r < 0)
                         return r;
@@ -650,20 +664,24 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         return 0;
 }
 
-/* True if an accepted directory user has that login name (users[] is sorted by name). */
+static const MappedUser *user_by_name_at(const SyncRun *run, size_t k) {
+        return &run->users[run->user_by_name[k]];
+}
+
+/* True if an accepted directory user has that login name. */
 static bool user_name_taken(const SyncRun *run, const char *name) {
         size_t lo = 0, hi = run->n_users;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                const char *n = run->users[mid].name;
+                const char *n = user_by_name_at(run, mid)->name;
                 if (n && strcmp(n, name) < 0)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
-        for (; lo < run->n_users && run->users[lo].name && streq(run->users[lo].name, name); lo++)
-                if (run->users[lo].accepted)
+        for (; lo < run->n_users && user_by_name_at(run, lo)->name && streq(user_by_name_at(run, lo)->name, name); lo++)
+                if (user_by_name_at(run, lo)->accepted)
                         return true;
         return false;
 }
@@ -893,7 +911,7 @@ static int apply_users(SyncRun *run) {
                 };
 
                 if (!u->old.name) {
-                        r = prov_store_user_put(run->store, &rec);
+                        r = prov_store_user_add(run->store, &rec);
                         if (r < 0)
                                 return r;
                         res->joiners++;
@@ -1264,8 +1282,9 @@ static int apply_groups(SyncRun *run) {
         size_t cap = 0;
         int r = 0;
 
+        /* In SCIM id order: a first sync appends to the memberships' b-tree. */
         for (size_t i = 0; i < run->n_groups; i++) {
-                MappedGroup *g = &run->groups[i];
+                MappedGroup *g = &run->groups[run->group_index[i].pos];
                 size_t n = 0;
 
                 if (!g->accepted)
@@ -1415,8 +1434,8 @@ static void run_done(SyncRun *run) {
                 free(run->groups[i].local_name);
         }
         free(run->users);
+        free(run->user_by_name);
         free(run->groups);
-        free(run->user_index);
         prov_id_hash_done(&run->user_hash);
         free(run->group_index);
         free(run->stored_only);
@@ -1696,6 +1715,10 @@ static int cmp_u32p(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
+static int cmp_snap_user_uid(const void *a, const void *b) {
+        return cmp_u32p(&((const ProvSnapUser *) a)->uid, &((const ProvSnapUser *) b)->uid);
+}
+
 /* Every stored account by SCIM id: what memberships are resolved against. */
 typedef struct ExportUser {
         const char *scim_id;
@@ -1848,9 +1871,12 @@ static int export_collect(Export *e, ProvStore *store) {
         e->cap_su = e->cap_by_scim = n_users + 1;
         e->cap_names = n_memberships + 1;
 
-        r = prov_store_users_foreach(store, PROV_USER_ORDER_UID, export_user, e);
+        /* In storage order, not through the uid index: that would be a random read of the
+         * table per account. The snapshot lists them by uid. */
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_NONE, export_user, e);
         if (r < 0)
                 return r;
+        qsort(e->su, e->nu, sizeof(ProvSnapUser), cmp_snap_user_uid);
         r = prov_id_hash_build(&e->user_hash, e->n_by_scim, export_user_id_at, e);
         if (r < 0)
                 return r;

@@ -113,14 +113,14 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 2);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 3);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
         assert_null(f->s);
 
         assert_int_equal(prov_store_open(f->path, &f->s), 0);
-        assert_int_equal(prov_store_schema_version(f->s), 2);
+        assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
         assert_int_equal(prov_store_user_get(f->s, "id-1", &got), 0);
         assert_string_equal(got.name, "alice");
         assert_int_equal(got.uid, 100000);
@@ -148,8 +148,8 @@ static int count_rows(const char *path, const char *sql) {
         return n;
 }
 
-/* A store written by the first release (schema 1: memberships also indexed by user) comes up
- * as schema 2 with its data. */
+/* A store written by the first release (schema 1: memberships also indexed by user, no
+ * triggers) comes up as the current schema with its data. */
 static void test_migrates_v1(void **state) {
         Fixture *f = *state;
         ProvUserRecord a = make_user("u-a", "alice", 100001), b = make_user("u-b", "bob", 100002);
@@ -166,18 +166,22 @@ static void test_migrates_v1(void **state) {
         /* Back to what schema 1 had. */
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, "CREATE INDEX memberships_user ON memberships(user_scim_id); "
+                                          "DROP TRIGGER users_retire_ids; DROP TRIGGER users_retire_changed_ids; "
                                           "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
 
         assert_int_equal(prov_store_open(f->path, &f->s), 0);
-        assert_int_equal(prov_store_schema_version(f->s), 2);
+        assert_int_equal(prov_store_schema_version(f->s), 3);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 2);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 2);
         /* Deleting accounts still takes their memberships along. */
         assert_int_equal(prov_store_users_purge(f->s, (char *[]) { (char *) "u-a", (char *) "ghost" }, 2), 1);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 1);
         assert_int_equal(prov_store_check_references(f->s), 0);
+        /* ... and the purged account's ids went to the ledger. */
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger WHERE owner = 'user:u-a' AND id = 100001"), 2);
 }
 
 static void test_file_mode_0600(void **state) {
@@ -346,8 +350,10 @@ static void test_users_conflict(void **state) {
         assert_int_equal(prov_store_user_put(f->s, &b), -EEXIST);
         assert_true(strlen(prov_store_errmsg(f->s)) > 0);
         b.name = (char *) "bob";
-        b.uid = 100000;
+        b.uid = b.gid = 100000;
         assert_int_equal(prov_store_user_put(f->s, &b), -EEXIST);
+        b.gid = 100001;
+        assert_int_equal(prov_store_user_put(f->s, &b), -EINVAL); /* gid is the private group's, = uid */
         b.uid = 100001;
         assert_int_equal(prov_store_user_put(f->s, &b), 0);
 
@@ -659,6 +665,78 @@ static void test_ledger_never_reuses_deleted_user(void **state) {
         /* The deleted user's row is still there. */
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_UID, "user:x", &id), 0);
         assert_int_equal(id, 1000);
+}
+
+/* Accounts written through the reservations have no ledger rows: their users row holds the
+ * ids while it exists, and the ledger takes them when it goes or the ids change. */
+static void test_user_ids_reserved_then_retired(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord a = make_user("a", "alice", 5000);
+        ProvIdKind conflict = PROV_ID_GID;
+        uint32_t id = 0;
+        char *owner = NULL;
+
+        /* Only inside a transaction: the account's row must follow in it. */
+        assert_int_equal(prov_store_user_ids_reserve(f->s, "a", 5000, 1000, 9999, &conflict), -EINVAL);
+        assert_int_equal(prov_store_begin(f->s), 0);
+        assert_int_equal(prov_store_user_ids_reserve(f->s, "a", 5000, 1000, 9999, &conflict), 0);
+        /* Reserved for a, not written yet: nobody else gets it, as uid or as gid. */
+        assert_int_equal(prov_store_user_ids_reserve(f->s, "b", 5000, 1000, 9999, &conflict), -EEXIST);
+        assert_int_equal(conflict, PROV_ID_UID);
+        assert_int_equal(prov_store_ledger_assign(f->s, PROV_ID_GID, 5000, "group:g", "g"), -EEXIST);
+        assert_int_equal(prov_store_user_ids_reserve(f->s, "a", 10000, 1000, 9999, &conflict), -EINVAL);
+        assert_int_equal(prov_store_user_add(f->s, &a), 0);
+        assert_int_equal(prov_store_user_add(f->s, &a), -EEXIST);
+        assert_int_equal(prov_store_commit(f->s), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger"), 0);
+
+        /* The row answers for the ledger. */
+        assert_int_equal(prov_store_ledger_owner(f->s, PROV_ID_UID, 5000, &owner), 0);
+        assert_string_equal(owner, "user:a");
+        free(owner);
+        assert_int_equal(prov_store_ledger_owner(f->s, PROV_ID_GID, 5000, &owner), 0);
+        assert_string_equal(owner, "user:a");
+        free(owner);
+        assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_GID, "user:a", &id), 0);
+        assert_int_equal(id, 5000);
+        assert_int_equal(prov_store_ledger_assign(f->s, PROV_ID_UID, 5000, "user:b", "b"), -EEXIST);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_GID, "group:g", "g", 5000, 5000, false, NULL, NULL,
+                                                    &id),
+                         -ENOSPC);
+
+        /* A new uid: the old one goes to the ledger, still a's. */
+        a.uid = a.gid = 5001;
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger WHERE owner = 'user:a' AND id = 5000"), 2);
+        assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_UID, "user:a", &id), 0);
+        assert_int_equal(id, 5001);
+
+        /* Gone: both ids stay a's for ever, and come back with it. */
+        assert_int_equal(prov_store_users_purge(f->s, (char *[]) { (char *) "a" }, 1), 1);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger WHERE owner = 'user:a'"), 4);
+        assert_int_equal(prov_store_begin(f->s), 0);
+        assert_int_equal(prov_store_user_ids_reserve(f->s, "b", 5001, 1000, 9999, &conflict), -EEXIST);
+        assert_int_equal(prov_store_user_ids_allocate(f->s, "c", 5000, 5001, NULL, NULL, &id), -ENOSPC);
+        assert_int_equal(prov_store_user_ids_allocate(f->s, "a", 1000, 9999, NULL, NULL, &id), 0);
+        assert_int_equal(id, 5001);
+        assert_int_equal(prov_store_rollback(f->s), 0);
+}
+
+/* The reservation picks the id prov_store_ledger_allocate() would: hosts on either path agree. */
+static void test_user_ids_allocate_matches_ledger(void **state) {
+        Fixture *f = *state;
+        uint32_t a = 0, b = 0, c = 0;
+
+        assert_int_equal(prov_store_begin(f->s), 0);
+        assert_int_equal(prov_store_user_ids_allocate(f->s, "2819c223", 100000, 999999, NULL, NULL, &a), 0);
+        /* A second account hashing anywhere gets another id; the same owner twice, the same. */
+        assert_int_equal(prov_store_user_ids_allocate(f->s, "other", 100000, 999999, NULL, NULL, &c), 0);
+        assert_int_not_equal(a, c);
+        assert_int_equal(prov_store_rollback(f->s), 0);
+        assert_int_equal(prov_store_ledger_allocate(f->s, PROV_ID_UID, "user:2819c223", "alice", 100000, 999999, true,
+                                                    NULL, NULL, &b),
+                         0);
+        assert_int_equal(a, b);
 }
 
 static bool taken_cb(uint32_t id, void *userdata) {
@@ -1095,6 +1173,8 @@ int main(void) {
                 T(test_ledger_also_gid),
                 T(test_ledger_full_range),
                 T(test_ledger_assign),
+                T(test_user_ids_reserved_then_retired),
+                T(test_user_ids_allocate_matches_ledger),
                 T(test_rollback_discards),
                 T(test_state_get_set),
                 T(test_audit_add_load),

@@ -94,7 +94,8 @@ static int teardown(void **state) {
 /* Runs one full sync of the given directory JSON and publishes the snapshot. */
 static int sync_json(Fixture *f, const char *json, ProvSyncResult *ret) {
         ProvScimBatch *batch = NULL;
-        ProvScimParseOptions opts = { .uid_attribute = f->config->uid_attribute };
+        ProvScimParseOptions opts = { .uid_attribute = f->config->uid_attribute,
+                                      .gid_attribute = f->config->gid_attribute };
         int r;
 
         r = prov_scim_parse_directory(json, strlen(json), &opts, &batch);
@@ -360,6 +361,55 @@ static void test_hostile_records_skipped(void **state) {
         assert_true(count_audit(f, "reject") >= 10);
 }
 
+/* A joiner's uid and private gid are held by its row, not by ledger rows: a group asking for
+ * that gid in the same sync, and later an account asking for a uid given up, are refused. */
+static void test_ids_held_without_ledger_rows(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+        char *owner = NULL;
+
+        set_str(&f->config->uid_attribute, "uidNumber");
+        set_str(&f->config->gid_attribute, "gidNumber");
+        assert_int_equal(sync_json(f,
+                                   "{\"Users\":[{\"id\":\"a\",\"userName\":\"amy\",\"uidNumber\":300000}],"
+                                   "\"Groups\":[{\"id\":\"g\",\"displayName\":\"squatters\",\"gidNumber\":300000,"
+                                   "\"members\":[" M("a") "]}]}",
+                                   &res),
+                         0);
+        assert_int_equal(res.joiners, 1);
+        assert_int_equal(res.rejected, 1);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_uid(s, 300000, &u), 0);
+        assert_string_equal(u.name, "amy");
+        assert_int_equal(prov_snapshot_group_by_name(s, "squatters", &g), -ENOENT);
+        prov_snapshot_close(s);
+        assert_int_equal(prov_store_ledger_owner(f->store, PROV_ID_GID, 300000, &owner), 0);
+        assert_string_equal(owner, "user:a");
+        free(owner);
+
+        /* amy moves to another uid; bo may not have the one she left. */
+        assert_int_equal(sync_json(f,
+                                   "{\"Users\":[{\"id\":\"a\",\"userName\":\"amy\",\"uidNumber\":300001},"
+                                   "{\"id\":\"b\",\"userName\":\"bo\",\"uidNumber\":300000}],\"Groups\":[]}",
+                                   &res),
+                         0);
+        assert_int_equal(res.joiners, 0);
+        assert_int_equal(res.rejected, 1);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_uid(s, 300001, &u), 0);
+        assert_string_equal(u.name, "amy");
+        assert_int_equal(prov_snapshot_user_by_uid(s, 300000, &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bo", &u), -ENOENT);
+        prov_snapshot_close(s);
+        assert_int_equal(prov_store_ledger_owner(f->store, PROV_ID_UID, 300000, &owner), 0);
+        assert_string_equal(owner, "user:a");
+        free(owner);
+}
+
 static void test_scope_and_role_mapping(void **state) {
         Fixture *f = *state;
         ProvSyncResult res = {};
@@ -587,6 +637,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_mover_rename_suspend_reactivate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deprovision_and_guard, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hostile_records_skipped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ids_held_without_ledger_rows, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scope_and_role_mapping, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_directory_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_delta_never_deprovisions, setup, teardown),
