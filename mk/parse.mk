@@ -29,8 +29,9 @@ EXTRA_DIST += \
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-config tests/unit/test-validate tests/unit/test-arena \
+	tests/unit/test-idhash tests/unit/test-scim-parse
+TESTS += tests/unit/test-config tests/unit/test-validate tests/unit/test-arena tests/unit/test-idhash \
 	tests/unit/test-scim-parse
-TESTS += tests/unit/test-config tests/unit/test-validate tests/unit/test-arena tests/unit/test-scim-parse
 
 tests_unit_test_config_SOURCES = tests/unit/test-config.c
 tests_unit_test_config_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
@@ -43,6 +44,10 @@ tests_unit_test_validate_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
 tests_unit_test_arena_SOURCES = tests/unit/test-arena.c
 tests_unit_test_arena_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_arena_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
+
+tests_unit_test_idhash_SOURCES = tests/unit/test-idhash.c
+tests_unit_test_idhash_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_idhash_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
 
 tests_unit_test_scim_parse_SOURCES = tests/unit/test-scim-parse.c
 tests_unit_test_scim_parse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)

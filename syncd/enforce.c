@@ -931,7 +931,8 @@ int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
 
         if (!config || !store)
                 return -EINVAL;
-        r = prov_store_users_foreach(store, PROV_USER_ORDER_UID, collect_refused, &refused);
+        /* In storage order: a sequential read, where the uid index would cost a random read per account. */
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_NONE, collect_refused, &refused);
         if (r < 0) {
                 prov_user_records_free(refused.v, refused.n);
                 return r;

@@ -15,20 +15,23 @@ uint64_t prov_str_hash(const char *s) {
         return h;
 }
 
-static uint64_t slot_tag(uint64_t hash) {
-        return hash & UINT64_C(0xffffffff00000000);
+#define POS_BITS 24
+#define POS_MASK ((UINT32_C(1) << POS_BITS) - 1)
+
+static uint32_t slot_tag(uint64_t hash) {
+        return (uint32_t) (hash >> 56) << POS_BITS;
 }
 
 int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx) {
         size_t size = 16;
 
-        if (n > INT32_MAX)
+        if (n >= POS_MASK)
                 return -E2BIG;
         /* At most half full: probes stay short. */
         while (size < n * 2)
                 size *= 2;
         free(h->slots);
-        h->slots = calloc(size, sizeof(uint64_t));
+        h->slots = calloc(size, sizeof(uint32_t));
         if (!h->slots) {
                 h->mask = 0;
                 return -ENOMEM;
@@ -39,22 +42,23 @@ int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx)
                 size_t k = hash & h->mask;
                 while (h->slots[k])
                         k = (k + 1) & h->mask;
-                h->slots[k] = slot_tag(hash) | ((uint64_t) i + 1);
+                h->slots[k] = slot_tag(hash) | (uint32_t) (i + 1);
         }
         return 0;
 }
 
 ssize_t prov_id_hash_find(const ProvIdHash *h, const char *id, ProvIdAt id_at, const void *ctx) {
-        uint64_t hash, tag;
+        uint64_t hash;
+        uint32_t tag;
 
         if (!h->slots)
                 return -1;
         hash = prov_str_hash(id);
         tag = slot_tag(hash);
         for (size_t k = hash & h->mask; h->slots[k]; k = (k + 1) & h->mask) {
-                uint64_t slot = h->slots[k];
-                size_t pos = (size_t) (slot & UINT32_MAX) - 1;
-                if (slot_tag(slot) == tag && strcmp(id_at(ctx, pos), id) == 0)
+                uint32_t slot = h->slots[k];
+                size_t pos = (size_t) (slot & POS_MASK) - 1;
+                if ((slot & ~POS_MASK) == tag && strcmp(id_at(ctx, pos), id) == 0)
                         return (ssize_t) pos;
         }
         return -1;

@@ -10,9 +10,9 @@
 #include <sys/types.h>
 
 typedef struct ProvIdHash {
-        /* High half: the high 32 bits of the key's hash, so that a probe compares a key only
-         * when they match. Low half: position + 1; 0 = empty. */
-        uint64_t *slots;
+        /* Low 24 bits: position + 1 (0 = empty). High 8 bits: the top byte of the key's hash,
+         * so that a probe reads and compares a key only for 1 in 256 of the others. */
+        uint32_t *slots;
         size_t mask;
 } ProvIdHash;
 
@@ -22,7 +22,7 @@ typedef const char *(*ProvIdAt)(const void *ctx, size_t i);
 /* 64-bit FNV-1a of s. */
 uint64_t prov_str_hash(const char *s);
 
-/* (Re)builds h over records 0..n-1. -E2BIG past 2^31 records, -ENOMEM. */
+/* (Re)builds h over records 0..n-1. -E2BIG past 2^24 - 1 records, -ENOMEM. */
 int prov_id_hash_build(ProvIdHash *h, size_t n, ProvIdAt id_at, const void *ctx);
 
 /* The position of the record whose key is id (the first one added, if several), or -1. */

@@ -128,7 +128,25 @@ static const char *const migrations[] = {
         "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"
         "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"
         "  ON CONFLICT (kind, id) DO NOTHING;"
-        "END;",
+        "END;"
+        /* The audit log without AUTOINCREMENT (an update of sqlite_sequence per event) and
+         * without the index by time (a b-tree insert per event, for the rare prune): events are
+         * only appended, so seq grows with time anyway. */
+        "CREATE TABLE audit_v3 ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time_usec INTEGER NOT NULL,"
+        "  event TEXT NOT NULL,"
+        "  user TEXT,"
+        "  scim_id TEXT,"
+        "  uid INTEGER,"
+        "  step TEXT,"
+        "  outcome TEXT,"
+        "  detail TEXT"
+        ");"
+        "INSERT INTO audit_v3 SELECT seq, time_usec, event, user, scim_id, uid, step, outcome, detail FROM audit;"
+        "DROP TABLE audit;"
+        "ALTER TABLE audit_v3 RENAME TO audit;"
+        "CREATE INDEX audit_user ON audit(user);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
