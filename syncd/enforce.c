@@ -931,8 +931,9 @@ int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
 
         if (!config || !store)
                 return -EINVAL;
-        /* In storage order: a sequential read, where the uid index would cost a random read per account. */
-        r = prov_store_users_foreach(store, PROV_USER_ORDER_NONE, collect_refused, &refused);
+        /* Only the refused accounts, by their index: reading all 100k cost a delta sync with no
+         * change four fifths of its time. */
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_REFUSED, collect_refused, &refused);
         if (r < 0) {
                 prov_user_records_free(refused.v, refused.n);
                 return r;

@@ -115,6 +115,7 @@ typedef enum ProvUserOrder {
         PROV_USER_ORDER_UID,
         PROV_USER_ORDER_SCIM_ID,        /* byte order (SQLite BINARY = strcmp()) */
         PROV_USER_ORDER_NONE,           /* storage order: one sequential read of the table */
+        PROV_USER_ORDER_REFUSED,        /* only the accounts that are not active, in no order */
 } ProvUserOrder;
 /* Streams every user to cb without loading them all: the record's strings are borrowed and
  * valid during the call only. cb must not write the users table. A negative return of cb

@@ -166,7 +166,7 @@ static void test_migrates_v1(void **state) {
         /* Back to what schema 1 had. */
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, "CREATE INDEX memberships_user ON memberships(user_scim_id); "
-                                          "DROP TRIGGER users_retire_ids; DROP TRIGGER users_retire_changed_ids; "
+                                          "DROP TRIGGER users_retire_ids; DROP TRIGGER users_retire_changed_ids; DROP INDEX users_refused; "
                                           "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
@@ -665,6 +665,36 @@ static void test_ledger_never_reuses_deleted_user(void **state) {
         /* The deleted user's row is still there. */
         assert_int_equal(prov_store_ledger_lookup(f->s, PROV_ID_UID, "user:x", &id), 0);
         assert_int_equal(id, 1000);
+}
+
+static int count_cb(const ProvUserRecord *u, void *userdata) {
+        size_t *n = userdata;
+        assert_int_not_equal(u->state, PROV_STATE_ACTIVE);
+        (*n)++;
+        return 0;
+}
+
+/* The walk over refused accounts (each sync's enforcement retry) sees all of them, and only them. */
+static void test_users_foreach_refused(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord a = make_user("a", "amy", 5000), b = make_user("b", "bo", 5001), c = make_user("c", "cy", 5002);
+        size_t n = 0;
+
+        b.state = PROV_STATE_SUSPENDED;
+        c.state = PROV_STATE_DEPROVISIONED;
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        assert_int_equal(prov_store_user_put(f->s, &b), 0);
+        assert_int_equal(prov_store_user_put(f->s, &c), 0);
+        assert_int_equal(prov_store_users_foreach(f->s, PROV_USER_ORDER_REFUSED, count_cb, &n), 0);
+        assert_int_equal(n, 2);
+        /* Reactivated: out of it; blocked: in it. */
+        b.state = PROV_STATE_ACTIVE;
+        a.state = PROV_STATE_BLOCKED;
+        assert_int_equal(prov_store_user_put(f->s, &b), 0);
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        n = 0;
+        assert_int_equal(prov_store_users_foreach(f->s, PROV_USER_ORDER_REFUSED, count_cb, &n), 0);
+        assert_int_equal(n, 2);
 }
 
 /* Accounts written through the reservations have no ledger rows: their users row holds the
@@ -1174,6 +1204,7 @@ int main(void) {
                 T(test_ledger_full_range),
                 T(test_ledger_assign),
                 T(test_user_ids_reserved_then_retired),
+                T(test_users_foreach_refused),
                 T(test_user_ids_allocate_matches_ledger),
                 T(test_rollback_discards),
                 T(test_state_get_set),
