@@ -251,8 +251,11 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
                 prov_sync_record_attempt(st.store, r, "applying the directory failed");
                 goto finish;
         }
-        /* The scan is in the store now: its memory goes before the snapshot is built. */
+        /* The scan is in the store now: its memory goes before the snapshot is built, and so
+         * does the page cache the writes needed (the export reads each page once). */
         batch = prov_scim_batch_free(batch);
+        if (prov_store_cache_for_streaming(st.store) < 0)
+                log_debug("Could not shrink the store's page cache: %s", prov_store_errmsg(st.store));
         malloc_trim(0);
         format_summary(&res, full, ret->summary, sizeof(ret->summary));
         ret->held = res.held;

@@ -26,6 +26,8 @@
 /* The page cache of the read-write handle, KiB: what a 100k-account sync needs without
  * spilling much, within the daemon's 64 MiB. */
 #define PROV_STORE_CACHE_KIB 8192
+/* For reads that visit each page once (the snapshot export): the cache would only hold memory. */
+#define PROV_STORE_STREAM_CACHE_KIB 1024
 
 /* Schema migrations: migrations[i] moves a store from user_version i to i + 1. Each runs in its
  * own transaction together with the user_version bump. Append only; never edit a step that has
@@ -2060,6 +2062,12 @@ int prov_store_audit_add(ProvStore *s, const char *event, const char *user, cons
             bind_text_or_null(st, 8, detail) != SQLITE_OK)
                 return store_fail_last(s);
         return stmt_exec(s, st);
+}
+
+int prov_store_cache_for_streaming(ProvStore *s) {
+        if (!s)
+                return -EINVAL;
+        return exec_sql(s, "PRAGMA cache_size = -" STRINGIFY(PROV_STORE_STREAM_CACHE_KIB) "; PRAGMA shrink_memory;");
 }
 
 int prov_store_check_references(ProvStore *s) {

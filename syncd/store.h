@@ -144,6 +144,9 @@ int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
                                    void *userdata);
 /* PRAGMA foreign_key_check: 0 when every membership has its account and group, -EBADMSG (with
  * the first offender in prov_store_errmsg()) otherwise. */
+/* Shrinks the page cache to a size for streaming reads (the snapshot export) for the rest of
+ * this handle's life, and gives back the memory above it. */
+int prov_store_cache_for_streaming(ProvStore *s);
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
