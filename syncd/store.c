@@ -1446,27 +1446,42 @@ fail:
         return r;
 }
 
-int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships) {
+/* The three integer columns of the first row of sql into the non-NULL ret[]: 0, or -ENOENT
+ * when there is no row. */
+static int query_row3(ProvStore *s, const char *sql, int64_t *ret[3]) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         int r;
 
         if (!s)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups), "
-                            "(SELECT count(*) FROM memberships)", &st);
+        r = stmt_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         r = stmt_step(s, st);
         if (r < 0)
                 return r;
         if (r == 0)
-                return -EIO;
+                return -ENOENT;
+        for (int i = 0; i < 3; i++)
+                if (ret[i])
+                        *ret[i] = sqlite3_column_int64(st, i);
+        return 0;
+}
+
+int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships) {
+        int64_t n[3];
+        int r;
+
+        r = query_row3(s, "SELECT (SELECT count(*) FROM users), (SELECT count(*) FROM groups), "
+                          "(SELECT count(*) FROM memberships)", (int64_t *[]) { &n[0], &n[1], &n[2] });
+        if (r < 0)
+                return r == -ENOENT ? -EIO : r;
         if (ret_users)
-                *ret_users = (size_t) sqlite3_column_int64(st, 0);
+                *ret_users = (size_t) n[0];
         if (ret_groups)
-                *ret_groups = (size_t) sqlite3_column_int64(st, 1);
+                *ret_groups = (size_t) n[1];
         if (ret_memberships)
-                *ret_memberships = (size_t) sqlite3_column_int64(st, 2);
+                *ret_memberships = (size_t) n[2];
         return 0;
 }
 
@@ -1554,16 +1569,20 @@ static const char *startswith(const char *s, const char *prefix) {
         return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
 
-/* Runs a cached one-column query with one text or integer parameter: 1 and the column (as an
- * id in *ret_id, or a copy in *ret_text) if there is a row, 0 if not. */
-static int query_one(ProvStore *s, StmtId id, const char *text, int64_t number, uint32_t *ret_id, char **ret_text) {
+/* Runs a cached one-column query keyed by text or by number (at ?2 after the kind k at ?1 when
+ * k is given, else at ?1): 1 and the column (as an id in *ret_id, or a copy in *ret_text) if
+ * there is a row, 0 if not. */
+static int query_one(ProvStore *s, StmtId id, const ProvIdKind *k, const char *text, int64_t number,
+                     uint32_t *ret_id, char **ret_text) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
+        int r, i = 1;
 
         r = stmt_get(s, id, &st);
         if (r < 0)
                 return r;
-        if ((text ? sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC) : sqlite3_bind_int64(st, 1, number)) != SQLITE_OK)
+        if (k && sqlite3_bind_text(st, i++, kind_to_string(*k), -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        if ((text ? sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC) : sqlite3_bind_int64(st, i, number)) != SQLITE_OK)
                 return store_fail_last(s);
         r = stmt_step(s, st);
         if (r <= 0)
@@ -1577,23 +1596,22 @@ static int live_id(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_
         const char *user = startswith(owner, "user:"), *group = startswith(owner, "group:");
 
         if (user)
-                return query_one(s, STMT_LIVE_USER_UID, user, 0, ret_id, NULL);
+                return query_one(s, STMT_LIVE_USER_UID, NULL, user, 0, ret_id, NULL);
         if (group && k == PROV_ID_GID)
-                return query_one(s, STMT_LIVE_GROUP_GID, group, 0, ret_id, NULL);
+                return query_one(s, STMT_LIVE_GROUP_GID, NULL, group, 0, ret_id, NULL);
         return 0;
 }
 
 /* The owner of (k, id) among the existing accounts and groups: 1, or 0 if none. */
 static int live_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
-        int r = query_one(s, STMT_LIVE_USER_BY_UID, NULL, id, NULL, ret_owner);
+        int r = query_one(s, STMT_LIVE_USER_BY_UID, NULL, NULL, id, NULL, ret_owner);
 
         if (r == 0 && k == PROV_ID_GID)
-                r = query_one(s, STMT_LIVE_GROUP_BY_GID, NULL, id, NULL, ret_owner);
+                r = query_one(s, STMT_LIVE_GROUP_BY_GID, NULL, NULL, id, NULL, ret_owner);
         return r;
 }
 
 int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
         uint32_t id;
         int r;
 
@@ -1601,45 +1619,15 @@ int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint
                 return -EINVAL;
         /* The existing account's ids first: they are its current ones. */
         r = live_id(s, k, owner, &id);
+        if (r == 0)
+                r = query_one(s, STMT_LEDGER_LOOKUP, &k, owner, 0, &id, NULL);
         if (r < 0)
                 return r;
-        if (r == 0) {
-                r = stmt_get(s, STMT_LEDGER_LOOKUP, &st);
-                if (r < 0)
-                        return r;
-                if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-                    sqlite3_bind_text(st, 2, owner, -1, SQLITE_STATIC) != SQLITE_OK)
-                        return store_fail_last(s);
-                r = stmt_step(s, st);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return -ENOENT;
-                r = column_id(s, st, 0, &id);
-                if (r < 0)
-                        return r;
-        }
+        if (r == 0)
+                return -ENOENT;
         if (ret_id)
                 *ret_id = id;
         return 0;
-}
-
-/* The owner of (k, id) by its ledger row alone. */
-static int ledger_row_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = stmt_get(s, STMT_LEDGER_OWNER, &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_text(st, 1, kind_to_string(k), -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 2, id) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_step(s, st);
-        if (r <= 0)
-                return r;
-        r = column_strdup(s, st, 0, false, ret_owner);
-        return r < 0 ? r : 1;
 }
 
 int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner) {
@@ -1648,7 +1636,7 @@ int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_
 
         if (!s || (k != PROV_ID_UID && k != PROV_ID_GID))
                 return -EINVAL;
-        r = ledger_row_owner(s, k, id, &owner);
+        r = query_one(s, STMT_LEDGER_OWNER, &k, NULL, id, NULL, &owner);
         if (r == 0)
                 r = live_owner(s, k, id, &owner);
         if (r < 0)
@@ -2264,27 +2252,9 @@ int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const
 }
 
 int prov_store_hold_pending(ProvStore *s, int64_t *ret_id, int64_t *ret_deprovisions, int64_t *ret_total) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int r;
-
-        if (!s)
-                return -EINVAL;
-        r = stmt_prepare(s, "SELECT id, deprovisions, total FROM holds WHERE status = 'pending' "
-                            "ORDER BY id DESC LIMIT 1", &st);
-        if (r < 0)
-                return r;
-        r = stmt_step(s, st);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        if (ret_id)
-                *ret_id = sqlite3_column_int64(st, 0);
-        if (ret_deprovisions)
-                *ret_deprovisions = sqlite3_column_int64(st, 1);
-        if (ret_total)
-                *ret_total = sqlite3_column_int64(st, 2);
-        return 0;
+        return query_row3(s, "SELECT id, deprovisions, total FROM holds WHERE status = 'pending' "
+                             "ORDER BY id DESC LIMIT 1",
+                          (int64_t *[]) { ret_id, ret_deprovisions, ret_total });
 }
 
 static void strv_freep(char ***p) {
