@@ -29,6 +29,23 @@
 /* For reads that visit each page once (the snapshot export): the cache would only hold memory. */
 #define PROV_STORE_STREAM_CACHE_KIB 1024
 
+/* The triggers that hand an account's ids to the ledger (2 -> 3), created again when 3 -> 4
+ * rebuilds the users table. Shipped text: never edit. */
+#define USERS_RETIRE_TRIGGERS                                                                   \
+        "CREATE TRIGGER users_retire_ids AFTER DELETE ON users BEGIN"                           \
+        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"          \
+        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"        \
+        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"         \
+        "  ON CONFLICT (kind, id) DO NOTHING;"                                                  \
+        "END;"                                                                                  \
+        "CREATE TRIGGER users_retire_changed_ids AFTER UPDATE OF uid, gid ON users"             \
+        "  WHEN OLD.uid != NEW.uid OR OLD.gid != NEW.gid BEGIN"                                 \
+        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"          \
+        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"        \
+        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"         \
+        "  ON CONFLICT (kind, id) DO NOTHING;"                                                  \
+        "END;"
+
 /* Schema migrations: migrations[i] moves a store from user_version i to i + 1. Each runs in its
  * own transaction together with the user_version bump. Append only; never edit a step that has
  * shipped. */
@@ -118,19 +135,7 @@ static const char *const migrations[] = {
          * exists (no ledger rows written per joiner: they were a third of a first sync's
          * writes); the ledger receives them when the row goes or its ids change, so that they
          * are never given to anyone else. Rows written before stay as they are. */
-        "CREATE TRIGGER users_retire_ids AFTER DELETE ON users BEGIN"
-        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"
-        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"
-        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"
-        "  ON CONFLICT (kind, id) DO NOTHING;"
-        "END;"
-        "CREATE TRIGGER users_retire_changed_ids AFTER UPDATE OF uid, gid ON users"
-        "  WHEN OLD.uid != NEW.uid OR OLD.gid != NEW.gid BEGIN"
-        "  INSERT INTO id_ledger (kind, id, owner, name_at_assignment, assigned_usec)"
-        "  VALUES ('uid', OLD.uid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec),"
-        "         ('gid', OLD.gid, 'user:' || OLD.scim_id, OLD.name, OLD.created_usec)"
-        "  ON CONFLICT (kind, id) DO NOTHING;"
-        "END;"
+        USERS_RETIRE_TRIGGERS
         /* The audit log without AUTOINCREMENT (an update of sqlite_sequence per event) and
          * without the index by time (a b-tree insert per event, for the rare prune): events are
          * only appended, so seq grows with time anyway. */
@@ -152,6 +157,58 @@ static const char *const migrations[] = {
         /* The accounts that are not active (a handful among 100k), which every sync's
          * enforcement retry reads: a partial index costs nothing when an active one is written. */
         "CREATE INDEX users_refused ON users(state) WHERE state > 0;",
+        /* 3 -> 4: memberships refer to their account and group by an integer key (ref, the
+         * rowid made explicit so that a VACUUM cannot renumber it) instead of two SCIM ids. With
+         * UUID ids a membership took ~85 bytes, 350k of them 30 MB: half of the store, written
+         * twice by every first sync (WAL, then checkpoint) and read whole by every export. */
+        "CREATE TABLE users_v4 ("
+        "  ref INTEGER PRIMARY KEY,"
+        "  scim_id TEXT UNIQUE NOT NULL,"
+        "  name TEXT UNIQUE NOT NULL,"
+        "  uid INTEGER UNIQUE NOT NULL,"
+        "  gid INTEGER NOT NULL,"
+        "  gecos TEXT NOT NULL,"
+        "  home TEXT NOT NULL,"
+        "  shell TEXT NOT NULL,"
+        "  source_active INTEGER NOT NULL,"
+        "  state INTEGER NOT NULL,"
+        "  blocked INTEGER NOT NULL DEFAULT 0,"
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
+        "  state_changed_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "INSERT INTO users_v4 SELECT rowid, scim_id, name, uid, gid, gecos, home, shell, source_active, state,"
+        "  blocked, created_usec, updated_usec, state_changed_usec, last_seen_usec FROM users;"
+        "CREATE TABLE groups_v4 ("
+        "  ref INTEGER PRIMARY KEY,"
+        "  scim_id TEXT UNIQUE NOT NULL,"
+        "  name TEXT UNIQUE NOT NULL,"
+        "  gid INTEGER UNIQUE NOT NULL,"
+        "  local_name TEXT,"
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0,"
+        "  removed INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "INSERT INTO groups_v4 SELECT rowid, scim_id, name, gid, local_name, created_usec, updated_usec,"
+        "  last_seen_usec, removed FROM groups;"
+        "CREATE TABLE memberships_v4 ("
+        "  group_ref INTEGER NOT NULL REFERENCES groups(ref) ON DELETE CASCADE,"
+        "  user_ref INTEGER NOT NULL REFERENCES users(ref) ON DELETE CASCADE,"
+        "  PRIMARY KEY (group_ref, user_ref)"
+        ") WITHOUT ROWID;"
+        /* A membership whose account or group was missing was not served: it goes. */
+        "INSERT OR IGNORE INTO memberships_v4 SELECT g.ref, u.ref FROM memberships m"
+        "  JOIN groups_v4 g ON g.scim_id = m.group_scim_id JOIN users_v4 u ON u.scim_id = m.user_scim_id;"
+        "DROP TABLE memberships;"
+        "DROP TABLE users;"
+        "DROP TABLE groups;"
+        "ALTER TABLE users_v4 RENAME TO users;"
+        "ALTER TABLE groups_v4 RENAME TO groups;"
+        "ALTER TABLE memberships_v4 RENAME TO memberships;"
+        USERS_RETIRE_TRIGGERS
+        "CREATE INDEX users_refused ON users(state) WHERE state > 0;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
@@ -161,6 +218,9 @@ _Static_assert(PROV_STATE_ACTIVE == 0, "the index users_refused holds the accoun
         "scim_id, name, uid, gid, gecos, home, shell, source_active, state, blocked, "          \
         "created_usec, updated_usec, state_changed_usec, last_seen_usec"
 #define GROUP_COLUMNS "scim_id, name, gid, local_name, removed, created_usec, updated_usec, last_seen_usec"
+/* What the reads select: the written columns, then the row's key. */
+#define USER_SELECT USER_COLUMNS ", ref"
+#define GROUP_SELECT GROUP_COLUMNS ", ref"
 #define AUDIT_COLUMNS "seq, time_usec, event, user, scim_id, uid, step, outcome, detail"
 
 /* Statements kept prepared for the lifetime of the handle. */
@@ -196,10 +256,10 @@ typedef enum StmtId {
         STMT_AUDIT_ADD,
         STMT_MEMBERS_OF,
         STMT_MEMBERS_ALL,
+        STMT_MEMBER_REFS,
         STMT_MEMBER_REMOVE,
-        STMT_MEMBER_ADD_KNOWN,
         STMT_MEMBERS_OF_USERS_CLEAR,
-        STMT_MEMBERS_ADD_NEW,
+        STMT_MEMBERS_ADD_REFS,
         _STMT_MAX,
 } StmtId;
 
@@ -210,9 +270,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_SAVEPOINT] = "SAVEPOINT prov_store_op",
         [STMT_RELEASE] = "RELEASE prov_store_op",
         [STMT_ROLLBACK_TO] = "ROLLBACK TO prov_store_op",
-        [STMT_USER_GET] = "SELECT " USER_COLUMNS " FROM users WHERE scim_id = ?1",
-        [STMT_USER_GET_BY_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE name = ?1",
-        [STMT_USER_GET_BY_UID] = "SELECT " USER_COLUMNS " FROM users WHERE uid = ?1",
+        [STMT_USER_GET] = "SELECT " USER_SELECT " FROM users WHERE scim_id = ?1",
+        [STMT_USER_GET_BY_NAME] = "SELECT " USER_SELECT " FROM users WHERE name = ?1",
+        [STMT_USER_GET_BY_UID] = "SELECT " USER_SELECT " FROM users WHERE uid = ?1",
         /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another row that holds
          * the same name or uid, and delete-then-insert would drop this user's memberships. */
 #define USER_INSERT                                                                             \
@@ -235,8 +295,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "  state = excluded.state, blocked = excluded.blocked, "
                 "  updated_usec = excluded.updated_usec, last_seen_usec = excluded.last_seen_usec",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE scim_id = ?1",
-        [STMT_GROUP_GET] = "SELECT " GROUP_COLUMNS " FROM groups WHERE scim_id = ?1",
-        [STMT_GROUP_GET_BY_NAME] = "SELECT " GROUP_COLUMNS " FROM groups WHERE name = ?1",
+        [STMT_GROUP_GET] = "SELECT " GROUP_SELECT " FROM groups WHERE scim_id = ?1",
+        [STMT_GROUP_GET_BY_NAME] = "SELECT " GROUP_SELECT " FROM groups WHERE name = ?1",
         [STMT_GROUP_PUT] =
                 "INSERT INTO groups (" GROUP_COLUMNS ") "
                 "VALUES (?1, ?2, ?3, ?4, ?5, "
@@ -248,10 +308,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "  last_seen_usec = excluded.last_seen_usec",
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE scim_id = ?1",
         [STMT_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE scim_id = ?1",
-        [STMT_MEMBERS_CLEAR] = "DELETE FROM memberships WHERE group_scim_id = ?1",
-        /* Selecting from users makes unknown user ids drop out instead of failing the foreign key. */
-        [STMT_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) "
-                            "SELECT ?1, scim_id FROM users WHERE scim_id = ?2",
+        /* Memberships hold refs; those taking SCIM ids find the refs by the ids' indexes. */
+#define GROUP_REF "(SELECT ref FROM groups WHERE scim_id = ?1)"
+        [STMT_MEMBERS_CLEAR] = "DELETE FROM memberships WHERE group_ref = " GROUP_REF,
+        /* The join makes unknown ids drop out instead of adding a dangling reference. */
+        [STMT_MEMBER_ADD] = "INSERT OR IGNORE INTO memberships (group_ref, user_ref) "
+                            "SELECT g.ref, u.ref FROM groups g, users u WHERE g.scim_id = ?1 AND u.scim_id = ?2",
         /* Rows are never deleted, so the highest rowid is the latest assignment; the owner index
          * ends in rowid and answers this without a sort. */
         [STMT_LEDGER_LOOKUP] = "SELECT id FROM id_ledger WHERE kind = ?1 AND owner = ?2 "
@@ -269,14 +331,19 @@ static const char *const stmt_sql[_STMT_MAX] = {
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [STMT_AUDIT_ADD] = "INSERT INTO audit (time_usec, event, user, scim_id, uid, step, outcome, detail) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        [STMT_MEMBERS_OF] = "SELECT group_scim_id, user_scim_id FROM memberships WHERE group_scim_id = ?1 "
-                            "ORDER BY user_scim_id",
-        [STMT_MEMBERS_ALL] = "SELECT group_scim_id, user_scim_id FROM memberships ORDER BY group_scim_id, user_scim_id",
-        [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_scim_id = ?1 AND user_scim_id = ?2",
-        [STMT_MEMBER_ADD_KNOWN] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) VALUES (?1, ?2)",
-        [STMT_MEMBERS_OF_USERS_CLEAR] = "DELETE FROM memberships WHERE user_scim_id IN (SELECT value FROM json_each(?2))",
-        [STMT_MEMBERS_ADD_NEW] = "INSERT OR IGNORE INTO memberships (group_scim_id, user_scim_id) "
-                                 "SELECT ?1, value FROM json_each(?2)",
+        [STMT_MEMBERS_OF] = "SELECT ?1, u.scim_id FROM memberships m JOIN users u ON u.ref = m.user_ref "
+                            "WHERE m.group_ref = " GROUP_REF " ORDER BY u.scim_id",
+        [STMT_MEMBERS_ALL] = "SELECT g.scim_id, u.scim_id FROM memberships m "
+                             "JOIN groups g ON g.ref = m.group_ref JOIN users u ON u.ref = m.user_ref "
+                             "ORDER BY g.scim_id, u.scim_id",
+        [STMT_MEMBER_REFS] = "SELECT group_ref, user_ref FROM memberships",
+        [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_ref = " GROUP_REF " "
+                               "AND user_ref = (SELECT ref FROM users WHERE scim_id = ?2)",
+        [STMT_MEMBERS_OF_USERS_CLEAR] = "DELETE FROM memberships WHERE user_ref IN "
+                                        "(SELECT ref FROM users WHERE scim_id IN (SELECT value FROM json_each(?2)))",
+        [STMT_MEMBERS_ADD_REFS] = "INSERT OR IGNORE INTO memberships (group_ref, user_ref) "
+                                  "SELECT " GROUP_REF ", value FROM json_each(?2)",
+#undef GROUP_REF
 };
 
 /* The ids of one kind taken within [min, max], one bit each: those of the ledger, of the
@@ -590,7 +657,7 @@ static int store_get_user_version(ProvStore *s, int *ret) {
 
 /* Brings the schema up to PROV_STORE_SCHEMA_VERSION, one step per transaction. The version is
  * re-read inside each transaction, since another process may have migrated meanwhile. */
-static int store_migrate(ProvStore *s) {
+static int store_migrate(ProvStore *s, int target) {
         for (;;) {
                 _cleanup_op_ Op op = {};
                 char bump[64];
@@ -607,7 +674,7 @@ static int store_migrate(ProvStore *s) {
                                  PROV_STORE_SCHEMA_VERSION);
                         return -EPROTONOSUPPORT;
                 }
-                if (v == PROV_STORE_SCHEMA_VERSION)
+                if (v >= target)
                         return op_commit(&op);
 
                 r = exec_sql(s, migrations[v]);
@@ -685,12 +752,16 @@ static int store_new(const char *path, bool readonly, ProvStore **ret) {
 }
 
 int prov_store_open(const char *path, ProvStore **ret) {
+        return prov_store_open_at_version(path, PROV_STORE_SCHEMA_VERSION, ret);
+}
+
+int prov_store_open_at_version(const char *path, int version, ProvStore **ret) {
         _cleanup_(prov_store_closep) ProvStore *s = NULL;
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         const char *mode;
         int r;
 
-        if (!path || !ret)
+        if (!path || !ret || version < 0 || version > PROV_STORE_SCHEMA_VERSION)
                 return -EINVAL;
 
         r = store_prepare_file(path);
@@ -725,7 +796,7 @@ int prov_store_open(const char *path, ProvStore **ret) {
                         "PRAGMA cache_size = -" STRINGIFY(PROV_STORE_CACHE_KIB) "; PRAGMA temp_store = MEMORY;");
         if (r < 0)
                 return r;
-        r = store_migrate(s);
+        r = store_migrate(s, version);
         if (r < 0)
                 return r;
 
@@ -838,7 +909,7 @@ static int column_view(ProvStore *s, sqlite3_stmt *st, int i, char **ret) {
         return 0;
 }
 
-/* Reads one row of USER_COLUMNS into u, its strings borrowed from the statement. */
+/* Reads one row of USER_SELECT into u, its strings borrowed from the statement. */
 static int user_row_view(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         ProvUserRecord u = {};
         int64_t state;
@@ -865,11 +936,12 @@ static int user_row_view(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         u.updated_usec = sqlite3_column_int64(st, 11);
         u.state_changed_usec = sqlite3_column_int64(st, 12);
         u.last_seen_usec = sqlite3_column_int64(st, 13);
+        u.ref = sqlite3_column_int64(st, 14);
         *ret = u;
         return 0;
 }
 
-/* Reads one row of USER_COLUMNS into a record that owns its strings. */
+/* Reads one row of USER_SELECT into a record that owns its strings. */
 static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         _cleanup_(prov_user_record_done) ProvUserRecord u = {};
         ProvUserRecord view;
@@ -982,8 +1054,15 @@ int prov_store_user_put(ProvStore *s, const ProvUserRecord *u) {
         return user_write(s, STMT_USER_PUT, u);
 }
 
-int prov_store_user_add(ProvStore *s, const ProvUserRecord *u) {
-        return user_write(s, STMT_USER_ADD, u);
+int prov_store_user_add(ProvStore *s, const ProvUserRecord *u, int64_t *ret_ref) {
+        int r = user_write(s, STMT_USER_ADD, u);
+
+        if (r < 0)
+                return r;
+        /* A plain INSERT: the rowid it made is the new row's ref. */
+        if (ret_ref)
+                *ret_ref = sqlite3_last_insert_rowid(s->db);
+        return 0;
 }
 
 /* Runs a cached single-key DELETE; -ENOENT when nothing matched. */
@@ -1007,16 +1086,8 @@ static int delete_by_key(ProvStore *s, StmtId id, const char *key) {
 /* Up to this many ids per statement: few statements, and a bounded JSON text beside them. */
 #define IDS_PER_STATEMENT 2048u
 
-/* Writes ids[0..n-1] as a JSON array of strings into *buf (grown as needed): what json_each()
- * unrolls in the statements that take many ids at once. Returns the length. */
-static int json_id_array(char *const *ids, size_t n, char **buf, size_t *cap, size_t *ret_len) {
-        size_t len = 2, k = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                len += 3;
-                for (const char *p = ids[i]; *p; p++)
-                        len += *p == '"' || *p == '\\' ? 2 : (unsigned char) *p < 0x20 ? 6 : 1;
-        }
+/* Makes room for len + 1 bytes in *buf. */
+static int json_reserve(char **buf, size_t *cap, size_t len) {
         if (len + 1 > *cap) {
                 char *p = realloc(*buf, len + 1);
                 if (!p)
@@ -1024,6 +1095,25 @@ static int json_id_array(char *const *ids, size_t n, char **buf, size_t *cap, si
                 *buf = p;
                 *cap = len + 1;
         }
+        return 0;
+}
+
+/* Writes items [first, first + n) of a string array as a JSON array of strings into *buf
+ * (grown as needed): what json_each() unrolls in the statements that take many ids at once.
+ * Returns the length. */
+static int json_id_array(const void *items, size_t first, size_t n, char **buf, size_t *cap, size_t *ret_len) {
+        char *const *ids = (char *const *) items + first;
+        size_t len = 2, k = 0;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                len += 3;
+                for (const char *p = ids[i]; *p; p++)
+                        len += *p == '"' || *p == '\\' ? 2 : (unsigned char) *p < 0x20 ? 6 : 1;
+        }
+        r = json_reserve(buf, cap, len);
+        if (r < 0)
+                return r;
         char *json = *buf;
         json[k++] = '[';
         for (size_t i = 0; i < n; i++) {
@@ -1047,19 +1137,42 @@ static int json_id_array(char *const *ids, size_t n, char **buf, size_t *cap, si
         return 0;
 }
 
-/* Runs statement id once per IDS_PER_STATEMENT ids, ?2 bound to them as a JSON array and ?1 to
- * key (if not NULL). Returns the rows changed. */
-static int exec_with_ids(ProvStore *s, StmtId id, const char *key, char *const *ids, size_t n, size_t *ret_changes) {
+/* The same for items of an int64_t array: a JSON array of numbers. */
+static int json_ref_array(const void *items, size_t first, size_t n, char **buf, size_t *cap, size_t *ret_len) {
+        const int64_t *refs = (const int64_t *) items + first;
+        size_t k = 0;
+        int r;
+
+        /* "-9223372036854775808," is 21 bytes. */
+        r = json_reserve(buf, cap, 2 + n * 21);
+        if (r < 0)
+                return r;
+        char *json = *buf;
+        json[k++] = '[';
+        for (size_t i = 0; i < n; i++)
+                k += (size_t) snprintf(json + k, 22, i > 0 ? ",%" PRIi64 : "%" PRIi64, refs[i]);
+        json[k++] = ']';
+        json[k] = '\0';
+        *ret_len = k;
+        return 0;
+}
+
+typedef int (*JsonArrayWriter)(const void *items, size_t first, size_t n, char **buf, size_t *cap, size_t *ret_len);
+
+/* Runs statement id once per IDS_PER_STATEMENT items, ?2 bound to them as a JSON array
+ * written by json_array and ?1 to key (if not NULL). */
+static int exec_with_ids(ProvStore *s, StmtId id, const char *key, const void *items, size_t n,
+                         JsonArrayWriter json_array) {
         _cleanup_free_ char *json = NULL;
-        size_t cap = 0, changes = 0;
+        size_t cap = 0;
         int r;
 
         for (size_t first = 0; first < n; first += IDS_PER_STATEMENT) {
                 _cleanup_reset_ sqlite3_stmt *st = NULL;
                 size_t len;
 
-                r = json_id_array(ids + first, n - first < IDS_PER_STATEMENT ? n - first : IDS_PER_STATEMENT, &json,
-                                  &cap, &len);
+                r = json_array(items, first, n - first < IDS_PER_STATEMENT ? n - first : IDS_PER_STATEMENT, &json,
+                               &cap, &len);
                 if (r < 0)
                         return r;
                 r = stmt_get(s, id, &st);
@@ -1071,13 +1184,9 @@ static int exec_with_ids(ProvStore *s, StmtId id, const char *key, char *const *
                 r = stmt_exec(s, st);
                 if (r < 0)
                         return r;
-                changes += (size_t) sqlite3_changes(s->db);
         }
-        if (ret_changes)
-                *ret_changes = changes;
         return 0;
 }
-
 
 int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n) {
         _cleanup_op_ Op op = {};
@@ -1092,7 +1201,7 @@ int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n) {
         if (r < 0)
                 return r;
         /* Memberships are indexed by group only: one pass over them per 2048 accounts. */
-        r = exec_with_ids(s, STMT_MEMBERS_OF_USERS_CLEAR, NULL, scim_ids, n, NULL);
+        r = exec_with_ids(s, STMT_MEMBERS_OF_USERS_CLEAR, NULL, scim_ids, n, json_id_array);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -1146,7 +1255,7 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT " USER_COLUMNS " FROM users ORDER BY uid", &st);
+        r = stmt_prepare(s, "SELECT " USER_SELECT " FROM users ORDER BY uid", &st);
         if (r < 0)
                 return r;
         for (;;) {
@@ -1179,11 +1288,11 @@ int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
         if (!s || !cb)
                 return -EINVAL;
         r = stmt_prepare(s,
-                         order == PROV_USER_ORDER_SCIM_ID ? "SELECT " USER_COLUMNS " FROM users ORDER BY scim_id"
-                         : order == PROV_USER_ORDER_UID   ? "SELECT " USER_COLUMNS " FROM users ORDER BY uid"
+                         order == PROV_USER_ORDER_SCIM_ID ? "SELECT " USER_SELECT " FROM users ORDER BY scim_id"
+                         : order == PROV_USER_ORDER_UID   ? "SELECT " USER_SELECT " FROM users ORDER BY uid"
                          : order == PROV_USER_ORDER_REFUSED
-                                 ? "SELECT " USER_COLUMNS " FROM users INDEXED BY users_refused WHERE state > 0"
-                                                          : "SELECT " USER_COLUMNS " FROM users",
+                                 ? "SELECT " USER_SELECT " FROM users INDEXED BY users_refused WHERE state > 0"
+                                                          : "SELECT " USER_SELECT " FROM users ORDER BY ref",
                          &st);
         if (r < 0)
                 return r;
@@ -1234,6 +1343,7 @@ static int group_from_row(ProvStore *s, sqlite3_stmt *st, ProvGroupRecord *ret) 
         g.created_usec = sqlite3_column_int64(st, 5);
         g.updated_usec = sqlite3_column_int64(st, 6);
         g.last_seen_usec = sqlite3_column_int64(st, 7);
+        g.ref = sqlite3_column_int64(st, 8);
 
         *ret = g;
         g = (ProvGroupRecord) {};
@@ -1318,7 +1428,7 @@ int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT " GROUP_COLUMNS " FROM groups ORDER BY gid", &st);
+        r = stmt_prepare(s, "SELECT " GROUP_SELECT " FROM groups ORDER BY gid", &st);
         if (r < 0)
                 return r;
         for (;;) {
@@ -1412,15 +1522,14 @@ void prov_memberships_free(ProvMembership *v, size_t n) {
 }
 
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
         ProvMembership *v = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT group_scim_id, user_scim_id FROM memberships "
-                            "ORDER BY group_scim_id, user_scim_id", &st);
+        r = stmt_get(s, STMT_MEMBERS_ALL, &st);
         if (r < 0)
                 return r;
         for (;;) {
@@ -1531,14 +1640,34 @@ static int member_change(ProvStore *s, StmtId id, const char *group_scim_id, con
         return sqlite3_changes(s->db) > 0;
 }
 
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known) {
-        return member_change(s, known ? STMT_MEMBER_ADD_KNOWN : STMT_MEMBER_ADD, group_scim_id, user_scim_id);
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
+        return member_change(s, STMT_MEMBER_ADD, group_scim_id, user_scim_id);
 }
 
-int prov_store_members_add_new(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n) {
-        if (!s || !group_scim_id || (n > 0 && !user_scim_ids))
+int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {
+        if (!s || !group_scim_id || (n > 0 && !user_refs))
                 return -EINVAL;
-        return exec_with_ids(s, STMT_MEMBERS_ADD_NEW, group_scim_id, user_scim_ids, n, NULL);
+        return exec_with_ids(s, STMT_MEMBERS_ADD_REFS, group_scim_id, user_refs, n, json_ref_array);
+}
+
+int prov_store_member_refs_foreach(ProvStore *s, int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata),
+                                   void *userdata) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !cb)
+                return -EINVAL;
+        r = stmt_get(s, STMT_MEMBER_REFS, &st);
+        if (r < 0)
+                return r;
+        for (;;) {
+                r = stmt_step(s, st);
+                if (r <= 0)
+                        return r;
+                r = cb(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), userdata);
+                if (r < 0)
+                        return r;
+        }
 }
 
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {

@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 3
+#define PROV_STORE_SCHEMA_VERSION 4
 
 typedef struct ProvStore ProvStore;
 
@@ -42,6 +42,8 @@ typedef struct ProvUserRecord {
         ProvState state;        /* effective state */
         bool blocked;           /* local kill switch; wins over the source */
         int64_t created_usec, updated_usec, state_changed_usec, last_seen_usec;
+        int64_t ref;            /* the row's key in the store, by which memberships refer to it:
+                                 * set by reads, ignored by writes */
 } ProvUserRecord;
 
 typedef struct ProvGroupRecord {
@@ -50,6 +52,7 @@ typedef struct ProvGroupRecord {
         char *local_name;       /* NULL, or the local group this IdP group is served as */
         bool removed;
         int64_t created_usec, updated_usec, last_seen_usec;
+        int64_t ref;            /* as for users */
 } ProvGroupRecord;
 
 typedef struct ProvMembership {
@@ -72,6 +75,10 @@ typedef struct ProvAuditEvent {
  * synchronous=FULL, busy_timeout 5000 ms, foreign keys not enforced by SQLite (see above). An
  * existing file is chmod'ed to 0600. The path must not be a symlink (-ELOOP). A store written by newer code: -EPROTONOSUPPORT. */
 int prov_store_open(const char *path, ProvStore **ret);
+/* For the tests of the migrations: the same, migrating a new or older store only up to version.
+ * Such a handle is for writing rows of that schema by hand; the other functions here expect the
+ * current one. */
+int prov_store_open_at_version(const char *path, int version, ProvStore **ret);
 /* Opens an existing store read-only (for provisionctl); works while the daemon writes.
  * Missing file: -ENOENT. Schema newer than this code: -EPROTONOSUPPORT; older (not yet
  * migrated by the daemon, or never initialised): -ESTALE. Writes fail with -EROFS. */
@@ -102,8 +109,9 @@ int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret);
  * 0); updated_usec is the given value or now if 0; state_changed_usec is the given value if not
  * 0, else now on insert or when state changes, else kept. gecos NULL is stored as "". */
 int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
-/* The same for an account that is not in the store: -EEXIST if its scim_id is too. */
-int prov_store_user_add(ProvStore *s, const ProvUserRecord *u);
+/* The same for an account that is not in the store: -EEXIST if its scim_id is too. The new
+ * row's ref in *ret_ref (may be NULL). */
+int prov_store_user_add(ProvStore *s, const ProvUserRecord *u, int64_t *ret_ref);
 /* For the retention purge: memberships go with it, ledger and name history rows stay.
  * -ENOENT when absent. Each call reads every membership: for many, prov_store_users_purge(). */
 int prov_store_user_delete(ProvStore *s, const char *scim_id);
@@ -114,7 +122,7 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n);   
 typedef enum ProvUserOrder {
         PROV_USER_ORDER_UID,
         PROV_USER_ORDER_SCIM_ID,        /* byte order (SQLite BINARY = strcmp()) */
-        PROV_USER_ORDER_NONE,           /* storage order: one sequential read of the table */
+        PROV_USER_ORDER_REF,            /* storage order (by ref): one sequential read of the table */
         PROV_USER_ORDER_REFUSED,        /* only the accounts that are not active, in no order */
 } ProvUserOrder;
 /* Streams every user to cb without loading them all: the record's strings are borrowed and
@@ -150,13 +158,16 @@ int prov_store_cache_for_streaming(ProvStore *s);
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
-/* Adds one membership: 1 if added, 0 if it was there already or the user is unknown. With
- * known, the caller vouches that the user and the group are stored (it wrote them in the same
- * transaction): the existence check is skipped. */
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id, bool known);
-/* Adds memberships of accounts and a group that the caller has just stored (in the same
- * transaction) and that nobody needs to hear about one by one: one statement for all of them. */
-int prov_store_members_add_new(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids, size_t n);
+/* Adds one membership: 1 if added, 0 if it was there already or the user or group is unknown. */
+int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
+/* Adds the memberships of a stored group and accounts known by their refs (from
+ * prov_store_user_add() or a read), that nobody needs to hear about one by one: one statement
+ * per 2048. Refs that no account has must not be given (prov_store_check_references() would
+ * find them); an unknown group adds nothing. */
+int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n);
+/* Streams every membership as the refs of its group and account, in no order. */
+int prov_store_member_refs_foreach(ProvStore *s, int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata),
+                                   void *userdata);
 /* Removes one membership: 1 if removed, 0 if there was none. */
 int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
 /* Ordered by group, then user. */

@@ -41,6 +41,7 @@ typedef struct OldUser {
 typedef struct MappedUser {
         const ProvScimUser *src;
         const char *name;       /* in the pool */
+        int64_t ref;            /* a joiner's store row, once written */
         uint32_t uid;
         bool in_scope;
         bool name_ok;  /* the login name passed the collision checks */
@@ -911,7 +912,7 @@ static int apply_users(SyncRun *run) {
                 };
 
                 if (!u->old.name) {
-                        r = prov_store_user_add(run->store, &rec);
+                        r = prov_store_user_add(run->store, &rec, &u->ref);
                         if (r < 0)
                                 return r;
                         res->joiners++;
@@ -1178,13 +1179,6 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
         return 0;
 }
 
-/* What the sync knows of a group member of the scan. */
-typedef enum MemberKind {
-        MEMBER_UNKNOWN, /* not in the scan (a delta, a held scan): the store may not have it */
-        MEMBER_STORED,  /* in the scan, and stored before this sync */
-        MEMBER_NEW,     /* joining in this sync: stored by now, and no mover */
-} MemberKind;
-
 /* The members a group has in the store, collected for one comparison. */
 typedef struct MemberList {
         ProvArena pool;
@@ -1213,13 +1207,19 @@ static int member_list_add(const char *group_scim_id, const char *user_scim_id, 
         return 0;
 }
 
-/* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique): only
- * the differences are written, so that the 50k members of a big group are not rewritten on
- * every sync. With keep, nobody is removed. */
-static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const uint8_t *kind, size_t n_want,
-                        bool keep) {
+/* A member of the scan that joined in this sync: stored by now (its ref is known), and no
+ * mover. */
+static bool member_is_joiner(const MappedUser *u) {
+        return u && !u->old.name && u->ref > 0;
+}
+
+/* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique; who[j]:
+ * the scan's account of want[j], or NULL): only the differences are written, so that the 50k
+ * members of a big group are not rewritten on every sync. With keep, nobody is removed. */
+static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const MappedUser *const *who,
+                        size_t n_want, bool keep) {
         _cleanup_(member_list_done) MemberList have = {};
-        _cleanup_free_ char **fresh = NULL;
+        _cleanup_free_ int64_t *fresh = NULL;
         size_t i = 0, j = 0, n_fresh = 0;
         int r;
 
@@ -1242,18 +1242,18 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, c
                                         return r;
                         }
                         i++;
-                } else if (kind[j] == MEMBER_NEW) {
-                        /* Joiners' memberships go in one statement below. */
+                } else if (member_is_joiner(who[j])) {
+                        /* Joiners' memberships go in one statement below, by their refs. */
                         if (!fresh) {
-                                fresh = calloc(n_want, sizeof(char *));
+                                fresh = calloc(n_want, sizeof(int64_t));
                                 if (!fresh)
                                         return -ENOMEM;
                         }
-                        fresh[n_fresh++] = want[j++];
+                        fresh[n_fresh++] = who[j++]->ref;
                 } else {
-                        /* Others (a delta's, a held scan's) are checked, and unknown ones drop
-                         * out here (0). */
-                        r = prov_store_member_add(run->store, g->src->id, want[j], kind[j] == MEMBER_STORED);
+                        /* Others (stored accounts, a delta's or held scan's members that
+                         * may not be stored) are looked up: unknown ones drop out here (0). */
+                        r = prov_store_member_add(run->store, g->src->id, want[j]);
                         if (r > 0)
                                 r = member_delta(run, want[j], g->name, true);
                         if (r < 0)
@@ -1261,11 +1261,7 @@ static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, c
                         j++;
                 }
         }
-        return prov_store_members_add_new(run->store, g->src->id, fresh, n_fresh);
-}
-
-static MemberKind member_kind(const MappedUser *u) {
-        return !u ? MEMBER_UNKNOWN : u->old.name ? MEMBER_STORED : MEMBER_NEW;
+        return prov_store_members_add_refs(run->store, g->src->id, fresh, n_fresh);
 }
 
 static int cmp_strp(const void *a, const void *b) {
@@ -1278,7 +1274,7 @@ static int cmp_strp(const void *a, const void *b) {
 static int apply_groups(SyncRun *run) {
         ProvSyncResult *res = run->result;
         _cleanup_free_ char **members = NULL;
-        _cleanup_free_ uint8_t *kind = NULL;
+        _cleanup_free_ const MappedUser **who = NULL;
         size_t cap = 0;
         int r = 0;
 
@@ -1329,10 +1325,10 @@ static int apply_groups(SyncRun *run) {
                         if (!p)
                                 return -ENOMEM;
                         members = p;
-                        uint8_t *k = reallocarray(kind, g->src->n_members, sizeof(uint8_t));
-                        if (!k)
+                        const MappedUser **w = reallocarray(who, g->src->n_members, sizeof(MappedUser *));
+                        if (!w)
                                 return -ENOMEM;
-                        kind = k;
+                        who = w;
                         cap = g->src->n_members;
                 }
                 for (size_t m = 0; m < g->src->n_members; m++) {
@@ -1342,7 +1338,7 @@ static int apply_groups(SyncRun *run) {
                          * The same holds for a scan whose deprovisions the guard held: a member
                          * missing from it keeps the account, and so the membership. */
                         if (u ? u->accepted && u->in_scope : run->opts->delta || res->held) {
-                                kind[n] = member_kind(u);
+                                who[n] = u;
                                 members[n++] = g->src->member_ids[m];
                         }
                 }
@@ -1356,12 +1352,12 @@ static int apply_groups(SyncRun *run) {
                         size_t w = 0;
                         for (size_t m = 0; m < n; m++)
                                 if (w == 0 || !streq(members[w - 1], members[m])) {
-                                        kind[w] = member_kind(find_user(run, members[m]));
+                                        who[w] = find_user(run, members[m]);
                                         members[w++] = members[m];
                                 }
                         n = w;
                 }
-                r = sync_members(run, g, members, kind, n, res->held);
+                r = sync_members(run, g, members, who, n, res->held);
                 if (r < 0)
                         return r;
         }
@@ -1719,11 +1715,17 @@ static int cmp_snap_user_uid(const void *a, const void *b) {
         return cmp_u32p(&((const ProvSnapUser *) a)->uid, &((const ProvSnapUser *) b)->uid);
 }
 
-/* Every stored account by SCIM id: what memberships are resolved against. */
+/* Every stored account by ref: what memberships are resolved against. */
 typedef struct ExportUser {
-        const char *scim_id;
+        int64_t ref;
         const char *name; /* NULL: not served, or not active (then a member of nothing) */
 } ExportUser;
+
+/* A group's position in Export.groups, by ref. */
+typedef struct ExportGroup {
+        int64_t ref;
+        size_t pos;
+} ExportGroup;
 
 typedef struct Export {
         const ProvConfig *config;
@@ -1731,16 +1733,14 @@ typedef struct Export {
         ProvArena pool;
         ProvSnapUser *su;
         size_t nu, cap_su;
-        ExportUser *by_scim;
-        size_t n_by_scim, cap_by_scim;
-        ProvIdHash user_hash;       /* by_scim[] by SCIM id */
+        ExportUser *by_ref;     /* sorted by ref */
+        size_t n_by_ref, cap_by_ref;
         const char *shells[8];
         size_t n_shells;
         ProvGroupRecord *groups;
         size_t n_groups;
-        ProvIdHash group_hash;      /* groups[] by SCIM id */
-        char *last_group;       /* the group of the last membership row, and its position */
-        ssize_t last_pos;
+        ExportGroup *group_refs; /* sorted by ref */
+        const ExportGroup *last_group; /* that of the last membership row */
         size_t *first, *count;  /* per groups[] entry: its slice of names */
         const char **names;
         size_t n_names, cap_names;
@@ -1749,11 +1749,9 @@ typedef struct Export {
 static void export_done(Export *e) {
         prov_arena_done(&e->pool);
         free(e->su);
-        free(e->by_scim);
-        prov_id_hash_done(&e->user_hash);
+        free(e->by_ref);
         prov_group_records_free(e->groups, e->n_groups);
-        prov_id_hash_done(&e->group_hash);
-        free(e->last_group);
+        free(e->group_refs);
         free(e->first);
         free(e->count);
         free(e->names);
@@ -1772,12 +1770,9 @@ static const char *export_shell(Export *e, const char *shell) {
 
 static int export_user(const ProvUserRecord *u, void *userdata) {
         Export *e = userdata;
-        const char *scim_id, *name = NULL;
+        const char *name = NULL;
         int r;
 
-        scim_id = prov_arena_strdup(&e->pool, u->scim_id);
-        if (!scim_id)
-                return -ENOMEM;
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
          * name or id after the account was mapped. */
         if (prov_local_has_user_name(e->local, u->name) || prov_local_has_group_name(e->local, u->name) ||
@@ -1803,45 +1798,38 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                         return -ENOMEM;
                 e->nu++;
         }
-        r = grow_array((void **) &e->by_scim, &e->cap_by_scim, e->n_by_scim, sizeof(ExportUser));
+        /* The walk is by ref: by_ref[] comes out sorted. */
+        if (e->n_by_ref > 0 && e->by_ref[e->n_by_ref - 1].ref >= u->ref)
+                return -EBADMSG;
+        r = grow_array((void **) &e->by_ref, &e->cap_by_ref, e->n_by_ref, sizeof(ExportUser));
         if (r < 0)
                 return r;
         /* Demotion: only active accounts are members of anything. */
-        e->by_scim[e->n_by_scim++] = (ExportUser) { scim_id, u->state == PROV_STATE_ACTIVE ? name : NULL };
+        e->by_ref[e->n_by_ref++] = (ExportUser) { u->ref, u->state == PROV_STATE_ACTIVE ? name : NULL };
         return 0;
 }
 
-static const char *export_group_id_at(const void *ctx, size_t i) {
-        return ((const Export *) ctx)->groups[i].scim_id;
+/* Both ExportUser and ExportGroup start with their ref. */
+static int cmp_ref(const void *a, const void *b) {
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return (x > y) - (x < y);
 }
 
-static const char *export_user_id_at(const void *ctx, size_t i) {
-        return ((const Export *) ctx)->by_scim[i].scim_id;
-}
-
-/* Memberships arrive ordered by group: each group's members end up in one slice of names. */
-static int export_membership(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+/* Memberships are read by ref: each group's members end up in one slice of names. */
+static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata) {
         Export *e = userdata;
         const ExportUser *u;
-        ssize_t g, k;
+        size_t g;
         int r;
 
-        /* Rows come ordered by group: one lookup per group, not per row. */
-        if (!e->last_group || !streq(e->last_group, group_scim_id)) {
-                e->last_pos = prov_id_hash_find(&e->group_hash, group_scim_id, export_group_id_at, e);
-                free(e->last_group);
-                e->last_group = strdup(group_scim_id);
-                if (!e->last_group)
-                        return -ENOMEM;
-        }
-        g = e->last_pos;
-        if (g < 0)
+        /* Rows come grouped: one lookup per group, not per row. */
+        if (!e->last_group || e->last_group->ref != group_ref)
+                e->last_group = bsearch(&group_ref, e->group_refs, e->n_groups, sizeof(ExportGroup), cmp_ref);
+        if (!e->last_group)
                 return 0;
-        k = prov_id_hash_find(&e->user_hash, user_scim_id, export_user_id_at, e);
-        if (k < 0)
-                return 0;
-        u = &e->by_scim[k];
-        if (!u->name)
+        g = e->last_group->pos;
+        u = bsearch(&user_ref, e->by_ref, e->n_by_ref, sizeof(ExportUser), cmp_ref);
+        if (!u || !u->name)
                 return 0;
         r = grow_array((void **) &e->names, &e->cap_names, e->n_names, sizeof(char *));
         if (r < 0)
@@ -1864,34 +1852,32 @@ static int export_collect(Export *e, ProvStore *store) {
         if (r < 0)
                 return r;
         e->su = reallocarray(NULL, n_users + 1, sizeof(ProvSnapUser));
-        e->by_scim = reallocarray(NULL, n_users + 1, sizeof(ExportUser));
+        e->by_ref = reallocarray(NULL, n_users + 1, sizeof(ExportUser));
         e->names = reallocarray(NULL, n_memberships + 1, sizeof(char *));
-        if (!e->su || !e->by_scim || !e->names)
+        if (!e->su || !e->by_ref || !e->names)
                 return -ENOMEM;
-        e->cap_su = e->cap_by_scim = n_users + 1;
+        e->cap_su = e->cap_by_ref = n_users + 1;
         e->cap_names = n_memberships + 1;
 
         /* In storage order, not through the uid index: that would be a random read of the
          * table per account. The snapshot lists them by uid. */
-        r = prov_store_users_foreach(store, PROV_USER_ORDER_NONE, export_user, e);
+        r = prov_store_users_foreach(store, PROV_USER_ORDER_REF, export_user, e);
         if (r < 0)
                 return r;
         qsort(e->su, e->nu, sizeof(ProvSnapUser), cmp_snap_user_uid);
-        r = prov_id_hash_build(&e->user_hash, e->n_by_scim, export_user_id_at, e);
-        if (r < 0)
-                return r;
 
         r = prov_store_groups_load(store, &e->groups, &e->n_groups);
         if (r < 0)
                 return r;
         e->first = calloc(e->n_groups + 1, sizeof(size_t));
         e->count = calloc(e->n_groups + 1, sizeof(size_t));
-        if (!e->first || !e->count)
+        e->group_refs = calloc(e->n_groups + 1, sizeof(ExportGroup));
+        if (!e->first || !e->count || !e->group_refs)
                 return -ENOMEM;
-        r = prov_id_hash_build(&e->group_hash, e->n_groups, export_group_id_at, e);
-        if (r < 0)
-                return r;
-        return prov_store_memberships_foreach(store, NULL, export_membership, e);
+        for (size_t i = 0; i < e->n_groups; i++)
+                e->group_refs[i] = (ExportGroup) { e->groups[i].ref, i };
+        qsort(e->group_refs, e->n_groups, sizeof(ExportGroup), cmp_ref);
+        return prov_store_member_refs_foreach(store, export_membership, e);
 }
 
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local) {
@@ -1964,8 +1950,7 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         /* What the writer does not need goes before it allocates its own tables. */
         free(TAKE_PTR(served_names));
         free(TAKE_PTR(served_ids));
-        free(TAKE_PTR(e.by_scim));
-        prov_id_hash_done(&e.user_hash);
+        free(TAKE_PTR(e.by_ref));
 
         ProvSnapMeta meta = {
                 .generation = (uint64_t) gen,

@@ -324,7 +324,8 @@ class Case:
         """Everything the store holds about accounts, to compare before and after a sync."""
         return (self.sql("SELECT * FROM users ORDER BY scim_id"),
                 self.sql("SELECT * FROM groups ORDER BY scim_id"),
-                self.sql("SELECT * FROM memberships ORDER BY group_scim_id, user_scim_id"))
+                self.sql("SELECT g.scim_id, u.scim_id FROM memberships m JOIN groups g ON g.ref = m.group_ref "
+                         "JOIN users u ON u.ref = m.user_ref ORDER BY g.scim_id, u.scim_id"))
 
     def snapshot_digest(self):
         st = os.stat(self.snapshot)

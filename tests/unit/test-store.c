@@ -59,7 +59,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db" };
+        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db" };
         char p[PATH_MAX];
 
         f->s = prov_store_close(f->s);
@@ -113,7 +113,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 3);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 4);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
@@ -148,40 +148,76 @@ static int count_rows(const char *path, const char *sql) {
         return n;
 }
 
-/* A store written by the first release (schema 1: memberships also indexed by user, no
- * triggers) comes up as the current schema with its data. */
+typedef struct Collected {
+        char rows[8][128];
+        size_t n;
+} Collected;
+
+static int collect_row(const char *group_scim_id, const char *user_scim_id, void *userdata) {
+        Collected *c = userdata;
+
+        if (c->n < ELEMENTSOF(c->rows))
+                snprintf(c->rows[c->n], sizeof(c->rows[0]), "%s|%s", group_scim_id, user_scim_id);
+        c->n++;
+        return 0;
+}
+
+/* A store written by the first release (schema 1: memberships by SCIM ids and also indexed by
+ * user, no triggers) comes up as the current schema with its data. */
 static void test_migrates_v1(void **state) {
         Fixture *f = *state;
-        ProvUserRecord a = make_user("u-a", "alice", 100001), b = make_user("u-b", "bob", 100002);
-        ProvGroupRecord g = make_group("g-1", "devs", 200000);
-        char *members[] = { (char *) "u-a", (char *) "u-b" };
+        ProvUserRecord a = {};
+        char p[PATH_MAX], *owner = NULL;
+        ProvStore *s = NULL;
         sqlite3 *db = NULL;
+        Collected c = {};
 
-        assert_int_equal(prov_store_user_put(f->s, &a), 0);
-        assert_int_equal(prov_store_user_put(f->s, &b), 0);
-        assert_int_equal(prov_store_group_put(f->s, &g), 0);
-        assert_int_equal(prov_store_group_set_members(f->s, "g-1", members, ELEMENTSOF(members)), 0);
-        f->s = prov_store_close(f->s);
-
-        /* Back to what schema 1 had. */
-        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db, "CREATE INDEX memberships_user ON memberships(user_scim_id); "
-                                          "DROP TRIGGER users_retire_ids; DROP TRIGGER users_retire_changed_ids; DROP INDEX users_refused; "
-                                          "PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+        fixture_path(f, "v1.db", p, sizeof(p));
+        assert_int_equal(prov_store_open_at_version(p, 1, &s), 0);
+        assert_int_equal(prov_store_schema_version(s), 1);
+        s = prov_store_close(s);
+        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO users (scim_id, name, uid, gid, gecos, home, shell, source_active, state) "
+                                      "VALUES ('u-b', 'bob', 100002, 100002, '', '/home/bob', '/bin/sh', 1, 0),"
+                                      "       ('u-a', 'alice', 100001, 100001, '', '/home/alice', '/bin/sh', 1, 0);"
+                                      "INSERT INTO groups (scim_id, name, gid) VALUES ('g-1', 'devs', 200000);"
+                                      /* The last one's account is missing: it was never served. */
+                                      "INSERT INTO memberships VALUES ('g-1', 'u-a'), ('g-1', 'u-b'), ('g-1', 'ghost');"
+                                      "INSERT INTO id_ledger (kind, id, owner) VALUES ('uid', 100001, 'user:u-a'),"
+                                      "  ('gid', 100001, 'user:u-a');",
+                                      NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_close(db), SQLITE_OK);
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
 
-        assert_int_equal(prov_store_open(f->path, &f->s), 0);
-        assert_int_equal(prov_store_schema_version(f->s), 3);
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 0);
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 2);
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 2);
-        /* Deleting accounts still takes their memberships along. */
-        assert_int_equal(prov_store_users_purge(f->s, (char *[]) { (char *) "u-a", (char *) "ghost" }, 2), 1);
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 1);
-        assert_int_equal(prov_store_check_references(f->s), 0);
-        /* ... and the purged account's ids went to the ledger. */
-        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger WHERE owner = 'user:u-a' AND id = 100001"), 2);
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_int_equal(prov_store_schema_version(s), PROV_STORE_SCHEMA_VERSION);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 0);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 2);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'users_refused'"), 1);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v4'"), 0);
+        assert_int_equal(prov_store_check_references(s), 0);
+        assert_int_equal(prov_store_memberships_foreach(s, "g-1", collect_row, &c), 0);
+        assert_int_equal(c.n, 2);
+        assert_string_equal(c.rows[0], "g-1|u-a");
+        assert_string_equal(c.rows[1], "g-1|u-b");
+        assert_int_equal(prov_store_user_get(s, "u-a", &a), 0);
+        assert_string_equal(a.name, "alice");
+        assert_true(a.ref > 0);
+        prov_user_record_done(&a);
+
+        /* Deleting accounts still takes their memberships along... */
+        assert_int_equal(prov_store_users_purge(s, (char *[]) { (char *) "u-a", (char *) "ghost" }, 2), 1);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM memberships"), 1);
+        assert_int_equal(prov_store_check_references(s), 0);
+        /* ... its ids stay in the ledger, and the new tables' triggers retire the next ones. */
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM id_ledger WHERE owner = 'user:u-a' AND id = 100001"), 2);
+        assert_int_equal(prov_store_users_purge(s, (char *[]) { (char *) "u-b" }, 1), 1);
+        assert_int_equal(prov_store_ledger_owner(s, PROV_ID_UID, 100002, &owner), 0);
+        assert_string_equal(owner, "user:u-b");
+        free(owner);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM memberships"), 0);
+        prov_store_close(s);
 }
 
 static void test_file_mode_0600(void **state) {
@@ -494,45 +530,41 @@ static void test_memberships_replace(void **state) {
         prov_memberships_free(v, n);
 }
 
-typedef struct Collected {
-        char rows[8][128];
-        size_t n;
-} Collected;
+static int count_refs(int64_t group_ref, int64_t user_ref, void *userdata) {
+        int64_t *want_group = userdata;
 
-static int collect_row(const char *group_scim_id, const char *user_scim_id, void *userdata) {
-        Collected *c = userdata;
-
-        if (c->n < ELEMENTSOF(c->rows))
-                snprintf(c->rows[c->n], sizeof(c->rows[0]), "%s|%s", group_scim_id, user_scim_id);
-        c->n++;
-        return 0;
-}
-
-static int count_row(const char *group_scim_id, const char *user_scim_id, void *userdata) {
-        (void) group_scim_id;
-        (void) user_scim_id;
-        (*(size_t *) userdata)++;
+        /* Counts the rows of *want_group (and fails on a row of no group). */
+        if (group_ref <= 0 || user_ref <= 0)
+                return -EBADMSG;
+        if (group_ref == want_group[0])
+                want_group[1]++;
         return 0;
 }
 
 static void test_memberships_add_remove_bulk(void **state) {
         Fixture *f = *state;
-        /* Ids JSON would need escaped: the bulk path hands them to SQLite as a JSON array. */
+        /* Ids JSON would need escaped: the one-by-one path and the purge hand them to SQLite as a
+         * JSON array. */
         static const char *const ids[] = { "u \"quoted\"", "u\\back", "u-\xc3\xa9t\xc3\xa9", "u,comma]" };
-        ProvGroupRecord g = make_group("g-1", "devs", 200000);
+        ProvGroupRecord g = make_group("g-1", "devs", 200000), stored_g = {};
         Collected c = {};
-        char *v[ELEMENTSOF(ids)];
+        int64_t refs[ELEMENTSOF(ids)];
 
         assert_int_equal(prov_store_group_put(f->s, &g), 0);
+        assert_int_equal(prov_store_group_get(f->s, "g-1", &stored_g), 0);
+        assert_true(stored_g.ref > 0);
         for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
-                ProvUserRecord u = make_user(ids[i], "x", 100001 + (uint32_t) i);
+                ProvUserRecord u = make_user(ids[i], "x", 100001 + (uint32_t) i), back = {};
                 char name[16];
                 snprintf(name, sizeof(name), "user%zu", i);
                 u.name = name;
-                assert_int_equal(prov_store_user_put(f->s, &u), 0);
-                v[i] = (char *) ids[i];
+                assert_int_equal(prov_store_user_add(f->s, &u, &refs[i]), 0);
+                /* The ref the insert gave is the one reads give. */
+                assert_int_equal(prov_store_user_get(f->s, ids[i], &back), 0);
+                assert_true(back.ref == refs[i]);
+                prov_user_record_done(&back);
         }
-        assert_int_equal(prov_store_members_add_new(f->s, "g-1", v, ELEMENTSOF(v)), 0);
+        assert_int_equal(prov_store_members_add_refs(f->s, "g-1", refs, ELEMENTSOF(refs)), 0);
         assert_int_equal(prov_store_memberships_foreach(f->s, "g-1", collect_row, &c), 0);
         assert_int_equal(c.n, 4);
         /* Byte order: ' ' < ',' < '-' < '\\'. */
@@ -541,22 +573,24 @@ static void test_memberships_add_remove_bulk(void **state) {
         assert_string_equal(c.rows[2], "g-1|u-\xc3\xa9t\xc3\xa9");
         assert_string_equal(c.rows[3], "g-1|u\\back");
         assert_int_equal(prov_store_check_references(f->s), 0);
+        /* An unknown group takes nobody. */
+        assert_int_equal(prov_store_members_add_refs(f->s, "nope", refs, ELEMENTSOF(refs)), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 4);
 
-        /* One by one: 1 when it changed something, 0 when not; an unknown account is not added
-         * unless the caller vouches for it. */
+        /* One by one: 1 when it changed something, 0 when not; an unknown account or group is
+         * not added. */
         assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 1);
         assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 0);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0], false), 1);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0], true), 0);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost", false), 0);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0]), 1);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0]), 0);
+        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost"), 0);
+        assert_int_equal(prov_store_member_add(f->s, "nope", ids[0]), 0);
+        assert_int_equal(prov_store_member_remove(f->s, "nope", ids[0]), 0);
         assert_int_equal(prov_store_check_references(f->s), 0);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost", true), 1);
-        assert_int_equal(prov_store_check_references(f->s), -EBADMSG);
-        assert_int_equal(prov_store_member_remove(f->s, "g-1", "ghost"), 1);
 
         /* More members than one statement takes. */
-        size_t n = 5000, got = 0;
-        char **many = calloc(n, sizeof(char *));
+        size_t n = 5000;
+        int64_t *many = calloc(n, sizeof(int64_t)), rows[2] = { stored_g.ref, 0 };
         assert_non_null(many);
         assert_int_equal(prov_store_begin(f->s), 0);
         for (size_t i = 0; i < n; i++) {
@@ -564,22 +598,25 @@ static void test_memberships_add_remove_bulk(void **state) {
                 snprintf(id, sizeof(id), "bulk-%05zu", i);
                 snprintf(name, sizeof(name), "bulk%05zu", i);
                 ProvUserRecord u = make_user(id, name, 110000 + (uint32_t) i);
-                assert_int_equal(prov_store_user_put(f->s, &u), 0);
-                many[i] = strdup(id);
-                assert_non_null(many[i]);
+                assert_int_equal(prov_store_user_add(f->s, &u, &many[i]), 0);
         }
-        assert_int_equal(prov_store_members_add_new(f->s, "g-1", many, n), 0);
+        assert_int_equal(prov_store_members_add_refs(f->s, "g-1", many, n), 0);
         assert_int_equal(prov_store_commit(f->s), 0);
-        assert_int_equal(prov_store_memberships_foreach(f->s, "g-1", count_row, &got), 0);
-        assert_int_equal(got, n + ELEMENTSOF(ids));
+        assert_int_equal(prov_store_member_refs_foreach(f->s, count_refs, rows), 0);
+        assert_int_equal(rows[1], n + ELEMENTSOF(ids));
         size_t counts[3] = {};
         assert_int_equal(prov_store_counts(f->s, &counts[0], &counts[1], &counts[2]), 0);
         assert_int_equal(counts[0], n + ELEMENTSOF(ids));
         assert_int_equal(counts[1], 1);
         assert_int_equal(counts[2], n + ELEMENTSOF(ids));
-        for (size_t i = 0; i < n; i++)
-                free(many[i]);
+        assert_int_equal(prov_store_check_references(f->s), 0);
+
+        /* A ref that no account has is what the reference check finds. */
+        int64_t dangling = many[n - 1] + 1000;
+        assert_int_equal(prov_store_members_add_refs(f->s, "g-1", &dangling, 1), 0);
+        assert_int_equal(prov_store_check_references(f->s), -EBADMSG);
         free(many);
+        prov_group_record_done(&stored_g);
 }
 
 static void test_owner_hash_is_fnv1a64(void **state) {
@@ -715,8 +752,8 @@ static void test_user_ids_reserved_then_retired(void **state) {
         assert_int_equal(conflict, PROV_ID_UID);
         assert_int_equal(prov_store_ledger_assign(f->s, PROV_ID_GID, 5000, "group:g", "g"), -EEXIST);
         assert_int_equal(prov_store_user_ids_reserve(f->s, "a", 10000, 1000, 9999, &conflict), -EINVAL);
-        assert_int_equal(prov_store_user_add(f->s, &a), 0);
-        assert_int_equal(prov_store_user_add(f->s, &a), -EEXIST);
+        assert_int_equal(prov_store_user_add(f->s, &a, NULL), 0);
+        assert_int_equal(prov_store_user_add(f->s, &a, NULL), -EEXIST);
         assert_int_equal(prov_store_commit(f->s), 0);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM id_ledger"), 0);
 
