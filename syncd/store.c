@@ -234,6 +234,8 @@ typedef enum StmtId {
         STMT_USER_GET,
         STMT_USER_GET_BY_NAME,
         STMT_USER_GET_BY_UID,
+        STMT_USER_GET_BY_REF,
+        STMT_USER_REFS,
         STMT_USER_ADD,
         STMT_USER_PUT,
         STMT_USER_DELETE,
@@ -257,7 +259,8 @@ typedef enum StmtId {
         STMT_MEMBERS_OF,
         STMT_MEMBERS_ALL,
         STMT_MEMBER_REFS,
-        STMT_MEMBER_REMOVE,
+        STMT_MEMBER_REFS_OF,
+        STMT_MEMBERS_REMOVE_REFS,
         STMT_MEMBERS_OF_USERS_CLEAR,
         STMT_MEMBERS_ADD_REFS,
         _STMT_MAX,
@@ -273,6 +276,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_USER_GET] = "SELECT " USER_SELECT " FROM users WHERE scim_id = ?1",
         [STMT_USER_GET_BY_NAME] = "SELECT " USER_SELECT " FROM users WHERE name = ?1",
         [STMT_USER_GET_BY_UID] = "SELECT " USER_SELECT " FROM users WHERE uid = ?1",
+        [STMT_USER_GET_BY_REF] = "SELECT " USER_SELECT " FROM users WHERE ref = ?1",
+        /* key: the position in the JSON array. */
+        [STMT_USER_REFS] = "SELECT j.key, u.ref FROM json_each(?2) j JOIN users u ON u.scim_id = j.value",
         /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another row that holds
          * the same name or uid, and delete-then-insert would drop this user's memberships. */
 #define USER_INSERT                                                                             \
@@ -337,8 +343,10 @@ static const char *const stmt_sql[_STMT_MAX] = {
                              "JOIN groups g ON g.ref = m.group_ref JOIN users u ON u.ref = m.user_ref "
                              "ORDER BY g.scim_id, u.scim_id",
         [STMT_MEMBER_REFS] = "SELECT group_ref, user_ref FROM memberships",
-        [STMT_MEMBER_REMOVE] = "DELETE FROM memberships WHERE group_ref = " GROUP_REF " "
-                               "AND user_ref = (SELECT ref FROM users WHERE scim_id = ?2)",
+        [STMT_MEMBER_REFS_OF] = "SELECT group_ref, user_ref FROM memberships WHERE group_ref = " GROUP_REF
+                                " ORDER BY user_ref",
+        [STMT_MEMBERS_REMOVE_REFS] = "DELETE FROM memberships WHERE group_ref = " GROUP_REF " "
+                                     "AND user_ref IN (SELECT value FROM json_each(?2))",
         [STMT_MEMBERS_OF_USERS_CLEAR] = "DELETE FROM memberships WHERE user_ref IN "
                                         "(SELECT ref FROM users WHERE scim_id IN (SELECT value FROM json_each(?2)))",
         [STMT_MEMBERS_ADD_REFS] = "INSERT OR IGNORE INTO memberships (group_ref, user_ref) "
@@ -1002,18 +1010,26 @@ int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *
         return user_get_one(s, st, ret);
 }
 
-int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret) {
+static int user_get_by_int(ProvStore *s, StmtId id, int64_t key, ProvUserRecord *ret) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        r = stmt_get(s, STMT_USER_GET_BY_UID, &st);
+        r = stmt_get(s, id, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, uid) != SQLITE_OK)
+        if (sqlite3_bind_int64(st, 1, key) != SQLITE_OK)
                 return store_fail_last(s);
         return user_get_one(s, st, ret);
+}
+
+int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret) {
+        return user_get_by_int(s, STMT_USER_GET_BY_UID, uid, ret);
+}
+
+int prov_store_user_get_by_ref(ProvStore *s, int64_t ref, ProvUserRecord *ret) {
+        return user_get_by_int(s, STMT_USER_GET_BY_REF, ref, ret);
 }
 
 static int user_write(ProvStore *s, StmtId id, const ProvUserRecord *u) {
@@ -1160,9 +1176,11 @@ static int json_ref_array(const void *items, size_t first, size_t n, char **buf,
 typedef int (*JsonArrayWriter)(const void *items, size_t first, size_t n, char **buf, size_t *cap, size_t *ret_len);
 
 /* Runs statement id once per IDS_PER_STATEMENT items, ?2 bound to them as a JSON array
- * written by json_array and ?1 to key (if not NULL). */
+ * written by json_array and ?1 to key (if not NULL). Each row it returns goes to row (if not
+ * NULL) with the position of the chunk's first item. */
 static int exec_with_ids(ProvStore *s, StmtId id, const char *key, const void *items, size_t n,
-                         JsonArrayWriter json_array) {
+                         JsonArrayWriter json_array, int (*row)(sqlite3_stmt *st, size_t first, void *userdata),
+                         void *userdata) {
         _cleanup_free_ char *json = NULL;
         size_t cap = 0;
         int r;
@@ -1181,11 +1199,30 @@ static int exec_with_ids(ProvStore *s, StmtId id, const char *key, const void *i
                 if ((key && sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) ||
                     sqlite3_bind_text(st, 2, json, (int) len, SQLITE_STATIC) != SQLITE_OK)
                         return store_fail_last(s);
-                r = stmt_exec(s, st);
+                while ((r = stmt_step(s, st)) > 0)
+                        if (row && (r = row(st, first, userdata)) < 0)
+                                return r;
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+static int user_ref_row(sqlite3_stmt *st, size_t first, void *userdata) {
+        int64_t *refs = userdata, k = sqlite3_column_int64(st, 0);
+
+        if (k < 0 || k >= (int64_t) IDS_PER_STATEMENT)
+                return -EBADMSG;
+        refs[first + (size_t) k] = sqlite3_column_int64(st, 1);
+        return 0;
+}
+
+int prov_store_user_refs(ProvStore *s, char *const *scim_ids, size_t n, int64_t *ret_refs) {
+        if (!s || (n > 0 && (!scim_ids || !ret_refs)))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                ret_refs[i] = 0;
+        return exec_with_ids(s, STMT_USER_REFS, NULL, scim_ids, n, json_id_array, user_ref_row, ret_refs);
 }
 
 int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n) {
@@ -1201,7 +1238,7 @@ int prov_store_users_purge(ProvStore *s, char *const *scim_ids, size_t n) {
         if (r < 0)
                 return r;
         /* Memberships are indexed by group only: one pass over them per 2048 accounts. */
-        r = exec_with_ids(s, STMT_MEMBERS_OF_USERS_CLEAR, NULL, scim_ids, n, json_id_array);
+        r = exec_with_ids(s, STMT_MEMBERS_OF_USERS_CLEAR, NULL, scim_ids, n, json_id_array, NULL, NULL);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -1621,45 +1658,30 @@ int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
         }
 }
 
-/* One statement each, atomic by itself: no savepoint of its own. */
-static int member_change(ProvStore *s, StmtId id, const char *group_scim_id, const char *user_scim_id) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        if (!s || !group_scim_id || !user_scim_id)
-                return -EINVAL;
-        r = stmt_get(s, id, &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
-            sqlite3_bind_text(st, 2, user_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_exec(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db) > 0;
-}
-
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
-        return member_change(s, STMT_MEMBER_ADD, group_scim_id, user_scim_id);
-}
-
 int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {
         if (!s || !group_scim_id || (n > 0 && !user_refs))
                 return -EINVAL;
-        return exec_with_ids(s, STMT_MEMBERS_ADD_REFS, group_scim_id, user_refs, n, json_ref_array);
+        return exec_with_ids(s, STMT_MEMBERS_ADD_REFS, group_scim_id, user_refs, n, json_ref_array, NULL, NULL);
 }
 
-int prov_store_member_refs_foreach(ProvStore *s, int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata),
-                                   void *userdata) {
+int prov_store_members_remove_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {
+        if (!s || !group_scim_id || (n > 0 && !user_refs))
+                return -EINVAL;
+        return exec_with_ids(s, STMT_MEMBERS_REMOVE_REFS, group_scim_id, user_refs, n, json_ref_array, NULL, NULL);
+}
+
+int prov_store_member_refs_foreach(ProvStore *s, const char *group_scim_id,
+                                   int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata), void *userdata) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
         if (!s || !cb)
                 return -EINVAL;
-        r = stmt_get(s, STMT_MEMBER_REFS, &st);
+        r = stmt_get(s, group_scim_id ? STMT_MEMBER_REFS_OF : STMT_MEMBER_REFS, &st);
         if (r < 0)
                 return r;
+        if (group_scim_id && sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
         for (;;) {
                 r = stmt_step(s, st);
                 if (r <= 0)
@@ -1668,10 +1690,6 @@ int prov_store_member_refs_foreach(ProvStore *s, int (*cb)(int64_t group_ref, in
                 if (r < 0)
                         return r;
         }
-}
-
-int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id) {
-        return member_change(s, STMT_MEMBER_REMOVE, group_scim_id, user_scim_id);
 }
 
 /* ---- UID/GID ledger ---- */

@@ -103,6 +103,10 @@ void prov_group_record_done(ProvGroupRecord *g);
 int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret);
 int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret);
 int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret);
+int prov_store_user_get_by_ref(ProvStore *s, int64_t ref, ProvUserRecord *ret);
+/* The refs of the accounts with these SCIM ids into ret_refs[0..n-1], 0 for those not stored:
+ * one statement per 2048 ids. */
+int prov_store_user_refs(ProvStore *s, char *const *scim_ids, size_t n, int64_t *ret_refs);
 /* Inserts or updates by scim_id; -EEXIST when name or uid belongs to another scim_id; -EINVAL
  * unless gid equals uid (the primary group is the user's private group).
  * Timestamps: created_usec is kept from an existing row (on insert: the given value, or now if
@@ -158,18 +162,18 @@ int prov_store_cache_for_streaming(ProvStore *s);
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
-/* Adds one membership: 1 if added, 0 if it was there already or the user or group is unknown. */
-int prov_store_member_add(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
 /* Adds the memberships of a stored group and accounts known by their refs (from
  * prov_store_user_add() or a read), that nobody needs to hear about one by one: one statement
  * per 2048. Refs that no account has must not be given (prov_store_check_references() would
  * find them); an unknown group adds nothing. */
 int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n);
-/* Streams every membership as the refs of its group and account, in no order. */
-int prov_store_member_refs_foreach(ProvStore *s, int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata),
-                                   void *userdata);
-/* Removes one membership: 1 if removed, 0 if there was none. */
-int prov_store_member_remove(ProvStore *s, const char *group_scim_id, const char *user_scim_id);
+/* Removes the memberships of a group and accounts known by their refs; absent ones are
+ * skipped. */
+int prov_store_members_remove_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n);
+/* Streams the memberships of one group (ordered by account ref) or of all (NULL, in no order)
+ * as the refs of their group and account. cb as for prov_store_memberships_foreach(). */
+int prov_store_member_refs_foreach(ProvStore *s, const char *group_scim_id,
+                                   int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata), void *userdata);
 /* Ordered by group, then user. */
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n);
 void prov_memberships_free(ProvMembership *v, size_t n);

@@ -41,7 +41,7 @@ typedef struct OldUser {
 typedef struct MappedUser {
         const ProvScimUser *src;
         const char *name;       /* in the pool */
-        int64_t ref;            /* a joiner's store row, once written */
+        int64_t ref;            /* its store row's: a stored account's, or a joiner's once written */
         uint32_t uid;
         bool in_scope;
         bool name_ok;  /* the login name passed the collision checks */
@@ -334,8 +334,10 @@ static int merge_stored_user(const ProvUserRecord *rec, void *userdata) {
                 m->k++;
         if (rec->state != PROV_STATE_DEPROVISIONED)
                 run->n_live++;
-        if (m->k < run->n_users && c == 0)
+        if (m->k < run->n_users && c == 0) {
+                run->users[m->k].ref = rec->ref;
                 return old_from_record(run, rec, &run->users[m->k].old);
+        }
 
         r = grow_array((void **) &run->stored_only, &run->cap_stored_only, run->n_stored_only, sizeof(StoredOnly));
         if (r < 0)
@@ -372,6 +374,7 @@ static int load_old_users(SyncRun *run) {
                         continue;
                 if (r < 0)
                         return r;
+                run->users[i].ref = rec.ref;
                 r = old_from_record(run, &rec, &run->users[i].old);
                 if (r < 0)
                         return r;
@@ -1179,93 +1182,141 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
         return 0;
 }
 
-/* The members a group has in the store, collected for one comparison. */
-typedef struct MemberList {
-        ProvArena pool;
-        char **ids;
-        size_t n, cap;
-} MemberList;
-
-static void member_list_done(MemberList *l) {
-        prov_arena_done(&l->pool);
-        free(l->ids);
-        *l = (MemberList) {};
-}
-
-static int member_list_add(const char *group_scim_id, const char *user_scim_id, void *userdata) {
-        MemberList *l = userdata;
-        int r;
-
-        (void) group_scim_id;
-        r = grow_array((void **) &l->ids, &l->cap, l->n, sizeof(char *));
-        if (r < 0)
-                return r;
-        l->ids[l->n] = prov_arena_strdup(&l->pool, user_scim_id);
-        if (!l->ids[l->n])
-                return -ENOMEM;
-        l->n++;
-        return 0;
-}
-
 /* A member of the scan that joined in this sync: stored by now (its ref is known), and no
  * mover. */
 static bool member_is_joiner(const MappedUser *u) {
         return u && !u->old.name && u->ref > 0;
 }
 
-/* Brings the stored members of one group (sorted) to the wanted ones (sorted, unique; who[j]:
- * the scan's account of want[j], or NULL): only the differences are written, so that the 50k
- * members of a big group are not rewritten on every sync. With keep, nobody is removed. */
-static int sync_members(SyncRun *run, const MappedGroup *g, char *const *want, const MappedUser *const *who,
-                        size_t n_want, bool keep) {
-        _cleanup_(member_list_done) MemberList have = {};
-        _cleanup_free_ int64_t *fresh = NULL;
-        size_t i = 0, j = 0, n_fresh = 0;
+/* A member a group of the scan lists, by its store row. */
+typedef struct WantedMember {
+        int64_t ref;            /* 0: no stored account */
+        const char *scim_id;
+        const MappedUser *user; /* NULL: not in the scan (a delta's, a held scan's member) */
+} WantedMember;
+
+static int cmp_wanted(const void *a, const void *b) {
+        int64_t x = ((const WantedMember *) a)->ref, y = ((const WantedMember *) b)->ref;
+        return (x > y) - (x < y);
+}
+
+/* The account refs a group has in the store, in order. */
+typedef struct RefList {
+        int64_t *refs;
+        size_t n, cap;
+} RefList;
+
+static int ref_list_add(int64_t group_ref, int64_t user_ref, void *userdata) {
+        RefList *l = userdata;
         int r;
 
-        if (g->old.scim_id) {
-                r = prov_store_memberships_foreach(run->store, g->src->id, member_list_add, &have);
-                if (r < 0)
-                        return r;
-        }
-        while (i < have.n || j < n_want) {
-                int c = i >= have.n ? 1 : j >= n_want ? -1 : strcmp(have.ids[i], want[j]);
+        (void) group_ref;
+        r = grow_array((void **) &l->refs, &l->cap, l->n, sizeof(int64_t));
+        if (r < 0)
+                return r;
+        l->refs[l->n++] = user_ref;
+        return 0;
+}
 
+/* A stored member removed from a group, for the mover events. */
+static int member_removed(SyncRun *run, int64_t ref, const char *group_name) {
+        _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+        int r = prov_store_user_get_by_ref(run->store, ref, &u);
+
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : member_delta(run, u.scim_id, group_name, false);
+}
+
+/* The refs of the members that are not in the scan, from the store (0 for unknown ones: a
+ * directory's group may list a user it does not have, or one this host never stored). */
+static int resolve_unscanned(SyncRun *run, WantedMember *want, size_t n) {
+        _cleanup_free_ char **ids = NULL;
+        _cleanup_free_ int64_t *refs = NULL;
+        size_t k = 0;
+        int r;
+
+        for (size_t j = 0; j < n; j++)
+                k += !want[j].user;
+        if (k == 0)
+                return 0;
+        ids = calloc(k, sizeof(char *));
+        refs = calloc(k, sizeof(int64_t));
+        if (!ids || !refs)
+                return -ENOMEM;
+        k = 0;
+        for (size_t j = 0; j < n; j++)
+                if (!want[j].user)
+                        ids[k++] = (char *) want[j].scim_id;
+        r = prov_store_user_refs(run->store, ids, k, refs);
+        if (r < 0)
+                return r;
+        k = 0;
+        for (size_t j = 0; j < n; j++)
+                if (!want[j].user)
+                        want[j].ref = refs[k++];
+        return 0;
+}
+
+/* Brings the stored members of one group to the wanted ones, compared by ref: only the
+ * differences are written, so that the 50k members of a big group are not rewritten on every
+ * sync. With keep, nobody is removed. want is reordered. */
+static int sync_members(SyncRun *run, const MappedGroup *g, WantedMember *want, size_t n_want, bool keep) {
+        _cleanup_free_ int64_t *add = NULL, *drop = NULL;
+        RefList have = {};
+        size_t i = 0, j = 0, n_add = 0, n_drop = 0;
+        int r;
+
+        r = resolve_unscanned(run, want, n_want);
+        if (r < 0)
+                return r;
+        qsort(want, n_want, sizeof(WantedMember), cmp_wanted);
+        if (g->old.scim_id) {
+                r = prov_store_member_refs_foreach(run->store, g->src->id, ref_list_add, &have);
+                if (r < 0)
+                        goto finish;
+        }
+        add = calloc(n_want + 1, sizeof(int64_t));
+        drop = calloc(have.n + 1, sizeof(int64_t));
+        if (!add || !drop) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        /* Unknown accounts (ref 0) sort first and drop out. */
+        while (j < n_want && want[j].ref <= 0)
+                j++;
+        while (i < have.n || j < n_want) {
+                if (j > 0 && j < n_want && want[j].ref == want[j - 1].ref) {
+                        j++; /* listed twice */
+                        continue;
+                }
+                int c = i >= have.n ? 1 : j >= n_want ? -1 : (have.refs[i] > want[j].ref) - (have.refs[i] < want[j].ref);
                 if (c == 0) {
                         i++, j++;
                 } else if (c < 0) {
                         if (!keep) {
-                                r = prov_store_member_remove(run->store, g->src->id, have.ids[i]);
-                                if (r > 0)
-                                        r = member_delta(run, have.ids[i], g->name, false);
+                                drop[n_drop++] = have.refs[i];
+                                r = member_removed(run, have.refs[i], g->name);
                                 if (r < 0)
-                                        return r;
+                                        goto finish;
                         }
                         i++;
-                } else if (member_is_joiner(who[j])) {
-                        /* Joiners' memberships go in one statement below, by their refs. */
-                        if (!fresh) {
-                                fresh = calloc(n_want, sizeof(int64_t));
-                                if (!fresh)
-                                        return -ENOMEM;
-                        }
-                        fresh[n_fresh++] = who[j++]->ref;
                 } else {
-                        /* Others (stored accounts, a delta's or held scan's members that
-                         * may not be stored) are looked up: unknown ones drop out here (0). */
-                        r = prov_store_member_add(run->store, g->src->id, want[j]);
-                        if (r > 0)
-                                r = member_delta(run, want[j], g->name, true);
-                        if (r < 0)
-                                return r;
+                        add[n_add++] = want[j].ref;
+                        if (!member_is_joiner(want[j].user)) {
+                                r = member_delta(run, want[j].scim_id, g->name, true);
+                                if (r < 0)
+                                        goto finish;
+                        }
                         j++;
                 }
         }
-        return prov_store_members_add_refs(run->store, g->src->id, fresh, n_fresh);
-}
-
-static int cmp_strp(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
+        r = prov_store_members_remove_refs(run->store, g->src->id, drop, n_drop);
+        if (r >= 0)
+                r = prov_store_members_add_refs(run->store, g->src->id, add, n_add);
+finish:
+        free(have.refs);
+        return r;
 }
 
 /* Applies the groups of the scan. While the guard holds the scan's deprovisions, its
@@ -1273,8 +1324,7 @@ static int cmp_strp(const void *a, const void *b) {
  * their groups (sudo included) while it keeps their accounts. Additions still apply. */
 static int apply_groups(SyncRun *run) {
         ProvSyncResult *res = run->result;
-        _cleanup_free_ char **members = NULL;
-        _cleanup_free_ const MappedUser **who = NULL;
+        _cleanup_free_ WantedMember *members = NULL;
         size_t cap = 0;
         int r = 0;
 
@@ -1321,14 +1371,10 @@ static int apply_groups(SyncRun *run) {
                 }
 
                 if (g->src->n_members > cap) {
-                        char **p = reallocarray(members, g->src->n_members, sizeof(char *));
+                        WantedMember *p = reallocarray(members, g->src->n_members, sizeof(WantedMember));
                         if (!p)
                                 return -ENOMEM;
                         members = p;
-                        const MappedUser **w = reallocarray(who, g->src->n_members, sizeof(MappedUser *));
-                        if (!w)
-                                return -ENOMEM;
-                        who = w;
                         cap = g->src->n_members;
                 }
                 for (size_t m = 0; m < g->src->n_members; m++) {
@@ -1337,27 +1383,10 @@ static int apply_groups(SyncRun *run) {
                          * changed: the others keep their accounts (the store ignores unknown ids).
                          * The same holds for a scan whose deprovisions the guard held: a member
                          * missing from it keeps the account, and so the membership. */
-                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held) {
-                                who[n] = u;
-                                members[n++] = g->src->member_ids[m];
-                        }
+                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
+                                members[n++] = (WantedMember) { u ? u->ref : 0, g->src->member_ids[m], u };
                 }
-                /* The parser hands member ids sorted and unique; whoever built the batch, the
-                 * comparison with the store needs them so. */
-                bool sorted = true;
-                for (size_t m = 1; sorted && m < n; m++)
-                        sorted = strcmp(members[m - 1], members[m]) < 0;
-                if (!sorted) {
-                        qsort(members, n, sizeof(char *), cmp_strp);
-                        size_t w = 0;
-                        for (size_t m = 0; m < n; m++)
-                                if (w == 0 || !streq(members[w - 1], members[m])) {
-                                        who[w] = find_user(run, members[m]);
-                                        members[w++] = members[m];
-                                }
-                        n = w;
-                }
-                r = sync_members(run, g, members, who, n, res->held);
+                r = sync_members(run, g, members, n, res->held);
                 if (r < 0)
                         return r;
         }
@@ -1370,13 +1399,14 @@ static int apply_groups(SyncRun *run) {
          * stays as it was. */
         for (size_t i = 0; i < run->n_stored_groups; i++) {
                 const ProvGroupRecord *sg = &run->stored_groups[i];
-                _cleanup_(member_list_done) MemberList had = {};
+                RefList had = {};
 
                 if (find_group(run, sg->scim_id))
                         continue;
-                r = prov_store_memberships_foreach(run->store, sg->scim_id, member_list_add, &had);
+                r = prov_store_member_refs_foreach(run->store, sg->scim_id, ref_list_add, &had);
                 for (size_t m = 0; r >= 0 && m < had.n; m++)
-                        r = member_delta(run, had.ids[m], sg->name, false);
+                        r = member_removed(run, had.refs[m], sg->name);
+                free(had.refs);
                 if (r >= 0)
                         r = prov_store_group_delete(run->store, sg->scim_id);
                 if (r >= 0)
@@ -1877,7 +1907,11 @@ static int export_collect(Export *e, ProvStore *store) {
         for (size_t i = 0; i < e->n_groups; i++)
                 e->group_refs[i] = (ExportGroup) { e->groups[i].ref, i };
         qsort(e->group_refs, e->n_groups, sizeof(ExportGroup), cmp_ref);
-        return prov_store_member_refs_foreach(store, export_membership, e);
+        return prov_store_member_refs_foreach(store, NULL, export_membership, e);
+}
+
+static int cmp_strp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local) {

@@ -577,16 +577,27 @@ static void test_memberships_add_remove_bulk(void **state) {
         assert_int_equal(prov_store_members_add_refs(f->s, "nope", refs, ELEMENTSOF(refs)), 0);
         assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 4);
 
-        /* One by one: 1 when it changed something, 0 when not; an unknown account or group is
-         * not added. */
-        assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 1);
-        assert_int_equal(prov_store_member_remove(f->s, "g-1", ids[0]), 0);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0]), 1);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", ids[0]), 0);
-        assert_int_equal(prov_store_member_add(f->s, "g-1", "ghost"), 0);
-        assert_int_equal(prov_store_member_add(f->s, "nope", ids[0]), 0);
-        assert_int_equal(prov_store_member_remove(f->s, "nope", ids[0]), 0);
+        /* Removing what is absent and adding what is there change nothing; an unknown group
+         * neither gains nor loses anyone. */
+        assert_int_equal(prov_store_members_remove_refs(f->s, "g-1", &refs[0], 1), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 3);
+        assert_int_equal(prov_store_members_remove_refs(f->s, "g-1", &refs[0], 1), 0);
+        assert_int_equal(prov_store_members_remove_refs(f->s, "nope", &refs[1], 1), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 3);
+        assert_int_equal(prov_store_members_add_refs(f->s, "g-1", refs, ELEMENTSOF(refs)), 0);
+        assert_int_equal(count_rows(f->path, "SELECT count(*) FROM memberships"), 4);
         assert_int_equal(prov_store_check_references(f->s), 0);
+
+        /* SCIM ids to refs, 0 for those not stored. */
+        char *lookup[] = { (char *) ids[2], (char *) "ghost", (char *) ids[0] };
+        int64_t found[ELEMENTSOF(lookup)] = { -1, -1, -1 };
+        assert_int_equal(prov_store_user_refs(f->s, lookup, ELEMENTSOF(lookup), found), 0);
+        assert_true(found[0] == refs[2] && found[1] == 0 && found[2] == refs[0]);
+        ProvUserRecord by_ref = {};
+        assert_int_equal(prov_store_user_get_by_ref(f->s, refs[3], &by_ref), 0);
+        assert_string_equal(by_ref.scim_id, ids[3]);
+        prov_user_record_done(&by_ref);
+        assert_int_equal(prov_store_user_get_by_ref(f->s, refs[3] + 1000, &by_ref), -ENOENT);
 
         /* More members than one statement takes. */
         size_t n = 5000;
@@ -602,7 +613,20 @@ static void test_memberships_add_remove_bulk(void **state) {
         }
         assert_int_equal(prov_store_members_add_refs(f->s, "g-1", many, n), 0);
         assert_int_equal(prov_store_commit(f->s), 0);
-        assert_int_equal(prov_store_member_refs_foreach(f->s, count_refs, rows), 0);
+        /* The lookup of more ids than one statement takes puts each ref in its place. */
+        char **bulk_ids = calloc(n, sizeof(char *));
+        int64_t *bulk_refs = calloc(n, sizeof(int64_t));
+        assert_true(bulk_ids && bulk_refs);
+        for (size_t i = 0; i < n; i++)
+                assert_true(asprintf(&bulk_ids[i], "bulk-%05zu", n - 1 - i) > 0);
+        assert_int_equal(prov_store_user_refs(f->s, bulk_ids, n, bulk_refs), 0);
+        for (size_t i = 0; i < n; i++) {
+                assert_true(bulk_refs[i] == many[n - 1 - i]);
+                free(bulk_ids[i]);
+        }
+        free(bulk_ids);
+        free(bulk_refs);
+        assert_int_equal(prov_store_member_refs_foreach(f->s, NULL, count_refs, rows), 0);
         assert_int_equal(rows[1], n + ELEMENTSOF(ids));
         size_t counts[3] = {};
         assert_int_equal(prov_store_counts(f->s, &counts[0], &counts[1], &counts[2]), 0);
