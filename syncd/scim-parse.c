@@ -64,30 +64,27 @@ static Limits limits_from(const ProvScimParseOptions *o) {
  * "alice"). Syntax errors are left to cJSON. */
 static int prescan(const char *json, size_t len, size_t max_depth) {
         size_t depth = 0;
-        bool in_string = false;
+
+        if (memchr(json, 0, len))
+                return -EBADMSG;
 
         for (size_t i = 0; i < len; i++) {
-                char c = json[i];
-
-                if (c == 0)
-                        return -EBADMSG;
-
-                if (in_string) {
-                        if (c == '"')
-                                in_string = false;
-                        else if (c == '\\') {
+                switch (json[i]) {
+                case '"':
+                        /* Most of a document is inside strings: a tight loop to their end. */
+                        for (i++;; i++) {
+                                while (i < len && json[i] != '"' && json[i] != '\\')
+                                        i++;
+                                if (i >= len)
+                                        return -EBADMSG;
+                                if (json[i] == '"')
+                                        break;
                                 if (i + 1 >= len)
                                         return -EBADMSG;
                                 if (json[i + 1] == 'u' && len - i >= 6 && memcmp(json + i + 2, "0000", 4) == 0)
                                         return -EBADMSG;
-                                i++;
+                                i++; /* the escaped character */
                         }
-                        continue;
-                }
-
-                switch (c) {
-                case '"':
-                        in_string = true;
                         break;
                 case '[':
                 case '{':
@@ -103,7 +100,7 @@ static int prescan(const char *json, size_t len, size_t max_depth) {
                 }
         }
 
-        return in_string || depth != 0 ? -EBADMSG : 0;
+        return depth != 0 ? -EBADMSG : 0;
 }
 
 /* A parsed document: cJSON's tree, built in an arena of its own. A 3 MB page of groups is a
@@ -170,7 +167,9 @@ static int json_get(const cJSON *obj, const char *name, const cJSON **ret) {
                 return 0;
 
         cJSON_ArrayForEach(i, obj) {
-                if (!i->string || strcasecmp(i->string, name) != 0)
+                /* Names are ASCII (RFC 7643 §2.1): the first letter rules out most keys
+                 * without a call. */
+                if (!i->string || (i->string[0] | 0x20) != (name[0] | 0x20) || strcasecmp(i->string, name) != 0)
                         continue;
                 if (found)
                         return -ENOTUNIQ;

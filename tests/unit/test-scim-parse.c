@@ -419,6 +419,9 @@ static void test_malformed_documents(void **state) {
                 "{\"Users\":\"none\"}",
                 "{\"Users\":[],\"users\":[]}",                            /* ambiguous */
                 "{\"Users\":[{\"id\":\"a\\u0000b\",\"userName\":\"a\"}]}", /* would be cut by cJSON */
+                "{\"Users\":[{\"id\":\"a\\\"\\u0000\",\"userName\":\"a\"}]}",  /* the same after an escaped quote */
+                "{\"Users\":[{\"id\":\"a\\\\\\u0000\",\"userName\":\"a\"}]}", /* ... after an escaped backslash */
+                "{\"Users\":[{\"id\":\"a\\",                                 /* ends inside an escape */
                 "{'Users':[]}",
                 "{\"Users\":[],}",
         };
