@@ -512,6 +512,21 @@ static void test_delta_never_deprovisions(void **state) {
         assert_true(snap_is_member(s, "engineering", "erin"));
         assert_int_equal(prov_snapshot_group_by_name(s, "sales", &(ProvSnapGroupView) {}), 0);
         prov_snapshot_close(s);
+
+        /* A delta that lists only a group: its members are all stored accounts the delta does
+         * not carry (and one id nobody has). bob leaves it and dave joins it: two movers. */
+        delta = "{\"Users\":[],\"Groups\":[" GROUP("g1", "Engineering", M("u1") "," M("u4") "," M("u5") "," M("nobody")) "]}";
+        assert_int_equal(sync_with(f, delta, &(ProvSyncOptions) { .delta = true }, &res), 0);
+        assert_int_equal(res.movers, 2);
+        assert_int_equal(res.deprovisioned, 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_true(snap_is_member(s, "engineering", "alice"));
+        assert_false(snap_is_member(s, "engineering", "bob"));
+        assert_true(snap_is_member(s, "engineering", "dave"));
+        assert_true(snap_is_member(s, "engineering", "erin"));
+        prov_snapshot_close(s);
+        assert_int_equal(prov_store_check_references(f->store), 0);
 }
 
 static int confirm_answer;
