@@ -1380,7 +1380,7 @@ static int apply_groups(SyncRun *run) {
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that
-                         * changed: the others keep their accounts (the store ignores unknown ids).
+                         * changed: the others keep their accounts (ids the store lacks drop out).
                          * The same holds for a scan whose deprovisions the guard held: a member
                          * missing from it keeps the account, and so the membership. */
                         if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)

@@ -84,7 +84,7 @@ def read_tests():
     check(st["daemon_running"] is not True, "daemon reported running before any daemon started")
     check(st["users"] == {"total": 3, "active": 2, "suspended": 1, "deprovisioned": 0, "blocked": 0},
           f"status users: {st['users']}")
-    check(st["groups"] == {"total": 1, "removed": 0}, f"status groups: {st['groups']}")
+    check(st["groups"] == {"total": 3, "removed": 0}, f"status groups: {st['groups']}")
     check(st["generation"] == 2 and st["snapshot"]["generation"] == 2 and st["snapshot"]["present"],
           f"generation: {st}")
     check(st["last_error"] == "" and "1 renamed" in st["last_result"], f"last result: {st}")
@@ -108,10 +108,16 @@ def read_tests():
     pctl("users", "--state", "bogus", want=2)
 
     groups = pjson("groups")["groups"]
-    check(len(groups) == 1, f"groups: {groups}")
-    g = groups[0]
-    check(g["name"] == "compilers" and g["scim_id"] == "g" and g["local_name"] is None and g["removed"] is False
+    check(len(groups) == 3, f"groups: {groups}")
+    check(groups == sorted(groups, key=lambda g: g["gid"]), "groups not ordered by gid")
+    byg = {g["name"]: g for g in groups}
+    g = byg["compilers"]
+    check(g["scim_id"] == "g" and g["local_name"] is None and g["removed"] is False
           and sorted(g["members"]) == ["ada.l", "grace"] and isinstance(g["gid"], int), f"group: {g}")
+    check(byg["assemblers"]["members"] == ["grace"] and byg["zealots"]["members"] == ["grace"], f"groups: {groups}")
+    table = pctl("groups").stdout
+    check(any(line.split()[0] == "compilers" and line.split()[-1] in ("ada.l,grace", "grace,ada.l")
+              for line in table.splitlines() if line.strip()), f"groups table: {table}")
 
     show = pjson("show", "ada.l")
     check(show["user"] == ada, f"show user differs from users: {show['user']}")
@@ -129,7 +135,7 @@ def read_tests():
     check("ada -> ada.l" in p.stdout and "compilers" in p.stdout, f"show human: {p.stdout}")
 
     ev = pjson("events")["events"]
-    check([e["event"] for e in ev] == ["joiner", "joiner", "joiner", "group-add", "rename"], f"events: {ev}")
+    check([e["event"] for e in ev] == ["joiner"] * 3 + ["group-add"] * 3 + ["rename"], f"events: {ev}")
     check([e["seq"] for e in ev] == sorted(e["seq"] for e in ev), "events not in order")
     e = ev[0]
     check(set(e) == {"seq", "time_usec", "event", "user", "scim_id", "uid", "step", "outcome", "detail"},
@@ -180,10 +186,13 @@ terminate_sessions = no
         users = [user(1, "ada", display="Ada L"), user(2, "grace"), user(4, "linus", active=False)]
         group = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "g", "displayName": "compilers",
                  "members": [{"value": "1"}, {"value": "2"}]}
-        write_dir(users, [group])
+        # Groups whose SCIM ids sort before and after: the listing finds each one's members.
+        others = [{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": gid, "displayName": name,
+                   "members": [{"value": "2"}]} for gid, name in (("a", "assemblers"), ("z", "zealots"))]
+        write_dir(users, [group] + others)
         run_syncd(0)
         users[0]["userName"] = "ada.l"
-        write_dir(users, [group])
+        write_dir(users, [group] + others)
         run_syncd(0)
 
         # No system bus at all, then a bus without the daemon: exit 5 and the documented message.
