@@ -118,6 +118,42 @@ bool prov_has_control_chars(const char *s) {
         return false;
 }
 
+/* Eight bytes at a time where the host allows unaligned little-endian word loads through
+ * memcpy(); elsewhere the byte loops alone. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WORD_SCAN 1
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* True if a word of ASCII bytes (no high bit set) holds a byte below 0x20 or DEL (a byte
+ * equal to 0x7f is a zero byte of w ^ 0x7f...). A borrow can only flag a byte above one that
+ * matches, so "any" is exact. */
+static bool word_has_control(uint64_t w) {
+        uint64_t del = w ^ (ONES * 0x7f);
+
+        return (((w - ONES * 0x20) & ~w) | ((del - ONES) & ~del)) & HIGHS;
+}
+#endif
+
+bool prov_valid_text(const char *s, size_t len) {
+        size_t i = 0;
+
+        if (!s)
+                return false;
+#ifdef WORD_SCAN
+        /* Plain ASCII without controls: the common case, skipped a word at a time. */
+        for (; i + 8 <= len; i += 8) {
+                uint64_t w;
+
+                memcpy(&w, s + i, 8);
+                if ((w & HIGHS) != 0 || word_has_control(w))
+                        break;
+        }
+#endif
+        /* The rest byte by byte; i is at a character boundary (only ASCII was skipped). */
+        return prov_valid_utf8(s + i, len - i) && !prov_has_control_chars(s + i);
+}
+
 bool prov_valid_gecos(const char *s) {
         size_t n;
 

@@ -58,7 +58,12 @@ ssize_t prov_id_hash_find(const ProvIdHash *h, const char *id, ProvIdAt id_at, c
         for (size_t k = hash & h->mask; h->slots[k]; k = (k + 1) & h->mask) {
                 uint32_t slot = h->slots[k];
                 size_t pos = (size_t) (slot & POS_MASK) - 1;
-                if ((slot & ~POS_MASK) == tag && strcmp(id_at(ctx, pos), id) == 0)
+                const char *key;
+                if ((slot & ~POS_MASK) != tag)
+                        continue;
+                /* Group members share their user's id string: no need to read it then. */
+                key = id_at(ctx, pos);
+                if (key == id || strcmp(key, id) == 0)
                         return (ssize_t) pos;
         }
         return -1;

@@ -58,6 +58,29 @@ static Limits limits_from(const ProvScimParseOptions *o) {
         return l;
 }
 
+/* The position of the first '"' or '\\' at or after i, or len. */
+static size_t string_special(const char *json, size_t i, size_t len) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+
+        /* Eight bytes a step: a byte equal to c is a zero byte of w ^ c; the lowest flag of
+         * the usual zero-byte test is always a real one. */
+        for (; i + 8 <= len; i += 8) {
+                uint64_t w, q, b, m;
+
+                memcpy(&w, json + i, 8);
+                q = w ^ (ones * '"');
+                b = w ^ (ones * '\\');
+                m = (((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
+                if (m)
+                        return i + (size_t) __builtin_ctzll(m) / 8;
+        }
+#endif
+        while (i < len && json[i] != '"' && json[i] != '\\')
+                i++;
+        return i;
+}
+
 /* Checks the raw text before cJSON sees it, without recursion: nesting deeper than max_depth
  * (cJSON recurses once per level and only stops at 1000), raw NUL bytes, and "\u0000"
  * escapes (cJSON would silently cut the string there, so "alice\u0000x" would become
@@ -73,8 +96,7 @@ static int prescan(const char *json, size_t len, size_t max_depth) {
                 case '"':
                         /* Most of a document is inside strings: a tight loop to their end. */
                         for (i++;; i++) {
-                                while (i < len && json[i] != '"' && json[i] != '\\')
-                                        i++;
+                                i = string_special(json, i, len);
                                 if (i >= len)
                                         return -EBADMSG;
                                 if (json[i] == '"')
@@ -183,7 +205,7 @@ static int json_get(const cJSON *obj, const char *name, const cJSON **ret) {
 
 /* A string we keep: valid UTF-8 (cJSON passes raw bytes through), no control characters. */
 static bool clean_string(const char *s, size_t len) {
-        return prov_valid_utf8(s, len) && !prov_has_control_chars(s);
+        return prov_valid_text(s, len);
 }
 
 /* Copy of an untrusted id for a reject record: control bytes replaced, length capped. */

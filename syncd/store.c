@@ -736,7 +736,16 @@ static int store_prepare_file(const char *path) {
 
 static int store_new(const char *path, bool readonly, ProvStore **ret) {
         _cleanup_(prov_store_closep) ProvStore *s = NULL;
+        static bool configured = false;
         int rc;
+
+        /* Before SQLite initialises (at its first open): no memory statistics, which nothing
+         * here reads and which cost a mutex and two counters on every allocation (3% of a
+         * first sync's instructions). It fails harmlessly if the process used SQLite before. */
+        if (!configured) {
+                (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+                configured = true;
+        }
 
         s = calloc(1, sizeof(*s));
         if (!s)

@@ -1270,7 +1270,12 @@ static int sync_members(SyncRun *run, const MappedGroup *g, WantedMember *want, 
         r = resolve_unscanned(run, want, n_want);
         if (r < 0)
                 return r;
-        qsort(want, n_want, sizeof(WantedMember), cmp_wanted);
+        /* Members come in SCIM id order, and so do the refs of accounts first stored together. */
+        for (size_t k = 1; k < n_want; k++)
+                if (want[k - 1].ref > want[k].ref) {
+                        qsort(want, n_want, sizeof(WantedMember), cmp_wanted);
+                        break;
+                }
         if (g->old.scim_id) {
                 r = prov_store_member_refs_foreach(run->store, g->src->id, ref_list_add, &have);
                 if (r < 0)
@@ -1845,6 +1850,17 @@ static int cmp_ref(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
+/* Refs are the rowids SQLite gave, 1, 2, 3...: unless many accounts were purged, an account's
+ * place in by_ref[] is its ref less the first one, and the search is only the way back. */
+static const ExportUser *export_user_by_ref(const Export *e, int64_t ref) {
+        if (e->n_by_ref > 0 && ref >= e->by_ref[0].ref) {
+                uint64_t guess = (uint64_t) ref - (uint64_t) e->by_ref[0].ref;
+                if (guess < e->n_by_ref && e->by_ref[guess].ref == ref)
+                        return &e->by_ref[guess];
+        }
+        return bsearch(&ref, e->by_ref, e->n_by_ref, sizeof(ExportUser), cmp_ref);
+}
+
 /* Memberships are read by ref: each group's members end up in one slice of names. */
 static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata) {
         Export *e = userdata;
@@ -1858,7 +1874,7 @@ static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata
         if (!e->last_group)
                 return 0;
         g = e->last_group->pos;
-        u = bsearch(&user_ref, e->by_ref, e->n_by_ref, sizeof(ExportUser), cmp_ref);
+        u = export_user_by_ref(e, user_ref);
         if (!u || !u->name)
                 return 0;
         r = grow_array((void **) &e->names, &e->cap_names, e->n_names, sizeof(char *));

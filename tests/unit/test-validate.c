@@ -95,6 +95,33 @@ static void test_utf8(void **state) {
         assert_false(prov_valid_utf8(NULL, 0));
 }
 
+/* The word-at-a-time check agrees with the byte loops it stands for, wherever in a word the
+ * odd byte sits and whatever follows it. */
+static void test_valid_text_matches_byte_loops(void **state) {
+        static const char *const tails[] = { "", "x", "\xc3\xa9", "\xc2\x85", "\x7f", "\xe2\x82", "abcdefghijk" };
+        char buf[64];
+
+        for (size_t len = 0; len <= 24; len++)
+                for (size_t pos = 0; pos < len; pos++)
+                        for (unsigned b = 1; b < 256; b++)
+                                for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+                                        size_t n;
+
+                                        memset(buf, 'a', len);
+                                        buf[pos] = (char) b;
+                                        strcpy(buf + len, tails[t]);
+                                        n = strlen(buf);
+                                        bool want = prov_valid_utf8(buf, n) && !prov_has_control_chars(buf);
+                                        if (prov_valid_text(buf, n) != want)
+                                                fail_msg("len %zu pos %zu byte 0x%02x tail %zu: got %d", len, pos, b, t, !want);
+                                }
+        assert_true(prov_valid_text("plain ascii text, longer than a word", 36));
+        assert_false(prov_valid_text("plain ascii text\x1f longer than a word", 38));
+        assert_false(prov_valid_text("plain ascii text\x7f longer than a word", 38));
+        assert_false(prov_valid_text("eight by\xc2\x9f", 10));
+        assert_false(prov_valid_text(NULL, 0));
+}
+
 static void test_gecos(void **state) {
         char big[300];
 
@@ -211,6 +238,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_user_and_group_names),
                 cmocka_unit_test(test_utf8),
+                cmocka_unit_test(test_valid_text_matches_byte_loops),
                 cmocka_unit_test(test_gecos),
                 cmocka_unit_test(test_home),
                 cmocka_unit_test(test_shell),
