@@ -162,7 +162,10 @@ static const char *const migrations[] = {
         /* 3 -> 4: memberships refer to their account and group by an integer key (ref, the
          * rowid made explicit so that a VACUUM cannot renumber it) instead of two SCIM ids. With
          * UUID ids a membership took ~85 bytes, 350k of them 30 MB: half of the store, written
-         * twice by every first sync (WAL, then checkpoint) and read whole by every export. */
+         * twice by every first sync (WAL, then checkpoint) and read whole by every export.
+         * SQLite cannot add a key to a table: users and groups are rebuilt, their columns
+         * restated here rather than shared with 0 -> 1, so that no later edit can change what a
+         * shipped step creates. */
         "CREATE TABLE users_v4 ("
         "  ref INTEGER PRIMARY KEY,"
         "  scim_id TEXT UNIQUE NOT NULL,"
@@ -258,7 +261,6 @@ typedef enum StmtId {
         STMT_STATE_GET,
         STMT_STATE_SET,
         STMT_AUDIT_ADD,
-        STMT_MEMBERS_OF,
         STMT_MEMBERS_ALL,
         STMT_MEMBER_REFS,
         STMT_MEMBER_REFS_OF,
@@ -339,8 +341,6 @@ static const char *const stmt_sql[_STMT_MAX] = {
                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [STMT_AUDIT_ADD] = "INSERT INTO audit (time_usec, event, user, scim_id, uid, step, outcome, detail) "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        [STMT_MEMBERS_OF] = "SELECT ?1, u.scim_id FROM memberships m JOIN users u ON u.ref = m.user_ref "
-                            "WHERE m.group_ref = " GROUP_REF " ORDER BY u.scim_id",
         [STMT_MEMBERS_ALL] = "SELECT g.scim_id, u.scim_id FROM memberships m "
                              "JOIN groups g ON g.ref = m.group_ref JOIN users u ON u.ref = m.user_ref "
                              "ORDER BY g.scim_id, u.scim_id",
@@ -1640,33 +1640,6 @@ int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_
         if (ret_memberships)
                 *ret_memberships = (size_t) n[2];
         return 0;
-}
-
-int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
-                                   int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
-                                   void *userdata) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        if (!s || !cb)
-                return -EINVAL;
-        r = stmt_get(s, group_scim_id ? STMT_MEMBERS_OF : STMT_MEMBERS_ALL, &st);
-        if (r < 0)
-                return r;
-        if (group_scim_id && sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        for (;;) {
-                char *g, *u;
-
-                r = stmt_step(s, st);
-                if (r <= 0)
-                        return r;
-                if ((r = column_view(s, st, 0, &g)) < 0 || (r = column_view(s, st, 1, &u)) < 0)
-                        return r;
-                r = cb(g, u, userdata);
-                if (r < 0)
-                        return r;
-        }
 }
 
 int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {

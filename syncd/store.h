@@ -148,17 +148,11 @@ void prov_group_records_free(ProvGroupRecord *v, size_t n);
  * exist (-ENOENT). Atomic. */
 int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids,
                                  size_t n);
-/* Streams the memberships of one group (group_scim_id) or of all (NULL), ordered by group then
- * user (byte order), to cb; the strings are valid during the call only. cb must not write the
- * memberships table. A negative return of cb stops the walk and is returned. */
-int prov_store_memberships_foreach(ProvStore *s, const char *group_scim_id,
-                                   int (*cb)(const char *group_scim_id, const char *user_scim_id, void *userdata),
-                                   void *userdata);
-/* PRAGMA foreign_key_check: 0 when every membership has its account and group, -EBADMSG (with
- * the first offender in prov_store_errmsg()) otherwise. */
 /* Shrinks the page cache to a size for streaming reads (the snapshot export) for the rest of
  * this handle's life, and gives back the memory above it. */
 int prov_store_cache_for_streaming(ProvStore *s);
+/* PRAGMA foreign_key_check: 0 when every membership has its account and group, -EBADMSG (with
+ * the first offender in prov_store_errmsg()) otherwise. */
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
@@ -171,7 +165,8 @@ int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const i
  * skipped. */
 int prov_store_members_remove_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n);
 /* Streams the memberships of one group (ordered by account ref) or of all (NULL, in no order)
- * as the refs of their group and account. cb as for prov_store_memberships_foreach(). */
+ * as the refs of their group and account. cb must not write the memberships table; a negative
+ * return of it stops the walk and is returned. */
 int prov_store_member_refs_foreach(ProvStore *s, const char *group_scim_id,
                                    int (*cb)(int64_t group_ref, int64_t user_ref, void *userdata), void *userdata);
 /* Ordered by group, then user. */
