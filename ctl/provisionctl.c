@@ -125,7 +125,7 @@ static int open_store(const ProvConfig *c, bool missing_ok, ProvStore **ret) {
                 return EXIT_FAILED;
         }
         if (r == -ESTALE) {
-                log_error("The store %s has not been initialised by provision-syncd yet.", path);
+                log_error("The store %s has not been initialised, or brought to this release's schema, by provision-syncd yet.", path);
                 return EXIT_FAILED;
         }
         if (r < 0) {
