@@ -61,6 +61,8 @@ static const ConfigKey config_keys[] = {
         { "source",   "ca_file",             CONFIG_PATH,            F(ca_file), true },
         { "source",   "timeout",             CONFIG_UNSIGNED,        F(timeout_sec), false, 1, 3600 },
         { "source",   "allow_insecure_http", CONFIG_BOOL,            F(allow_insecure_http) },
+        { "source",   "proxy",               CONFIG_STRING,          F(proxy), true },
+        { "source",   "retry_budget",        CONFIG_UNSIGNED,        F(retry_budget_sec), false, 0, 86400 },
 
         { "sync",     "interval",            CONFIG_UNSIGNED,        F(interval_sec), false, 1, 86400 },
         { "sync",     "full_interval",       CONFIG_UNSIGNED,        F(full_interval_sec), false, 1, 7 * 86400 },
@@ -70,6 +72,9 @@ static const ConfigKey config_keys[] = {
         { "paths",    "state_dir",           CONFIG_PATH,            F(state_dir) },
         { "paths",    "passwd_file",         CONFIG_PATH,            F(passwd_file) },
         { "paths",    "group_file",          CONFIG_PATH,            F(group_file) },
+        { "paths",    "subuid_file",         CONFIG_PATH,            F(subuid_file) },
+        { "paths",    "subgid_file",         CONFIG_PATH,            F(subgid_file) },
+        { "paths",    "login_defs",          CONFIG_PATH,            F(login_defs_file) },
 
         { "accounts", "uid_min",             CONFIG_UINT32,          F(uid_min), false, 1000, CONFIG_UID_LIMIT },
         { "accounts", "uid_max",             CONFIG_UINT32,          F(uid_max), false, 1000, CONFIG_UID_LIMIT },
@@ -77,11 +82,15 @@ static const ConfigKey config_keys[] = {
         { "accounts", "gid_attribute",       CONFIG_ATTRIBUTE,       F(gid_attribute), true },
         { "accounts", "strip_domain",        CONFIG_BOOL,            F(strip_domain) },
         { "accounts", "home_base",           CONFIG_PATH,            F(home_base) },
+        { "accounts", "home_from_attribute", CONFIG_BOOL,            F(home_from_attribute) },
         { "accounts", "default_shell",       CONFIG_PATH,            F(default_shell) },
         { "accounts", "allowed_shells",      CONFIG_STRV,            F(allowed_shells) },
         { "accounts", "allow_groups",        CONFIG_STRV,            F(allow_groups) },
         { "accounts", "map_groups",          CONFIG_STRV,            F(map_groups) },
         { "accounts", "retention",           CONFIG_UNSIGNED,        F(retention_days), false, 0, 36500 },
+        { "accounts", "deny_names",          CONFIG_STRV,            F(deny_names) },
+        { "accounts", "name_prefix",         CONFIG_STRING,          F(name_prefix), true },
+        { "accounts", "require_dot",         CONFIG_BOOL,            F(require_dot) },
 
         { "enforce",  "terminate_sessions",  CONFIG_BOOL,            F(terminate_sessions) },
         { "enforce",  "kill_processes",      CONFIG_BOOL,            F(kill_processes) },
@@ -489,6 +498,25 @@ static int config_validate(ConfigParser *p, ProvConfig *c) {
                 return parser_error(p, key_line(p, "default_shell") ?: key_line(p, "allowed_shells"),
                                     "'default_shell' %.64s is not in allowed_shells", c->default_shell);
 
+        if (c->proxy) {
+                static const char *const schemes[] = { "http://", "https://", "socks4://", "socks4a://",
+                                                       "socks5://", "socks5h://" };
+                bool known = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(schemes); i++)
+                        known = known || strncasecmp(c->proxy, schemes[i], strlen(schemes[i])) == 0;
+                if (!known || strchr(c->proxy, ' '))
+                        return parser_error(p, key_line(p, "proxy"),
+                                            "'proxy' must be a URL with a scheme (http://, https://, socks5h://...)");
+        }
+
+        /* The prefix is the start of a login name: it must be one itself, short enough to
+         * leave room for the rest. */
+        if (c->name_prefix && (strlen(c->name_prefix) > PROV_NAME_MAX / 2 || !prov_valid_user_name(c->name_prefix)))
+                return parser_error(p, key_line(p, "name_prefix"),
+                                    "'name_prefix' must be a valid name start of at most %d characters ([a-z_][a-z0-9_.-]*)",
+                                    PROV_NAME_MAX / 2);
+
         if (c->map_groups)
                 for (char **m = c->map_groups; *m; m++) {
                         const char *eq = strrchr(*m, '=');
@@ -633,6 +661,7 @@ int prov_config_new(ProvConfig **ret) {
                 .uid_min = 200000,
                 .uid_max = 524287,
                 .retention_days = 90,
+                .retry_budget_sec = 300,
                 .terminate_sessions = true,
                 .kill_grace_sec = 5,
                 .hook_timeout_sec = 30,
@@ -641,11 +670,14 @@ int prov_config_new(ProvConfig **ret) {
         c->state_dir = strdup(PROV_STATE_DIR);
         c->passwd_file = strdup("/etc/passwd");
         c->group_file = strdup("/etc/group");
+        c->subuid_file = strdup("/etc/subuid");
+        c->subgid_file = strdup("/etc/subgid");
+        c->login_defs_file = strdup("/etc/login.defs");
         c->home_base = strdup("/home");
         c->default_shell = strdup("/bin/bash");
         c->allowed_shells = calloc(ELEMENTSOF(default_shells) + 1, sizeof(char *));
-        if (!c->state_dir || !c->passwd_file || !c->group_file || !c->home_base || !c->default_shell ||
-            !c->allowed_shells)
+        if (!c->state_dir || !c->passwd_file || !c->group_file || !c->subuid_file || !c->subgid_file ||
+            !c->login_defs_file || !c->home_base || !c->default_shell || !c->allowed_shells)
                 return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(default_shells); i++) {
                 c->allowed_shells[i] = strdup(default_shells[i]);
@@ -698,6 +730,12 @@ ProvConfig *prov_config_free(ProvConfig *c) {
         free(c->ca_file);
         free(c->state_dir);
         free(c->passwd_file);
+        free(c->subuid_file);
+        free(c->subgid_file);
+        free(c->login_defs_file);
+        free(c->proxy);
+        free(c->name_prefix);
+        strv_free(c->deny_names);
         free(c->group_file);
         free(c->uid_attribute);
         free(c->gid_attribute);

@@ -28,6 +28,9 @@ typedef struct ProvConfig {
         char *ca_file;                  /* ca_file: PEM bundle, or NULL = system store */
         unsigned timeout_sec;           /* timeout: 30 */
         bool allow_insecure_http;       /* allow_insecure_http: false */
+        char *proxy;                    /* proxy: NULL = no proxy, whatever the environment says */
+        unsigned retry_budget_sec;      /* retry_budget: 300, seconds a scan may spend waiting out
+                                         * 429/503 Retry-After before it gives up */
 
         /* [sync] */
         unsigned interval_sec;          /* interval: 30 */
@@ -40,6 +43,9 @@ typedef struct ProvConfig {
         char *state_dir;                /* state_dir: PROV_STATE_DIR */
         char *passwd_file;              /* passwd_file: /etc/passwd */
         char *group_file;               /* group_file: /etc/group */
+        char *subuid_file;              /* subuid_file: /etc/subuid */
+        char *subgid_file;              /* subgid_file: /etc/subgid */
+        char *login_defs_file;          /* login_defs: /etc/login.defs (SUB_UID_MIN..) */
 
         /* [accounts] */
         uint32_t uid_min;               /* uid_min: 200000 */
@@ -48,11 +54,15 @@ typedef struct ProvConfig {
         char *gid_attribute;            /* gid_attribute: NULL */
         bool strip_domain;              /* strip_domain: false */
         char *home_base;                /* home_base: /home */
+        bool home_from_attribute;       /* home_from_attribute: false = always home_base/NAME */
         char *default_shell;            /* default_shell: /bin/bash */
         char **allowed_shells;          /* allowed_shells: NULL-terminated, never empty */
         char **allow_groups;            /* allow_groups: NULL-terminated; NULL = everyone */
         char **map_groups;              /* map_groups: "idpgroup=localgroup", NULL-terminated or NULL */
         unsigned retention_days;        /* retention: 90 */
+        char **deny_names;              /* deny_names: names refused beside the built-in list */
+        char *name_prefix;              /* name_prefix: NULL, or what every directory name must start with */
+        bool require_dot;               /* require_dot: false; true = directory names must contain '.' */
 
         /* [enforce] */
         bool terminate_sessions;        /* terminate_sessions: true */
