@@ -39,7 +39,13 @@ typedef struct ProvScimUser {
         bool has_uid;
         bool has_gid;
         bool active;           /* default true when absent or null; true/false, "true"/"false" (any
-                                * case), 1/0 */
+                                * case), 1/0; false when unreadable */
+        /* NULL, or why the record cannot be served ("attribute 'displayName': ..."): the
+         * resource has a readable id, but some other attribute it carries is unusable. Then
+         * only id and active are set (every other field is NULL/0): the sync keeps the stored
+         * account as it was, and suspends it when active is false. Such a record is also listed
+         * in the batch's rejects, with the same reason. */
+        char *unservable;
 } ProvScimUser;
 
 typedef struct ProvScimGroup {
@@ -48,8 +54,15 @@ typedef struct ProvScimGroup {
         char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted,
                                 * deduplicated, NULL-terminated; NULL when there is no "members" */
         size_t n_members;
+        char *external_id;     /* externalId, or NULL; same rules as id */
         int64_t gid;           /* if has_gid */
         bool has_gid;
+        /* As ProvScimUser.unservable: only id (and external_id and the members when those could
+         * be read) are set, and the sync keeps the stored group as it is. */
+        char *unservable;
+        /* The members attribute itself could not be read (not an array...): member_ids is NULL
+         * and says nothing about who is a member. Only ever set with unservable. */
+        bool members_unknown;
 } ProvScimGroup;
 
 typedef struct ProvScimReject {
