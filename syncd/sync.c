@@ -407,7 +407,7 @@ static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
                 return;
         for (size_t g = 0; g < batch->n_groups; g++) {
                 const ProvScimGroup *grp = &batch->groups[g];
-                if (!group_allows(run->config, grp))
+                if (!grp->display_name || !group_allows(run->config, grp))
                         continue;
                 for (size_t m = 0; m < grp->n_members; m++) {
                         MappedUser *u = find_user(run, grp->member_ids[m]);
@@ -599,7 +599,9 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
 
         for (size_t i = 0; i < run->n_users; i++) {
                 MappedUser *u = &run->users[i];
-                if (!u->in_scope)
+                /* An unservable record (the parser's reject already says why) keeps the stored
+                 * account as it is; apply_users() still honours its active: false. */
+                if (!u->in_scope || u->src->unservable)
                         continue;
                 r = map_user_fields(run, u);
                 if (r < 0)
@@ -774,6 +776,8 @@ static int map_groups(SyncRun *run, const ProvScimBatch *batch) {
                 const ProvGroupRecord *old = stored_group(run, g->src->id, NULL);
                 if (old)
                         g->old = *old;
+                if (g->src->unservable)
+                        continue; /* kept as stored: apply_groups() neither changes nor removes it */
                 r = map_group_name(run, g);
                 if (r < 0)
                         return r;
