@@ -36,6 +36,13 @@ bool prov_valid_shell(const char *s, char *const *allowed);
  * mangled into something else), -ENOMEM. */
 int prov_login_name_from(const char *user_name, bool strip_domain, char **ret);
 
+/* True for a name that a system account or group has or may get later: Debian's base-passwd,
+ * the --system names of common packages (docker, libvirt, postgres, wireshark...), and every name
+ * starting with "_", "systemd-" or "debian-". A directory name that is one is never served. */
+bool prov_system_name(const char *name);
+/* For the unit test: the built-in list is in strcmp() order (bsearch relies on it). */
+bool prov_system_names_sorted(void);
+
 /* Strict UTF-8 of exactly len bytes: shortest form only, no surrogates, nothing above
  * U+10FFFF, no NUL byte. */
 bool prov_valid_utf8(const char *s, size_t len);

@@ -234,3 +234,60 @@ int prov_login_name_from(const char *user_name, bool strip_domain, char **ret) {
         *ret = TAKE_PTR(name);
         return 0;
 }
+
+/* The names of Debian's base-passwd and the system accounts and groups that common packages
+ * create in their maintainer scripts (adduser --system, addgroup --system), in strcmp() order.
+ * Such scripts adopt a name that resolves already ("getent group docker || addgroup ..."), so a
+ * directory group named like one would come to own the package's sockets and files. */
+static const char *const system_names[] = {
+        "_flatpak", "adm", "admin", "amavis", "ansible", "apache", "apache2", "audio", "audit", "auditd",
+        "avahi", "avahi-autoipd", "backup", "backuppc", "bacula", "bin", "bind", "bluetooth", "caddy",
+        "carbon", "cassandra", "cdrom", "ceph", "chef", "chrony", "clamav", "collectd", "colord",
+        "colord-users", "consul", "containerd", "couchdb", "crontab", "crowdsec", "cups", "cups-pk-helper",
+        "daemon", "dbus", "debian-spamd", "debian-tor", "dialout", "dip", "disk", "dnscrypt-proxy",
+        "dnsmasq", "docker", "dovecot", "dovenull", "elasticsearch", "etcd", "exim", "fail2ban", "fax",
+        "fcgiwrap", "fetchmail", "filebeat", "flatpak", "floppy", "fluentd", "frr", "ftp", "fwupd-refresh",
+        "games", "gdm", "geoclue", "geoclue-users", "git", "gitlab", "gitlab-runner", "gnats", "gpio",
+        "grafana", "graphite", "gunicorn", "hadoop", "haproxy", "hdfs", "hplip", "httpd", "i2c", "i2p",
+        "icinga", "incus", "incus-admin", "influxdb", "input", "irc", "jenkins", "jetty", "journal",
+        "kafka", "keepalived", "kernoops", "kibana", "kmem", "knot", "kube", "kvm", "kvm-users",
+        "landscape", "libvirt", "libvirt-dnsmasq", "libvirt-qemu", "libvirtd", "lightdm", "lighttpd",
+        "list", "logstash", "lp", "lpadmin", "lxc", "lxd", "lxd-admin", "mail", "mailman", "man",
+        "mariadb", "memcache", "memcached", "messagebus", "milter", "minio", "mlocate", "mongodb",
+        "mosquitto", "munin", "mysql", "nagios", "named", "netadmin", "netdata", "netdev", "netdev-users",
+        "news", "nginx", "nixbld", "nm-openconnect", "nm-openvpn", "nobody", "nogroup", "nomad", "nscd",
+        "nslcd", "ntp", "ntpsec", "nvidia-persistenced", "ollama", "opendkim", "opendmarc", "openldap",
+        "openvpn", "openvswitch", "operator", "osquery", "ossec", "ovs", "pcp", "pdns", "php-fpm",
+        "plocate", "plugdev", "podman", "polkitd", "polkituser", "pollinate", "postdrop", "postfix",
+        "postgres", "postgrey", "privoxy", "proftpd", "prometheus", "proxy", "pulse", "pulse-access",
+        "puppet", "qemu", "quagga", "rabbitmq", "radvd", "redis", "redsocks", "render", "render-users",
+        "root", "rpc", "rpcuser", "rsyslog", "rtkit", "salt", "sambashare", "saned", "sanlock", "sasl",
+        "scanner", "sddm", "sgx", "shadow", "shared", "slapd", "smbguest", "snap", "snapd", "snmp", "solr",
+        "spamd", "speech-dispatcher", "spi", "squid", "src", "sshd", "ssl-cert", "sssd", "staff", "statd",
+        "statsd", "strongswan", "stunnel4", "sudo", "sympa", "sync", "sys", "syslog", "systemd-journal",
+        "tape", "tcpdump", "td-agent", "telegraf", "terraform", "tftp", "tomcat", "tomcat10", "tomcat9",
+        "tor", "tpm", "traefik", "tss", "tty", "unbound", "usbmux", "users", "utmp", "uucp", "uuidd",
+        "uwsgi", "vagrant", "varnish", "varnishlog", "vault", "vboxsf", "vboxusers", "video",
+        "video-users", "voice", "vsftpd", "wazuh", "wheel", "whoopsie", "winbindd_priv", "wireshark",
+        "www-data", "zabbix", "zookeeper",
+};
+
+static int cmp_name(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+bool prov_system_name(const char *name) {
+        if (!name)
+                return false;
+        /* Debian's and systemd's own conventions for system accounts. */
+        if (name[0] == '_' || strncmp(name, "systemd-", 8) == 0 || strncmp(name, "debian-", 7) == 0)
+                return true;
+        return bsearch(&name, system_names, ELEMENTSOF(system_names), sizeof(char *), cmp_name) != NULL;
+}
+
+bool prov_system_names_sorted(void) {
+        for (size_t i = 1; i < ELEMENTSOF(system_names); i++)
+                if (strcmp(system_names[i - 1], system_names[i]) >= 0)
+                        return false;
+        return true;
+}

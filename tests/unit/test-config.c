@@ -372,7 +372,8 @@ static void test_documentation(void **state) {
                 "state_dir", "passwd_file", "group_file", "uid_min", "uid_max", "uid_attribute",
                 "gid_attribute", "strip_domain", "home_base", "default_shell", "allowed_shells",
                 "allow_groups", "map_groups", "retention", "terminate_sessions", "kill_processes",
-                "kill_grace", "hooks_dir", "hook_timeout",
+                "kill_grace", "hooks_dir", "hook_timeout", "proxy", "retry_budget", "subuid_file",
+                "subgid_file", "login_defs", "home_from_attribute", "deny_names", "name_prefix", "require_dot",
         };
         _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
         _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");

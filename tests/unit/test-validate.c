@@ -234,6 +234,23 @@ static void test_login_name_from(void **state) {
         assert_int_equal(prov_login_name_from(NULL, false, &(char *) { NULL }), -EINVAL);
 }
 
+/* The built-in system names: sorted (bsearch relies on it), and the conventions by prefix. */
+static void test_system_names(void **state) {
+        (void) state;
+        assert_true(prov_system_names_sorted());
+        for (const char *const *n = (const char *const[]) { "root", "docker", "libvirt", "postgres", "wireshark", "kvm",
+                                                            "lxd", "sudo", "adm", "wheel", "nogroup", "_apt",
+                                                            "systemd-network", "debian-tor", NULL };
+             *n; n++)
+                if (!prov_system_name(*n))
+                        fail_msg("'%s' is not a system name", *n);
+        for (const char *const *n = (const char *const[]) { "alice", "engineering", "docker-users", "admins", "a_b", NULL };
+             *n; n++)
+                if (prov_system_name(*n))
+                        fail_msg("'%s' is taken for a system name", *n);
+        assert_false(prov_system_name(NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_user_and_group_names),
@@ -243,6 +260,7 @@ int main(void) {
                 cmocka_unit_test(test_home),
                 cmocka_unit_test(test_shell),
                 cmocka_unit_test(test_login_name_from),
+                cmocka_unit_test(test_system_names),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
