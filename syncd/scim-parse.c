@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <stdalign.h>
 #include <stdarg.h>
@@ -81,12 +82,135 @@ static size_t string_special(const char *json, size_t i, size_t len) {
         return i;
 }
 
-/* Checks the raw text before cJSON sees it, without recursion: nesting deeper than max_depth
- * (cJSON recurses once per level and only stops at 1000), raw NUL bytes, and "\u0000"
- * escapes (cJSON would silently cut the string there, so "alice\u0000x" would become
- * "alice"). Syntax errors are left to cJSON. */
-static int prescan(const char *json, size_t len, size_t max_depth) {
-        size_t depth = 0;
+/* Whole-document failures that one attribute value of otherwise valid JSON (RFC 8259) could
+ * cause, and what becomes of each. Every repair rewrites only that value, in a copy of the text
+ * and keeping its length, into something cJSON accepts and our validation refuses: the value
+ * reads as invalid ("invalid UTF-8 or control character", "not a string", "not an integer",
+ * "not a boolean"), never as absent, null or another plausible value. A key is repaired the
+ * same way and then names no attribute we read.
+ *  - "\u0000": cJSON would end the string there ("alice\u0000x" read as "alice"). The escape
+ *    becomes "\u001f".
+ *  - A lone UTF-16 surrogate escape ("\ud800" as Node's JSON.stringify emits it, "\udc00", a
+ *    high surrogate followed by anything but a low one): cJSON fails the whole parse. The
+ *    escape becomes "\u001f"; a proper pair is kept.
+ *  - A number token of 64 characters or more: cJSON 1.7.15 copies numbers into a 64-byte buffer
+ *    and fails the parse on longer ones (Debian's fix of CVE-2023-26819 lifts that, but the
+ *    library is shared and may be older on a host). The token becomes the string "\u001f"
+ *    padded with blanks, whatever the library, so a uid there is "not an integer".
+ *  - Nesting deeper than max_depth (cJSON recurses once per level): the container at depth
+ *    max_depth that holds the deeper ones becomes a string of one control character padded with
+ *    blanks (at least "[[]]", so '"', 0x1f, '"' always fits).
+ * Not repaired, because the text is not JSON then and the document fails as before: a raw NUL
+ * byte, an unterminated string, unbalanced brackets, and a "\u" escape without four hex digits
+ * (cJSON would silently decode it as U+0000 and cut the string). Raw control characters and
+ * invalid UTF-8 inside strings are passed through by cJSON and refused per value. Nothing else
+ * in cJSON fails on a value: its nesting limit (1000) is above ours, and every other escape,
+ * literal and number form parses. What still fails a page on purpose is its own structure: not
+ * an object, not a ListResponse, a malformed totalResults/startIndex/itemsPerPage/nextCursor
+ * (paging cannot be trusted), or "Resources"/"Users"/"Groups" of the wrong type. */
+
+/* cJSON 1.7.15's buffer for a number token, NUL included. */
+#define CJSON_NUMBER_MAX 64
+/* What every repaired escape becomes: a control character, refused by prov_valid_text(). */
+#define ESCAPE_INVALID "\\u001f"
+
+/* The value of four hex digits, or -1. */
+static int hex4(const char *p) {
+        int v = 0;
+
+        for (size_t k = 0; k < 4; k++) {
+                char c = p[k];
+                int d;
+
+                if (c >= '0' && c <= '9')
+                        d = c - '0';
+                else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+                        d = (c | 0x20) - 'a' + 10;
+                else
+                        return -1;
+                v = v * 16 + d;
+        }
+        return v;
+}
+
+/* Looks at the "\u" escape at json[i]. Returns how many bytes it spans (6, or 12 for a proper
+ * surrogate pair) and sets *ret_bad if cJSON cannot take it as it is ("\u0000", a lone
+ * surrogate); -EBADMSG if it is not four hex digits. */
+static int unicode_escape(const char *json, size_t i, size_t len, bool *ret_bad) {
+        int c, lo;
+
+        if (len - i < 6 || (c = hex4(json + i + 2)) < 0)
+                return -EBADMSG;
+        *ret_bad = c == 0 || (c >= 0xdc00 && c <= 0xdfff);
+        if (c < 0xd800 || c > 0xdbff)
+                return 6;
+        if (len - i >= 12 && json[i + 6] == '\\' && json[i + 7] == 'u' && (lo = hex4(json + i + 8)) >= 0xdc00 &&
+            lo <= 0xdfff)
+                return 12;
+        *ret_bad = true;
+        return 6;
+}
+
+/* The end of the run of number characters starting at json[i]. */
+static size_t number_end(const char *json, size_t i, size_t len) {
+        while (i < len && ((json[i] >= '0' && json[i] <= '9') || json[i] == '-' || json[i] == '+' || json[i] == '.' ||
+                           json[i] == 'e' || json[i] == 'E'))
+                i++;
+        return i;
+}
+
+/* RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?. Only long runs are checked:
+ * a run that is no number is left for cJSON to refuse, never turned into a valid document. */
+static bool json_number(const char *s, size_t n) {
+        size_t i = 0, d;
+
+        if (i < n && s[i] == '-')
+                i++;
+        if (i < n && s[i] == '0')
+                i++;
+        else if (i < n && s[i] >= '1' && s[i] <= '9')
+                while (i < n && s[i] >= '0' && s[i] <= '9')
+                        i++;
+        else
+                return false;
+        if (i < n && s[i] == '.') {
+                for (d = ++i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                        ;
+                if (i == d)
+                        return false;
+        }
+        if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (i < n && (s[i] == '+' || s[i] == '-'))
+                        i++;
+                for (d = i; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+                        ;
+                if (i == d)
+                        return false;
+        }
+        return i == n;
+}
+
+/* Overwrites the value out[a..b] (both included, at least 3 bytes) with a string of one control
+ * character and blanks. */
+static void invalid_value(char *out, size_t a, size_t b) {
+        size_t n = b - a + 1;
+
+        assert(n >= 3);
+        if (n >= 8)
+                memcpy(out + a, "\"" ESCAPE_INVALID "\"", 8);
+        else
+                memcpy(out + a, "\"\x1f\"", 3);
+        memset(out + a + (n >= 8 ? 8 : 3), ' ', n - (n >= 8 ? 8 : 3));
+}
+
+/* Checks the raw text before cJSON sees it, without recursion (see the list above). With out ==
+ * NULL, returns 0 when cJSON may parse json as it is, 1 when a value needs a repair, -EBADMSG
+ * when the text is not JSON. With out (a copy of json), makes the repairs there and returns 0 or
+ * -EBADMSG. Syntax errors other than those are left to cJSON. */
+static int prescan(const char *json, size_t len, size_t max_depth, char *out) {
+        size_t depth = 0, start = 0, cut = SIZE_MAX;
+        int r;
 
         if (memchr(json, 0, len))
                 return -EBADMSG;
@@ -96,6 +220,8 @@ static int prescan(const char *json, size_t len, size_t max_depth) {
                 case '"':
                         /* Most of a document is inside strings: a tight loop to their end. */
                         for (i++;; i++) {
+                                bool bad = false;
+
                                 i = string_special(json, i, len);
                                 if (i >= len)
                                         return -EBADMSG;
@@ -103,22 +229,54 @@ static int prescan(const char *json, size_t len, size_t max_depth) {
                                         break;
                                 if (i + 1 >= len)
                                         return -EBADMSG;
-                                if (json[i + 1] == 'u' && len - i >= 6 && memcmp(json + i + 2, "0000", 4) == 0)
-                                        return -EBADMSG;
-                                i++; /* the escaped character */
+                                if (json[i + 1] != 'u') {
+                                        i++; /* the escaped character */
+                                        continue;
+                                }
+                                r = unicode_escape(json, i, len, &bad);
+                                if (r < 0)
+                                        return r;
+                                if (bad) {
+                                        if (!out)
+                                                return 1;
+                                        memcpy(out + i, ESCAPE_INVALID, 6);
+                                }
+                                i += (size_t) r - 1;
                         }
                         break;
                 case '[':
                 case '{':
-                        if (++depth > max_depth)
-                                return -EBADMSG;
+                        if (++depth == max_depth)
+                                start = i;
+                        else if (depth > max_depth) {
+                                if (!out)
+                                        return 1;
+                                if (cut == SIZE_MAX)
+                                        cut = start;
+                        }
                         break;
                 case ']':
                 case '}':
                         if (depth == 0)
                                 return -EBADMSG;
+                        if (depth == max_depth && cut != SIZE_MAX) {
+                                invalid_value(out, cut, i);
+                                cut = SIZE_MAX;
+                        }
                         depth--;
                         break;
+                case '-':
+                case '0' ... '9': {
+                        size_t e = number_end(json, i, len);
+
+                        if (e - i >= CJSON_NUMBER_MAX && json_number(json + i, e - i)) {
+                                if (!out)
+                                        return 1;
+                                invalid_value(out, i, e - 1);
+                        }
+                        i = e - 1;
+                        break;
+                }
                 }
         }
 
@@ -150,6 +308,7 @@ static void json_free(void *p) {
 }
 
 static int parse_document(const char *json, size_t len, const Limits *l, JsonTree *tree, cJSON **ret) {
+        _cleanup_free_ char *repaired = NULL;
         const char *end = NULL;
         cJSON *root;
         int r;
@@ -157,9 +316,20 @@ static int parse_document(const char *json, size_t len, const Limits *l, JsonTre
         if (!json || len > l->max_bytes)
                 return -EBADMSG;
 
-        r = prescan(json, len, l->max_depth);
+        r = prescan(json, len, l->max_depth, NULL);
         if (r < 0)
                 return r;
+        if (r > 0) {
+                /* Rare: some value needs a repair. The caller's text is left alone. */
+                repaired = malloc(len);
+                if (!repaired)
+                        return -ENOMEM;
+                memcpy(repaired, json, len);
+                r = prescan(json, len, l->max_depth, repaired);
+                if (r < 0)
+                        return r;
+                json = repaired;
+        }
 
         json_arena = &tree->arena;
         cJSON_InitHooks(&(cJSON_Hooks) { .malloc_fn = json_malloc, .free_fn = json_free });
@@ -169,7 +339,8 @@ static int parse_document(const char *json, size_t len, const Limits *l, JsonTre
         if (!root)
                 return -EBADMSG; /* cJSON does not tell syntax errors from ENOMEM */
 
-        /* Nothing but blanks may follow the value. */
+        /* Nothing but blanks may follow the value. (The tree holds copies of every string: the
+         * repaired text may go.) */
         for (; end && end < json + len; end++)
                 if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r')
                         return -EBADMSG;
@@ -544,29 +715,57 @@ static int get_display_name(const cJSON *res, size_t max, ProvArena *arena, char
         return copy_string(arena, given ?: family, ret);
 }
 
-/* Fills *ret from one User resource, with its strings in the arena. On -EBADMSG *reason says
- * why; on any error the arena is left as it was. */
+/* Turns a record whose id was read into an unservable one: only id and active are kept, the
+ * rest is rolled back, and unservable says why (in the arena). */
+static int user_unservable(ProvArena *arena, const ProvArenaMark *rest, ProvScimUser *u, const char *why) {
+        prov_arena_rollback(arena, rest);
+        *u = (ProvScimUser) { .id = u->id, .active = u->active };
+        u->unservable = prov_arena_strdup(arena, why);
+        return u->unservable ? 0 : -ENOMEM;
+}
+
+/* Fills *ret from one User resource, with its strings in the arena. The id is read first: a
+ * resource without a readable one gives -EBADMSG and *reason, and the arena is left as it was.
+ * With one, the record is never dropped: then active (false when unreadable), then the rest;
+ * when any of that is unusable, *ret is unservable (see ProvScimUser) and 0 is returned. */
 static int user_from_json(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimUser *ret,
                           char **reason) {
-        ProvArenaMark mark = prov_arena_mark(arena);
+        ProvArenaMark mark = prov_arena_mark(arena), rest;
+        _cleanup_free_ char *why = NULL;
         ProvScimUser u = {};
         int r;
 
         if (!cJSON_IsObject(res))
                 return fail(reason, "resource is not an object");
 
-        if ((r = check_schemas(res, PROV_SCIM_SCHEMA_USER, reason)) < 0 ||
-            (r = get_string(res, "id", true, SCIM_ID_MAX, arena, &u.id, reason)) < 0 ||
-            (r = get_string(res, "userName", true, SCIM_ID_MAX, arena, &u.user_name, reason)) < 0 ||
-            (r = get_display_name(res, l->max_string, arena, &u.display_name, reason)) < 0 ||
-            (r = get_active(res, &u.active, reason)) < 0 ||
-            (r = get_id_attribute(res, l->uid_attribute, &u.has_uid, &u.uid, reason)) < 0 ||
-            (r = get_id_attribute(res, l->gid_attribute, &u.has_gid, &u.gid, reason)) < 0 ||
-            (r = get_posix_string(res, "homeDirectory", l->max_string, arena, &u.home, reason)) < 0 ||
-            (r = get_posix_string(res, "loginShell", l->max_string, arena, &u.shell, reason)) < 0 ||
-            (r = check_meta_last_modified(res, reason)) < 0) {
+        r = get_string(res, "id", true, SCIM_ID_MAX, arena, &u.id, reason);
+        if (r < 0) {
                 prov_arena_rollback(arena, &mark);
                 return r;
+        }
+        rest = prov_arena_mark(arena);
+
+        r = get_active(res, &u.active, &why);
+        if (r == -EBADMSG)
+                u.active = false; /* an unreadable "active" must not keep anyone active */
+        else if (r >= 0 && ((r = check_schemas(res, PROV_SCIM_SCHEMA_USER, &why)) < 0 ||
+                            (r = get_string(res, "userName", true, SCIM_ID_MAX, arena, &u.user_name, &why)) < 0 ||
+                            (r = get_display_name(res, l->max_string, arena, &u.display_name, &why)) < 0 ||
+                            (r = get_id_attribute(res, l->uid_attribute, &u.has_uid, &u.uid, &why)) < 0 ||
+                            (r = get_id_attribute(res, l->gid_attribute, &u.has_gid, &u.gid, &why)) < 0 ||
+                            (r = get_posix_string(res, "homeDirectory", l->max_string, arena, &u.home, &why)) < 0 ||
+                            (r = get_posix_string(res, "loginShell", l->max_string, arena, &u.shell, &why)) < 0 ||
+                            (r = check_meta_last_modified(res, &why)) < 0) &&
+                 r != -EBADMSG) {
+                prov_arena_rollback(arena, &mark);
+                return r;
+        }
+        if (r == -EBADMSG) {
+                r = user_unservable(arena, &rest, &u, why);
+                if (r < 0) {
+                        prov_arena_rollback(arena, &mark);
+                        return r;
+                }
         }
 
         *ret = u;
@@ -577,9 +776,40 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* Fills g->member_ids (in the arena) from the "members" attribute. On error the caller rolls the
- * arena back. */
-static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimGroup *g,
+/* Bad member entries reported one by one per group; the rest are counted in one more reject. */
+#define MEMBER_REJECTS_MAX 16
+
+/* A bad entry of a group's members: skipped, and reported against the group. */
+typedef struct MemberRejects {
+        ProvScimBatch *batch; /* NULL: not reported */
+        const char *group_id;
+        size_t n;
+} MemberRejects;
+
+static int add_reject(ProvScimBatch *b, const char *kind, const char *id, const char *reason);
+
+_printf_(2, 3)
+static int member_reject(MemberRejects *mr, const char *fmt, ...) {
+        _cleanup_free_ char *reason = NULL;
+        va_list ap;
+        int r;
+
+        if (!mr->batch || mr->n++ >= MEMBER_REJECTS_MAX)
+                return 0;
+        va_start(ap, fmt);
+        r = vasprintf(&reason, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                reason = NULL;
+                return -ENOMEM;
+        }
+        return add_reject(mr->batch, "group", mr->group_id, reason);
+}
+
+/* Fills g->member_ids (in the arena) from the "members" attribute. A bad entry (not an object,
+ * an unusable value or type) is skipped and reported through mr; -EBADMSG and *reason only when
+ * the attribute as a whole cannot be read. On error the caller rolls the arena back. */
+static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimGroup *g, MemberRejects *mr,
                        char **reason) {
         const cJSON *members = NULL, *m;
         size_t total, n = 0, idx = 0, w;
@@ -603,29 +833,41 @@ static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, Prov
                 return -ENOMEM;
 
         /* Collect borrowed pointers into the JSON tree first: only what survives the type filter
-         * and the de-duplication is copied. */
+         * and the de-duplication is copied. A bad entry never makes someone a member; its value,
+         * if any, could not match a user id anyway. */
         cJSON_ArrayForEach(m, members) {
                 _cleanup_free_ char *why = NULL;
                 const char *value = NULL, *type = NULL;
 
-                if (!cJSON_IsObject(m))
-                        return fail(reason, "attribute 'members[%zu]': not an object", idx);
-                r = get_string_ref(m, "value", true, SCIM_ID_MAX, &value, &why);
-                if (r == -EBADMSG)
-                        return fail(reason, "members[%zu]: %s", idx, why);
-                if (r < 0)
-                        return r;
-                r = get_string_ref(m, "type", false, l->max_string, &type, &why);
-                if (r == -EBADMSG)
-                        return fail(reason, "members[%zu]: %s", idx, why);
-                if (r < 0)
-                        return r;
                 idx++;
+                if (!cJSON_IsObject(m)) {
+                        r = member_reject(mr, "members[%zu]: not an object", idx - 1);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = get_string_ref(m, "value", true, SCIM_ID_MAX, &value, &why);
+                if (r >= 0)
+                        r = get_string_ref(m, "type", false, l->max_string, &type, &why);
+                if (r == -EBADMSG) {
+                        r = member_reject(mr, "members[%zu]: %s", idx - 1, why);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
 
                 /* Nested groups are not expanded: membership on the host is direct only. */
                 if (type && strcasecmp(type, "User") != 0)
                         continue;
                 g->member_ids[n++] = (char *) value; /* replaced by a copy below */
+        }
+        if (mr->batch && mr->n > MEMBER_REJECTS_MAX) {
+                r = member_reject(&(MemberRejects) { .batch = mr->batch, .group_id = mr->group_id },
+                                  "members: %zu more bad entries skipped", mr->n - MEMBER_REJECTS_MAX);
+                if (r < 0)
+                        return r;
         }
 
         /* Sort, drop repeats in place, then copy what is left. */
@@ -646,28 +888,85 @@ static int get_members(const cJSON *res, const Limits *l, ProvArena *arena, Prov
         return 0;
 }
 
-/* Fills *ret from one Group resource, like user_from_json(). */
-static int group_from_json(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimGroup *ret,
-                           char **reason) {
-        ProvArenaMark mark = prov_arena_mark(arena);
+/* Keeps the first reason of an unservable record: takes *why over when *first is still NULL. */
+static void first_reason(char **first, char **why) {
+        if (!*first)
+                *first = TAKE_PTR(*why);
+        free(*why);
+        *why = NULL;
+}
+
+/* Fills *ret from one Group resource, like user_from_json(). With a readable id the record is
+ * never dropped: what the sync keeps of an unservable group (externalId, members) is read on
+ * its own after the rest, and bad member entries are skipped and reported in b (may be NULL). */
+static int group_from_json(const cJSON *res, const Limits *l, ProvArena *arena, ProvScimBatch *b,
+                           ProvScimGroup *ret, char **reason) {
+        ProvArenaMark rest;
+        _cleanup_free_ char *first = NULL, *why = NULL;
         ProvScimGroup g = {};
+        MemberRejects mr = { .batch = b };
         int r;
 
         if (!cJSON_IsObject(res))
                 return fail(reason, "resource is not an object");
 
-        if ((r = check_schemas(res, PROV_SCIM_SCHEMA_GROUP, reason)) < 0 ||
-            (r = get_string(res, "id", true, SCIM_ID_MAX, arena, &g.id, reason)) < 0 ||
-            (r = get_string(res, "displayName", true, l->max_string, arena, &g.display_name, reason)) < 0 ||
-            (r = get_id_attribute(res, l->gid_attribute, &g.has_gid, &g.gid, reason)) < 0 ||
-            (r = get_members(res, l, arena, &g, reason)) < 0 ||
-            (r = check_meta_last_modified(res, reason)) < 0) {
-                prov_arena_rollback(arena, &mark);
+        /* get_string() leaves the arena alone on failure. */
+        r = get_string(res, "id", true, SCIM_ID_MAX, arena, &g.id, reason);
+        if (r < 0)
                 return r;
+        rest = prov_arena_mark(arena);
+
+        if ((r = check_schemas(res, PROV_SCIM_SCHEMA_GROUP, &why)) < 0 ||
+            (r = get_string(res, "displayName", true, l->max_string, arena, &g.display_name, &why)) < 0 ||
+            (r = get_id_attribute(res, l->gid_attribute, &g.has_gid, &g.gid, &why)) < 0 ||
+            (r = check_meta_last_modified(res, &why)) < 0) {
+                if (r != -EBADMSG)
+                        goto fail;
+                prov_arena_rollback(arena, &rest);
+                g.display_name = NULL;
+                g.has_gid = false;
+                g.gid = 0;
+                first_reason(&first, &why);
+        }
+
+        /* externalId: optional, but when given it follows the rules of id. */
+        r = get_string(res, "externalId", false, SCIM_ID_MAX, arena, &g.external_id, &why);
+        if (r == -EBADMSG) {
+                g.external_id = NULL;
+                first_reason(&first, &why);
+        } else if (r < 0)
+                goto fail;
+
+        rest = prov_arena_mark(arena);
+        mr.group_id = g.id;
+        r = get_members(res, l, arena, &g, &mr, &why);
+        if (r == -EBADMSG) {
+                prov_arena_rollback(arena, &rest);
+                g.member_ids = NULL;
+                g.n_members = 0;
+                g.members_unknown = true;
+                first_reason(&first, &why);
+        } else if (r < 0)
+                goto fail;
+
+        if (first) {
+                g.display_name = NULL;
+                g.has_gid = false;
+                g.gid = 0;
+                g.unservable = prov_arena_strdup(arena, first);
+                if (!g.unservable) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
         }
 
         *ret = g;
         return 0;
+
+fail:
+        /* Only -ENOMEM and the like get here, and they fail the whole parse: the arena is not
+         * rolled back, as it may hold this group's member rejects by now. */
+        return r;
 }
 
 /* Makes room for one more element in an array of n elements grown by doubling. */
@@ -713,30 +1012,40 @@ static const char *raw_id(const cJSON *res) {
         return NULL;
 }
 
+/* Parses an array of resources into b. A resource without a readable id is a reject; one with
+ * an id is kept, and when it is unservable it is a reject as well, with the same reason. */
 static int parse_resources(ProvScimBatch *b, const cJSON *array, bool groups, const Limits *l) {
+        const char *kind = groups ? "group" : "user";
         const cJSON *res;
         int r;
 
         cJSON_ArrayForEach(res, array) {
                 _cleanup_free_ char *reason = NULL;
+                const char *id = NULL, *unservable = NULL;
 
                 if (groups) {
                         r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
                         if (r < 0)
                                 return r;
-                        r = group_from_json(res, l, &b->arena, &b->groups[b->n_groups], &reason);
-                        if (r >= 0)
-                                b->n_groups++;
+                        r = group_from_json(res, l, &b->arena, b, &b->groups[b->n_groups], &reason);
+                        if (r >= 0) {
+                                id = b->groups[b->n_groups].id;
+                                unservable = b->groups[b->n_groups++].unservable;
+                        }
                 } else {
                         r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
                         if (r < 0)
                                 return r;
                         r = user_from_json(res, l, &b->arena, &b->users[b->n_users], &reason);
-                        if (r >= 0)
-                                b->n_users++;
+                        if (r >= 0) {
+                                id = b->users[b->n_users].id;
+                                unservable = b->users[b->n_users++].unservable;
+                        }
                 }
                 if (r == -EBADMSG)
-                        r = add_reject(b, groups ? "group" : "user", raw_id(res), reason);
+                        r = add_reject(b, kind, raw_id(res), reason);
+                else if (r >= 0 && unservable)
+                        r = add_reject(b, kind, id, unservable);
                 if (r < 0)
                         return r;
         }
@@ -1012,6 +1321,7 @@ int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOption
         o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
+        /* An unservable user is a success: it exists, unlike a 404. */
         r = user_from_json(root, &l, &o->arena, &o->user, &reason);
         if (r < 0)
                 return r;

@@ -6,12 +6,22 @@
  * project that sees JSON: everything it returns is typed, bounded and free of control
  * characters.
  *
- * Errors are split in two: a document that cannot be trusted as a whole (not JSON, wrong
- * top-level shape, deeper than max_depth, larger than max_bytes, raw NUL or "\u0000") fails the
- * whole call with -EBADMSG; a single bad resource is skipped and reported as a ProvScimReject
- * so that one broken record never stops a sync. Attribute names are matched
- * case-insensitively (RFC 7643 §2.1); an attribute present twice under different case is a
- * bad resource. POSIX rules (names, uid ranges) are not checked here but in the mapping. */
+ * Errors are split in three, so that no single attribute value can stop a sync:
+ *  - a document that cannot be trusted as a whole fails the whole call with -EBADMSG: not JSON
+ *    (truncated, a raw NUL byte, a "\u" escape without four hex digits), larger than max_bytes,
+ *    or of the wrong shape (not an object, not a ListResponse, malformed paging fields);
+ *  - a value that JSON allows but cJSON cannot take or would mangle ("\u0000", a lone UTF-16
+ *    surrogate escape, a number of 64+ characters, nesting deeper than max_depth) is read as an
+ *    invalid value of its attribute, never as absent or as another value: the document parses,
+ *    and the attribute is refused like any other bad value (scim-parse.c lists them);
+ *  - a resource without a readable id (a string of 1..255 bytes, UTF-8, no control characters)
+ *    is skipped and reported as a ProvScimReject. One with a readable id is never dropped: when
+ *    anything else it carries is unusable it is returned "unservable" (with its id and active),
+ *    and reported as a reject too. A bad entry of a group's members is skipped and reported
+ *    against the group.
+ * Attribute names are matched case-insensitively (RFC 7643 §2.1); an attribute present twice
+ * under different case is a bad value. POSIX rules (names, uid ranges) are not checked here but
+ * in the mapping. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,7 +64,8 @@ typedef struct ProvScimGroup {
         char **member_ids;     /* members[].value whose type is absent or "User" (any case); sorted,
                                 * deduplicated, NULL-terminated; NULL when there is no "members" */
         size_t n_members;
-        char *external_id;     /* externalId, or NULL; same rules as id */
+        char *external_id;     /* externalId, or NULL (absent or ""); otherwise same rules as id,
+                                * a bad one makes the group unservable */
         int64_t gid;           /* if has_gid */
         bool has_gid;
         /* As ProvScimUser.unservable: only id (and external_id and the members when those could
@@ -65,6 +76,9 @@ typedef struct ProvScimGroup {
         bool members_unknown;
 } ProvScimGroup;
 
+/* A resource skipped for want of a readable id, an unservable one (its reason is the record's
+ * unservable), a duplicate id, or a skipped member entry of a group ("members[3]: ..."; at most
+ * 16 per group, then one "members: N more bad entries skipped"). */
 typedef struct ProvScimReject {
         char *kind;            /* "user" or "group" */
         char *id;              /* SCIM id, control characters replaced by '?', may be NULL */
@@ -97,7 +111,8 @@ typedef struct ProvScimParseOptions {
          * the rest is a dotted path inside it. Without ':' it is a dotted path from the root. */
         const char *uid_attribute;
         const char *gid_attribute;
-        size_t max_depth;       /* default 32: deepest nesting of arrays/objects in a document */
+        size_t max_depth;       /* default 32: deepest nesting of arrays/objects in a document; a
+                                 * container that goes deeper is read as an invalid value */
         size_t max_string;      /* default 4096: longest string we keep (id/userName: 255) */
         size_t max_members;     /* default 1000000: members per group */
         size_t max_bytes;       /* default 64 MiB: longest document (len) accepted */
@@ -118,9 +133,10 @@ int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseO
 int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
                          ProvScimBatch **ret);
 
-/* One User resource (GET /Users/{id}). A resource that would be rejected in a batch gives
- * -EBADMSG. The user owns its strings (in an arena of its own): free it with
- * prov_scim_user_free(), which must never be given a user of a batch. */
+/* One User resource (GET /Users/{id}). One whose id is readable is returned even when it is
+ * unservable (check ->unservable): it exists, which a 404 would deny. -EBADMSG when the document
+ * fails as a whole or the id cannot be read. The user owns its strings (in an arena of its own):
+ * free it with prov_scim_user_free(), which must never be given a user of a batch. */
 int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret);
 
 /* A SCIM error response. On success returns the "status" (100..599, number or string) or 0 if

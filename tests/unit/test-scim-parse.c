@@ -233,7 +233,7 @@ static void test_attribute_paths(void **state) {
         static const struct {
                 const char *attr;
                 const char *json;
-                int has;        /* 1 present, 0 absent, -1 resource rejected */
+                int has;        /* 1 present, 0 absent, -1 resource unservable */
                 int64_t value;
         } cases[] = {
                 { "uidNumber", "{\"id\":\"a\",\"userName\":\"a\",\"UIDNUMBER\":5001}", 1, 5001 },
@@ -272,64 +272,130 @@ static void test_attribute_paths(void **state) {
                 int r;
 
                 r = prov_scim_parse_user(cases[i].json, strlen(cases[i].json), &o, &u);
-                if (cases[i].has < 0) {
-                        if (r != -EBADMSG)
-                                fail_msg("case %zu (%s): expected -EBADMSG, got %d", i, cases[i].json, r);
-                        assert_null(u);
-                        continue;
-                }
                 if (r != 0)
                         fail_msg("case %zu (%s): expected success, got %d", i, cases[i].json, r);
+                assert_string_equal(u->id, "a");
+                if (cases[i].has < 0) {
+                        /* It exists (unlike a 404) but cannot be served: only id and active. */
+                        if (!u->unservable || !strstr(u->unservable, "attribute '"))
+                                fail_msg("case %zu (%s): expected unservable, got %s", i, cases[i].json,
+                                         u->unservable ?: "(servable)");
+                        assert_null(u->user_name);
+                        assert_false(u->has_uid);
+                        assert_true(u->active);
+                        continue;
+                }
+                assert_null(u->unservable);
+                assert_string_equal(u->user_name, "a");
                 assert_int_equal(u->has_uid, cases[i].has);
                 if (cases[i].has)
                         assert_true(u->uid == cases[i].value);
         }
 }
 
+/* Expects the user with this id to be unservable for a reason containing reason, with only id
+ * and active set, and a reject with the same reason. */
+static const ProvScimUser *assert_unservable_user(const ProvScimBatch *b, const char *id, bool active,
+                                                  const char *reason) {
+        const ProvScimUser *u = find_user(b, id);
+
+        if (!u)
+                fail_msg("user %s was dropped", id);
+        if (!u->unservable || !strstr(u->unservable, reason))
+                fail_msg("user %s: unservable \"%s\", expected \"%s\"", id, u->unservable ?: "(null)", reason);
+        assert_int_equal(u->active, active);
+        assert_null(u->user_name);
+        assert_null(u->display_name);
+        assert_null(u->home);
+        assert_null(u->shell);
+        assert_false(u->has_uid);
+        assert_false(u->has_gid);
+        assert_rejected(b, "user", id, u->unservable);
+        return u;
+}
+
+static const ProvScimGroup *assert_unservable_group(const ProvScimBatch *b, const char *id, const char *reason) {
+        const ProvScimGroup *g = find_group(b, id);
+
+        if (!g)
+                fail_msg("group %s was dropped", id);
+        if (!g->unservable || !strstr(g->unservable, reason))
+                fail_msg("group %s: unservable \"%s\", expected \"%s\"", id, g->unservable ?: "(null)", reason);
+        assert_null(g->display_name);
+        assert_false(g->has_gid);
+        assert_rejected(b, "group", id, g->unservable);
+        return g;
+}
+
 static void test_bad_resources(void **state) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
         _cleanup_free_ char *json = NULL;
+        const ProvScimGroup *g;
         size_t len;
 
         json = read_fixture("bad-resources.json", &len);
         assert_int_equal(prov_scim_parse_directory(json, len, NULL, &b), 0);
 
-        assert_int_equal(b->n_users, 4);
+        /* Every resource with a readable id stays, in document order; the duplicate goes. */
+        assert_int_equal(b->n_users, 4 + 12);
         assert_string_equal(b->users[0].id, "good-1");
         assert_string_equal(b->users[0].user_name, "good1@example.com");     /* first one kept */
-        assert_string_equal(b->users[1].id, "good-2");
-        assert_false(b->users[1].active);                                     /* 0 */
-        assert_null(b->users[1].display_name);                                /* null = absent */
-        assert_true(b->users[2].active);                                      /* 1 */
-        assert_true(b->users[3].active);                                      /* "TRUE" */
+        assert_null(b->users[0].unservable);
+        assert_string_equal(b->users[1].id, "bad-1");
+        assert_string_equal(b->users[13].id, "good-2");
+        assert_null(b->users[13].unservable);
+        assert_false(b->users[13].active);                                    /* 0 */
+        assert_null(b->users[13].display_name);                               /* null = absent */
+        assert_true(b->users[14].active);                                     /* 1 */
+        assert_true(b->users[15].active);                                     /* "TRUE" */
 
-        assert_int_equal(b->n_groups, 1);
-        assert_string_equal(b->groups[0].display_name, "good");
-
+        /* No readable id: rejected as before. */
         assert_rejected(b, "user", NULL, "'id': missing");
         assert_rejected(b, "user", "", "'id': empty");
-        assert_rejected(b, "user", "bad-1", "'userName': not a string");
-        assert_rejected(b, "user", "bad-2", "'userName': invalid UTF-8 or control character");
         assert_rejected(b, "user", "bad?3", "'id': invalid UTF-8 or control character");
-        assert_rejected(b, "user", "bad-4", "'active': not a boolean");
-        assert_rejected(b, "user", "bad-5", "'active': not a boolean");
-        assert_rejected(b, "user", "bad-6", "'active': not a boolean");
-        assert_rejected(b, "user", "bad-7", "'schemas': does not contain");
-        assert_rejected(b, "user", "bad-8", "'schemas': not an array");
-        assert_rejected(b, "user", "bad-9", "'userName': given more than once");
-        assert_rejected(b, "user", "bad-10", "'name': not an object");
-        assert_rejected(b, "user", "bad-11", "'homeDirectory': invalid UTF-8 or control character");
-        assert_rejected(b, "user", "bad-12", "'meta': not an object");
-        assert_rejected(b, "user", "bad-13", "'lastModified': not a string");
+        assert_null(find_user(b, "bad\n3"));
+
+        assert_unservable_user(b, "bad-1", true, "'userName': not a string");
+        assert_unservable_user(b, "bad-2", true, "'userName': invalid UTF-8 or control character");
+        /* An unreadable active never keeps anyone active. */
+        assert_unservable_user(b, "bad-4", false, "'active': not a boolean");
+        assert_unservable_user(b, "bad-5", false, "'active': not a boolean");
+        assert_unservable_user(b, "bad-6", false, "'active': not a boolean");
+        assert_unservable_user(b, "bad-7", true, "'schemas': does not contain");
+        assert_unservable_user(b, "bad-8", true, "'schemas': not an array");
+        assert_unservable_user(b, "bad-9", true, "'userName': given more than once");
+        assert_unservable_user(b, "bad-10", true, "'name': not an object");
+        assert_unservable_user(b, "bad-11", true, "'homeDirectory': invalid UTF-8 or control character");
+        assert_unservable_user(b, "bad-12", true, "'meta': not an object");
+        assert_unservable_user(b, "bad-13", true, "'lastModified': not a string");
         assert_rejected(b, "user", "good-1", "duplicate id");
-        assert_rejected(b, "group", "g-bad-1", "'displayName': missing");
-        assert_rejected(b, "group", "g-bad-2", "'members': not an array");
+
+        assert_int_equal(b->n_groups, 6);
+        g = find_group(b, "g-good");
+        assert_string_equal(g->display_name, "good");                         /* first one kept */
+        assert_null(g->unservable);
+        g = assert_unservable_group(b, "g-bad-1", "'displayName': missing");
+        assert_false(g->members_unknown);                                     /* no members at all */
+        assert_null(g->member_ids);
+        g = assert_unservable_group(b, "g-bad-2", "'members': not an array");
+        assert_true(g->members_unknown);
+        assert_null(g->member_ids);
+        assert_int_equal(g->n_members, 0);
+        assert_unservable_group(b, "g-bad-5", "'schemas': does not contain");
+        /* A bad member entry is skipped and reported; the group stays servable. */
+        g = find_group(b, "g-bad-3");
+        assert_null(g->unservable);
+        assert_string_equal(g->display_name, "member-no-value");
+        assert_int_equal(g->n_members, 0);
         assert_rejected(b, "group", "g-bad-3", "members[0]: attribute 'value': missing");
-        assert_rejected(b, "group", "g-bad-4", "'members[0]': not an object");
-        assert_rejected(b, "group", "g-bad-5", "'schemas': does not contain");
+        g = find_group(b, "g-bad-4");
+        assert_null(g->unservable);
+        assert_int_equal(g->n_members, 0);
+        assert_rejected(b, "group", "g-bad-4", "members[0]: not an object");
         assert_rejected(b, "group", "g-good", "duplicate id");
-        /* The numeric id and the non-object resource: no string id to report. */
-        assert_int_equal(b->n_rejects, 17 + 1 + 6);
+        /* 3 users without a readable id + the numeric id + the non-object resource, 12 unservable
+         * users, 1 duplicate; 3 unservable groups, 2 member entries, 1 duplicate. */
+        assert_int_equal(b->n_rejects, 5 + 12 + 1 + 3 + 2 + 1);
 }
 
 /* A 1 MiB string is refused for that resource only, without trouble for the others. */
@@ -350,10 +416,10 @@ static void test_huge_string(void **state) {
         n += (size_t) sprintf(json + n, "\"},{\"id\":\"ok\",\"userName\":\"ok\"}]}");
 
         assert_int_equal(prov_scim_parse_directory(json, n, NULL, &b), 0);
-        assert_int_equal(b->n_users, 1);
-        assert_string_equal(b->users[0].id, "ok");
-        assert_rejected(b, "user", "big", "'displayName': longer than 4096 bytes");
-        assert_rejected(b, "user", "big2", "'userName': longer than 255 bytes");
+        assert_int_equal(b->n_users, 3);
+        assert_null(find_user(b, "ok")->unservable);
+        assert_unservable_user(b, "big", true, "'displayName': longer than 4096 bytes");
+        assert_unservable_user(b, "big2", true, "'userName': longer than 255 bytes");
 }
 
 static char *nested(size_t depth, const char *open, const char *close, const char *inner) {
@@ -370,27 +436,54 @@ static char *nested(size_t depth, const char *open, const char *close, const cha
         return s;
 }
 
-/* Nesting 10000 deep is refused before cJSON recurses into it. */
+/* Nesting 10000 deep never reaches cJSON's recursion: the container at max_depth becomes an
+ * invalid value, so only what holds it is affected. */
 static void test_deep_nesting(void **state) {
         _cleanup_free_ char *arrays = nested(10000, "[", "]", ""), *objects = nested(10000, "{\"a\":", "}", "1");
-        _cleanup_free_ char *in_user = NULL, *ok = NULL;
+        _cleanup_free_ char *in_user = NULL, *ok = NULL, *detail = NULL;
         _cleanup_free_ char *deep33 = nested(31, "{\"a\":", "}", "1");
         ProvScimBatch *b = NULL;
         ProvScimUser *u = NULL;
 
+        /* Not an object, or not a ListResponse, once repaired: the document fails as before. */
         assert_int_equal(prov_scim_parse_directory(arrays, strlen(arrays), NULL, &b), -EBADMSG);
-        assert_int_equal(prov_scim_parse_directory(objects, strlen(objects), NULL, &b), -EBADMSG);
         assert_int_equal(prov_scim_parse_list(objects, strlen(objects), false, NULL, &b), -EBADMSG);
+        assert_int_equal(prov_scim_parse_list(arrays, strlen(arrays), false, NULL, &b), -EBADMSG);
         assert_int_equal(prov_scim_parse_user(arrays, strlen(arrays), NULL, &u), -EBADMSG);
-        assert_int_equal(prov_scim_parse_error(objects, strlen(objects), &(char *) { NULL }), -EBADMSG);
+        /* A deep attribute of an object is one unknown attribute. */
+        assert_int_equal(prov_scim_parse_directory(objects, strlen(objects), NULL, &b), 0);
+        assert_int_equal(b->n_users, 0);
+        assert_int_equal(b->n_rejects, 0);
+        b = prov_scim_batch_free(b);
+        assert_int_equal(prov_scim_parse_error(objects, strlen(objects), &detail), 0);
+        assert_string_equal(detail, "status unknown");
 
-        /* 1 (document) + 1 (Users) + 1 (user) + 31 = 34 levels: over 32. */
+        /* 1 (document) + 1 (Users) + 1 (user) + 31 = 34 levels: over 32, in an attribute we do
+         * not read. */
         assert_true(asprintf(&in_user, "{\"Users\":[{\"id\":\"a\",\"userName\":\"a\",\"x\":%s}]}", deep33) > 0);
-        assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user), NULL, &b), -EBADMSG);
-        /* The same with a higher limit parses. */
+        assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user), NULL, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        assert_null(b->users[0].unservable);
+        b = prov_scim_batch_free(b);
+        /* The same as the uid attribute: what is left there is no integer. */
+        assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user), &(ProvScimParseOptions) { .uid_attribute = "x" },
+                                                   &b), 0);
+        assert_unservable_user(b, "a", true, "attribute 'x': not an integer");
+        b = prov_scim_batch_free(b);
+        /* With a higher limit it parses as it is. */
         assert_int_equal(prov_scim_parse_directory(in_user, strlen(in_user),
                                                    &(ProvScimParseOptions) { .max_depth = 34 }, &b), 0);
         assert_int_equal(b->n_users, 1);
+        assert_null(b->users[0].unservable);
+        b = prov_scim_batch_free(b);
+
+        /* The shortest container that goes too deep, "[[]]", still becomes a value: here a
+         * resource that is not an object, a reject without an id. */
+        assert_int_equal(parse_dir_str("{\"Users\":[[[]],{\"id\":\"b\",\"userName\":\"b\"}]}",
+                                       &(ProvScimParseOptions) { .max_depth = 3 }, &b), 0);
+        assert_int_equal(b->n_users, 1);
+        assert_string_equal(b->users[0].id, "b");
+        assert_rejected(b, "user", NULL, "resource is not an object");
         b = prov_scim_batch_free(b);
 
         /* Brackets inside strings do not count. */
@@ -398,6 +491,15 @@ static void test_deep_nesting(void **state) {
         assert_int_equal(prov_scim_parse_directory(ok, strlen(ok), &(ProvScimParseOptions) { .max_depth = 3 }, &b), 0);
         assert_int_equal(b->n_users, 1);
         assert_string_equal(b->users[0].user_name, "a]]}}\"[[");
+        b = prov_scim_batch_free(b);
+        /* ... nor when a repair is made elsewhere in the same document. */
+        assert_int_equal(parse_dir_str("{\"Users\":[{\"id\":\"[[{\\\\\",\"userName\":\"a\",\"x\":[[[1]]]},"
+                                       "{\"id\":\"]]\",\"userName\":\"b\"}]}",
+                                       &(ProvScimParseOptions) { .max_depth = 5 }, &b), 0);
+        assert_int_equal(b->n_users, 2);
+        assert_string_equal(b->users[0].id, "[[{\\");
+        assert_null(b->users[0].unservable);
+        assert_string_equal(b->users[1].user_name, "b");
         prov_scim_batch_free(b);
 }
 
@@ -418,9 +520,19 @@ static void test_malformed_documents(void **state) {
                 "{\"Users\":5}",
                 "{\"Users\":\"none\"}",
                 "{\"Users\":[],\"users\":[]}",                            /* ambiguous */
-                "{\"Users\":[{\"id\":\"a\\u0000b\",\"userName\":\"a\"}]}", /* would be cut by cJSON */
-                "{\"Users\":[{\"id\":\"a\\\"\\u0000\",\"userName\":\"a\"}]}",  /* the same after an escaped quote */
-                "{\"Users\":[{\"id\":\"a\\\\\\u0000\",\"userName\":\"a\"}]}", /* ... after an escaped backslash */
+                /* A "\u" escape that is not four hex digits: cJSON would decode it as U+0000. */
+                "{\"Users\":[{\"id\":\"a\\uZZZZb\",\"userName\":\"a\"}]}",
+                "{\"Users\":[{\"id\":\"a\\u00g0b\",\"userName\":\"a\"}]}",
+                "{\"Users\":[{\"id\":\"a\\u12\",\"userName\":\"a\"}]}",
+                "{\"Users\":[{\"id\":\"a\\ud800\\u12\",\"userName\":\"a\"}]}",
+                /* Truncated or unbalanced after a value that needs a repair. */
+                "{\"Users\":[{\"id\":\"a\",\"x\":\"\\ud800",
+                "{\"Users\":[{\"id\":\"a\",\"x\":\"\\u0000\"}",
+                "{\"Users\":[{\"id\":\"a\",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]}]}",
+                "{\"Users\":[{\"id\":\"a\",\"x\":10000000000000000000000000000000000000000000000000000000000000000000000",
+                /* A long run of number characters that is no number is not made into a value. */
+                "{\"Users\":[{\"id\":\"a\",\"x\":1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1}]}",
+                "{\"Users\":[{\"id\":\"a\",\"x\":1.000000000000000000000000000000000000000000000000000000000000000000e}]}",
                 "{\"Users\":[{\"id\":\"a\\",                                 /* ends inside an escape */
                 "{'Users':[]}",
                 "{\"Users\":[],}",
@@ -444,6 +556,9 @@ static void test_malformed_documents(void **state) {
 
         /* A raw NUL inside the given length. */
         assert_int_equal(prov_scim_parse_directory("{\"Users\":[]}\0", 13, NULL, &b), -EBADMSG);
+        /* A raw NUL byte inside a string (not JSON): the whole document, good records and all. */
+        static const char raw_nul[] = "{\"Users\":[{\"id\":\"a\",\"userName\":\"a\"},{\"id\":\"b\",\"userName\":\"b\0c\"}]}";
+        assert_int_equal(prov_scim_parse_directory(raw_nul, sizeof(raw_nul) - 1, NULL, &b), -EBADMSG);
         /* len is honoured: the bytes after it are not parsed. */
         assert_int_equal(prov_scim_parse_directory("{}garbage", 2, NULL, &b), 0);
         b = prov_scim_batch_free(b);
@@ -509,7 +624,8 @@ static void test_list_response_rules(void **state) {
         }
 }
 
-/* A Group resource in a /Users page is refused on its own; items_per_page is filled in. */
+/* A Group resource in a /Users page is refused on its own (an unservable user: it has an id);
+ * items_per_page is filled in. */
 static void test_list_wrong_resource_type(void **state) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
         const char *json =
@@ -518,11 +634,11 @@ static void test_list_wrong_resource_type(void **state) {
                 "{\"id\":\"u\",\"userName\":\"u\"},{\"id\":\"u\",\"userName\":\"again\"}]}";
 
         assert_int_equal(prov_scim_parse_list(json, strlen(json), false, NULL, &b), 0);
-        assert_int_equal(b->n_users, 1);
-        assert_string_equal(b->users[0].user_name, "u");
+        assert_int_equal(b->n_users, 2);
+        assert_unservable_user(b, "g", true, "'schemas': does not contain");
+        assert_string_equal(b->users[1].user_name, "u");
         assert_int_equal(b->start_index, 1);
         assert_int_equal(b->items_per_page, 3);
-        assert_rejected(b, "user", "g", "'schemas': does not contain");
         assert_rejected(b, "user", "u", "duplicate id");
 }
 
@@ -533,10 +649,13 @@ static void test_members_limit(void **state) {
                 "{\"id\":\"g2\",\"displayName\":\"b\",\"members\":[{\"value\":\"1\"},{\"value\":\"1\"}]}]}";
 
         assert_int_equal(parse_dir_str(json, &(ProvScimParseOptions) { .max_members = 2 }, &b), 0);
-        assert_int_equal(b->n_groups, 1);
-        assert_string_equal(b->groups[0].id, "g2");
-        assert_int_equal(b->groups[0].n_members, 1);
-        assert_rejected(b, "group", "g1", "more than 2 members");
+        assert_int_equal(b->n_groups, 2);
+        /* Too many members: who is a member is not known. */
+        assert_true(assert_unservable_group(b, "g1", "more than 2 members")->members_unknown);
+        assert_null(b->groups[0].member_ids);
+        assert_string_equal(b->groups[1].id, "g2");
+        assert_null(b->groups[1].unservable);
+        assert_int_equal(b->groups[1].n_members, 1);
 }
 
 static const char *intern_known(const char *id, void *userdata) {
