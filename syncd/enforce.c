@@ -5,10 +5,11 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -440,40 +441,139 @@ static bool drain(int *fd, OutputSink *sink) {
         return false;
 }
 
-/* Starts path with argv and envp and no shell: stdin /dev/null, stdout and stderr to out_fd,
- * cwd /, default signal dispositions and an empty signal mask (the daemon blocks the signals it
- * waits for), and its own process group so that a timeout kills what it started too. */
-static int spawn_program(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *ret_pid) {
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, all;
-        pid_t pid;
-        int r;
+/* Closes every fd from lowest up, except keep (-1: none). Runs in the child between fork() and
+ * execve(), so only async-signal-safe calls: close_range() (Linux 5.9), else the fds listed by
+ * /proc/self/fd read with getdents64 into a stack buffer, else every fd below RLIMIT_NOFILE. */
+static void close_fds_from(int lowest, int keep) {
+        int dfd;
 
-        sigemptyset(&none);
-        sigfillset(&all);
-        r = posix_spawn_file_actions_init(&fa);
-        if (r != 0)
-                return -r;
-        r = posix_spawnattr_init(&attr);
-        if (r != 0) {
-                posix_spawn_file_actions_destroy(&fa);
-                return -r;
+        if (keep < lowest) {
+                if (close_range((unsigned) lowest, ~0U, 0) == 0)
+                        return;
+        } else if ((keep == lowest || close_range((unsigned) lowest, (unsigned) keep - 1, 0) == 0) &&
+                   close_range((unsigned) keep + 1, ~0U, 0) == 0)
+                return;
+
+        /* ENOSYS (older kernel) or EPERM (a seccomp filter): list what is open. */
+        dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+                bool ok = true;
+
+                for (;;) {
+                        _Alignas(struct dirent64) char buf[4096];
+                        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+
+                        if (n == 0)
+                                break;
+                        if (n < 0) {
+                                ok = false;
+                                break;
+                        }
+                        for (long off = 0; off < n;) {
+                                const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+                                int fd = 0;
+                                bool num = de->d_name[0] != '\0';
+
+                                for (const char *q = de->d_name; *q && num; q++) {
+                                        num = *q >= '0' && *q <= '9' && fd < INT_MAX / 10;
+                                        fd = fd * 10 + (*q - '0');
+                                }
+                                if (num && fd >= lowest && fd != keep && fd != dfd)
+                                        (void) close(fd);
+                                off += de->d_reclen;
+                        }
+                }
+                (void) close(dfd);
+                if (ok)
+                        return;
         }
-        if ((r = posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0)) == 0 &&
-            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDOUT_FILENO)) == 0 &&
-            (r = posix_spawn_file_actions_adddup2(&fa, out_fd, STDERR_FILENO)) == 0 &&
-            (r = posix_spawn_file_actions_addchdir_np(&fa, "/")) == 0 &&
-            (r = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
-            (r = posix_spawnattr_setsigdefault(&attr, &all)) == 0 &&
-            (r = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
-            (r = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                                         POSIX_SPAWN_SETPGROUP)) == 0)
-                r = posix_spawn(&pid, path, &fa, &attr, argv, envp);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return -r;
+
+        /* No /proc either: every possible fd. */
+        struct rlimit rl;
+        int max = 65536;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t) INT_MAX)
+                max = (int) rl.rlim_cur;
+        for (int fd = lowest; fd < max; fd++)
+                if (fd != keep)
+                        (void) close(fd);
+}
+
+/* The child side of spawn_program(): only async-signal-safe calls. An error before execve()
+ * goes to the parent as an errno through err_fd (close-on-exec, so a successful execve() closes
+ * it and the parent reads EOF). */
+__attribute__((noreturn)) static void child_exec(const char *path, char *const argv[], char *const envp[], int out_fd,
+                                  int err_fd) {
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+        sigset_t none;
+        int null_fd, e;
+
+        /* Our own process group, so that a timeout kills what the program started too. */
+        if (setpgid(0, 0) < 0)
+                goto fail;
+        for (int sig = 1; sig < _NSIG; sig++)
+                if (sig != SIGKILL && sig != SIGSTOP)
+                        (void) sigaction(sig, &dfl, NULL);
+        sigemptyset(&none);
+        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+                goto fail;
+
+        null_fd = open("/dev/null", O_RDONLY | O_NOCTTY);
+        if (null_fd < 0)
+                goto fail;
+        if (null_fd != STDIN_FILENO) {
+                if (dup2(null_fd, STDIN_FILENO) < 0)
+                        goto fail;
+                (void) close(null_fd);
+        }
+        if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
+                goto fail;
+        if (chdir("/") < 0)
+                goto fail;
+        /* Nothing of the daemon beyond 0-2: not the connection to the SCIM source, not the
+         * store, not the bus, not whatever fd we were started with (issue 20.6). */
+        close_fds_from(3, err_fd);
+
+        execve(path, argv, envp);
+fail:
+        e = errno;
+        while (write(err_fd, &e, sizeof(e)) < 0 && errno == EINTR)
+                ;
+        _exit(127);
+}
+
+/* Starts path with argv and envp and no shell: stdin /dev/null, stdout and stderr to out_fd,
+ * every other fd closed, cwd /, default signal dispositions and an empty signal mask (the daemon
+ * blocks the signals it waits for), and its own process group so that a timeout kills what it
+ * started too. fork() and not posix_spawn(): the fds must be closed between fork and exec, and
+ * posix_spawn() has no portable way to say so. Returns -errno when the program could not be
+ * started (execve() failed in the child, which is then reaped). */
+static int spawn_program(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *ret_pid) {
+        _cleanup_close_ int err_r = -1, err_w = -1;
+        int pipefd[2], e = 0;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return negative_errno();
+        err_r = pipefd[0];
+        err_w = pipefd[1];
+
+        pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0)
+                child_exec(path, argv, envp, out_fd, err_w);
+
+        err_w = safe_close(err_w);
+        do
+                n = read(err_r, &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t) sizeof(e)) {
+                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                        ;
+                return e > 0 ? -e : -EIO;
+        }
         *ret_pid = pid;
         return 0;
 }

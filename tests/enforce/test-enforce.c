@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <cmocka.h>
@@ -252,6 +253,58 @@ static void test_no_bus_hooks_still_run(void **state) {
                 _cleanup_free_ char *calls = read_all(mock_calls());
                 assert_string_equal(calls, "");
         }
+}
+
+/* Issue 20.6: a hook inherits no fd of ours beyond 0-2, although the daemon holds fds without
+ * close-on-exec at the time (here a file and a connected socket, as a leaked or inherited fd
+ * would be; the store is open too). The hook lists /proc/self/fd: "N -> target" per fd, and
+ * "N gone" for the one its own listing used, closed by the time it reads the links. */
+static void test_hook_inherits_no_fds(void **state) {
+        Fixture *f = *state;
+        ProvTransition t = transition("mona", 200111, PROV_STATE_ACTIVE, PROV_STATE_SUSPENDED, "suspend");
+        char hook[256], script[1024], out[160];
+        _cleanup_free_ char *list = NULL;
+        int file_fd, sv[2], gone = 0;
+        const char *p;
+
+        file_fd = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, on purpose */
+        assert_true(file_fd >= 3);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        assert_int_equal(dup2(sv[0], 77), 77); /* and one far above the others */
+        f->config->terminate_sessions = false;
+        snprintf(out, sizeof(out), "%s/fds.out", f->dir);
+        snprintf(hook, sizeof(hook), "%s/30-fds", f->hooks);
+        snprintf(script, sizeof(script),
+                 "#!/usr/bin/python3 -I\n"
+                 "import os\n"
+                 "with open('%s', 'w') as out:\n"
+                 "    for fd in sorted(int(x) for x in os.listdir('/proc/self/fd')):\n"
+                 "        try:\n"
+                 "            out.write(f'{fd} -> {os.readlink(f\"/proc/self/fd/{fd}\")}\\n')\n"
+                 "        except OSError:\n"
+                 "            out.write(f'{fd} gone\\n')\n", out);
+        write_file(hook, script, 0755);
+        set_str(&f->config->hooks_dir, f->hooks);
+
+        assert_int_equal(prov_enforce_transitions(f->config, f->store, &t, 1), 0);
+        close(file_fd);
+        close(sv[0]);
+        close(sv[1]);
+        close(77);
+
+        list = read_all(out);
+        assert_non_null(list);
+        for (p = list; *p; p = strchr(p, '\n') + 1) {
+                int fd = atoi(p);
+
+                /* The output file is the hook's own; 0-2 are /dev/null and the log pipe. */
+                if (fd > 2 && !strstr(p, "gone") && strncmp(strchr(p, '>') + 2, out, strlen(out)) != 0)
+                        fail_msg("the hook inherited an fd:\n%s", list);
+                gone += fd > 2 && strstr(p, "gone") && strstr(p, "gone") < strchr(p, '\n');
+        }
+        assert_true(gone <= 1);
+        assert_null(strstr(list, "socket:"));
+        assert_null(strstr(list, "store.db"));
 }
 
 /* The hook sees exactly the documented environment: nothing of ours leaks. */
@@ -539,6 +592,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_no_such_user_is_skipped, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_no_bus_hooks_still_run, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_environment, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hook_inherits_no_fds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hooks_order_and_output, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_world_writable_hooks_dir_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_writable_hook_refused, setup, teardown),
