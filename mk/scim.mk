@@ -6,7 +6,8 @@ syncd_libsyncd_la_SOURCES += \
 
 check_SCRIPTS += tests/scim/test-scim-source.sh
 TESTS += tests/scim/test-scim-source.sh
-EXTRA_DIST += tests/scim/test-scim-source.sh tests/fixtures/scim/bench-gen.py bench/bench-scim-fetch.sh
+EXTRA_DIST += tests/scim/test-scim-source.sh tests/fixtures/scim/bench-gen.py bench/bench-scim-fetch.sh \
+	tests/scim/fake-proxy.py
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/scim/test-scim-source

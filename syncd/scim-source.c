@@ -4,9 +4,15 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "log.h"
@@ -18,6 +24,14 @@
 #define CONNECT_TIMEOUT_MAX_SEC 10
 /* A Retry-After beyond a day is a server bug; never wait longer than that. */
 #define RETRY_AFTER_MAX_SEC 86400
+/* The longest one wait inside a scan: a server asking for more is asked again after this long
+ * (it may have a shorter answer by then), as long as the retry budget lasts. */
+#define RETRY_WAIT_MAX_SEC 120
+/* 429/503 without a Retry-After we can read: 0.5 s, 1 s, 2 s ... up to 30 s, plus up to a
+ * quarter of that of jitter, so that a fleet of hosts does not come back in step. */
+#define BACKOFF_FIRST_USEC (UINT64_C(500) * 1000)
+#define BACKOFF_MAX_USEC (UINT64_C(30) * 1000000)
+#define USEC_PER_SEC UINT64_C(1000000)
 /* The most records one list's totalResults may reserve room for up front: beyond that the
  * figure is more likely a lie than a directory, and the arrays grow as pages arrive. */
 #define RESERVE_MAX (UINT64_C(4) * 1024 * 1024)
@@ -31,6 +45,8 @@ struct ProvScimClient {
         ProvScimParseOptions popts;
         ProvScimLimits limits;
         uint64_t retry_after;           /* CLOCK_MONOTONIC µs, 0 = never asked */
+        uint64_t retry_budget;          /* retry_budget of the config, µs */
+        uint64_t budget_left;           /* what the current scan may still spend waiting, µs */
         bool spc_known;
         bool users_endpoint_ok;         /* GET /Users answered a ListResponse once */
         ProvScimServiceConfig spc;
@@ -217,6 +233,34 @@ finish:
         return r;
 }
 
+/* A proxy sees the requests of a plain http:// source in clear, bearer token included: that is
+ * accepted only when the proxy is on the loopback interface too (a test setup). Through an
+ * https:// source the proxy only relays a TLS tunnel. */
+static int check_proxy(const char *url, const char *proxy) {
+        CURLU *u;
+        char *host = NULL;
+        int r = -EPROTONOSUPPORT;
+
+        if (!proxy)
+                return 0;
+        if (strncasecmp(url, "https://", strlen("https://")) == 0)
+                return 0;
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, proxy, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+                r = -EINVAL;
+                goto finish;
+        }
+        if (host_is_loopback(host))
+                r = 0;
+finish:
+        curl_free(host);
+        curl_url_cleanup(u);
+        return r;
+}
+
 /* ---------------------------------------------------------------- client */
 
 static size_t body_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -271,28 +315,44 @@ static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
-/* Turns the Retry-After of the last response (delta-seconds or an HTTP date) into a monotonic
- * deadline; an unparsable value is ignored and the caller's own backoff applies. */
-static void record_retry_after(ProvScimClient *c) {
+/* The seconds the Retry-After of the last response asks for (delta-seconds or an HTTP date, at
+ * most RETRY_AFTER_MAX_SEC), or -1 when it has none we can read. */
+static int64_t retry_after_sec(const ProvScimClient *c) {
         const char *v = c->retry_after_hdr;
         int64_t sec;
 
         if (!v[0])
-                return;
+                return -1;
         if (strspn(v, "0123456789") == strlen(v)) {
                 sec = strlen(v) > 6 ? RETRY_AFTER_MAX_SEC : strtoll(v, NULL, 10);
         } else {
                 time_t t = curl_getdate(v, NULL);
 
                 if (t == (time_t) -1)
-                        return;
+                        return -1;
                 sec = (int64_t) t - (int64_t) time(NULL);
                 if (sec < 0)
                         sec = 0;
         }
-        if (sec > RETRY_AFTER_MAX_SEC)
-                sec = RETRY_AFTER_MAX_SEC;
-        c->retry_after = now_usec(CLOCK_MONOTONIC) + (uint64_t) sec * UINT64_C(1000000);
+        return sec > RETRY_AFTER_MAX_SEC ? RETRY_AFTER_MAX_SEC : sec;
+}
+
+/* Turns the Retry-After of the last response into a monotonic deadline; an unparsable value is
+ * ignored and the caller's own backoff applies. */
+static void record_retry_after(ProvScimClient *c) {
+        int64_t sec = retry_after_sec(c);
+
+        if (sec >= 0)
+                c->retry_after = now_usec(CLOCK_MONOTONIC) + (uint64_t) sec * USEC_PER_SEC;
+}
+
+/* libcurl creates its sockets without SOCK_CLOEXEC: ours are, so that no program the daemon
+ * starts (hooks, nscd) inherits the connection to the source even if it escaped the fd cleanup
+ * after fork(). */
+static curl_socket_t open_socket_cloexec(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+        (void) clientp;
+        (void) purpose;
+        return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 static void wipe_headers(struct curl_slist *l) {
@@ -345,6 +405,9 @@ int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
         r = check_url(config->url, config->allow_insecure_http);
         if (r < 0)
                 return r;
+        r = check_proxy(config->url, config->proxy);
+        if (r < 0)
+                return r;
 
         (void) pthread_once(&curl_once, curl_init_once);
         if (curl_init_result != CURLE_OK)
@@ -354,6 +417,8 @@ int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
         if (!c)
                 return -ENOMEM;
         (void) prov_scim_client_set_limits(c, NULL);
+        c->retry_budget = (uint64_t) config->retry_budget_sec * USEC_PER_SEC;
+        c->budget_left = c->retry_budget;
         c->popts = (ProvScimParseOptions) {
                 .uid_attribute = config->uid_attribute,
                 .gid_attribute = config->gid_attribute,
@@ -415,7 +480,15 @@ int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
             curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, body_write) != CURLE_OK ||
             curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb) != CURLE_OK ||
             curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c) != CURLE_OK ||
-            curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK)
+            curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf) != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_OPENSOCKETFUNCTION, open_socket_cloexec) != CURLE_OK)
+                return -EIO;
+        /* Set either way: libcurl reads http_proxy, https_proxy, ALL_PROXY and no_proxy from the
+         * environment unless told otherwise, and the bearer token must never go to a proxy
+         * nobody configured here. "" means no proxy at all; an empty NOPROXY means no host
+         * bypasses the configured one (no_proxy from the environment is not read either). */
+        if (curl_easy_setopt(c->curl, CURLOPT_PROXY, config->proxy ?: "") != CURLE_OK ||
+            curl_easy_setopt(c->curl, CURLOPT_NOPROXY, "") != CURLE_OK)
                 return -EIO;
 
         *ret = TAKE_PTR(c);
@@ -538,6 +611,119 @@ static int http_error(ProvScimClient *c, long status, const Body *b) {
         }
 }
 
+/* Sleeps usec, or less when SIGTERM or SIGINT arrives meanwhile: then -ECANCELED. The daemon
+ * blocks these signals and reads them through sd-event's signalfd, so a signal that ends the wait
+ * stays pending here (a signalfd of our own only polls it, never reads it) and stops the daemon
+ * as soon as the failed scan returns to the event loop. Where they are not blocked (--once) their
+ * default action ends the process anyway. Keeps the service manager's watchdog fed meanwhile: a
+ * scan may wait longer than WatchdogSec= in all. */
+static int wait_interruptible(uint64_t usec) {
+        _cleanup_close_ int sfd = -1;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + usec, watchdog = 0;
+        sigset_t blocked, watch;
+
+        sigemptyset(&watch);
+        if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) == 0) {
+                if (sigismember(&blocked, SIGTERM) == 1)
+                        sigaddset(&watch, SIGTERM);
+                if (sigismember(&blocked, SIGINT) == 1)
+                        sigaddset(&watch, SIGINT);
+        }
+        if (!sigisemptyset(&watch))
+                sfd = signalfd(-1, &watch, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sd_watchdog_enabled(false, &watchdog) <= 0)
+                watchdog = 0;
+
+        for (;;) {
+                struct pollfd pfd = { .fd = sfd, .events = POLLIN };
+                uint64_t now = now_usec(CLOCK_MONOTONIC), slice;
+                int k;
+
+                if (now >= deadline)
+                        return 0;
+                slice = deadline - now;
+                if (watchdog > 0 && slice > watchdog / 2)
+                        slice = watchdog / 2;
+                k = poll(&pfd, sfd >= 0 ? 1 : 0, (int) ((slice + 999) / 1000));
+                if (k < 0 && errno != EINTR)
+                        return negative_errno();
+                if (k > 0 && (pfd.revents & POLLIN))
+                        return -ECANCELED;
+                if (watchdog > 0)
+                        (void) sd_notify(false, "WATCHDOG=1");
+        }
+}
+
+/* The wait before asking again after the attempt-th 429/503 in a row without a usable
+ * Retry-After: exponential, with jitter. */
+static uint64_t backoff_usec(unsigned attempt) {
+        uint64_t base = attempt >= 16 ? BACKOFF_MAX_USEC : BACKOFF_FIRST_USEC << attempt, jitter = 0;
+
+        if (base > BACKOFF_MAX_USEC)
+                base = BACKOFF_MAX_USEC;
+        if (getrandom(&jitter, sizeof(jitter), GRND_NONBLOCK) != sizeof(jitter))
+                jitter = 0;
+        return base + jitter % (base / 4 + 1);
+}
+
+/* scim_get() that waits out throttling: a 429 or 503 is asked again, the same request (the same
+ * page of a walk), after the time its Retry-After names (at most RETRY_WAIT_MAX_SEC per wait) or
+ * after backoff_usec() when it names none, for as long as the retry budget of the current scan
+ * covers the wait. When it does not, the last 429/503 is handed back like any other status (the
+ * caller's http_error() makes it -EBUSY and records Retry-After for the daemon's schedule), and
+ * the reason is logged with the budget's name: it is the one figure an administrator can change.
+ * -ECANCELED when SIGTERM or SIGINT came during a wait. */
+static int scim_get_patient(ProvScimClient *c, const char *path, const char *query, Body *body,
+                            long *ret_status) {
+        for (unsigned attempt = 0;; attempt++) {
+                uint64_t wait, started;
+                int64_t ra;
+                long status;
+                int r;
+
+                r = scim_get(c, path, query, body, &status);
+                if (r < 0)
+                        return r;
+                if (status != 429 && status != 503) {
+                        *ret_status = status;
+                        return 0;
+                }
+
+                ra = retry_after_sec(c);
+                if (ra > 0)
+                        wait = (uint64_t) (ra < RETRY_WAIT_MAX_SEC ? ra : RETRY_WAIT_MAX_SEC) * USEC_PER_SEC;
+                else
+                        wait = backoff_usec(attempt); /* none, or "0": never a busy loop */
+                if (wait > c->budget_left) {
+                        log_warning("SCIM GET %s%s%.200s answered %ld%s%s%s; the retry budget of this scan "
+                                    "(retry_budget = %" PRIu64 " s) has %" PRIu64 " s left, not enough to wait "
+                                    "%" PRIu64 " s: giving up on the scan.",
+                                    path, query ? "?" : "", query ?: "", status,
+                                    ra >= 0 ? " with Retry-After: " : "", ra >= 0 ? SAFE(c->retry_after_hdr) : "",
+                                    ra >= 0 ? "" : " without Retry-After", c->retry_budget / USEC_PER_SEC,
+                                    c->budget_left / USEC_PER_SEC, (wait + USEC_PER_SEC - 1) / USEC_PER_SEC);
+                        *ret_status = status;
+                        return 0;
+                }
+                log_info("SCIM GET %s%s%.200s answered %ld; asking again in %" PRIu64 ".%03" PRIu64 " s (%s), %"
+                         PRIu64 " s of the retry budget left.", path, query ? "?" : "", query ?: "", status,
+                         wait / USEC_PER_SEC, wait % USEC_PER_SEC / 1000,
+                         ra > 0 ? "Retry-After" : "backoff", (c->budget_left - wait) / USEC_PER_SEC);
+                body_done(body);
+                started = now_usec(CLOCK_MONOTONIC);
+                r = wait_interruptible(wait);
+                /* What the wait really took, so that a scan never overdraws its budget. */
+                wait = now_usec(CLOCK_MONOTONIC) - started;
+                c->budget_left = wait < c->budget_left ? c->budget_left - wait : 0;
+                c->stats.waits++;
+                c->stats.waited_usec += wait;
+                if (r < 0) {
+                        log_info("Stopping the wait for the SCIM source: the daemon is asked to stop.");
+                        return r;
+                }
+        }
+}
+
 /* Whether a 400 response is a SCIM "invalidFilter" error. */
 static bool is_invalid_filter(const Body *b) {
         _cleanup_free_ char *detail = NULL;
@@ -554,7 +740,7 @@ static int load_service_config(ProvScimClient *c) {
         long status;
         int r;
 
-        r = scim_get(c, "/ServiceProviderConfig", NULL, &b, &status);
+        r = scim_get_patient(c, "/ServiceProviderConfig", NULL, &b, &status);
         if (r < 0)
                 return r;
         if (status >= 200 && status < 300)
@@ -747,7 +933,7 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                 if (r < 0)
                         return -ENOMEM;
 
-                r = scim_get(c, path, query, &b, &status);
+                r = scim_get_patient(c, path, query, &b, &status);
                 if (r < 0)
                         return r;
                 if (status < 200 || status >= 300) {
@@ -765,7 +951,7 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                 pages++;
                 c->stats.pages++;
 
-                n = (groups ? page->n_groups : page->n_users) + page->n_rejects;
+                n = page->n_resources;
                 if (!page->has_total_results)
                         has_total = false;
                 if (pages == 1) {
@@ -963,6 +1149,7 @@ int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *
         if (!c || !ret)
                 return -EINVAL;
         c->stats = (ProvScimStats) {};
+        c->budget_left = c->retry_budget;
 
         /* Re-read each full scan: page size limits and paging modes may change on the server. */
         r = load_service_config(c);
@@ -1017,6 +1204,7 @@ int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch *
         if (!c || !ret || since_usec < 0)
                 return -EINVAL;
         c->stats = (ProvScimStats) {};
+        c->budget_left = c->retry_budget;
 
         if (!c->spc_known) {
                 r = load_service_config(c);
@@ -1062,7 +1250,7 @@ static int check_users_endpoint(ProvScimClient *c) {
 
         if (c->users_endpoint_ok)
                 return 0;
-        r = scim_get(c, "/Users", "startIndex=1&count=0", &b, &status);
+        r = scim_get_patient(c, "/Users", "startIndex=1&count=0", &b, &status);
         if (r < 0)
                 return r;
         if (status < 200 || status >= 300) {
@@ -1092,7 +1280,7 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
         if (!esc || asprintf(&path, "/Users/%s", esc) < 0)
                 return -ENOMEM;
 
-        r = scim_get(c, path, NULL, &b, &status);
+        r = scim_get_patient(c, path, NULL, &b, &status);
         if (r < 0)
                 return r;
 

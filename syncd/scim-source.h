@@ -6,12 +6,25 @@
  * Every body goes through scim-parse (or scim-spc for /ServiceProviderConfig); this file never
  * sees JSON itself.
  *
- * Errors (negative errno): 401/403 -EACCES, 404 on a list endpoint -ENOENT, 429/503 -EBUSY
- * (see prov_scim_client_retry_after()), other 5xx or unexpected statuses -EIO, timeout
- * -ETIMEDOUT, TLS failure -EPROTO, connection refused -ECONNREFUSED, unresolvable host
- * -EHOSTUNREACH, a body over the size cap -EFBIG, malformed JSON -EBADMSG, an inconsistent
- * full scan -EAGAIN, filtering not supported -EOPNOTSUPP. Nothing above debug is logged and
- * the token never is. */
+ * Throttling: a 429 or 503 is not an error at first. The same request (the same page of a walk)
+ * is sent again after the wait its Retry-After names (delta-seconds or an HTTP date; at most
+ * 120 s per wait), or after an exponential backoff with jitter (0.5 s, 1 s, 2 s ... 30 s) when it
+ * names none, as long as the retry budget (config retry_budget, seconds) of the current scan
+ * covers the wait. Each fetch starts with the whole budget; prov_scim_confirm_user_gone() spends
+ * what the last fetch left (the confirmations belong to its sync). A wait ends early with
+ * -ECANCELED when SIGTERM or SIGINT is pending (blocked signals stay pending for the caller's
+ * event loop), and feeds the systemd watchdog. Waits are logged at info level, giving up at
+ * warning level with the budget named; nothing else above debug is logged, the token never is.
+ *
+ * Errors (negative errno): 401/403 -EACCES, 404 on a list endpoint -ENOENT, 429/503 once the
+ * retry budget cannot cover the next wait -EBUSY (see prov_scim_client_retry_after()), other 5xx
+ * or unexpected statuses -EIO, timeout -ETIMEDOUT, TLS failure -EPROTO, connection refused
+ * -ECONNREFUSED, unresolvable host -EHOSTUNREACH, a body over the size cap -EFBIG, malformed
+ * JSON -EBADMSG, an inconsistent full scan -EAGAIN, filtering not supported -EOPNOTSUPP, a wait
+ * cut short by SIGTERM/SIGINT -ECANCELED.
+ *
+ * Proxies: only config->proxy, never the environment (http_proxy, https_proxy, ALL_PROXY,
+ * no_proxy are ignored); no proxy when it is unset. Every socket is close-on-exec. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +40,8 @@ typedef struct ProvScimStats {
         uint64_t bytes;         /* body bytes received */
         uint64_t pages;         /* list pages parsed */
         uint64_t passes;        /* full passes over /Users + /Groups (2 when the first drifted) */
+        uint64_t waits;         /* waits after a 429/503 before asking again */
+        uint64_t waited_usec;   /* time spent in them, out of the retry budget */
 } ProvScimStats;
 
 /* Tunables; 0 in any field means the default. */
@@ -51,7 +66,9 @@ typedef struct ProvScimLimits {
  * (-EPERM otherwise). Trailing whitespace is stripped; an empty token or one with control
  * characters or spaces is -EINVAL. The token lives only in this object and is wiped on free.
  * The URL must be https://, or http:// when allow_insecure_http is set and the host is a loopback
- * address (127.0.0.0/8, ::1, localhost); anything else is -EPROTONOSUPPORT. */
+ * address (127.0.0.0/8, ::1, localhost); anything else is -EPROTONOSUPPORT. With a plain http://
+ * URL a configured proxy must be on a loopback address too (it would read the token), else
+ * -EPROTONOSUPPORT. */
 int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret);
 
 /* Accepts NULL; returns NULL. */

@@ -26,7 +26,7 @@
 #define N_USERS 50
 #define N_GROUPS 5
 
-static const char *base, *token_file, *data_file, *tmpdir;
+static const char *base, *token_file, *data_file, *tmpdir, *proxy_port, *proxy_log;
 static char token[256];
 
 typedef struct Buf {
@@ -63,6 +63,7 @@ static long http(const char *method, const char *path, const char *body, bool au
                 h = curl_slist_append(h, authz);
         }
         curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_PROXY, ""); /* the proxy tests set http_proxy & co. */
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         if (body)
@@ -152,6 +153,28 @@ static ProvScimClient *client_with(const char *suffix, const char *tokfile, unsi
 
 static ProvScimClient *client(unsigned count) {
         return client_with("/scim/v2", token_file, count, 10);
+}
+
+/* A client with this retry budget (seconds). */
+static ProvScimClient *client_budget(unsigned count, unsigned budget) {
+        _cleanup_(prov_config_freep) ProvConfig *cfg = config_for("/scim/v2", token_file, 10);
+        ProvScimClient *c = NULL;
+
+        cfg->retry_budget_sec = budget;
+        assert_int_equal(prov_scim_client_new(cfg, &c), 0);
+        assert_int_equal(prov_scim_client_set_limits(c, &(ProvScimLimits) { .count = count }), 0);
+        return c;
+}
+
+/* How many requests of the server's log since the last stats reset contain needle. */
+static size_t log_count(const char *needle) {
+        _cleanup_free_ char *log = NULL;
+        size_t n = 0;
+
+        assert_int_equal(http("GET", "/_control/log", NULL, false, &log), 200);
+        for (const char *p = log; (p = strstr(p, needle)); p += strlen(needle))
+                n++;
+        return n;
 }
 
 static bool has_user(const ProvScimBatch *b, const char *id) {
@@ -351,7 +374,8 @@ static uint64_t mono_usec(void) {
 }
 
 static void test_429_retry_after(void **state) {
-        _cleanup_(prov_scim_client_freep) ProvScimClient *c = client(7);
+        /* Budget 0: the first 429 fails the scan, and the daemon's schedule honours Retry-After. */
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = client_budget(7, 0);
         ProvScimBatch *b = NULL;
         uint64_t before, after, ra;
 
@@ -375,6 +399,117 @@ static void test_429_retry_after(void **state) {
         ra = prov_scim_client_retry_after(c);
         assert_true(ra >= before + UINT64_C(86400000000));
         assert_true(ra <= after + UINT64_C(86400000000));
+}
+
+/* Issue 19 item 2: a 429 on a middle page costs one wait and one more request of that page, not
+ * the scan. 50 users in pages of 7: the 4th page (startIndex=22) is throttled once. */
+static void test_429_mid_scan_retries_same_page(void **state) {
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = client(7);
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        ProvScimStats st;
+
+        (void) state;
+        ctl_ok("POST", "/_control/fault",
+               "{\"path\":\"/Users\",\"exact\":true,\"method\":\"GET\",\"status\":429,\"retryAfter\":1,"
+               "\"afterRequests\":3}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        assert_int_equal(st.passes, 1);
+        assert_int_equal(st.waits, 1);
+        assert_int_equal(st.pages, 9);
+        assert_int_equal(st.requests, 11); /* 10 as without the fault, + the page asked again */
+        assert_int_equal(log_count("\"startIndex\":\"22\""), 2);
+        assert_int_equal(log_count("\"status\":429"), 1);
+        assert_int_equal(log_count("\"startIndex\":\"1\""), 2); /* users and groups, once each */
+}
+
+/* 503 without Retry-After: the backoff, then the same page. An HTTP date works like seconds. */
+static void test_503_backoff_and_http_date(void **state) {
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = client(7);
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        char fault[256], date[64];
+        time_t t = time(NULL) + 2; /* at least 1 s left once parsed */
+        struct tm tm;
+        ProvScimStats st;
+
+        (void) state;
+        ctl_ok("POST", "/_control/fault",
+               "{\"path\":\"/Groups\",\"exact\":true,\"method\":\"GET\",\"status\":503,\"count\":2}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        assert_int_equal(st.waits, 2);
+        assert_int_equal(log_count("\"status\":503"), 2);
+
+        b = prov_scim_batch_free(b);
+        assert_non_null(gmtime_r(&t, &tm));
+        assert_true(strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0);
+        snprintf(fault, sizeof(fault),
+                 "{\"path\":\"/Users\",\"exact\":true,\"status\":429,\"retryAfter\":\"%s\",\"afterRequests\":1}",
+                 date);
+        ctl_ok("POST", "/_control/fault", fault);
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        assert_int_equal(st.waits, 1);
+}
+
+/* The budget: 0 gives up at the first 429, and so does a budget smaller than Retry-After,
+ * without waiting and without asking the page again. */
+static void test_retry_budget_spent_fails_scan(void **state) {
+        ProvScimClient *c;
+        ProvScimBatch *b = NULL;
+        ProvScimStats st;
+
+        (void) state;
+        c = client_budget(7, 0);
+        ctl_ok("POST", "/_control/fault",
+               "{\"path\":\"/Users\",\"exact\":true,\"status\":429,\"retryAfter\":1,\"afterRequests\":3}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), -EBUSY);
+        assert_null(b);
+        assert_int_equal(st.waits, 0);
+        assert_int_equal(log_count("\"startIndex\":\"22\""), 1);
+        assert_true(prov_scim_client_retry_after(c) > 0);
+        c = prov_scim_client_free(c);
+
+        c = client_budget(7, 3);
+        ctl_ok("DELETE", "/_control/fault", NULL);
+        ctl_ok("POST", "/_control/fault", "{\"path\":\"/Users\",\"exact\":true,\"status\":429,\"retryAfter\":5}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), -EBUSY);
+        assert_int_equal(st.waits, 0);
+        assert_int_equal(log_count("\"status\":429"), 1);
+
+        /* Throttled for good: the budget runs out after a few waits, then -EBUSY. */
+        ctl_ok("DELETE", "/_control/fault", NULL);
+        ctl_ok("POST", "/_control/fault",
+               "{\"path\":\"/Users\",\"exact\":true,\"status\":429,\"retryAfter\":1,\"count\":100}");
+        assert_int_equal(prov_scim_fetch_full(c, &b, &st), -EBUSY);
+        assert_true(st.waits >= 1 && st.waits <= 3);
+        assert_true(st.waited_usec <= UINT64_C(3) * 1000000);
+        prov_scim_client_free(c);
+}
+
+/* The confirming GET /Users/{id} and the delta requests wait too. */
+static void test_429_confirm_and_delta(void **state) {
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = client(7);
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        ProvScimStats st;
+
+        (void) state;
+        ctl_ok("POST", "/_control/fault", "{\"path\":\"/Users/u-000003\",\"status\":429,\"retryAfter\":1}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_confirm_user_gone(c, "u-000003", NULL), 0);
+        assert_int_equal(log_count("/Users/u-000003"), 2);
+
+        ctl_ok("POST", "/_control/fault",
+               "{\"path\":\"/Users\",\"exact\":true,\"status\":503,\"retryAfter\":1,\"afterRequests\":1}");
+        ctl_ok("POST", "/_control/stats/reset", NULL);
+        assert_int_equal(prov_scim_fetch_delta(c, 0, &b, &st), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        assert_int_equal(st.waits, 1);
+        assert_int_equal(log_count("\"status\":503"), 1);
 }
 
 static void test_wrong_token_eacces(void **state) {
@@ -580,6 +715,83 @@ static void test_cursor_paging(void **state) {
         assert_non_null(strstr(log, "\"cursor\":\"n/x=\""));
 }
 
+static const char *const PROXY_VARS[] = { "http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                          "ALL_PROXY", "all_proxy" };
+
+static void set_proxy_env(const char *value) {
+        for (size_t i = 0; i < sizeof(PROXY_VARS) / sizeof(PROXY_VARS[0]); i++)
+                if (value)
+                        assert_int_equal(setenv(PROXY_VARS[i], value, 1), 0);
+                else
+                        assert_int_equal(unsetenv(PROXY_VARS[i]), 0);
+}
+
+static int reset_proxy(void **state) {
+        FILE *f = fopen(proxy_log, "we"); /* truncates what earlier tests left */
+
+        assert_non_null(f);
+        fclose(f);
+        return reset(state);
+}
+
+static int unset_proxy_env(void **state) {
+        (void) state;
+        set_proxy_env(NULL);
+        (void) unsetenv("no_proxy");
+        (void) unsetenv("NO_PROXY");
+        return 0;
+}
+
+/* Issue 20.5: proxy variables in the environment are ignored; the recording proxy they name
+ * sees no connection, so certainly not the token. */
+static void test_environment_proxy_ignored(void **state) {
+        _cleanup_(prov_scim_client_freep) ProvScimClient *c = NULL;
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *proxy = NULL, *seen = NULL;
+
+        (void) state;
+        assert_true(asprintf(&proxy, "http://127.0.0.1:%s", proxy_port) > 0);
+        set_proxy_env(proxy);
+        c = client(7);
+        assert_int_equal(prov_scim_fetch_full(c, &b, NULL), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        assert_int_equal(prov_scim_confirm_user_gone(c, "u-000001", NULL), 0);
+        seen = read_all(proxy_log);
+        if (seen && seen[0])
+                fail_msg("the proxy from the environment was used:\n%.500s", seen);
+        assert_true(!seen || !strstr(seen, token));
+}
+
+/* With [source] proxy set the requests go through it, whatever no_proxy says; a plain http://
+ * source behind a proxy off the loopback is refused (the proxy would read the token). */
+static void test_configured_proxy_used(void **state) {
+        _cleanup_(prov_config_freep) ProvConfig *cfg = config_for("/scim/v2", token_file, 10);
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_free_ char *proxy = NULL, *seen = NULL;
+        ProvScimClient *c = NULL;
+
+        (void) state;
+        assert_true(asprintf(&proxy, "http://127.0.0.1:%s", proxy_port) > 0);
+        assert_int_equal(setenv("no_proxy", "*", 1), 0);
+        assert_int_equal(setenv("NO_PROXY", "*", 1), 0);
+        set_str(&cfg->proxy, proxy);
+        assert_int_equal(prov_scim_client_new(cfg, &c), 0);
+        assert_int_equal(prov_scim_client_set_limits(c, &(ProvScimLimits) { .count = 7 }), 0);
+        assert_int_equal(prov_scim_fetch_full(c, &b, NULL), 0);
+        assert_unique(b, N_USERS, N_GROUPS);
+        c = prov_scim_client_free(c);
+        seen = read_all(proxy_log);
+        assert_non_null(strstr(seen, "CONNECTION from 127.0.0.1"));
+        assert_non_null(strstr(seen, "GET http://127.0.0.1:"));
+        assert_non_null(strstr(seen, "/scim/v2/Users?startIndex=1&count=7"));
+
+        set_str(&cfg->proxy, "http://proxy.example.com:3128");
+        assert_int_equal(prov_scim_client_new(cfg, &c), -EPROTONOSUPPORT);
+        set_str(&cfg->url, "https://scim.example.com/scim/v2");
+        assert_int_equal(prov_scim_client_new(cfg, &c), 0);
+        prov_scim_client_free(c);
+}
+
 static double tv_sec(struct timeval tv) {
         return (double) tv.tv_sec + (double) tv.tv_usec / 1e6;
 }
@@ -629,7 +841,9 @@ int main(int argc, char **argv) {
         token_file = getenv("SCIM_TOKEN_FILE");
         data_file = getenv("SCIM_DATA");
         tmpdir = getenv("SCIM_TMP");
-        if (!base || !token_file || !data_file || !tmpdir) {
+        proxy_port = getenv("FAKE_PROXY_PORT");
+        proxy_log = getenv("FAKE_PROXY_LOG");
+        if (!base || !token_file || !data_file || !tmpdir || !proxy_port || !proxy_log) {
                 fprintf(stderr, "SKIP: run through test-scim-source.sh (SCIM_BASE etc. unset)\n");
                 return 77;
         }
@@ -656,6 +870,12 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup(test_response_cap_is_efbig, reset),
                 cmocka_unit_test_setup(test_timeout, reset),
                 cmocka_unit_test_setup(test_429_retry_after, reset),
+                cmocka_unit_test_setup(test_429_mid_scan_retries_same_page, reset),
+                cmocka_unit_test_setup(test_503_backoff_and_http_date, reset),
+                cmocka_unit_test_setup(test_retry_budget_spent_fails_scan, reset),
+                cmocka_unit_test_setup(test_429_confirm_and_delta, reset),
+                cmocka_unit_test_setup_teardown(test_environment_proxy_ignored, reset_proxy, unset_proxy_env),
+                cmocka_unit_test_setup_teardown(test_configured_proxy_used, reset_proxy, unset_proxy_env),
                 cmocka_unit_test_setup(test_wrong_token_eacces, reset),
                 cmocka_unit_test_setup(test_delta_after_deactivation, reset),
                 cmocka_unit_test_setup(test_delta_unsupported, reset),

@@ -21,11 +21,12 @@ fi
 
 tmp=$(mktemp -d)
 pid=
+proxy_pid=
 cleanup() {
-        if [ -n "$pid" ]; then
-                kill "$pid" 2>/dev/null || :
-                wait "$pid" 2>/dev/null || :
-        fi
+        for p in $pid $proxy_pid; do
+                kill "$p" 2>/dev/null || :
+                wait "$p" 2>/dev/null || :
+        done
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -48,6 +49,24 @@ if [ ! -s "$tmp/port" ]; then
         echo "SCIM test server did not start within 15 s:"; cat "$tmp/server.log"; exit 1
 fi
 port=$(cat "$tmp/port")
+
+# The recording proxy of the proxy tests: nothing may reach it unless [source] proxy names it.
+"$PYTHON" "$top_srcdir/tests/scim/fake-proxy.py" --port-file "$tmp/proxy-port" --log "$tmp/proxy.log" \
+        >"$tmp/proxy.out" 2>&1 &
+proxy_pid=$!
+i=0
+while [ ! -s "$tmp/proxy-port" ] && [ $i -lt 150 ]; do
+        if ! kill -0 "$proxy_pid" 2>/dev/null; then
+                echo "fake proxy died:"; cat "$tmp/proxy.out"; exit 1
+        fi
+        sleep 0.1; i=$((i + 1))
+done
+if [ ! -s "$tmp/proxy-port" ]; then
+        echo "fake proxy did not start within 15 s:"; cat "$tmp/proxy.out"; exit 1
+fi
+FAKE_PROXY_PORT=$(cat "$tmp/proxy-port")
+FAKE_PROXY_LOG="$tmp/proxy.log"
+export FAKE_PROXY_PORT FAKE_PROXY_LOG
 
 SCIM_BASE="http://127.0.0.1:$port"
 SCIM_TOKEN_FILE="$tmp/token"

@@ -208,7 +208,7 @@ class Case:
         with open(os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write(token + "\n")
 
-    def write_conf(self, sync=None, accounts=None, source=None):
+    def write_conf(self, sync=None, accounts=None, source=None, enforce=None):
         s = {"type": "scim", "url": self.server.url, "token_file": self.token_file,
              "allow_insecure_http": "yes", "timeout": "10"}
         s.update(source or {})
@@ -219,7 +219,7 @@ class Case:
         sections = {"source": s, "sync": y,
                     "paths": {"state_dir": self.state, "passwd_file": os.path.join(self.dir, "passwd"),
                               "group_file": os.path.join(self.dir, "group")},
-                    "accounts": a, "enforce": {"terminate_sessions": "no"}}
+                    "accounts": a, "enforce": {"terminate_sessions": "no", **(enforce or {})}}
         with open(self.conf, "w") as f:
             for sec, kv in sections.items():
                 f.write(f"[{sec}]\n")
@@ -227,13 +227,13 @@ class Case:
                     f.write(f"{k} = {v}\n")
         return self.conf
 
-    def once(self, *extra, timeout=60):
+    def once(self, *extra, timeout=60, env=None, pass_fds=()):
         """provision-syncd --once; returns (exit status, stdout+stderr)."""
-        env = dict(os.environ)
+        env = dict(env if env is not None else os.environ)
         env.pop("NOTIFY_SOCKET", None)
         env.pop("JOURNAL_STREAM", None)
         p = subprocess.run([syncd, "--config", self.conf, "--once", *extra], env=env,
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout, pass_fds=pass_fds)
         with open(os.path.join(self.dir, "once.log"), "a") as f:
             f.write(f"--- exit {p.returncode}\n{p.stdout}{p.stderr}")
         return p.returncode, p.stdout + p.stderr

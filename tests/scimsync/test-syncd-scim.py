@@ -247,13 +247,111 @@ def test_retry_after_429_fails_then_succeeds_later(srv, case):
     check((t1 - t0).total_seconds() >= 1.5, f"next request {(t1 - t0).total_seconds():.2f} s after Retry-After: 2")
 
 
-def test_429_once_exits_1(srv, case):
+def test_429_budget_0_once_exits_1_naming_the_budget(srv, case):
     first_sync(srv, case)
+    case.write_conf(source={"retry_budget": "0"})
     before = case.store_digest()
     srv.fault(path="/Users", method="GET", status=429, retryAfter=1, count=100)
     rc, out = case.once()
-    check(rc == 1, f"--once on 429 exited {rc}, want 1: {out[-500:]}")
+    check(rc == 1, f"--once on 429 with retry_budget = 0 exited {rc}, want 1: {out[-500:]}")
+    check("retry_budget = 0 s" in out and "giving up on the scan" in out,
+          f"the failure does not name the retry budget: {out[-800:]}")
+    check(sum(e["status"] == 429 for e in srv.request_log()) == 1, "a 429 was asked again with no budget")
     check(case.store_digest() == before, "the store changed on a 429")
+
+
+def test_429_on_a_middle_page_waits_once_and_once_exits_0(srv, case):
+    """Issue 19 item 2: page 3 of 4 answers 429 with Retry-After: 1; the scan waits, asks for page 3
+    again and goes on, instead of throwing the pages it has away."""
+    users, groups = directory(N)
+    srv.reset(users, groups)
+    srv.options(pageCap=5)
+    case.write_conf()
+    srv.fault(path="/Users", exact=True, method="GET", status=429, retryAfter=1, afterRequests=2, count=1)
+    rc, out = case.once()
+    check(rc == 0, f"--once with a 429 on page 3 exited {rc}, want 0: {out[-800:]}")
+    for i in range(1, N + 1):
+        check(active(case, f"user{i:02d}"), f"user{i:02d} is not served as active")
+    check(case.members("eng") == [f"user{i:02d}" for i in range(1, 6)], f"eng members: {case.members('eng')}")
+    lists = srv.list_requests("Users")
+    page3 = [e["status"] for e in lists if e["query"].get("startIndex") == "11"]
+    check(page3 == [429, 200], f"page 3 (startIndex=11) was asked {len(page3)} times: {page3}")
+    page1 = [e for e in lists if e["query"].get("startIndex") == "1"]
+    check(len(page1) == 1, f"the scan started again from page 1 ({len(page1)} times)")
+    check("asking again in 1.000 s (Retry-After)" in out, f"the wait is not logged: {out[-800:]}")
+
+
+def test_sigterm_during_a_retry_wait_stops_the_daemon(srv, case):
+    """A daemon waiting out Retry-After: 100 inside a scan stops on SIGTERM without waiting it out
+    (the wait is cut, no further request is made)."""
+    first_sync(srv, case)
+    case.start_daemon()
+    srv.fault(path="/Users", exact=True, method="GET", status=429, retryAfter=100, count=1)
+    wait_for(lambda: case.daemon_alive() or any(e["status"] == 429 for e in srv.request_log()), "the 429")
+    wait_for(lambda: "asking again in 100.000 s" in case.log_tail(), "the daemon's wait")
+    case.signal(signal.SIGTERM)
+    rc = case.daemon.wait(timeout=60)  # a bound for a hung daemon, not a time assertion
+    check(rc == 0, f"the daemon exited {rc} on SIGTERM: {case.log_tail()}")
+    log = srv.request_log()
+    hit = [k for k, e in enumerate(log) if e["status"] == 429][0]
+    check(not log[hit + 1:], f"requests after the 429 although the daemon was stopping: {log[hit + 1:]}")
+    check("Stopping the wait" in case.log_tail(), f"the cut wait is not logged: {case.log_tail()}")
+
+
+# ------------------------------------------------------------------------------------------ fds
+
+HOOK = """#!/usr/bin/python3 -I
+import os
+mine = []
+for fd in sorted(int(x) for x in os.listdir("/proc/self/fd")):
+    try:
+        mine.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+    except OSError:
+        mine.append(f"{fd} gone")
+parent = []
+for fd in os.listdir(f"/proc/{os.getppid()}/fd"):
+    try:
+        parent.append(os.readlink(f"/proc/{os.getppid()}/fd/{fd}"))
+    except OSError:
+        pass
+with open("OUT", "a") as out:
+    out.write("hook: " + " | ".join(mine) + "\\n")
+    out.write("daemon: " + " | ".join(sorted(parent)) + "\\n")
+"""
+
+
+def test_hooks_inherit_no_fd_of_the_daemon(srv, case):
+    """Issue 20.6: the joiners' hooks run while the daemon holds its connection to the SCIM server,
+    the store, and an fd it inherited without close-on-exec; the hooks see only 0-2 (and the
+    output file they open themselves)."""
+    users, groups = directory(N)
+    srv.reset(users, groups)
+    hooks = os.path.join(case.dir, "hooks.d")
+    os.mkdir(hooks)
+    os.chmod(hooks, 0o755)
+    out = os.path.join(case.dir, "fds.out")
+    with open(os.path.join(hooks, "10-fds"), "w") as f:
+        f.write(HOOK.replace("OUT", out))
+    os.chmod(os.path.join(hooks, "10-fds"), 0o755)
+    case.write_conf(enforce={"hooks_dir": hooks})
+    leaked = os.open(os.path.join(case.dir, "leaked-fd"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        rc, log = case.once(pass_fds=(leaked,))
+    finally:
+        os.close(leaked)
+    check(rc == 0, f"--once exited {rc}: {log[-800:]}")
+    lines = open(out).read().splitlines()
+    mine = [x[len("hook: "):] for x in lines if x.startswith("hook: ")]
+    parent = [x[len("daemon: "):] for x in lines if x.startswith("daemon: ")]
+    check(len(mine) == N, f"{len(mine)} hook runs, want one per joiner")
+    for run in mine:
+        for e in run.split(" | "):
+            fd = int(e.split()[0])
+            check(fd <= 2 or e.endswith("gone") or e.endswith(out), f"a hook inherited {e}: {run}")
+    # Not vacuous: the daemon did hold those fds while its hooks ran.
+    check(any("socket:" in p for p in parent), f"the daemon had no socket open during the hooks: {parent[:1]}")
+    check(any("leaked-fd" in p for p in parent) and any("store.db" in p for p in parent),
+          f"the daemon's fds during the hooks: {parent[:1]}")
 
 
 # ------------------------------------------------------------------------------------------ faults
@@ -439,7 +537,10 @@ CASES = [
     test_count_neutral_change_during_paging_loses_nobody_and_next_sync_converges,
     test_http_500_on_one_page_applies_nothing,
     test_timeout_applies_nothing,
-    test_429_once_exits_1,
+    test_429_budget_0_once_exits_1_naming_the_budget,
+    test_429_on_a_middle_page_waits_once_and_once_exits_0,
+    test_sigterm_during_a_retry_wait_stops_the_daemon,
+    test_hooks_inherit_no_fd_of_the_daemon,
     test_wrong_token_exits_1_says_authentication_and_never_prints_it,
     test_empty_directory_is_held_nobody_lost,
     test_half_directory_drop_is_held_but_joiners_and_suspensions_apply,
