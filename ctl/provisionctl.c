@@ -14,6 +14,7 @@
 
 #include "ctl-history.h"
 #include "ctl-util.h"
+#include "local.h"
 #include "log.h"
 #include "prov-config.h"
 #include "prov-snapshot.h"
@@ -302,8 +303,10 @@ static int verb_status(void) {
         int64_t now = prov_now_usec(), last_attempt, last_success, generation;
         int64_t hold_id = 0, hold_n = 0, hold_total = 0, snap_time = 0;
         bool hold = false, failed, stale;
-        int running, r, ret;
+        int running, r, ret, subid_r;
         char b1[64], b2[64];
+        ProvSubidPolicy subid = {};
+        unsigned subid_overlap = 0;
 
         r = load_config(&c);
         if (r < 0)
@@ -357,6 +360,11 @@ static int verb_status(void) {
                         snap_time = (int64_t) prov_snapshot_last_sync_usec(snap);
         }
         running = daemon_running();
+        /* Advice only, like the daemon's warning at start: the sync never gives out an id of a
+         * listed subordinate range, whatever login.defs says. */
+        subid_r = prov_local_subid_policy_load(c->login_defs_file, &subid);
+        if (subid_r >= 0)
+                subid_overlap = prov_local_subid_overlap(&subid, c->uid_min, c->uid_max);
 
         failed = last_error && last_error[0];
         stale = !snap || snap_time < now - (int64_t) c->interval_sec * 3 * 1000000;
@@ -404,13 +412,28 @@ static int verb_status(void) {
                         ctl_json_end_object(&j);
                 } else
                         ctl_json_null(&j, "hold");
+                ctl_json_begin_object(&j, "subordinate_ids");
+                ctl_json_str(&j, "login_defs", c->login_defs_file);
+                if (subid_r < 0) {
+                        ctl_json_null(&j, "overlap");
+                        ctl_json_str(&j, "error", strerror(-subid_r));
+                } else {
+                        ctl_json_bool(&j, "overlap", subid_overlap != 0);
+                        ctl_json_bool(&j, "uid_overlap", subid_overlap & PROV_SUBID_OVERLAP_UID);
+                        ctl_json_bool(&j, "gid_overlap", subid_overlap & PROV_SUBID_OVERLAP_GID);
+                        ctl_json_uint(&j, "sub_uid_min", subid.uid_min);
+                        ctl_json_uint(&j, "sub_uid_max", subid.uid_max);
+                        ctl_json_uint(&j, "sub_gid_min", subid.gid_min);
+                        ctl_json_uint(&j, "sub_gid_max", subid.gid_max);
+                }
+                ctl_json_end_object(&j);
                 ctl_json_bool(&j, "healthy", !failed && !stale && !hold);
                 ctl_json_end_object(&j);
                 ctl_json_finish(&j);
         } else {
                 bool color = use_color();
                 const char *red = color ? ANSI_RED : "", *green = color ? ANSI_GREEN : "",
-                           *reset = color ? ANSI_RESET : "";
+                           *yellow = color ? ANSI_YELLOW : "", *reset = color ? ANSI_RESET : "";
 
                 if (c->source_type == PROV_SOURCE_SCIM)
                         field("Source", "scim %s", source);
@@ -430,6 +453,20 @@ static int verb_status(void) {
                       by_state[PROV_STATE_ACTIVE], by_state[PROV_STATE_SUSPENDED],
                       by_state[PROV_STATE_DEPROVISIONED], by_state[PROV_STATE_BLOCKED]);
                 field("Groups", "%zu", n_groups - n_groups_removed);
+                if (subid_r < 0)
+                        field("Subordinate ids", "unknown (%s: %s)", c->login_defs_file, strerror(-subid_r));
+                else if (subid_overlap)
+                        field("Subordinate ids", "%suid_min..uid_max %" PRIu32 "..%" PRIu32 " meets %s%s%s of %s: "
+                              "useradd may give local users ids of this range (never given to directory "
+                              "accounts)%s",
+                              yellow, c->uid_min, c->uid_max,
+                              subid_overlap & PROV_SUBID_OVERLAP_UID ? "SUB_UID_MIN..SUB_UID_MAX" : "",
+                              subid_overlap == (PROV_SUBID_OVERLAP_UID | PROV_SUBID_OVERLAP_GID) ? " and " : "",
+                              subid_overlap & PROV_SUBID_OVERLAP_GID ? "SUB_GID_MIN..SUB_GID_MAX" : "",
+                              c->login_defs_file, reset);
+                else
+                        field("Subordinate ids", "uid_min..uid_max clear of useradd's ranges in %s",
+                              c->login_defs_file);
                 if (snap)
                         field("Snapshot", "%sgeneration %" PRIu64 ", %s (%s)%s%s", stale ? red : "",
                               prov_snapshot_generation(snap), ctl_format_time(snap_time, b1, sizeof(b1)),

@@ -24,3 +24,8 @@ check_SCRIPTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
 TESTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
 EXTRA_DIST += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py scripts/setup-deps.sh scripts/build.sh scripts/test.sh \
 	scripts/summarize-tests.sh scripts/demo.sh
+
+# Subordinate id ranges end to end: the real daemon on a Debian-like /etc/subuid (issue 20).
+check_SCRIPTS += tests/sync/test-subid.py
+TESTS += tests/sync/test-subid.py
+EXTRA_DIST += tests/sync/test-subid.py

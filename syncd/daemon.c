@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "enforce.h"
+#include "local.h"
 #include "log.h"
 #include "prov-snapshot-write.h"
 #include "scim-source.h"
@@ -170,10 +171,11 @@ static int open_state(const ProvConfig *config, const char *store_path, Opened *
         r = ensure_state_dir(config->state_dir);
         if (r < 0)
                 return r;
-        r = prov_local_load(config->passwd_file, config->group_file, &ret->local);
+        r = prov_local_load_config(config, &ret->local);
         if (r < 0)
-                return log_error_errno(r, "Failed to read local accounts from %s and %s: %m", config->passwd_file,
-                                       config->group_file);
+                return log_error_errno(r, "Failed to read local accounts from %s, %s, %s and %s: %m",
+                                       config->passwd_file, config->group_file, config->subuid_file,
+                                       config->subgid_file);
         r = prov_store_open(store_path, &ret->store);
         if (r < 0) {
                 opened_done(ret);
@@ -383,6 +385,33 @@ int prov_daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
         return daemon_sync(d, full, ret);
 }
 
+/* Warns when uid_min..uid_max meets the ranges from which useradd(8) hands out subordinate ids:
+ * the next local user created may then own ids of directory users. The sync never gives out nor
+ * serves an id of a listed range, so this is advice, not an error: existing hosts keep working. */
+static void warn_subid_overlap(const ProvConfig *c) {
+        ProvSubidPolicy p;
+        unsigned overlap;
+        int r;
+
+        r = prov_local_subid_policy_load(c->login_defs_file, &p);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to read %s for the subordinate id ranges: %m", c->login_defs_file);
+                return;
+        }
+        overlap = prov_local_subid_overlap(&p, c->uid_min, c->uid_max);
+        if (overlap & PROV_SUBID_OVERLAP_UID)
+                log_warning("uid_min..uid_max (%" PRIu32 "..%" PRIu32 ") meets SUB_UID_MIN..SUB_UID_MAX (%" PRIu64
+                            "..%" PRIu64 ") of %s: useradd may give new local users subordinate uids of this range, "
+                            "which are then never given to directory users (see ID RANGES in provision-syncd.conf(5)).",
+                            c->uid_min, c->uid_max, p.uid_min, p.uid_max, c->login_defs_file);
+        if (overlap & PROV_SUBID_OVERLAP_GID)
+                log_warning("uid_min..uid_max (%" PRIu32 "..%" PRIu32 ") meets SUB_GID_MIN..SUB_GID_MAX (%" PRIu64
+                            "..%" PRIu64 ") of %s: useradd may give new local users subordinate gids of this range, "
+                            "which are then never given to directory users or groups (see ID RANGES in "
+                            "provision-syncd.conf(5)).",
+                            c->uid_min, c->uid_max, p.gid_min, p.gid_max, c->login_defs_file);
+}
+
 static int load_config(const char *path, ProvConfig **ret) {
         _cleanup_free_ char *error = NULL;
         int r;
@@ -393,6 +422,7 @@ static int load_config(const char *path, ProvConfig **ret) {
                         log_error("%s", error);
                 return log_error_errno(r, "Failed to load configuration %s: %m", path);
         }
+        warn_subid_overlap(*ret);
         return 0;
 }
 
