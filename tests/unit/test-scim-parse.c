@@ -65,13 +65,18 @@ static const ProvScimReject *find_reject(const ProvScimBatch *b, const char *kin
         return NULL;
 }
 
+/* A record may have several rejects (an unservable group and its bad member entries): any one
+ * of them may carry the reason. */
 static void assert_rejected(const ProvScimBatch *b, const char *kind, const char *id, const char *reason) {
         const ProvScimReject *r = find_reject(b, kind, id);
 
         if (!r)
                 fail_msg("%s %s was not rejected", kind, id ?: "(no id)");
-        if (!strstr(r->reason, reason))
-                fail_msg("%s %s rejected for \"%s\", expected \"%s\"", kind, id ?: "(no id)", r->reason, reason);
+        for (size_t i = 0; i < b->n_rejects; i++)
+                if (streq(b->rejects[i].kind, kind) && streq_ptr(b->rejects[i].id, id) &&
+                    strstr(b->rejects[i].reason, reason))
+                        return;
+        fail_msg("%s %s rejected for \"%s\", expected \"%s\"", kind, id ?: "(no id)", r->reason, reason);
 }
 
 static int parse_dir_str(const char *json, const ProvScimParseOptions *o, ProvScimBatch **ret) {
@@ -503,6 +508,351 @@ static void test_deep_nesting(void **state) {
         prov_scim_batch_free(b);
 }
 
+/* fmt with its one "%s" replaced by value (the templates are data, not format strings). */
+static char *subst(const char *fmt, const char *value) {
+        const char *at = strstr(fmt, "%s");
+        char *s;
+
+        assert_non_null(at);
+        assert_true(asprintf(&s, "%.*s%s%s", (int) (at - fmt), fmt, value, at + 2) > 0);
+        return s;
+}
+
+/* A JSON value of its own kind, as text, for the hostile matrix. */
+typedef struct Hostile {
+        const char *name;
+        char *json;
+        bool container; /* a container even after the repair (a deep one at default limits) */
+} Hostile;
+
+static void hostile_values(Hostile ret[static 9]) {
+        char num[71], dec[71];
+
+        memset(num, '0', 70);
+        num[0] = '1';
+        num[70] = 0;
+        memset(dec, '0', 70);
+        dec[1] = '.';
+        dec[69] = '1';
+        dec[70] = 0;
+        ret[0] = (Hostile) { "nul-escape", strdup("\"Chief \\u0000 Officer\"") };
+        ret[1] = (Hostile) { "lone-high", strdup("\"\\ud800\"") };
+        ret[2] = (Hostile) { "lone-low", strdup("\"x\\udc00y\"") };
+        ret[3] = (Hostile) { "high-high", strdup("\"\\ud800\\ud800\"") };
+        ret[4] = (Hostile) { "high-then-pair", strdup("\"\\uD83D\\uD83D\\uDE00\"") };
+        ret[5] = (Hostile) { "70-digit-number", strdup(num) };
+        ret[6] = (Hostile) { "70-char-decimal", strdup(dec) };
+        ret[7] = (Hostile) { "400-deep-arrays", nested(400, "[", "]", ""), true };
+        ret[8] = (Hostile) { "400-deep-objects", nested(400, "{\"a\":", "}", "\"\\ud800\""), true };
+        for (size_t i = 0; i < 9; i++)
+                assert_non_null(ret[i].json);
+}
+
+typedef enum Expect {
+        EXPECT_SERVABLE,        /* the hostile value is in an attribute nobody reads */
+        EXPECT_UNSERVABLE,      /* kept with id and active, reason names the attribute */
+        EXPECT_NO_ID,           /* rejected without a record */
+} Expect;
+
+/* Each hostile value in each place of a user, on a ListResponse page between good users: the
+ * page parses, the good users are intact, the hostile one is what the place says. The same
+ * resources in a directory file, and the user alone through prov_scim_parse_user(). */
+static void test_hostile_user_values(void **state) {
+        static const struct {
+                const char *fmt;        /* the hostile resource, %s the value */
+                Expect expect;
+                bool active;
+                const char *reason;     /* for EXPECT_UNSERVABLE */
+        } places[] = {
+                { "{\"id\":\"h\",\"userName\":\"h\",\"title\":%s}", EXPECT_SERVABLE, true, NULL },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"" ENTERPRISE_URN "\":{\"manager\":{\"displayName\":%s}}}",
+                  EXPECT_SERVABLE, true, NULL },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"emails\":[{\"value\":%s,\"primary\":true}]}", EXPECT_SERVABLE, true, NULL },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"displayName\":%s}", EXPECT_UNSERVABLE, true, "'displayName'" },
+                { "{\"id\":\"h\",\"userName\":%s}", EXPECT_UNSERVABLE, true, "'userName'" },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"name\":{\"givenName\":%s}}", EXPECT_UNSERVABLE, true, "'givenName'" },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"" POSIX_URN "\":{\"uidNumber\":%s}}", EXPECT_UNSERVABLE, true,
+                  "'" POSIX_URN ":uidNumber': not an integer" },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"" POSIX_URN "\":{\"loginShell\":%s}}", EXPECT_UNSERVABLE, true,
+                  "'loginShell'" },
+                { "{\"id\":\"h\",\"userName\":\"h\",\"active\":%s}", EXPECT_UNSERVABLE, false, "'active': not a boolean" },
+                /* active: false still reads when something else is unusable. */
+                { "{\"id\":\"h\",\"active\":false,\"userName\":\"h\",\"displayName\":%s}", EXPECT_UNSERVABLE, false,
+                  "'displayName'" },
+                { "{\"id\":\"h\",\"active\":\"False\",\"userName\":%s}", EXPECT_UNSERVABLE, false, "'userName'" },
+                { "{\"id\":%s,\"userName\":\"h\"}", EXPECT_NO_ID, false, NULL },
+        };
+        const ProvScimParseOptions o = { .uid_attribute = POSIX_URN ":uidNumber" };
+        Hostile values[9];
+
+        hostile_values(values);
+        for (size_t v = 0; v < ELEMENTSOF(values); v++)
+                for (size_t p = 0; p < ELEMENTSOF(places); p++) {
+                        _cleanup_free_ char *res = NULL, *page = NULL, *dir = NULL, *copy = NULL;
+                        _cleanup_(prov_scim_user_freep) ProvScimUser *alone = NULL;
+                        const bool in_container = values[v].container && places[p].expect != EXPECT_SERVABLE;
+
+                        res = subst(places[p].fmt, values[v].json);
+                        assert_true(asprintf(&page,
+                                             "{\"schemas\":[\"" PROV_SCIM_SCHEMA_LIST "\"],\"totalResults\":3,\"Resources\":["
+                                             "{\"id\":\"good-1\",\"userName\":\"g1\",\"displayName\":\"G \\ud83d\\ude00\","
+                                             "\"" POSIX_URN "\":{\"uidNumber\":5001}},%s,"
+                                             "{\"id\":\"good-2\",\"userName\":\"g2\",\"active\":false}]}", res) > 0);
+                        assert_true(asprintf(&dir, "{\"Users\":[{\"id\":\"good-1\",\"userName\":\"g1\",\"displayName\":"
+                                             "\"G \\ud83d\\ude00\",\"" POSIX_URN "\":{\"uidNumber\":5001}},%s,"
+                                             "{\"id\":\"good-2\",\"userName\":\"g2\",\"active\":false}]}", res) > 0);
+                        copy = strdup(page);
+                        assert_non_null(copy);
+
+                        for (int k = 0; k < 2; k++) {
+                                _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+                                const ProvScimUser *g1, *g2, *h;
+                                int r = k == 0 ? prov_scim_parse_list(page, strlen(page), false, &o, &b)
+                                               : prov_scim_parse_directory(dir, strlen(dir), &o, &b);
+
+                                if (r != 0)
+                                        fail_msg("%s in place %zu (%s): %s failed: %d", values[v].name, p, places[p].fmt,
+                                                 k == 0 ? "page" : "directory", r);
+                                g1 = find_user(b, "good-1");
+                                g2 = find_user(b, "good-2");
+                                assert_non_null(g1);
+                                assert_non_null(g2);
+                                assert_null(g1->unservable);
+                                assert_string_equal(g1->display_name, "G \xf0\x9f\x98\x80"); /* a pair is kept */
+                                assert_true(g1->has_uid);
+                                assert_int_equal(g1->uid, 5001);
+                                assert_null(g2->unservable);
+                                assert_false(g2->active);
+                                h = find_user(b, "h");
+                                switch (places[p].expect) {
+                                case EXPECT_SERVABLE:
+                                        if (!h || h->unservable)
+                                                fail_msg("%s in place %zu: %s", values[v].name, p,
+                                                         h ? h->unservable : "dropped");
+                                        assert_string_equal(h->user_name, "h");
+                                        assert_true(h->active);
+                                        assert_int_equal(b->n_rejects, 0);
+                                        break;
+                                case EXPECT_UNSERVABLE:
+                                        if (!h || !h->unservable || !strstr(h->unservable, places[p].reason))
+                                                fail_msg("%s in place %zu: expected unservable for %s, got %s", values[v].name,
+                                                         p, places[p].reason,
+                                                         h ? h->unservable ?: "(servable)" : "(dropped)");
+                                        /* The value is refused, never read as absent or as another one. */
+                                        if (!in_container && !strstr(h->unservable, "not an integer") &&
+                                            !strstr(h->unservable, "not a boolean") &&
+                                            !strstr(h->unservable, "invalid UTF-8 or control character"))
+                                                fail_msg("%s in place %zu: reason %s", values[v].name, p, h->unservable);
+                                        assert_unservable_user(b, "h", places[p].active, places[p].reason);
+                                        assert_int_equal(b->n_rejects, 1);
+                                        break;
+                                case EXPECT_NO_ID:
+                                        assert_null(h);
+                                        assert_int_equal(b->n_users, 2);
+                                        assert_int_equal(b->n_rejects, 1);
+                                        assert_non_null(strstr(b->rejects[0].reason, "attribute 'id'"));
+                                        break;
+                                }
+                        }
+                        /* The caller's text is never written. */
+                        assert_string_equal(page, copy);
+
+                        /* GET /Users/h: it exists, unservable or not. */
+                        if (places[p].expect == EXPECT_NO_ID) {
+                                assert_int_equal(prov_scim_parse_user(res, strlen(res), &o, &alone), -EBADMSG);
+                                continue;
+                        }
+                        assert_int_equal(prov_scim_parse_user(res, strlen(res), &o, &alone), 0);
+                        assert_string_equal(alone->id, "h");
+                        assert_int_equal(alone->active, places[p].active);
+                        if (places[p].expect == EXPECT_SERVABLE)
+                                assert_null(alone->unservable);
+                        else {
+                                assert_non_null(alone->unservable);
+                                assert_non_null(strstr(alone->unservable, places[p].reason));
+                                assert_null(alone->user_name);
+                        }
+                }
+        for (size_t v = 0; v < ELEMENTSOF(values); v++)
+                free(values[v].json);
+}
+
+/* The same values in the places of a group: what the sync keeps of an unservable group (id,
+ * externalId, members) is read on its own; a bad member entry is skipped and reported. */
+static void test_hostile_group_values(void **state) {
+        static const struct {
+                const char *fmt;
+                int expect;             /* 0 servable, 1 unservable, 2 servable with a member reject */
+                const char *reason;
+                bool members_unknown;
+        } places[] = {
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"description\":%s,\"members\":[{\"value\":\"good-1\"}]}", 0, NULL, false },
+                { "{\"id\":\"h\",\"displayName\":%s,\"members\":[{\"value\":\"good-1\"}]}", 1, "'displayName'", false },
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"externalId\":%s,\"members\":[{\"value\":\"good-1\"}]}", 1,
+                  "'externalId'", false },
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"gidNumber\":%s,\"members\":[{\"value\":\"good-1\"}]}", 1,
+                  "'gidNumber': not an integer", false },
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"members\":[{\"value\":\"good-1\"},%s]}", 2,
+                  "members[1]: ", false },
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"members\":[{\"value\":\"good-1\"},{\"value\":%s}]}", 2,
+                  "members[1]: attribute 'value'", false },
+                { "{\"id\":\"h\",\"displayName\":\"H\",\"members\":[{\"value\":\"good-1\"},{\"value\":\"good-2\",\"type\":%s}]}",
+                  2, "members[1]: attribute 'type'", false },
+        };
+        const ProvScimParseOptions o = { .gid_attribute = "gidNumber" };
+        Hostile values[9];
+
+        hostile_values(values);
+        for (size_t v = 0; v < ELEMENTSOF(values); v++)
+                for (size_t p = 0; p < ELEMENTSOF(places); p++) {
+                        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+                        _cleanup_free_ char *res = NULL, *page = NULL;
+                        const ProvScimGroup *g, *h;
+
+                        res = subst(places[p].fmt, values[v].json);
+                        assert_true(asprintf(&page,
+                                             "{\"schemas\":[\"" PROV_SCIM_SCHEMA_LIST "\"],\"totalResults\":2,\"Resources\":["
+                                             "{\"id\":\"good\",\"displayName\":\"G\",\"externalId\":\"ext-1\",\"gidNumber\":6001,"
+                                             "\"members\":[{\"value\":\"good-2\"},{\"value\":\"good-1\",\"type\":\"User\"}]},%s]}",
+                                             res) > 0);
+                        if (prov_scim_parse_list(page, strlen(page), true, &o, &b) != 0)
+                                fail_msg("%s in group place %zu: page failed", values[v].name, p);
+                        g = find_group(b, "good");
+                        assert_null(g->unservable);
+                        assert_string_equal(g->external_id, "ext-1");
+                        assert_int_equal(g->gid, 6001);
+                        assert_int_equal(g->n_members, 2);
+                        h = find_group(b, "h");
+                        if (!h)
+                                fail_msg("%s in group place %zu: dropped", values[v].name, p);
+                        switch (places[p].expect) {
+                        case 0:
+                                assert_null(h->unservable);
+                                assert_int_equal(b->n_rejects, 0);
+                                break;
+                        case 1:
+                                if (!h->unservable || !strstr(h->unservable, places[p].reason))
+                                        fail_msg("%s in group place %zu: %s", values[v].name, p, h->unservable ?: "(servable)");
+                                assert_unservable_group(b, "h", places[p].reason);
+                                assert_null(h->external_id);
+                                assert_int_equal(b->n_rejects, 1);
+                                break;
+                        case 2:
+                                assert_null(h->unservable);
+                                assert_rejected(b, "group", "h", places[p].reason);
+                                assert_int_equal(b->n_rejects, 1);
+                                break;
+                        }
+                        /* The members are read in every case; never someone from a bad entry. */
+                        assert_false(h->members_unknown);
+                        assert_int_equal(h->n_members, 1);
+                        assert_string_equal(h->member_ids[0], "good-1");
+                }
+        for (size_t v = 0; v < ELEMENTSOF(values); v++)
+                free(values[v].json);
+}
+
+/* An unreadable members attribute: the group is unservable and says its members are unknown;
+ * externalId and the id are still there. Bad entries are reported up to a cap. */
+static void test_group_members_and_external_id(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL, *c = NULL;
+        _cleanup_free_ char *many = NULL;
+        const ProvScimGroup *g;
+        size_t n = 0;
+        const char *json =
+                "{\"Groups\":[{\"id\":\"g1\",\"displayName\":\"a\",\"externalId\":\"e-1\",\"members\":\"\\ud800\"},"
+                "{\"id\":\"g2\",\"displayName\":\"\\u0000\",\"externalId\":\"e-2\",\"members\":[{\"value\":\"u\"},"
+                "{\"value\":\"" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"},"
+                "{\"value\":\"v\",\"type\":5},{\"value\":\"w\",\"type\":\"Group\"}]},"
+                "{\"id\":\"g3\",\"displayName\":\"c\",\"externalId\":\"\\nx\"},"
+                "{\"id\":\"g4\",\"displayName\":\"d\",\"externalId\":\"\"}]}";
+
+        assert_int_equal(parse_dir_str(json, NULL, &b), 0);
+        assert_int_equal(b->n_groups, 4);
+        g = assert_unservable_group(b, "g1", "'members': not an array");
+        assert_true(g->members_unknown);
+        assert_null(g->member_ids);
+        assert_string_equal(g->external_id, "e-1");
+        g = assert_unservable_group(b, "g2", "'displayName': invalid UTF-8 or control character");
+        assert_false(g->members_unknown);
+        assert_string_equal(g->external_id, "e-2");
+        assert_int_equal(g->n_members, 1);
+        assert_string_equal(g->member_ids[0], "u");
+        assert_rejected(b, "group", "g2", "members[1]: attribute 'value': longer than 255 bytes");
+        assert_rejected(b, "group", "g2", "members[2]: attribute 'type': not a string");
+        g = assert_unservable_group(b, "g3", "'externalId': invalid UTF-8 or control character");
+        assert_null(g->external_id);
+        assert_null(find_group(b, "g4")->unservable);
+        assert_null(find_group(b, "g4")->external_id);                       /* "" = absent */
+        assert_int_equal(b->n_rejects, 3 + 2);
+
+        /* 40 bad entries: 16 reported one by one, then one line for the rest. */
+        many = malloc(64 + 40 * 4);
+        assert_non_null(many);
+        n = (size_t) sprintf(many, "{\"Groups\":[{\"id\":\"g\",\"displayName\":\"a\",\"members\":[");
+        for (size_t i = 0; i < 40; i++)
+                n += (size_t) sprintf(many + n, "%s7", i ? "," : "");
+        strcpy(many + n, "]}]}");
+        assert_int_equal(parse_dir_str(many, NULL, &c), 0);
+        assert_null(c->groups[0].unservable);
+        assert_int_equal(c->groups[0].n_members, 0);
+        assert_int_equal(c->n_rejects, 17);
+        assert_rejected(c, "group", "g", "members[15]: not an object");
+        assert_string_equal(c->rejects[16].reason, "members: 24 more bad entries skipped");
+}
+
+/* Number tokens: up to 63 characters they are numbers as before, from 64 on they are refused
+ * whatever the cJSON build (1.7.15 fails the whole document on them). */
+static void test_long_numbers(void **state) {
+        const ProvScimParseOptions o = { .uid_attribute = "n" };
+        char json[256];
+
+        for (size_t len = 60; len <= 70; len++) {
+                _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+                int n = snprintf(json, sizeof(json), "{\"id\":\"a\",\"userName\":\"a\",\"n\":7.");
+
+                memset(json + n, '0', len - 2);
+                strcpy(json + n + len - 2, "}");
+                assert_int_equal(prov_scim_parse_user(json, strlen(json), &o, &u), 0);
+                if (len < 64) {
+                        assert_null(u->unservable);
+                        assert_true(u->has_uid);
+                        assert_int_equal(u->uid, 7);
+                } else {
+                        assert_non_null(u->unservable);
+                        assert_string_equal(u->unservable, "attribute 'n': not an integer");
+                }
+        }
+}
+
+/* What a resource keeps when it is unservable, and that de-duplication treats it like any other
+ * record: the first one with an id wins. */
+static void test_unservable_dedup(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL, *c = NULL;
+        const char *json =
+                "{\"Users\":[{\"id\":\"a\",\"userName\":\"\\ud800\",\"active\":false},"
+                "{\"id\":\"a\",\"userName\":\"alice\"},{\"id\":\"b\",\"userName\":\"bob\"},"
+                "{\"id\":\"b\",\"userName\":5}]}";
+
+        assert_int_equal(parse_dir_str(json, NULL, &b), 0);
+        assert_int_equal(b->n_users, 2);
+        assert_unservable_user(b, "a", false, "'userName': invalid UTF-8 or control character");
+        assert_null(find_user(b, "b")->unservable);
+        assert_string_equal(find_user(b, "b")->user_name, "bob");
+        assert_int_equal(b->n_rejects, 4);  /* a, b unservable; a, b duplicates */
+
+        /* A page from a server that repeats an unservable record. */
+        assert_int_equal(prov_scim_parse_list("{\"schemas\":[\"" PROV_SCIM_SCHEMA_LIST "\"],\"Resources\":["
+                                              "{\"id\":\"x\",\"active\":[]},{\"id\":\"x\",\"userName\":\"x\"}]}",
+                                              strlen("{\"schemas\":[\"" PROV_SCIM_SCHEMA_LIST "\"],\"Resources\":["
+                                                     "{\"id\":\"x\",\"active\":[]},{\"id\":\"x\",\"userName\":\"x\"}]}"),
+                                              false, NULL, &c), 0);
+        assert_int_equal(c->n_users, 1);
+        assert_unservable_user(c, "x", false, "'active': not a boolean");
+}
+
 static void test_malformed_documents(void **state) {
         static const char *const bad[] = {
                 "",
@@ -736,6 +1086,11 @@ int main(void) {
                 cmocka_unit_test(test_bad_resources),
                 cmocka_unit_test(test_huge_string),
                 cmocka_unit_test(test_deep_nesting),
+                cmocka_unit_test(test_hostile_user_values),
+                cmocka_unit_test(test_hostile_group_values),
+                cmocka_unit_test(test_group_members_and_external_id),
+                cmocka_unit_test(test_long_numbers),
+                cmocka_unit_test(test_unservable_dedup),
                 cmocka_unit_test(test_malformed_documents),
                 cmocka_unit_test(test_list_response),
                 cmocka_unit_test(test_list_response_rules),
