@@ -2,8 +2,8 @@
 /* The daemon's control interface on the system bus: org.provision.Syncd1. provisionctl's actions
  * (sync now, block, unblock, approve, reload) arrive here and run synchronously in the daemon's
  * single thread; the status properties mirror the last sync. The bus policy file allows only root
- * to call methods; every method checks the caller's euid again, so that a permissive or broken
- * policy does not hand the kill switch to everybody. Nothing here logs above debug: errors go
+ * to call methods; every method checks the caller's uid again (as the bus driver knows it), so
+ * that a permissive or broken policy does not hand the kill switch to everybody. Nothing here logs above debug: errors go
  * back to the caller as D-Bus errors. */
 
 #include <errno.h>
@@ -29,21 +29,32 @@ struct ProvBus {
         sd_bus_slot *vtable_slot;
 };
 
-/* Refuses every caller whose effective uid is not 0. The uid comes from the bus driver, which
- * took it from the socket's peer credentials, so the caller cannot forge it. */
+/* Refuses every caller whose uid is not 0, after the bus policy (the first gate) let the call
+ * through. The uid is the one the bus driver took from SO_PEERCRED when the caller connected
+ * (the effective uid at connect time), asked with GetConnectionUnixUser for the message's unique
+ * sender name: the caller cannot forge it, and it is not read from /proc/PID/status, as
+ * sd_bus_query_sender_creds(SD_BUS_CREDS_EUID) would on a dbus-daemon or dbus-broker bus (the
+ * driver supplies no EUID, so sd-bus augments it from /proc, racing with the PID being reused
+ * or the process exec'ing something else). A message without a sender (a direct connection, no
+ * bus driver to vouch for it) is refused. */
 static int check_root(sd_bus_message *m, sd_bus_error *error) {
-        sd_bus_creds *creds = NULL;
-        uid_t euid;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        const char *sender = sd_bus_message_get_sender(m);
+        uint32_t uid;
         int r;
 
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (!sender)
+                return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
+                                        "Only root may control provision-syncd (caller unknown).");
+        r = sd_bus_call_method(sd_bus_message_get_bus(m), "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                               "org.freedesktop.DBus", "GetConnectionUnixUser", &e, &reply, "s", sender);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "u", &uid);
         if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot determine the caller's user: %s", strerror(-r));
-        r = sd_bus_creds_get_euid(creds, &euid);
-        sd_bus_creds_unref(creds);
-        if (r < 0)
-                return sd_bus_error_set_errnof(error, r, "Cannot determine the caller's user: %s", strerror(-r));
-        if (euid != 0)
+                return sd_bus_error_set_errnof(error, r, "Cannot determine the caller's user: %s",
+                                               e.message ?: strerror(-r));
+        if (uid != 0)
                 return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED,
                                         "Only root may control provision-syncd.");
         return 0;

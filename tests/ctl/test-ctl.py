@@ -214,6 +214,7 @@ terminate_sessions = no
 
         daemon = start_fake(addr)
         bus_tests(addr)
+        caller_tests(addr, daemon)
         check(stop(daemon) == 0, "fake-syncd did not exit cleanly on SIGTERM")
 
         policy_tests()
@@ -373,6 +374,51 @@ def bus_tests(addr):
         check(pjson("show", "grace")["user"]["blocked"] is False, "non-root block took effect")
     else:
         print("non-root case skipped: not root or no setpriv")
+
+
+def dbus_send(addr, method, *args, prefix=()):
+    return subprocess.run([*prefix, "dbus-send", f"--bus={addr}", "--print-reply", "--dest=org.provision.Syncd1",
+                           "/org/provision/Syncd1", f"org.provision.Syncd1.{method}", *args],
+                          capture_output=True, text=True)
+
+
+def caller_tests(addr, daemon):
+    """Issue 20.7: the daemon's root check uses the uid the bus driver vouches for
+    (GetConnectionUnixUser of the sender), on this permissive bus where it is the only gate: a
+    non-root caller gets org.freedesktop.DBus.Error.AccessDenied, root is accepted, and the check
+    reads nothing from /proc (strace on the daemon while both calls are made, when strace can
+    attach here; else that part is skipped and says so)."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("dbus-send"):
+        print("caller case skipped: not root, or no setpriv or dbus-send")
+        return
+    trace = None
+    log = os.path.join(tmp, "strace.log")
+    if shutil.which("strace"):
+        trace = subprocess.Popen(["strace", "-f", "-e", "trace=open,openat,openat2", "-o", log,
+                                  "-p", str(daemon.pid)], stderr=subprocess.PIPE, text=True)
+        line = trace.stderr.readline()  # "strace: Process N attached", or why it cannot
+        if "attached" not in line:
+            trace.wait()
+            print(f"caller case: strace cannot attach here ({line.strip()}), /proc checked by review only")
+            trace = None
+    try:
+        n_calls = len(calls())
+        p = dbus_send(addr, "Reload", prefix=NOBODY)
+        check(p.returncode != 0 and "org.freedesktop.DBus.Error.AccessDenied" in p.stderr
+              and "Only root" in p.stderr, f"non-root Reload: {p.returncode} {p.stderr}")
+        check(len(calls()) == n_calls, f"a non-root call reached the daemon: {calls()[n_calls:]}")
+        p = dbus_send(addr, "Reload")
+        check(p.returncode == 0, f"root Reload refused: {p.stderr}")
+        check(calls()[n_calls:] == ["reload"], f"root Reload: {calls()[n_calls:]}")
+    finally:
+        if trace:
+            trace.send_signal(2)  # SIGINT: strace detaches and leaves the daemon running
+            trace.wait()
+    if trace:
+        with open(log) as f:
+            opened = [x for x in f.read().splitlines() if "/proc/" in x]
+        check(not opened, "the daemon read /proc to check a caller:\n" + "\n".join(opened[:5]))
+    check(daemon.poll() is None, "fake-syncd died during the caller case")
 
 
 def policy_tests():
