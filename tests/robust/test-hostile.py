@@ -3,9 +3,14 @@
 """Hostile-input corpus, table driven: provision-syncd --once (file source) on a directory that
 holds good records and one hostile thing each. For a hostile record: the sync exits 0, the
 record is skipped with an audit 'reject' row naming its SCIM id, the good records of the same
-sync are applied, and nothing hostile is served. For a hostile document (not a directory, too
-deep, NUL): exit 1, nothing applied, the previous snapshot unchanged, last_error recorded. An
-empty directory is held by the mass-deprovision guard (exit 4). Never a crash.
+sync are applied, and nothing hostile is served. A hostile attribute value (a NUL or lone
+surrogate escape, a 70-digit number, a 400-deep attribute) is such a record, or nothing at all
+when provision does not read that attribute. A record with a readable id that cannot be served
+keeps the stored account as it is (a full scan never deprovisions it) and its active: false
+still suspends it: the cases with `replace` rewrite a stored user's record in the second sync.
+For a hostile document (not JSON, a raw NUL byte, truncated, not a directory): exit 1, nothing
+applied, the previous snapshot unchanged, last_error recorded. An empty directory is held by
+the mass-deprovision guard (exit 4). Never a crash.
 
 Usage: test-hostile.py [CASE...]   (run under make check with top_builddir/top_srcdir set)
 """
@@ -39,20 +44,34 @@ def group(sid, name, members=(), **kw):
 
 
 BASE_USERS = [user("b-1", "alice", uidNumber=200001), user("b-2", "bob", uidNumber=200002)]
-BASE_GROUPS = [group("g-staff", "staff", ["b-1", "b-2"], gidNumber=300000)]
+BASE_GROUPS = [group("g-staff", "crew", ["b-1", "b-2"], gidNumber=300000)]
 # Applied in the same sync as every hostile record: the good ones must not suffer.
 NEWBIE = user("n-1", "newbie")
 
 
 def case(name, users=(), groups=(), expect="reject", bad=(), any_bad=(), absent=(), present=(),
-         raw=None, members=None, one_of=()):
+         raw=None, members=None, one_of=(), replace=None, same=(), state=None):
     """expect: reject | ok | fail | guard. bad: SCIM ids that must each have a reject row;
     any_bad: at least one of these must; absent/present: names (not) in the snapshot; one_of:
     exactly one of these user names is served;
-    members: {group: [names]} exact membership; raw: the whole file as bytes."""
+    members: {group: [names]} exact membership; raw: the whole file as bytes;
+    replace: {SCIM id: record} stands in for that base user in the second sync; same: names
+    whose passwd entry must not change; state: {name: (store state, shell in the snapshot)}."""
     return dict(name=name, users=list(users), groups=list(groups), expect=expect, bad=list(bad),
                 any_bad=list(any_bad), absent=list(absent), present=list(present), raw=raw, members=members,
-                one_of=list(one_of))
+                one_of=list(one_of), replace=replace or {}, same=list(same), state=state or {})
+
+
+def deep(n, leaf="x"):
+    v = leaf
+    for _ in range(n):
+        v = [v]
+    return v
+
+
+ACTIVE, SUSPENDED = 0, 1
+NOLOGIN = "/usr/sbin/nologin"
+BIG = 10 ** 69  # 70 digits: over cJSON 1.7.15's 64-byte number buffer
 
 
 def bad_user(name, sid, user_name, **kw):
@@ -80,7 +99,7 @@ CASES = [
     case("name-case-collision", users=[user("x-17", "Carol"), user("x-18", "carol")],
          any_bad=["x-17", "x-18"], present=["carol"]),
     case("name-takes-existing-user", users=[user("x-19", "ALICE")], bad=["x-19"]),
-    case("name-is-a-group", users=[user("x-20", "staff")], bad=["x-20"], absent=["passwd staff"]),
+    case("name-is-a-group", users=[user("x-20", "crew")], bad=["x-20"], absent=["passwd crew"]),
     # --- ids -----------------------------------------------------------------------------
     bad_user("uid-zero", "i-1", "zero", uidNumber=0),
     bad_user("uid-negative", "i-2", "neg", uidNumber=-1),
@@ -138,8 +157,46 @@ CASES = [
         "Users": {"schemas": [LIST], "totalResults": 1000000, "itemsPerPage": 999, "startIndex": 1,
                   "Resources": BASE_USERS + [NEWBIE]},
         "Groups": BASE_GROUPS}).encode(), expect="ok"),
-    case("doc-deep-nesting", raw=b'{"Users": ' + b"[" * 100000 + b"]" * 100000 + b"}", expect="fail"),
-    case("doc-nul-escape", users=[user("d-1", "nul\u0000name")], expect="fail"),
+    # --- one attribute value: never the whole document (issue 19) ------------------------
+    case("value-nul-escape-name", users=[user("d-1", "nul\u0000name")], bad=["d-1"]),
+    case("value-nul-escape-gecos", users=[user("d-2", "chief", displayName="Chief \u0000 Officer")], bad=["d-2"],
+         absent=["passwd chief"]),
+    case("value-nul-escape-unread", users=[user("d-3", "titled", title="Chief \u0000 Officer")], expect="ok",
+         present=["titled"]),
+    case("value-lone-high-unread", users=[user("d-4", "nick", nickName="\ud800")], expect="ok", present=["nick"]),
+    case("value-lone-low-unread", users=[user("d-5", "nick2", nickName="a\udc00b")], expect="ok", present=["nick2"]),
+    case("value-high-high-gecos", users=[user("d-6", "hh", displayName="\ud800\ud800")], bad=["d-6"],
+         absent=["passwd hh"]),
+    case("value-lone-high-name", users=[user("d-7", "\ud800")], bad=["d-7"]),
+    case("value-long-number-unread", users=[user("d-8", "longnum", employeeNumber=BIG)], expect="ok",
+         present=["longnum"]),
+    case("value-long-number-uid", users=[user("d-9", "longuid", uidNumber=BIG)], bad=["d-9"],
+         absent=["passwd longuid"]),
+    case("value-deep-unread", users=[user("d-10", "deepx", x=deep(400))], expect="ok", present=["deepx"]),
+    case("value-deep-gecos", users=[user("d-11", "deepg", displayName=deep(400))], bad=["d-11"],
+         absent=["passwd deepg"]),
+    case("value-lone-surrogate-group", groups=[group("d-12", "\ud800", ["b-1"])], bad=["d-12"]),
+    case("value-bad-member-entry", groups=[
+        {"schemas": [G], "id": "d-13", "displayName": "partial",
+         "members": [{"value": "b-1"}, {"value": "\ud800"}, "b-2", {"value": BIG}]}],
+         bad=["d-13"], members={"partial": ["alice"]}),
+    # --- a stored account whose record becomes unservable ---------------------------------
+    case("stored-unservable-kept", replace={"b-1": user("b-1", "alice", uidNumber=200001, displayName="\ud800")},
+         bad=["b-1"], same=["alice"], state={"alice": (ACTIVE, None)}),
+    case("stored-unservable-suspended", replace={"b-1": user("b-1", "\ud800", active=False, uidNumber=BIG)},
+         bad=["b-1"], state={"alice": (SUSPENDED, NOLOGIN)}),
+    case("stored-unservable-active-unreadable", replace={"b-1": user("b-1", "alice", active=deep(400))},
+         bad=["b-1"], state={"alice": (SUSPENDED, NOLOGIN)}),
+    case("stored-unservable-full-scan", replace={"b-1": {"schemas": ["urn:evil"], "id": "b-1", "userName": 5}},
+         bad=["b-1"], same=["alice"], state={"alice": (ACTIVE, None)}),
+    # --- whole documents ------------------------------------------------------------------
+    case("doc-deep-nesting", raw=b'{"Users": ' + b"[" * 100000 + b"]" * 100000 + b"}", expect="guard"),
+    case("doc-raw-nul-in-record", raw=json.dumps({"Users": BASE_USERS + [user("d-20", "rawnul")],
+                                                  "Groups": BASE_GROUPS}).encode().replace(b"rawnul", b"raw\x00nul"),
+         expect="fail"),
+    case("doc-bad-hex-escape", raw=json.dumps({"Users": BASE_USERS + [user("d-21", "badhex")],
+                                               "Groups": BASE_GROUPS}).encode().replace(b"badhex", b"bad\\uZZZZ"),
+         expect="fail"),
     case("doc-top-level-array", raw=b"[]", expect="fail"),
     case("doc-users-string", raw=b'{"Users": "everyone", "Groups": []}', expect="fail"),
     case("doc-not-json", raw=b"\x00\xff\xfe garbage", expect="fail"),
@@ -157,6 +214,8 @@ group_file = {tmp}/group
 [accounts]
 uid_attribute = uidNumber
 gid_attribute = gidNumber
+# The home-* cases check the homeDirectory the source gives, used only when opted in.
+home_from_attribute = yes
 [enforce]
 terminate_sessions = no
 """
@@ -214,11 +273,13 @@ def run_case(c, tmp):
     with store(tmp) as db:
         seq0 = db.execute("SELECT COALESCE(MAX(seq), 0) FROM audit").fetchone()[0]
     snap_before = snapcheck(tmp)
+    lines_before = snapshot_dump(tmp)
 
     if c["raw"] is not None:
         write_dir(tmp, None, None, c["raw"])
     else:
-        write_dir(tmp, BASE_USERS + [NEWBIE] + c["users"], BASE_GROUPS + c["groups"])
+        write_dir(tmp, [c["replace"].get(u["id"], u) for u in BASE_USERS] + [NEWBIE] + c["users"],
+                  BASE_GROUPS + c["groups"])
     rc, out = run_syncd(tmp)
     expect = c["expect"]
     want_rc = {"fail": 1, "guard": 4}.get(expect, 0)
@@ -265,9 +326,11 @@ def run_case(c, tmp):
     for n in ["alice", "bob"] + (["newbie"] if c["raw"] is None else []) + c["present"]:
         if not entry(lines, "passwd", n):
             raise Failure(f"good user {n} not served")
-    staff = entry(lines, "group", "staff")
-    if not staff or not staff.endswith(":alice,bob"):
-        raise Failure(f"good group staff wrong: {staff}")
+    staff = entry(lines, "group", "crew")
+    # A suspended account is no group's member while it stays so.
+    crew = ",".join(n for n in ("alice", "bob") if c["state"].get(n, (ACTIVE,))[0] == ACTIVE)
+    if not staff or not staff.endswith(":" + crew):
+        raise Failure(f"good group crew wrong: {staff}")
     for a in c["absent"]:
         kind, name = a.split(" ", 1)
         if entry(lines, kind, name):
@@ -282,6 +345,17 @@ def run_case(c, tmp):
             name = line[len("passwd "):].split(":", 1)[0]
             if name not in good:
                 raise Failure(f"unexpected user served: {line}")
+    for n in c["same"]:
+        if entry(lines, "passwd", n) != entry(lines_before, "passwd", n):
+            raise Failure(f"{n} changed: {entry(lines_before, 'passwd', n)} -> {entry(lines, 'passwd', n)}")
+    for n, (want_state, want_shell) in c["state"].items():
+        with store(tmp) as db:
+            row = db.execute("SELECT state FROM users WHERE name = ?", (n,)).fetchone()
+        if not row or row[0] != want_state:
+            raise Failure(f"{n}: store state {row and row[0]}, expected {want_state}")
+        e = entry(lines, "passwd", n)
+        if want_shell and (not e or e.split(":")[6] != want_shell):
+            raise Failure(f"{n}: served as {e}, expected shell {want_shell}")
     for g, want in (c["members"] or {}).items():
         e = entry(lines, "group", g)
         got = e.split(":")[3].split(",") if e and e.split(":")[3] else []
