@@ -1,17 +1,32 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Runs bench-nss for provision, nss_files and libnss-cache. Needs root: each service reads its
-# data through a copy of /etc bind-mounted over /etc in a private mount namespace (the real /etc
-# is never modified). Usage: bench/run-nss.sh [BUILDDIR]
+# Runs bench-nss for provision, libnss-cache, nss_files and SQLite (and SSSD, see below), in one
+# run. Needs root: each NSS service reads its data through a copy of /etc bind-mounted over /etc
+# in a private mount namespace (the real /etc is never modified).
+#
+# Usage: bench/run-nss.sh [BUILDDIR]
+#   BEFORE=OTHER_BUILDDIR   also runs the NSS module of another build (e.g. of an older commit) on
+#                           a snapshot written by that build's writer, as "provision-before"
+#   SSSD=1                  also runs SSSD (bench/run-sssd.sh: sssd + slapd in private
+#                           namespaces, from .debs unpacked under SSSD_ROOT, default /tmp/sssd-root)
+#   SERVICES="..."          subset and order of: before provision cache files sqlite
 set -eu
 builddir=$(cd "${1:-build}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 make -C "$builddir" -s bench/bench-nss nss_provision/libnss_provision.la
 [ "$(id -u)" -eq 0 ] || { echo "needs root (unshare -m, bind mounts)"; exit 1; }
+services=${SERVICES:-"${BEFORE:+before }provision cache files sqlite"}
 
 tmp=$(mktemp -d /tmp/prov-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
 "$builddir/bench/bench-nss" gen "$tmp"
+if [ -n "${BEFORE:-}" ]; then
+        before=$(cd "$BEFORE" && pwd)
+        mkdir "$tmp/before"
+        printf 'before: '
+        "$before/bench/bench-nss" gen "$tmp/before"
+fi
 mkdir "$tmp/etc"
 cp -a /etc/. "$tmp/etc/"
 cat "$tmp/passwd" >> "$tmp/etc/passwd"
@@ -25,9 +40,23 @@ touch "$tmp"/etc/*.ix*
 unshare -m /bin/sh -eu -c '
         mount --make-rprivate /
         mount --bind "$1/etc" /etc
-        export LD_LIBRARY_PATH="$2/nss_provision/.libs" PROVISION_SNAPSHOT="$1/snapshot"
-        printf "%-10s %-30s %15s\n" service operation median
-        for svc in provision cache files; do
-                "$2/bench/bench-nss" run $svc
+        export PROV_BENCH_SQLITE="$1/nss.sqlite"
+        printf "%-14s %-30s %15s\n" service operation median
+        for svc in $3; do
+                case $svc in
+                before)
+                        # The new benchmark program (same operations) on the old module and file.
+                        LD_LIBRARY_PATH="$4/nss_provision/.libs" PROVISION_SNAPSHOT="$1/before/snapshot" \
+                                "$2/bench/bench-nss" run provision provision-before ;;
+                provision)
+                        LD_LIBRARY_PATH="$2/nss_provision/.libs" PROVISION_SNAPSHOT="$1/snapshot" \
+                                "$2/bench/bench-nss" run provision ;;
+                *)
+                        "$2/bench/bench-nss" run $svc ;;
+                esac
         done
-' sh "$tmp" "$builddir"
+' sh "$tmp" "$builddir" "$services" "${before:-}"
+
+if [ -n "${SSSD:-}" ]; then
+        "$here/run-sssd.sh" "$builddir" "$tmp"
+fi

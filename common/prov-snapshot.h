@@ -39,8 +39,36 @@ typedef struct ProvSnapGroupView {
         uint32_t member_bytes;          /* sum of (strlen + 1) of the members as the writer stated
                                          * it: a sizing hint, not trusted for memory safety */
         uint32_t index;
-        uint32_t _members_index;        /* private */
+        uint32_t _members_index;        /* private: the record's ref */
 } ProvSnapGroupView;
+
+/* A passwd record as stored: text is "name\0x\0gecos\0home\0shell\0" (size bytes, the last a
+ * NUL), the strings of struct passwd in the order getpwnam_r lays them out, so that a lookup is one
+ * bounded copy. Checked by the reader: the NULs after the name and "x" and at the end. */
+typedef struct ProvSnapPasswd {
+        const char *text;
+        size_t size;
+        size_t name_len;
+        uint32_t uid, gid;
+        uint32_t index;                 /* record index, enumeration order */
+} ProvSnapPasswd;
+
+/* A group record as stored: text is "name\0x\0" followed by the member names, each with its NUL
+ * (size bytes), as getgrnam_r lays them out after the gr_mem array; member i starts at
+ * text + name_len + 3 + member_off[i]. The reader checked the text's NULs and the array's bounds,
+ * not the offsets: each must be checked against member_bytes where it is used. */
+typedef struct ProvSnapGroupRecord {
+        const char *text;
+        size_t size;
+        size_t name_len;
+        size_t member_bytes;            /* size - name_len - 3 */
+        const uint32_t *member_off;     /* n_members entries */
+        uint32_t n_members;
+        uint32_t gid;
+        uint32_t flags;                 /* PROV_SNAP_GROUP_* */
+        uint32_t index;
+        uint32_t _ref;                  /* private */
+} ProvSnapGroupRecord;
 
 int prov_snapshot_open(const char *path, ProvSnapshot **ret);
 ProvSnapshot *prov_snapshot_close(ProvSnapshot *s);
@@ -77,10 +105,21 @@ int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g
 int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
                                    const char **ret, size_t *ret_len);
 
+/* The same records in their stored form, for the NSS module: no string is measured or resolved
+ * separately. */
+int prov_snapshot_passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret);
+int prov_snapshot_passwd_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapPasswd *ret);
+int prov_snapshot_passwd_at(const ProvSnapshot *s, size_t index, ProvSnapPasswd *ret);
+int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupRecord *ret);
+int prov_snapshot_group_record_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupRecord *ret);
+int prov_snapshot_group_record_at(const ProvSnapshot *s, size_t index, ProvSnapGroupRecord *ret);
+
 /* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
  * lock, until prov_cache_release(); on failure no lock is held. path NULL means
- * $PROVISION_SNAPSHOT (secure_getenv) or PROV_SNAPSHOT_PATH. The mapping is replaced when the
- * writer marked it stale, or when a stat (at most once per second) shows another inode. */
+ * $PROVISION_SNAPSHOT (secure_getenv) or PROV_SNAPSHOT_PATH, read when the mapping is (re)checked,
+ * not on every call. The mapping is replaced when the writer marked it stale (one memory load per
+ * call), or when a stat shows another inode: that check runs on every 64th call at most once a
+ * second, so that a lookup reads neither the clock nor the environment. */
 int prov_cache_acquire(const char *path, const ProvSnapshot **ret);
 void prov_cache_release(void);
 /* Drops the cached mapping (tests, and modules being unloaded). Must not be called with the

@@ -2,9 +2,11 @@
 
 /* One shared read-only mapping of the snapshot per process. Lookups hold the read lock while
  * they copy out of the mapping; a thread that finds the mapping replaced takes the write lock
- * and swaps it. A replacement is noticed by the writer's stale mark (one memory load), and, at
- * most once per second, by comparing the path's inode with the mapped one, in case the writer
- * died between the rename and the mark. */
+ * and swaps it. A replacement is noticed by the writer's stale mark (one memory load per lookup,
+ * made before the rename). Anything else, a file replaced by hand or the environment variable
+ * changed, is noticed by a re-check of the path (stat, and $PROVISION_SNAPSHOT) that runs on
+ * every 16th lookup at most once a second: a lookup itself reads neither the clock nor the
+ * environment. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,11 +18,16 @@
 #include "prov-snapshot.h"
 #include "prov-util.h"
 
+/* Lookups between two looks at the clock. */
+#define CACHE_CHECK_EVERY 16u
+
 static pthread_rwlock_t cache_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static ProvSnapshot *cache_snap;        /* protected by cache_lock */
 static char *cache_path;                /* protected by cache_lock */
+static bool cache_default;              /* cache_path came from prov_cache_default_path() */
 static int64_t cache_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; atomic */
+static unsigned cache_calls;            /* lookups, counted loosely (relaxed, lost updates are fine) */
 
 /* A child must not inherit a lock that another thread of the parent held at fork() time. The
  * mapping and the path are always either NULL or complete objects (they are swapped by a single
@@ -48,31 +55,43 @@ const char *prov_cache_default_path(void) {
         return e && e[0] == '/' ? e : PROV_SNAPSHOT_PATH;
 }
 
-/* Whether the current mapping can serve a lookup for path without a syscall. Caller holds the
- * lock (either mode). */
-static bool cache_usable(const char *path) {
-        return cache_snap && cache_path && streq(cache_path, path) && !prov_snapshot_is_stale(cache_snap) &&
-               now_sec() < __atomic_load_n(&cache_next_check, __ATOMIC_RELAXED);
+/* Whether the mapping is the one asked for: path NULL means the default path as resolved at the
+ * last check. Caller holds the lock (either mode). */
+static bool cache_matches(const char *path) {
+        if (!cache_snap || !cache_path)
+                return false;
+        return path ? streq(cache_path, path) : cache_default;
 }
 
-/* Under the write lock: re-validates or replaces the mapping. */
+/* Whether the path is due for a re-check: every CACHE_CHECK_EVERY-th call, once a second. */
+static bool cache_check_due(void) {
+        unsigned n = __atomic_load_n(&cache_calls, __ATOMIC_RELAXED);
+
+        __atomic_store_n(&cache_calls, n + 1, __ATOMIC_RELAXED);
+        if (n % CACHE_CHECK_EVERY != 0)
+                return false;
+        return now_sec() >= __atomic_load_n(&cache_next_check, __ATOMIC_RELAXED);
+}
+
+/* Under the write lock: re-checks the path and keeps, replaces or drops the mapping. */
 static int cache_refresh_locked(const char *path) {
         ProvSnapshot *s = NULL, *old;
+        const char *want = path ?: prov_cache_default_path();
         char *p;
         struct stat st;
         int r;
 
-        if (cache_usable(path))
-                return 0;
-
-        if (cache_snap && cache_path && streq(cache_path, path) && !prov_snapshot_is_stale(cache_snap) &&
-            stat(path, &st) >= 0 &&
+        /* The same file is still there: keep it, even when it is marked stale (the writer marks
+         * it before the rename; until then the path still names it). */
+        if (cache_snap && cache_path && streq(cache_path, want) && stat(want, &st) >= 0 &&
             prov_snapshot_same_file(cache_snap, (uint64_t) st.st_dev, (uint64_t) st.st_ino)) {
+                if (!path)
+                        cache_default = true;
                 __atomic_store_n(&cache_next_check, now_sec() + 1, __ATOMIC_RELAXED);
                 return 0;
         }
 
-        r = prov_snapshot_open(path, &s);
+        r = prov_snapshot_open(want, &s);
         if (r < 0) {
                 /* The file is gone or broken: stop serving the old one as well. */
                 old = cache_snap;
@@ -80,8 +99,8 @@ static int cache_refresh_locked(const char *path) {
                 prov_snapshot_close(old);
                 return r;
         }
-        if (!cache_path || !streq(cache_path, path)) {
-                p = strdup(path);
+        if (!cache_path || !streq(cache_path, want)) {
+                p = strdup(want);
                 if (!p) {
                         prov_snapshot_close(s);
                         return -ENOMEM;
@@ -89,6 +108,7 @@ static int cache_refresh_locked(const char *path) {
                 free(cache_path);
                 cache_path = p;
         }
+        cache_default = !path;
         old = cache_snap;
         cache_snap = s;
         prov_snapshot_close(old);
@@ -101,23 +121,20 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
 
         if (!ret)
                 return -EINVAL;
-        if (!path)
-                path = prov_cache_default_path();
         (void) pthread_once(&cache_once, cache_init_once);
 
-        /* Between dropping the write lock and taking the read lock another thread may replace the
-         * mapping again; retry a few times, then serve what is there (it is a complete snapshot). */
-        for (unsigned attempt = 0;; attempt++) {
-                r = pthread_rwlock_rdlock(&cache_lock);
-                if (r != 0)
-                        return -r;
-                if (cache_usable(path) ||
-                    (attempt >= 3 && cache_snap && cache_path && streq(cache_path, path))) {
-                        *ret = cache_snap;
-                        return 0;
-                }
-                pthread_rwlock_unlock(&cache_lock);
+        r = pthread_rwlock_rdlock(&cache_lock);
+        if (r != 0)
+                return -r;
+        if (cache_matches(path) && !prov_snapshot_is_stale(cache_snap) && !cache_check_due()) {
+                *ret = cache_snap;
+                return 0;
+        }
+        pthread_rwlock_unlock(&cache_lock);
 
+        /* Between dropping the write lock and taking the read lock another thread may replace the
+         * mapping again; whatever is there then is a complete snapshot of the path asked for. */
+        for (unsigned attempt = 0; attempt < 3; attempt++) {
                 r = pthread_rwlock_wrlock(&cache_lock);
                 if (r != 0)
                         return -r;
@@ -125,7 +142,17 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
                 pthread_rwlock_unlock(&cache_lock);
                 if (r < 0)
                         return r;
+
+                r = pthread_rwlock_rdlock(&cache_lock);
+                if (r != 0)
+                        return -r;
+                if (cache_matches(path)) {
+                        *ret = cache_snap;
+                        return 0;
+                }
+                pthread_rwlock_unlock(&cache_lock);
         }
+        return -EAGAIN;
 }
 
 void prov_cache_release(void) {
@@ -138,6 +165,7 @@ void prov_cache_flush(void) {
         cache_snap = prov_snapshot_close(cache_snap);
         free(cache_path);
         cache_path = NULL;
+        cache_default = false;
         __atomic_store_n(&cache_next_check, 0, __ATOMIC_RELAXED);
         pthread_rwlock_unlock(&cache_lock);
 }

@@ -10,20 +10,26 @@
 #include <stdint.h>
 
 #define PROV_SNAP_MAGIC "PROVSNAP"
-#define PROV_SNAP_VERSION 2u
+/* 3: passwd and group records carry their strings inline, laid out as getpwnam_r/getgrnam_r hand
+ * them out; index slots point at records by offset; no string table. */
+#define PROV_SNAP_VERSION 3u
 
 enum {
         PROV_SNAP_SEC_USERS,            /* SnapUser[n_users], in enumeration order */
         PROV_SNAP_SEC_GROUPS,           /* SnapGroup[n_groups], in enumeration order */
         PROV_SNAP_SEC_USER_GIDS,        /* u32 gids, one sorted slice per user (initgroups) */
-        PROV_SNAP_SEC_MEMBERS,          /* u32 string offsets, one slice per group */
-        PROV_SNAP_SEC_IDX_USER_NAME,    /* SnapSlot[2^k], key = name hash */
-        PROV_SNAP_SEC_IDX_USER_UID,     /* SnapSlot[2^k], key = uid */
-        PROV_SNAP_SEC_IDX_GROUP_NAME,   /* SnapSlot[2^k], key = name hash */
-        PROV_SNAP_SEC_IDX_GROUP_GID,    /* SnapSlot[2^k], key = gid */
-        PROV_SNAP_SEC_STRINGS,          /* entries: u32 length, bytes, NUL */
+        PROV_SNAP_SEC_PASSWD,           /* SnapPasswd records, 8-byte aligned */
+        PROV_SNAP_SEC_GROUP_DATA,       /* SnapGroupData records, 8-byte aligned */
+        PROV_SNAP_SEC_IDX_USER_NAME,    /* SnapSlot[2^k], key = name hash, ref = SnapPasswd */
+        PROV_SNAP_SEC_IDX_USER_UID,     /* SnapSlot[2^k], key = uid, ref = SnapPasswd */
+        PROV_SNAP_SEC_IDX_GROUP_NAME,   /* SnapSlot[2^k], key = name hash, ref = SnapGroupData */
+        PROV_SNAP_SEC_IDX_GROUP_GID,    /* SnapSlot[2^k], key = gid, ref = SnapGroupData */
         _PROV_SNAP_SEC_MAX,
 };
+
+/* Records are referred to by their offset in their section divided by this (so that a u32
+ * reaches 32 GiB). */
+#define PROV_SNAP_REF_UNIT 8u
 
 typedef struct SnapSection {
         uint64_t offset;
@@ -41,7 +47,7 @@ typedef struct SnapHeader {
         uint32_t uid_min;
         uint32_t uid_max;
         uint32_t hash_seed;
-        uint32_t stale;                 /* set to 1 by the writer after the file was replaced */
+        uint32_t stale;                 /* set to 1 by the writer when the file is being replaced */
         uint32_t n_users;
         uint32_t n_groups;
         uint32_t user_record_size;
@@ -49,33 +55,51 @@ typedef struct SnapHeader {
         SnapSection sections[_PROV_SNAP_SEC_MAX];
 } SnapHeader;
 
+/* What only shadow, initgroups and PAM need; the passwd record holds the rest. */
 typedef struct SnapUser {
-        uint32_t name, gecos, home, shell;      /* string-table offsets */
-        uint32_t uid, gid;
+        uint32_t passwd;                         /* ref of the SnapPasswd */
         uint32_t state;                          /* ProvState */
         uint32_t lastchg_days;
         uint32_t gids_index, n_gids;             /* slice of PROV_SNAP_SEC_USER_GIDS */
 } SnapUser;
 
+/* A passwd record: this header, then `size` bytes of text "name\0x\0gecos\0home\0shell\0",
+ * exactly as getpwnam_r lays the strings out in the caller's buffer (one copy). The writer places
+ * a record that fits in 64 bytes so that it does not cross a 64-byte boundary: a lookup by name
+ * touches the index slot and this one cache line. */
+typedef struct SnapPasswd {
+        uint32_t uid, gid;
+        uint32_t index;                          /* of the SnapUser */
+        uint16_t size;                           /* bytes of text, the last one a NUL */
+        uint16_t name_len;                       /* strlen(name) */
+} SnapPasswd;
+
 typedef struct SnapGroup {
-        uint32_t name;
-        uint32_t gid;
-        uint32_t flags;
-        uint32_t members_index, n_members;       /* slice of PROV_SNAP_SEC_MEMBERS */
-        uint32_t member_bytes;                   /* sum of (length + 1) over the member names, so
-                                                  * that a reader can answer ERANGE in O(1); a hint
-                                                  * only, the reader verifies it while copying */
+        uint32_t data;                           /* ref of the SnapGroupData */
 } SnapGroup;
 
-/* One hash-index slot. `index1` is the record index plus one, so that 0 marks an empty slot. */
+/* A group record: this header, u32 member_off[n_members], then `size` bytes of text
+ * "name\0x\0member\0member\0...", as getgrnam_r lays the strings out after the gr_mem array:
+ * one copy, then gr_mem[i] = start of the members + member_off[i]. */
+typedef struct SnapGroupData {
+        uint32_t gid;
+        uint32_t flags;
+        uint32_t index;                          /* of the SnapGroup */
+        uint32_t n_members;
+        uint32_t name_len;
+        uint32_t size;                           /* bytes of text, the last one a NUL */
+} SnapGroupData;
+
+/* One hash-index slot. `ref1` is the record's ref plus one, so that 0 marks an empty slot. */
 typedef struct SnapSlot {
         uint32_t key;
-        uint32_t index1;
+        uint32_t ref1;
 } SnapSlot;
 
 _Static_assert(sizeof(SnapHeader) % 8 == 0, "header must keep sections aligned");
 _Static_assert(offsetof(SnapHeader, last_sync_usec) == 40, "updated in place; tests/sync/test-syncd-file.sh reads it there");
 _Static_assert(offsetof(SnapHeader, stale) % 4 == 0, "stale word must be aligned for atomic loads");
+_Static_assert(sizeof(SnapPasswd) == 16 && sizeof(SnapGroupData) % 8 == 0, "records keep their text aligned");
 
 /* Final mix of murmur3: spreads ids and hashes over the slots, so that consecutive uids do not
  * form one long probe run. */

@@ -27,12 +27,13 @@ struct ProvSnapshot {
         const SnapGroup *groups;
         const uint32_t *user_gids;
         size_t n_user_gids;
-        const uint32_t *members;
-        size_t n_members;
+        const uint8_t *passwd;
+        size_t passwd_size;
+        const uint8_t *group_data;
+        size_t group_data_size;
         const SnapSlot *idx[_PROV_SNAP_SEC_MAX];
         uint32_t idx_mask[_PROV_SNAP_SEC_MAX];
-        const uint8_t *strings;
-        size_t strings_size;
+        uint32_t seed, n_users, n_groups;       /* copies of the header's, next to the rest */
 };
 
 /* Checks that a section lies inside the file after the header, aligned, without overflow. */
@@ -88,14 +89,12 @@ static int snapshot_setup(ProvSnapshot *s) {
         r = section_check(h, s->size, PROV_SNAP_SEC_USER_GIDS, sizeof(uint32_t));
         if (r < 0)
                 return r;
-        r = section_check(h, s->size, PROV_SNAP_SEC_MEMBERS, sizeof(uint32_t));
+        r = section_check(h, s->size, PROV_SNAP_SEC_PASSWD, PROV_SNAP_REF_UNIT);
         if (r < 0)
                 return r;
-        r = section_check(h, s->size, PROV_SNAP_SEC_STRINGS, 1);
+        r = section_check(h, s->size, PROV_SNAP_SEC_GROUP_DATA, PROV_SNAP_REF_UNIT);
         if (r < 0)
                 return r;
-        if (h->sections[PROV_SNAP_SEC_STRINGS].size > UINT32_MAX)
-                return -EBADMSG;
         for (unsigned sec = PROV_SNAP_SEC_IDX_USER_NAME; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
                 r = index_setup(s, sec);
                 if (r < 0)
@@ -106,10 +105,13 @@ static int snapshot_setup(ProvSnapshot *s) {
         s->groups = (const SnapGroup *) (s->map + h->sections[PROV_SNAP_SEC_GROUPS].offset);
         s->user_gids = (const uint32_t *) (s->map + h->sections[PROV_SNAP_SEC_USER_GIDS].offset);
         s->n_user_gids = h->sections[PROV_SNAP_SEC_USER_GIDS].size / sizeof(uint32_t);
-        s->members = (const uint32_t *) (s->map + h->sections[PROV_SNAP_SEC_MEMBERS].offset);
-        s->n_members = h->sections[PROV_SNAP_SEC_MEMBERS].size / sizeof(uint32_t);
-        s->strings = s->map + h->sections[PROV_SNAP_SEC_STRINGS].offset;
-        s->strings_size = h->sections[PROV_SNAP_SEC_STRINGS].size;
+        s->passwd = s->map + h->sections[PROV_SNAP_SEC_PASSWD].offset;
+        s->passwd_size = h->sections[PROV_SNAP_SEC_PASSWD].size;
+        s->group_data = s->map + h->sections[PROV_SNAP_SEC_GROUP_DATA].offset;
+        s->group_data_size = h->sections[PROV_SNAP_SEC_GROUP_DATA].size;
+        s->seed = h->hash_seed;
+        s->n_users = h->n_users;
+        s->n_groups = h->n_groups;
         return 0;
 }
 
@@ -201,79 +203,62 @@ bool prov_snapshot_same_file(const ProvSnapshot *s, uint64_t dev, uint64_t ino) 
         return s && s->dev == dev && s->ino == ino;
 }
 
-/* Resolves a string-table offset: the entry's length prefix, bytes and terminating NUL must lie
- * inside the table, and the bytes must not contain a NUL. */
-static int string_at(const ProvSnapshot *s, uint32_t off, const char **ret, size_t *ret_len) {
-        uint32_t len;
-        const char *p;
+/* Resolves a passwd record by ref: header and text inside the section, and the NULs that make
+ * every string of the text end inside it: after the name, "x", and the last byte. */
+static int passwd_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapPasswd *ret) {
+        uint64_t off = (uint64_t) ref * PROV_SNAP_REF_UNIT;
+        const SnapPasswd *p;
+        const char *t;
 
-        if ((uint64_t) off + sizeof(uint32_t) > s->strings_size)
+        if (off + sizeof(SnapPasswd) > s->passwd_size)
                 return -EBADMSG;
-        memcpy(&len, s->strings + off, sizeof(len));
-        if ((uint64_t) off + sizeof(uint32_t) + len + 1 > s->strings_size)
+        p = (const SnapPasswd *) (s->passwd + off);
+        if (off + sizeof(SnapPasswd) + p->size > s->passwd_size || p->size < (size_t) p->name_len + 6)
                 return -EBADMSG;
-        p = (const char *) s->strings + off + sizeof(uint32_t);
-        if (p[len] != '\0' || memchr(p, '\0', len))
+        t = (const char *) (p + 1);
+        if (t[p->name_len] != '\0' || t[p->name_len + 1] != 'x' || t[p->name_len + 2] != '\0' ||
+            t[p->size - 1] != '\0')
                 return -EBADMSG;
-        *ret = p;
-        if (ret_len)
-                *ret_len = len;
+        *ret = (ProvSnapPasswd) {
+                .text = t,
+                .size = p->size,
+                .name_len = p->name_len,
+                .uid = p->uid,
+                .gid = p->gid,
+                .index = p->index,
+        };
         return 0;
 }
 
-static int user_view(const ProvSnapshot *s, uint32_t index, ProvSnapUserView *ret) {
-        const SnapUser *u;
-        ProvSnapUserView v = {};
-        int r;
+/* The same for a group record; also the member offset array inside the section. The offsets'
+ * values are checked where they are used. */
+static int group_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapGroupRecord *ret) {
+        uint64_t off = (uint64_t) ref * PROV_SNAP_REF_UNIT, text_off;
+        const SnapGroupData *g;
+        const char *t;
 
-        if (index >= s->hdr->n_users)
+        if (off + sizeof(SnapGroupData) > s->group_data_size)
                 return -EBADMSG;
-        u = &s->users[index];
-        if ((uint64_t) u->gids_index + u->n_gids > s->n_user_gids || u->state >= _PROV_STATE_MAX)
+        g = (const SnapGroupData *) (s->group_data + off);
+        text_off = off + sizeof(SnapGroupData) + (uint64_t) g->n_members * sizeof(uint32_t);
+        if (text_off + g->size > s->group_data_size || g->size < (uint64_t) g->name_len + 3)
                 return -EBADMSG;
-        r = string_at(s, u->name, &v.name, NULL);
-        if (r < 0)
-                return r;
-        r = string_at(s, u->gecos, &v.gecos, NULL);
-        if (r < 0)
-                return r;
-        r = string_at(s, u->home, &v.home, NULL);
-        if (r < 0)
-                return r;
-        r = string_at(s, u->shell, &v.shell, NULL);
-        if (r < 0)
-                return r;
-        v.uid = u->uid;
-        v.gid = u->gid;
-        v.state = (ProvState) u->state;
-        v.lastchg_days = u->lastchg_days;
-        v.n_gids = u->n_gids;
-        v.index = index;
-        v._gids_index = u->gids_index;
-        *ret = v;
-        return 0;
-}
-
-static int group_view(const ProvSnapshot *s, uint32_t index, ProvSnapGroupView *ret) {
-        const SnapGroup *g;
-        ProvSnapGroupView v = {};
-        int r;
-
-        if (index >= s->hdr->n_groups)
+        t = (const char *) (s->group_data + text_off);
+        if (t[g->name_len] != '\0' || t[g->name_len + 1] != 'x' || t[g->name_len + 2] != '\0' ||
+            t[g->size - 1] != '\0')
                 return -EBADMSG;
-        g = &s->groups[index];
-        if ((uint64_t) g->members_index + g->n_members > s->n_members)
-                return -EBADMSG;
-        r = string_at(s, g->name, &v.name, NULL);
-        if (r < 0)
-                return r;
-        v.gid = g->gid;
-        v.flags = g->flags;
-        v.n_members = g->n_members;
-        v.member_bytes = g->member_bytes;
-        v.index = index;
-        v._members_index = g->members_index;
-        *ret = v;
+        *ret = (ProvSnapGroupRecord) {
+                .text = t,
+                .size = g->size,
+                .name_len = g->name_len,
+                .member_bytes = g->size - g->name_len - 3,
+                .member_off = (const uint32_t *) (g + 1),
+                .n_members = g->n_members,
+                .gid = g->gid,
+                .flags = g->flags,
+                .index = g->index,
+                ._ref = ref,
+        };
         return 0;
 }
 
@@ -281,88 +266,195 @@ static int group_view(const ProvSnapshot *s, uint32_t index, ProvSnapGroupView *
  * cannot loop forever. Runs the body for each occupied slot whose key equals `want`. */
 #define INDEX_FOREACH(s, sec, want, hash, slot)                                                 \
         for (uint32_t _i = 0, _pos = (hash) & (s)->idx_mask[sec];                               \
-             _i <= (s)->idx_mask[sec] && ((slot) = &(s)->idx[sec][_pos])->index1 != 0;         \
+             _i <= (s)->idx_mask[sec] && ((slot) = &(s)->idx[sec][_pos])->ref1 != 0;           \
              _i++, _pos = (_pos + 1) & (s)->idx_mask[sec])                                      \
                 if ((slot)->key == (want))
 
-/* Reads the u32 field at byte offset `field` of record i of an array of `stride`-byte records. */
-static uint32_t record_u32(const void *records, size_t stride, size_t field, uint32_t i) {
-        uint32_t v;
-        memcpy(&v, (const uint8_t *) records + (size_t) i * stride + field, sizeof(v));
-        return v;
-}
-
-/* Looks `name` up in a name index over `n` records of `stride` bytes whose name's string offset
- * is the field at byte offset `field`: users and groups share this. On success *ret_index is
- * the record's index. */
-static int find_by_name(const ProvSnapshot *s, unsigned sec, const char *name, const void *records, uint32_t n,
-                        size_t stride, size_t field, uint32_t *ret_index) {
+int prov_snapshot_passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret) {
         const SnapSlot *slot;
-        size_t len = strlen(name);
-        uint32_t h = snap_hash_name(s->hdr->hash_seed, name, len);
+        size_t len;
+        uint32_t h;
         int r;
 
-        INDEX_FOREACH(s, sec, h, h, slot) {
-                const char *str;
-                size_t str_len;
-                if (slot->index1 > n)
-                        return -EBADMSG;
-                r = string_at(s, record_u32(records, stride, field, slot->index1 - 1), &str, &str_len);
+        if (!s || !name || !ret)
+                return -EINVAL;
+        len = strlen(name);
+        h = snap_hash_name(s->seed, name, len);
+        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_NAME, h, h, slot) {
+                ProvSnapPasswd p;
+
+                r = passwd_at_ref(s, slot->ref1 - 1, &p);
                 if (r < 0)
                         return r;
-                if (str_len == len && memcmp(str, name, len) == 0) {
-                        *ret_index = slot->index1 - 1;
+                if (p.name_len == len && memcmp(p.text, name, len) == 0) {
+                        *ret = p;
                         return 0;
                 }
         }
         return -ENOENT;
 }
 
-/* The same for an id index, the id being the field at `field`. The index and the record must
- * agree, or the file is corrupt. */
-static int find_by_id(const ProvSnapshot *s, unsigned sec, uint32_t id, const void *records, uint32_t n,
-                      size_t stride, size_t field, uint32_t *ret_index) {
+int prov_snapshot_passwd_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapPasswd *ret) {
         const SnapSlot *slot;
+        int r;
 
-        INDEX_FOREACH(s, sec, id, snap_hash_id(s->hdr->hash_seed, id), slot) {
-                if (slot->index1 > n)
-                        return -EBADMSG;
-                if (record_u32(records, stride, field, slot->index1 - 1) != id)
-                        return -EBADMSG;
-                *ret_index = slot->index1 - 1;
-                return 0;
+        if (!s || !ret)
+                return -EINVAL;
+        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_UID, uid, snap_hash_id(s->seed, uid), slot) {
+                r = passwd_at_ref(s, slot->ref1 - 1, ret);
+                if (r < 0)
+                        return r;
+                /* The index and the record must agree, or the file is corrupt. */
+                return ret->uid == uid ? 0 : -EBADMSG;
         }
         return -ENOENT;
 }
 
-int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret) {
-        uint32_t i;
+int prov_snapshot_passwd_at(const ProvSnapshot *s, size_t index, ProvSnapPasswd *ret) {
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        if (index >= s->n_users)
+                return -ENOENT;
+        r = passwd_at_ref(s, s->users[index].passwd, ret);
+        if (r < 0)
+                return r;
+        return ret->index == index ? 0 : -EBADMSG;
+}
+
+int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupRecord *ret) {
+        const SnapSlot *slot;
+        size_t len;
+        uint32_t h;
         int r;
 
         if (!s || !name || !ret)
                 return -EINVAL;
-        r = find_by_name(s, PROV_SNAP_SEC_IDX_USER_NAME, name, s->users, s->hdr->n_users, sizeof(SnapUser),
-                         offsetof(SnapUser, name), &i);
-        return r < 0 ? r : user_view(s, i, ret);
+        len = strlen(name);
+        h = snap_hash_name(s->seed, name, len);
+        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_NAME, h, h, slot) {
+                ProvSnapGroupRecord g;
+
+                r = group_at_ref(s, slot->ref1 - 1, &g);
+                if (r < 0)
+                        return r;
+                if (g.name_len == len && memcmp(g.text, name, len) == 0) {
+                        *ret = g;
+                        return 0;
+                }
+        }
+        return -ENOENT;
 }
 
-int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret) {
-        uint32_t i;
+int prov_snapshot_group_record_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupRecord *ret) {
+        const SnapSlot *slot;
         int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        r = find_by_id(s, PROV_SNAP_SEC_IDX_USER_UID, uid, s->users, s->hdr->n_users, sizeof(SnapUser),
-                       offsetof(SnapUser, uid), &i);
-        return r < 0 ? r : user_view(s, i, ret);
+        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_GID, gid, snap_hash_id(s->seed, gid), slot) {
+                r = group_at_ref(s, slot->ref1 - 1, ret);
+                if (r < 0)
+                        return r;
+                return ret->gid == gid ? 0 : -EBADMSG;
+        }
+        return -ENOENT;
+}
+
+int prov_snapshot_group_record_at(const ProvSnapshot *s, size_t index, ProvSnapGroupRecord *ret) {
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        if (index >= s->n_groups)
+                return -ENOENT;
+        r = group_at_ref(s, s->groups[index].data, ret);
+        if (r < 0)
+                return r;
+        return ret->index == index ? 0 : -EBADMSG;
+}
+
+/* The next string of a record's text after the one at p, which must start before its end. */
+static int text_next(const char *text, size_t size, const char *p, const char **ret) {
+        const char *n = p + strlen(p) + 1;       /* bounded: the text ends with a NUL */
+
+        if (n >= text + size)
+                return -EBADMSG;
+        *ret = n;
+        return 0;
+}
+
+/* The full view of the user whose passwd record is p. */
+static int user_view(const ProvSnapshot *s, const ProvSnapPasswd *p, ProvSnapUserView *ret) {
+        const SnapUser *u;
+        ProvSnapUserView v = {};
+        int r;
+
+        if (p->index >= s->n_users)
+                return -EBADMSG;
+        u = &s->users[p->index];
+        if ((uint64_t) u->gids_index + u->n_gids > s->n_user_gids || u->state >= _PROV_STATE_MAX)
+                return -EBADMSG;
+        v.name = p->text;
+        v.gecos = p->text + p->name_len + 3;
+        r = text_next(p->text, p->size, v.gecos, &v.home);
+        if (r < 0)
+                return r;
+        r = text_next(p->text, p->size, v.home, &v.shell);
+        if (r < 0)
+                return r;
+        v.uid = p->uid;
+        v.gid = p->gid;
+        v.state = (ProvState) u->state;
+        v.lastchg_days = u->lastchg_days;
+        v.n_gids = u->n_gids;
+        v.index = p->index;
+        v._gids_index = u->gids_index;
+        *ret = v;
+        return 0;
+}
+
+static void group_view(const ProvSnapGroupRecord *g, ProvSnapGroupView *ret) {
+        *ret = (ProvSnapGroupView) {
+                .name = g->text,
+                .gid = g->gid,
+                .flags = g->flags,
+                .n_members = g->n_members,
+                .member_bytes = (uint32_t) g->member_bytes,
+                .index = g->index,
+                ._members_index = g->_ref,
+        };
+}
+
+int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret) {
+        ProvSnapPasswd p;
+        int r;
+
+        if (!s || !name || !ret)
+                return -EINVAL;
+        r = prov_snapshot_passwd_by_name(s, name, &p);
+        return r < 0 ? r : user_view(s, &p, ret);
+}
+
+int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret) {
+        ProvSnapPasswd p;
+        int r;
+
+        if (!s || !ret)
+                return -EINVAL;
+        r = prov_snapshot_passwd_by_uid(s, uid, &p);
+        return r < 0 ? r : user_view(s, &p, ret);
 }
 
 int prov_snapshot_user_at(const ProvSnapshot *s, size_t index, ProvSnapUserView *ret) {
+        ProvSnapPasswd p;
+        int r;
+
         if (!s || !ret)
                 return -EINVAL;
-        if (index >= s->hdr->n_users)
-                return -ENOENT;
-        return user_view(s, (uint32_t) index, ret);
+        r = prov_snapshot_passwd_at(s, index, &p);
+        return r < 0 ? r : user_view(s, &p, ret);
 }
 
 int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, size_t i, uint32_t *ret) {
@@ -377,44 +469,59 @@ int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, siz
 }
 
 int prov_snapshot_group_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupView *ret) {
-        uint32_t i;
+        ProvSnapGroupRecord g;
         int r;
 
         if (!s || !name || !ret)
                 return -EINVAL;
-        r = find_by_name(s, PROV_SNAP_SEC_IDX_GROUP_NAME, name, s->groups, s->hdr->n_groups, sizeof(SnapGroup),
-                         offsetof(SnapGroup, name), &i);
-        return r < 0 ? r : group_view(s, i, ret);
+        r = prov_snapshot_group_record_by_name(s, name, &g);
+        return r < 0 ? r : (group_view(&g, ret), 0);
 }
 
 int prov_snapshot_group_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupView *ret) {
-        uint32_t i;
+        ProvSnapGroupRecord g;
         int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        r = find_by_id(s, PROV_SNAP_SEC_IDX_GROUP_GID, gid, s->groups, s->hdr->n_groups, sizeof(SnapGroup),
-                       offsetof(SnapGroup, gid), &i);
-        return r < 0 ? r : group_view(s, i, ret);
+        r = prov_snapshot_group_record_by_gid(s, gid, &g);
+        return r < 0 ? r : (group_view(&g, ret), 0);
 }
 
 int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupView *ret) {
+        ProvSnapGroupRecord g;
+        int r;
+
         if (!s || !ret)
                 return -EINVAL;
-        if (index >= s->hdr->n_groups)
-                return -ENOENT;
-        return group_view(s, (uint32_t) index, ret);
+        r = prov_snapshot_group_record_at(s, index, &g);
+        return r < 0 ? r : (group_view(&g, ret), 0);
 }
 
 int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
                                    const char **ret, size_t *ret_len) {
+        ProvSnapGroupRecord rec;
+        const char *m;
+        uint32_t off;
+        int r;
+
         if (!s || !g || !ret)
                 return -EINVAL;
         if (i >= g->n_members)
                 return -ENOENT;
-        if ((uint64_t) g->_members_index + i >= s->n_members)
+        r = group_at_ref(s, g->_members_index, &rec);
+        if (r < 0)
+                return r;
+        if (i >= rec.n_members)
                 return -EBADMSG;
-        return string_at(s, s->members[g->_members_index + i], ret, ret_len);
+        off = rec.member_off[i];
+        if (off >= rec.member_bytes)
+                return -EBADMSG;
+        m = rec.text + rec.name_len + 3 + off;
+        *ret = m;
+        if (ret_len)
+                *ret_len = strlen(m);   /* bounded: the text ends with a NUL */
+        return 0;
 }
 
 int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,

@@ -2,8 +2,8 @@
 
 /* Snapshot writer: validates the records once more (defence in depth; syncd validated them),
  * lays out the file, and replaces the published file atomically. The file is streamed section by
- * section from the arrays the layout needs anyway (indexes, gid lists, members) and from records
- * and strings generated on the fly, so that the writer never holds a second copy of the file. */
+ * section from the arrays the layout needs anyway (indexes, gid lists, members, record offsets)
+ * and from records generated on the fly, so that the writer never holds a second copy of it. */
 
 #include <assert.h>
 #include <dirent.h>
@@ -30,18 +30,10 @@
 /* Bytes of generated records and string-table entries gathered before each write(). */
 #define SNAP_OUT_BUFFER (256u * 1024u)
 
-/* Hands out the offset of the next string-table entry (u32 length, bytes, NUL) and advances the
- * table's size. The table is never built in memory: emit_image() writes the entries straight
- * into the file, in the order in which their offsets were handed out here. */
-static int strtab_reserve(size_t *size, const char *s, uint32_t *ret_off) {
-        size_t len = strlen(s);
+/* Records that fit in a cache line are placed so that they do not cross one. */
+#define SNAP_CACHE_LINE 64u
 
-        if (len > UINT32_MAX - 16 || *size > UINT32_MAX - 16 - len)
-                return -E2BIG;
-        *ret_off = (uint32_t) *size;
-        *size += sizeof(uint32_t) + len + 1;
-        return 0;
-}
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Strings that end up in colon-separated passwd/group lines. */
 static bool field_ok(const char *s, bool allow_empty) {
@@ -76,10 +68,10 @@ static int64_t index_find_name(const SnapSlot *slots, size_t n_slots, uint32_t s
         uint32_t h = snap_hash_name(seed, name, strlen(name));
 
         for (size_t pos = h & (n_slots - 1);; pos = (pos + 1) & (n_slots - 1)) {
-                if (slots[pos].index1 == 0)
+                if (slots[pos].ref1 == 0)
                         return -ENOENT;
-                if (slots[pos].key == h && streq(name_at(records, slots[pos].index1 - 1), name))
-                        return slots[pos].index1 - 1;
+                if (slots[pos].key == h && streq(name_at(records, slots[pos].ref1 - 1), name))
+                        return slots[pos].ref1 - 1;
         }
 }
 
@@ -90,10 +82,10 @@ static int index_add_name(SnapSlot *slots, size_t n_slots, uint32_t seed, uint32
         uint32_t h = snap_hash_name(seed, name, strlen(name));
         size_t pos;
 
-        for (pos = h & (n_slots - 1); slots[pos].index1 != 0; pos = (pos + 1) & (n_slots - 1))
-                if (slots[pos].key == h && streq(name_at(records, slots[pos].index1 - 1), name))
+        for (pos = h & (n_slots - 1); slots[pos].ref1 != 0; pos = (pos + 1) & (n_slots - 1))
+                if (slots[pos].key == h && streq(name_at(records, slots[pos].ref1 - 1), name))
                         return -EINVAL;
-        slots[pos] = (SnapSlot) { .key = h, .index1 = i + 1 };
+        slots[pos] = (SnapSlot) { .key = h, .ref1 = i + 1 };
         return 0;
 }
 
@@ -101,11 +93,11 @@ static int index_add_name(SnapSlot *slots, size_t n_slots, uint32_t seed, uint32
 static int index_add_id(SnapSlot *slots, size_t n_slots, uint32_t seed, uint32_t id, uint32_t i) {
         size_t pos;
 
-        for (pos = snap_hash_id(seed, id) & (n_slots - 1); slots[pos].index1 != 0;
+        for (pos = snap_hash_id(seed, id) & (n_slots - 1); slots[pos].ref1 != 0;
              pos = (pos + 1) & (n_slots - 1))
                 if (slots[pos].key == id)
                         return -EINVAL;
-        slots[pos] = (SnapSlot) { .key = id, .index1 = i + 1 };
+        slots[pos] = (SnapSlot) { .key = id, .ref1 = i + 1 };
         return 0;
 }
 
@@ -131,6 +123,15 @@ static uint32_t random_seed(void) {
         return (uint32_t) (now_usec(CLOCK_MONOTONIC) ^ ((uint64_t) getpid() << 16));
 }
 
+/* Bytes of a user's passwd text: "name\0x\0gecos\0home\0shell\0". */
+static size_t passwd_text_size(const ProvSnapUser *u) {
+        size_t n = 2;
+
+        for (const char *const *f = (const char *const[]) { u->name, u->gecos, u->home, u->shell, NULL }; *f; f++)
+                n += strnlen(*f, UINT16_MAX) + 1;
+        return n;
+}
+
 static int validate(const ProvSnapMeta *meta, const ProvSnapUser *users, size_t n_users,
                     const ProvSnapGroup *groups, size_t n_groups) {
         if (!meta || (n_users > 0 && !users) || (n_groups > 0 && !groups))
@@ -151,6 +152,9 @@ static int validate(const ProvSnapMeta *meta, const ProvSnapUser *users, size_t 
                         return -EINVAL;
                 if (u->state < 0 || u->state >= _PROV_STATE_MAX)
                         return -EINVAL;
+                /* SnapPasswd's u16 sizes. */
+                if (passwd_text_size(u) > UINT16_MAX)
+                        return -E2BIG;
         }
         for (size_t i = 0; i < n_groups; i++) {
                 const ProvSnapGroup *g = &groups[i];
@@ -228,16 +232,23 @@ static int out_put(SnapOut *o, const void *p, size_t n) {
         return 0;
 }
 
-/* Appends a string-table entry: u32 length, bytes, NUL (see strtab_reserve()). */
-static int out_string(SnapOut *o, const char *s) {
-        size_t len = strlen(s);
-        uint32_t len32 = (uint32_t) len;
+/* Appends a string with its NUL. */
+static int out_str(SnapOut *o, const char *s) {
+        return out_put(o, s, strlen(s) + 1);
+}
+
+/* Pads with zeros up to the given file offset. */
+static int out_pad_to(SnapOut *o, uint64_t offset) {
+        static const uint8_t zeros[SNAP_CACHE_LINE] = {};
         int r;
 
-        r = out_put(o, &len32, sizeof(len32));
-        if (r < 0)
-                return r;
-        return out_put(o, s, len + 1);
+        assert(offset >= o->offset);
+        while (o->offset < offset) {
+                r = out_put(o, zeros, (size_t) MIN(offset - o->offset, (uint64_t) sizeof(zeros)));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Ends a section: checks that it had the size of the layout, then pads with zeros to the 8-byte
@@ -260,8 +271,10 @@ static int open_old_snapshot(const char *path) {
                 return -1;
         if (pread(fd, &h, sizeof(h), 0) != (ssize_t) sizeof(h))
                 return -1;
-        if (memcmp(h.magic, PROV_SNAP_MAGIC, sizeof(h.magic)) != 0 || h.version != PROV_SNAP_VERSION ||
-            h.header_size != sizeof(SnapHeader))
+        /* Version 2 kept the stale word and last_sync_usec at the same offsets: processes that
+         * still map a file of the previous format learn that it was replaced, too. */
+        if (memcmp(h.magic, PROV_SNAP_MAGIC, sizeof(h.magic)) != 0 ||
+            (h.version != PROV_SNAP_VERSION && h.version != 2) || h.header_size != sizeof(SnapHeader))
                 return -1;
         return TAKE_FD(fd);
 }
@@ -322,6 +335,7 @@ static int publish(const char *path, emit_t emit, const void *userdata) {
         _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
         _cleanup_close_ int fd = -1, old_fd = -1, dir_fd = -1;
         const uint32_t one = 1;
+        bool marked;
         int r;
 
         if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
@@ -358,17 +372,24 @@ static int publish(const char *path, emit_t emit, const void *userdata) {
                 goto fail;
         }
 
+        /* Readers that mapped the old file see this store in their MAP_SHARED page, and re-check
+         * the path. It is made before the rename, so that a writer that dies in between cannot
+         * leave them on a replaced file; until the rename they find the same inode there and keep
+         * serving the old one. */
         old_fd = open_old_snapshot(path);
+        /* If the mark fails, readers notice the new file on their periodic check of the path. */
+        marked = old_fd >= 0 && pwrite(old_fd, &one, sizeof(one), offsetof(SnapHeader, stale)) == sizeof(one);
         if (rename(tmp, path) < 0) {
                 r = negative_errno();
+                if (marked && pwrite(old_fd, &(const uint32_t) { 0 }, sizeof(uint32_t),
+                                          offsetof(SnapHeader, stale)) != sizeof(uint32_t)) {
+                        /* The old file stays published, marked: readers find it by stat, each
+                         * lookup, until the next publication. */
+                }
                 goto fail;
         }
         if (fsync(dir_fd) < 0)
                 return negative_errno(); /* published, but maybe not durable: tell the caller */
-
-        /* Readers that mapped the old file see this store in their MAP_SHARED page. */
-        if (old_fd >= 0 && pwrite(old_fd, &one, sizeof(one), offsetof(SnapHeader, stale)) != sizeof(one))
-                return 0; /* they notice by stat within a second */
         return 0;
 
 fail:
@@ -376,8 +397,7 @@ fail:
         return r;
 }
 
-/* What prov_snapshot_write() prepared; emit_image() streams it into the file. The string table
- * is, in this order: the users' names, each user's gecos, home and shell, the groups' names. */
+/* What prov_snapshot_write() prepared; emit_image() streams it into the file. */
 typedef struct SnapImage {
         const SnapHeader *header;
         const ProvSnapUser *users;
@@ -385,11 +405,83 @@ typedef struct SnapImage {
         const uint32_t *usr_count;      /* initgroups slice length per user */
         const uint32_t *usr_gids;       /* PROV_SNAP_SEC_USER_GIDS */
         const uint32_t *grp_count;      /* kept members per group */
-        const uint32_t *grp_bytes;      /* SnapGroup.member_bytes */
-        const uint32_t *members;        /* PROV_SNAP_SEC_MEMBERS */
+        const uint32_t *grp_bytes;      /* bytes of the member names, with their NULs */
+        const uint32_t *members;        /* user index of each kept member, group after group */
+        const uint32_t *pw_ref;         /* each user's SnapPasswd */
+        const uint32_t *gr_ref;         /* each group's SnapGroupData */
         const SnapSlot *indexes[4];     /* PROV_SNAP_SEC_IDX_*, in section order */
-        size_t user_names_size;         /* string-table bytes of the users' names */
 } SnapImage;
+
+static int emit_passwd(SnapOut *o, const SnapImage *im, uint64_t base) {
+        const SnapHeader *h = im->header;
+        int r;
+
+        for (uint32_t u = 0; u < h->n_users; u++) {
+                const ProvSnapUser *pu = &im->users[u];
+                SnapPasswd rec = {
+                        .uid = pu->uid,
+                        .gid = pu->gid,
+                        .index = u,
+                        .size = (uint16_t) passwd_text_size(pu),
+                        .name_len = (uint16_t) strlen(pu->name),
+                };
+
+                r = out_pad_to(o, base + (uint64_t) im->pw_ref[u] * PROV_SNAP_REF_UNIT);
+                if (r >= 0)
+                        r = out_put(o, &rec, sizeof(rec));
+                if (r >= 0)
+                        r = out_str(o, pu->name);
+                if (r >= 0)
+                        r = out_put(o, "x", 2);
+                if (r >= 0)
+                        r = out_str(o, pu->gecos);
+                if (r >= 0)
+                        r = out_str(o, pu->home);
+                if (r >= 0)
+                        r = out_str(o, pu->shell);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int emit_group_data(SnapOut *o, const SnapImage *im, uint64_t base) {
+        const SnapHeader *h = im->header;
+        size_t k = 0;
+        int r;
+
+        for (uint32_t g = 0; g < h->n_groups; g++) {
+                const ProvSnapGroup *pg = &im->groups[g];
+                size_t name_len = strlen(pg->name);
+                SnapGroupData rec = {
+                        .gid = pg->gid,
+                        .flags = pg->flags,
+                        .index = g,
+                        .n_members = im->grp_count[g],
+                        .name_len = (uint32_t) name_len,
+                        .size = (uint32_t) (name_len + 3 + im->grp_bytes[g]),
+                };
+                uint32_t off = 0;
+
+                r = out_pad_to(o, base + (uint64_t) im->gr_ref[g] * PROV_SNAP_REF_UNIT);
+                if (r >= 0)
+                        r = out_put(o, &rec, sizeof(rec));
+                for (size_t i = 0; r >= 0 && i < rec.n_members; i++) {
+                        r = out_put(o, &off, sizeof(off));
+                        off += (uint32_t) strlen(im->users[im->members[k + i]].name) + 1;
+                }
+                if (r >= 0)
+                        r = out_str(o, pg->name);
+                if (r >= 0)
+                        r = out_put(o, "x", 2);
+                for (size_t i = 0; r >= 0 && i < rec.n_members; i++)
+                        r = out_str(o, im->users[im->members[k + i]].name);
+                if (r < 0)
+                        return r;
+                k += rec.n_members;
+        }
+        return 0;
+}
 
 static int emit_image(int fd, const void *userdata) {
         const SnapImage *im = userdata;
@@ -397,7 +489,6 @@ static int emit_image(int fd, const void *userdata) {
         const SnapSection *sec = h->sections;
         _cleanup_free_ uint8_t *buf = malloc(SNAP_OUT_BUFFER);
         SnapOut o = { .fd = fd, .buf = buf };
-        size_t fields_off = im->user_names_size, names_off = 0;
         uint32_t next = 0;
         int r;
 
@@ -407,27 +498,17 @@ static int emit_image(int fd, const void *userdata) {
         if (r < 0)
                 return r;
 
-        /* Records: string offsets are handed out again in the order of the sizing pass. */
         assert(o.offset == sec[PROV_SNAP_SEC_USERS].offset);
         for (size_t u = 0; u < h->n_users; u++) {
                 SnapUser rec = {
-                        .uid = im->users[u].uid,
-                        .gid = im->users[u].gid,
+                        .passwd = im->pw_ref[u],
                         .state = (uint32_t) im->users[u].state,
                         .lastchg_days = im->users[u].lastchg_days,
                         .gids_index = next,
                         .n_gids = im->usr_count[u],
                 };
 
-                r = strtab_reserve(&names_off, im->users[u].name, &rec.name);
-                if (r >= 0)
-                        r = strtab_reserve(&fields_off, im->users[u].gecos, &rec.gecos);
-                if (r >= 0)
-                        r = strtab_reserve(&fields_off, im->users[u].home, &rec.home);
-                if (r >= 0)
-                        r = strtab_reserve(&fields_off, im->users[u].shell, &rec.shell);
-                if (r >= 0)
-                        r = out_put(&o, &rec, sizeof(rec));
+                r = out_put(&o, &rec, sizeof(rec));
                 if (r < 0)
                         return r;
                 next += rec.n_gids;
@@ -437,76 +518,103 @@ static int emit_image(int fd, const void *userdata) {
                 return r;
 
         assert(o.offset == sec[PROV_SNAP_SEC_GROUPS].offset);
-        names_off = fields_off; /* the groups' names follow the last user's shell */
-        next = 0;
         for (size_t g = 0; g < h->n_groups; g++) {
-                SnapGroup rec = {
-                        .gid = im->groups[g].gid,
-                        .flags = im->groups[g].flags,
-                        .members_index = next,
-                        .n_members = im->grp_count[g],
-                        .member_bytes = im->grp_bytes[g],
-                };
+                SnapGroup rec = { .data = im->gr_ref[g] };
 
-                r = strtab_reserve(&names_off, im->groups[g].name, &rec.name);
-                if (r >= 0)
-                        r = out_put(&o, &rec, sizeof(rec));
+                r = out_put(&o, &rec, sizeof(rec));
                 if (r < 0)
                         return r;
-                next += rec.n_members;
         }
         r = out_end_section(&o, &sec[PROV_SNAP_SEC_GROUPS]);
         if (r < 0)
                 return r;
 
-        /* Arrays that exist already: written as they are. */
-        const struct {
-                unsigned section;
-                const void *data;
-        } arrays[] = {
-                { PROV_SNAP_SEC_USER_GIDS, im->usr_gids },
-                { PROV_SNAP_SEC_MEMBERS, im->members },
-                { PROV_SNAP_SEC_IDX_USER_NAME, im->indexes[0] },
-                { PROV_SNAP_SEC_IDX_USER_UID, im->indexes[1] },
-                { PROV_SNAP_SEC_IDX_GROUP_NAME, im->indexes[2] },
-                { PROV_SNAP_SEC_IDX_GROUP_GID, im->indexes[3] },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(arrays); i++) {
-                const SnapSection *s = &sec[arrays[i].section];
+        assert(o.offset == sec[PROV_SNAP_SEC_USER_GIDS].offset);
+        r = out_put(&o, im->usr_gids, (size_t) sec[PROV_SNAP_SEC_USER_GIDS].size);
+        if (r >= 0)
+                r = out_end_section(&o, &sec[PROV_SNAP_SEC_USER_GIDS]);
+        if (r < 0)
+                return r;
+
+        r = out_pad_to(&o, sec[PROV_SNAP_SEC_PASSWD].offset);
+        if (r < 0)
+                return r;
+        r = emit_passwd(&o, im, sec[PROV_SNAP_SEC_PASSWD].offset);
+        if (r >= 0)
+                r = out_pad_to(&o, sec[PROV_SNAP_SEC_PASSWD].offset + sec[PROV_SNAP_SEC_PASSWD].size);
+        if (r >= 0)
+                r = out_end_section(&o, &sec[PROV_SNAP_SEC_PASSWD]);
+        if (r < 0)
+                return r;
+
+        assert(o.offset == sec[PROV_SNAP_SEC_GROUP_DATA].offset);
+        r = emit_group_data(&o, im, sec[PROV_SNAP_SEC_GROUP_DATA].offset);
+        if (r >= 0)
+                r = out_pad_to(&o, sec[PROV_SNAP_SEC_GROUP_DATA].offset + sec[PROV_SNAP_SEC_GROUP_DATA].size);
+        if (r >= 0)
+                r = out_end_section(&o, &sec[PROV_SNAP_SEC_GROUP_DATA]);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < 4; i++) {
+                const SnapSection *s = &sec[PROV_SNAP_SEC_IDX_USER_NAME + i];
 
                 assert(o.offset == s->offset);
-                r = out_put(&o, arrays[i].data, (size_t) s->size);
+                r = out_put(&o, im->indexes[i], (size_t) s->size);
                 if (r >= 0)
                         r = out_end_section(&o, s);
                 if (r < 0)
                         return r;
         }
-
-        assert(o.offset == sec[PROV_SNAP_SEC_STRINGS].offset);
-        for (size_t u = 0; u < h->n_users; u++) {
-                r = out_string(&o, im->users[u].name);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t u = 0; u < h->n_users; u++) {
-                r = out_string(&o, im->users[u].gecos);
-                if (r >= 0)
-                        r = out_string(&o, im->users[u].home);
-                if (r >= 0)
-                        r = out_string(&o, im->users[u].shell);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t g = 0; g < h->n_groups; g++) {
-                r = out_string(&o, im->groups[g].name);
-                if (r < 0)
-                        return r;
-        }
-        r = out_end_section(&o, &sec[PROV_SNAP_SEC_STRINGS]);
-        if (r < 0)
-                return r;
         assert(o.offset == h->file_size);
         return out_flush(&o);
+}
+
+/* Lays out the passwd records: each 8-byte aligned, and one that fits in a cache line does not
+ * cross one (a lookup then touches one line of the section). Returns the section's size. */
+static int layout_passwd(const ProvSnapUser *users, size_t n_users, uint32_t *pw_ref, uint64_t *ret_size) {
+        uint64_t off = 0;
+
+        for (size_t u = 0; u < n_users; u++) {
+                uint64_t rec = sizeof(SnapPasswd) + passwd_text_size(&users[u]);
+
+                off = (off + 7) & ~(uint64_t) 7;
+                if (rec <= SNAP_CACHE_LINE && off / SNAP_CACHE_LINE != (off + rec - 1) / SNAP_CACHE_LINE)
+                        off = (off + SNAP_CACHE_LINE - 1) & ~(uint64_t) (SNAP_CACHE_LINE - 1);
+                if (off / PROV_SNAP_REF_UNIT >= UINT32_MAX)
+                        return -E2BIG;
+                pw_ref[u] = (uint32_t) (off / PROV_SNAP_REF_UNIT);
+                off += rec;
+        }
+        *ret_size = (off + 7) & ~(uint64_t) 7;
+        return 0;
+}
+
+/* Lays out the group records, 8-byte aligned. */
+static int layout_groups(const ProvSnapGroup *groups, size_t n_groups, const uint32_t *grp_count,
+                         const uint32_t *grp_bytes, uint32_t *gr_ref, uint64_t *ret_size) {
+        uint64_t off = 0;
+
+        for (size_t g = 0; g < n_groups; g++) {
+                uint64_t text = strlen(groups[g].name) + 3 + (uint64_t) grp_bytes[g];
+
+                if (text > UINT32_MAX)
+                        return -E2BIG;
+                off = (off + 7) & ~(uint64_t) 7;
+                if (off / PROV_SNAP_REF_UNIT >= UINT32_MAX)
+                        return -E2BIG;
+                gr_ref[g] = (uint32_t) (off / PROV_SNAP_REF_UNIT);
+                off += sizeof(SnapGroupData) + (uint64_t) grp_count[g] * sizeof(uint32_t) + text;
+        }
+        *ret_size = (off + 7) & ~(uint64_t) 7;
+        return 0;
+}
+
+/* Turns the record indexes the slots were built with into the records' refs. */
+static void index_to_refs(SnapSlot *slots, size_t n_slots, const uint32_t *ref) {
+        for (size_t i = 0; i < n_slots; i++)
+                if (slots[i].ref1 != 0)
+                        slots[i].ref1 = ref[slots[i].ref1 - 1] + 1;
 }
 
 int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
@@ -514,9 +622,11 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         const ProvSnapGroup *groups, size_t n_groups) {
         _cleanup_free_ SnapSlot *ix_uname = NULL, *ix_uid = NULL, *ix_gname = NULL, *ix_gid = NULL;
         _cleanup_free_ uint32_t *marker = NULL, *members = NULL, *grp_count = NULL, *grp_bytes = NULL;
-        _cleanup_free_ uint32_t *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL, *user_name_off = NULL;
+        _cleanup_free_ uint32_t *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL;
+        _cleanup_free_ uint32_t *pw_ref = NULL, *gr_ref = NULL;
         size_t n_uslots = index_slots(n_users), n_gslots = index_slots(n_groups);
-        size_t total_members = 0, n_mem = 0, n_gids_total = 0, strings_size = 0, user_names_size;
+        size_t total_members = 0, n_mem = 0, n_gids_total = 0;
+        uint64_t passwd_size, group_data_size;
         uint32_t seed = random_seed();
         uint64_t off;
         int r;
@@ -550,8 +660,7 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         return r;
         }
 
-        /* Resolve members to users, dropping unknown and refused accounts and duplicates.
-         * members[] holds user indexes for now; they become name offsets below. */
+        /* Resolve members to users, dropping unknown and refused accounts and duplicates. */
         for (size_t i = 0; i < n_groups; i++) {
                 if (groups[i].n_members > SNAP_MAX_RECORDS - total_members)
                         return -E2BIG;
@@ -579,7 +688,7 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         usr_count[u]++;
                         bytes += strlen(users[u].name) + 1;
                 }
-                if (bytes > UINT32_MAX)
+                if (bytes > UINT32_MAX - 16 - strlen(groups[g].name))
                         return -E2BIG;
                 grp_count[g] = (uint32_t) (n_mem - start);
                 grp_bytes[g] = (uint32_t) bytes;
@@ -607,38 +716,21 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 qsort(usr_gids + usr_start[u], usr_count[u], sizeof(uint32_t), cmp_u32);
         free(TAKE_PTR(usr_start)); /* emit_image() recomputes the starts from the counts */
 
-        /* String table: only sized here (it is written straight into the file), in the order
-         * described at SnapImage. Members refer to their user's name entry. */
-        user_name_off = malloc(sizeof(uint32_t) * (n_users ? n_users : 1));
-        if (!user_name_off)
+        /* Records, and the indexes pointing at them. */
+        pw_ref = malloc(sizeof(uint32_t) * (n_users ? n_users : 1));
+        gr_ref = malloc(sizeof(uint32_t) * (n_groups ? n_groups : 1));
+        if (!pw_ref || !gr_ref)
                 return -ENOMEM;
-        for (size_t u = 0; u < n_users; u++) {
-                r = strtab_reserve(&strings_size, users[u].name, &user_name_off[u]);
-                if (r < 0)
-                        return r;
-        }
-        user_names_size = strings_size;
-        for (size_t u = 0; u < n_users; u++) {
-                uint32_t ignored;
-
-                r = strtab_reserve(&strings_size, users[u].gecos, &ignored);
-                if (r >= 0)
-                        r = strtab_reserve(&strings_size, users[u].home, &ignored);
-                if (r >= 0)
-                        r = strtab_reserve(&strings_size, users[u].shell, &ignored);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t g = 0; g < n_groups; g++) {
-                uint32_t ignored;
-
-                r = strtab_reserve(&strings_size, groups[g].name, &ignored);
-                if (r < 0)
-                        return r;
-        }
-        for (size_t k = 0; k < n_mem; k++)
-                members[k] = user_name_off[members[k]];
-        free(TAKE_PTR(user_name_off));
+        r = layout_passwd(users, n_users, pw_ref, &passwd_size);
+        if (r < 0)
+                return r;
+        r = layout_groups(groups, n_groups, grp_count, grp_bytes, gr_ref, &group_data_size);
+        if (r < 0)
+                return r;
+        index_to_refs(ix_uname, n_uslots, pw_ref);
+        index_to_refs(ix_uid, n_uslots, pw_ref);
+        index_to_refs(ix_gname, n_gslots, gr_ref);
+        index_to_refs(ix_gid, n_gslots, gr_ref);
 
         /* Layout. */
         SnapHeader h = {
@@ -659,15 +751,19 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 [PROV_SNAP_SEC_USERS] = (uint64_t) n_users * sizeof(SnapUser),
                 [PROV_SNAP_SEC_GROUPS] = (uint64_t) n_groups * sizeof(SnapGroup),
                 [PROV_SNAP_SEC_USER_GIDS] = (uint64_t) n_gids_total * sizeof(uint32_t),
-                [PROV_SNAP_SEC_MEMBERS] = (uint64_t) n_mem * sizeof(uint32_t),
+                [PROV_SNAP_SEC_PASSWD] = passwd_size,
+                [PROV_SNAP_SEC_GROUP_DATA] = group_data_size,
                 [PROV_SNAP_SEC_IDX_USER_NAME] = (uint64_t) n_uslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_USER_UID] = (uint64_t) n_uslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_NAME] = (uint64_t) n_gslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_GID] = (uint64_t) n_gslots * sizeof(SnapSlot),
-                [PROV_SNAP_SEC_STRINGS] = strings_size,
         };
+        /* The passwd section starts on a cache line, so that the records' placement holds in
+         * the mapping (which is page aligned). */
         off = sizeof(SnapHeader);
         for (unsigned i = 0; i < _PROV_SNAP_SEC_MAX; i++) {
+                if (i == PROV_SNAP_SEC_PASSWD)
+                        off = (off + SNAP_CACHE_LINE - 1) & ~(uint64_t) (SNAP_CACHE_LINE - 1);
                 h.sections[i] = (SnapSection) { .offset = off, .size = sizes[i] };
                 off += (sizes[i] + 7) & ~(uint64_t) 7;
         }
@@ -686,8 +782,9 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 .grp_count = grp_count,
                 .grp_bytes = grp_bytes,
                 .members = members,
+                .pw_ref = pw_ref,
+                .gr_ref = gr_ref,
                 .indexes = { ix_uname, ix_uid, ix_gname, ix_gid },
-                .user_names_size = user_names_size,
         };
         return publish(path, emit_image, &image);
 }

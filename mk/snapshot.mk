@@ -76,7 +76,8 @@ TESTS += tests/nss/test-nss-concurrency
 # Benchmark (bench/run-nss.sh); built with the checks so that it keeps compiling, never run by them.
 check_PROGRAMS += bench/bench-nss
 bench_bench_nss_SOURCES = bench/bench-nss.c
-bench_bench_nss_LDADD = common/libprovcommon.la
+bench_bench_nss_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+bench_bench_nss_LDADD = common/libprovcommon.la $(SQLITE_LIBS)
 EXTRA_DIST += bench/run-nss.sh
 
 # Snapshot writer benchmark (peak RSS and time of one publish); built with the checks, never run

@@ -53,30 +53,40 @@ static enum nss_status nss_status_from_errno(int r, bool unavail, int *errnop) {
 }
 
 /* Defence in depth: whatever the file says, never serve root or an id below the managed range. */
-static bool user_servable(const ProvSnapshot *s, const ProvSnapUserView *u) {
-        return u->uid != 0 && u->gid != 0 && u->uid >= prov_snapshot_uid_min(s);
+static bool ids_servable(const ProvSnapshot *s, uint32_t uid, uint32_t gid) {
+        return uid != 0 && gid != 0 && uid >= prov_snapshot_uid_min(s);
 }
 
-static bool group_servable(const ProvSnapshot *s, const ProvSnapGroupView *g) {
-        return g->gid != 0 && (g->gid >= prov_snapshot_uid_min(s) || (g->flags & PROV_SNAP_GROUP_MAPPED));
+static bool group_servable(const ProvSnapshot *s, uint32_t gid, uint32_t flags) {
+        return gid != 0 && (gid >= prov_snapshot_uid_min(s) || (flags & PROV_SNAP_GROUP_MAPPED));
 }
 
-/* Copies a user into struct passwd; computes the size first and writes nothing on -ERANGE. */
-static int pack_passwd(const ProvSnapUserView *u, struct passwd *pw, char *buf, size_t buflen) {
-        size_t l_name = strlen(u->name) + 1, l_gecos = strlen(u->gecos) + 1, l_home = strlen(u->home) + 1,
-               l_shell = strlen(u->shell) + 1;
-        size_t required = l_name + 2 + l_gecos + l_home + l_shell;
-        char *p = buf;
+/* Copies a passwd record into struct passwd: the record's text is already laid out as the
+ * strings go into buf, so this is one bounded copy; then the pointers. Writes nothing on -ERANGE,
+ * and pw only on success. */
+static int pack_passwd(const ProvSnapPasswd *p, struct passwd *pw, char *buf, size_t buflen) {
+        char *gecos, *home, *shell, *end;
 
-        if (!buf || buflen < required)
+        if (!buf || buflen < p->size)
                 return -ERANGE;
-        pw->pw_name = memcpy(p, u->name, l_name), p += l_name;
-        pw->pw_passwd = memcpy(p, "x", 2), p += 2;
-        pw->pw_gecos = memcpy(p, u->gecos, l_gecos), p += l_gecos;
-        pw->pw_dir = memcpy(p, u->home, l_home), p += l_home;
-        pw->pw_shell = memcpy(p, u->shell, l_shell);
-        pw->pw_uid = u->uid;
-        pw->pw_gid = u->gid;
+        memcpy(buf, p->text, p->size);
+        /* The reader checked the NULs after the name, after "x" and at the end, so each strlen()
+         * stops inside the copy; each string must start before its end. */
+        end = buf + p->size;
+        gecos = buf + p->name_len + 3;
+        home = gecos + strlen(gecos) + 1;
+        if (home >= end)
+                return -EBADMSG;
+        shell = home + strlen(home) + 1;
+        if (shell >= end)
+                return -EBADMSG;
+        pw->pw_name = buf;
+        pw->pw_passwd = buf + p->name_len + 1;
+        pw->pw_gecos = gecos;
+        pw->pw_dir = home;
+        pw->pw_shell = shell;
+        pw->pw_uid = p->uid;
+        pw->pw_gid = p->gid;
         return 0;
 }
 
@@ -104,96 +114,100 @@ static int pack_spwd(const ProvSnapUserView *u, struct spwd *sp, char *buf, size
         return 0;
 }
 
-/* Copies a group into struct group: gr_mem pointer array first (aligned), then the strings.
- * The size comes from the group's stored member_bytes, so that a short buffer is refused in O(1)
- * (glibc retries with doubled buffers). That figure is a hint only: every member is resolved
- * (bounds-checked) and its length checked against the space left before it is copied, and a
- * total that differs from the stored one is -EBADMSG. gr is written only on success. */
-static int pack_group(const ProvSnapshot *s, const ProvSnapGroupView *g, struct group *gr, char *buf,
-                      size_t buflen) {
-        size_t l_name = strlen(g->name) + 1, pad, required, left;
-        char **mem, *p, *name;
-        int r;
+/* Copies a group record into struct group: the gr_mem pointer array first (aligned), then the
+ * record's text, which is already "name\0x\0" and the member names as they go into buf: one
+ * bounded copy, then one pointer per member from the stored offsets. The size is known before
+ * anything is written, so that a short buffer is refused in O(1) (glibc retries with doubled
+ * buffers). Each offset is checked against the members' bytes; the text ends with a NUL, so every
+ * member string ends inside the copy. gr is written only on success. */
+static int pack_group(const ProvSnapGroupRecord *g, struct group *gr, char *buf, size_t buflen) {
+        size_t pad, required;
+        char **mem, *p, *members;
+        uint32_t bad = 0;
 
         if (!buf)
                 return -ERANGE;
         pad = (alignof(char *) - ((uintptr_t) buf % alignof(char *))) % alignof(char *);
         if (__builtin_mul_overflow((size_t) g->n_members + 1, sizeof(char *), &required) ||
-            __builtin_add_overflow(required, pad + l_name + 2, &required) ||
-            __builtin_add_overflow(required, (size_t) g->member_bytes, &required))
+            __builtin_add_overflow(required, pad + g->size, &required))
                 return -EBADMSG;
         if (buflen < required)
                 return -ERANGE;
 
         mem = (char **) (void *) (buf + pad);
         p = (char *) (mem + g->n_members + 1);
-        name = memcpy(p, g->name, l_name), p += l_name;
-        memcpy(p, "x", 2), p += 2;
-        left = g->member_bytes;
+        memcpy(p, g->text, g->size);
+        members = p + g->name_len + 3;
         for (size_t i = 0; i < g->n_members; i++) {
-                const char *m;
-                size_t l;
+                uint32_t off = g->member_off[i];
 
-                r = prov_snapshot_group_member_len(s, g, i, &m, &l);
-                if (r < 0)
-                        return r;
-                if (l >= left)  /* l + 1 > left */
-                        return -EBADMSG;
-                mem[i] = memcpy(p, m, l + 1);
-                p += l + 1;
-                left -= l + 1;
+                bad |= off >= g->member_bytes;  /* no branch: the loop stays a straight pass */
+                mem[i] = members + off;
         }
-        if (left != 0)
+        if (bad)
                 return -EBADMSG;
         mem[g->n_members] = NULL;
-        gr->gr_name = name;
-        gr->gr_passwd = name + l_name;
+        gr->gr_name = p;
+        gr->gr_passwd = p + g->name_len + 1;
         gr->gr_mem = mem;
         gr->gr_gid = g->gid;
         return 0;
 }
 
-/* Finds a user by name or uid in the cached snapshot, filtered like every answer. */
-static int find_user(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapUserView *u) {
+/* Finds a user's passwd record by name or uid in the cached snapshot, filtered like every
+ * answer. */
+static int find_passwd(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapPasswd *p) {
         int r;
 
         if (key == BY_NAME) {
                 if (!name)
                         return -ENOENT;
-                r = prov_snapshot_user_by_name(s, name, u);
+                r = prov_snapshot_passwd_by_name(s, name, p);
         } else
-                r = prov_snapshot_user_by_uid(s, id, u);
+                r = prov_snapshot_passwd_by_uid(s, id, p);
         if (r < 0)
                 return r;
-        return user_servable(s, u) ? 0 : -ENOENT;
+        return ids_servable(s, p->uid, p->gid) ? 0 : -ENOENT;
 }
 
-static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapGroupView *g) {
+/* The full view of a user by name (shadow, initgroups). */
+static int find_user(const ProvSnapshot *s, const char *name, ProvSnapUserView *u) {
+        int r;
+
+        if (!name)
+                return -ENOENT;
+        r = prov_snapshot_user_by_name(s, name, u);
+        if (r < 0)
+                return r;
+        return ids_servable(s, u->uid, u->gid) ? 0 : -ENOENT;
+}
+
+static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapGroupRecord *g) {
         int r;
 
         if (key == BY_NAME) {
                 if (!name)
                         return -ENOENT;
-                r = prov_snapshot_group_by_name(s, name, g);
+                r = prov_snapshot_group_record_by_name(s, name, g);
         } else
-                r = prov_snapshot_group_by_gid(s, id, g);
+                r = prov_snapshot_group_record_by_gid(s, id, g);
         if (r < 0)
                 return r;
-        return group_servable(s, g) ? 0 : -ENOENT;
+        return group_servable(s, g->gid, g->flags) ? 0 : -ENOENT;
 }
 
 static enum nss_status pw_lookup(Key key, const char *name, uid_t uid, struct passwd *pw, char *buf,
                                  size_t buflen, int *errnop) {
         const ProvSnapshot *s;
-        ProvSnapUserView u;
+        ProvSnapPasswd p;
         int r;
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
                 return nss_status_from_errno(r, true, errnop);
-        r = find_user(s, key, name, uid, &u);
+        r = find_passwd(s, key, name, uid, &p);
         if (r >= 0)
-                r = pack_passwd(&u, pw, buf, buflen);
+                r = pack_passwd(&p, pw, buf, buflen);
         prov_cache_release();
         return nss_status_from_errno(r, false, errnop);
 }
@@ -206,7 +220,7 @@ static enum nss_status sp_lookup(const char *name, struct spwd *sp, char *buf, s
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
                 return nss_status_from_errno(r, true, errnop);
-        r = find_user(s, BY_NAME, name, 0, &u);
+        r = find_user(s, name, &u);
         if (r >= 0)
                 r = pack_spwd(&u, sp, buf, buflen);
         prov_cache_release();
@@ -216,7 +230,7 @@ static enum nss_status sp_lookup(const char *name, struct spwd *sp, char *buf, s
 static enum nss_status gr_lookup(Key key, const char *name, gid_t gid, struct group *gr, char *buf,
                                  size_t buflen, int *errnop) {
         const ProvSnapshot *s;
-        ProvSnapGroupView g;
+        ProvSnapGroupRecord g;
         int r;
 
         r = prov_cache_acquire(NULL, &s);
@@ -224,7 +238,7 @@ static enum nss_status gr_lookup(Key key, const char *name, gid_t gid, struct gr
                 return nss_status_from_errno(r, true, errnop);
         r = find_group(s, key, name, gid, &g);
         if (r >= 0)
-                r = pack_group(s, &g, gr, buf, buflen);
+                r = pack_group(&g, gr, buf, buflen);
         prov_cache_release();
         return nss_status_from_errno(r, false, errnop);
 }
@@ -297,24 +311,32 @@ static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_
                 return nss_status_from_errno(r, true, errnop);
         for (;; c->index++) {
                 if (db == DB_GROUP) {
-                        ProvSnapGroupView g;
+                        ProvSnapGroupRecord g;
 
-                        r = prov_snapshot_group_at(s, c->index, &g);
+                        r = prov_snapshot_group_record_at(s, c->index, &g);
                         if (r < 0)
                                 break;
-                        if (!group_servable(s, &g))
+                        if (!group_servable(s, g.gid, g.flags))
                                 continue;
-                        r = pack_group(s, &g, result, buf, buflen);
+                        r = pack_group(&g, result, buf, buflen);
+                } else if (db == DB_PASSWD) {
+                        ProvSnapPasswd p;
+
+                        r = prov_snapshot_passwd_at(s, c->index, &p);
+                        if (r < 0)
+                                break;
+                        if (!ids_servable(s, p.uid, p.gid))
+                                continue;
+                        r = pack_passwd(&p, result, buf, buflen);
                 } else {
                         ProvSnapUserView u;
 
                         r = prov_snapshot_user_at(s, c->index, &u);
                         if (r < 0)
                                 break;
-                        if (!user_servable(s, &u))
+                        if (!ids_servable(s, u.uid, u.gid))
                                 continue;
-                        r = db == DB_PASSWD ? pack_passwd(&u, result, buf, buflen)
-                                            : pack_spwd(&u, result, buf, buflen);
+                        r = pack_spwd(&u, result, buf, buflen);
                 }
                 if (r >= 0)
                         c->index++;
@@ -343,7 +365,7 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
         if (r < 0)
                 return nss_status_from_errno(r, true, errnop);
         uid_min = prov_snapshot_uid_min(s);
-        r = find_user(s, BY_NAME, user, 0, &u);
+        r = find_user(s, user, &u);
         if (r >= 0 && u.n_gids > 0 && *size - *start < (long int) u.n_gids &&
             (limit <= 0 || *size < limit)) {
                 long int n = *start + (long int) u.n_gids;
@@ -374,7 +396,7 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
                 if (gid == skip || gid == 0)
                         continue;
                 if (gid < uid_min &&
-                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, &g)))
+                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, g.gid, g.flags)))
                         continue;
                 for (long int k = 0; k < orig_start && !dup; k++)
                         dup = (*groupsp)[k] == gid;

@@ -340,6 +340,8 @@ static void test_initgroups(void) {
 
 /* Rewrites the snapshot with a larger uid_min in the header (the writer would refuse such
  * records): the module must hide users and unmapped groups below it. */
+static void use_snapshot(const char *snap);
+
 static void test_uid_min_filter(const char *path) {
         _cleanup_free_ char *copy = NULL;
         _cleanup_free_ char *data = NULL;
@@ -367,14 +369,14 @@ static void test_uid_min_filter(const char *path) {
         CHECK(fwrite(data, 1, (size_t) size, f) == (size_t) size);
         fclose(f);
 
-        setenv("PROVISION_SNAPSHOT", copy, 1);
+        use_snapshot(copy);
         CHECK(walk(call_pwnam, "alice", &pw, &buf, &len) == NSS_STATUS_NOTFOUND);
         CHECK(walk(call_pwnam, "bob", &pw, &buf, &len) == NSS_STATUS_SUCCESS);
         free(buf);
         CHECK(walk(call_grnam, "alice", &gr, &buf, &len) == NSS_STATUS_NOTFOUND);
         CHECK(walk(call_grnam, "provsudo", &gr, &buf, &len) == NSS_STATUS_SUCCESS);
         free(buf);
-        setenv("PROVISION_SNAPSHOT", path, 1);
+        use_snapshot(path);
         unlink(copy);
 }
 
@@ -387,7 +389,7 @@ static void test_unavailable(const char *path) {
         gid_t *groups = malloc(sizeof(gid_t));
         int e = 0, fd;
 
-        setenv("PROVISION_SNAPSHOT", "/nonexistent/provision/snapshot", 1);
+        use_snapshot("/nonexistent/provision/snapshot");
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof(buf), &e) == NSS_STATUS_UNAVAIL);
         CHECK(nss.getgrgid_r(20000, &gr, buf, sizeof(buf), &e) == NSS_STATUS_UNAVAIL);
         CHECK(nss.setpwent(0) == NSS_STATUS_SUCCESS);
@@ -399,10 +401,10 @@ static void test_unavailable(const char *path) {
         fd = open(bad, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         CHECK(fd >= 0 && write(fd, "root:x:0:0::/root:/bin/sh\n", 26) == 26);
         close(fd);
-        setenv("PROVISION_SNAPSHOT", bad, 1);
+        use_snapshot(bad);
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof(buf), &e) == NSS_STATUS_UNAVAIL);
         unlink(bad);
-        setenv("PROVISION_SNAPSHOT", path, 1);
+        use_snapshot(path);
         CHECK(nss.getpwnam_r("alice", &pw, buf, sizeof(buf), &e) == NSS_STATUS_SUCCESS);
         free(groups);
 }
@@ -423,18 +425,16 @@ static void test_errno(void) {
         CHECK(errno == ENOENT);
 }
 
-int main(void) {
-        _cleanup_free_ char *module = NULL, *path = NULL;
-        void *dl;
-        int r;
+static void *loaded;
+static const char *loaded_path;
 
-        r = test_nss_module_path(&module);
-        if (r < 0)
-                return EXIT_FAILURE;
-        dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+/* Loads the module with RTLD_NOW and resolves every entry point; NULL on failure. */
+static void *load_module(const char *module) {
+        void *dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
+
         if (!dl) {
                 fprintf(stderr, "dlopen(%s, RTLD_NOW): %s\n", module, dlerror());
-                return EXIT_FAILURE;
+                return NULL;
         }
         nss.getpwnam_r = (getpwnam_t) sym(dl, "_nss_provision_getpwnam_r");
         nss.getpwuid_r = (getpwuid_t) sym(dl, "_nss_provision_getpwuid_r");
@@ -451,6 +451,31 @@ int main(void) {
         nss.setspent = (setent_t) sym(dl, "_nss_provision_setspent");
         nss.getspent_r = (getent_t) sym(dl, "_nss_provision_getspent_r");
         nss.endspent = (endent_t) sym(dl, "_nss_provision_endspent");
+        loaded = dl;
+        loaded_path = module;
+        return dl;
+}
+
+/* Points the module at another snapshot: it reads $PROVISION_SNAPSHOT when it re-checks the path
+ * (at most once a second), not on every lookup, so the test unloads it (its destructor drops the
+ * mapping) and loads it again, as a fresh process would. */
+static void use_snapshot(const char *snap) {
+        setenv("PROVISION_SNAPSHOT", snap, 1);
+        dlclose(loaded);
+        CHECK(load_module(loaded_path));
+}
+
+int main(void) {
+        _cleanup_free_ char *module = NULL, *path = NULL;
+        void *dl;
+        int r;
+
+        r = test_nss_module_path(&module);
+        if (r < 0)
+                return EXIT_FAILURE;
+        dl = load_module(module);
+        if (!dl)
+                return EXIT_FAILURE;
         /* Internal symbols must not leak. */
         CHECK(!dlsym(dl, "prov_cache_acquire"));
         CHECK(!dlsym(dl, "prov_snapshot_open"));
@@ -471,7 +496,7 @@ int main(void) {
         test_uid_min_filter(path);
         test_unavailable(path);
 
-        dlclose(dl);
+        dlclose(loaded);
         test_snap_cleanup(path);
         if (failures > 0) {
                 fprintf(stderr, "%d check(s) failed\n", failures);
