@@ -9,7 +9,7 @@ packages=(
         libcurl4-openssl-dev libcjson-dev libsqlite3-dev libsystemd-dev libpam0g-dev
         libcmocka-dev pamtester libpam-wrapper
         dbus python3 python3-dbusmock
-        util-linux passwd libnss-cache curl ca-certificates psmisc
+        util-linux passwd uidmap libnss-cache curl ca-certificates psmisc strace
         openssh-server openssh-client
         debhelper rpm lintian debootstrap systemd-container
         clang libclang-rt-14-dev valgrind

@@ -97,6 +97,10 @@ typedef struct ProvScimBatch {
         int64_t total_results;  /* 0 when absent */
         int64_t start_index;    /* 1 when absent */
         int64_t items_per_page; /* number of Resources when absent; never trust it for paging */
+        /* Elements of Resources on this page (a list page; 0 for a directory): what paging
+         * advances by. Not n_users + n_rejects: an unservable record is in both, and a group's
+         * bad member is a reject of its own. */
+        size_t n_resources;
         bool has_total_results;
         char *next_cursor;      /* RFC 9865 nextCursor, NULL if none; malloc'ed, not in the arena */
         ProvArena arena;        /* owns every string of users[], groups[] and rejects[] and every

@@ -214,6 +214,16 @@ static const char *const migrations[] = {
         "ALTER TABLE memberships_v4 RENAME TO memberships;"
         USERS_RETIRE_TRIGGERS
         "CREATE INDEX users_refused ON users(state) WHERE state > 0;",
+        /* 4 -> 5: the records the sync refused, so that each is audited once (when it first
+         * appears or its reason changes), not on every scan. */
+        "CREATE TABLE rejects ("
+        "  kind TEXT NOT NULL,"
+        "  scim_id TEXT NOT NULL,"          /* '' when the record had no readable id */
+        "  reason TEXT NOT NULL,"
+        "  first_usec INTEGER NOT NULL,"
+        "  seen_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (kind, scim_id, reason)"
+        ") WITHOUT ROWID;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
@@ -1889,9 +1899,11 @@ static int id_bitmap_load(ProvStore *s, ProvIdKind k, uint32_t min, uint32_t max
 }
 
 /* The first id in [from, to] with no ledger row of kind k (nor of kind gid when both is set)
- * that is_taken does not claim; -ENOSPC if there is none. The bitmaps cover [from, to]. */
+ * that is_taken does not claim; -ENOSPC if there is none. The bitmaps cover [from, to]. When
+ * is_taken claims id, it says how many ids from id on it claims, and those are skipped in one
+ * step: the same id comes out as probing each, without 65536 calls per subordinate range. */
 static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t from, uint32_t to,
-                             bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
+                             uint32_t (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
         const IdBitmap *a = &s->used[k], *g = &s->used[PROV_ID_GID];
 
         for (uint64_t cand = from; cand <= to; cand++) {
@@ -1908,8 +1920,11 @@ static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t fro
                 }
                 if (id_bitmap_get(a, id) || (both && id_bitmap_get(g, id)))
                         continue;
-                if (is_taken && is_taken(id, userdata))
+                uint32_t n = is_taken ? is_taken(id, userdata) : 0;
+                if (n > 0) {
+                        cand += n - 1;
                         continue;
+                }
                 *ret = id;
                 return 0;
         }
@@ -1918,7 +1933,7 @@ static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t fro
 
 /* The deterministic choice of prov_store_ledger_allocate(), on loaded bitmaps. */
 static int pick_free(ProvStore *s, ProvIdKind k, bool both, const char *owner, uint32_t min, uint32_t max,
-                     bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
+                     uint32_t (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret) {
         uint64_t range = (uint64_t) max - min + 1, start = min + prov_store_owner_hash(owner) % range;
         int r;
 
@@ -1933,7 +1948,7 @@ static int pick_free(ProvStore *s, ProvIdKind k, bool both, const char *owner, u
 }
 
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
-                               uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
+                               uint32_t max, bool also_gid, uint32_t (*is_taken)(uint32_t id, void *userdata),
                                void *userdata, uint32_t *ret_id) {
         _cleanup_op_ Op op = {};
         bool both;
@@ -2045,7 +2060,7 @@ int prov_store_user_ids_reserve(ProvStore *s, const char *scim_id, uint32_t id, 
 }
 
 int prov_store_user_ids_allocate(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max,
-                                 bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id) {
+                                 uint32_t (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id) {
         _cleanup_free_ char *owner = NULL;
         uint32_t id;
         int r;
@@ -2217,6 +2232,54 @@ int prov_store_audit_prune(ProvStore *s, int64_t before_usec) {
         if (!s)
                 return -EINVAL;
         r = stmt_prepare(s, "DELETE FROM audit WHERE time_usec < ?1", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, before_usec) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+int prov_store_reject_note(ProvStore *s, const char *kind, const char *scim_id, const char *reason,
+                           int64_t now_usec) {
+        static const char *const sql[] = {
+                "UPDATE rejects SET seen_usec = ?4 WHERE kind = ?1 AND scim_id = ?2 AND reason = ?3",
+                "INSERT INTO rejects (kind, scim_id, reason, first_usec, seen_usec) VALUES (?1, ?2, ?3, ?4, ?4)",
+        };
+        int r;
+
+        if (!s || !kind || !reason)
+                return -EINVAL;
+        /* An update first: a refusal seen before is the common case of every scan. */
+        for (size_t i = 0; i < ELEMENTSOF(sql); i++) {
+                _cleanup_finalize_ sqlite3_stmt *st = NULL;
+
+                r = stmt_prepare(s, sql[i], &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 2, scim_id ?: "", -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 4, now_usec) != SQLITE_OK)
+                        return store_fail_last(s);
+                r = stmt_exec(s, st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_changes(s->db) > 0)
+                        return (int) i;
+        }
+        return -EIO; /* the insert changed nothing: cannot happen */
+}
+
+int prov_store_rejects_prune(ProvStore *s, int64_t before_usec) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = stmt_prepare(s, "DELETE FROM rejects WHERE seen_usec < ?1", &st);
         if (r < 0)
                 return r;
         if (sqlite3_bind_int64(st, 1, before_usec) != SQLITE_OK)

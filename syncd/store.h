@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 4
+#define PROV_STORE_SCHEMA_VERSION 5
 
 typedef struct ProvStore ProvStore;
 
@@ -188,11 +188,13 @@ int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char
  * 0xcbf29ce484222325, prime 0x100000001b3) over the bytes of owner without its NUL, and probes
  * upwards, wrapping to min after max, for the first id with no ledger row of kind k — and, when
  * also_gid is set for kind UID, no 'gid' row either — for which is_taken(id, userdata) (may be
- * NULL) returns false. Records it (with also_gid: the 'gid' row of the private group too, same
- * owner) and returns it. -ENOSPC when the range is full; -EINVAL if min is 0, min > max or
- * max is (uint32_t) -1. */
+ * NULL) returns 0. A non-zero return n says that id and the n - 1 ids after it are all taken
+ * (prov_local_ids_taken()), and the probe goes on at id + n: the result is the same as probing
+ * each id, in one call per taken run. Records it (with also_gid: the 'gid' row of the private
+ * group too, same owner) and returns it. -ENOSPC when the range is full; -EINVAL if min is 0,
+ * min > max or max is (uint32_t) -1. */
 int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, const char *name, uint32_t min,
-                               uint32_t max, bool also_gid, bool (*is_taken)(uint32_t id, void *userdata),
+                               uint32_t max, bool also_gid, uint32_t (*is_taken)(uint32_t id, void *userdata),
                                void *userdata, uint32_t *ret_id);
 /* For an account the caller writes with prov_store_user_put() in the same (open) transaction:
  * its row then records the ids, and nothing is written now. Reserves id in [min, max] as the
@@ -205,7 +207,7 @@ int prov_store_user_ids_reserve(ProvStore *s, const char *scim_id, uint32_t id, 
  * account that held one before gets it back). -ENOSPC when the range is full; -EEXIST when the
  * account's earlier id is now another owner's gid. */
 int prov_store_user_ids_allocate(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max,
-                                 bool (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id);
+                                 uint32_t (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id);
 /* The hash used above, exposed for tests and provisionctl. */
 uint64_t prov_store_owner_hash(const char *owner);
 int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name,
@@ -239,5 +241,15 @@ int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *
 /* status: "pending", "approved" or "superseded" (-EINVAL otherwise); -ENOENT for no such hold.
  * Sets decided_usec to now for the latter two. */
 int prov_store_hold_set_status(ProvStore *s, int64_t id, const char *status);
+
+/* Records that the sync refused a record (kind "user", "group" or "rule"; scim_id NULL for a
+ * record without a readable id) for reason, seen at now_usec. Returns 1 when this (kind,
+ * scim_id, reason) was not recorded before (the caller audits it), 0 when it was (only its
+ * last sighting is updated). */
+int prov_store_reject_note(ProvStore *s, const char *kind, const char *scim_id, const char *reason,
+                           int64_t now_usec);
+/* Forgets the refusals not seen since before_usec (a full scan no longer produces them), so that
+ * they are audited again should they come back. Returns how many went. */
+int prov_store_rejects_prune(ProvStore *s, int64_t before_usec);
 
 int64_t prov_now_usec(void);  /* CLOCK_REALTIME µs */

@@ -45,6 +45,7 @@ typedef struct MappedUser {
         uint32_t uid;
         bool in_scope;
         bool name_ok;  /* the login name passed the collision checks */
+        bool own_home; /* its home is the source's homeDirectory (home_from_attribute) */
         bool accepted;
         OldUser old;
 } MappedUser;
@@ -72,6 +73,8 @@ typedef struct MemberDelta {
         const char *group; /* name, for the audit detail */
         bool added;
 } MemberDelta;
+
+typedef struct GroupRule GroupRule;
 
 typedef struct SyncRun {
         ProvStore *store;
@@ -102,6 +105,8 @@ typedef struct SyncRun {
         ProvSyncResult *result;
         size_t cap_transitions;
         const ProvSyncOptions *opts;
+        GroupRule *rules;       /* allow_groups, then map_groups */
+        size_t n_rules;
 } SyncRun;
 
 /* Joiners logged one by one per sync; the rest are counted (the audit log has them all). */
@@ -207,10 +212,19 @@ static int add_transition(SyncRun *run, const char *scim_id, const char *name, u
  * reason, logged, and counted. It never stops the sync. */
 static int reject(SyncRun *run, const char *kind, const char *scim_id, const char *name, const char *reason) {
         char detail[512];
+        int r;
 
+        run->result->rejected++;
+        /* Audited (and logged above debug) once, when it first appears or its reason changes:
+         * a bad record comes back with every full scan. */
+        r = prov_store_reject_note(run->store, kind, scim_id, reason, run->now);
+        if (r <= 0) {
+                if (r == 0)
+                        log_debug("Still skipping %s id='%s' name='%s': %s", kind, SAFE(scim_id), SAFE(name), reason);
+                return r;
+        }
         snprintf(detail, sizeof(detail), "%s: %s", kind, reason);
         log_warning("Skipping %s id='%s' name='%s': %s", kind, SAFE(scim_id), SAFE(name), reason);
-        run->result->rejected++;
         return prov_store_audit_add(run->store, "reject", name, scim_id, -1, "map", "skipped", detail);
 }
 
@@ -382,32 +396,274 @@ static int load_old_users(SyncRun *run) {
         return 0;
 }
 
-/* True if the account is in this host's scope: no allow_groups means everyone; otherwise
- * the user must be a member of one of the listed groups (by the group's directory name). */
-static bool group_allows(const ProvConfig *c, const ProvScimGroup *g) {
+/* Why a directory login or group name may not be served on this host, or NULL. The one rule of
+ * mapping and export: local names win, system names (present or future) are never taken, and
+ * the optional marks of directory names must be there. */
+static const char *name_refused(const ProvConfig *c, const ProvLocalAccounts *local, const char *name) {
+        if (prov_local_has_user_name(local, name) || prov_local_has_group_name(local, name))
+                return "name exists in the local passwd or group file";
+        if (prov_system_name(name))
+                return "name is reserved for system accounts and groups";
+        for (char **d = c->deny_names; d && *d; d++)
+                if (strcasecmp(*d, name) == 0)
+                        return "name is in deny_names";
+        if (c->name_prefix && strncmp(name, c->name_prefix, strlen(c->name_prefix)) != 0)
+                return "name does not start with name_prefix";
+        if (c->require_dot && !strchr(name, '.'))
+                return "name has no '.' (require_dot)";
+        return NULL;
+}
+
+/* A rule of allow_groups or map_groups: it names exactly one directory group, by SCIM id, by
+ * externalId, or by display name pinned to the id at the first full scan that finds exactly one
+ * such group (provision-syncd.conf(5), GROUP RULES). */
+typedef enum RuleKind {
+        RULE_ID,
+        RULE_EXTERNAL_ID,
+        RULE_NAME,
+} RuleKind;
+
+struct GroupRule {
+        char *key;                      /* "allow:ITEM" or "map:ITEM": what its pin is stored under */
+        char *value;                    /* the id, externalId or name */
+        const char *local;              /* map_groups: the local group name; NULL for scope */
+        char *pinned;                   /* RULE_NAME: the SCIM id it is pinned to, or NULL */
+        const ProvScimGroup *match;     /* this sync: the one group it names, if n_matches == 1 */
+        size_t n_matches;
+        RuleKind kind;
+};
+
+#define GROUP_PINS_KEY "group_pins"
+
+static void rules_done(SyncRun *run) {
+        for (size_t i = 0; i < run->n_rules; i++) {
+                free(run->rules[i].key);
+                free(run->rules[i].value);
+                free(run->rules[i].pinned);
+        }
+        free(run->rules);
+        run->rules = NULL;
+        run->n_rules = 0;
+}
+
+static int rule_add(SyncRun *run, const char *list, const char *item, size_t item_len, const char *local) {
+        GroupRule *g = &run->rules[run->n_rules];
+        static const struct {
+                const char *prefix;
+                RuleKind kind;
+        } prefixes[] = {
+                { "id:", RULE_ID },
+                { "externalId:", RULE_EXTERNAL_ID },
+                { "name:", RULE_NAME },
+        };
+        size_t skip = 0;
+
+        *g = (GroupRule) { .kind = RULE_NAME, .local = local };
+        for (size_t i = 0; i < ELEMENTSOF(prefixes); i++) {
+                size_t n = strlen(prefixes[i].prefix);
+                if (item_len > n && strncasecmp(item, prefixes[i].prefix, n) == 0) {
+                        g->kind = prefixes[i].kind;
+                        skip = n;
+                        break;
+                }
+        }
+        g->value = strndup(item + skip, item_len - skip);
+        if (!g->value || asprintf(&g->key, "%s:%.*s", list, (int) item_len, item) < 0) {
+                g->key = NULL;
+                free(g->value);
+                return -ENOMEM;
+        }
+        run->n_rules++;
+        return 0;
+}
+
+/* The rules of the configuration, with the pins the store holds for them. */
+static int rules_load(SyncRun *run) {
+        const ProvConfig *c = run->config;
+        _cleanup_free_ char *pins = NULL;
+        size_t n = 0;
+        int r;
+
         for (char **a = c->allow_groups; a && *a; a++)
-                if (strcasecmp(*a, g->display_name) == 0)
-                        return true;
+                n++;
+        for (char **m = c->map_groups; m && *m; m++)
+                n++;
+        run->rules = calloc(n + 1, sizeof(GroupRule));
+        if (!run->rules)
+                return -ENOMEM;
+        for (char **a = c->allow_groups; a && *a; a++) {
+                r = rule_add(run, "allow", *a, strlen(*a), NULL);
+                if (r < 0)
+                        return r;
+        }
+        for (char **m = c->map_groups; m && *m; m++) {
+                const char *eq = strrchr(*m, '='); /* the config parser made sure there is one */
+                r = rule_add(run, "map", *m, eq ? (size_t) (eq - *m) : strlen(*m), eq ? eq + 1 : "");
+                if (r < 0)
+                        return r;
+        }
+
+        /* "KEY\tID\n" lines; pins of rules no longer configured are dropped when written. */
+        r = prov_store_state_get(run->store, GROUP_PINS_KEY, &pins);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        for (char *line = pins, *next; line && *line; line = next) {
+                char *tab, *nl = strchr(line, '\n');
+
+                next = nl ? nl + 1 : NULL;
+                if (nl)
+                        *nl = 0;
+                tab = strchr(line, '\t');
+                if (!tab)
+                        continue;
+                *tab = 0;
+                for (size_t i = 0; i < run->n_rules; i++)
+                        if (run->rules[i].kind == RULE_NAME && !run->rules[i].pinned && streq(run->rules[i].key, line)) {
+                                run->rules[i].pinned = strdup(tab + 1);
+                                if (!run->rules[i].pinned)
+                                        return -ENOMEM;
+                        }
+        }
+        return 0;
+}
+
+/* Writes the pins of the configured rules when they differ from the stored ones: a new pin, or
+ * the pin of a rule that left the configuration dropped. */
+static int rules_save(SyncRun *run) {
+        _cleanup_free_ char *buf = NULL, *stored = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        int r;
+
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < run->n_rules; i++)
+                if (run->rules[i].pinned)
+                        fprintf(f, "%s\t%s\n", run->rules[i].key, run->rules[i].pinned);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        r = prov_store_state_get(run->store, GROUP_PINS_KEY, &stored);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (streq(stored ?: "", buf))
+                return 0;
+        return prov_store_state_set(run->store, GROUP_PINS_KEY, buf);
+}
+
+static bool rule_matches(const SyncRun *run, const GroupRule *rule, const ProvScimGroup *g) {
+        switch (rule->kind) {
+        case RULE_ID:
+                return streq(g->id, rule->value);
+        case RULE_EXTERNAL_ID:
+                return g->external_id && streq(g->external_id, rule->value);
+        case RULE_NAME:
+                if (rule->pinned)
+                        return streq(g->id, rule->pinned);
+                /* Only a full scan sees every group that could claim the name. */
+                return !run->opts->delta && g->display_name && strcasecmp(g->display_name, rule->value) == 0;
+        }
         return false;
 }
 
-/* Scope of a full scan: members of the allowed groups. A delta carries only the groups that
- * changed, so there an account we already serve stays in scope (a full reconcile decides when
- * it leaves), and a new one needs a changed allowed group that lists it — which adding
- * someone to a group always produces. */
+static int cmp_strp_sync(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Finds the group each rule names in this batch. A rule that names two or more is reported and
+ * names none; a name rule that names exactly one on a full scan is pinned to it. */
+static int rules_resolve(SyncRun *run, const ProvScimBatch *batch) {
+        int r;
+
+        for (size_t i = 0; i < run->n_rules; i++) {
+                GroupRule *rule = &run->rules[i];
+                const char *ids[3];
+
+                for (size_t k = 0; k < batch->n_groups; k++) {
+                        const ProvScimGroup *g = &batch->groups[k];
+                        if (!rule_matches(run, rule, g))
+                                continue;
+                        if (rule->n_matches < ELEMENTSOF(ids))
+                                ids[rule->n_matches] = g->id;
+                        rule->n_matches++;
+                        rule->match = g;
+                }
+                if (rule->n_matches > 1) {
+                        char reason[512];
+                        size_t shown = rule->n_matches < ELEMENTSOF(ids) ? rule->n_matches : ELEMENTSOF(ids);
+
+                        rule->match = NULL;
+                        qsort(ids, shown, sizeof(char *), cmp_strp_sync);
+                        snprintf(reason, sizeof(reason), "names %zu directory groups (ids %.64s, %.64s%s%.64s): none is used",
+                                 rule->n_matches, ids[0], ids[1], shown > 2 ? ", " : "", shown > 2 ? ids[2] : "");
+                        r = reject(run, "rule", rule->key, NULL, reason);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (rule->kind == RULE_NAME && !rule->pinned && rule->match) {
+                        rule->pinned = strdup(rule->match->id);
+                        if (!rule->pinned)
+                                return -ENOMEM;
+                        log_notice("Group rule '%s' pinned to the directory group id '%s'", SAFE(rule->key),
+                                   SAFE(rule->pinned));
+                        r = prov_store_audit_add(run->store, "pin", rule->match->display_name, rule->pinned, -1, "map",
+                                                 "ok", rule->key);
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        return rules_save(run);
+}
+
+/* How a rule set treats a group: 1 when a rule names it alone, 0 when no rule names it, -1 when
+ * an ambiguous rule could mean it (then it keeps its stored state). For map rules, *ret_local
+ * is set to the local group. */
+static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g, const char **ret_local) {
+        int result = 0;
+
+        for (size_t i = 0; i < run->n_rules; i++) {
+                const GroupRule *rule = &run->rules[i];
+                if (!rule->local != !map)
+                        continue;
+                if (rule->n_matches > 1 && rule_matches(run, rule, g))
+                        return -1;
+                if (result == 0 && rule->match == g) {
+                        result = 1;
+                        if (ret_local)
+                                *ret_local = rule->local;
+                }
+        }
+        return result;
+}
+
+/* Scope of a full scan: members of the groups the allow rules name. A delta carries only the
+ * groups that changed, so there an account we already serve stays in scope (a full reconcile
+ * decides when it leaves), and a new one needs a changed allowed group that lists it — which
+ * adding someone to a group always produces. When a rule is ambiguous or its group's members
+ * cannot be read, the accounts we serve stay in scope as in a delta: nobody gains or loses
+ * scope through a rule we cannot read. */
 static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         bool everyone = !run->config->allow_groups || !run->config->allow_groups[0];
+        bool keep_stored = run->opts->delta;
 
+        for (size_t i = 0; i < run->n_rules; i++) {
+                const GroupRule *rule = &run->rules[i];
+                if (!rule->local && (rule->n_matches > 1 || (rule->match && rule->match->members_unknown)))
+                        keep_stored = true;
+        }
         for (size_t i = 0; i < run->n_users; i++) {
                 const MappedUser *u = &run->users[i];
                 run->users[i].in_scope = everyone ||
-                                         (run->opts->delta && u->old.name && u->old.state != PROV_STATE_DEPROVISIONED);
+                                         (keep_stored && u->old.name && u->old.state != PROV_STATE_DEPROVISIONED);
         }
         if (everyone)
                 return;
         for (size_t g = 0; g < batch->n_groups; g++) {
                 const ProvScimGroup *grp = &batch->groups[g];
-                if (!grp->display_name || !group_allows(run->config, grp))
+                if (rules_for_group(run, false, grp, NULL) <= 0)
                         continue;
                 for (size_t m = 0; m < grp->n_members; m++) {
                         MappedUser *u = find_user(run, grp->member_ids[m]);
@@ -415,18 +671,6 @@ static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
                                 u->in_scope = true;
                 }
         }
-}
-
-/* The role mapping of an IdP group onto a local group ("idpgroup=localgroup"), or NULL. */
-static const char *mapped_local_name(const ProvConfig *c, const char *display_name) {
-        for (char **m = c->map_groups; m && *m; m++) {
-                const char *eq = strchr(*m, '=');
-                if (!eq)
-                        continue;
-                if (strlen(display_name) == (size_t) (eq - *m) && strncasecmp(*m, display_name, eq - *m) == 0)
-                        return eq + 1;
-        }
-        return NULL;
 }
 
 static const char *user_gecos(const MappedUser *u) {
@@ -444,11 +688,37 @@ static bool home_under_base(const ProvConfig *c, const char *name, char *buf, si
         return n > 0 && (size_t) n < size;
 }
 
-/* The home directory of a mapped user: the source's, or one under home_base. */
+/* The home directory of a mapped user: home_base/NAME, or the source's when the admin opted in
+ * and it passed the checks of map_user_fields() and check_homes(). */
 static const char *user_home(const SyncRun *run, const MappedUser *u, char *buf, size_t size) {
-        if (u->src->home)
+        if (u->own_home)
                 return u->src->home;
         return home_under_base(run->config, u->name, buf, size) ? buf : "";
+}
+
+/* A homeDirectory from the source may be used only under home_base, and never in a place that is
+ * or could become another account's: its first component below home_base must not be a name
+ * that another login could have (/home/alice/x belongs to alice's home, /home/newhire to a
+ * future joiner). Uniqueness among stored accounts is checked by check_homes(). */
+static bool home_attribute_ok(const ProvConfig *c, const char *name, const char *home) {
+        size_t n = strlen(c->home_base);
+        const char *rest, *slash;
+
+        if (!prov_valid_home(home) || strncmp(home, c->home_base, n) != 0)
+                return false;
+        rest = home + n;
+        if (n == 0 || c->home_base[n - 1] != '/') {
+                if (*rest != '/')
+                        return false;
+                rest++;
+        }
+        if (!*rest)
+                return false;
+        slash = strchr(rest, '/');
+        _cleanup_free_ char *first = slash ? strndup(rest, (size_t) (slash - rest)) : strdup(rest);
+        if (!first)
+                return false;
+        return streq(first, name) || !prov_valid_user_name(first);
 }
 
 /* Fills the POSIX fields of one user and validates each of them. Returns 1 if accepted, 0
@@ -457,23 +727,29 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
         const ProvConfig *c = run->config;
         const ProvScimUser *s = u->src;
         _cleanup_free_ char *name = NULL;
+        const char *why;
         char home[PATH_MAX];
         int r;
 
         r = prov_login_name_from(s->user_name, c->strip_domain, &name);
         if (r < 0)
                 return reject(run, "user", s->id, s->user_name, "userName is not a valid login name") ?: 0;
-        if (prov_local_has_user_name(run->local, name) || prov_local_has_group_name(run->local, name))
-                return reject(run, "user", s->id, name, "name exists in the local passwd or group file") ?: 0;
+        why = name_refused(c, run->local, name);
+        if (why)
+                return reject(run, "user", s->id, name, why) ?: 0;
 
         if (!prov_valid_gecos(user_gecos(u)))
                 return reject(run, "user", s->id, name, "display name is not valid for the GECOS field") ?: 0;
 
-        if (s->home) {
-                size_t n = strlen(c->home_base);
-                if (!prov_valid_home(s->home) || strncmp(s->home, c->home_base, n) != 0 ||
-                    (s->home[n] != '/' && !(n > 0 && c->home_base[n - 1] == '/')) || !s->home[n] || !s->home[n + 1])
-                        return reject(run, "user", s->id, name, "home directory is not valid or not under home_base") ?: 0;
+        u->own_home = false;
+        if (c->home_from_attribute && s->home) {
+                if (!home_attribute_ok(c, name, s->home))
+                        return reject(run, "user", s->id, name,
+                                      "homeDirectory is not under home_base or lies in another possible login's home") ?: 0;
+                if (home_under_base(c, name, home, sizeof(home)) && streq(home, s->home))
+                        ; /* the default one: unique with the name */
+                else
+                        u->own_home = true;
         } else if (!home_under_base(c, name, home, sizeof(home)) || !prov_valid_home(home))
                 return reject(run, "user", s->id, name, "home directory is not valid") ?: 0;
 
@@ -511,10 +787,10 @@ static int map_user_id(SyncRun *run, MappedUser *u) {
                         return reject(run, "user", s->id, u->name, "uid attribute is outside uid_min..uid_max") ?: 0;
                 uid = (uint32_t) s->uid;
                 if (prov_local_id_taken(uid, (void *) run->local))
-                        return reject(run, "user", s->id, u->name, "uid exists in the local passwd or group file") ?: 0;
+                        return reject(run, "user", s->id, u->name, "uid is a local id (passwd, group, or a subordinate range)") ?: 0;
                 r = prov_store_user_ids_reserve(run->store, s->id, uid, c->uid_min, c->uid_max, &conflict);
         } else {
-                r = prov_store_user_ids_allocate(run->store, s->id, c->uid_min, c->uid_max, prov_local_id_taken,
+                r = prov_store_user_ids_allocate(run->store, s->id, c->uid_min, c->uid_max, prov_local_ids_taken,
                                                  (void *) run->local, &uid);
                 if (r == -ENOSPC)
                         return reject(run, "user", s->id, u->name, "no free uid left in uid_min..uid_max") ?: 0;
@@ -574,6 +850,78 @@ static int name_held_by_other(SyncRun *run, const char *name, const char *scim_i
         return !scim_id || !streq(holder.scim_id, scim_id);
 }
 
+typedef struct HomeClaim {
+        const char *home;
+        MappedUser *user;
+        bool refused;
+} HomeClaim;
+
+static int cmp_home_claim(const void *a, const void *b) {
+        const HomeClaim *x = a, *y = b;
+        int c = strcmp(x->home, y->home);
+        return c ? c : strcmp(x->user->src->id, y->user->src->id);
+}
+
+typedef struct HomeWalk {
+        HomeClaim *claims;
+        size_t n;
+} HomeWalk;
+
+static int home_held(const ProvUserRecord *rec, void *userdata) {
+        HomeWalk *w = userdata;
+        size_t lo = 0, hi = w->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(w->claims[mid].home, rec->home) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < w->n && streq(w->claims[lo].home, rec->home); lo++)
+                if (!streq(w->claims[lo].user->src->id, rec->scim_id))
+                        w->claims[lo].refused = true;
+        return 0;
+}
+
+/* Homes taken from the source must be unique: among the stored accounts (deprovisioned ones
+ * within retention included) and among this scan's users. Two claimants of one home both lose
+ * it, whichever came first. Costs one pass over the store, only when some home is claimed. */
+static int check_homes(SyncRun *run) {
+        _cleanup_free_ HomeClaim *claims = NULL;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < run->n_users; i++)
+                n += run->users[i].name && run->users[i].own_home;
+        if (n == 0)
+                return 0;
+        claims = calloc(n, sizeof(HomeClaim));
+        if (!claims)
+                return -ENOMEM;
+        n = 0;
+        for (size_t i = 0; i < run->n_users; i++)
+                if (run->users[i].name && run->users[i].own_home)
+                        claims[n++] = (HomeClaim) { run->users[i].src->home, &run->users[i], false };
+        qsort(claims, n, sizeof(HomeClaim), cmp_home_claim);
+        for (size_t i = 1; i < n; i++)
+                if (streq(claims[i].home, claims[i - 1].home))
+                        claims[i].refused = claims[i - 1].refused = true;
+        r = prov_store_users_foreach(run->store, PROV_USER_ORDER_REF, home_held, &(HomeWalk) { claims, n });
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                MappedUser *u = claims[i].user;
+                if (!claims[i].refused)
+                        continue;
+                r = reject(run, "user", u->src->id, u->name, "homeDirectory is another account's home");
+                if (r < 0)
+                        return r;
+                u->name = NULL;
+        }
+        return 0;
+}
+
 static int map_users(SyncRun *run, const ProvScimBatch *batch) {
         int r;
 
@@ -609,6 +957,9 @@ static int map_users(SyncRun *run, const ProvScimBatch *batch) {
                 if (r == 0)
                         u->name = NULL;
         }
+        r = check_homes(run);
+        if (r < 0)
+                return r;
 
         /* Names: in an order where equal names sit together, the rightful holder first. */
         run->user_by_name = reallocarray(NULL, run->n_users ? run->n_users : 1, sizeof(uint32_t));
@@ -701,9 +1052,12 @@ static int cmp_mapped_group(const void *a, const void *b) {
  * it may go on, 0 if rejected. */
 static int map_group_name(SyncRun *run, MappedGroup *g) {
         const ProvScimGroup *s = g->src;
-        const char *local_name = mapped_local_name(run->config, s->display_name);
+        const char *local_name = NULL, *why;
         int r;
 
+        r = rules_for_group(run, true, s, &local_name);
+        if (r < 0)
+                return 0; /* an ambiguous map rule may mean this group: it stays as stored */
         if (local_name) {
                 /* Role mapping: served under the local group's own name and gid, so that glibc's
                  * [SUCCESS=merge] adds our members to it. */
@@ -722,8 +1076,9 @@ static int map_group_name(SyncRun *run, MappedGroup *g) {
         r = prov_login_name_from(s->display_name, false, &g->name);
         if (r < 0)
                 return reject(run, "group", s->id, s->display_name, "displayName is not a valid group name") ?: 0;
-        if (prov_local_has_group_name(run->local, g->name) || prov_local_has_user_name(run->local, g->name))
-                return reject(run, "group", s->id, g->name, "name exists in the local passwd or group file") ?: 0;
+        why = name_refused(run->config, run->local, g->name);
+        if (why)
+                return reject(run, "group", s->id, g->name, why) ?: 0;
         return 1;
 }
 
@@ -749,7 +1104,7 @@ static int map_group_id(SyncRun *run, MappedGroup *g) {
                         r = prov_store_ledger_assign(run->store, PROV_ID_GID, g->gid, owner, g->name);
         } else
                 r = prov_store_ledger_allocate(run->store, PROV_ID_GID, owner, g->name, c->uid_min, c->uid_max, false,
-                                               prov_local_id_taken, (void *) run->local, &g->gid);
+                                               prov_local_ids_taken, (void *) run->local, &g->gid);
         if (r == -EEXIST)
                 return reject(run, "group", s->id, g->name, "gid is taken locally or by another identity") ?: 0;
         if (r == -ENOSPC)
@@ -1391,8 +1746,11 @@ static int apply_groups(SyncRun *run) {
                         /* A delta lists every member of a changed group but only the users that
                          * changed: the others keep their accounts (ids the store lacks drop out).
                          * The same holds for a scan whose deprovisions the guard held: a member
-                         * missing from it keeps the account, and so the membership. */
-                        if (u ? u->accepted && u->in_scope : run->opts->delta || res->held)
+                         * missing from it keeps the account, and so the membership.
+                         * An account whose record is unservable this time keeps what the group
+                         * says, as it keeps everything else. */
+                        if (u ? (u->accepted || (u->src->unservable && u->ref > 0)) && u->in_scope
+                              : run->opts->delta || res->held)
                                 members[n++] = (WantedMember) { u ? u->ref : 0, g->src->member_ids[m], u };
                 }
                 r = sync_members(run, g, members, n, res->held);
@@ -1479,6 +1837,7 @@ static void run_done(SyncRun *run) {
         free(run->stored_group_by_id);
         free(run->stored_group_by_name);
         prov_arena_done(&run->pool);
+        rules_done(run);
 }
 
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
@@ -1502,6 +1861,10 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
 
         r = load_stored_groups(run);
         if (r >= 0)
+                r = rules_load(run);
+        if (r >= 0)
+                r = rules_resolve(run, batch);
+        if (r >= 0)
                 r = map_users(run, batch);
         if (r >= 0)
                 r = map_groups(run, batch);
@@ -1513,6 +1876,10 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
                 r = apply_groups(run);
         if (r >= 0)
                 r = record_movers(run);
+        /* A full scan has seen every record: refusals it did not repeat are forgotten, and
+         * audited again should they come back. */
+        if (r >= 0 && !run->opts->delta)
+                r = prov_store_rejects_prune(run->store, run->now);
         if (r < 0)
                 return r;
 
@@ -1814,10 +2181,10 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
 
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
          * name or id after the account was mapped. */
-        if (prov_local_has_user_name(e->local, u->name) || prov_local_has_group_name(e->local, u->name) ||
-            prov_local_id_taken(u->uid, (void *) e->local) || u->uid < e->config->uid_min || u->uid > e->config->uid_max)
-                log_warning("Not serving '%s' (uid %" PRIu32 "): collides with a local account or is out of range",
-                            SAFE(u->name), u->uid);
+        if (name_refused(e->config, e->local, u->name) || prov_local_id_taken(u->uid, (void *) e->local) ||
+            u->uid < e->config->uid_min || u->uid > e->config->uid_max)
+                log_warning("Not serving '%s' (uid %" PRIu32 "): %s", SAFE(u->name), u->uid,
+                            name_refused(e->config, e->local, u->name) ?: "its uid is a local id or out of range");
         else {
                 r = grow_array((void **) &e->su, &e->cap_su, e->nu, sizeof(ProvSnapUser));
                 if (r < 0)
@@ -1984,8 +2351,9 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 const ProvGroupRecord *g = &e.groups[i];
                 bool mapped = g->local_name != NULL;
 
-                if (!mapped && (prov_local_has_group_name(local, g->name) || prov_local_id_taken(g->gid, (void *) local))) {
-                        log_warning("Not serving group '%s': collides with a local group", SAFE(g->name));
+                if (!mapped && (name_refused(config, local, g->name) || prov_local_id_taken(g->gid, (void *) local))) {
+                        log_warning("Not serving group '%s': %s", SAFE(g->name),
+                                    name_refused(config, local, g->name) ?: "its gid is a local id");
                         continue;
                 }
                 if (!mapped && (bsearch(&g->name, served_names, e.nu, sizeof(char *), cmp_strp) ||

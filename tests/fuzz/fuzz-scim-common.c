@@ -14,6 +14,12 @@
 
 void fuzz_check_scim_user(const ProvScimUser *u) {
         FUZZ_CHECK(u->id && u->id[0] && fuzz_clean_string(u->id, ID_MAX));
+        if (u->unservable) {
+                /* Only the id and active: the sync keeps the stored account as it is. */
+                FUZZ_CHECK(u->unservable[0] && fuzz_clean_string(u->unservable, STRING_MAX));
+                FUZZ_CHECK(!u->user_name && !u->display_name && !u->home && !u->shell && !u->has_uid && !u->has_gid);
+                return;
+        }
         FUZZ_CHECK(u->user_name && u->user_name[0] && fuzz_clean_string(u->user_name, ID_MAX));
         FUZZ_CHECK(!u->display_name || fuzz_clean_string(u->display_name, STRING_MAX));
         FUZZ_CHECK(!u->home || fuzz_clean_string(u->home, STRING_MAX));
@@ -22,7 +28,14 @@ void fuzz_check_scim_user(const ProvScimUser *u) {
 
 static void check_group(const ProvScimGroup *g) {
         FUZZ_CHECK(g->id && g->id[0] && fuzz_clean_string(g->id, ID_MAX));
-        FUZZ_CHECK(g->display_name && g->display_name[0] && fuzz_clean_string(g->display_name, STRING_MAX));
+        FUZZ_CHECK(!g->external_id || (g->external_id[0] && fuzz_clean_string(g->external_id, ID_MAX)));
+        if (g->unservable) {
+                FUZZ_CHECK(g->unservable[0] && fuzz_clean_string(g->unservable, STRING_MAX));
+                FUZZ_CHECK(!g->display_name && !g->has_gid);
+        } else
+                FUZZ_CHECK(g->display_name && g->display_name[0] && fuzz_clean_string(g->display_name, STRING_MAX));
+        /* Members unknown only on an unservable group, and then there are none. */
+        FUZZ_CHECK(!g->members_unknown || (g->unservable && !g->member_ids && g->n_members == 0));
         FUZZ_CHECK(g->n_members == 0 || g->member_ids);
         for (size_t i = 0; i < g->n_members; i++) {
                 FUZZ_CHECK(g->member_ids[i] && fuzz_clean_string(g->member_ids[i], ID_MAX));

@@ -113,7 +113,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 4);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 5);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
@@ -834,7 +834,7 @@ static void test_user_ids_allocate_matches_ledger(void **state) {
         assert_int_equal(a, b);
 }
 
-static bool taken_cb(uint32_t id, void *userdata) {
+static uint32_t taken_cb(uint32_t id, void *userdata) {
         const uint32_t *taken = userdata;
         return id == *taken;
 }
@@ -1244,6 +1244,25 @@ static void test_readonly_sees_committed_and_cannot_write(void **state) {
         ro = prov_store_close(ro);
 }
 
+/* A refusal is new once per (kind, id, reason); a prune forgets the ones not seen since. */
+static void test_rejects_noted_once(void **state) {
+        Fixture *f = *state;
+
+        assert_int_equal(prov_store_reject_note(f->s, "user", "u-1", "bad name", 100), 1);
+        assert_int_equal(prov_store_reject_note(f->s, "user", "u-1", "bad name", 200), 0);
+        /* Another reason, kind or id is another refusal. */
+        assert_int_equal(prov_store_reject_note(f->s, "user", "u-1", "bad shell", 200), 1);
+        assert_int_equal(prov_store_reject_note(f->s, "group", "u-1", "bad name", 200), 1);
+        /* No readable id. */
+        assert_int_equal(prov_store_reject_note(f->s, "user", NULL, "resource is not an object", 200), 1);
+        assert_int_equal(prov_store_reject_note(f->s, "user", NULL, "resource is not an object", 300), 0);
+        /* Seen at 300: only that one survives a prune of what was not seen since 300. */
+        assert_int_equal(prov_store_rejects_prune(f->s, 300), 3);
+        assert_int_equal(prov_store_reject_note(f->s, "user", NULL, "resource is not an object", 400), 0);
+        assert_int_equal(prov_store_reject_note(f->s, "user", "u-1", "bad name", 400), 1);
+        assert_int_equal(prov_store_reject_note(f->s, NULL, "u-1", "x", 400), -EINVAL);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -1280,6 +1299,7 @@ int main(void) {
                 T(test_bulk_100k_allocations_distinct),
                 T(test_readonly_sees_committed_and_cannot_write),
                 T(test_readonly_after_writer_closed),
+                T(test_rejects_noted_once),
         };
 #undef T
         return cmocka_run_group_tests(tests, NULL, NULL);

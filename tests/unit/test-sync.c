@@ -317,6 +317,7 @@ static void test_hostile_records_skipped(void **state) {
         ProvSnapUserView u;
 
         set_str(&f->config->uid_attribute, "urn:ietf:params:scim:schemas:extension:posix:2.0:User:uidNumber");
+        f->config->home_from_attribute = true;
         const char *posix = "\"urn:ietf:params:scim:schemas:extension:posix:2.0:User\":";
         char json[4096];
         snprintf(json, sizeof(json),
@@ -645,6 +646,240 @@ static void test_approve_applies_newest_hold_only(void **state) {
         assert_int_equal(prov_sync_approve_hold(f->store, 0, &res), -ENOENT);
 }
 
+#define GROUPX(id, ext, name, members) \
+        "{\"id\":\"" id "\",\"externalId\":\"" ext "\",\"displayName\":\"" name "\",\"members\":[" members "]}"
+
+static size_t count_audit_detail(Fixture *f, const char *event, const char *detail_part) {
+        ProvAuditEvent *ev = NULL;
+        size_t n = 0, c = 0;
+        assert_int_equal(prov_store_audit_load(f->store, NULL, 0, 100000, &ev, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(ev[i].event, event) == 0 && ev[i].detail && strstr(ev[i].detail, detail_part))
+                        c++;
+        prov_audit_events_free(ev, n);
+        return c;
+}
+
+/* A second group with the mapped display name (in another case, with a smaller SCIM id) on a
+ * fresh host: neither is mapped onto sudo; once only one remains the rule is pinned to it, and a
+ * look-alike that comes back later gains nothing. */
+static void test_map_rule_never_trusts_a_second_name(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+
+        strv_free(f->config->map_groups);
+        f->config->map_groups = strv("admins=sudo", NULL);
+        const char *two =
+                "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "mallory", "true") "],"
+                "\"Groups\":[" GROUP("g-real", "admins", M("u1")) "," GROUP("a-evil", "ADMINS", M("u2")) "]}";
+        assert_int_equal(sync_json(f, two, &res), 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_false(snap_is_member(s, "sudo", "alice"));
+        assert_false(snap_is_member(s, "sudo", "mallory"));
+        prov_snapshot_close(s);
+        assert_int_equal(count_audit_detail(f, "reject", "names 2 directory groups"), 1);
+        /* The same ambiguity on the next scan is not audited again. */
+        assert_int_equal(sync_json(f, two, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit_detail(f, "reject", "names 2 directory groups"), 1);
+
+        /* Only the real one: pinned, mapped. */
+        const char *one = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "mallory", "true") "],"
+                          "\"Groups\":[" GROUP("g-real", "admins", M("u1")) "]}";
+        assert_int_equal(sync_json(f, one, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_true(snap_is_member(s, "sudo", "alice"));
+        prov_snapshot_close(s);
+        assert_int_equal(count_audit(f, "pin"), 1);
+
+        /* The look-alike is back, and the real group is renamed: the pin follows the id. */
+        const char *back =
+                "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "mallory", "true") "],"
+                "\"Groups\":[" GROUP("g-real", "Platform Admins", M("u1")) "," GROUP("a-evil", "Admins", M("u2")) "]}";
+        assert_int_equal(sync_json(f, back, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_true(snap_is_member(s, "sudo", "alice"));
+        assert_false(snap_is_member(s, "sudo", "mallory"));
+        prov_snapshot_close(s);
+
+        /* A rule that leaves the configuration takes its pin with it. */
+        strv_free(f->config->map_groups);
+        f->config->map_groups = strv("id:g-real=sudo", NULL);
+        assert_int_equal(sync_json(f, back, &res), 0);
+        prov_sync_result_done(&res);
+        char *pins = NULL;
+        assert_int_equal(prov_store_state_get(f->store, "group_pins", &pins), 0);
+        assert_string_equal(pins, "");
+        free(pins);
+        s = open_snapshot(f);
+        assert_true(snap_is_member(s, "sudo", "alice"));
+        prov_snapshot_close(s);
+}
+
+/* Rules by externalId; two groups with one externalId name none, and the stored state stays:
+ * the scope rule neither adds nor drops anyone while it is ambiguous. */
+static void test_scope_rule_by_external_id(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        strv_free(f->config->allow_groups);
+        f->config->allow_groups = strv("externalId:eng", NULL);
+        f->config->max_deprovision = 100;
+        const char *v1 = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") ","
+                         USER("u3", "carol", "true") "],"
+                         "\"Groups\":[" GROUPX("g1", "eng", "Engineering", M("u1") "," M("u2")) ","
+                         GROUPX("g2", "sales", "engineering", M("u3")) "]}";
+        assert_int_equal(sync_json(f, v1, &res), 0);
+        assert_int_equal(res.joiners, 2);
+        prov_sync_result_done(&res);
+
+        const char *v2 = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") ","
+                         USER("u3", "carol", "true") "],"
+                         "\"Groups\":[" GROUPX("g1", "eng", "Engineering", M("u1")) ","
+                         GROUPX("g9", "eng", "Eng 2", M("u3")) "]}";
+        assert_int_equal(sync_json(f, v2, &res), 0);
+        assert_int_equal(res.joiners, 0);
+        assert_int_equal(res.deprovisioned, 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "bob", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE);
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), -ENOENT);
+        prov_snapshot_close(s);
+        assert_int_equal(count_audit_detail(f, "reject", "names 2 directory groups"), 1);
+
+        /* Unambiguous again: bob leaves scope. */
+        assert_int_equal(sync_json(f, v1 /* g1 lists u1, u2 */, &res), 0);
+        prov_sync_result_done(&res);
+        const char *v3 = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "bob", "true") "],"
+                         "\"Groups\":[" GROUPX("g1", "eng", "Engineering", M("u1")) "]}";
+        assert_int_equal(sync_json(f, v3, &res), 0);
+        assert_int_equal(res.deprovisioned, 1);
+        prov_sync_result_done(&res);
+}
+
+/* Names of system accounts and groups that packages create later, the admin's own list, and the
+ * marks that keep directory names apart. */
+static void test_system_names_refused(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+
+        strv_free(f->config->deny_names);
+        f->config->deny_names = strv("Acme-Ops", NULL);
+        const char *dir = "{\"Users\":[" USER("u1", "postgres", "true") "," USER("u2", "systemd-x", "true") ","
+                          USER("u3", "_svc", "true") "," USER("u4", "acme-ops", "true") "," USER("u5", "jane", "true")
+                          "],\"Groups\":[" GROUP("g1", "docker", M("u5")) "," GROUP("g2", "libvirt", M("u5")) ","
+                          GROUP("g3", "wireshark", M("u5")) "," GROUP("g4", "devs", M("u5")) "]}";
+        assert_int_equal(sync_json(f, dir, &res), 0);
+        assert_int_equal(res.joiners, 1);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        for (const char *const *n = (const char *const[]) { "postgres", "systemd-x", "_svc", "acme-ops", NULL }; *n; n++)
+                assert_int_equal(prov_snapshot_user_by_name(s, *n, &u), -ENOENT);
+        for (const char *const *n = (const char *const[]) { "docker", "libvirt", "wireshark", NULL }; *n; n++)
+                assert_int_equal(prov_snapshot_group_by_name(s, *n, &g), -ENOENT);
+        assert_true(snap_is_member(s, "devs", "jane"));
+        prov_snapshot_close(s);
+
+        /* A name the admin denies later is no longer served, though the account stays stored. */
+        strv_free(f->config->deny_names);
+        f->config->deny_names = strv("jane", NULL);
+        assert_int_equal(sync_json(f, dir, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "jane", &u), -ENOENT);
+        prov_snapshot_close(s);
+
+        /* With require_dot and a prefix only marked names are served. */
+        strv_free(f->config->deny_names);
+        f->config->deny_names = NULL;
+        f->config->require_dot = true;
+        set_str(&f->config->name_prefix, "d_");
+        const char *marked = "{\"Users\":[" USER("m1", "d_jo.ann", "true") "," USER("m2", "d_plain", "true") ","
+                             USER("m3", "no.prefix", "true") "]}";
+        f->config->max_deprovision = 100;
+        assert_int_equal(sync_json(f, marked, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "d_jo.ann", &u), 0);
+        assert_int_equal(prov_snapshot_user_by_name(s, "d_plain", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "no.prefix", &u), -ENOENT);
+        prov_snapshot_close(s);
+}
+
+#define USERH(id, name, home) \
+        "{\"id\":\"" id "\",\"userName\":\"" name "\",\"homeDirectory\":\"" home "\"}"
+
+/* homeDirectory is ignored unless the admin opts in; then it may not be another account's home,
+ * nor the default home of any possible login name, nor shared. */
+static void test_home_directory_rules(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+
+        const char *dir = "{\"Users\":[" USERH("u1", "mallory", "/home/alice") "]}";
+        assert_int_equal(sync_json(f, dir, &res), 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "mallory", &u), 0);
+        assert_string_equal(u.home, "/home/mallory");
+        prov_snapshot_close(s);
+
+        f->config->home_from_attribute = true;
+        const char *dir2 = "{\"Users\":[" USERH("u1", "mallory", "/home/mallory/own") "," USERH("u2", "eve", "/home/newhire") ","
+                           USERH("u3", "trudy", "/home/alice/inside") "," USERH("u4", "ann", "/home/Shared/x") ","
+                           USERH("u5", "ben", "/home/Shared/x") "," USERH("u6", "cat", "/home/Projects/cat") "]}";
+        assert_int_equal(sync_json(f, dir2, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "mallory", &u), 0);
+        assert_string_equal(u.home, "/home/mallory/own");
+        assert_int_equal(prov_snapshot_user_by_name(s, "eve", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "trudy", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "ann", &u), -ENOENT); /* shared: neither */
+        assert_int_equal(prov_snapshot_user_by_name(s, "ben", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "cat", &u), 0);
+        assert_string_equal(u.home, "/home/Projects/cat");
+        prov_snapshot_close(s);
+
+        /* A stored account's home, deprovisioned or not, is never given to another. */
+        const char *dir3 = "{\"Users\":[" USERH("u1", "mallory", "/home/mallory/own") "," USERH("u6", "cat", "/home/Projects/cat")
+                           "," USERH("u7", "dan", "/home/Projects/cat") "]}";
+        assert_int_equal(sync_json(f, dir3, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dan", &u), -ENOENT);
+        assert_int_equal(prov_snapshot_user_by_name(s, "cat", &u), 0);
+        prov_snapshot_close(s);
+}
+
+/* A refused record is audited when it first appears, not on every scan, and again when it comes
+ * back after a scan without it. */
+static void test_reject_audited_once(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        const char *bad = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "a:b", "true") "]}";
+        const char *good = "{\"Users\":[" USER("u1", "alice", "true") "]}";
+
+        for (int i = 0; i < 3; i++) {
+                assert_int_equal(sync_json(f, bad, &res), 0);
+                assert_int_equal(res.rejected, 1);
+                prov_sync_result_done(&res);
+        }
+        assert_int_equal(count_audit(f, "reject"), 1);
+        assert_int_equal(sync_json(f, good, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(sync_json(f, bad, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit(f, "reject"), 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_joiners, setup, teardown),
@@ -659,6 +894,11 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_absence_needs_confirmation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_block_wins_over_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_approve_applies_newest_hold_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_map_rule_never_trusts_a_second_name, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scope_rule_by_external_id, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_system_names_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_home_directory_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_reject_audited_once, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
