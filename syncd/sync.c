@@ -630,6 +630,11 @@ static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g,
                         continue;
                 if (rule->n_matches > 1 && rule_matches(run, rule, g))
                         return -1;
+                /* A delta cannot tell whether a name names one group: a group that an unpinned
+                 * name rule may mean is left as the last full scan left it. */
+                if (rule->kind == RULE_NAME && !rule->pinned && run->opts->delta && g->display_name &&
+                    strcasecmp(g->display_name, rule->value) == 0)
+                        return -1;
                 if (result == 0 && rule->match == g) {
                         result = 1;
                         if (ret_local)

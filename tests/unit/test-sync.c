@@ -683,6 +683,16 @@ static void test_map_rule_never_trusts_a_second_name(void **state) {
         assert_int_equal(sync_json(f, two, &res), 0);
         prov_sync_result_done(&res);
         assert_int_equal(count_audit_detail(f, "reject", "names 2 directory groups"), 1);
+        /* A delta sees one of them only: it cannot tell the name is ambiguous, so the group is
+         * left alone (neither mapped nor served under its own name). */
+        const char *delta = "{\"Users\":[],\"Groups\":[" GROUP("a-evil", "ADMINS", M("u2")) "]}";
+        assert_int_equal(sync_with(f, delta, &(ProvSyncOptions) { .delta = true }, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        ProvSnapGroupView gv;
+        assert_false(snap_is_member(s, "sudo", "mallory"));
+        assert_int_equal(prov_snapshot_group_by_name(s, "admins", &gv), -ENOENT);
+        prov_snapshot_close(s);
 
         /* Only the real one: pinned, mapped. */
         const char *one = "{\"Users\":[" USER("u1", "alice", "true") "," USER("u2", "mallory", "true") "],"
