@@ -14,6 +14,8 @@
  *   bench-nss first SERVICE NAME one getpwnam() in this fresh process; prints nanoseconds
  *   bench-nss loop SERVICE OP N  run operation OP (as named by "run") N times, for perf stat or
  *                                cachegrind; prints nothing
+ *   bench-nss warm SERVICE       look every user and group up once (fills SSSD's caches); prints
+ *                                the time it took
  *
  * bench/run-nss.sh drives it inside a private mount namespace. */
 
@@ -658,6 +660,29 @@ static int loop(const char *service, const char *what, unsigned long n) {
         return -EINVAL;
 }
 
+/* Every user by name, then every group by name, once: what fills a caching daemon. */
+static int warm(const char *service) {
+        char name[16];
+        unsigned missing = 0;
+        uint64_t t0, t1, t2;
+
+        configure(service);
+        t0 = now_ns();
+        for (unsigned i = 0; i < N_USERS; i++) {
+                snprintf(name, sizeof(name), "u%06u", i);
+                missing += !getpwnam(name);
+        }
+        t1 = now_ns();
+        for (unsigned j = 0; j < N_GROUPS; j++) {
+                snprintf(name, sizeof(name), "g%05u", j);
+                missing += !getgrnam(name);
+        }
+        t2 = now_ns();
+        printf("warm-up through %s: 100k getpwnam %.1f s, 10k getgrnam %.1f s%s\n", service, (t1 - t0) / 1e9,
+               (t2 - t1) / 1e9, missing ? " (some not found)" : "");
+        return 0;
+}
+
 int main(int argc, char *argv[]) {
         int r;
 
@@ -671,9 +696,11 @@ int main(int argc, char *argv[]) {
                 return run("/proc/self/exe", argv[2], argc == 4 ? argv[3] : argv[2]) < 0;
         if (argc == 4 && streq(argv[1], "first"))
                 return first(argv[2], argv[3]);
+        if (argc == 3 && streq(argv[1], "warm"))
+                return warm(argv[2]) < 0;
         if (argc == 5 && streq(argv[1], "loop"))
                 return loop(argv[2], argv[3], strtoul(argv[4], NULL, 10)) < 0;
-        fprintf(stderr, "usage: %s gen DIR | run SERVICE [LABEL] | first SERVICE NAME | loop SERVICE OP N\n",
+        fprintf(stderr, "usage: %s gen DIR | run SERVICE [LABEL] | first SERVICE NAME | loop SERVICE OP N | warm SERVICE\n",
                 argv[0]);
         return 2;
 }

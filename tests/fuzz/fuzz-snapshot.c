@@ -37,6 +37,43 @@ static void walk_users(const ProvSnapshot *s) {
         }
         /* Out of range is an error, not a read. */
         FUZZ_CHECK(prov_snapshot_user_at(s, n, &(ProvSnapUserView) {}) < 0);
+
+        /* The stored form: the whole text is readable and ends with a NUL. */
+        for (size_t i = 0; i < n; i++) {
+                ProvSnapPasswd p, again;
+
+                if (prov_snapshot_passwd_at(s, i, &p) < 0)
+                        continue;
+                FUZZ_CHECK(p.size > p.name_len + 2 && p.text[p.size - 1] == '\0');
+                FUZZ_CHECK(memchr(p.text, '\0', p.size) != NULL);
+                if (prov_snapshot_passwd_by_name(s, p.text, &again) >= 0)
+                        FUZZ_CHECK(again.text[again.size - 1] == '\0');
+                if (prov_snapshot_passwd_by_uid(s, p.uid, &again) >= 0)
+                        FUZZ_CHECK(again.uid == p.uid);
+        }
+}
+
+/* A group's stored form: text and offset array readable; members where the offsets allow. */
+static void walk_group_records(const ProvSnapshot *s) {
+        size_t n = prov_snapshot_n_groups(s);
+
+        for (size_t i = 0; i < n; i++) {
+                ProvSnapGroupRecord g, again;
+                size_t sum = 0;
+
+                if (prov_snapshot_group_record_at(s, i, &g) < 0)
+                        continue;
+                FUZZ_CHECK(g.size == g.name_len + 3 + g.member_bytes && g.text[g.size - 1] == '\0');
+                for (size_t k = 0; k < g.n_members; k++)
+                        if (g.member_off[k] < g.member_bytes)
+                                sum += strlen(g.text + g.name_len + 3 + g.member_off[k]);
+                (void) sum;
+                if (prov_snapshot_group_record_by_name(s, g.text, &again) >= 0)
+                        FUZZ_CHECK(again.text[again.size - 1] == '\0');
+                if (prov_snapshot_group_record_by_gid(s, g.gid, &again) >= 0)
+                        FUZZ_CHECK(again.gid == g.gid);
+        }
+        FUZZ_CHECK(prov_snapshot_group_record_at(s, n, &(ProvSnapGroupRecord) {}) < 0);
 }
 
 static void walk_groups(const ProvSnapshot *s) {
@@ -84,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) prov_snapshot_is_stale(s);
         walk_users(s);
         walk_groups(s);
+        walk_group_records(s);
         /* Names and ids that are not in the file, including the empty name. */
         (void) prov_snapshot_user_by_name(s, "", &u);
         (void) prov_snapshot_user_by_name(s, "nosuchuser", &u);

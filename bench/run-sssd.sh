@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# SSSD as a peer of bench-nss: Debian's sssd (LDAP domain, rfc2307) in front of slapd loaded with
+# the benchmark's 100k users and 10k groups by slapadd. Nothing is installed on the host and the
+# host's /etc, /var and running services are untouched: the .debs are unpacked into SSSD_ROOT
+# (default /tmp/sssd-root; see below), and everything runs in private mount and PID namespaces
+# (and a private network namespace) where /usr, /etc and /var are overlays (the packages' files over the host's, writes into a
+# temporary directory). The daemons die with the PID namespace.
+#
+# Usage: bench/run-sssd.sh BUILDDIR DATADIR      (DATADIR from "bench-nss gen", with users.ldif)
+#
+# Preparing SSSD_ROOT (downloads only, no install):
+#   apt-get install -y --download-only -o Dir::Cache::archives=/tmp/sssd-debs \
+#           sssd-ldap sssd-common libnss-sss slapd ldap-utils
+#   for d in /tmp/sssd-debs/*.deb; do dpkg-deb -x "$d" /tmp/sssd-root; done
+#
+# Prints the warm-up time (100k users resolved once through sssd), the same lines as bench-nss
+# for "sss" (memory cache hits) and "sss-socket" (SSS_NSS_USE_MEMCACHE=NO: every lookup asks
+# sssd_nss over its socket), and the daemons' RSS after the run.
+set -euo pipefail
+builddir=$(cd "$1" && pwd)
+data=$(cd "$2" && pwd)
+root=${SSSD_ROOT:-/tmp/sssd-root}
+[ "$(id -u)" -eq 0 ] || { echo "needs root (namespaces, overlays)"; exit 1; }
+[ -x "$root/usr/sbin/sssd" ] && [ -x "$root/usr/sbin/slapd" ] || { echo "no sssd/slapd under $root (see $0)"; exit 77; }
+[ -f "$data/users.ldif" ] || { echo "no $data/users.ldif"; exit 1; }
+
+work=$(mktemp -d /tmp/prov-sssd.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 0755 "$work"
+mkdir -p "$work"/{etc-up,etc-wk,var-up,var-wk,usr-up,usr-wk,ldapdb,run}
+
+unshare -m -n -p -f --mount-proc /bin/bash -euo pipefail -c '
+        root=$1 work=$2 data=$3 builddir=$4
+        mount --make-rprivate /
+        # The packages over the host: /lib is /usr/lib on Debian, so libnss_sss goes into /usr.
+        mkdir -p "$work/usr-lib/lib" && cp -a "$root/lib/." "$work/usr-lib/lib/"
+        mount -t overlay overlay -o "lowerdir=$work/usr-lib:$root/usr:/usr" /usr
+        mount -t overlay overlay -o "lowerdir=$root/etc:/etc,upperdir=$work/etc-up,workdir=$work/etc-wk" /etc
+        mount -t overlay overlay -o "lowerdir=$root/var:/var,upperdir=$work/var-up,workdir=$work/var-wk" /var
+        mount -t tmpfs tmpfs /run
+
+        # SSSD takes no ldapi:// URI (it resolves the socket path as a host name): slapd listens
+        # on the loopback of this private network namespace.
+        ip link set lo up
+        uri="ldap://127.0.0.1:3389"
+        cat >"$work/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile $work/run/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+sizelimit unlimited
+database mdb
+maxsize 4294967296
+suffix "dc=bench,dc=test"
+rootdn "cn=admin,dc=bench,dc=test"
+rootpw secret
+directory $work/ldapdb
+index objectClass eq
+index uid,cn,memberUid eq
+index uidNumber,gidNumber eq
+limits * size=unlimited time=unlimited
+EOF
+        t0=$(date +%s.%N)
+        slapadd -q -f "$work/slapd.conf" -l "$data/users.ldif"
+        t1=$(date +%s.%N)
+        printf "slapadd of 100k users, 10k groups: %.1f s\n" "$(echo "$t1 - $t0" | bc)"
+        slapd -f "$work/slapd.conf" -h "$uri"
+        sleep 0.5
+
+        mkdir -p /etc/sssd /var/lib/sss/db /var/lib/sss/mc /var/lib/sss/pipes/private /var/log/sssd
+        cat >/etc/sssd/sssd.conf <<EOF
+[sssd]
+services = nss
+domains = bench
+
+[nss]
+# Large enough for every user and group of the benchmark (MiB).
+memcache_size_passwd = 64
+memcache_size_group = 64
+memcache_size_initgroups = 16
+memcache_timeout = 86400
+
+[domain/bench]
+id_provider = ldap
+auth_provider = none
+ldap_uri = $uri
+ldap_search_base = dc=bench,dc=test
+ldap_schema = rfc2307
+ldap_default_bind_dn = cn=admin,dc=bench,dc=test
+ldap_default_authtok = secret
+ldap_id_use_start_tls = false
+entry_cache_timeout = 86400
+enumerate = false
+ignore_group_members = false
+EOF
+        chmod 0600 /etc/sssd/sssd.conf
+        sssd -i --logger=stderr -d "${SSSD_DEBUG:-0}" 2>"$work/sssd.log" &
+        for i in $(seq 100); do [ -S /var/lib/sss/pipes/nss ] && break; sleep 0.1; done
+        [ -S /var/lib/sss/pipes/nss ] || { echo "sssd did not start:"; tail -20 "$work/sssd.log"; exit 1; }
+
+        if [ -n "${SSSD_DEBUG:-}" ]; then getent -s sss passwd u000001 || true; sleep 2; getent -s sss passwd u000001 || true; cat "$work/sssd.log"; exit 0; fi
+        "$builddir/bench/bench-nss" warm sss
+        printf "%-14s %-30s %15s\n" service operation median
+        "$builddir/bench/bench-nss" run sss
+        SSS_NSS_USE_MEMCACHE=NO "$builddir/bench/bench-nss" run sss sss-socket
+        for d in sssd sssd_be sssd_nss slapd; do
+                for p in $(pgrep -x "$d"); do
+                        printf "RSS %-10s %8d KiB\n" "$d" "$(awk "/VmRSS/ {print \$2}" /proc/$p/status)"
+                done
+        done
+' bash "$root" "$work" "$data" "$builddir"
