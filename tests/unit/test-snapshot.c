@@ -426,6 +426,68 @@ static void test_missing(void **state) {
         assert_int_equal(prov_snapshot_open(dir, &s), -EBADMSG); /* a directory */
 }
 
+/* Format 3: records as getpwnam_r/getgrnam_r lay them out, and small passwd records inside one
+ * cache line. */
+static void test_stored_form(void **state) {
+        _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
+        ProvSnapPasswd p;
+        ProvSnapGroupRecord g;
+        static const char alice[] = "alice\0x\0Alice A\0/home/alice\0/bin/bash";
+        static const char devs[] = "devs\0x\0alice\0bob";
+
+        write_fixture(1);
+        assert_int_equal(prov_snapshot_open(path, &s), 0);
+        assert_int_equal(prov_snapshot_passwd_by_name(s, "alice", &p), 0);
+        assert_int_equal(p.size, sizeof(alice));
+        assert_memory_equal(p.text, alice, sizeof(alice));
+        assert_int_equal(p.name_len, 5);
+        assert_int_equal(p.uid, 10001);
+        assert_int_equal(p.index, 0);
+        /* Header and text in one 64-byte line. */
+        assert_int_equal(((uintptr_t) p.text - sizeof(SnapPasswd)) / 64, ((uintptr_t) p.text + p.size - 1) / 64);
+        assert_int_equal(prov_snapshot_passwd_by_uid(s, 10002, &p), 0);
+        assert_string_equal(p.text, "bob");
+        assert_int_equal(prov_snapshot_passwd_at(s, 2, &p), 0);
+        assert_string_equal(p.text, "carol");
+        assert_int_equal(prov_snapshot_passwd_by_name(s, "alic", &p), -ENOENT);
+        assert_int_equal(prov_snapshot_passwd_at(s, 3, &p), -ENOENT);
+
+        /* devs: ghost is unknown, carol suspended, alice listed twice. */
+        assert_int_equal(prov_snapshot_group_record_by_name(s, "devs", &g), 0);
+        assert_int_equal(g.size, sizeof(devs));
+        assert_memory_equal(g.text, devs, sizeof(devs));
+        assert_int_equal(g.n_members, 2);
+        assert_int_equal(g.member_bytes, strlen("alice") + 1 + strlen("bob") + 1);
+        assert_int_equal(g.member_off[0], 0);
+        assert_int_equal(g.member_off[1], 6);
+        assert_int_equal(prov_snapshot_group_record_by_gid(s, 27, &g), 0);
+        assert_string_equal(g.text, "sudo");
+        assert_int_equal(g.flags, PROV_SNAP_GROUP_MAPPED);
+        assert_int_equal(prov_snapshot_group_record_at(s, 3, &g), 0);
+        assert_string_equal(g.text, "empty");
+        assert_int_equal(g.n_members, 0);
+        assert_int_equal(g.member_bytes, 0);
+}
+
+/* A file of another format version (2, the one before) is refused cleanly. */
+static void test_other_version(void **state) {
+        _cleanup_free_ uint8_t *data = NULL;
+        ProvSnapshot *s = NULL;
+        size_t size;
+
+        for (uint32_t v = 1; v <= PROV_SNAP_VERSION + 1; v++) {
+                if (v == PROV_SNAP_VERSION)
+                        continue;
+                write_fixture(1);
+                free(data);
+                data = read_file(path, &size);
+                memcpy(data + offsetof(SnapHeader, version), &v, sizeof(v));
+                write_raw(path, data, size);
+                assert_int_equal(prov_snapshot_open(path, &s), -EBADMSG);
+                assert_null(s);
+        }
+}
+
 static void test_stale_on_replace(void **state) {
         _cleanup_(prov_snapshot_closep) ProvSnapshot *a = NULL, *b = NULL;
 
@@ -504,6 +566,8 @@ int main(void) {
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_corrupt),
                 cmocka_unit_test(test_missing),
+                cmocka_unit_test(test_stored_form),
+                cmocka_unit_test(test_other_version),
                 cmocka_unit_test(test_stale_on_replace),
                 cmocka_unit_test(test_cache_remap),
         };
