@@ -14,6 +14,10 @@
 #include "prov-util.h"
 #include "prov-validate.h"
 
+#ifndef PROV_REFRESH_SOCKET
+#define PROV_REFRESH_SOCKET "/run/provision/refresh.sock"
+#endif
+
 #ifndef PROV_STATE_DIR
 #define PROV_STATE_DIR "/var/lib/provision"
 #endif
@@ -68,6 +72,7 @@ static const ConfigKey config_keys[] = {
         { "sync",     "full_interval",       CONFIG_UNSIGNED,        F(full_interval_sec), false, 1, 7 * 86400 },
         { "sync",     "overlap",             CONFIG_UNSIGNED,        F(overlap_sec), false, 0, 86400 },
         { "sync",     "max_deprovision",     CONFIG_MAX_DEPROVISION, F(max_deprovision) },
+        { "sync",     "refresh_on_login",    CONFIG_BOOL,            F(refresh_on_login) },
 
         { "paths",    "state_dir",           CONFIG_PATH,            F(state_dir) },
         { "paths",    "passwd_file",         CONFIG_PATH,            F(passwd_file) },
@@ -75,11 +80,13 @@ static const ConfigKey config_keys[] = {
         { "paths",    "subuid_file",         CONFIG_PATH,            F(subuid_file) },
         { "paths",    "subgid_file",         CONFIG_PATH,            F(subgid_file) },
         { "paths",    "login_defs",          CONFIG_PATH,            F(login_defs_file) },
+        { "paths",    "refresh_socket",      CONFIG_PATH,            F(refresh_socket) },
 
         { "accounts", "uid_min",             CONFIG_UINT32,          F(uid_min), false, 1000, CONFIG_UID_LIMIT },
         { "accounts", "uid_max",             CONFIG_UINT32,          F(uid_max), false, 1000, CONFIG_UID_LIMIT },
         { "accounts", "uid_attribute",       CONFIG_ATTRIBUTE,       F(uid_attribute), true },
         { "accounts", "gid_attribute",       CONFIG_ATTRIBUTE,       F(gid_attribute), true },
+        { "accounts", "ssh_keys_attribute",  CONFIG_ATTRIBUTE,       F(ssh_keys_attribute), true },
         { "accounts", "strip_domain",        CONFIG_BOOL,            F(strip_domain) },
         { "accounts", "home_base",           CONFIG_PATH,            F(home_base) },
         { "accounts", "home_from_attribute", CONFIG_BOOL,            F(home_from_attribute) },
@@ -662,6 +669,7 @@ int prov_config_new(ProvConfig **ret) {
                 .uid_max = 524287,
                 .retention_days = 90,
                 .retry_budget_sec = 300,
+                .refresh_on_login = true,
                 .terminate_sessions = true,
                 .kill_grace_sec = 5,
                 .hook_timeout_sec = 30,
@@ -673,11 +681,12 @@ int prov_config_new(ProvConfig **ret) {
         c->subuid_file = strdup("/etc/subuid");
         c->subgid_file = strdup("/etc/subgid");
         c->login_defs_file = strdup("/etc/login.defs");
+        c->refresh_socket = strdup(PROV_REFRESH_SOCKET);
         c->home_base = strdup("/home");
         c->default_shell = strdup("/bin/bash");
         c->allowed_shells = calloc(ELEMENTSOF(default_shells) + 1, sizeof(char *));
         if (!c->state_dir || !c->passwd_file || !c->group_file || !c->subuid_file || !c->subgid_file ||
-            !c->login_defs_file || !c->home_base || !c->default_shell || !c->allowed_shells)
+            !c->login_defs_file || !c->refresh_socket || !c->home_base || !c->default_shell || !c->allowed_shells)
                 return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(default_shells); i++) {
                 c->allowed_shells[i] = strdup(default_shells[i]);
@@ -733,6 +742,8 @@ ProvConfig *prov_config_free(ProvConfig *c) {
         free(c->subuid_file);
         free(c->subgid_file);
         free(c->login_defs_file);
+        free(c->refresh_socket);
+        free(c->ssh_keys_attribute);
         free(c->proxy);
         free(c->name_prefix);
         strv_free(c->deny_names);

@@ -37,6 +37,8 @@ typedef struct ProvConfig {
         unsigned full_interval_sec;     /* full_interval: 3600 */
         unsigned overlap_sec;           /* overlap: 60 */
         unsigned max_deprovision;       /* max_deprovision: "10%" */
+        bool refresh_on_login;          /* refresh_on_login: true = answer pam_provision's
+                                         * refresh requests on refresh_socket */
         bool max_deprovision_percent;   /* true if max_deprovision is a percentage */
 
         /* [paths] */
@@ -46,12 +48,14 @@ typedef struct ProvConfig {
         char *subuid_file;              /* subuid_file: /etc/subuid */
         char *subgid_file;              /* subgid_file: /etc/subgid */
         char *login_defs_file;          /* login_defs: /etc/login.defs (SUB_UID_MIN..) */
+        char *refresh_socket;           /* refresh_socket: PROV_REFRESH_SOCKET */
 
         /* [accounts] */
         uint32_t uid_min;               /* uid_min: 200000 */
         uint32_t uid_max;               /* uid_max: 524287 */
         char *uid_attribute;            /* uid_attribute: NULL = hash of the SCIM id */
         char *gid_attribute;            /* gid_attribute: NULL */
+        char *ssh_keys_attribute;       /* ssh_keys_attribute: NULL = no SSH keys from the directory */
         bool strip_domain;              /* strip_domain: false */
         char *home_base;                /* home_base: /home */
         bool home_from_attribute;       /* home_from_attribute: false = always home_base/NAME */

@@ -374,6 +374,7 @@ static void test_documentation(void **state) {
                 "allow_groups", "map_groups", "retention", "terminate_sessions", "kill_processes",
                 "kill_grace", "hooks_dir", "hook_timeout", "proxy", "retry_budget", "subuid_file",
                 "subgid_file", "login_defs", "home_from_attribute", "deny_names", "name_prefix", "require_dot",
+                "refresh_on_login", "refresh_socket", "ssh_keys_attribute",
         };
         _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
         _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");
