@@ -3,7 +3,8 @@ syncd_libsyncd_la_SOURCES += \
 	syncd/log.h syncd/log.c \
 	syncd/local.h syncd/local.c \
 	syncd/sync.h syncd/sync.c \
-	syncd/daemon.h syncd/daemon.c
+	syncd/daemon.h syncd/daemon.c \
+	syncd/refresh.h syncd/refresh.c
 
 sbin_PROGRAMS += syncd/provision-syncd
 syncd_provision_syncd_SOURCES = syncd/main.c

@@ -9,13 +9,19 @@
  * functions: it decides nothing about credentials. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
@@ -27,6 +33,16 @@
 #define _public_ __attribute__((visibility("default")))
 
 #define USEC_PER_SEC UINT64_C(1000000)
+#define USEC_PER_MSEC UINT64_C(1000)
+
+#ifndef PROV_REFRESH_SOCKET
+#define PROV_REFRESH_SOCKET "/run/provision/refresh.sock"
+#endif
+/* refresh_timeout= default and upper bound, milliseconds. */
+#define REFRESH_TIMEOUT_DEFAULT_MS 2000u
+#define REFRESH_TIMEOUT_MAX_MS 10000u
+/* The longest name a refresh is asked for: what the daemon accepts as a POSIX name. */
+#define REFRESH_NAME_MAX 255
 
 /* Longest user name we copy into a log line; longer ones are cut (STYLE §5). */
 #define LOG_NAME_MAX 64
@@ -37,6 +53,9 @@ typedef struct ProvPamOpts {
         bool fail_closed;
         uint64_t max_staleness_usec;    /* 0 = no staleness check */
         const char *snapshot;           /* NULL = $PROVISION_SNAPSHOT or the compiled-in path */
+        bool refresh_on_login;          /* ask provision-syncd to refresh the user at "account" */
+        unsigned refresh_timeout_ms;    /* 0 = REFRESH_TIMEOUT_DEFAULT_MS */
+        const char *refresh_socket;     /* NULL = $PROVISION_REFRESH_SOCKET or PROV_REFRESH_SOCKET */
 } ProvPamOpts;
 
 /* Parses a positive number of seconds the way strtoul() should be used: digits only (strtoul
@@ -59,6 +78,23 @@ static int parse_seconds(const char *s, uint64_t *ret_usec) {
         if ((uint64_t) v > UINT64_MAX / USEC_PER_SEC)
                 return -ERANGE;
         *ret_usec = (uint64_t) v * USEC_PER_SEC;
+        return 0;
+}
+
+/* Parses refresh_timeout=: 1..REFRESH_TIMEOUT_MAX_MS milliseconds, digits only. */
+static int parse_millis(const char *s, unsigned *ret_ms) {
+        unsigned long v;
+        char *end = NULL;
+
+        if (!s || s[0] < '0' || s[0] > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (!end || *end != '\0' || v == 0 || v > REFRESH_TIMEOUT_MAX_MS)
+                return -EINVAL;
+        *ret_ms = (unsigned) v;
         return 0;
 }
 
@@ -85,6 +121,21 @@ static void parse_args(pam_handle_t *pamh, int argc, const char **argv, ProvPamO
                                 pam_syslog(pamh, LOG_ERR, "invalid value, option ignored: %.80s", a);
                         else
                                 opts->max_staleness_usec = usec;
+                } else if (streq(a, "refresh_on_login"))
+                        opts->refresh_on_login = true;
+                else if (strncmp(a, "refresh_timeout=", 16) == 0) {
+                        unsigned ms = 0;
+
+                        if (parse_millis(a + 16, &ms) < 0)
+                                pam_syslog(pamh, LOG_ERR, "invalid value (1..%u ms), option ignored: %.80s",
+                                           REFRESH_TIMEOUT_MAX_MS, a);
+                        else
+                                opts->refresh_timeout_ms = ms;
+                } else if (strncmp(a, "refresh_socket=", 15) == 0) {
+                        if (a[15] != '/' || strlen(a + 15) >= sizeof(((struct sockaddr_un *) NULL)->sun_path))
+                                pam_syslog(pamh, LOG_ERR, "refresh_socket= needs a short absolute path, option ignored: %.200s", a);
+                        else
+                                opts->refresh_socket = a + 15;
                 } else if (strncmp(a, "snapshot=", 9) == 0) {
                         if (a[9] != '/')
                                 pam_syslog(pamh, LOG_ERR, "snapshot= needs an absolute path, option ignored: %.200s", a);
@@ -133,6 +184,216 @@ static bool snapshot_too_old(const ProvSnapshot *s, const ProvPamOpts *opts, uin
                 return false;
         *ret_age_usec = now - last;
         return *ret_age_usec > opts->max_staleness_usec;
+}
+
+static uint64_t now_monotonic_usec(void) {
+        struct timespec ts;
+
+        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* A name we may send to the daemon: the POSIX portable set [A-Za-z0-9._-], not starting with
+ * '-', at most REFRESH_NAME_MAX bytes, with at most one '$' at the end (Samba machine accounts).
+ * Anything else is not a directory user and is never asked for. */
+static bool refresh_name_ok(const char *name) {
+        size_t n = 0;
+
+        if (!name || name[0] == '\0' || name[0] == '-')
+                return false;
+        for (; name[n]; n++) {
+                char c = name[n];
+
+                if (n >= REFRESH_NAME_MAX)
+                        return false;
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-')
+                        continue;
+                if (c == '$' && name[n + 1] == '\0')
+                        continue;
+                return false;
+        }
+        return !streq(name, ".") && !streq(name, "..");
+}
+
+/* Waits for events on fd until the monotonic deadline: 0 when they came, -ETIMEDOUT when the
+ * deadline passed first. */
+static int wait_fd(int fd, short events, uint64_t deadline) {
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = events };
+                uint64_t now = now_monotonic_usec();
+                int k;
+
+                if (now >= deadline)
+                        return -ETIMEDOUT;
+                k = poll(&p, 1, (int) ((deadline - now + USEC_PER_MSEC - 1) / USEC_PER_MSEC));
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        continue; /* the loop re-checks the deadline */
+                if (p.revents & (POLLERR | POLLNVAL))
+                        return -EIO;
+                return 0;
+        }
+}
+
+/* Asks provision-syncd to refresh one user from the directory now, and waits for its one-line
+ * answer until the deadline: a Unix stream socket, non-blocking throughout, nothing but libc.
+ * Returns 0 when the daemon refreshed the user (or did a moment ago, or the directory does not
+ * know the name), -EOPNOTSUPP when its source cannot refresh, -ETIMEDOUT, -EBUSY, or another
+ * negative errno; *ret_answer gets the answer line for the log. */
+static int refresh_user(const char *socket_path, const char *user, unsigned timeout_ms, char *ret_answer,
+                        size_t answer_size) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        uint64_t deadline = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        char req[REFRESH_NAME_MAX + 64], buf[128];
+        size_t len = 0, sent = 0, reqlen;
+        int fd, r;
+
+        ret_answer[0] = '\0';
+        if (strlen(socket_path) >= sizeof(sa.sun_path))
+                return -ENAMETOOLONG;
+        memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+        /* The deadline travels with the request (CLOCK_MONOTONIC is one clock per host): the
+         * daemon drops a request whose client stopped waiting before its turn came. */
+        r = snprintf(req, sizeof(req), "refresh %s %llu\n", user, (unsigned long long) deadline);
+        if (r < 0 || (size_t) r >= sizeof(req))
+                return -ENAMETOOLONG;
+        reqlen = (size_t) r;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (const struct sockaddr *) &sa, sizeof(sa)) < 0) {
+                if (errno == EAGAIN)
+                        r = -EBUSY; /* the daemon's backlog is full */
+                else if (errno != EINPROGRESS)
+                        r = -errno;
+                else {
+                        int err = 0;
+                        socklen_t l = sizeof(err);
+
+                        r = wait_fd(fd, POLLOUT, deadline);
+                        if (r >= 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+                                r = -errno;
+                        else if (r >= 0 && err != 0)
+                                r = -err;
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        while (sent < reqlen) {
+                ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        r = wait_fd(fd, POLLOUT, deadline);
+                        if (r < 0)
+                                goto finish;
+                        continue;
+                }
+                if (n < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                sent += (size_t) n;
+        }
+        for (;;) {
+                ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
+                char *nl;
+
+                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                        r = wait_fd(fd, POLLIN, deadline);
+                        if (r < 0)
+                                goto finish;
+                        continue;
+                }
+                if (n < 0) {
+                        r = -errno;
+                        goto finish;
+                }
+                if (n == 0) {
+                        r = -ECONNRESET; /* closed without an answer */
+                        goto finish;
+                }
+                len += (size_t) n;
+                buf[len] = '\0';
+                nl = memchr(buf, '\n', len);
+                if (!nl) {
+                        if (len >= sizeof(buf) - 1) {
+                                r = -EBADMSG;
+                                goto finish;
+                        }
+                        continue;
+                }
+                *nl = '\0';
+                break;
+        }
+        for (char *p = buf; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)
+                        *p = '?';
+        (void) snprintf(ret_answer, answer_size, "%s", buf);
+        if (streq(buf, "ok") || strncmp(buf, "ok ", 3) == 0)
+                r = 0;
+        else if (streq(buf, "unsupported"))
+                r = -EOPNOTSUPP;
+        else if (streq(buf, "busy"))
+                r = -EBUSY;
+        else
+                r = -EIO;
+finish:
+        close(fd);
+        return r;
+}
+
+/* The refresh at "account" with its outcome in the log. Returns true when the decision may go
+ * ahead on the snapshot, false when a failed refresh must refuse an account of ours
+ * (fail_closed); the caller finds out whether the user is ours. */
+static bool refresh_before_deciding(pam_handle_t *pamh, const ProvPamOpts *opts, const char *user,
+                                    const char *what) {
+        char logname[LOG_NAME_MAX + 1], ans[128];
+        const char *path = opts->refresh_socket;
+        int r;
+
+        if (!path) {
+                path = secure_getenv("PROVISION_REFRESH_SOCKET");
+                if (!path || path[0] != '/')
+                        path = PROV_REFRESH_SOCKET;
+        }
+        if (!refresh_name_ok(user)) {
+                if (opts->debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s: '%s' is not a POSIX name, no refresh", what,
+                                   name_for_log(user, logname));
+                return true;
+        }
+        r = refresh_user(path, user, opts->refresh_timeout_ms ?: REFRESH_TIMEOUT_DEFAULT_MS, ans, sizeof(ans));
+        if (r >= 0) {
+                if (opts->debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s: refresh of '%s': %s", what, name_for_log(user, logname),
+                                   ans);
+                return true;
+        }
+        if (r == -EOPNOTSUPP) {
+                if (opts->debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s: the daemon's source cannot refresh '%s'", what,
+                                   name_for_log(user, logname));
+                return true;
+        }
+        if (r == -ETIMEDOUT)
+                pam_syslog(pamh, LOG_WARNING,
+                           "%s: refresh of '%s' via %.200s timed out after %u ms, request abandoned; deciding on the "
+                           "snapshot as it is%s", what, name_for_log(user, logname), path,
+                           opts->refresh_timeout_ms ?: REFRESH_TIMEOUT_DEFAULT_MS,
+                           opts->fail_closed ? " (fail_closed: refusing the directory's users)" : "");
+        else
+                pam_syslog(pamh, LOG_WARNING,
+                           "%s: refresh of '%s' via %.200s failed: %.100s; deciding on the snapshot as it is%s", what,
+                           name_for_log(user, logname), path, ans[0] ? ans : strerror(-r),
+                           opts->fail_closed ? " (fail_closed: refusing the directory's users)" : "");
+        return !opts->fail_closed;
 }
 
 /* The text shown to the user for a refused state; NULL for a state that is not refused. */
@@ -231,6 +492,7 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
         _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
         ProvPamOpts opts = {};
         const char *user = NULL, *path;
+        bool refresh_ok = true;
         int r;
 
         parse_args(pamh, argc, argv, &opts);
@@ -251,12 +513,26 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
                 return PAM_IGNORE;
         }
 
+        /* Before the snapshot is opened, so that what the refresh published is what we read. */
+        if (opts.refresh_on_login && streq(what, "account"))
+                refresh_ok = refresh_before_deciding(pamh, &opts, user, what);
+
         path = opts.snapshot ?: prov_cache_default_path();
         r = prov_snapshot_open(path, &s);
         if (r < 0)
                 return pam_code_from_snapshot_error(pamh, &opts, path, r);
 
-        return check_user(pamh, flags, &opts, s, path, user, what);
+        r = check_user(pamh, flags, &opts, s, path, user, what);
+        /* fail_closed after a failed refresh refuses the users the snapshot knows; a user it
+         * does not know is not ours (local accounts keep working), and a refusal stays one. */
+        if (!refresh_ok && r == PAM_SUCCESS) {
+                char logname[LOG_NAME_MAX + 1];
+
+                pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s: refusing user '%s': refresh failed (fail_closed)",
+                           what, name_for_log(user, logname));
+                return PAM_AUTHINFO_UNAVAIL;
+        }
+        return r;
 }
 
 _public_ int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv) {

@@ -13,6 +13,7 @@
 #include "local.h"
 #include "log.h"
 #include "prov-snapshot-write.h"
+#include "refresh.h"
 #include "scim-source.h"
 #include "sync.h"
 
@@ -30,6 +31,7 @@ struct ProvDaemon {
         sd_event *event;
         sd_event_source *timer;
         ProvBus *bus;
+        ProvRefresh *refresh;       /* refresh requests of pam_provision; NULL = none */
         ProvActionResult last;
         uint64_t last_sync_usec;    /* CLOCK_REALTIME of the last successful sync */
         uint64_t last_full_mono;    /* CLOCK_MONOTONIC of the last successful full sync; 0 = none yet */
@@ -537,6 +539,7 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 static ProvDaemon *daemon_free(ProvDaemon *d) {
         if (!d)
                 return NULL;
+        prov_refresh_free(d->refresh);
         prov_bus_free(d->bus);
         sd_event_source_unref(d->timer);
         sd_event_unref(d->event);
@@ -601,6 +604,9 @@ int prov_daemon_main(const char *config_path) {
         r = prov_bus_new(d, &d->bus);
         if (r < 0)
                 log_warning_errno(r, "D-Bus control interface not available, continuing without it: %m");
+
+        /* Optional too: without it pam_provision decides on the snapshot as it is. */
+        (void) prov_refresh_new(d, &d->refresh);
 
         /* The first sync runs before READY=1, so that a unit ordered after ours finds a
          * published snapshot. */

@@ -51,6 +51,8 @@ struct ProvScimClient {
         bool users_endpoint_ok;         /* GET /Users answered a ListResponse once */
         ProvScimServiceConfig spc;
         ProvScimStats stats;            /* counters of the current fetch */
+        uint64_t deadline;              /* CLOCK_MONOTONIC µs no request may run past; 0 = none
+                                         * (prov_scim_fetch_user()) */
 };
 
 /* A response body, growing up to max bytes; always NUL terminated for the debug log. */
@@ -560,6 +562,16 @@ static int scim_get(ProvScimClient *c, const char *path, const char *query, Body
 
         c->retry_after_hdr[0] = '\0';
         c->errbuf[0] = '\0';
+        if (c->deadline > 0) {
+                /* A request on someone's sign-in: whatever the configured timeout, it ends when
+                 * the caller's deadline does (CURLOPT_TIMEOUT_MS wins over CURLOPT_TIMEOUT). */
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+                if (now >= c->deadline)
+                        return -ETIMEDOUT;
+                if (curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, (long) ((c->deadline - now + 999) / 1000)) != CURLE_OK)
+                        return -EIO;
+        }
         if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK ||
             curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
             curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, body) != CURLE_OK ||
@@ -1312,4 +1324,112 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
         if (ret_user)
                 *ret_user = TAKE_PTR(u);
         return 0;
+}
+
+/* Appends s to a SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quote and
+ * backslash escaped, control characters refused (a POSIX user name has none anyway). */
+static int filter_literal(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+
+                if (ch < 0x20 || ch == 0x7f)
+                        return -EINVAL;
+                if (ch == '"' || ch == '\\') {
+                        if (n + 1 >= size)
+                                return -ENAMETOOLONG;
+                        buf[n++] = '\\';
+                }
+                if (n + 1 >= size)
+                        return -ENAMETOOLONG;
+                buf[n++] = (char) ch;
+        }
+        buf[n] = '\0';
+        return 0;
+}
+
+int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, uint64_t deadline_usec, ProvScimBatch **ret,
+                         ProvScimStats *stats) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
+        _cleanup_free_ char *filter = NULL;
+        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
+        bool consistent;
+        Interner in = {};
+        Accum a;
+        int r;
+
+        if (!c || !user_name || !user_name[0] || strlen(user_name) > 255 || !ret)
+                return -EINVAL;
+        c->stats = (ProvScimStats) {};
+        /* No waiting out a 429/503 on someone's sign-in: the first one fails the refresh. */
+        c->budget_left = 0;
+        c->deadline = deadline_usec;
+
+        r = filter_literal(user_name, lit, sizeof(lit));
+        if (r < 0)
+                goto finish;
+        (void) snprintf(expr, sizeof(expr), "userName eq \"%s\"", lit);
+        filter = curl_easy_escape(c->curl, expr, 0);
+        if (!filter) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        batch = calloc(1, sizeof(ProvScimBatch));
+        if (!batch) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        a = (Accum) { .batch = batch };
+        c->stats.passes++;
+        r = walk(c, false, filter, &a, &consistent);
+        if (r < 0)
+                goto finish;
+
+        /* userName is unique at the source (RFC 7643 §4.1.1); a server that answers more than one
+         * record is not trusted with the groups of any of them. */
+        if (batch->n_users == 1) {
+                const char *id = batch->users[0].id;
+
+                free(filter);
+                filter = NULL;
+                r = filter_literal(id, lit, sizeof(lit));
+                if (r < 0)
+                        goto finish;
+                (void) snprintf(expr, sizeof(expr), "members[value eq \"%s\"]", lit);
+                filter = curl_easy_escape(c->curl, expr, 0);
+                if (!filter) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                in.batch = batch;
+                r = prov_id_hash_build(&in.ids, batch->n_users, user_id_at, batch);
+                if (r < 0)
+                        goto finish;
+                c->popts.intern_member_id = intern_member_id;
+                c->popts.intern_userdata = &in;
+                r = walk(c, true, filter, &a, &consistent);
+                c->popts.intern_member_id = NULL;
+                c->popts.intern_userdata = NULL;
+                prov_id_hash_done(&in.ids);
+                if (r == -EOPNOTSUPP) {
+                        /* The server cannot filter groups by member: the user alone, the groups
+                         * follow with the next regular sync. */
+                        log_debug("SCIM /Groups refuses a members filter: refreshing the user only.");
+                        r = 0;
+                }
+                if (r < 0)
+                        goto finish;
+        }
+        r = finish_batch(batch);
+        if (r < 0)
+                goto finish;
+        *ret = TAKE_PTR(batch);
+        r = 0;
+finish:
+        c->deadline = 0;
+        c->budget_left = c->retry_budget;
+        if (stats)
+                *stats = c->stats;
+        return r;
 }
