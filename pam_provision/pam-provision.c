@@ -244,7 +244,8 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 /* Asks provision-syncd to refresh one user from the directory now, and waits for its one-line
  * answer until the deadline: a Unix stream socket, non-blocking throughout, nothing but libc.
  * Returns 0 when the daemon refreshed the user (or did a moment ago, or the directory does not
- * know the name), -EOPNOTSUPP when its source cannot refresh, -ETIMEDOUT, -EBUSY, or another
+ * know the name), -EOPNOTSUPP when its source cannot refresh, -EPERM when it takes no requests
+ * from this process (not root), -ETIMEDOUT, -EBUSY, or another
  * negative errno; *ret_answer gets the answer line for the log. */
 static int refresh_user(const char *socket_path, const char *user, unsigned timeout_ms, char *ret_answer,
                         size_t answer_size) {
@@ -340,6 +341,8 @@ static int refresh_user(const char *socket_path, const char *user, unsigned time
                 r = 0;
         else if (streq(buf, "unsupported"))
                 r = -EOPNOTSUPP;
+        else if (streq(buf, "denied"))
+                r = -EPERM;
         else if (streq(buf, "busy"))
                 r = -EBUSY;
         else
@@ -376,10 +379,13 @@ static bool refresh_before_deciding(pam_handle_t *pamh, const ProvPamOpts *opts,
                                    ans);
                 return true;
         }
-        if (r == -EOPNOTSUPP) {
+        if (r == -EOPNOTSUPP || r == -EPERM) {
+                /* Not a failure: the daemon's source cannot refresh (a directory file), or this
+                 * process is not privileged enough to ask (a screen locker running as the user). */
                 if (opts->debug)
-                        pam_syslog(pamh, LOG_DEBUG, "%s: the daemon's source cannot refresh '%s'", what,
-                                   name_for_log(user, logname));
+                        pam_syslog(pamh, LOG_DEBUG, "%s: no refresh of '%s': %s", what, name_for_log(user, logname),
+                                   r == -EPERM ? "the daemon takes requests from root only"
+                                               : "the daemon's source cannot refresh");
                 return true;
         }
         if (r == -ETIMEDOUT)

@@ -295,6 +295,15 @@ static void handle_request(ProvRefresh *rf, Conn *c, char *req) {
                 answer(c->fd, "unsupported\n");
                 return;
         }
+        /* Only privileged callers (the login services pam_provision runs in) make us ask the
+         * directory: an unprivileged one could use the answers to list who the directory knows,
+         * or the daemon to load the source. Their PAM stacks decide on the snapshot as it is. */
+        if (c->cred.uid != 0) {
+                log_debug("Refresh of '%s' asked by pid %d (uid %u): not privileged, denied.", SAFE(name),
+                          (int) c->cred.pid, (unsigned) c->cred.uid);
+                answer(c->fd, "denied\n");
+                return;
+        }
         slot = rate_allow(rf, name, now, &failed);
         if (!slot) {
                 log_debug("Refresh of '%s': asked a moment ago (%s).", SAFE(name), failed ? "failed" : "done");
@@ -405,18 +414,10 @@ static bool socket_alive(const struct sockaddr_un *sa, socklen_t salen) {
         return alive;
 }
 
-/* Whether refreshes are wanted. The [sync] refresh_on_login key of provision-syncd.conf(5) is
- * meant to decide this; until the configuration carries it, $PROVISION_REFRESH_ON_LOGIN=no
- * switches them off (default: on). */
-static bool refresh_wanted(void) {
-        const char *e = secure_getenv("PROVISION_REFRESH_ON_LOGIN");
-
-        return !e || !(streq(e, "no") || streq(e, "0") || streq(e, "false") || streq(e, "off"));
-}
-
 int prov_refresh_new(ProvDaemon *d, ProvRefresh **ret) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        const char *path = secure_getenv("PROVISION_REFRESH_SOCKET");
+        const ProvConfig *config = prov_daemon_config(d);
+        const char *path = config->refresh_socket;
         _cleanup_free_ char *dir = NULL;
         ProvRefresh *rf;
         struct stat st;
@@ -425,8 +426,8 @@ int prov_refresh_new(ProvDaemon *d, ProvRefresh **ret) {
         int r;
 
         *ret = NULL;
-        if (!refresh_wanted()) {
-                log_info("Refresh at sign-in is switched off.");
+        if (!config->refresh_on_login) {
+                log_debug("Refresh at sign-in is switched off (refresh_on_login = no).");
                 return 0;
         }
         if (!path || !path[0])

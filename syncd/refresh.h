@@ -12,6 +12,7 @@
  *        "ok unknown\n"               the source does not know the name
  *        "busy\n"                     too many requests: nothing asked
  *        "unsupported\n"              the source is not SCIM
+ *        "denied\n"                   the peer (SO_PEERCRED) is not root
  *        "error TEXT\n"               the source failed or answered too late
  *
  * The refresh runs on the event loop, synchronously: every SCIM request of it ends at the
@@ -23,9 +24,9 @@
 
 typedef struct ProvRefresh ProvRefresh;
 
-/* Listens on the refresh socket ($PROVISION_REFRESH_SOCKET, else PROV_REFRESH_SOCKET) unless
- * refreshes are switched off ($PROVISION_REFRESH_ON_LOGIN=no): then *ret is NULL and 0 is
- * returned. A socket path on which another process still listens is left alone (-EADDRINUSE). */
+/* Listens on refresh_socket of the configuration (provision-syncd.conf(5)) when refresh_on_login
+ * is set; otherwise *ret is NULL and 0 is returned. Both are read once, at start. A socket path on
+ * which another process still listens is left alone (-EADDRINUSE). */
 int prov_refresh_new(ProvDaemon *d, ProvRefresh **ret);
 
 /* Accepts NULL; returns NULL. Removes the socket it created. */

@@ -57,20 +57,26 @@ def service(case, name, *args):
     return svc
 
 
-def pam_account(case, svc_name, who, *args):
-    """pamtester acct_mgmt under pam_wrapper; (passed, output incl. the module's syslog lines)."""
+def pam_account(case, svc_name, who, *args, env_extra=None, as_nobody=False):
+    """pamtester acct_mgmt under pam_wrapper; (passed, output incl. the module's syslog lines).
+    as_nobody runs it as uid/gid 65534 (a screen locker's PAM stack runs as the user)."""
     svc = service(case, svc_name, *args)
-    runtime = os.path.join(case.dir, "pamwrap")
+    runtime = os.path.join(case.dir, "pamwrap-nobody" if as_nobody else "pamwrap")
     os.makedirs(runtime, exist_ok=True)
+    if as_nobody:
+        os.chmod(runtime, 0o777)
     preload = os.environ.get("LD_PRELOAD")
     env = dict(os.environ, LD_PRELOAD=(preload + " " if preload else "") + "libpam_wrapper.so", PAM_WRAPPER="1",
                PAM_WRAPPER_SERVICE_DIR=svc, PAM_WRAPPER_RUNTIME_DIR=runtime, PAM_WRAPPER_DEBUGLEVEL="3",
                PROVISION_SNAPSHOT="")
     env.pop("PROVISION_REFRESH_SOCKET", None)
+    env.update(env_extra or {})
+    cmd = ["pamtester", svc_name, who, "acct_mgmt"]
+    if as_nobody:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
     # The timeout only keeps a broken build from hanging make check; the module's own deadline
     # is what the cases check, through its log.
-    p = subprocess.run(["pamtester", svc_name, who, "acct_mgmt"], env=env, capture_output=True, text=True,
-                       timeout=60)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
     out = p.stdout + p.stderr
     with open(os.path.join(case.dir, "pam.log"), "a") as f:
         f.write(f"--- {svc_name} {who} {' '.join(args)}: exit {p.returncode}\n{out}")
@@ -81,15 +87,21 @@ def start(srv, case, users=None, groups=None):
     """A fresh directory at the source, a daemon that synced it once and listens on its socket."""
     u, g = directory()
     srv.reset(users if users is not None else u, groups if groups is not None else g)
-    case.write_conf(sync={"interval": "3600"})
     case.refresh_sock = os.path.join(case.dir, "refresh.sock")
-    os.environ["PROVISION_REFRESH_SOCKET"] = case.refresh_sock
-    try:
-        case.start_daemon()
-    finally:
-        os.environ.pop("PROVISION_REFRESH_SOCKET", None)
+    write_conf(case)
+    case.start_daemon()
     check(os.path.exists(case.refresh_sock), "the daemon does not listen on its refresh socket: " + case.log_tail())
     srv.control("POST", "stats/reset")
+
+
+def write_conf(case, **kw):
+    """The harness's configuration (interval 3600 s) with refresh_socket in [paths]."""
+    kw.setdefault("sync", {"interval": "3600"})
+    case.write_conf(**kw)
+    with open(case.conf) as f:
+        text = f.read()
+    with open(case.conf, "w") as f:
+        f.write(text.replace("[paths]\n", f"[paths]\nrefresh_socket = {case.refresh_sock}\n", 1))
 
 
 def user_lookups(srv, name):
@@ -219,7 +231,9 @@ def test_daemon_not_answering_module_abandons_at_deadline(srv, case):
 def test_per_user_rate_limit_one_request(srv, case):
     start(srv, case)
     ok1, out1 = pam_account(case, "refresh", "user05", "refresh_on_login", sock_arg(case))
-    ok2, out2 = pam_account(case, "refresh", "user05", "refresh_on_login", sock_arg(case))
+    # The second one finds the socket through the environment (what tests and containers use).
+    ok2, out2 = pam_account(case, "refresh-env", "user05", "refresh_on_login",
+                            env_extra={"PROVISION_REFRESH_SOCKET": case.refresh_sock})
     check(ok1 and ok2, f"user05 refused: {out1} {out2}")
     check("refresh of 'user05': ok cached" in out2, f"the second login was not answered from the rate limit: {out2}")
     n = len(user_lookups(srv, "user05"))
@@ -227,6 +241,24 @@ def test_per_user_rate_limit_one_request(srv, case):
     # Another name is not held back by it.
     ok, out = pam_account(case, "refresh", "user04", "refresh_on_login", sock_arg(case))
     check(ok and "refresh of 'user04': ok" in out and "ok cached" not in out, f"user04: {out}")
+
+
+def test_unprivileged_caller_is_denied(srv, case):
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("# skipped: needs root and setpriv")
+        return
+    start(srv, case)
+    os.chmod(case.dir, 0o755)
+    srv.patch("Users", "id-0002", [{"op": "replace", "path": "active", "value": False}])
+    ok, out = pam_account(case, "refresh", "user02", "refresh_on_login", "fail_closed", sock_arg(case),
+                          as_nobody=True)
+    # Decided on the snapshot as it is (active), not refused by fail_closed, the directory not asked.
+    check(ok and "user 'user02' is active" in out, f"unprivileged caller: {out}")
+    check("the daemon takes requests from root only" in out, f"no denial logged: {out}")
+    check(not user_lookups(srv, "user02"), f"the directory was asked for an unprivileged caller: {srv.request_log()}")
+    # The same login through a root service refreshes and refuses.
+    ok, out = pam_account(case, "refresh", "user02", "refresh_on_login", sock_arg(case))
+    check(not ok and EXPIRED in out, f"root caller: {out}")
 
 
 def test_file_source_answers_unsupported(srv, case):
@@ -238,19 +270,15 @@ def test_file_source_answers_unsupported(srv, case):
     u, g = directory()
     with open(directory_file, "w") as f:
         json.dump({"Users": u, "Groups": g}, f)
-    case.write_conf(sync={"interval": "3600"}, source={"type": "file", "path": directory_file})
+    write_conf(case, source={"type": "file", "path": directory_file})
     with open(case.conf) as f:  # the SCIM keys do not belong to a file source
         lines = [ln for ln in f if ln.split("=")[0].strip() not in ("url", "token_file", "allow_insecure_http",
                                                                      "timeout")]
     with open(case.conf, "w") as f:
         f.writelines(lines)
-    os.environ["PROVISION_REFRESH_SOCKET"] = case.refresh_sock
-    try:
-        case.start_daemon()
-    finally:
-        os.environ.pop("PROVISION_REFRESH_SOCKET", None)
+    case.start_daemon()
     ok, out = pam_account(case, "refresh", "user01", "refresh_on_login", sock_arg(case))
-    check(ok and "cannot refresh 'user01'" in out, f"file source: {out}")
+    check(ok and "no refresh of 'user01': the daemon's source cannot refresh" in out, f"file source: {out}")
     check("deciding on the snapshot as it is" not in out, f"unsupported logged as a failure: {out}")
 
 
@@ -261,6 +289,7 @@ CASES = [
     test_server_hanging_decision_on_old_snapshot,
     test_daemon_not_answering_module_abandons_at_deadline,
     test_per_user_rate_limit_one_request,
+    test_unprivileged_caller_is_denied,
     test_file_source_answers_unsupported,
 ]
 
