@@ -54,3 +54,18 @@ bool prov_has_control_chars(const char *s);
 /* prov_valid_utf8(s, len) && !prov_has_control_chars(s), in one pass that takes plain ASCII
  * eight bytes at a time: the check of every string that comes from a directory. */
 bool prov_valid_text(const char *s, size_t len);
+
+/* SSH public keys from the directory, as sshd's AuthorizedKeysCommand prints them. */
+#define PROV_SSH_KEYS_MAX 32            /* keys per account */
+#define PROV_SSH_KEY_MAX 16384          /* bytes per key line */
+
+/* One OpenSSH public key line, exactly "TYPE BASE64" or "TYPE BASE64 COMMENT": TYPE is one of
+ * ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256/384/521, sk-ssh-ed25519@openssh.com,
+ * sk-ecdsa-sha2-nistp256@openssh.com (ssh-dss is refused); BASE64 is canonical base64 whose
+ * decoded blob starts with TYPE as an SSH string (uint32 length, then the bytes); the comment is
+ * UTF-8 without control characters (possibly empty). Nothing may come before TYPE: an options prefix
+ * ("command=...", "from=...") would let the directory restrict or widen what the key may do on
+ * this host, which is the host's decision, not the directory's. At most PROV_SSH_KEY_MAX bytes,
+ * no newline, no NUL. When it returns false and ret_why is not NULL, *ret_why is a static
+ * reason. */
+bool prov_valid_ssh_key(const char *s, const char **ret_why);

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "prov-util.h"
 #include "prov-validate.h"
@@ -290,4 +291,128 @@ bool prov_system_names_sorted(void) {
                 if (strcmp(system_names[i - 1], system_names[i]) >= 0)
                         return false;
         return true;
+}
+
+/* Key types we publish: what current OpenSSH accepts by default. ssh-dss is off by default
+ * since OpenSSH 7.0 and removed in 9.8; certificates are not keys of a user. */
+static const char *const ssh_key_types[] = {
+        "ssh-ed25519",
+        "ssh-rsa",
+        "ecdsa-sha2-nistp256",
+        "ecdsa-sha2-nistp384",
+        "ecdsa-sha2-nistp521",
+        "sk-ssh-ed25519@openssh.com",
+        "sk-ecdsa-sha2-nistp256@openssh.com",
+};
+
+/* The value of a base64 character, or -1. */
+static int b64_value(char c) {
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -1;
+}
+
+/* Decodes the first max bytes of canonical, padded base64 s[0..len) into out; returns the decoded
+ * length (the whole blob's, even when more than max), or -1 if s is not canonical base64. */
+static ssize_t b64_decode_prefix(const char *s, size_t len, uint8_t *out, size_t max) {
+        size_t n = 0;
+
+        if (len == 0 || len % 4 != 0)
+                return -1;
+        for (size_t i = 0; i < len; i += 4) {
+                int v[4];
+                size_t pad = 0;
+
+                for (size_t k = 0; k < 4; k++) {
+                        if (s[i + k] == '=') {
+                                /* Padding only in the last quantum, at most two, only at its end. */
+                                if (i + 4 != len || k < 2)
+                                        return -1;
+                                v[k] = 0;
+                                pad++;
+                                continue;
+                        }
+                        if (pad > 0 || (v[k] = b64_value(s[i + k])) < 0)
+                                return -1;
+                }
+                uint32_t q = (uint32_t) v[0] << 18 | (uint32_t) v[1] << 12 | (uint32_t) v[2] << 6 | (uint32_t) v[3];
+                /* Canonical: the bits dropped by the padding are zero. */
+                if ((pad == 1 && (q & 0xff) != 0) || (pad == 2 && (q & 0xffff) != 0))
+                        return -1;
+                for (size_t k = 0; k < 3 - pad; k++, n++)
+                        if (n < max)
+                                out[n] = (uint8_t) (q >> (16 - 8 * k));
+        }
+        return (ssize_t) n;
+}
+
+bool prov_valid_ssh_key(const char *s, const char **ret_why) {
+        const char *why = NULL, *type = NULL, *sp, *b64, *end;
+        uint8_t head[4 + 64];
+        size_t n, tn = 0;
+        ssize_t dn;
+
+        if (!s) {
+                why = "missing";
+                goto refused;
+        }
+        n = strnlen(s, PROV_SSH_KEY_MAX + 1);
+        if (n == 0) {
+                why = "empty";
+                goto refused;
+        }
+        if (n > PROV_SSH_KEY_MAX) {
+                why = "longer than 16384 bytes";
+                goto refused;
+        }
+        /* No newline, CR, TAB or other control character anywhere, and valid UTF-8: one line. */
+        if (!prov_valid_text(s, n)) {
+                why = "invalid UTF-8 or control character";
+                goto refused;
+        }
+        sp = strchr(s, ' ');
+        if (!sp) {
+                why = "not \"TYPE BASE64 [COMMENT]\"";
+                goto refused;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(ssh_key_types); i++)
+                if ((size_t) (sp - s) == strlen(ssh_key_types[i]) && memcmp(s, ssh_key_types[i], sp - s) == 0) {
+                        type = ssh_key_types[i];
+                        tn = strlen(type);
+                }
+        if (!type) {
+                why = (sp - s == 7 && memcmp(s, "ssh-dss", 7) == 0) ? "DSA keys (ssh-dss) are not accepted"
+                                                                    : "unknown key type, or an options prefix";
+                goto refused;
+        }
+        b64 = sp + 1;
+        end = strchr(b64, ' ');
+        /* A comment may be empty: "ssh-keygen -C ''" writes "TYPE BASE64 ". */
+        if (!end)
+                end = s + n;
+        dn = b64_decode_prefix(b64, (size_t) (end - b64), head, sizeof(head));
+        if (dn < 0) {
+                why = "key data is not valid base64";
+                goto refused;
+        }
+        /* The blob names its own type: uint32 length (big endian), then the type string. */
+        if ((size_t) dn < 4 + tn || head[0] != 0 || head[1] != 0 || head[2] != 0 || head[3] != tn ||
+            memcmp(head + 4, type, tn) != 0) {
+                why = "key data is not a key of its stated type";
+                goto refused;
+        }
+        return true;
+
+refused:
+        if (ret_why)
+                *ret_why = why;
+        return false;
 }

@@ -90,6 +90,7 @@ static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
         ProvScimParseOptions opts = {
                 .uid_attribute = config->uid_attribute,
                 .gid_attribute = config->gid_attribute,
+                .ssh_keys_attribute = config->ssh_keys_attribute,
                 .max_bytes = DIRECTORY_FILE_MAX,
         };
         r = prov_scim_parse_directory(json, len, &opts, ret);

@@ -26,6 +26,7 @@
 typedef struct Limits {
         const char *uid_attribute;
         const char *gid_attribute;
+        const char *ssh_keys_attribute;
         size_t max_depth;
         size_t max_string;
         size_t max_members;
@@ -46,6 +47,7 @@ static Limits limits_from(const ProvScimParseOptions *o) {
                 return l;
         l.uid_attribute = o->uid_attribute && o->uid_attribute[0] ? o->uid_attribute : NULL;
         l.gid_attribute = o->gid_attribute && o->gid_attribute[0] ? o->gid_attribute : NULL;
+        l.ssh_keys_attribute = o->ssh_keys_attribute && o->ssh_keys_attribute[0] ? o->ssh_keys_attribute : NULL;
         if (o->max_depth > 0)
                 l.max_depth = o->max_depth;
         if (o->max_string > 0)
@@ -549,17 +551,12 @@ static int walk_dotted(const cJSON *obj, const char *path, const char *attr, con
         return 1;
 }
 
-/* Resolves a configured uid/gid attribute path (see ProvScimParseOptions) to an integer. */
-static int get_id_attribute(const cJSON *res, const char *attr, bool *has, int64_t *ret, char **reason) {
-        const cJSON *v = NULL;
-        const char *colon;
+/* Finds the value at a configured attribute path (see ProvScimParseOptions). Returns 1 and the
+ * item, 0 if absent, -EBADMSG with a reason if a step is of the wrong type or ambiguous. */
+static int resolve_attribute(const cJSON *res, const char *attr, const cJSON **ret, char **reason) {
+        const char *colon = strrchr(attr, ':');
         int r;
 
-        *has = false;
-        if (!attr)
-                return 0;
-
-        colon = strrchr(attr, ':');
         if (colon) {
                 _cleanup_free_ char *urn = strndup(attr, (size_t) (colon - attr));
                 const cJSON *ext = NULL;
@@ -572,22 +569,113 @@ static int get_id_attribute(const cJSON *res, const char *attr, bool *has, int64
                 if (r > 0) {
                         if (!cJSON_IsObject(ext))
                                 return fail(reason, "attribute '%s': not an object", urn);
-                        r = walk_dotted(ext, colon + 1, attr, &v, reason);
-                } else {
-                        /* Some servers flatten extension attributes into the root under their
-                         * full URN name. */
-                        r = json_get(res, attr, &v);
-                        if (r == -ENOTUNIQ)
-                                return fail(reason, "attribute '%s': given more than once", attr);
+                        return walk_dotted(ext, colon + 1, attr, ret, reason);
                 }
-        } else
-                r = walk_dotted(res, attr, attr, &v, reason);
+                /* Some servers flatten extension attributes into the root under their full URN
+                 * name. */
+                r = json_get(res, attr, ret);
+                if (r == -ENOTUNIQ)
+                        return fail(reason, "attribute '%s': given more than once", attr);
+                return r;
+        }
+        return walk_dotted(res, attr, attr, ret, reason);
+}
+
+/* Resolves a configured uid/gid attribute path (see ProvScimParseOptions) to an integer. */
+static int get_id_attribute(const cJSON *res, const char *attr, bool *has, int64_t *ret, char **reason) {
+        const cJSON *v = NULL;
+        int r;
+
+        *has = false;
+        if (!attr)
+                return 0;
+
+        r = resolve_attribute(res, attr, &v, reason);
         if (r <= 0)
                 return r;
 
         if (json_to_int64(v, ret) < 0)
                 return fail(reason, "attribute '%s': not an integer", attr);
         *has = true;
+        return 0;
+}
+
+/* One entry of the SSH keys attribute: a string, or (in an array) an object with a "value"
+ * string. "" and a null value are skipped (*ret NULL). The text is kept raw, control characters
+ * and all: the sync validates it as a key and skips it with an audit event when it is not one. */
+static int ssh_key_entry(const cJSON *v, const char *attr, size_t i, bool in_array, const char **ret, char **reason) {
+        const cJSON *value = NULL;
+        size_t n;
+        int r;
+
+        *ret = NULL;
+        if (in_array && cJSON_IsObject(v)) {
+                r = json_get(v, "value", &value);
+                if (r == -ENOTUNIQ)
+                        return fail(reason, "attribute '%s': [%zu].value given more than once", attr, i);
+                if (r == 0)
+                        return 0;
+                v = value;
+        }
+        if (!cJSON_IsString(v) || !v->valuestring)
+                return in_array ? fail(reason, "attribute '%s': [%zu] is not a string", attr, i)
+                                : fail(reason, "attribute '%s': not a string or an array", attr);
+        n = strlen(v->valuestring);
+        if (n > PROV_SSH_KEY_MAX)
+                return fail(reason, "attribute '%s': a key longer than %u bytes", attr, PROV_SSH_KEY_MAX);
+        *ret = n > 0 ? v->valuestring : NULL;
+        return 0;
+}
+
+/* Reads the configured SSH keys attribute into u->ssh_keys (in the arena). */
+static int get_ssh_keys(const cJSON *res, const char *attr, ProvArena *arena, ProvScimUser *u, char **reason) {
+        const char *keys[PROV_SSH_KEYS_MAX];
+        const cJSON *v = NULL, *i;
+        size_t n = 0, k = 0;
+        int r;
+
+        u->ssh_keys = NULL;
+        u->n_ssh_keys = 0;
+        if (!attr)
+                return 0;
+        r = resolve_attribute(res, attr, &v, reason);
+        if (r <= 0)
+                return r;
+
+        if (cJSON_IsArray(v)) {
+                cJSON_ArrayForEach(i, v) {
+                        const char *key;
+
+                        r = ssh_key_entry(i, attr, k++, true, &key, reason);
+                        if (r < 0)
+                                return r;
+                        if (!key)
+                                continue;
+                        if (n >= PROV_SSH_KEYS_MAX)
+                                return fail(reason, "attribute '%s': more than %u keys", attr, PROV_SSH_KEYS_MAX);
+                        keys[n++] = key;
+                }
+        } else {
+                const char *key;
+
+                r = ssh_key_entry(v, attr, 0, false, &key, reason);
+                if (r < 0)
+                        return r;
+                if (key)
+                        keys[n++] = key;
+        }
+        if (n == 0)
+                return 0;
+
+        u->ssh_keys = prov_arena_alloc(arena, n * sizeof(char *), alignof(char *));
+        if (!u->ssh_keys)
+                return -ENOMEM;
+        for (size_t j = 0; j < n; j++) {
+                u->ssh_keys[j] = prov_arena_strdup(arena, keys[j]);
+                if (!u->ssh_keys[j])
+                        return -ENOMEM;
+        }
+        u->n_ssh_keys = n;
         return 0;
 }
 
@@ -766,6 +854,7 @@ static int user_from_json(const cJSON *res, const Limits *l, ProvArena *arena, P
                             (r = get_id_attribute(res, l->gid_attribute, &u.has_gid, &u.gid, &why)) < 0 ||
                             (r = get_posix_string(res, "homeDirectory", l->max_string, arena, &u.home, &why)) < 0 ||
                             (r = get_posix_string(res, "loginShell", l->max_string, arena, &u.shell, &why)) < 0 ||
+                            (r = get_ssh_keys(res, l->ssh_keys_attribute, arena, &u, &why)) < 0 ||
                             (r = check_meta_last_modified(res, &why)) < 0) &&
                  r != -EBADMSG) {
                 prov_arena_rollback(arena, &mark);

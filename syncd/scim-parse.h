@@ -56,6 +56,13 @@ typedef struct ProvScimUser {
          * account as it was, and suspends it when active is false. Such a record is also listed
          * in the batch's rejects, with the same reason. */
         char *unservable;
+        /* The raw lines of the ssh_keys_attribute (ProvScimParseOptions.ssh_keys_attribute), in
+         * the order given: at most PROV_SSH_KEYS_MAX, each 1..PROV_SSH_KEY_MAX bytes, NULL when
+         * the attribute is absent, unset or empty. Not validated as keys here (the sync skips
+         * the invalid ones with an audit event); an attribute of the wrong type, more keys or a
+         * longer one make the record unservable. */
+        char **ssh_keys;
+        size_t n_ssh_keys;
 } ProvScimUser;
 
 typedef struct ProvScimGroup {
@@ -115,6 +122,10 @@ typedef struct ProvScimParseOptions {
          * the rest is a dotted path inside it. Without ':' it is a dotted path from the root. */
         const char *uid_attribute;
         const char *gid_attribute;
+        /* NULL, or a path as for uid_attribute to the user's OpenSSH public keys: a string, an
+         * array of strings, or an array of objects with a "value" string (RFC 7643 multi-valued
+         * attributes). */
+        const char *ssh_keys_attribute;
         size_t max_depth;       /* default 32: deepest nesting of arrays/objects in a document; a
                                  * container that goes deeper is read as an invalid value */
         size_t max_string;      /* default 4096: longest string we keep (id/userName: 255) */

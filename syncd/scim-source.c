@@ -424,6 +424,7 @@ int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
         c->popts = (ProvScimParseOptions) {
                 .uid_attribute = config->uid_attribute,
                 .gid_attribute = config->gid_attribute,
+                .ssh_keys_attribute = config->ssh_keys_attribute,
         };
 
         c->base = strdup(config->url);

@@ -224,6 +224,9 @@ static const char *const migrations[] = {
         "  seen_usec INTEGER NOT NULL,"
         "  PRIMARY KEY (kind, scim_id, reason)"
         ") WITHOUT ROWID;",
+        /* 5 -> 6: the OpenSSH public keys the directory gives an account (ssh_keys_attribute),
+         * validated, joined by '\n'; NULL when none. */
+        "ALTER TABLE users ADD COLUMN ssh_keys TEXT;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
@@ -233,8 +236,9 @@ _Static_assert(PROV_STATE_ACTIVE == 0, "the index users_refused holds the accoun
         "scim_id, name, uid, gid, gecos, home, shell, source_active, state, blocked, "          \
         "created_usec, updated_usec, state_changed_usec, last_seen_usec"
 #define GROUP_COLUMNS "scim_id, name, gid, local_name, removed, created_usec, updated_usec, last_seen_usec"
-/* What the reads select: the written columns, then the row's key. */
-#define USER_SELECT USER_COLUMNS ", ref"
+/* What the reads select: the written columns, then the row's key, then the columns added
+ * later (each written by its own parameter after ?15). */
+#define USER_SELECT USER_COLUMNS ", ref, ssh_keys"
 #define GROUP_SELECT GROUP_COLUMNS ", ref"
 #define AUDIT_COLUMNS "seq, time_usec, event, user, scim_id, uid, step, outcome, detail"
 
@@ -296,11 +300,11 @@ static const char *const stmt_sql[_STMT_MAX] = {
         /* An upsert, not INSERT OR REPLACE: REPLACE would silently delete another row that holds
          * the same name or uid, and delete-then-insert would drop this user's memberships. */
 #define USER_INSERT                                                                             \
-        "INSERT INTO users (" USER_COLUMNS ") "                                                  \
+        "INSERT INTO users (" USER_COLUMNS ", ssh_keys) "                                        \
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "                                     \
         "        CASE WHEN ?11 != 0 THEN ?11 ELSE ?15 END, "                                    \
         "        CASE WHEN ?12 != 0 THEN ?12 ELSE ?15 END, "                                    \
-        "        CASE WHEN ?13 != 0 THEN ?13 ELSE ?15 END, ?14) "
+        "        CASE WHEN ?13 != 0 THEN ?13 ELSE ?15 END, ?14, ?16) "
         /* Without the upsert: an UPDATE trigger (migration 2 -> 3) costs every upsert a
          * statement journal, a third of a first sync's inserts. */
         [STMT_USER_ADD] = USER_INSERT,
@@ -309,6 +313,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 "ON CONFLICT (scim_id) DO UPDATE SET "
                 "  name = excluded.name, uid = excluded.uid, gid = excluded.gid, gecos = excluded.gecos, "
                 "  home = excluded.home, shell = excluded.shell, source_active = excluded.source_active, "
+                "  ssh_keys = excluded.ssh_keys, "
                 "  state_changed_usec = CASE WHEN ?13 != 0 THEN ?13 "
                 "                            WHEN users.state != excluded.state THEN excluded.updated_usec "
                 "                            ELSE users.state_changed_usec END, "
@@ -913,6 +918,7 @@ void prov_user_record_done(ProvUserRecord *u) {
         free(u->gecos);
         free(u->home);
         free(u->shell);
+        free(u->ssh_keys);
         *u = (ProvUserRecord) {};
 }
 
@@ -966,6 +972,10 @@ static int user_row_view(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         u.state_changed_usec = sqlite3_column_int64(st, 12);
         u.last_seen_usec = sqlite3_column_int64(st, 13);
         u.ref = sqlite3_column_int64(st, 14);
+        /* NULL (no keys) is a NULL column, not an error. */
+        u.ssh_keys = (char *) sqlite3_column_text(st, 15);
+        if (!u.ssh_keys && sqlite3_column_type(st, 15) != SQLITE_NULL)
+                return -ENOMEM;
         *ret = u;
         return 0;
 }
@@ -985,7 +995,8 @@ static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         u.gecos = strdup(view.gecos);
         u.home = strdup(view.home);
         u.shell = strdup(view.shell);
-        if (!u.scim_id || !u.name || !u.gecos || !u.home || !u.shell)
+        u.ssh_keys = view.ssh_keys ? strdup(view.ssh_keys) : NULL;
+        if (!u.scim_id || !u.name || !u.gecos || !u.home || !u.shell || (view.ssh_keys && !u.ssh_keys))
                 return -ENOMEM;
         *ret = u;
         u = (ProvUserRecord) {};
@@ -1082,7 +1093,9 @@ static int user_write(ProvStore *s, StmtId id, const ProvUserRecord *u) {
             sqlite3_bind_int64(st, 12, u->updated_usec) != SQLITE_OK ||
             sqlite3_bind_int64(st, 13, u->state_changed_usec) != SQLITE_OK ||
             sqlite3_bind_int64(st, 14, u->last_seen_usec) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 15, prov_now_usec()) != SQLITE_OK)
+            sqlite3_bind_int64(st, 15, prov_now_usec()) != SQLITE_OK ||
+            (u->ssh_keys && u->ssh_keys[0] ? sqlite3_bind_text(st, 16, u->ssh_keys, -1, SQLITE_STATIC)
+                                           : sqlite3_bind_null(st, 16)) != SQLITE_OK)
                 return store_fail_last(s);
         return stmt_exec(s, st);
 }

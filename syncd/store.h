@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 5
+#define PROV_STORE_SCHEMA_VERSION 6
 
 typedef struct ProvStore ProvStore;
 
@@ -44,6 +44,8 @@ typedef struct ProvUserRecord {
         int64_t created_usec, updated_usec, state_changed_usec, last_seen_usec;
         int64_t ref;            /* the row's key in the store, by which memberships refer to it:
                                  * set by reads, ignored by writes */
+        char *ssh_keys;         /* validated OpenSSH public keys joined by '\n'; NULL (or "", written
+                                 * as NULL) when none */
 } ProvUserRecord;
 
 typedef struct ProvGroupRecord {

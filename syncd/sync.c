@@ -9,6 +9,7 @@
 #include "idhash.h"
 #include "log.h"
 #include "prov-snapshot-write.h"
+#include "prov-sshkeys.h"
 #include "prov-validate.h"
 #include "sync.h"
 
@@ -29,7 +30,7 @@ static int cmp_idindex(const void *a, const void *b) {
  * (deltas). */
 typedef struct OldUser {
         const char *name;       /* in the run's pool; NULL: no stored account */
-        uint64_t fields_hash;   /* of gecos, home and shell: what a change compares */
+        uint64_t fields_hash;   /* of gecos, home, shell and SSH keys: what a change compares */
         int64_t state_changed_usec;
         uint32_t uid;
         ProvState state;
@@ -301,9 +302,10 @@ static const ProvGroupRecord *stored_group(const SyncRun *run, const char *scim_
 }
 
 /* 64-bit FNV-1a over the strings with their NULs: a change of any of them changes the hash
- * (a collision, 2^-64, would only delay an update of the GECOS/home/shell to the next change). */
-static uint64_t fields_hash(const char *gecos, const char *home, const char *shell) {
-        const char *f[] = { gecos, home, shell };
+ * (a collision, 2^-64, would only delay an update of the GECOS/home/shell/keys to the next
+ * change). No keys (NULL) hashes as "", as the store keeps "" as NULL. */
+static uint64_t fields_hash(const char *gecos, const char *home, const char *shell, const char *ssh_keys) {
+        const char *f[] = { gecos, home, shell, ssh_keys };
         uint64_t h = UINT64_C(0xcbf29ce484222325);
 
         for (size_t i = 0; i < ELEMENTSOF(f); i++)
@@ -323,7 +325,7 @@ static int old_from_record(SyncRun *run, const ProvUserRecord *rec, OldUser *ret
                 return -ENOMEM;
         *ret = (OldUser) {
                 .name = name,
-                .fields_hash = fields_hash(rec->gecos, rec->home, rec->shell),
+                .fields_hash = fields_hash(rec->gecos, rec->home, rec->shell, rec->ssh_keys),
                 .state_changed_usec = rec->state_changed_usec,
                 .uid = rec->uid,
                 .state = rec->state,
@@ -1226,6 +1228,42 @@ static int suspend_unaccepted(SyncRun *run, const MappedUser *u) {
         return add_transition(run, rec.scim_id, rec.name, rec.uid, PROV_STATE_ACTIVE, PROV_STATE_SUSPENDED, "suspend");
 }
 
+/* The valid SSH keys of a directory user, joined by '\n' into *ret (malloc'ed; NULL when none).
+ * An invalid key is skipped and audited once (reject()), the others are kept: one bad line
+ * pasted into a profile must not lock its owner out of the keys that work. */
+static int user_ssh_keys(SyncRun *run, const MappedUser *u, char **ret) {
+        const ProvScimUser *s = u->src;
+        _cleanup_free_ char *joined = NULL;
+        size_t len = 0;
+        int r;
+
+        *ret = NULL;
+        for (size_t i = 0; i < s->n_ssh_keys; i++) {
+                const char *why = NULL;
+                char reason[128];
+                size_t n;
+
+                if (!prov_valid_ssh_key(s->ssh_keys[i], &why)) {
+                        snprintf(reason, sizeof(reason), "SSH key %zu of %zu skipped: %s", i + 1, s->n_ssh_keys, why);
+                        r = reject(run, "user", s->id, u->name, reason);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                n = strlen(s->ssh_keys[i]);
+                char *p = realloc(joined, len + (len > 0) + n + 1);
+                if (!p)
+                        return -ENOMEM;
+                joined = p;
+                if (len > 0)
+                        joined[len++] = '\n';
+                memcpy(joined + len, s->ssh_keys[i], n + 1);
+                len += n;
+        }
+        *ret = TAKE_PTR(joined);
+        return 0;
+}
+
 static int apply_users(SyncRun *run) {
         ProvSyncResult *res = run->result;
         size_t joiners = 0;
@@ -1260,6 +1298,10 @@ static int apply_users(SyncRun *run) {
 
                 want = wanted_state(u);
                 char home[PATH_MAX];
+                _cleanup_free_ char *ssh_keys = NULL;
+                r = user_ssh_keys(run, u, &ssh_keys);
+                if (r < 0)
+                        return r;
                 ProvUserRecord rec = {
                         .scim_id = (char *) u->src->id,
                         .name = (char *) u->name,
@@ -1276,6 +1318,7 @@ static int apply_users(SyncRun *run) {
                         .updated_usec = run->now,
                         .state_changed_usec = u->old.name && u->old.state == want ? u->old.state_changed_usec : run->now,
                         .last_seen_usec = run->now,
+                        .ssh_keys = ssh_keys,
                 };
 
                 if (!u->old.name) {
@@ -1298,7 +1341,7 @@ static int apply_users(SyncRun *run) {
 
                 bool renamed = !streq(u->old.name, rec.name);
                 bool changed = renamed || u->old.uid != rec.uid ||
-                               u->old.fields_hash != fields_hash(rec.gecos, rec.home, rec.shell) ||
+                               u->old.fields_hash != fields_hash(rec.gecos, rec.home, rec.shell, rec.ssh_keys) ||
                                u->old.state != rec.state || u->old.source_active != rec.source_active;
                 if (!changed)
                         continue; /* nothing to write: a full sync of an unchanged directory writes no user */
@@ -2155,6 +2198,8 @@ typedef struct Export {
         size_t *first, *count;  /* per groups[] entry: its slice of names */
         const char **names;
         size_t n_names, cap_names;
+        ProvSshKeysRecord *keys; /* served, active accounts with keys */
+        size_t n_keys, cap_keys;
 } Export;
 
 static void export_done(Export *e) {
@@ -2166,6 +2211,7 @@ static void export_done(Export *e) {
         free(e->first);
         free(e->count);
         free(e->names);
+        free(e->keys);
 }
 
 /* Shells repeat: the few distinct ones are kept once. */
@@ -2208,6 +2254,20 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                 if (!s->name || !s->gecos || !s->home || !s->shell)
                         return -ENOMEM;
                 e->nu++;
+                /* Keys only for who may log in: the same rule as the shell. */
+                if (u->state == PROV_STATE_ACTIVE && u->ssh_keys && u->ssh_keys[0]) {
+                        r = grow_array((void **) &e->keys, &e->cap_keys, e->n_keys, sizeof(ProvSshKeysRecord));
+                        if (r < 0)
+                                return r;
+                        e->keys[e->n_keys] = (ProvSshKeysRecord) {
+                                .name = name,
+                                .keys = prov_arena_strdup(&e->pool, u->ssh_keys),
+                                .uid = u->uid,
+                        };
+                        if (!e->keys[e->n_keys].keys)
+                                return -ENOMEM;
+                        e->n_keys++;
+                }
         }
         /* The walk is by ref: by_ref[] comes out sorted. */
         if (e->n_by_ref > 0 && e->by_ref[e->n_by_ref - 1].ref >= u->ref)
@@ -2385,5 +2445,19 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 .uid_min = config->uid_min,
                 .uid_max = config->uid_max,
         };
-        return prov_snapshot_write(path, &meta, e.su, e.nu, sg, ng);
+        r = prov_snapshot_write(path, &meta, e.su, e.nu, sg, ng);
+        if (r < 0)
+                return r;
+
+        /* The keys file follows the snapshot, with its generation: provision-ssh-keys decides by
+         * the snapshot's state and prints keys only from the file of the same generation, so a
+         * leaver's keys end with the snapshot's rename, and in the moment between the two
+         * renames nobody's keys are printed rather than stale ones. */
+        _cleanup_free_ char *keys_path = prov_sshkeys_path_beside(path);
+        if (!keys_path)
+                return -ENOMEM;
+        r = prov_sshkeys_write(keys_path, (uint64_t) gen, e.keys, e.n_keys);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write %s: %m", keys_path);
+        return 0;
 }

@@ -7,6 +7,11 @@
 # suspended one ends (logind is asked through a python-dbusmock logind on a private bus, and
 # kill_processes = yes really kills the session's processes), and a user who stays keeps working.
 #
+# SSH keys from the directory: sshd also asks provision-ssh-keys (AuthorizedKeysCommand, run as
+# the unprivileged user nobody); kim has no authorized_keys file, her key is only in the
+# directory's ssh_keys_attribute. She logs in with it; after the directory suspends her and one
+# sync, the same key is refused (the helper prints nothing, before PAM is reached).
+#
 # sshd must see our NSS module, our nsswitch.conf, our PAM service and the snapshot at the
 # compiled-in path, and none of that may touch the host. So the test runs itself again in a
 # private mount namespace (unshare -m, propagation private) and there:
@@ -37,6 +42,7 @@ export top_builddir top_srcdir PYTHON="$py"
 
 syncd=$top_builddir/syncd/provision-syncd
 nss_module=$top_builddir/nss_provision/.libs/libnss_provision.so.2
+keys_helper=$top_builddir/sshkeys/provision-ssh-keys
 pam_module=$top_builddir/pam_provision/.libs/pam_provision.so
 sshd_bin=/usr/sbin/sshd
 
@@ -79,7 +85,7 @@ if [ "${1:-}" != --inner ]; then
         for c in ssh ssh-keygen unshare mount setsid; do
                 command -v "$c" >/dev/null 2>&1 || skip "$c is missing"
         done
-        for f in "$syncd" "$nss_module" "$pam_module"; do
+        for f in "$syncd" "$nss_module" "$pam_module" "$keys_helper"; do
                 [ -e "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
         done
         libdir=$(nss_libdir)
@@ -204,8 +210,11 @@ else
 fi
 
 # --- The directory, the daemon's configuration, a private system bus with the logind mock.
-user_json() { # ID NAME ACTIVE
-        printf '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "%s", "userName": "%s", "active": %s}' "$1" "$2" "$3"
+keys_urn=urn:example:params:scim:schemas:extension:ssh:2.0:User
+user_json() { # ID NAME ACTIVE [PUBLIC_KEY_FILE]
+        printf '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "id": "%s", "userName": "%s", "active": %s' "$1" "$2" "$3"
+        [ -n "${4:-}" ] && printf ', "%s": {"sshPublicKeys": [{"value": "%s"}]}' "$keys_urn" "$(cat "$4")"
+        printf '}'
 }
 directory() { # one "ID NAME ACTIVE" per argument
         local first=1 u
@@ -265,6 +274,8 @@ else
         terminate=no
 fi
 
+ssh-keygen -q -t ed25519 -N '' -C kim@laptop -f "$tmp/kim_key" || die "ssh-keygen (kim's key)"
+
 cat >"$tmp/syncd.conf" <<CONF
 [source]
 type = file
@@ -273,6 +284,7 @@ path = $tmp/directory.json
 state_dir = $tmp/state
 [accounts]
 home_base = $tmp/home
+ssh_keys_attribute = $keys_urn:sshPublicKeys
 [sync]
 max_deprovision = 100%
 [enforce]
@@ -285,7 +297,7 @@ sync_once() {
         "$syncd" --config "$tmp/syncd.conf" --once >>"$tmp/syncd.log" 2>&1 || die "provision-syncd --once failed"
 }
 
-directory "1 ada true" "2 grace true" "3 linus true"
+directory "1 ada true" "2 grace true" "3 linus true" "4 kim true $tmp/kim_key.pub"
 sync_once
 
 # glibc in this namespace resolves the users through the module at its default path.
@@ -296,11 +308,22 @@ ok "provisioned users resolve through glibc (nsswitch.conf, installed module pat
 ada_uid=$(getent passwd ada | cut -d: -f3)
 grace_uid=$(getent passwd grace | cut -d: -f3)
 linus_uid=$(getent passwd linus | cut -d: -f3)
-test_uids="$ada_uid $grace_uid $linus_uid"
+kim_uid=$(getent passwd kim | cut -d: -f3)
+[ -n "$kim_uid" ] || die "kim is not served"
+test_uids="$ada_uid $grace_uid $linus_uid $kim_uid"
 getent shadow ada >/dev/null || fail "getent shadow ada: pam_unix's account check needs a shadow entry"
-for u in ada grace linus; do
+for u in ada grace linus kim; do
         install -d -m 0700 -o "$u" -g "$u" "$tmp/home/$u"
 done
+
+# The helper where sshd accepts an AuthorizedKeysCommand: owned by root, and no directory up to
+# / writable by others (the build tree is under /tmp). /run is the namespace's own tmpfs.
+mkdir -m 0755 /run/provision
+install -m 0755 "$keys_helper" /run/provision/provision-ssh-keys
+# keys_as_nobody USER: what sshd gets from the helper.
+keys_as_nobody() {
+        setpriv --reuid=nobody --regid=nogroup --clear-groups /run/provision/provision-ssh-keys "$1" 2>"$tmp/helper.err"
+}
 
 # --- sshd: own host key, own configuration, own PAM service.
 ssh-keygen -q -t ed25519 -N '' -f "$tmp/host_key" || die "ssh-keygen (host key)"
@@ -324,6 +347,8 @@ KbdInteractiveAuthentication no
 PermitRootLogin no
 StrictModes no
 AuthorizedKeysFile $tmp/keys/%u
+AuthorizedKeysCommand /run/provision/provision-ssh-keys %u
+AuthorizedKeysCommandUser nobody
 UseDNS no
 PrintMotd no
 PrintLastLog no
@@ -364,10 +389,11 @@ done
 
 # login USER CMD...: a non-interactive key login; the remote command's output in $tmp/ssh.out, the
 # client's messages (banners included: LogLevel INFO shows them) in $tmp/ssh.err, exit code returned.
+# With $key set, that key instead of the shared one.
 login() {
         local user=$1
         shift
-        ssh -F /dev/null -i "$tmp/user_key" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes \
+        ssh -F /dev/null -i "${key:-$tmp/user_key}" -p "$port" -o BatchMode=yes -o IdentitiesOnly=yes \
                 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=20 \
                 -o LogLevel=INFO "$user@127.0.0.1" "$@" </dev/null >"$tmp/ssh.out" 2>"$tmp/ssh.err"
 }
@@ -386,6 +412,23 @@ for u in ada grace linus; do
         fi
 done
 grep -q "Accepted publickey for ada" "$tmp/sshd.log" || fail "sshd log has no accepted key login for ada"
+
+# --- kim's key comes only from the directory: no file in $tmp/keys.
+[ ! -e "$tmp/keys/kim" ] || die "kim must not have an authorized_keys file"
+if [ "$(keys_as_nobody kim)" = "$(cat "$tmp/kim_key.pub")" ]; then
+        ok "provision-ssh-keys, run as nobody, prints kim's directory key"
+else
+        fail "provision-ssh-keys kim printed '$(keys_as_nobody kim)' ($(cat "$tmp/helper.err"))"
+fi
+[ -z "$(keys_as_nobody ada)" ] || fail "provision-ssh-keys printed keys for ada, who has none in the directory"
+if key=$tmp/kim_key login kim 'id -un' && [ "$(cat "$tmp/ssh.out")" = kim ]; then
+        ok "kim logs in with the key from the directory (AuthorizedKeysCommand)"
+else
+        fail "kim cannot log in with her directory key: $(cat "$tmp/ssh.err")"
+fi
+grep -q "Accepted publickey for kim" "$tmp/sshd.log" || fail "sshd log has no accepted key login for kim"
+# The shared key is not kim's.
+if login kim true; then fail "kim logs in with a key that is not hers"; fi
 [ "$failures" -eq 0 ] || die "joiners could not log in"
 
 # --- A live session of ada's: a remote command that runs until it is ended.
@@ -399,7 +442,7 @@ linus_sleep_pid=$(setpriv --reuid="$linus_uid" --regid="$linus_uid" --clear-grou
         echo $!)
 
 # --- The directory suspends ada and drops grace; one sync.
-directory "1 ada false" "3 linus true"
+directory "1 ada false" "3 linus true" "4 kim false $tmp/kim_key.pub"
 sync_once
 getent passwd ada | grep -q ':/usr/sbin/nologin$' || fail "ada is not served as suspended: $(getent passwd ada)"
 
@@ -424,6 +467,20 @@ login_refused ada suspended "Your account has been suspended by your organisatio
 login_refused grace deprovisioned "Your account has been removed from your organisation's directory"
 if login linus 'id -un' && [ "$(cat "$tmp/ssh.out")" = linus ]; then ok "linus, who stays, still logs in"
 else fail "linus, who stays, cannot log in: $(cat "$tmp/ssh.err")"; fi
+
+# kim, suspended at the source: after that one sync the same key is refused at authentication
+# (the helper prints nothing for her), not only later by PAM.
+[ -z "$(keys_as_nobody kim)" ] || fail "provision-ssh-keys still prints kim's key after her suspension"
+accepted_before=$(grep -c "Accepted publickey for kim" "$tmp/sshd.log")
+if key=$tmp/kim_key login kim true; then
+        fail "kim still logs in with her directory key after her suspension"
+elif ! grep -q "Permission denied (publickey" "$tmp/ssh.err"; then
+        fail "kim refused, but not at key authentication: $(cat "$tmp/ssh.err")"
+elif [ "$(grep -c "Accepted publickey for kim" "$tmp/sshd.log")" -ne "$accepted_before" ]; then
+        fail "sshd accepted kim's key after her suspension"
+else
+        ok "kim's directory key is refused after her suspension and one sync"
+fi
 
 # ada's live session: logind was asked to end it, and its processes were killed.
 if [ $have_logind_mock -eq 1 ]; then

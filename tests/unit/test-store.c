@@ -113,7 +113,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 5);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 6);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);

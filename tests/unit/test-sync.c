@@ -10,6 +10,8 @@
 
 #include "prov-config.h"
 #include "prov-snapshot.h"
+#include "prov-sshkeys.h"
+#include "prov-validate.h"
 #include "sync.h"
 
 typedef struct Fixture {
@@ -81,7 +83,7 @@ static int teardown(void **state) {
         prov_local_free(f->local);
         prov_config_free(f->config);
         /* Only files we created: the store, its WAL, the snapshot, the local files. */
-        const char *names[] = { "store.db", "store.db-wal", "store.db-shm", "snapshot", "passwd", "group" };
+        const char *names[] = { "store.db", "store.db-wal", "store.db-shm", "snapshot", "ssh-keys", "passwd", "group" };
         for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
                 snprintf(cmd, sizeof(cmd), "%s/%s", f->dir, names[i]);
                 unlink(cmd);
@@ -890,6 +892,164 @@ static void test_reject_audited_once(void **state) {
         assert_int_equal(count_audit(f, "reject"), 2);
 }
 
+#define SSH_KEY_A "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKGY9I6wI1IhlJ6tfn6VMdMTostAdtF9ipPR7LU6v2G a@x"
+#define SSH_KEY_B "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDSy6iuF0z5tI1wsdzf3vafu3CYkidUC/6w4hiildjp1 b@y"
+#define SSH_EXT "urn:example:params:scim:schemas:extension:ssh:2.0:User"
+#define SSH_ATTR SSH_EXT ":sshPublicKeys"
+/* A user with an ssh_keys_attribute value (JSON text). */
+#define USER_KEYS(id, name, active, keys)                                                                  \
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"id\":\"" id "\",\"userName\":\"" name \
+        "\",\"active\":" active ",\"" SSH_EXT "\":{\"sshPublicKeys\":" keys "}}"
+
+/* One full sync with ssh_keys_attribute set, as the daemon parses it. */
+static int sync_json_keys(Fixture *f, const char *json, ProvSyncResult *ret) {
+        ProvScimBatch *batch = NULL;
+        ProvScimParseOptions opts = { .ssh_keys_attribute = SSH_ATTR };
+        int r;
+
+        r = prov_scim_parse_directory(json, strlen(json), &opts, &batch);
+        if (r < 0)
+                return r;
+        r = prov_sync_apply_full(f->store, f->config, f->local, batch, ret);
+        prov_scim_batch_free(batch);
+        if (r < 0)
+                return r;
+        return prov_sync_export(f->store, f->config, f->local);
+}
+
+/* The keys the published file gives name, or NULL; checks that the file is the snapshot's. */
+static char *published_keys(Fixture *f, const char *name) {
+        char path[128];
+        ProvSshKeys *k = NULL;
+        ProvSnapshot *s = open_snapshot(f);
+        const char *keys = NULL;
+        char *copy = NULL;
+        uint32_t uid;
+
+        snprintf(path, sizeof(path), "%s/ssh-keys", f->dir);
+        assert_int_equal(prov_sshkeys_open(path, &k), 0);
+        assert_int_equal(prov_sshkeys_generation(k), prov_snapshot_generation(s));
+        if (prov_sshkeys_lookup(k, name, &uid, &keys, NULL) == 0) {
+                ProvSnapUserView u;
+                assert_int_equal(prov_snapshot_user_by_name(s, name, &u), 0);
+                assert_int_equal(u.uid, uid);
+                assert_int_equal(u.state, PROV_STATE_ACTIVE);
+                copy = strdup(keys);
+        }
+        prov_sshkeys_close(k);
+        prov_snapshot_close(s);
+        return copy;
+}
+
+static void assert_keys(Fixture *f, const char *name, const char *want) {
+        char *got = published_keys(f, name);
+        if (want)
+                assert_string_equal(got, want);
+        else
+                assert_null(got);
+        free(got);
+}
+
+static void test_ssh_keys(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvUserRecord rec = {};
+        /* ada: objects with "value", one line that is no key; bo: a plain string; cy: suspended
+         * at the source; dee: the attribute of the wrong type (unservable, so never joins); eve:
+         * no attribute at all; fay: a DSA key only. */
+        const char *dir1 = "{\"Users\":["
+                USER_KEYS("u1", "ada", "true", "[{\"value\":\"" SSH_KEY_A "\"},{\"value\":\"not a key\"},\"" SSH_KEY_B "\"]") ","
+                USER_KEYS("u2", "bo", "true", "\"" SSH_KEY_B "\"") ","
+                USER_KEYS("u3", "cy", "false", "[\"" SSH_KEY_A "\"]") ","
+                USER_KEYS("u4", "dee", "true", "42") ","
+                USER("u5", "eve", "true") ","
+                USER_KEYS("u6", "fay", "true", "[\"ssh-dss AAAAB3NzaC1kc3MAAACBAPspseWa92G\"]") "]}";
+
+        assert_int_equal(sync_json_keys(f, dir1, &res), 0);
+        assert_int_equal(res.joiners, 5);
+        /* dee (unservable) and one bad key each of ada and fay. */
+        assert_int_equal(res.rejected, 3);
+        prov_sync_result_done(&res);
+        assert_keys(f, "ada", SSH_KEY_A "\n" SSH_KEY_B);
+        assert_keys(f, "bo", SSH_KEY_B);
+        assert_keys(f, "cy", NULL);
+        assert_keys(f, "dee", NULL);
+        assert_keys(f, "eve", NULL);
+        assert_keys(f, "fay", NULL);
+        assert_int_equal(prov_store_user_get(f->store, "u1", &rec), 0);
+        assert_string_equal(rec.ssh_keys, SSH_KEY_A "\n" SSH_KEY_B);
+        prov_user_record_done(&rec);
+        assert_int_equal(prov_store_user_get(f->store, "u3", &rec), 0);
+        assert_string_equal(rec.ssh_keys, SSH_KEY_A); /* stored, but not published while suspended */
+        prov_user_record_done(&rec);
+        assert_int_equal(prov_store_user_get(f->store, "u5", &rec), 0);
+        assert_null(rec.ssh_keys);
+        prov_user_record_done(&rec);
+
+        /* The same directory again: nothing written, each bad key audited once only. */
+        size_t rejects = count_audit(f, "reject");
+        assert_int_equal(sync_json_keys(f, dir1, &res), 0);
+        assert_int_equal(res.updated, 0);
+        assert_false(res.changed);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit(f, "reject"), rejects);
+
+        /* A key change alone is an update; ada suspended loses her keys with the same publication. */
+        const char *dir2 = "{\"Users\":["
+                USER_KEYS("u1", "ada", "false", "[{\"value\":\"" SSH_KEY_A "\"}]") ","
+                USER_KEYS("u2", "bo", "true", "[\"" SSH_KEY_A "\"]") ","
+                USER_KEYS("u3", "cy", "true", "[\"" SSH_KEY_A "\"]") ","
+                USER("u5", "eve", "true") "]}";
+        assert_int_equal(sync_json_keys(f, dir2, &res), 0);
+        assert_int_equal(res.updated, 1);
+        assert_int_equal(res.suspended, 1);
+        assert_int_equal(res.reactivated, 1);
+        prov_sync_result_done(&res);
+        assert_keys(f, "ada", NULL);
+        assert_keys(f, "bo", SSH_KEY_A);
+        assert_keys(f, "cy", SSH_KEY_A);
+
+        /* The attribute of the wrong type later: the account keeps its last good keys (as any
+         * unservable record keeps its fields) and an "active": false still suspends it. */
+        const char *dir3 = "{\"Users\":["
+                USER_KEYS("u2", "bo", "true", "{\"value\":1}") ","
+                USER_KEYS("u3", "cy", "false", "[[1]]") ","
+                USER("u5", "eve", "true") "]}";
+        f->config->max_deprovision = 100;
+        assert_int_equal(sync_json_keys(f, dir3, &res), 0);
+        prov_sync_result_done(&res);
+        assert_keys(f, "bo", SSH_KEY_A);
+        assert_keys(f, "cy", NULL);
+
+        /* More than 32 keys, or one longer than 16 KiB: unservable, bo keeps his keys. */
+        char *many = malloc(40 * (sizeof(SSH_KEY_B) + 3) + 4096);
+        assert_non_null(many);
+        /* Built by hand: USER_KEYS takes its value as a literal. */
+        strcpy(many, "{\"Users\":[{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"id\":\"u2\","
+                     "\"userName\":\"bo\",\"active\":true,\"" SSH_EXT "\":{\"sshPublicKeys\":[");
+        for (int i = 0; i < 33; i++)
+                strcat(many, i ? ",\"" SSH_KEY_B "\"" : "\"" SSH_KEY_B "\"");
+        strcat(many, "]}}," USER("u5", "eve", "true") "]}");
+        assert_int_equal(sync_json_keys(f, many, &res), 0);
+        assert_int_equal(res.rejected, 1);
+        prov_sync_result_done(&res);
+        assert_keys(f, "bo", SSH_KEY_A);
+        free(many);
+
+        size_t big = PROV_SSH_KEY_MAX + 1;
+        char *longkey = malloc(big + 1024);
+        assert_non_null(longkey);
+        strcpy(longkey, "{\"Users\":[" USER_KEYS("u2", "bo", "true", "\"@@\"") "]}");
+        char *at = strstr(longkey, "@@");
+        memmove(at + big, at + 2, strlen(at + 2) + 1);
+        memset(at, 'A', big);
+        assert_int_equal(sync_json_keys(f, longkey, &res), 0);
+        assert_int_equal(res.rejected, 1);
+        prov_sync_result_done(&res);
+        assert_keys(f, "bo", SSH_KEY_A);
+        free(longkey);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_joiners, setup, teardown),
@@ -909,6 +1069,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_system_names_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_home_directory_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reject_audited_once, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_ssh_keys, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -251,6 +251,89 @@ static void test_system_names(void **state) {
         assert_false(prov_system_name(NULL));
 }
 
+/* Public keys made by ssh-keygen for these tests (the private halves were thrown away). */
+#define KEY_ED25519 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw ada@laptop"
+#define KEY_RSA "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC1ZZIeCtfvMG7uRUF+K4+6ZklKLujN3VWt5ePieP4QoB60qypEHTxwK8Y9XE7xIx62wwUTqMCxlcvKKRgJ2GuGyQ9qJSYwHc+qVqkFd1JFJQmNzUq4MB3s7V/09JGHuabZy3LwRJkxo1ySnj8GBcqGofwWcF503i1y40lgKES4hQ== "
+#define KEY_ECDSA "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBBnfYA4jilOOfZ9BMDa14r7pN1eR2KHzLMI1pSGwJ3cw8uSuK4A+uDk3TGbQcu5sdArWLvdtCwOYU+p7Yi9rfAoPYtR+Bj2HcslHthkfn7CPM3XlleP9uakm9Agfb19I7A== é ünïcode"
+#define KEY_DSA "ssh-dss AAAAB3NzaC1kc3MAAACBAPspseWa92G/jHpMe8f/6jy8Vsks8V9mTkZgw9eU9O/WbgN/MX3HFz1MEMEUE3nFT++D5aE82X6PB2nkvsVzBLZbX6zJ2NM/eML/7+1uR5hA7GXuROBhYzccmBZomP5a0MXmmQEu/fsx1azLSD++3x7xROEoQiPR+e56PrbPLUSRAAAAFQDuvbHHYSb7SNXSpeQjExVjTm+cpQAAAIAdCudYmgOCByVmNqbYMlewSBKZZZNFTwbECzGgp0M9b6cNK7erhCbPp/mEIWO7T40WMKTdrbcFxMWo0XMuBzLmoRNji0BLMDExFs3iV+Ec3/D/2EK2odjE+ILvyJrHwAwG2xGfKken9mu/4ZvquAzLpPTB4lZ0xeWaUh55K5EH8AAAAIEAxQIjnRmxbWP4D2h4IUnuFlWhOnpPKuMqNYPshaIohVqQajpePmcYG2jPG2/A8t74BRkE0HmaaQDzckO4d4fk+42/vWfcLrpLZEiD4rWalVB1JgmAK8mZVwQ0B0hxQfVoAm7skLE1ePX6Vay8HS4Mmt6P/R7EFNBFNzaI3VXuCyc= root@vm"
+
+static void test_ssh_key(void **state) {
+        static const struct {
+                const char *line;
+                bool valid;
+        } cases[] = {
+                { KEY_ED25519, true },
+                { KEY_RSA, true }, /* empty comment: "TYPE BASE64 " as ssh-keygen -C '' writes it */
+                { KEY_ECDSA, true }, /* UTF-8 comment */
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw", true },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw two words", true },
+                { KEY_DSA, false },
+                { "", false },
+                { "ssh-ed25519", false },
+                { "ssh-ed25519 ", false },
+                /* options prefix, and a leading blank */
+                { "command=\"/bin/sh\" " KEY_ED25519, false },
+                { "from=\"10.0.0.1\" " KEY_ED25519, false },
+                { " " KEY_ED25519, false },
+                /* two spaces between type and data */
+                { "ssh-ed25519  AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw", false },
+                /* unknown types, certificates */
+                { "ssh-ed448 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw", false },
+                { "ssh-ed25519-cert-v01@openssh.com AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw", false },
+                /* the blob is of another type than stated */
+                { "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nw", false },
+                /* not base64: a bad character, a missing quantum, padding inside, non-zero pad bits */
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31n*", false },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31n", false },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1=a/wODHi8WXrmAe7K1IO31nw", false },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO31nx", true },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO3w==", true },
+                { "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFRGcwDtVn4mH4Wtz8Q1Ea/wODHi8WXrmAe7K1IO3x==", false },
+                /* too short to hold the type */
+                { "ssh-ed25519 AAAAC3Nz", false },
+                /* newline, CR, TAB, other controls, invalid UTF-8 in the comment */
+                { KEY_ED25519 "\n" KEY_ED25519, false },
+                { KEY_ED25519 "\r", false },
+                { KEY_ED25519 "\tx", false },
+                { KEY_ED25519 " \x1b[2J", false },
+                { KEY_ED25519 " \xc3\x28", false },
+                { KEY_ED25519 " \xc2\x85", false },
+        };
+        const char *why;
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                why = NULL;
+                if (prov_valid_ssh_key(cases[i].line, &why) != cases[i].valid)
+                        fail_msg("case %zu: expected %s (%s)", i, cases[i].valid ? "valid" : "invalid", why ?: "");
+                if (!cases[i].valid)
+                        assert_non_null(why);
+        }
+        assert_false(prov_valid_ssh_key(NULL, NULL));
+        assert_true(prov_valid_ssh_key(KEY_ED25519, NULL));
+        why = NULL;
+        assert_false(prov_valid_ssh_key(KEY_DSA, &why));
+        assert_string_equal(why, "DSA keys (ssh-dss) are not accepted");
+        why = NULL;
+        assert_false(prov_valid_ssh_key("no-such-type AAAA", &why));
+        assert_string_equal(why, "unknown key type, or an options prefix");
+
+        /* Length: exactly PROV_SSH_KEY_MAX bytes (a long comment) is fine, one more is not. */
+        char *big = malloc(PROV_SSH_KEY_MAX + 2);
+        assert_non_null(big);
+        size_t n = strlen(KEY_ED25519);
+        memcpy(big, KEY_ED25519, n);
+        memset(big + n, 'c', PROV_SSH_KEY_MAX - n);
+        big[PROV_SSH_KEY_MAX] = '\0';
+        assert_true(prov_valid_ssh_key(big, NULL));
+        big[PROV_SSH_KEY_MAX] = 'c';
+        big[PROV_SSH_KEY_MAX + 1] = '\0';
+        why = NULL;
+        assert_false(prov_valid_ssh_key(big, &why));
+        assert_string_equal(why, "longer than 16384 bytes");
+        free(big);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_user_and_group_names),
@@ -261,6 +344,7 @@ int main(void) {
                 cmocka_unit_test(test_shell),
                 cmocka_unit_test(test_login_name_from),
                 cmocka_unit_test(test_system_names),
+                cmocka_unit_test(test_ssh_key),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

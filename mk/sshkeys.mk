@@ -1,0 +1,23 @@
+# sshkeys rules (see Makefile.am): the SSH keys file published beside the snapshot (writer and
+# reader, libc only), the AuthorizedKeysCommand helper and their tests.
+
+common_libprovcommon_la_SOURCES += \
+	common/prov-sshkeys.h \
+	common/sshkeys-write.c \
+	common/sshkeys-read.c
+
+# provision-ssh-keys: run by sshd as an unprivileged user. libc and the project's libc-only
+# readers (snapshot and keys file) only, nothing of the daemon.
+provisionlibexec_PROGRAMS = sshkeys/provision-ssh-keys
+sshkeys_provision_ssh_keys_SOURCES = sshkeys/provision-ssh-keys.c
+sshkeys_provision_ssh_keys_LDADD = common/libprovcommon.la
+
+dist_man_MANS += man/provision-ssh-keys.8
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-sshkeys
+TESTS += tests/unit/test-sshkeys
+tests_unit_test_sshkeys_SOURCES = tests/unit/test-sshkeys.c
+tests_unit_test_sshkeys_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sshkeys_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
+endif
