@@ -444,7 +444,9 @@ int prov_refresh_new(ProvDaemon *d, ProvRefresh **ret) {
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                if (mkdir(dir, 0755) >= 0)
+                        (void) chmod(dir, 0755); /* whatever the umask (the unit's is 0077) */
+                else if (errno != EEXIST)
                         return log_warning_errno(errno, "Failed to create %s for the refresh socket: %m", dir);
         }
 
