@@ -188,35 +188,13 @@ static void refresh_one(ProvRefresh *rf, Conn *c, const char *name, uint64_t dea
         ProvStore *store = NULL;
         ProvSyncResult res = {};
         ProvScimStats stats = {};
+        ProvUserRecord known = {};
         uint64_t now = now_usec(CLOCK_MONOTONIC), fetch_deadline;
         char line[128];
         int r;
 
         /* A quarter of the time left is kept for applying and publishing. */
         fetch_deadline = now + (deadline - now) * 3 / 4;
-
-        r = prov_scim_client_new(config, &client);
-        if (r < 0) {
-                log_warning_errno(r, "Refresh of '%s': cannot set up the SCIM client: %m", SAFE(name));
-                answer(c->fd, "error client\n");
-                return;
-        }
-        r = prov_scim_fetch_user(client, name, fetch_deadline, &batch, &stats);
-        if (r < 0) {
-                log_warning_errno(r, "Refresh of '%s' for pid %d (uid %u) failed after %" PRIu64 " requests: %m",
-                                  SAFE(name), (int) c->cred.pid, (unsigned) c->cred.uid, stats.requests);
-                (void) snprintf(line, sizeof(line), "error %s\n",
-                                r == -ETIMEDOUT ? "timeout" : r == -EBUSY ? "source busy" : "source");
-                answer(c->fd, line);
-                return;
-        }
-        if (batch->n_users == 0) {
-                log_info("Refresh of '%s' for pid %d (uid %u): the source does not know this name.", SAFE(name),
-                         (int) c->cred.pid, (unsigned) c->cred.uid);
-                answer(c->fd, "ok unknown\n");
-                slot->failed = false;
-                return;
-        }
 
         r = prov_local_load_config(config, &local);
         if (r < 0) {
@@ -228,6 +206,34 @@ static void refresh_one(ProvRefresh *rf, Conn *c, const char *name, uint64_t dea
         if (r < 0) {
                 log_warning_errno(r, "Refresh of '%s': cannot open the store: %m", SAFE(name));
                 answer(c->fd, "error store\n");
+                goto finish;
+        }
+        /* An account we serve is asked for by its SCIM id: with strip_domain the login name is
+         * not the userName, and the source may have renamed it. */
+        r = prov_store_user_get_by_name(store, name, &known);
+        if (r < 0 && r != -ENOENT)
+                log_debug_errno(r, "Refresh of '%s': store lookup failed, asking by name: %m", SAFE(name));
+
+        r = prov_scim_client_new(config, &client);
+        if (r < 0) {
+                log_warning_errno(r, "Refresh of '%s': cannot set up the SCIM client: %m", SAFE(name));
+                answer(c->fd, "error client\n");
+                goto finish;
+        }
+        r = prov_scim_fetch_user(client, name, known.scim_id, fetch_deadline, &batch, &stats);
+        if (r < 0) {
+                log_warning_errno(r, "Refresh of '%s' for pid %d (uid %u) failed after %" PRIu64 " requests: %m",
+                                  SAFE(name), (int) c->cred.pid, (unsigned) c->cred.uid, stats.requests);
+                (void) snprintf(line, sizeof(line), "error %s\n",
+                                r == -ETIMEDOUT ? "timeout" : r == -EBUSY ? "source busy" : "source");
+                answer(c->fd, line);
+                goto finish;
+        }
+        if (batch->n_users == 0) {
+                log_info("Refresh of '%s' for pid %d (uid %u): the source does not know this %s.", SAFE(name),
+                         (int) c->cred.pid, (unsigned) c->cred.uid, known.scim_id ? "account" : "name");
+                answer(c->fd, "ok unknown\n");
+                slot->failed = false;
                 goto finish;
         }
         r = prov_sync_apply(store, config, local, batch, &(ProvSyncOptions) { .delta = true }, &res);
@@ -253,6 +259,7 @@ static void refresh_one(ProvRefresh *rf, Conn *c, const char *name, uint64_t dea
                 log_warning("Some enforcement steps of a refresh failed; they are retried on the next sync.");
 finish:
         prov_sync_result_done(&res);
+        prov_user_record_done(&known);
         prov_store_close(store);
         prov_local_free(local);
 }

@@ -1350,8 +1350,25 @@ static int filter_literal(const char *s, char *buf, size_t size) {
         return 0;
 }
 
-int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, uint64_t deadline_usec, ProvScimBatch **ret,
-                         ProvScimStats *stats) {
+/* Walks /Users with the filter ATTR eq "VALUE" into a. */
+static int walk_users_eq(ProvScimClient *c, const char *attr, const char *value, Accum *a) {
+        _cleanup_free_ char *filter = NULL;
+        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
+        bool consistent;
+        int r;
+
+        r = filter_literal(value, lit, sizeof(lit));
+        if (r < 0)
+                return r;
+        (void) snprintf(expr, sizeof(expr), "%s eq \"%s\"", attr, lit);
+        filter = curl_easy_escape(c->curl, expr, 0);
+        if (!filter)
+                return -ENOMEM;
+        return walk(c, false, filter, a, &consistent);
+}
+
+int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *scim_id, uint64_t deadline_usec,
+                         ProvScimBatch **ret, ProvScimStats *stats) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         _cleanup_free_ char *filter = NULL;
         char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
@@ -1360,22 +1377,14 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, uint64_t dead
         Accum a;
         int r;
 
-        if (!c || !user_name || !user_name[0] || strlen(user_name) > 255 || !ret)
+        if (!c || !user_name || !user_name[0] || strlen(user_name) > 255 || !ret ||
+            (scim_id && (!scim_id[0] || strlen(scim_id) > SCIM_ID_MAX)))
                 return -EINVAL;
         c->stats = (ProvScimStats) {};
         /* No waiting out a 429/503 on someone's sign-in: the first one fails the refresh. */
         c->budget_left = 0;
         c->deadline = deadline_usec;
 
-        r = filter_literal(user_name, lit, sizeof(lit));
-        if (r < 0)
-                goto finish;
-        (void) snprintf(expr, sizeof(expr), "userName eq \"%s\"", lit);
-        filter = curl_easy_escape(c->curl, expr, 0);
-        if (!filter) {
-                r = -ENOMEM;
-                goto finish;
-        }
         batch = calloc(1, sizeof(ProvScimBatch));
         if (!batch) {
                 r = -ENOMEM;
@@ -1383,7 +1392,11 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, uint64_t dead
         }
         a = (Accum) { .batch = batch };
         c->stats.passes++;
-        r = walk(c, false, filter, &a, &consistent);
+        /* By id when the caller knows it: it survives a rename and strip_domain (the login name
+         * is then not the userName); a server that cannot filter by id is asked by userName. */
+        r = scim_id ? walk_users_eq(c, "id", scim_id, &a) : -EOPNOTSUPP;
+        if (r == -EOPNOTSUPP)
+                r = walk_users_eq(c, "userName", user_name, &a);
         if (r < 0)
                 goto finish;
 

@@ -94,15 +94,16 @@ int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *
  * invalidFilter or 501: the caller falls back to full scans. */
 int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats);
 
-/* One user for a refresh at sign-in: GET /Users?filter=userName eq "NAME" and, when exactly one
- * user comes back, GET /Groups?filter=members[value eq "ID"] (a server that refuses that filter
+/* One user for a refresh at sign-in: GET /Users?filter=id eq "SCIM_ID" when scim_id is not NULL
+ * (the account is known), else, or when the server refuses that filter, GET /Users?filter=userName
+ * eq "NAME"; and, when exactly one user comes back, GET /Groups?filter=members[value eq "ID"] (a server that refuses that filter
  * gives the user alone). Filter values are escaped (quote, backslash); a name with control
  * characters or over 255 bytes is -EINVAL. No request runs past deadline_usec (CLOCK_MONOTONIC
  * µs; 0 = only the configured timeout): -ETIMEDOUT. A 429/503 is not waited out: -EBUSY at once.
  * On success *ret holds zero or one user (zero: the source does not know the name) and that
  * user's groups, to be applied as a delta. */
-int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, uint64_t deadline_usec, ProvScimBatch **ret,
-                         ProvScimStats *stats);
+int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *scim_id, uint64_t deadline_usec,
+                         ProvScimBatch **ret, ProvScimStats *stats);
 
 /* GET /Users/{id} (id percent-encoded). Returns 1 if the server answers 404 with a SCIM Error
  * body (or an empty one) AND GET /Users?count=0 answers a ListResponse (checked once per client),

@@ -83,12 +83,12 @@ def pam_account(case, svc_name, who, *args, env_extra=None, as_nobody=False):
     return p.returncode == 0, out
 
 
-def start(srv, case, users=None, groups=None):
+def start(srv, case, users=None, groups=None, **conf):
     """A fresh directory at the source, a daemon that synced it once and listens on its socket."""
     u, g = directory()
     srv.reset(users if users is not None else u, groups if groups is not None else g)
     case.refresh_sock = os.path.join(case.dir, "refresh.sock")
-    write_conf(case)
+    write_conf(case, **conf)
     case.start_daemon()
     check(os.path.exists(case.refresh_sock), "the daemon does not listen on its refresh socket: " + case.log_tail())
     srv.control("POST", "stats/reset")
@@ -104,11 +104,13 @@ def write_conf(case, **kw):
         f.write(text.replace("[paths]\n", f"[paths]\nrefresh_socket = {case.refresh_sock}\n", 1))
 
 
-def user_lookups(srv, name):
-    """GET /Users?filter=userName eq "NAME" the server answered or saw since the last reset."""
+def user_lookups(srv, name, scim_id=None):
+    """GET /Users?filter=userName eq "NAME" (or id eq "SCIM_ID": how a known account is asked
+    for) that the server answered since the last reset."""
+    wanted = {f'username eq "{name}"'} | ({f'id eq "{scim_id}"'} if scim_id else set())
     return [e for e in srv.request_log()
             if e["method"] == "GET" and e["path"].endswith("/Users")
-            and f'username eq "{name}"' in (e.get("query") or {}).get("filter", "").lower()]
+            and (e.get("query") or {}).get("filter", "").lower() in wanted]
 
 
 def sock_arg(case):
@@ -128,11 +130,25 @@ def test_group_added_at_source_is_present_after_account(srv, case):
     check("refresh of 'user01': ok" in out, f"the module did not log the daemon's answer: {out}")
     check(case.members("ops") == ["user01", "user03"], f"ops after the account step: {case.members('ops')}")
     check(case.members("eng") == ["user01", "user02"], f"eng lost members: {case.members('eng')}")
-    check(len(user_lookups(srv, "user01")) == 1, f"expected one lookup of user01: {srv.request_log()}")
+    check(len(user_lookups(srv, "user01", "id-0001")) == 1, f"expected one lookup of user01: {srv.request_log()}")
     groups_q = [e for e in srv.request_log() if e["path"].endswith("/Groups")]
     check(any('members[value eq "id-0001"]' in (e.get("query") or {}).get("filter", "") for e in groups_q),
           f"no /Groups request by member: {groups_q}")
     case.daemon_alive()
+
+
+def test_strip_domain_account_is_asked_by_id(srv, case):
+    """With strip_domain the login name is not the userName: a known account is asked by its id."""
+    users = [user(i, name=f"user{i:02d}@example.com") for i in range(1, 6)]
+    start(srv, case, users=users, accounts={"strip_domain": "yes"})
+    check(case.members("ops") == ["user03"], f"ops before: {case.members('ops')}")
+    srv.patch("Groups", "g-ops", [{"op": "add", "path": "members", "value": [{"value": "id-0001"}]}])
+    ok, out = pam_account(case, "refresh", "user01", "refresh_on_login", sock_arg(case))
+    check(ok and "refresh of 'user01': ok" in out, f"user01: {out}")
+    check(case.members("ops") == ["user01", "user03"], f"ops after the account step: {case.members('ops')}")
+    by_id = [e for e in srv.request_log() if e["path"].endswith("/Users")
+             and (e.get("query") or {}).get("filter", "") == 'id eq "id-0001"']
+    check(len(by_id) == 1, f"user01 not asked by id: {srv.request_log()}")
 
 
 def test_user_suspended_at_source_is_refused_at_login(srv, case):
@@ -162,6 +178,19 @@ def test_joiner_unknown_to_the_snapshot_is_known_after_account(srv, case):
     ok, out = pam_account(case, "refresh", "localuser", "refresh_on_login", sock_arg(case))
     check(ok and "not in the snapshot, ignoring" in out, f"local user: {out}")
     check("refresh of 'localuser': ok unknown" in out, f"local user: unexpected answer: {out}")
+
+
+def test_groups_filter_refused_user_alone(srv, case):
+    """A server that refuses the members filter (400 invalidFilter): the user is refreshed alone."""
+    start(srv, case)
+    srv.patch("Users", "id-0002", [{"op": "replace", "path": "active", "value": False}])
+    body = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
+                       "scimType": "invalidFilter", "detail": "members filter not supported"})
+    srv.fault(path="/Groups", method="GET", status=400, body=body, count=5)
+    ok, out = pam_account(case, "refresh", "user02", "refresh_on_login", sock_arg(case))
+    check(not ok and EXPIRED in out, f"user02 suspended at the source was not refused: {out}")
+    check("refresh of 'user02': ok" in out, f"the refresh did not succeed without groups: {out}")
+    srv.control("DELETE", "fault")
 
 
 def test_server_hanging_decision_on_old_snapshot(srv, case):
@@ -236,7 +265,7 @@ def test_per_user_rate_limit_one_request(srv, case):
                             env_extra={"PROVISION_REFRESH_SOCKET": case.refresh_sock})
     check(ok1 and ok2, f"user05 refused: {out1} {out2}")
     check("refresh of 'user05': ok cached" in out2, f"the second login was not answered from the rate limit: {out2}")
-    n = len(user_lookups(srv, "user05"))
+    n = len(user_lookups(srv, "user05", "id-0005"))
     check(n == 1, f"expected one SCIM lookup of user05 for two quick logins, got {n}: {srv.request_log()}")
     # Another name is not held back by it.
     ok, out = pam_account(case, "refresh", "user04", "refresh_on_login", sock_arg(case))
@@ -255,7 +284,8 @@ def test_unprivileged_caller_is_denied(srv, case):
     # Decided on the snapshot as it is (active), not refused by fail_closed, the directory not asked.
     check(ok and "user 'user02' is active" in out, f"unprivileged caller: {out}")
     check("the daemon takes requests from root only" in out, f"no denial logged: {out}")
-    check(not user_lookups(srv, "user02"), f"the directory was asked for an unprivileged caller: {srv.request_log()}")
+    check(not user_lookups(srv, "user02", "id-0002"),
+          f"the directory was asked for an unprivileged caller: {srv.request_log()}")
     # The same login through a root service refreshes and refuses.
     ok, out = pam_account(case, "refresh", "user02", "refresh_on_login", sock_arg(case))
     check(not ok and EXPIRED in out, f"root caller: {out}")
@@ -284,8 +314,10 @@ def test_file_source_answers_unsupported(srv, case):
 
 CASES = [
     test_group_added_at_source_is_present_after_account,
+    test_strip_domain_account_is_asked_by_id,
     test_user_suspended_at_source_is_refused_at_login,
     test_joiner_unknown_to_the_snapshot_is_known_after_account,
+    test_groups_filter_refused_user_alone,
     test_server_hanging_decision_on_old_snapshot,
     test_daemon_not_answering_module_abandons_at_deadline,
     test_per_user_rate_limit_one_request,
