@@ -145,6 +145,8 @@ static int publish(const ProvConfig *config, ProvStore *store, const ProvLocalAc
                 prov_sync_record_attempt(store, r, "publishing the snapshot failed");
                 return r;
         }
+        if (r > 0)
+                prov_sync_record_attempt(store, -EIO, "the snapshot is published, writing the SSH keys file failed");
         r = prov_store_state_set_int(store, "published_generation", (int64_t) res->generation);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the published generation: %m");

@@ -2457,7 +2457,12 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
         if (!keys_path)
                 return -ENOMEM;
         r = prov_sshkeys_write(keys_path, (uint64_t) gen, e.keys, e.n_keys);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write %s: %m", keys_path);
+        if (r < 0) {
+                /* The snapshot is out; the old keys file carries the old generation, so no key
+                 * is printed until a later export writes this one. */
+                log_error_errno(r, "The snapshot is published, but writing %s failed, so no SSH keys are served until the next sync: %m",
+                                keys_path);
+                return 1;
+        }
         return 0;
 }

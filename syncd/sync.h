@@ -65,7 +65,9 @@ int prov_sync_set_blocked(ProvStore *store, const char *name, bool block, ProvSy
  * approval. -ENOENT if there is no such pending hold. */
 int prov_sync_approve_hold(ProvStore *store, int64_t hold_id, ProvSyncResult *ret);
 
-/* Writes the snapshot from the store: what NSS and PAM serve. */
+/* Writes the snapshot from the store (what NSS and PAM serve), then the SSH keys file beside
+ * it. < 0: the snapshot was not written and the previous one stays in place; 1: the snapshot
+ * is published but the keys file is not (no keys are served until the next export). */
 int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocalAccounts *local);
 
 /* Records the outcome of a sync attempt in the store's sync state (last attempt, last

@@ -1,0 +1,1 @@
+# Tests of provision-hub against the real hub process (see Makefile.am).
