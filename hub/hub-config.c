@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hub-config.h"
+#include "prov-validate.h"
+
+/* Longest path accepted for a path-valued key (PATH_MAX includes the NUL). */
+#define CONFIG_PATH_MAX 4095
+
+typedef enum ConfigType {
+        CONFIG_PATH,            /* absolute path; empty unsets when optional */
+        CONFIG_LISTEN,          /* HOST:PORT, numeric */
+        CONFIG_BOOL,
+        CONFIG_SIZE,            /* size_t, range min..max */
+        CONFIG_UNSIGNED,        /* unsigned, range min..max */
+} ConfigType;
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *key;
+        ConfigType type;
+        size_t offset;
+        bool optional;
+        unsigned long min, max;
+} ConfigKey;
+
+#define F(field) offsetof(HubConfig, field)
+
+/* One line per key: parsing, duplicate detection and the man page follow this table. Key
+ * names are unique across sections (key_line() relies on it). */
+static const ConfigKey config_keys[] = {
+        { "http",   "listen",              CONFIG_LISTEN,   F(listen) },
+        { "http",   "tls_cert_file",       CONFIG_PATH,     F(tls_cert_file), true },
+        { "http",   "tls_key_file",        CONFIG_PATH,     F(tls_key_file), true },
+        { "http",   "allow_insecure_http", CONFIG_BOOL,     F(allow_insecure_http) },
+        { "http",   "max_body",            CONFIG_SIZE,     F(max_body), false, 1024, 64 * 1024 * 1024 },
+        { "http",   "max_requests",        CONFIG_UNSIGNED, F(max_requests), false, 1, 100000 },
+
+        { "store",  "path",                CONFIG_PATH,     F(store_path) },
+
+        { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
+        { "tokens", "host_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_HOST]), true },
+        { "tokens", "admin_token_file",    CONFIG_PATH,     F(token_files[HUB_ROLE_ADMIN]), true },
+};
+
+static const char *const config_sections[] = { "http", "store", "tokens" };
+
+static const char *const role_names[_HUB_ROLE_MAX] = {
+        [HUB_ROLE_SCIM] = "scim",
+        [HUB_ROLE_HOST] = "host",
+        [HUB_ROLE_ADMIN] = "admin",
+};
+
+const char *hub_role_to_string(HubRole r) {
+        return r >= 0 && r < _HUB_ROLE_MAX ? role_names[r] : NULL;
+}
+
+int hub_role_from_string(const char *s, HubRole *ret) {
+        for (HubRole r = 0; r < _HUB_ROLE_MAX; r++)
+                if (s && streq(s, role_names[r])) {
+                        *ret = r;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+typedef struct ConfigParser {
+        const char *path;
+        char *error;                             /* "PATH:LINE: message" */
+        unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
+} ConfigParser;
+
+/* Records the first error with its location and returns -EINVAL, so that every check can end
+ * in `return parser_error(...)`. line 0 means "no particular line". */
+_printf_(3, 4)
+static int parser_error(ConfigParser *p, unsigned line, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
+
+        if (p->error)
+                return -EINVAL;
+
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return -ENOMEM;
+
+        if (line > 0)
+                r = asprintf(&p->error, "%s:%u: %s", p->path, line, msg);
+        else
+                r = asprintf(&p->error, "%s: %s", p->path, msg);
+        if (r < 0) {
+                p->error = NULL;
+                return -ENOMEM;
+        }
+        return -EINVAL;
+}
+
+static unsigned key_line(const ConfigParser *p, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
+                if (streq(config_keys[i].key, key))
+                        return p->lines[i];
+        return 0;
+}
+
+static bool is_blank(char c) {
+        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static char *strip(char *s) {
+        size_t n;
+
+        while (is_blank(*s))
+                s++;
+        n = strlen(s);
+        while (n > 0 && is_blank(s[n - 1]))
+                s[--n] = 0;
+        return s;
+}
+
+/* Fully checked unsigned decimal: digits only (no sign, no blank, no "0x"), no overflow. */
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
+        unsigned long long v;
+        char *end;
+
+        if (!s[0] || strlen(s) > 20)
+                return -EINVAL;
+        for (const char *c = s; *c; c++)
+                if (*c < '0' || *c > '9')
+                        return -EINVAL;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end || v < min || v > max)
+                return -ERANGE;
+        *ret = (unsigned long) v;
+        return 0;
+}
+
+static int parse_bool(const char *s, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "1", "on" };
+        static const char *const no[] = { "no", "false", "0", "off" };
+
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+                if (strcasecmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+int hub_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
+        struct sockaddr_storage a = {};
+        _cleanup_free_ char *host = NULL;
+        const char *colon, *port_s;
+        unsigned long port;
+
+        if (!s || !ret || !ret_len)
+                return -EINVAL;
+
+        if (s[0] == '[') {
+                const char *close = strchr(s, ']');
+
+                if (!close || close[1] != ':')
+                        return -EINVAL;
+                host = strndup(s + 1, (size_t) (close - s - 1));
+                port_s = close + 2;
+        } else {
+                colon = strrchr(s, ':');
+                /* An IPv6 address needs brackets: "::1:8443" would be ambiguous. */
+                if (!colon || memchr(s, ':', (size_t) (colon - s)))
+                        return -EINVAL;
+                host = strndup(s, (size_t) (colon - s));
+                port_s = colon + 1;
+        }
+        if (!host)
+                return -ENOMEM;
+        if (parse_ulong(port_s, 0, 65535, &port) < 0)
+                return -EINVAL;
+
+        if (s[0] != '[') {
+                struct sockaddr_in *in = (struct sockaddr_in *) &a;
+
+                if (inet_pton(AF_INET, host, &in->sin_addr) != 1)
+                        return -EINVAL;
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t) port);
+                *ret_len = sizeof(*in);
+        } else {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &a;
+
+                if (inet_pton(AF_INET6, host, &in6->sin6_addr) != 1)
+                        return -EINVAL;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t) port);
+                *ret_len = sizeof(*in6);
+        }
+        *ret = a;
+        return 0;
+}
+
+bool hub_sockaddr_is_loopback(const struct sockaddr_storage *a) {
+        if (a->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) a;
+
+                return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+        }
+        if (a->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) a;
+
+                if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+                        return true;
+                return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && in6->sin6_addr.s6_addr[12] == 127;
+        }
+        return false;
+}
+
+const char *hub_sockaddr_format(const struct sockaddr_storage *a, char *buf, size_t size) {
+        char host[INET6_ADDRSTRLEN] = "?";
+
+        if (a->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) a;
+
+                inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+                snprintf(buf, size, "%s:%u", host, ntohs(in->sin_port));
+        } else if (a->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) a;
+
+                inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+                snprintf(buf, size, "[%s]:%u", host, ntohs(in6->sin6_port));
+        } else
+                snprintf(buf, size, "?");
+        return buf;
+}
+
+static bool valid_abs_path(const char *s) {
+        size_t n = strlen(s);
+
+        return s[0] == '/' && n <= CONFIG_PATH_MAX && prov_valid_utf8(s, n) && !prov_has_control_chars(s);
+}
+
+static int set_string(char **field, const char *v) {
+        char *copy = NULL;
+
+        if (v) {
+                copy = strdup(v);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
+        return 0;
+}
+
+static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, unsigned line, const char *key,
+                            const char *value) {
+        const ConfigKey *k = NULL;
+        unsigned long v;
+        size_t idx;
+        void *field;
+
+        for (idx = 0; idx < ELEMENTSOF(config_keys); idx++)
+                if (streq(config_keys[idx].section, section) && streq(config_keys[idx].key, key)) {
+                        k = &config_keys[idx];
+                        break;
+                }
+        if (!k)
+                return parser_error(p, line, "unknown key '%.64s' in [%s]", key, section);
+
+        /* Duplicates are errors: with "last wins" a forgotten earlier line would silently stop
+         * doing what it says. */
+        if (p->lines[idx] > 0)
+                return parser_error(p, line, "duplicate key '%s' in [%s] (first set on line %u)", key, section,
+                                    p->lines[idx]);
+        p->lines[idx] = line;
+
+        field = (uint8_t *) c + k->offset;
+
+        switch (k->type) {
+
+        case CONFIG_PATH: {
+                _cleanup_free_ char *s = NULL;
+                size_t n;
+
+                if (!value[0]) {
+                        if (!k->optional)
+                                return parser_error(p, line, "'%s' must not be empty", key);
+                        return set_string(field, NULL);
+                }
+                s = strdup(value);
+                if (!s)
+                        return -ENOMEM;
+                n = strlen(s);
+                while (n > 1 && s[n - 1] == '/')
+                        s[--n] = 0;
+                if (!valid_abs_path(s))
+                        return parser_error(p, line, "'%s' must be an absolute path", key);
+                free(*(char **) field);
+                *(char **) field = TAKE_PTR(s);
+                return 0;
+        }
+
+        case CONFIG_LISTEN: {
+                int r = hub_parse_listen(value, &c->listen_addr, &c->listen_addr_len);
+
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return parser_error(p, line,
+                                            "'listen' must be ADDRESS:PORT with a numeric address (\"0.0.0.0:8443\", \"[::1]:8443\"), got '%.64s'",
+                                            value);
+                return set_string(&c->listen, value);
+        }
+
+        case CONFIG_BOOL:
+                if (parse_bool(value, field) < 0)
+                        return parser_error(p, line, "'%s' must be yes or no, got '%.64s'", key, value);
+                return 0;
+
+        case CONFIG_SIZE:
+        case CONFIG_UNSIGNED:
+                if (parse_ulong(value, k->min, k->max, &v) < 0)
+                        return parser_error(p, line, "'%s' must be a number in %lu..%lu, got '%.64s'", key, k->min,
+                                            k->max, value);
+                if (k->type == CONFIG_SIZE)
+                        *(size_t *) field = (size_t) v;
+                else
+                        *(unsigned *) field = (unsigned) v;
+                return 0;
+        }
+
+        return parser_error(p, line, "internal error: unhandled key type");
+}
+
+/* Checks that concern more than one key. */
+static int config_validate(ConfigParser *p, HubConfig *c) {
+        if (!!c->tls_cert_file != !!c->tls_key_file)
+                return parser_error(p, key_line(p, "tls_cert_file") ?: key_line(p, "tls_key_file"),
+                                    "'tls_cert_file' and 'tls_key_file' go together");
+
+        /* Plain HTTP carries the bearer tokens in clear: only on this machine, and only when
+         * asked for. */
+        if (!c->tls_cert_file) {
+                if (!c->allow_insecure_http)
+                        return parser_error(p, 0,
+                                            "no TLS: set 'tls_cert_file' and 'tls_key_file' in [http] (plain HTTP needs allow_insecure_http = yes and a loopback 'listen')");
+                if (!hub_sockaddr_is_loopback(&c->listen_addr))
+                        return parser_error(p, key_line(p, "listen") ?: key_line(p, "allow_insecure_http"),
+                                            "plain HTTP (allow_insecure_http = yes) is only served on a loopback address, not on '%.64s'",
+                                            c->listen);
+        }
+
+        if (!c->token_files[HUB_ROLE_SCIM] && !c->token_files[HUB_ROLE_HOST] && !c->token_files[HUB_ROLE_ADMIN])
+                return parser_error(p, 0, "[tokens] names no token file: nobody could use the hub");
+        return 0;
+}
+
+static int read_config_file(ConfigParser *p, char **ret, size_t *ret_size) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t n = 0;
+
+        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                int r = negative_errno();
+
+                parser_error(p, 0, "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode)) {
+                parser_error(p, 0, "not a regular file");
+                return -EINVAL;
+        }
+
+        /* One byte past the limit tells that it is too big, whatever the file does meanwhile. */
+        buf = malloc(HUB_CONFIG_MAX_SIZE + 2);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, HUB_CONFIG_MAX_SIZE + 1 - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n > HUB_CONFIG_MAX_SIZE) {
+                        parser_error(p, 0, "file is larger than %d bytes", HUB_CONFIG_MAX_SIZE);
+                        return -EFBIG;
+                }
+        }
+        buf[n] = 0;
+
+        *ret = TAKE_PTR(buf);
+        *ret_size = n;
+        return 0;
+}
+
+static int config_parse_buffer(ConfigParser *p, HubConfig *c, char *buf, size_t size) {
+        const char *section = NULL;
+        unsigned line = 0;
+        char *pos = buf, *end = buf + size;
+        int r;
+
+        if (size >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+                pos += 3;
+
+        while (pos < end) {
+                char *nl = memchr(pos, '\n', (size_t) (end - pos));
+                char *l, *eq, *key, *value;
+                size_t len = nl ? (size_t) (nl - pos) : (size_t) (end - pos);
+
+                line++;
+                if (len > HUB_CONFIG_MAX_LINE)
+                        return parser_error(p, line, "line longer than %d bytes", HUB_CONFIG_MAX_LINE);
+                if (memchr(pos, 0, len))
+                        return parser_error(p, line, "NUL byte");
+                pos[len] = 0;
+                l = strip(pos);
+                pos += len + 1;
+
+                if (!l[0] || l[0] == '#' || l[0] == ';')
+                        continue;
+
+                if (l[0] == '[') {
+                        size_t n = strlen(l);
+                        char *name;
+
+                        if (l[n - 1] != ']')
+                                return parser_error(p, line, "invalid section header");
+                        l[n - 1] = 0;
+                        name = strip(l + 1);
+                        section = NULL;
+                        for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
+                                if (streq(config_sections[i], name))
+                                        section = config_sections[i];
+                        if (!section)
+                                return parser_error(p, line, "unknown section [%.64s]", name);
+                        continue;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq)
+                        return parser_error(p, line, "expected 'key = value'");
+                *eq = 0;
+                key = strip(l);
+                value = strip(eq + 1);
+                if (!key[0])
+                        return parser_error(p, line, "missing key before '='");
+                if (!section)
+                        return parser_error(p, line, "key '%.64s' outside of any [section]", key);
+
+                r = parse_assignment(p, c, section, line, key, value);
+                if (r < 0)
+                        return r;
+        }
+
+        return 0;
+}
+
+int hub_config_new(HubConfig **ret) {
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+
+        c->max_body = HUB_DEFAULT_MAX_BODY;
+        c->max_requests = HUB_DEFAULT_MAX_REQUESTS;
+        c->listen = strdup(HUB_DEFAULT_LISTEN);
+        c->store_path = strdup(HUB_DEFAULT_STORE_PATH);
+        c->token_files[HUB_ROLE_SCIM] = strdup(PROV_CONFIG_DIR "/hub-scim.tokens");
+        c->token_files[HUB_ROLE_HOST] = strdup(PROV_CONFIG_DIR "/hub-host.tokens");
+        c->token_files[HUB_ROLE_ADMIN] = strdup(PROV_CONFIG_DIR "/hub-admin.tokens");
+        if (!c->listen || !c->store_path || !c->token_files[HUB_ROLE_SCIM] || !c->token_files[HUB_ROLE_HOST] ||
+            !c->token_files[HUB_ROLE_ADMIN])
+                return -ENOMEM;
+        r = hub_parse_listen(c->listen, &c->listen_addr, &c->listen_addr_len);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int config_finish(ConfigParser *p, HubConfig *c, char *buf, size_t size, int r, HubConfig **ret,
+                         char **ret_error) {
+        if (r >= 0)
+                r = config_parse_buffer(p, c, buf, size);
+        if (r >= 0)
+                r = config_validate(p, c);
+        if (r < 0) {
+                if (ret_error && p->error)
+                        *ret_error = TAKE_PTR(p->error);
+                free(p->error);
+                return r;
+        }
+        *ret = c;
+        return 0;
+}
+
+int hub_config_parse(const char *path, const char *text, size_t size, HubConfig **ret, char **ret_error) {
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        _cleanup_free_ char *buf = NULL;
+        ConfigParser p = { .path = path ?: "(config)" };
+        int r;
+
+        if (!text || !ret)
+                return -EINVAL;
+        if (size > HUB_CONFIG_MAX_SIZE)
+                return -EFBIG;
+        r = hub_config_new(&c);
+        if (r < 0)
+                return r;
+        buf = malloc(size + 1);
+        if (!buf)
+                return -ENOMEM;
+        memcpy(buf, text, size);
+        buf[size] = 0;
+
+        r = config_finish(&p, c, buf, size, 0, ret, ret_error);
+        if (r >= 0)
+                TAKE_PTR(c);
+        return r;
+}
+
+int hub_config_load(const char *path, HubConfig **ret, char **ret_error) {
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        _cleanup_free_ char *buf = NULL;
+        ConfigParser p = { .path = path };
+        size_t size = 0;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+        r = hub_config_new(&c);
+        if (r < 0)
+                return r;
+
+        r = read_config_file(&p, &buf, &size);
+        r = config_finish(&p, c, buf, size, r, ret, ret_error);
+        if (r >= 0)
+                TAKE_PTR(c);
+        return r;
+}
+
+HubConfig *hub_config_free(HubConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->listen);
+        free(c->tls_cert_file);
+        free(c->tls_key_file);
+        free(c->store_path);
+        for (size_t i = 0; i < ELEMENTSOF(c->token_files); i++)
+                free(c->token_files[i]);
+        free(c);
+        return NULL;
+}

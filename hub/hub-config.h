@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The configuration of provision-hub: /etc/provision/hub.conf, INI style, documented in
+ * provision-hub.conf(5). libc only.
+ *
+ * Parsing is as strict as provision-syncd's (common/config.c): an unknown section or key, a
+ * duplicate key, a malformed value or an inconsistent combination is an error with
+ * "FILE:LINE: message". In particular the hub refuses to serve plain HTTP unless it is told to
+ * and listens on a loopback address: bearer tokens must never cross a network in clear. */
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "prov-util.h"
+
+#define HUB_DEFAULT_STORE_PATH "/var/lib/provision-hub/hub.db"
+#define HUB_DEFAULT_LISTEN "0.0.0.0:8443"
+#define HUB_DEFAULT_MAX_BODY (1024 * 1024)
+#define HUB_DEFAULT_MAX_REQUESTS 64
+
+typedef enum HubRole {
+        HUB_ROLE_SCIM,  /* an identity provider pushing users and groups */
+        HUB_ROLE_HOST,  /* a host reading them */
+        HUB_ROLE_ADMIN, /* everything */
+        _HUB_ROLE_MAX,
+} HubRole;
+
+typedef struct HubConfig {
+        /* [http] */
+        char *listen;                   /* listen: "HOST:PORT" as written, for messages */
+        struct sockaddr_storage listen_addr; /* parsed listen, port 0 = the kernel picks */
+        socklen_t listen_addr_len;
+        char *tls_cert_file;            /* tls_cert_file: PEM certificate (chain), or NULL */
+        char *tls_key_file;             /* tls_key_file: PEM private key, or NULL */
+        bool allow_insecure_http;       /* allow_insecure_http: false; true only on loopback */
+        size_t max_body;                /* max_body: 1 MiB */
+        unsigned max_requests;          /* max_requests: 64 requests in flight, then 429 */
+
+        /* [store] */
+        char *store_path;               /* path: HUB_DEFAULT_STORE_PATH */
+
+        /* [tokens] */
+        char *token_files[_HUB_ROLE_MAX]; /* scim_token_file, host_token_file, admin_token_file */
+} HubConfig;
+
+/* A configuration holding the defaults. 0 or -ENOMEM. */
+int hub_config_new(HubConfig **ret);
+
+/* Loads path over the defaults and validates the result. 0 on success; otherwise -errno
+ * (-ENOENT, -EACCES, -EFBIG, -EINVAL for a syntax or value error, -ENOMEM) and, when
+ * ret_error is not NULL, a malloc'ed "PATH:LINE: message" or "PATH: message". */
+int hub_config_load(const char *path, HubConfig **ret, char **ret_error);
+
+/* Parses a whole configuration held in memory (for tests); path names it in messages. */
+int hub_config_parse(const char *path, const char *text, size_t size, HubConfig **ret, char **ret_error);
+
+HubConfig *hub_config_free(HubConfig *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HubConfig *, hub_config_free);
+
+/* Parses "HOST:PORT" ("127.0.0.1:8443", "[::1]:0", "0.0.0.0:8443"; HOST is a numeric address,
+ * never a name to resolve). 0 or -EINVAL. */
+int hub_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len);
+
+/* True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104. */
+bool hub_sockaddr_is_loopback(const struct sockaddr_storage *a);
+
+/* Renders an address as "ADDR:PORT" or "[ADDR]:PORT" into buf. */
+const char *hub_sockaddr_format(const struct sockaddr_storage *a, char *buf, size_t size);
+
+/* "scim", "host", "admin"; parsing returns -EINVAL for anything else. */
+const char *hub_role_to_string(HubRole r);
+int hub_role_from_string(const char *s, HubRole *ret);
+
+/* Limits of the file itself. */
+#define HUB_CONFIG_MAX_SIZE (64 * 1024)
+#define HUB_CONFIG_MAX_LINE 4096
