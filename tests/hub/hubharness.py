@@ -390,8 +390,8 @@ class Host:
     """A private provision-syncd world following a hub with its SCIM pull source: config, state
     directory, local passwd/group files; read back through the NSS module and the store."""
 
-    def __init__(self, root, url, token):
-        self.dir = os.path.join(root, "host")
+    def __init__(self, root, url, token, name="host"):
+        self.dir = os.path.join(root, name)
         os.makedirs(self.dir)
         os.chmod(self.dir, 0o755)
         self.state = os.path.join(self.dir, "state")
@@ -406,7 +406,7 @@ class Host:
             f.write("root:x:0:\nsudo:x:27:localuser\nlocaluser:x:1000:\n")
         for n in ("subuid", "subgid"):
             open(os.path.join(self.dir, n), "w").close()
-        sections = {"source": {"type": "scim", "url": url, "token_file": self.token_file,
+        self.sections = {"source": {"type": "scim", "url": url, "token_file": self.token_file,
                                "allow_insecure_http": "yes", "timeout": "10", "retry_budget": "5"},
                     "sync": {"interval": "1", "full_interval": "3600", "max_deprovision": "100%",
                              "refresh_on_login": "no"},
@@ -417,11 +417,18 @@ class Host:
                               "refresh_socket": os.path.join(self.dir, "refresh.sock")},
                     "accounts": {},
                     "enforce": {"terminate_sessions": "no"}}
+        self._write()
+
+    def _write(self):
         with open(self.conf, "w") as f:
-            for sec, kv in sections.items():
+            for sec, kv in self.sections.items():
                 f.write(f"[{sec}]\n")
                 for k, v in kv.items():
                     f.write(f"{k} = {v}\n")
+
+    def write_accounts(self, accounts):
+        self.sections["accounts"].update(accounts)
+        self._write()
 
     def once(self, timeout=60):
         env = dict(os.environ)
