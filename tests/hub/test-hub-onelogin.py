@@ -22,6 +22,12 @@ def template_user(login, active="true"):
             "emails": [{"value": login, "type": "work", "primary": "true"}]}
 
 
+def create(hub, body):
+    r = hub.request("POST", "/Users", body)
+    check(r.status == 201, f"POST {body.get('userName')} (string booleans) answered {r!r}")
+    return r.json
+
+
 def test_string_booleans_from_templates(hub):
     r = hub.request("POST", "/Users", template_user("t1@onelogin.example", active="true"))
     check(r.status == 201, f"POST with \"active\": \"true\" answered {r!r}")
@@ -72,7 +78,7 @@ def test_connection_creates_and_deletes_test_user_and_group(hub):
 
 
 def test_reactivation(hub):
-    u = hub.request("POST", "/Users", template_user("back@onelogin.example")).json
+    u = create(hub, template_user("back@onelogin.example"))
     hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": False}])
     check(hub.get("Users", u["id"]).get("active") is False, "deactivation")
     hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": True}])
@@ -82,7 +88,7 @@ def test_reactivation(hub):
 
 
 def test_noop_patch_resent_changes_nothing(hub):
-    u = hub.request("POST", "/Users", template_user("noop@onelogin.example")).json
+    u = create(hub, template_user("noop@onelogin.example"))
     g = hub.create_group("NoOps", members=[u["id"]])
     ops_user = [{"op": "replace", "path": "active", "value": "true"},
                 {"op": "replace", "path": "name.givenName", "value": "Test"},
@@ -114,7 +120,7 @@ def test_noop_patch_resent_changes_nothing(hub):
 
 
 def test_delete_deactivated_user(hub):
-    u = hub.request("POST", "/Users", template_user("gone@onelogin.example")).json
+    u = create(hub, template_user("gone@onelogin.example"))
     g = hub.create_group("Leavers", members=[u["id"]])
     hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": "false"}])
     check(hub.get("Users", u["id"]).get("active") is False, "deactivation before delete")
