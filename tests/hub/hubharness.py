@@ -430,11 +430,11 @@ class Host:
         self.sections["accounts"].update(accounts)
         self._write()
 
-    def once(self, timeout=60):
+    def once(self, *extra, timeout=60):
         env = dict(os.environ)
         for k in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "http_proxy", "https_proxy", "ALL_PROXY"):
             env.pop(k, None)
-        p = subprocess.run([syncd_bin, "--config", self.conf, "--once"], env=env,
+        p = subprocess.run([syncd_bin, "--config", self.conf, "--once", *extra], env=env,
                            capture_output=True, text=True, timeout=timeout)
         with open(os.path.join(self.dir, "once.log"), "a") as f:
             f.write(f"--- exit {p.returncode}\n{p.stdout}{p.stderr}")

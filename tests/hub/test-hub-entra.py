@@ -191,6 +191,16 @@ def test_group_created_empty_then_filled_and_emptied(hub):
     check(member_ids(hub.get("Groups", gid)) == [], "two-value Remove left members")
 
 
+def test_group_post_with_unknown_member_leaves_it_out(hub):
+    u = hub.create_user("real@contoso.example")
+    r = hub.request("POST", "/Groups", {"schemas": [CORE_GROUP], "displayName": "Mixed",
+                                        "members": [{"value": u["id"]}, {"value": guid()}]})
+    check(r.status in (201, 400), f"POST of a group with an unknown member answered {r!r}")
+    if r.status == 201:
+        check(member_ids(hub.get("Groups", r.json["id"])) == [u["id"]],
+              f"an unknown user id is served as a member: {member_ids(hub.get('Groups', r.json['id']))}")
+
+
 def test_enterprise_extension_attributes(hub):
     mgr = hub.create_user("boss@contoso.example")
     body = entra_user("emp@contoso.example")
@@ -231,6 +241,7 @@ if __name__ == "__main__":
                test_patch_user_attributes_capitalised_ops,
                test_email_work_value_path_creates_then_updates,
                test_group_created_empty_then_filled_and_emptied,
+               test_group_post_with_unknown_member_leaves_it_out,
                test_enterprise_extension_attributes,
                test_invalid_patch_changes_nothing],
               sys.argv, prefix="test-hub-entra")

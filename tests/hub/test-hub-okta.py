@@ -12,7 +12,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubharness import CORE_GROUP, CORE_USER, check, check_error, member_ids, q, run_suite  # noqa: E402
+from hubharness import (CORE_GROUP, CORE_USER, PATCH_OP, check, check_error, member_ids, q,  # noqa: E402
+                        run_suite)
 
 JSON = "application/json"
 PASSWORD = "Okta-Pa55w0rd-!-never-stored-7f3a"
@@ -182,6 +183,27 @@ def test_delete_group(hub):
     check_error(r, 404)
 
 
+def test_if_match_precondition(hub):
+    """RFC 7644 §3.14: a write with If-Match of a stale version is 412 and changes nothing; the
+    current version succeeds."""
+    created = post(hub, okta_user("etag@example.com"))
+    v1 = hub.ok("GET", f"/Users/{created['id']}", expect=(200,)).headers.get("etag")
+    check(v1, "GET by id sends no ETag")
+    hub.patch("Users", created["id"], [{"op": "replace", "path": "displayName", "value": "v2"}])
+    v2 = hub.ok("GET", f"/Users/{created['id']}", expect=(200,)).headers.get("etag")
+    check(v2 and v2 != v1, f"the ETag did not change with the data: {v1} {v2}")
+    body = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "stale"}]}
+    r = hub.request("PATCH", f"/Users/{created['id']}", body, headers={"If-Match": v1})
+    check_error(r, 412)
+    check(hub.get("Users", created["id"]).get("displayName") == "v2", "a 412 PATCH changed the user")
+    r = hub.request("DELETE", f"/Users/{created['id']}", headers={"If-Match": v1})
+    check_error(r, 412)
+    hub.get("Users", created["id"])
+    r = hub.request("PATCH", f"/Users/{created['id']}", body, headers={"If-Match": v2})
+    check(r.status in (200, 204), f"PATCH with the current ETag answered {r!r}")
+    check(hub.get("Users", created["id"]).get("displayName") == "stale", "PATCH with the current ETag did nothing")
+
+
 def test_errors_have_status_and_schema(hub):
     r = hub.request("GET", "/Users/00u-does-not-exist", content_type=JSON)
     check_error(r, 404)
@@ -203,5 +225,6 @@ if __name__ == "__main__":
                test_pathless_replace_active_false,
                test_group_push,
                test_delete_group,
+               test_if_match_precondition,
                test_errors_have_status_and_schema],
               sys.argv, prefix="test-hub-okta")

@@ -28,8 +28,8 @@ def suspended(host, name):
     return p is not None and p[1] in NOLOGIN
 
 
-def once(host):
-    rc, out = host.once()
+def once(host, *extra):
+    rc, out = host.once(*extra)
     check(rc == 0, f"provision-syncd --once exited {rc}: {out[-1500:]}")
     return out
 
@@ -140,6 +140,30 @@ def test_okta_shapes_reach_the_host(hub):
     check(host.members("okta-platform") == ["dave"], f"okta-platform after re-activation: {host.members('okta-platform')}")
 
 
+def test_deltas_follow_the_hub(hub):
+    """--once --delta asks the hub for what changed since the last sync (a meta.lastModified
+    filter): a joiner, a mover and a leaver must arrive that way, not only by full scans."""
+    host = Host(hub.tmp, hub.url, hub.host_token)
+    host.write_accounts({"strip_domain": "yes"})
+    frank = entra_joiner(hub, "frank@contoso.example")
+    grp = entra_group(hub, "delta-team", [frank])
+    once(host)
+    check(active(host, "frank") and host.members("delta-team") == ["frank"], "the first full sync")
+    gina = entra_joiner(hub, "gina@contoso.example")
+    hub.patch("Groups", grp, [{"op": "Add", "path": "members", "value": [{"$ref": None, "value": gina}]}])
+    once(host, "--delta")
+    check(active(host, "gina"), f"a joiner did not arrive by a delta: {host.getent('passwd', 'gina')}")
+    check(host.members("delta-team") == ["frank", "gina"], f"delta-team after a delta: {host.members('delta-team')}")
+    hub.patch("Users", frank, [{"op": "Replace", "path": "active", "value": "False"}])
+    once(host, "--delta")
+    check(suspended(host, "frank"), f"a leaver did not arrive by a delta: {host.getent('passwd', 'frank')}")
+    check(host.user_state(frank) == SUSPENDED, f"frank's stored state {host.user_state(frank)}")
+    hub.patch("Groups", grp, [{"op": "Remove", "path": "members", "value": [{"value": gina}]}])
+    once(host, "--delta")
+    check("gina" not in (host.members("delta-team") or []), f"a mover did not arrive by a delta: {host.members('delta-team')}")
+    check(active(host, "gina"), "gina lost her account in a group change")
+
+
 def test_many_users_across_pages(hub):
     host = Host(hub.tmp, hub.url, hub.host_token)
     n = 230
@@ -168,6 +192,7 @@ def test_scim_token_is_not_needed_nor_a_host_token_writer(hub):
 if __name__ == "__main__":
     run_suite([test_joiner_mover_leaver_deletion,
                test_okta_shapes_reach_the_host,
+               test_deltas_follow_the_hub,
                test_many_users_across_pages,
                test_scim_token_is_not_needed_nor_a_host_token_writer],
               sys.argv, prefix="test-hub-pull", skip_reason=host_skip_reason)
