@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -106,8 +107,9 @@ class Response:
 class Hub:
     """One provision-hub process in tmp, with one token of each role (and a second SCIM token)."""
 
-    def __init__(self, tmp, extra_conf=None):
+    def __init__(self, tmp, extra_conf=None, cafile=None):
         self.tmp = tmp
+        self.cafile = cafile
         self.db = os.path.join(tmp, "hub.db")
         self.conf = os.path.join(tmp, "hub.conf")
         self.log_path = os.path.join(tmp, "hub.log")
@@ -181,6 +183,14 @@ class Hub:
         except Exception:
             pass
 
+    def crash(self):
+        """SIGKILL: nothing of the hub's own shutdown runs (what a 2xx promised must be on disk)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        self.log.close()
+
     def restart(self):
         self.stop()
         self.start()
@@ -227,7 +237,12 @@ class Hub:
         if data is not None and content_type:
             h["Content-Type"] = content_type
         h.update(headers or {})
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        if self.scheme == "https":
+            ctx = ssl.create_default_context(cafile=self.cafile)
+            ctx.check_hostname = False  # the test certificate names 127.0.0.1 as an IP SAN at most
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=ctx)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             conn.request(method, full, body=data, headers=h)
             r = conn.getresponse()
@@ -381,6 +396,25 @@ def member_ids(group):
 
 def email_values(user, typ=None):
     return [e.get("value") for e in user.get("emails") or [] if typ is None or e.get("type") == typ]
+
+
+def hub_refuses(tmp, conf_text, what, timeout=10):
+    """Runs the hub with this configuration and expects it to refuse to start: a non-zero exit
+    before it listens. Returns its stderr."""
+    conf = os.path.join(tmp, "refused.conf")
+    with open(conf, "w") as f:
+        f.write(conf_text)
+    p = subprocess.Popen([hub_bin, "--config", conf], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        raise Failure(f"the hub started with {what}: {err[-500:]}")
+    check(p.returncode != 0, f"the hub exited 0 with {what}")
+    check("Listening on" not in err, f"the hub listened with {what}")
+    return err
 
 
 # ---------------------------------------------------------------------- host side (pull tests)

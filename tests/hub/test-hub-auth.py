@@ -9,14 +9,15 @@ Run a subset: test-hub-auth.py CASE... [--keep]."""
 
 import os
 import re
+import socket
 import stat
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubharness import (CORE_GROUP, CORE_USER, check, check_error, hub_bin, run_suite,  # noqa: E402
-                        sha256_hex)
+from hubharness import (CORE_GROUP, CORE_USER, Failure, Hub, check, check_error, hub_bin,  # noqa: E402
+                        hub_refuses, run_suite, sha256_hex)
 
 
 def snapshot(hub):
@@ -205,6 +206,58 @@ def test_discovery_endpoints(hub):
     check(r.status in (400, 401, 403, 404), f"a traversal path answered {r!r}")
 
 
+def test_plain_http_only_when_allowed_and_on_loopback(hub):
+    tokens = "\n".join(f"{r}_token_file = {hub.token_file(r)}" for r in ("scim", "host", "admin"))
+    store = os.path.join(hub.tmp, "refused.db")
+    err = hub_refuses(hub.tmp, f"[http]\nlisten = 127.0.0.1:0\n[store]\npath = {store}\n[tokens]\n{tokens}\n",
+                      "neither TLS nor allow_insecure_http")
+    check(err.strip(), "the refusal says nothing")
+    hub_refuses(hub.tmp, f"[http]\nlisten = 0.0.0.0:0\nallow_insecure_http = yes\n[store]\npath = {store}\n"
+                f"[tokens]\n{tokens}\n", "plain HTTP on 0.0.0.0")
+    hub_refuses(hub.tmp, f"[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\nlisten_typo = 1\n"
+                f"[store]\npath = {store}\n[tokens]\n{tokens}\n", "an unknown key")
+
+
+def test_tls(hub):
+    cert, key = os.path.join(hub.tmp, "hub.crt"), os.path.join(hub.tmp, "hub.key")
+    p = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise Failure(f"openssl could not make a test certificate: {p.stderr[-300:]}")
+    os.chmod(key, 0o600)
+    tdir = os.path.join(hub.tmp, "tls")
+    os.makedirs(tdir)
+    tls = Hub(tdir, extra_conf={"http": {"allow_insecure_http": "no", "tls_cert_file": cert, "tls_key_file": key}},
+              cafile=cert)
+    try:
+        check(tls.scheme == "https", f"the TLS hub listens on {tls.base}")
+        u = tls.create_user("tls@example.com")
+        check(tls.get("Users", u["id"], token="host")["userName"] == "tls@example.com", "GET over TLS")
+        r = tls.request("GET", "/Users", token=None)
+        check(r.status == 401, f"no token over TLS answered {r!r}")
+        # plain HTTP to the TLS port gets no SCIM answer
+        s = socket.create_connection((tls.host, tls.port), timeout=10)
+        try:
+            s.sendall(b"GET /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tls.scim_token.encode() + b"\r\n\r\n")
+            data = b""
+            try:
+                while len(data) < 65536:
+                    c = s.recv(4096)
+                    if not c:
+                        break
+                    data += c
+            except (ConnectionResetError, socket.timeout):
+                pass
+        finally:
+            s.close()
+        check(b"tls@example.com" not in data, "plain HTTP to the TLS port was served")
+        check(tls.alive(), "the TLS hub died")
+        tls.assert_no_token_in_log()
+    finally:
+        tls.stop()
+
+
 def test_method_not_allowed(hub):
     for method, path in (("DELETE", "/Users"), ("PUT", "/Groups"), ("POST", f"/Users/{'a' * 8}"),
                          ("PATCH", "/ServiceProviderConfig")):
@@ -221,5 +274,7 @@ if __name__ == "__main__":
                test_body_over_limit_413,
                test_bad_json_400_changes_nothing,
                test_discovery_endpoints,
+               test_plain_http_only_when_allowed_and_on_loopback,
+               test_tls,
                test_method_not_allowed],
               sys.argv, prefix="test-hub-auth")
