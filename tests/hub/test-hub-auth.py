@@ -82,6 +82,14 @@ def test_token_never_logged(hub):
     hub.restart()
     hub.request("GET", "/Users", token=bogus)
     hub.assert_no_token_in_log(extra=[bogus])
+    # nor in the store; its audit log names who changed what by the token's NAME
+    hub.stop()
+    data = hub.store_bytes()
+    hub.start()
+    for tok in list(hub.tokens) + [bogus]:
+        check(tok.encode() not in data, "a token is in the store")
+    check(b"entra-test" in data and b"okta-test" in data,
+          "the store does not name the IdP tokens (entra-test, okta-test) that made changes: no audit of who")
 
 
 def test_token_new_and_files(hub):
