@@ -58,10 +58,9 @@ typedef struct ProvPamOpts {
         const char *refresh_socket;     /* NULL = $PROVISION_REFRESH_SOCKET or PROV_REFRESH_SOCKET */
 } ProvPamOpts;
 
-/* Parses a positive number of seconds the way strtoul() should be used: digits only (strtoul
- * itself would accept "-1", " 5" or "5s"), no overflow, and small enough to be converted to
- * microseconds without wrapping. */
-static int parse_seconds(const char *s, uint64_t *ret_usec) {
+/* Parses a number the way strtoul() should be used: digits only (strtoul itself would accept
+ * "-1", " 5" or "5s"), no overflow, 1..max. */
+static int parse_positive(const char *s, unsigned long max, unsigned long *ret) {
         unsigned long v;
         char *end = NULL;
 
@@ -71,28 +70,35 @@ static int parse_seconds(const char *s, uint64_t *ret_usec) {
         v = strtoul(s, &end, 10);
         if (errno != 0)
                 return -errno;
-        if (!end || *end != '\0')
+        if (!end || *end != '\0' || v == 0)
                 return -EINVAL;
-        if (v == 0)
-                return -EINVAL;
-        if ((uint64_t) v > UINT64_MAX / USEC_PER_SEC)
+        if (v > max)
                 return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+/* Seconds, small enough to be converted to microseconds without wrapping. */
+static int parse_seconds(const char *s, uint64_t *ret_usec) {
+        const unsigned long max = UINT64_MAX / USEC_PER_SEC > ULONG_MAX ? ULONG_MAX
+                                                                        : (unsigned long) (UINT64_MAX / USEC_PER_SEC);
+        unsigned long v;
+        int r;
+
+        r = parse_positive(s, max, &v);
+        if (r < 0)
+                return r;
         *ret_usec = (uint64_t) v * USEC_PER_SEC;
         return 0;
 }
 
-/* Parses refresh_timeout=: 1..REFRESH_TIMEOUT_MAX_MS milliseconds, digits only. */
+/* refresh_timeout=: 1..REFRESH_TIMEOUT_MAX_MS milliseconds. */
 static int parse_millis(const char *s, unsigned *ret_ms) {
         unsigned long v;
-        char *end = NULL;
+        int r;
 
-        if (!s || s[0] < '0' || s[0] > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoul(s, &end, 10);
-        if (errno != 0)
-                return -errno;
-        if (!end || *end != '\0' || v == 0 || v > REFRESH_TIMEOUT_MAX_MS)
+        r = parse_positive(s, REFRESH_TIMEOUT_MAX_MS, &v);
+        if (r < 0)
                 return -EINVAL;
         *ret_ms = (unsigned) v;
         return 0;

@@ -1107,10 +1107,27 @@ static const char *intern_member_id(const char *id, void *userdata) {
         return i >= 0 ? in->batch->users[i].id : NULL;
 }
 
+/* Walks /Groups (with filter, may be NULL) into a, with the members that are users of the
+ * batch pointing at the batch's own id strings. */
+static int walk_groups_interned(ProvScimClient *c, ProvScimBatch *batch, const char *filter, Accum *a, bool *ret_ok) {
+        Interner in = { .batch = batch };
+        int r;
+
+        r = prov_id_hash_build(&in.ids, batch->n_users, user_id_at, batch);
+        if (r < 0)
+                return r;
+        c->popts.intern_member_id = intern_member_id;
+        c->popts.intern_userdata = &in;
+        r = walk(c, true, filter, a, ret_ok);
+        c->popts.intern_member_id = NULL;
+        c->popts.intern_userdata = NULL;
+        prov_id_hash_done(&in.ids);
+        return r;
+}
+
 static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool *ret_consistent) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         bool users_ok = false, groups_ok = false;
-        Interner in = {};
         Accum a;
         int r;
 
@@ -1124,16 +1141,7 @@ static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool
         if (r < 0)
                 return r;
         /* Groups list users by id: point their members at the ids the users brought. */
-        in.batch = batch;
-        r = prov_id_hash_build(&in.ids, batch->n_users, user_id_at, batch);
-        if (r < 0)
-                return r;
-        c->popts.intern_member_id = intern_member_id;
-        c->popts.intern_userdata = &in;
-        r = walk(c, true, filter, &a, &groups_ok);
-        c->popts.intern_member_id = NULL;
-        c->popts.intern_userdata = NULL;
-        prov_id_hash_done(&in.ids);
+        r = walk_groups_interned(c, batch, filter, &a, &groups_ok);
         if (r < 0)
                 return r;
 
@@ -1373,7 +1381,6 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
         _cleanup_free_ char *filter = NULL;
         char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
         bool consistent;
-        Interner in = {};
         Accum a;
         int r;
 
@@ -1416,16 +1423,7 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
                         r = -ENOMEM;
                         goto finish;
                 }
-                in.batch = batch;
-                r = prov_id_hash_build(&in.ids, batch->n_users, user_id_at, batch);
-                if (r < 0)
-                        goto finish;
-                c->popts.intern_member_id = intern_member_id;
-                c->popts.intern_userdata = &in;
-                r = walk(c, true, filter, &a, &consistent);
-                c->popts.intern_member_id = NULL;
-                c->popts.intern_userdata = NULL;
-                prov_id_hash_done(&in.ids);
+                r = walk_groups_interned(c, batch, filter, &a, &consistent);
                 if (r == -EOPNOTSUPP) {
                         /* The server cannot filter groups by member: the user alone, the groups
                          * follow with the next regular sync. */
