@@ -178,9 +178,8 @@ def test_many_users_across_pages(hub):
     check(hub.get("Groups", g["id"]) and len(member_ids(hub.get("Groups", g["id"]))) == n, "the group changed on the hub")
 
 
-def test_scim_token_is_not_needed_nor_a_host_token_writer(hub):
-    """The host token reads everything the pull source needs; with a wrong token the pull fails
-    (non-zero) and serves nothing."""
+def test_unknown_token_pulls_nothing(hub):
+    """With a token the hub does not know the pull fails (non-zero) and serves nothing."""
     entra_joiner(hub, "eve@contoso.example")
     host = Host(hub.tmp, hub.url, "prov_" + "B" * 43, name="badhost")
     host.write_accounts({"strip_domain": "yes"})
@@ -194,5 +193,5 @@ if __name__ == "__main__":
                test_okta_shapes_reach_the_host,
                test_deltas_follow_the_hub,
                test_many_users_across_pages,
-               test_scim_token_is_not_needed_nor_a_host_token_writer],
+               test_unknown_token_pulls_nothing],
               sys.argv, prefix="test-hub-pull", skip_reason=host_skip_reason)
