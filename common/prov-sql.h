@@ -37,7 +37,13 @@ typedef enum ProvSqlFlags {
 
 /* Opens `path` (read-write: created mode 0600 when missing, the mode set to 0600 when not,
  * WAL, foreign keys on) and migrates it to `version` (<= schema->n_migrations). cache_kib > 0
- * sets the page cache. -EPROTONOSUPPORT when the file's version is newer than the schema's. */
+ * sets the page cache. -EPROTONOSUPPORT when the file's version is newer than the schema's.
+ *
+ * The path must not be a symlink (-ELOOP). Every handle has a busy timeout of 5 s, extended
+ * result codes and temp_store=MEMORY. Migrations run with foreign keys off, as SQLite's
+ * procedure for schema changes wants (rebuilding a table would otherwise cascade or fail);
+ * they are on once the handle is returned. A read-only handle (PROV_SQL_READONLY) needs an
+ * existing file (-ENOENT) at exactly `version`: -ESTALE when older. */
 int prov_sql_open(const char *path, const ProvSqlSchema *schema, int version, unsigned flags, unsigned cache_kib,
                   ProvSql **ret);
 ProvSql *prov_sql_close(ProvSql *s);
@@ -96,3 +102,12 @@ void prov_sql_abort(ProvSqlTx *tx);
 #define _cleanup_sql_tx_ _cleanup_(prov_sql_abort)
 /* Called by prov_sql_abort() after a rollback (the host store drops its id bitmaps there). */
 void prov_sql_set_rollback_hook(ProvSql *s, void (*hook)(void *userdata), void *userdata);
+
+/* A transaction that spans calls (the host store's prov_store_begin() ... prov_store_commit()
+ * around a whole sync): BEGIN IMMEDIATE and COMMIT on kept statements. Scopes opened inside it
+ * are savepoints. The rollback is a no-op when no transaction is open, and calls the rollback
+ * hook when it rolled one back. */
+int prov_sql_transaction_begin(ProvSql *s);
+int prov_sql_transaction_commit(ProvSql *s);
+int prov_sql_transaction_rollback(ProvSql *s);
+bool prov_sql_in_transaction(ProvSql *s);

@@ -1,4 +1,19 @@
 # store rules (see Makefile.am)
+
+# libprovsql: the one way into SQLite (common/prov-sql.h), for the host's store and the hub's.
+noinst_LTLIBRARIES += common/libprovsql.la
+common_libprovsql_la_SOURCES = common/prov-sql.h common/sql.c
+common_libprovsql_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
+common_libprovsql_la_LIBADD = $(SQLITE_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-sql
+TESTS += tests/unit/test-sql
+tests_unit_test_sql_SOURCES = tests/unit/test-sql.c
+tests_unit_test_sql_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sql_LDADD = common/libprovsql.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
+endif
+
 syncd_libsyncd_la_SOURCES += syncd/store.h syncd/store.c
 
 if HAVE_CMOCKA
