@@ -211,6 +211,11 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
 
         if (config->source_type == PROV_SOURCE_SCIM) {
                 r = prov_scim_client_new(config, &client);
+                if (r == -ENOKEY) {
+                        log_error("No bearer token for %s: set token_file or token_credential in [source].", config->url);
+                        prov_sync_record_attempt(st.store, r, "no bearer token: set token_file or token_credential in [source]");
+                        goto finish;
+                }
                 if (r < 0) {
                         log_error_errno(r, "Failed to set up the SCIM client for %s: %m", config->url);
                         prov_sync_record_attempt(st.store, r, "setting up the SCIM client failed");

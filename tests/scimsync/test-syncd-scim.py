@@ -406,6 +406,21 @@ def test_wrong_token_exits_1_says_authentication_and_never_prints_it(srv, case):
     check(case.passwd("user01") is None, "a user was created with a wrong token")
 
 
+def test_no_token_configured_says_which_keys_to_set(srv, case):
+    users, groups = directory(N)
+    srv.reset(users, groups)
+    conf = case.write_conf()
+    with open(conf) as f:
+        lines = [l for l in f if not l.startswith("token_file")]
+    with open(conf, "w") as f:
+        f.writelines(lines)
+    rc, out = case.once()
+    check(rc == 1, f"--once without a token exited {rc}, want 1: {out[-500:]}")
+    check("token_file or token_credential" in out, f"the message does not say what to configure: {out[-500:]}")
+    check("Required key not available" not in out, f"the message is an errno string: {out[-500:]}")
+    check(case.passwd("user01") is None, "a user was created without a token")
+
+
 # ------------------------------------------------------------------------------------------ guard
 
 
@@ -541,6 +556,7 @@ CASES = [
     test_sigterm_during_a_retry_wait_stops_the_daemon,
     test_hooks_inherit_no_fd_of_the_daemon,
     test_wrong_token_exits_1_says_authentication_and_never_prints_it,
+    test_no_token_configured_says_which_keys_to_set,
     test_empty_directory_is_held_nobody_lost,
     test_half_directory_drop_is_held_but_joiners_and_suspensions_apply,
     test_hostile_records_are_rejected_while_the_rest_applies,
