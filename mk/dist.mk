@@ -29,6 +29,6 @@ EXTRA_DIST += \
 	rpm/provision.spec \
 	tests/e2e/nspawn-e2e.sh tests/e2e/directory.json
 
-check_SCRIPTS += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh
-TESTS += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh
-EXTRA_DIST += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh
+check_SCRIPTS += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh tests/dist/test-config-blocks.py
+TESTS += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh tests/dist/test-config-blocks.py
+EXTRA_DIST += tests/dist/test-nsswitch-edit.sh tests/dist/test-unit.sh tests/dist/test-config-blocks.py

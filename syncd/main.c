@@ -16,6 +16,7 @@ enum {
 static const char *arg_config = PROV_CONFIG_PATH;
 static bool arg_once = false;
 static bool arg_delta = false;
+static bool arg_check_config = false;
 
 static void help(void) {
         printf("%s [OPTIONS...]\n\n"
@@ -26,13 +27,14 @@ static void help(void) {
                "  -c --config=FILE     Configuration file (default: %s)\n"
                "     --once            Sync once (a full scan) and exit\n"
                "     --delta           With --once: only what changed since the last sync\n"
+               "     --check-config    Load the configuration, say whether it is valid, and exit\n"
                "     --foreground      Stay in the foreground (the default; for symmetry with the unit)\n"
                "  -d --debug           Log debug messages\n",
                program_invocation_short_name, PROV_CONFIG_PATH);
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100, ARG_ONCE, ARG_DELTA, ARG_FOREGROUND };
+        enum { ARG_VERSION = 0x100, ARG_ONCE, ARG_DELTA, ARG_FOREGROUND, ARG_CHECK_CONFIG };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -40,6 +42,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "once", no_argument, NULL, ARG_ONCE },
                 { "delta", no_argument, NULL, ARG_DELTA },
                 { "foreground", no_argument, NULL, ARG_FOREGROUND },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
                 { "debug", no_argument, NULL, 'd' },
                 {}
         };
@@ -64,6 +67,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_FOREGROUND:
                         break;
+                case ARG_CHECK_CONFIG:
+                        arg_check_config = true;
+                        break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
                         break;
@@ -74,11 +80,33 @@ static int parse_argv(int argc, char *argv[]) {
                 log_error("Unexpected argument '%s'.", SAFE(argv[optind]));
                 return -EINVAL;
         }
+        if (arg_check_config && arg_once) {
+                log_error("--check-config goes alone.");
+                return -EINVAL;
+        }
         if (arg_delta && !arg_once) {
                 log_error("--delta goes with --once.");
                 return -EINVAL;
         }
         return 1;
+}
+
+/* Loads the configuration the way the daemon does, and touches nothing: no store, no source. */
+static int check_config(void) {
+        _cleanup_free_ char *error = NULL;
+        ProvConfig *config = NULL;
+        int r;
+
+        r = prov_config_load(arg_config, &config, &error);
+        if (r < 0) {
+                if (error)
+                        log_error("%s", error);
+                log_error_errno(r, "Failed to load configuration %s: %m", arg_config);
+                return EXIT_USAGE;
+        }
+        prov_config_free(config);
+        printf("%s: valid\n", arg_config);
+        return EXIT_SUCCESS;
 }
 
 static int run_once(void) {
@@ -115,6 +143,8 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
+        if (arg_check_config)
+                return check_config();
         if (arg_once)
                 return run_once();
         r = prov_daemon_main(arg_config);
