@@ -733,10 +733,9 @@ static int verb_show(const char *who) {
         ProvStore *store = NULL;
         ProvUserRecord u = {};
         ProvGroupRecord *groups = NULL;
-        ProvMembership *ms = NULL;
         ProvAuditEvent *ev = NULL;
         CtlHistory h = {};
-        size_t n_groups = 0, n_ms = 0, n_ev = 0;
+        size_t n_groups = 0, n_ev = 0;
         int r;
 
         r = setup_read(&c, &store);
@@ -762,9 +761,7 @@ static int verb_show(const char *who) {
                 return EXIT_FAILED;
         }
         if (r >= 0)
-                r = prov_store_groups_load(store, &groups, &n_groups);
-        if (r >= 0)
-                r = prov_store_memberships_load(store, &ms, &n_ms);
+                r = prov_store_user_groups_load(store, u.scim_id, &groups, &n_groups);
         if (r >= 0)
                 r = prov_store_audit_load(store, u.name, 0, SHOW_EVENTS, &ev, &n_ev);
         if (r < 0) {
@@ -792,11 +789,8 @@ static int verb_show(const char *who) {
                 ctl_json_begin_object(&j, NULL);
                 json_user(&j, "user", &u);
                 ctl_json_begin_array(&j, "groups");
-                for (size_t k = 0; k < n_ms; k++)
-                        if (streq(ms[k].user_scim_id, u.scim_id))
-                                for (size_t i = 0; i < n_groups; i++)
-                                        if (streq(groups[i].scim_id, ms[k].group_scim_id))
-                                                ctl_json_str(&j, NULL, groups[i].name);
+                for (size_t i = 0; i < n_groups; i++)
+                        ctl_json_str(&j, NULL, groups[i].name);
                 ctl_json_end_array(&j);
                 ctl_json_begin_array(&j, "ids");
                 for (size_t i = 0; i < h.n_ids; i++) {
@@ -843,13 +837,10 @@ static int verb_show(const char *who) {
                       ctl_format_age(u.last_seen_usec, now, b2, sizeof(b2)));
                 field("Created", "%s", ctl_format_time(u.created_usec, b1, sizeof(b1)));
                 printf("%16s: ", "Groups");
-                for (size_t k = 0; k < n_ms; k++)
-                        if (streq(ms[k].user_scim_id, u.scim_id))
-                                for (size_t i = 0; i < n_groups; i++)
-                                        if (streq(groups[i].scim_id, ms[k].group_scim_id)) {
-                                                printf("%s%s", first ? "" : ", ", groups[i].name);
-                                                first = false;
-                                        }
+                for (size_t i = 0; i < n_groups; i++) {
+                        printf("%s%s", first ? "" : ", ", groups[i].name);
+                        first = false;
+                }
                 printf("%s\n", first ? "-" : "");
                 for (size_t i = 0; i < h.n_ids; i++)
                         field(i == 0 ? "Ids" : "", "%s %" PRIu32 " as %s since %s", h.ids[i].kind, h.ids[i].id,
@@ -868,7 +859,6 @@ static int verb_show(const char *who) {
 finish:
         ctl_history_done(&h);
         prov_audit_events_free(ev, n_ev);
-        prov_memberships_free(ms, n_ms);
         prov_group_records_free(groups, n_groups);
         prov_user_record_done(&u);
         prov_store_close(store);

@@ -1491,7 +1491,8 @@ int prov_store_group_delete(ProvStore *s, const char *scim_id) {
         return op_commit(&op);
 }
 
-int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
+/* Loads the groups a one-off query selects (GROUP_SELECT columns; ?1 bound to key when given). */
+static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGroupRecord **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         ProvGroupRecord *v = NULL;
         size_t n = 0, allocated = 0;
@@ -1499,9 +1500,11 @@ int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT " GROUP_SELECT " FROM groups ORDER BY gid", &st);
+        r = stmt_prepare(s, sql, &st);
         if (r < 0)
                 return r;
+        if (key && sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
         for (;;) {
                 r = stmt_step(s, st);
                 if (r < 0)
@@ -1522,6 +1525,22 @@ int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
 fail:
         prov_group_records_free(v, n);
         return r;
+}
+
+int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
+        return groups_query(s, "SELECT " GROUP_SELECT " FROM groups ORDER BY gid", NULL, ret, ret_n);
+}
+
+int prov_store_user_groups_load(ProvStore *s, const char *user_scim_id, ProvGroupRecord **ret, size_t *ret_n) {
+        if (!user_scim_id)
+                return -EINVAL;
+        /* Memberships have no index by user (schema 2): one pass over them, not a load of all of
+         * them into memory as a caller joining in C would need. */
+        return groups_query(s,
+                            "SELECT " GROUP_SELECT " FROM groups WHERE ref IN "
+                            "(SELECT m.group_ref FROM memberships m JOIN users u ON u.ref = m.user_ref "
+                            "WHERE u.scim_id = ?1) ORDER BY gid",
+                            user_scim_id, ret, ret_n);
 }
 
 /* ---- memberships ---- */

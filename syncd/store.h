@@ -145,6 +145,8 @@ int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord
 int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g);
 int prov_store_group_delete(ProvStore *s, const char *scim_id);     /* -ENOENT; memberships go too */
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n);  /* ordered by gid */
+/* The groups that list the user with this SCIM id, ordered by gid (none: 0 and an empty set). */
+int prov_store_user_groups_load(ProvStore *s, const char *user_scim_id, ProvGroupRecord **ret, size_t *ret_n);
 void prov_group_records_free(ProvGroupRecord *v, size_t n);
 /* Replaces the members of a group; ids not in users (and duplicates) are skipped. The group must
  * exist (-ENOENT). Atomic. */

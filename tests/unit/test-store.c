@@ -476,6 +476,47 @@ static void test_groups_put_get_update_delete(void **state) {
         assert_int_equal(prov_store_group_delete(f->s, "g-1"), -ENOENT);
 }
 
+/* provisionctl show: the groups of one user, from the store, ordered by gid. */
+static void test_user_groups_load(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord a = make_user("u-a", "alice", 100001), b = make_user("u-b", "bob", 100002),
+                       c = make_user("u-c", "carol", 100003);
+        ProvGroupRecord g = make_group("g-1", "ops", 200005), h = make_group("g-2", "devs", 200001),
+                        k = make_group("g-3", "qa", 200003);
+        char *both[] = { (char *) "u-a", (char *) "u-b" };
+        char *only_b[] = { (char *) "u-b" };
+        ProvGroupRecord *v = NULL;
+        size_t n = 0;
+
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        assert_int_equal(prov_store_user_put(f->s, &b), 0);
+        assert_int_equal(prov_store_user_put(f->s, &c), 0);
+        assert_int_equal(prov_store_group_put(f->s, &g), 0);
+        assert_int_equal(prov_store_group_put(f->s, &h), 0);
+        assert_int_equal(prov_store_group_put(f->s, &k), 0);
+        assert_int_equal(prov_store_group_set_members(f->s, "g-1", both, ELEMENTSOF(both)), 0);
+        assert_int_equal(prov_store_group_set_members(f->s, "g-2", both, ELEMENTSOF(both)), 0);
+        assert_int_equal(prov_store_group_set_members(f->s, "g-3", only_b, ELEMENTSOF(only_b)), 0);
+
+        assert_int_equal(prov_store_user_groups_load(f->s, "u-a", &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].name, "devs"); /* gid 200001 before 200005 */
+        assert_string_equal(v[1].name, "ops");
+        prov_group_records_free(v, n);
+
+        assert_int_equal(prov_store_user_groups_load(f->s, "u-b", &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[1].name, "qa");
+        prov_group_records_free(v, n);
+
+        assert_int_equal(prov_store_user_groups_load(f->s, "u-c", &v, &n), 0);
+        assert_int_equal(n, 0);
+        prov_group_records_free(v, n);
+        assert_int_equal(prov_store_user_groups_load(f->s, "nobody", &v, &n), 0);
+        assert_int_equal(n, 0);
+        prov_group_records_free(v, n);
+}
+
 static void test_memberships_replace(void **state) {
         Fixture *f = *state;
         ProvUserRecord a = make_user("u-a", "alice", 100001), b = make_user("u-b", "bob", 100002),
@@ -1276,6 +1317,7 @@ int main(void) {
                 T(test_users_conflict),
                 T(test_users_load_ordered_by_uid),
                 T(test_groups_put_get_update_delete),
+                T(test_user_groups_load),
                 T(test_memberships_replace),
                 T(test_memberships_add_remove_bulk),
                 T(test_owner_hash_is_fnv1a64),
