@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The hub's store: SCIM Users and Groups, group members, the change sequence and the audit log,
+ * in SQLite through common/prov-sql.h. Handlers never see SQL: they hand over normalised
+ * resources (scim-resource.h) and get rendered ones back.
+ *
+ * Invariants:
+ * - Every call that changes something runs in ONE transaction, committed durably (synchronous =
+ *   FULL) before it returns: when a handler answers 2xx the change is on disk.
+ * - In that same transaction every changed resource gets the next number of one gap-free
+ *   sequence (table `changes`: seq, kind, id, op = upsert|delete) — the change feed follows it —
+ *   and the request gets one audit row (who: the token's NAME; what; before and after).
+ * - A request that changes nothing (a re-sent PATCH) writes nothing: no version, no seq, no audit.
+ * - Members live in their own table (group, user), so that a membership change of a 50,000-member
+ *   group writes the rows that changed, not the group.
+ * - userName is unique case-insensitively (ASCII, as SQLite's NOCASE and the filters compare).
+ * - Order of lists: creation order (a row number that never changes), so that paging is stable
+ *   and a resource changed during a walk is neither lost nor seen twice. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "prov-util.h"
+#include "scim-error.h"
+#include "scim-filter.h"
+
+typedef struct HubStore HubStore;
+
+/* Who asked, for the audit log. */
+typedef struct HubActor {
+        const char *token_name;
+        const char *method;
+} HubActor;
+
+/* Opens (creating it 0600, its directory 0700 when missing) and migrates the store. */
+int hub_store_open(const char *path, HubStore **ret);
+HubStore *hub_store_close(HubStore *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(HubStore *, hub_store_close);
+
+/* How resources are rendered: base_url ("https://hub.example.com/scim/v2") for meta.location and
+ * members' $ref; with_members false leaves a group's members out (excludedAttributes=members),
+ * which then costs nothing. */
+typedef struct HubRender {
+        const char *base_url;
+        bool with_members;
+} HubRender;
+
+const char *hub_kind_to_string(ProvHubKind kind); /* "User", "Group" */
+const char *hub_kind_endpoint(ProvHubKind kind);  /* "Users", "Groups" */
+
+/* The resource with this id, rendered; -ENOENT when there is none. */
+int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret);
+
+/* Creates a resource from a normalised one (borrowed; id and meta are the hub's). Groups' members
+ * referring to no user are left out, with a log line. 409 uniqueness for a taken userName. */
+int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const HubActor *who,
+                     const HubRender *how, cJSON **ret, ProvScimError *err);
+
+/* Changes a resource inside one transaction: fn gets the current resource rendered with its
+ * members (id and meta included) and must leave in it the normalised new one (PUT: the body;
+ * PATCH: the patched, normalised resource). When it differs from the stored one it is written
+ * with a new version; *ret_changed says whether it did. if_match (an ETag, or NULL): 412 when it
+ * is not the current version. 404 for an unknown id. */
+typedef int (*HubModifyFn)(cJSON *resource, void *userdata, ProvScimError *err);
+int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
+                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret, bool *ret_changed,
+                     ProvScimError *err);
+
+/* Deletes a resource (a user leaves every group it was in: each such group changes). 404 for an
+ * unknown id, 412 for a failed If-Match. */
+int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, const HubActor *who,
+                     ProvScimError *err);
+
+/* A list request. Paging by index (start_index >= 1) or, when cursor is true, by the RFC 9865
+ * cursor after_cursor (0 = from the start). count 0 gives the total only. */
+typedef struct HubQuery {
+        const ProvFilter *filter; /* or NULL */
+        int64_t start_index;
+        unsigned count;
+        bool cursor;
+        int64_t after_cursor;
+} HubQuery;
+
+typedef struct HubPage {
+        cJSON *resources; /* array, owned by the caller */
+        int64_t total;
+        int64_t next_cursor; /* 0: no next page */
+} HubPage;
+
+int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *ret,
+                   ProvScimError *err);
+
+/* Cursors as they appear in nextCursor; parsing fails (-EINVAL) for anything else. */
+int hub_cursor_parse(const char *s, int64_t *ret);
+char *hub_cursor_format(int64_t n);
+
+/* The head of the change sequence (0 when nothing changed yet). */
+int hub_store_head(HubStore *s, int64_t *ret);
