@@ -12,7 +12,6 @@
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
-#include "ctl-history.h"
 #include "ctl-util.h"
 #include "local.h"
 #include "log.h"
@@ -729,12 +728,11 @@ static int print_events_table(const ProvAuditEvent *ev, size_t n) {
 
 static int verb_show(const char *who) {
         _cleanup_(prov_config_freep) ProvConfig *c = NULL;
-        _cleanup_free_ char *store_path = NULL;
         ProvStore *store = NULL;
         ProvUserRecord u = {};
         ProvGroupRecord *groups = NULL;
         ProvAuditEvent *ev = NULL;
-        CtlHistory h = {};
+        ProvUserHistory h = {};
         size_t n_groups = 0, n_ev = 0;
         int r;
 
@@ -769,15 +767,9 @@ static int verb_show(const char *who) {
                 r = EXIT_FAILED;
                 goto finish;
         }
-        store_path = prov_config_store_path(c);
-        if (!store_path) {
-                log_oom();
-                r = EXIT_FAILED;
-                goto finish;
-        }
-        r = ctl_history_load(store_path, u.scim_id, &h);
+        r = prov_store_user_history(store, u.scim_id, &h);
         if (r < 0) {
-                log_error_errno(r, "Failed to read the id and name history: %m");
+                log_error_errno(r, "Failed to read the id and name history: %m (%s)", prov_store_errmsg(store));
                 r = EXIT_FAILED;
                 goto finish;
         }
@@ -857,7 +849,7 @@ static int verb_show(const char *who) {
         }
         r = 0;
 finish:
-        ctl_history_done(&h);
+        prov_user_history_done(&h);
         prov_audit_events_free(ev, n_ev);
         prov_group_records_free(groups, n_groups);
         prov_user_record_done(&u);

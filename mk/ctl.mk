@@ -4,10 +4,9 @@ syncd_libsyncd_la_SOURCES += syncd/bus.c
 sbin_PROGRAMS += ctl/provisionctl
 ctl_provisionctl_SOURCES = \
 	ctl/provisionctl.c \
-	ctl/ctl-util.h ctl/ctl-util.c \
-	ctl/ctl-history.h ctl/ctl-history.c
-ctl_provisionctl_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SYSTEMD_CFLAGS)
-ctl_provisionctl_LDADD = syncd/libsyncd.la $(SQLITE_LIBS) $(SYSTEMD_LIBS)
+	ctl/ctl-util.h ctl/ctl-util.c
+ctl_provisionctl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
+ctl_provisionctl_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
 
 dist_man_MANS += man/provisionctl.8
 

@@ -1543,6 +1543,120 @@ int prov_store_user_groups_load(ProvStore *s, const char *user_scim_id, ProvGrou
                             user_scim_id, ret, ret_n);
 }
 
+/* ---- history of an account ---- */
+
+static int history_ids(ProvStore *s, const char *owner, const char *scim_id, ProvUserHistory *h) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        size_t allocated = 0;
+        int r;
+
+        /* An existing account's ids are in its row until it goes (schema 3): those without a
+         * ledger row are listed from it, under the account's first name, since its creation. */
+        r = stmt_prepare(s,
+                         "SELECT kind, id, name_at_assignment, assigned_usec FROM id_ledger WHERE owner = ?1 "
+                         "UNION ALL "
+                         "SELECT k.kind, u.uid, coalesce((SELECT old_name FROM name_history "
+                         "                                WHERE scim_id = u.scim_id "
+                         "                                ORDER BY changed_usec, rowid LIMIT 1), u.name), "
+                         "       u.created_usec "
+                         "FROM users u, (SELECT 'uid' AS kind UNION ALL SELECT 'gid') k "
+                         "WHERE u.scim_id = ?2 "
+                         "  AND NOT EXISTS (SELECT 1 FROM id_ledger l WHERE l.kind = k.kind AND l.id = u.uid) "
+                         "ORDER BY 4, 1 DESC, 2",
+                         &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        for (;;) {
+                ProvIdRecord rec = {};
+
+                r = stmt_step(s, st);
+                if (r <= 0)
+                        return r;
+                r = grow((void **) &h->ids, &allocated, h->n_ids + 1, sizeof(*h->ids));
+                if (r < 0)
+                        return r;
+                if ((r = column_id(s, st, 1, &rec.id)) < 0 ||
+                    (r = column_strdup(s, st, 0, false, &rec.kind)) < 0 ||
+                    (r = column_strdup(s, st, 2, true, &rec.name)) < 0) {
+                        free(rec.kind);
+                        return r;
+                }
+                rec.assigned_usec = sqlite3_column_int64(st, 3);
+                h->ids[h->n_ids++] = rec;
+        }
+}
+
+static int history_names(ProvStore *s, const char *scim_id, ProvUserHistory *h) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        size_t allocated = 0;
+        int r;
+
+        r = stmt_prepare(s,
+                         "SELECT old_name, new_name, changed_usec FROM name_history "
+                         "WHERE scim_id = ?1 ORDER BY changed_usec, rowid",
+                         &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        for (;;) {
+                ProvNameChange c = {};
+
+                r = stmt_step(s, st);
+                if (r <= 0)
+                        return r;
+                r = grow((void **) &h->names, &allocated, h->n_names + 1, sizeof(*h->names));
+                if (r < 0)
+                        return r;
+                if ((r = column_strdup(s, st, 0, true, &c.old_name)) < 0 ||
+                    (r = column_strdup(s, st, 1, true, &c.new_name)) < 0) {
+                        free(c.old_name);
+                        return r;
+                }
+                c.changed_usec = sqlite3_column_int64(st, 2);
+                h->names[h->n_names++] = c;
+        }
+}
+
+int prov_store_user_history(ProvStore *s, const char *scim_id, ProvUserHistory *ret) {
+        _cleanup_free_ char *owner = NULL;
+        ProvUserHistory h = {};
+        int r;
+
+        if (!s || !scim_id || !ret)
+                return -EINVAL;
+        if (asprintf(&owner, "user:%s", scim_id) < 0)
+                return -ENOMEM;
+        r = history_ids(s, owner, scim_id, &h);
+        if (r >= 0)
+                r = history_names(s, scim_id, &h);
+        if (r < 0) {
+                prov_user_history_done(&h);
+                return r;
+        }
+        *ret = h;
+        return 0;
+}
+
+void prov_user_history_done(ProvUserHistory *h) {
+        if (!h)
+                return;
+        for (size_t i = 0; i < h->n_ids; i++) {
+                free(h->ids[i].kind);
+                free(h->ids[i].name);
+        }
+        free(h->ids);
+        for (size_t i = 0; i < h->n_names; i++) {
+                free(h->names[i].old_name);
+                free(h->names[i].new_name);
+        }
+        free(h->names);
+        *h = (ProvUserHistory) {};
+}
+
 /* ---- memberships ---- */
 
 int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids,

@@ -145,6 +145,29 @@ int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord
 int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g);
 int prov_store_group_delete(ProvStore *s, const char *scim_id);     /* -ENOENT; memberships go too */
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n);  /* ordered by gid */
+/* An account's ids and names through time (provisionctl show). */
+typedef struct ProvIdRecord {
+        char *kind;                     /* "uid" or "gid" */
+        uint32_t id;
+        char *name;                     /* name at assignment, or NULL */
+        int64_t assigned_usec;
+} ProvIdRecord;
+
+typedef struct ProvNameChange {
+        char *old_name, *new_name;      /* may be NULL */
+        int64_t changed_usec;
+} ProvNameChange;
+
+typedef struct ProvUserHistory {
+        ProvIdRecord *ids;              /* ledger rows of "user:<scim_id>" and the live ids, by assignment */
+        size_t n_ids;
+        ProvNameChange *names;          /* oldest first */
+        size_t n_names;
+} ProvUserHistory;
+
+int prov_store_user_history(ProvStore *s, const char *scim_id, ProvUserHistory *ret);
+void prov_user_history_done(ProvUserHistory *h);
+
 /* The groups that list the user with this SCIM id, ordered by gid (none: 0 and an empty set). */
 int prov_store_user_groups_load(ProvStore *s, const char *user_scim_id, ProvGroupRecord **ret, size_t *ret_n);
 void prov_group_records_free(ProvGroupRecord *v, size_t n);
