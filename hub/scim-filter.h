@@ -44,3 +44,12 @@ bool prov_filter_simple_eq(const ProvFilter *f, const char **ret_attr, const cha
 /* When f is exactly `meta.lastModified gt|ge TIMESTAMP`: true, with *ret_usec the timestamp in
  * µs since the epoch and *ret_inclusive true for ge. */
 bool prov_filter_modified_since(const ProvFilter *f, int64_t *ret_usec, bool *ret_inclusive); /* true only when f is exactly that comparison */
+
+/* For the PATCH engine: parses a PATCH "path" (RFC 7644 §3.5.2: attrPath, or
+ * attrPath "[" valFilter "]" ["." subAttr]). A plain attribute path comes back as a PR node (only
+ * attr set), a filtered one as a VALUE_PATH node (attr, left, sub). 400 invalidPath otherwise. */
+int prov_filter_parse_path(const char *text, ProvFilter **ret, ProvScimError *err);
+
+/* An RFC 3339 timestamp ("2026-01-01T00:00:00Z", fractions and offsets allowed) in µs since the
+ * epoch; -EINVAL when s is not one. */
+int prov_scim_timestamp_parse(const char *s, int64_t *ret_usec);
