@@ -4,10 +4,19 @@ common_libprovcommon_la_SOURCES += \
 	common/prov-config.h common/config.c \
 	common/prov-validate.h common/validate.c
 
-syncd_libsyncd_la_SOURCES += \
+# libprovscimparse: the SCIM JSON parser alone (arena, id hash, parser; cJSON and libprovcommon's
+# validators), so that the hub validates what it accepts with the very rules the hosts apply
+# without linking libcurl or sd-bus. libsyncd takes it whole; whoever links it also links
+# common/libprovcommon.la (not added here: libsyncd already carries one copy of it).
+noinst_LTLIBRARIES += syncd/libprovscimparse.la
+syncd_libprovscimparse_la_SOURCES = \
 	syncd/arena.h syncd/arena.c \
 	syncd/idhash.h syncd/idhash.c \
 	syncd/scim-parse.h syncd/scim-parse.c
+syncd_libprovscimparse_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+syncd_libprovscimparse_la_LIBADD = $(CJSON_LIBS)
+
+syncd_libsyncd_la_LIBADD += syncd/libprovscimparse.la
 
 dist_man_MANS += man/provision-syncd.conf.5
 
