@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hub-http.h"
+#include "log.h"
+
+#define SCIM_PREFIX "/scim/v2"
+#define ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
+/* A TLS certificate chain or key is a few KiB; anything this big is not one. */
+#define PEM_MAX (1024 * 1024)
+
+struct HubServer {
+        HubContext *ctx;
+        struct MHD_Daemon *daemon;
+        int fd;
+        bool tls;
+        char *cert_pem, *key_pem;
+        unsigned in_flight; /* requests begun and not completed; only the polling thread touches it */
+        char *last_token_error; /* so that a bad token file is logged once per change, not per request */
+};
+
+/* One request's state, from its first callback to MHD's completion notice. */
+typedef struct Conn {
+        HubServer *server;
+        char *body;
+        size_t len, allocated;
+        bool too_large;
+        bool answered;
+        bool counted;
+} Conn;
+
+void hub_reply_done(HubReply *r) {
+        if (r->json)
+                cJSON_Delete(r->json);
+        free(r->etag);
+        free(r->location);
+        *r = (HubReply) {};
+}
+
+void hub_reply_error(HubReply *reply, const ProvScimError *err) {
+        cJSON *j;
+        char status[16];
+
+        hub_reply_done(reply);
+        reply->status = err->status >= 400 && err->status < 600 ? (unsigned) err->status : 500;
+        j = cJSON_CreateObject();
+        if (!j)
+                return;
+        cJSON_AddItemToObject(j, "schemas", cJSON_CreateStringArray((const char *const[]) { ERROR_SCHEMA }, 1));
+        snprintf(status, sizeof(status), "%u", reply->status);
+        cJSON_AddStringToObject(j, "status", status);
+        if (err->scim_type)
+                cJSON_AddStringToObject(j, "scimType", err->scim_type);
+        if (err->detail[0])
+                cJSON_AddStringToObject(j, "detail", err->detail);
+        reply->json = j;
+}
+
+/* RFC 7644 §3.12 wants "status" as a JSON string; Okta's documentation shows (and its tests
+ * expect) an integer. A client that sent application/json rather than application/scim+json
+ * gets the integer; everyone else gets the RFC's string. */
+static void error_status_dialect(cJSON *json, bool integer) {
+        cJSON *st, *schemas;
+
+        if (!integer || !json || !cJSON_IsObject(json))
+                return;
+        schemas = cJSON_GetObjectItemCaseSensitive(json, "schemas");
+        if (!cJSON_IsArray(schemas) || !cJSON_IsString(cJSON_GetArrayItem(schemas, 0)) ||
+            !streq(cJSON_GetArrayItem(schemas, 0)->valuestring, ERROR_SCHEMA))
+                return;
+        st = cJSON_GetObjectItemCaseSensitive(json, "status");
+        if (cJSON_IsString(st))
+                cJSON_ReplaceItemInObjectCaseSensitive(json, "status", cJSON_CreateNumber(atoi(st->valuestring)));
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, HubReply *reply, bool integer_status,
+                                  unsigned retry_after) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+        char *text = NULL;
+        size_t len = 0;
+
+        if (reply->json) {
+                error_status_dialect(reply->json, integer_status);
+                text = cJSON_PrintUnformatted(reply->json);
+                if (!text) {
+                        log_oom();
+                        return MHD_NO;
+                }
+                len = strlen(text);
+        }
+        resp = MHD_create_response_from_buffer(len, text ?: (char *) "", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        if (text)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/scim+json");
+        if (reply->etag)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, reply->etag);
+        if (reply->location)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
+        if (reply->status == 401)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"provision-hub\"");
+        if (retry_after > 0) {
+                char s[16];
+
+                snprintf(s, sizeof(s), "%u", retry_after);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, s);
+        }
+        ret = MHD_queue_response(c, reply->status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *scim_type, const char *detail,
+                                  bool integer_status, unsigned retry_after) {
+        ProvScimError e = {};
+        HubReply reply = {};
+        enum MHD_Result ret;
+
+        prov_scim_error_set(&e, status, scim_type, "%s", detail);
+        hub_reply_error(&reply, &e);
+        ret = send_reply(c, &reply, integer_status, retry_after);
+        hub_reply_done(&reply);
+        return ret;
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+        HubRequest *req = cls;
+
+        if (!key)
+                return MHD_YES;
+        if (streq(key, "filter"))
+                req->filter = value ?: "";
+        else if (streq(key, "startIndex"))
+                req->start_index = value ?: "";
+        else if (streq(key, "count"))
+                req->count = value ?: "";
+        else if (streq(key, "cursor")) {
+                req->cursor = value ?: "";
+                req->has_cursor = true;
+        } else if (streq(key, "attributes"))
+                req->attributes = value ?: "";
+        else if (streq(key, "excludedAttributes"))
+                req->excluded_attributes = value ?: "";
+        return MHD_YES;
+}
+
+/* A Host header we may echo in meta.location: a name or address and a port, nothing else. */
+static bool host_sane(const char *h) {
+        size_t n;
+
+        if (!h)
+                return false;
+        n = strlen(h);
+        if (n == 0 || n > 255)
+                return false;
+        for (const char *c = h; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                      strchr(".-:[]", *c)))
+                        return false;
+        return true;
+}
+
+/* Re-reads changed token files, logging a failure once per new message. */
+static void tokens_refresh(HubServer *s) {
+        _cleanup_free_ char *err = NULL;
+        int r;
+
+        r = hub_tokens_refresh(s->ctx->tokens, &err);
+        if (r < 0) {
+                if (!streq_ptr(err, s->last_token_error)) {
+                        log_error_errno(r, "Token file refused, its role has no tokens now: %s", err ?: "");
+                        free(s->last_token_error);
+                        s->last_token_error = TAKE_PTR(err);
+                }
+        } else if (s->last_token_error) {
+                log_info("Token files are valid again.");
+                free(s->last_token_error);
+                s->last_token_error = NULL;
+        }
+}
+
+/* "Bearer TOKEN" (scheme case-insensitive, one token of non-blank characters). */
+static int authenticate(HubServer *s, struct MHD_Connection *c, HubRole *ret_role, const char **ret_name) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *t;
+        size_t n;
+
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return -EACCES;
+        t = h + 7;
+        while (*t == ' ')
+                t++;
+        n = strcspn(t, " \t");
+        if (n == 0 || t[n + strspn(t + n, " \t")] != 0)
+                return -EACCES;
+        tokens_refresh(s);
+        return hub_tokens_check(s->ctx->tokens, t, n, ret_role, ret_name);
+}
+
+static bool content_type_is(struct MHD_Connection *c, const char *what) {
+        const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+
+        return ct && strncasecmp(ct, what, strlen(what)) == 0;
+}
+
+static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                const char *method) {
+        bool integer_status = content_type_is(c, "application/json");
+        HubRequest req = { .method = method };
+        _cleanup_free_ char *base = NULL;
+        const char *host, *name = NULL, *ct;
+        HubReply reply = {};
+        enum MHD_Result ret;
+        HubRole role;
+        int r;
+
+        r = authenticate(s, c, &role, &name);
+        if (r < 0)
+                return send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
+
+        if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
+            (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
+                return send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
+
+        /* Hosts read; identity providers and admins write. */
+        if (role == HUB_ROLE_HOST && !streq(method, "GET")) {
+                log_notice("Refused %s %s to host token '%s'.", method, SAFE(url), name);
+                return send_error(c, 403, NULL, "This token may only read.", integer_status, 0);
+        }
+
+        if (conn->too_large)
+                return send_error(c, 413, NULL, "The request body is too large.", integer_status, 0);
+
+        ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (conn->len > 0 && ct && !strcasestr(ct, "json"))
+                return send_error(c, 415, "invalidSyntax", "The body must be application/scim+json or application/json.",
+                                  integer_status, 0);
+
+        host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        if (asprintf(&base, "%s://%s" SCIM_PREFIX, s->tls ? "https" : "http", host_sane(host) ? host : "localhost") < 0)
+                return MHD_NO;
+
+        req.path = url + strlen(SCIM_PREFIX);
+        req.body = conn->body ?: "";
+        req.body_len = conn->len;
+        req.token_name = name;
+        req.role = role;
+        req.base_url = base;
+        req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
+        MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
+
+        hub_handle_scim(s->ctx, &req, &reply);
+        if (reply.status == 0)
+                reply.status = 500;
+        if (reply.status >= 500)
+                log_error("%s %s by '%s' answered %u.", method, SAFE(url), name, reply.status);
+        else if (!streq(method, "GET"))
+                log_info("%s %s by '%s': %u.", method, SAFE(url), name, reply.status);
+        else
+                log_debug("%s %s by '%s': %u.", method, SAFE(url), name, reply.status);
+        ret = send_reply(c, &reply, integer_status, reply.status == 503 ? 1 : 0);
+        hub_reply_done(&reply);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+        HubServer *s = cls;
+        Conn *conn = *con_cls;
+
+        if (!conn) {
+                const char *cl;
+
+                conn = calloc(1, sizeof(*conn));
+                if (!conn)
+                        return MHD_NO;
+                conn->server = s;
+                *con_cls = conn;
+                conn->counted = true;
+                s->in_flight++;
+
+                if (s->in_flight > s->ctx->config->max_requests) {
+                        conn->answered = true;
+                        return send_error(c, 429, NULL, "Too many requests in flight; retry later.",
+                                          content_type_is(c, "application/json"), 1);
+                }
+                /* A declared length over the limit is refused before its body is read. */
+                cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                if (cl && strtoull(cl, NULL, 10) > s->ctx->config->max_body) {
+                        conn->answered = true;
+                        return send_error(c, 413, NULL, "The request body is too large.",
+                                          content_type_is(c, "application/json"), 0);
+                }
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                size_t n = *upload_data_size;
+
+                *upload_data_size = 0;
+                if (conn->answered || conn->too_large)
+                        return MHD_YES; /* discarded */
+                if (conn->len + n > s->ctx->config->max_body) {
+                        conn->too_large = true;
+                        free(conn->body);
+                        conn->body = NULL;
+                        conn->len = conn->allocated = 0;
+                        return MHD_YES;
+                }
+                if (conn->len + n + 1 > conn->allocated) {
+                        size_t want = conn->allocated ? conn->allocated * 2 : 4096;
+                        char *b;
+
+                        while (want < conn->len + n + 1)
+                                want *= 2;
+                        b = realloc(conn->body, want);
+                        if (!b)
+                                return MHD_NO;
+                        conn->body = b;
+                        conn->allocated = want;
+                }
+                memcpy(conn->body + conn->len, upload_data, n);
+                conn->len += n;
+                conn->body[conn->len] = 0;
+                return MHD_YES;
+        }
+
+        if (conn->answered)
+                return MHD_YES;
+        conn->answered = true;
+        return dispatch(s, c, conn, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
+        HubServer *s = cls;
+        Conn *conn = *con_cls;
+
+        if (!conn)
+                return;
+        if (conn->counted && s->in_flight > 0)
+                s->in_flight--;
+        free(conn->body);
+        free(conn);
+        *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+        char buf[512];
+
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        buf[strcspn(buf, "\n")] = 0;
+        log_debug("libmicrohttpd: %s", buf);
+}
+
+static int read_pem(const char *path, char **ret) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        buf = malloc(PEM_MAX + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = read(fd, buf + n, PEM_MAX - n);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+                if (n >= PEM_MAX)
+                        return -EFBIG;
+        }
+        buf[n] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+HubServer *hub_server_stop(HubServer *s) {
+        if (!s)
+                return NULL;
+        if (s->daemon)
+                MHD_stop_daemon(s->daemon);
+        if (s->fd >= 0)
+                close(s->fd);
+        if (s->key_pem) {
+                explicit_bzero(s->key_pem, strlen(s->key_pem));
+                free(s->key_pem);
+        }
+        free(s->cert_pem);
+        free(s->last_token_error);
+        free(s);
+        return NULL;
+}
+
+int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
+        _cleanup_(hub_server_stopp) HubServer *s = NULL;
+        const HubConfig *cfg = ctx->config;
+        struct sockaddr_storage bound = {};
+        socklen_t len = sizeof(bound);
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        char addr[80];
+        int one = 1, r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->ctx = ctx;
+        s->fd = -1;
+
+        if (cfg->tls_cert_file) {
+                r = read_pem(cfg->tls_cert_file, &s->cert_pem);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read tls_cert_file %s: %m", cfg->tls_cert_file);
+                r = read_pem(cfg->tls_key_file, &s->key_pem);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read tls_key_file %s: %m", cfg->tls_key_file);
+                s->tls = true;
+                flags |= MHD_USE_TLS;
+        }
+
+        /* Our own socket: any address family, and the real port when the kernel picks it. */
+        s->fd = socket(cfg->listen_addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (s->fd < 0)
+                return log_error_errno(negative_errno(), "Failed to create the listening socket: %m");
+        (void) setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(s->fd, (const struct sockaddr *) &cfg->listen_addr, cfg->listen_addr_len) < 0)
+                return log_error_errno(negative_errno(), "Failed to bind %s: %m", cfg->listen);
+        if (listen(s->fd, 256) < 0)
+                return log_error_errno(negative_errno(), "Failed to listen on %s: %m", cfg->listen);
+        if (getsockname(s->fd, (struct sockaddr *) &bound, &len) < 0)
+                return log_error_errno(negative_errno(), "Failed to read the bound address: %m");
+        if (cfg->listen_addr.ss_family == AF_INET6)
+                flags |= MHD_USE_IPv6;
+
+        s->daemon = MHD_start_daemon(
+                flags, 0, NULL, NULL, on_request, s,
+                MHD_OPTION_LISTEN_SOCKET, s->fd,
+                MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_requests * 4 + 16),
+                s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert_pem,
+                MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
+                MHD_OPTION_END);
+        if (!s->daemon)
+                return log_error_errno(EINVAL, "Failed to start the HTTP server on %s (a bad TLS certificate or key?).",
+                                       cfg->listen);
+        s->fd = -1; /* the daemon closes it */
+
+        if (ret_url && asprintf(ret_url, "%s://%s/", s->tls ? "https" : "http",
+                                hub_sockaddr_format(&bound, addr, sizeof(addr))) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
