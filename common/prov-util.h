@@ -58,6 +58,29 @@ static inline void closep(int *fd) {
                         func(*p);                       \
         }
 
+/* Makes room for at least `need` elements in *array of capacity *cap, growing by half again
+ * (at least 64) so that appending one by one stays linear; the one array-growth helper. */
+static inline int prov_grow(void **array, size_t *cap, size_t need, size_t size) {
+        size_t want;
+        void *p;
+
+        if (need <= *cap)
+                return 0;
+        want = *cap + *cap / 2;
+        if (want < need)
+                want = need;
+        if (want < 64)
+                want = 64;
+        if (want > SIZE_MAX / size)
+                return -ENOMEM;
+        p = reallocarray(*array, want, size);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *cap = want;
+        return 0;
+}
+
 /* Keeps errno as it was on entry of the scope: NSS entry points must not clobber it
  * on success. */
 static inline void prov_restore_errno(int *saved) {

@@ -40,19 +40,6 @@ static int cmp_group(const void *a, const void *b) {
         return strcmp(((const ProvLocalGroup *) a)->name, ((const ProvLocalGroup *) b)->name);
 }
 
-/* Grows an array by one element, doubling its capacity; -ENOMEM on failure. */
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
-        if (n < *cap)
-                return 0;
-        size_t c = *cap ? *cap * 2 : 64;
-        void *q = reallocarray(*p, c, size);
-        if (!q)
-                return -ENOMEM;
-        *p = q;
-        *cap = c;
-        return 0;
-}
-
 static void fclosep(FILE **f) {
         if (*f)
                 fclose(*f);
@@ -69,8 +56,8 @@ static int load_passwd(ProvLocalAccounts *l, const char *path) {
                 return errno == ENOENT ? 0 : negative_errno();
         errno = 0;
         while ((pw = fgetpwent(f))) {
-                if (grow((void **) &l->user_names, &cap_n, l->n_user_names, sizeof(char *)) < 0 ||
-                    grow((void **) &l->uids, &cap_u, l->n_uids, sizeof(uint32_t)) < 0)
+                if (prov_grow((void **) &l->user_names, &cap_n, l->n_user_names + 1, sizeof(char *)) < 0 ||
+                    prov_grow((void **) &l->uids, &cap_u, l->n_uids + 1, sizeof(uint32_t)) < 0)
                         return -ENOMEM;
                 l->user_names[l->n_user_names] = strdup(pw->pw_name);
                 if (!l->user_names[l->n_user_names])
@@ -89,7 +76,7 @@ static int load_group(ProvLocalAccounts *l, const char *path) {
         if (!f)
                 return errno == ENOENT ? 0 : negative_errno();
         while ((gr = fgetgrent(f))) {
-                if (grow((void **) &l->groups, &cap_g, l->n_groups, sizeof(ProvLocalGroup)) < 0)
+                if (prov_grow((void **) &l->groups, &cap_g, l->n_groups + 1, sizeof(ProvLocalGroup)) < 0)
                         return -ENOMEM;
                 l->groups[l->n_groups].name = strdup(gr->gr_name);
                 if (!l->groups[l->n_groups].name)
@@ -112,7 +99,7 @@ static int cmp_range(const void *a, const void *b) {
 }
 
 static int range_add(ProvIdRange **ranges, size_t *n, size_t *cap, uint32_t first, uint32_t last) {
-        if (grow((void **) ranges, cap, *n, sizeof(ProvIdRange)) < 0)
+        if (prov_grow((void **) ranges, cap, *n + 1, sizeof(ProvIdRange)) < 0)
                 return -ENOMEM;
         (*ranges)[(*n)++] = (ProvIdRange) { .first = first, .last = last };
         return 0;

@@ -791,27 +791,6 @@ static unsigned page_size(const ProvScimClient *c) {
 
 /* ---------------------------------------------------------------- paging */
 
-/* Makes room in an array of elements of size sz for at least want of them. Without a reservation
- * the capacity grows by half (at most a third of it is slack), not by doubling. */
-static int reserve(void **array, size_t *cap, size_t want, size_t sz) {
-        size_t n;
-        void *p;
-
-        if (want <= *cap)
-                return 0;
-        n = *cap + *cap / 2;
-        if (n < want)
-                n = want;
-        if (n < 64)
-                n = 64;
-        p = reallocarray(*array, n, sz);
-        if (!p)
-                return -ENOMEM;
-        *array = p;
-        *cap = n;
-        return 0;
-}
-
 /* Sets the capacity of an array to exactly n elements (n >= the elements it holds). */
 static int reserve_exact(void **array, size_t *cap, size_t n, size_t sz) {
         void *p;
@@ -878,14 +857,14 @@ static int accum_take(Accum *a, ProvScimBatch *page) {
         ProvScimBatch *b = a->batch;
         int r;
 
-        r = reserve((void **) &b->users, &a->cap_users, b->n_users + page->n_users, sizeof(ProvScimUser));
+        r = prov_grow((void **) &b->users, &a->cap_users, b->n_users + page->n_users, sizeof(ProvScimUser));
         if (r < 0)
                 return r;
-        r = reserve((void **) &b->groups, &a->cap_groups, b->n_groups + page->n_groups,
+        r = prov_grow((void **) &b->groups, &a->cap_groups, b->n_groups + page->n_groups,
                     sizeof(ProvScimGroup));
         if (r < 0)
                 return r;
-        r = reserve((void **) &b->rejects, &a->cap_rejects, b->n_rejects + page->n_rejects,
+        r = prov_grow((void **) &b->rejects, &a->cap_rejects, b->n_rejects + page->n_rejects,
                     sizeof(ProvScimReject));
         if (r < 0)
                 return r;

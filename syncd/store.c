@@ -1298,26 +1298,6 @@ int prov_store_user_delete(ProvStore *s, const char *scim_id) {
         return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
-/* Grows an array for a load loop. */
-static int grow(void **v, size_t *allocated, size_t need, size_t size) {
-        size_t n;
-        void *p;
-
-        if (need <= *allocated)
-                return 0;
-        n = *allocated ? *allocated * 2 : 64;
-        if (n < need)
-                n = need;
-        if (n > SIZE_MAX / size)
-                return -ENOMEM;
-        p = realloc(*v, n * size);
-        if (!p)
-                return -ENOMEM;
-        *v = p;
-        *allocated = n;
-        return 0;
-}
-
 int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
         ProvUserRecord *v = NULL;
@@ -1335,7 +1315,7 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
                         goto fail;
                 if (r == 0)
                         break;
-                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
                 if (r < 0)
                         goto fail;
                 r = user_from_row(s, st, &v[n]);
@@ -1511,7 +1491,7 @@ static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGrou
                         goto fail;
                 if (r == 0)
                         break;
-                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
                 if (r < 0)
                         goto fail;
                 r = group_from_row(s, st, &v[n]);
@@ -1575,7 +1555,7 @@ static int history_ids(ProvStore *s, const char *owner, const char *scim_id, Pro
                 r = stmt_step(s, st);
                 if (r <= 0)
                         return r;
-                r = grow((void **) &h->ids, &allocated, h->n_ids + 1, sizeof(*h->ids));
+                r = prov_grow((void **) &h->ids, &allocated, h->n_ids + 1, sizeof(*h->ids));
                 if (r < 0)
                         return r;
                 if ((r = column_id(s, st, 1, &rec.id)) < 0 ||
@@ -1608,7 +1588,7 @@ static int history_names(ProvStore *s, const char *scim_id, ProvUserHistory *h) 
                 r = stmt_step(s, st);
                 if (r <= 0)
                         return r;
-                r = grow((void **) &h->names, &allocated, h->n_names + 1, sizeof(*h->names));
+                r = prov_grow((void **) &h->names, &allocated, h->n_names + 1, sizeof(*h->names));
                 if (r < 0)
                         return r;
                 if ((r = column_strdup(s, st, 0, true, &c.old_name)) < 0 ||
@@ -1742,7 +1722,7 @@ int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_
                         goto fail;
                 if (r == 0)
                         break;
-                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
                 if (r < 0)
                         goto fail;
                 v[n] = (ProvMembership) {};
@@ -2484,7 +2464,7 @@ int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, si
                         goto fail;
                 if (r == 0)
                         break;
-                r = grow((void **) &v, &allocated, n + 1, sizeof(*v));
+                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
                 if (r < 0)
                         goto fail;
                 e = &v[n++];
@@ -2627,7 +2607,7 @@ int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *
         if (r < 0)
                 return r;
 
-        r = grow((void **) &v, &allocated, 1, sizeof(*v));
+        r = prov_grow((void **) &v, &allocated, 1, sizeof(*v));
         if (r < 0)
                 return r;
         v[0] = NULL;
@@ -2637,7 +2617,7 @@ int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *
                         snprintf(s->errmsg, sizeof(s->errmsg), "hold %" PRIi64 ": unterminated id list", id);
                         return -EBADMSG;
                 }
-                r = grow((void **) &v, &allocated, n + 2, sizeof(*v));
+                r = prov_grow((void **) &v, &allocated, n + 2, sizeof(*v));
                 if (r < 0)
                         return r;
                 v[n] = strndup(p, (size_t) (nl - p));

@@ -23,7 +23,7 @@ static int add_transition(SyncRun *run, const char *scim_id, const char *name, u
 
         int r;
 
-        r = grow_array((void **) &res->transitions, &run->cap_transitions, res->n_transitions, sizeof(*t));
+        r = prov_grow((void **) &res->transitions, &run->cap_transitions, res->n_transitions + 1, sizeof(*t));
         if (r < 0)
                 return r;
         t = &res->transitions[res->n_transitions];
@@ -273,7 +273,7 @@ static int collect_leavers(SyncRun *run, bool deprovisioned, Leaver **ret, size_
                 /* Deprovisioned and back in this scan: sync_apply_users() has reactivated it. */
                 if (deprovisioned ? u->accepted && u->in_scope : u->in_scope)
                         continue;
-                r = grow_array((void **) &v, &cap, n, sizeof(Leaver));
+                r = prov_grow((void **) &v, &cap, n + 1, sizeof(Leaver));
                 if (r < 0)
                         return r;
                 v[n++] = (Leaver) { u->src->id, u->old.name, u->old.uid, u->old.state, u->old.state_changed_usec, true };
@@ -282,7 +282,7 @@ static int collect_leavers(SyncRun *run, bool deprovisioned, Leaver **ret, size_
                 const StoredOnly *s = &run->stored_only[i];
                 if ((s->state == PROV_STATE_DEPROVISIONED) != deprovisioned)
                         continue;
-                r = grow_array((void **) &v, &cap, n, sizeof(Leaver));
+                r = prov_grow((void **) &v, &cap, n + 1, sizeof(Leaver));
                 if (r < 0)
                         return r;
                 v[n++] = (Leaver) { s->scim_id, s->name, s->uid, s->state, s->state_changed_usec, false };
@@ -438,7 +438,7 @@ static int member_delta(SyncRun *run, const char *user_scim_id, const char *grou
 
         if (u && !u->old.name)
                 return 0;
-        r = grow_array((void **) &run->deltas, &run->cap_deltas, run->n_deltas, sizeof(MemberDelta));
+        r = prov_grow((void **) &run->deltas, &run->cap_deltas, run->n_deltas + 1, sizeof(MemberDelta));
         if (r < 0)
                 return r;
         const char *user = prov_arena_strdup(&run->pool, user_scim_id);
@@ -477,7 +477,7 @@ static int ref_list_add(int64_t group_ref, int64_t user_ref, void *userdata) {
         int r;
 
         (void) group_ref;
-        r = grow_array((void **) &l->refs, &l->cap, l->n, sizeof(int64_t));
+        r = prov_grow((void **) &l->refs, &l->cap, l->n + 1, sizeof(int64_t));
         if (r < 0)
                 return r;
         l->refs[l->n++] = user_ref;

@@ -88,7 +88,7 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                 log_warning("Not serving '%s' (uid %" PRIu32 "): %s", SAFE(u->name), u->uid,
                             sync_name_refused(e->config, e->local, u->name) ?: "its uid is a local id or out of range");
         else {
-                r = grow_array((void **) &e->su, &e->cap_su, e->nu, sizeof(ProvSnapUser));
+                r = prov_grow((void **) &e->su, &e->cap_su, e->nu + 1, sizeof(ProvSnapUser));
                 if (r < 0)
                         return r;
                 ProvSnapUser *s = &e->su[e->nu];
@@ -107,7 +107,7 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                 e->nu++;
                 /* Keys only for who may log in: the same rule as the shell. */
                 if (u->state == PROV_STATE_ACTIVE && u->ssh_keys && u->ssh_keys[0]) {
-                        r = grow_array((void **) &e->keys, &e->cap_keys, e->n_keys, sizeof(ProvSshKeysRecord));
+                        r = prov_grow((void **) &e->keys, &e->cap_keys, e->n_keys + 1, sizeof(ProvSshKeysRecord));
                         if (r < 0)
                                 return r;
                         e->keys[e->n_keys] = (ProvSshKeysRecord) {
@@ -123,7 +123,7 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
         /* The walk is by ref: by_ref[] comes out sorted. */
         if (e->n_by_ref > 0 && e->by_ref[e->n_by_ref - 1].ref >= u->ref)
                 return -EBADMSG;
-        r = grow_array((void **) &e->by_ref, &e->cap_by_ref, e->n_by_ref, sizeof(ExportUser));
+        r = prov_grow((void **) &e->by_ref, &e->cap_by_ref, e->n_by_ref + 1, sizeof(ExportUser));
         if (r < 0)
                 return r;
         /* Demotion: only active accounts are members of anything. */
@@ -164,7 +164,7 @@ static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata
         u = export_user_by_ref(e, user_ref);
         if (!u || !u->name)
                 return 0;
-        r = grow_array((void **) &e->names, &e->cap_names, e->n_names, sizeof(char *));
+        r = prov_grow((void **) &e->names, &e->cap_names, e->n_names + 1, sizeof(char *));
         if (r < 0)
                 return r;
         if (e->count[g] == 0)

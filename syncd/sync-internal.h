@@ -101,24 +101,6 @@ typedef struct SyncRun {
         size_t n_rules;
 } SyncRun;
 
-/* Grows an array to hold one more element than n, by half again of its capacity. */
-static inline int grow_array(void **array, size_t *cap, size_t n, size_t size) {
-        size_t want;
-        void *p;
-
-        if (n < *cap)
-                return 0;
-        want = *cap ? *cap + *cap / 2 : 64;
-        if (want > SIZE_MAX / size)
-                return -ENOMEM;
-        p = reallocarray(*array, want, size);
-        if (!p)
-                return -ENOMEM;
-        *array = p;
-        *cap = want;
-        return 0;
-}
-
 /* sync.c: the run's lookups, and what every step may refuse. */
 
 /* A record the directory sent that we will not serve: audited, logged and counted (0), or

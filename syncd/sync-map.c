@@ -65,7 +65,7 @@ static int merge_stored_user(const ProvUserRecord *rec, void *userdata) {
                 return old_from_record(run, rec, &run->users[m->k].old);
         }
 
-        r = grow_array((void **) &run->stored_only, &run->cap_stored_only, run->n_stored_only, sizeof(StoredOnly));
+        r = prov_grow((void **) &run->stored_only, &run->cap_stored_only, run->n_stored_only + 1, sizeof(StoredOnly));
         if (r < 0)
                 return r;
         StoredOnly *s = &run->stored_only[run->n_stored_only];
