@@ -10,22 +10,10 @@
 #include <systemd/sd-event.h>
 
 #include "prov-config.h"
+#include "sync.h" /* ProvActionResult, prov_sync_run() */
 
 typedef struct ProvDaemon ProvDaemon;
 
-/* What a sync, a block or an approval ended with; summary is a one-line human text. */
-typedef struct ProvActionResult {
-        int error;         /* 0 or a negative errno */
-        bool held;         /* deprovisions held by the guard */
-        uint64_t generation;
-        char summary[512];
-} ProvActionResult;
-
-/* One sync, in the daemon or for provision-syncd --once: fetch (full scan, or delta since the
- * last success), apply in one transaction, publish the snapshot, enforce. A 429/503 answer's
- * Retry-After (CLOCK_MONOTONIC µs) goes to ret_retry_after when non-NULL. */
-int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
-                  uint64_t *ret_retry_after);
 /* The daemon: loads the configuration, syncs at once and then every interval (a full
  * reconcile every full_interval), serves D-Bus, handles SIGHUP/SIGUSR1/SIGTERM. */
 int prov_daemon_main(const char *config_path);

@@ -1,12 +1,24 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One sync of a batch: map the directory (sync-map.c), apply it to the store (sync-apply.c),
- * all in one transaction; the snapshot is exported from the store afterwards (sync-export.c). */
+/* The sync, as a pipeline (prov_sync_run()): fetch the directory (a SCIM scan or a directory
+ * file); map it onto POSIX accounts (sync-map.c) and apply it to the store (sync-apply.c) in one
+ * transaction; publish the snapshot from the store (sync-export.c); enforce the transitions
+ * (enforce.c). */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "enforce.h"
 #include "log.h"
+#include "prov-snapshot-write.h"
+#include "scim-source.h"
 #include "sync-internal.h"
+
+/* A directory file larger than this is refused rather than read: 100k users in SCIM shape
+ * take about 90 MiB. */
+#define DIRECTORY_FILE_MAX (1024ULL * 1024 * 1024)
+#define USEC_PER_SEC 1000000ULL
 
 /* Frees what the run of one batch allocated; the result is the caller's. */
 static void run_done(SyncRun *run) {
@@ -168,6 +180,236 @@ int prov_sync_record_attempt(ProvStore *store, int error, const char *message) {
 
 int prov_sync_record_confirmed(ProvStore *store) {
         return prov_store_state_set_int(store, "last_confirmed_usec", prov_now_usec());
+}
+
+/* --- the pipeline: fetch, map and apply, publish, enforce ----------------------------------- */
+
+/* The state directory holds the store (0600) and the snapshot (0644, read by every process
+ * through NSS), so the directory itself is 0755. */
+static int ensure_state_dir(const char *path) {
+        if (mkdir(path, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create state directory %s: %m", path);
+        return 0;
+}
+
+static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
+        _cleanup_free_ char *json = NULL;
+        size_t len = 0;
+        int r;
+
+        r = prov_read_file_bounded(config->source_path, DIRECTORY_FILE_MAX, &json, &len);
+        if (r == -EFBIG)
+                return log_error_errno(r, "Directory file %s is larger than %llu bytes, refusing it.",
+                                       config->source_path, DIRECTORY_FILE_MAX);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read directory file %s: %m", config->source_path);
+
+        ProvScimParseOptions opts = {
+                .uid_attribute = config->uid_attribute,
+                .gid_attribute = config->gid_attribute,
+                .ssh_keys_attribute = config->ssh_keys_attribute,
+                .max_bytes = DIRECTORY_FILE_MAX,
+        };
+        r = prov_scim_parse_directory(json, len, &opts, ret);
+        if (r < 0)
+                return log_error_errno(r, "Directory file %s is not a valid SCIM directory, nothing applied: %m",
+                                       config->source_path);
+        return 0;
+}
+
+static int confirm_gone(const char *scim_id, void *userdata) {
+        ProvScimClient *client = userdata;
+        int r = prov_scim_confirm_user_gone(client, scim_id, NULL);
+        if (r < 0)
+                log_warning_errno(r, "Could not confirm that '%s' is gone from the source: %m", SAFE(scim_id));
+        return r;
+}
+
+static void format_summary(const ProvSyncResult *res, bool full, char *buf, size_t size) {
+        snprintf(buf, size,
+                 "%s: %zu users, %zu groups seen; %zu joined, %zu updated, %zu renamed, %zu moved, %zu suspended, "
+                 "%zu reactivated, %zu deprovisioned, %zu rejected%s",
+                 full ? "full" : "delta", res->users_seen, res->groups_seen, res->joiners, res->updated, res->renamed,
+                 res->movers, res->suspended, res->reactivated, res->deprovisioned, res->rejected,
+                 res->held ? "; deprovisions HELD by the guard" : "");
+}
+
+/* Everything after a committed change: the snapshot first (PAM refuses leavers from this
+ * moment), then enforcement. A failed enforcement step is recorded and retried on the next
+ * sync; it never fails the change itself. */
+int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
+                      const ProvSyncResult *res) {
+        int r;
+
+        int64_t published = -1;
+        if (prov_store_state_get_int(store, "published_generation", &published) < 0)
+                published = -1;
+        if (!res->changed && published == (int64_t) res->generation) {
+                /* Nothing that NSS serves changed since the published snapshot: only tell PAM's
+                 * staleness check that the directory was confirmed, instead of making every
+                 * process re-map a new file. */
+                _cleanup_free_ char *path = prov_config_snapshot_path(config);
+                int64_t last = 0;
+                if (!path)
+                        return log_oom();
+                if (prov_store_state_get_int(store, "last_confirmed_usec", &last) >= 0 &&
+                    prov_snapshot_touch(path, (uint64_t) last) >= 0)
+                        goto enforce;
+        }
+        r = prov_sync_export(store, config, local);
+        if (r < 0) {
+                log_error_errno(r, "Failed to publish the snapshot, the previous one stays in place: %m");
+                prov_sync_record_attempt(store, r, "publishing the snapshot failed");
+                return r;
+        }
+        if (r > 0)
+                prov_sync_record_attempt(store, -EIO, "the snapshot is published, writing the SSH keys file failed");
+        r = prov_store_state_set_int(store, "published_generation", (int64_t) res->generation);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the published generation: %m");
+enforce:
+        if (prov_enforce_retry_pending(config, store) < 0)
+                log_warning("Retrying earlier enforcement steps failed; trying again on the next sync.");
+        if (prov_enforce_transitions(config, store, res->transitions, res->n_transitions) < 0)
+                log_warning("Some enforcement steps failed; they are retried on the next sync.");
+        return 0;
+}
+
+/* Also the cleanup of a ProvSyncState: clears what it frees, so that the cleanup after a failed
+ * prov_sync_state_open() (which already called it) frees nothing twice. */
+void prov_sync_state_done(ProvSyncState *o) {
+        o->store = prov_store_close(o->store);
+        o->local = prov_local_free(o->local);
+}
+
+int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvSyncState *ret) {
+        int r;
+
+        r = ensure_state_dir(config->state_dir);
+        if (r < 0)
+                return r;
+        r = prov_local_load_config(config, &ret->local);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read local accounts from %s, %s, %s and %s: %m",
+                                       config->passwd_file, config->group_file, config->subuid_file,
+                                       config->subgid_file);
+        r = prov_store_open(store_path, &ret->store);
+        if (r < 0) {
+                prov_sync_state_done(ret);
+                return log_error_errno(r, "Failed to open store %s: %m", store_path);
+        }
+        return 0;
+}
+
+int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
+                  uint64_t *ret_retry_after) {
+        _cleanup_(prov_sync_state_done) ProvSyncState st = {};
+        ProvScimClient *client = NULL;
+        ProvScimBatch *batch = NULL;
+        ProvScimStats stats = {};
+        ProvSyncResult res = {};
+        uint64_t started = (uint64_t) prov_now_usec();
+        int64_t since = 0;
+        int r;
+
+        *ret = (ProvActionResult) {};
+        snprintf(ret->summary, sizeof(ret->summary), "failed");
+        if (config->source_type == PROV_SOURCE_FILE)
+                full = true; /* a file is always a complete scan */
+
+        r = prov_sync_state_open(config, store_path, &st);
+        if (r < 0)
+                goto finish;
+
+        if (config->source_type == PROV_SOURCE_SCIM) {
+                r = prov_scim_client_new(config, &client);
+                if (r == -ENOKEY) {
+                        log_error("No bearer token for %s: set token_file or token_credential in [source].", config->url);
+                        prov_sync_record_attempt(st.store, r, "no bearer token: set token_file or token_credential in [source]");
+                        goto finish;
+                }
+                if (r < 0) {
+                        log_error_errno(r, "Failed to set up the SCIM client for %s: %m", config->url);
+                        prov_sync_record_attempt(st.store, r, "setting up the SCIM client failed");
+                        goto finish;
+                }
+                if (!full) {
+                        r = prov_store_state_get_int(st.store, "delta_since_usec", &since);
+                        if (r == -ENOENT)
+                                full = true; /* never synced: nothing to compare a delta against */
+                        else if (r < 0)
+                                goto finish;
+                }
+                if (full)
+                        r = prov_scim_fetch_full(client, &batch, &stats);
+                else
+                        r = prov_scim_fetch_delta(client, since - (int64_t) config->overlap_sec * (int64_t) USEC_PER_SEC,
+                                                  &batch, &stats);
+                if (r == -EBUSY && ret_retry_after)
+                        *ret_retry_after = prov_scim_client_retry_after(client);
+                if (r < 0) {
+                        if (r != -EOPNOTSUPP)
+                                log_error_errno(r, "%s scan of %s failed, nothing applied: %m", full ? "Full" : "Delta",
+                                                config->url);
+                        prov_sync_record_attempt(st.store, r, r == -EACCES ? "authentication failed" : "fetching the directory failed");
+                        goto finish;
+                }
+                log_debug("%s scan: %" PRIu64 " requests, %" PRIu64 " bytes", full ? "Full" : "Delta", stats.requests,
+                          stats.bytes);
+        } else {
+                r = read_directory_file(config, &batch);
+                if (r < 0) {
+                        prov_sync_record_attempt(st.store, r, "reading the directory file failed");
+                        goto finish;
+                }
+        }
+
+        ProvSyncOptions opts = {
+                .delta = !full,
+                .confirm_gone = client ? confirm_gone : NULL,
+                .userdata = client,
+        };
+        r = prov_sync_apply(st.store, config, st.local, batch, &opts, &res);
+        if (r < 0) {
+                log_error_errno(r, "Failed to apply the directory, nothing changed: %m (%s)", prov_store_errmsg(st.store));
+                prov_sync_record_attempt(st.store, r, "applying the directory failed");
+                goto finish;
+        }
+        /* The scan is in the store now: its memory goes before the snapshot is built, and so
+         * does the page cache the writes needed (the export reads each page once). */
+        batch = prov_scim_batch_free(batch);
+        if (prov_store_cache_for_streaming(st.store) < 0)
+                log_debug("Could not shrink the store's page cache: %s", prov_store_errmsg(st.store));
+        malloc_trim(0);
+        format_summary(&res, full, ret->summary, sizeof(ret->summary));
+        ret->held = res.held;
+        ret->generation = res.generation;
+
+        r = prov_sync_record_attempt(st.store, 0, ret->summary);
+        if (r >= 0 && !res.held)
+                r = prov_sync_record_confirmed(st.store);
+        if (r >= 0)
+                r = prov_store_state_set_int(st.store, "delta_since_usec", (int64_t) started);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the sync result: %m");
+        r = prov_sync_publish(config, st.store, st.local, &res);
+        if (r < 0)
+                goto finish;
+        log_info("Sync complete (generation %" PRIu64 "): %s", res.generation, ret->summary);
+        r = 0;
+finish:
+        if (r < 0) {
+                ret->error = r;
+                snprintf(ret->summary, sizeof(ret->summary), "%s sync failed: %s", full ? "full" : "delta",
+                         strerror(-r));
+        }
+        prov_sync_result_done(&res);
+        prov_scim_batch_free(batch);
+        prov_scim_client_free(client);
+        /* A daemon that just handled 100k accounts should not sit on their memory until the
+         * next sync. */
+        malloc_trim(0);
+        return r;
 }
 
 /* --- what the steps share ------------------------------------------------------------------ */

@@ -81,3 +81,33 @@ int prov_sync_record_confirmed(ProvStore *store);
 
 /* Reads a file of bounded size into memory (NUL-terminated). -EFBIG past max bytes. */
 int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len);
+
+/* What a sync, a block or an approval ended with; summary is a one-line human text. */
+typedef struct ProvActionResult {
+        int error;         /* 0 or a negative errno */
+        bool held;         /* deprovisions held by the guard */
+        uint64_t generation;
+        char summary[512];
+} ProvActionResult;
+
+/* The state a sync or an action works on: the host's local accounts and the store. */
+typedef struct ProvSyncState {
+        ProvLocalAccounts *local;
+        ProvStore *store;
+} ProvSyncState;
+
+/* Creates the state directory, reads the local accounts and opens the store. Logs. */
+int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvSyncState *ret);
+/* Closes both and clears them; may run twice. */
+void prov_sync_state_done(ProvSyncState *s);
+
+/* Everything after a committed change: the snapshot first (PAM refuses leavers from then on),
+ * then enforcement. Returns < 0 only when the snapshot could not be written. */
+int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
+                      const ProvSyncResult *res);
+
+/* One sync, in the daemon or for provision-syncd --once: fetch (full scan, or delta since the
+ * last success), apply in one transaction, publish the snapshot, enforce. A 429/503 answer's
+ * Retry-After (CLOCK_MONOTONIC µs) goes to ret_retry_after when non-NULL. */
+int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
+                  uint64_t *ret_retry_after);
