@@ -99,3 +99,11 @@ char *hub_cursor_format(int64_t n);
 
 /* The head of the change sequence (0 when nothing changed yet). */
 int hub_store_head(HubStore *s, int64_t *ret);
+
+/* The SQLite message of the last failure, for the caller's log line (library code does not log
+ * above debug). */
+const char *hub_store_errmsg(HubStore *s);
+
+/* Whether the connection commits durably (synchronous = FULL or EXTRA), as the invariants above
+ * promise: for tests and a start-up check. */
+bool hub_store_durable(HubStore *s);

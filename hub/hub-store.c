@@ -1,0 +1,1473 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The hub's store (see hub-store.h) on the shared SQLite core (common/prov-sql.h).
+ *
+ * A resource is one row: the columns the store searches and pages by (ref, id, userName or
+ * displayName, externalId, modification time) beside the resource as stored (`json`: the
+ * normalised resource without id, meta, members and the derived groups). Rendering adds id, meta,
+ * members and groups back. Members are rows of their own (group_ref, user_ref).
+ *
+ * Every change runs in one transaction (BEGIN IMMEDIATE, committed with synchronous=FULL), which
+ * also appends to `changes` (seq = head + 1, so the sequence is gap-free and in commit order) and
+ * to `audit`. Lists page by ref, a number that never changes and is never reused (AUTOINCREMENT),
+ * so that a walk by cursor neither loses nor repeats a resource. */
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "hub-store.h"
+#include "hub-util.h"
+#include "prov-sql.h"
+
+/* The page cache of the hub's connection: the indexes of 100k users fit, the JSON streams. */
+#define HUB_STORE_CACHE_KIB 8192
+
+static const char *const migrations[] = {
+        /* 0 -> 1 */
+        "CREATE TABLE users ("
+        "  ref INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  user_name TEXT NOT NULL COLLATE NOCASE,"
+        "  external_id TEXT,"
+        "  active INTEGER NOT NULL,"
+        "  created_usec INTEGER NOT NULL,"
+        "  modified_usec INTEGER NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  json TEXT NOT NULL);"
+        "CREATE UNIQUE INDEX users_user_name ON users (user_name);"
+        "CREATE INDEX users_external_id ON users (external_id);"
+        "CREATE INDEX users_modified ON users (modified_usec);"
+        "CREATE TABLE groups ("
+        "  ref INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  display_name TEXT NOT NULL COLLATE NOCASE,"
+        "  external_id TEXT,"
+        "  created_usec INTEGER NOT NULL,"
+        "  modified_usec INTEGER NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  json TEXT NOT NULL);"
+        "CREATE INDEX groups_display_name ON groups (display_name);"
+        "CREATE INDEX groups_external_id ON groups (external_id);"
+        "CREATE INDEX groups_modified ON groups (modified_usec);"
+        "CREATE TABLE members ("
+        "  group_ref INTEGER NOT NULL REFERENCES groups (ref) ON DELETE CASCADE,"
+        "  user_ref INTEGER NOT NULL REFERENCES users (ref) ON DELETE CASCADE,"
+        "  PRIMARY KEY (group_ref, user_ref)) WITHOUT ROWID;"
+        "CREATE INDEX members_user ON members (user_ref, group_ref);"
+        /* No AUTOINCREMENT: seq is set to head + 1 inside the writing transaction. */
+        "CREATE TABLE changes ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  kind TEXT NOT NULL,"
+        "  id TEXT NOT NULL,"
+        "  op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),"
+        "  time_usec INTEGER NOT NULL);"
+        /* change_seq: the head after the request, to find its changes. */
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time_usec INTEGER NOT NULL,"
+        "  token_name TEXT,"
+        "  method TEXT,"
+        "  kind TEXT NOT NULL,"
+        "  id TEXT NOT NULL,"
+        "  change_seq INTEGER NOT NULL,"
+        "  before_json TEXT,"
+        "  after_json TEXT);",
+};
+
+#define HUB_STORE_VERSION 1
+_Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
+
+/* The columns every row query returns, in this order (see Row). */
+#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json"
+
+/* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
+ * the ref to start after, ?3 LIMIT, ?4 OFFSET. INDEXED BY makes preparing fail rather than
+ * silently scanning when the index cannot serve the condition. */
+#define LIST_PAGE(table, cond) \
+        "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
+#define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond " AND ref > ?2"
+
+typedef enum ListCond {
+        COND_ALL,
+        COND_ID,
+        COND_NAME, /* userName (Users), displayName (Groups) */
+        COND_EXTERNAL_ID,
+        COND_MODIFIED_GT,
+        COND_MODIFIED_GE,
+        _COND_MAX,
+} ListCond;
+
+enum {
+        STMT_USER_BY_ID,
+        STMT_GROUP_BY_ID,
+        STMT_USER_REF_BY_ID,
+        STMT_USER_NAME_TAKEN,
+        STMT_USER_INSERT,
+        STMT_GROUP_INSERT,
+        STMT_USER_UPDATE,
+        STMT_GROUP_UPDATE,
+        STMT_GROUP_TOUCH,
+        STMT_USER_DELETE,
+        STMT_GROUP_DELETE,
+        STMT_MEMBER_INSERT,
+        STMT_MEMBER_DELETE,
+        STMT_MEMBER_REFS,
+        STMT_GROUP_MEMBERS,
+        STMT_USER_GROUPS,
+        STMT_USER_GROUP_REFS,
+        STMT_CHANGE_APPEND,
+        STMT_AUDIT_APPEND,
+        STMT_HEAD,
+        STMT_LAST_MODIFIED,
+        _STMT_LIST_BASE,
+        /* then per kind (User, Group), per ListCond: the page, then the count */
+        _STMT_MAX = _STMT_LIST_BASE + 2 * _COND_MAX * 2,
+};
+
+#define STMT_LIST(kind, cond, count) (_STMT_LIST_BASE + ((kind) * _COND_MAX + (cond)) * 2 + (count))
+
+#define LIST_STATEMENTS(table, name_col)                                                                 \
+        LIST_PAGE(table, "?1 IS NULL"), LIST_COUNT(table, "?1 IS NULL"), LIST_PAGE(table, "id = ?1"),          \
+                LIST_COUNT(table, "id = ?1"),                                                                   \
+                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                           \
+                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                          \
+                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1"),                       \
+                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1"),                      \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                        \
+                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                       \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1"),                       \
+                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec >= ?1")
+
+static const char *const statements[_STMT_MAX] = {
+        [STMT_USER_BY_ID] = "SELECT " ROW_COLUMNS " FROM users WHERE id = ?1",
+        [STMT_GROUP_BY_ID] = "SELECT " ROW_COLUMNS " FROM groups WHERE id = ?1",
+        [STMT_USER_REF_BY_ID] = "SELECT ref FROM users WHERE id = ?1",
+        [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE user_name = ?1 AND ref != ?2",
+        [STMT_USER_INSERT] = "INSERT INTO users (id, user_name, external_id, active, created_usec, modified_usec,"
+                             " version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+        [STMT_GROUP_INSERT] = "INSERT INTO groups (id, display_name, external_id, created_usec, modified_usec,"
+                              " version, json) VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)",
+        [STMT_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, modified_usec = ?5,"
+                             " version = version + 1, json = ?6 WHERE ref = ?1",
+        [STMT_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, modified_usec = ?4,"
+                              " version = version + 1, json = ?5 WHERE ref = ?1",
+        [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
+        [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
+        [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
+        [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
+        [STMT_MEMBER_DELETE] = "DELETE FROM members WHERE group_ref = ?1 AND user_ref = ?2",
+        [STMT_MEMBER_REFS] = "SELECT user_ref FROM members WHERE group_ref = ?1 ORDER BY user_ref",
+        [STMT_GROUP_MEMBERS] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
+                               " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
+        [STMT_USER_GROUPS] = "SELECT g.id, g.display_name FROM members m JOIN groups g ON g.ref = m.group_ref"
+                             " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
+        [STMT_USER_GROUP_REFS] = "SELECT g.ref, g.id FROM members m JOIN groups g ON g.ref = m.group_ref"
+                                 " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
+        [STMT_CHANGE_APPEND] = "INSERT INTO changes (seq, kind, id, op, time_usec)"
+                               " SELECT coalesce(max(seq), 0) + 1, ?1, ?2, ?3, ?4 FROM changes",
+        [STMT_AUDIT_APPEND] = "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
+                              " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
+        [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
+        [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
+                               " coalesce((SELECT max(modified_usec) FROM groups), 0))",
+        LIST_STATEMENTS("users", "user_name"),
+        LIST_STATEMENTS("groups", "display_name"),
+};
+
+static const ProvSqlSchema schema = {
+        .migrations = migrations,
+        .n_migrations = ELEMENTSOF(migrations),
+        .statements = statements,
+        .n_statements = ELEMENTSOF(statements),
+        .what = "hub store",
+};
+
+struct HubStore {
+        ProvSql *sql;
+        /* The last modification time handed out: times only grow, one millisecond at least
+         * per write, and are taken inside the writing transaction, so that they follow commit
+         * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */
+        int64_t last_usec;
+};
+
+/* One resource's row (ROW_COLUMNS). */
+typedef struct Row {
+        int64_t ref;
+        char *id;
+        int64_t created_usec;
+        int64_t modified_usec;
+        int64_t version;
+        char *json;
+} Row;
+
+static void row_done(Row *r) {
+        free(r->id);
+        free(r->json);
+        *r = (Row) {};
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+
+static const char *const kind_names[] = { [PROV_HUB_USER] = "User", [PROV_HUB_GROUP] = "Group" };
+static const char *const kind_endpoints[] = { [PROV_HUB_USER] = "Users", [PROV_HUB_GROUP] = "Groups" };
+static const char *const kind_schemas[] = {
+        [PROV_HUB_USER] = "urn:ietf:params:scim:schemas:core:2.0:User",
+        [PROV_HUB_GROUP] = "urn:ietf:params:scim:schemas:core:2.0:Group",
+};
+
+const char *hub_kind_to_string(ProvHubKind kind) {
+        return (unsigned) kind < ELEMENTSOF(kind_names) ? kind_names[kind] : NULL;
+}
+
+const char *hub_kind_endpoint(ProvHubKind kind) {
+        return (unsigned) kind < ELEMENTSOF(kind_endpoints) ? kind_endpoints[kind] : NULL;
+}
+
+static bool kind_valid(ProvHubKind kind) {
+        return kind == PROV_HUB_USER || kind == PROV_HUB_GROUP;
+}
+
+/* ---- opening ---- */
+
+/* Creates the missing directories above path, 0700 (the store holds who may log in where). */
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+
+        for (char *slash = strchr(p + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = '\0';
+                if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *slash = '/';
+        }
+        return 0;
+}
+
+static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, id, &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_step(s->sql, st);
+        if (r < 0)
+                return r;
+        *ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+        return 0;
+}
+
+int hub_store_open(const char *path, HubStore **ret) {
+        _cleanup_(hub_store_closep) HubStore *s = NULL;
+        int r;
+
+        if (!path || !ret)
+                return -EINVAL;
+
+        r = mkdir_parents(path);
+        if (r < 0)
+                return r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        r = prov_sql_open(path, &schema, HUB_STORE_VERSION, PROV_SQL_DURABLE, HUB_STORE_CACHE_KIB, &s->sql);
+        if (r < 0)
+                return r;
+        r = store_get_int(s, STMT_LAST_MODIFIED, &s->last_usec);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+HubStore *hub_store_close(HubStore *s) {
+        if (!s)
+                return NULL;
+        prov_sql_close(s->sql);
+        free(s);
+        return NULL;
+}
+
+const char *hub_store_errmsg(HubStore *s) {
+        return s ? prov_sql_errmsg(s->sql) : NULL;
+}
+
+bool hub_store_durable(HubStore *s) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+
+        if (!s || prov_sql_prepare(s->sql, "PRAGMA synchronous", &st) < 0 || prov_sql_step(s->sql, st) <= 0)
+                return false;
+        return sqlite3_column_int(st, 0) >= 2; /* FULL or EXTRA */
+}
+
+int hub_store_head(HubStore *s, int64_t *ret) {
+        if (!s || !ret)
+                return -EINVAL;
+        return store_get_int(s, STMT_HEAD, ret);
+}
+
+/* The next modification time (see HubStore.last_usec). */
+static int64_t store_stamp(HubStore *s) {
+        int64_t now = hub_now_usec();
+
+        if (now <= s->last_usec)
+                now = s->last_usec + 1000;
+        s->last_usec = now;
+        return now;
+}
+
+/* ---- rows ---- */
+
+static int row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
+        Row row = {
+                .ref = sqlite3_column_int64(st, 0),
+                .created_usec = sqlite3_column_int64(st, 2),
+                .modified_usec = sqlite3_column_int64(st, 3),
+                .version = sqlite3_column_int64(st, 4),
+        };
+        int r;
+
+        r = prov_sql_column_strdup(s->sql, st, 1, false, &row.id);
+        if (r < 0)
+                return r;
+        r = prov_sql_column_strdup(s->sql, st, 5, false, &row.json);
+        if (r < 0) {
+                free(row.id);
+                return r;
+        }
+        *ret = row;
+        return 0;
+}
+
+/* The row of the resource with this id: 1 found, 0 none. */
+static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, Row *ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_BY_ID : STMT_GROUP_BY_ID, &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_bind_text(s->sql, st, 1, id);
+        if (r < 0)
+                return r;
+        r = prov_sql_step(s->sql, st);
+        if (r <= 0)
+                return r;
+        r = row_read(s, st, ret);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+static int user_ref_by_id(HubStore *s, const char *id, int64_t *ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, STMT_USER_REF_BY_ID, &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_bind_text(s->sql, st, 1, id);
+        if (r < 0)
+                return r;
+        r = prov_sql_step(s->sql, st);
+        if (r <= 0)
+                return r;
+        *ret = sqlite3_column_int64(st, 0);
+        return 1;
+}
+
+/* ---- rendering ---- */
+
+static const char *etag_format(int64_t version, char buf[static 32]) {
+        snprintf(buf, 32, "W/\"%" PRId64 "\"", version);
+        return buf;
+}
+
+static int json_add_string(cJSON *o, const char *key, const char *value) {
+        return cJSON_AddStringToObject(o, key, value) ? 0 : -ENOMEM;
+}
+
+/* base_url/Users/id, or NULL (-ENOMEM aside) when there is no base URL. */
+static int ref_format(const HubRender *how, ProvHubKind kind, const char *id, char **ret) {
+        if (!how || !how->base_url) {
+                *ret = NULL;
+                return 0;
+        }
+        if (asprintf(ret, "%s/%s/%s", how->base_url, hub_kind_endpoint(kind), id) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* [{value, display, $ref}] of a group's members (users) or of a user's groups. */
+static int render_links(HubStore *s, unsigned stmt, ProvHubKind target, int64_t ref, const HubRender *how,
+                        cJSON **ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *a = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, stmt, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        a = cJSON_CreateArray();
+        if (!a)
+                return -ENOMEM;
+        for (;;) {
+                _cleanup_free_ char *url = NULL;
+                const char *id, *display;
+                cJSON *m;
+
+                r = prov_sql_step(s->sql, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                id = (const char *) sqlite3_column_text(st, 0);
+                display = (const char *) sqlite3_column_text(st, 1);
+                if (!id)
+                        return prov_sql_failf(s->sql, -EBADMSG, "member without id");
+                m = cJSON_CreateObject();
+                if (!m || !cJSON_AddItemToArray(a, m))
+                        return cJSON_Delete(m), -ENOMEM;
+                if (json_add_string(m, "value", id) < 0)
+                        return -ENOMEM;
+                if (display && json_add_string(m, "display", display) < 0)
+                        return -ENOMEM;
+                r = ref_format(how, target, id, &url);
+                if (r < 0)
+                        return r;
+                if (url && json_add_string(m, "$ref", url) < 0)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(a);
+        return 0;
+}
+
+/* The resource of a row as clients see it: schemas, id, the stored attributes, members or
+ * groups, meta. with_members false leaves a group's members out (a user's groups are always
+ * there: few, and one indexed query). */
+static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
+                      cJSON **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *stored = NULL, *o = NULL;
+        _cleanup_free_ char *location = NULL;
+        char ts[HUB_TIMESTAMP_MAX], etag[32];
+        cJSON *item, *meta, *schemas;
+        int r;
+
+        stored = cJSON_Parse(row->json);
+        if (!stored || !cJSON_IsObject(stored))
+                return prov_sql_failf(s->sql, -EBADMSG, "%s %s: stored JSON is not an object",
+                                      hub_kind_to_string(kind), row->id);
+        o = cJSON_CreateObject();
+        if (!o)
+                return -ENOMEM;
+
+        schemas = cJSON_DetachItemFromObjectCaseSensitive(stored, "schemas");
+        if (!schemas) {
+                const char *core = kind_schemas[kind];
+                schemas = cJSON_CreateStringArray(&core, 1);
+                if (!schemas)
+                        return -ENOMEM;
+        }
+        cJSON_AddItemToObject(o, "schemas", schemas);
+        if (json_add_string(o, "id", row->id) < 0)
+                return -ENOMEM;
+        while ((item = stored->child)) {
+                cJSON_DetachItemViaPointer(stored, item);
+                cJSON_AddItemToObject(o, item->string, item); /* keeps its key */
+        }
+
+        if (kind == PROV_HUB_GROUP ? with_members : true) {
+                cJSON *links = NULL;
+
+                if (kind == PROV_HUB_GROUP)
+                        r = render_links(s, STMT_GROUP_MEMBERS, PROV_HUB_USER, row->ref, how, &links);
+                else
+                        r = render_links(s, STMT_USER_GROUPS, PROV_HUB_GROUP, row->ref, how, &links);
+                if (r < 0)
+                        return r;
+                /* A group always shows its members (an empty array too); a user shows groups
+                 * only when it is in one, as most providers do. */
+                if (kind == PROV_HUB_USER && cJSON_GetArraySize(links) == 0)
+                        cJSON_Delete(links);
+                else
+                        cJSON_AddItemToObject(o, kind == PROV_HUB_GROUP ? "members" : "groups", links);
+        }
+
+        meta = cJSON_AddObjectToObject(o, "meta");
+        if (!meta)
+                return -ENOMEM;
+        if (json_add_string(meta, "resourceType", hub_kind_to_string(kind)) < 0 ||
+            json_add_string(meta, "created", hub_format_timestamp(row->created_usec, ts)) < 0 ||
+            json_add_string(meta, "lastModified", hub_format_timestamp(row->modified_usec, ts)) < 0)
+                return -ENOMEM;
+        r = ref_format(how, kind, row->id, &location);
+        if (r < 0)
+                return r;
+        if (location && json_add_string(meta, "location", location) < 0)
+                return -ENOMEM;
+        if (json_add_string(meta, "version", etag_format(row->version, etag)) < 0)
+                return -ENOMEM;
+
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret) {
+        _cleanup_(row_done) Row row = {};
+        int r;
+
+        if (!s || !kind_valid(kind) || !id || !ret)
+                return -EINVAL;
+        r = row_by_id(s, kind, id, &row);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return -ENOENT;
+        return render_row(s, kind, &row, how, how ? how->with_members : true, ret);
+}
+
+/* ---- writing ---- */
+
+/* A sorted set of user refs: a group's members. */
+typedef struct RefSet {
+        int64_t *refs;
+        size_t n, allocated;
+} RefSet;
+
+static void refset_done(RefSet *set) {
+        free(set->refs);
+        *set = (RefSet) {};
+}
+
+static int refset_add(RefSet *set, int64_t ref) {
+        if (set->n == set->allocated) {
+                size_t a = set->allocated ? set->allocated * 2 : 16;
+                int64_t *p = reallocarray(set->refs, a, sizeof(int64_t));
+                if (!p)
+                        return -ENOMEM;
+                set->refs = p;
+                set->allocated = a;
+        }
+        set->refs[set->n++] = ref;
+        return 0;
+}
+
+static int cmp_int64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Sorts and drops duplicates (a member listed twice is one member). */
+static void refset_normalize(RefSet *set) {
+        size_t k = 0;
+
+        if (set->n == 0)
+                return;
+        qsort(set->refs, set->n, sizeof(int64_t), cmp_int64);
+        for (size_t i = 1; i < set->n; i++)
+                if (set->refs[i] != set->refs[k])
+                        set->refs[++k] = set->refs[i];
+        set->n = k + 1;
+}
+
+static bool refset_equal(const RefSet *a, const RefSet *b) {
+        return a->n == b->n && (a->n == 0 || memcmp(a->refs, b->refs, a->n * sizeof(int64_t)) == 0);
+}
+
+/* The stored members of a group. */
+static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(refset_done) RefSet set = {};
+        int r;
+
+        r = prov_sql_stmt(s->sql, STMT_MEMBER_REFS, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, group_ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        while ((r = prov_sql_step(s->sql, st)) > 0)
+                if (refset_add(&set, sqlite3_column_int64(st, 0)) < 0)
+                        return -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = set;
+        set = (RefSet) {};
+        return 0;
+}
+
+/* The users a resource's members name. A member that names no user (an unknown id, a nested
+ * group, which hosts do not resolve) is left out with a log line: an IdP pushes a group before
+ * or after its users, and refusing the group would lose all of it. */
+static int refset_from_members(HubStore *s, const cJSON *resource, const char *group, RefSet *ret) {
+        _cleanup_(refset_done) RefSet set = {};
+        const cJSON *members = cJSON_GetObjectItemCaseSensitive(resource, "members"), *m;
+        int r;
+
+        cJSON_ArrayForEach(m, members) {
+                const char *value = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "value"));
+                int64_t ref;
+
+                if (!value) {
+                        fprintf(stderr, "<4>hub store: group %.64s: a member without a value, left out\n", group);
+                        continue;
+                }
+                r = user_ref_by_id(s, value, &ref);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
+                        fprintf(stderr, "<4>hub store: group %.64s: member %.64s names no user, left out\n",
+                                group, value);
+                        continue;
+                }
+                if (refset_add(&set, ref) < 0)
+                        return -ENOMEM;
+        }
+        refset_normalize(&set);
+        *ret = set;
+        set = (RefSet) {};
+        return 0;
+}
+
+static int member_set(HubStore *s, unsigned stmt, int64_t group_ref, int64_t user_ref) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, stmt, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, group_ref) != SQLITE_OK || sqlite3_bind_int64(st, 2, user_ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        return prov_sql_run(s->sql, st);
+}
+
+/* Writes the member rows that differ between old and new (both sorted), and lists the ids
+ * added and removed for the audit row (when added/removed are not NULL). */
+static int members_apply(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new) {
+        size_t i = 0, j = 0;
+        int r;
+
+        while (i < old->n || j < new->n) {
+                if (j >= new->n || (i < old->n && old->refs[i] < new->refs[j])) {
+                        r = member_set(s, STMT_MEMBER_DELETE, group_ref, old->refs[i++]);
+                } else if (i >= old->n || new->refs[j] < old->refs[i]) {
+                        r = member_set(s, STMT_MEMBER_INSERT, group_ref, new->refs[j++]);
+                } else {
+                        i++, j++;
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The resource as stored: without what the store renders itself (id, meta, members, the
+ * derived groups). */
+static int stored_form(ProvHubKind kind, const cJSON *resource, cJSON **ret) {
+        cJSON *o = cJSON_Duplicate(resource, true);
+        if (!o)
+                return -ENOMEM;
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "meta");
+        cJSON_DeleteItemFromObjectCaseSensitive(o, kind == PROV_HUB_GROUP ? "members" : "groups");
+        *ret = o;
+        return 0;
+}
+
+/* The searchable columns of a stored resource. */
+typedef struct Columns {
+        const char *name; /* userName, displayName */
+        const char *external_id;
+        bool active;
+} Columns;
+
+static int columns_of(ProvHubKind kind, const cJSON *stored, Columns *ret, ProvScimError *err) {
+        const char *key = kind == PROV_HUB_USER ? "userName" : "displayName";
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(stored, key);
+        const cJSON *external_id = cJSON_GetObjectItemCaseSensitive(stored, "externalId");
+        const cJSON *active = cJSON_GetObjectItemCaseSensitive(stored, "active");
+
+        if (!cJSON_IsString(name) || !name->valuestring[0])
+                return prov_scim_error_set(err, 400, "invalidValue", "%s is required", key);
+        if (external_id && !cJSON_IsString(external_id))
+                return prov_scim_error_set(err, 400, "invalidValue", "externalId must be a string");
+        *ret = (Columns) {
+                .name = name->valuestring,
+                .external_id = cJSON_GetStringValue(external_id),
+                .active = !cJSON_IsFalse(active),
+        };
+        return 0;
+}
+
+/* 409 when another user (not exclude_ref) has this userName, case-insensitively. */
+static int check_user_name(HubStore *s, const char *user_name, int64_t exclude_ref, ProvScimError *err) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, STMT_USER_NAME_TAKEN, &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_bind_text(s->sql, st, 1, user_name);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 2, exclude_ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        r = prov_sql_step(s->sql, st);
+        if (r < 0)
+                return r;
+        if (r > 0)
+                return prov_scim_error_set(err, 409, "uniqueness", "userName '%.64s' is taken", user_name);
+        return 0;
+}
+
+static int change_append(HubStore *s, ProvHubKind kind, const char *id, const char *op, int64_t usec) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, STMT_CHANGE_APPEND, &st);
+        if (r < 0)
+                return r;
+        if ((r = prov_sql_bind_text(s->sql, st, 1, hub_kind_to_string(kind))) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 2, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 3, op)) < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 4, usec) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        return prov_sql_run(s->sql, st);
+}
+
+/* One audit row per request: who, what, before and after (the stored forms; a group's members
+ * as the ids added and removed, not the whole list). */
+static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, const char *id, const cJSON *before,
+                        const cJSON *after, int64_t usec) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *b = NULL, *a = NULL;
+        int r;
+
+        if (before && !(b = cJSON_PrintUnformatted(before)))
+                return -ENOMEM;
+        if (after && !(a = cJSON_PrintUnformatted(after)))
+                return -ENOMEM;
+        r = prov_sql_stmt(s->sql, STMT_AUDIT_APPEND, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, usec) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        if ((r = prov_sql_bind_text(s->sql, st, 2, who ? who->token_name : NULL)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 3, who ? who->method : NULL)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 4, hub_kind_to_string(kind))) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 5, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 6, b)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 7, a)) < 0)
+                return r;
+        return prov_sql_run(s->sql, st);
+}
+
+/* Adds the member ids that changed between old and new to an audit form. */
+static int audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, const RefSet *new) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        cJSON *added, *removed;
+        size_t i = 0, j = 0;
+        int r;
+
+        if (refset_equal(old, new))
+                return 0;
+        r = prov_sql_prepare(s->sql, "SELECT id FROM users WHERE ref = ?1", &st);
+        if (r < 0)
+                return r;
+        added = cJSON_AddArrayToObject(form, "membersAdded");
+        removed = cJSON_AddArrayToObject(form, "membersRemoved");
+        if (!added || !removed)
+                return -ENOMEM;
+        while (i < old->n || j < new->n) {
+                cJSON *to;
+                int64_t ref;
+
+                if (j >= new->n || (i < old->n && old->refs[i] < new->refs[j]))
+                        to = removed, ref = old->refs[i++];
+                else if (i >= old->n || new->refs[j] < old->refs[i])
+                        to = added, ref = new->refs[j++];
+                else {
+                        i++, j++;
+                        continue;
+                }
+                sqlite3_reset(st);
+                if (sqlite3_bind_int64(st, 1, ref) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_step(s->sql, st);
+                if (r < 0)
+                        return r;
+                /* A user deleted in this transaction has no id any more: its ref says who. */
+                if (r > 0 ? !cJSON_AddItemToArray(to, cJSON_CreateString((const char *) sqlite3_column_text(st, 0)))
+                          : !cJSON_AddItemToArray(to, cJSON_CreateNumber((double) ref)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Columns *c, const char *json,
+                      int64_t usec, int64_t *ret_ref) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, &st);
+        if (r < 0)
+                return r;
+        if ((r = prov_sql_bind_text(s->sql, st, 1, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
+                return r;
+        if (kind == PROV_HUB_USER) {
+                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK || sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_bind_text(s->sql, st, 6, json);
+        } else {
+                if (sqlite3_bind_int64(st, 4, usec) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_bind_text(s->sql, st, 5, json);
+        }
+        if (r < 0)
+                return r;
+        r = prov_sql_run(s->sql, st);
+        if (r < 0)
+                return r;
+        *ret_ref = sqlite3_last_insert_rowid(prov_sql_db(s->sql));
+        return 0;
+}
+
+static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns *c, const char *json, int64_t usec) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_UPDATE : STMT_GROUP_UPDATE, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        if ((r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
+                return r;
+        if (kind == PROV_HUB_USER) {
+                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK || sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_bind_text(s->sql, st, 6, json);
+        } else {
+                if (sqlite3_bind_int64(st, 4, usec) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_bind_text(s->sql, st, 5, json);
+        }
+        if (r < 0)
+                return r;
+        return prov_sql_run(s->sql, st);
+}
+
+/* Renders the row with this ref's id again, after a write. */
+static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret) {
+        _cleanup_(row_done) Row row = {};
+        int r;
+
+        r = row_by_id(s, kind, id, &row);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return prov_sql_failf(s->sql, -EIO, "%s %s vanished", hub_kind_to_string(kind), id);
+        return render_row(s, kind, &row, how, how ? how->with_members : true, ret);
+}
+
+int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const HubActor *who,
+                     const HubRender *how, cJSON **ret, ProvScimError *err) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        _cleanup_(cJSON_Deletep) cJSON *stored = NULL, *rendered = NULL, *audit = NULL;
+        _cleanup_(refset_done) RefSet members = {};
+        _cleanup_free_ char *json = NULL;
+        char id[37];
+        Columns c;
+        int64_t ref = 0, usec;
+        int r;
+
+        if (!s || !kind_valid(kind) || !cJSON_IsObject(resource))
+                return -EINVAL;
+
+        r = stored_form(kind, resource, &stored);
+        if (r < 0)
+                return r;
+        r = columns_of(kind, stored, &c, err);
+        if (r < 0)
+                return r;
+        json = cJSON_PrintUnformatted(stored);
+        if (!json)
+                return -ENOMEM;
+        r = hub_uuid4(id);
+        if (r < 0)
+                return r;
+
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        if (kind == PROV_HUB_USER) {
+                r = check_user_name(s, c.name, 0, err);
+                if (r < 0)
+                        return r;
+        }
+        usec = store_stamp(s);
+        r = row_insert(s, kind, id, &c, json, usec, &ref);
+        if (r < 0)
+                return r;
+        audit = cJSON_Duplicate(stored, true);
+        if (!audit)
+                return -ENOMEM;
+        if (kind == PROV_HUB_GROUP) {
+                RefSet none = {};
+
+                r = refset_from_members(s, resource, id, &members);
+                if (r < 0)
+                        return r;
+                r = members_apply(s, ref, &none, &members);
+                if (r < 0)
+                        return r;
+                r = audit_add_member_delta(s, audit, &none, &members);
+                if (r < 0)
+                        return r;
+        }
+        r = change_append(s, kind, id, "upsert", usec);
+        if (r < 0)
+                return r;
+        r = audit_append(s, who, kind, id, NULL, audit, usec);
+        if (r < 0)
+                return r;
+        if (ret) {
+                r = render_by_id(s, kind, id, how, &rendered);
+                if (r < 0)
+                        return r;
+        }
+        r = prov_sql_commit(&tx);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = TAKE_PTR(rendered);
+        return 0;
+}
+
+/* If-Match: "*", or the current ETag (weak or not: clients echo what they got, some drop W/). */
+static bool if_match_ok(const char *if_match, int64_t version) {
+        char etag[32];
+
+        if (!if_match || streq(if_match, "*"))
+                return true;
+        etag_format(version, etag);
+        return streq(if_match, etag) || streq(if_match, etag + 2);
+}
+
+/* Reads a row for a change: 404 when there is none, 412 when If-Match fails. */
+static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, Row *ret,
+                          ProvScimError *err) {
+        _cleanup_(row_done) Row row = {};
+        char etag[32];
+        int r;
+
+        r = row_by_id(s, kind, id, &row);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return prov_scim_error_set(err, 404, NULL, "%s %.64s not found", hub_kind_to_string(kind), id);
+        if (!if_match_ok(if_match, row.version))
+                return prov_scim_error_set(err, 412, NULL, "If-Match %.64s is not the current version %s",
+                                           if_match, etag_format(row.version, etag));
+        *ret = row;
+        row = (Row) {};
+        return 0;
+}
+
+static int stored_parse(HubStore *s, ProvHubKind kind, const Row *row, cJSON **ret) {
+        cJSON *o = cJSON_Parse(row->json);
+        if (!o || !cJSON_IsObject(o)) {
+                cJSON_Delete(o);
+                return prov_sql_failf(s->sql, -EBADMSG, "%s %s: stored JSON is not an object",
+                                      hub_kind_to_string(kind), row->id);
+        }
+        *ret = o;
+        return 0;
+}
+
+int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
+                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret, bool *ret_changed,
+                     ProvScimError *err) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        _cleanup_(row_done) Row row = {};
+        _cleanup_(cJSON_Deletep) cJSON *cur = NULL, *old = NULL, *new = NULL, *rendered = NULL, *audit = NULL;
+        _cleanup_(refset_done) RefSet old_members = {}, new_members = {};
+        _cleanup_free_ char *json = NULL;
+        bool json_changed, members_changed = false;
+        Columns c;
+        int64_t usec;
+        int r;
+
+        if (!s || !kind_valid(kind) || !id || !fn)
+                return -EINVAL;
+
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        r = row_for_change(s, kind, id, if_match, &row, err);
+        if (r < 0)
+                return r;
+        r = stored_parse(s, kind, &row, &old);
+        if (r < 0)
+                return r;
+        r = render_row(s, kind, &row, how, true, &cur);
+        if (r < 0)
+                return r;
+        r = fn(cur, userdata, err);
+        if (r < 0)
+                return r;
+
+        r = stored_form(kind, cur, &new);
+        if (r < 0)
+                return r;
+        r = columns_of(kind, new, &c, err);
+        if (r < 0)
+                return r;
+        json_changed = !cJSON_Compare(old, new, true);
+        if (kind == PROV_HUB_GROUP) {
+                r = refset_load(s, row.ref, &old_members);
+                if (r < 0)
+                        return r;
+                r = refset_from_members(s, cur, id, &new_members);
+                if (r < 0)
+                        return r;
+                members_changed = !refset_equal(&old_members, &new_members);
+        }
+
+        if (!json_changed && !members_changed) {
+                /* A re-sent PATCH: nothing written, the transaction only read. */
+                if (ret) {
+                        r = render_row(s, kind, &row, how, how ? how->with_members : true, &rendered);
+                        if (r < 0)
+                                return r;
+                }
+                prov_sql_abort(&tx);
+                if (ret)
+                        *ret = TAKE_PTR(rendered);
+                if (ret_changed)
+                        *ret_changed = false;
+                return 0;
+        }
+
+        if (kind == PROV_HUB_USER) {
+                r = check_user_name(s, c.name, row.ref, err);
+                if (r < 0)
+                        return r;
+        }
+        json = cJSON_PrintUnformatted(new);
+        if (!json)
+                return -ENOMEM;
+        usec = store_stamp(s);
+        r = row_update(s, kind, row.ref, &c, json, usec);
+        if (r < 0)
+                return r;
+        audit = cJSON_Duplicate(new, true);
+        if (!audit)
+                return -ENOMEM;
+        if (members_changed) {
+                r = members_apply(s, row.ref, &old_members, &new_members);
+                if (r < 0)
+                        return r;
+                r = audit_add_member_delta(s, audit, &old_members, &new_members);
+                if (r < 0)
+                        return r;
+        }
+        r = change_append(s, kind, id, "upsert", usec);
+        if (r < 0)
+                return r;
+        r = audit_append(s, who, kind, id, old, audit, usec);
+        if (r < 0)
+                return r;
+        if (ret) {
+                r = render_by_id(s, kind, id, how, &rendered);
+                if (r < 0)
+                        return r;
+        }
+        r = prov_sql_commit(&tx);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = TAKE_PTR(rendered);
+        if (ret_changed)
+                *ret_changed = true;
+        return 0;
+}
+
+/* A group the deleted user was in. */
+typedef struct GroupRef {
+        int64_t ref;
+        char *id;
+} GroupRef;
+
+/* A deleted user leaves its groups: each loses the member row and gets a new version and a
+ * seq, so that hosts following the feed see the group without it. The ids go to audit. */
+static int user_leave_groups(HubStore *s, int64_t user_ref, int64_t usec, cJSON *audit) {
+        _cleanup_free_ GroupRef *groups = NULL;
+        size_t n = 0, allocated = 0;
+        cJSON *left;
+        int r = 0;
+
+        {
+                _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+
+                r = prov_sql_stmt(s->sql, STMT_USER_GROUP_REFS, &st);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_int64(st, 1, user_ref) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                while ((r = prov_sql_step(s->sql, st)) > 0) {
+                        if (n == allocated) {
+                                size_t a = allocated ? allocated * 2 : 8;
+                                GroupRef *p = reallocarray(groups, a, sizeof(GroupRef));
+                                if (!p) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                groups = p;
+                                allocated = a;
+                        }
+                        groups[n] = (GroupRef) { .ref = sqlite3_column_int64(st, 0) };
+                        r = prov_sql_column_strdup(s->sql, st, 1, false, &groups[n].id);
+                        if (r < 0)
+                                break;
+                        n++;
+                }
+        }
+        if (r < 0)
+                goto finish;
+
+        left = n > 0 ? cJSON_AddArrayToObject(audit, "groupsLeft") : NULL;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+
+                r = member_set(s, STMT_MEMBER_DELETE, groups[i].ref, user_ref);
+                if (r < 0)
+                        goto finish;
+                r = prov_sql_stmt(s->sql, STMT_GROUP_TOUCH, &st);
+                if (r < 0)
+                        goto finish;
+                if (sqlite3_bind_int64(st, 1, groups[i].ref) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 2, usec) != SQLITE_OK) {
+                        r = prov_sql_fail(s->sql, 0);
+                        goto finish;
+                }
+                r = prov_sql_run(s->sql, st);
+                if (r < 0)
+                        goto finish;
+                r = change_append(s, PROV_HUB_GROUP, groups[i].id, "upsert", usec);
+                if (r < 0)
+                        goto finish;
+                if (!left || !cJSON_AddItemToArray(left, cJSON_CreateString(groups[i].id))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        }
+        r = 0;
+finish:
+        for (size_t i = 0; i < n; i++)
+                free(groups[i].id);
+        return r;
+}
+
+int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, const HubActor *who,
+                     ProvScimError *err) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(row_done) Row row = {};
+        _cleanup_(cJSON_Deletep) cJSON *old = NULL;
+        int64_t usec;
+        int r;
+
+        if (!s || !kind_valid(kind) || !id)
+                return -EINVAL;
+
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        r = row_for_change(s, kind, id, if_match, &row, err);
+        if (r < 0)
+                return r;
+        r = stored_parse(s, kind, &row, &old);
+        if (r < 0)
+                return r;
+        usec = store_stamp(s);
+        if (kind == PROV_HUB_USER) {
+                r = user_leave_groups(s, row.ref, usec, old);
+                if (r < 0)
+                        return r;
+        }
+        /* A group's member rows go with it (ON DELETE CASCADE). */
+        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_DELETE : STMT_GROUP_DELETE, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, row.ref) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        r = prov_sql_run(s->sql, st);
+        if (r < 0)
+                return r;
+        r = change_append(s, kind, id, "delete", usec);
+        if (r < 0)
+                return r;
+        r = audit_append(s, who, kind, id, old, NULL, usec);
+        if (r < 0)
+                return r;
+        return prov_sql_commit(&tx);
+}
+
+/* ---- lists ---- */
+
+/* Whether the filter looks at attr (members of a group, which a list without members does not
+ * render). */
+static bool filter_mentions(const ProvFilter *f, const char *attr) {
+        size_t n = strlen(attr);
+
+        if (!f)
+                return false;
+        if (f->attr && strncasecmp(f->attr, attr, n) == 0 && (f->attr[n] == '\0' || f->attr[n] == '.' || f->attr[n] == '['))
+                return true;
+        return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
+}
+
+/* Which index serves the filter: COND_ALL with *ret_scan when none does. */
+static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec,
+                          bool *ret_scan) {
+        const char *attr, *value;
+        int64_t usec;
+        bool inclusive;
+
+        *ret_scan = false;
+        if (!f)
+                return COND_ALL;
+        if (prov_filter_simple_eq(f, &attr, &value)) {
+                *ret_value = value;
+                if (streq(attr, "id"))
+                        return COND_ID;
+                if (streq(attr, "externalId"))
+                        return COND_EXTERNAL_ID;
+                if (streq(attr, kind == PROV_HUB_USER ? "userName" : "displayName"))
+                        return COND_NAME;
+        } else if (prov_filter_modified_since(f, &usec, &inclusive)) {
+                *ret_usec = usec;
+                return inclusive ? COND_MODIFIED_GE : COND_MODIFIED_GT;
+        }
+        *ret_scan = true;
+        return COND_ALL;
+}
+
+static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec, int64_t after) {
+        int r;
+
+        if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
+                r = sqlite3_bind_int64(st, 1, usec) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
+        else
+                r = prov_sql_bind_text(s->sql, st, 1, cond == COND_ALL ? NULL : value);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 2, after) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        return 0;
+}
+
+/* Adds a rendered resource to the page. */
+static int page_add(cJSON *resources, cJSON *o) {
+        if (!cJSON_AddItemToArray(resources, o)) {
+                cJSON_Delete(o);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* A list served by an index (or none: all, in ref order): the count, then one page, reading no
+ * more rows than it returns (plus one in cursor mode, to know whether more follow). */
+static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
+                        int64_t usec, const HubRender *how, HubPage *page) {
+        _cleanup_sql_reset_ sqlite3_stmt *count = NULL, *st = NULL;
+        int64_t n = 0, last_ref = 0;
+        int r;
+
+        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 1), &count);
+        if (r < 0)
+                return r;
+        r = list_bind(s, count, cond, value, usec, 0);
+        if (r < 0)
+                return r;
+        r = prov_sql_step(s->sql, count);
+        if (r < 0)
+                return r;
+        page->total = r > 0 ? sqlite3_column_int64(count, 0) : 0;
+        if (q->count == 0)
+                return 0;
+
+        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
+        if (r < 0)
+                return r;
+        r = list_bind(s, st, cond, value, usec, q->cursor ? q->after_cursor : 0);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 4, q->cursor ? 0 : (q->start_index > 1 ? q->start_index - 1 : 0)) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        for (;;) {
+                _cleanup_(row_done) Row row = {};
+                cJSON *o;
+
+                r = prov_sql_step(s->sql, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                if (n == (int64_t) q->count) {
+                        page->next_cursor = last_ref; /* one more follows */
+                        break;
+                }
+                r = row_read(s, st, &row);
+                if (r < 0)
+                        return r;
+                r = render_row(s, kind, &row, how, how ? how->with_members : true, &o);
+                if (r < 0)
+                        return r;
+                r = page_add(page->resources, o);
+                if (r < 0)
+                        return r;
+                last_ref = row.ref;
+                n++;
+        }
+        return 0;
+}
+
+/* A filter no index serves: every resource in ref order, matched one by one. The total needs
+ * all of them; the page keeps only its own. */
+static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *page) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        bool with_members = how ? how->with_members : true;
+        bool need_members = kind == PROV_HUB_GROUP && filter_mentions(q->filter, "members");
+        int64_t start = q->start_index > 1 ? q->start_index : 1, n = 0, last_ref = 0;
+        int r;
+
+        page->total = 0;
+        r = prov_sql_stmt(s->sql, STMT_LIST(kind, COND_ALL, 0), &st);
+        if (r < 0)
+                return r;
+        r = list_bind(s, st, COND_ALL, NULL, 0, 0);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 3, -1) != SQLITE_OK || sqlite3_bind_int64(st, 4, 0) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        for (;;) {
+                _cleanup_(row_done) Row row = {};
+                _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+                bool in_page;
+
+                r = prov_sql_step(s->sql, st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        break;
+                r = row_read(s, st, &row);
+                if (r < 0)
+                        return r;
+                r = render_row(s, kind, &row, how, with_members || need_members, &o);
+                if (r < 0)
+                        return r;
+                if (!prov_filter_match(q->filter, o))
+                        continue;
+                page->total++;
+
+                if (q->cursor)
+                        in_page = row.ref > q->after_cursor && n < (int64_t) q->count;
+                else
+                        in_page = page->total >= start && n < (int64_t) q->count;
+                if (q->cursor && row.ref > q->after_cursor && n == (int64_t) q->count && page->next_cursor == 0)
+                        page->next_cursor = last_ref;
+                if (!in_page)
+                        continue;
+                if (!with_members)
+                        cJSON_DeleteItemFromObjectCaseSensitive(o, "members");
+                r = page_add(page->resources, TAKE_PTR(o));
+                if (r < 0)
+                        return r;
+                last_ref = row.ref;
+                n++;
+        }
+        return 0;
+}
+
+int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *ret,
+                   ProvScimError *err) {
+        _cleanup_(cJSON_Deletep) cJSON *resources = NULL;
+        HubPage page = {};
+        const char *value = NULL;
+        int64_t usec = 0;
+        ListCond cond;
+        bool scan;
+        int r;
+
+        if (!s || !kind_valid(kind) || !q || !ret)
+                return -EINVAL;
+        if (q->cursor && q->after_cursor < 0)
+                return prov_scim_error_set(err, 400, "invalidCursor", "cursor out of range");
+
+        resources = cJSON_CreateArray();
+        if (!resources)
+                return -ENOMEM;
+        page.resources = resources;
+
+        cond = list_cond(kind, q->filter, &value, &usec, &scan);
+        if (scan)
+                r = list_scan(s, kind, q, how, &page);
+        else
+                r = list_indexed(s, kind, q, cond, value, usec, how, &page);
+        if (r < 0)
+                return r;
+        if (!q->cursor)
+                page.next_cursor = 0;
+
+        page.resources = TAKE_PTR(resources);
+        *ret = page;
+        return 0;
+}
+
+/* ---- cursors ---- */
+
+/* A cursor is the ref of the last resource of the previous page, in decimal: 1 to 18 digits,
+ * no sign, no leading zero. */
+int hub_cursor_parse(const char *s, int64_t *ret) {
+        int64_t v = 0;
+        size_t n;
+
+        if (!s || !ret)
+                return -EINVAL;
+        n = strlen(s);
+        if (n == 0 || n > 18 || s[0] == '0')
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (s[i] - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+char *hub_cursor_format(int64_t n) {
+        char *p;
+
+        if (n <= 0)
+                return NULL;
+        if (asprintf(&p, "%" PRId64, n) < 0)
+                return NULL;
+        return p;
+}

@@ -1,0 +1,14 @@
+# The hub's store (hub/hub-store.c) on the shared SQLite core (common/libprovsql.la); part of libhub.
+hub_libhub_la_SOURCES += hub/hub-store.h hub/hub-store.c
+hub_libhub_la_CFLAGS += $(SQLITE_CFLAGS) $(CJSON_CFLAGS)
+hub_libhub_la_LIBADD += hub/libhubscim.la common/libprovsql.la $(SQLITE_LIBS) $(CJSON_LIBS)
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-hub-store
+TESTS += tests/unit/test-hub-store
+
+tests_unit_test_hub_store_SOURCES = tests/unit/test-hub-store.c
+tests_unit_test_hub_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
+tests_unit_test_hub_store_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_hub_store_LDADD = hub/libhub.la $(SQLITE_LIBS) $(CJSON_LIBS) $(CMOCKA_LIBS)
+endif
