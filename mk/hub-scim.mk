@@ -12,7 +12,7 @@ hub_libhubscim_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 hub_libhubscim_la_LIBADD = syncd/libprovscimparse.la common/libprovcommon.la $(CJSON_LIBS)
 
 if HAVE_CMOCKA
-HUB_SCIM_TESTS = tests/unit/test-hub-filter
+HUB_SCIM_TESTS = tests/unit/test-hub-filter tests/unit/test-hub-resource
 check_PROGRAMS += $(HUB_SCIM_TESTS)
 TESTS += $(HUB_SCIM_TESTS)
 
@@ -20,4 +20,9 @@ tests_unit_test_hub_filter_SOURCES = tests/unit/test-hub-filter.c
 tests_unit_test_hub_filter_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
 tests_unit_test_hub_filter_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_hub_filter_LDADD = hub/libhubscim.la $(CMOCKA_LIBS)
+
+tests_unit_test_hub_resource_SOURCES = tests/unit/test-hub-resource.c
+tests_unit_test_hub_resource_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
+tests_unit_test_hub_resource_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_hub_resource_LDADD = hub/libhubscim.la $(CMOCKA_LIBS)
 endif
