@@ -162,6 +162,34 @@ static int parse_int_param(const char *s, int64_t *ret) {
         return 0;
 }
 
+/* A comparison of meta.created or meta.lastModified with something that is not a timestamp can
+ * never match: it is a client's mistake (a delta query with a broken "since"), answered 400
+ * rather than an empty list that reads as "nothing changed". */
+static bool filter_timestamps_valid(const ProvFilter *f) {
+        int64_t usec;
+
+        if (!f)
+                return true;
+        switch (f->op) {
+        case PROV_FILTER_AND:
+        case PROV_FILTER_OR:
+                return filter_timestamps_valid(f->left) && filter_timestamps_valid(f->right);
+        case PROV_FILTER_NOT:
+                return filter_timestamps_valid(f->left);
+        case PROV_FILTER_EQ:
+        case PROV_FILTER_NE:
+        case PROV_FILTER_GT:
+        case PROV_FILTER_GE:
+        case PROV_FILTER_LT:
+        case PROV_FILTER_LE:
+                if (f->attr && (strcasecmp(f->attr, "meta.lastModified") == 0 || strcasecmp(f->attr, "meta.created") == 0))
+                        return cJSON_IsString(f->value) && prov_scim_timestamp_parse(f->value->valuestring, &usec) >= 0;
+                return true;
+        default:
+                return true;
+        }
+}
+
 static void handle_list(HubContext *ctx, const HubRequest *req, ProvHubKind kind, HubReply *reply) {
         _cleanup_(prov_filter_freep) ProvFilter *filter = NULL;
         HubRender how = { .base_url = req->base_url, .with_members = kind == PROV_HUB_GROUP && wants_members(req) };
@@ -176,6 +204,10 @@ static void handle_list(HubContext *ctx, const HubRequest *req, ProvHubKind kind
                 r = prov_filter_parse(req->filter, &filter, &err);
                 if (r < 0) {
                         hub_reply_error(reply, &err);
+                        return;
+                }
+                if (!filter_timestamps_valid(filter)) {
+                        fail(reply, 400, "invalidFilter", "meta.created and meta.lastModified compare with RFC 3339 timestamps.");
                         return;
                 }
                 q.filter = filter;
