@@ -901,6 +901,12 @@ bool prov_filter_match(const ProvFilter *f, const cJSON *resource) {
         return match_in(f, resource, NULL);
 }
 
+bool prov_filter_match_element(const ProvFilter *f, const cJSON *element, const char *attr) {
+        if (!f || !element || !attr)
+                return false;
+        return match_in(f, element, attr);
+}
+
 bool prov_filter_simple_eq(const ProvFilter *f, const char **ret_attr, const char **ret_value) {
         static const char *const indexed[] = { "id", "userName", "externalId", "displayName" };
 

@@ -50,6 +50,11 @@ bool prov_filter_modified_since(const ProvFilter *f, int64_t *ret_usec, bool *re
  * attr set), a filtered one as a VALUE_PATH node (attr, left, sub). 400 invalidPath otherwise. */
 int prov_filter_parse_path(const char *text, ProvFilter **ret, ProvScimError *err);
 
+/* For the PATCH engine: whether one element of the multi-valued attribute attr ("emails",
+ * "members") matches f, the filter between the brackets of a value path (its attrs relative to
+ * the element; members[value eq ...] compares ids case-exactly). */
+bool prov_filter_match_element(const ProvFilter *f, const cJSON *element, const char *attr);
+
 /* An RFC 3339 timestamp ("2026-01-01T00:00:00Z", fractions and offsets allowed) in µs since the
  * epoch; -EINVAL when s is not one. */
 int prov_scim_timestamp_parse(const char *s, int64_t *ret_usec);

@@ -12,7 +12,7 @@ hub_libhubscim_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 hub_libhubscim_la_LIBADD = syncd/libprovscimparse.la common/libprovcommon.la $(CJSON_LIBS)
 
 if HAVE_CMOCKA
-HUB_SCIM_TESTS = tests/unit/test-hub-filter tests/unit/test-hub-resource
+HUB_SCIM_TESTS = tests/unit/test-hub-filter tests/unit/test-hub-patch tests/unit/test-hub-resource
 check_PROGRAMS += $(HUB_SCIM_TESTS)
 TESTS += $(HUB_SCIM_TESTS)
 
@@ -25,4 +25,9 @@ tests_unit_test_hub_resource_SOURCES = tests/unit/test-hub-resource.c
 tests_unit_test_hub_resource_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
 tests_unit_test_hub_resource_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_hub_resource_LDADD = hub/libhubscim.la $(CMOCKA_LIBS)
+
+tests_unit_test_hub_patch_SOURCES = tests/unit/test-hub-patch.c
+tests_unit_test_hub_patch_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
+tests_unit_test_hub_patch_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_hub_patch_LDADD = hub/libhubscim.la $(CMOCKA_LIBS)
 endif
