@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Smoke test of provision-hub: the real hub on 127.0.0.1:0 with plain HTTP (allowed on
 loopback), a token made by `token-new`, a user created and read back (by id and by filter),
-401 without a token, and the token never in the log. Exit 0 pass, 1 fail, 77 hub not built."""
+401 without a token, 429 + Retry-After beyond max_requests, and the token never in the log. Exit 0 pass, 1 fail, 77 hub not built."""
 
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -45,7 +46,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="test-hub-smoke.")
     conf = os.path.join(tmp, "hub.conf")
     with open(conf, "w") as f:
-        f.write("[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\n"
+        f.write("[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\nmax_requests = 2\n"
                 f"[store]\npath = {tmp}/state/hub.db\n"
                 f"[tokens]\nscim_token_file = {tmp}/scim.tokens\nhost_token_file = {tmp}/host.tokens\n"
                 f"admin_token_file = {tmp}/admin.tokens\n")
@@ -104,6 +105,24 @@ def main():
         assert status == 404, status
         status, _, spc = request("GET", base + "/ServiceProviderConfig", token)
         assert status == 200 and spc["patch"]["supported"] is True, spc
+
+        # Overload: two requests still sending their bodies fill max_requests = 2; a third is
+        # answered 429 with Retry-After, and once they are gone the hub answers again.
+        port = int(m.group(2))
+        slow = []
+        for _ in range(2):
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall((f"POST /scim/v2/Users HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                       "Content-Type: application/scim+json\r\nContent-Length: 100\r\n\r\n{").encode())
+            slow.append(c)
+        time.sleep(0.3)
+        status, headers, body = request("GET", base + "/Users", token)
+        assert status == 429 and headers.get("Retry-After"), (status, headers, body)
+        for c in slow:
+            c.close()
+        time.sleep(0.3)
+        status, _, _ = request("GET", base + "/Users", token)
+        assert status == 200, status
 
         text = open(log_path).read()
         assert token not in text and token[5:] not in text, "the token is in the log"
