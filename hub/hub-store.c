@@ -88,11 +88,11 @@ _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per s
 #define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json"
 
 /* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
- * the ref to start after, ?3 LIMIT, ?4 OFFSET. INDEXED BY makes preparing fail rather than
+ * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes preparing fail rather than
  * silently scanning when the index cannot serve the condition. */
 #define LIST_PAGE(table, cond) \
         "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
-#define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond " AND ref > ?2"
+#define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond
 
 typedef enum ListCond {
         COND_ALL,
@@ -134,7 +134,8 @@ enum {
 #define STMT_LIST(kind, cond, count) (_STMT_LIST_BASE + ((kind) * _COND_MAX + (cond)) * 2 + (count))
 
 #define LIST_STATEMENTS(table, name_col)                                                                 \
-        LIST_PAGE(table, "?1 IS NULL"), LIST_COUNT(table, "?1 IS NULL"), LIST_PAGE(table, "id = ?1"),          \
+        /* all: a count without WHERE, which SQLite answers from the smallest index */                  \
+        LIST_PAGE(table, "?1 IS NULL"), "SELECT count(*) FROM " table, LIST_PAGE(table, "id = ?1"),              \
                 LIST_COUNT(table, "id = ?1"),                                                                   \
                 LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                           \
                 LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                          \
@@ -195,6 +196,16 @@ struct HubStore {
          * per write, and are taken inside the writing transaction, so that they follow commit
          * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */
         int64_t last_usec;
+        /* Per kind, the unfiltered list as of change head `head`: its total, and where the last
+         * page by index ended, so that a client walking by startIndex (Okta, provision-syncd's
+         * pull) costs one page per request, not the rows before it, while nothing changed. */
+        struct {
+                bool valid;
+                int64_t head;
+                int64_t total;
+                int64_t next_index;
+                int64_t after_ref;
+        } walk[2];
 };
 
 /* One resource's row (ROW_COLUMNS). */
@@ -1267,16 +1278,21 @@ static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **re
         return COND_ALL;
 }
 
-static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec, int64_t after) {
-        int r;
+/* Binds the condition's value (?1; the count of all has none) and, for a page, the ref to
+ * start after (?2). */
+static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec, int64_t after,
+                     bool count) {
+        int r = 0;
 
         if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
                 r = sqlite3_bind_int64(st, 1, usec) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
-        else
-                r = prov_sql_bind_text(s->sql, st, 1, cond == COND_ALL ? NULL : value);
+        else if (cond != COND_ALL)
+                r = prov_sql_bind_text(s->sql, st, 1, value);
+        else if (!count)
+                r = sqlite3_bind_null(st, 1) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 2, after) != SQLITE_OK)
+        if (!count && sqlite3_bind_int64(st, 2, after) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
         return 0;
 }
@@ -1295,30 +1311,49 @@ static int page_add(cJSON *resources, cJSON *o) {
 static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
                         int64_t usec, const HubRender *how, HubPage *page) {
         _cleanup_sql_reset_ sqlite3_stmt *count = NULL, *st = NULL;
-        int64_t n = 0, last_ref = 0;
+        int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after, offset;
+        bool memo = false;
         int r;
 
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 1), &count);
-        if (r < 0)
-                return r;
-        r = list_bind(s, count, cond, value, usec, 0);
-        if (r < 0)
-                return r;
-        r = prov_sql_step(s->sql, count);
-        if (r < 0)
-                return r;
-        page->total = r > 0 ? sqlite3_column_int64(count, 0) : 0;
+        if (cond == COND_ALL) {
+                r = store_get_int(s, STMT_HEAD, &head);
+                if (r < 0)
+                        return r;
+                memo = s->walk[kind].valid && s->walk[kind].head == head;
+        }
+
+        if (memo)
+                page->total = s->walk[kind].total;
+        else {
+                r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 1), &count);
+                if (r < 0)
+                        return r;
+                r = list_bind(s, count, cond, value, usec, 0, true);
+                if (r < 0)
+                        return r;
+                r = prov_sql_step(s->sql, count);
+                if (r < 0)
+                        return r;
+                page->total = r > 0 ? sqlite3_column_int64(count, 0) : 0;
+        }
         if (q->count == 0)
                 return 0;
+
+        if (q->cursor)
+                after = q->after_cursor, offset = 0;
+        else if (memo && start == s->walk[kind].next_index)
+                after = s->walk[kind].after_ref, offset = 0;
+        else
+                after = 0, offset = start - 1;
 
         r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
-        r = list_bind(s, st, cond, value, usec, q->cursor ? q->after_cursor : 0);
+        r = list_bind(s, st, cond, value, usec, after, false);
         if (r < 0)
                 return r;
         if (sqlite3_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 4, q->cursor ? 0 : (q->start_index > 1 ? q->start_index - 1 : 0)) != SQLITE_OK)
+            sqlite3_bind_int64(st, 4, offset) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
         for (;;) {
                 _cleanup_(row_done) Row row = {};
@@ -1345,6 +1380,16 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
                 last_ref = row.ref;
                 n++;
         }
+
+        if (cond == COND_ALL) {
+                bool walked = !q->cursor && n > 0;
+
+                s->walk[kind].valid = true;
+                s->walk[kind].head = head;
+                s->walk[kind].total = page->total;
+                s->walk[kind].next_index = walked ? start + n : 0; /* 0: no index walk to continue */
+                s->walk[kind].after_ref = walked ? last_ref : 0;
+        }
         return 0;
 }
 
@@ -1361,7 +1406,7 @@ static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, const Hub
         r = prov_sql_stmt(s->sql, STMT_LIST(kind, COND_ALL, 0), &st);
         if (r < 0)
                 return r;
-        r = list_bind(s, st, COND_ALL, NULL, 0, 0);
+        r = list_bind(s, st, COND_ALL, NULL, 0, 0, false);
         if (r < 0)
                 return r;
         if (sqlite3_bind_int64(st, 3, -1) != SQLITE_OK || sqlite3_bind_int64(st, 4, 0) != SQLITE_OK)
