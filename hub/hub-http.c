@@ -210,6 +210,15 @@ static int authenticate(HubServer *s, struct MHD_Connection *c, HubRole *ret_rol
         return hub_tokens_check(s->ctx->tokens, t, n, ret_role, ret_name);
 }
 
+/* The path for a log line: a segment that looks like one of our tokens (a client that put its
+ * token in the URL) is replaced, so that no token reaches the journal whatever a client sends. */
+static const char *url_for_log(const char *url, char *buf, size_t size) {
+        if (!strstr(url, HUB_TOKEN_PREFIX))
+                return url;
+        snprintf(buf, size, "%.*s(redacted)", (int) (strstr(url, HUB_TOKEN_PREFIX) - url), url);
+        return buf;
+}
+
 static bool content_type_is(struct MHD_Connection *c, const char *what) {
         const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
 
@@ -222,6 +231,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         HubRequest req = { .method = method };
         _cleanup_free_ char *base = NULL;
         const char *host, *name = NULL, *ct;
+        char logbuf[128];
         HubReply reply = {};
         enum MHD_Result ret;
         HubRole role;
@@ -237,7 +247,8 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
 
         /* Hosts read; identity providers and admins write. */
         if (role == HUB_ROLE_HOST && !streq(method, "GET")) {
-                log_notice("Refused %s %s to host token '%s'.", method, SAFE(url), name);
+                log_notice("Refused %s %s to host token '%s'.", method, SAFE(url_for_log(url, logbuf, sizeof(logbuf))),
+                           name);
                 return send_error(c, 403, NULL, "This token may only read.", integer_status, 0);
         }
 
@@ -265,6 +276,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         hub_handle_scim(s->ctx, &req, &reply);
         if (reply.status == 0)
                 reply.status = 500;
+        url = url_for_log(url, logbuf, sizeof(logbuf));
         if (reply.status >= 500)
                 log_error("%s %s by '%s' answered %u.", method, SAFE(url), name, reply.status);
         else if (!streq(method, "GET"))
