@@ -647,6 +647,94 @@ static void test_modified_since(void **state) {
                 free(ids[i]);
 }
 
+/* A walk by startIndex continues where the last page ended only while nothing changed: after a
+ * delete, index n is again the n-th resource. */
+static void test_index_walk(void **state) {
+        Fixture *f = *state;
+        char *ids[30];
+        HubPage page = {};
+        ProvScimError err = {};
+
+        for (int i = 0; i < 30; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "w%02d", i);
+                ids[i] = create_user(f, name, NULL);
+        }
+        HubQuery q = { .start_index = 1, .count = 10 };
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
+        cJSON_Delete(page.resources);
+        q.start_index = 11;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[10]);
+        cJSON_Delete(page.resources);
+        /* Asking for the same page again, and out of order, gives the same answers. */
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[10]);
+        cJSON_Delete(page.resources);
+        q.start_index = 5;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[4]);
+        cJSON_Delete(page.resources);
+
+        q.start_index = 15;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
+        cJSON_Delete(page.resources);
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, ids[0], NULL, &who, &err), 0);
+        q.start_index = 25;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 29);
+        assert_int_equal(cJSON_GetArraySize(page.resources), 5);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[25]);
+        cJSON_Delete(page.resources);
+        q.start_index = 100;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 29);
+        assert_int_equal(cJSON_GetArraySize(page.resources), 0);
+        cJSON_Delete(page.resources);
+        q.start_index = 100;
+        assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 29);
+        assert_int_equal(cJSON_GetArraySize(page.resources), 0);
+        cJSON_Delete(page.resources);
+
+        for (int i = 0; i < 30; i++)
+                free(ids[i]);
+}
+
+/* Groups: displayName through its index (case-insensitively), members through a scan, and a
+ * list without members still filtering on them. */
+static void test_group_filters(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *a = create_user(f, "a", NULL), *b = create_user(f, "b", NULL);
+        const char *ga[] = { a }, *gb[] = { a, b };
+        _cleanup_free_ char *g1 = create_group(f, "Ops", ga, 1), *g2 = create_group(f, "Dev", gb, 2);
+        HubRender bare = { .base_url = BASE_URL, .with_members = false };
+        HubQuery q = { .start_index = 1, .count = 10 };
+        ProvScimError err = {};
+        HubPage page = {};
+        char text[128];
+
+        assert_int_equal(list(f, PROV_HUB_GROUP, "displayName eq \"dev\"", &q, &page), 1);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), g2);
+        cJSON_Delete(page.resources);
+        assert_int_equal(list(f, PROV_HUB_GROUP, "userName eq \"a\"", &q, &page), 0);
+        cJSON_Delete(page.resources);
+
+        _cleanup_(prov_filter_freep) ProvFilter *p = NULL;
+        snprintf(text, sizeof(text), "members[value eq \"%s\"]", b);
+        assert_int_equal(prov_filter_parse(text, &p, &err), 0);
+        q.filter = p;
+        assert_int_equal(hub_store_list(f->s, PROV_HUB_GROUP, &q, &bare, &page, &err), 0);
+        assert_int_equal(page.total, 1);
+        const cJSON *g = cJSON_GetArrayItem(page.resources, 0);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(g, "id")), g2);
+        assert_null(cJSON_GetObjectItem(g, "members"));
+        cJSON_Delete(page.resources);
+        (void) g1;
+}
+
 static void test_cursor_text(void **state) {
         int64_t v;
         (void) state;
@@ -675,6 +763,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modified_since, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_index_walk, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_filters, setup, teardown),
                 cmocka_unit_test(test_cursor_text),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
