@@ -88,9 +88,9 @@ _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per s
 #define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json"
 
 /* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
- * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes preparing fail rather than
- * silently scanning when the index cannot serve the condition. */
-#define LIST_PAGE(table, cond) \
+ * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes
+ * preparing fail rather than silently scanning when the index cannot serve the condition. */
+#define LIST_PAGE(table, cond)                                                                              \
         "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
 #define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond
 
@@ -133,17 +133,17 @@ enum {
 
 #define STMT_LIST(kind, cond, count) (_STMT_LIST_BASE + ((kind) * _COND_MAX + (cond)) * 2 + (count))
 
-#define LIST_STATEMENTS(table, name_col)                                                                 \
-        /* all: a count without WHERE, which SQLite answers from the smallest index */                  \
-        LIST_PAGE(table, "?1 IS NULL"), "SELECT count(*) FROM " table, LIST_PAGE(table, "id = ?1"),              \
-                LIST_COUNT(table, "id = ?1"),                                                                   \
-                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                           \
-                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                          \
-                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1"),                       \
-                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1"),                      \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                        \
-                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                       \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1"),                       \
+#define LIST_STATEMENTS(table, name_col)                                                                    \
+        /* all: a count without WHERE, which SQLite answers from the smallest index */                      \
+        LIST_PAGE(table, "?1 IS NULL"), "SELECT count(*) FROM " table, LIST_PAGE(table, "id = ?1"),         \
+                LIST_COUNT(table, "id = ?1"),                                                               \
+                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                       \
+                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                      \
+                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1"),                   \
+                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1"),                  \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                    \
+                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                   \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1"),                   \
                 LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec >= ?1")
 
 static const char *const statements[_STMT_MAX] = {
@@ -151,12 +151,15 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_GROUP_BY_ID] = "SELECT " ROW_COLUMNS " FROM groups WHERE id = ?1",
         [STMT_USER_REF_BY_ID] = "SELECT ref FROM users WHERE id = ?1",
         [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE user_name = ?1 AND ref != ?2",
-        [STMT_USER_INSERT] = "INSERT INTO users (id, user_name, external_id, active, created_usec, modified_usec,"
-                             " version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
-        [STMT_GROUP_INSERT] = "INSERT INTO groups (id, display_name, external_id, created_usec, modified_usec,"
-                              " version, json) VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)",
-        [STMT_USER_UPDATE] = "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, modified_usec = ?5,"
-                             " version = version + 1, json = ?6 WHERE ref = ?1",
+        [STMT_USER_INSERT] =
+                "INSERT INTO users (id, user_name, external_id, active, created_usec, modified_usec,"
+                " version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
+        [STMT_GROUP_INSERT] =
+                "INSERT INTO groups (id, display_name, external_id, created_usec, modified_usec,"
+                " version, json) VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)",
+        [STMT_USER_UPDATE] =
+                "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, modified_usec = ?5,"
+                " version = version + 1, json = ?6 WHERE ref = ?1",
         [STMT_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, modified_usec = ?4,"
                               " version = version + 1, json = ?5 WHERE ref = ?1",
         [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
@@ -167,14 +170,16 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_MEMBER_REFS] = "SELECT user_ref FROM members WHERE group_ref = ?1 ORDER BY user_ref",
         [STMT_GROUP_MEMBERS] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
                                " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
-        [STMT_USER_GROUPS] = "SELECT g.id, g.display_name FROM members m JOIN groups g ON g.ref = m.group_ref"
-                             " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
+        [STMT_USER_GROUPS] =
+                "SELECT g.id, g.display_name FROM members m JOIN groups g ON g.ref = m.group_ref"
+                " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
         [STMT_USER_GROUP_REFS] = "SELECT g.ref, g.id FROM members m JOIN groups g ON g.ref = m.group_ref"
                                  " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
         [STMT_CHANGE_APPEND] = "INSERT INTO changes (seq, kind, id, op, time_usec)"
                                " SELECT coalesce(max(seq), 0) + 1, ?1, ?2, ?3, ?4 FROM changes",
-        [STMT_AUDIT_APPEND] = "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
-                              " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
+        [STMT_AUDIT_APPEND] =
+                "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
+                " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
         [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
         [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0))",
@@ -631,7 +636,8 @@ static int refset_from_members(HubStore *s, const cJSON *resource, const char *g
                 int64_t ref;
 
                 if (!value) {
-                        fprintf(stderr, "<4>hub store: group %.64s: a member without a value, left out\n", group);
+                        fprintf(stderr, "<4>hub store: group %.64s: a member without a value, left out\n",
+                                group);
                         continue;
                 }
                 r = user_ref_by_id(s, value, &ref);
@@ -658,7 +664,8 @@ static int member_set(HubStore *s, unsigned stmt, int64_t group_ref, int64_t use
         r = prov_sql_stmt(s->sql, stmt, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, group_ref) != SQLITE_OK || sqlite3_bind_int64(st, 2, user_ref) != SQLITE_OK)
+        if (sqlite3_bind_int64(st, 1, group_ref) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 2, user_ref) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
         return prov_sql_run(s->sql, st);
 }
@@ -751,7 +758,8 @@ static int change_append(HubStore *s, ProvHubKind kind, const char *id, const ch
         if (r < 0)
                 return r;
         if ((r = prov_sql_bind_text(s->sql, st, 1, hub_kind_to_string(kind))) < 0 ||
-            (r = prov_sql_bind_text(s->sql, st, 2, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 3, op)) < 0)
+            (r = prov_sql_bind_text(s->sql, st, 2, id)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 3, op)) < 0)
                 return r;
         if (sqlite3_bind_int64(st, 4, usec) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
@@ -760,8 +768,8 @@ static int change_append(HubStore *s, ProvHubKind kind, const char *id, const ch
 
 /* One audit row per request: who, what, before and after (the stored forms; a group's members
  * as the ids added and removed, not the whole list). */
-static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, const char *id, const cJSON *before,
-                        const cJSON *after, int64_t usec) {
+static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, const char *id,
+                        const cJSON *before, const cJSON *after, int64_t usec) {
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *b = NULL, *a = NULL;
         int r;
@@ -778,8 +786,8 @@ static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, cons
         if ((r = prov_sql_bind_text(s->sql, st, 2, who ? who->token_name : NULL)) < 0 ||
             (r = prov_sql_bind_text(s->sql, st, 3, who ? who->method : NULL)) < 0 ||
             (r = prov_sql_bind_text(s->sql, st, 4, hub_kind_to_string(kind))) < 0 ||
-            (r = prov_sql_bind_text(s->sql, st, 5, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 6, b)) < 0 ||
-            (r = prov_sql_bind_text(s->sql, st, 7, a)) < 0)
+            (r = prov_sql_bind_text(s->sql, st, 5, id)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 6, b)) < 0 || (r = prov_sql_bind_text(s->sql, st, 7, a)) < 0)
                 return r;
         return prov_sql_run(s->sql, st);
 }
@@ -819,7 +827,8 @@ static int audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, c
                 if (r < 0)
                         return r;
                 /* A user deleted in this transaction has no id any more: its ref says who. */
-                if (r > 0 ? !cJSON_AddItemToArray(to, cJSON_CreateString((const char *) sqlite3_column_text(st, 0)))
+                if (r > 0 ? !cJSON_AddItemToArray(
+                                    to, cJSON_CreateString((const char *) sqlite3_column_text(st, 0)))
                           : !cJSON_AddItemToArray(to, cJSON_CreateNumber((double) ref)))
                         return -ENOMEM;
         }
@@ -834,11 +843,13 @@ static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Colum
         r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, &st);
         if (r < 0)
                 return r;
-        if ((r = prov_sql_bind_text(s->sql, st, 1, id)) < 0 || (r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
+        if ((r = prov_sql_bind_text(s->sql, st, 1, id)) < 0 ||
+            (r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
             (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
                 return r;
         if (kind == PROV_HUB_USER) {
-                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK || sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
+                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
                         return prov_sql_fail(s->sql, 0);
                 r = prov_sql_bind_text(s->sql, st, 6, json);
         } else {
@@ -855,7 +866,8 @@ static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Colum
         return 0;
 }
 
-static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns *c, const char *json, int64_t usec) {
+static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns *c, const char *json,
+                      int64_t usec) {
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         int r;
 
@@ -868,7 +880,8 @@ static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns 
             (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
                 return r;
         if (kind == PROV_HUB_USER) {
-                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK || sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
+                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
                         return prov_sql_fail(s->sql, 0);
                 r = prov_sql_bind_text(s->sql, st, 6, json);
         } else {
@@ -989,7 +1002,8 @@ static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const c
         if (r < 0)
                 return r;
         if (r == 0)
-                return prov_scim_error_set(err, 404, NULL, "%s %.64s not found", hub_kind_to_string(kind), id);
+                return prov_scim_error_set(err, 404, NULL, "%s %.64s not found", hub_kind_to_string(kind),
+                                           id);
         if (!if_match_ok(if_match, row.version))
                 return prov_scim_error_set(err, 412, NULL, "If-Match %.64s is not the current version %s",
                                            if_match, etag_format(row.version, etag));
@@ -1010,11 +1024,12 @@ static int stored_parse(HubStore *s, ProvHubKind kind, const Row *row, cJSON **r
 }
 
 int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
-                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret, bool *ret_changed,
-                     ProvScimError *err) {
+                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret,
+                     bool *ret_changed, ProvScimError *err) {
         _cleanup_sql_tx_ ProvSqlTx tx = {};
         _cleanup_(row_done) Row row = {};
-        _cleanup_(cJSON_Deletep) cJSON *cur = NULL, *old = NULL, *new = NULL, *rendered = NULL, *audit = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *cur = NULL, *old = NULL, *new = NULL, *rendered = NULL,
+                                       *audit = NULL;
         _cleanup_(refset_done) RefSet old_members = {}, new_members = {};
         _cleanup_free_ char *json = NULL;
         bool json_changed, members_changed = false;
@@ -1193,8 +1208,8 @@ finish:
         return r;
 }
 
-int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, const HubActor *who,
-                     ProvScimError *err) {
+int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
+                     const HubActor *who, ProvScimError *err) {
         _cleanup_sql_tx_ ProvSqlTx tx = {};
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         _cleanup_(row_done) Row row = {};
@@ -1247,7 +1262,8 @@ static bool filter_mentions(const ProvFilter *f, const char *attr) {
 
         if (!f)
                 return false;
-        if (f->attr && strncasecmp(f->attr, attr, n) == 0 && (f->attr[n] == '\0' || f->attr[n] == '.' || f->attr[n] == '['))
+        if (f->attr && strncasecmp(f->attr, attr, n) == 0 &&
+            (f->attr[n] == '\0' || f->attr[n] == '.' || f->attr[n] == '['))
                 return true;
         return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
 }
@@ -1280,8 +1296,8 @@ static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **re
 
 /* Binds the condition's value (?1; the count of all has none) and, for a page, the ref to
  * start after (?2). */
-static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec, int64_t after,
-                     bool count) {
+static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec,
+                     int64_t after, bool count) {
         int r = 0;
 
         if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
@@ -1311,7 +1327,8 @@ static int page_add(cJSON *resources, cJSON *o) {
 static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
                         int64_t usec, const HubRender *how, HubPage *page) {
         _cleanup_sql_reset_ sqlite3_stmt *count = NULL, *st = NULL;
-        int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after, offset;
+        int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after,
+                offset;
         bool memo = false;
         int r;
 
@@ -1435,7 +1452,8 @@ static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, const Hub
                         in_page = row.ref > q->after_cursor && n < (int64_t) q->count;
                 else
                         in_page = page->total >= start && n < (int64_t) q->count;
-                if (q->cursor && row.ref > q->after_cursor && n == (int64_t) q->count && page->next_cursor == 0)
+                if (q->cursor && row.ref > q->after_cursor && n == (int64_t) q->count &&
+                    page->next_cursor == 0)
                         page->next_cursor = last_ref;
                 if (!in_page)
                         continue;

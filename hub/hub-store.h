@@ -66,13 +66,13 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
  * is not the current version. 404 for an unknown id. */
 typedef int (*HubModifyFn)(cJSON *resource, void *userdata, ProvScimError *err);
 int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
-                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret, bool *ret_changed,
-                     ProvScimError *err);
+                     void *userdata, const HubActor *who, const HubRender *how, cJSON **ret,
+                     bool *ret_changed, ProvScimError *err);
 
 /* Deletes a resource (a user leaves every group it was in: each such group changes). 404 for an
  * unknown id, 412 for a failed If-Match. */
-int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, const HubActor *who,
-                     ProvScimError *err);
+int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
+                     const HubActor *who, ProvScimError *err);
 
 /* A list request. Paging by index (start_index >= 1) or, when cursor is true, by the RFC 9865
  * cursor after_cursor (0 = from the start). count 0 gives the total only. */

@@ -53,14 +53,14 @@ static int teardown(void **state) {
         char p[PATH_MAX + 16];
 
         hub_store_close(f->s);
-        (void) unlink(f->path);
+        (void)unlink(f->path);
         snprintf(p, sizeof(p), "%s-wal", f->path);
-        (void) unlink(p);
+        (void)unlink(p);
         snprintf(p, sizeof(p), "%s-shm", f->path);
-        (void) unlink(p);
+        (void)unlink(p);
         snprintf(p, sizeof(p), "%s/state", f->dir);
-        (void) rmdir(p);
-        (void) rmdir(f->dir);
+        (void)rmdir(p);
+        (void)rmdir(f->dir);
         free(f);
         return 0;
 }
@@ -201,8 +201,9 @@ static void test_create_get(void **state) {
 
         assert_int_equal(head(f), 1);
         assert_int_equal(db_int(f, "SELECT count(*) FROM changes WHERE kind = 'User' AND op = 'upsert'"), 1);
-        assert_int_equal(db_int(f, "SELECT count(*) FROM audit WHERE token_name = 'entra' AND method = 'POST'"
-                                   " AND before_json IS NULL AND after_json LIKE '%\"Alice\"%'"),
+        assert_int_equal(db_int(f,
+                                "SELECT count(*) FROM audit WHERE token_name = 'entra' AND method = 'POST'"
+                                " AND before_json IS NULL AND after_json LIKE '%\"Alice\"%'"),
                          1);
 
         cJSON_Delete(in);
@@ -228,24 +229,24 @@ static void test_unique(void **state) {
 }
 
 static int fn_noop(cJSON *resource, void *userdata, ProvScimError *err) {
-        (void) resource, (void) userdata, (void) err;
+        (void)resource, (void)userdata, (void)err;
         return 0;
 }
 
 static int fn_deactivate(cJSON *resource, void *userdata, ProvScimError *err) {
-        (void) userdata, (void) err;
+        (void)userdata, (void)err;
         cJSON_ReplaceItemInObject(resource, "active", cJSON_CreateFalse());
         return 0;
 }
 
 static int fn_rename(cJSON *resource, void *userdata, ProvScimError *err) {
-        (void) err;
+        (void)err;
         cJSON_ReplaceItemInObject(resource, "userName", cJSON_CreateString(userdata));
         return 0;
 }
 
 static int fn_fail(cJSON *resource, void *userdata, ProvScimError *err) {
-        (void) resource, (void) userdata;
+        (void)resource, (void)userdata;
         return prov_scim_error_set(err, 400, "invalidPath", "no");
 }
 
@@ -260,8 +261,8 @@ static void test_modify(void **state) {
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, id, &how, &before), 0);
 
         /* A re-sent PATCH: nothing written. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_noop, NULL, &who, &how, &out, &changed,
-                                          &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_noop, NULL, &who, &how, &out,
+                                          &changed, &err),
                          0);
         assert_false(changed);
         assert_true(cJSON_Compare(before, out, true));
@@ -270,15 +271,15 @@ static void test_modify(void **state) {
         assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 2);
 
         /* A failing fn changes nothing and passes its error on. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_fail, NULL, &who, &how, &out, &changed,
-                                          &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_fail, NULL, &who, &how, &out,
+                                          &changed, &err),
                          -EINVAL);
         assert_int_equal(err.status, 400);
         assert_int_equal(head(f), 2);
 
         /* A change. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"1\"", fn_deactivate, NULL, &who, &how, &out,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"1\"", fn_deactivate, NULL, &who,
+                                          &how, &out, &changed, &err),
                          0);
         assert_true(changed);
         assert_true(cJSON_IsFalse(cJSON_GetObjectItem(out, "active")));
@@ -293,8 +294,8 @@ static void test_modify(void **state) {
         assert_int_equal(db_int(f, "SELECT max(change_seq) FROM audit"), 3);
 
         /* If-Match on the old version: 412, nothing written. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"1\"", fn_noop, NULL, &who, &how, &out,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"1\"", fn_noop, NULL, &who, &how,
+                                          &out, &changed, &err),
                          -EINVAL);
         assert_int_equal(err.status, 412);
         assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, id, "W/\"1\"", &who, &err), -EINVAL);
@@ -302,13 +303,13 @@ static void test_modify(void **state) {
         assert_int_equal(head(f), 3);
 
         /* Renaming to a taken userName, in another case: 409; to its own name in another case: fine. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_rename, (void *) "BOB", &who, &how, &out,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, NULL, fn_rename, (void *)"BOB", &who,
+                                          &how, &out, &changed, &err),
                          -EEXIST);
         assert_int_equal(err.status, 409);
         assert_int_equal(head(f), 3);
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"2\"", fn_rename, (void *) "ALICE", &who, &how,
-                                          &out, &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, id, "W/\"2\"", fn_rename, (void *)"ALICE",
+                                          &who, &how, &out, &changed, &err),
                          0);
         assert_true(changed);
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(out, "userName")), "ALICE");
@@ -327,10 +328,12 @@ static void test_modify(void **state) {
         assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, id, "W/\"3\"", &who, &err), 0);
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, id, &how, &out), -ENOENT);
         assert_int_equal(head(f), 5);
-        assert_int_equal(db_int(f, "SELECT count(*) FROM changes WHERE seq = 5 AND op = 'delete' AND kind = 'User'"),
-                         1);
-        assert_int_equal(db_int(f, "SELECT count(*) FROM audit WHERE after_json IS NULL AND before_json IS NOT NULL"),
-                         1);
+        assert_int_equal(
+                db_int(f, "SELECT count(*) FROM changes WHERE seq = 5 AND op = 'delete' AND kind = 'User'"),
+                1);
+        assert_int_equal(
+                db_int(f, "SELECT count(*) FROM audit WHERE after_json IS NULL AND before_json IS NOT NULL"),
+                1);
         cJSON_Delete(before);
 }
 
@@ -343,7 +346,7 @@ static int fn_members(cJSON *resource, void *userdata, ProvScimError *err) {
         cJSON *members = cJSON_GetObjectItem(resource, "members"), *m;
         int i = 0;
 
-        (void) err;
+        (void)err;
         cJSON_ArrayForEach(m, members) {
                 if (e->remove && streq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "value")), e->remove)) {
                         cJSON_DeleteItemFromArray(members, i);
@@ -361,9 +364,11 @@ static int fn_members(cJSON *resource, void *userdata, ProvScimError *err) {
 
 static bool has_member(const cJSON *group, const char *id) {
         const cJSON *m;
-        cJSON_ArrayForEach(m, cJSON_GetObjectItem(group, "members"))
-                if (streq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "value")), id))
-                        return true;
+        cJSON_ArrayForEach(
+                m,
+                cJSON_GetObjectItem(
+                        group, "members")) if (streq(cJSON_GetStringValue(cJSON_GetObjectItem(m, "value")),
+                                                     id)) return true;
         return false;
 }
 
@@ -406,8 +411,8 @@ static void test_members(void **state) {
 
         /* Remove a, add c: two member rows written, one new version, one seq. */
         MemberEdit e = { .remove = a, .add = c };
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_GROUP, g, "W/\"1\"", fn_members, &e, &who, &how, &out,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_GROUP, g, "W/\"1\"", fn_members, &e, &who, &how,
+                                          &out, &changed, &err),
                          0);
         assert_true(changed);
         assert_string_equal(meta_str(out, "version"), "W/\"2\"");
@@ -417,17 +422,18 @@ static void test_members(void **state) {
         assert_int_equal(head(f), 5);
         _cleanup_free_ char *after = db_text(f, "SELECT after_json FROM audit ORDER BY seq DESC LIMIT 1");
         cJSON *audit = cJSON_Parse(after);
-        assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(audit, "membersAdded"), 0)),
-                            c);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(audit, "membersRemoved"), 0)), a);
+                cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(audit, "membersAdded"), 0)), c);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(audit, "membersRemoved"), 0)),
+                a);
         assert_null(cJSON_GetObjectItem(audit, "members"));
         cJSON_Delete(audit);
 
         /* The same edit again changes nothing. */
         e = (MemberEdit) { .remove = NULL, .add = c };
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_GROUP, g, NULL, fn_members, &e, &who, &how, &out, &changed,
-                                          &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_GROUP, g, NULL, fn_members, &e, &who, &how, &out,
+                                          &changed, &err),
                          0);
         assert_false(changed);
         cJSON_Delete(out), out = NULL;
@@ -437,10 +443,12 @@ static void test_members(void **state) {
          * user's delete. */
         assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, b, NULL, &who, &err), 0);
         assert_int_equal(head(f), 7);
-        assert_int_equal(db_int(f, "SELECT count(*) FROM changes WHERE seq = 6 AND kind = 'Group' AND op = 'upsert'"),
-                         1);
-        assert_int_equal(db_int(f, "SELECT count(*) FROM changes WHERE seq = 7 AND kind = 'User' AND op = 'delete'"),
-                         1);
+        assert_int_equal(
+                db_int(f, "SELECT count(*) FROM changes WHERE seq = 6 AND kind = 'Group' AND op = 'upsert'"),
+                1);
+        assert_int_equal(
+                db_int(f, "SELECT count(*) FROM changes WHERE seq = 7 AND kind = 'User' AND op = 'delete'"),
+                1);
         assert_int_equal(hub_store_get(f->s, PROV_HUB_GROUP, g, &how, &out), 0);
         assert_string_equal(meta_str(out, "version"), "W/\"3\"");
         assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "members")), 1);
@@ -470,7 +478,8 @@ static ProvFilter *filter(const char *text) {
         return p;
 }
 
-static int64_t list(const Fixture *f, ProvHubKind kind, const char *filter_text, const HubQuery *q0, HubPage *page) {
+static int64_t list(const Fixture *f, ProvHubKind kind, const char *filter_text, const HubQuery *q0,
+                    HubPage *page) {
         _cleanup_(prov_filter_freep) ProvFilter *p = filter_text ? filter(filter_text) : NULL;
         HubQuery q = *q0;
         ProvScimError err = {};
@@ -538,10 +547,11 @@ static void test_paging(void **state) {
                 cJSON_Delete(page.resources);
                 pages++;
                 if (pages == 1) {
-                        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[3], NULL, fn_deactivate, NULL,
-                                                          &who, &how, NULL, &changed, &err),
+                        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[3], NULL, fn_deactivate,
+                                                          NULL, &who, &how, NULL, &changed, &err),
                                          0);
-                        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, ids[200], NULL, &who, &err), 0);
+                        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, ids[200], NULL, &who, &err),
+                                         0);
                         ids[N_USERS] = create_user(f, "late", NULL);
                 }
                 if (page.next_cursor == 0)
@@ -559,11 +569,13 @@ static void test_paging(void **state) {
         HubQuery q = { .start_index = 1, .count = 100 };
         assert_int_equal(list(f, PROV_HUB_USER, "userName eq \"user0042\"", &q, &page), 1);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[42]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[42]);
         cJSON_Delete(page.resources);
         assert_int_equal(list(f, PROV_HUB_USER, "externalId eq \"ext7\"", &q, &page), 1);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[7]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[7]);
         cJSON_Delete(page.resources);
         char text[128];
         snprintf(text, sizeof(text), "id eq \"%s\"", ids[9]);
@@ -574,17 +586,18 @@ static void test_paging(void **state) {
         cJSON_Delete(page.resources);
 
         /* A filter no index serves: a scan, paged. */
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[100], NULL, fn_deactivate, NULL, &who, &how, NULL,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[100], NULL, fn_deactivate, NULL, &who,
+                                          &how, NULL, &changed, &err),
                          0);
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[150], NULL, fn_deactivate, NULL, &who, &how, NULL,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[150], NULL, fn_deactivate, NULL, &who,
+                                          &how, NULL, &changed, &err),
                          0);
         HubQuery q2 = { .start_index = 2, .count = 1 };
         assert_int_equal(list(f, PROV_HUB_USER, "active eq false", &q2, &page), 3);
         assert_int_equal(cJSON_GetArraySize(page.resources), 1);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[100]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[100]);
         cJSON_Delete(page.resources);
         HubQuery q3 = { .cursor = true, .count = 2 };
         assert_int_equal(list(f, PROV_HUB_USER, "active eq false", &q3, &page), 3);
@@ -595,7 +608,8 @@ static void test_paging(void **state) {
         assert_int_equal(list(f, PROV_HUB_USER, "active eq false", &q3, &page), 3);
         assert_int_equal(cJSON_GetArraySize(page.resources), 1);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[150]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[150]);
         assert_int_equal(page.next_cursor, 0);
         cJSON_Delete(page.resources);
 
@@ -621,8 +635,8 @@ static void test_modified_since(void **state) {
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, ids[6], &how, &out), 0);
         snprintf(shown, sizeof(shown), "%s", meta_str(out, "lastModified"));
         cJSON_Delete(out);
-        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[2], NULL, fn_deactivate, NULL, &who, &how, NULL,
-                                          &changed, &err),
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, ids[2], NULL, fn_deactivate, NULL, &who, &how,
+                                          NULL, &changed, &err),
                          0);
 
         HubQuery q = { .start_index = 1, .count = 100 };
@@ -666,17 +680,20 @@ static void test_index_walk(void **state) {
         q.start_index = 11;
         assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[10]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[10]);
         cJSON_Delete(page.resources);
         /* Asking for the same page again, and out of order, gives the same answers. */
         assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[10]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[10]);
         cJSON_Delete(page.resources);
         q.start_index = 5;
         assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 30);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[4]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[4]);
         cJSON_Delete(page.resources);
 
         q.start_index = 15;
@@ -687,7 +704,8 @@ static void test_index_walk(void **state) {
         assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 29);
         assert_int_equal(cJSON_GetArraySize(page.resources), 5);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[25]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[25]);
         cJSON_Delete(page.resources);
         q.start_index = 100;
         assert_int_equal(list(f, PROV_HUB_USER, NULL, &q, &page), 29);
@@ -732,12 +750,12 @@ static void test_group_filters(void **state) {
         assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(g, "id")), g2);
         assert_null(cJSON_GetObjectItem(g, "members"));
         cJSON_Delete(page.resources);
-        (void) g1;
+        (void)g1;
 }
 
 static void test_cursor_text(void **state) {
         int64_t v;
-        (void) state;
+        (void)state;
 
         assert_int_equal(hub_cursor_parse("42", &v), 0);
         assert_int_equal(v, 42);
