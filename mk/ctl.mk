@@ -3,7 +3,8 @@ syncd_libsyncd_la_SOURCES += syncd/bus.c
 
 sbin_PROGRAMS += ctl/provisionctl
 ctl_provisionctl_SOURCES = \
-	ctl/provisionctl.c \
+	ctl/ctl.h ctl/provisionctl.c \
+	ctl/ctl-status.c ctl/ctl-list.c ctl/ctl-actions.c \
 	ctl/ctl-util.h ctl/ctl-util.c
 ctl_provisionctl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
 ctl_provisionctl_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
