@@ -1268,16 +1268,12 @@ static bool filter_mentions(const ProvFilter *f, const char *attr) {
         return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
 }
 
-/* Which index serves the filter: COND_ALL with *ret_scan when none does. */
-static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec,
-                          bool *ret_scan) {
+/* The index that serves exactly this filter, or _COND_MAX. */
+static ListCond list_cond_one(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec) {
         const char *attr, *value;
         int64_t usec;
         bool inclusive;
 
-        *ret_scan = false;
-        if (!f)
-                return COND_ALL;
         if (prov_filter_simple_eq(f, &attr, &value)) {
                 *ret_value = value;
                 if (streq(attr, "id"))
@@ -1290,7 +1286,30 @@ static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **re
                 *ret_usec = usec;
                 return inclusive ? COND_MODIFIED_GE : COND_MODIFIED_GT;
         }
-        *ret_scan = true;
+        return _COND_MAX;
+}
+
+/* Which index serves the filter. *ret_match says that its rows are only candidates, each to be
+ * matched against the whole filter: `userName eq "x" and active eq true` reads the rows of
+ * userName "x"; a filter with no indexed side reads all (COND_ALL). */
+static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec,
+                          bool *ret_match) {
+        ListCond c;
+
+        *ret_match = false;
+        if (!f)
+                return COND_ALL;
+        c = list_cond_one(kind, f, ret_value, ret_usec);
+        if (c != _COND_MAX)
+                return c;
+        *ret_match = true;
+        if (f->op == PROV_FILTER_AND) {
+                c = list_cond_one(kind, f->left, ret_value, ret_usec);
+                if (c == _COND_MAX)
+                        c = list_cond_one(kind, f->right, ret_value, ret_usec);
+                if (c != _COND_MAX)
+                        return c;
+        }
         return COND_ALL;
 }
 
@@ -1410,9 +1429,11 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
         return 0;
 }
 
-/* A filter no index serves: every resource in ref order, matched one by one. The total needs
- * all of them; the page keeps only its own. */
-static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *page) {
+/* A filter no index serves exactly: every candidate the index gives (every resource for
+ * COND_ALL) in ref order, matched one by one. The total needs all of them; the page keeps only
+ * its own. */
+static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
+                     int64_t usec, const HubRender *how, HubPage *page) {
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         bool with_members = how ? how->with_members : true;
         bool need_members = kind == PROV_HUB_GROUP && filter_mentions(q->filter, "members");
@@ -1420,10 +1441,10 @@ static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, const Hub
         int r;
 
         page->total = 0;
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, COND_ALL, 0), &st);
+        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
-        r = list_bind(s, st, COND_ALL, NULL, 0, 0, false);
+        r = list_bind(s, st, cond, value, usec, 0, false);
         if (r < 0)
                 return r;
         if (sqlite3_bind_int64(st, 3, -1) != SQLITE_OK || sqlite3_bind_int64(st, 4, 0) != SQLITE_OK)
@@ -1475,7 +1496,7 @@ int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRe
         const char *value = NULL;
         int64_t usec = 0;
         ListCond cond;
-        bool scan;
+        bool match;
         int r;
 
         if (!s || !kind_valid(kind) || !q || !ret)
@@ -1488,9 +1509,9 @@ int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRe
                 return -ENOMEM;
         page.resources = resources;
 
-        cond = list_cond(kind, q->filter, &value, &usec, &scan);
-        if (scan)
-                r = list_scan(s, kind, q, how, &page);
+        cond = list_cond(kind, q->filter, &value, &usec, &match);
+        if (match)
+                r = list_scan(s, kind, q, cond, value, usec, how, &page);
         else
                 r = list_indexed(s, kind, q, cond, value, usec, how, &page);
         if (r < 0)

@@ -599,6 +599,13 @@ static void test_paging(void **state) {
                 cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
                 ids[100]);
         cJSON_Delete(page.resources);
+        /* One side served by an index, the rest matched on its rows. */
+        assert_int_equal(list(f, PROV_HUB_USER, "userName eq \"USER0100\" and active eq false", &q, &page), 1);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[100]);
+        cJSON_Delete(page.resources);
+        assert_int_equal(list(f, PROV_HUB_USER, "active eq false and userName eq \"user0101\"", &q, &page), 0);
+        cJSON_Delete(page.resources);
         HubQuery q3 = { .cursor = true, .count = 2 };
         assert_int_equal(list(f, PROV_HUB_USER, "active eq false", &q3, &page), 3);
         assert_int_equal(cJSON_GetArraySize(page.resources), 2);
