@@ -470,12 +470,12 @@ static int apply_pathless(Ctx *c, PatchOp op, const cJSON *value) {
                 } else {
                         _cleanup_(prov_filter_freep) ProvFilter *path = NULL;
 
+                        /* A key may be a value path too: Entra's compliant dialect replaces
+                         * {"emails[type eq \"work\"].value": "x", "name.givenName": "y"}. */
                         r = prov_filter_parse_path(k, &path, c->err);
-                        if (r >= 0 && path->op != PROV_FILTER_PR)
-                                r = prov_scim_error_set(c->err, 400, "invalidValue",
-                                                        "attribute '%.64s': a filter is not an attribute name", k);
                         if (r >= 0)
-                                r = apply_plain(c, op, path->attr, v);
+                                r = path->op == PROV_FILTER_VALUE_PATH ? apply_value_path(c, op, path, v)
+                                                                       : apply_plain(c, op, path->attr, v);
                 }
                 if (r < 0)
                         return r;

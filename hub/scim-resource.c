@@ -31,11 +31,13 @@ typedef struct Attr {
         const char *name;
         const struct Attr *sub;
         bool boolean;
+        bool multi;
 } Attr;
 
 #define ATTR(n) { .name = (n) }
 #define ATTR_BOOL(n) { .name = (n), .boolean = true }
 #define ATTR_SUB(n, s) { .name = (n), .sub = (s) }
+#define ATTR_MULTI(n, s) { .name = (n), .sub = (s), .multi = true }
 
 static const Attr multi_sub[] = {
         ATTR("value"), ATTR("display"), ATTR("type"), ATTR_BOOL("primary"), ATTR("$ref"), {},
@@ -57,14 +59,14 @@ static const Attr user_attrs[] = {
         ATTR("id"), ATTR("externalId"), ATTR_SUB("meta", meta_sub), ATTR("schemas"),
         ATTR("userName"), ATTR_SUB("name", name_sub), ATTR("displayName"), ATTR("nickName"),
         ATTR("profileUrl"), ATTR("title"), ATTR("userType"), ATTR("preferredLanguage"), ATTR("locale"),
-        ATTR("timezone"), ATTR_BOOL("active"), ATTR("password"), ATTR_SUB("emails", multi_sub),
-        ATTR_SUB("phoneNumbers", multi_sub), ATTR_SUB("ims", multi_sub), ATTR_SUB("photos", multi_sub),
-        ATTR_SUB("addresses", address_sub), ATTR_SUB("groups", multi_sub), ATTR_SUB("entitlements", multi_sub),
-        ATTR_SUB("roles", multi_sub), ATTR_SUB("x509Certificates", multi_sub), {},
+        ATTR("timezone"), ATTR_BOOL("active"), ATTR("password"), ATTR_MULTI("emails", multi_sub),
+        ATTR_MULTI("phoneNumbers", multi_sub), ATTR_MULTI("ims", multi_sub), ATTR_MULTI("photos", multi_sub),
+        ATTR_MULTI("addresses", address_sub), ATTR_MULTI("groups", multi_sub), ATTR_MULTI("entitlements", multi_sub),
+        ATTR_MULTI("roles", multi_sub), ATTR_MULTI("x509Certificates", multi_sub), {},
 };
 static const Attr group_attrs[] = {
         ATTR("id"), ATTR("externalId"), ATTR_SUB("meta", meta_sub), ATTR("schemas"),
-        ATTR("displayName"), ATTR_SUB("members", multi_sub), {},
+        ATTR("displayName"), ATTR_MULTI("members", multi_sub), {},
 };
 static const Attr enterprise_attrs[] = {
         ATTR("employeeNumber"), ATTR("costCenter"), ATTR("organization"), ATTR("division"),
@@ -389,6 +391,34 @@ static int clean_value(Ctx *c, cJSON *parent, cJSON *v, const Attr *a, unsigned 
         }
         if (a && a->boolean)
                 return coerce_bool(c, parent, v);
+        if (a && a->multi && !cJSON_IsArray(v)) {
+                /* One value where a list belongs ("emails": {...}, or what a PATCH "add" of one
+                 * element to an absent attribute leaves): the list of that one value. */
+                cJSON *list = cJSON_CreateArray(), *one = cJSON_Duplicate(v, true);
+
+                if (one) {
+                        if (!(one->type & cJSON_StringIsConst))
+                                free(one->string);
+                        one->string = NULL;
+                        one->type &= ~cJSON_StringIsConst;
+                }
+                if (!list || !one) {
+                        cJSON_Delete(list);
+                        cJSON_Delete(one);
+                        return oom(c);
+                }
+                cJSON_AddItemToArray(list, one);
+                if (set_key(list, v->string, strlen(v->string)) < 0) {
+                        cJSON_Delete(list);
+                        return oom(c);
+                }
+                /* ReplaceItemViaPointer() frees v. */
+                if (!cJSON_ReplaceItemViaPointer(parent, v, list)) {
+                        cJSON_Delete(list);
+                        return oom(c);
+                }
+                v = list;
+        }
         if (cJSON_IsObject(v)) {
                 r = clean_object(c, v, a ? a->sub : NULL, depth + 1);
                 if (r < 0)

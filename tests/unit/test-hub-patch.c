@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "scim-patch.h"
+#include "scim-resource.h"
 
 /* Each test applies one PATCH body, in the dialect of the IdP it is named after, and compares the
  * whole resulting resource with the expected JSON (member order aside). */
@@ -131,6 +132,75 @@ static void test_entra_compliant_pathless_dotted_urn(void **state) {
                  "\"emails\":[{\"type\":\"home\",\"value\":\"jo@home\"}],\"" ENT "\":{\"employeeNumber\":\"42\"}}");
 }
 
+static void test_entra_compliant_pathless_value_path_key(void **state) {
+        (void) state;
+        /* A key of a path-less value may itself be a value path. */
+        patch_ok(PROV_HUB_USER, USER,
+                 PATCH("{\"op\":\"replace\",\"value\":{\"emails[type eq \\\"work\\\"].value\":\"jo@work\","
+                       "\"emails[type eq \\\"home\\\"].value\":\"jo@new\",\"name.familyName\":\"Y\"}}"),
+                 "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"id\":\"u1\",\"userName\":\"jo\","
+                 "\"active\":true,\"name\":{\"givenName\":\"Jo\",\"familyName\":\"Y\"},"
+                 "\"emails\":[{\"type\":\"home\",\"value\":\"jo@new\"},{\"type\":\"work\",\"value\":\"jo@work\"}]}");
+}
+
+/* What matters most: every deactivation shape, once the hub has normalised the result, leaves
+ * active a boolean false (and a re-activation true). */
+static void test_deactivations_after_normalize(void **state) {
+        static const char *const bodies[] = {
+                PATCH("{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"}"),
+                PATCH("{\"op\":\"replace\",\"path\":\"active\",\"value\":false}"),
+                PATCH("{\"op\":\"replace\",\"value\":{\"active\":false}}"),
+                PATCH("{\"op\":\"Replace\",\"value\":{\"active\":\"false\"}}"),
+                PATCH("{\"op\":\"Add\",\"path\":\"active\",\"value\":\"FALSE\"}"),
+                PATCH("{\"op\":\"replace\",\"path\":\"urn:ietf:params:scim:schemas:core:2.0:User:active\",\"value\":false}"),
+                PATCH("{\"op\":\"replace\",\"value\":{\"urn:ietf:params:scim:schemas:core:2.0:User:active\":\"False\"}}"),
+                PATCH("{\"op\":\"replace\",\"value\":{\"urn:ietf:params:scim:schemas:core:2.0:User\":{\"active\":false}}}"),
+                PATCH("{\"op\":\"replace\",\"value\":{\"id\":\"u1\",\"ACTIVE\":false}}"),
+        };
+
+        (void) state;
+        for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
+                _cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(USER), *b = cJSON_Parse(bodies[i]);
+                ProvScimError err = {};
+
+                assert_non_null(b);
+                if (prov_scim_patch_apply(r, b, PROV_HUB_USER, &err) < 0 ||
+                    prov_scim_resource_normalize(r, PROV_HUB_USER, &err) < 0)
+                        fail_msg("%s: %d %s", bodies[i], err.status, err.detail);
+                if (!cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "active")))
+                        fail_msg("%s did not deactivate", bodies[i]);
+
+                /* Re-activation. */
+                cJSON_Delete(b);
+                b = cJSON_Parse(PATCH("{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"True\"}"));
+                assert_int_equal(prov_scim_patch_apply(r, b, PROV_HUB_USER, &err), 0);
+                assert_int_equal(prov_scim_resource_normalize(r, PROV_HUB_USER, &err), 0);
+                assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "active")));
+        }
+}
+
+/* A group emptied and filled again by PATCHes stays servable for the hosts; one member added to
+ * no members becomes a list of one. */
+static void test_group_members_after_normalize(void **state) {
+        _cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(GROUP), *b = NULL;
+        ProvScimError err = {};
+        const cJSON *m;
+
+        (void) state;
+        b = cJSON_Parse(PATCH("{\"op\":\"Remove\",\"path\":\"members\",\"value\":[{\"value\":\"u1\"},{\"value\":\"u2\"}]}"));
+        assert_int_equal(prov_scim_patch_apply(r, b, PROV_HUB_GROUP, &err), 0);
+        assert_int_equal(prov_scim_resource_normalize(r, PROV_HUB_GROUP, &err), 0);
+        cJSON_Delete(b);
+        b = cJSON_Parse(PATCH("{\"op\":\"add\",\"path\":\"members\",\"value\":{\"value\":\"u9\",\"$ref\":null}}"));
+        assert_int_equal(prov_scim_patch_apply(r, b, PROV_HUB_GROUP, &err), 0);
+        assert_int_equal(prov_scim_resource_normalize(r, PROV_HUB_GROUP, &err), 0);
+        m = cJSON_GetObjectItemCaseSensitive(r, "members");
+        assert_true(cJSON_IsArray(m));
+        assert_int_equal(cJSON_GetArraySize(m), 1);
+        assert_string_equal(cJSON_GetObjectItemCaseSensitive(m->child, "value")->valuestring, "u9");
+        assert_null(cJSON_GetObjectItemCaseSensitive(m->child, "$ref"));
+}
+
 static void test_okta_pathless_deactivate(void **state) {
         (void) state;
         patch_ok(PROV_HUB_USER, USER, PATCH("{\"op\":\"replace\",\"value\":{\"active\":false}}"),
@@ -237,6 +307,9 @@ int main(void) {
                 cmocka_unit_test(test_entra_name_and_enterprise_paths),
                 cmocka_unit_test(test_entra_compliant_filter_remove),
                 cmocka_unit_test(test_entra_compliant_pathless_dotted_urn),
+                cmocka_unit_test(test_entra_compliant_pathless_value_path_key),
+                cmocka_unit_test(test_deactivations_after_normalize),
+                cmocka_unit_test(test_group_members_after_normalize),
                 cmocka_unit_test(test_okta_pathless_deactivate),
                 cmocka_unit_test(test_okta_group_push_remove_and_add),
                 cmocka_unit_test(test_okta_rename_same_id),

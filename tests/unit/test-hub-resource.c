@@ -154,6 +154,10 @@ static void test_folding(void **state) {
                           "{\"schemas\":[\"" CORE_USER "\",\"urn:acme:posix:1.0:User\",\"urn:acme:other:1.0:User\"],"
                           "\"userName\":\"x\",\"urn:acme:posix:1.0:User\":{\"homeDirectory\":\"/home/x\","
                           "\"loginShell\":\"/bin/bash\"},\"urn:acme:other:1.0:User\":{\"badge\":\"7\"},\"active\":true}");
+        /* One value of a multi-valued attribute becomes a list of one. */
+        assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"emails\":{\"value\":\"a@b\",\"primary\":\"true\"}}",
+                          "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\","
+                          "\"emails\":[{\"value\":\"a@b\",\"primary\":true}],\"active\":true}");
         /* Empty objects go, and so does an extension left empty. */
         assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"name\":{},\"" ENTERPRISE "\":{\"manager\":{}}}",
                           "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":true}");
@@ -169,6 +173,9 @@ static void test_group(void **state) {
                           "{\"Value\":\"u2\",\"$ref\":\"https://hub/scim/v2/Users/u2\"},{\"value\":\"u1\"},null]}",
                           "{\"schemas\":[\"" CORE_GROUP "\"],\"displayName\":\"Tour Guides\",\"externalId\":\"8d4f\","
                           "\"members\":[{\"value\":\"u1\",\"display\":\"One\"},{\"value\":\"u2\"}]}");
+        /* One member where a list belongs (a PATCH add of one element to no members). */
+        assert_normalizes(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"Members\":{\"value\":\"u1\",\"$ref\":null}}",
+                          "{\"schemas\":[\"" CORE_GROUP "\"],\"displayName\":\"G\",\"members\":[{\"value\":\"u1\"}]}");
         /* Created empty, filled by later PATCHes. */
         assert_normalizes(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":[]}",
                           "{\"schemas\":[\"" CORE_GROUP "\"],\"displayName\":\"G\",\"members\":[]}");
@@ -207,8 +214,7 @@ static void test_refused(void **state) {
         assert_refused(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":[{\"display\":\"no value\"}]}",
                        "invalidValue", "value");
         assert_refused(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":[\"u1\"]}", "invalidValue", "members");
-        assert_refused(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":{\"value\":\"u1\"}}", "invalidValue",
-                       "members");
+        assert_refused(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":\"u1\"}", "invalidValue", "members");
         assert_refused(PROV_HUB_GROUP, "{\"displayName\":\"G\",\"members\":[{\"value\":\"u\\u0007\"}]}",
                        "invalidValue", "value");
 }
