@@ -10,6 +10,7 @@
 
 #include "scim-patch.h"
 #include "scim-resource.h"
+#include "scim-resource.h"
 
 /* Each test applies one PATCH body, in the dialect of the IdP it is named after, and compares the
  * whole resulting resource with the expected JSON (member order aside). */
@@ -298,6 +299,36 @@ static void test_bad_bodies(void **state) {
         patch_fails(PROV_HUB_USER, USER, PATCH("{\"op\":\"replace\",\"value\":\"x\"}"), "invalidValue");
 }
 
+/* What the hub does with a PATCH: apply, then normalise what results (the handler sets id and meta
+ * again). Entra's default dialect ends as the one stored form. */
+static void test_entra_patch_then_normalize(void **state) {
+        _cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(USER), *b = NULL, *e = NULL;
+        ProvScimError err = {};
+
+        (void) state;
+        b = cJSON_Parse(PATCH("{\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"},"
+                              "{\"op\":\"Add\",\"path\":\"" ENT ":manager\",\"value\":\"m1\"},"
+                              "{\"op\":\"Remove\",\"path\":\"name.givenName\"},"
+                              "{\"op\":\"Remove\",\"path\":\"name.familyName\"},"
+                              "{\"op\":\"Add\",\"path\":\"emails[type eq \\\"work\\\"].value\",\"value\":\"jo@work\"}"));
+        e = cJSON_Parse("{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\",\"" ENT "\"],"
+                        "\"userName\":\"jo\",\"active\":false,"
+                        "\"emails\":[{\"type\":\"home\",\"value\":\"jo@home\"},{\"type\":\"work\",\"value\":\"jo@work\"}],"
+                        "\"" ENT "\":{\"manager\":\"m1\"}}");
+        assert_non_null(r);
+        assert_non_null(b);
+        assert_non_null(e);
+        if (prov_scim_patch_apply(r, b, PROV_HUB_USER, &err) < 0)
+                fail_msg("patch failed: %s", err.detail);
+        if (prov_scim_resource_normalize(r, PROV_HUB_USER, &err) < 0)
+                fail_msg("normalize failed: %s", err.detail);
+        if (!cJSON_Compare(r, e, true)) {
+                _cleanup_free_ char *got = cJSON_PrintUnformatted(r);
+
+                fail_msg("got %s", got);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_entra_capitalised_ops_string_bool),
@@ -320,6 +351,7 @@ int main(void) {
                 cmocka_unit_test(test_filter_no_match),
                 cmocka_unit_test(test_mutability),
                 cmocka_unit_test(test_bad_bodies),
+                cmocka_unit_test(test_entra_patch_then_normalize),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
