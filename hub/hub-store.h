@@ -55,7 +55,10 @@ const char *hub_kind_endpoint(ProvHubKind kind);  /* "Users", "Groups" */
 int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret);
 
 /* Creates a resource from a normalised one (borrowed; id and meta are the hub's). Groups' members
- * referring to no user are left out, with a log line. 409 uniqueness for a taken userName. */
+ * referring to no user are left out, with a log line. 409 uniqueness for a taken userName. ret may
+ * be NULL (nothing rendered). Errors that carry an HTTP status fill err (and return -EEXIST for
+ * 409, -ENOENT for 404, -EINVAL otherwise); any other negative errno is a store failure
+ * (hub_store_errmsg()). */
 int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const HubActor *who,
                      const HubRender *how, cJSON **ret, ProvScimError *err);
 
@@ -63,7 +66,9 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
  * members (id and meta included) and must leave in it the normalised new one (PUT: the body;
  * PATCH: the patched, normalised resource). When it differs from the stored one it is written
  * with a new version; *ret_changed says whether it did. if_match (an ETag, or NULL): 412 when it
- * is not the current version. 404 for an unknown id. */
+ * is not the current version ("*" and the ETag without W/ match too). 404 for an unknown id. fn's
+ * own error is passed on and nothing is written. A change of members alone writes only the
+ * member rows that changed (and the group's version). */
 typedef int (*HubModifyFn)(cJSON *resource, void *userdata, ProvScimError *err);
 int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
                      void *userdata, const HubActor *who, const HubRender *how, cJSON **ret,
@@ -86,9 +91,16 @@ typedef struct HubQuery {
 
 typedef struct HubPage {
         cJSON *resources; /* array, owned by the caller */
-        int64_t total;
-        int64_t next_cursor; /* 0: no next page */
+        int64_t total;       /* every match of the filter, whatever the page */
+        int64_t next_cursor; /* cursor paging only: the cursor of the next page; 0: none follows */
 } HubPage;
+
+/* Filters `id|userName|externalId|displayName eq "x"` and `meta.lastModified gt|ge T` are
+ * answered from an index, as is an `and` with one such side (the rest matched on its rows); other
+ * filters read every resource of the kind. Paging never keeps more than one page in memory; a
+ * walk by cursor is linear, and so is a walk by startIndex while nothing changes. Times handed
+ * out as lastModified grow with every write, so that `meta.lastModified gt T` is an exact
+ * delta. */
 
 int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *ret,
                    ProvScimError *err);
@@ -97,7 +109,11 @@ int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRe
 int hub_cursor_parse(const char *s, int64_t *ret);
 char *hub_cursor_format(int64_t n);
 
-/* The head of the change sequence (0 when nothing changed yet). */
+/* The head of the change sequence (0 when nothing changed yet).
+ *
+ * Audit rows hold the stored forms (no id, meta, members): a group's member changes appear as
+ * "membersAdded"/"membersRemoved" arrays of user ids in after_json, a deleted user's groups as
+ * "groupsLeft" in before_json; change_seq is the head after the request. */
 int hub_store_head(HubStore *s, int64_t *ret);
 
 /* The SQLite message of the last failure, for the caller's log line (library code does not log
