@@ -359,7 +359,10 @@ static int parse_value_path(Parser *P, char *attr_owned, ProvFilter **ret) {
         if (!f)
                 return oom(P);
         f->attr = TAKE_PTR(attr);
-        if (strncasecmp(f->attr, "urn:", 4) == 0 && strchr(f->attr, '.'))
+        /* "urn:...:2.0:User:addresses[...]" is fine (the dot is the schema version's), not
+         * "urn:...:User:manager.value[...]", and no more "name.givenName[...]": a filter applies
+         * to the elements of an attribute, not to a sub-attribute. */
+        if (strchr(strncasecmp(f->attr, "urn:", 4) == 0 ? strrchr(f->attr, ':') : f->attr, '.'))
                 return parse_error(P, "a value filter applies to an attribute, not '%.64s'", f->attr);
         P->in_brackets = true;
         r = parse_or(P, &f->left);

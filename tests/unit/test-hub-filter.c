@@ -382,9 +382,18 @@ static void test_parse_path(void **state) {
         assert_null(f->sub);
         f = prov_filter_free(f);
 
+        /* A value filter on a multi-valued attribute of an extension. */
+        assert_int_equal(prov_filter_parse_path("urn:acme:params:scim:schemas:extension:acme:2.0:User:badges[type eq \"door\"].value",
+                                                &f, NULL), 0);
+        assert_int_equal(f->op, PROV_FILTER_VALUE_PATH);
+        assert_string_equal(f->attr, "urn:acme:params:scim:schemas:extension:acme:2.0:User:badges");
+        assert_string_equal(f->sub, "value");
+        f = prov_filter_free(f);
+
         static const char *const bad[] = {
                 "", "emails[", "emails[type eq \"work\"", "emails[type eq \"work\"].", "userName eq \"x\"",
-                "a b", "members[value eq \"x\"] junk", "9lives",
+                "a b", "members[value eq \"x\"] junk", "9lives", "name.givenName[value eq \"x\"]",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value[value eq \"x\"]",
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 memset(&e, 0, sizeof(e));
