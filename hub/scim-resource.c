@@ -325,13 +325,17 @@ static int fold_root(Ctx *c, cJSON *root, cJSON *old, ProvHubKind kind) {
         return 0;
 }
 
-/* "True"/"false" in any case, as Entra ID and templates of OneLogin/JumpCloud send them. */
+/* "True"/"false" in any case, as Entra ID and templates of OneLogin/JumpCloud send them, and
+ * 1/0, which the hosts' parser reads as booleans too: stored as what they mean, so that a GET
+ * after a deactivation shows "active": false whatever the client wrote. */
 static int coerce_bool(Ctx *c, cJSON *obj, cJSON *v) {
         cJSON *b;
 
-        if (!cJSON_IsString(v))
+        if (cJSON_IsNumber(v) && (v->valuedouble == 0.0 || v->valuedouble == 1.0))
+                b = cJSON_CreateBool(v->valuedouble == 1.0);
+        else if (!cJSON_IsString(v))
                 return 0;
-        if (strcasecmp(v->valuestring, "true") == 0)
+        else if (strcasecmp(v->valuestring, "true") == 0)
                 b = cJSON_CreateTrue();
         else if (strcasecmp(v->valuestring, "false") == 0)
                 b = cJSON_CreateFalse();

@@ -107,6 +107,11 @@ static void test_active_default(void **state) {
                           "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":false}");
         assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"active\":\"false\"}",
                           "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":false}");
+        assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"active\":0}",
+                          "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":false}");
+        assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"active\":1,\"emails\":[{\"value\":\"a@b\",\"primary\":1}]}",
+                          "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":true,"
+                          "\"emails\":[{\"value\":\"a@b\",\"primary\":true}]}");
 }
 
 /* Names as RFC 7643 spells them, whatever case the client used. */
@@ -200,6 +205,7 @@ static void test_refused(void **state) {
         assert_refused(PROV_HUB_USER, "{\"userName\":\"a\xff\"}", "invalidValue", "userName");
         assert_refused(PROV_HUB_USER, "{\"userName\":\"x\",\"displayName\":\"a\\nb\"}", "invalidValue", "displayName");
         assert_refused(PROV_HUB_USER, "{\"userName\":\"x\",\"active\":\"maybe\"}", "invalidValue", "active");
+        assert_refused(PROV_HUB_USER, "{\"userName\":\"x\",\"active\":2}", "invalidValue", "active");
         assert_refused(PROV_HUB_USER, "{\"userName\":\"x\",\"name\":\"Jane\"}", "invalidValue", "name");
         assert_non_null(long_name = malloc(300 + 32));
         strcpy(long_name, "{\"userName\":\"");
