@@ -167,7 +167,8 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
         [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
         [STMT_MEMBER_DELETE] = "DELETE FROM members WHERE group_ref = ?1 AND user_ref = ?2",
-        [STMT_MEMBER_REFS] = "SELECT user_ref FROM members WHERE group_ref = ?1 ORDER BY user_ref",
+        [STMT_MEMBER_REFS] = "SELECT m.user_ref, u.id FROM members m JOIN users u ON u.ref = m.user_ref"
+                             " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
         [STMT_GROUP_MEMBERS] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
                                " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
         [STMT_USER_GROUPS] =
@@ -602,10 +603,47 @@ static bool refset_equal(const RefSet *a, const RefSet *b) {
         return a->n == b->n && (a->n == 0 || memcmp(a->refs, b->refs, a->n * sizeof(int64_t)) == 0);
 }
 
-/* The stored members of a group. */
-static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret) {
+/* The ids of a group's current members with their refs, sorted by id: a PATCH of a 50,000-member
+ * group names them all again, and finding them here costs no query each. */
+typedef struct IdRef {
+        char *id;
+        int64_t ref;
+} IdRef;
+
+typedef struct IdIndex {
+        IdRef *items;
+        size_t n;
+} IdIndex;
+
+static void idindex_done(IdIndex *x) {
+        for (size_t i = 0; i < x->n; i++)
+                free(x->items[i].id);
+        free(x->items);
+        *x = (IdIndex) {};
+}
+
+static int cmp_idref(const void *a, const void *b) {
+        return strcmp(((const IdRef *) a)->id, ((const IdRef *) b)->id);
+}
+
+static bool idindex_find(const IdIndex *x, const char *id, int64_t *ret) {
+        const IdRef key = { .id = (char *) id }, *found;
+
+        if (!x || x->n == 0)
+                return false;
+        found = bsearch(&key, x->items, x->n, sizeof(IdRef), cmp_idref);
+        if (!found)
+                return false;
+        *ret = found->ref;
+        return true;
+}
+
+/* The stored members of a group, as refs (sorted) and as an id index. */
+static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *ret_index) {
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         _cleanup_(refset_done) RefSet set = {};
+        _cleanup_(idindex_done) IdIndex x = {};
+        size_t cap = 0;
         int r;
 
         r = prov_sql_stmt(s->sql, STMT_MEMBER_REFS, &st);
@@ -613,20 +651,40 @@ static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret) {
                 return r;
         if (sqlite3_bind_int64(st, 1, group_ref) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
-        while ((r = prov_sql_step(s->sql, st)) > 0)
-                if (refset_add(&set, sqlite3_column_int64(st, 0)) < 0)
+        while ((r = prov_sql_step(s->sql, st)) > 0) {
+                int64_t ref = sqlite3_column_int64(st, 0);
+
+                if (refset_add(&set, ref) < 0)
                         return -ENOMEM;
+                if (cap < set.allocated) { /* as many as refs */
+                        IdRef *p = reallocarray(x.items, set.allocated, sizeof(IdRef));
+                        if (!p)
+                                return -ENOMEM;
+                        x.items = p;
+                        cap = set.allocated;
+                }
+                x.items[x.n] = (IdRef) { .ref = ref };
+                r = prov_sql_column_strdup(s->sql, st, 1, false, &x.items[x.n].id);
+                if (r < 0)
+                        return r;
+                x.n++;
+        }
         if (r < 0)
                 return r;
+        if (x.n > 0)
+                qsort(x.items, x.n, sizeof(IdRef), cmp_idref);
         *ret = set;
         set = (RefSet) {};
+        *ret_index = x;
+        x = (IdIndex) {};
         return 0;
 }
 
 /* The users a resource's members name. A member that names no user (an unknown id, a nested
  * group, which hosts do not resolve) is left out with a log line: an IdP pushes a group before
  * or after its users, and refusing the group would lose all of it. */
-static int refset_from_members(HubStore *s, const cJSON *resource, const char *group, RefSet *ret) {
+static int refset_from_members(HubStore *s, const cJSON *resource, const char *group, const IdIndex *known,
+                               RefSet *ret) {
         _cleanup_(refset_done) RefSet set = {};
         const cJSON *members = cJSON_GetObjectItemCaseSensitive(resource, "members"), *m;
         int r;
@@ -640,7 +698,7 @@ static int refset_from_members(HubStore *s, const cJSON *resource, const char *g
                                 group);
                         continue;
                 }
-                r = user_ref_by_id(s, value, &ref);
+                r = idindex_find(known, value, &ref) ? 1 : user_ref_by_id(s, value, &ref);
                 if (r < 0)
                         return r;
                 if (r == 0) {
@@ -670,8 +728,7 @@ static int member_set(HubStore *s, unsigned stmt, int64_t group_ref, int64_t use
         return prov_sql_run(s->sql, st);
 }
 
-/* Writes the member rows that differ between old and new (both sorted), and lists the ids
- * added and removed for the audit row (when added/removed are not NULL). */
+/* Writes the member rows that differ between old and new (both sorted). */
 static int members_apply(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new) {
         size_t i = 0, j = 0;
         int r;
@@ -694,13 +751,25 @@ static int members_apply(HubStore *s, int64_t group_ref, const RefSet *old, cons
 /* The resource as stored: without what the store renders itself (id, meta, members, the
  * derived groups). */
 static int stored_form(ProvHubKind kind, const cJSON *resource, cJSON **ret) {
-        cJSON *o = cJSON_Duplicate(resource, true);
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        const char *links = kind == PROV_HUB_GROUP ? "members" : "groups";
+        const cJSON *item;
+
         if (!o)
                 return -ENOMEM;
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "meta");
-        cJSON_DeleteItemFromObjectCaseSensitive(o, kind == PROV_HUB_GROUP ? "members" : "groups");
-        *ret = o;
+        /* Item by item, so that 50,000 members are not copied only to be dropped. */
+        cJSON_ArrayForEach(item, resource) {
+                cJSON *copy;
+
+                if (!item->string || streq(item->string, "id") || streq(item->string, "meta") ||
+                    streq(item->string, links))
+                        continue;
+                copy = cJSON_Duplicate(item, true);
+                if (!copy)
+                        return -ENOMEM;
+                cJSON_AddItemToObject(o, item->string, copy);
+        }
+        *ret = TAKE_PTR(o);
         return 0;
 }
 
@@ -952,7 +1021,7 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
         if (kind == PROV_HUB_GROUP) {
                 RefSet none = {};
 
-                r = refset_from_members(s, resource, id, &members);
+                r = refset_from_members(s, resource, id, NULL, &members);
                 if (r < 0)
                         return r;
                 r = members_apply(s, ref, &none, &members);
@@ -1031,6 +1100,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         _cleanup_(cJSON_Deletep) cJSON *cur = NULL, *old = NULL, *new = NULL, *rendered = NULL,
                                        *audit = NULL;
         _cleanup_(refset_done) RefSet old_members = {}, new_members = {};
+        _cleanup_(idindex_done) IdIndex known = {};
         _cleanup_free_ char *json = NULL;
         bool json_changed, members_changed = false;
         Columns c;
@@ -1064,10 +1134,10 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
                 return r;
         json_changed = !cJSON_Compare(old, new, true);
         if (kind == PROV_HUB_GROUP) {
-                r = refset_load(s, row.ref, &old_members);
+                r = refset_load(s, row.ref, &old_members, &known);
                 if (r < 0)
                         return r;
-                r = refset_from_members(s, cur, id, &new_members);
+                r = refset_from_members(s, cur, id, &known, &new_members);
                 if (r < 0)
                         return r;
                 members_changed = !refset_equal(&old_members, &new_members);
@@ -1269,7 +1339,8 @@ static bool filter_mentions(const ProvFilter *f, const char *attr) {
 }
 
 /* The index that serves exactly this filter, or _COND_MAX. */
-static ListCond list_cond_one(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec) {
+static ListCond list_cond_one(ProvHubKind kind, const ProvFilter *f, const char **ret_value,
+                              int64_t *ret_usec) {
         const char *attr, *value;
         int64_t usec;
         bool inclusive;
