@@ -35,7 +35,7 @@ endif
 # Fuzz harnesses of the filter and PATCH parsers: under `make check` each replays its seed corpus
 # (tests/fuzz/corpus/<name>/) through tests/fuzz/fuzz-main.c, as those of mk/robust.mk do;
 # tests/fuzz/run-fuzzers.sh fuzzes them with clang.
-HUB_SCIM_FUZZERS = tests/fuzz/fuzz-hub-filter tests/fuzz/fuzz-hub-patch
+HUB_SCIM_FUZZERS = tests/fuzz/fuzz-hub-filter tests/fuzz/fuzz-hub-patch tests/fuzz/fuzz-hub-resource
 check_PROGRAMS += $(HUB_SCIM_FUZZERS)
 TESTS += $(HUB_SCIM_FUZZERS)
 tests_fuzz_fuzz_hub_filter_SOURCES = tests/fuzz/fuzz-hub-filter.c $(FUZZ_COMMON)
@@ -46,3 +46,7 @@ tests_fuzz_fuzz_hub_patch_SOURCES = tests/fuzz/fuzz-hub-patch.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_hub_patch_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub -I$(top_srcdir)/tests/fuzz
 tests_fuzz_fuzz_hub_patch_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 tests_fuzz_fuzz_hub_patch_LDADD = hub/libhubscim.la
+tests_fuzz_fuzz_hub_resource_SOURCES = tests/fuzz/fuzz-hub-resource.c $(FUZZ_COMMON)
+tests_fuzz_fuzz_hub_resource_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub -I$(top_srcdir)/tests/fuzz
+tests_fuzz_fuzz_hub_resource_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
+tests_fuzz_fuzz_hub_resource_LDADD = hub/libhubscim.la
