@@ -8,25 +8,19 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/pidfd.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <systemd/sd-bus.h>
-#include <time.h>
 
+#include "child.h"
 #include "enforce.h"
 #include "log.h"
 
 #define LOGIND_TIMEOUT_USEC (10ULL * 1000000ULL)
 #define NSCD_TIMEOUT_SEC 10
-/* A hook's output goes to the log line by line: lines are cut at HOOK_LINE_MAX, and past
- * HOOK_OUTPUT_MAX bytes the rest is read and dropped, so a chatty hook cannot flood the journal
- * nor block on a full pipe. */
-#define HOOK_LINE_MAX 512
-#define HOOK_OUTPUT_MAX (16 * 1024)
+/* A hook's output goes to the log line by line, cut and capped (PROV_CHILD_*_MAX in child.h). */
 #define HOOK_NAME_MAX 64
 #define HOOKS_MAX 256
 /* Processes of one uid handled per round, and rounds of SIGKILL for those forked meanwhile. */
@@ -93,21 +87,6 @@ static bool transition_is_leaver(const ProvTransition *t) {
 
 static bool uid_may_be_enforced(const ProvConfig *config, uint32_t uid) {
         return uid != 0 && uid >= config->uid_min && uid != (uint32_t) -1;
-}
-
-static uint64_t now_monotonic_msec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
-}
-
-static int msec_left(uint64_t deadline) {
-        uint64_t now = now_monotonic_msec();
-
-        if (now >= deadline)
-                return 0;
-        return deadline - now > INT32_MAX ? INT32_MAX : (int) (deadline - now);
 }
 
 /* ---- 1. logind ---- */
@@ -273,10 +252,10 @@ static size_t wait_exited(PidSet *set, uint64_t deadline) {
                                 pfd[running++] = (struct pollfd) { .fd = set->fds[i], .events = POLLIN };
                 if (running == 0)
                         return 0;
-                k = poll(pfd, running, msec_left(deadline));
+                k = poll(pfd, running, prov_msec_left(deadline));
                 if (k < 0 && errno != EINTR)
                         return running;
-                if (k == 0 && msec_left(deadline) == 0)
+                if (k == 0 && prov_msec_left(deadline) == 0)
                         return running;
                 for (size_t j = 0; j < running; j++) {
                         if (!(pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -326,10 +305,10 @@ static void step_kill(Enforcer *e, const ProvTransition *t) {
                 return;
         }
         terminated = signal_all(set, SIGTERM);
-        left = wait_exited(set, now_monotonic_msec() + (uint64_t) e->config->kill_grace_sec * 1000ULL);
+        left = wait_exited(set, prov_now_monotonic_msec() + (uint64_t) e->config->kill_grace_sec * 1000ULL);
         if (left > 0) {
                 killed += signal_all(set, SIGKILL);
-                (void) wait_exited(set, now_monotonic_msec() + KILL_CONFIRM_MSEC);
+                (void) wait_exited(set, prov_now_monotonic_msec() + KILL_CONFIRM_MSEC);
         }
         pid_set_clear(set);
 
@@ -341,7 +320,7 @@ static void step_kill(Enforcer *e, const ProvTransition *t) {
                 if (set->n == 0)
                         break;
                 killed += signal_all(set, SIGKILL);
-                (void) wait_exited(set, now_monotonic_msec() + KILL_CONFIRM_MSEC);
+                (void) wait_exited(set, prov_now_monotonic_msec() + KILL_CONFIRM_MSEC);
                 pid_set_clear(set);
         }
 
@@ -360,320 +339,6 @@ fail:
         pid_set_clear(set);
         enforcer_error(e, r);
         record(e, t, "kill", OUTCOME_FAILED, LOG_WARNING, "scanning /proc: %s", strerror(-r));
-}
-
-/* ---- spawning nscd and hooks ---- */
-
-/* Makes one readable log line out of hook output: at most HOOK_LINE_MAX bytes, control
- * characters and non-ASCII bytes replaced, so a hook cannot forge log records. */
-static void log_hook_line(const ProvTransition *t, const char *hook, const char *line, size_t n) {
-        char clean[HOOK_LINE_MAX + 1];
-        size_t k = 0;
-
-        for (size_t i = 0; i < n && k < HOOK_LINE_MAX; i++) {
-                unsigned char c = (unsigned char) line[i];
-                clean[k++] = c >= 0x20 && c < 0x7f ? (char) c : '?';
-        }
-        clean[k] = '\0';
-        log_user(LOG_INFO, t->name, t->uid, t->event, "hook %s: %s", hook, clean);
-}
-
-typedef struct OutputSink {
-        const ProvTransition *t;
-        const char *hook;
-        char line[HOOK_LINE_MAX];
-        size_t n_line;
-        size_t total;
-        bool truncated;
-} OutputSink;
-
-static void sink_feed(OutputSink *s, const char *buf, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                if (s->total >= HOOK_OUTPUT_MAX) {
-                        if (!s->truncated)
-                                log_user(LOG_INFO, s->t->name, s->t->uid, s->t->event,
-                                         "hook %s: output truncated after %d bytes", s->hook, HOOK_OUTPUT_MAX);
-                        s->truncated = true;
-                        return;
-                }
-                s->total++;
-                if (buf[i] == '\n') {
-                        log_hook_line(s->t, s->hook, s->line, s->n_line);
-                        s->n_line = 0;
-                        continue;
-                }
-                s->line[s->n_line++] = buf[i];
-                if (s->n_line == sizeof(s->line)) {
-                        log_hook_line(s->t, s->hook, s->line, s->n_line);
-                        s->n_line = 0;
-                }
-        }
-}
-
-static void sink_flush(OutputSink *s) {
-        if (s->n_line > 0 && !s->truncated)
-                log_hook_line(s->t, s->hook, s->line, s->n_line);
-        s->n_line = 0;
-}
-
-static int safe_close(int fd) {
-        if (fd >= 0)
-                close(fd);
-        return -1;
-}
-
-static bool drain(int *fd, OutputSink *sink) {
-        char buf[4096];
-        ssize_t k;
-
-        k = read(*fd, buf, sizeof(buf));
-        if (k > 0) {
-                if (sink)
-                        sink_feed(sink, buf, (size_t) k);
-                return true;
-        }
-        if (k < 0 && errno == EINTR)
-                return true;
-        if (k < 0 && errno == EAGAIN)
-                return false; /* nothing more for now; the fd stays open */
-        close(*fd);
-        *fd = -1;
-        return false;
-}
-
-/* Closes every fd from lowest up, except keep (-1: none). Runs in the child between fork() and
- * execve(), so only async-signal-safe calls: close_range() (Linux 5.9), else the fds listed by
- * /proc/self/fd read with getdents64 into a stack buffer, else every fd below RLIMIT_NOFILE. */
-static void close_fds_from(int lowest, int keep) {
-        int dfd;
-
-        if (keep < lowest) {
-                if (close_range((unsigned) lowest, ~0U, 0) == 0)
-                        return;
-        } else if ((keep == lowest || close_range((unsigned) lowest, (unsigned) keep - 1, 0) == 0) &&
-                   close_range((unsigned) keep + 1, ~0U, 0) == 0)
-                return;
-
-        /* ENOSYS (older kernel) or EPERM (a seccomp filter): list what is open. */
-        dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-                bool ok = true;
-
-                for (;;) {
-                        _Alignas(struct dirent64) char buf[4096];
-                        long n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
-
-                        if (n == 0)
-                                break;
-                        if (n < 0) {
-                                ok = false;
-                                break;
-                        }
-                        for (long off = 0; off < n;) {
-                                const struct dirent64 *de = (const struct dirent64 *) (buf + off);
-                                int fd = 0;
-                                bool num = de->d_name[0] != '\0';
-
-                                for (const char *q = de->d_name; *q && num; q++) {
-                                        num = *q >= '0' && *q <= '9' && fd < INT_MAX / 10;
-                                        fd = fd * 10 + (*q - '0');
-                                }
-                                if (num && fd >= lowest && fd != keep && fd != dfd)
-                                        (void) close(fd);
-                                off += de->d_reclen;
-                        }
-                }
-                (void) close(dfd);
-                if (ok)
-                        return;
-        }
-
-        /* No /proc either: every possible fd. */
-        struct rlimit rl;
-        int max = 65536;
-
-        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t) INT_MAX)
-                max = (int) rl.rlim_cur;
-        for (int fd = lowest; fd < max; fd++)
-                if (fd != keep)
-                        (void) close(fd);
-}
-
-/* The child side of spawn_program(): only async-signal-safe calls. An error before execve()
- * goes to the parent as an errno through err_fd (close-on-exec, so a successful execve() closes
- * it and the parent reads EOF). */
-__attribute__((noreturn)) static void child_exec(const char *path, char *const argv[], char *const envp[], int out_fd,
-                                  int err_fd) {
-        struct sigaction dfl = { .sa_handler = SIG_DFL };
-        sigset_t none;
-        int null_fd, e;
-
-        /* Our own process group, so that a timeout kills what the program started too. */
-        if (setpgid(0, 0) < 0)
-                goto fail;
-        for (int sig = 1; sig < _NSIG; sig++)
-                if (sig != SIGKILL && sig != SIGSTOP)
-                        (void) sigaction(sig, &dfl, NULL);
-        sigemptyset(&none);
-        if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-                goto fail;
-
-        null_fd = open("/dev/null", O_RDONLY | O_NOCTTY);
-        if (null_fd < 0)
-                goto fail;
-        if (null_fd != STDIN_FILENO) {
-                if (dup2(null_fd, STDIN_FILENO) < 0)
-                        goto fail;
-                (void) close(null_fd);
-        }
-        if (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)
-                goto fail;
-        if (chdir("/") < 0)
-                goto fail;
-        /* Nothing of the daemon beyond 0-2: not the connection to the SCIM source, not the
-         * store, not the bus, not whatever fd we were started with (issue 20.6). */
-        close_fds_from(3, err_fd);
-
-        execve(path, argv, envp);
-fail:
-        e = errno;
-        while (write(err_fd, &e, sizeof(e)) < 0 && errno == EINTR)
-                ;
-        _exit(127);
-}
-
-/* Starts path with argv and envp and no shell: stdin /dev/null, stdout and stderr to out_fd,
- * every other fd closed, cwd /, default signal dispositions and an empty signal mask (the daemon
- * blocks the signals it waits for), and its own process group so that a timeout kills what it
- * started too. fork() and not posix_spawn(): the fds must be closed between fork and exec, and
- * posix_spawn() has no portable way to say so. Returns -errno when the program could not be
- * started (execve() failed in the child, which is then reaped). */
-static int spawn_program(const char *path, char *const argv[], char *const envp[], int out_fd, pid_t *ret_pid) {
-        _cleanup_close_ int err_r = -1, err_w = -1;
-        int pipefd[2], e = 0;
-        ssize_t n;
-        pid_t pid;
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return negative_errno();
-        err_r = pipefd[0];
-        err_w = pipefd[1];
-
-        pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0)
-                child_exec(path, argv, envp, out_fd, err_w);
-
-        err_w = safe_close(err_w);
-        do
-                n = read(err_r, &e, sizeof(e));
-        while (n < 0 && errno == EINTR);
-        if (n == (ssize_t) sizeof(e)) {
-                while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-                        ;
-                return e > 0 ? -e : -EIO;
-        }
-        *ret_pid = pid;
-        return 0;
-}
-
-/* Runs a program (see spawn_program()) with its output into sink (dropped when NULL) and waits
- * for it at most timeout_sec. Returns 0 with the wait status in *ret_status, -ETIME when it was
- * killed after the timeout, or -errno when it could not be started. */
-static int run_program(const char *path, char *const argv[], char *const envp[], unsigned timeout_sec,
-                       OutputSink *sink, int *ret_status) {
-        _cleanup_close_ int out_r = -1, out_w = -1, pidfd = -1;
-        uint64_t deadline;
-        bool exited = false, timed_out = false;
-        pid_t pid = 0;
-        int pipefd[2], status = 0, r = 0;
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return negative_errno();
-        out_r = pipefd[0];
-        out_w = pipefd[1];
-
-        r = spawn_program(path, argv, envp, out_w, &pid);
-        if (r < 0)
-                return r;
-        out_w = safe_close(out_w);
-
-        /* Our own unreaped child: its PID cannot be reused before we wait for it. Without
-         * pidfds (kernels before 5.3, valgrind) the child is looked at every 100 ms instead,
-         * with waitid(WNOWAIT) so that it stays unreaped until the end. */
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0 && errno != ENOSYS) {
-                r = negative_errno();
-                (void) kill(-pid, SIGKILL);
-                (void) kill(pid, SIGKILL);
-                (void) waitpid(pid, NULL, 0);
-                return r;
-        }
-        (void) fcntl(out_r, F_SETFL, O_NONBLOCK);
-
-        deadline = now_monotonic_msec() + (uint64_t) timeout_sec * 1000ULL;
-        while (!exited) {
-                struct pollfd pfd[2];
-                int ipid = -1, iout = -1, np = 0, timeout = msec_left(deadline), k;
-
-                if (pidfd >= 0) {
-                        ipid = np;
-                        pfd[np++] = (struct pollfd) { .fd = pidfd, .events = POLLIN };
-                } else if (timeout > 100)
-                        timeout = 100;
-                if (out_r >= 0) {
-                        iout = np;
-                        pfd[np++] = (struct pollfd) { .fd = out_r, .events = POLLIN };
-                }
-                k = poll(pfd, np, timeout);
-                if (k < 0 && errno != EINTR) {
-                        r = negative_errno();
-                        timed_out = true; /* treat as a timeout: kill and reap */
-                        break;
-                }
-                /* Bounded, so that a program writing without pause still meets its deadline. */
-                if (k > 0 && iout >= 0 && (pfd[iout].revents & (POLLIN | POLLHUP | POLLERR)))
-                        for (unsigned j = 0; j < 16 && out_r >= 0 && drain(&out_r, sink); j++)
-                                ;
-                if (ipid >= 0)
-                        exited = k > 0 && (pfd[ipid].revents & POLLIN);
-                else {
-                        siginfo_t si = {};
-                        exited = waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == pid;
-                }
-                if (!exited && msec_left(deadline) == 0) {
-                        timed_out = true;
-                        break;
-                }
-        }
-        if (timed_out) {
-                (void) kill(-pid, SIGKILL);
-                (void) kill(pid, SIGKILL); /* if it left its process group; still unreaped */
-        }
-        /* The program is gone; what it wrote is in the pipe. Descendants that still hold the
-         * pipe open are not waited for. */
-        for (unsigned j = 0; j < 64 && out_r >= 0 && drain(&out_r, sink); j++)
-                ;
-        if (sink)
-                sink_flush(sink);
-
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        if (timed_out)
-                return r < 0 ? r : -ETIME;
-        *ret_status = status;
-        return 0;
-}
-
-static void describe_status(int status, char *buf, size_t size) {
-        if (WIFEXITED(status))
-                snprintf(buf, size, "exit status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status))
-                snprintf(buf, size, "killed by signal %s", sigabbrev_np(WTERMSIG(status)) ?: "?");
-        else
-                snprintf(buf, size, "wait status 0x%x", (unsigned) status);
 }
 
 /* ---- 3. nscd ---- */
@@ -715,13 +380,13 @@ static Outcome nscd_invalidate(char *detail, size_t size) {
                 char how[64];
                 int status = 0, r;
 
-                r = run_program(nscd, argv, envp, NSCD_TIMEOUT_SEC, NULL, &status);
+                r = prov_child_run(nscd, argv, envp, NSCD_TIMEOUT_SEC, NULL, &status);
                 if (r < 0) {
                         snprintf(detail, size, "nscd -i %s: %s", tables[i], r == -ETIME ? "timed out" : strerror(-r));
                         return OUTCOME_FAILED;
                 }
                 if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                        describe_status(status, how, sizeof(how));
+                        prov_child_describe_status(status, how, sizeof(how));
                         snprintf(detail, size, "nscd -i %s: %s", tables[i], how);
                         return OUTCOME_FAILED;
                 }
@@ -852,10 +517,12 @@ static int hooks_load(const char *dir, HookList *h) {
 static void run_hook(Enforcer *e, const ProvTransition *t, const char *dir, const char *hook) {
         char step[8 + HOOK_NAME_MAX], path[PATH_MAX], uid[16];
         char env_event[64], env_user[300], env_uid[32], env_old[48], env_new[48], how[64];
-        OutputSink sink = { .t = t, .hook = hook };
+        char label[8 + HOOK_NAME_MAX];
+        ProvChildLog sink = { .user = t->name, .uid = t->uid, .event = t->event, .label = label };
         int status = 0, r;
 
         snprintf(step, sizeof(step), "hook:%s", hook);
+        snprintf(label, sizeof(label), "hook %s", hook);
         if ((size_t) snprintf(path, sizeof(path), "%s/%s", dir, hook) >= sizeof(path)) {
                 record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "path too long");
                 return;
@@ -870,7 +537,7 @@ static void run_hook(Enforcer *e, const ProvTransition *t, const char *dir, cons
         char *const argv[] = { path, NULL };
         char *const envp[] = { env_event, env_user, env_uid, env_old, env_new, (char *) hook_path_env, NULL };
 
-        r = run_program(path, argv, envp, e->config->hook_timeout_sec, &sink, &status);
+        r = prov_child_run(path, argv, envp, e->config->hook_timeout_sec, &sink, &status);
         if (r == -ETIME)
                 record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "killed after the timeout of %us",
                        e->config->hook_timeout_sec);
@@ -879,7 +546,7 @@ static void run_hook(Enforcer *e, const ProvTransition *t, const char *dir, cons
         else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 record(e, t, step, OUTCOME_OK, LOG_INFO, "exit status 0");
         else {
-                describe_status(status, how, sizeof(how));
+                prov_child_describe_status(status, how, sizeof(how));
                 record(e, t, step, OUTCOME_FAILED, LOG_WARNING, "%s", how);
         }
 }
