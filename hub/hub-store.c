@@ -680,6 +680,17 @@ static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *ret
         return 0;
 }
 
+/* An IdP's string for a log line: at most 64 characters, anything outside printable ASCII as
+ * '?', so that a member id cannot forge log lines. */
+static const char *log_safe(const char *in, char buf[static 65]) {
+        size_t i;
+
+        for (i = 0; in && in[i] && i < 64; i++)
+                buf[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+        buf[i] = '\0';
+        return buf;
+}
+
 /* The users a resource's members name. A member that names no user (an unknown id, a nested
  * group, which hosts do not resolve) is left out with a log line: an IdP pushes a group before
  * or after its users, and refusing the group would lose all of it. */
@@ -702,8 +713,10 @@ static int refset_from_members(HubStore *s, const cJSON *resource, const char *g
                 if (r < 0)
                         return r;
                 if (r == 0) {
-                        fprintf(stderr, "<4>hub store: group %.64s: member %.64s names no user, left out\n",
-                                group, value);
+                        char safe[65];
+
+                        fprintf(stderr, "<4>hub store: group %s: member '%s' names no user, left out\n",
+                                group, log_safe(value, safe));
                         continue;
                 }
                 if (refset_add(&set, ref) < 0)

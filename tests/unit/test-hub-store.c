@@ -101,6 +101,18 @@ static int64_t head(const Fixture *f) {
         return h;
 }
 
+/* The change sequence has no gap: 1 .. head, each once. */
+static void assert_gap_free(const Fixture *f) {
+        int64_t h = head(f);
+
+        assert_int_equal(db_int(f, "SELECT count(*) FROM changes"), h);
+        assert_int_equal(db_int(f, "SELECT count(DISTINCT seq) FROM changes"), h);
+        if (h > 0) {
+                assert_int_equal(db_int(f, "SELECT min(seq) FROM changes"), 1);
+                assert_int_equal(db_int(f, "SELECT max(seq) FROM changes"), h);
+        }
+}
+
 static cJSON *user_json(const char *name, const char *external_id) {
         cJSON *u = cJSON_CreateObject();
         cJSON *schemas = cJSON_AddArrayToObject(u, "schemas");
@@ -334,6 +346,7 @@ static void test_modify(void **state) {
         assert_int_equal(
                 db_int(f, "SELECT count(*) FROM audit WHERE after_json IS NULL AND before_json IS NOT NULL"),
                 1);
+        assert_gap_free(f);
         cJSON_Delete(before);
 }
 
@@ -449,6 +462,12 @@ static void test_members(void **state) {
         assert_int_equal(
                 db_int(f, "SELECT count(*) FROM changes WHERE seq = 7 AND kind = 'User' AND op = 'delete'"),
                 1);
+        _cleanup_free_ char *left = db_text(f, "SELECT before_json FROM audit ORDER BY seq DESC LIMIT 1");
+        cJSON *gone = cJSON_Parse(left);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(gone, "groupsLeft"), 0)), g);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(gone, "userName")), "b");
+        cJSON_Delete(gone);
         assert_int_equal(hub_store_get(f->s, PROV_HUB_GROUP, g, &how, &out), 0);
         assert_string_equal(meta_str(out, "version"), "W/\"3\"");
         assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "members")), 1);
@@ -469,6 +488,7 @@ static void test_members(void **state) {
         assert_int_equal(db_int(f, "SELECT count(*) FROM changes"), 8);
         assert_int_equal(db_int(f, "SELECT min(seq) FROM changes"), 1);
         assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 7);
+        assert_gap_free(f);
 }
 
 static ProvFilter *filter(const char *text) {
@@ -600,11 +620,14 @@ static void test_paging(void **state) {
                 ids[100]);
         cJSON_Delete(page.resources);
         /* One side served by an index, the rest matched on its rows. */
-        assert_int_equal(list(f, PROV_HUB_USER, "userName eq \"USER0100\" and active eq false", &q, &page), 1);
+        assert_int_equal(list(f, PROV_HUB_USER, "userName eq \"USER0100\" and active eq false", &q, &page),
+                         1);
         assert_string_equal(
-                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")), ids[100]);
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(page.resources, 0), "id")),
+                ids[100]);
         cJSON_Delete(page.resources);
-        assert_int_equal(list(f, PROV_HUB_USER, "active eq false and userName eq \"user0101\"", &q, &page), 0);
+        assert_int_equal(list(f, PROV_HUB_USER, "active eq false and userName eq \"user0101\"", &q, &page),
+                         0);
         cJSON_Delete(page.resources);
         HubQuery q3 = { .cursor = true, .count = 2 };
         assert_int_equal(list(f, PROV_HUB_USER, "active eq false", &q3, &page), 3);
@@ -620,6 +643,7 @@ static void test_paging(void **state) {
         assert_int_equal(page.next_cursor, 0);
         cJSON_Delete(page.resources);
 
+        assert_gap_free(f);
         for (int i = 0; i <= N_USERS; i++)
                 free(ids[i]);
 }
