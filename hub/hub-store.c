@@ -182,8 +182,10 @@ static const char *const statements[_STMT_MAX] = {
                 "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
                 " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
         [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
+        /* The last time handed out, deletions included (the last change's), across restarts. */
         [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
-                               " coalesce((SELECT max(modified_usec) FROM groups), 0))",
+                               " coalesce((SELECT max(modified_usec) FROM groups), 0),"
+                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0))",
         LIST_STATEMENTS("users", "user_name"),
         LIST_STATEMENTS("groups", "display_name"),
 };

@@ -180,6 +180,12 @@ static void test_open(void **state) {
         assert_int_equal(head(f), 1);
         cJSON *u = NULL;
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, id, &how, &u), 0);
+        /* Times handed out keep growing across a reopen. */
+        _cleanup_free_ char *bob = create_user(f, "bob", NULL);
+        cJSON *b = NULL;
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, bob, &how, &b), 0);
+        assert_true(strcmp(meta_str(b, "created"), meta_str(u, "created")) > 0);
+        cJSON_Delete(b);
         cJSON_Delete(u);
 }
 
