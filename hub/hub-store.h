@@ -35,7 +35,8 @@ typedef struct HubActor {
         const char *method;
 } HubActor;
 
-/* Opens (creating it 0600, its directory 0700 when missing) and migrates the store. */
+/* Opens (creating it 0600, its directory 0700 when missing) and migrates the store. A HubStore is
+ * used by one thread at a time (the hub's handlers run on libmicrohttpd's one polling thread). */
 int hub_store_open(const char *path, HubStore **ret);
 HubStore *hub_store_close(HubStore *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HubStore *, hub_store_close);
