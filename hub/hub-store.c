@@ -571,14 +571,8 @@ static void refset_done(RefSet *set) {
 }
 
 static int refset_add(RefSet *set, int64_t ref) {
-        if (set->n == set->allocated) {
-                size_t a = set->allocated ? set->allocated * 2 : 16;
-                int64_t *p = reallocarray(set->refs, a, sizeof(int64_t));
-                if (!p)
-                        return -ENOMEM;
-                set->refs = p;
-                set->allocated = a;
-        }
+        if (prov_grow((void **) &set->refs, &set->allocated, set->n + 1, sizeof(int64_t)) < 0)
+                return -ENOMEM;
         set->refs[set->n++] = ref;
         return 0;
 }
@@ -658,13 +652,8 @@ static int refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *ret
 
                 if (refset_add(&set, ref) < 0)
                         return -ENOMEM;
-                if (cap < set.allocated) { /* as many as refs */
-                        IdRef *p = reallocarray(x.items, set.allocated, sizeof(IdRef));
-                        if (!p)
-                                return -ENOMEM;
-                        x.items = p;
-                        cap = set.allocated;
-                }
+                if (prov_grow((void **) &x.items, &cap, x.n + 1, sizeof(IdRef)) < 0)
+                        return -ENOMEM;
                 x.items[x.n] = (IdRef) { .ref = ref };
                 r = prov_sql_column_strdup(s->sql, st, 1, false, &x.items[x.n].id);
                 if (r < 0)
@@ -1240,15 +1229,9 @@ static int user_leave_groups(HubStore *s, int64_t user_ref, int64_t usec, cJSON 
                 if (sqlite3_bind_int64(st, 1, user_ref) != SQLITE_OK)
                         return prov_sql_fail(s->sql, 0);
                 while ((r = prov_sql_step(s->sql, st)) > 0) {
-                        if (n == allocated) {
-                                size_t a = allocated ? allocated * 2 : 8;
-                                GroupRef *p = reallocarray(groups, a, sizeof(GroupRef));
-                                if (!p) {
-                                        r = -ENOMEM;
-                                        break;
-                                }
-                                groups = p;
-                                allocated = a;
+                        if (prov_grow((void **) &groups, &allocated, n + 1, sizeof(GroupRef)) < 0) {
+                                r = -ENOMEM;
+                                break;
                         }
                         groups[n] = (GroupRef) { .ref = sqlite3_column_int64(st, 0) };
                         r = prov_sql_column_strdup(s->sql, st, 1, false, &groups[n].id);

@@ -497,6 +497,44 @@ static void test_members(void **state) {
         assert_gap_free(f);
 }
 
+/* A group larger than the first allocation of every array: a change of one member writes two
+ * rows. */
+static void test_big_group(void **state) {
+        Fixture *f = *state;
+        char *ids[150];
+        cJSON *out = NULL;
+        ProvScimError err = {};
+        bool changed;
+
+        for (int i = 0; i < 150; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "m%03d", i);
+                ids[i] = create_user(f, name, NULL);
+        }
+        _cleanup_free_ char *g = create_group(f, "Big", (const char *const *) ids, 140);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM members"), 140);
+
+        MemberEdit e = { .remove = ids[0], .add = ids[145] };
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_GROUP, g, NULL, fn_members, &e, &who, &how, &out,
+                                          &changed, &err),
+                         0);
+        assert_true(changed);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(out, "members")), 140);
+        assert_false(has_member(out, ids[0]));
+        assert_true(has_member(out, ids[145]) && has_member(out, ids[139]));
+        cJSON_Delete(out);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM members"), 140);
+        _cleanup_free_ char *after = db_text(f, "SELECT after_json FROM audit ORDER BY seq DESC LIMIT 1");
+        cJSON *audit = cJSON_Parse(after);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(audit, "membersAdded")), 1);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(audit, "membersRemoved")), 1);
+        cJSON_Delete(audit);
+        assert_gap_free(f);
+
+        for (int i = 0; i < 150; i++)
+                free(ids[i]);
+}
+
 static ProvFilter *filter(const char *text) {
         ProvFilter *p = NULL;
         ProvScimError err = {};
@@ -818,6 +856,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modified_since, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_big_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_index_walk, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_group_filters, setup, teardown),
                 cmocka_unit_test(test_cursor_text),
