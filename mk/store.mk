@@ -15,6 +15,7 @@ tests_unit_test_sql_LDADD = common/libprovsql.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
 endif
 
 syncd_libsyncd_la_SOURCES += syncd/store.h syncd/store.c
+syncd_libsyncd_la_LIBADD += common/libprovsql.la
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-store

@@ -2,9 +2,10 @@
 
 /* The SQLite store of provision-syncd. See store.h for the contract.
  *
- * Hot paths (the statements a 100k-user sync runs once per record) are prepared once per handle
- * and kept in s->stmts[]; every use resets and clears them on scope exit, so that a statement
- * never holds a read transaction open or a pointer to a caller's string. */
+ * Opening, migrations, errors and transactions go through the SQLite core (common/prov-sql.h),
+ * shared with the hub. Hot paths (the statements a 100k-user sync runs once per record) are kept
+ * prepared by the core, by StmtId; every use resets and clears them on scope exit, so that a
+ * statement never holds a read transaction open or a pointer to a caller's string. */
 
 #include <assert.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prov-sql.h"
 #include "prov-util.h"
 #include "store.h"
 
@@ -244,12 +246,6 @@ _Static_assert(PROV_STATE_ACTIVE == 0, "the index users_refused holds the accoun
 
 /* Statements kept prepared for the lifetime of the handle. */
 typedef enum StmtId {
-        STMT_BEGIN,
-        STMT_COMMIT,
-        STMT_ROLLBACK,
-        STMT_SAVEPOINT,
-        STMT_RELEASE,
-        STMT_ROLLBACK_TO,
         STMT_USER_GET,
         STMT_USER_GET_BY_NAME,
         STMT_USER_GET_BY_UID,
@@ -285,12 +281,6 @@ typedef enum StmtId {
 } StmtId;
 
 static const char *const stmt_sql[_STMT_MAX] = {
-        [STMT_BEGIN] = "BEGIN IMMEDIATE",
-        [STMT_COMMIT] = "COMMIT",
-        [STMT_ROLLBACK] = "ROLLBACK",
-        [STMT_SAVEPOINT] = "SAVEPOINT prov_store_op",
-        [STMT_RELEASE] = "RELEASE prov_store_op",
-        [STMT_ROLLBACK_TO] = "ROLLBACK TO prov_store_op",
         [STMT_USER_GET] = "SELECT " USER_SELECT " FROM users WHERE scim_id = ?1",
         [STMT_USER_GET_BY_NAME] = "SELECT " USER_SELECT " FROM users WHERE name = ?1",
         [STMT_USER_GET_BY_UID] = "SELECT " USER_SELECT " FROM users WHERE uid = ?1",
@@ -384,12 +374,13 @@ typedef struct IdBitmap {
 } IdBitmap;
 
 struct ProvStore {
-        sqlite3 *db;
-        bool readonly;
-        sqlite3_stmt *stmts[_STMT_MAX];
-        char errmsg[256];
+        ProvSql *sql;   /* opening, kept statements, errors and transactions (common/sql.c) */
+        sqlite3 *db;    /* prov_sql_db(sql), for changes and rowids */
         IdBitmap used[2]; /* by ProvIdKind */
 };
+
+/* Records a message of the store's own for prov_store_errmsg(). */
+#define store_msg(s, ...) ((void) prov_sql_failf((s)->sql, 0, __VA_ARGS__))
 
 static void id_bitmaps_drop(ProvStore *s) {
         for (size_t i = 0; i < ELEMENTSOF(s->used); i++) {
@@ -432,161 +423,46 @@ int64_t prov_now_usec(void) {
         return (int64_t) ts.tv_sec * INT64_C(1000000) + ts.tv_nsec / 1000;
 }
 
-/* Maps a SQLite result code to -errno, the one place where this happens. */
-static int errno_from_sqlite(sqlite3 *db, int rc) {
-        switch (rc & 0xff) {
-        case SQLITE_OK:
-        case SQLITE_ROW:
-        case SQLITE_DONE:
-                return 0;
-        case SQLITE_BUSY:
-        case SQLITE_LOCKED:
-                return -EBUSY;
-        case SQLITE_FULL:
-                return -ENOSPC;
-        case SQLITE_CORRUPT:
-        case SQLITE_NOTADB:
-                return -EBADMSG;
-        case SQLITE_CONSTRAINT:
-                return -EEXIST;
-        case SQLITE_READONLY:
-                return -EROFS;
-        case SQLITE_NOMEM:
-                return -ENOMEM;
-        case SQLITE_CANTOPEN:
-                return db && sqlite3_system_errno(db) == ENOENT ? -ENOENT : -EACCES;
-        case SQLITE_IOERR: {
-                /* The file system's own reason (ENOSPC, EROFS, EDQUOT...) says more than "I/O
-                 * error" to whoever reads the log or provisionctl status. */
-                int e = db ? sqlite3_system_errno(db) : 0;
-                return e > 0 ? -e : -EIO;
-        }
-        default:
-                return -EIO;
-        }
-}
-
-/* Records SQLite's message for prov_store_errmsg() and returns the mapped -errno. */
-static int store_fail(ProvStore *s, int rc) {
-        const char *m = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
-
-        snprintf(s->errmsg, sizeof(s->errmsg), "%s", m ?: "");
-        return errno_from_sqlite(s->db, rc) ?: -EIO;
-}
-
-/* The error code of the last failed call on the connection, for bind and column failures that
- * do not return one themselves. */
+/* The store's names for the SQLite core's calls (common/sql.c), which maps result codes to
+ * -errno in one place and keeps the message of the last failure. */
 static int store_fail_last(ProvStore *s) {
-        return store_fail(s, sqlite3_errcode(s->db));
+        return prov_sql_fail(s->sql, 0);
 }
 
 const char *prov_store_errmsg(ProvStore *s) {
-        return s ? s->errmsg : "";
+        return s ? prov_sql_errmsg(s->sql) : "";
 }
 
-static void stmt_resetp(sqlite3_stmt **st) {
-        if (*st) {
-                /* The step's error was already handled; reset returns it again. */
-                (void) sqlite3_reset(*st);
-                (void) sqlite3_clear_bindings(*st);
-        }
-}
-#define _cleanup_reset_ _cleanup_(stmt_resetp)
+#define _cleanup_reset_ _cleanup_sql_reset_
+#define _cleanup_finalize_ _cleanup_sql_finalize_
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
-#define _cleanup_finalize_ _cleanup_(sqlite3_finalizep)
-
-/* Hands out the cached statement `id`, preparing it on first use. The caller holds it in a
+/* Hands out the kept statement `id`, preparing it on first use. The caller holds it in a
  * _cleanup_reset_ variable. */
 static int stmt_get(ProvStore *s, StmtId id, sqlite3_stmt **ret) {
-        assert(id < _STMT_MAX);
-
-        if (!s->stmts[id]) {
-                int rc = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &s->stmts[id], NULL);
-                if (rc != SQLITE_OK)
-                        return store_fail(s, rc);
-        }
-        *ret = s->stmts[id];
-        return 0;
+        return prov_sql_stmt(s->sql, id, ret);
 }
 
-/* Prepares a one-off statement (cold paths: loads, holds, migrations). */
+/* Prepares a one-off statement (cold paths: loads, holds). */
 static int stmt_prepare(ProvStore *s, const char *sql, sqlite3_stmt **ret) {
-        sqlite3_stmt *st = NULL;
-        int rc;
-
-        rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc);
-        *ret = st;
-        return 0;
+        return prov_sql_prepare(s->sql, sql, ret);
 }
 
 /* Steps a statement that returns no row. */
 static int stmt_exec(ProvStore *s, sqlite3_stmt *st) {
-        int rc = sqlite3_step(st);
-
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-                return store_fail(s, rc);
-        return 0;
+        return prov_sql_run(s->sql, st);
 }
 
 /* Steps a statement that returns at most one row: 1 with a row, 0 without. */
 static int stmt_step(ProvStore *s, sqlite3_stmt *st) {
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return store_fail(s, rc);
-}
-
-static int exec_cached(ProvStore *s, StmtId id) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        r = stmt_get(s, id, &st);
-        if (r < 0)
-                return r;
-        return stmt_exec(s, st);
+        return prov_sql_step(s->sql, st);
 }
 
 static int exec_sql(ProvStore *s, const char *sql) {
-        char *err = NULL;
-        int rc;
-
-        rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
-        sqlite3_free(err);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc);
-        return 0;
+        return prov_sql_exec(s->sql, sql);
 }
 
-/* Copies a text column. A NULL value is returned as NULL when nullable, else it is corruption
- * (or an out-of-memory that SQLite signals the same way). */
 static int column_strdup(ProvStore *s, sqlite3_stmt *st, int i, bool nullable, char **ret) {
-        const unsigned char *t;
-        char *c;
-
-        t = sqlite3_column_text(st, i);
-        if (!t) {
-                if (sqlite3_errcode(s->db) == SQLITE_NOMEM)
-                        return -ENOMEM;
-                if (!nullable || sqlite3_column_type(st, i) != SQLITE_NULL) {
-                        snprintf(s->errmsg, sizeof(s->errmsg), "column %s is NULL",
-                                 sqlite3_column_name(st, i));
-                        return -EBADMSG;
-                }
-                *ret = NULL;
-                return 0;
-        }
-        c = strdup((const char *) t);
-        if (!c)
-                return -ENOMEM;
-        *ret = c;
-        return 0;
+        return prov_sql_column_strdup(s->sql, st, i, nullable, ret);
 }
 
 /* Reads a column that must hold a uid_t/gid_t value; anything else is corruption. */
@@ -601,7 +477,7 @@ static int column_id(ProvStore *s, sqlite3_stmt *st, int i, uint32_t *ret) {
         *ret = (uint32_t) v;
         return 0;
 bad:
-        snprintf(s->errmsg, sizeof(s->errmsg), "column %s is not a valid id", sqlite3_column_name(st, i));
+        store_msg(s, "column %s is not a valid id", sqlite3_column_name(st, i));
         return -EBADMSG;
 }
 
@@ -609,178 +485,58 @@ static const char *kind_to_string(ProvIdKind k) {
         return k == PROV_ID_GID ? "gid" : "uid";
 }
 
-/* Multi-statement operations: their own transaction when none is open, else a savepoint inside
- * the caller's, so that a failure never leaves half an operation behind either way. */
-typedef struct Op {
-        ProvStore *s;
-        bool own;       /* we began the transaction, not a savepoint */
-        bool open;
-} Op;
+/* Multi-statement operations are transaction scopes of the SQLite core: their own transaction
+ * when none is open, else a savepoint inside the caller's, so that a failure never leaves half
+ * an operation behind either way. A rollback drops the id bitmaps (the rows they saw may be
+ * gone): id_bitmaps_drop() is the core's rollback hook. */
+typedef ProvSqlTx Op;
+#define _cleanup_op_ _cleanup_sql_tx_
 
 static int op_begin(ProvStore *s, Op *op) {
-        int r;
-
-        *op = (Op) { .s = s, .own = sqlite3_get_autocommit(s->db) };
-        r = exec_cached(s, op->own ? STMT_BEGIN : STMT_SAVEPOINT);
-        if (r < 0)
-                return r;
-        op->open = true;
-        return 0;
+        return prov_sql_begin(s->sql, op);
 }
 
 static int op_commit(Op *op) {
-        int r;
-
-        assert(op->open);
-        r = exec_cached(op->s, op->own ? STMT_COMMIT : STMT_RELEASE);
-        if (r < 0)
-                return r;       /* op_abort() on scope exit rolls back */
-        op->open = false;
-        return 0;
+        return prov_sql_commit(op);
 }
 
-/* Scope-exit cleanup: undoes an operation that was not committed. Keeps the error message of the
- * failure that got us here. */
-static void op_abort(Op *op) {
-        if (!op->open)
-                return;
+static const ProvSqlSchema store_schema = {
+        .migrations = migrations,
+        .n_migrations = ELEMENTSOF(migrations),
+        .statements = stmt_sql,
+        .n_statements = _STMT_MAX,
+        .what = "store",
+};
 
-        char saved[sizeof(op->s->errmsg)];
-        memcpy(saved, op->s->errmsg, sizeof(saved));
-        if (op->own) {
-                if (!sqlite3_get_autocommit(op->s->db))
-                        (void) exec_cached(op->s, STMT_ROLLBACK);
-        } else {
-                (void) exec_cached(op->s, STMT_ROLLBACK_TO);
-                (void) exec_cached(op->s, STMT_RELEASE);
-        }
-        id_bitmaps_drop(op->s);
-        memcpy(op->s->errmsg, saved, sizeof(saved));
-        op->open = false;
-}
-#define _cleanup_op_ _cleanup_(op_abort)
-
-static int store_get_user_version(ProvStore *s, int *ret) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int64_t v;
-        int r;
-
-        r = stmt_prepare(s, "PRAGMA user_version", &st);
-        if (r < 0)
-                return r;
-        r = stmt_step(s, st);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -EIO;
-        v = sqlite3_column_int64(st, 0);
-        if (v < 0 || v > INT_MAX)
-                return -EBADMSG;
-        *ret = (int) v;
-        return 0;
-}
-
-/* Brings the schema up to PROV_STORE_SCHEMA_VERSION, one step per transaction. The version is
- * re-read inside each transaction, since another process may have migrated meanwhile. */
-static int store_migrate(ProvStore *s, int target) {
-        for (;;) {
-                _cleanup_op_ Op op = {};
-                char bump[64];
-                int v, r;
-
-                r = op_begin(s, &op);
-                if (r < 0)
-                        return r;
-                r = store_get_user_version(s, &v);
-                if (r < 0)
-                        return r;
-                if (v > PROV_STORE_SCHEMA_VERSION) {
-                        snprintf(s->errmsg, sizeof(s->errmsg), "store schema version %d is newer than %d", v,
-                                 PROV_STORE_SCHEMA_VERSION);
-                        return -EPROTONOSUPPORT;
-                }
-                if (v >= target)
-                        return op_commit(&op);
-
-                r = exec_sql(s, migrations[v]);
-                if (r < 0)
-                        return r;
-                /* PRAGMA takes no bound parameters; v is our own integer. */
-                snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
-                r = exec_sql(s, bump);
-                if (r < 0)
-                        return r;
-                r = op_commit(&op);
-                if (r < 0)
-                        return r;
-        }
+static void store_rollback_hook(void *userdata) {
+        id_bitmaps_drop(userdata);
 }
 
 ProvStore *prov_store_close(ProvStore *s) {
         if (!s)
                 return NULL;
 
-        for (size_t i = 0; i < _STMT_MAX; i++)
-                sqlite3_finalize(s->stmts[i]);
         id_bitmaps_drop(s);
-        /* sqlite3_close_v2() rolls back a transaction left open. */
-        sqlite3_close_v2(s->db);
+        /* Rolls back a transaction left open. */
+        prov_sql_close(s->sql);
         free(s);
         return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvStore *, prov_store_close);
 
-/* Makes sure the file exists with mode 0600 before SQLite opens it: SQLite would create it with
- * the process umask, and creates -wal and -shm with the mode of the main file. */
-static int store_prepare_file(const char *path) {
-        _cleanup_close_ int fd = -1;
-        struct stat st;
-
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return negative_errno();
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode))
-                return -EBADFD;
-        if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
-                return negative_errno();
-        return 0;
-}
-
-static int store_new(const char *path, bool readonly, ProvStore **ret) {
+static int store_new(const char *path, int version, unsigned flags, unsigned cache_kib, ProvStore **ret) {
         _cleanup_(prov_store_closep) ProvStore *s = NULL;
-        static bool configured = false;
-        int rc;
-
-        /* Before SQLite initialises (at its first open): no memory statistics, which nothing
-         * here reads and which cost a mutex and two counters on every allocation (3% of a
-         * first sync's instructions). It fails harmlessly if the process used SQLite before. */
-        if (!configured) {
-                (void) sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-                configured = true;
-        }
+        int r;
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        s->readonly = readonly;
-
-        rc = sqlite3_open_v2(path, &s->db,
-                             (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
-                                     SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-        if (rc != SQLITE_OK) {
-                if (!s->db)
-                        return -ENOMEM;
-                return store_fail(s, rc);
-        }
-        (void) sqlite3_extended_result_codes(s->db, 1);
-        rc = sqlite3_busy_timeout(s->db, 5000);
-        if (rc != SQLITE_OK)
-                return store_fail(s, rc);
-
+        r = prov_sql_open(path, &store_schema, version, flags, cache_kib, &s->sql);
+        if (r < 0)
+                return r;
+        s->db = prov_sql_db(s->sql);
+        prov_sql_set_rollback_hook(s->sql, store_rollback_hook, s);
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -791,46 +547,24 @@ int prov_store_open(const char *path, ProvStore **ret) {
 
 int prov_store_open_at_version(const char *path, int version, ProvStore **ret) {
         _cleanup_(prov_store_closep) ProvStore *s = NULL;
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        const char *mode;
         int r;
 
         if (!path || !ret || version < 0 || version > PROV_STORE_SCHEMA_VERSION)
                 return -EINVAL;
 
-        r = store_prepare_file(path);
+        /* WAL lets provisionctl read while we write; DURABLE (synchronous=FULL) makes every
+         * commit (a deprovision above all) survive power loss, not only a crash of the
+         * process. */
+        r = store_new(path, version, PROV_SQL_DURABLE, PROV_STORE_CACHE_KIB, &s);
         if (r < 0)
                 return r;
-        r = store_new(path, false, &s);
-        if (r < 0)
-                return r;
-
-        /* WAL lets provisionctl read while we write; FULL makes every commit (a deprovision
-         * above all) survive power loss, not only a crash of the process. */
-        r = stmt_prepare(s, "PRAGMA journal_mode = WAL", &st);
-        if (r < 0)
-                return r;
-        r = stmt_step(s, st);
-        if (r < 0)
-                return r;
-        mode = r > 0 ? (const char *) sqlite3_column_text(st, 0) : NULL;
-        if (!mode || strcasecmp(mode, "wal") != 0) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "cannot switch to WAL journal mode");
-                return -EIO;
-        }
-        sqlite3_finalize(st);
-        st = NULL;
 
         /* Foreign keys are not enforced by SQLite here: checking the two parents of every
          * membership doubled the cost of a 100k-user first sync. The store keeps them itself:
          * memberships are only added for accounts it has (or that the sync just wrote), and
          * deleting an account or a group deletes its memberships in the same operation.
          * tests/unit/test-sync.c checks PRAGMA foreign_key_check after every kind of change. */
-        r = exec_sql(s, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = OFF; "
-                        "PRAGMA cache_size = -" STRINGIFY(PROV_STORE_CACHE_KIB) "; PRAGMA temp_store = MEMORY;");
-        if (r < 0)
-                return r;
-        r = store_migrate(s, version);
+        r = exec_sql(s, "PRAGMA foreign_keys = OFF");
         if (r < 0)
                 return r;
 
@@ -839,34 +573,10 @@ int prov_store_open_at_version(const char *path, int version, ProvStore **ret) {
 }
 
 int prov_store_open_readonly(const char *path, ProvStore **ret) {
-        _cleanup_(prov_store_closep) ProvStore *s = NULL;
-        int v, r;
-
         if (!path || !ret)
                 return -EINVAL;
-
-        /* Without this SQLite says only "unable to open", for which we could not tell missing
-         * from forbidden. */
-        if (access(path, F_OK) < 0)
-                return negative_errno();
-
-        r = store_new(path, true, &s);
-        if (r < 0)
-                return r;
-        /* query_only guards against a write sneaking through even if the file is writable to us. */
-        r = exec_sql(s, "PRAGMA foreign_keys = ON; PRAGMA query_only = ON;");
-        if (r < 0)
-                return r;
-        r = store_get_user_version(s, &v);
-        if (r < 0)
-                return r;
-        if (v > PROV_STORE_SCHEMA_VERSION)
-                return -EPROTONOSUPPORT;
-        if (v < PROV_STORE_SCHEMA_VERSION)
-                return -ESTALE;
-
-        *ret = TAKE_PTR(s);
-        return 0;
+        /* Refuses a store at another version: -EPROTONOSUPPORT newer, -ESTALE older. */
+        return store_new(path, PROV_STORE_SCHEMA_VERSION, PROV_SQL_READONLY, 0, ret);
 }
 
 int prov_store_schema_version(ProvStore *s) {
@@ -874,7 +584,7 @@ int prov_store_schema_version(ProvStore *s) {
 
         if (!s)
                 return -EINVAL;
-        r = store_get_user_version(s, &v);
+        r = prov_sql_version(s->sql, &v);
         if (r < 0)
                 return r;
         return v;
@@ -886,26 +596,24 @@ int prov_store_begin(ProvStore *s) {
         /* Another process (provision-syncd --once beside the daemon) may have written the
          * ledger since our last transaction: start from the database. */
         id_bitmaps_drop(s);
-        return exec_cached(s, STMT_BEGIN);
+        return prov_sql_transaction_begin(s->sql);
 }
 
 int prov_store_commit(ProvStore *s) {
         if (!s)
                 return -EINVAL;
-        return exec_cached(s, STMT_COMMIT);
+        return prov_sql_transaction_commit(s->sql);
 }
 
 int prov_store_rollback(ProvStore *s) {
         if (!s)
                 return -EINVAL;
         id_bitmaps_drop(s);
-        if (sqlite3_get_autocommit(s->db))
-                return 0;
-        return exec_cached(s, STMT_ROLLBACK);
+        return prov_sql_transaction_rollback(s->sql);
 }
 
 bool prov_store_in_transaction(ProvStore *s) {
-        return s && !sqlite3_get_autocommit(s->db);
+        return s && prov_sql_in_transaction(s->sql);
 }
 
 /* ---- users ---- */
@@ -937,7 +645,7 @@ static int column_view(ProvStore *s, sqlite3_stmt *st, int i, char **ret) {
         if (!t) {
                 if (sqlite3_errcode(s->db) == SQLITE_NOMEM)
                         return -ENOMEM;
-                snprintf(s->errmsg, sizeof(s->errmsg), "column %s is NULL", sqlite3_column_name(st, i));
+                store_msg(s, "column %s is NULL", sqlite3_column_name(st, i));
                 return -EBADMSG;
         }
         *ret = (char *) t;
@@ -961,7 +669,7 @@ static int user_row_view(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
 
         state = sqlite3_column_int64(st, 8);
         if (state < 0 || state >= _PROV_STATE_MAX) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "invalid state %" PRIi64, state);
+                store_msg(s, "invalid state %" PRIi64, state);
                 return -EBADMSG;
         }
         u.source_active = sqlite3_column_int64(st, 7) != 0;
@@ -1954,14 +1662,14 @@ static int id_check(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner) 
         if (r == -ENOENT) {
                 if (id_bitmap_test(s, k, id) <= 0)
                         return 0;
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " is reserved for another account",
+                store_msg(s, "%s %" PRIu32 " is reserved for another account",
                          kind_to_string(k), id);
                 return -EEXIST;
         }
         if (r < 0)
                 return r;
         if (!streq(current, owner)) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s %" PRIu32 " belongs to %.64s", kind_to_string(k), id,
+                store_msg(s, "%s %" PRIu32 " belongs to %.64s", kind_to_string(k), id,
                          current);
                 return -EEXIST;
         }
@@ -2068,7 +1776,7 @@ static int pick_free(ProvStore *s, ProvIdKind k, bool both, const char *owner, u
         if (r == -ENOSPC && start > min)
                 r = ledger_first_free(s, k, both, min, (uint32_t) (start - 1), is_taken, userdata, ret);
         if (r == -ENOSPC)
-                snprintf(s->errmsg, sizeof(s->errmsg), "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k),
+                store_msg(s, "no free %s in %" PRIu32 "..%" PRIu32, kind_to_string(k),
                          min, max);
         return r;
 }
@@ -2090,7 +1798,7 @@ int prov_store_ledger_allocate(ProvStore *s, ProvIdKind k, const char *owner, co
         /* The common case on every sync after the first: already ours, a single read, no
          * transaction of our own. Its private group row is the caller's business then: the id may
          * have come from prov_store_ledger_assign() with a directory attribute. */
-        if (!sqlite3_get_autocommit(s->db)) {
+        if (prov_sql_in_transaction(s->sql)) {
                 r = prov_store_ledger_lookup(s, k, owner, &id);
                 if (r >= 0) {
                         if (ret_id)
@@ -2149,8 +1857,8 @@ static int reservation_begin(ProvStore *s, const char *scim_id, uint32_t min, ui
         if (!s || !scim_id || min == 0 || min > max || max == UINT32_MAX)
                 return -EINVAL;
         /* Nothing is recorded until the caller writes the account: only inside its transaction. */
-        if (sqlite3_get_autocommit(s->db)) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "id reservation outside a transaction");
+        if (!prov_sql_in_transaction(s->sql)) {
+                store_msg(s, "id reservation outside a transaction");
                 return -EINVAL;
         }
         r = id_bitmap_load(s, PROV_ID_UID, min, max);
@@ -2343,7 +2051,7 @@ int prov_store_check_references(ProvStore *s) {
         if (r < 0)
                 return r;
         if (r > 0) {
-                snprintf(s->errmsg, sizeof(s->errmsg), "%s row %" PRIi64 " references a missing %s row",
+                store_msg(s, "%s row %" PRIi64 " references a missing %s row",
                          (const char *) sqlite3_column_text(st, 0) ?: "?", (int64_t) sqlite3_column_int64(st, 1),
                          (const char *) sqlite3_column_text(st, 2) ?: "?");
                 return -EBADMSG;
@@ -2614,7 +2322,7 @@ int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *
         for (char *p = list, *nl; *p; p = nl + 1) {
                 nl = strchr(p, '\n');
                 if (!nl) {
-                        snprintf(s->errmsg, sizeof(s->errmsg), "hold %" PRIi64 ": unterminated id list", id);
+                        store_msg(s, "hold %" PRIi64 ": unterminated id list", id);
                         return -EBADMSG;
                 }
                 r = prov_grow((void **) &v, &allocated, n + 2, sizeof(*v));
