@@ -30,9 +30,11 @@ static int fail(HubReply *reply, int status, const char *scim_type, const char *
         return -EINVAL;
 }
 
-/* A store failure without a SCIM error of its own: 404/409/412 where the errno says so, 503
- * (retry) when the database is busy, 500 otherwise. */
-static void store_failed(HubReply *reply, int r, ProvScimError *err) {
+/* A store failure without a SCIM error of its own: 404/409 where the errno says so. Anything
+ * else is the store's I/O (busy, disk full, read-only, an I/O error): 503, to which the HTTP
+ * layer adds Retry-After, so that an IdP retries rather than quarantining the job. Nothing was
+ * committed, so a retry is safe. */
+static void store_failed(HubStore *store, HubReply *reply, int r, ProvScimError *err) {
         if (err->status >= 400) {
                 hub_reply_error(reply, err);
                 return;
@@ -41,11 +43,9 @@ static void store_failed(HubReply *reply, int r, ProvScimError *err) {
                 fail(reply, 404, NULL, "No such resource.");
         else if (r == -EEXIST)
                 fail(reply, 409, "uniqueness", "The resource exists already.");
-        else if (r == -EBUSY || r == -EAGAIN)
-                fail(reply, 503, NULL, "The store is busy; retry.");
         else {
-                log_error_errno(r, "Store failure: %m");
-                fail(reply, 500, NULL, "The store failed.");
+                log_error_errno(r, "Store failure: %s (%m)", hub_store_errmsg(store) ?: "");
+                fail(reply, 503, NULL, "The store is unavailable; retry.");
         }
 }
 
@@ -229,7 +229,7 @@ static void handle_list(HubContext *ctx, const HubRequest *req, ProvHubKind kind
 
         r = hub_store_list(ctx->store, kind, &q, &how, &page, &err);
         if (r < 0) {
-                store_failed(reply, r, &err);
+                store_failed(ctx->store, reply, r, &err);
                 return;
         }
 
@@ -265,7 +265,7 @@ static void handle_get(HubContext *ctx, const HubRequest *req, ProvHubKind kind,
 
         r = hub_store_get(ctx->store, kind, id, &how, &res);
         if (r < 0) {
-                store_failed(reply, r, &err);
+                store_failed(ctx->store, reply, r, &err);
                 return;
         }
         reply_resource(reply, 200, res, req);
@@ -304,7 +304,7 @@ static void handle_post(HubContext *ctx, const HubRequest *req, ProvHubKind kind
         r = hub_store_create(ctx->store, kind, json, &who, &how, &res, &err);
         cJSON_Delete(json);
         if (r < 0) {
-                store_failed(reply, r, &err);
+                store_failed(ctx->store, reply, r, &err);
                 return;
         }
         reply_resource(reply, 201, res, req);
@@ -364,7 +364,7 @@ static void handle_modify(HubContext *ctx, const HubRequest *req, ProvHubKind ki
                              patch ? (void *) &in : (void *) json, &who, &how, &res, &changed, &err);
         cJSON_Delete(json);
         if (r < 0) {
-                store_failed(reply, r, &err);
+                store_failed(ctx->store, reply, r, &err);
                 return;
         }
         /* A group's PATCH answers 204 (RFC 7644 §3.5.2 allows it): echoing 50,000 members back to
@@ -389,7 +389,7 @@ static void handle_delete(HubContext *ctx, const HubRequest *req, ProvHubKind ki
 
         r = hub_store_delete(ctx->store, kind, id, req->if_match, &who, &err);
         if (r < 0) {
-                store_failed(reply, r, &err);
+                store_failed(ctx->store, reply, r, &err);
                 return;
         }
         reply->status = 204;
@@ -483,11 +483,12 @@ static void handle_discovery_list(const char *text, const char *id, HubReply *re
         reply->json = j;
 }
 
-/* "/Users/ID" → "Users" and "ID"; an id has no further slash. */
+/* "/Users/ID" → "Users" and "ID"; an id has no further slash. The endpoint's name matches
+ * case-insensitively ("/users/" too: some IdP templates lowercase it), the id exactly. */
 static bool split_path(const char *path, const char *what, const char **ret_id) {
         size_t n = strlen(what);
 
-        if (path[0] != '/' || strncmp(path + 1, what, n) != 0)
+        if (path[0] != '/' || strncasecmp(path + 1, what, n) != 0)
                 return false;
         if (path[1 + n] == 0 || (path[1 + n] == '/' && path[2 + n] == 0)) {
                 *ret_id = NULL;
@@ -545,7 +546,7 @@ void hub_handle_scim(HubContext *ctx, const HubRequest *req, HubReply *reply) {
                         fail(reply, 405, NULL, "Method not allowed here.");
                         return;
                 }
-                handle_discovery_list(strncmp(req->path, "/Schemas", 8) == 0 ? schemas : resource_types, id, reply);
+                handle_discovery_list(strncasecmp(req->path, "/Schemas", 8) == 0 ? schemas : resource_types, id, reply);
                 return;
         }
         fail(reply, 404, NULL, "No such endpoint.");

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,9 @@ struct HubServer {
         char *cert_pem, *key_pem;
         unsigned in_flight; /* requests begun and not completed; only the polling thread touches it */
         char *last_token_error; /* so that a bad token file is logged once per change, not per request */
+        /* Held by the polling thread for a whole request (the token NAME it logs and audits is
+         * borrowed from the token set) and by hub_server_reload_tokens() (SIGHUP, main thread). */
+        pthread_mutex_t tokens_lock;
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */
@@ -225,8 +229,25 @@ static bool content_type_is(struct MHD_Connection *c, const char *what) {
         return ct && strncasecmp(ct, what, strlen(what)) == 0;
 }
 
+static void unlock_tokensp(HubServer **s) {
+        if (*s)
+                (void) pthread_mutex_unlock(&(*s)->tokens_lock);
+}
+
+int hub_server_reload_tokens(HubServer *s) {
+        _cleanup_(unlock_tokensp) HubServer *locked = NULL;
+
+        if (!s)
+                return -EINVAL;
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = s;
+        tokens_refresh(s);
+        return s->last_token_error ? -EPERM : 0;
+}
+
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                 const char *method) {
+        _cleanup_(unlock_tokensp) HubServer *locked = NULL;
         bool integer_status = content_type_is(c, "application/json");
         HubRequest req = { .method = method };
         _cleanup_free_ char *base = NULL;
@@ -237,6 +258,8 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         HubRole role;
         int r;
 
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = s;
         r = authenticate(s, c, &role, &name);
         if (r < 0)
                 return send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
@@ -421,6 +444,7 @@ HubServer *hub_server_stop(HubServer *s) {
         }
         free(s->cert_pem);
         free(s->last_token_error);
+        pthread_mutex_destroy(&s->tokens_lock);
         free(s);
         return NULL;
 }
@@ -439,6 +463,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 return -ENOMEM;
         s->ctx = ctx;
         s->fd = -1;
+        pthread_mutex_init(&s->tokens_lock, NULL);
 
         if (cfg->tls_cert_file) {
                 r = read_pem(cfg->tls_cert_file, &s->cert_pem);
@@ -464,6 +489,10 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 return log_error_errno(negative_errno(), "Failed to read the bound address: %m");
         if (cfg->listen_addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
+        /* One polling thread on epoll: requests are serialised on it (see hub-http.h), and
+         * epoll keeps idle keep-alive connections of many IdP workers and hosts cheap. */
+        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+                flags |= MHD_USE_EPOLL;
 
         s->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, on_request, s,
@@ -479,6 +508,18 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 return log_error_errno(EINVAL, "Failed to start the HTTP server on %s (a bad TLS certificate or key?).",
                                        cfg->listen);
         s->fd = -1; /* the daemon closes it */
+
+        /* The port as the daemon has it (the kernel's pick for port 0). */
+        {
+                const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+                if (info && info->port != 0) {
+                        if (bound.ss_family == AF_INET)
+                                ((struct sockaddr_in *) &bound)->sin_port = htons(info->port);
+                        else if (bound.ss_family == AF_INET6)
+                                ((struct sockaddr_in6 *) &bound)->sin6_port = htons(info->port);
+                }
+        }
 
         if (ret_url && asprintf(ret_url, "%s://%s/", s->tls ? "https" : "http",
                                 hub_sockaddr_format(&bound, addr, sizeof(addr))) < 0)

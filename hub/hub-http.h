@@ -60,4 +60,8 @@ void hub_handle_scim(HubContext *ctx, const HubRequest *req, HubReply *reply);
  * 127.0.0.1:40123/"). Logs nothing: the caller logs "Listening on URL". */
 int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url);
 HubServer *hub_server_stop(HubServer *s);
+
+/* Re-reads changed token files now (SIGHUP), between two requests; logs a refused file once.
+ * 0, or -EPERM while a token file is refused (its role then has no tokens). */
+int hub_server_reload_tokens(HubServer *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HubServer *, hub_server_stop);

@@ -164,8 +164,10 @@ static int run(void) {
                 if (sigwait(&mask, &sig) != 0)
                         continue;
                 if (sig == SIGHUP) {
-                        /* Token files are re-read at each request anyway; nothing else reloads. */
-                        log_info("SIGHUP: token files are re-read at the next request.");
+                        /* Token files are also re-read when they change, at the next request;
+                         * SIGHUP does it now, so that a refused file is reported at once. */
+                        if (hub_server_reload_tokens(server) >= 0)
+                                log_info("SIGHUP: token files re-read.");
                         continue;
                 }
                 break;
