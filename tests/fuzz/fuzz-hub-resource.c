@@ -25,6 +25,15 @@ static bool null_free(const cJSON *v) {
         return true;
 }
 
+/* Whether a and b print the same: cJSON_Compare() looks members up by name, so it finds two
+ * copies of an object holding one name twice ({"a":1,"a":2}) different. */
+static bool same(const cJSON *a, const cJSON *b) {
+        _cleanup_free_ char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+
+        FUZZ_CHECK(x && y);
+        return streq(x, y);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         _cleanup_(cJSON_Deletep) cJSON *res = NULL, *orig = NULL, *again = NULL;
         ProvScimError err = {};
@@ -47,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(err.status == 400 || err.status == 500);
                 FUZZ_CHECK(err.status != 400 || err.scim_type);
                 FUZZ_CHECK(memchr(err.detail, 0, sizeof(err.detail)));
-                FUZZ_CHECK(cJSON_Compare(res, orig, true));
+                FUZZ_CHECK(same(res, orig));
                 return 0;
         }
 
@@ -65,6 +74,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_CHECK(again);
         err = (ProvScimError) {};
         FUZZ_CHECK(prov_scim_resource_normalize(again, kind, &err) == 0);
-        FUZZ_CHECK(cJSON_Compare(again, res, true));
+        FUZZ_CHECK(same(again, res));
         return 0;
 }
