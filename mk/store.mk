@@ -14,7 +14,8 @@ tests_unit_test_sql_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_sql_LDADD = common/libprovsql.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
 endif
 
-syncd_libsyncd_la_SOURCES += syncd/store.h syncd/store.c
+syncd_libsyncd_la_SOURCES += syncd/store.h syncd/store-internal.h syncd/store.c syncd/store-schema.c \
+	syncd/store-accounts.c syncd/store-ledger.c syncd/store-log.c
 syncd_libsyncd_la_LIBADD += common/libprovsql.la
 
 if HAVE_CMOCKA
