@@ -34,10 +34,13 @@ say() { printf '%s\n' "$*"; }
 ok() { printf '%s  ok: %s%s\n' "$green" "$*" "$off"; }
 fail() {
         printf '%sDEMO FAILED: %s%s\n' "$red" "$*" "$off" >&2
-        if [ -s "${tmp:-/nonexistent}/syncd.log" ]; then
-                echo "--- provision-syncd log (last 30 lines):" >&2
-                tail -n 30 "$tmp/syncd.log" >&2
-        fi
+        local log
+        for log in syncd.log syncd-hub.log hub/hub.log; do
+                if [ -s "${tmp:-/nonexistent}/$log" ]; then
+                        echo "--- $log (last 30 lines):" >&2
+                        tail -n 30 "$tmp/$log" >&2
+                fi
+        done
         exit 1
 }
 
@@ -47,7 +50,7 @@ etc_before=$(etc_sum)
 t_start=$(date +%s.%N)
 tmp=$(mktemp -d /tmp/provision-demo.XXXXXX)
 chmod 0755 "$tmp"
-server_pid='' bus_pid='' mock_pid='' syncd_pid='' leaver_pid='' lpid='' luid=''
+server_pid='' bus_pid='' mock_pid='' syncd_pid='' leaver_pid='' lpid='' luid='' hub_pid='' syncd_hub_pid=''
 stop() {
         local pid=$1
         [ -n "$pid" ] || return 0
@@ -61,11 +64,13 @@ cleanup() {
                 kill -KILL "$lpid" 2>/dev/null || :
         fi
         stop "$leaver_pid"
+        stop "$syncd_hub_pid"
+        stop "$hub_pid"
         stop "$syncd_pid"
         stop "$mock_pid"
         stop "$server_pid"
         if [ -n "$bus_pid" ]; then kill "$bus_pid" 2>/dev/null || :; fi
-        leaver_pid='' syncd_pid='' mock_pid='' server_pid='' bus_pid='' lpid=''
+        leaver_pid='' syncd_pid='' mock_pid='' server_pid='' bus_pid='' lpid='' hub_pid='' syncd_hub_pid=''
         rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -95,7 +100,7 @@ CONF
 in_ns() {
         unshare -m --propagation private sh -c 'mount --bind "$1" /etc/nsswitch.conf && shift && exec "$@"' \
                 sh "$tmp/nsswitch.conf" env LD_LIBRARY_PATH="$builddir/nss_provision/.libs" \
-                PROVISION_SNAPSHOT="$tmp/state/snapshot" "$@"
+                PROVISION_SNAPSHOT="${snapshot:-$tmp/state/snapshot}" "$@"
 }
 # ns CMD...: shows and runs a command as a user would type it, inside the namespace.
 ns() { printf '$ %s\n' "$*"; in_ns "$@"; }
@@ -392,6 +397,132 @@ wait_for 300 "the hold to be superseded by a normal scan" not_held
 ns id alice.martin
 [ "$(view count deprovisioned)" = "$deprov_before" ] || fail "accounts were deprovisioned after the outage"
 ok "the next full scan supersedes the hold; nobody was ever deprovisioned"
+
+# --- 6. the hub: an IdP pushes ----------------------------------------------------------------
+step "6. The hub: an identity provider pushes to provision-hub, a host follows it"
+# One provision-syncd per host: the first one (its bus name, its refresh socket) stops here.
+stop "$syncd_pid"; syncd_pid=''
+hub="$builddir/hub/provision-hub"
+[ -x "$hub" ] || fail "$hub is not built"
+mkdir -m 0700 "$tmp/hub" "$tmp/state-hub"
+cat >"$tmp/hub/hub.conf" <<CONF
+[http]
+listen = 127.0.0.1:0
+# Plain http only because this hub listens on 127.0.0.1 for the demo; a real one has a TLS pair.
+allow_insecure_http = yes
+
+[store]
+path = $tmp/hub/hub.db
+
+[tokens]
+scim_token_file = $tmp/hub/scim.tokens
+host_token_file = $tmp/hub/host.tokens
+admin_token_file = $tmp/hub/admin.tokens
+CONF
+say "Configuration ($tmp/hub/hub.conf):"
+grep -v '^#' "$tmp/hub/hub.conf" | grep -v '^$' | sed 's/^/    /'
+say '$ provision-hub token-new scim entra      # the token pasted into the IdP (printed once)'
+say '$ provision-hub token-new host demo-host  # the token a host reads with'
+(umask 077
+ "$hub" --config "$tmp/hub/hub.conf" token-new scim entra >"$tmp/hub/entra.token" &&
+ "$hub" --config "$tmp/hub/hub.conf" token-new host demo-host >"$tmp/hub/host.token") ||
+        fail "provision-hub token-new failed"
+sed 's/sha256:\(.\{12\}\).*/sha256:\1.../; s/^/    /' "$tmp/hub/scim.tokens" "$tmp/hub/host.tokens"
+say "(the token files hold only SHA-256 hashes)"
+"$hub" --config "$tmp/hub/hub.conf" </dev/null >"$tmp/hub/hub.log" 2>&1 &
+hub_pid=$!
+wait_for 150 "provision-hub to listen" grep -q 'Listening on http://' "$tmp/hub/hub.log"
+hub_base="$(sed -n 's|.*Listening on \(http://[^ ]*\)/.*|\1|p' "$tmp/hub/hub.log" | head -n1)/scim/v2"
+# idp METHOD PATH [JSON]: a request as the IdP sends it, with the IdP's token.
+idp() {
+        curl -sS --max-time 60 --fail-with-body -X "$1" -H "Authorization: Bearer $(cat "$tmp/hub/entra.token")" \
+                -H 'Content-Type: application/scim+json' ${3:+--data-binary "$3"} "$hub_base$2"
+}
+say "$hub_base"
+
+cat >"$tmp/syncd-hub.conf" <<CONF
+[source]
+type = scim
+url = $hub_base
+token_file = $tmp/hub/host.token
+allow_insecure_http = yes
+
+[sync]
+interval = $interval
+
+[paths]
+state_dir = $tmp/state-hub
+
+[accounts]
+strip_domain = yes
+map_groups = Admins=sudo
+CONF
+# The same namespace, with the snapshot of the host that follows the hub.
+in_hub_ns() { snapshot="$tmp/state-hub/snapshot" in_ns "$@"; }
+hns() { printf '$ %s\n' "$*"; in_hub_ns "$@"; }
+hub_has_group() { in_hub_ns id -nG "$1" | tr ' ' '\n' | grep -qx "$2"; }
+
+say "Entra ID's provisioning cycle: a lookup before the create, then the user, then an empty group filled by a PATCH:"
+say "GET /Users?filter=userName eq \"omar.haddad@example.com\""
+[ "$(idp GET '/Users?filter=userName%20eq%20%22omar.haddad%40example.com%22' | json 'd["totalResults"]')" = 0 ] ||
+        fail "the hub finds a user before it was created"
+omar=$(idp POST /Users '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"externalId":"omar",
+        "userName":"omar.haddad@example.com","active":true,"displayName":"Omar Haddad",
+        "emails":[{"primary":true,"type":"work","value":"omar.haddad@example.com"}],
+        "name":{"givenName":"Omar","familyName":"Haddad"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Platform"}}' | json 'd["id"]') ||
+        fail "POST /Users was refused by the hub"
+say "POST /Users omar.haddad@example.com -> id $omar"
+new_group() { idp POST /Groups "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"$1\",\"members\":[]}" |
+        json 'd["id"]'; }
+platform=$(new_group platform) && admins_g=$(new_group Admins) || fail "POST /Groups was refused by the hub"
+entra_members() { # GROUP_ID Add|Remove USER_ID
+        idp PATCH "/Groups/$1" "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],
+                \"Operations\":[{\"op\":\"$2\",\"path\":\"members\",\"value\":[{\"\$ref\":null,\"value\":\"$3\"}]}]}" \
+                >/dev/null || fail "PATCH /Groups/$1 ($2 member) was refused by the hub"
+}
+entra_members "$platform" Add "$omar"
+say "POST /Groups platform, Admins; PATCH /Groups/platform {\"op\":\"Add\",\"path\":\"members\",...}"
+t0=$(now)
+"$builddir/syncd/provision-syncd" --config "$tmp/syncd-hub.conf" --foreground </dev/null >"$tmp/syncd-hub.log" 2>&1 &
+syncd_hub_pid=$!
+wait_for 300 "the host following the hub to get the joiner" hub_has_group omar.haddad platform
+say "A provision-syncd following the hub (a host token, read-only) has him after $(since "$t0") s:"
+hns getent passwd omar.haddad
+hns id omar.haddad
+ok "joiner pushed by the IdP: account and team on the host"
+
+echo
+say "Okta's group push moves him into Admins (served as sudo): remove and add in one PATCH each"
+t0=$(now)
+idp PATCH "/Groups/$admins_g" "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],
+        \"Operations\":[{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$omar\"}]}]}" >/dev/null ||
+        fail "PATCH /Groups/Admins was refused by the hub"
+idp PATCH "/Groups/$platform" "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],
+        \"Operations\":[{\"op\":\"remove\",\"path\":\"members[value eq \\\"$omar\\\"]\"}]}" >/dev/null ||
+        fail "PATCH /Groups/platform was refused by the hub"
+hub_moved() { hub_has_group omar.haddad sudo && ! hub_has_group omar.haddad platform; }
+wait_for 300 "the mover's groups to follow the hub" hub_moved
+say "After $(since "$t0") s:"
+hns id omar.haddad
+ok "mover: platform dropped, sudo gained"
+
+echo
+say "Entra ID deactivates him: PATCH /Users {\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"} (a string)"
+t0=$(now)
+idp PATCH "/Users/$omar" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations":[{"op":"Replace","path":"active","value":"False"}]}' >/dev/null ||
+        fail "PATCH /Users (deactivate) was refused by the hub"
+[ "$(idp GET "/Users/$omar" | json 'd["active"]')" = False ] || fail "GET /Users/$omar does not show active: false"
+hub_gone() { [ "$(in_hub_ns getent passwd omar.haddad | cut -d: -f7)" = /usr/sbin/nologin ] && ! hub_has_group omar.haddad sudo; }
+wait_for 300 "the leaver to be suspended on the host" hub_gone
+say "GET /Users/$omar shows active: false; on the host after $(since "$t0") s:"
+hns getent passwd omar.haddad
+hns id omar.haddad
+ok "leaver: suspended, no login shell, no groups (sudo gone)"
+stop "$syncd_hub_pid"; syncd_hub_pid=''
+stop "$hub_pid"; hub_pid=''
 
 # --- the end ----------------------------------------------------------------------------------
 step "Clean-up"
