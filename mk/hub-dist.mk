@@ -22,4 +22,4 @@ uninstall-hub-sysusers:
 
 dist_man_MANS += man/provision-hub.8 man/provision-hub.conf.5
 
-EXTRA_DIST += debian/provision-hub.install debian/provision-hub.examples debian/provision-hub.postinst debian/provision-hub.postrm
+EXTRA_DIST += debian/provision-hub.install debian/provision-hub.examples debian/provision-hub.postinst debian/provision-hub.postrm bench/bench-hub.sh bench/bench-hub.py
