@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "prov-config.h"
+#include "prov-ini.h"
 #include "prov-util.h"
 #include "prov-validate.h"
 
@@ -113,8 +114,7 @@ static const char *const default_shells[] = {
 };
 
 typedef struct ConfigParser {
-        const char *path;
-        char *error;                            /* "PATH:LINE: message" */
+        ProvIni ini;                            /* first: the callbacks get it */
         unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
 } ConfigParser;
 
@@ -130,33 +130,7 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 
-/* Records the first error with its location and returns -EINVAL, so that every check can
- * end in `return parser_error(...)`. line 0 means "no particular line". */
-_printf_(3, 4)
-static int parser_error(ConfigParser *p, unsigned line, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
-        int r;
-
-        if (p->error)
-                return -EINVAL;
-
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-
-        if (line > 0)
-                r = asprintf(&p->error, "%s:%u: %s", p->path, line, msg);
-        else
-                r = asprintf(&p->error, "%s: %s", p->path, msg);
-        if (r < 0) {
-                p->error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
+#define parser_error(p, line, ...) prov_ini_error(&(p)->ini, (line), __VA_ARGS__)
 
 /* Line on which a key was set, for cross-key errors; 0 if it kept its default. Key names
  * are unique across sections. */
@@ -167,64 +141,11 @@ static unsigned key_line(const ConfigParser *p, const char *key) {
         return 0;
 }
 
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static char *strip(char *s) {
-        size_t n;
-
-        while (is_blank(*s))
-                s++;
-        n = strlen(s);
-        while (n > 0 && is_blank(s[n - 1]))
-                s[--n] = 0;
-        return s;
-}
-
 static bool has_ascii_controls(const char *s) {
         for (; *s; s++)
                 if ((unsigned char) *s < 0x20 || *s == 0x7f)
                         return true;
         return false;
-}
-
-/* Fully checked unsigned decimal: digits only (no sign, no blank, no "0x"), no overflow. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (!s[0])
-                return -EINVAL;
-        for (const char *c = s; *c; c++)
-                if (*c < '0' || *c > '9')
-                        return -EINVAL;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end)
-                return -ERANGE;
-        if (v < min || v > max)
-                return -ERANGE;
-        *ret = (unsigned long) v;
-        return 0;
-}
-
-static int parse_bool(const char *s, bool *ret) {
-        static const char *const yes[] = { "yes", "true", "1", "on" };
-        static const char *const no[] = { "no", "false", "0", "off" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(s, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
 }
 
 /* Splits a list on commas and blanks. An item may be enclosed in double quotes to keep
@@ -242,7 +163,7 @@ static int parse_strv(const char *s, char ***ret) {
                 const char *b, *e;
                 char **nl;
 
-                while (*p == ',' || is_blank(*p))
+                while (*p == ',' || prov_is_blank(*p))
                         p++;
                 if (!*p)
                         break;
@@ -254,11 +175,11 @@ static int parse_strv(const char *s, char ***ret) {
                                 return -EINVAL;
                         p = e + 1;
                         /* A quoted item must stand alone: "a"b is a typo, not an item. */
-                        if (*p && *p != ',' && !is_blank(*p))
+                        if (*p && *p != ',' && !prov_is_blank(*p))
                                 return -EINVAL;
                 } else {
                         b = p;
-                        while (*p && *p != ',' && !is_blank(*p)) {
+                        while (*p && *p != ',' && !prov_is_blank(*p)) {
                                 if (*p == '"')
                                         return -EINVAL;
                                 p++;
@@ -394,7 +315,7 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
         }
 
         case CONFIG_BOOL:
-                if (parse_bool(value, field) < 0)
+                if (prov_parse_bool(value, field) < 0)
                         return parser_error(p, line, "'%s' must be a boolean (yes/no), got '%.64s'", key, value);
                 return 0;
 
@@ -402,7 +323,7 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
         case CONFIG_UINT32: {
                 unsigned long v;
 
-                r = parse_ulong(value, k->min, k->max, &v);
+                r = prov_parse_ulong(value, k->min, k->max, &v);
                 if (r < 0)
                         return parser_error(p, line, "'%s' must be a number in %lu..%lu, got '%.64s'",
                                             key, k->min, k->max, value);
@@ -453,7 +374,7 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                 percent = n > 0 && v[n - 1] == '%';
                 if (percent)
                         v[n - 1] = 0;
-                r = parse_ulong(v, 0, percent ? 100 : 1000000000, &m);
+                r = prov_parse_ulong(v, 0, percent ? 100 : 1000000000, &m);
                 if (r < 0)
                         return parser_error(p, line,
                                             "'max_deprovision' must be a count or a percentage (0%%..100%%), got '%.64s'",
@@ -536,115 +457,22 @@ static int config_validate(ConfigParser *p, ProvConfig *c) {
         return 0;
 }
 
-static int read_config_file(ConfigParser *p, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                int r = negative_errno();
-
-                parser_error(p, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode)) {
-                parser_error(p, 0, "not a regular file");
-                return -EINVAL;
-        }
-
-        /* Read at most one byte past the limit: that is enough to know it is too big, and a
-         * file growing under us cannot make us read more. */
-        buf = malloc(PROV_CONFIG_MAX_SIZE + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, PROV_CONFIG_MAX_SIZE + 1 - n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > PROV_CONFIG_MAX_SIZE) {
-                        parser_error(p, 0, "file is larger than %d bytes", PROV_CONFIG_MAX_SIZE);
-                        return -EFBIG;
-                }
-        }
-        buf[n] = 0;
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
+static int ini_assign(ProvIni *ini, const char *section, unsigned line, const char *key, const char *value) {
+        return parse_assignment((ConfigParser *) ini, ini->userdata, section, line, key, value);
 }
 
-static int config_parse_buffer(ConfigParser *p, ProvConfig *c, char *buf, size_t size) {
-        const char *section = NULL;
-        unsigned line = 0;
-        char *pos = buf, *end = buf + size;
-        int r;
-
-        /* A UTF-8 byte order mark, as some Windows editors write, is not part of line 1. */
-        if (size >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-                pos += 3;
-
-        while (pos < end) {
-                char *nl = memchr(pos, '\n', (size_t) (end - pos));
-                char *l, *eq, *key, *value;
-                size_t len = nl ? (size_t) (nl - pos) : (size_t) (end - pos);
-
-                line++;
-                if (len > PROV_CONFIG_MAX_LINE)
-                        return parser_error(p, line, "line longer than %d bytes", PROV_CONFIG_MAX_LINE);
-                if (memchr(pos, 0, len))
-                        return parser_error(p, line, "NUL byte");
-                pos[len] = 0;
-                l = strip(pos);
-                pos += len + 1;
-
-                if (!l[0] || l[0] == '#' || l[0] == ';')
-                        continue;
-
-                if (l[0] == '[') {
-                        size_t n = strlen(l);
-                        char *name;
-
-                        if (l[n - 1] != ']')
-                                return parser_error(p, line, "invalid section header");
-                        l[n - 1] = 0;
-                        name = strip(l + 1);
-                        section = NULL;
-                        for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
-                                if (streq(config_sections[i], name))
-                                        section = config_sections[i];
-                        if (!section)
-                                return parser_error(p, line, "unknown section [%.64s]", name);
-                        continue;
-                }
-
-                eq = strchr(l, '=');
-                if (!eq)
-                        return parser_error(p, line, "expected 'key = value'");
-                *eq = 0;
-                key = strip(l);
-                value = strip(eq + 1);
-                if (!key[0])
-                        return parser_error(p, line, "missing key before '='");
-                if (!section)
-                        return parser_error(p, line, "key '%.64s' outside of any [section]", key);
-
-                r = parse_assignment(p, c, section, line, key, value);
-                if (r < 0)
-                        return r;
-        }
-
-        return 0;
+static void parser_init(ConfigParser *p, const char *path, ProvConfig *c) {
+        *p = (ConfigParser) {
+                .ini = {
+                        .path = path,
+                        .sections = config_sections,
+                        .n_sections = ELEMENTSOF(config_sections),
+                        .max_size = PROV_CONFIG_MAX_SIZE,
+                        .max_line = PROV_CONFIG_MAX_LINE,
+                        .assign = ini_assign,
+                        .userdata = c,
+                },
+        };
 }
 
 int prov_config_new(ProvConfig **ret) {
@@ -701,7 +529,7 @@ int prov_config_new(ProvConfig **ret) {
 int prov_config_load(const char *path, ProvConfig **ret, char **ret_error) {
         _cleanup_(prov_config_freep) ProvConfig *c = NULL;
         _cleanup_free_ char *buf = NULL;
-        ConfigParser p = { .path = path };
+        ConfigParser p;
         size_t size = 0;
         int r;
 
@@ -712,15 +540,16 @@ int prov_config_load(const char *path, ProvConfig **ret, char **ret_error) {
         if (r < 0)
                 return r;
 
-        r = read_config_file(&p, &buf, &size);
+        parser_init(&p, path, c);
+        r = prov_ini_read_file(&p.ini, &buf, &size);
         if (r >= 0)
-                r = config_parse_buffer(&p, c, buf, size);
+                r = prov_ini_parse(&p.ini, buf, size);
         if (r >= 0)
                 r = config_validate(&p, c);
         if (r < 0) {
-                if (ret_error && p.error)
-                        *ret_error = TAKE_PTR(p.error);
-                free(p.error);
+                if (ret_error && p.ini.error)
+                        *ret_error = TAKE_PTR(p.ini.error);
+                free(p.ini.error);
                 return r;
         }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hub-config.h"
+#include "prov-ini.h"
 #include "prov-validate.h"
 
 /* Longest path accepted for a path-valued key (PATH_MAX includes the NUL). */
@@ -74,95 +75,17 @@ int hub_role_from_string(const char *s, HubRole *ret) {
 }
 
 typedef struct ConfigParser {
-        const char *path;
-        char *error;                             /* "PATH:LINE: message" */
+        ProvIni ini;                            /* first: the callbacks get it */
         unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
 } ConfigParser;
 
-/* Records the first error with its location and returns -EINVAL, so that every check can end
- * in `return parser_error(...)`. line 0 means "no particular line". */
-_printf_(3, 4)
-static int parser_error(ConfigParser *p, unsigned line, const char *fmt, ...) {
-        _cleanup_free_ char *msg = NULL;
-        va_list ap;
-        int r;
-
-        if (p->error)
-                return -EINVAL;
-
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-
-        if (line > 0)
-                r = asprintf(&p->error, "%s:%u: %s", p->path, line, msg);
-        else
-                r = asprintf(&p->error, "%s: %s", p->path, msg);
-        if (r < 0) {
-                p->error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
+#define parser_error(p, line, ...) prov_ini_error(&(p)->ini, (line), __VA_ARGS__)
 
 static unsigned key_line(const ConfigParser *p, const char *key) {
         for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
                 if (streq(config_keys[i].key, key))
                         return p->lines[i];
         return 0;
-}
-
-static bool is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static char *strip(char *s) {
-        size_t n;
-
-        while (is_blank(*s))
-                s++;
-        n = strlen(s);
-        while (n > 0 && is_blank(s[n - 1]))
-                s[--n] = 0;
-        return s;
-}
-
-/* Fully checked unsigned decimal: digits only (no sign, no blank, no "0x"), no overflow. */
-static int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
-        unsigned long long v;
-        char *end;
-
-        if (!s[0] || strlen(s) > 20)
-                return -EINVAL;
-        for (const char *c = s; *c; c++)
-                if (*c < '0' || *c > '9')
-                        return -EINVAL;
-
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end || v < min || v > max)
-                return -ERANGE;
-        *ret = (unsigned long) v;
-        return 0;
-}
-
-static int parse_bool(const char *s, bool *ret) {
-        static const char *const yes[] = { "yes", "true", "1", "on" };
-        static const char *const no[] = { "no", "false", "0", "off" };
-
-        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
-                if (strcasecmp(s, yes[i]) == 0) {
-                        *ret = true;
-                        return 0;
-                }
-                if (strcasecmp(s, no[i]) == 0) {
-                        *ret = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
 }
 
 int hub_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
@@ -191,7 +114,7 @@ int hub_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret
         }
         if (!host)
                 return -ENOMEM;
-        if (parse_ulong(port_s, 0, 65535, &port) < 0)
+        if (prov_parse_ulong(port_s, 0, 65535, &port) < 0)
                 return -EINVAL;
 
         if (s[0] != '[') {
@@ -329,13 +252,13 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
         }
 
         case CONFIG_BOOL:
-                if (parse_bool(value, field) < 0)
+                if (prov_parse_bool(value, field) < 0)
                         return parser_error(p, line, "'%s' must be yes or no, got '%.64s'", key, value);
                 return 0;
 
         case CONFIG_SIZE:
         case CONFIG_UNSIGNED:
-                if (parse_ulong(value, k->min, k->max, &v) < 0)
+                if (prov_parse_ulong(value, k->min, k->max, &v) < 0)
                         return parser_error(p, line, "'%s' must be a number in %lu..%lu, got '%.64s'", key, k->min,
                                             k->max, value);
                 if (k->type == CONFIG_SIZE)
@@ -371,113 +294,22 @@ static int config_validate(ConfigParser *p, HubConfig *c) {
         return 0;
 }
 
-static int read_config_file(ConfigParser *p, char **ret, size_t *ret_size) {
-        _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t n = 0;
-
-        fd = open(p->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-                int r = negative_errno();
-
-                parser_error(p, 0, "cannot open: %s", strerror(-r));
-                return r;
-        }
-        if (fstat(fd, &st) < 0)
-                return negative_errno();
-        if (!S_ISREG(st.st_mode)) {
-                parser_error(p, 0, "not a regular file");
-                return -EINVAL;
-        }
-
-        /* One byte past the limit tells that it is too big, whatever the file does meanwhile. */
-        buf = malloc(HUB_CONFIG_MAX_SIZE + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, HUB_CONFIG_MAX_SIZE + 1 - n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > HUB_CONFIG_MAX_SIZE) {
-                        parser_error(p, 0, "file is larger than %d bytes", HUB_CONFIG_MAX_SIZE);
-                        return -EFBIG;
-                }
-        }
-        buf[n] = 0;
-
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
+static int ini_assign(ProvIni *ini, const char *section, unsigned line, const char *key, const char *value) {
+        return parse_assignment((ConfigParser *) ini, ini->userdata, section, line, key, value);
 }
 
-static int config_parse_buffer(ConfigParser *p, HubConfig *c, char *buf, size_t size) {
-        const char *section = NULL;
-        unsigned line = 0;
-        char *pos = buf, *end = buf + size;
-        int r;
-
-        if (size >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-                pos += 3;
-
-        while (pos < end) {
-                char *nl = memchr(pos, '\n', (size_t) (end - pos));
-                char *l, *eq, *key, *value;
-                size_t len = nl ? (size_t) (nl - pos) : (size_t) (end - pos);
-
-                line++;
-                if (len > HUB_CONFIG_MAX_LINE)
-                        return parser_error(p, line, "line longer than %d bytes", HUB_CONFIG_MAX_LINE);
-                if (memchr(pos, 0, len))
-                        return parser_error(p, line, "NUL byte");
-                pos[len] = 0;
-                l = strip(pos);
-                pos += len + 1;
-
-                if (!l[0] || l[0] == '#' || l[0] == ';')
-                        continue;
-
-                if (l[0] == '[') {
-                        size_t n = strlen(l);
-                        char *name;
-
-                        if (l[n - 1] != ']')
-                                return parser_error(p, line, "invalid section header");
-                        l[n - 1] = 0;
-                        name = strip(l + 1);
-                        section = NULL;
-                        for (size_t i = 0; i < ELEMENTSOF(config_sections); i++)
-                                if (streq(config_sections[i], name))
-                                        section = config_sections[i];
-                        if (!section)
-                                return parser_error(p, line, "unknown section [%.64s]", name);
-                        continue;
-                }
-
-                eq = strchr(l, '=');
-                if (!eq)
-                        return parser_error(p, line, "expected 'key = value'");
-                *eq = 0;
-                key = strip(l);
-                value = strip(eq + 1);
-                if (!key[0])
-                        return parser_error(p, line, "missing key before '='");
-                if (!section)
-                        return parser_error(p, line, "key '%.64s' outside of any [section]", key);
-
-                r = parse_assignment(p, c, section, line, key, value);
-                if (r < 0)
-                        return r;
-        }
-
-        return 0;
+static void parser_init(ConfigParser *p, const char *path, HubConfig *c) {
+        *p = (ConfigParser) {
+                .ini = {
+                        .path = path,
+                        .sections = config_sections,
+                        .n_sections = ELEMENTSOF(config_sections),
+                        .max_size = HUB_CONFIG_MAX_SIZE,
+                        .max_line = HUB_CONFIG_MAX_LINE,
+                        .assign = ini_assign,
+                        .userdata = c,
+                },
+        };
 }
 
 int hub_config_new(HubConfig **ret) {
@@ -511,13 +343,13 @@ int hub_config_new(HubConfig **ret) {
 static int config_finish(ConfigParser *p, HubConfig *c, char *buf, size_t size, int r, HubConfig **ret,
                          char **ret_error) {
         if (r >= 0)
-                r = config_parse_buffer(p, c, buf, size);
+                r = prov_ini_parse(&p->ini, buf, size);
         if (r >= 0)
                 r = config_validate(p, c);
         if (r < 0) {
-                if (ret_error && p->error)
-                        *ret_error = TAKE_PTR(p->error);
-                free(p->error);
+                if (ret_error && p->ini.error)
+                        *ret_error = TAKE_PTR(p->ini.error);
+                free(p->ini.error);
                 return r;
         }
         *ret = c;
@@ -527,7 +359,7 @@ static int config_finish(ConfigParser *p, HubConfig *c, char *buf, size_t size, 
 int hub_config_parse(const char *path, const char *text, size_t size, HubConfig **ret, char **ret_error) {
         _cleanup_(hub_config_freep) HubConfig *c = NULL;
         _cleanup_free_ char *buf = NULL;
-        ConfigParser p = { .path = path ?: "(config)" };
+        ConfigParser p;
         int r;
 
         if (!text || !ret)
@@ -537,6 +369,7 @@ int hub_config_parse(const char *path, const char *text, size_t size, HubConfig 
         r = hub_config_new(&c);
         if (r < 0)
                 return r;
+        parser_init(&p, path ?: "(config)", c);
         buf = malloc(size + 1);
         if (!buf)
                 return -ENOMEM;
@@ -552,7 +385,7 @@ int hub_config_parse(const char *path, const char *text, size_t size, HubConfig 
 int hub_config_load(const char *path, HubConfig **ret, char **ret_error) {
         _cleanup_(hub_config_freep) HubConfig *c = NULL;
         _cleanup_free_ char *buf = NULL;
-        ConfigParser p = { .path = path };
+        ConfigParser p;
         size_t size = 0;
         int r;
 
@@ -562,7 +395,8 @@ int hub_config_load(const char *path, HubConfig **ret, char **ret_error) {
         if (r < 0)
                 return r;
 
-        r = read_config_file(&p, &buf, &size);
+        parser_init(&p, path, c);
+        r = prov_ini_read_file(&p.ini, &buf, &size);
         r = config_finish(&p, c, buf, size, r, ret, ret_error);
         if (r >= 0)
                 TAKE_PTR(c);

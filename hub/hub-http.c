@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hub-http.h"
+#include "prov-ini.h"
 #include "log.h"
 
 #define SCIM_PREFIX "/scim/v2"
@@ -403,32 +404,12 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
 
 static int read_pem(const char *path, char **ret) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0;
+        size_t n;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
-        buf = malloc(PEM_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, PEM_MAX - n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n >= PEM_MAX)
-                        return -EFBIG;
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return prov_read_bounded(fd, PEM_MAX - 1, ret, &n);
 }
 
 HubServer *hub_server_stop(HubServer *s) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hub-tokens.h"
+#include "prov-ini.h"
 #include "hub-util.h"
 
 /* A token file is a handful of lines; anything bigger is not one. */
@@ -173,34 +174,6 @@ int hub_tokens_check_file(int fd, char **ret_error) {
         return 0;
 }
 
-/* Reads a whole open file, at most TOKEN_FILE_MAX bytes. */
-static int read_all(int fd, char **ret, size_t *ret_size) {
-        _cleanup_free_ char *buf = NULL;
-        size_t n = 0;
-
-        buf = malloc(TOKEN_FILE_MAX + 2);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, TOKEN_FILE_MAX + 1 - n);
-
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > TOKEN_FILE_MAX)
-                        return -EFBIG;
-        }
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_size = n;
-        return 0;
-}
-
 int hub_tokens_new(char *const paths[_HUB_ROLE_MAX], HubTokens **ret) {
         _cleanup_(hub_tokens_freep) HubTokens *t = NULL;
 
@@ -276,7 +249,7 @@ static int file_refresh(HubTokenFile *f, char **ret_error) {
                 return set_error(ret_error, "%s: %s", f->path, msg ?: strerror(-r)), r;
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        r = read_all(fd, &text, &size);
+        r = prov_read_bounded(fd, TOKEN_FILE_MAX, &text, &size);
         if (r < 0)
                 return set_error(ret_error, "%s: %s", f->path, strerror(-r)), r;
         r = parse_text(text, size, &entries, &n, &msg);
@@ -416,7 +389,7 @@ int hub_token_new(const char *path, const char *name, char **ret_token, char **r
         r = hub_tokens_check_file(fd, &msg);
         if (r < 0)
                 return set_error(ret_error, "%s: %s", path, msg ?: strerror(-r)), r;
-        r = read_all(fd, &text, &size);
+        r = prov_read_bounded(fd, TOKEN_FILE_MAX, &text, &size);
         if (r < 0)
                 return set_error(ret_error, "%s: %s", path, strerror(-r)), r;
         r = parse_text(text, size, NULL, &n, &msg);

@@ -1,6 +1,7 @@
 # parse rules (see Makefile.am): config parser, field validators, SCIM JSON parser.
 
 common_libprovcommon_la_SOURCES += \
+	common/prov-ini.h common/ini.c \
 	common/prov-config.h common/config.c \
 	common/prov-validate.h common/validate.c
 
