@@ -31,7 +31,7 @@ static const HubRender how = { .base_url = BASE_URL, .with_members = true };
 static const HubActor who = { .token_name = "entra", .method = "POST" };
 
 typedef struct Fixture {
-        char dir[PATH_MAX];
+        char dir[64];
         char path[PATH_MAX];
         HubStore *s;
 } Fixture;
