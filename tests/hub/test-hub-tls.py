@@ -29,10 +29,13 @@ def make_pair(tmp):
     with open(tmpl, "w") as f:
         f.write('cn = "hub.test"\nip_address = "127.0.0.1"\ndns_name = "localhost"\n'
                 "tls_www_server\nsigning_key\nencryption_key\nexpiration_days = 2\n")
-    subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key],
-                   check=True, capture_output=True)
+    # certtool is not ours: it runs without the sanitizer runtimes the ASan stage preloads into
+    # every test process (under them it can hang), never waits on stdin, and is bounded.
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    run = dict(check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60, env=env)
+    subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key], **run)
     subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key, "--template", tmpl,
-                    "--outfile", cert], check=True, capture_output=True)
+                    "--outfile", cert], **run)
     os.chmod(key, 0o600)
     return cert, key
 
