@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +23,10 @@
 #define ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
 /* A TLS certificate chain or key is a few KiB; anything this big is not one. */
 #define PEM_MAX (1024 * 1024)
+/* The serving loop wakes at least this often (ms), whatever libmicrohttpd's timeouts say. */
+#define LOOP_WAKE_MS 1000
+
+typedef struct Conn Conn;
 
 struct HubServer {
         HubContext *ctx;
@@ -32,17 +39,35 @@ struct HubServer {
         /* Held by the polling thread for a whole request (the token NAME it logs and audits is
          * borrowed from the token set) and by hub_server_reload_tokens() (SIGHUP, main thread). */
         pthread_mutex_t tokens_lock;
+        /* The serving thread (see serve()) and the eventfd that stops it. */
+        pthread_t thread;
+        bool thread_started;
+        int stop_fd;
+        /* The requests of the open batch (hub_store_batch_begin()), suspended with their answers
+         * until it commits; newest first. */
+        Conn *held;
+        unsigned n_held;
+        /* Connections resumed since the last MHD_run(): the next one must come without waiting
+         * (a read can finish a batch in the middle of a round). */
+        unsigned resumed;
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */
-typedef struct Conn {
+struct Conn {
         HubServer *server;
         char *body;
         size_t len, allocated;
         bool too_large;
         bool answered;
         bool counted;
-} Conn;
+        /* An answer computed in a batch waits here (the connection suspended) until the batch
+         * has committed; ready: resumed, to be sent at the next callback. */
+        struct MHD_Connection *mhd;
+        HubReply reply;
+        bool held, ready, integer_status;
+        char *who; /* the token's NAME, for the log line when the answer goes out */
+        Conn *next_held;
+};
 
 void hub_reply_done(HubReply *r) {
         if (r->json)
@@ -246,6 +271,53 @@ int hub_server_reload_tokens(HubServer *s) {
         return s->last_token_error ? -EPERM : 0;
 }
 
+/* Logs a request's outcome and sends its answer. */
+static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *url, const char *method,
+                              HubReply *reply) {
+        const char *who = conn->who ?: "?";
+        char logbuf[128];
+
+        url = url_for_log(url, logbuf, sizeof(logbuf));
+        if (reply->status >= 500)
+                log_error("%s %s by '%s' answered %u.", method, SAFE(url), who, reply->status);
+        else if (!streq(method, "GET"))
+                log_info("%s %s by '%s': %u.", method, SAFE(url), who, reply->status);
+        else
+                log_debug("%s %s by '%s': %u.", method, SAFE(url), who, reply->status);
+        return send_reply(c, reply, conn->integer_status, reply->status == 503 ? 1 : 0);
+}
+
+/* Commits the open batch and resumes its requests, whose answers go out at their next callback:
+ * as computed when the batch is on disk, 503 for those that changed something when it is not. */
+static void batch_finish(HubServer *s) {
+        HubStore *store = s->ctx->store;
+        unsigned n = s->n_held;
+        Conn *conn;
+        int r;
+
+        if (!hub_store_batch_open(store) && !s->held)
+                return;
+        r = hub_store_batch_commit(store);
+        if (r < 0)
+                log_error_errno(r, "Failed to commit the changes of %u request(s), answering them 503: %s", s->n_held,
+                                hub_store_errmsg(store) ?: "");
+        while ((conn = s->held)) {
+                s->held = conn->next_held;
+                conn->next_held = NULL;
+                if (r < 0 && conn->reply.status < 400) {
+                        ProvScimError e = {};
+
+                        prov_scim_error_set(&e, 503, NULL, "The store could not keep the change; retry.");
+                        hub_reply_error(&conn->reply, &e);
+                }
+                conn->held = false;
+                conn->ready = true;
+                MHD_resume_connection(conn->mhd);
+        }
+        s->n_held = 0;
+        s->resumed += n;
+}
+
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                 const char *method) {
         _cleanup_(unlock_tokensp) HubServer *locked = NULL;
@@ -257,6 +329,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         HubReply reply = {};
         enum MHD_Result ret;
         HubRole role;
+        bool write;
         int r;
 
         (void) pthread_mutex_lock(&s->tokens_lock);
@@ -297,17 +370,53 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
 
+        conn->integer_status = integer_status;
+        conn->who = strdup(name);
+        if (!conn->who)
+                return MHD_NO;
+
+        /* Group commit: a request that may change something joins the open batch (or opens
+         * one), and its answer waits until the batch is on disk (batch_finish(), after this round
+         * of the serving loop). A read first commits the open batch: what it reads is durable,
+         * and never part of a batch. */
+        write = !streq(method, "GET");
+        if (!write)
+                batch_finish(s);
+        else if (!hub_store_batch_open(s->ctx->store)) {
+                r = hub_store_batch_begin(s->ctx->store);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to begin a transaction: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                        return send_error(c, 503, NULL, "The store is unavailable; retry.", integer_status, 1);
+                }
+        }
+
         hub_handle_scim(s->ctx, &req, &reply);
         if (reply.status == 0)
                 reply.status = 500;
-        url = url_for_log(url, logbuf, sizeof(logbuf));
-        if (reply.status >= 500)
-                log_error("%s %s by '%s' answered %u.", method, SAFE(url), name, reply.status);
-        else if (!streq(method, "GET"))
-                log_info("%s %s by '%s': %u.", method, SAFE(url), name, reply.status);
-        else
-                log_debug("%s %s by '%s': %u.", method, SAFE(url), name, reply.status);
-        ret = send_reply(c, &reply, integer_status, reply.status == 503 ? 1 : 0);
+
+        if (write) {
+                if (hub_store_batch_lost(s->ctx->store)) {
+                        /* An I/O error or a full disk rolled the batch back: its requests and
+                         * this one fail now. */
+                        batch_finish(s);
+                        if (reply.status < 400) {
+                                ProvScimError e = {};
+
+                                prov_scim_error_set(&e, 503, NULL, "The store could not keep the change; retry.");
+                                hub_reply_error(&reply, &e);
+                        }
+                } else {
+                        conn->reply = reply;
+                        conn->mhd = c;
+                        conn->held = true;
+                        conn->next_held = s->held;
+                        s->held = conn;
+                        s->n_held++;
+                        MHD_suspend_connection(c);
+                        return MHD_YES;
+                }
+        }
+        ret = answer(c, conn, url, method, &reply);
         hub_reply_done(&reply);
         return ret;
 }
@@ -375,8 +484,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return MHD_YES;
         }
 
-        if (conn->answered)
-                return MHD_YES;
+        if (conn->answered) {
+                enum MHD_Result ret;
+
+                if (!conn->ready)
+                        return MHD_YES;
+                /* Resumed after its batch: the held answer goes out now. */
+                conn->ready = false;
+                ret = answer(c, conn, url, method, &conn->reply);
+                hub_reply_done(&conn->reply);
+                return ret;
+        }
         conn->answered = true;
         return dispatch(s, c, conn, url, method);
 }
@@ -387,8 +505,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
         if (!conn)
                 return;
+        assert(!conn->held);
         if (conn->counted && s->in_flight > 0)
                 s->in_flight--;
+        hub_reply_done(&conn->reply);
+        free(conn->who);
         free(conn->body);
         free(conn);
         *con_cls = NULL;
@@ -412,11 +533,56 @@ static int read_pem(const char *path, char **ret) {
         return prov_read_bounded(fd, PEM_MAX - 1, ret, &n);
 }
 
+/* The serving thread: libmicrohttpd's epoll set in our own loop, so that after each round of
+ * requests (MHD_run() serves every connection that is ready) the batch they made commits with one
+ * fsync before any of them is answered. With one client this is one commit per request, as
+ * before; with many, the fsync is shared. */
+static void *serve(void *userdata) {
+        HubServer *s = userdata;
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+        struct pollfd p[2] = {
+                { .fd = info ? info->epoll_fd : -1, .events = POLLIN },
+                { .fd = s->stop_fd, .events = POLLIN },
+        };
+
+        for (;;) {
+                MHD_UNSIGNED_LONG_LONG ms;
+                int timeout = LOOP_WAKE_MS;
+
+                /* Resumed connections are served by the next MHD_run(), which must not wait. */
+                if (s->resumed > 0)
+                        timeout = 0;
+                else if (MHD_get_timeout(s->daemon, &ms) == MHD_YES && ms < LOOP_WAKE_MS)
+                        timeout = (int) ms;
+                if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+                        log_error_errno(negative_errno(), "poll() failed in the serving loop: %m");
+                        (void) usleep(10 * 1000);
+                }
+                if (p[1].revents & POLLIN)
+                        break;
+                s->resumed = 0;
+                (void) MHD_run(s->daemon);
+                batch_finish(s);
+        }
+
+        /* Stopping: what was changed is committed and answered before the daemon goes. */
+        batch_finish(s);
+        for (unsigned i = 0; i < 3; i++)
+                (void) MHD_run(s->daemon);
+        return NULL;
+}
+
 HubServer *hub_server_stop(HubServer *s) {
         if (!s)
                 return NULL;
+        if (s->thread_started) {
+                (void) eventfd_write(s->stop_fd, 1);
+                (void) pthread_join(s->thread, NULL);
+        }
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
+        if (s->stop_fd >= 0)
+                close(s->stop_fd);
         if (s->fd >= 0)
                 close(s->fd);
         if (s->key_pem) {
@@ -435,7 +601,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
         const HubConfig *cfg = ctx->config;
         struct sockaddr_storage bound = {};
         socklen_t len = sizeof(bound);
-        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
         char addr[80];
         int one = 1, r;
 
@@ -444,7 +610,15 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 return -ENOMEM;
         s->ctx = ctx;
         s->fd = -1;
+        s->stop_fd = -1;
         pthread_mutex_init(&s->tokens_lock, NULL);
+
+        /* Our serving loop polls libmicrohttpd's epoll set (see serve()). */
+        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) != MHD_YES)
+                return log_error_errno(EOPNOTSUPP, "This libmicrohttpd has no epoll support, which provision-hub needs.");
+        s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->stop_fd < 0)
+                return log_error_errno(negative_errno(), "Failed to create an eventfd: %m");
 
         if (cfg->tls_cert_file) {
                 r = read_pem(cfg->tls_cert_file, &s->cert_pem);
@@ -470,10 +644,6 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 return log_error_errno(negative_errno(), "Failed to read the bound address: %m");
         if (cfg->listen_addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
-        /* One polling thread on epoll: requests are serialised on it (see hub-http.h), and
-         * epoll keeps idle keep-alive connections of many IdP workers and hosts cheap. */
-        if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
-                flags |= MHD_USE_EPOLL;
 
         s->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, on_request, s,
@@ -501,6 +671,11 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                                 ((struct sockaddr_in6 *) &bound)->sin6_port = htons(info->port);
                 }
         }
+
+        r = -pthread_create(&s->thread, NULL, serve, s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the serving thread: %m");
+        s->thread_started = true;
 
         if (ret_url && asprintf(ret_url, "%s://%s/", s->tls ? "https" : "http",
                                 hub_sockaddr_format(&bound, addr, sizeof(addr))) < 0)

@@ -2,8 +2,10 @@
 #pragma once
 
 /* The hub's HTTP door on libmicrohttpd: one listening socket (HTTPS with the configured pair,
- * or plain HTTP on loopback when allowed), one polling thread that runs every handler in turn
- * (the store is one SQLite handle: requests are serialised, which is also commit order), bodies
+ * or plain HTTP on loopback when allowed), one serving thread of our own that runs every handler
+ * in turn (the store is one SQLite handle: requests are serialised, which is also commit order)
+ * and commits the changes of each round of ready requests together, answering them once they are
+ * on disk (group commit: one fsync for many IdP workers' requests), bodies
  * read into a bounded buffer (no POST processor; 413 beyond max_body, chunked or not), bearer
  * authentication by role before anything else, 429 + Retry-After when more than max_requests
  * are in flight. */

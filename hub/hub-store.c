@@ -204,6 +204,12 @@ struct HubStore {
          * per write, and are taken inside the writing transaction, so that they follow commit
          * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */
         int64_t last_usec;
+        /* Inside a batch (hub_store_batch_begin()): the one time every write of it gets, 0 until
+         * its first write. A batch commits at once and no read runs inside one, so no client can
+         * see part of a batch: sharing a time keeps `gt T` exact, and the times handed out keep
+         * pace with the clock at any write rate. */
+        int64_t batch_usec;
+        bool in_batch;
         /* Per kind, the unfiltered list as of change head `head`: its total, and where the last
          * page by index ended, so that a client walking by startIndex (Okta, provision-syncd's
          * pull) costs one page per request, not the rows before it, while nothing changed. */
@@ -335,13 +341,60 @@ int hub_store_head(HubStore *s, int64_t *ret) {
         return store_get_int(s, STMT_HEAD, ret);
 }
 
-/* The next modification time (see HubStore.last_usec). */
-static int64_t store_stamp(HubStore *s) {
-        int64_t now = hub_now_usec();
+int hub_store_batch_begin(HubStore *s) {
+        int r;
 
+        assert(s);
+        assert(!s->in_batch);
+        r = prov_sql_transaction_begin(s->sql);
+        if (r < 0)
+                return r;
+        s->in_batch = true;
+        s->batch_usec = 0;
+        return 0;
+}
+
+bool hub_store_batch_open(HubStore *s) {
+        return s && s->in_batch;
+}
+
+bool hub_store_batch_lost(HubStore *s) {
+        return s && s->in_batch && !prov_sql_in_transaction(s->sql);
+}
+
+int hub_store_batch_commit(HubStore *s) {
+        int r;
+
+        assert(s);
+        if (!s->in_batch)
+                return 0;
+        s->in_batch = false;
+        if (!prov_sql_in_transaction(s->sql))
+                return -EIO; /* an I/O error or a full disk rolled it back already */
+        r = prov_sql_transaction_commit(s->sql);
+        if (r < 0) {
+                char saved[256];
+
+                /* The rollback's message must not replace the commit's. */
+                snprintf(saved, sizeof(saved), "%s", prov_sql_errmsg(s->sql) ?: "");
+                (void) prov_sql_transaction_rollback(s->sql);
+                (void) prov_sql_failf(s->sql, r, "%s", saved);
+        }
+        return r;
+}
+
+/* The next modification time (see HubStore.last_usec and batch_usec). */
+static int64_t store_stamp(HubStore *s) {
+        int64_t now;
+
+        if (s->in_batch && s->batch_usec > 0)
+                return s->batch_usec;
+        now = hub_now_usec();
         if (now <= s->last_usec)
                 now = s->last_usec + 1000;
         s->last_usec = now;
+        if (s->in_batch)
+                s->batch_usec = now;
         return now;
 }
 
@@ -1424,7 +1477,7 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
                 r = store_get_int(s, STMT_HEAD, &head);
                 if (r < 0)
                         return r;
-                memo = s->walk[kind].valid && s->walk[kind].head == head;
+                memo = !s->in_batch && s->walk[kind].valid && s->walk[kind].head == head;
         }
 
         if (memo)

@@ -7,7 +7,9 @@
  *
  * Invariants:
  * - Every call that changes something runs in ONE transaction, committed durably (synchronous =
- *   FULL) before it returns: when a handler answers 2xx the change is on disk.
+ *   FULL) before it returns: when a handler answers 2xx the change is on disk. Inside a batch
+ *   (group commit, below) that transaction is a savepoint, and the change is on disk when the
+ *   batch commits: the HTTP layer holds every answer of a batch until then.
  * - In that same transaction every changed resource gets the next number of one gap-free
  *   sequence (table `changes`: seq, kind, id, op = upsert|delete) — the change feed follows it —
  *   and the request gets one audit row (who: the token's NAME; what; before and after).
@@ -109,6 +111,20 @@ int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRe
 /* Cursors as they appear in nextCursor; parsing fails (-EINVAL) for anything else. */
 int hub_cursor_parse(const char *s, int64_t *ret);
 char *hub_cursor_format(int64_t n);
+
+/* Group commit: the changes of several requests in one transaction and one fsync. Between
+ * hub_store_batch_begin() and hub_store_batch_commit() every changing call runs in a savepoint
+ * of its own (a refused request still changes nothing) and all of them share one modification
+ * time. Reads must not run inside a batch (the caller commits first): what a client reads is
+ * always committed, and never part of a batch.
+ * hub_store_batch_lost(): an I/O error or a full disk rolled the whole batch back (its changes
+ * are gone; every request in it must be answered as failed).
+ * hub_store_batch_commit(): 0 when every change of the batch is on disk; otherwise negative, and
+ * the batch is rolled back. A no-op when no batch is open. */
+int hub_store_batch_begin(HubStore *s);
+bool hub_store_batch_open(HubStore *s);
+bool hub_store_batch_lost(HubStore *s);
+int hub_store_batch_commit(HubStore *s);
 
 /* The head of the change sequence (0 when nothing changed yet).
  *

@@ -1,7 +1,7 @@
 # Tests of provision-hub against the real hub process (see Makefile.am): the conformance suite
 # replays what Entra ID (both dialects), Okta and OneLogin/JumpCloud send and checks the state by
 # GET; test-hub-auth covers tokens by role and bad bodies; test-hub-pull has the existing
-# provision-syncd SCIM source follow the hub. Each skips (77) while hub/provision-hub is not
+# provision-syncd SCIM source follow the hub; test-hub-batch covers group commit. Each skips (77) while hub/provision-hub is not
 # built. tests/hub/hubharness.py is their shared helper.
 
 HUB_CONFORMANCE_TESTS = \
@@ -11,7 +11,8 @@ HUB_CONFORMANCE_TESTS = \
 	tests/hub/test-hub-onelogin.py \
 	tests/hub/test-hub-deactivation.py \
 	tests/hub/test-hub-auth.py \
-	tests/hub/test-hub-pull.py
+	tests/hub/test-hub-pull.py \
+	tests/hub/test-hub-batch.py
 check_SCRIPTS += $(HUB_CONFORMANCE_TESTS)
 TESTS += $(HUB_CONFORMANCE_TESTS)
 EXTRA_DIST += $(HUB_CONFORMANCE_TESTS) tests/hub/hubharness.py

@@ -246,6 +246,42 @@ static void test_unique(void **state) {
         cJSON_Delete(dup);
 }
 
+/* Group commit: the writes of a batch are invisible to other connections until it commits, a
+ * refused request inside it changes nothing while the others stay, and they share one time. */
+static void test_batch(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *a = NULL, *b = NULL;
+        cJSON *dup = user_json("BATCH-A", NULL), *out = NULL;
+        ProvScimError err = {};
+
+        assert_false(hub_store_batch_open(f->s));
+        assert_int_equal(hub_store_batch_commit(f->s), 0); /* none open: a no-op */
+        assert_int_equal(hub_store_batch_begin(f->s), 0);
+        assert_true(hub_store_batch_open(f->s));
+        a = create_user(f, "batch-a", NULL);
+        assert_int_equal(hub_store_create(f->s, PROV_HUB_USER, dup, &who, &how, &out, &err), -EEXIST);
+        assert_int_equal(err.status, 409);
+        b = create_user(f, "batch-b", NULL);
+        assert_false(hub_store_batch_lost(f->s));
+        /* Not committed: another connection sees nothing yet. */
+        assert_int_equal(db_int(f, "SELECT count(*) FROM users"), 0);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM changes"), 0);
+
+        assert_int_equal(hub_store_batch_commit(f->s), 0);
+        assert_false(hub_store_batch_open(f->s));
+        assert_int_equal(db_int(f, "SELECT count(*) FROM users"), 2);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 2);
+        assert_int_equal(head(f), 2);
+        assert_gap_free(f);
+        assert_int_equal(db_int(f, "SELECT count(DISTINCT modified_usec) FROM users"), 1);
+
+        /* The next write, outside a batch, is later than the whole batch. */
+        _cleanup_free_ char *c = create_user(f, "after", NULL);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM users WHERE modified_usec > "
+                                   "(SELECT max(modified_usec) FROM users WHERE user_name != 'after')"), 1);
+        cJSON_Delete(dup);
+}
+
 static int fn_noop(cJSON *resource, void *userdata, ProvScimError *err) {
         (void)resource, (void)userdata, (void)err;
         return 0;
@@ -852,6 +888,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_open, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unique, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),

@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Group commit in provision-hub: the changes of concurrent requests are committed together, and
+answered only once on disk.
+
+- concurrent pushes: 16 IdP workers POST and PATCH at once; every answer is a 2xx, every change
+  is there afterwards, the change sequence has no gap, and requests did share commits (the
+  writes of one batch carry one modification time: fewer distinct times than writes).
+- durable when answered: right after the last answer the hub is killed (SIGKILL); every change it
+  answered 2xx is in the store after the restart.
+- exact deltas: a host reading `meta.lastModified gt T` (T the newest time it has seen) while the
+  workers push misses nothing: a read never sees part of a batch.
+Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
+
+import sqlite3
+import sys
+import threading
+
+from hubharness import CORE_USER, PATCH_OP, check, q, run_suite
+
+WORKERS = 16
+PER_WORKER = 25
+
+
+def push(hub, prefix, per_worker=PER_WORKER, workers=WORKERS):
+    """WORKERS threads each create PER_WORKER users and deactivate every one right after; returns
+    {id: userName} of what was answered 2xx and the list of any other answers."""
+    created, bad, lock = {}, [], threading.Lock()
+
+    def worker(w):
+        for i in range(per_worker):
+            name = f"{prefix}-{w}-{i}@example.com"
+            r = hub.request("POST", "/Users", {"schemas": [CORE_USER], "userName": name, "active": True})
+            if r.status != 201:
+                with lock:
+                    bad.append(f"POST {name}: {r!r}")
+                continue
+            uid = r.json["id"]
+            p = hub.request("PATCH", f"/Users/{uid}", {"schemas": [PATCH_OP], "Operations": [
+                {"op": "replace", "path": "active", "value": False}]})
+            with lock:
+                if p.status not in (200, 204):
+                    bad.append(f"PATCH {name}: {p!r}")
+                else:
+                    created[uid] = name
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return created, bad
+
+
+def test_concurrent_pushes_share_commits(hub):
+    created, bad = push(hub, "gc")
+    check(not bad, f"{len(bad)} request(s) not answered 2xx, e.g. {bad[:3]}")
+    check(len(created) == WORKERS * PER_WORKER, f"{len(created)} users answered, {WORKERS * PER_WORKER} sent")
+    for uid, name in created.items():
+        u = hub.get("Users", uid)
+        check(u["userName"] == name and u["active"] is False, f"{name} reads back as {u}")
+    db = sqlite3.connect(hub.db)
+    try:
+        seqs = [r[0] for r in db.execute("SELECT seq FROM changes ORDER BY seq")]
+        times = db.execute("SELECT COUNT(DISTINCT modified_usec), COUNT(*) FROM users").fetchone()
+    finally:
+        db.close()
+    check(seqs == list(range(1, len(seqs) + 1)), f"the change sequence has gaps: {seqs[:5]}..{seqs[-5:]}")
+    check(len(seqs) >= 2 * len(created), f"{len(seqs)} changes recorded for {2 * len(created)} writes")
+    # 800 writes by 16 workers, each waiting for an fsync: without group commit every write has
+    # a time of its own.
+    check(times[0] < times[1], f"no two writes shared a commit ({times[0]} distinct times for {times[1]} users)")
+
+
+def test_durable_when_answered(hub):
+    created, bad = push(hub, "kill", per_worker=10)
+    check(not bad, f"{len(bad)} request(s) not answered 2xx, e.g. {bad[:3]}")
+    hub.crash()
+    hub.start()
+    for uid, name in created.items():
+        u = hub.get("Users", uid)
+        check(u["userName"] == name and u["active"] is False,
+              f"{name} was answered 2xx but reads back after SIGKILL as {u}")
+
+
+def test_deltas_miss_nothing_while_batches_commit(hub):
+    done = threading.Event()
+    seen, problems = set(), []
+
+    def reader():
+        since = None
+        while True:
+            last_round = done.is_set()
+            flt = "" if since is None else "&filter=" + q(f'meta.lastModified gt "{since}"')
+            r = hub.request("GET", "/Users?count=1000" + flt)
+            if r.status != 200 or r.json["totalResults"] >= 1000:
+                problems.append(repr(r)[:300])
+                return
+            for u in r.json.get("Resources", []):
+                seen.add(u["id"])
+                lm = u["meta"]["lastModified"]
+                since = lm if since is None or lm > since else since
+            if last_round:
+                return
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        created, bad = push(hub, "delta", per_worker=15)
+    finally:
+        done.set()
+        t.join()
+    check(not problems, f"the delta reader got {problems[:2]}")
+    check(not bad, f"{len(bad)} request(s) not answered 2xx, e.g. {bad[:3]}")
+    missed = set(created) - seen
+    check(not missed, f"the delta reader missed {len(missed)} of {len(created)} users")
+
+
+if __name__ == "__main__":
+    run_suite([test_concurrent_pushes_share_commits,
+               test_durable_when_answered,
+               test_deltas_miss_nothing_while_batches_commit],
+              sys.argv, prefix="test-hub-batch")
