@@ -48,12 +48,16 @@ static const ConfigKey config_keys[] = {
 
         { "store",  "path",                CONFIG_PATH,     F(store_path) },
 
+        { "feed",   "max_events",          CONFIG_UNSIGNED, F(feed_max_events), false, 1, 10000000 },
+        { "feed",   "max_wait",            CONFIG_UNSIGNED, F(feed_max_wait), false, 1, 3600 },
+        { "feed",   "max_waiters",         CONFIG_UNSIGNED, F(feed_max_waiters), false, 1, 1000000 },
+
         { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
         { "tokens", "host_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_HOST]), true },
         { "tokens", "admin_token_file",    CONFIG_PATH,     F(token_files[HUB_ROLE_ADMIN]), true },
 };
 
-static const char *const config_sections[] = { "http", "store", "tokens" };
+static const char *const config_sections[] = { "http", "store", "feed", "tokens" };
 
 static const char *const role_names[_HUB_ROLE_MAX] = {
         [HUB_ROLE_SCIM] = "scim",
@@ -324,6 +328,9 @@ int hub_config_new(HubConfig **ret) {
 
         c->max_body = HUB_DEFAULT_MAX_BODY;
         c->max_requests = HUB_DEFAULT_MAX_REQUESTS;
+        c->feed_max_events = HUB_DEFAULT_FEED_MAX_EVENTS;
+        c->feed_max_wait = HUB_DEFAULT_FEED_MAX_WAIT;
+        c->feed_max_waiters = HUB_DEFAULT_FEED_MAX_WAITERS;
         c->listen = strdup(HUB_DEFAULT_LISTEN);
         c->store_path = strdup(HUB_DEFAULT_STORE_PATH);
         c->token_files[HUB_ROLE_SCIM] = strdup(PROV_CONFIG_DIR "/hub-scim.tokens");

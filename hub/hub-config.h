@@ -20,6 +20,9 @@
 #define HUB_DEFAULT_LISTEN "0.0.0.0:8443"
 #define HUB_DEFAULT_MAX_BODY (1024 * 1024)
 #define HUB_DEFAULT_MAX_REQUESTS 64
+#define HUB_DEFAULT_FEED_MAX_EVENTS 10000
+#define HUB_DEFAULT_FEED_MAX_WAIT 300
+#define HUB_DEFAULT_FEED_MAX_WAITERS 16384
 
 typedef enum HubRole {
         HUB_ROLE_SCIM,  /* an identity provider pushing users and groups */
@@ -41,6 +44,11 @@ typedef struct HubConfig {
 
         /* [store] */
         char *store_path;               /* path: HUB_DEFAULT_STORE_PATH */
+
+        /* [feed] */
+        unsigned feed_max_events;       /* max_events: 10000; a host further behind reads the snapshot */
+        unsigned feed_max_wait;         /* max_wait: 300 s, the longest Prefer: wait= honoured */
+        unsigned feed_max_waiters;      /* max_waiters: 16384 held feed requests, then 429 */
 
         /* [tokens] */
         char *token_files[_HUB_ROLE_MAX]; /* scim_token_file, host_token_file, admin_token_file */

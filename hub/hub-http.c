@@ -2,6 +2,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,11 +16,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hub-feed.h"
 #include "hub-http.h"
+#include "hub-util.h"
 #include "prov-ini.h"
 #include "log.h"
 
 #define SCIM_PREFIX "/scim/v2"
+#define FEED_PREFIX "/v1/"
+/* Snapshots streamed at once (each holds a store connection and a read transaction). */
+#define MAX_SNAPSHOTS 8
+#define SNAPSHOT_BLOCK (64 * 1024)
 #define ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
 /* A TLS certificate chain or key is a few KiB; anything this big is not one. */
 #define PEM_MAX (1024 * 1024)
@@ -47,6 +54,16 @@ struct HubServer {
          * until it commits; newest first. */
         Conn *held;
         unsigned n_held;
+        /* Feed requests held until a change commits or their deadline (see feed_serve()), the
+         * head they were held at, and the last answer made (its bytes are shared by every host
+         * asking for the same since at the same head). */
+        Conn *waiters;
+        unsigned n_waiters;
+        int64_t waiters_head;
+        struct MHD_Response *feed_cache;
+        int64_t feed_cache_since, feed_cache_head;
+        unsigned n_snapshots;
+        bool stopping;
         /* Connections resumed since the last MHD_run(): the next one must come without waiting
          * (a read can finish a batch in the middle of a round). */
         unsigned resumed;
@@ -67,6 +84,12 @@ struct Conn {
         bool held, ready, integer_status;
         char *who; /* the token's NAME, for the log line when the answer goes out */
         Conn *next_held;
+        /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
+         * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */
+        bool feed, waiting, feed_resumed;
+        int64_t since;
+        uint64_t deadline;
+        Conn *next_waiter;
 };
 
 void hub_reply_done(HubReply *r) {
@@ -203,6 +226,16 @@ static bool host_sane(const char *h) {
         return true;
 }
 
+/* "https://HOST/scim/v2" for meta.location and $ref, from a sane Host header. */
+static char *base_url_for(HubServer *s, struct MHD_Connection *c) {
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        char *base;
+
+        if (asprintf(&base, "%s://%s" SCIM_PREFIX, s->tls ? "https" : "http", host_sane(host) ? host : "localhost") < 0)
+                return NULL;
+        return base;
+}
+
 /* Re-reads changed token files, logging a failure once per new message. */
 static void tokens_refresh(HubServer *s) {
         _cleanup_free_ char *err = NULL;
@@ -318,13 +351,204 @@ static void batch_finish(HubServer *s) {
         s->resumed += n;
 }
 
+/* ---- the feed (/v1/feed, /v1/snapshot) ---- */
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void feed_cache_drop(HubServer *s) {
+        if (s->feed_cache)
+                MHD_destroy_response(s->feed_cache);
+        s->feed_cache = NULL;
+}
+
+/* Resumes held feed requests: all of them when the head moved (or the hub is stopping), else
+ * those whose wait is over. Returns the earliest deadline left (UINT64_MAX: none). */
+static uint64_t feed_wake(HubServer *s) {
+        uint64_t now = mono_usec(), earliest = UINT64_MAX;
+        bool all = s->stopping;
+        Conn **p = &s->waiters;
+        int64_t head;
+
+        if (!s->waiters)
+                return UINT64_MAX;
+        if (!all && hub_store_head(s->ctx->store, &head) >= 0 && head != s->waiters_head)
+                all = true;
+        while (*p) {
+                Conn *conn = *p;
+
+                if (all || conn->deadline <= now) {
+                        *p = conn->next_waiter;
+                        conn->next_waiter = NULL;
+                        conn->waiting = false;
+                        conn->feed_resumed = true;
+                        s->n_waiters--;
+                        s->resumed++;
+                        MHD_resume_connection(conn->mhd);
+                        continue;
+                }
+                if (conn->deadline < earliest)
+                        earliest = conn->deadline;
+                p = &conn->next_waiter;
+        }
+        return earliest;
+}
+
+/* Answers a feed request, or holds it while nothing changed after its since and its wait lasts. */
+static enum MHD_Result feed_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
+        ProvScimError err = {};
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        enum MHD_Result ret;
+        int64_t head;
+        int r;
+
+        r = hub_store_head(s->ctx->store, &head);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        }
+        if (head == conn->since && !s->stopping && mono_usec() < conn->deadline) {
+                if (s->n_waiters >= s->ctx->config->feed_max_waiters)
+                        return send_error(c, 429, NULL, "Too many held feed requests; retry later.", conn->integer_status, 5);
+                if (!s->waiters)
+                        s->waiters_head = head;
+                conn->mhd = c;
+                conn->waiting = true;
+                conn->next_waiter = s->waiters;
+                s->waiters = conn;
+                s->n_waiters++;
+                /* A held request is not in flight: max_requests is for work, not for waiting. */
+                if (conn->counted) {
+                        conn->counted = false;
+                        s->in_flight--;
+                }
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
+
+        if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head) {
+                feed_cache_drop(s);
+                r = hub_feed_render(s->ctx->store, conn->since, s->ctx->config->feed_max_events, base_url, &text, &len,
+                                    &err);
+                if (r == -ESTALE)
+                        return send_error(c, 410, NULL, err.detail, conn->integer_status, 0);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to render the feed after %" PRIi64 ": %s", conn->since,
+                                        hub_store_errmsg(s->ctx->store) ?: "");
+                        return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+                }
+                s->feed_cache = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+                if (!s->feed_cache)
+                        return MHD_NO;
+                TAKE_PTR(text);
+                MHD_add_response_header(s->feed_cache, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+                s->feed_cache_since = conn->since;
+                s->feed_cache_head = head;
+        }
+        log_debug("Feed after %" PRIi64 " to '%s': head %" PRIi64 ".", conn->since, conn->who ?: "?", head);
+        ret = MHD_queue_response(c, MHD_HTTP_OK, s->feed_cache);
+        return ret;
+}
+
+static ssize_t snapshot_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        ssize_t n = hub_snapshot_read(cls, buf, max);
+
+        (void) pos;
+        if (n < 0) {
+                log_error_errno((int) n, "Snapshot stream failed: %m");
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+typedef struct SnapshotStream {
+        HubServer *server;
+        HubSnapshot *snap;
+} SnapshotStream;
+
+static ssize_t snapshot_stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        return snapshot_reader(((SnapshotStream *) cls)->snap, pos, buf, max);
+}
+
+static void snapshot_stream_free(void *cls) {
+        SnapshotStream *st = cls;
+
+        hub_snapshot_free(st->snap);
+        st->server->n_snapshots--;
+        free(st);
+}
+
+static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
+        _cleanup_(hub_snapshot_freep) HubSnapshot *snap = NULL;
+        struct MHD_Response *resp;
+        SnapshotStream *st;
+        enum MHD_Result ret;
+        int r;
+
+        if (s->n_snapshots >= MAX_SNAPSHOTS)
+                return send_error(c, 429, NULL, "Too many snapshots being read; retry later.", conn->integer_status, 5);
+        r = hub_snapshot_open(s->ctx->config->store_path, base_url, &snap);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open a snapshot of the store: %m");
+                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        }
+        st = malloc(sizeof(*st));
+        if (!st)
+                return MHD_NO;
+        *st = (SnapshotStream) { .server = s, .snap = TAKE_PTR(snap) };
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SNAPSHOT_BLOCK, snapshot_stream_reader, st,
+                                                 snapshot_stream_free);
+        if (!resp) {
+                hub_snapshot_free(st->snap);
+                free(st);
+                return MHD_NO;
+        }
+        s->n_snapshots++;
+        log_info("Snapshot at seq %" PRIi64 " to '%s'.", hub_snapshot_seq(st->snap), conn->who ?: "?");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* GET /v1/feed and /v1/snapshot: host and admin tokens. */
+static enum MHD_Result feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                     const char *method, HubRole role, const char *base_url) {
+        ProvScimError err = {};
+        unsigned wait;
+
+        if (role == HUB_ROLE_SCIM)
+                return send_error(c, 403, NULL, "The feed is for host tokens.", conn->integer_status, 0);
+        if (!streq(url, "/v1/feed") && !streq(url, "/v1/snapshot"))
+                return send_error(c, 404, NULL, "No such endpoint.", conn->integer_status, 0);
+        if (!streq(method, "GET"))
+                return send_error(c, 405, NULL, "Method not allowed here.", conn->integer_status, 0);
+        /* What is read is committed. */
+        batch_finish(s);
+        if (streq(url, "/v1/snapshot"))
+                return snapshot_serve(s, c, conn, base_url);
+
+        if (hub_feed_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
+                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Prefer"), s->ctx->config->feed_max_wait,
+                           &conn->since, &wait, &err) < 0)
+                return send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        conn->feed = true;
+        conn->deadline = mono_usec() + (uint64_t) wait * 1000000ULL;
+        return feed_serve(s, c, conn, base_url);
+}
+
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                 const char *method) {
         _cleanup_(unlock_tokensp) HubServer *locked = NULL;
         bool integer_status = content_type_is(c, "application/json");
         HubRequest req = { .method = method };
         _cleanup_free_ char *base = NULL;
-        const char *host, *name = NULL, *ct;
+        const char *name = NULL, *ct;
         char logbuf[128];
         HubReply reply = {};
         enum MHD_Result ret;
@@ -337,6 +561,16 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         r = authenticate(s, c, &role, &name);
         if (r < 0)
                 return send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
+
+        conn->integer_status = integer_status;
+        conn->who = strdup(name);
+        if (!conn->who)
+                return MHD_NO;
+        base = base_url_for(s, c);
+        if (!base)
+                return MHD_NO;
+        if (strncmp(url, FEED_PREFIX, strlen(FEED_PREFIX)) == 0)
+                return feed_dispatch(s, c, conn, url, method, role, base);
 
         if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
             (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
@@ -357,10 +591,6 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 return send_error(c, 415, "invalidSyntax", "The body must be application/scim+json or application/json.",
                                   integer_status, 0);
 
-        host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-        if (asprintf(&base, "%s://%s" SCIM_PREFIX, s->tls ? "https" : "http", host_sane(host) ? host : "localhost") < 0)
-                return MHD_NO;
-
         req.path = url + strlen(SCIM_PREFIX);
         req.body = conn->body ?: "";
         req.body_len = conn->len;
@@ -369,11 +599,6 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         req.base_url = base;
         req.if_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MATCH);
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
-
-        conn->integer_status = integer_status;
-        conn->who = strdup(name);
-        if (!conn->who)
-                return MHD_NO;
 
         /* Group commit: a request that may change something joins the open batch (or opens
          * one), and its answer waits until the batch is on disk (batch_finish(), after this round
@@ -487,6 +712,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (conn->answered) {
                 enum MHD_Result ret;
 
+                if (conn->feed_resumed) {
+                        _cleanup_free_ char *base = base_url_for(s, c);
+
+                        conn->feed_resumed = false;
+                        if (!base)
+                                return MHD_NO;
+                        return feed_serve(s, c, conn, base);
+                }
                 if (!conn->ready)
                         return MHD_YES;
                 /* Resumed after its batch: the held answer goes out now. */
@@ -505,7 +738,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
         if (!conn)
                 return;
-        assert(!conn->held);
+        assert(!conn->held && !conn->waiting);
         if (conn->counted && s->in_flight > 0)
                 s->in_flight--;
         hub_reply_done(&conn->reply);
@@ -545,6 +778,8 @@ static void *serve(void *userdata) {
                 { .fd = s->stop_fd, .events = POLLIN },
         };
 
+        uint64_t feed_deadline = UINT64_MAX;
+
         for (;;) {
                 MHD_UNSIGNED_LONG_LONG ms;
                 int timeout = LOOP_WAKE_MS;
@@ -554,6 +789,13 @@ static void *serve(void *userdata) {
                         timeout = 0;
                 else if (MHD_get_timeout(s->daemon, &ms) == MHD_YES && ms < LOOP_WAKE_MS)
                         timeout = (int) ms;
+                if (feed_deadline != UINT64_MAX) {
+                        uint64_t now = mono_usec();
+                        int until = feed_deadline <= now ? 0 : (int) ((feed_deadline - now + 999) / 1000);
+
+                        if (until < timeout)
+                                timeout = until;
+                }
                 if (poll(p, 2, timeout) < 0 && errno != EINTR) {
                         log_error_errno(negative_errno(), "poll() failed in the serving loop: %m");
                         (void) usleep(10 * 1000);
@@ -563,10 +805,15 @@ static void *serve(void *userdata) {
                 s->resumed = 0;
                 (void) MHD_run(s->daemon);
                 batch_finish(s);
+                /* A committed change answers every held feed request. */
+                feed_deadline = feed_wake(s);
         }
 
-        /* Stopping: what was changed is committed and answered before the daemon goes. */
+        /* Stopping: what was changed is committed and answered before the daemon goes; held
+         * feed requests are answered with what they have. */
         batch_finish(s);
+        s->stopping = true;
+        (void) feed_wake(s);
         for (unsigned i = 0; i < 3; i++)
                 (void) MHD_run(s->daemon);
         return NULL;
@@ -579,6 +826,7 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) eventfd_write(s->stop_fd, 1);
                 (void) pthread_join(s->thread, NULL);
         }
+        feed_cache_drop(s);
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         if (s->stop_fd >= 0)
@@ -651,7 +899,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_requests * 4 + 16),
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_requests * 4 + 16 + cfg->feed_max_waiters),
                 s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert_pem,
                 MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
                 MHD_OPTION_END);

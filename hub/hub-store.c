@@ -125,6 +125,7 @@ enum {
         STMT_CHANGE_APPEND,
         STMT_AUDIT_APPEND,
         STMT_HEAD,
+        STMT_CHANGES_SINCE,
         STMT_LAST_MODIFIED,
         _STMT_LIST_BASE,
         /* then per kind (User, Group), per ListCond: the page, then the count */
@@ -182,6 +183,9 @@ static const char *const statements[_STMT_MAX] = {
                 "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
                 " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
         [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
+        /* The feed: each resource changed after ?1 once, at its last change, in that order. */
+        [STMT_CHANGES_SINCE] = "SELECT max(seq) AS last, kind, id FROM changes WHERE seq > ?1"
+                               " GROUP BY kind, id ORDER BY last",
         /* The last time handed out, deletions included (the last change's), across restarts. */
         [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0),"
@@ -339,6 +343,42 @@ int hub_store_head(HubStore *s, int64_t *ret) {
         if (!s || !ret)
                 return -EINVAL;
         return store_get_int(s, STMT_HEAD, ret);
+}
+
+int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || since < 0 || !fn)
+                return -EINVAL;
+        r = prov_sql_stmt(s->sql, STMT_CHANGES_SINCE, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, since) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        while ((r = prov_sql_step(s->sql, st)) > 0) {
+                const char *kind = (const char *) sqlite3_column_text(st, 1);
+                const char *id = (const char *) sqlite3_column_text(st, 2);
+
+                if (!kind || !id)
+                        return prov_sql_failf(s->sql, -EBADMSG, "a change without kind or id");
+                r = fn(sqlite3_column_int64(st, 0),
+                       streq(kind, hub_kind_to_string(PROV_HUB_GROUP)) ? PROV_HUB_GROUP : PROV_HUB_USER, id, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
+
+int hub_store_read_begin(HubStore *s) {
+        if (!s || s->in_batch || prov_sql_in_transaction(s->sql))
+                return -EBUSY;
+        return prov_sql_exec(s->sql, "BEGIN DEFERRED");
+}
+
+void hub_store_read_end(HubStore *s) {
+        if (s && !s->in_batch && prov_sql_in_transaction(s->sql))
+                (void) prov_sql_exec(s->sql, "ROLLBACK");
 }
 
 int hub_store_batch_begin(HubStore *s) {

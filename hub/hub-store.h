@@ -126,6 +126,18 @@ bool hub_store_batch_open(HubStore *s);
 bool hub_store_batch_lost(HubStore *s);
 int hub_store_batch_commit(HubStore *s);
 
+/* The feed: calls fn for each resource changed after seq `since`, once, with the seq of its last
+ * change, in ascending order of that seq (the resource's state is read by the caller with
+ * hub_store_get(); -ENOENT there means it has been deleted). fn's negative return stops the
+ * walk and is returned. */
+typedef int (*HubChangeFn)(int64_t seq, ProvHubKind kind, const char *id, void *userdata);
+int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata);
+
+/* A read transaction: every read until hub_store_read_end() sees one committed state (the
+ * snapshot's consistency, on a connection of its own). -EBUSY inside a batch or transaction. */
+int hub_store_read_begin(HubStore *s);
+void hub_store_read_end(HubStore *s);
+
 /* The head of the change sequence (0 when nothing changed yet).
  *
  * Audit rows hold the stored forms (no id, meta, members): a group's member changes appear as
