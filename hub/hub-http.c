@@ -64,6 +64,10 @@ struct HubServer {
         int64_t feed_cache_since, feed_cache_head;
         unsigned n_snapshots;
         bool stopping;
+        /* The change head as of the last commit (head_known false: read it again): every held
+         * feed request looks at it when it is resumed, 10,000 of them after one commit. */
+        int64_t head;
+        bool head_known;
         /* Connections resumed since the last MHD_run(): the next one must come without waiting
          * (a read can finish a batch in the middle of a round). */
         unsigned resumed;
@@ -330,6 +334,7 @@ static void batch_finish(HubServer *s) {
 
         if (!hub_store_batch_open(store) && !s->held)
                 return;
+        s->head_known = false;
         r = hub_store_batch_commit(store);
         if (r < 0)
                 log_error_errno(r, "Failed to commit the changes of %u request(s), answering them 503: %s", s->n_held,
@@ -368,6 +373,20 @@ static void feed_cache_drop(HubServer *s) {
 
 /* Resumes held feed requests: all of them when the head moved (or the hub is stopping), else
  * those whose wait is over. Returns the earliest deadline left (UINT64_MAX: none). */
+/* The change head, read from the store once per commit. */
+static int head_get(HubServer *s, int64_t *ret) {
+        int r;
+
+        if (!s->head_known) {
+                r = hub_store_head(s->ctx->store, &s->head);
+                if (r < 0)
+                        return r;
+                s->head_known = true;
+        }
+        *ret = s->head;
+        return 0;
+}
+
 static uint64_t feed_wake(HubServer *s) {
         uint64_t now = mono_usec(), earliest = UINT64_MAX;
         bool all = s->stopping;
@@ -376,7 +395,7 @@ static uint64_t feed_wake(HubServer *s) {
 
         if (!s->waiters)
                 return UINT64_MAX;
-        if (!all && hub_store_head(s->ctx->store, &head) >= 0 && head != s->waiters_head)
+        if (!all && head_get(s, &head) >= 0 && head != s->waiters_head)
                 all = true;
         while (*p) {
                 Conn *conn = *p;
@@ -407,7 +426,7 @@ static enum MHD_Result feed_serve(HubServer *s, struct MHD_Connection *c, Conn *
         int64_t head;
         int r;
 
-        r = hub_store_head(s->ctx->store, &head);
+        r = head_get(s, &head);
         if (r < 0) {
                 log_error_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
                 return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
@@ -718,6 +737,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         conn->feed_resumed = false;
                         if (!base)
                                 return MHD_NO;
+                        batch_finish(s); /* what is read is committed */
                         return feed_serve(s, c, conn, base);
                 }
                 if (!conn->ready)
@@ -899,6 +919,9 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) 60,
+                /* Each connection's buffer for headers and the answer's head (bodies are ours):
+                 * 16 KiB rather than the default 32, as 10,000 hosts each hold one. */
+                MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (16 * 1024),
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_requests * 4 + 16 + cfg->feed_max_waiters),
                 s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert_pem,
                 MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,

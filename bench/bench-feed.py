@@ -1,0 +1,215 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Fan-out of provision-hub's change feed (issue 15, "Measured"): a fleet simulator holds HOSTS
+# feed requests (GET /v1/feed?since=HEAD, Prefer: wait=55; one connection each, plain HTTP on
+# loopback, or TLS with BENCH_TLS=1 when certtool is installed) to one real hub, then an IdP
+# PATCHes one user's active to false. Printed per round: the time from sending the PATCH until
+# the hub answered it (the commit), until the first and the median host had its answer, and
+# until all HOSTS had theirs; the hub's RSS and peak RSS with HOSTS requests held, and its CPU
+# while they are held and nothing changes (percent of one core over IDLE_SECONDS).
+#
+#   bench/bench-feed.py BUILDDIR [HOSTS] [ROUNDS]        (defaults 10000 3)
+#
+# The simulator is Python on the same 2 cores as the hub: the "all answered" figures include
+# the time it takes to read HOSTS answers. Not part of make check; asserts nothing.
+import http.client
+import json
+import os
+import resource
+import select
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+IDLE_SECONDS = 5.0
+WAIT = 55
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if k in ("VmRSS", "VmHWM"):
+                out[k] = int(v.split()[0]) / 1024
+    return out
+
+
+class Hub:
+    def __init__(self, builddir, tmp, tls):
+        self.bin = os.path.join(builddir, "hub", "provision-hub")
+        self.tmp = tmp
+        conf = os.path.join(tmp, "hub.conf")
+        lines = ["[http]", "listen = 127.0.0.1:0", "max_requests = 1000"]
+        if tls:
+            key, cert = os.path.join(tmp, "key.pem"), os.path.join(tmp, "cert.pem")
+            tpl = os.path.join(tmp, "cert.tpl")
+            with open(tpl, "w") as f:
+                f.write('cn = "127.0.0.1"\nip_address = "127.0.0.1"\nexpiration_days = 2\ntls_www_server\n'
+                        "signing_key\nencryption_key\n")
+            subprocess.run(["certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key],
+                           check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
+            subprocess.run(["certtool", "--generate-self-signed", "--load-privkey", key, "--template", tpl,
+                            "--outfile", cert], check=True, capture_output=True, stdin=subprocess.DEVNULL,
+                           timeout=60)
+            lines += [f"tls_cert_file = {cert}", f"tls_key_file = {key}"]
+        else:
+            lines.append("allow_insecure_http = yes")
+        lines += ["[store]", f"path = {tmp}/hub.db", "[feed]", "max_waiters = 100000", "[tokens]",
+                  f"scim_token_file = {tmp}/scim.tokens", f"host_token_file = {tmp}/host.tokens",
+                  f"admin_token_file = {tmp}/admin.tokens"]
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.scim = self.token(conf, "scim", "bench-idp")
+        self.host = self.token(conf, "host", "bench-fleet")
+        self.log = open(os.path.join(tmp, "hub.log"), "w")
+        self.proc = subprocess.Popen([self.bin, "--config", conf], stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log)
+        deadline = time.monotonic() + 20
+        while True:
+            with open(os.path.join(tmp, "hub.log")) as f:
+                text = f.read()
+            if "Listening on" in text:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit("provision-hub did not start:\n" + text)
+            time.sleep(0.05)
+        url = text.split("Listening on ", 1)[1].split()[0]
+        self.tls = url.startswith("https")
+        self.port = int(url.rstrip("/").rsplit(":", 1)[1])
+        self.ctx = None
+        if self.tls:
+            self.ctx = ssl.create_default_context(cafile=os.path.join(tmp, "cert.pem"))
+            self.ctx.check_hostname = False
+
+    def token(self, conf, role, name):
+        p = subprocess.run([self.bin, "--config", conf, "token-new", role, name], capture_output=True, text=True,
+                           check=True)
+        return p.stdout.strip()
+
+    def request(self, method, path, body=None, token=None):
+        if self.tls:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=60, context=self.ctx)
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        h = {"Authorization": "Bearer " + (token or self.scim), "Content-Type": "application/scim+json"}
+        c.request(method, path, body=json.dumps(body).encode() if body is not None else None, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, json.loads(data) if data else None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(30)
+        self.log.close()
+
+
+def hold(hub, n, since):
+    """Opens n connections each holding GET /v1/feed?since=since; returns the sockets."""
+    req = (f"GET /v1/feed?since={since} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {hub.host}\r\n"
+           f"Prefer: wait={WAIT}\r\nConnection: close\r\n\r\n").encode()
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", hub.port), timeout=30)
+        if hub.tls:
+            s = hub.ctx.wrap_socket(s, server_hostname="127.0.0.1")
+        s.sendall(req)
+        s.setblocking(False)
+        socks.append(s)
+        if i % 500 == 499:
+            time.sleep(0.05)  # let the hub accept: the listen backlog is 256
+    return socks
+
+
+def collect(socks, t0):
+    """Reads every answer to its end (the hub closes: Connection: close); returns the times
+    (since t0) at which each socket's answer was complete, and the answers' bodies."""
+    ep = select.epoll()
+    fds = {}
+    for s in socks:
+        ep.register(s.fileno(), select.EPOLLIN)
+        fds[s.fileno()] = [s, b""]
+    done, bodies = [], []
+    while fds:
+        for fd, _ in ep.poll(60):
+            s, buf = fds[fd]
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    break
+                if not chunk:
+                    done.append(time.monotonic() - t0)
+                    bodies.append(buf.split(b"\r\n\r\n", 1)[-1])
+                    ep.unregister(fd)
+                    s.close()
+                    del fds[fd]
+                    break
+                buf += chunk
+                fds[fd][1] = buf
+            else:
+                continue
+    ep.close()
+    return sorted(done), bodies
+
+
+def main():
+    builddir = sys.argv[1] if len(sys.argv) > 1 else "build"
+    hosts = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    tls = os.environ.get("BENCH_TLS") == "1"
+    if tls and not shutil.which("certtool"):
+        sys.exit("BENCH_TLS=1 needs certtool (gnutls-bin)")
+    want = hosts + 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    tmp = tempfile.mkdtemp(prefix="prov-bench-feed.", dir="/var/tmp")
+    hub = Hub(builddir, tmp, tls)
+    try:
+        st, u = hub.request("POST", "/scim/v2/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                      "userName": "leaver@example.com"})
+        assert st == 201, (st, u)
+        print(f"# {hosts} hosts holding GET /v1/feed (Prefer: wait={WAIT}) on one hub, "
+              f"{'TLS' if hub.tls else 'plain HTTP'} on loopback; {rounds} rounds")
+        print("round | PATCH answered | first host | median host | all hosts | hub RSS / peak | hub CPU held, idle")
+        active = True
+        for rnd in range(rounds):
+            st, head = hub.request("GET", "/v1/feed?since=0", token=hub.host)
+            since = head["seq"]
+            socks = hold(hub, hosts, since)
+            time.sleep(2.0)
+            c0 = proc_cpu(hub.proc.pid)
+            time.sleep(IDLE_SECONDS)
+            idle = (proc_cpu(hub.proc.pid) - c0) / IDLE_SECONDS * 100
+            mem = proc_mem(hub.proc.pid)
+            active = not active
+            t0 = time.monotonic()
+            st, _ = hub.request("PATCH", f"/scim/v2/Users/{u['id']}", {
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": active}]})
+            t_commit = time.monotonic() - t0
+            assert st == 200, st
+            done, bodies = collect(socks, t0)
+            ok = sum(1 for b in bodies if b'"seq":%d' % (since + 1) in b)
+            print(f"{rnd + 1} | {t_commit * 1000:.1f} ms | {done[0] * 1000:.1f} ms | "
+                  f"{done[len(done) // 2] * 1000:.1f} ms | {done[-1] * 1000:.1f} ms ({ok}/{hosts} with the change) | "
+                  f"{mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} %")
+    finally:
+        hub.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
