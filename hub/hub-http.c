@@ -24,6 +24,7 @@
 
 #define SCIM_PREFIX "/scim/v2"
 #define FEED_PREFIX "/v1/"
+#define ADMIN_PREFIX "/v1/admin"
 /* Snapshots streamed at once (each holds a store connection and a read transaction). */
 #define MAX_SNAPSHOTS 8
 #define SNAPSHOT_BLOCK (64 * 1024)
@@ -572,6 +573,8 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         HubReply reply = {};
         enum MHD_Result ret;
         HubRole role;
+        void (*handler)(HubContext *ctx, const HubRequest *req, HubReply *reply) = hub_handle_scim;
+        size_t prefix = strlen(SCIM_PREFIX);
         bool write;
         int r;
 
@@ -588,11 +591,20 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         base = base_url_for(s, c);
         if (!base)
                 return MHD_NO;
-        if (strncmp(url, FEED_PREFIX, strlen(FEED_PREFIX)) == 0)
+        if (strncmp(url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 &&
+            (url[strlen(ADMIN_PREFIX)] == '/' || url[strlen(ADMIN_PREFIX)] == 0)) {
+                /* The admin API: admin tokens only. */
+                if (role != HUB_ROLE_ADMIN) {
+                        log_notice("Refused %s %s to %s token '%s'.", method,
+                                   SAFE(url_for_log(url, logbuf, sizeof(logbuf))), hub_role_to_string(role), name);
+                        return send_error(c, 403, NULL, "The admin API needs an admin token.", integer_status, 0);
+                }
+                handler = hub_handle_admin;
+                prefix = strlen(ADMIN_PREFIX);
+        } else if (strncmp(url, FEED_PREFIX, strlen(FEED_PREFIX)) == 0)
                 return feed_dispatch(s, c, conn, url, method, role, base);
-
-        if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
-            (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
+        else if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
+                 (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
                 return send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
 
         /* Hosts read; identity providers and admins write. */
@@ -610,7 +622,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 return send_error(c, 415, "invalidSyntax", "The body must be application/scim+json or application/json.",
                                   integer_status, 0);
 
-        req.path = url + strlen(SCIM_PREFIX);
+        req.path = url + prefix;
         req.body = conn->body ?: "";
         req.body_len = conn->len;
         req.token_name = name;
@@ -634,7 +646,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 }
         }
 
-        hub_handle_scim(s->ctx, &req, &reply);
+        handler(s->ctx, &req, &reply);
         if (reply.status == 0)
                 reply.status = 500;
 

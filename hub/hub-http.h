@@ -57,6 +57,8 @@ typedef struct HubContext {
         HubStore *store;
 } HubContext;
 void hub_handle_scim(HubContext *ctx, const HubRequest *req, HubReply *reply);
+/* The admin API (hub-admin.c), below /v1/admin; admin tokens only (checked by the HTTP layer). */
+void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply);
 
 /* Binds the configured address, starts serving and returns the URL it listens on ("http://
  * 127.0.0.1:40123/"). Logs nothing: the caller logs "Listening on URL". */

@@ -79,13 +79,17 @@ static const char *const migrations[] = {
         "  change_seq INTEGER NOT NULL,"
         "  before_json TEXT,"
         "  after_json TEXT);",
+        /* 1 -> 2: the fleet-wide lock (hub_store_lock()); groups get the column too, so that
+         * one row query serves both tables. */
+        "ALTER TABLE users ADD COLUMN locked_by TEXT;"
+        "ALTER TABLE groups ADD COLUMN locked_by TEXT;",
 };
 
-#define HUB_STORE_VERSION 1
+#define HUB_STORE_VERSION 2
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */
-#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json"
+#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by"
 
 /* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
  * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes
@@ -114,6 +118,7 @@ enum {
         STMT_USER_UPDATE,
         STMT_GROUP_UPDATE,
         STMT_GROUP_TOUCH,
+        STMT_USER_LOCK,
         STMT_USER_DELETE,
         STMT_GROUP_DELETE,
         STMT_MEMBER_INSERT,
@@ -164,6 +169,7 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, modified_usec = ?4,"
                               " version = version + 1, json = ?5 WHERE ref = ?1",
         [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
+        [STMT_USER_LOCK] = "UPDATE users SET locked_by = ?2, modified_usec = ?3, version = version + 1 WHERE ref = ?1",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
         [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
@@ -234,11 +240,13 @@ typedef struct Row {
         int64_t modified_usec;
         int64_t version;
         char *json;
+        char *locked_by; /* users: the admin token NAME that locked it, or NULL */
 } Row;
 
 static void row_done(Row *r) {
         free(r->id);
         free(r->json);
+        free(r->locked_by);
         *r = (Row) {};
 }
 
@@ -453,8 +461,10 @@ static int row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
         if (r < 0)
                 return r;
         r = prov_sql_column_strdup(s->sql, st, 5, false, &row.json);
+        if (r >= 0)
+                r = prov_sql_column_strdup(s->sql, st, 6, true, &row.locked_by);
         if (r < 0) {
-                free(row.id);
+                row_done(&row);
                 return r;
         }
         *ret = row;
@@ -569,8 +579,11 @@ static int render_links(HubStore *s, unsigned stmt, ProvHubKind target, int64_t 
 /* The resource of a row as clients see it: schemas, id, the stored attributes, members or
  * groups, meta. with_members false leaves a group's members out (a user's groups are always
  * there: few, and one indexed query). */
-static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
-                      cJSON **ret) {
+/* The resource as served; with as_stored, as the IdP last left it (what a PUT or PATCH
+ * changes), else with a lock applied: a locked user is served "active": false, whatever the IdP
+ * says, until it is unlocked. */
+static int render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
+                           bool as_stored, cJSON **ret) {
         _cleanup_(cJSON_Deletep) cJSON *stored = NULL, *o = NULL;
         _cleanup_free_ char *location = NULL;
         char ts[HUB_TIMESTAMP_MAX], etag[32];
@@ -599,6 +612,9 @@ static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRe
                 cJSON_DetachItemViaPointer(stored, item);
                 cJSON_AddItemToObject(o, item->string, item); /* keeps its key */
         }
+        if (kind == PROV_HUB_USER && row->locked_by && !as_stored &&
+            !cJSON_ReplaceItemInObjectCaseSensitive(o, "active", cJSON_CreateFalse()))
+                return -ENOMEM;
 
         if (kind == PROV_HUB_GROUP ? with_members : true) {
                 cJSON *links = NULL;
@@ -634,6 +650,11 @@ static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRe
 
         *ret = TAKE_PTR(o);
         return 0;
+}
+
+static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
+                      cJSON **ret) {
+        return render_row_full(s, kind, row, how, with_members, false, ret);
 }
 
 int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret) {
@@ -1216,7 +1237,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         r = stored_parse(s, kind, &row, &old);
         if (r < 0)
                 return r;
-        r = render_row(s, kind, &row, how, true, &cur);
+        r = render_row_full(s, kind, &row, how, true, true, &cur);
         if (r < 0)
                 return r;
         r = fn(cur, userdata, err);
@@ -1412,6 +1433,56 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
         if (r < 0)
                 return r;
         return prov_sql_commit(&tx);
+}
+
+int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, bool *ret_changed,
+                   ProvScimError *err) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *before = NULL, *after = NULL;
+        _cleanup_(row_done) Row row = {};
+        int64_t usec;
+        int r;
+
+        if (!s || !id || !who || !ret_changed)
+                return -EINVAL;
+        *ret_changed = false;
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        r = row_for_change(s, PROV_HUB_USER, id, NULL, &row, err);
+        if (r < 0)
+                return r;
+        if (!!row.locked_by == lock)
+                return prov_sql_commit(&tx); /* already so: nothing recorded */
+
+        usec = store_stamp(s);
+        r = prov_sql_stmt(s->sql, STMT_USER_LOCK, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, row.ref) != SQLITE_OK ||
+            (r = prov_sql_bind_text(s->sql, st, 2, lock ? (who->token_name ?: "admin") : NULL)) < 0 ||
+            sqlite3_bind_int64(st, 3, usec) != SQLITE_OK)
+                return r < 0 ? r : prov_sql_fail(s->sql, 0);
+        r = prov_sql_run(s->sql, st);
+        if (r < 0)
+                return r;
+        r = change_append(s, PROV_HUB_USER, id, "upsert", usec);
+        if (r < 0)
+                return r;
+        before = cJSON_CreateObject();
+        after = cJSON_CreateObject();
+        if (!before || !after || !cJSON_AddBoolToObject(before, "locked", !lock) ||
+            !cJSON_AddBoolToObject(after, "locked", lock))
+                return -ENOMEM;
+        r = audit_append(s, who, PROV_HUB_USER, id, before, after, usec);
+        if (r < 0)
+                return r;
+        r = prov_sql_commit(&tx);
+        if (r < 0)
+                return r;
+        *ret_changed = true;
+        return 0;
 }
 
 /* ---- lists ---- */

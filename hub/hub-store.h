@@ -82,6 +82,14 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
                      const HubActor *who, ProvScimError *err);
 
+/* The fleet-wide lock of a user (POST /v1/admin/users/{id}/lock): while locked the user is
+ * served "active": false everywhere (SCIM and feed), whatever the IdP sends, until unlocked; the
+ * IdP's own value is kept and is served again then. Each change of the lock is a change of the
+ * user (a new version and seq) and an audit row naming the admin token ({"locked": ...} before
+ * and after); locking a locked user changes nothing (*ret_changed false). 404 for no such user. */
+int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, bool *ret_changed,
+                   ProvScimError *err);
+
 /* A list request. Paging by index (start_index >= 1) or, when cursor is true, by the RFC 9865
  * cursor after_cursor (0 = from the start). count 0 gives the total only. */
 typedef struct HubQuery {

@@ -13,7 +13,8 @@ HUB_CONFORMANCE_TESTS = \
 	tests/hub/test-hub-auth.py \
 	tests/hub/test-hub-pull.py \
 	tests/hub/test-hub-batch.py \
-	tests/hub/test-hub-feed.py
+	tests/hub/test-hub-feed.py \
+	tests/hub/test-hub-lock.py
 check_SCRIPTS += $(HUB_CONFORMANCE_TESTS)
 TESTS += $(HUB_CONFORMANCE_TESTS)
 EXTRA_DIST += $(HUB_CONFORMANCE_TESTS) tests/hub/hubharness.py

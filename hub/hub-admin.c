@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "hub-http.h"
+#include "log.h"
+
+/* The admin API below /v1/admin (admin tokens only; the HTTP layer checked the role):
+ *   POST /users/{id}/lock     the fleet-wide kill switch: the user is served inactive
+ *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
+ * Answers {"id", "locked", "changed", "seq"}: changed false when it was so already. The change is
+ * committed like any other (group commit, answered once on disk) and audited with the admin
+ * token's NAME. */
+
+static void admin_fail(HubReply *reply, int status, const char *detail) {
+        ProvScimError e = {};
+
+        prov_scim_error_set(&e, status, NULL, "%s", detail);
+        hub_reply_error(reply, &e);
+}
+
+/* "/users/ID/VERB": the id (copied into buf) and the verb; false for any other path. */
+static bool split_user_verb(const char *path, char *buf, size_t size, const char **ret_verb) {
+        const char *id, *slash;
+
+        if (strncmp(path, "/users/", 7) != 0)
+                return false;
+        id = path + 7;
+        slash = strchr(id, '/');
+        if (!slash || slash == id || (size_t) (slash - id) >= size || strchr(slash + 1, '/'))
+                return false;
+        memcpy(buf, id, slash - id);
+        buf[slash - id] = 0;
+        *ret_verb = slash + 1;
+        return true;
+}
+
+static void handle_lock(HubContext *ctx, const HubRequest *req, const char *id, bool lock, HubReply *reply) {
+        const HubActor who = { .token_name = req->token_name, .method = lock ? "LOCK" : "UNLOCK" };
+        ProvScimError err = {};
+        bool changed = false;
+        int64_t head = 0;
+        cJSON *j;
+        int r;
+
+        r = hub_store_lock(ctx->store, id, lock, &who, &changed, &err);
+        if (r < 0) {
+                if (err.status >= 400)
+                        hub_reply_error(reply, &err);
+                else if (r == -ENOENT)
+                        admin_fail(reply, 404, "No such user.");
+                else {
+                        log_error_errno(r, "Store failure: %s (%m)", hub_store_errmsg(ctx->store) ?: "");
+                        admin_fail(reply, 503, "The store is unavailable; retry.");
+                }
+                return;
+        }
+        if (changed)
+                log_notice("User %s %s fleet-wide by admin token '%s'.", id, lock ? "locked" : "unlocked",
+                           req->token_name);
+        (void) hub_store_head(ctx->store, &head);
+        j = cJSON_CreateObject();
+        if (!j || !cJSON_AddStringToObject(j, "id", id) || !cJSON_AddBoolToObject(j, "locked", lock) ||
+            !cJSON_AddBoolToObject(j, "changed", changed) || !cJSON_AddNumberToObject(j, "seq", (double) head)) {
+                cJSON_Delete(j);
+                admin_fail(reply, 500, "Out of memory.");
+                return;
+        }
+        reply->json = j;
+        reply->status = 200;
+}
+
+void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
+        char id[256];
+        const char *verb;
+
+        if (split_user_verb(req->path, id, sizeof(id), &verb) && (streq(verb, "lock") || streq(verb, "unlock"))) {
+                if (!streq(req->method, "POST")) {
+                        admin_fail(reply, 405, "Method not allowed here.");
+                        return;
+                }
+                handle_lock(ctx, req, id, streq(verb, "lock"), reply);
+                return;
+        }
+        admin_fail(reply, 404, "No such endpoint.");
+}
