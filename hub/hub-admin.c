@@ -3,12 +3,15 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "hub-fleet.h"
 #include "hub-http.h"
 #include "log.h"
 
 /* The admin API below /v1/admin (admin tokens only; the HTTP layer checked the role):
  *   POST /users/{id}/lock     the fleet-wide kill switch: the user is served inactive
  *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
+ *   GET /leavers/{id}         "is their access gone?" (hub_fleet_leaver_report())
+ *   GET /hosts                every host following the feed, its seq and lag
  * Answers {"id", "locked", "changed", "seq"}: changed false when it was so already. The change is
  * committed like any other (group commit, answered once on disk) and audited with the admin
  * token's NAME. */
@@ -71,9 +74,64 @@ static void handle_lock(HubContext *ctx, const HubRequest *req, const char *id, 
         reply->status = 200;
 }
 
+/* A report: 200 with it, or the error. */
+static void reply_report(HubContext *ctx, int r, cJSON *json, const ProvScimError *err, HubReply *reply) {
+        if (r >= 0) {
+                reply->json = json;
+                reply->status = 200;
+        } else if (err && err->status >= 400)
+                hub_reply_error(reply, err);
+        else {
+                log_error_errno(r, "Store failure: %s (%m)", hub_store_errmsg(ctx->store) ?: "");
+                admin_fail(reply, 503, "The store is unavailable; retry.");
+        }
+}
+
+void hub_handle_acks(HubContext *ctx, const HubRequest *req, HubReply *reply) {
+        ProvScimError err = {};
+        int r;
+
+        if (!streq(req->path, "/acks")) {
+                admin_fail(reply, 404, "No such endpoint.");
+                return;
+        }
+        if (!streq(req->method, "POST")) {
+                admin_fail(reply, 405, "Method not allowed here.");
+                return;
+        }
+        r = hub_fleet_acks(ctx->store, req->body, req->body_len, &err);
+        if (r < 0) {
+                reply_report(ctx, r, NULL, &err, reply);
+                return;
+        }
+        reply->status = 204;
+}
+
 void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
+        ProvScimError err = {};
+        cJSON *json = NULL;
         char id[256];
         const char *verb;
+        int r;
+
+        if (strncmp(req->path, "/leavers/", 9) == 0 && req->path[9] && !strchr(req->path + 9, '/')) {
+                if (!streq(req->method, "GET")) {
+                        admin_fail(reply, 405, "Method not allowed here.");
+                        return;
+                }
+                r = hub_fleet_leaver_report(ctx->store, req->path + 9, &json, &err);
+                reply_report(ctx, r, json, &err, reply);
+                return;
+        }
+        if (streq(req->path, "/hosts")) {
+                if (!streq(req->method, "GET")) {
+                        admin_fail(reply, 405, "Method not allowed here.");
+                        return;
+                }
+                r = hub_fleet_hosts(ctx->store, &json);
+                reply_report(ctx, r, json, NULL, reply);
+                return;
+        }
 
         if (split_user_verb(req->path, id, sizeof(id), &verb) && (streq(verb, "lock") || streq(verb, "unlock"))) {
                 if (!streq(req->method, "POST")) {

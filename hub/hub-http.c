@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "hub-feed.h"
+#include "hub-fleet.h"
 #include "hub-http.h"
 #include "hub-util.h"
 #include "prov-ini.h"
@@ -540,6 +541,7 @@ static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Co
 static enum MHD_Result feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                      const char *method, HubRole role, const char *base_url) {
         ProvScimError err = {};
+        HubHostPoll poll = {};
         unsigned wait;
 
         if (role == HUB_ROLE_SCIM)
@@ -557,6 +559,19 @@ static enum MHD_Result feed_dispatch(HubServer *s, struct MHD_Connection *c, Con
                            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Prefer"), s->ctx->config->feed_max_wait,
                            &conn->since, &wait, &err) < 0)
                 return send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        poll.token_name = conn->who;
+        poll.applied = conn->since;
+        poll.wait = wait;
+        if (hub_fleet_poll_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "host"),
+                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hostname"),
+                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), &poll, &err) < 0)
+                return send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        /* What the host has applied, in the open batch (or a new one): it is committed with the
+         * round, and a failure to record it does not keep the host from its answer. */
+        if (poll.host_id &&
+            ((!hub_store_batch_open(s->ctx->store) && hub_store_batch_begin(s->ctx->store) < 0) ||
+             hub_fleet_host_seen(s->ctx->store, &poll) < 0))
+                log_warning("Failed to record host %s's poll: %s", poll.host_id, hub_store_errmsg(s->ctx->store) ?: "");
         conn->feed = true;
         conn->deadline = mono_usec() + (uint64_t) wait * 1000000ULL;
         return feed_serve(s, c, conn, base_url);
@@ -601,14 +616,19 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 }
                 handler = hub_handle_admin;
                 prefix = strlen(ADMIN_PREFIX);
+        } else if (streq(url, "/v1/acks")) {
+                if (role == HUB_ROLE_SCIM)
+                        return send_error(c, 403, NULL, "Acks are for host tokens.", integer_status, 0);
+                handler = hub_handle_acks;
+                prefix = strlen("/v1");
         } else if (strncmp(url, FEED_PREFIX, strlen(FEED_PREFIX)) == 0)
                 return feed_dispatch(s, c, conn, url, method, role, base);
         else if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
                  (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
                 return send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
 
-        /* Hosts read; identity providers and admins write. */
-        if (role == HUB_ROLE_HOST && !streq(method, "GET")) {
+        /* Hosts read (and ack); identity providers and admins write. */
+        if (role == HUB_ROLE_HOST && !streq(method, "GET") && handler != hub_handle_acks) {
                 log_notice("Refused %s %s to host token '%s'.", method, SAFE(url_for_log(url, logbuf, sizeof(logbuf))),
                            name);
                 return send_error(c, 403, NULL, "This token may only read.", integer_status, 0);

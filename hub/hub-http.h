@@ -59,6 +59,8 @@ typedef struct HubContext {
 void hub_handle_scim(HubContext *ctx, const HubRequest *req, HubReply *reply);
 /* The admin API (hub-admin.c), below /v1/admin; admin tokens only (checked by the HTTP layer). */
 void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply);
+/* POST /v1/acks (hub-admin.c): hosts report what they did about leavers (hub-fleet.h). */
+void hub_handle_acks(HubContext *ctx, const HubRequest *req, HubReply *reply);
 
 /* Binds the configured address, starts serving and returns the URL it listens on ("http://
  * 127.0.0.1:40123/"). Logs nothing: the caller logs "Listening on URL". */

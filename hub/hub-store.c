@@ -83,9 +83,30 @@ static const char *const migrations[] = {
          * one row query serves both tables. */
         "ALTER TABLE users ADD COLUMN locked_by TEXT;"
         "ALTER TABLE groups ADD COLUMN locked_by TEXT;",
+        /* 2 -> 3: the fleet (hub-fleet.c): each host as it last polled the feed (applied_seq:
+         * the since= it polled with, what it has applied), and what each host reported of a
+         * leaver's enforcement. */
+        "CREATE TABLE hosts ("
+        "  host_id TEXT PRIMARY KEY,"
+        "  hostname TEXT,"
+        "  version TEXT,"
+        "  token_name TEXT,"
+        "  applied_seq INTEGER NOT NULL,"
+        "  first_seen_usec INTEGER NOT NULL,"
+        "  last_seen_usec INTEGER NOT NULL,"
+        "  due_usec INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE outcomes ("
+        "  host_id TEXT NOT NULL,"
+        "  user_id TEXT NOT NULL,"
+        "  seq INTEGER NOT NULL,"
+        "  sessions INTEGER NOT NULL,"
+        "  result TEXT NOT NULL,"
+        "  time_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (user_id, host_id)) WITHOUT ROWID;"
+        "CREATE INDEX audit_id ON audit (id, seq);",
 };
 
-#define HUB_STORE_VERSION 2
+#define HUB_STORE_VERSION 3
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */
@@ -333,6 +354,10 @@ HubStore *hub_store_close(HubStore *s) {
         prov_sql_close(s->sql);
         free(s);
         return NULL;
+}
+
+ProvSql *hub_store_sql(HubStore *s) {
+        return s ? s->sql : NULL;
 }
 
 const char *hub_store_errmsg(HubStore *s) {

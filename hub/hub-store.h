@@ -153,6 +153,11 @@ void hub_store_read_end(HubStore *s);
  * "groupsLeft" in before_json; change_seq is the head after the request. */
 int hub_store_head(HubStore *s, int64_t *ret);
 
+/* The connection, for the fleet's tables (hub-fleet.c) only: the directory's tables are this
+ * file's alone. */
+typedef struct ProvSql ProvSql;
+ProvSql *hub_store_sql(HubStore *s);
+
 /* The SQLite message of the last failure, for the caller's log line (library code does not log
  * above debug). */
 const char *hub_store_errmsg(HubStore *s);

@@ -10,6 +10,7 @@ hub_libhub_la_SOURCES = \
 	hub/hub-handlers.c \
 	hub/hub-feed.h hub/hub-feed.c \
 	hub/hub-admin.c \
+	hub/hub-fleet.h hub/hub-fleet.c \
 	syncd/log.h syncd/log.c
 hub_libhub_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
 hub_libhub_la_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS) $(MHD_CFLAGS) $(CJSON_CFLAGS) $(SYSTEMD_CFLAGS)

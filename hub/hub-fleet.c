@@ -1,0 +1,354 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub-fleet.h"
+#include "hub-util.h"
+#include "prov-sql.h"
+#include "scim-resource.h"
+
+/* Outcomes in one POST /v1/acks. */
+#define ACKS_MAX 1000
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+
+static bool chars_in(const char *s, size_t min, size_t max, const char *extra) {
+        size_t n = 0;
+
+        for (const char *c = s; *c; c++, n++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                      strchr(extra, *c)))
+                        return false;
+        return n >= min && n <= max;
+}
+
+static bool machine_id_valid(const char *s) {
+        size_t n = 0;
+
+        for (const char *c = s; *c; c++, n++)
+                if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+                        return false;
+        return n == 32;
+}
+
+int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *version, HubHostPoll *ret,
+                         ProvScimError *err) {
+        if (host_id && !machine_id_valid(host_id))
+                return prov_scim_error_set(err, 400, NULL, "host= must be a machine ID (32 lowercase hex digits).");
+        if (hostname && !chars_in(hostname, 1, 253, ".-_"))
+                return prov_scim_error_set(err, 400, NULL, "hostname= is not a host name.");
+        if (version && !chars_in(version, 1, 64, ".+~_-"))
+                return prov_scim_error_set(err, 400, NULL, "version= is not a version.");
+        ret->host_id = host_id;
+        ret->hostname = hostname;
+        ret->version = version;
+        return 0;
+}
+
+int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        ProvSql *sql = hub_store_sql(s);
+        int64_t now = hub_now_usec();
+        int r;
+
+        if (!poll->host_id)
+                return 0;
+        r = prov_sql_prepare(sql,
+                             "INSERT INTO hosts (host_id, hostname, version, token_name, applied_seq, first_seen_usec,"
+                             " last_seen_usec, due_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (host_id)"
+                             " DO UPDATE SET hostname = coalesce(?2, hostname), version = coalesce(?3, version),"
+                             " token_name = ?4, applied_seq = ?5, last_seen_usec = ?6, due_usec = ?7",
+                             &st);
+        if (r < 0)
+                return r;
+        if ((r = prov_sql_bind_text(sql, st, 1, poll->host_id)) < 0 ||
+            (r = prov_sql_bind_text(sql, st, 2, poll->hostname)) < 0 ||
+            (r = prov_sql_bind_text(sql, st, 3, poll->version)) < 0 ||
+            (r = prov_sql_bind_text(sql, st, 4, poll->token_name)) < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 5, poll->applied) != SQLITE_OK || sqlite3_bind_int64(st, 6, now) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 7, now + ((int64_t) poll->wait + HUB_FLEET_MARGIN_SEC) * 1000000) != SQLITE_OK)
+                return prov_sql_fail(sql, 0);
+        return prov_sql_run(sql, st);
+}
+
+int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        ProvSql *sql = hub_store_sql(s);
+        const cJSON *host, *outcomes, *o;
+        int64_t now = hub_now_usec();
+        int r;
+
+        r = prov_scim_json_parse(body, len, &doc, err);
+        if (r < 0)
+                return r;
+        host = cJSON_GetObjectItemCaseSensitive(doc, "host");
+        outcomes = cJSON_GetObjectItemCaseSensitive(doc, "outcomes");
+        if (!cJSON_IsString(host) || !machine_id_valid(host->valuestring))
+                return prov_scim_error_set(err, 400, "invalidValue", "\"host\" must be a machine ID.");
+        if (!cJSON_IsArray(outcomes) || cJSON_GetArraySize(outcomes) > ACKS_MAX)
+                return prov_scim_error_set(err, 400, "invalidValue", "\"outcomes\" must be an array of at most %d.",
+                                           ACKS_MAX);
+        /* Everything is checked before anything is written. */
+        cJSON_ArrayForEach(o, outcomes) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+                const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
+                const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(o, "sessions");
+                const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
+
+                if (!cJSON_IsString(id) || !chars_in(id->valuestring, 1, 255, "-_.:@") || !cJSON_IsNumber(seq) ||
+                    seq->valuedouble < 0 || seq->valuedouble > 9007199254740991.0 || !cJSON_IsNumber(sessions) ||
+                    sessions->valuedouble < 0 || sessions->valuedouble > 1000000 || !cJSON_IsString(result) ||
+                    !(streq(result->valuestring, "terminated") || streq(result->valuestring, "none") ||
+                      streq(result->valuestring, "failed")))
+                        return prov_scim_error_set(err, 400, "invalidValue",
+                                                   "An outcome needs \"id\", \"seq\", \"sessions\" and \"result\" "
+                                                   "(terminated, none or failed).");
+        }
+
+        r = prov_sql_begin(sql, &tx);
+        if (r < 0)
+                return r;
+        r = prov_sql_prepare(sql,
+                             "INSERT INTO outcomes (host_id, user_id, seq, sessions, result, time_usec)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user_id, host_id) DO UPDATE SET"
+                             " seq = ?3, sessions = ?4, result = ?5, time_usec = ?6 WHERE ?3 >= seq",
+                             &st);
+        if (r < 0)
+                return r;
+        cJSON_ArrayForEach(o, outcomes) {
+                sqlite3_reset(st);
+                if ((r = prov_sql_bind_text(sql, st, 1, host->valuestring)) < 0 ||
+                    (r = prov_sql_bind_text(sql, st, 2, cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring)) < 0 ||
+                    (r = prov_sql_bind_text(sql, st, 5, cJSON_GetObjectItemCaseSensitive(o, "result")->valuestring)) < 0)
+                        return r;
+                if (sqlite3_bind_int64(st, 3, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "seq")->valuedouble) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 4, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "sessions")->valuedouble) != SQLITE_OK ||
+                    sqlite3_bind_int64(st, 6, now) != SQLITE_OK)
+                        return prov_sql_fail(sql, 0);
+                r = prov_sql_run(sql, st);
+                if (r < 0)
+                        return r;
+        }
+        return prov_sql_commit(&tx);
+}
+
+/* ---- reports ---- */
+
+static int add_time(cJSON *o, const char *key, int64_t usec) {
+        char ts[HUB_TIMESTAMP_MAX];
+
+        return cJSON_AddStringToObject(o, key, hub_format_timestamp(usec, ts)) ? 0 : -ENOMEM;
+}
+
+static int host_json(sqlite3_stmt *st, int64_t head, bool live, cJSON **ret) {
+        cJSON *h = cJSON_CreateObject();
+        const char *name = (const char *) sqlite3_column_text(st, 1);
+        const char *version = (const char *) sqlite3_column_text(st, 2);
+        int64_t applied = sqlite3_column_int64(st, 3);
+
+        if (!h || !cJSON_AddStringToObject(h, "host", (const char *) sqlite3_column_text(st, 0)) ||
+            (name && !cJSON_AddStringToObject(h, "hostname", name)) ||
+            (version && !cJSON_AddStringToObject(h, "version", version)) ||
+            !cJSON_AddNumberToObject(h, "appliedSeq", (double) applied) ||
+            (head >= 0 && !cJSON_AddNumberToObject(h, "behind", (double) (head > applied ? head - applied : 0))) ||
+            add_time(h, "lastSeen", sqlite3_column_int64(st, 4)) < 0 || !cJSON_AddBoolToObject(h, "live", live)) {
+                cJSON_Delete(h);
+                return -ENOMEM;
+        }
+        *ret = h;
+        return 0;
+}
+
+#define HOST_COLUMNS "host_id, hostname, version, applied_seq, last_seen_usec, due_usec"
+
+int hub_fleet_hosts(HubStore *s, cJSON **ret) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        ProvSql *sql = hub_store_sql(s);
+        int64_t head = 0, now = hub_now_usec();
+        cJSON *arr;
+        int r;
+
+        r = hub_store_head(s, &head);
+        if (r < 0)
+                return r;
+        o = cJSON_CreateObject();
+        if (!o || !cJSON_AddNumberToObject(o, "seq", (double) head) || !(arr = cJSON_AddArrayToObject(o, "hosts")))
+                return -ENOMEM;
+        r = prov_sql_prepare(sql, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY hostname, host_id", &st);
+        if (r < 0)
+                return r;
+        while ((r = prov_sql_step(sql, st)) > 0) {
+                cJSON *h;
+
+                r = host_json(st, head, sqlite3_column_int64(st, 5) >= now, &h);
+                if (r < 0)
+                        return r;
+                cJSON_AddItemToArray(arr, h);
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* What took the user's access away, most recent first: a delete (after NULL), a lock (after
+ * {"locked": true}) or a deactivation (after active false, before not). */
+typedef struct Leave {
+        const char *what;
+        int64_t seq, usec;
+        char *by;
+} Leave;
+
+static const char *leave_kind(const char *before, const char *after) {
+        _cleanup_(cJSON_Deletep) cJSON *b = before ? cJSON_Parse(before) : NULL, *a = after ? cJSON_Parse(after) : NULL;
+        const cJSON *locked, *active_a, *active_b;
+
+        if (!after)
+                return "deleted";
+        locked = cJSON_GetObjectItemCaseSensitive(a, "locked");
+        if (cJSON_IsTrue(locked))
+                return "locked";
+        active_a = cJSON_GetObjectItemCaseSensitive(a, "active");
+        active_b = cJSON_GetObjectItemCaseSensitive(b, "active");
+        if (cJSON_IsFalse(active_a) && !cJSON_IsFalse(active_b) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "locked")))
+                return "deactivated";
+        return NULL;
+}
+
+static int find_leave(HubStore *s, const char *user_id, Leave *ret) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        ProvSql *sql = hub_store_sql(s);
+        int r;
+
+        r = prov_sql_prepare(sql,
+                             "SELECT change_seq, time_usec, token_name, before_json, after_json FROM audit"
+                             " WHERE id = ?1 AND kind = 'User' ORDER BY seq DESC",
+                             &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_bind_text(sql, st, 1, user_id);
+        if (r < 0)
+                return r;
+        while ((r = prov_sql_step(sql, st)) > 0) {
+                const char *what = leave_kind((const char *) sqlite3_column_text(st, 3),
+                                              (const char *) sqlite3_column_text(st, 4));
+
+                if (!what)
+                        continue;
+                *ret = (Leave) { .what = what, .seq = sqlite3_column_int64(st, 0), .usec = sqlite3_column_int64(st, 1) };
+                r = prov_sql_column_strdup(sql, st, 2, true, &ret->by);
+                return r < 0 ? r : 1;
+        }
+        return r;
+}
+
+int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
+                            ProvScimError *err) {
+        const HubRender how = { .base_url = NULL, .with_members = false };
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL, *user = NULL;
+        cJSON *hosts, *lagging, *silent, *outcomes;
+        ProvSql *sql = hub_store_sql(s);
+        int64_t now = hub_now_usec(), known = 0, live = 0, applied = 0, terminated = 0;
+        Leave leave = {};
+        int r;
+
+        r = hub_store_get(s, PROV_HUB_USER, user_id, &how, &user);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        r = find_leave(s, user_id, &leave);
+        if (r < 0)
+                return r;
+        if (!user && r == 0)
+                return prov_scim_error_set(err, 404, NULL, "This hub never knew that user.");
+
+        o = cJSON_CreateObject();
+        if (!o || !cJSON_AddStringToObject(o, "id", user_id))
+                goto oom;
+        if (user && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(user, "userName")) &&
+            !cJSON_AddStringToObject(o, "userName", cJSON_GetObjectItemCaseSensitive(user, "userName")->valuestring))
+                goto oom;
+        if (user && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(user, "active"))) {
+                /* Served active: not a leaver (now). */
+                free(leave.by);
+                if (!cJSON_AddStringToObject(o, "state", "active"))
+                        return -ENOMEM;
+                *ret = TAKE_PTR(o);
+                return 0;
+        }
+        if (r == 0) {
+                /* Inactive since it was created: nothing was taken away, every host has it so. */
+                leave = (Leave) { .what = "deactivated", .seq = 0 };
+        }
+        if (!cJSON_AddStringToObject(o, "state", leave.what) || !cJSON_AddNumberToObject(o, "seq", (double) leave.seq) ||
+            (leave.usec > 0 && add_time(o, "at", leave.usec) < 0) || (leave.by && !cJSON_AddStringToObject(o, "by", leave.by)))
+                goto oom;
+        free(leave.by);
+        leave.by = NULL;
+
+        hosts = cJSON_AddObjectToObject(o, "hosts");
+        lagging = cJSON_AddArrayToObject(o, "lagging");
+        silent = cJSON_AddArrayToObject(o, "silent");
+        outcomes = cJSON_AddArrayToObject(o, "outcomes");
+        if (!hosts || !lagging || !silent || !outcomes)
+                return -ENOMEM;
+
+        r = prov_sql_prepare(sql,
+                             "SELECT h.host_id, h.hostname, h.version, h.applied_seq, h.last_seen_usec,"
+                             " h.due_usec, o.sessions, o.result FROM hosts h LEFT JOIN outcomes o"
+                             " ON o.host_id = h.host_id AND o.user_id = ?1 AND o.seq >= ?2 ORDER BY h.hostname, h.host_id",
+                             &st);
+        if (r < 0)
+                return r;
+        if ((r = prov_sql_bind_text(sql, st, 1, user_id)) < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 2, leave.seq) != SQLITE_OK)
+                return prov_sql_fail(sql, 0);
+        while ((r = prov_sql_step(sql, st)) > 0) {
+                bool is_live = sqlite3_column_int64(st, 5) >= now;
+                bool has_applied = sqlite3_column_int64(st, 3) >= leave.seq;
+                cJSON *h;
+
+                known++;
+                live += is_live;
+                applied += is_live && has_applied;
+                if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
+                        const char *result = (const char *) sqlite3_column_text(st, 7);
+
+                        terminated += result && streq(result, "terminated");
+                        r = host_json(st, -1, is_live, &h);
+                        if (r < 0)
+                                return r;
+                        if (!cJSON_AddNumberToObject(h, "sessions", (double) sqlite3_column_int64(st, 6)) ||
+                            !cJSON_AddStringToObject(h, "result", result ?: "")) {
+                                cJSON_Delete(h);
+                                return -ENOMEM;
+                        }
+                        cJSON_AddItemToArray(outcomes, h);
+                }
+                if (has_applied)
+                        continue;
+                r = host_json(st, -1, is_live, &h);
+                if (r < 0)
+                        return r;
+                cJSON_AddItemToArray(is_live ? lagging : silent, h);
+        }
+        if (r < 0)
+                return r;
+        if (!cJSON_AddNumberToObject(hosts, "known", (double) known) || !cJSON_AddNumberToObject(hosts, "live", (double) live) ||
+            !cJSON_AddNumberToObject(hosts, "applied", (double) applied) ||
+            !cJSON_AddNumberToObject(hosts, "sessionsTerminated", (double) terminated))
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+oom:
+        free(leave.by);
+        return -ENOMEM;
+}

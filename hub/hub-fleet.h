@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The fleet as the hub sees it (issue "Real time for a whole fleet"): which hosts follow the
+ * feed, what each has applied, what each did about a leaver, and the report that answers "is
+ * their access gone?".
+ *
+ * A host names itself on each feed poll (`host=` its /etc/machine-id, `hostname=`, `version=`);
+ * its since= is what it has applied. It reports enforcement with POST /v1/acks:
+ *   {"host": MACHINE-ID, "outcomes": [{"id": SCIM-ID, "seq": N, "sessions": K,
+ *                                      "result": "terminated"|"none"|"failed"}]}
+ * A host is live until its poll's wait plus HUB_FLEET_MARGIN_SEC has passed: a host that holds
+ * a request re-polls within that. */
+
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "hub-store.h"
+#include "scim-error.h"
+
+#define HUB_FLEET_MARGIN_SEC 30
+
+typedef struct HubHostPoll {
+        const char *host_id;  /* 32 lowercase hex digits; NULL: the host did not name itself */
+        const char *hostname; /* or NULL */
+        const char *version;  /* or NULL */
+        const char *token_name;
+        int64_t applied;
+        unsigned wait;        /* its Prefer: wait= */
+} HubHostPoll;
+
+/* Validates what a poll says of its host (400 with a detail for a malformed value). */
+int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *version, HubHostPoll *ret,
+                         ProvScimError *err);
+
+/* Records a poll (no-op without host_id). Runs in the caller's transaction or batch. */
+int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll);
+
+/* Records the outcomes of a POST /v1/acks body (400 for a malformed one: nothing recorded). */
+int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err);
+
+/* GET /v1/admin/leavers/{id}: 404 when the hub never knew the user. */
+int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret, ProvScimError *err);
+
+/* GET /v1/admin/hosts: every host, with applied seq, lag behind the head, last seen, live. */
+int hub_fleet_hosts(HubStore *s, cJSON **ret);

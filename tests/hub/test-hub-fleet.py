@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The fleet report of provision-hub ("is their access gone?"), against the real hub: hosts name
+themselves on their feed polls (host=, hostname=, version=; since= is what they applied) and
+report enforcement with POST /v1/acks; GET /v1/admin/leavers/{id} says when and by which token
+the user was deactivated, on how many live hosts it is applied, on how many sessions were
+terminated, and which hosts lag (live, behind) or are silent (their poll is overdue);
+GET /v1/admin/hosts lists the hosts. Bad host fields and bad acks are 400 and record nothing;
+only admin tokens read reports. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
+
+import sqlite3
+import sys
+
+from hubharness import check, run_suite
+
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+
+
+def poll(hub, host, since, hostname, wait=None, version="1.0"):
+    headers = {"Prefer": f"wait={wait}"} if wait is not None else {}
+    r = hub.request("GET", f"//v1/feed?since={since}&host={host}&hostname={hostname}&version={version}",
+                    token="host", headers=headers)
+    check(r.status == 200, f"poll by {hostname}: {r!r}")
+    return r.json
+
+
+def report(hub, uid, token="admin"):
+    return hub.request("GET", f"//v1/admin/leavers/{uid}", token=token)
+
+
+def test_leaver_report(hub):
+    u = hub.create_user("leaver@example.com")
+    stay = hub.create_user("stays@example.com")
+    before = poll(hub, A, 0, "alpha")["seq"]
+    poll(hub, B, 0, "bravo")
+    poll(hub, C, 0, "charlie")
+    hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": False}])
+    seq = poll(hub, A, before, "alpha")["seq"]     # alpha fetched the deactivation...
+    poll(hub, A, seq, "alpha", wait=0)             # ...and polls again: it has applied it
+    poll(hub, B, before, "bravo", wait=0)          # bravo is live but has not applied it
+    db = sqlite3.connect(hub.db)                   # charlie's poll is long overdue: silent
+    db.execute("UPDATE hosts SET due_usec = due_usec - 3600000000 WHERE host_id = ?", (C,))
+    db.commit()
+    db.close()
+    r = hub.request("POST", "//v1/acks", token="host", body={"host": A, "outcomes": [
+        {"id": u["id"], "seq": seq, "sessions": 2, "result": "terminated"}]}, content_type="application/json")
+    check(r.status == 204, f"acks: {r!r}")
+
+    rep = report(hub, u["id"])
+    check(rep.status == 200, f"report: {rep!r}")
+    j = rep.json
+    check(j["state"] == "deactivated" and j["by"] == "entra-test" and j["seq"] == seq and "at" in j,
+          f"when and by whom: {j}")
+    check(j["hosts"] == {"known": 3, "live": 2, "applied": 1, "sessionsTerminated": 1}, f"counts: {j['hosts']}")
+    check([h["hostname"] for h in j["lagging"]] == ["bravo"], f"lagging: {j['lagging']}")
+    check([h["hostname"] for h in j["silent"]] == ["charlie"], f"silent: {j['silent']}")
+    check([(h["hostname"], h["sessions"], h["result"]) for h in j["outcomes"]] == [("alpha", 2, "terminated")],
+          f"outcomes: {j['outcomes']}")
+    check(report(hub, stay["id"]).json["state"] == "active", "an active user is reported as a leaver")
+    hosts = hub.request("GET", "//v1/admin/hosts", token="admin").json
+    by_name = {h["hostname"]: h for h in hosts["hosts"]}
+    check(set(by_name) == {"alpha", "bravo", "charlie"} and by_name["alpha"]["behind"] == 0 and
+          by_name["bravo"]["behind"] == seq - before and not by_name["charlie"]["live"] and
+          by_name["alpha"]["version"] == "1.0", f"hosts: {hosts}")
+
+
+def test_lock_and_delete_reported(hub):
+    u = hub.create_user("locked@example.com")
+    v = hub.create_user("deleted@example.com")
+    hub.request("POST", f"//v1/admin/users/{u['id']}/lock", token="admin")
+    hub.ok("DELETE", f"/Users/{v['id']}")
+    j = report(hub, u["id"]).json
+    check(j["state"] == "locked" and j["by"] == "admin-test", f"a locked user: {j}")
+    j = report(hub, v["id"]).json
+    check(j["state"] == "deleted" and j["by"] == "entra-test" and "userName" not in j, f"a deleted user: {j}")
+    check(report(hub, "never-known").status == 404, "a user the hub never knew")
+
+
+def test_refusals(hub):
+    u = hub.create_user("r@example.com")
+    for token, status in (("scim", 403), ("host", 403), (None, 401)):
+        check(report(hub, u["id"], token=token).status == status, f"report with {token} token")
+    for q in ("host=XYZ", f"host={A}&hostname=bad%20name", f"host={A}&version=%3Cx%3E"):
+        r = hub.request("GET", f"//v1/feed?since=0&{q}", token="host")
+        check(r.status == 400, f"feed ?{q}: {r!r}")
+    check(hub.request("GET", "//v1/admin/hosts", token="admin").json["hosts"] == [], "a refused poll was recorded")
+    for body in ({"host": "x", "outcomes": []}, {"host": A, "outcomes": [{"id": u["id"]}]},
+                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "maybe"}]}):
+        r = hub.request("POST", "//v1/acks", token="host", body=body, content_type="application/json")
+        check(r.status == 400, f"acks {body}: {r!r}")
+    check(hub.request("POST", "//v1/acks", token="scim", body={"host": A, "outcomes": []}).status == 403,
+          "acks with an IdP token")
+    db = sqlite3.connect(hub.db)
+    n = db.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+    db.close()
+    check(n == 0, f"refused acks recorded {n} outcomes")
+
+
+if __name__ == "__main__":
+    run_suite([test_leaver_report, test_lock_and_delete_reported, test_refusals], sys.argv, prefix="test-hub-fleet")
