@@ -198,6 +198,35 @@ int hub_fleet_hosts(HubStore *s, cJSON **ret) {
         return 0;
 }
 
+int hub_fleet_lag(HubStore *s, int64_t head, HubFleetLag *ret) {
+        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        ProvSql *sql = hub_store_sql(s);
+        int r;
+
+        r = prov_sql_prepare(sql,
+                             "SELECT coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq <= 0), 0),"
+                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq BETWEEN 1 AND 10), 0),"
+                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq BETWEEN 11 AND 1000), 0),"
+                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq > 1000), 0),"
+                             " coalesce(sum(due_usec < ?2), 0) FROM hosts",
+                             &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, head) != SQLITE_OK || sqlite3_bind_int64(st, 2, hub_now_usec()) != SQLITE_OK)
+                return prov_sql_fail(sql, 0);
+        r = prov_sql_step(sql, st);
+        if (r <= 0)
+                return r < 0 ? r : -EIO;
+        *ret = (HubFleetLag) {
+                .current = (uint64_t) sqlite3_column_int64(st, 0),
+                .behind_10 = (uint64_t) sqlite3_column_int64(st, 1),
+                .behind_1000 = (uint64_t) sqlite3_column_int64(st, 2),
+                .behind_more = (uint64_t) sqlite3_column_int64(st, 3),
+                .silent = (uint64_t) sqlite3_column_int64(st, 4),
+        };
+        return 0;
+}
+
 /* What took the user's access away, most recent first: a delete (after NULL), a lock (after
  * {"locked": true}) or a deactivation (after active false, before not). */
 typedef struct Leave {

@@ -43,5 +43,11 @@ int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err
 /* GET /v1/admin/leavers/{id}: 404 when the hub never knew the user. */
 int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret, ProvScimError *err);
 
+/* Hosts by how far behind head they are (live ones) and the silent ones, for /metrics. */
+typedef struct HubFleetLag {
+        uint64_t current, behind_10, behind_1000, behind_more, silent;
+} HubFleetLag;
+int hub_fleet_lag(HubStore *s, int64_t head, HubFleetLag *ret);
+
 /* GET /v1/admin/hosts: every host, with applied seq, lag behind the head, last seen, live. */
 int hub_fleet_hosts(HubStore *s, cJSON **ret);

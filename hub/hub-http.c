@@ -73,6 +73,13 @@ struct HubServer {
         /* Connections resumed since the last MHD_run(): the next one must come without waiting
          * (a read can finish a batch in the middle of a round). */
         unsigned resumed;
+        /* For /metrics: writes answered per token NAME since the start (2xx and not). */
+        struct {
+                char *name;
+                uint64_t ok, refused;
+        } *pushes;
+        size_t n_pushes, allocated_pushes;
+        uint64_t feed_answers;
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */
@@ -311,11 +318,37 @@ int hub_server_reload_tokens(HubServer *s) {
 }
 
 /* Logs a request's outcome and sends its answer. */
+/* Counts a write's answer for its token (/metrics). */
+static void count_push(HubServer *s, const char *who, unsigned status) {
+        size_t i;
+
+        for (i = 0; i < s->n_pushes; i++)
+                if (streq(s->pushes[i].name, who))
+                        break;
+        if (i == s->n_pushes) {
+                char *name;
+
+                if (s->n_pushes >= 1024 || /* token names are few; never grow without bound */
+                    prov_grow((void **) &s->pushes, &s->allocated_pushes, s->n_pushes + 1, sizeof(*s->pushes)) < 0 ||
+                    !(name = strdup(who)))
+                        return;
+                s->pushes[s->n_pushes].name = name;
+                s->pushes[s->n_pushes].ok = s->pushes[s->n_pushes].refused = 0;
+                s->n_pushes++;
+        }
+        if (status < 300)
+                s->pushes[i].ok++;
+        else
+                s->pushes[i].refused++;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *url, const char *method,
                               HubReply *reply) {
         const char *who = conn->who ?: "?";
         char logbuf[128];
 
+        if (!streq(method, "GET") && strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0)
+                count_push(conn->server, who, reply->status);
         url = url_for_log(url, logbuf, sizeof(logbuf));
         if (reply->status >= 500)
                 log_error("%s %s by '%s' answered %u.", method, SAFE(url), who, reply->status);
@@ -472,6 +505,7 @@ static enum MHD_Result feed_serve(HubServer *s, struct MHD_Connection *c, Conn *
                 s->feed_cache_head = head;
         }
         log_debug("Feed after %" PRIi64 " to '%s': head %" PRIi64 ".", conn->since, conn->who ?: "?", head);
+        s->feed_answers++;
         ret = MHD_queue_response(c, MHD_HTTP_OK, s->feed_cache);
         return ret;
 }
@@ -532,6 +566,55 @@ static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Co
         s->n_snapshots++;
         log_info("Snapshot at seq %" PRIi64 " to '%s'.", hub_snapshot_seq(st->snap), conn->who ?: "?");
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* GET /metrics (admin tokens): Prometheus text format 0.0.4. */
+static enum MHD_Result metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn) {
+        _cleanup_free_ char *text = NULL;
+        struct MHD_Response *resp;
+        HubFleetLag lag = {};
+        enum MHD_Result ret;
+        size_t size = 0;
+        int64_t head = 0;
+        FILE *f;
+
+        batch_finish(s);
+        if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0)
+                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        f = open_memstream(&text, &size);
+        if (!f)
+                return MHD_NO;
+        fputs("# HELP provision_hub_pushes_total Writes by identity providers (and admins), by token and outcome.\n"
+              "# TYPE provision_hub_pushes_total counter\n", f);
+        for (size_t i = 0; i < s->n_pushes; i++)
+                fprintf(f, "provision_hub_pushes_total{token=\"%s\",outcome=\"ok\"} %" PRIu64 "\n"
+                           "provision_hub_pushes_total{token=\"%s\",outcome=\"refused\"} %" PRIu64 "\n",
+                        s->pushes[i].name, s->pushes[i].ok, s->pushes[i].name, s->pushes[i].refused);
+        fprintf(f, "# HELP provision_hub_head_seq The last change's number.\n# TYPE provision_hub_head_seq gauge\n"
+                   "provision_hub_head_seq %" PRIi64 "\n"
+                   "# HELP provision_hub_feed_waiters Feed requests held now.\n# TYPE provision_hub_feed_waiters gauge\n"
+                   "provision_hub_feed_waiters %u\n"
+                   "# HELP provision_hub_feed_answers_total Feed answers sent.\n"
+                   "# TYPE provision_hub_feed_answers_total counter\nprovision_hub_feed_answers_total %" PRIu64 "\n"
+                   "# HELP provision_hub_requests_in_flight Requests being handled now.\n"
+                   "# TYPE provision_hub_requests_in_flight gauge\nprovision_hub_requests_in_flight %u\n"
+                   "# HELP provision_hub_hosts Hosts that follow the feed, by how far behind the head they are.\n"
+                   "# TYPE provision_hub_hosts gauge\n"
+                   "provision_hub_hosts{lag=\"0\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1-10\"} %" PRIu64 "\n"
+                   "provision_hub_hosts{lag=\"11-1000\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1001+\"} %" PRIu64 "\n"
+                   "provision_hub_hosts{lag=\"silent\"} %" PRIu64 "\n",
+                head, s->n_waiters, s->feed_answers, s->in_flight, lag.current, lag.behind_10, lag.behind_1000,
+                lag.behind_more, lag.silent);
+        if (fclose(f) != 0)
+                return MHD_NO;
+        resp = MHD_create_response_from_buffer(size, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+                return MHD_NO;
+        TAKE_PTR(text);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
         ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -616,6 +699,12 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 }
                 handler = hub_handle_admin;
                 prefix = strlen(ADMIN_PREFIX);
+        } else if (streq(url, "/metrics")) {
+                if (role != HUB_ROLE_ADMIN)
+                        return send_error(c, 403, NULL, "Metrics need an admin token.", integer_status, 0);
+                if (!streq(method, "GET"))
+                        return send_error(c, 405, NULL, "Method not allowed here.", integer_status, 0);
+                return metrics_serve(s, c, conn);
         } else if (streq(url, "/v1/acks")) {
                 if (role == HUB_ROLE_SCIM)
                         return send_error(c, 403, NULL, "Acks are for host tokens.", integer_status, 0);
@@ -879,6 +968,9 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) pthread_join(s->thread, NULL);
         }
         feed_cache_drop(s);
+        for (size_t i = 0; i < s->n_pushes; i++)
+                free(s->pushes[i].name);
+        free(s->pushes);
         if (s->daemon)
                 MHD_stop_daemon(s->daemon);
         if (s->stop_fd >= 0)

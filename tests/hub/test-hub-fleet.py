@@ -96,5 +96,30 @@ def test_refusals(hub):
     check(n == 0, f"refused acks recorded {n} outcomes")
 
 
+def metric(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} in the metrics")
+
+
+def test_metrics(hub):
+    u = hub.create_user("m1@example.com")
+    hub.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})  # 400
+    hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": False}], token="scim2")
+    poll(hub, A, 2, "alpha")  # it has applied both changes
+    r = hub.request("GET", "//metrics", token="admin")
+    check(r.status == 200 and r.headers["content-type"].startswith("text/plain"), f"metrics: {r!r}")
+    text = r.raw.decode()
+    check(metric(text, 'provision_hub_pushes_total{token="entra-test",outcome="ok"}') == 1 and
+          metric(text, 'provision_hub_pushes_total{token="entra-test",outcome="refused"}') == 1 and
+          metric(text, 'provision_hub_pushes_total{token="okta-test",outcome="ok"}') == 1, text)
+    check(metric(text, "provision_hub_head_seq") == 2, text)
+    check(metric(text, 'provision_hub_hosts{lag="0"}') == 1 and metric(text, 'provision_hub_hosts{lag="silent"}') == 0,
+          text)
+    check(hub.request("GET", "//metrics", token="host").status == 403, "metrics with a host token")
+
+
 if __name__ == "__main__":
-    run_suite([test_leaver_report, test_lock_and_delete_reported, test_refusals], sys.argv, prefix="test-hub-fleet")
+    run_suite([test_leaver_report, test_lock_and_delete_reported, test_refusals, test_metrics], sys.argv,
+              prefix="test-hub-fleet")
