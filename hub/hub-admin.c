@@ -12,6 +12,8 @@
  *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
  *   GET /leavers/{id}         "is their access gone?" (hub_fleet_leaver_report())
  *   GET /hosts                every host following the feed, its seq and lag
+ *   GET /holds                deactivations held by the mass-deactivation guard
+ *   POST /holds/approve       releases them to the fleet (hub_store_hold_approve())
  * Answers {"id", "locked", "changed", "seq"}: changed false when it was so already. The change is
  * committed like any other (group commit, answered once on disk) and audited with the admin
  * token's NAME. */
@@ -120,6 +122,33 @@ void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
                         return;
                 }
                 r = hub_fleet_leaver_report(ctx->store, req->path + 9, &json, &err);
+                reply_report(ctx, r, json, &err, reply);
+                return;
+        }
+        if (streq(req->path, "/holds") || streq(req->path, "/holds/approve")) {
+                const HubActor who = { .token_name = req->token_name, .method = "APPROVE" };
+                int64_t released = 0;
+                bool approve = streq(req->path, "/holds/approve");
+
+                if (!streq(req->method, approve ? "POST" : "GET")) {
+                        admin_fail(reply, 405, "Method not allowed here.");
+                        return;
+                }
+                if (!approve) {
+                        r = hub_store_holds(ctx->store, &json);
+                        reply_report(ctx, r, json, NULL, reply);
+                        return;
+                }
+                r = hub_store_hold_approve(ctx->store, 0, &who, &released, &err);
+                if (r >= 0) {
+                        log_notice("Held deactivations approved by admin token '%s': %" PRIi64 " user(s) released.",
+                                   req->token_name, released);
+                        json = cJSON_CreateObject();
+                        if (!json || !cJSON_AddNumberToObject(json, "released", (double) released)) {
+                                cJSON_Delete(json);
+                                r = -ENOMEM;
+                        }
+                }
                 reply_report(ctx, r, json, &err, reply);
                 return;
         }

@@ -50,6 +50,9 @@ static const ConfigKey config_keys[] = {
 
         { "feed",   "max_events",          CONFIG_UNSIGNED, F(feed_max_events), false, 1, 10000000 },
         { "feed",   "max_wait",            CONFIG_UNSIGNED, F(feed_max_wait), false, 1, 3600 },
+        { "guard",  "max_percent",         CONFIG_UNSIGNED, F(guard_percent), false, 0, 100 },
+        { "guard",  "window",              CONFIG_UNSIGNED, F(guard_window), false, 1, 30 * 86400 },
+        { "guard",  "min_users",           CONFIG_UNSIGNED, F(guard_min_users), false, 0, 100000000 },
         { "feed",   "max_waiters",         CONFIG_UNSIGNED, F(feed_max_waiters), false, 1, 1000000 },
 
         { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
@@ -57,7 +60,7 @@ static const ConfigKey config_keys[] = {
         { "tokens", "admin_token_file",    CONFIG_PATH,     F(token_files[HUB_ROLE_ADMIN]), true },
 };
 
-static const char *const config_sections[] = { "http", "store", "feed", "tokens" };
+static const char *const config_sections[] = { "http", "store", "feed", "guard", "tokens" };
 
 static const char *const role_names[_HUB_ROLE_MAX] = {
         [HUB_ROLE_SCIM] = "scim",
@@ -331,6 +334,9 @@ int hub_config_new(HubConfig **ret) {
         c->feed_max_events = HUB_DEFAULT_FEED_MAX_EVENTS;
         c->feed_max_wait = HUB_DEFAULT_FEED_MAX_WAIT;
         c->feed_max_waiters = HUB_DEFAULT_FEED_MAX_WAITERS;
+        c->guard_percent = HUB_DEFAULT_GUARD_PERCENT;
+        c->guard_window = HUB_DEFAULT_GUARD_WINDOW;
+        c->guard_min_users = HUB_DEFAULT_GUARD_MIN_USERS;
         c->listen = strdup(HUB_DEFAULT_LISTEN);
         c->store_path = strdup(HUB_DEFAULT_STORE_PATH);
         c->token_files[HUB_ROLE_SCIM] = strdup(PROV_CONFIG_DIR "/hub-scim.tokens");

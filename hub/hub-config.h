@@ -23,6 +23,9 @@
 #define HUB_DEFAULT_FEED_MAX_EVENTS 10000
 #define HUB_DEFAULT_FEED_MAX_WAIT 300
 #define HUB_DEFAULT_FEED_MAX_WAITERS 16384
+#define HUB_DEFAULT_GUARD_PERCENT 10
+#define HUB_DEFAULT_GUARD_WINDOW 3600
+#define HUB_DEFAULT_GUARD_MIN_USERS 20
 
 typedef enum HubRole {
         HUB_ROLE_SCIM,  /* an identity provider pushing users and groups */
@@ -49,6 +52,11 @@ typedef struct HubConfig {
         unsigned feed_max_events;       /* max_events: 10000; a host further behind reads the snapshot */
         unsigned feed_max_wait;         /* max_wait: 300 s, the longest Prefer: wait= honoured */
         unsigned feed_max_waiters;      /* max_waiters: 16384 held feed requests, then 429 */
+
+        /* [guard] */
+        unsigned guard_percent;         /* max_percent: 10; more users leaving within window are held; 0: off */
+        unsigned guard_window;          /* window: 3600 s */
+        unsigned guard_min_users;       /* min_users: 20; smaller directories are not guarded */
 
         /* [tokens] */
         char *token_files[_HUB_ROLE_MAX]; /* scim_token_file, host_token_file, admin_token_file */

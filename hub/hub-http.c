@@ -574,6 +574,8 @@ static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Co
 /* GET /metrics (admin tokens): Prometheus text format 0.0.4. */
 static enum MHD_Result metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn) {
         _cleanup_free_ char *text = NULL;
+        cJSON *held = NULL;
+        int n_held;
         struct MHD_Response *resp;
         HubFleetLag lag = {};
         enum MHD_Result ret;
@@ -582,11 +584,16 @@ static enum MHD_Result metrics_serve(HubServer *s, struct MHD_Connection *c, Con
         FILE *f;
 
         batch_finish(s);
-        if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0)
+        if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0 ||
+            hub_store_holds(s->ctx->store, &held) < 0)
                 return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        n_held = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(held, "users"));
+        cJSON_Delete(held);
         f = open_memstream(&text, &size);
         if (!f)
                 return MHD_NO;
+        fprintf(f, "# HELP provision_hub_held_users Deactivations held by the guard.\n"
+                   "# TYPE provision_hub_held_users gauge\nprovision_hub_held_users %d\n", n_held);
         fputs("# HELP provision_hub_pushes_total Writes by identity providers (and admins), by token and outcome.\n"
               "# TYPE provision_hub_pushes_total counter\n", f);
         for (size_t i = 0; i < s->n_pushes; i++)

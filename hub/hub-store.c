@@ -104,13 +104,25 @@ static const char *const migrations[] = {
         "  time_usec INTEGER NOT NULL,"
         "  PRIMARY KEY (user_id, host_id)) WITHOUT ROWID;"
         "CREATE INDEX audit_id ON audit (id, seq);",
+        /* 3 -> 4: the mass-deactivation guard (hub_store_set_guard()): when a user left
+         * (left_usec) and the hold that keeps the deactivation from the fleet (held_id). */
+        "ALTER TABLE users ADD COLUMN left_usec INTEGER;"
+        "ALTER TABLE users ADD COLUMN held_id INTEGER;"
+        "ALTER TABLE groups ADD COLUMN held_id INTEGER;"
+        "CREATE INDEX users_left ON users (left_usec) WHERE left_usec IS NOT NULL;"
+        "CREATE INDEX users_held ON users (held_id) WHERE held_id IS NOT NULL;"
+        "CREATE TABLE holds ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  opened_usec INTEGER NOT NULL,"
+        "  approved_usec INTEGER,"
+        "  approved_by TEXT);",
 };
 
-#define HUB_STORE_VERSION 3
+#define HUB_STORE_VERSION 4
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */
-#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by"
+#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by, held_id"
 
 /* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
  * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes
@@ -140,6 +152,14 @@ enum {
         STMT_GROUP_UPDATE,
         STMT_GROUP_TOUCH,
         STMT_USER_LOCK,
+        STMT_USER_LEFT,
+        STMT_LEAVERS_SINCE,
+        STMT_USER_COUNT,
+        STMT_HOLD_OPEN,
+        STMT_HOLD_NEW,
+        STMT_HOLD_APPROVE,
+        STMT_HELD_USERS,
+        STMT_USER_RELEASE,
         STMT_USER_DELETE,
         STMT_GROUP_DELETE,
         STMT_MEMBER_INSERT,
@@ -191,6 +211,16 @@ static const char *const statements[_STMT_MAX] = {
                               " version = version + 1, json = ?5 WHERE ref = ?1",
         [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_LOCK] = "UPDATE users SET locked_by = ?2, modified_usec = ?3, version = version + 1 WHERE ref = ?1",
+        [STMT_USER_LEFT] = "UPDATE users SET left_usec = ?2, held_id = ?3 WHERE ref = ?1",
+        /* Users who left within the window (held ones too), and users deleted within it. */
+        [STMT_LEAVERS_SINCE] = "SELECT (SELECT count(*) FROM users WHERE left_usec >= ?1) +"
+                               " (SELECT count(*) FROM changes WHERE time_usec >= ?1 AND op = 'delete' AND kind = 'User')",
+        [STMT_USER_COUNT] = "SELECT count(*) FROM users",
+        [STMT_HOLD_OPEN] = "SELECT coalesce(max(id), 0) FROM holds WHERE approved_usec IS NULL",
+        [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
+        [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",
+        [STMT_HELD_USERS] = "SELECT ref, id, user_name FROM users WHERE held_id = ?1 ORDER BY ref",
+        [STMT_USER_RELEASE] = "UPDATE users SET held_id = NULL, modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
         [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
@@ -241,6 +271,9 @@ struct HubStore {
          * pace with the clock at any write rate. */
         int64_t batch_usec;
         bool in_batch;
+        /* The mass-deactivation guard (hub_store_set_guard()); percent 0: off. */
+        unsigned guard_percent, guard_min_users;
+        int64_t guard_window_usec;
         /* Per kind, the unfiltered list as of change head `head`: its total, and where the last
          * page by index ended, so that a client walking by startIndex (Okta, provision-syncd's
          * pull) costs one page per request, not the rows before it, while nothing changed. */
@@ -262,6 +295,7 @@ typedef struct Row {
         int64_t version;
         char *json;
         char *locked_by; /* users: the admin token NAME that locked it, or NULL */
+        int64_t held_id; /* users: the guard's hold keeping its deactivation back, or 0 */
 } Row;
 
 static void row_done(Row *r) {
@@ -309,11 +343,24 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
-static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
+/* A kept statement with ?1 bound to arg (when it has parameters). */
+static int stmt_int(HubStore *s, unsigned id, int64_t arg, sqlite3_stmt **ret) {
+        int r;
+
+        r = prov_sql_stmt(s->sql, id, ret);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_parameter_count(*ret) > 0 && sqlite3_bind_int64(*ret, 1, arg) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        return 0;
+}
+
+/* The one number a statement answers, with ?1 bound to arg. */
+static int store_get_int_bound(HubStore *s, unsigned id, int64_t arg, int64_t *ret) {
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         int r;
 
-        r = prov_sql_stmt(s->sql, id, &st);
+        r = stmt_int(s, id, arg, &st);
         if (r < 0)
                 return r;
         r = prov_sql_step(s->sql, st);
@@ -321,6 +368,10 @@ static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
                 return r;
         *ret = r > 0 ? sqlite3_column_int64(st, 0) : 0;
         return 0;
+}
+
+static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
+        return store_get_int_bound(s, id, 0, ret);
 }
 
 int hub_store_open(const char *path, HubStore **ret) {
@@ -384,11 +435,9 @@ int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata
 
         if (!s || since < 0 || !fn)
                 return -EINVAL;
-        r = prov_sql_stmt(s->sql, STMT_CHANGES_SINCE, &st);
+        r = stmt_int(s, STMT_CHANGES_SINCE, since, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, since) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
         while ((r = prov_sql_step(s->sql, st)) > 0) {
                 const char *kind = (const char *) sqlite3_column_text(st, 1);
                 const char *id = (const char *) sqlite3_column_text(st, 2);
@@ -485,6 +534,7 @@ static int row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
         r = prov_sql_column_strdup(s->sql, st, 1, false, &row.id);
         if (r < 0)
                 return r;
+        row.held_id = sqlite3_column_int64(st, 7); /* NULL reads 0 */
         r = prov_sql_column_strdup(s->sql, st, 5, false, &row.json);
         if (r >= 0)
                 r = prov_sql_column_strdup(s->sql, st, 6, true, &row.locked_by);
@@ -637,8 +687,9 @@ static int render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const 
                 cJSON_DetachItemViaPointer(stored, item);
                 cJSON_AddItemToObject(o, item->string, item); /* keeps its key */
         }
-        if (kind == PROV_HUB_USER && row->locked_by && !as_stored &&
-            !cJSON_ReplaceItemInObjectCaseSensitive(o, "active", cJSON_CreateFalse()))
+        /* A lock wins; a held deactivation is served as before it, until approved. */
+        if (kind == PROV_HUB_USER && !as_stored && (row->locked_by || row->held_id > 0) &&
+            !cJSON_ReplaceItemInObjectCaseSensitive(o, "active", row->locked_by ? cJSON_CreateFalse() : cJSON_CreateTrue()))
                 return -ENOMEM;
 
         if (kind == PROV_HUB_GROUP ? with_members : true) {
@@ -1004,6 +1055,17 @@ static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, cons
         return prov_sql_run(s->sql, st);
 }
 
+/* A change as every write records it: the next seq for the resource and one audit row. */
+static int record_change(HubStore *s, const HubActor *who, ProvHubKind kind, const char *id, const char *op,
+                         const cJSON *before, const cJSON *after, int64_t usec) {
+        int r;
+
+        r = change_append(s, kind, id, op, usec);
+        if (r < 0)
+                return r;
+        return audit_append(s, who, kind, id, before, after, usec);
+}
+
 /* Adds the member ids that changed between old and new to an audit form. */
 static int audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, const RefSet *new) {
         _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
@@ -1174,10 +1236,7 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
                 if (r < 0)
                         return r;
         }
-        r = change_append(s, kind, id, "upsert", usec);
-        if (r < 0)
-                return r;
-        r = audit_append(s, who, kind, id, NULL, audit, usec);
+        r = record_change(s, who, kind, id, "upsert", NULL, audit, usec);
         if (r < 0)
                 return r;
         if (ret) {
@@ -1233,6 +1292,62 @@ static int stored_parse(HubStore *s, ProvHubKind kind, const Row *row, cJSON **r
         }
         *ret = o;
         return 0;
+}
+
+void hub_store_set_guard(HubStore *s, unsigned percent, int64_t window_usec, unsigned min_users) {
+        s->guard_percent = percent;
+        s->guard_window_usec = window_usec;
+        s->guard_min_users = min_users;
+}
+
+static bool stored_inactive(const cJSON *stored) {
+        return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stored, "active"));
+}
+
+/* A user's change as the guard sees it: a user that becomes inactive has left now, and is held
+ * when the users who left within the window (this one included, deletions too) would be more
+ * than guard_percent of all users; one that becomes active again is neither. */
+static int guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON *new, int64_t usec) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int64_t left = 0, total = 0, hold = 0;
+        int r;
+
+        if (stored_inactive(old) == stored_inactive(new))
+                return 0;
+        if (stored_inactive(new) && s->guard_percent > 0) {
+                r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+                if (r < 0)
+                        return r;
+                r = store_get_int(s, STMT_USER_COUNT, &total);
+                if (r < 0)
+                        return r;
+                if (total >= (int64_t) s->guard_min_users && (left + 1) * 100 > (int64_t) s->guard_percent * total) {
+                        r = store_get_int(s, STMT_HOLD_OPEN, &hold);
+                        if (r < 0)
+                                return r;
+                        if (hold == 0) {
+                                _cleanup_sql_reset_ sqlite3_stmt *ins = NULL;
+
+                                r = prov_sql_stmt(s->sql, STMT_HOLD_NEW, &ins);
+                                if (r < 0)
+                                        return r;
+                                if (sqlite3_bind_int64(ins, 1, usec) != SQLITE_OK)
+                                        return prov_sql_fail(s->sql, 0);
+                                r = prov_sql_run(s->sql, ins);
+                                if (r < 0)
+                                        return r;
+                                hold = sqlite3_last_insert_rowid(prov_sql_db(s->sql));
+                        }
+                }
+        }
+        r = prov_sql_stmt(s->sql, STMT_USER_LEFT, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, row->ref) != SQLITE_OK ||
+            (stored_inactive(new) ? sqlite3_bind_int64(st, 2, usec) : sqlite3_bind_null(st, 2)) != SQLITE_OK ||
+            (hold > 0 ? sqlite3_bind_int64(st, 3, hold) : sqlite3_bind_null(st, 3)) != SQLITE_OK)
+                return prov_sql_fail(s->sql, 0);
+        return prov_sql_run(s->sql, st);
 }
 
 int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
@@ -1313,6 +1428,11 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         r = row_update(s, kind, row.ref, &c, json, usec);
         if (r < 0)
                 return r;
+        if (kind == PROV_HUB_USER) {
+                r = guard_user(s, &row, old, new, usec);
+                if (r < 0)
+                        return r;
+        }
         audit = cJSON_Duplicate(new, true);
         if (!audit)
                 return -ENOMEM;
@@ -1324,10 +1444,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
                 if (r < 0)
                         return r;
         }
-        r = change_append(s, kind, id, "upsert", usec);
-        if (r < 0)
-                return r;
-        r = audit_append(s, who, kind, id, old, audit, usec);
+        r = record_change(s, who, kind, id, "upsert", old, audit, usec);
         if (r < 0)
                 return r;
         if (ret) {
@@ -1451,13 +1568,111 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
         r = prov_sql_run(s->sql, st);
         if (r < 0)
                 return r;
-        r = change_append(s, kind, id, "delete", usec);
-        if (r < 0)
-                return r;
-        r = audit_append(s, who, kind, id, old, NULL, usec);
+        r = record_change(s, who, kind, id, "delete", old, NULL, usec);
         if (r < 0)
                 return r;
         return prov_sql_commit(&tx);
+}
+
+int hub_store_holds(HubStore *s, cJSON **ret) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *o = NULL;
+        cJSON *users;
+        int64_t hold;
+        int r;
+
+        r = store_get_int(s, STMT_HOLD_OPEN, &hold);
+        if (r < 0)
+                return r;
+        o = cJSON_CreateObject();
+        if (!o || !(users = cJSON_AddArrayToObject(o, "users")))
+                return -ENOMEM;
+        if (hold > 0 && !cJSON_AddNumberToObject(o, "hold", (double) hold))
+                return -ENOMEM;
+        r = stmt_int(s, STMT_HELD_USERS, hold, &st);
+        if (r < 0)
+                return r;
+        while ((r = prov_sql_step(s->sql, st)) > 0) {
+                cJSON *u = cJSON_CreateObject();
+
+                if (!u || !cJSON_AddItemToArray(users, u) ||
+                    !cJSON_AddStringToObject(u, "id", (const char *) sqlite3_column_text(st, 1)) ||
+                    !cJSON_AddStringToObject(u, "userName", (const char *) sqlite3_column_text(st, 2)))
+                        return -ENOMEM;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64_t *ret_released,
+                           ProvScimError *err) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *before = NULL, *after = NULL;
+        int64_t open_hold, n = 0;
+        int r;
+
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        r = store_get_int(s, STMT_HOLD_OPEN, &open_hold);
+        if (r < 0)
+                return r;
+        if (open_hold == 0 || (hold > 0 && hold != open_hold))
+                return prov_scim_error_set(err, 404, NULL, "No such open hold.");
+        before = cJSON_CreateObject();
+        after = cJSON_CreateObject();
+        if (!before || !after || !cJSON_AddBoolToObject(before, "held", true) || !cJSON_AddBoolToObject(after, "held", false))
+                return -ENOMEM;
+
+        r = stmt_int(s, STMT_HELD_USERS, open_hold, &st);
+        if (r < 0)
+                return r;
+        while ((r = prov_sql_step(s->sql, st)) > 0) {
+                _cleanup_sql_reset_ sqlite3_stmt *up = NULL;
+                _cleanup_free_ char *id = NULL;
+                int64_t usec = store_stamp(s);
+
+                r = prov_sql_column_strdup(s->sql, st, 1, false, &id);
+                if (r < 0)
+                        return r;
+                r = prov_sql_stmt(s->sql, STMT_USER_RELEASE, &up);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0)) != SQLITE_OK ||
+                    sqlite3_bind_int64(up, 2, usec) != SQLITE_OK)
+                        return prov_sql_fail(s->sql, 0);
+                r = prov_sql_run(s->sql, up);
+                if (r < 0)
+                        return r;
+                r = record_change(s, who, PROV_HUB_USER, id, "upsert", before, after, usec);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        if (r < 0)
+                return r;
+        sqlite3_reset(st);
+        {
+                _cleanup_sql_reset_ sqlite3_stmt *ap = NULL;
+
+                r = prov_sql_stmt(s->sql, STMT_HOLD_APPROVE, &ap);
+                if (r < 0)
+                        return r;
+                if (sqlite3_bind_int64(ap, 1, open_hold) != SQLITE_OK || sqlite3_bind_int64(ap, 2, hub_now_usec()) != SQLITE_OK ||
+                    (r = prov_sql_bind_text(s->sql, ap, 3, who->token_name)) < 0)
+                        return r < 0 ? r : prov_sql_fail(s->sql, 0);
+                r = prov_sql_run(s->sql, ap);
+                if (r < 0)
+                        return r;
+        }
+        r = prov_sql_commit(&tx);
+        if (r < 0)
+                return r;
+        *ret_released = n;
+        return 0;
 }
 
 int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, bool *ret_changed,
@@ -1492,15 +1707,12 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
         r = prov_sql_run(s->sql, st);
         if (r < 0)
                 return r;
-        r = change_append(s, PROV_HUB_USER, id, "upsert", usec);
-        if (r < 0)
-                return r;
         before = cJSON_CreateObject();
         after = cJSON_CreateObject();
         if (!before || !after || !cJSON_AddBoolToObject(before, "locked", !lock) ||
             !cJSON_AddBoolToObject(after, "locked", lock))
                 return -ENOMEM;
-        r = audit_append(s, who, PROV_HUB_USER, id, before, after, usec);
+        r = record_change(s, who, PROV_HUB_USER, id, "upsert", before, after, usec);
         if (r < 0)
                 return r;
         r = prov_sql_commit(&tx);

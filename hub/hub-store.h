@@ -90,6 +90,19 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
 int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, bool *ret_changed,
                    ProvScimError *err);
 
+/* The mass-deactivation guard: when a user becomes inactive and the users who left within
+ * window_usec (it included; deleted users count too) would be more than percent of all users
+ * (and there are at least min_users), its deactivation is held: stored as the IdP sent it and
+ * served as active (SCIM and feed) until an admin approves the open hold. An IdP re-activation
+ * releases it; a lock is never held. Deletions count but are not held. percent 0: off. */
+void hub_store_set_guard(HubStore *s, unsigned percent, int64_t window_usec, unsigned min_users);
+/* {"hold": N, "users": [{"id", "userName"}]}: the open hold (no "hold" when none). */
+int hub_store_holds(HubStore *s, cJSON **ret);
+/* Approves the open hold (hold: its number, or 0 for whichever is open; 404 when it is not
+ * open): each held user becomes a change of its own (served inactive now), audited with who. */
+int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64_t *ret_released,
+                           ProvScimError *err);
+
 /* A list request. Paging by index (start_index >= 1) or, when cursor is true, by the RFC 9865
  * cursor after_cursor (0 = from the start). count 0 gives the total only. */
 typedef struct HubQuery {

@@ -144,6 +144,9 @@ static int run(void) {
                 return EXIT_RUNTIME;
         }
 
+        hub_store_set_guard(store, config->guard_percent, (int64_t) config->guard_window * 1000000,
+                            config->guard_min_users);
+
         /* SIGTERM/SIGINT end the hub; they are taken by sigwait() here, never by the HTTP
          * thread, which inherits the mask. */
         sigemptyset(&mask);

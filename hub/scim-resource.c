@@ -252,73 +252,105 @@ static int put_all(Ctx *c, cJSON *ext, const Attr *table, cJSON *src) {
         return 0;
 }
 
-/* First pass, at the root: every member of old (the resource as sent, emptied) moved into root.
- * Keys under a schema URN: the core schema's attributes go to the root, the enterprise
- * extension's into its object; an unknown extension's object is kept under its URN (a POSIX
- * extension the hosts read homeDirectory from, say), and a flat "urn:...:attr" key is folded
- * into the object of the URN before its last ':'. */
-static int fold_root(Ctx *c, cJSON *root, cJSON *old, ProvHubKind kind) {
+/* First pass, one member x of the resource as sent, moved into root. Keys under a schema URN:
+ * the core schema's attributes go to the root, the enterprise extension's into its object; an
+ * unknown extension's object is kept under its URN (a POSIX extension the hosts read
+ * homeDirectory from, say), and a flat "urn:...:attr" key is folded into the object of the URN
+ * before its last ':'.
+ *
+ * What the core schema's object or a "<core URN>:" prefix holds lands at the root, so it is
+ * dispatched again from here, exactly as if it had been sent at the root: put() alone would keep
+ * a URN-prefixed key whole ("urn:acme:x" under the core URN) or leave an extension's attributes
+ * as sent, and the next normalisation, seeing that key at the root, would fold it. The stored
+ * form must be a fixed point. */
+static int fold_member(Ctx *c, cJSON *root, cJSON *item_owned, ProvHubKind kind, unsigned depth) {
+        _cleanup_(cJSON_Deletep) cJSON *x = item_owned;
         const Attr *core = kind == PROV_HUB_USER ? user_attrs : group_attrs;
         const char *core_urn = kind == PROV_HUB_USER ? SCHEMA_CORE_USER : SCHEMA_CORE_GROUP;
+        size_t core_len = strlen(core_urn);
+        const char *key = x->string, *colon;
+        _cleanup_free_ char *urn = NULL;
+        cJSON *ext;
         int r;
 
-        while (old->child) {
-                _cleanup_(cJSON_Deletep) cJSON *x = cJSON_DetachItemViaPointer(old, old->child);
-                const char *key = x->string;
-                cJSON *ext;
+        if (depth > PROV_SCIM_JSON_DEPTH_MAX)
+                return prov_scim_error_set(c->err, 400, "invalidValue", "nested too deeply");
+        if (!key)
+                return 0;
 
-                if (!key)
-                        continue;
-                if (!is_urn(key)) {
-                        r = put(c, root, core, TAKE_PTR(x), 0);
-                } else if (strcasecmp(key, core_urn) == 0) {
-                        if (!cJSON_IsObject(x))
-                                continue; /* a null or a misplaced value of a schema: nothing to keep */
-                        r = put_all(c, root, core, x);
-                } else if (has_prefix_ci(key, core_urn) && key[strlen(core_urn)] == ':') {
-                        r = set_key(x, key + strlen(core_urn) + 1, strlen(key + strlen(core_urn) + 1));
+        /* "<core URN>:attr" is attr at the root; a loop, as the prefix may be repeated. */
+        while (has_prefix_ci(key, core_urn) && key[core_len] == ':') {
+                if (set_key(x, key + core_len + 1, strlen(key + core_len + 1)) < 0)
+                        return oom(c);
+                key = x->string;
+        }
+
+        if (!is_urn(key))
+                return put(c, root, core, TAKE_PTR(x), depth);
+
+        if (strcasecmp(key, core_urn) == 0) {
+                if (!cJSON_IsObject(x))
+                        return 0; /* a null or a misplaced value of a schema: nothing to keep */
+                while (x->child) {
+                        r = fold_member(c, root, cJSON_DetachItemViaPointer(x, x->child), kind, depth + 1);
                         if (r < 0)
-                                return oom(c);
-                        r = put(c, root, core, TAKE_PTR(x), 0);
-                } else if (strcasecmp(key, SCHEMA_ENTERPRISE) == 0) {
-                        if (!cJSON_IsObject(x))
-                                continue;
-                        r = sub_object(c, root, key, strlen(key), SCHEMA_ENTERPRISE, &ext);
-                        if (r >= 0)
-                                r = put_all(c, ext, enterprise_attrs, x);
-                } else if (has_prefix_ci(key, SCHEMA_ENTERPRISE ":")) {
-                        r = sub_object(c, root, SCHEMA_ENTERPRISE, strlen(SCHEMA_ENTERPRISE), SCHEMA_ENTERPRISE,
-                                       &ext);
-                        if (r >= 0)
-                                r = set_key(x, key + strlen(SCHEMA_ENTERPRISE ":"),
-                                            strlen(key + strlen(SCHEMA_ENTERPRISE ":"))) < 0 ? oom(c) : 0;
-                        if (r >= 0)
-                                r = put(c, ext, enterprise_attrs, TAKE_PTR(x), 1);
-                } else if (cJSON_IsObject(x)) {
-                        r = sub_object(c, root, key, strlen(key), key, &ext);
-                        if (r >= 0)
-                                r = put_all(c, ext, NULL, x);
-                } else {
-                        const char *colon = strrchr(key, ':');
-                        _cleanup_free_ char *urn = NULL;
-
-                        if (!dotted_ok(colon + 1)) {
-                                /* Not "URN:attribute": kept as sent. */
-                                if (child(root, key))
-                                        return prov_scim_error_set(c->err, 400, "invalidValue",
-                                                                   "attribute '%.64s': given more than once", key);
-                                cJSON_AddItemToArray(root, TAKE_PTR(x));
-                                continue;
-                        }
-                        urn = strndup(key, (size_t) (colon - key));
-                        if (!urn)
-                                return oom(c);
-                        r = sub_object(c, root, urn, strlen(urn), urn, &ext);
-                        if (r >= 0)
-                                r = set_key(x, colon + 1, strlen(colon + 1)) < 0 ? oom(c) : 0;
-                        if (r >= 0)
-                                r = put(c, ext, NULL, TAKE_PTR(x), 1);
+                                return r;
                 }
+                return 0;
+        }
+
+        if (strcasecmp(key, SCHEMA_ENTERPRISE) == 0) {
+                if (!cJSON_IsObject(x))
+                        return 0;
+                r = sub_object(c, root, key, strlen(key), SCHEMA_ENTERPRISE, &ext);
+                if (r < 0)
+                        return r;
+                return put_all(c, ext, enterprise_attrs, x);
+        }
+
+        if (has_prefix_ci(key, SCHEMA_ENTERPRISE ":")) {
+                r = sub_object(c, root, SCHEMA_ENTERPRISE, strlen(SCHEMA_ENTERPRISE), SCHEMA_ENTERPRISE,
+                               &ext);
+                if (r < 0)
+                        return r;
+                if (set_key(x, key + strlen(SCHEMA_ENTERPRISE ":"),
+                            strlen(key + strlen(SCHEMA_ENTERPRISE ":"))) < 0)
+                        return oom(c);
+                return put(c, ext, enterprise_attrs, TAKE_PTR(x), 1);
+        }
+
+        if (cJSON_IsObject(x)) {
+                r = sub_object(c, root, key, strlen(key), key, &ext);
+                if (r < 0)
+                        return r;
+                return put_all(c, ext, NULL, x);
+        }
+
+        colon = strrchr(key, ':');
+        if (!dotted_ok(colon + 1)) {
+                /* Not "URN:attribute": kept as sent. */
+                if (child(root, key))
+                        return prov_scim_error_set(c->err, 400, "invalidValue",
+                                                   "attribute '%.64s': given more than once", key);
+                cJSON_AddItemToArray(root, TAKE_PTR(x));
+                return 0;
+        }
+        urn = strndup(key, (size_t) (colon - key));
+        if (!urn)
+                return oom(c);
+        r = sub_object(c, root, urn, strlen(urn), urn, &ext);
+        if (r < 0)
+                return r;
+        if (set_key(x, colon + 1, strlen(colon + 1)) < 0)
+                return oom(c);
+        return put(c, ext, NULL, TAKE_PTR(x), 1);
+}
+
+/* First pass, at the root: every member of old (the resource as sent, emptied) moved into root. */
+static int fold_root(Ctx *c, cJSON *root, cJSON *old, ProvHubKind kind) {
+        while (old->child) {
+                int r = fold_member(c, root, cJSON_DetachItemViaPointer(old, old->child), kind, 0);
+
                 if (r < 0)
                         return r;
         }

@@ -518,7 +518,7 @@ def host_skip_reason():
 # ---------------------------------------------------------------------- runner
 
 
-def run_suite(cases, argv, prefix="test-hub", skip_reason=None):
+def run_suite(cases, argv, prefix="test-hub", skip_reason=None, extra_conf=None):
     """Runs the named cases (all by default), each against a fresh hub; exit 0, 1 or 77.
     A case fails when it raises, and also when the hub died, answered a 5xx or logged a token."""
     if not os.access(hub_bin, os.X_OK):
@@ -542,7 +542,7 @@ def run_suite(cases, argv, prefix="test-hub", skip_reason=None):
             os.makedirs(tmp)
             hub = None
             try:
-                hub = Hub(tmp)
+                hub = Hub(tmp, extra_conf=extra_conf)
                 fn(hub)
                 check(hub.alive(), f"the hub died (status {hub.proc.poll() if hub.proc else None})")
                 check(not hub.responses_5xx, "the hub answered 5xx: " + "; ".join(hub.responses_5xx[:3]))

@@ -119,4 +119,6 @@ if __name__ == "__main__":
     run_suite([test_concurrent_pushes_share_commits,
                test_durable_when_answered,
                test_deltas_miss_nothing_while_batches_commit],
-              sys.argv, prefix="test-hub-batch")
+              sys.argv, prefix="test-hub-batch",
+              # every user is deactivated right after its creation: not a mass deactivation
+              extra_conf={"guard": {"max_percent": "0"}})
