@@ -374,21 +374,24 @@ static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
         return store_get_int_bound(s, id, 0, ret);
 }
 
-int hub_store_open(const char *path, HubStore **ret) {
+int hub_store_open_full(const char *path, bool readonly, HubStore **ret) {
         _cleanup_(hub_store_closep) HubStore *s = NULL;
         int r;
 
         if (!path || !ret)
                 return -EINVAL;
 
-        r = mkdir_parents(path);
-        if (r < 0)
-                return r;
+        if (!readonly) {
+                r = mkdir_parents(path);
+                if (r < 0)
+                        return r;
+        }
 
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
-        r = prov_sql_open(path, &schema, HUB_STORE_VERSION, PROV_SQL_DURABLE, HUB_STORE_CACHE_KIB, &s->sql);
+        r = prov_sql_open(path, &schema, HUB_STORE_VERSION, readonly ? PROV_SQL_READONLY : PROV_SQL_DURABLE,
+                          HUB_STORE_CACHE_KIB, &s->sql);
         if (r < 0)
                 return r;
         r = store_get_int(s, STMT_LAST_MODIFIED, &s->last_usec);
@@ -397,6 +400,10 @@ int hub_store_open(const char *path, HubStore **ret) {
 
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int hub_store_open(const char *path, HubStore **ret) {
+        return hub_store_open_full(path, false, ret);
 }
 
 HubStore *hub_store_close(HubStore *s) {

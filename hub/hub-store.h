@@ -40,6 +40,9 @@ typedef struct HubActor {
 /* Opens (creating it 0600, its directory 0700 when missing) and migrates the store. A HubStore is
  * used by one thread at a time (the hub's handlers run on libmicrohttpd's one polling thread). */
 int hub_store_open(const char *path, HubStore **ret);
+/* readonly: never creates, migrates or writes anything (the store must exist at this version);
+ * for the command line beside a running hub, which owns the files. */
+int hub_store_open_full(const char *path, bool readonly, HubStore **ret);
 HubStore *hub_store_close(HubStore *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HubStore *, hub_store_close);
 

@@ -6,6 +6,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "hub-config.h"
+#include "hub-fleet.h"
 #include "hub-http.h"
 #include "hub-store.h"
 #include "hub-tokens.h"
@@ -22,6 +23,7 @@ enum {
 #endif
 
 static const char *arg_config = PROV_HUB_CONFIG_PATH;
+static bool arg_json = false;
 
 static void help(void) {
         printf("%s [OPTIONS...] [token-new ROLE NAME]\n\n"
@@ -30,20 +32,24 @@ static void help(void) {
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
                "  -c --config=FILE     Configuration file (default: %s)\n"
-               "  -d --debug           Log debug messages\n\n"
+               "  -d --debug           Log debug messages\n"
+               "     --json            Print reports as JSON\n\n"
                "Commands:\n"
                "  token-new ROLE NAME  Print a new bearer token of ROLE (scim, host, admin) once and\n"
-               "                       add its hash under NAME to that role's token file\n",
+               "                       add its hash under NAME to that role's token file\n"
+               "  leaver ID            Is this user's access gone? (as GET /v1/admin/leavers/ID)\n"
+               "  hosts                The hosts that follow the feed (as GET /v1/admin/hosts)\n",
                program_invocation_short_name, PROV_HUB_CONFIG_PATH);
 }
 
 static int parse_argv(int argc, char *argv[]) {
-        enum { ARG_VERSION = 0x100 };
+        enum { ARG_VERSION = 0x100, ARG_JSON };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "config", required_argument, NULL, 'c' },
                 { "debug", no_argument, NULL, 'd' },
+                { "json", no_argument, NULL, ARG_JSON },
                 {}
         };
         int c;
@@ -61,6 +67,9 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'd':
                         log_set_max_level(LOG_DEBUG);
+                        break;
+                case ARG_JSON:
+                        arg_json = true;
                         break;
                 default:
                         return -EINVAL;
@@ -110,6 +119,88 @@ static int token_new(const char *role_s, const char *name) {
         free(token);
         log_info("Added %s token '%s' to %s.", role_s, name, config->token_files[role]);
         return EXIT_SUCCESS;
+}
+
+/* One host of a report, as a line. */
+static void print_host(const cJSON *h) {
+        printf("  %s (%s): seq %.0f, last seen %s%s\n",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "hostname")) ?: "?",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "host")) ?: "?",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "appliedSeq")),
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "lastSeen")) ?: "?",
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "live")) ? "" : " (silent)");
+}
+
+static int print_report(const cJSON *j, bool leaver) {
+        const cJSON *h, *hosts = cJSON_GetObjectItemCaseSensitive(j, "hosts");
+        const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "state"));
+
+        if (arg_json || !leaver) {
+                char *t = cJSON_Print(j);
+
+                if (!t)
+                        return log_oom(), EXIT_RUNTIME;
+                if (arg_json)
+                        printf("%s\n", t);
+                free(t);
+                if (arg_json)
+                        return EXIT_SUCCESS;
+                printf("head seq %.0f\n", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")));
+                cJSON_ArrayForEach(h, hosts)
+                        print_host(h);
+                return EXIT_SUCCESS;
+        }
+        printf("%s (%s): %s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "userName")) ?: "(deleted)",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "id")), state ?: "?");
+        if (!state || streq(state, "active")) {
+                printf(": not a leaver\n");
+                return EXIT_SUCCESS;
+        }
+        printf(" at %s by '%s' (seq %.0f)\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "at")) ?: "?",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "by")) ?: "?",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "seq")));
+        printf("applied on %.0f of %.0f live hosts (%.0f known); sessions terminated on %.0f\n",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "applied")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "live")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "known")),
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "sessionsTerminated")));
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "lagging")) > 0)
+                printf("lagging:\n");
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "lagging"))
+                print_host(h);
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "silent")) > 0)
+                printf("silent:\n");
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "silent"))
+                print_host(h);
+        return EXIT_SUCCESS;
+}
+
+/* `leaver ID` and `hosts`: the admin API's reports, read from the store beside the running hub. */
+static int report(const char *user_id) {
+        _cleanup_(hub_config_freep) HubConfig *config = NULL;
+        _cleanup_(hub_store_closep) HubStore *store = NULL;
+        ProvScimError err = {};
+        cJSON *j = NULL;
+        int r, ret;
+
+        if (load_config(&config) < 0)
+                return EXIT_USAGE;
+        r = hub_store_open_full(config->store_path, true, &store);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open the store %s read-only: %m", config->store_path);
+                return EXIT_RUNTIME;
+        }
+        r = user_id ? hub_fleet_leaver_report(store, user_id, &j, &err) : hub_fleet_hosts(store, &j);
+        if (r < 0) {
+                if (err.status >= 400)
+                        log_error("%s", err.detail);
+                else
+                        log_error_errno(r, "Failed to read the report: %s", hub_store_errmsg(store) ?: "");
+                return err.status == 404 ? EXIT_USAGE : EXIT_RUNTIME;
+        }
+        ret = print_report(j, user_id);
+        cJSON_Delete(j);
+        return ret;
 }
 
 static int run(void) {
@@ -192,7 +283,11 @@ int main(int argc, char *argv[]) {
         if (optind < argc) {
                 if (streq(argv[optind], "token-new") && argc - optind == 3)
                         return token_new(argv[optind + 1], argv[optind + 2]);
-                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME]",
+                if (streq(argv[optind], "leaver") && argc - optind == 2)
+                        return report(argv[optind + 1]);
+                if (streq(argv[optind], "hosts") && argc - optind == 1)
+                        return report(NULL);
+                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME | leaver ID | hosts]",
                           program_invocation_short_name);
                 return EXIT_USAGE;
         }

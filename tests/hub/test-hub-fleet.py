@@ -8,10 +8,12 @@ terminated, and which hosts lag (live, behind) or are silent (their poll is over
 GET /v1/admin/hosts lists the hosts. Bad host fields and bad acks are 400 and record nothing;
 only admin tokens read reports. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
+import json
 import sqlite3
+import subprocess
 import sys
 
-from hubharness import check, run_suite
+from hubharness import check, hub_bin, run_suite
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 
@@ -57,6 +59,19 @@ def test_leaver_report(hub):
     check([(h["hostname"], h["sessions"], h["result"]) for h in j["outcomes"]] == [("alpha", 2, "terminated")],
           f"outcomes: {j['outcomes']}")
     check(report(hub, stay["id"]).json["state"] == "active", "an active user is reported as a leaver")
+    # The command line reads the same report from the store beside the running hub.
+    p = subprocess.run([hub_bin, "--config", hub.conf, "leaver", u["id"]], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0, f"provision-hub leaver: {p.returncode} {p.stderr}")
+    check(f"deactivated at {j['at']} by 'entra-test' (seq {seq})" in p.stdout and
+          "applied on 1 of 2 live hosts (3 known); sessions terminated on 1" in p.stdout and
+          p.stdout.index("bravo") > p.stdout.index("lagging:") and p.stdout.index("charlie") > p.stdout.index("silent:"),
+          f"provision-hub leaver printed:\n{p.stdout}")
+    p = subprocess.run([hub_bin, "--config", hub.conf, "--json", "leaver", u["id"]], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 0 and json.loads(p.stdout) == j, f"provision-hub --json leaver: {p.stdout} {p.stderr}")
+    p = subprocess.run([hub_bin, "--config", hub.conf, "leaver", "never-known"], capture_output=True, text=True,
+                       timeout=30)
+    check(p.returncode == 2 and "never knew" in p.stderr, f"provision-hub leaver never-known: {p.returncode} {p.stderr}")
     hosts = hub.request("GET", "//v1/admin/hosts", token="admin").json
     by_name = {h["hostname"]: h for h in hosts["hosts"]}
     check(set(by_name) == {"alpha", "bravo", "charlie"} and by_name["alpha"]["behind"] == 0 and
