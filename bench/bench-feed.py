@@ -8,7 +8,12 @@
 # until all HOSTS had theirs; the hub's RSS and peak RSS with HOSTS requests held, and its CPU
 # while they are held and nothing changes (percent of one core over IDLE_SECONDS).
 #
-#   bench/bench-feed.py BUILDDIR [HOSTS] [ROUNDS]        (defaults 10000 3)
+# Then a host's catch-up: in a directory of BENCH_DIRECTORY users (default 20000), CATCHUP
+# changes (default 10000: 1,000 users created, then PATCHed) are made while it is away; one GET /v1/feed?since=ITS_SEQ brings it back: the answer's time and
+# bytes, beside a full GET /v1/snapshot of the same directory (what a host that cannot follow
+# the feed reads instead).
+#
+#   bench/bench-feed.py BUILDDIR [HOSTS] [ROUNDS]        (defaults 10000 3; BENCH_CATCHUP=N)
 #
 # The simulator is Python on the same 2 cores as the hub: the "all answered" figures include
 # the time it takes to read HOSTS answers. Not part of make check; asserts nothing.
@@ -164,6 +169,45 @@ def collect(socks, t0):
     return sorted(done), bodies
 
 
+def timed_get(hub, path):
+    t0 = time.monotonic()
+    if hub.tls:
+        c = http.client.HTTPSConnection("127.0.0.1", hub.port, timeout=300, context=hub.ctx)
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", hub.port, timeout=300)
+    c.request("GET", path, headers={"Authorization": "Bearer " + hub.host})
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    assert r.status == 200, (path, r.status, body[:200])
+    return time.monotonic() - t0, body
+
+
+def catchup(hub, changes):
+    """changes writes while a host is away, then its one catch-up request."""
+    for i in range(int(os.environ.get("BENCH_DIRECTORY", "20000"))):
+        hub.request("POST", "/scim/v2/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                              "userName": f"staff{i}@example.com"})
+    since = json.loads(timed_get(hub, "/v1/snapshot")[1])["seq"]  # where the host was
+    users = max(1, changes // 10)
+    ids = []
+    for i in range(users):
+        st, u = hub.request("POST", "/scim/v2/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                                      "userName": f"away{i}@example.com"})
+        ids.append(u["id"])
+    for i in range(changes - users):
+        hub.request("PATCH", f"/scim/v2/Users/{ids[i % users]}", {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": f"v{i}"}]})
+    t_feed, feed = timed_get(hub, f"/v1/feed?since={since}")
+    t_snap, snap = timed_get(hub, "/v1/snapshot")
+    ans = json.loads(feed)
+    print(f"# catch-up after {ans['seq'] - since} changes to {users} users (directory: "
+          f"{len(json.loads(snap)['Users'])} users)")
+    print(f"catch-up | one feed answer: {t_feed * 1000:.1f} ms, {len(feed) / 1024:.1f} KiB, "
+          f"{len(ans['events'])} events | full snapshot: {t_snap * 1000:.1f} ms, {len(snap) / 1024:.1f} KiB")
+
+
 def main():
     builddir = sys.argv[1] if len(sys.argv) > 1 else "build"
     hosts = int(sys.argv[2]) if len(sys.argv) > 2 else 10000
@@ -206,6 +250,7 @@ def main():
             print(f"{rnd + 1} | {t_commit * 1000:.1f} ms | {done[0] * 1000:.1f} ms | "
                   f"{done[len(done) // 2] * 1000:.1f} ms | {done[-1] * 1000:.1f} ms ({ok}/{hosts} with the change) | "
                   f"{mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} %")
+        catchup(hub, int(os.environ.get("BENCH_CATCHUP", "10000")))
     finally:
         hub.stop()
         shutil.rmtree(tmp, ignore_errors=True)
