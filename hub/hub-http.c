@@ -18,92 +18,18 @@
 
 #include "hub-feed.h"
 #include "hub-fleet.h"
-#include "hub-http.h"
+#include "hub-http-internal.h"
 #include "hub-util.h"
 #include "prov-ini.h"
 #include "log.h"
 
-#define SCIM_PREFIX "/scim/v2"
 #define FEED_PREFIX "/v1/"
 #define ADMIN_PREFIX "/v1/admin"
-/* Snapshots streamed at once (each holds a store connection and a read transaction). */
-#define MAX_SNAPSHOTS 8
-#define SNAPSHOT_BLOCK (64 * 1024)
 #define ERROR_SCHEMA "urn:ietf:params:scim:api:messages:2.0:Error"
 /* A TLS certificate chain or key is a few KiB; anything this big is not one. */
 #define PEM_MAX (1024 * 1024)
 /* The serving loop wakes at least this often (ms), whatever libmicrohttpd's timeouts say. */
 #define LOOP_WAKE_MS 1000
-
-typedef struct Conn Conn;
-
-struct HubServer {
-        HubContext *ctx;
-        struct MHD_Daemon *daemon;
-        int fd;
-        bool tls;
-        char *cert_pem, *key_pem;
-        unsigned in_flight; /* requests begun and not completed; only the polling thread touches it */
-        char *last_token_error; /* so that a bad token file is logged once per change, not per request */
-        /* Held by the polling thread for a whole request (the token NAME it logs and audits is
-         * borrowed from the token set) and by hub_server_reload_tokens() (SIGHUP, main thread). */
-        pthread_mutex_t tokens_lock;
-        /* The serving thread (see serve()) and the eventfd that stops it. */
-        pthread_t thread;
-        bool thread_started;
-        int stop_fd;
-        /* The requests of the open batch (hub_store_batch_begin()), suspended with their answers
-         * until it commits; newest first. */
-        Conn *held;
-        unsigned n_held;
-        /* Feed requests held until a change commits or their deadline (see feed_serve()), the
-         * head they were held at, and the last answer made (its bytes are shared by every host
-         * asking for the same since at the same head). */
-        Conn *waiters;
-        unsigned n_waiters;
-        int64_t waiters_head;
-        struct MHD_Response *feed_cache;
-        int64_t feed_cache_since, feed_cache_head;
-        unsigned n_snapshots;
-        bool stopping;
-        /* The change head as of the last commit (head_known false: read it again): every held
-         * feed request looks at it when it is resumed, 10,000 of them after one commit. */
-        int64_t head;
-        bool head_known;
-        /* Connections resumed since the last MHD_run(): the next one must come without waiting
-         * (a read can finish a batch in the middle of a round). */
-        unsigned resumed;
-        /* For /metrics: writes answered per token NAME since the start (2xx and not). */
-        struct {
-                char *name;
-                uint64_t ok, refused;
-        } *pushes;
-        size_t n_pushes, allocated_pushes;
-        uint64_t feed_answers;
-};
-
-/* One request's state, from its first callback to MHD's completion notice. */
-struct Conn {
-        HubServer *server;
-        char *body;
-        size_t len, allocated;
-        bool too_large;
-        bool answered;
-        bool counted;
-        /* An answer computed in a batch waits here (the connection suspended) until the batch
-         * has committed; ready: resumed, to be sent at the next callback. */
-        struct MHD_Connection *mhd;
-        HubReply reply;
-        bool held, ready, integer_status;
-        char *who; /* the token's NAME, for the log line when the answer goes out */
-        Conn *next_held;
-        /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
-         * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */
-        bool feed, waiting, feed_resumed;
-        int64_t since;
-        uint64_t deadline;
-        Conn *next_waiter;
-};
 
 void hub_reply_done(HubReply *r) {
         if (r->json)
@@ -189,7 +115,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, HubReply *reply, boo
         return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *scim_type, const char *detail,
+enum MHD_Result hub_http_send_error(struct MHD_Connection *c, int status, const char *scim_type, const char *detail,
                                   bool integer_status, unsigned retry_after) {
         ProvScimError e = {};
         HubReply reply = {};
@@ -361,7 +287,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *
 
 /* Commits the open batch and resumes its requests, whose answers go out at their next callback:
  * as computed when the batch is on disk, 503 for those that changed something when it is not. */
-static void batch_finish(HubServer *s) {
+void hub_http_batch_finish(HubServer *s) {
         HubStore *store = s->ctx->store;
         unsigned n = s->n_held;
         Conn *conn;
@@ -391,282 +317,6 @@ static void batch_finish(HubServer *s) {
         s->resumed += n;
 }
 
-/* ---- the feed (/v1/feed, /v1/snapshot) ---- */
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
-static void feed_cache_drop(HubServer *s) {
-        if (s->feed_cache)
-                MHD_destroy_response(s->feed_cache);
-        s->feed_cache = NULL;
-}
-
-/* Resumes held feed requests: all of them when the head moved (or the hub is stopping), else
- * those whose wait is over. Returns the earliest deadline left (UINT64_MAX: none). */
-/* The change head, read from the store once per commit. */
-static int head_get(HubServer *s, int64_t *ret) {
-        int r;
-
-        if (!s->head_known) {
-                r = hub_store_head(s->ctx->store, &s->head);
-                if (r < 0)
-                        return r;
-                s->head_known = true;
-        }
-        *ret = s->head;
-        return 0;
-}
-
-static uint64_t feed_wake(HubServer *s) {
-        uint64_t now = mono_usec(), earliest = UINT64_MAX;
-        bool all = s->stopping;
-        Conn **p = &s->waiters;
-        int64_t head;
-
-        if (!s->waiters)
-                return UINT64_MAX;
-        if (!all && head_get(s, &head) >= 0 && head != s->waiters_head)
-                all = true;
-        while (*p) {
-                Conn *conn = *p;
-
-                if (all || conn->deadline <= now) {
-                        *p = conn->next_waiter;
-                        conn->next_waiter = NULL;
-                        conn->waiting = false;
-                        conn->feed_resumed = true;
-                        s->n_waiters--;
-                        s->resumed++;
-                        MHD_resume_connection(conn->mhd);
-                        continue;
-                }
-                if (conn->deadline < earliest)
-                        earliest = conn->deadline;
-                p = &conn->next_waiter;
-        }
-        return earliest;
-}
-
-/* Answers a feed request, or holds it while nothing changed after its since and its wait lasts. */
-static enum MHD_Result feed_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
-        ProvScimError err = {};
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        enum MHD_Result ret;
-        int64_t head;
-        int r;
-
-        r = head_get(s, &head);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
-                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
-        }
-        if (head == conn->since && !s->stopping && mono_usec() < conn->deadline) {
-                if (s->n_waiters >= s->ctx->config->feed_max_waiters)
-                        return send_error(c, 429, NULL, "Too many held feed requests; retry later.", conn->integer_status, 5);
-                if (!s->waiters)
-                        s->waiters_head = head;
-                conn->mhd = c;
-                conn->waiting = true;
-                conn->next_waiter = s->waiters;
-                s->waiters = conn;
-                s->n_waiters++;
-                /* A held request is not in flight: max_requests is for work, not for waiting. */
-                if (conn->counted) {
-                        conn->counted = false;
-                        s->in_flight--;
-                }
-                MHD_suspend_connection(c);
-                return MHD_YES;
-        }
-
-        if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head) {
-                feed_cache_drop(s);
-                r = hub_feed_render(s->ctx->store, conn->since, s->ctx->config->feed_max_events, base_url, &text, &len,
-                                    &err);
-                if (r == -ESTALE)
-                        return send_error(c, 410, NULL, err.detail, conn->integer_status, 0);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to render the feed after %" PRIi64 ": %s", conn->since,
-                                        hub_store_errmsg(s->ctx->store) ?: "");
-                        return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
-                }
-                s->feed_cache = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-                if (!s->feed_cache)
-                        return MHD_NO;
-                TAKE_PTR(text);
-                MHD_add_response_header(s->feed_cache, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-                s->feed_cache_since = conn->since;
-                s->feed_cache_head = head;
-        }
-        log_debug("Feed after %" PRIi64 " to '%s': head %" PRIi64 ".", conn->since, conn->who ?: "?", head);
-        s->feed_answers++;
-        ret = MHD_queue_response(c, MHD_HTTP_OK, s->feed_cache);
-        return ret;
-}
-
-static ssize_t snapshot_reader(void *cls, uint64_t pos, char *buf, size_t max) {
-        ssize_t n = hub_snapshot_read(cls, buf, max);
-
-        (void) pos;
-        if (n < 0) {
-                log_error_errno((int) n, "Snapshot stream failed: %m");
-                return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
-        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
-}
-
-typedef struct SnapshotStream {
-        HubServer *server;
-        HubSnapshot *snap;
-} SnapshotStream;
-
-static ssize_t snapshot_stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
-        return snapshot_reader(((SnapshotStream *) cls)->snap, pos, buf, max);
-}
-
-static void snapshot_stream_free(void *cls) {
-        SnapshotStream *st = cls;
-
-        hub_snapshot_free(st->snap);
-        st->server->n_snapshots--;
-        free(st);
-}
-
-static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
-        _cleanup_(hub_snapshot_freep) HubSnapshot *snap = NULL;
-        struct MHD_Response *resp;
-        SnapshotStream *st;
-        enum MHD_Result ret;
-        int r;
-
-        if (s->n_snapshots >= MAX_SNAPSHOTS)
-                return send_error(c, 429, NULL, "Too many snapshots being read; retry later.", conn->integer_status, 5);
-        r = hub_snapshot_open(s->ctx->config->store_path, base_url, &snap);
-        if (r < 0) {
-                log_error_errno(r, "Failed to open a snapshot of the store: %m");
-                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
-        }
-        st = malloc(sizeof(*st));
-        if (!st)
-                return MHD_NO;
-        *st = (SnapshotStream) { .server = s, .snap = TAKE_PTR(snap) };
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SNAPSHOT_BLOCK, snapshot_stream_reader, st,
-                                                 snapshot_stream_free);
-        if (!resp) {
-                hub_snapshot_free(st->snap);
-                free(st);
-                return MHD_NO;
-        }
-        s->n_snapshots++;
-        log_info("Snapshot at seq %" PRIi64 " to '%s'.", hub_snapshot_seq(st->snap), conn->who ?: "?");
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-        MHD_destroy_response(resp);
-        return ret;
-}
-
-/* GET /metrics (admin tokens): Prometheus text format 0.0.4. */
-static enum MHD_Result metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn) {
-        _cleanup_free_ char *text = NULL;
-        cJSON *held = NULL;
-        int n_held;
-        struct MHD_Response *resp;
-        HubFleetLag lag = {};
-        enum MHD_Result ret;
-        size_t size = 0;
-        int64_t head = 0;
-        FILE *f;
-
-        batch_finish(s);
-        if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0 ||
-            hub_store_holds(s->ctx->store, &held) < 0)
-                return send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
-        n_held = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(held, "users"));
-        cJSON_Delete(held);
-        f = open_memstream(&text, &size);
-        if (!f)
-                return MHD_NO;
-        fprintf(f, "# HELP provision_hub_held_users Deactivations held by the guard.\n"
-                   "# TYPE provision_hub_held_users gauge\nprovision_hub_held_users %d\n", n_held);
-        fputs("# HELP provision_hub_pushes_total Writes by identity providers (and admins), by token and outcome.\n"
-              "# TYPE provision_hub_pushes_total counter\n", f);
-        for (size_t i = 0; i < s->n_pushes; i++)
-                fprintf(f, "provision_hub_pushes_total{token=\"%s\",outcome=\"ok\"} %" PRIu64 "\n"
-                           "provision_hub_pushes_total{token=\"%s\",outcome=\"refused\"} %" PRIu64 "\n",
-                        s->pushes[i].name, s->pushes[i].ok, s->pushes[i].name, s->pushes[i].refused);
-        fprintf(f, "# HELP provision_hub_head_seq The last change's number.\n# TYPE provision_hub_head_seq gauge\n"
-                   "provision_hub_head_seq %" PRIi64 "\n"
-                   "# HELP provision_hub_feed_waiters Feed requests held now.\n# TYPE provision_hub_feed_waiters gauge\n"
-                   "provision_hub_feed_waiters %u\n"
-                   "# HELP provision_hub_feed_answers_total Feed answers sent.\n"
-                   "# TYPE provision_hub_feed_answers_total counter\nprovision_hub_feed_answers_total %" PRIu64 "\n"
-                   "# HELP provision_hub_requests_in_flight Requests being handled now.\n"
-                   "# TYPE provision_hub_requests_in_flight gauge\nprovision_hub_requests_in_flight %u\n"
-                   "# HELP provision_hub_hosts Hosts that follow the feed, by how far behind the head they are.\n"
-                   "# TYPE provision_hub_hosts gauge\n"
-                   "provision_hub_hosts{lag=\"0\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1-10\"} %" PRIu64 "\n"
-                   "provision_hub_hosts{lag=\"11-1000\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1001+\"} %" PRIu64 "\n"
-                   "provision_hub_hosts{lag=\"silent\"} %" PRIu64 "\n",
-                head, s->n_waiters, s->feed_answers, s->in_flight, lag.current, lag.behind_10, lag.behind_1000,
-                lag.behind_more, lag.silent);
-        if (fclose(f) != 0)
-                return MHD_NO;
-        resp = MHD_create_response_from_buffer(size, text, MHD_RESPMEM_MUST_FREE);
-        if (!resp)
-                return MHD_NO;
-        TAKE_PTR(text);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
-        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
-        MHD_destroy_response(resp);
-        return ret;
-}
-
-/* GET /v1/feed and /v1/snapshot: host and admin tokens. */
-static enum MHD_Result feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
-                                     const char *method, HubRole role, const char *base_url) {
-        ProvScimError err = {};
-        HubHostPoll poll = {};
-        unsigned wait;
-
-        if (role == HUB_ROLE_SCIM)
-                return send_error(c, 403, NULL, "The feed is for host tokens.", conn->integer_status, 0);
-        if (!streq(url, "/v1/feed") && !streq(url, "/v1/snapshot"))
-                return send_error(c, 404, NULL, "No such endpoint.", conn->integer_status, 0);
-        if (!streq(method, "GET"))
-                return send_error(c, 405, NULL, "Method not allowed here.", conn->integer_status, 0);
-        /* What is read is committed. */
-        batch_finish(s);
-        if (streq(url, "/v1/snapshot"))
-                return snapshot_serve(s, c, conn, base_url);
-
-        if (hub_feed_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
-                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Prefer"), s->ctx->config->feed_max_wait,
-                           &conn->since, &wait, &err) < 0)
-                return send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
-        poll.token_name = conn->who;
-        poll.applied = conn->since;
-        poll.wait = wait;
-        if (hub_fleet_poll_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "host"),
-                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hostname"),
-                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), &poll, &err) < 0)
-                return send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
-        /* What the host has applied, in the open batch (or a new one): it is committed with the
-         * round, and a failure to record it does not keep the host from its answer. */
-        if (poll.host_id &&
-            ((!hub_store_batch_open(s->ctx->store) && hub_store_batch_begin(s->ctx->store) < 0) ||
-             hub_fleet_host_seen(s->ctx->store, &poll) < 0))
-                log_warning("Failed to record host %s's poll: %s", poll.host_id, hub_store_errmsg(s->ctx->store) ?: "");
-        conn->feed = true;
-        conn->deadline = mono_usec() + (uint64_t) wait * 1000000ULL;
-        return feed_serve(s, c, conn, base_url);
-}
-
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                 const char *method) {
         _cleanup_(unlock_tokensp) HubServer *locked = NULL;
@@ -687,7 +337,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         locked = s;
         r = authenticate(s, c, &role, &name);
         if (r < 0)
-                return send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
+                return hub_http_send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
 
         conn->integer_status = integer_status;
         conn->who = strdup(name);
@@ -702,40 +352,40 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 if (role != HUB_ROLE_ADMIN) {
                         log_notice("Refused %s %s to %s token '%s'.", method,
                                    SAFE(url_for_log(url, logbuf, sizeof(logbuf))), hub_role_to_string(role), name);
-                        return send_error(c, 403, NULL, "The admin API needs an admin token.", integer_status, 0);
+                        return hub_http_send_error(c, 403, NULL, "The admin API needs an admin token.", integer_status, 0);
                 }
                 handler = hub_handle_admin;
                 prefix = strlen(ADMIN_PREFIX);
         } else if (streq(url, "/metrics")) {
                 if (role != HUB_ROLE_ADMIN)
-                        return send_error(c, 403, NULL, "Metrics need an admin token.", integer_status, 0);
+                        return hub_http_send_error(c, 403, NULL, "Metrics need an admin token.", integer_status, 0);
                 if (!streq(method, "GET"))
-                        return send_error(c, 405, NULL, "Method not allowed here.", integer_status, 0);
-                return metrics_serve(s, c, conn);
+                        return hub_http_send_error(c, 405, NULL, "Method not allowed here.", integer_status, 0);
+                return hub_http_metrics_serve(s, c, conn);
         } else if (streq(url, "/v1/acks")) {
                 if (role == HUB_ROLE_SCIM)
-                        return send_error(c, 403, NULL, "Acks are for host tokens.", integer_status, 0);
+                        return hub_http_send_error(c, 403, NULL, "Acks are for host tokens.", integer_status, 0);
                 handler = hub_handle_acks;
                 prefix = strlen("/v1");
         } else if (strncmp(url, FEED_PREFIX, strlen(FEED_PREFIX)) == 0)
-                return feed_dispatch(s, c, conn, url, method, role, base);
+                return hub_http_feed_dispatch(s, c, conn, url, method, role, base);
         else if (strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) != 0 ||
                  (url[strlen(SCIM_PREFIX)] != '/' && url[strlen(SCIM_PREFIX)] != 0))
-                return send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
+                return hub_http_send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
 
         /* Hosts read (and ack); identity providers and admins write. */
         if (role == HUB_ROLE_HOST && !streq(method, "GET") && handler != hub_handle_acks) {
                 log_notice("Refused %s %s to host token '%s'.", method, SAFE(url_for_log(url, logbuf, sizeof(logbuf))),
                            name);
-                return send_error(c, 403, NULL, "This token may only read.", integer_status, 0);
+                return hub_http_send_error(c, 403, NULL, "This token may only read.", integer_status, 0);
         }
 
         if (conn->too_large)
-                return send_error(c, 413, NULL, "The request body is too large.", integer_status, 0);
+                return hub_http_send_error(c, 413, NULL, "The request body is too large.", integer_status, 0);
 
         ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (conn->len > 0 && ct && !strcasestr(ct, "json"))
-                return send_error(c, 415, "invalidSyntax", "The body must be application/scim+json or application/json.",
+                return hub_http_send_error(c, 415, "invalidSyntax", "The body must be application/scim+json or application/json.",
                                   integer_status, 0);
 
         req.path = url + prefix;
@@ -748,17 +398,17 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req);
 
         /* Group commit: a request that may change something joins the open batch (or opens
-         * one), and its answer waits until the batch is on disk (batch_finish(), after this round
+         * one), and its answer waits until the batch is on disk (hub_http_batch_finish(), after this round
          * of the serving loop). A read first commits the open batch: what it reads is durable,
          * and never part of a batch. */
         write = !streq(method, "GET");
         if (!write)
-                batch_finish(s);
+                hub_http_batch_finish(s);
         else if (!hub_store_batch_open(s->ctx->store)) {
                 r = hub_store_batch_begin(s->ctx->store);
                 if (r < 0) {
                         log_error_errno(r, "Failed to begin a transaction: %s", hub_store_errmsg(s->ctx->store) ?: "");
-                        return send_error(c, 503, NULL, "The store is unavailable; retry.", integer_status, 1);
+                        return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", integer_status, 1);
                 }
         }
 
@@ -770,7 +420,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 if (hub_store_batch_lost(s->ctx->store)) {
                         /* An I/O error or a full disk rolled the batch back: its requests and
                          * this one fail now. */
-                        batch_finish(s);
+                        hub_http_batch_finish(s);
                         if (reply.status < 400) {
                                 ProvScimError e = {};
 
@@ -812,14 +462,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
                 if (s->in_flight > s->ctx->config->max_requests) {
                         conn->answered = true;
-                        return send_error(c, 429, NULL, "Too many requests in flight; retry later.",
+                        return hub_http_send_error(c, 429, NULL, "Too many requests in flight; retry later.",
                                           content_type_is(c, "application/json"), 1);
                 }
                 /* A declared length over the limit is refused before its body is read. */
                 cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 if (cl && strtoull(cl, NULL, 10) > s->ctx->config->max_body) {
                         conn->answered = true;
-                        return send_error(c, 413, NULL, "The request body is too large.",
+                        return hub_http_send_error(c, 413, NULL, "The request body is too large.",
                                           content_type_is(c, "application/json"), 0);
                 }
                 return MHD_YES;
@@ -865,8 +515,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         conn->feed_resumed = false;
                         if (!base)
                                 return MHD_NO;
-                        batch_finish(s); /* what is read is committed */
-                        return feed_serve(s, c, conn, base);
+                        hub_http_batch_finish(s); /* what is read is committed */
+                        return hub_http_feed_serve(s, c, conn, base);
                 }
                 if (!conn->ready)
                         return MHD_YES;
@@ -938,7 +588,7 @@ static void *serve(void *userdata) {
                 else if (MHD_get_timeout(s->daemon, &ms) == MHD_YES && ms < LOOP_WAKE_MS)
                         timeout = (int) ms;
                 if (feed_deadline != UINT64_MAX) {
-                        uint64_t now = mono_usec();
+                        uint64_t now = hub_monotonic_usec();
                         int until = feed_deadline <= now ? 0 : (int) ((feed_deadline - now + 999) / 1000);
 
                         if (until < timeout)
@@ -952,16 +602,16 @@ static void *serve(void *userdata) {
                         break;
                 s->resumed = 0;
                 (void) MHD_run(s->daemon);
-                batch_finish(s);
+                hub_http_batch_finish(s);
                 /* A committed change answers every held feed request. */
-                feed_deadline = feed_wake(s);
+                feed_deadline = hub_http_feed_wake(s);
         }
 
         /* Stopping: what was changed is committed and answered before the daemon goes; held
          * feed requests are answered with what they have. */
-        batch_finish(s);
+        hub_http_batch_finish(s);
         s->stopping = true;
-        (void) feed_wake(s);
+        (void) hub_http_feed_wake(s);
         for (unsigned i = 0; i < 3; i++)
                 (void) MHD_run(s->daemon);
         return NULL;
@@ -974,7 +624,7 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) eventfd_write(s->stop_fd, 1);
                 (void) pthread_join(s->thread, NULL);
         }
-        feed_cache_drop(s);
+        hub_http_feed_cache_drop(s);
         for (size_t i = 0; i < s->n_pushes; i++)
                 free(s->pushes[i].name);
         free(s->pushes);

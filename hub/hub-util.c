@@ -85,3 +85,10 @@ size_t hub_base64url(const uint8_t *in, size_t n, char *out) {
         out[o] = 0;
         return o;
 }
+
+uint64_t hub_monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}

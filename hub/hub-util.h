@@ -20,6 +20,9 @@ int hub_uuid4(char ret[static 37]);
  * the resource that carried it. */
 int64_t hub_now_usec(void);
 
+/* CLOCK_MONOTONIC in µs: deadlines. */
+uint64_t hub_monotonic_usec(void);
+
 /* Formats µs since the epoch as RFC 3339 UTC with milliseconds: "2026-12-05T17:12:08.123Z". */
 #define HUB_TIMESTAMP_MAX 80
 const char *hub_format_timestamp(int64_t usec, char buf[static HUB_TIMESTAMP_MAX]);

@@ -6,7 +6,7 @@ hub_libhub_la_SOURCES = \
 	hub/hub-util.h hub/hub-util.c \
 	hub/hub-config.h hub/hub-config.c \
 	hub/hub-tokens.h hub/hub-tokens.c \
-	hub/hub-http.h hub/hub-http.c \
+	hub/hub-http.h hub/hub-http-internal.h hub/hub-http.c hub/hub-http-feed.c \
 	hub/hub-handlers.c \
 	hub/hub-feed.h hub/hub-feed.c \
 	hub/hub-admin.c \

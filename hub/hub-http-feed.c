@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub-feed.h"
+#include "hub-fleet.h"
+#include "hub-http-internal.h"
+#include "hub-util.h"
+#include "log.h"
+
+/* Snapshots streamed at once (each holds a store connection and a read transaction). */
+#define MAX_SNAPSHOTS 8
+#define SNAPSHOT_BLOCK (64 * 1024)
+
+void hub_http_feed_cache_drop(HubServer *s) {
+        if (s->feed_cache)
+                MHD_destroy_response(s->feed_cache);
+        s->feed_cache = NULL;
+}
+
+/* Resumes held feed requests: all of them when the head moved (or the hub is stopping), else
+ * those whose wait is over. Returns the earliest deadline left (UINT64_MAX: none). */
+/* The change head, read from the store once per commit. */
+static int head_get(HubServer *s, int64_t *ret) {
+        int r;
+
+        if (!s->head_known) {
+                r = hub_store_head(s->ctx->store, &s->head);
+                if (r < 0)
+                        return r;
+                s->head_known = true;
+        }
+        *ret = s->head;
+        return 0;
+}
+
+uint64_t hub_http_feed_wake(HubServer *s) {
+        uint64_t now = hub_monotonic_usec(), earliest = UINT64_MAX;
+        bool all = s->stopping;
+        Conn **p = &s->waiters;
+        int64_t head;
+
+        if (!s->waiters)
+                return UINT64_MAX;
+        if (!all && head_get(s, &head) >= 0 && head != s->waiters_head)
+                all = true;
+        while (*p) {
+                Conn *conn = *p;
+
+                if (all || conn->deadline <= now) {
+                        *p = conn->next_waiter;
+                        conn->next_waiter = NULL;
+                        conn->waiting = false;
+                        conn->feed_resumed = true;
+                        s->n_waiters--;
+                        s->resumed++;
+                        MHD_resume_connection(conn->mhd);
+                        continue;
+                }
+                if (conn->deadline < earliest)
+                        earliest = conn->deadline;
+                p = &conn->next_waiter;
+        }
+        return earliest;
+}
+
+/* Answers a feed request, or holds it while nothing changed after its since and its wait lasts. */
+enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
+        ProvScimError err = {};
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        enum MHD_Result ret;
+        int64_t head;
+        int r;
+
+        r = head_get(s, &head);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        }
+        if (head == conn->since && !s->stopping && hub_monotonic_usec() < conn->deadline) {
+                if (s->n_waiters >= s->ctx->config->feed_max_waiters)
+                        return hub_http_send_error(c, 429, NULL, "Too many held feed requests; retry later.", conn->integer_status, 5);
+                if (!s->waiters)
+                        s->waiters_head = head;
+                conn->mhd = c;
+                conn->waiting = true;
+                conn->next_waiter = s->waiters;
+                s->waiters = conn;
+                s->n_waiters++;
+                /* A held request is not in flight: max_requests is for work, not for waiting. */
+                if (conn->counted) {
+                        conn->counted = false;
+                        s->in_flight--;
+                }
+                MHD_suspend_connection(c);
+                return MHD_YES;
+        }
+
+        if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head) {
+                hub_http_feed_cache_drop(s);
+                r = hub_feed_render(s->ctx->store, conn->since, s->ctx->config->feed_max_events, base_url, &text, &len,
+                                    &err);
+                if (r == -ESTALE)
+                        return hub_http_send_error(c, 410, NULL, err.detail, conn->integer_status, 0);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to render the feed after %" PRIi64 ": %s", conn->since,
+                                        hub_store_errmsg(s->ctx->store) ?: "");
+                        return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+                }
+                s->feed_cache = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+                if (!s->feed_cache)
+                        return MHD_NO;
+                TAKE_PTR(text);
+                MHD_add_response_header(s->feed_cache, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+                s->feed_cache_since = conn->since;
+                s->feed_cache_head = head;
+        }
+        log_debug("Feed after %" PRIi64 " to '%s': head %" PRIi64 ".", conn->since, conn->who ?: "?", head);
+        s->feed_answers++;
+        ret = MHD_queue_response(c, MHD_HTTP_OK, s->feed_cache);
+        return ret;
+}
+
+static ssize_t snapshot_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        ssize_t n = hub_snapshot_read(cls, buf, max);
+
+        (void) pos;
+        if (n < 0) {
+                log_error_errno((int) n, "Snapshot stream failed: %m");
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : n;
+}
+
+typedef struct SnapshotStream {
+        HubServer *server;
+        HubSnapshot *snap;
+} SnapshotStream;
+
+static ssize_t snapshot_stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+        return snapshot_reader(((SnapshotStream *) cls)->snap, pos, buf, max);
+}
+
+static void snapshot_stream_free(void *cls) {
+        SnapshotStream *st = cls;
+
+        hub_snapshot_free(st->snap);
+        st->server->n_snapshots--;
+        free(st);
+}
+
+static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url) {
+        _cleanup_(hub_snapshot_freep) HubSnapshot *snap = NULL;
+        struct MHD_Response *resp;
+        SnapshotStream *st;
+        enum MHD_Result ret;
+        int r;
+
+        if (s->n_snapshots >= MAX_SNAPSHOTS)
+                return hub_http_send_error(c, 429, NULL, "Too many snapshots being read; retry later.", conn->integer_status, 5);
+        r = hub_snapshot_open(s->ctx->config->store_path, base_url, &snap);
+        if (r < 0) {
+                log_error_errno(r, "Failed to open a snapshot of the store: %m");
+                return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        }
+        st = malloc(sizeof(*st));
+        if (!st)
+                return MHD_NO;
+        *st = (SnapshotStream) { .server = s, .snap = TAKE_PTR(snap) };
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SNAPSHOT_BLOCK, snapshot_stream_reader, st,
+                                                 snapshot_stream_free);
+        if (!resp) {
+                hub_snapshot_free(st->snap);
+                free(st);
+                return MHD_NO;
+        }
+        s->n_snapshots++;
+        log_info("Snapshot at seq %" PRIi64 " to '%s'.", hub_snapshot_seq(st->snap), conn->who ?: "?");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* GET /metrics (admin tokens): Prometheus text format 0.0.4. */
+enum MHD_Result hub_http_metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn) {
+        _cleanup_free_ char *text = NULL;
+        cJSON *held = NULL;
+        int n_held;
+        struct MHD_Response *resp;
+        HubFleetLag lag = {};
+        enum MHD_Result ret;
+        size_t size = 0;
+        int64_t head = 0;
+        FILE *f;
+
+        hub_http_batch_finish(s);
+        if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0 ||
+            hub_store_holds(s->ctx->store, &held) < 0)
+                return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        n_held = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(held, "users"));
+        cJSON_Delete(held);
+        f = open_memstream(&text, &size);
+        if (!f)
+                return MHD_NO;
+        fprintf(f, "# HELP provision_hub_held_users Deactivations held by the guard.\n"
+                   "# TYPE provision_hub_held_users gauge\nprovision_hub_held_users %d\n", n_held);
+        fputs("# HELP provision_hub_pushes_total Writes by identity providers (and admins), by token and outcome.\n"
+              "# TYPE provision_hub_pushes_total counter\n", f);
+        for (size_t i = 0; i < s->n_pushes; i++)
+                fprintf(f, "provision_hub_pushes_total{token=\"%s\",outcome=\"ok\"} %" PRIu64 "\n"
+                           "provision_hub_pushes_total{token=\"%s\",outcome=\"refused\"} %" PRIu64 "\n",
+                        s->pushes[i].name, s->pushes[i].ok, s->pushes[i].name, s->pushes[i].refused);
+        fprintf(f, "# HELP provision_hub_head_seq The last change's number.\n# TYPE provision_hub_head_seq gauge\n"
+                   "provision_hub_head_seq %" PRIi64 "\n"
+                   "# HELP provision_hub_feed_waiters Feed requests held now.\n# TYPE provision_hub_feed_waiters gauge\n"
+                   "provision_hub_feed_waiters %u\n"
+                   "# HELP provision_hub_feed_answers_total Feed answers sent.\n"
+                   "# TYPE provision_hub_feed_answers_total counter\nprovision_hub_feed_answers_total %" PRIu64 "\n"
+                   "# HELP provision_hub_requests_in_flight Requests being handled now.\n"
+                   "# TYPE provision_hub_requests_in_flight gauge\nprovision_hub_requests_in_flight %u\n"
+                   "# HELP provision_hub_hosts Hosts that follow the feed, by how far behind the head they are.\n"
+                   "# TYPE provision_hub_hosts gauge\n"
+                   "provision_hub_hosts{lag=\"0\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1-10\"} %" PRIu64 "\n"
+                   "provision_hub_hosts{lag=\"11-1000\"} %" PRIu64 "\nprovision_hub_hosts{lag=\"1001+\"} %" PRIu64 "\n"
+                   "provision_hub_hosts{lag=\"silent\"} %" PRIu64 "\n",
+                head, s->n_waiters, s->feed_answers, s->in_flight, lag.current, lag.behind_10, lag.behind_1000,
+                lag.behind_more, lag.silent);
+        if (fclose(f) != 0)
+                return MHD_NO;
+        resp = MHD_create_response_from_buffer(size, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp)
+                return MHD_NO;
+        TAKE_PTR(text);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; version=0.0.4");
+        ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* GET /v1/feed and /v1/snapshot: host and admin tokens. */
+enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                     const char *method, HubRole role, const char *base_url) {
+        ProvScimError err = {};
+        HubHostPoll poll = {};
+        unsigned wait;
+
+        if (role == HUB_ROLE_SCIM)
+                return hub_http_send_error(c, 403, NULL, "The feed is for host tokens.", conn->integer_status, 0);
+        if (!streq(url, "/v1/feed") && !streq(url, "/v1/snapshot"))
+                return hub_http_send_error(c, 404, NULL, "No such endpoint.", conn->integer_status, 0);
+        if (!streq(method, "GET"))
+                return hub_http_send_error(c, 405, NULL, "Method not allowed here.", conn->integer_status, 0);
+        /* What is read is committed. */
+        hub_http_batch_finish(s);
+        if (streq(url, "/v1/snapshot"))
+                return snapshot_serve(s, c, conn, base_url);
+
+        if (hub_feed_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since"),
+                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Prefer"), s->ctx->config->feed_max_wait,
+                           &conn->since, &wait, &err) < 0)
+                return hub_http_send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        poll.token_name = conn->who;
+        poll.applied = conn->since;
+        poll.wait = wait;
+        if (hub_fleet_poll_parse(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "host"),
+                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hostname"),
+                                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), &poll, &err) < 0)
+                return hub_http_send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        /* What the host has applied, in the open batch (or a new one): it is committed with the
+         * round, and a failure to record it does not keep the host from its answer. */
+        if (poll.host_id &&
+            ((!hub_store_batch_open(s->ctx->store) && hub_store_batch_begin(s->ctx->store) < 0) ||
+             hub_fleet_host_seen(s->ctx->store, &poll) < 0))
+                log_warning("Failed to record host %s's poll: %s", poll.host_id, hub_store_errmsg(s->ctx->store) ?: "");
+        conn->feed = true;
+        conn->deadline = hub_monotonic_usec() + (uint64_t) wait * 1000000ULL;
+        return hub_http_feed_serve(s, c, conn, base_url);
+}

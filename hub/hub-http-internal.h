@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What hub-http.c (the door: connections, authentication, SCIM and admin dispatch, group commit,
+ * the serving loop) shares with hub-http-feed.c (the feed, the snapshot and /metrics). */
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hub-http.h"
+
+#define SCIM_PREFIX "/scim/v2"
+
+typedef struct Conn Conn;
+
+struct HubServer {
+        HubContext *ctx;
+        struct MHD_Daemon *daemon;
+        int fd;
+        bool tls;
+        char *cert_pem, *key_pem;
+        unsigned in_flight; /* requests begun and not completed; only the polling thread touches it */
+        char *last_token_error; /* so that a bad token file is logged once per change, not per request */
+        /* Held by the polling thread for a whole request (the token NAME it logs and audits is
+         * borrowed from the token set) and by hub_server_reload_tokens() (SIGHUP, main thread). */
+        pthread_mutex_t tokens_lock;
+        /* The serving thread (see serve()) and the eventfd that stops it. */
+        pthread_t thread;
+        bool thread_started;
+        int stop_fd;
+        /* The requests of the open batch (hub_store_batch_begin()), suspended with their answers
+         * until it commits; newest first. */
+        Conn *held;
+        unsigned n_held;
+        /* Feed requests held until a change commits or their deadline (see feed_serve()), the
+         * head they were held at, and the last answer made (its bytes are shared by every host
+         * asking for the same since at the same head). */
+        Conn *waiters;
+        unsigned n_waiters;
+        int64_t waiters_head;
+        struct MHD_Response *feed_cache;
+        int64_t feed_cache_since, feed_cache_head;
+        unsigned n_snapshots;
+        bool stopping;
+        /* The change head as of the last commit (head_known false: read it again): every held
+         * feed request looks at it when it is resumed, 10,000 of them after one commit. */
+        int64_t head;
+        bool head_known;
+        /* Connections resumed since the last MHD_run(): the next one must come without waiting
+         * (a read can finish a batch in the middle of a round). */
+        unsigned resumed;
+        /* For /metrics: writes answered per token NAME since the start (2xx and not). */
+        struct {
+                char *name;
+                uint64_t ok, refused;
+        } *pushes;
+        size_t n_pushes, allocated_pushes;
+        uint64_t feed_answers;
+};
+
+/* One request's state, from its first callback to MHD's completion notice. */
+struct Conn {
+        HubServer *server;
+        char *body;
+        size_t len, allocated;
+        bool too_large;
+        bool answered;
+        bool counted;
+        /* An answer computed in a batch waits here (the connection suspended) until the batch
+         * has committed; ready: resumed, to be sent at the next callback. */
+        struct MHD_Connection *mhd;
+        HubReply reply;
+        bool held, ready, integer_status;
+        char *who; /* the token's NAME, for the log line when the answer goes out */
+        Conn *next_held;
+        /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
+         * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */
+        bool feed, waiting, feed_resumed;
+        int64_t since;
+        uint64_t deadline;
+        Conn *next_waiter;
+};
+
+/* An RFC 7644 §3.12 error answer (integer "status" for application/json clients). */
+enum MHD_Result hub_http_send_error(struct MHD_Connection *c, int status, const char *scim_type, const char *detail,
+                                    bool integer_status, unsigned retry_after);
+
+/* Commits the open batch and resumes its requests (group commit): what is read after it is
+ * committed. */
+void hub_http_batch_finish(HubServer *s);
+
+/* GET /v1/feed and /v1/snapshot (host and admin tokens; role checked here). */
+enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                       const char *method, HubRole role, const char *base_url);
+/* Answers a feed request, or holds it (suspended) while nothing changed and its wait lasts. */
+enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *base_url);
+/* Resumes held feed requests (all when the head moved or the hub stops, else those whose wait
+ * is over); returns the earliest deadline left (CLOCK_MONOTONIC µs, UINT64_MAX: none). */
+uint64_t hub_http_feed_wake(HubServer *s);
+void hub_http_feed_cache_drop(HubServer *s);
+/* GET /metrics (admin tokens, checked by the caller). */
+enum MHD_Result hub_http_metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn);
