@@ -22,7 +22,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "hub-store.h"
+#include "hub-store-internal.h"
 #include "hub-util.h"
 #include "prov-sql.h"
 
@@ -131,54 +131,8 @@ _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per s
         "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
 #define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond
 
-typedef enum ListCond {
-        COND_ALL,
-        COND_ID,
-        COND_NAME, /* userName (Users), displayName (Groups) */
-        COND_EXTERNAL_ID,
-        COND_MODIFIED_GT,
-        COND_MODIFIED_GE,
-        _COND_MAX,
-} ListCond;
 
-enum {
-        STMT_USER_BY_ID,
-        STMT_GROUP_BY_ID,
-        STMT_USER_REF_BY_ID,
-        STMT_USER_NAME_TAKEN,
-        STMT_USER_INSERT,
-        STMT_GROUP_INSERT,
-        STMT_USER_UPDATE,
-        STMT_GROUP_UPDATE,
-        STMT_GROUP_TOUCH,
-        STMT_USER_LOCK,
-        STMT_USER_LEFT,
-        STMT_LEAVERS_SINCE,
-        STMT_USER_COUNT,
-        STMT_HOLD_OPEN,
-        STMT_HOLD_NEW,
-        STMT_HOLD_APPROVE,
-        STMT_HELD_USERS,
-        STMT_USER_RELEASE,
-        STMT_USER_DELETE,
-        STMT_GROUP_DELETE,
-        STMT_MEMBER_INSERT,
-        STMT_MEMBER_DELETE,
-        STMT_MEMBER_REFS,
-        STMT_GROUP_MEMBERS,
-        STMT_USER_GROUPS,
-        STMT_USER_GROUP_REFS,
-        STMT_CHANGE_APPEND,
-        STMT_AUDIT_APPEND,
-        STMT_HEAD,
-        STMT_CHANGES_SINCE,
-        STMT_LAST_MODIFIED,
-        _STMT_LIST_BASE,
-        /* then per kind (User, Group), per ListCond: the page, then the count */
-        _STMT_MAX = _STMT_LIST_BASE + 2 * _COND_MAX * 2,
-};
 
-#define STMT_LIST(kind, cond, count) (_STMT_LIST_BASE + ((kind) * _COND_MAX + (cond)) * 2 + (count))
 
 #define LIST_STATEMENTS(table, name_col)                                                                    \
         /* all: a count without WHERE, which SQLite answers from the smallest index */                      \
@@ -259,46 +213,9 @@ static const ProvSqlSchema schema = {
         .what = "hub store",
 };
 
-struct HubStore {
-        ProvSql *sql;
-        /* The last modification time handed out: times only grow, one millisecond at least
-         * per write, and are taken inside the writing transaction, so that they follow commit
-         * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */
-        int64_t last_usec;
-        /* Inside a batch (hub_store_batch_begin()): the one time every write of it gets, 0 until
-         * its first write. A batch commits at once and no read runs inside one, so no client can
-         * see part of a batch: sharing a time keeps `gt T` exact, and the times handed out keep
-         * pace with the clock at any write rate. */
-        int64_t batch_usec;
-        bool in_batch;
-        /* The mass-deactivation guard (hub_store_set_guard()); percent 0: off. */
-        unsigned guard_percent, guard_min_users;
-        int64_t guard_window_usec;
-        /* Per kind, the unfiltered list as of change head `head`: its total, and where the last
-         * page by index ended, so that a client walking by startIndex (Okta, provision-syncd's
-         * pull) costs one page per request, not the rows before it, while nothing changed. */
-        struct {
-                bool valid;
-                int64_t head;
-                int64_t total;
-                int64_t next_index;
-                int64_t after_ref;
-        } walk[2];
-};
 
-/* One resource's row (ROW_COLUMNS). */
-typedef struct Row {
-        int64_t ref;
-        char *id;
-        int64_t created_usec;
-        int64_t modified_usec;
-        int64_t version;
-        char *json;
-        char *locked_by; /* users: the admin token NAME that locked it, or NULL */
-        int64_t held_id; /* users: the guard's hold keeping its deactivation back, or 0 */
-} Row;
 
-static void row_done(Row *r) {
+void hub_store_row_done(Row *r) {
         free(r->id);
         free(r->json);
         free(r->locked_by);
@@ -322,7 +239,7 @@ const char *hub_kind_endpoint(ProvHubKind kind) {
         return (unsigned) kind < ELEMENTSOF(kind_endpoints) ? kind_endpoints[kind] : NULL;
 }
 
-static bool kind_valid(ProvHubKind kind) {
+bool hub_store_kind_valid(ProvHubKind kind) {
         return kind == PROV_HUB_USER || kind == PROV_HUB_GROUP;
 }
 
@@ -370,7 +287,7 @@ static int store_get_int_bound(HubStore *s, unsigned id, int64_t arg, int64_t *r
         return 0;
 }
 
-static int store_get_int(HubStore *s, unsigned id, int64_t *ret) {
+int hub_store_get_int(HubStore *s, unsigned id, int64_t *ret) {
         return store_get_int_bound(s, id, 0, ret);
 }
 
@@ -394,7 +311,7 @@ int hub_store_open_full(const char *path, bool readonly, HubStore **ret) {
                           HUB_STORE_CACHE_KIB, &s->sql);
         if (r < 0)
                 return r;
-        r = store_get_int(s, STMT_LAST_MODIFIED, &s->last_usec);
+        r = hub_store_get_int(s, STMT_LAST_MODIFIED, &s->last_usec);
         if (r < 0)
                 return r;
 
@@ -433,7 +350,7 @@ bool hub_store_durable(HubStore *s) {
 int hub_store_head(HubStore *s, int64_t *ret) {
         if (!s || !ret)
                 return -EINVAL;
-        return store_get_int(s, STMT_HEAD, ret);
+        return hub_store_get_int(s, STMT_HEAD, ret);
 }
 
 int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata) {
@@ -529,7 +446,7 @@ static int64_t store_stamp(HubStore *s) {
 
 /* ---- rows ---- */
 
-static int row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
+int hub_store_row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
         Row row = {
                 .ref = sqlite3_column_int64(st, 0),
                 .created_usec = sqlite3_column_int64(st, 2),
@@ -546,7 +463,7 @@ static int row_read(HubStore *s, sqlite3_stmt *st, Row *ret) {
         if (r >= 0)
                 r = prov_sql_column_strdup(s->sql, st, 6, true, &row.locked_by);
         if (r < 0) {
-                row_done(&row);
+                hub_store_row_done(&row);
                 return r;
         }
         *ret = row;
@@ -567,7 +484,7 @@ static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, Row *ret) {
         r = prov_sql_step(s->sql, st);
         if (r <= 0)
                 return r;
-        r = row_read(s, st, ret);
+        r = hub_store_row_read(s, st, ret);
         if (r < 0)
                 return r;
         return 1;
@@ -735,23 +652,23 @@ static int render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const 
         return 0;
 }
 
-static int render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
+int hub_store_render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
                       cJSON **ret) {
         return render_row_full(s, kind, row, how, with_members, false, ret);
 }
 
 int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret) {
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         int r;
 
-        if (!s || !kind_valid(kind) || !id || !ret)
+        if (!s || !hub_store_kind_valid(kind) || !id || !ret)
                 return -EINVAL;
         r = row_by_id(s, kind, id, &row);
         if (r < 0)
                 return r;
         if (r == 0)
                 return -ENOENT;
-        return render_row(s, kind, &row, how, how ? how->with_members : true, ret);
+        return hub_store_render_row(s, kind, &row, how, how ? how->with_members : true, ret);
 }
 
 /* ---- writing ---- */
@@ -1177,7 +1094,7 @@ static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns 
 
 /* Renders the row with this ref's id again, after a write. */
 static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const HubRender *how, cJSON **ret) {
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         int r;
 
         r = row_by_id(s, kind, id, &row);
@@ -1185,7 +1102,7 @@ static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const Hub
                 return r;
         if (r == 0)
                 return prov_sql_failf(s->sql, -EIO, "%s %s vanished", hub_kind_to_string(kind), id);
-        return render_row(s, kind, &row, how, how ? how->with_members : true, ret);
+        return hub_store_render_row(s, kind, &row, how, how ? how->with_members : true, ret);
 }
 
 int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const HubActor *who,
@@ -1199,7 +1116,7 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
         int64_t ref = 0, usec;
         int r;
 
-        if (!s || !kind_valid(kind) || !cJSON_IsObject(resource))
+        if (!s || !hub_store_kind_valid(kind) || !cJSON_IsObject(resource))
                 return -EINVAL;
 
         r = stored_form(kind, resource, &stored);
@@ -1272,7 +1189,7 @@ static bool if_match_ok(const char *if_match, int64_t version) {
 /* Reads a row for a change: 404 when there is none, 412 when If-Match fails. */
 static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, Row *ret,
                           ProvScimError *err) {
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         char etag[32];
         int r;
 
@@ -1325,11 +1242,11 @@ static int guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON
                 r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
                 if (r < 0)
                         return r;
-                r = store_get_int(s, STMT_USER_COUNT, &total);
+                r = hub_store_get_int(s, STMT_USER_COUNT, &total);
                 if (r < 0)
                         return r;
                 if (total >= (int64_t) s->guard_min_users && (left + 1) * 100 > (int64_t) s->guard_percent * total) {
-                        r = store_get_int(s, STMT_HOLD_OPEN, &hold);
+                        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
                         if (r < 0)
                                 return r;
                         if (hold == 0) {
@@ -1361,7 +1278,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
                      void *userdata, const HubActor *who, const HubRender *how, cJSON **ret,
                      bool *ret_changed, ProvScimError *err) {
         _cleanup_sql_tx_ ProvSqlTx tx = {};
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         _cleanup_(cJSON_Deletep) cJSON *cur = NULL, *old = NULL, *new = NULL, *rendered = NULL,
                                        *audit = NULL;
         _cleanup_(refset_done) RefSet old_members = {}, new_members = {};
@@ -1372,7 +1289,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         int64_t usec;
         int r;
 
-        if (!s || !kind_valid(kind) || !id || !fn)
+        if (!s || !hub_store_kind_valid(kind) || !id || !fn)
                 return -EINVAL;
 
         r = prov_sql_begin(s->sql, &tx);
@@ -1411,7 +1328,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         if (!json_changed && !members_changed) {
                 /* A re-sent PATCH: nothing written, the transaction only read. */
                 if (ret) {
-                        r = render_row(s, kind, &row, how, how ? how->with_members : true, &rendered);
+                        r = hub_store_render_row(s, kind, &row, how, how ? how->with_members : true, &rendered);
                         if (r < 0)
                                 return r;
                 }
@@ -1543,12 +1460,12 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                      const HubActor *who, ProvScimError *err) {
         _cleanup_sql_tx_ ProvSqlTx tx = {};
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         _cleanup_(cJSON_Deletep) cJSON *old = NULL;
         int64_t usec;
         int r;
 
-        if (!s || !kind_valid(kind) || !id)
+        if (!s || !hub_store_kind_valid(kind) || !id)
                 return -EINVAL;
 
         r = prov_sql_begin(s->sql, &tx);
@@ -1588,7 +1505,7 @@ int hub_store_holds(HubStore *s, cJSON **ret) {
         int64_t hold;
         int r;
 
-        r = store_get_int(s, STMT_HOLD_OPEN, &hold);
+        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
         if (r < 0)
                 return r;
         o = cJSON_CreateObject();
@@ -1624,7 +1541,7 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
         r = prov_sql_begin(s->sql, &tx);
         if (r < 0)
                 return r;
-        r = store_get_int(s, STMT_HOLD_OPEN, &open_hold);
+        r = hub_store_get_int(s, STMT_HOLD_OPEN, &open_hold);
         if (r < 0)
                 return r;
         if (open_hold == 0 || (hold > 0 && hold != open_hold))
@@ -1687,7 +1604,7 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
         _cleanup_sql_tx_ ProvSqlTx tx = {};
         _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *before = NULL, *after = NULL;
-        _cleanup_(row_done) Row row = {};
+        _cleanup_(hub_store_row_done) Row row = {};
         int64_t usec;
         int r;
 
@@ -1727,308 +1644,4 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
                 return r;
         *ret_changed = true;
         return 0;
-}
-
-/* ---- lists ---- */
-
-/* Whether the filter looks at attr (members of a group, which a list without members does not
- * render). */
-static bool filter_mentions(const ProvFilter *f, const char *attr) {
-        size_t n = strlen(attr);
-
-        if (!f)
-                return false;
-        if (f->attr && strncasecmp(f->attr, attr, n) == 0 &&
-            (f->attr[n] == '\0' || f->attr[n] == '.' || f->attr[n] == '['))
-                return true;
-        return filter_mentions(f->left, attr) || filter_mentions(f->right, attr);
-}
-
-/* The index that serves exactly this filter, or _COND_MAX. */
-static ListCond list_cond_one(ProvHubKind kind, const ProvFilter *f, const char **ret_value,
-                              int64_t *ret_usec) {
-        const char *attr, *value;
-        int64_t usec;
-        bool inclusive;
-
-        if (prov_filter_simple_eq(f, &attr, &value)) {
-                *ret_value = value;
-                if (streq(attr, "id"))
-                        return COND_ID;
-                if (streq(attr, "externalId"))
-                        return COND_EXTERNAL_ID;
-                if (streq(attr, kind == PROV_HUB_USER ? "userName" : "displayName"))
-                        return COND_NAME;
-        } else if (prov_filter_modified_since(f, &usec, &inclusive)) {
-                *ret_usec = usec;
-                return inclusive ? COND_MODIFIED_GE : COND_MODIFIED_GT;
-        }
-        return _COND_MAX;
-}
-
-/* Which index serves the filter. *ret_match says that its rows are only candidates, each to be
- * matched against the whole filter: `userName eq "x" and active eq true` reads the rows of
- * userName "x"; a filter with no indexed side reads all (COND_ALL). */
-static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **ret_value, int64_t *ret_usec,
-                          bool *ret_match) {
-        ListCond c;
-
-        *ret_match = false;
-        if (!f)
-                return COND_ALL;
-        c = list_cond_one(kind, f, ret_value, ret_usec);
-        if (c != _COND_MAX)
-                return c;
-        *ret_match = true;
-        if (f->op == PROV_FILTER_AND) {
-                c = list_cond_one(kind, f->left, ret_value, ret_usec);
-                if (c == _COND_MAX)
-                        c = list_cond_one(kind, f->right, ret_value, ret_usec);
-                if (c != _COND_MAX)
-                        return c;
-        }
-        return COND_ALL;
-}
-
-/* Binds the condition's value (?1; the count of all has none) and, for a page, the ref to
- * start after (?2). */
-static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec,
-                     int64_t after, bool count) {
-        int r = 0;
-
-        if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
-                r = sqlite3_bind_int64(st, 1, usec) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
-        else if (cond != COND_ALL)
-                r = prov_sql_bind_text(s->sql, st, 1, value);
-        else if (!count)
-                r = sqlite3_bind_null(st, 1) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
-        if (r < 0)
-                return r;
-        if (!count && sqlite3_bind_int64(st, 2, after) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
-        return 0;
-}
-
-/* Adds a rendered resource to the page. */
-static int page_add(cJSON *resources, cJSON *o) {
-        if (!cJSON_AddItemToArray(resources, o)) {
-                cJSON_Delete(o);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
-/* A list served by an index (or none: all, in ref order): the count, then one page, reading no
- * more rows than it returns (plus one in cursor mode, to know whether more follow). */
-static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
-                        int64_t usec, const HubRender *how, HubPage *page) {
-        _cleanup_sql_reset_ sqlite3_stmt *count = NULL, *st = NULL;
-        int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after,
-                offset;
-        bool memo = false;
-        int r;
-
-        if (cond == COND_ALL) {
-                r = store_get_int(s, STMT_HEAD, &head);
-                if (r < 0)
-                        return r;
-                memo = !s->in_batch && s->walk[kind].valid && s->walk[kind].head == head;
-        }
-
-        if (memo)
-                page->total = s->walk[kind].total;
-        else {
-                r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 1), &count);
-                if (r < 0)
-                        return r;
-                r = list_bind(s, count, cond, value, usec, 0, true);
-                if (r < 0)
-                        return r;
-                r = prov_sql_step(s->sql, count);
-                if (r < 0)
-                        return r;
-                page->total = r > 0 ? sqlite3_column_int64(count, 0) : 0;
-        }
-        if (q->count == 0)
-                return 0;
-
-        if (q->cursor)
-                after = q->after_cursor, offset = 0;
-        else if (memo && start == s->walk[kind].next_index)
-                after = s->walk[kind].after_ref, offset = 0;
-        else
-                after = 0, offset = start - 1;
-
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
-        if (r < 0)
-                return r;
-        r = list_bind(s, st, cond, value, usec, after, false);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 4, offset) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
-        for (;;) {
-                _cleanup_(row_done) Row row = {};
-                cJSON *o;
-
-                r = prov_sql_step(s->sql, st);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                if (n == (int64_t) q->count) {
-                        page->next_cursor = last_ref; /* one more follows */
-                        break;
-                }
-                r = row_read(s, st, &row);
-                if (r < 0)
-                        return r;
-                r = render_row(s, kind, &row, how, how ? how->with_members : true, &o);
-                if (r < 0)
-                        return r;
-                r = page_add(page->resources, o);
-                if (r < 0)
-                        return r;
-                last_ref = row.ref;
-                n++;
-        }
-
-        if (cond == COND_ALL) {
-                bool walked = !q->cursor && n > 0;
-
-                s->walk[kind].valid = true;
-                s->walk[kind].head = head;
-                s->walk[kind].total = page->total;
-                s->walk[kind].next_index = walked ? start + n : 0; /* 0: no index walk to continue */
-                s->walk[kind].after_ref = walked ? last_ref : 0;
-        }
-        return 0;
-}
-
-/* A filter no index serves exactly: every candidate the index gives (every resource for
- * COND_ALL) in ref order, matched one by one. The total needs all of them; the page keeps only
- * its own. */
-static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
-                     int64_t usec, const HubRender *how, HubPage *page) {
-        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
-        bool with_members = how ? how->with_members : true;
-        bool need_members = kind == PROV_HUB_GROUP && filter_mentions(q->filter, "members");
-        int64_t start = q->start_index > 1 ? q->start_index : 1, n = 0, last_ref = 0;
-        int r;
-
-        page->total = 0;
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
-        if (r < 0)
-                return r;
-        r = list_bind(s, st, cond, value, usec, 0, false);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(st, 3, -1) != SQLITE_OK || sqlite3_bind_int64(st, 4, 0) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
-        for (;;) {
-                _cleanup_(row_done) Row row = {};
-                _cleanup_(cJSON_Deletep) cJSON *o = NULL;
-                bool in_page;
-
-                r = prov_sql_step(s->sql, st);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = row_read(s, st, &row);
-                if (r < 0)
-                        return r;
-                r = render_row(s, kind, &row, how, with_members || need_members, &o);
-                if (r < 0)
-                        return r;
-                if (!prov_filter_match(q->filter, o))
-                        continue;
-                page->total++;
-
-                if (q->cursor)
-                        in_page = row.ref > q->after_cursor && n < (int64_t) q->count;
-                else
-                        in_page = page->total >= start && n < (int64_t) q->count;
-                if (q->cursor && row.ref > q->after_cursor && n == (int64_t) q->count &&
-                    page->next_cursor == 0)
-                        page->next_cursor = last_ref;
-                if (!in_page)
-                        continue;
-                if (!with_members)
-                        cJSON_DeleteItemFromObjectCaseSensitive(o, "members");
-                r = page_add(page->resources, TAKE_PTR(o));
-                if (r < 0)
-                        return r;
-                last_ref = row.ref;
-                n++;
-        }
-        return 0;
-}
-
-int hub_store_list(HubStore *s, ProvHubKind kind, const HubQuery *q, const HubRender *how, HubPage *ret,
-                   ProvScimError *err) {
-        _cleanup_(cJSON_Deletep) cJSON *resources = NULL;
-        HubPage page = {};
-        const char *value = NULL;
-        int64_t usec = 0;
-        ListCond cond;
-        bool match;
-        int r;
-
-        if (!s || !kind_valid(kind) || !q || !ret)
-                return -EINVAL;
-        if (q->cursor && q->after_cursor < 0)
-                return prov_scim_error_set(err, 400, "invalidCursor", "cursor out of range");
-
-        resources = cJSON_CreateArray();
-        if (!resources)
-                return -ENOMEM;
-        page.resources = resources;
-
-        cond = list_cond(kind, q->filter, &value, &usec, &match);
-        if (match)
-                r = list_scan(s, kind, q, cond, value, usec, how, &page);
-        else
-                r = list_indexed(s, kind, q, cond, value, usec, how, &page);
-        if (r < 0)
-                return r;
-        if (!q->cursor)
-                page.next_cursor = 0;
-
-        page.resources = TAKE_PTR(resources);
-        *ret = page;
-        return 0;
-}
-
-/* ---- cursors ---- */
-
-/* A cursor is the ref of the last resource of the previous page, in decimal: 1 to 18 digits,
- * no sign, no leading zero. */
-int hub_cursor_parse(const char *s, int64_t *ret) {
-        int64_t v = 0;
-        size_t n;
-
-        if (!s || !ret)
-                return -EINVAL;
-        n = strlen(s);
-        if (n == 0 || n > 18 || s[0] == '0')
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                if (s[i] < '0' || s[i] > '9')
-                        return -EINVAL;
-                v = v * 10 + (s[i] - '0');
-        }
-        *ret = v;
-        return 0;
-}
-
-char *hub_cursor_format(int64_t n) {
-        char *p;
-
-        if (n <= 0)
-                return NULL;
-        if (asprintf(&p, "%" PRId64, n) < 0)
-                return NULL;
-        return p;
 }

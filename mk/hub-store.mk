@@ -1,5 +1,5 @@
-# The hub's store (hub/hub-store.c) on the shared SQLite core (common/libprovsql.la); part of libhub.
-hub_libhub_la_SOURCES += hub/hub-store.h hub/hub-store.c
+# The hub's store (hub/hub-store.c, lists in hub/hub-store-list.c) on the shared SQLite core (common/libprovsql.la); part of libhub.
+hub_libhub_la_SOURCES += hub/hub-store.h hub/hub-store-internal.h hub/hub-store.c hub/hub-store-list.c
 hub_libhub_la_CFLAGS += $(SQLITE_CFLAGS) $(CJSON_CFLAGS)
 hub_libhub_la_LIBADD += hub/libhubscim.la common/libprovsql.la $(SQLITE_LIBS) $(CJSON_LIBS)
 
