@@ -53,6 +53,8 @@ static const ConfigKey config_keys[] = {
         { "guard",  "max_percent",         CONFIG_UNSIGNED, F(guard_percent), false, 0, 100 },
         { "guard",  "window",              CONFIG_UNSIGNED, F(guard_window), false, 1, 30 * 86400 },
         { "guard",  "min_users",           CONFIG_UNSIGNED, F(guard_min_users), false, 0, 100000000 },
+        { "feed",   "retention",           CONFIG_UNSIGNED, F(feed_retention), false, 3600, 3650 * 86400 },
+        { "store",  "audit_retention",     CONFIG_UNSIGNED, F(audit_retention), false, 0, 3650 * 86400 },
         { "feed",   "max_waiters",         CONFIG_UNSIGNED, F(feed_max_waiters), false, 1, 1000000 },
 
         { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
@@ -334,6 +336,7 @@ int hub_config_new(HubConfig **ret) {
         c->feed_max_events = HUB_DEFAULT_FEED_MAX_EVENTS;
         c->feed_max_wait = HUB_DEFAULT_FEED_MAX_WAIT;
         c->feed_max_waiters = HUB_DEFAULT_FEED_MAX_WAITERS;
+        c->feed_retention = HUB_DEFAULT_FEED_RETENTION;
         c->guard_percent = HUB_DEFAULT_GUARD_PERCENT;
         c->guard_window = HUB_DEFAULT_GUARD_WINDOW;
         c->guard_min_users = HUB_DEFAULT_GUARD_MIN_USERS;

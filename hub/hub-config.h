@@ -23,6 +23,7 @@
 #define HUB_DEFAULT_FEED_MAX_EVENTS 10000
 #define HUB_DEFAULT_FEED_MAX_WAIT 300
 #define HUB_DEFAULT_FEED_MAX_WAITERS 16384
+#define HUB_DEFAULT_FEED_RETENTION (7 * 86400)
 #define HUB_DEFAULT_GUARD_PERCENT 10
 #define HUB_DEFAULT_GUARD_WINDOW 3600
 #define HUB_DEFAULT_GUARD_MIN_USERS 20
@@ -47,11 +48,13 @@ typedef struct HubConfig {
 
         /* [store] */
         char *store_path;               /* path: HUB_DEFAULT_STORE_PATH */
+        unsigned audit_retention;       /* audit_retention: seconds the audit is kept; 0 (default): for ever */
 
         /* [feed] */
         unsigned feed_max_events;       /* max_events: 10000; a host further behind reads the snapshot */
         unsigned feed_max_wait;         /* max_wait: 300 s, the longest Prefer: wait= honoured */
         unsigned feed_max_waiters;      /* max_waiters: 16384 held feed requests, then 429 */
+        unsigned feed_retention;        /* retention: 7 days of changes kept; older hosts read the snapshot */
 
         /* [guard] */
         unsigned guard_percent;         /* max_percent: 10; more users leaving within window are held; 0: off */

@@ -90,7 +90,7 @@ int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char 
                     size_t *ret_len, ProvScimError *err) {
         const HubRender how = { .base_url = base_url, .with_members = true };
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
-        int64_t head;
+        int64_t head, oldest;
         char *text;
         int r;
 
@@ -100,6 +100,14 @@ int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char 
         if (since > head) {
                 prov_scim_error_set(err, 410, NULL,
                                     "since=%" PRIi64 " is ahead of this hub's head %" PRIi64 "; read /v1/snapshot.", since, head);
+                return -ESTALE;
+        }
+        r = hub_store_oldest(s, &oldest);
+        if (r < 0)
+                return r;
+        if (since < head && since < oldest - 1) {
+                prov_scim_error_set(err, 410, NULL, "since=%" PRIi64 " is older than the changes this hub keeps; read /v1/snapshot.",
+                                    since);
                 return -ESTALE;
         }
         if (head - since > (int64_t) max_events) {

@@ -58,6 +58,7 @@ struct HubServer {
         } *pushes;
         size_t n_pushes, allocated_pushes;
         uint64_t feed_answers;
+        uint64_t next_prune; /* CLOCK_MONOTONIC µs of the next retention pass */
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */

@@ -564,6 +564,30 @@ static int read_pem(const char *path, char **ret) {
         return prov_read_bounded(fd, PEM_MAX - 1, ret, &n);
 }
 
+/* Retention, every PRUNE_EVERY_USEC between two rounds: changes older than [feed] retention (and
+ * than the guard's window, which counts deletions in them), audit rows older than
+ * [store] audit_retention. */
+#define PRUNE_EVERY_USEC (600ULL * 1000000ULL)
+
+static void prune(HubServer *s) {
+        const HubConfig *cfg = s->ctx->config;
+        int64_t now = hub_now_usec(), keep = cfg->feed_retention > cfg->guard_window ? cfg->feed_retention : cfg->guard_window;
+        int64_t changes = 0, audit = 0;
+        int r;
+
+        if (hub_monotonic_usec() < s->next_prune || hub_store_batch_open(s->ctx->store))
+                return;
+        s->next_prune = hub_monotonic_usec() + PRUNE_EVERY_USEC;
+        r = hub_store_prune(s->ctx->store, now - keep * 1000000LL,
+                            cfg->audit_retention > 0 ? now - (int64_t) cfg->audit_retention * 1000000LL : 0, &changes,
+                            &audit);
+        if (r < 0)
+                log_warning_errno(r, "Retention pass failed (retried in 10 minutes): %s",
+                                  hub_store_errmsg(s->ctx->store) ?: "");
+        else if (changes > 0 || audit > 0)
+                log_info("Retention: forgot %" PRIi64 " change(s) and %" PRIi64 " audit row(s).", changes, audit);
+}
+
 /* The serving thread: libmicrohttpd's epoll set in our own loop, so that after each round of
  * requests (MHD_run() serves every connection that is ready) the batch they made commits with one
  * fsync before any of them is answered. With one client this is one commit per request, as
@@ -603,6 +627,7 @@ static void *serve(void *userdata) {
                 s->resumed = 0;
                 (void) MHD_run(s->daemon);
                 hub_http_batch_finish(s);
+                prune(s);
                 /* A committed change answers every held feed request. */
                 feed_deadline = hub_http_feed_wake(s);
         }

@@ -50,6 +50,9 @@ enum {
         STMT_AUDIT_APPEND,
         STMT_HEAD,
         STMT_CHANGES_SINCE,
+        STMT_OLDEST,
+        STMT_PRUNE_CHANGES,
+        STMT_PRUNE_AUDIT,
         STMT_LAST_MODIFIED,
         _STMT_LIST_BASE,
         /* then per kind (User, Group), per ListCond: the page, then the count */

@@ -194,6 +194,10 @@ static const char *const statements[_STMT_MAX] = {
                 "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
                 " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
         [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
+        [STMT_OLDEST] = "SELECT coalesce(min(seq), 0) FROM changes",
+        /* Retention: never the head's row, which numbers the next change. */
+        [STMT_PRUNE_CHANGES] = "DELETE FROM changes WHERE time_usec < ?1 AND seq < (SELECT max(seq) FROM changes)",
+        [STMT_PRUNE_AUDIT] = "DELETE FROM audit WHERE time_usec < ?1",
         /* The feed: each resource changed after ?1 once, at its last change, in that order. */
         [STMT_CHANGES_SINCE] = "SELECT max(seq) AS last, kind, id FROM changes WHERE seq > ?1"
                                " GROUP BY kind, id ORDER BY last",
@@ -374,6 +378,47 @@ int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata
                         return r;
         }
         return r;
+}
+
+int hub_store_oldest(HubStore *s, int64_t *ret) {
+        if (!s || !ret)
+                return -EINVAL;
+        return hub_store_get_int(s, STMT_OLDEST, ret);
+}
+
+int hub_store_prune(HubStore *s, int64_t changes_before_usec, int64_t audit_before_usec, int64_t *ret_changes,
+                    int64_t *ret_audit) {
+        _cleanup_sql_tx_ ProvSqlTx tx = {};
+        const struct {
+                unsigned stmt;
+                int64_t before;
+                int64_t *ret;
+        } what[] = {
+                { STMT_PRUNE_CHANGES, changes_before_usec, ret_changes },
+                { STMT_PRUNE_AUDIT, audit_before_usec, ret_audit },
+        };
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = prov_sql_begin(s->sql, &tx);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(what); i++) {
+                _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+
+                *what[i].ret = 0;
+                if (what[i].before <= 0)
+                        continue;
+                r = stmt_int(s, what[i].stmt, what[i].before, &st);
+                if (r < 0)
+                        return r;
+                r = prov_sql_run(s->sql, st);
+                if (r < 0)
+                        return r;
+                *what[i].ret = sqlite3_changes(prov_sql_db(s->sql));
+        }
+        return prov_sql_commit(&tx);
 }
 
 int hub_store_read_begin(HubStore *s) {

@@ -157,6 +157,13 @@ int hub_store_batch_commit(HubStore *s);
 typedef int (*HubChangeFn)(int64_t seq, ProvHubKind kind, const char *id, void *userdata);
 int hub_store_changes(HubStore *s, int64_t since, HubChangeFn fn, void *userdata);
 
+/* The oldest change kept (0: none): a feed from before it cannot be answered. */
+int hub_store_oldest(HubStore *s, int64_t *ret);
+/* Retention: forgets the changes older than changes_before_usec (never the head's, which
+ * numbers the next) and the audit rows older than audit_before_usec (<= 0: keeps them all). */
+int hub_store_prune(HubStore *s, int64_t changes_before_usec, int64_t audit_before_usec, int64_t *ret_changes,
+                    int64_t *ret_audit);
+
 /* A read transaction: every read until hub_store_read_end() sees one committed state (the
  * snapshot's consistency, on a connection of its own). -EBUSY inside a batch or transaction. */
 int hub_store_read_begin(HubStore *s);

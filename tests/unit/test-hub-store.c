@@ -22,6 +22,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "hub-feed.h"
 #include "hub-store.h"
 #include "prov-util.h"
 
@@ -280,6 +281,44 @@ static void test_batch(void **state) {
         assert_int_equal(db_int(f, "SELECT count(*) FROM users WHERE modified_usec > "
                                    "(SELECT max(modified_usec) FROM users WHERE user_name != 'after')"), 1);
         cJSON_Delete(dup);
+}
+
+/* Retention: changes older than the cutoff go (never the head's, which numbers the next), the
+ * feed then refuses a since from before the oldest kept (410), and the audit goes only when told. */
+static void test_prune(void **state) {
+        Fixture *f = *state;
+        _cleanup_free_ char *a = create_user(f, "p-a", NULL), *b = create_user(f, "p-b", NULL),
+                            *c = create_user(f, "p-c", NULL);
+        int64_t changes = -1, audit = -1, oldest = -1;
+        ProvScimError err = {};
+        char *text = NULL;
+        size_t len = 0;
+
+        assert_int_equal(hub_store_prune(f->s, 0, 0, &changes, &audit), 0);
+        assert_int_equal(changes, 0);
+        assert_int_equal(audit, 0);
+        assert_int_equal(hub_feed_render(f->s, 0, 1000, BASE_URL, &text, &len, &err), 0);
+        free(text);
+
+        /* A cutoff after every change: all but the head's go; the audit stays. */
+        assert_int_equal(hub_store_prune(f->s, INT64_MAX, 0, &changes, &audit), 0);
+        assert_int_equal(changes, 2);
+        assert_int_equal(audit, 0);
+        assert_int_equal(head(f), 3);
+        assert_int_equal(hub_store_oldest(f->s, &oldest), 0);
+        assert_int_equal(oldest, 3);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 3);
+        err = (ProvScimError) {};
+        assert_int_equal(hub_feed_render(f->s, 1, 1000, BASE_URL, &text, &len, &err), -ESTALE);
+        assert_int_equal(err.status, 410);
+        assert_int_equal(hub_feed_render(f->s, 2, 1000, BASE_URL, &text, &len, &err), 0); /* the head's change is kept */
+        free(text);
+        /* The next change still gets the next number. */
+        _cleanup_free_ char *d = create_user(f, "p-d", NULL);
+        assert_int_equal(head(f), 4);
+        assert_int_equal(hub_store_prune(f->s, 0, INT64_MAX, &changes, &audit), 0);
+        assert_int_equal(audit, 4);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 0);
 }
 
 static int fn_noop(cJSON *resource, void *userdata, ProvScimError *err) {
@@ -889,6 +928,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_create_get, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unique, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
