@@ -1078,16 +1078,13 @@ static int audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, c
         return 0;
 }
 
-static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Columns *c, const char *json,
-                      int64_t usec, int64_t *ret_ref) {
-        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+/* The columns of STMT_*_INSERT and STMT_*_UPDATE after ?1: name, externalId, (a user's active,)
+ * the time and the stored JSON. */
+static int row_bind(HubStore *s, sqlite3_stmt *st, ProvHubKind kind, const Columns *c, const char *json,
+                    int64_t usec) {
         int r;
 
-        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, &st);
-        if (r < 0)
-                return r;
-        if ((r = prov_sql_bind_text(s->sql, st, 1, id)) < 0 ||
-            (r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
+        if ((r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
             (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
                 return r;
         if (kind == PROV_HUB_USER) {
@@ -1100,6 +1097,23 @@ static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Colum
                         return prov_sql_fail(s->sql, 0);
                 r = prov_sql_bind_text(s->sql, st, 5, json);
         }
+        if (r < 0)
+                return r;
+        return 0;
+}
+
+static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Columns *c, const char *json,
+                      int64_t usec, int64_t *ret_ref) {
+        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = prov_sql_stmt(s->sql, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, &st);
+        if (r < 0)
+                return r;
+        r = prov_sql_bind_text(s->sql, st, 1, id);
+        if (r < 0)
+                return r;
+        r = row_bind(s, st, kind, c, json, usec);
         if (r < 0)
                 return r;
         r = prov_sql_run(s->sql, st);
@@ -1119,19 +1133,7 @@ static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns 
                 return r;
         if (sqlite3_bind_int64(st, 1, ref) != SQLITE_OK)
                 return prov_sql_fail(s->sql, 0);
-        if ((r = prov_sql_bind_text(s->sql, st, 2, c->name)) < 0 ||
-            (r = prov_sql_bind_text(s->sql, st, 3, c->external_id)) < 0)
-                return r;
-        if (kind == PROV_HUB_USER) {
-                if (sqlite3_bind_int(st, 4, c->active) != SQLITE_OK ||
-                    sqlite3_bind_int64(st, 5, usec) != SQLITE_OK)
-                        return prov_sql_fail(s->sql, 0);
-                r = prov_sql_bind_text(s->sql, st, 6, json);
-        } else {
-                if (sqlite3_bind_int64(st, 4, usec) != SQLITE_OK)
-                        return prov_sql_fail(s->sql, 0);
-                r = prov_sql_bind_text(s->sql, st, 5, json);
-        }
+        r = row_bind(s, st, kind, c, json, usec);
         if (r < 0)
                 return r;
         return prov_sql_run(s->sql, st);
@@ -1150,10 +1152,43 @@ static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const Hub
         return hub_store_render_row(s, kind, &row, how, how ? how->with_members : true, ret);
 }
 
+/* The end of a create or modify inside tx: the member rows that changed (members NULL: none
+ * did), the change and its audit row (audit: the stored form after, which gets the member
+ * delta), the rendered resource for ret (when not NULL), and the commit. */
+static int write_finish(HubStore *s, ProvSqlTx *tx, const HubActor *who, ProvHubKind kind, const char *id,
+                        int64_t ref, const RefSet *old_members, const RefSet *members, const cJSON *before,
+                        cJSON *audit, int64_t usec, const HubRender *how, cJSON **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *rendered = NULL;
+        int r;
+
+        if (members) {
+                r = members_apply(s, ref, old_members, members);
+                if (r < 0)
+                        return r;
+                r = audit_add_member_delta(s, audit, old_members, members);
+                if (r < 0)
+                        return r;
+        }
+        r = record_change(s, who, kind, id, "upsert", before, audit, usec);
+        if (r < 0)
+                return r;
+        if (ret) {
+                r = render_by_id(s, kind, id, how, &rendered);
+                if (r < 0)
+                        return r;
+        }
+        r = prov_sql_commit(tx);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = TAKE_PTR(rendered);
+        return 0;
+}
+
 int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const HubActor *who,
                      const HubRender *how, cJSON **ret, ProvScimError *err) {
         _cleanup_sql_tx_ ProvSqlTx tx = {};
-        _cleanup_(cJSON_Deletep) cJSON *stored = NULL, *rendered = NULL, *audit = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *stored = NULL, *audit = NULL;
         _cleanup_(refset_done) RefSet members = {};
         _cleanup_free_ char *json = NULL;
         char id[37];
@@ -1193,32 +1228,12 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
         if (!audit)
                 return -ENOMEM;
         if (kind == PROV_HUB_GROUP) {
-                RefSet none = {};
-
                 r = refset_from_members(s, resource, id, NULL, &members);
                 if (r < 0)
                         return r;
-                r = members_apply(s, ref, &none, &members);
-                if (r < 0)
-                        return r;
-                r = audit_add_member_delta(s, audit, &none, &members);
-                if (r < 0)
-                        return r;
         }
-        r = record_change(s, who, kind, id, "upsert", NULL, audit, usec);
-        if (r < 0)
-                return r;
-        if (ret) {
-                r = render_by_id(s, kind, id, how, &rendered);
-                if (r < 0)
-                        return r;
-        }
-        r = prov_sql_commit(&tx);
-        if (r < 0)
-                return r;
-        if (ret)
-                *ret = TAKE_PTR(rendered);
-        return 0;
+        return write_finish(s, &tx, who, kind, id, ref, &(const RefSet) {}, kind == PROV_HUB_GROUP ? &members : NULL,
+                            NULL, audit, usec, how, ret);
 }
 
 /* If-Match: "*", or the current ETag (weak or not: clients echo what they got, some drop W/). */
@@ -1319,6 +1334,21 @@ static int guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON
         return prov_sql_run(s->sql, st);
 }
 
+/* The start of a change of one resource: its transaction (or savepoint), its row (404 for no such
+ * id, 412 for a failed If-Match) and its stored form. */
+static int change_begin(HubStore *s, ProvSqlTx *tx, ProvHubKind kind, const char *id, const char *if_match, Row *row,
+                        cJSON **ret_old, ProvScimError *err) {
+        int r;
+
+        r = prov_sql_begin(s->sql, tx);
+        if (r < 0)
+                return r;
+        r = row_for_change(s, kind, id, if_match, row, err);
+        if (r < 0)
+                return r;
+        return stored_parse(s, kind, row, ret_old);
+}
+
 int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, HubModifyFn fn,
                      void *userdata, const HubActor *who, const HubRender *how, cJSON **ret,
                      bool *ret_changed, ProvScimError *err) {
@@ -1337,13 +1367,7 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         if (!s || !hub_store_kind_valid(kind) || !id || !fn)
                 return -EINVAL;
 
-        r = prov_sql_begin(s->sql, &tx);
-        if (r < 0)
-                return r;
-        r = row_for_change(s, kind, id, if_match, &row, err);
-        if (r < 0)
-                return r;
-        r = stored_parse(s, kind, &row, &old);
+        r = change_begin(s, &tx, kind, id, if_match, &row, &old, err);
         if (r < 0)
                 return r;
         r = render_row_full(s, kind, &row, how, true, true, &cur);
@@ -1405,27 +1429,10 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
         audit = cJSON_Duplicate(new, true);
         if (!audit)
                 return -ENOMEM;
-        if (members_changed) {
-                r = members_apply(s, row.ref, &old_members, &new_members);
-                if (r < 0)
-                        return r;
-                r = audit_add_member_delta(s, audit, &old_members, &new_members);
-                if (r < 0)
-                        return r;
-        }
-        r = record_change(s, who, kind, id, "upsert", old, audit, usec);
+        r = write_finish(s, &tx, who, kind, id, row.ref, &old_members, members_changed ? &new_members : NULL, old, audit,
+                         usec, how, ret);
         if (r < 0)
                 return r;
-        if (ret) {
-                r = render_by_id(s, kind, id, how, &rendered);
-                if (r < 0)
-                        return r;
-        }
-        r = prov_sql_commit(&tx);
-        if (r < 0)
-                return r;
-        if (ret)
-                *ret = TAKE_PTR(rendered);
         if (ret_changed)
                 *ret_changed = true;
         return 0;
@@ -1513,13 +1520,7 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
         if (!s || !hub_store_kind_valid(kind) || !id)
                 return -EINVAL;
 
-        r = prov_sql_begin(s->sql, &tx);
-        if (r < 0)
-                return r;
-        r = row_for_change(s, kind, id, if_match, &row, err);
-        if (r < 0)
-                return r;
-        r = stored_parse(s, kind, &row, &old);
+        r = change_begin(s, &tx, kind, id, if_match, &row, &old, err);
         if (r < 0)
                 return r;
         usec = store_stamp(s);
