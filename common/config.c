@@ -35,7 +35,7 @@
 typedef enum ConfigType {
         CONFIG_STRING,          /* free text without control characters */
         CONFIG_PATH,            /* absolute path */
-        CONFIG_URL,             /* http:// or https:// URL, scheme checked after parsing */
+        CONFIG_URLS,            /* list of http:// or https:// URLs, scheme checked after parsing */
         CONFIG_CREDENTIAL,      /* systemd credential name */
         CONFIG_ATTRIBUTE,       /* SCIM attribute path */
         CONFIG_BOOL,
@@ -60,7 +60,8 @@ typedef struct ConfigKey {
 static const ConfigKey config_keys[] = {
         { "source",   "type",                CONFIG_SOURCE_TYPE,     F(source_type) },
         { "source",   "path",                CONFIG_PATH,            F(source_path), true },
-        { "source",   "url",                 CONFIG_URL,             F(url), true },
+        { "source",   "url",                 CONFIG_URLS,            F(urls) },
+        { "source",   "feed_wait",           CONFIG_UNSIGNED,        F(feed_wait_sec), false, 0, 300 },
         { "source",   "token_file",          CONFIG_PATH,            F(token_file), true },
         { "source",   "token_credential",    CONFIG_CREDENTIAL,      F(token_credential), true },
         { "source",   "ca_file",             CONFIG_PATH,            F(ca_file), true },
@@ -223,6 +224,16 @@ static bool valid_attribute(const char *s) {
         return true;
 }
 
+/* An http:// or https:// URL with a host; the scheme allowed is checked with the other keys. */
+static bool valid_url(const char *v) {
+        bool http = strncasecmp(v, "http://", 7) == 0;
+        bool https = strncasecmp(v, "https://", 8) == 0;
+
+        return (http || https) && strlen(v) <= CONFIG_VALUE_MAX && !strchr(v, ' ') && !strchr(v, '"') &&
+               !has_ascii_controls(v) && prov_valid_utf8(v, strlen(v)) && v[http ? 7 : 8] != '\0' &&
+               v[http ? 7 : 8] != '/';
+}
+
 static void drop_trailing_slashes(char *s) {
         size_t n = strlen(s);
 
@@ -271,7 +282,6 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
 
         case CONFIG_STRING:
         case CONFIG_PATH:
-        case CONFIG_URL:
         case CONFIG_CREDENTIAL:
         case CONFIG_ATTRIBUTE: {
                 _cleanup_free_ char *v = NULL;
@@ -290,16 +300,7 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                         drop_trailing_slashes(v);
                         if (!valid_abs_path(v))
                                 return parser_error(p, line, "'%s' must be an absolute path", key);
-                } else if (k->type == CONFIG_URL) {
-                        bool http = strncasecmp(v, "http://", 7) == 0;
-                        bool https = strncasecmp(v, "https://", 8) == 0;
-
-                        if ((!http && !https) || strlen(v) > CONFIG_VALUE_MAX || strchr(v, ' ') ||
-                            has_ascii_controls(v) || !prov_valid_utf8(v, strlen(v)) ||
-                            v[http ? 7 : 8] == '\0' || v[http ? 7 : 8] == '/')
-                                return parser_error(p, line, "'%s' must be an https:// URL with a host", key);
-                        drop_trailing_slashes(v);
-                } else if (k->type == CONFIG_CREDENTIAL) {
+                                } else if (k->type == CONFIG_CREDENTIAL) {
                         if (strlen(v) > 255 || strchr(v, '/') || streq(v, ".") || streq(v, "..") ||
                             has_ascii_controls(v))
                                 return parser_error(p, line, "'%s' is not a valid credential name", key);
@@ -334,7 +335,8 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                 return 0;
         }
 
-        case CONFIG_STRV: {
+        case CONFIG_STRV:
+        case CONFIG_URLS: {
                 _cleanup_(strv_freep) char **l = NULL;
 
                 r = parse_strv(value, &l);
@@ -342,9 +344,15 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                         return r;
                 if (r < 0)
                         return parser_error(p, line, "'%s' is not a valid list", key);
-                for (char **i = l; *i; i++)
+                for (char **i = l; *i; i++) {
                         if (has_ascii_controls(*i) || !prov_valid_utf8(*i, strlen(*i)))
                                 return parser_error(p, line, "'%s' contains an invalid item", key);
+                        if (k->type == CONFIG_URLS) {
+                                if (!valid_url(*i))
+                                        return parser_error(p, line, "'%s' must be an https:// URL with a host", key);
+                                drop_trailing_slashes(*i);
+                        }
+                }
                 /* An empty list means "unset": for allow_groups that is everyone. */
                 if (!l[0])
                         l = strv_free(l);
@@ -358,8 +366,10 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                         c->source_type = PROV_SOURCE_FILE;
                 else if (streq(value, "scim"))
                         c->source_type = PROV_SOURCE_SCIM;
+                else if (streq(value, "hub"))
+                        c->source_type = PROV_SOURCE_HUB;
                 else
-                        return parser_error(p, line, "'type' must be 'scim' or 'file', got '%.64s'", value);
+                        return parser_error(p, line, "'type' must be 'scim', 'hub' or 'file', got '%.64s'", value);
                 return 0;
 
         case CONFIG_MAX_DEPROVISION: {
@@ -392,13 +402,23 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
 static int config_validate(ConfigParser *p, ProvConfig *c) {
         if (c->source_type == PROV_SOURCE_FILE && !c->source_path)
                 return parser_error(p, key_line(p, "type"), "[source] type = file needs 'path'");
-        if (c->source_type == PROV_SOURCE_SCIM) {
-                if (!c->url)
-                        return parser_error(p, key_line(p, "type"), "[source] type = scim needs 'url'");
-                if (strncasecmp(c->url, "https://", 8) != 0 && !c->allow_insecure_http)
-                        return parser_error(p, key_line(p, "url"),
-                                            "'url' must use https:// (plain http needs allow_insecure_http = yes)");
+        if (c->source_type == PROV_SOURCE_SCIM || c->source_type == PROV_SOURCE_HUB) {
+                const char *what = c->source_type == PROV_SOURCE_HUB ? "hub" : "scim";
+
+                if (!c->urls)
+                        return parser_error(p, key_line(p, "type"), "[source] type = %s needs 'url'", what);
+                /* Several URLs are replicas of one hub; a SCIM source is one service. */
+                if (c->source_type == PROV_SOURCE_SCIM && c->urls[1])
+                        return parser_error(p, key_line(p, "url"), "[source] type = scim takes one 'url'");
+                for (char **u = c->urls; *u; u++)
+                        if (strncasecmp(*u, "https://", 8) != 0 && !c->allow_insecure_http)
+                                return parser_error(p, key_line(p, "url"),
+                                                    "'url' must use https:// (plain http needs allow_insecure_http = yes)");
         }
+        free(c->url);
+        c->url = c->urls ? strdup(c->urls[0]) : NULL;
+        if (c->urls && !c->url)
+                return -ENOMEM;
         if (c->token_file && c->token_credential)
                 return parser_error(p, key_line(p, "token_credential"),
                                     "'token_file' and 'token_credential' are mutually exclusive");
@@ -488,6 +508,7 @@ int prov_config_new(ProvConfig **ret) {
         *c = (ProvConfig) {
                 .source_type = PROV_SOURCE_SCIM,
                 .timeout_sec = 30,
+                .feed_wait_sec = 30,
                 .interval_sec = 30,
                 .full_interval_sec = 3600,
                 .overlap_sec = 60,
@@ -563,6 +584,7 @@ ProvConfig *prov_config_free(ProvConfig *c) {
 
         free(c->source_path);
         free(c->url);
+        strv_free(c->urls);
         free(c->token_file);
         free(c->token_credential);
         free(c->ca_file);

@@ -16,13 +16,17 @@
 typedef enum ProvSourceType {
         PROV_SOURCE_FILE,
         PROV_SOURCE_SCIM,
+        PROV_SOURCE_HUB,
 } ProvSourceType;
 
 typedef struct ProvConfig {
         /* [source] */
-        ProvSourceType source_type;     /* type = file|scim; default scim */
+        ProvSourceType source_type;     /* type = file|scim|hub; default scim */
         char *source_path;              /* path: directory JSON file (type = file) */
-        char *url;                      /* url: SCIM base URL (type = scim) */
+        char **urls;                    /* url: SCIM base URL (type = scim, exactly one), or the hub's
+                                         * base URLs (type = hub, tried in turn); NULL-terminated */
+        char *url;                      /* urls[0], or NULL: the one a message names */
+        unsigned feed_wait_sec;         /* feed_wait: 30, seconds the hub may hold a feed request */
         char *token_file;               /* token_file: bearer token file, or NULL */
         char *token_credential;         /* token_credential: systemd credential name, or NULL */
         char *ca_file;                  /* ca_file: PEM bundle, or NULL = system store */

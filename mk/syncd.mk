@@ -3,7 +3,7 @@ syncd_libsyncd_la_SOURCES += \
 	syncd/log.h syncd/log.c \
 	syncd/local.h syncd/local.c \
 	syncd/sync.h syncd/sync-internal.h syncd/sync.c \
-	syncd/sync-map.c syncd/sync-apply.c syncd/sync-export.c \
+	syncd/sync-map.c syncd/sync-apply.c syncd/sync-export.c syncd/sync-hub.c \
 	syncd/daemon.h syncd/daemon.c \
 	syncd/refresh.h syncd/refresh.c
 

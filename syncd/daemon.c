@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/random.h>
@@ -15,6 +16,10 @@
 #define USEC_PER_SEC 1000000ULL
 /* Retry-After is honoured up to this long; a server asking for more is treated as down. */
 #define RETRY_AFTER_MAX_USEC (3600ULL * USEC_PER_SEC)
+/* The hub's feed after failures: backoff up to this long (its feed_wait is not an interval). */
+#define HUB_BACKOFF_MAX_USEC (60ULL * USEC_PER_SEC)
+/* After a feed request gave way to the event loop: ask again this soon. */
+#define HUB_YIELD_USEC (50ULL * 1000)
 
 struct ProvDaemon {
         char *config_path;
@@ -72,7 +77,9 @@ static void notify_status(ProvDaemon *d) {
 /* Waits after a failure: 1 s, 2 s, 4 s ... up to the interval, with up to a second of jitter so
  * that a fleet of hosts does not hit the identity provider in step. */
 static uint64_t backoff_usec(const ProvDaemon *d) {
-        uint64_t cap = (uint64_t) d->config->interval_sec * USEC_PER_SEC, base, jitter = 0;
+        uint64_t cap = d->config->source_type == PROV_SOURCE_HUB ? HUB_BACKOFF_MAX_USEC
+                                                                  : (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+        uint64_t base, jitter = 0;
         unsigned shift = d->failures > 20 ? 20 : d->failures;
 
         base = (USEC_PER_SEC << shift) / 2;
@@ -82,16 +89,54 @@ static uint64_t backoff_usec(const ProvDaemon *d) {
         return base < cap ? base : cap;
 }
 
-static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
+/* Whether the event loop has something to dispatch (a signal, a D-Bus call, a refresh request):
+ * a held feed request gives way to it (see hub_sync()). */
+static bool loop_has_work(void *userdata) {
+        ProvDaemon *d = userdata;
+        struct pollfd p = { .fd = sd_event_get_fd(d->event), .events = POLLIN };
+
+        return p.fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* The hub's feed is one request at a time that the hub holds up to feed_wait seconds. It runs
+ * in this thread, inside the timer's dispatch, like every other sync: the store, the snapshot
+ * and enforcement stay single-threaded. What keeps the daemon responsive meanwhile is that the
+ * request is given up as soon as the event loop has work (curl's progress callback polls the
+ * loop's fd about once a second): SIGTERM stops the daemon within a second or so, a D-Bus call
+ * or SIGHUP is served, and the next request (nothing was applied) is sent when the loop is idle
+ * again: the timer runs at idle priority. Only the timer's polls wait: a sync someone asks for
+ * (D-Bus, SIGUSR1) polls with wait 0. */
+static int hub_sync(ProvDaemon *d, bool snapshot, bool hold, uint64_t *ret_retry_after) {
+        return prov_sync_run_hub(d->config, d->store_path, snapshot, hold ? d->config->feed_wait_sec : 0,
+                                 hold ? loop_has_work : NULL, d, &d->last, ret_retry_after);
+}
+
+/* One sync; hold: the timer's, which lets the hub hold its feed request. */
+static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResult *ret) {
         uint64_t mono = now_usec(CLOCK_MONOTONIC), retry_after = 0, delay;
+        bool hub = d->config->source_type == PROV_SOURCE_HUB;
         int r;
 
-        if (!full && (d->last_full_mono == 0 || d->delta_unsupported ||
-                      mono - d->last_full_mono >= (uint64_t) d->config->full_interval_sec * USEC_PER_SEC))
+        /* The hub's feed misses nothing: no periodic full scan, a snapshot only when asked. */
+        if (!hub && !full && (d->last_full_mono == 0 || d->delta_unsupported ||
+                              mono - d->last_full_mono >= (uint64_t) d->config->full_interval_sec * USEC_PER_SEC))
                 full = true;
 
-        r = prov_sync_run(d->config, d->store_path, full, &d->last, &retry_after);
-        if (r == -EOPNOTSUPP && !full) {
+        if (hub) {
+                ProvActionResult previous = d->last;
+
+                r = hub_sync(d, full, hold, &retry_after);
+                if (r == -ECANCELED) {
+                        /* Given way to the event loop: not a failure, nothing to report. */
+                        d->last = previous;
+                        if (ret)
+                                *ret = d->last;
+                        (void) schedule(d, HUB_YIELD_USEC);
+                        return 0;
+                }
+        } else
+                r = prov_sync_run(d->config, d->store_path, full, &d->last, &retry_after);
+        if (r == -EOPNOTSUPP && !full && !hub) {
                 log_notice("The source cannot filter by meta.lastModified: every sync is a full scan from now on.");
                 d->delta_unsupported = true;
                 full = true;
@@ -102,7 +147,8 @@ static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
                 d->last_sync_usec = now_usec(CLOCK_REALTIME);
                 if (full)
                         d->last_full_mono = mono;
-                delay = (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+                /* The hub holds the next request itself: send it at once. */
+                delay = hub ? 0 : (uint64_t) d->config->interval_sec * USEC_PER_SEC;
         } else {
                 d->failures++;
                 delay = backoff_usec(d);
@@ -134,17 +180,29 @@ static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
         return r;
 }
 
+static int daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
+        return daemon_sync_full(d, full, false, ret);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        daemon_sync(userdata, false, NULL);
+        daemon_sync_full(userdata, false, true, NULL);
         return 0;
 }
 
 static int schedule(ProvDaemon *d, uint64_t delay_usec) {
         int r;
 
-        if (!d->timer)
-                return sd_event_add_time_relative(d->event, &d->timer, CLOCK_MONOTONIC, delay_usec, 0, on_timer, d);
-        r = sd_event_source_set_time_relative(d->timer, delay_usec);
+        if (!d->timer) {
+                r = sd_event_add_time_relative(d->event, &d->timer, CLOCK_MONOTONIC, delay_usec, 0, on_timer, d);
+                /* The hub's held request runs when nothing else waits (see hub_sync()). */
+                if (r >= 0 && d->config->source_type == PROV_SOURCE_HUB)
+                        r = sd_event_source_set_priority(d->timer, SD_EVENT_PRIORITY_IDLE);
+                return r;
+        }
+        r = sd_event_source_set_priority(d->timer, d->config->source_type == PROV_SOURCE_HUB ? SD_EVENT_PRIORITY_IDLE
+                                                                                             : SD_EVENT_PRIORITY_NORMAL);
+        if (r >= 0)
+                r = sd_event_source_set_time_relative(d->timer, delay_usec);
         if (r >= 0)
                 r = sd_event_source_set_enabled(d->timer, SD_EVENT_ONESHOT);
         return r;
@@ -376,8 +434,9 @@ int prov_daemon_main(const char *config_path) {
         (void) prov_refresh_new(d, &d->refresh);
 
         /* The first sync runs before READY=1, so that a unit ordered after ours finds a
-         * published snapshot. */
-        daemon_sync(d, true, NULL);
+         * published snapshot. The hub's follows on from the seq the store holds (a snapshot
+         * when it holds none). */
+        daemon_sync(d, d->config->source_type != PROV_SOURCE_HUB, NULL);
         r = sd_event_loop(d->event);
         if (r < 0)
                 log_error_errno(r, "Event loop failed: %m");

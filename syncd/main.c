@@ -128,7 +128,9 @@ static int run_once(void) {
                 log_oom();
                 return EXIT_FAILURE;
         }
-        r = prov_sync_run(config, store_path, !arg_delta, &res, NULL);
+        /* The hub's feed has no "full" poll: --once follows it from the stored seq (one poll that
+         * does not wait), reading the snapshot only when there is none. */
+        r = prov_sync_run(config, store_path, !arg_delta && config->source_type != PROV_SOURCE_HUB, &res, NULL);
         prov_config_free(config);
         if (r < 0)
                 return EXIT_SYNC_FAILED;

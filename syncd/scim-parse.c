@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <assert.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1112,40 +1113,46 @@ static const char *raw_id(const cJSON *res) {
         return NULL;
 }
 
-/* Parses an array of resources into b. A resource without a readable id is a reject; one with
- * an id is kept, and when it is unservable it is a reject as well, with the same reason. */
+/* Parses one resource into b. A resource without a readable id is a reject; one with an id is
+ * kept, and when it is unservable it is a reject as well, with the same reason. */
+static int parse_resource(ProvScimBatch *b, const cJSON *res, bool groups, const Limits *l) {
+        _cleanup_free_ char *reason = NULL;
+        const char *kind = groups ? "group" : "user", *id = NULL, *unservable = NULL;
+        int r;
+
+        if (groups) {
+                r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
+                if (r < 0)
+                        return r;
+                r = group_from_json(res, l, &b->arena, b, &b->groups[b->n_groups], &reason);
+                if (r >= 0) {
+                        id = b->groups[b->n_groups].id;
+                        unservable = b->groups[b->n_groups++].unservable;
+                }
+        } else {
+                r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
+                if (r < 0)
+                        return r;
+                r = user_from_json(res, l, &b->arena, &b->users[b->n_users], &reason);
+                if (r >= 0) {
+                        id = b->users[b->n_users].id;
+                        unservable = b->users[b->n_users++].unservable;
+                }
+        }
+        if (r == -EBADMSG)
+                return add_reject(b, kind, raw_id(res), reason);
+        if (r >= 0 && unservable)
+                return add_reject(b, kind, id, unservable);
+        return r;
+}
+
+/* Parses an array of resources into b, each with parse_resource(). */
 static int parse_resources(ProvScimBatch *b, const cJSON *array, bool groups, const Limits *l) {
-        const char *kind = groups ? "group" : "user";
         const cJSON *res;
         int r;
 
         cJSON_ArrayForEach(res, array) {
-                _cleanup_free_ char *reason = NULL;
-                const char *id = NULL, *unservable = NULL;
-
-                if (groups) {
-                        r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
-                        if (r < 0)
-                                return r;
-                        r = group_from_json(res, l, &b->arena, b, &b->groups[b->n_groups], &reason);
-                        if (r >= 0) {
-                                id = b->groups[b->n_groups].id;
-                                unservable = b->groups[b->n_groups++].unservable;
-                        }
-                } else {
-                        r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
-                        if (r < 0)
-                                return r;
-                        r = user_from_json(res, l, &b->arena, &b->users[b->n_users], &reason);
-                        if (r >= 0) {
-                                id = b->users[b->n_users].id;
-                                unservable = b->users[b->n_users++].unservable;
-                        }
-                }
-                if (r == -EBADMSG)
-                        r = add_reject(b, kind, raw_id(res), reason);
-                else if (r >= 0 && unservable)
-                        r = add_reject(b, kind, id, unservable);
+                r = parse_resource(b, res, groups, l);
                 if (r < 0)
                         return r;
         }
@@ -1297,19 +1304,11 @@ static int parse_list_object(ProvScimBatch *b, const cJSON *obj, bool groups, bo
         return parse_resources(b, resources, groups, l);
 }
 
-int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret) {
+/* The "Users" and "Groups" of a directory document (a file, the hub's snapshot) into a new batch. */
+static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch **ret) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
-        _cleanup_(json_tree_done) JsonTree tree = {};
-        cJSON *root = NULL;
-        Limits l = limits_from(opts);
         int r;
 
-        if (!ret)
-                return -EINVAL;
-
-        r = parse_document(json, len, &l, &tree, &root);
-        if (r < 0)
-                return r;
         if (!cJSON_IsObject(root))
                 return -EBADMSG;
 
@@ -1329,12 +1328,12 @@ int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseO
                 if (r == 0)
                         continue;
                 if (cJSON_IsArray(v))
-                        r = parse_resources(b, v, groups, &l);
+                        r = parse_resources(b, v, groups, l);
                 else if (cJSON_IsObject(v)) {
                         /* The list fields of a file are meaningless: parse into a scratch batch
                          * sharing our arrays and arena, then keep only those. */
                         part = *b;
-                        r = parse_list_object(&part, v, groups, false, &l);
+                        r = parse_list_object(&part, v, groups, false, l);
                         free(part.next_cursor);
                         part.next_cursor = NULL;
                         part.total_results = b->total_results;
@@ -1357,6 +1356,239 @@ int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseO
                 return r;
 
         *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret) {
+        _cleanup_(json_tree_done) JsonTree tree = {};
+        cJSON *root = NULL;
+        Limits l = limits_from(opts);
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+
+        r = parse_document(json, len, &l, &tree, &root);
+        if (r < 0)
+                return r;
+        return directory_from_root(root, &l, ret);
+}
+
+/* --- the hub's feed and snapshot (provision-hub, GET /v1/feed and /v1/snapshot) ------------ */
+
+/* A "seq": an integer 0..2^53 (what a JSON number holds exactly). */
+static int hub_seq(const cJSON *obj, int64_t *ret) {
+        const cJSON *v = NULL;
+        int64_t seq;
+
+        if (json_get(obj, "seq", &v) <= 0 || !cJSON_IsNumber(v) || json_to_int64(v, &seq) < 0 || seq < 0)
+                return -EBADMSG;
+        *ret = seq;
+        return 0;
+}
+
+int prov_scim_parse_hub_snapshot(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t *ret_seq,
+                                 ProvScimBatch **ret) {
+        _cleanup_(json_tree_done) JsonTree tree = {};
+        cJSON *root = NULL;
+        Limits l = limits_from(opts);
+        int64_t seq;
+        int r;
+
+        if (!ret || !ret_seq)
+                return -EINVAL;
+
+        /* One parse of what may be 100 MB: the seq is read from the same tree as the resources. */
+        r = parse_document(json, len, &l, &tree, &root);
+        if (r < 0)
+                return r;
+        if (hub_seq(root, &seq) < 0)
+                return -EBADMSG;
+        r = directory_from_root(root, &l, ret);
+        if (r < 0)
+                return r;
+        *ret_seq = seq;
+        return 0;
+}
+
+/* One event of a feed answer, checked. */
+typedef struct HubEvent {
+        int64_t seq;
+        const char *id;
+        const cJSON *resource; /* NULL: a delete */
+        bool group;
+        bool last;             /* the last event of its resource in the answer: the one that counts */
+} HubEvent;
+
+static int hub_event_cmp(const void *a, const void *b) {
+        const HubEvent *x = *(const HubEvent *const *) a, *y = *(const HubEvent *const *) b;
+        int c = x->group - y->group;
+
+        if (c == 0)
+                c = strcmp(x->id, y->id);
+        return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* The reason a feed answer is refused, for the caller's log (ret_error may be NULL). Returns
+ * -EBADMSG. */
+_printf_(2, 3)
+static int hub_fail(char **ret_error, const char *fmt, ...) {
+        va_list ap;
+
+        if (!ret_error)
+                return -EBADMSG;
+        free(*ret_error);
+        va_start(ap, fmt);
+        if (vasprintf(ret_error, fmt, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return -EBADMSG;
+}
+
+/* Checks one event against its predecessor; fills *e with pointers into the tree. */
+static int hub_event(const cJSON *ev, size_t i, int64_t prev, int64_t head, HubEvent *e, char **ret_error) {
+        const cJSON *op = NULL, *type = NULL, *res = NULL;
+        const char *id = NULL;
+        char *why = NULL;
+        bool upsert;
+
+        if (!cJSON_IsObject(ev))
+                return hub_fail(ret_error, "events[%zu]: not an object", i);
+        if (hub_seq(ev, &e->seq) < 0)
+                return hub_fail(ret_error, "events[%zu]: 'seq' missing or not a non-negative integer", i);
+        if (e->seq <= prev || e->seq > head)
+                return hub_fail(ret_error, "events[%zu]: seq %" PRIi64 " is not after %" PRIi64 " and at most the answer's %" PRIi64,
+                                i, e->seq, prev, head);
+        if (json_get(ev, "op", &op) <= 0 || !cJSON_IsString(op) ||
+            (!streq(op->valuestring, "upsert") && !streq(op->valuestring, "delete")))
+                return hub_fail(ret_error, "events[%zu]: 'op' must be \"upsert\" or \"delete\"", i);
+        upsert = streq(op->valuestring, "upsert");
+        if (json_get(ev, "resourceType", &type) <= 0 || !cJSON_IsString(type) ||
+            (!streq(type->valuestring, "User") && !streq(type->valuestring, "Group")))
+                return hub_fail(ret_error, "events[%zu]: 'resourceType' must be \"User\" or \"Group\"", i);
+        e->group = streq(type->valuestring, "Group");
+        if (get_string_ref(ev, "id", true, SCIM_ID_MAX, &id, &why) < 0) {
+                _cleanup_free_ char *w = why;
+                return hub_fail(ret_error, "events[%zu]: %s", i, w ?: "bad 'id'");
+        }
+        e->id = id;
+        if (json_get(ev, "resource", &res) < 0)
+                return hub_fail(ret_error, "events[%zu]: 'resource' given twice", i);
+        if (upsert) {
+                const char *rid = cJSON_IsObject(res) ? raw_id(res) : NULL;
+
+                if (!rid || !streq(rid, id))
+                        return hub_fail(ret_error, "events[%zu]: an upsert needs the resource with id '%.64s'", i, id);
+                e->resource = res;
+        } else
+                e->resource = NULL;
+        return 0;
+}
+
+ProvHubFeed *prov_hub_feed_free(ProvHubFeed *f) {
+        if (!f)
+                return NULL;
+        prov_scim_batch_free(f->batch);
+        free(f->gone_users);
+        free(f->gone_groups);
+        free(f);
+        return NULL;
+}
+
+int prov_scim_parse_hub_feed(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t since,
+                             ProvHubFeed **ret, char **ret_error) {
+        _cleanup_(json_tree_done) JsonTree tree = {};
+        _cleanup_(prov_hub_feed_freep) ProvHubFeed *f = NULL;
+        _cleanup_free_ HubEvent *events = NULL;
+        _cleanup_free_ HubEvent **order = NULL;
+        const cJSON *root = NULL, *list = NULL, *ev;
+        Limits l = limits_from(opts);
+        size_t n = 0, i = 0;
+        int64_t prev = since;
+        int r;
+
+        if (!ret || since < 0)
+                return -EINVAL;
+
+        r = parse_document(json, len, &l, &tree, (cJSON **) &root);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return hub_fail(ret_error, "not a JSON document of at most %zu bytes", l.max_bytes);
+        if (!cJSON_IsObject(root))
+                return hub_fail(ret_error, "not a JSON object");
+
+        f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        f->batch = calloc(1, sizeof(*f->batch));
+        if (!f->batch)
+                return -ENOMEM;
+        f->batch->start_index = 1;
+
+        if (hub_seq(root, &f->seq) < 0)
+                return hub_fail(ret_error, "'seq' missing or not a non-negative integer");
+        /* The host's seq never goes back: an answer behind what it asked for is not this hub's
+         * history (the hub answers 410 when it lost it). */
+        if (f->seq < since)
+                return hub_fail(ret_error, "'seq' %" PRIi64 " is behind since=%" PRIi64, f->seq, since);
+        if (json_get(root, "events", &list) <= 0 || !cJSON_IsArray(list))
+                return hub_fail(ret_error, "'events' missing or not an array");
+        n = (size_t) cJSON_GetArraySize(list);
+        if (n > PROV_HUB_FEED_MAX_EVENTS)
+                return hub_fail(ret_error, "%zu events, more than %d", n, PROV_HUB_FEED_MAX_EVENTS);
+        if (n > 0 && (uint64_t) n > (uint64_t) (f->seq - since))
+                return hub_fail(ret_error, "%zu events between seq %" PRIi64 " and %" PRIi64, n, since, f->seq);
+
+        events = calloc(n + 1, sizeof(HubEvent));
+        order = calloc(n + 1, sizeof(HubEvent *));
+        if (!events || !order)
+                return -ENOMEM;
+        /* Everything is checked before anything is kept: a malformed answer applies nothing. */
+        cJSON_ArrayForEach(ev, list) {
+                r = hub_event(ev, i, prev, f->seq, &events[i], ret_error);
+                if (r < 0)
+                        return r;
+                prev = events[i].seq;
+                order[i] = &events[i];
+                i++;
+        }
+
+        /* Events of one resource collapse into its last: its resource is the state at the hub
+         * when the answer was made, and a delete after an upsert is a delete. */
+        qsort(order, n, sizeof(HubEvent *), hub_event_cmp);
+        for (i = 0; i < n; i++)
+                order[i]->last = i + 1 == n || order[i + 1]->group != order[i]->group ||
+                                 !streq(order[i + 1]->id, order[i]->id);
+
+        f->gone_users = calloc(n + 1, sizeof(char *));
+        f->gone_groups = calloc(n + 1, sizeof(char *));
+        if (!f->gone_users || !f->gone_groups)
+                return -ENOMEM;
+        /* In the order of the answer. */
+        for (i = 0; i < n; i++) {
+                const HubEvent *e = &events[i];
+
+                if (!e->last)
+                        continue;
+                if (e->resource)
+                        r = parse_resource(f->batch, e->resource, e->group, &l);
+                else {
+                        const char *id = prov_arena_strdup(&f->batch->arena, e->id);
+
+                        if (!id)
+                                return -ENOMEM;
+                        if (e->group)
+                                f->gone_groups[f->n_gone_groups++] = id;
+                        else
+                                f->gone_users[f->n_gone_users++] = id;
+                        r = 0;
+                }
+                if (r < 0)
+                        return r;
+        }
+        f->n_events = n;
+        *ret = TAKE_PTR(f);
         return 0;
 }
 

@@ -143,6 +143,39 @@ typedef struct ProvScimParseOptions {
  * ListResponse object; keys case-insensitive; either may be missing (= empty). */
 int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret);
 
+/* The hub's GET /v1/snapshot: {"seq": N, "Users": [...], "Groups": [...]}, read as a directory,
+ * and its seq (an integer 0..2^53) in *ret_seq. -EBADMSG as for a directory, or without seq. */
+int prov_scim_parse_hub_snapshot(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t *ret_seq,
+                                 ProvScimBatch **ret);
+
+/* An answer of the hub's GET /v1/feed?since=S: {"seq": H, "events": [{"seq": n, "op":
+ * "upsert"|"delete", "resourceType": "User"|"Group", "id": "...", "resource": {...}}]}. */
+typedef struct ProvHubFeed {
+        int64_t seq;                    /* H: what the host has applied once this answer is */
+        size_t n_events;
+        /* The upserted resources, parsed like any other source's (rejects included): for each
+         * resource, the last of its events in the answer counts, in the answer's order. */
+        ProvScimBatch *batch;
+        /* SCIM ids of the deleted users and groups (strings in batch->arena), NULL-terminated. */
+        const char **gone_users;
+        size_t n_gone_users;
+        const char **gone_groups;
+        size_t n_gone_groups;
+} ProvHubFeed;
+
+#define PROV_HUB_FEED_MAX_EVENTS 1000000
+
+/* Parses and checks a whole feed answer before anything is kept: H >= since (a seq never goes
+ * back), at most PROV_HUB_FEED_MAX_EVENTS events, their seqs strictly increasing in (since, H],
+ * each with a known op and resourceType and a readable id, an upsert with its resource of the
+ * same id. Any violation is -EBADMSG with a malloc'ed one-line reason in *ret_error (when
+ * ret_error is not NULL): the caller applies nothing and keeps its seq. A bad resource in a
+ * well-formed event is a reject, as everywhere else. */
+int prov_scim_parse_hub_feed(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t since,
+                             ProvHubFeed **ret, char **ret_error);
+ProvHubFeed *prov_hub_feed_free(ProvHubFeed *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ProvHubFeed *, prov_hub_feed_free);
+
 /* One ListResponse page of GET /Users (groups = false) or /Groups (groups = true). schemas
  * must contain the ListResponse URN; Resources may be absent only when totalResults is 0. */
 int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,

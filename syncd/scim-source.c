@@ -53,6 +53,7 @@ struct ProvScimClient {
         ProvScimStats stats;            /* counters of the current fetch */
         uint64_t deadline;              /* CLOCK_MONOTONIC µs no request may run past; 0 = none
                                          * (prov_scim_fetch_user()) */
+        long timeout;                   /* the configured timeout, seconds */
 };
 
 /* A response body, growing up to max bytes; always NUL terminated for the debug log. */
@@ -456,6 +457,7 @@ int prov_scim_client_new(const ProvConfig *config, ProvScimClient **ret) {
                 return -ENOMEM;
 
         timeout = config->timeout_sec > 0 ? (long) config->timeout_sec : 30;
+        c->timeout = timeout;
 #if LIBCURL_VERSION_NUM >= 0x075500
         const char *protocols = config->allow_insecure_http ? "http,https" : "https";
         if (curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, protocols) != CURLE_OK ||
@@ -538,6 +540,8 @@ static int curl_to_errno(CURLcode code, const Body *b) {
                 return -EHOSTUNREACH;
         case CURLE_UNSUPPORTED_PROTOCOL:
                 return -EPROTONOSUPPORT;
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
         default:
                 return -EIO;
         }
@@ -596,6 +600,76 @@ static int scim_get(ProvScimClient *c, const char *path, const char *query, Body
         }
         *ret_status = status;
         return 0;
+}
+
+typedef struct Interrupt {
+        bool (*interrupted)(void *userdata);
+        void *userdata;
+} Interrupt;
+
+/* curl calls this about once a second while a request runs: a non-zero answer ends it
+ * (CURLE_ABORTED_BY_CALLBACK). */
+static int interrupt_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+        const Interrupt *i = clientp;
+
+        (void) dltotal, (void) dlnow, (void) ultotal, (void) ulnow;
+        return i->interrupted(i->userdata) ? 1 : 0;
+}
+
+int prov_scim_client_get_raw(ProvScimClient *c, const char *path_query, const char *extra_header, unsigned timeout_sec,
+                             bool (*interrupted)(void *userdata), void *userdata, char **ret_body, size_t *ret_len,
+                             long *ret_status) {
+        struct curl_slist *headers = NULL;
+        Interrupt intr = { interrupted, userdata };
+        Body body = {};
+        long status = 0;
+        int r = -ENOMEM;
+
+        if (!c || !path_query || !ret_body || !ret_len || !ret_status)
+                return -EINVAL;
+
+        /* This request's headers: the client's (Accept, Authorization) and the extra one. */
+        for (struct curl_slist *i = c->headers; i; i = i->next) {
+                struct curl_slist *l = curl_slist_append(headers, i->data);
+                if (!l)
+                        goto finish;
+                headers = l;
+        }
+        if (extra_header) {
+                struct curl_slist *l = curl_slist_append(headers, extra_header);
+                if (!l)
+                        goto finish;
+                headers = l;
+        }
+        r = -EIO;
+        if (curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK ||
+            (timeout_sec > 0 && curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, (long) timeout_sec) != CURLE_OK) ||
+            (interrupted && (curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, interrupt_cb) != CURLE_OK ||
+                             curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, &intr) != CURLE_OK ||
+                             curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)))
+                goto finish;
+
+        r = scim_get(c, path_query, NULL, &body, &status);
+        if (r >= 0 && (status == 429 || status == 503))
+                record_retry_after(c);
+        if (r >= 0 && !body.data) {
+                body.data = strdup("");
+                if (!body.data)
+                        r = -ENOMEM;
+        }
+        if (r >= 0) {
+                *ret_len = body.len;
+                *ret_body = TAKE_PTR(body.data);
+                *ret_status = status;
+        }
+finish:
+        /* Back to what every other request of this client sends. */
+        (void) curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+        (void) curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout);
+        (void) curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 1L);
+        wipe_headers(headers);
+        body_done(&body);
+        return r;
 }
 
 /* Maps a non-2xx status to an errno, records Retry-After, and logs the SCIM error detail at

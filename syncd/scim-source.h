@@ -112,6 +112,18 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
  * -EBADMSG), or another negative errno: then the caller must not deprovision. */
 int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user);
 
+/* One GET of base + path_query (a path with its query, e.g. "/v1/feed?since=3") with this
+ * client's token, TLS, proxy and body limits, for the hub's feed (sync-hub.c): extra_header
+ * (or NULL) is sent beside Accept and Authorization; timeout_sec (0 = the configured timeout)
+ * bounds this request alone. When interrupted is not NULL, it is asked about once a second
+ * while the request runs and ends it with -ECANCELED when it returns true. Returns 0 with the
+ * HTTP status and the body (malloc'ed, NUL-terminated, "" when empty) whatever the status, or
+ * a negative errno of a transport failure as listed above. A 429/503 records its Retry-After
+ * (prov_scim_client_retry_after()); nothing is waited out here. */
+int prov_scim_client_get_raw(ProvScimClient *c, const char *path_query, const char *extra_header, unsigned timeout_sec,
+                             bool (*interrupted)(void *userdata), void *userdata, char **ret_body, size_t *ret_len,
+                             long *ret_status);
+
 /* When the server last asked us to wait (429/503 with Retry-After in seconds or as an HTTP date),
  * as a CLOCK_MONOTONIC time in µs; 0 if it never did. A later successful request does not clear
  * it: the caller compares it with now. */

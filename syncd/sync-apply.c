@@ -329,6 +329,33 @@ static int deprovision(SyncRun *run, const Leaver *l, const char *detail) {
         return 0;
 }
 
+/* The accounts a delta names as deleted at the source (the hub's feed): deprovisioned by the
+ * same deprovision() as the leavers of a full scan. One the batch brings back is not gone. The
+ * mass-deprovision guard is the hub's here: its deletes come one by one, as its IdPs send them. */
+static int apply_deleted_users(SyncRun *run) {
+        int r;
+
+        for (size_t i = 0; i < run->opts->n_gone_users; i++) {
+                _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+                const char *id = run->opts->gone_users[i];
+
+                if (sync_find_user(run, id))
+                        continue;
+                r = prov_store_user_get(run->store, id, &u);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                if (u.state == PROV_STATE_DEPROVISIONED)
+                        continue;
+                r = deprovision(run, &(Leaver) { u.scim_id, u.name, u.uid, u.state, u.state_changed_usec, false },
+                                "deleted at the source");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int sync_apply_leavers(SyncRun *run) {
         const ProvConfig *c = run->config;
         ProvSyncResult *res = run->result;
@@ -336,8 +363,10 @@ int sync_apply_leavers(SyncRun *run) {
         size_t n_leavers = 0, n_gone = 0;
         int r;
 
+        /* A delta cannot tell who is gone: only full scans deprovision, and deltas that name
+         * their deletions. */
         if (run->opts->delta)
-                return 0; /* a delta cannot tell who is gone: only full scans deprovision */
+                return apply_deleted_users(run);
 
         /* The accounts the sync started from: the ones missing from the scan were not touched
          * by sync_apply_users(). */
@@ -590,6 +619,26 @@ finish:
         return r;
 }
 
+/* A stored group gone from the source: its members lose it at once (demotion), its gid stays
+ * in the ledger. */
+static int remove_group(SyncRun *run, const ProvGroupRecord *sg) {
+        RefList had = {};
+        int r;
+
+        r = prov_store_member_refs_foreach(run->store, sg->scim_id, ref_list_add, &had);
+        for (size_t m = 0; r >= 0 && m < had.n; m++)
+                r = member_removed(run, had.refs[m], sg->name);
+        free(had.refs);
+        if (r >= 0)
+                r = prov_store_group_delete(run->store, sg->scim_id);
+        if (r >= 0)
+                r = prov_store_audit_add(run->store, "group-remove", sg->name, sg->scim_id, sg->gid, "store", "ok", NULL);
+        if (r < 0)
+                return r;
+        run->result->groups_removed++;
+        return 0;
+}
+
 /* Applies the groups of the scan. While the guard holds the scan's deprovisions, its
  * removals are held too: a directory that suddenly lists nobody must not strip everyone of
  * their groups (sudo included) while it keeps their accounts. Additions still apply. */
@@ -665,31 +714,31 @@ int sync_apply_groups(SyncRun *run) {
                         return r;
         }
 
-        if (run->opts->delta || res->held)
+        if (run->opts->delta) {
+                /* A delta removes only the groups it names as deleted. */
+                for (size_t i = 0; i < run->opts->n_gone_groups; i++) {
+                        const ProvGroupRecord *sg = sync_stored_group(run, run->opts->gone_groups[i], NULL);
+
+                        if (sg && !sync_find_group(run, sg->scim_id)) {
+                                r = remove_group(run, sg);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                return 0;
+        }
+        if (res->held)
                 return 0; /* only a full scan within the guard's limits removes groups */
 
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
          * stays as it was. */
-        for (size_t i = 0; i < run->n_stored_groups; i++) {
-                const ProvGroupRecord *sg = &run->stored_groups[i];
-                RefList had = {};
-
-                if (sync_find_group(run, sg->scim_id))
-                        continue;
-                r = prov_store_member_refs_foreach(run->store, sg->scim_id, ref_list_add, &had);
-                for (size_t m = 0; r >= 0 && m < had.n; m++)
-                        r = member_removed(run, had.refs[m], sg->name);
-                free(had.refs);
-                if (r >= 0)
-                        r = prov_store_group_delete(run->store, sg->scim_id);
-                if (r >= 0)
-                        r = prov_store_audit_add(run->store, "group-remove", sg->name, sg->scim_id, sg->gid, "store",
-                                                 "ok", NULL);
-                if (r < 0)
-                        return r;
-                res->groups_removed++;
-        }
+        for (size_t i = 0; i < run->n_stored_groups; i++)
+                if (!sync_find_group(run, run->stored_groups[i].scim_id)) {
+                        r = remove_group(run, &run->stored_groups[i]);
+                        if (r < 0)
+                                return r;
+                }
         return 0;
 }
 

@@ -115,6 +115,12 @@ MappedGroup *sync_find_group(const SyncRun *run, const char *scim_id);
 int sync_load_stored_groups(SyncRun *run);
 const ProvGroupRecord *sync_stored_group(const SyncRun *run, const char *scim_id, const char *name);
 int sync_cmp_strp(const void *a, const void *b);
+/* After a fetch: applies *batch (freed once it is in the store) with opts in one transaction,
+ * records the attempt (and the confirmed contact unless the guard held it; delta_since_usec
+ * too when delta_since >= 0), publishes the snapshot and enforces. kind names the sync in the
+ * summary written to ret ("full", "delta", "snapshot", "feed"). Logs. */
+int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatch **batch, const ProvSyncOptions *opts,
+                       const char *kind, int64_t delta_since, ProvActionResult *ret);
 
 /* sync-map.c */
 

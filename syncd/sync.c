@@ -53,7 +53,8 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
                         return r;
         }
         /* The common delta: nothing changed at the source. Nothing to compare either. */
-        if (run->opts->delta && batch->n_users == 0 && batch->n_groups == 0) {
+        if (run->opts->delta && batch->n_users == 0 && batch->n_groups == 0 && run->opts->n_gone_users == 0 &&
+            run->opts->n_gone_groups == 0) {
                 r = prov_store_state_get_int(run->store, "generation", &gen);
                 if (r < 0 && r != -ENOENT)
                         return r;
@@ -125,6 +126,8 @@ int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalA
         if (r < 0)
                 return r;
         r = apply_batch(&run, batch);
+        if (r >= 0 && opts->state_key)
+                r = prov_store_state_set_int(store, opts->state_key, opts->state_value);
         run_done(&run);
         if (r < 0) {
                 prov_store_rollback(store);
@@ -225,11 +228,11 @@ static int confirm_gone(const char *scim_id, void *userdata) {
         return r;
 }
 
-static void format_summary(const ProvSyncResult *res, bool full, char *buf, size_t size) {
+static void format_summary(const ProvSyncResult *res, const char *kind, char *buf, size_t size) {
         snprintf(buf, size,
                  "%s: %zu users, %zu groups seen; %zu joined, %zu updated, %zu renamed, %zu moved, %zu suspended, "
                  "%zu reactivated, %zu deprovisioned, %zu rejected%s",
-                 full ? "full" : "delta", res->users_seen, res->groups_seen, res->joiners, res->updated, res->renamed,
+                 kind, res->users_seen, res->groups_seen, res->joiners, res->updated, res->renamed,
                  res->movers, res->suspended, res->reactivated, res->deprovisioned, res->rejected,
                  res->held ? "; deprovisions HELD by the guard" : "");
 }
@@ -301,16 +304,57 @@ int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvS
         return 0;
 }
 
+int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatch **batch, const ProvSyncOptions *opts,
+                       const char *kind, int64_t delta_since, ProvActionResult *ret) {
+        ProvSyncResult res = {};
+        int r;
+
+        r = prov_sync_apply(st->store, config, st->local, *batch, opts, &res);
+        if (r < 0) {
+                log_error_errno(r, "Failed to apply the directory, nothing changed: %m (%s)", prov_store_errmsg(st->store));
+                prov_sync_record_attempt(st->store, r, "applying the directory failed");
+                return r;
+        }
+        /* The scan is in the store now: its memory goes before the snapshot is built, and so
+         * does the page cache the writes needed (the export reads each page once). */
+        *batch = prov_scim_batch_free(*batch);
+        if (prov_store_cache_for_streaming(st->store) < 0)
+                log_debug("Could not shrink the store's page cache: %s", prov_store_errmsg(st->store));
+        malloc_trim(0);
+        format_summary(&res, kind, ret->summary, sizeof(ret->summary));
+        ret->held = res.held;
+        ret->generation = res.generation;
+
+        r = prov_sync_record_attempt(st->store, 0, ret->summary);
+        if (r >= 0 && !res.held)
+                r = prov_sync_record_confirmed(st->store);
+        if (r >= 0 && delta_since >= 0)
+                r = prov_store_state_set_int(st->store, "delta_since_usec", delta_since);
+        if (r < 0)
+                log_warning_errno(r, "Failed to record the sync result: %m");
+        r = prov_sync_publish(config, st->store, st->local, &res);
+        if (r >= 0) {
+                log_info("Sync complete (generation %" PRIu64 "): %s", res.generation, ret->summary);
+                r = 0;
+        }
+        prov_sync_result_done(&res);
+        return r;
+}
+
 int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, ProvActionResult *ret,
                   uint64_t *ret_retry_after) {
         _cleanup_(prov_sync_state_done) ProvSyncState st = {};
         ProvScimClient *client = NULL;
         ProvScimBatch *batch = NULL;
         ProvScimStats stats = {};
-        ProvSyncResult res = {};
         uint64_t started = (uint64_t) prov_now_usec();
         int64_t since = 0;
         int r;
+
+        /* The hub's feed: a snapshot when asked for a full sync (or when none was read yet),
+         * else one poll that does not wait. */
+        if (config->source_type == PROV_SOURCE_HUB)
+                return prov_sync_run_hub(config, store_path, full, 0, NULL, NULL, ret, ret_retry_after);
 
         *ret = (ProvActionResult) {};
         snprintf(ret->summary, sizeof(ret->summary), "failed");
@@ -369,41 +413,13 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
                 .confirm_gone = client ? confirm_gone : NULL,
                 .userdata = client,
         };
-        r = prov_sync_apply(st.store, config, st.local, batch, &opts, &res);
-        if (r < 0) {
-                log_error_errno(r, "Failed to apply the directory, nothing changed: %m (%s)", prov_store_errmsg(st.store));
-                prov_sync_record_attempt(st.store, r, "applying the directory failed");
-                goto finish;
-        }
-        /* The scan is in the store now: its memory goes before the snapshot is built, and so
-         * does the page cache the writes needed (the export reads each page once). */
-        batch = prov_scim_batch_free(batch);
-        if (prov_store_cache_for_streaming(st.store) < 0)
-                log_debug("Could not shrink the store's page cache: %s", prov_store_errmsg(st.store));
-        malloc_trim(0);
-        format_summary(&res, full, ret->summary, sizeof(ret->summary));
-        ret->held = res.held;
-        ret->generation = res.generation;
-
-        r = prov_sync_record_attempt(st.store, 0, ret->summary);
-        if (r >= 0 && !res.held)
-                r = prov_sync_record_confirmed(st.store);
-        if (r >= 0)
-                r = prov_store_state_set_int(st.store, "delta_since_usec", (int64_t) started);
-        if (r < 0)
-                log_warning_errno(r, "Failed to record the sync result: %m");
-        r = prov_sync_publish(config, st.store, st.local, &res);
-        if (r < 0)
-                goto finish;
-        log_info("Sync complete (generation %" PRIu64 "): %s", res.generation, ret->summary);
-        r = 0;
+        r = sync_apply_publish(config, &st, &batch, &opts, full ? "full" : "delta", (int64_t) started, ret);
 finish:
         if (r < 0) {
                 ret->error = r;
                 snprintf(ret->summary, sizeof(ret->summary), "%s sync failed: %s", full ? "full" : "delta",
                          strerror(-r));
         }
-        prov_sync_result_done(&res);
         prov_scim_batch_free(batch);
         prov_scim_client_free(client);
         /* A daemon that just handled 100k accounts should not sit on their memory until the

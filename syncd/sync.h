@@ -47,6 +47,19 @@ typedef struct ProvSyncOptions {
          * gone (1), still there (0), or unknown (<0). Only 1 deprovisions. NULL: trust the scan. */
         int (*confirm_gone)(const char *scim_id, void *userdata);
         void *userdata;
+        /* Delta only: SCIM ids the source says were deleted (the hub's feed). A stored account
+         * among them is deprovisioned exactly as one gone from a full scan (the same steps,
+         * audit and transitions), a stored group removed as one gone from a full scan; ids the
+         * store does not know are ignored. */
+        const char *const *gone_users;
+        size_t n_gone_users;
+        const char *const *gone_groups;
+        size_t n_gone_groups;
+        /* When not NULL: the store state state_key is set to state_value in the same
+         * transaction as the batch (the hub's seq: applied and remembered together, or not at
+         * all). */
+        const char *state_key;
+        int64_t state_value;
 } ProvSyncOptions;
 
 /* Applies a scan of the directory in one transaction. Rejected records become audit events;
@@ -105,6 +118,19 @@ void prov_sync_state_done(ProvSyncState *s);
  * then enforcement. Returns < 0 only when the snapshot could not be written. */
 int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
                       const ProvSyncResult *res);
+
+/* One sync from the hub ([source] type = hub, sync-hub.c): with snapshot, or when the store
+ * holds no hub seq yet, GET /v1/snapshot applied as a full scan; else one GET /v1/feed?since=SEQ
+ * that the hub may hold for wait_sec (the request times out 15 s later), its events applied as a
+ * delta with their deletions; a 410 reads the snapshot instead. The hub's seq is stored in the
+ * apply's transaction: a failed or refused answer applies nothing and keeps the old seq. URLs
+ * are tried in turn on connection failures and 5xx. When interrupted is not NULL, it is asked
+ * about once a second during a request and a true answer ends the sync with -ECANCELED,
+ * nothing applied (the daemon's event loop has work). -EACCES: the hub refused the token;
+ * -EBUSY: 429/503, with its Retry-After in *ret_retry_after when non-NULL. */
+int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool snapshot, unsigned wait_sec,
+                      bool (*interrupted)(void *userdata), void *userdata, ProvActionResult *ret,
+                      uint64_t *ret_retry_after);
 
 /* One sync, in the daemon or for provision-syncd --once: fetch (full scan, or delta since the
  * last success), apply in one transaction, publish the snapshot, enforce. A 429/503 answer's

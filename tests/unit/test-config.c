@@ -211,7 +211,7 @@ static void test_bad_values(void **state) {
                 unsigned line;
                 const char *message;
         } cases[] = {
-                { "[source]\ntype = ldap\n", 2, "'type' must be 'scim' or 'file'" },
+                { "[source]\ntype = ldap\n", 2, "'type' must be 'scim', 'hub' or 'file'" },
                 { "[source]\ntype = file\n", 2, "type = file needs 'path'" },
                 { "[source]\n", 0, "type = scim needs 'url'" },
                 { "[source]\nurl = http://idp.example.com/scim\n", 2, "must use https://" },
@@ -374,7 +374,7 @@ static void test_documentation(void **state) {
                 "allow_groups", "map_groups", "retention", "terminate_sessions", "kill_processes",
                 "kill_grace", "hooks_dir", "hook_timeout", "proxy", "retry_budget", "subuid_file",
                 "subgid_file", "login_defs", "home_from_attribute", "deny_names", "name_prefix", "require_dot",
-                "refresh_on_login", "refresh_socket", "ssh_keys_attribute",
+                "refresh_on_login", "refresh_socket", "ssh_keys_attribute", "feed_wait",
         };
         _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
         _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");

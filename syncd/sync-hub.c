@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The hub as a source ([source] type = hub): provision-hub's change feed (DESIGN.md, "Change
+ * feed"). The first sync reads GET /v1/snapshot and applies it as a full scan; every later one
+ * is one GET /v1/feed?since=SEQ that the hub holds until a change commits or feed_wait passes,
+ * applied as a delta whose deletions deprovision, with the answer's seq stored in the same
+ * transaction. A 410 (the hub no longer has what follows our seq, or our seq is ahead of it: a
+ * restored hub) reads the snapshot again. The HTTP side is the SCIM source's client
+ * (prov_scim_client_get_raw(): token, TLS, proxy, bounded bodies), the JSON side scim-parse's,
+ * the apply and publish the common ones (sync_apply_publish()). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "scim-source.h"
+#include "sync-internal.h"
+
+/* The store state that holds the seq of the hub's history applied last. */
+#define HUB_SEQ_KEY "hub_seq"
+/* A held feed request ends after wait + this: the hub answers by then unless it is gone. */
+#define FEED_TIMEOUT_MARGIN_SEC 15
+/* The snapshot of a big directory (100k users are ~90 MiB of SCIM): as a directory file. */
+#define SNAPSHOT_MAX_BYTES (UINT64_C(1024) * 1024 * 1024)
+
+/* free() that returns NULL, for "p = body_free(p);". */
+static char *body_free(char *p) {
+        free(p);
+        return NULL;
+}
+
+/* The replica that answered last: the next request starts there rather than at the first
+ * URL, which may be the one that is down. */
+static size_t preferred_url;
+
+/* "&host=MACHINE_ID&hostname=NAME&version=V": how the hub's fleet view knows this host. Parts
+ * that would not pass the hub's checks are left out; a host without them is still served. */
+static void host_params(char *buf, size_t size) {
+        char id[64] = "", name[256] = "";
+        size_t n = 0;
+        FILE *f;
+
+        buf[0] = '\0';
+        f = fopen("/etc/machine-id", "re");
+        if (f) {
+                if (!fgets(id, sizeof(id), f))
+                        id[0] = '\0';
+                fclose(f);
+        }
+        id[strcspn(id, "\n")] = '\0';
+        if (strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32)
+                n += (size_t) snprintf(buf + n, size - n, "&host=%s", id);
+        if (n < size && gethostname(name, sizeof(name) - 1) == 0 && name[0] &&
+            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == strlen(name))
+                n += (size_t) snprintf(buf + n, size - n, "&hostname=%s", name);
+        if (n < size)
+                (void) snprintf(buf + n, size - n, "&version=%s", PACKAGE_VERSION);
+}
+
+/* A status a replica may answer while another one works: try the next URL. */
+static bool try_next_url(int r, long status) {
+        if (r < 0)
+                return r != -ECANCELED && r != -ENOMEM && r != -EFBIG;
+        return status >= 500 && status != 503;
+}
+
+/* One GET of path_query, at each URL in turn (from the one that answered last) while the
+ * failure is one that another replica may not have. Returns 0 with the status and the body of
+ * the answer, or the last failure. The URL that answered is named in *ret_url. */
+static int hub_get(const ProvConfig *config, const char *path_query, const char *extra_header, unsigned timeout_sec,
+                   bool (*interrupted)(void *userdata), void *userdata, uint64_t max_bytes, char **ret_body,
+                   size_t *ret_len, long *ret_status, uint64_t *ret_retry_after, const char **ret_url) {
+        size_t n = 0;
+        int r = -EIO;
+
+        while (config->urls[n])
+                n++;
+        for (size_t k = 0; k < n; k++) {
+                size_t i = (preferred_url + k) % n;
+                _cleanup_(prov_scim_client_freep) ProvScimClient *client = NULL;
+                ProvConfig one = *config;
+                long status = 0;
+
+                one.url = config->urls[i];
+                r = prov_scim_client_new(&one, &client);
+                if (r == -ENOKEY)
+                        return log_error_errno(r, "No host token for the hub: set token_file or token_credential in [source].");
+                if (r < 0)
+                        return log_error_errno(r, "Failed to set up the client for the hub %s: %m", one.url);
+                r = prov_scim_client_set_limits(client, &(ProvScimLimits) { .max_response_bytes = max_bytes });
+                if (r >= 0)
+                        r = prov_scim_client_get_raw(client, path_query, extra_header, timeout_sec, interrupted, userdata,
+                                                     ret_body, ret_len, &status);
+                if (r >= 0 && (status == 429 || status == 503) && ret_retry_after)
+                        *ret_retry_after = prov_scim_client_retry_after(client);
+                if (!try_next_url(r, status)) {
+                        if (r >= 0) {
+                                *ret_status = status;
+                                *ret_url = config->urls[i];
+                                preferred_url = i;
+                        }
+                        return r;
+                }
+                if (r >= 0) {
+                        *ret_body = body_free(*ret_body);
+                        r = -EIO;
+                        log_warning("The hub %s answered %ld to %s%s", one.url, status, path_query,
+                                    k + 1 < n ? "; trying the next URL." : ".");
+                } else
+                        log_warning_errno(r, "The hub %s did not answer %s: %m%s", one.url, path_query,
+                                          k + 1 < n ? "; trying the next URL." : "");
+        }
+        return r;
+}
+
+/* The errno of an answer other than 200 (410 is the caller's). */
+static int hub_status_error(const char *url, const char *what, long status) {
+        if (status == 401 || status == 403)
+                return log_error_errno(-EACCES, "The hub %s refused our host token for %s (HTTP %ld): check [source] "
+                                       "token_file (a host token made with provision-hub token-new).", url, what, status);
+        if (status == 429 || status == 503) {
+                log_notice("The hub %s is busy (HTTP %ld to %s).", url, status, what);
+                return -EBUSY;
+        }
+        return log_error_errno(-EIO, "The hub %s answered %s with HTTP %ld.", url, what, status);
+}
+
+int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool snapshot, unsigned wait_sec,
+                      bool (*interrupted)(void *userdata), void *userdata, ProvActionResult *ret,
+                      uint64_t *ret_retry_after) {
+        _cleanup_(prov_sync_state_done) ProvSyncState st = {};
+        _cleanup_(prov_hub_feed_freep) ProvHubFeed *feed = NULL;
+        _cleanup_free_ char *body = NULL, *error = NULL;
+        ProvScimBatch *batch = NULL;
+        const char *url = NULL;
+        char path[512], params[400], prefer[64];
+        int64_t since = 0, seq = 0;
+        size_t len = 0;
+        long status = 0;
+        int r;
+
+        *ret = (ProvActionResult) {};
+        r = prov_sync_state_open(config, store_path, &st);
+        if (r < 0)
+                goto finish;
+
+        ProvScimParseOptions popts = {
+                .uid_attribute = config->uid_attribute,
+                .gid_attribute = config->gid_attribute,
+                .ssh_keys_attribute = config->ssh_keys_attribute,
+        };
+        host_params(params, sizeof(params));
+
+        if (!snapshot) {
+                r = prov_store_state_get_int(st.store, HUB_SEQ_KEY, &since);
+                if (r == -ENOENT)
+                        snapshot = true; /* first start: nothing to follow from */
+                else if (r < 0)
+                        goto finish;
+        }
+
+        if (!snapshot) {
+                (void) snprintf(path, sizeof(path), "/v1/feed?since=%" PRIi64 "%s", since, params);
+                (void) snprintf(prefer, sizeof(prefer), "Prefer: wait=%u", wait_sec);
+                r = hub_get(config, path, prefer, wait_sec + FEED_TIMEOUT_MARGIN_SEC, interrupted, userdata,
+                            PROV_SCIM_DEFAULT_MAX_RESPONSE_BYTES, &body, &len, &status, ret_retry_after, &url);
+                if (r == -ECANCELED)
+                        goto finish; /* the event loop has work: nothing happened, ask again */
+                if (r < 0) {
+                        prov_sync_record_attempt(st.store, r, "the hub's feed did not answer");
+                        goto finish;
+                }
+                if (status == 410) {
+                        log_notice("The hub %s no longer has the changes after seq %" PRIi64 " (or is behind it): "
+                                   "reading its snapshot.", url, since);
+                        snapshot = true;
+                        body = body_free(body);
+                } else if (status != 200) {
+                        r = hub_status_error(url, "/v1/feed", status);
+                        prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
+                                                                            : "the hub's feed failed");
+                        goto finish;
+                } else {
+                        r = prov_scim_parse_hub_feed(body, len, &popts, since, &feed, &error);
+                        if (r < 0) {
+                                log_error_errno(r, "The hub %s sent a feed answer we refuse, nothing applied, staying at seq "
+                                                "%" PRIi64 ": %s", url, since, error ?: strerror(-r));
+                                prov_sync_record_attempt(st.store, r, "the hub's feed answer was refused");
+                                goto finish;
+                        }
+                        body = body_free(body);
+                        log_debug("Feed after %" PRIi64 ": %zu events up to seq %" PRIi64 ".", since, feed->n_events, feed->seq);
+                        ProvSyncOptions opts = {
+                                .delta = true,
+                                .gone_users = feed->gone_users,
+                                .n_gone_users = feed->n_gone_users,
+                                .gone_groups = feed->gone_groups,
+                                .n_gone_groups = feed->n_gone_groups,
+                                .state_key = HUB_SEQ_KEY,
+                                .state_value = feed->seq,
+                        };
+                        /* An empty answer after the wait is contact too: it confirms the
+                         * directory (PAM's max_staleness), and is applied (nothing) as such. */
+                        r = sync_apply_publish(config, &st, &feed->batch, &opts, "feed", -1, ret);
+                        if (r >= 0 && feed->n_events > 0)
+                                log_info("Hub seq %" PRIi64 " -> %" PRIi64 " (%zu events).", since, feed->seq,
+                                         feed->n_events);
+                        goto finish;
+                }
+        }
+
+        (void) snprintf(path, sizeof(path), "/v1/snapshot%s%s", params[0] ? "?" : "", params[0] ? params + 1 : "");
+        r = hub_get(config, path, NULL, 0, interrupted, userdata, SNAPSHOT_MAX_BYTES, &body, &len, &status,
+                    ret_retry_after, &url);
+        if (r == -ECANCELED)
+                goto finish;
+        if (r < 0) {
+                prov_sync_record_attempt(st.store, r, "reading the hub's snapshot failed");
+                goto finish;
+        }
+        if (status != 200) {
+                r = hub_status_error(url, "/v1/snapshot", status);
+                prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
+                                                                    : "reading the hub's snapshot failed");
+                goto finish;
+        }
+        popts.max_bytes = SNAPSHOT_MAX_BYTES;
+        r = prov_scim_parse_hub_snapshot(body, len, &popts, &seq, &batch);
+        body = body_free(body);
+        if (r < 0) {
+                log_error_errno(r, "The hub %s sent a snapshot we refuse, nothing applied: %m", url);
+                prov_sync_record_attempt(st.store, r, "the hub's snapshot was refused");
+                goto finish;
+        }
+        /* The snapshot is the whole directory: a full scan without confirmations; the guard
+         * holds its deprovisions as those of any full scan. */
+        ProvSyncOptions opts = { .state_key = HUB_SEQ_KEY, .state_value = seq };
+        r = sync_apply_publish(config, &st, &batch, &opts, "snapshot", -1, ret);
+        if (r >= 0)
+                log_info("Hub snapshot at seq %" PRIi64 " applied; following its feed from there.", seq);
+finish:
+        if (r < 0) {
+                ret->error = r;
+                snprintf(ret->summary, sizeof(ret->summary), "%s failed: %s", snapshot ? "hub snapshot" : "hub feed",
+                         strerror(-r));
+        }
+        prov_scim_batch_free(batch);
+        return r;
+}
