@@ -21,6 +21,7 @@ typedef struct StatusInfo {
         size_t n_users, n_groups, n_groups_removed;
         size_t by_state[_PROV_STATE_MAX];
         int64_t now, last_attempt, last_success, generation;
+        int64_t hub_seq;        /* the hub's history applied (type = hub); -1: none yet */
         int64_t hold_id, hold_n, hold_total, snap_time;
         bool hold, failed, stale;
         int running;            /* the daemon: 1 yes, 0 no, < 0 the bus cannot tell */
@@ -88,15 +89,24 @@ static int status_collect(StatusInfo *s) {
         if (ret != 0)
                 return ret;
 
-        if (s->config->source_type == PROV_SOURCE_SCIM) {
-                r = ctl_redact_url(s->config->url ?: "", &s->source);
-                if (r < 0)
+        /* Every URL of a hub, redacted as a SCIM source's one. */
+        for (char **u = s->config->urls; u && *u && s->config->source_type != PROV_SOURCE_FILE; u++) {
+                _cleanup_free_ char *one = NULL;
+                char *joined;
+
+                r = ctl_redact_url(*u, &one);
+                if (r < 0 || asprintf(&joined, "%s%s%s", s->source ?: "", s->source ? "," : "", one) < 0)
                         return log_oom(), EXIT_FAILED;
+                free(s->source);
+                s->source = joined;
         }
 
         s->last_attempt = state_get_int(store, "last_attempt_usec");
         s->last_success = state_get_int(store, "last_success_usec");
         s->generation = state_get_int(store, "generation");
+        s->hub_seq = -1;
+        if (store && prov_store_state_get_int(store, "hub_seq", &s->hub_seq) < 0)
+                s->hub_seq = -1;
         s->last_error = state_get(store, "last_error");
         s->last_result = state_get(store, "last_result");
         if (store) {
@@ -144,6 +154,10 @@ static int status_collect(StatusInfo *s) {
         return 0;
 }
 
+static const char *source_type_name(ProvSourceType t) {
+        return t == PROV_SOURCE_SCIM ? "scim" : t == PROV_SOURCE_HUB ? "hub" : "file";
+}
+
 /* The same facts for programs; "healthy" is what the exit code says. */
 static void print_status_json(const StatusInfo *s) {
         CtlJson j;
@@ -151,8 +165,14 @@ static void print_status_json(const StatusInfo *s) {
         ctl_json_init(&j, stdout);
         ctl_json_begin_object(&j, NULL);
         ctl_json_begin_object(&j, "source");
-        ctl_json_str(&j, "type", s->config->source_type == PROV_SOURCE_SCIM ? "scim" : "file");
+        ctl_json_str(&j, "type", source_type_name(s->config->source_type));
         ctl_json_str(&j, "url", s->source);
+        if (s->config->source_type == PROV_SOURCE_HUB) {
+                if (s->hub_seq < 0)
+                        ctl_json_null(&j, "seq");
+                else
+                        ctl_json_int(&j, "seq", s->hub_seq);
+        }
         ctl_json_str(&j, "path", s->config->source_type == PROV_SOURCE_FILE ? s->config->source_path : NULL);
         ctl_json_end_object(&j);
         if (s->running < 0)
@@ -217,6 +237,10 @@ static void print_status_info(const StatusInfo *s) {
 
         if (s->config->source_type == PROV_SOURCE_SCIM)
                 field("Source", "scim %s", s->source);
+        else if (s->config->source_type == PROV_SOURCE_HUB && s->hub_seq >= 0)
+                field("Source", "hub %s (seq %" PRIi64 ")", s->source, s->hub_seq);
+        else if (s->config->source_type == PROV_SOURCE_HUB)
+                field("Source", "hub %s (no snapshot read yet)", s->source);
         else
                 field("Source", "file %s", s->config->source_path);
         field("Daemon", "%s%s%s", s->running > 0 ? green : red,

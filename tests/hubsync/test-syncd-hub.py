@@ -1,0 +1,363 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""provision-syncd following the REAL provision-hub's change feed ([source] type = hub, issue 15).
+
+One hub (hub/provision-hub, started by tests/hub/hubharness.py on a fixed loopback port so that it
+can be restarted under the same URL) and one daemon in a private state directory, with the
+python-dbusmock logind of tests/enforce/logind-mock.py on a private dbus-daemon playing the
+system bus. IdP requests go to the hub's /scim/v2 with its SCIM token; results are read through
+the real NSS module (getent -s provision), the store (read-only) and the logind mock's call log.
+Cases, in order, on the same hub and host: the first snapshot and a joiner; a mover; a leaver
+(PATCH active:false) suspended and TerminateUser called while the daemon holds a feed request
+(feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; the daemon killed
+and restarted resumes from its stored seq; a hub restored empty (the host's seq is ahead of it:
+410) makes the host read the snapshot. Exit 0 all passed, 1 a case failed, 77 something needed is
+missing or the hub has no /v1/feed."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+srcdir = os.environ.get("top_srcdir") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(srcdir, "tests", "hub"))
+import hubharness as H  # noqa: E402  (read-only use of the hub's harness)
+from hubharness import Failure, check, wait_for  # noqa: E402
+
+PYTHON = "/usr/bin/python3"
+LOGIND_MOCK = os.path.join(srcdir, "tests", "enforce", "logind-mock.py")
+ACTIVE, SUSPENDED, DEPROVISIONED = 0, 1, 2
+FEED_WAIT = 30
+NOTICE_BOUND = 10.0  # seconds: far below FEED_WAIT, far above what the feed takes
+
+
+def skip(why):
+    print(f"SKIP: {why}")
+    sys.exit(77)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class World:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.procs = []
+        self.daemon = None
+        self.port = free_port()
+        self.calls = os.path.join(tmp, "logind-calls")
+        self.daemon_log = os.path.join(tmp, "syncd.log")
+
+    # ---------------------------------------------------------------- bus and logind mock
+
+    def start_bus(self):
+        d = os.path.join(self.tmp, "bus")
+        os.mkdir(d)
+        with open(os.path.join(d, "bus.conf"), "w") as f:
+            f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <listen>unix:path={d}/socket</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+""")
+        p = subprocess.Popen(["dbus-daemon", "--config-file", os.path.join(d, "bus.conf"), "--nofork",
+                              "--nopidfile"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=open(os.path.join(self.tmp, "bus.log"), "w"))
+        self.procs.append(p)
+        self.bus = f"unix:path={d}/socket"
+        wait_for(lambda: os.path.exists(os.path.join(d, "socket")), "the private bus")
+        open(self.calls, "w").close()
+        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus, LOGIND_MOCK_CALLS=self.calls)
+        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+        mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", LOGIND_MOCK], env=env,
+                                stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.tmp, "mock.log"), "w"),
+                                stderr=subprocess.STDOUT)
+        self.procs.append(mock)
+
+        def owned():
+            check(mock.poll() is None, "the logind mock exited: " + open(os.path.join(self.tmp, "mock.log")).read())
+            return subprocess.run(["busctl", f"--address={self.bus}", "status", "org.freedesktop.login1"],
+                                  capture_output=True).returncode == 0
+        wait_for(owned, "the logind mock on the private bus")
+
+    def terminated(self):
+        with open(self.calls) as f:
+            return [int(line.split()[1]) for line in f if line.startswith("TerminateUser ")]
+
+    # ---------------------------------------------------------------- hub and host
+
+    def start_hub(self):
+        os.makedirs(os.path.join(self.tmp, "hub"))
+        self.hub = H.Hub(os.path.join(self.tmp, "hub"), extra_conf={"http": {"listen": f"127.0.0.1:{self.port}"}})
+
+    def feed_exists(self):
+        r = self.hub.request("GET", "//v1/feed?since=0", token="host", headers={"Prefer": "wait=0"})
+        return r.status != 404
+
+    def make_host(self):
+        self.host = H.Host(self.tmp, self.hub.base, self.hub.host_token)
+        self.host.sections["source"].update({"type": "hub", "url": self.hub.base, "feed_wait": str(FEED_WAIT)})
+        self.host.sections["enforce"]["terminate_sessions"] = "yes"
+        self.host._write()
+
+    def start_daemon(self):
+        sock_path = os.path.join(self.tmp, "notify")
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(sock_path)
+        sock.settimeout(30)
+        env = dict(os.environ, NOTIFY_SOCKET=sock_path, DBUS_SYSTEM_BUS_ADDRESS=self.bus)
+        for k in ("JOURNAL_STREAM", "DBUS_SESSION_BUS_ADDRESS", "http_proxy", "https_proxy", "ALL_PROXY"):
+            env.pop(k, None)
+        self.daemon = subprocess.Popen([H.syncd_bin, "--config", self.host.conf, "--foreground", "--debug"], env=env,
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=open(self.daemon_log, "a"))
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if "READY=1" in sock.recv(4096).decode():
+                        return
+                except socket.timeout:
+                    break
+        finally:
+            sock.close()
+        raise Failure("the daemon sent no READY=1: " + self.log_tail())
+
+    def log_tail(self, n=3000):
+        try:
+            return open(self.daemon_log, errors="replace").read()[-n:]
+        except OSError:
+            return ""
+
+    def alive(self):
+        check(self.daemon and self.daemon.poll() is None, f"the daemon died: {self.log_tail()}")
+
+    def stop_daemon(self, sig=signal.SIGTERM):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(sig)
+            self.daemon.wait(timeout=20)
+        self.daemon = None
+
+    def waiters(self):
+        """Feed requests the hub holds now (its /metrics gauge)."""
+        r = self.hub.request("GET", "//metrics", token="admin")
+        check(r.status == 200, f"/metrics answered {r!r}")
+        for line in r.raw.decode().splitlines():
+            if line.startswith("provision_hub_feed_waiters "):
+                return int(float(line.split()[1]))
+        raise Failure("/metrics has no provision_hub_feed_waiters")
+
+    def head(self):
+        r = self.hub.request("GET", "//v1/feed?since=0", token="host", headers={"Prefer": "wait=0"})
+        if r.status == 410:
+            r = self.hub.request("GET", "//v1/snapshot", token="host")
+        check(r.status == 200 and isinstance(r.json, dict), f"cannot read the hub's head: {r!r}")
+        return r.json["seq"]
+
+    def host_seq(self):
+        rows = self.host.sql("SELECT value FROM sync_state WHERE key = 'hub_seq'")
+        return int(rows[0][0]) if rows else None
+
+    def cleanup(self):
+        try:
+            self.stop_daemon()
+        except Exception:
+            if self.daemon:
+                self.daemon.kill()
+        if getattr(self, "hub", None):
+            self.hub.stop()
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+def deactivate(hub, uid):
+    hub.patch("Users", uid, [{"op": "replace", "path": "active", "value": False}])
+
+
+def main():
+    for what, ok in ((H.hub_bin, os.access(H.hub_bin, os.X_OK)), (H.syncd_bin, os.access(H.syncd_bin, os.X_OK))):
+        if not ok:
+            skip(f"{what} is not built")
+    if H.host_skip_reason():
+        skip(H.host_skip_reason())
+    for tool in ("dbus-daemon", "busctl"):
+        if not shutil.which(tool):
+            skip(f"{tool} is not installed")
+    if subprocess.run([PYTHON, "-c", "import dbusmock"], capture_output=True).returncode != 0:
+        skip("python3-dbusmock is not installed")
+
+    keep = "--keep" in sys.argv
+    tmp = tempfile.mkdtemp(prefix="test-syncd-hub.")
+    os.chmod(tmp, 0o755)
+    w = World(tmp)
+    passed = failed = 0
+    current = "setup"
+    try:
+        w.start_bus()
+        w.start_hub()
+        if not w.feed_exists():
+            skip("the hub answers 404 to /v1/feed: its change feed has not landed")
+        hub = w.hub
+        alice = hub.create_user("alice", name={"givenName": "Alice", "familyName": "A"})
+        bob = hub.create_user("bob")
+        carol = hub.create_user("carol")
+        dave = hub.create_user("dave")
+        eng = hub.create_group("eng", members=[alice["id"], carol["id"]])
+        ops = hub.create_group("ops", members=[bob["id"]])
+        w.make_host()
+        host = w.host
+
+        def case(name, fn):
+            nonlocal passed, failed, current
+            current = name
+            try:
+                fn()
+                print(f"PASS: {name}")
+                passed += 1
+            except Failure as e:
+                print(f"FAIL: {name}: {e}\n--- syncd log:\n{w.log_tail()}\n--- hub log:\n{hub.log_text()[-1500:]}")
+                failed += 1
+                raise
+
+        def snapshot_and_joiner():
+            w.start_daemon()
+            check(host.passwd("alice") is not None, "alice is not in NSS after the first snapshot")
+            check(host.members("eng") == ["alice", "carol"], f"eng is {host.members('eng')}")
+            check(host.members("ops") == ["bob"], f"ops is {host.members('ops')}")
+            check(w.host_seq() == w.head(), f"host seq {w.host_seq()} is not the hub's head {w.head()}")
+            erin = hub.create_user("erin")
+            hub.patch("Groups", eng["id"], [{"op": "add", "path": "members", "value": [{"value": erin["id"]}]}])
+            wait_for(lambda: host.passwd("erin"), "the joiner erin in NSS", timeout=NOTICE_BOUND)
+            wait_for(lambda: host.members("eng") == ["alice", "carol", "erin"], "erin in eng", timeout=NOTICE_BOUND)
+            w.alive()
+        case("first start reads the snapshot; a joiner follows through the feed", snapshot_and_joiner)
+
+        def mover():
+            hub.patch("Groups", eng["id"], [{"op": "remove", "path": f'members[value eq "{carol["id"]}"]'}])
+            hub.patch("Groups", ops["id"], [{"op": "add", "path": "members", "value": [{"value": carol["id"]}]}])
+            wait_for(lambda: host.members("ops") == ["bob", "carol"], "carol in ops", timeout=NOTICE_BOUND)
+            wait_for(lambda: host.members("eng") == ["alice", "erin"], "carol out of eng", timeout=NOTICE_BOUND)
+            check(host.user_state(carol["id"]) == ACTIVE, "the mover is not active")
+        case("a mover's groups follow", mover)
+
+        def leaver():
+            uid = host.passwd("bob")[0]
+            # The daemon holds a feed request at the hub now: the leaver must reach it through
+            # that request, not through a later poll.
+            wait_for(lambda: w.waiters() >= 1, "a held feed request at the hub", timeout=NOTICE_BOUND)
+            held_since = time.monotonic()
+            deactivate(hub, bob["id"])
+            wait_for(lambda: uid in w.terminated(), "TerminateUser of bob on the logind mock", timeout=NOTICE_BOUND)
+            took = time.monotonic() - held_since
+            check(took < FEED_WAIT, f"bob's TerminateUser came after {took:.1f} s, not within the held request")
+            check(host.user_state(bob["id"]) == SUSPENDED, f"bob is in state {host.user_state(bob['id'])}")
+            check(host.passwd("bob")[1] != "/bin/bash", "bob still has a login shell")
+            check("suspend" in {r[0] for r in host.sql("SELECT event FROM audit WHERE scim_id = ?", (bob["id"],))},
+                  "no suspend event in the audit log for bob")
+        case("a leaver is suspended and their sessions ended while a feed request is held", leaver)
+
+        def delete():
+            hub.ok("DELETE", f"/Users/{dave['id']}", expect=(204,))
+            wait_for(lambda: host.user_state(dave["id"]) == DEPROVISIONED, "dave deprovisioned", timeout=NOTICE_BOUND)
+            events = {r[0] for r in host.sql("SELECT event FROM audit WHERE scim_id = ?", (dave["id"],))}
+            check("deprovision" in events, f"no deprovision event for dave: {events}")
+            wait_for(lambda: w.host_seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
+        case("a DELETE at the hub deprovisions", delete)
+
+        def restart():
+            w.stop_daemon(signal.SIGKILL)
+            seq = w.host_seq()
+            frank = hub.create_user("frank")
+            deactivate(hub, alice["id"])
+            before = open(w.daemon_log, errors="replace").read()
+            w.start_daemon()
+            after = open(w.daemon_log, errors="replace").read()[len(before):]
+            check("Hub snapshot" not in after and "Feed after %d:" % seq in after,
+                  f"the restarted daemon did not follow from its seq {seq}: {after[-800:]}")
+            wait_for(lambda: host.passwd("frank"), "frank after the restart", timeout=NOTICE_BOUND)
+            wait_for(lambda: host.user_state(alice["id"]) == SUSPENDED, "alice suspended after the restart",
+                     timeout=NOTICE_BOUND)
+            wait_for(lambda: w.host_seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
+            # Equal to the hub: every user the hub has, in the state it says; the deleted one gone.
+            want = {u["id"]: (ACTIVE if u.get("active", True) else SUSPENDED)
+                    for u in hub.list("Users", "count=1000")["Resources"]}
+            have = {r[0]: r[1] for r in host.sql("SELECT scim_id, state FROM users")}
+            for i, st in want.items():
+                check(have.get(i) == st, f"user {i}: state {have.get(i)} on the host, {st} at the hub")
+            check(have.get(dave["id"]) == DEPROVISIONED, "dave came back")
+            check(set(have) - set(want) == {dave["id"]}, f"the host has users the hub does not: {set(have) - set(want)}")
+        case("a killed daemon resumes from its stored seq, equal to the hub", restart)
+
+        def restored_hub():
+            old_seq = w.host_seq()
+            hub.stop()
+            for n in os.listdir(os.path.dirname(hub.db)):
+                if n.startswith(os.path.basename(hub.db)):
+                    os.unlink(os.path.join(os.path.dirname(hub.db), n))
+            hub.start()
+            gina = hub.create_user("gina")
+            check(w.head() < old_seq, f"the fresh hub's head {w.head()} is not behind the host's seq {old_seq}")
+            wait_for(lambda: host.passwd("gina"), "gina from the restored hub's snapshot", timeout=90)
+            check("reading its snapshot" in w.log_tail(20000), "the daemon did not log the 410 and the snapshot")
+            wait_for(lambda: w.host_seq() == w.head(), "the host at the restored hub's head", timeout=NOTICE_BOUND)
+            check(host.user_state(gina["id"]) == ACTIVE, "gina is not active")
+            check(host.user_state(alice["id"]) == DEPROVISIONED,
+                  "alice, absent from the restored hub, is not deprovisioned by its snapshot")
+            w.alive()
+        case("a hub restored behind the host's seq answers 410 and the host reads its snapshot", restored_hub)
+
+        def shutdown():
+            w.alive()
+            wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
+            t = time.monotonic()
+            w.daemon.send_signal(signal.SIGTERM)
+            w.daemon.wait(timeout=FEED_WAIT)
+            took = time.monotonic() - t
+            check(took < NOTICE_BOUND, f"SIGTERM during a held feed request took {took:.1f} s")
+            check(w.daemon.returncode == 0, f"the daemon exited {w.daemon.returncode}")
+            w.daemon = None
+        case("SIGTERM stops the daemon while a feed request is held", shutdown)
+    except Failure as e:
+        if not failed:
+            print(f"FAIL: {current}: {e}\n{w.log_tail()}")
+            failed += 1
+    except Exception:
+        traceback.print_exc()
+        failed += 1
+    finally:
+        w.cleanup()
+        if keep or failed:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed, 0 skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
