@@ -6,3 +6,12 @@
 check_SCRIPTS += tests/hubsync/test-syncd-hub.py
 TESTS += tests/hubsync/test-syncd-hub.py
 EXTRA_DIST += tests/hubsync/test-syncd-hub.py
+
+# The feed answer's parser (syncd/scim-parse.c): order, refusals, seqs, bounds.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-feed-parse
+TESTS += tests/unit/test-feed-parse
+tests_unit_test_feed_parse_SOURCES = tests/unit/test-feed-parse.c
+tests_unit_test_feed_parse_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_feed_parse_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
+endif
