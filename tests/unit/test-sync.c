@@ -532,6 +532,75 @@ static void test_delta_never_deprovisions(void **state) {
         assert_int_equal(prov_store_check_references(f->store), 0);
 }
 
+/* A delta that names its deletions (the hub's feed): a deleted user is deprovisioned by the
+ * full scan's path (same state, audit, transition), a deleted group removed; unknown ids are
+ * ignored; the state value lands in the same transaction. */
+static void test_delta_deletions(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        int64_t seq = 0;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit(f, "deprovision"), 0);
+
+        const char *gone_users[] = { "u4", "nobody", NULL };
+        const char *gone_groups[] = { "g2", NULL };
+        ProvSyncOptions opts = {
+                .delta = true,
+                .gone_users = gone_users,
+                .n_gone_users = 2,
+                .gone_groups = gone_groups,
+                .n_gone_groups = 1,
+                .state_key = "hub_seq",
+                .state_value = 17,
+        };
+        assert_int_equal(sync_with(f, "{\"Users\":[],\"Groups\":[]}", &opts, &res), 0);
+        assert_int_equal(res.deprovisioned, 1);
+        assert_int_equal(res.groups_removed, 1);
+        assert_false(res.held);
+        assert_int_equal(res.n_transitions >= 1, 1);
+        bool found = false;
+        for (size_t i = 0; i < res.n_transitions; i++)
+                if (strcmp(res.transitions[i].scim_id, "u4") == 0) {
+                        assert_string_equal(res.transitions[i].event, "deprovision");
+                        assert_int_equal(res.transitions[i].new_state, PROV_STATE_DEPROVISIONED);
+                        found = true;
+                }
+        assert_true(found);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit(f, "deprovision"), 1);
+        assert_int_equal(count_audit(f, "group-remove"), 1);
+        assert_int_equal(prov_store_state_get_int(f->store, "hub_seq", &seq), 0);
+        assert_int_equal(seq, 17);
+
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_user_by_name(s, "dave", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_DEPROVISIONED);
+        assert_string_equal(u.shell, "/usr/sbin/nologin");
+        assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), 0);
+        assert_int_equal(u.state, PROV_STATE_ACTIVE); /* not named: untouched */
+        assert_true(prov_snapshot_group_by_name(s, "sales", &(ProvSnapGroupView) {}) < 0);
+        assert_true(snap_is_member(s, "engineering", "alice"));
+        prov_snapshot_close(s);
+
+        /* Named again (an answer applied twice): nothing more happens. */
+        assert_int_equal(sync_with(f, "{\"Users\":[],\"Groups\":[]}", &opts, &res), 0);
+        assert_int_equal(res.deprovisioned, 0);
+        assert_int_equal(res.groups_removed, 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(count_audit(f, "deprovision"), 1);
+
+        /* A user brought back by the same delta is not deleted. */
+        const char *back[] = { "u3" };
+        opts = (ProvSyncOptions) { .delta = true, .gone_users = back, .n_gone_users = 1 };
+        assert_int_equal(sync_with(f, "{\"Users\":[" USER("u3", "carol", "true") "]}", &opts, &res), 0);
+        assert_int_equal(res.deprovisioned, 0);
+        prov_sync_result_done(&res);
+        assert_int_equal(prov_store_check_references(f->store), 0);
+}
+
 static int confirm_answer;
 static int confirm_calls;
 static int fake_confirm(const char *scim_id, void *userdata) {
@@ -1061,6 +1130,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scope_and_role_mapping, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_malformed_directory_changes_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_delta_never_deprovisions, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_delta_deletions, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_absence_needs_confirmation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_block_wins_over_source, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_approve_applies_newest_hold_only, setup, teardown),
