@@ -1359,22 +1359,7 @@ static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch
         return 0;
 }
 
-int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret) {
-        _cleanup_(json_tree_done) JsonTree tree = {};
-        cJSON *root = NULL;
-        Limits l = limits_from(opts);
-        int r;
-
-        if (!ret)
-                return -EINVAL;
-
-        r = parse_document(json, len, &l, &tree, &root);
-        if (r < 0)
-                return r;
-        return directory_from_root(root, &l, ret);
-}
-
-/* --- the hub's feed and snapshot (provision-hub, GET /v1/feed and /v1/snapshot) ------------ */
+/* --- directories, and the hub's feed and snapshot (provision-hub, GET /v1/feed and /v1/snapshot) */
 
 /* A "seq": an integer 0..2^53 (what a JSON number holds exactly). */
 static int hub_seq(const cJSON *obj, int64_t *ret) {
@@ -1387,28 +1372,39 @@ static int hub_seq(const cJSON *obj, int64_t *ret) {
         return 0;
 }
 
-int prov_scim_parse_hub_snapshot(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t *ret_seq,
-                                 ProvScimBatch **ret) {
+/* A directory document: a file, or the hub's snapshot, whose seq goes to *ret_seq when ret_seq
+ * is not NULL (then it is required). One parse of what may be 100 MB. */
+static int parse_directory_document(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t *ret_seq,
+                                    ProvScimBatch **ret) {
         _cleanup_(json_tree_done) JsonTree tree = {};
         cJSON *root = NULL;
         Limits l = limits_from(opts);
-        int64_t seq;
+        int64_t seq = 0;
         int r;
 
-        if (!ret || !ret_seq)
+        if (!ret)
                 return -EINVAL;
 
-        /* One parse of what may be 100 MB: the seq is read from the same tree as the resources. */
         r = parse_document(json, len, &l, &tree, &root);
         if (r < 0)
                 return r;
-        if (hub_seq(root, &seq) < 0)
+        if (ret_seq && hub_seq(root, &seq) < 0)
                 return -EBADMSG;
         r = directory_from_root(root, &l, ret);
-        if (r < 0)
-                return r;
-        *ret_seq = seq;
-        return 0;
+        if (r >= 0 && ret_seq)
+                *ret_seq = seq;
+        return r;
+}
+
+int prov_scim_parse_directory(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimBatch **ret) {
+        return parse_directory_document(json, len, opts, NULL, ret);
+}
+
+int prov_scim_parse_hub_snapshot(const char *json, size_t len, const ProvScimParseOptions *opts, int64_t *ret_seq,
+                                 ProvScimBatch **ret) {
+        if (!ret_seq)
+                return -EINVAL;
+        return parse_directory_document(json, len, opts, ret_seq, ret);
 }
 
 /* One event of a feed answer, checked. */

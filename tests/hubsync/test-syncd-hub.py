@@ -27,8 +27,10 @@ import traceback
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 srcdir = os.environ.get("top_srcdir") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(srcdir, "tests", "hub"))
+sys.path.insert(0, os.path.join(srcdir, "tests", "ctl"))
 import hubharness as H  # noqa: E402  (read-only use of the hub's harness)
 from hubharness import Failure, check, wait_for  # noqa: E402
+from ctlharness import PERMISSIVE, run_ctl_json, start_bus, wait_name  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 LOGIND_MOCK = os.path.join(srcdir, "tests", "enforce", "logind-mock.py")
@@ -62,28 +64,7 @@ class World:
     # ---------------------------------------------------------------- bus and logind mock
 
     def start_bus(self):
-        d = os.path.join(self.tmp, "bus")
-        os.mkdir(d)
-        with open(os.path.join(d, "bus.conf"), "w") as f:
-            f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path={d}/socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-""")
-        p = subprocess.Popen(["dbus-daemon", "--config-file", os.path.join(d, "bus.conf"), "--nofork",
-                              "--nopidfile"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=open(os.path.join(self.tmp, "bus.log"), "w"))
-        self.procs.append(p)
-        self.bus = f"unix:path={d}/socket"
-        wait_for(lambda: os.path.exists(os.path.join(d, "socket")), "the private bus")
+        self.bus = start_bus(self.tmp, "bus", PERMISSIVE, self.procs)
         open(self.calls, "w").close()
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus, LOGIND_MOCK_CALLS=self.calls)
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
@@ -91,12 +72,7 @@ class World:
                                 stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.tmp, "mock.log"), "w"),
                                 stderr=subprocess.STDOUT)
         self.procs.append(mock)
-
-        def owned():
-            check(mock.poll() is None, "the logind mock exited: " + open(os.path.join(self.tmp, "mock.log")).read())
-            return subprocess.run(["busctl", f"--address={self.bus}", "status", "org.freedesktop.login1"],
-                                  capture_output=True).returncode == 0
-        wait_for(owned, "the logind mock on the private bus")
+        wait_name(self.bus, "org.freedesktop.login1", mock, "the logind mock")
 
     def terminated(self):
         with open(self.calls) as f:
@@ -250,6 +226,11 @@ def main():
             check(host.members("eng") == ["alice", "carol"], f"eng is {host.members('eng')}")
             check(host.members("ops") == ["bob"], f"ops is {host.members('ops')}")
             check(w.host_seq() == w.head(), f"host seq {w.host_seq()} is not the hub's head {w.head()}")
+            st = run_ctl_json(host.conf, "status", env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=w.bus))
+            check(st["source"]["type"] == "hub" and st["source"]["seq"] == w.host_seq(),
+                  f"provisionctl status shows the source {st['source']}, host seq {w.host_seq()}")
+            check(st["source"]["url"] == hub.base, f"provisionctl status shows the url {st['source']['url']}")
+            check(st["last_success_usec"] > 0, "provisionctl status shows no successful contact")
             erin = hub.create_user("erin")
             hub.patch("Groups", eng["id"], [{"op": "add", "path": "members", "value": [{"value": erin["id"]}]}])
             wait_for(lambda: host.passwd("erin"), "the joiner erin in NSS", timeout=NOTICE_BOUND)
