@@ -111,9 +111,23 @@ static int hub_sync(ProvDaemon *d, bool snapshot, bool hold, uint64_t *ret_retry
                                  hold ? loop_has_work : NULL, d, &d->last, ret_retry_after);
 }
 
+/* When to send the next feed request after an answer. The hub holds it itself: at once, unless
+ * feed_wait = 0 (then we poll every [sync] interval), or the answer came back within a second
+ * with nothing new though we asked it to wait (a hub that does not hold requests must not be
+ * asked in a busy loop). */
+static uint64_t hub_next_delay(const ProvDaemon *d, bool hold, uint64_t started, uint64_t previous_generation) {
+        if (!hold)
+                return 0;
+        if (d->config->feed_wait_sec == 0)
+                return (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+        if (d->last.generation == previous_generation && now_usec(CLOCK_MONOTONIC) - started < USEC_PER_SEC)
+                return USEC_PER_SEC;
+        return 0;
+}
+
 /* One sync; hold: the timer's, which lets the hub hold its feed request. */
 static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResult *ret) {
-        uint64_t mono = now_usec(CLOCK_MONOTONIC), retry_after = 0, delay;
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), retry_after = 0, delay, previous_generation = d->last.generation;
         bool hub = d->config->source_type == PROV_SOURCE_HUB;
         int r;
 
@@ -147,8 +161,8 @@ static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResul
                 d->last_sync_usec = now_usec(CLOCK_REALTIME);
                 if (full)
                         d->last_full_mono = mono;
-                /* The hub holds the next request itself: send it at once. */
-                delay = hub ? 0 : (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+                delay = hub ? hub_next_delay(d, hold, mono, previous_generation)
+                            : (uint64_t) d->config->interval_sec * USEC_PER_SEC;
         } else {
                 d->failures++;
                 delay = backoff_usec(d);

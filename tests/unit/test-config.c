@@ -204,6 +204,28 @@ static void test_good_values(void **state) {
         }
 }
 
+/* [source] type = hub: one or more URLs, tried in turn; feed_wait 0..300, default 30. */
+static void test_hub_source(void **state) {
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL, *d = NULL;
+        _cleanup_free_ char *err = NULL, *err2 = NULL;
+
+        if (load_text("[source]\ntype = hub\nurl = https://hub1.example.com/, https://hub2.example.com:8443\n"
+                      "token_file = /etc/provision/host-token\n", &c, NULL, &err) != 0)
+                fail_msg("%s", err);
+        assert_int_equal(c->source_type, PROV_SOURCE_HUB);
+        assert_string_equal(c->urls[0], "https://hub1.example.com");
+        assert_string_equal(c->urls[1], "https://hub2.example.com:8443");
+        assert_null(c->urls[2]);
+        assert_string_equal(c->url, "https://hub1.example.com");
+        assert_int_equal(c->feed_wait_sec, 30);
+
+        if (load_text("[source]\ntype = hub\nurl = http://127.0.0.1:9\nallow_insecure_http = yes\nfeed_wait = 0\n", &d,
+                      NULL, &err2) != 0)
+                fail_msg("%s", err2);
+        assert_int_equal(d->feed_wait_sec, 0);
+        assert_null(d->urls[1]);
+}
+
 /* Every bad value is reported with its file and line. */
 static void test_bad_values(void **state) {
         static const struct {
@@ -218,6 +240,11 @@ static void test_bad_values(void **state) {
                 { "[source]\nurl = ftp://idp.example.com/\n", 2, "https:// URL" },
                 { "[source]\nurl = https://\n", 2, "https:// URL" },
                 { "[source]\nurl = https://a b\n", 2, "https:// URL" },
+                { "[source]\ntype = hub\n", 2, "type = hub needs 'url'" },
+                { "[source]\ntype = hub\nurl = https://a.example, http://b.example\n", 3, "must use https://" },
+                { "[source]\ntype = hub\nurl = https://a.example,ftp://b.example\n", 3, "https:// URL" },
+                { "[source]\nurl = https://a.example,https://b.example\n", 2, "type = scim takes one 'url'" },
+                { "[source]\ntype = hub\nurl = https://h\nfeed_wait = 301\n", 4, "'feed_wait' must be a number in 0..300" },
                 { "[source]\ntype=file\npath = relative.json\n", 3, "absolute path" },
                 { "[source]\ntype=file\npath=/d\ntoken_file=/t\ntoken_credential=t\n", 5, "mutually exclusive" },
                 { "[source]\ntype=file\npath=/d\ntoken_credential=a/b\n", 4, "credential name" },
@@ -449,6 +476,7 @@ int main(void) {
                 cmocka_unit_test(test_file_source),
                 cmocka_unit_test(test_good_values),
                 cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_hub_source),
                 cmocka_unit_test(test_file_limits),
                 cmocka_unit_test(test_documentation),
                 cmocka_unit_test(test_bom),
