@@ -312,6 +312,27 @@ def main():
             w.alive()
         case("a hub restored behind the host's seq answers 410 and the host reads its snapshot", restored_hub)
 
+        def failover_and_token():
+            # A replica that refuses connections first in the list: the next URL serves.
+            dead = f"http://127.0.0.1:{free_port()}"
+            other = H.Host(tmp, dead, hub.host_token, name="failover")
+            other.sections["source"].update({"type": "hub", "url": f"{dead},{hub.base}"})
+            other._write()
+            rc, out = other.once()
+            check(rc == 0, f"--once with a dead first URL exited {rc}: {out[-1500:]}")
+            check(other.passwd("gina") is not None, "the host behind a dead first URL did not get gina")
+            check("trying the next URL" in out, f"no failover logged: {out[-800:]}")
+            # A wrong token: said clearly, nothing applied, and the token is not in the log.
+            bad = H.Host(tmp, hub.base, "prov_not-a-valid-token-value", name="badtoken")
+            bad.sections["source"].update({"type": "hub", "url": hub.base})
+            bad._write()
+            rc, out = bad.once()
+            check(rc != 0, "--once with a wrong token exited 0")
+            check("refused our host token" in out, f"the wrong token is not said clearly: {out[-800:]}")
+            check("prov_not-a-valid-token-value" not in out, "the token is in the log")
+            check(bad.getent("passwd", "gina") is None, "a refused host got accounts")
+        case("a dead first URL fails over to the next; a wrong token is said clearly", failover_and_token)
+
         def shutdown():
             w.alive()
             wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
