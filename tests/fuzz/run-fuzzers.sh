@@ -15,7 +15,7 @@ shift || true
 builddir=${FUZZ_BUILDDIR:-$top/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
 all=(fuzz-scim-directory fuzz-scim-list fuzz-scim-user fuzz-scim-service-config fuzz-config fuzz-snapshot fuzz-nss
-     fuzz-hub-filter fuzz-hub-patch)
+     fuzz-hub-filter fuzz-hub-patch fuzz-hub-resource)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 

@@ -17,10 +17,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 #define CORE_GROUP "urn:ietf:params:scim:schemas:core:2.0:Group"
 #define ENTERPRISE "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
-/* Normalises `in` as kind and checks that it succeeds with exactly `want` (compared as JSON,
- * names case-sensitively), and that normalising the result again changes nothing. */
-static void assert_normalizes(ProvHubKind kind, const char *in, const char *want) {
-        _cleanup_(cJSON_Deletep) cJSON *r = cJSON_Parse(in), *w = cJSON_Parse(want), *again = NULL;
+/* Normalises `in` (len bytes) as kind and checks that it succeeds with exactly `want` (compared
+ * as JSON, names case-sensitively), and that normalising the result again changes nothing. */
+static void assert_normalizes_n(ProvHubKind kind, const char *in, size_t len, const char *want) {
+        _cleanup_(cJSON_Deletep) cJSON *r = cJSON_ParseWithLength(in, len), *w = cJSON_Parse(want), *again = NULL;
         _cleanup_free_ char *got = NULL;
         ProvScimError e = {};
 
@@ -37,6 +37,10 @@ static void assert_normalizes(ProvHubKind kind, const char *in, const char *want
         again = cJSON_Duplicate(r, true);
         assert_int_equal(prov_scim_resource_normalize(again, kind, &e), 0);
         assert_true(cJSON_Compare(again, r, true));
+}
+
+static void assert_normalizes(ProvHubKind kind, const char *in, const char *want) {
+        assert_normalizes_n(kind, in, strlen(in), want);
 }
 
 /* Normalising `in` fails with 400 and scimType type, a detail containing `needle`, and leaves
@@ -166,6 +170,53 @@ static void test_folding(void **state) {
         /* Empty objects go, and so does an extension left empty. */
         assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"name\":{},\"" ENTERPRISE "\":{\"manager\":{}}}",
                           "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":true}");
+}
+
+/* What the core schema's object or a "<core URN>:" prefix holds is folded as if it had been sent
+ * at the root, so that the stored form normalises to itself: a URN-prefixed key or an
+ * extension's object under the core URN used to be put at the root as sent, and the next
+ * normalisation folded it there (fuzz-hub-resource, tests/fuzz/corpus/fuzz-hub-resource/
+ * core-object-urn-key-nul and core-object-refolded). */
+static void test_fixed_point(void **state) {
+        /* The fuzzer's input as cJSON reads it: the key of its core-schema object has raw NUL bytes
+         * after the URN, where cJSON's C string, and so the key, ends. */
+        static const char finding[] =
+                "{\"userName\":\"x\",\"name.g6venName\":\"A\",\"NAME\xd5n:r:lo\xa5ginShell\":\"/bin/sh\",\"Emae\":\"m1\","
+                "\"" CORE_USER "\x00\x00" "a`\x01\x1f\xe8\x81:disporyNa:0.0:User\":{\"homme\":\"A B\","
+                "\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\":{\"hom=eDirectory\":\"/home/x\"},"
+                "\"_rn:acme:posix:1.0:Us:User\":{\"h+om=eDir\":\"/home/x\"},\"urn:acmeeDirectory\":\"/home\xeax\"},"
+                "\"urn:acme:posix:0.0:Usmr:lkgin\":\"/bin\xd6sh\",\"Emails\":{\"Value\":\"a@b\"}}";
+
+        (void) state;
+        assert_normalizes_n(PROV_HUB_USER, finding, sizeof(finding) - 1,
+                            "{\"schemas\":[\"" CORE_USER "\",\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\","
+                            "\"urn:acme:posix:0.0:Usmr\"],\"userName\":\"x\",\"name\":{\"g6venName\":\"A\"},"
+                            "\"NAME\xd5n:r:lo\xa5ginShell\":\"/bin/sh\",\"Emae\":\"m1\",\"homme\":\"A B\","
+                            "\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\":{\"hom=eDirectory\":\"/home/x\"},"
+                            "\"_rn:acme:posix:1.0:Us:User\":{\"h+om=eDir\":\"/home/x\"},"
+                            "\"urn\":{\"acmeeDirectory\":\"/home\xeax\"},\"urn:acme:posix:0.0:Usmr\":{\"lkgin\":\"/bin\xd6sh\"},"
+                            "\"emails\":[{\"value\":\"a@b\"}],\"active\":true}");
+        /* The same, reduced: a flat extension key under the core URN goes into its extension. */
+        assert_normalizes(PROV_HUB_USER, "{\"userName\":\"x\",\"" CORE_USER "\":{\"urn:acme:1.0:User:loginShell\":\"/bin/sh\"}}",
+                          "{\"schemas\":[\"" CORE_USER "\",\"urn:acme:1.0:User\"],\"userName\":\"x\","
+                          "\"urn:acme:1.0:User\":{\"loginShell\":\"/bin/sh\"},\"active\":true}");
+        /* The enterprise extension under the core URN, as an object or flat: its names canonical. */
+        assert_normalizes(PROV_HUB_USER,
+                          "{\"userName\":\"x\",\"" CORE_USER "\":{\"" ENTERPRISE "\":{\"Department\":\"D\"},"
+                          "\"" ENTERPRISE ":manager.value\":\"m\"}}",
+                          "{\"schemas\":[\"" CORE_USER "\",\"" ENTERPRISE "\"],\"userName\":\"x\","
+                          "\"" ENTERPRISE "\":{\"department\":\"D\",\"manager\":{\"value\":\"m\"}},\"active\":true}");
+        /* The core URN within itself, and a repeated core prefix: attributes at the root, the core
+         * URN listed once. */
+        assert_normalizes(PROV_HUB_USER,
+                          "{\"userName\":\"x\",\"" CORE_USER "\":{\"" CORE_USER "\":{\"title\":\"T\"}},"
+                          "\"" CORE_USER ":" CORE_USER ":nickName\":\"N\",\"" CORE_USER ":" ENTERPRISE ":division\":\"V\"}",
+                          "{\"schemas\":[\"" CORE_USER "\",\"" ENTERPRISE "\"],\"userName\":\"x\",\"title\":\"T\","
+                          "\"nickName\":\"N\",\"" ENTERPRISE "\":{\"division\":\"V\"},\"active\":true}");
+        assert_normalizes(PROV_HUB_GROUP,
+                          "{\"" CORE_GROUP "\":{\"displayName\":\"G\",\"urn:acme:1.0:Group:gid\":\"7\"}}",
+                          "{\"schemas\":[\"" CORE_GROUP "\",\"urn:acme:1.0:Group\"],\"displayName\":\"G\","
+                          "\"urn:acme:1.0:Group\":{\"gid\":\"7\"}}");
 }
 
 static void test_group(void **state) {
@@ -315,6 +366,7 @@ int main(void) {
                 cmocka_unit_test(test_active_default),
                 cmocka_unit_test(test_canonical_names),
                 cmocka_unit_test(test_folding),
+                cmocka_unit_test(test_fixed_point),
                 cmocka_unit_test(test_group),
                 cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_not_object),
