@@ -25,7 +25,7 @@ static void help(void) {
                "  -h --help            Show this help\n"
                "     --version         Show the version\n"
                "  -c --config=FILE     Configuration file (default: %s)\n"
-               "     --once            Sync once (a full scan) and exit\n"
+               "     --once            Sync once (a full scan; the hub: one feed poll) and exit\n"
                "     --delta           With --once: only what changed since the last sync\n"
                "     --check-config    Load the configuration, say whether it is valid, and exit\n"
                "     --foreground      Stay in the foreground (the default; for symmetry with the unit)\n"

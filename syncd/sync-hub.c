@@ -20,7 +20,9 @@
 #define HUB_SEQ_KEY "hub_seq"
 /* A held feed request ends after wait + this: the hub answers by then unless it is gone. */
 #define FEED_TIMEOUT_MARGIN_SEC 15
-/* The snapshot of a big directory (100k users are ~90 MiB of SCIM): as a directory file. */
+/* The snapshot of a big directory (100k users are ~90 MiB of SCIM): as a directory file, and
+ * given at least this long to arrive whatever [source] timeout says. */
+#define SNAPSHOT_TIMEOUT_MIN_SEC 300u
 #define SNAPSHOT_MAX_BYTES (UINT64_C(1024) * 1024 * 1024)
 
 /* free() that returns NULL, for "p = body_free(p);". */
@@ -210,8 +212,10 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         }
 
         (void) snprintf(path, sizeof(path), "/v1/snapshot%s%s", params[0] ? "?" : "", params[0] ? params + 1 : "");
-        r = hub_get(config, path, NULL, 0, interrupted, userdata, SNAPSHOT_MAX_BYTES, &body, &len, &status,
-                    ret_retry_after, &url);
+        unsigned snapshot_timeout = config->timeout_sec > SNAPSHOT_TIMEOUT_MIN_SEC ? config->timeout_sec
+                                                                                    : SNAPSHOT_TIMEOUT_MIN_SEC;
+        r = hub_get(config, path, NULL, snapshot_timeout, interrupted, userdata, SNAPSHOT_MAX_BYTES, &body, &len,
+                    &status, ret_retry_after, &url);
         if (r == -ECANCELED)
                 goto finish;
         if (r < 0) {
