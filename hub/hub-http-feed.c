@@ -100,7 +100,8 @@ enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn
                 return MHD_YES;
         }
 
-        if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head) {
+        if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head ||
+            !streq_ptr(s->feed_cache_base, base_url)) {
                 hub_http_feed_cache_drop(s);
                 r = hub_feed_render(s->ctx->store, conn->since, s->ctx->config->feed_max_events, base_url, &text, &len,
                                     &err);
@@ -118,6 +119,12 @@ enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn
                 MHD_add_response_header(s->feed_cache, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
                 s->feed_cache_since = conn->since;
                 s->feed_cache_head = head;
+                free(s->feed_cache_base);
+                s->feed_cache_base = strdup(base_url);
+                if (!s->feed_cache_base) {
+                        hub_http_feed_cache_drop(s);
+                        return MHD_NO;
+                }
         }
         log_debug("Feed after %" PRIi64 " to '%s': head %" PRIi64 ".", conn->since, conn->who ?: "?", head);
         s->feed_answers++;
@@ -198,7 +205,7 @@ enum MHD_Result hub_http_metrics_serve(HubServer *s, struct MHD_Connection *c, C
         int64_t head = 0;
         FILE *f;
 
-        hub_http_batch_finish(s);
+        hub_http_commit_for_read(s);
         if (head_get(s, &head) < 0 || hub_fleet_lag(s->ctx->store, head, &lag) < 0 ||
             hub_store_holds(s->ctx->store, &held) < 0)
                 return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
@@ -247,6 +254,7 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
                                      const char *method, HubRole role, const char *base_url) {
         ProvScimError err = {};
         HubHostPoll poll = {};
+        int64_t head;
         unsigned wait;
 
         if (role == HUB_ROLE_SCIM)
@@ -256,7 +264,7 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
         if (!streq(method, "GET"))
                 return hub_http_send_error(c, 405, NULL, "Method not allowed here.", conn->integer_status, 0);
         /* What is read is committed. */
-        hub_http_batch_finish(s);
+        hub_http_commit_for_read(s);
         if (streq(url, "/v1/snapshot"))
                 return snapshot_serve(s, c, conn, base_url);
 
@@ -271,12 +279,18 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
                                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hostname"),
                                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), &poll, &err) < 0)
                 return hub_http_send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
-        /* What the host has applied, in the open batch (or a new one): it is committed with the
-         * round, and a failure to record it does not keep the host from its answer. */
-        if (poll.host_id &&
-            ((!hub_store_batch_open(s->ctx->store) && hub_store_batch_begin(s->ctx->store) < 0) ||
-             hub_fleet_host_seen(s->ctx->store, &poll) < 0))
-                log_warning("Failed to record host %s's poll: %s", poll.host_id, hub_store_errmsg(s->ctx->store) ?: "");
+        /* What the host has applied, in the open batch (or a new one): it is committed at the end
+         * of the round, with one flush for every poll of it, and a failure to record it does not
+         * keep the host from its answer. A since ahead of the head (answered 410) is not
+         * recorded: no host is reported past a change it cannot have. */
+        if (poll.host_id && head_get(s, &head) >= 0 && poll.applied <= head && !s->stopping) {
+                if ((!hub_store_batch_open(s->ctx->store) && hub_store_batch_begin(s->ctx->store) < 0) ||
+                    hub_fleet_host_seen(s->ctx->store, &poll) < 0)
+                        log_warning("Failed to record host %s's poll: %s", poll.host_id,
+                                    hub_store_errmsg(s->ctx->store) ?: "");
+                if (hub_store_batch_lost(s->ctx->store))
+                        hub_http_batch_finish(s);
+        }
         conn->feed = true;
         conn->deadline = hub_monotonic_usec() + (uint64_t) wait * 1000000ULL;
         return hub_http_feed_serve(s, c, conn, base_url);

@@ -34,6 +34,9 @@ struct HubServer {
          * until it commits; newest first. */
         Conn *held;
         unsigned n_held;
+        /* The open batch holds a change of the directory (not only the fleet's poll records):
+         * a read must commit it first. */
+        bool batch_dirty;
         /* Feed requests held until a change commits or their deadline (see feed_serve()), the
          * head they were held at, and the last answer made (its bytes are shared by every host
          * asking for the same since at the same head). */
@@ -41,9 +44,11 @@ struct HubServer {
         unsigned n_waiters;
         int64_t waiters_head;
         struct MHD_Response *feed_cache;
+        char *feed_cache_base; /* the base URL its meta.location and $ref carry */
         int64_t feed_cache_since, feed_cache_head;
         unsigned n_snapshots;
         bool stopping;
+        int quiesced_fd; /* the listening socket, ours to close once MHD_quiesce_daemon() gave it back */
         /* The change head as of the last commit (head_known false: read it again): every held
          * feed request looks at it when it is resumed, 10,000 of them after one commit. */
         int64_t head;
@@ -91,6 +96,10 @@ enum MHD_Result hub_http_send_error(struct MHD_Connection *c, int status, const 
 /* Commits the open batch and resumes its requests (group commit): what is read after it is
  * committed. */
 void hub_http_batch_finish(HubServer *s);
+/* Before a read: commits the open batch when it holds a change of the directory (or was lost),
+ * so that a read sees only committed changes; the fleet's poll records may stay open until the
+ * end of the round. */
+void hub_http_commit_for_read(HubServer *s);
 
 /* GET /v1/feed and /v1/snapshot (host and admin tokens; role checked here). */
 enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,

@@ -30,6 +30,8 @@
 #define PEM_MAX (1024 * 1024)
 /* The serving loop wakes at least this often (ms), whatever libmicrohttpd's timeouts say. */
 #define LOOP_WAKE_MS 1000
+/* How long a stopping hub keeps answering what it has begun. */
+#define STOP_DRAIN_USEC (5ULL * 1000000ULL)
 
 void hub_reply_done(HubReply *r) {
         if (r->json)
@@ -273,7 +275,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *
         const char *who = conn->who ?: "?";
         char logbuf[128];
 
-        if (!streq(method, "GET") && strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0)
+        if (!streq(method, "GET") && !streq(method, "HEAD") && strncmp(url, SCIM_PREFIX, strlen(SCIM_PREFIX)) == 0)
                 count_push(conn->server, who, reply->status);
         url = url_for_log(url, logbuf, sizeof(logbuf));
         if (reply->status >= 500)
@@ -287,6 +289,11 @@ static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *
 
 /* Commits the open batch and resumes its requests, whose answers go out at their next callback:
  * as computed when the batch is on disk, 503 for those that changed something when it is not. */
+void hub_http_commit_for_read(HubServer *s) {
+        if (s->batch_dirty || hub_store_batch_lost(s->ctx->store))
+                hub_http_batch_finish(s);
+}
+
 void hub_http_batch_finish(HubServer *s) {
         HubStore *store = s->ctx->store;
         unsigned n = s->n_held;
@@ -296,6 +303,7 @@ void hub_http_batch_finish(HubServer *s) {
         if (!hub_store_batch_open(store) && !s->held)
                 return;
         s->head_known = false;
+        s->batch_dirty = false;
         r = hub_store_batch_commit(store);
         if (r < 0)
                 log_error_errno(r, "Failed to commit the changes of %u request(s), answering them 503: %s", s->n_held,
@@ -374,7 +382,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 return hub_http_send_error(c, 404, NULL, "No such endpoint.", integer_status, 0);
 
         /* Hosts read (and ack); identity providers and admins write. */
-        if (role == HUB_ROLE_HOST && !streq(method, "GET") && handler != hub_handle_acks) {
+        if (role == HUB_ROLE_HOST && !streq(method, "GET") && !streq(method, "HEAD") && handler != hub_handle_acks) {
                 log_notice("Refused %s %s to host token '%s'.", method, SAFE(url_for_log(url, logbuf, sizeof(logbuf))),
                            name);
                 return hub_http_send_error(c, 403, NULL, "This token may only read.", integer_status, 0);
@@ -401,15 +409,25 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
          * one), and its answer waits until the batch is on disk (hub_http_batch_finish(), after this round
          * of the serving loop). A read first commits the open batch: what it reads is durable,
          * and never part of a batch. */
-        write = !streq(method, "GET");
+        write = !streq(method, "GET") && !streq(method, "HEAD");
         if (!write)
-                hub_http_batch_finish(s);
-        else if (!hub_store_batch_open(s->ctx->store)) {
-                r = hub_store_batch_begin(s->ctx->store);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to begin a transaction: %s", hub_store_errmsg(s->ctx->store) ?: "");
-                        return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", integer_status, 1);
+                hub_http_commit_for_read(s);
+        else {
+                if (s->stopping)
+                        return hub_http_send_error(c, 503, NULL, "The hub is stopping; retry.", integer_status, 1);
+                /* A batch an I/O error rolled back is finished (its requests fail) before a new one. */
+                if (hub_store_batch_lost(s->ctx->store))
+                        hub_http_batch_finish(s);
+                if (!hub_store_batch_open(s->ctx->store)) {
+                        r = hub_store_batch_begin(s->ctx->store);
+                        if (r < 0) {
+                                log_error_errno(r, "Failed to begin a transaction: %s",
+                                                hub_store_errmsg(s->ctx->store) ?: "");
+                                return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.",
+                                                           integer_status, 1);
+                        }
                 }
+                s->batch_dirty = true;
         }
 
         handler(s->ctx, &req, &reply);
@@ -515,7 +533,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         conn->feed_resumed = false;
                         if (!base)
                                 return MHD_NO;
-                        hub_http_batch_finish(s); /* what is read is committed */
+                        hub_http_commit_for_read(s); /* what is read is committed */
                         return hub_http_feed_serve(s, c, conn, base);
                 }
                 if (!conn->ready)
@@ -632,13 +650,22 @@ static void *serve(void *userdata) {
                 feed_deadline = hub_http_feed_wake(s);
         }
 
-        /* Stopping: what was changed is committed and answered before the daemon goes; held
-         * feed requests are answered with what they have. */
-        hub_http_batch_finish(s);
+        /* Stopping: no new connection; new writes are refused (503), what was changed is
+         * committed and answered, held feed requests are answered with what they have, until
+         * nothing is held or suspended (libmicrohttpd must not be stopped with a suspended
+         * connection), for at most STOP_DRAIN_USEC. */
         s->stopping = true;
-        (void) hub_http_feed_wake(s);
-        for (unsigned i = 0; i < 3; i++)
+        s->quiesced_fd = MHD_quiesce_daemon(s->daemon);
+        for (uint64_t end = hub_monotonic_usec() + STOP_DRAIN_USEC;;) {
+                hub_http_batch_finish(s);
+                (void) hub_http_feed_wake(s);
+                if (!s->held && !s->waiters && !hub_store_batch_open(s->ctx->store) && s->resumed == 0 &&
+                    (s->in_flight == 0 || hub_monotonic_usec() >= end))
+                        break;
+                s->resumed = 0;
+                (void) poll(p, 1, 10);
                 (void) MHD_run(s->daemon);
+        }
         return NULL;
 }
 
@@ -650,6 +677,7 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) pthread_join(s->thread, NULL);
         }
         hub_http_feed_cache_drop(s);
+        free(s->feed_cache_base);
         for (size_t i = 0; i < s->n_pushes; i++)
                 free(s->pushes[i].name);
         free(s->pushes);
@@ -657,6 +685,8 @@ HubServer *hub_server_stop(HubServer *s) {
                 MHD_stop_daemon(s->daemon);
         if (s->stop_fd >= 0)
                 close(s->stop_fd);
+        if (s->quiesced_fd >= 0)
+                close(s->quiesced_fd);
         if (s->fd >= 0)
                 close(s->fd);
         if (s->key_pem) {
@@ -685,6 +715,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
         s->ctx = ctx;
         s->fd = -1;
         s->stop_fd = -1;
+        s->quiesced_fd = -1;
         pthread_mutex_init(&s->tokens_lock, NULL);
 
         /* Our serving loop polls libmicrohttpd's epoll set (see serve()). */

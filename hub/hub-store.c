@@ -1600,18 +1600,21 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
         r = stmt_int(s, STMT_HELD_USERS, open_hold, &st);
         if (r < 0)
                 return r;
+        /* One held user at a time, the walk started again after each update: SQLite does not
+         * say whether a row changed under a running walk is visited again or skipped. */
         while ((r = prov_sql_step(s->sql, st)) > 0) {
                 _cleanup_sql_reset_ sqlite3_stmt *up = NULL;
                 _cleanup_free_ char *id = NULL;
-                int64_t usec = store_stamp(s);
+                int64_t usec = store_stamp(s), ref = sqlite3_column_int64(st, 0);
 
                 r = prov_sql_column_strdup(s->sql, st, 1, false, &id);
                 if (r < 0)
                         return r;
+                sqlite3_reset(st);
                 r = prov_sql_stmt(s->sql, STMT_USER_RELEASE, &up);
                 if (r < 0)
                         return r;
-                if (sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0)) != SQLITE_OK ||
+                if (sqlite3_bind_int64(up, 1, ref) != SQLITE_OK ||
                     sqlite3_bind_int64(up, 2, usec) != SQLITE_OK)
                         return prov_sql_fail(s->sql, 0);
                 r = prov_sql_run(s->sql, up);

@@ -159,6 +159,16 @@ def test_snapshot_is_the_directory(hub):
     check(r.status == 200 and r.json["events"] == [], f"the feed from the snapshot's seq: {r!r}")
 
 
+def test_answers_follow_the_callers_host(hub):
+    u = hub.create_user("hosthdr@example.com")
+    a = hub.request("GET", "//v1/feed?since=0", token="host", headers={"Host": "a.example"}).json
+    b = hub.request("GET", "//v1/feed?since=0", token="host", headers={"Host": "b.example"}).json
+    check(a["events"][0]["resource"]["meta"]["location"].startswith("http://a.example/") and
+          b["events"][0]["resource"]["meta"]["location"].startswith("http://b.example/"),
+          f"one caller's Host reached another's answer: {a} {b}")
+    check(a["events"][0]["id"] == u["id"], "the feed lost the user")
+
+
 def test_roles(hub):
     check(feed(hub, 0, token=None).status == 401, "the feed without a token")
     check(feed(hub, 0, token="scim").status == 403, "the feed with an IdP token")
@@ -195,6 +205,7 @@ if __name__ == "__main__":
                test_many_held_requests_one_change,
                test_window_410,
                test_snapshot_is_the_directory,
+               test_answers_follow_the_callers_host,
                test_roles,
                test_stop_answers_held_requests],
               sys.argv, prefix="test-hub-feed")

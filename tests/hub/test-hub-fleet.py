@@ -98,6 +98,8 @@ def test_refusals(hub):
     for q in ("host=XYZ", f"host={A}&hostname=bad%20name", f"host={A}&version=%3Cx%3E"):
         r = hub.request("GET", f"//v1/feed?since=0&{q}", token="host")
         check(r.status == 400, f"feed ?{q}: {r!r}")
+    r = hub.request("GET", f"//v1/feed?since=999&host={A}&hostname=ahead", token="host")
+    check(r.status == 410, f"a poll ahead of the head: {r!r}")
     check(hub.request("GET", "//v1/admin/hosts", token="admin").json["hosts"] == [], "a refused poll was recorded")
     for body in ({"host": "x", "outcomes": []}, {"host": A, "outcomes": [{"id": u["id"]}]},
                  {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "maybe"}]}):
