@@ -7,6 +7,12 @@ check_SCRIPTS += tests/hubsync/test-syncd-hub.py
 TESTS += tests/hubsync/test-syncd-hub.py
 EXTRA_DIST += tests/hubsync/test-syncd-hub.py
 
+# Answers the real hub does not give on demand (a seq going back, a malformed event, 503, 401,
+# a 5xx replica), from a scripted server: what the host applies (nothing) and says.
+check_SCRIPTS += tests/hubsync/test-syncd-hub-faults.py
+TESTS += tests/hubsync/test-syncd-hub-faults.py
+EXTRA_DIST += tests/hubsync/test-syncd-hub-faults.py
+
 # The feed answer's parser (syncd/scim-parse.c): order, refusals, seqs, bounds.
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-feed-parse
