@@ -663,19 +663,45 @@ int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimErro
         return 0;
 }
 
-/* JSON nesting of body, counted outside strings; -E2BIG as soon as it passes max, -EINVAL on a
- * "\u0000" escape, which cJSON would silently cut the string at. Unbalanced brackets are left
- * for cJSON to refuse. */
+/* Whether s (n bytes, at a backslash) starts a "\u" escape that cJSON reads as a character other
+ * than U+0000: four hex digits, not "0000". cJSON decodes a "\u" without four hex digits as
+ * U+0000 too, silently. */
+static bool unicode_escape_ok(const char *s, size_t n) {
+        unsigned v = 0;
+
+        if (n < 6)
+                return false;
+        for (size_t i = 2; i < 6; i++) {
+                char ch = s[i];
+
+                if (ch >= '0' && ch <= '9')
+                        v = v * 16 + (unsigned) (ch - '0');
+                else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+                        v = v * 16 + (unsigned) ((ch | 0x20) - 'a' + 10);
+                else
+                        return false;
+        }
+        return v != 0;
+}
+
+/* JSON nesting of body, counted outside strings; -E2BIG as soon as it passes max. -EINVAL on
+ * what cJSON would silently cut a string at: a raw NUL byte (not JSON, yet cJSON keeps it inside
+ * a string, so "urn:...:core:2.0:User\0junk" would read as the core schema's URN), a "\u0000"
+ * escape, or a "\u" escape without four hex digits. The hosts' parser refuses the same
+ * (syncd/scim-parse.c, prescan()). Unbalanced brackets are left for cJSON to refuse. */
 static int prescan(const char *body, size_t len, unsigned max) {
         unsigned depth = 0;
         bool in_string = false;
 
+        if (memchr(body, 0, len))
+                return -EINVAL;
         for (size_t i = 0; i < len; i++) {
                 char ch = body[i];
 
                 if (in_string) {
                         if (ch == '\\') {
-                                if (i + 5 < len && body[i + 1] == 'u' && memcmp(body + i + 2, "0000", 4) == 0)
+                                if (i + 1 < len && body[i + 1] == 'u' &&
+                                    !unicode_escape_ok(body + i, len - i))
                                         return -EINVAL;
                                 i++;
                         } else if (ch == '"')
@@ -709,13 +735,14 @@ int prov_scim_json_parse(const char *body, size_t len, cJSON **ret, ProvScimErro
                 return prov_scim_error_set(err, 400, "invalidSyntax", "JSON nested deeper than %d levels",
                                            PROV_SCIM_JSON_DEPTH_MAX);
         if (r < 0)
-                return prov_scim_error_set(err, 400, "invalidSyntax", "a string contains \\u0000");
+                return prov_scim_error_set(err, 400, "invalidSyntax",
+                                           "a NUL byte, \\u0000, or a \\u escape without four hex digits");
 
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
         if (!root)
                 return prov_scim_error_set(err, 400, "invalidSyntax", "not JSON (at byte %zu)",
                                            end && end >= body ? (size_t) (end - body) : (size_t) 0);
-        /* Trailing garbage, or a NUL byte inside the body, which cJSON stops at. */
+        /* Trailing garbage. */
         while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
                 end++;
         if (end != body + len)

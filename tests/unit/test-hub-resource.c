@@ -172,21 +172,23 @@ static void test_folding(void **state) {
                           "{\"schemas\":[\"" CORE_USER "\"],\"userName\":\"x\",\"active\":true}");
 }
 
+/* fuzz-hub-resource's input (tests/fuzz/corpus/fuzz-hub-resource/core-object-urn-key-nul, less
+ * its first byte, which picks a User). The key of its core-schema object has raw NUL bytes after
+ * the URN: cJSON keeps them, and its C string, so the key, ends there. prov_scim_json_parse()
+ * refuses such a body now; normalisation is tested on the tree cJSON reads from it. */
+static const char finding[] =
+        "{\"userName\":\"x\",\"name.g6venName\":\"A\",\"NAME\xd5n:r:lo\xa5ginShell\":\"/bin/sh\",\"Emae\":\"m1\","
+        "\"" CORE_USER "\x00\x00" "a`\x01\x1f\xe8\x81:disporyNa:0.0:User\":{\"homme\":\"A B\","
+        "\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\":{\"hom=eDirectory\":\"/home/x\"},"
+        "\"_rn:acme:posix:1.0:Us:User\":{\"h+om=eDir\":\"/home/x\"},\"urn:acmeeDirectory\":\"/home\xeax\"},"
+        "\"urn:acme:posix:0.0:Usmr:lkgin\":\"/bin\xd6sh\",\"Emails\":{\"Value\":\"a@b\"}}";
+
 /* What the core schema's object or a "<core URN>:" prefix holds is folded as if it had been sent
  * at the root, so that the stored form normalises to itself: a URN-prefixed key or an
  * extension's object under the core URN used to be put at the root as sent, and the next
  * normalisation folded it there (fuzz-hub-resource, tests/fuzz/corpus/fuzz-hub-resource/
  * core-object-urn-key-nul and core-object-refolded). */
 static void test_fixed_point(void **state) {
-        /* The fuzzer's input as cJSON reads it: the key of its core-schema object has raw NUL bytes
-         * after the URN, where cJSON's C string, and so the key, ends. */
-        static const char finding[] =
-                "{\"userName\":\"x\",\"name.g6venName\":\"A\",\"NAME\xd5n:r:lo\xa5ginShell\":\"/bin/sh\",\"Emae\":\"m1\","
-                "\"" CORE_USER "\x00\x00" "a`\x01\x1f\xe8\x81:disporyNa:0.0:User\":{\"homme\":\"A B\","
-                "\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\":{\"hom=eDirectory\":\"/home/x\"},"
-                "\"_rn:acme:posix:1.0:Us:User\":{\"h+om=eDir\":\"/home/x\"},\"urn:acmeeDirectory\":\"/home\xeax\"},"
-                "\"urn:acme:posix:0.0:Usmr:lkgin\":\"/bin\xd6sh\",\"Emails\":{\"Value\":\"a@b\"}}";
-
         (void) state;
         assert_normalizes_n(PROV_HUB_USER, finding, sizeof(finding) - 1,
                             "{\"schemas\":[\"" CORE_USER "\",\"urn:trueacme:posix:1.0urn:acme:posix:1.0:User\","
@@ -317,6 +319,7 @@ static void test_json_parse(void **state) {
                             *big = NULL;
         _cleanup_(cJSON_Deletep) cJSON *j = NULL;
         static const char nul_inside[] = "{\"userName\":\"x\"}\0{}";
+        static const char nul_in_string[] = "{\"userName\":\"x\0junk\"}";
 
         (void) state;
         assert_int_equal(prov_scim_json_parse("{\"userName\":\"x\"} \n", 18, &j, NULL), 0);
@@ -335,6 +338,24 @@ static void test_json_parse(void **state) {
         assert_parse_fails("{} {}", 5, 400, "invalidSyntax");
         assert_parse_fails(nul_inside, sizeof(nul_inside) - 1, 400, "invalidSyntax");
         assert_parse_fails("{\"userName\":\"a\\u0000b\"}", 23, 400, "invalidSyntax");
+        /* What else cJSON would cut a string at, as the hosts' parser refuses it: a raw NUL byte
+         * (the core URN key of the fuzzer's finding), a "\u" without four hex digits. */
+        assert_parse_fails(finding, sizeof(finding) - 1, 400, "invalidSyntax");
+        assert_parse_fails(nul_in_string, sizeof(nul_in_string) - 1, 400, "invalidSyntax");
+        assert_parse_fails("{\"userName\":\"x\\u00zzjunk\"}", strlen("{\"userName\":\"x\\u00zzjunk\"}"), 400,
+                           "invalidSyntax");
+        assert_parse_fails("{\"userName\":\"x\\uzzzz\"}", strlen("{\"userName\":\"x\\uzzzz\"}"), 400,
+                           "invalidSyntax");
+        /* Other escapes, in either case, a surrogate pair and an escaped backslash before "u0000"
+         * are read. */
+        {
+                static const char escapes[] = "{\"a\":\"\\u00E9\\u00e9\\ud83d\\ude00\\\\u0000\"}";
+
+                j = (cJSON_Delete(j), NULL);
+                assert_int_equal(prov_scim_json_parse(escapes, strlen(escapes), &j, NULL), 0);
+                assert_string_equal(cJSON_GetObjectItem(j, "a")->valuestring,
+                                    "\xc3\xa9\xc3\xa9\xf0\x9f\x98\x80\\u0000");
+        }
         /* Brackets inside strings do not count as nesting. */
         {
                 char s[200] = "{\"a\":\"";
