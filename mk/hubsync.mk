@@ -5,7 +5,7 @@
 
 check_SCRIPTS += tests/hubsync/test-syncd-hub.py
 TESTS += tests/hubsync/test-syncd-hub.py
-EXTRA_DIST += tests/hubsync/test-syncd-hub.py
+EXTRA_DIST += tests/hubsync/test-syncd-hub.py tests/hubsync/hubsyncharness.py
 
 # Answers the real hub does not give on demand (a seq going back, a malformed event, 503, 401,
 # a 5xx replica), from a scripted server: what the host applies (nothing) and says.

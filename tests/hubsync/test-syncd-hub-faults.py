@@ -14,14 +14,15 @@ import json
 import os
 import sys
 import tempfile
-import shutil
 import threading
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 srcdir = os.environ.get("top_srcdir") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(srcdir, "tests", "hub"))
 import hubharness as H  # noqa: E402  (read-only use of the hub's harness: the Host world)
-from hubharness import Failure, check  # noqa: E402
+from hubharness import check  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hubsyncharness import Cases  # noqa: E402
 
 TOKEN = "prov_fake-hub-host-token-0123456789"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -80,21 +81,13 @@ def main():
     os.chmod(tmp, 0o755)
     srv, base = serve()
     bad, bad_base = serve()
-    passed = failed = 0
+    cases = Cases()
     try:
         host = H.Host(tmp, base, TOKEN)
         host.sections["source"].update({"type": "hub", "url": f"{bad_base},{base}"})
         host._write()
 
-        def case(name, fn):
-            nonlocal passed, failed
-            try:
-                fn()
-                print(f"PASS: {name}")
-                passed += 1
-            except Failure as e:
-                print(f"FAIL: {name}: {e}")
-                failed += 1
+        case = cases.run
 
         def snapshot_then_feed():
             bad.script = {"/": (500, {}, {"detail": "replica down"})}
@@ -155,12 +148,7 @@ def main():
     finally:
         srv.shutdown()
         bad.shutdown()
-        if failed:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed, 0 skipped")
-    return 1 if failed else 0
+    return cases.finish(tmp)
 
 
 if __name__ == "__main__":

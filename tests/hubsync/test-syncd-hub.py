@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(srcdir, "tests", "ctl"))
 import hubharness as H  # noqa: E402  (read-only use of the hub's harness)
 from hubharness import Failure, check, wait_for  # noqa: E402
 from ctlharness import PERMISSIVE, run_ctl_json, start_bus, wait_name  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hubsyncharness import Cases  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 LOGIND_MOCK = os.path.join(srcdir, "tests", "enforce", "logind-mock.py")
@@ -191,8 +193,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="test-syncd-hub.")
     os.chmod(tmp, 0o755)
     w = World(tmp)
-    passed = failed = 0
-    current = "setup"
+    cases = Cases()
     try:
         w.start_bus()
         w.start_hub()
@@ -209,16 +210,8 @@ def main():
         host = w.host
 
         def case(name, fn):
-            nonlocal passed, failed, current
-            current = name
-            try:
-                fn()
-                print(f"PASS: {name}")
-                passed += 1
-            except Failure as e:
-                print(f"FAIL: {name}: {e}\n--- syncd log:\n{w.log_tail()}\n--- hub log:\n{hub.log_text()[-1500:]}")
-                failed += 1
-                raise
+            cases.run(name, fn, stop=True,
+                      detail=lambda: f"--- syncd log:\n{w.log_tail()}\n--- hub log:\n{hub.log_text()[-1500:]}")
 
         def snapshot_and_joiner():
             w.start_daemon()
@@ -273,7 +266,7 @@ def main():
         def restart():
             w.stop_daemon(signal.SIGKILL)
             seq = w.host_seq()
-            frank = hub.create_user("frank")
+            hub.create_user("frank")
             deactivate(hub, alice["id"])
             before = open(w.daemon_log, errors="replace").read()
             w.start_daemon()
@@ -345,20 +338,15 @@ def main():
             w.daemon = None
         case("SIGTERM stops the daemon while a feed request is held", shutdown)
     except Failure as e:
-        if not failed:
-            print(f"FAIL: {current}: {e}\n{w.log_tail()}")
-            failed += 1
+        if not cases.failed:  # outside a case: the setup
+            print(f"FAIL: setup: {e}\n{w.log_tail()}")
+            cases.failed += 1
     except Exception:
         traceback.print_exc()
-        failed += 1
+        cases.failed += 1
     finally:
         w.cleanup()
-        if keep or failed:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed, 0 skipped")
-    return 1 if failed else 0
+    return cases.finish(tmp, keep)
 
 
 if __name__ == "__main__":
