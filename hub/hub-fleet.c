@@ -13,6 +13,10 @@
 /* Outcomes in one POST /v1/acks. */
 #define ACKS_MAX 1000
 
+/* The enforcement steps a host may report of a leaver (syncd's enforce.h), and their outcomes. */
+static const char *const ack_steps[] = { "logind", "kill", "nscd", "hooks" };
+static const char *const ack_step_outcomes[] = { "ok", "failed", "skipped" };
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
 static bool chars_in(const char *s, size_t min, size_t max, const char *extra) {
@@ -75,6 +79,32 @@ int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll) {
         return prov_sql_run(sql, st);
 }
 
+static bool one_of(const char *s, const char *const *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(s, list[i]))
+                        return true;
+        return false;
+}
+
+/* An outcome's optional "steps": an object of known steps with known outcomes. Rendered anew
+ * (compact, known keys only) into *ret, or NULL when absent. */
+static int ack_steps_render(const cJSON *steps, char **ret) {
+        const cJSON *step;
+
+        *ret = NULL;
+        if (!steps)
+                return 0;
+        if (!cJSON_IsObject(steps) || cJSON_GetArraySize(steps) > (int) ELEMENTSOF(ack_steps))
+                return -EINVAL;
+        cJSON_ArrayForEach(step, steps)
+                if (!step->string || !one_of(step->string, ack_steps, ELEMENTSOF(ack_steps)) ||
+                    cJSON_GetObjectItemCaseSensitive(steps, step->string) != step || /* twice */
+                    !cJSON_IsString(step) || !one_of(step->valuestring, ack_step_outcomes, ELEMENTSOF(ack_step_outcomes)))
+                        return -EINVAL;
+        *ret = cJSON_PrintUnformatted(steps);
+        return *ret ? 0 : -ENOMEM;
+}
+
 int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
@@ -100,7 +130,15 @@ int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err
                 const cJSON *seq = cJSON_GetObjectItemCaseSensitive(o, "seq");
                 const cJSON *sessions = cJSON_GetObjectItemCaseSensitive(o, "sessions");
                 const cJSON *result = cJSON_GetObjectItemCaseSensitive(o, "result");
+                _cleanup_free_ char *steps = NULL;
 
+                r = ack_steps_render(cJSON_GetObjectItemCaseSensitive(o, "steps"), &steps);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return prov_scim_error_set(err, 400, "invalidValue",
+                                                   "An outcome's \"steps\" maps logind, kill, nscd or hooks to ok, "
+                                                   "failed or skipped.");
                 if (!cJSON_IsString(id) || !chars_in(id->valuestring, 1, 255, "-_.:@") || !cJSON_IsNumber(seq) ||
                     seq->valuedouble < 0 || seq->valuedouble > 9007199254740991.0 || !cJSON_IsNumber(sessions) ||
                     sessions->valuedouble < 0 || sessions->valuedouble > 1000000 || !cJSON_IsString(result) ||
@@ -115,15 +153,21 @@ int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err
         if (r < 0)
                 return r;
         r = prov_sql_prepare(sql,
-                             "INSERT INTO outcomes (host_id, user_id, seq, sessions, result, time_usec)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (user_id, host_id) DO UPDATE SET"
-                             " seq = ?3, sessions = ?4, result = ?5, time_usec = ?6 WHERE ?3 >= seq",
+                             "INSERT INTO outcomes (host_id, user_id, seq, sessions, result, time_usec, steps)"
+                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (user_id, host_id) DO UPDATE SET"
+                             " seq = ?3, sessions = ?4, result = ?5, time_usec = ?6, steps = ?7 WHERE ?3 >= seq",
                              &st);
         if (r < 0)
                 return r;
         cJSON_ArrayForEach(o, outcomes) {
+                _cleanup_free_ char *steps = NULL;
+
                 sqlite3_reset(st);
-                if ((r = prov_sql_bind_text(sql, st, 1, host->valuestring)) < 0 ||
+                r = ack_steps_render(cJSON_GetObjectItemCaseSensitive(o, "steps"), &steps);
+                if (r < 0)
+                        return r; /* checked above: out of memory */
+                if ((r = prov_sql_bind_text(sql, st, 7, steps)) < 0 ||
+                    (r = prov_sql_bind_text(sql, st, 1, host->valuestring)) < 0 ||
                     (r = prov_sql_bind_text(sql, st, 2, cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring)) < 0 ||
                     (r = prov_sql_bind_text(sql, st, 5, cJSON_GetObjectItemCaseSensitive(o, "result")->valuestring)) < 0)
                         return r;
@@ -331,7 +375,7 @@ int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
 
         r = prov_sql_prepare(sql,
                              "SELECT h.host_id, h.hostname, h.version, h.applied_seq, h.last_seen_usec,"
-                             " h.due_usec, o.sessions, o.result FROM hosts h LEFT JOIN outcomes o"
+                             " h.due_usec, o.sessions, o.result, o.steps FROM hosts h LEFT JOIN outcomes o"
                              " ON o.host_id = h.host_id AND o.user_id = ?1 AND o.seq >= ?2 ORDER BY h.hostname, h.host_id",
                              &st);
         if (r < 0)
@@ -350,13 +394,19 @@ int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
                 applied += is_live && has_applied;
                 if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
                         const char *result = (const char *) sqlite3_column_text(st, 7);
+                        const char *steps = (const char *) sqlite3_column_text(st, 8);
+                        cJSON *steps_json = steps ? cJSON_Parse(steps) : NULL;
 
                         terminated += result && streq(result, "terminated");
                         r = host_json(st, -1, is_live, &h);
-                        if (r < 0)
+                        if (r < 0) {
+                                cJSON_Delete(steps_json);
                                 return r;
+                        }
                         if (!cJSON_AddNumberToObject(h, "sessions", (double) sqlite3_column_int64(st, 6)) ||
-                            !cJSON_AddStringToObject(h, "result", result ?: "")) {
+                            !cJSON_AddStringToObject(h, "result", result ?: "") ||
+                            (steps_json && !cJSON_AddItemToObject(h, "steps", steps_json))) {
+                                cJSON_Delete(steps_json);
                                 cJSON_Delete(h);
                                 return -ENOMEM;
                         }

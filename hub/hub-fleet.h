@@ -8,7 +8,9 @@
  * A host names itself on each feed poll (`host=` its /etc/machine-id, `hostname=`, `version=`);
  * its since= is what it has applied. It reports enforcement with POST /v1/acks:
  *   {"host": MACHINE-ID, "outcomes": [{"id": SCIM-ID, "seq": N, "sessions": K,
- *                                      "result": "terminated"|"none"|"failed"}]}
+ *                                      "result": "terminated"|"none"|"failed",
+ *                                      "steps": {"logind"|"kill"|"nscd"|"hooks": "ok"|"failed"|"skipped"}}]}
+ * ("steps" optional).
  * A host is live until its poll's wait plus HUB_FLEET_MARGIN_SEC has passed: a host that holds
  * a request re-polls within that. */
 

@@ -116,9 +116,12 @@ static const char *const migrations[] = {
         "  opened_usec INTEGER NOT NULL,"
         "  approved_usec INTEGER,"
         "  approved_by TEXT);",
+        /* 4 -> 5: each enforcement step a host reported of a leaver (hub-fleet.c), as the JSON
+         * object it sent ({"logind": "ok", "kill": "ok", "hooks": "failed"}). */
+        "ALTER TABLE outcomes ADD COLUMN steps TEXT;",
 };
 
-#define HUB_STORE_VERSION 4
+#define HUB_STORE_VERSION 5
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */

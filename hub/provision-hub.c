@@ -131,6 +131,21 @@ static void print_host(const cJSON *h) {
                cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "live")) ? "" : " (silent)");
 }
 
+/* What one host reported of a leaver: "  web1: terminated, 2 sessions (logind ok, kill ok)". */
+static void print_outcome(const cJSON *h) {
+        const cJSON *step;
+        const char *sep = " (";
+
+        printf("  %s: %s, %.0f sessions", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "hostname")) ?: "?",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "result")) ?: "?",
+               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "sessions")));
+        cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(h, "steps")) {
+                printf("%s%s %s", sep, step->string, cJSON_GetStringValue(step) ?: "?");
+                sep = ", ";
+        }
+        printf("%s\n", streq(sep, ", ") ? ")" : "");
+}
+
 static int print_report(const cJSON *j, bool leaver) {
         const cJSON *h, *hosts = cJSON_GetObjectItemCaseSensitive(j, "hosts");
         const char *state = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "state"));
@@ -164,6 +179,10 @@ static int print_report(const cJSON *j, bool leaver) {
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "live")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "known")),
                cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(hosts, "sessionsTerminated")));
+        if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "outcomes")) > 0)
+                printf("enforced:\n");
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "outcomes"))
+                print_outcome(h);
         if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "lagging")) > 0)
                 printf("lagging:\n");
         cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(j, "lagging"))

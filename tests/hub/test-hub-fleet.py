@@ -45,7 +45,8 @@ def test_leaver_report(hub):
     db.commit()
     db.close()
     r = hub.request("POST", "//v1/acks", token="host", body={"host": A, "outcomes": [
-        {"id": u["id"], "seq": seq, "sessions": 2, "result": "terminated"}]}, content_type="application/json")
+        {"id": u["id"], "seq": seq, "sessions": 2, "result": "terminated",
+         "steps": {"logind": "ok", "kill": "ok", "hooks": "failed"}}]}, content_type="application/json")
     check(r.status == 204, f"acks: {r!r}")
 
     rep = report(hub, u["id"])
@@ -58,12 +59,15 @@ def test_leaver_report(hub):
     check([h["hostname"] for h in j["silent"]] == ["charlie"], f"silent: {j['silent']}")
     check([(h["hostname"], h["sessions"], h["result"]) for h in j["outcomes"]] == [("alpha", 2, "terminated")],
           f"outcomes: {j['outcomes']}")
+    check(j["outcomes"][0]["steps"] == {"logind": "ok", "kill": "ok", "hooks": "failed"},
+          f"the steps alpha reported: {j['outcomes'][0]}")
     check(report(hub, stay["id"]).json["state"] == "active", "an active user is reported as a leaver")
     # The command line reads the same report from the store beside the running hub.
     p = subprocess.run([hub_bin, "--config", hub.conf, "leaver", u["id"]], capture_output=True, text=True, timeout=30)
     check(p.returncode == 0, f"provision-hub leaver: {p.returncode} {p.stderr}")
     check(f"deactivated at {j['at']} by 'entra-test' (seq {seq})" in p.stdout and
           "applied on 1 of 2 live hosts (3 known); sessions terminated on 1" in p.stdout and
+          "alpha: terminated, 2 sessions (logind ok, kill ok, hooks failed)" in p.stdout and
           p.stdout.index("bravo") > p.stdout.index("lagging:") and p.stdout.index("charlie") > p.stdout.index("silent:"),
           f"provision-hub leaver printed:\n{p.stdout}")
     p = subprocess.run([hub_bin, "--config", hub.conf, "--json", "leaver", u["id"]], capture_output=True, text=True,
@@ -102,7 +106,13 @@ def test_refusals(hub):
     check(r.status == 410, f"a poll ahead of the head: {r!r}")
     check(hub.request("GET", "//v1/admin/hosts", token="admin").json["hosts"] == [], "a refused poll was recorded")
     for body in ({"host": "x", "outcomes": []}, {"host": A, "outcomes": [{"id": u["id"]}]},
-                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "maybe"}]}):
+                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "maybe"}]},
+                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "none",
+                                           "steps": {"logind": "done"}}]},
+                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "none",
+                                           "steps": {"reboot": "ok"}}]},
+                 {"host": A, "outcomes": [{"id": u["id"], "seq": 1, "sessions": 1, "result": "none",
+                                           "steps": ["ok"]}]}):
         r = hub.request("POST", "//v1/acks", token="host", body=body, content_type="application/json")
         check(r.status == 400, f"acks {body}: {r!r}")
     check(hub.request("POST", "//v1/acks", token="scim", body={"host": A, "outcomes": []}).status == 403,
