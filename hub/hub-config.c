@@ -23,6 +23,8 @@ typedef enum ConfigType {
         CONFIG_BOOL,
         CONFIG_SIZE,            /* size_t, range min..max */
         CONFIG_UNSIGNED,        /* unsigned, range min..max */
+        CONFIG_STORE_TYPE,      /* sqlite | postgresql */
+        CONFIG_CONNINFO,        /* libpq conninfo: printable UTF-8, no password */
 } ConfigType;
 
 typedef struct ConfigKey {
@@ -46,7 +48,10 @@ static const ConfigKey config_keys[] = {
         { "http",   "max_body",            CONFIG_SIZE,     F(max_body), false, 1024, 64 * 1024 * 1024 },
         { "http",   "max_requests",        CONFIG_UNSIGNED, F(max_requests), false, 1, 100000 },
 
+        { "store",  "type",                CONFIG_STORE_TYPE, F(store_postgresql) },
         { "store",  "path",                CONFIG_PATH,     F(store_path) },
+        { "store",  "conninfo",            CONFIG_CONNINFO, F(store_conninfo) },
+        { "store",  "password_file",       CONFIG_PATH,     F(store_password_file), true },
 
         { "feed",   "max_events",          CONFIG_UNSIGNED, F(feed_max_events), false, 1, 10000000 },
         { "feed",   "max_wait",            CONFIG_UNSIGNED, F(feed_max_wait), false, 1, 3600 },
@@ -275,6 +280,27 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
                 else
                         *(unsigned *) field = (unsigned) v;
                 return 0;
+
+        case CONFIG_STORE_TYPE:
+                if (streq(value, "sqlite"))
+                        *(bool *) field = false;
+                else if (streq(value, "postgresql"))
+                        *(bool *) field = true;
+                else
+                        return parser_error(p, line, "'type' must be sqlite or postgresql, got '%.64s'", value);
+                return 0;
+
+        case CONFIG_CONNINFO:
+                /* A password here would be in a file meant to be readable and in every message that
+                 * quotes the setting: it goes in password_file. */
+                if (!value[0] || strlen(value) > CONFIG_PATH_MAX || !prov_valid_utf8(value, strlen(value)) ||
+                    prov_has_control_chars(value))
+                        return parser_error(p, line, "'conninfo' must be libpq's connection string on one line");
+                if (strcasestr(value, "password") ||
+                    (strstr(value, "://") && strchr(value, '@') &&
+                     memchr(strstr(value, "://") + 3, ':', (size_t) (strchr(value, '@') - strstr(value, "://")))))
+                        return parser_error(p, line, "'conninfo' must not hold a password: put it in 'password_file'");
+                return set_string(field, value);
         }
 
         return parser_error(p, line, "internal error: unhandled key type");
@@ -282,6 +308,13 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
 
 /* Checks that concern more than one key. */
 static int config_validate(ConfigParser *p, HubConfig *c) {
+        if (c->store_postgresql && !c->store_conninfo)
+                return parser_error(p, key_line(p, "type"), "[store] type = postgresql needs 'conninfo'");
+        if (c->store_postgresql && key_line(p, "path"))
+                return parser_error(p, key_line(p, "path"), "[store] 'path' is for type = sqlite");
+        if (!c->store_postgresql && (c->store_conninfo || c->store_password_file))
+                return parser_error(p, key_line(p, "conninfo") ?: key_line(p, "password_file"),
+                                    "'conninfo' and 'password_file' are for [store] type = postgresql");
         if (!!c->tls_cert_file != !!c->tls_key_file)
                 return parser_error(p, key_line(p, "tls_cert_file") ?: key_line(p, "tls_key_file"),
                                     "'tls_cert_file' and 'tls_key_file' go together");
@@ -426,6 +459,8 @@ HubConfig *hub_config_free(HubConfig *c) {
         free(c->tls_cert_file);
         free(c->tls_key_file);
         free(c->store_path);
+        free(c->store_conninfo);
+        free(c->store_password_file);
         for (size_t i = 0; i < ELEMENTSOF(c->token_files); i++)
                 free(c->token_files[i]);
         free(c);

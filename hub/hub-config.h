@@ -47,7 +47,10 @@ typedef struct HubConfig {
         unsigned max_requests;          /* max_requests: 64 requests in flight, then 429 */
 
         /* [store] */
-        char *store_path;               /* path: HUB_DEFAULT_STORE_PATH */
+        bool store_postgresql;          /* type: sqlite (default) or postgresql (replicas) */
+        char *store_path;               /* path: HUB_DEFAULT_STORE_PATH (SQLite) */
+        char *store_conninfo;           /* conninfo: libpq's, without a password (PostgreSQL) */
+        char *store_password_file;      /* password_file: the PostgreSQL password, or NULL */
         unsigned audit_retention;       /* audit_retention: seconds the audit is kept; 0 (default): for ever */
 
         /* [feed] */

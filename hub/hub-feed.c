@@ -166,7 +166,7 @@ HubSnapshot *hub_snapshot_free(HubSnapshot *snap) {
         return NULL;
 }
 
-int hub_snapshot_open(const char *store_path, const char *base_url, HubSnapshot **ret) {
+int hub_snapshot_open(HubStore *store, const char *base_url, HubSnapshot **ret) {
         _cleanup_(hub_snapshot_freep) HubSnapshot *snap = NULL;
         int r;
 
@@ -176,7 +176,7 @@ int hub_snapshot_open(const char *store_path, const char *base_url, HubSnapshot 
         snap->base_url = strdup(base_url);
         if (!snap->base_url)
                 return -ENOMEM;
-        r = hub_store_open(store_path, &snap->store);
+        r = hub_store_reopen(store, false, &snap->store);
         if (r < 0)
                 return r;
         r = hub_store_read_begin(snap->store);

@@ -34,7 +34,7 @@ int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char 
  * connection of its own inside one read transaction, so that it is one committed state however
  * long the client takes, and never more than a page of resources in memory. */
 typedef struct HubSnapshot HubSnapshot;
-int hub_snapshot_open(const char *store_path, const char *base_url, HubSnapshot **ret);
+int hub_snapshot_open(HubStore *store, const char *base_url, HubSnapshot **ret);
 /* Up to max bytes of the document into buf: > 0 bytes, 0 at its end, < 0 on a store failure. */
 ssize_t hub_snapshot_read(HubSnapshot *snap, char *buf, size_t max);
 int64_t hub_snapshot_seq(const HubSnapshot *snap);

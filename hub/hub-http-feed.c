@@ -169,7 +169,7 @@ static enum MHD_Result snapshot_serve(HubServer *s, struct MHD_Connection *c, Co
 
         if (s->n_snapshots >= MAX_SNAPSHOTS)
                 return hub_http_send_error(c, 429, NULL, "Too many snapshots being read; retry later.", conn->integer_status, 5);
-        r = hub_snapshot_open(s->ctx->config->store_path, base_url, &snap);
+        r = hub_snapshot_open(s->ctx->store, base_url, &snap);
         if (r < 0) {
                 log_error_errno(r, "Failed to open a snapshot of the store: %m");
                 return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);

@@ -613,9 +613,11 @@ static void prune(HubServer *s) {
 static void *serve(void *userdata) {
         HubServer *s = userdata;
         const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-        struct pollfd p[2] = {
+        struct pollfd p[3] = {
                 { .fd = info ? info->epoll_fd : -1, .events = POLLIN },
                 { .fd = s->stop_fd, .events = POLLIN },
+                /* Other replicas' commits (PostgreSQL's LISTEN); -1: none, poll() skips it. */
+                { .fd = -1, .events = POLLIN },
         };
 
         uint64_t feed_deadline = UINT64_MAX;
@@ -636,12 +638,17 @@ static void *serve(void *userdata) {
                         if (until < timeout)
                                 timeout = until;
                 }
-                if (poll(p, 2, timeout) < 0 && errno != EINTR) {
+                p[2].fd = hub_store_watch_fd(s->ctx->store);
+                if (poll(p, 3, timeout) < 0 && errno != EINTR) {
                         log_error_errno(negative_errno(), "poll() failed in the serving loop: %m");
                         (void) usleep(10 * 1000);
                 }
                 if (p[1].revents & POLLIN)
                         break;
+                /* Another replica committed (or the listening connection is new): the head is
+                 * read again, and held feed requests are answered when it moved. */
+                if ((p[2].fd < 0 || (p[2].revents & (POLLIN | POLLHUP | POLLERR))) && hub_store_watch(s->ctx->store) > 0)
+                        s->head_known = false;
                 s->resumed = 0;
                 (void) MHD_run(s->daemon);
                 hub_http_batch_finish(s);

@@ -4,10 +4,8 @@
 /* What hub-store.c (schema, rows, rendering, writes, lock and guard) shares with
  * hub-store-list.c (lists and cursors): the handle, a row, and the kept statements. */
 
-#include <sqlite3.h>
-
+#include "hub-store-db.h"
 #include "hub-store.h"
-#include "prov-sql.h"
 
 typedef enum ListCond {
         COND_ALL,
@@ -62,7 +60,10 @@ enum {
 #define STMT_LIST(kind, cond, count) (_STMT_LIST_BASE + ((kind) * _COND_MAX + (cond)) * 2 + (count))
 
 struct HubStore {
-        ProvSql *sql;
+        HubDb *db;
+        /* Where it is, to open another connection to it (hub_store_reopen()). */
+        HubStoreType type;
+        char *path, *conninfo, *password_file;
         /* The last modification time handed out: times only grow, one millisecond at least
          * per write, and are taken inside the writing transaction, so that they follow commit
          * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */
@@ -102,7 +103,7 @@ typedef struct Row {
 
 void hub_store_row_done(Row *r);
 /* The row a statement stepped to (ROW_COLUMNS). */
-int hub_store_row_read(HubStore *s, sqlite3_stmt *st, Row *ret);
+int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret);
 /* The resource as served (a lock or a hold applied). */
 int hub_store_render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
                          cJSON **ret);

@@ -75,20 +75,20 @@ static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **re
 
 /* Binds the condition's value (?1; the count of all has none) and, for a page, the ref to
  * start after (?2). */
-static int list_bind(HubStore *s, sqlite3_stmt *st, ListCond cond, const char *value, int64_t usec,
+static int list_bind(HubStore *s, HubStmt *st, ListCond cond, const char *value, int64_t usec,
                      int64_t after, bool count) {
         int r = 0;
 
         if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
-                r = sqlite3_bind_int64(st, 1, usec) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
+                r = hub_db_bind_int64(st, 1, usec);
         else if (cond != COND_ALL)
-                r = prov_sql_bind_text(s->sql, st, 1, value);
+                r = hub_db_bind_text(st, 1, value);
         else if (!count)
-                r = sqlite3_bind_null(st, 1) == SQLITE_OK ? 0 : prov_sql_fail(s->sql, 0);
+                r = hub_db_bind_null(st, 1);
         if (r < 0)
                 return r;
-        if (!count && sqlite3_bind_int64(st, 2, after) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
+        if (!count && hub_db_bind_int64(st, 2, after) < 0)
+                return -EIO;
         return 0;
 }
 
@@ -105,7 +105,7 @@ static int page_add(cJSON *resources, cJSON *o) {
  * more rows than it returns (plus one in cursor mode, to know whether more follow). */
 static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
                         int64_t usec, const HubRender *how, HubPage *page) {
-        _cleanup_sql_reset_ sqlite3_stmt *count = NULL, *st = NULL;
+        _cleanup_db_reset_ HubStmt *count = NULL, *st = NULL;
         int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after,
                 offset;
         bool memo = false;
@@ -121,16 +121,16 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
         if (memo)
                 page->total = s->walk[kind].total;
         else {
-                r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 1), &count);
+                r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 1), &count);
                 if (r < 0)
                         return r;
                 r = list_bind(s, count, cond, value, usec, 0, true);
                 if (r < 0)
                         return r;
-                r = prov_sql_step(s->sql, count);
+                r = hub_db_step(count);
                 if (r < 0)
                         return r;
-                page->total = r > 0 ? sqlite3_column_int64(count, 0) : 0;
+                page->total = r > 0 ? hub_db_column_int64(count, 0) : 0;
         }
         if (q->count == 0)
                 return 0;
@@ -142,20 +142,20 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
         else
                 after = 0, offset = start - 1;
 
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
+        r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
         r = list_bind(s, st, cond, value, usec, after, false);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 4, offset) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
+        if (hub_db_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) < 0 ||
+            hub_db_bind_int64(st, 4, offset) < 0)
+                return -EIO;
         for (;;) {
                 _cleanup_(hub_store_row_done) Row row = {};
                 cJSON *o;
 
-                r = prov_sql_step(s->sql, st);
+                r = hub_db_step(st);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -194,27 +194,27 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
  * its own. */
 static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond cond, const char *value,
                      int64_t usec, const HubRender *how, HubPage *page) {
-        _cleanup_sql_reset_ sqlite3_stmt *st = NULL;
+        _cleanup_db_reset_ HubStmt *st = NULL;
         bool with_members = how ? how->with_members : true;
         bool need_members = kind == PROV_HUB_GROUP && filter_mentions(q->filter, "members");
         int64_t start = q->start_index > 1 ? q->start_index : 1, n = 0, last_ref = 0;
         int r;
 
         page->total = 0;
-        r = prov_sql_stmt(s->sql, STMT_LIST(kind, cond, 0), &st);
+        r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
         r = list_bind(s, st, cond, value, usec, 0, false);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 3, -1) != SQLITE_OK || sqlite3_bind_int64(st, 4, 0) != SQLITE_OK)
-                return prov_sql_fail(s->sql, 0);
+        if (hub_db_bind_int64(st, 3, -1) < 0 || hub_db_bind_int64(st, 4, 0) < 0)
+                return -EIO;
         for (;;) {
                 _cleanup_(hub_store_row_done) Row row = {};
                 _cleanup_(cJSON_Deletep) cJSON *o = NULL;
                 bool in_page;
 
-                r = prov_sql_step(s->sql, st);
+                r = hub_db_step(st);
                 if (r < 0)
                         return r;
                 if (r == 0)

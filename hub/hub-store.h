@@ -37,6 +37,25 @@ typedef struct HubActor {
         const char *method;
 } HubActor;
 
+/* Where the store is: a SQLite file (one hub process), or a PostgreSQL database (several
+ * replicas; libpq's conninfo, the password read from password_file, never from conninfo). */
+typedef enum HubStoreType {
+        HUB_STORE_SQLITE,
+        HUB_STORE_POSTGRESQL,
+} HubStoreType;
+
+typedef struct HubStoreSpec {
+        HubStoreType type;
+        const char *path;          /* SQLite */
+        const char *conninfo;      /* PostgreSQL */
+        const char *password_file; /* PostgreSQL, or NULL */
+} HubStoreSpec;
+
+/* Opens and migrates the store described by spec (readonly: see hub_store_open_full()). */
+int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret);
+/* Another connection to the same store (a snapshot's read transaction). */
+int hub_store_reopen(HubStore *s, bool readonly, HubStore **ret);
+
 /* Opens (creating it 0600, its directory 0700 when missing) and migrates the store. A HubStore is
  * used by one thread at a time (the hub's handlers run on libmicrohttpd's one polling thread). */
 int hub_store_open(const char *path, HubStore **ret);
@@ -178,10 +197,19 @@ int hub_store_head(HubStore *s, int64_t *ret);
 
 /* The connection, for the fleet's tables (hub-fleet.c) only: the directory's tables are this
  * file's alone. */
+typedef struct HubDb HubDb;
+HubDb *hub_store_db(HubStore *s);
+/* SQLite's handle (NULL on PostgreSQL), while hub-fleet.c still speaks SQLite only. */
 typedef struct ProvSql ProvSql;
 ProvSql *hub_store_sql(HubStore *s);
 
-/* The SQLite message of the last failure, for the caller's log line (library code does not log
+/* Wake-ups when another replica commits (PostgreSQL's LISTEN; SQLite has one writer and none):
+ * the descriptor to poll (-1: none now; call hub_store_watch() again within a second), and
+ * what arrived on it: > 0 when the head may have moved (read it again), 0 when not. */
+int hub_store_watch_fd(HubStore *s);
+int hub_store_watch(HubStore *s);
+
+/* The database of the last failure, for the caller's log line (library code does not log
  * above debug). */
 const char *hub_store_errmsg(HubStore *s);
 

@@ -194,19 +194,34 @@ static int print_report(const cJSON *j, bool leaver) {
         return EXIT_SUCCESS;
 }
 
+/* Where the configuration puts the store. */
+static HubStoreSpec store_spec(const HubConfig *c) {
+        if (c->store_postgresql)
+                return (HubStoreSpec) { .type = HUB_STORE_POSTGRESQL, .conninfo = c->store_conninfo,
+                                        .password_file = c->store_password_file };
+        return (HubStoreSpec) { .type = HUB_STORE_SQLITE, .path = c->store_path };
+}
+
+/* The store named in messages: the SQLite file, or "PostgreSQL" (conninfo stays out of logs). */
+static const char *store_name(const HubConfig *c) {
+        return c->store_postgresql ? "(PostgreSQL)" : c->store_path;
+}
+
 /* `leaver ID` and `hosts`: the admin API's reports, read from the store beside the running hub. */
 static int report(const char *user_id) {
         _cleanup_(hub_config_freep) HubConfig *config = NULL;
         _cleanup_(hub_store_closep) HubStore *store = NULL;
         ProvScimError err = {};
+        HubStoreSpec spec;
         cJSON *j = NULL;
         int r, ret;
 
         if (load_config(&config) < 0)
                 return EXIT_USAGE;
-        r = hub_store_open_full(config->store_path, true, &store);
+        spec = store_spec(config);
+        r = hub_store_open_spec(&spec, true, &store);
         if (r < 0) {
-                log_error_errno(r, "Failed to open the store %s read-only: %m", config->store_path);
+                log_error_errno(r, "Failed to open the store %s read-only: %m", store_name(config));
                 return EXIT_RUNTIME;
         }
         r = user_id ? hub_fleet_leaver_report(store, user_id, &j, &err) : hub_fleet_hosts(store, &j);
@@ -229,6 +244,7 @@ static int run(void) {
         _cleanup_(hub_server_stopp) HubServer *server = NULL;
         _cleanup_free_ char *error = NULL, *url = NULL;
         HubContext ctx = {};
+        HubStoreSpec spec;
         sigset_t mask;
         int r, sig;
 
@@ -248,9 +264,10 @@ static int run(void) {
                 log_warning("No scim or admin token yet: make one with '%s --config %s token-new scim NAME'.",
                             program_invocation_short_name, arg_config);
 
-        r = hub_store_open(config->store_path, &store);
+        spec = store_spec(config);
+        r = hub_store_open_spec(&spec, false, &store);
         if (r < 0) {
-                log_error_errno(r, "Failed to open the store %s: %m", config->store_path);
+                log_error_errno(r, "Failed to open the store %s: %m", store_name(config));
                 return EXIT_RUNTIME;
         }
 

@@ -3,16 +3,22 @@
 
 Each case gets a REAL hub process of its own, in a private temporary directory: a config with
 `listen = 127.0.0.1:0`, token files written here (`NAME sha256:HEX`, mode 0600) for the three
-roles, a SQLite store. The harness waits for the hub's `Listening on http://ADDR:PORT/` line,
+roles, a SQLite store — or, with HUB_STORE=postgresql in the environment, a database of its own
+on a real PostgreSQL server the harness starts for the test program (initdb in a temporary
+directory, a Unix socket only, a password read by the hub from a file; torn down at exit). The
+harness waits for the hub's `Listening on http://ADDR:PORT/` line,
 sends requests as the IdPs do (http.client, raw bytes when a test needs them), and stops the hub
 at the end of the case. After every case it checks that the hub is still alive, that it never
 answered a 5xx, and that no token string ever reached its stderr; on a failure it prints the
 hub's log. Python stdlib only. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
+import atexit
+import glob
 import hashlib
 import http.client
 import json
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -45,6 +51,142 @@ nssdir = os.path.join(builddir, "nss_provision", ".libs")
 
 class Failure(Exception):
     pass
+
+
+# ---------------------------------------------------------------------- the store's backend
+
+BACKEND = os.environ.get("HUB_STORE", "sqlite")
+
+
+def pg_bindir():
+    """Debian's server binaries (postgresql-NN), the newest installed; PG_BINDIR overrides."""
+    if os.environ.get("PG_BINDIR"):
+        return os.environ["PG_BINDIR"]
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(d.split("/")[-2]))
+    return dirs[-1] if dirs else None
+
+
+class Postgres:
+    """A real PostgreSQL server in a temporary directory: initdb, a Unix socket in that directory
+    (no TCP), scram-sha-256 for everyone (the hub reads the password from a file), stopped and
+    removed by stop(). PostgreSQL refuses to run as root: as root, the server runs as the
+    `postgres` user (Debian's package creates it)."""
+
+    USER = "hub"
+
+    def __init__(self, fsync=False):
+        b = pg_bindir()
+        self.bindir = b
+        self.dir = tempfile.mkdtemp(prefix="hubpg.")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        self.log_path = os.path.join(self.dir, "postgres.log")
+        self.password = secrets.token_urlsafe(24)
+        self.password_file = os.path.join(self.dir, "hub.password")
+        write_private(self.password_file, self.password + "\n")
+        os.makedirs(self.sock)
+        self.as_user = []
+        self.uid = None
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            self.uid, self.gid = pw.pw_uid, pw.pw_gid
+            self.as_user = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}", "--init-groups", "--"]
+            os.chown(self.sock, self.uid, self.gid)
+        pwfile = os.path.join(self.dir, "initdb.pw")
+        write_private(pwfile, self.password + "\n")
+        if self.uid is not None:
+            os.chown(pwfile, self.uid, self.gid)
+            os.chown(self.dir, self.uid, self.gid)
+        self._run([os.path.join(b, "initdb"), "-D", self.data, "-U", self.USER, f"--pwfile={pwfile}",
+                   "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
+        os.unlink(pwfile)
+        opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=200"
+        if not fsync:
+            opts += " -c fsync=off -c full_page_writes=off"
+        self._run([os.path.join(b, "pg_ctl"), "-D", self.data, "-l", self.log_path, "-w", "-t", "60",
+                   "-o", opts, "start"])
+        self.started = True
+        atexit.register(self.stop)
+
+    def _run(self, argv):
+        p = subprocess.run(self.as_user + argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if p.returncode != 0:
+            raise Failure(f"{' '.join(argv[:2])} failed: {p.stderr[-1500:]}")
+        return p
+
+    def psql(self, sql, db="postgres"):
+        """Runs SQL with psql; rows as lists of strings (None for NULL)."""
+        env = dict(os.environ, PGPASSWORD=self.password)
+        p = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f",
+                            "-P", "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-U", self.USER,
+                            "-d", db, "-c", sql], capture_output=True, text=True, env=env)
+        if p.returncode != 0:
+            raise Failure(f"psql: {p.stderr.strip()[-800:]}")
+        rows = []
+        for line in p.stdout.split("\n"):
+            if line == "":
+                continue
+            rows.append([None if v == "\x1e" else v for v in line.split("\x1f")])
+        return rows
+
+    def new_database(self, name):
+        self.psql(f'CREATE DATABASE "{name}"')
+        return name
+
+    def conninfo(self, db):
+        return f"host={self.sock} dbname={db} user={self.USER}"
+
+    def stop(self):
+        if getattr(self, "started", False):
+            self.started = False
+            subprocess.run(self.as_user + [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate",
+                                           "-w", "stop"], capture_output=True)
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_skip_reason():
+    """Why PostgreSQL tests cannot run here (None: they can)."""
+    b = pg_bindir()
+    if not b or not os.access(os.path.join(b, "initdb"), os.X_OK):
+        return "PostgreSQL server binaries (Debian's postgresql package) are not installed"
+    if not os.access(os.path.join(b, "psql"), os.X_OK) and not shutil.which("psql"):
+        return "psql is not installed"
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no postgres user to run the server as"
+        if not shutil.which("setpriv"):
+            return "setpriv is missing (to run the server as postgres)"
+    return None
+
+
+_pg_server = None
+
+
+def pg_server():
+    """The test program's one PostgreSQL server, started on first use."""
+    global _pg_server
+    if _pg_server is None:
+        _pg_server = Postgres()
+    return _pg_server
+
+
+def _sql_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def _pg_value(v):
+    if v is not None and re.fullmatch(r"-?[0-9]+", v):
+        return int(v)
+    return v
 
 
 def check(cond, what):
@@ -120,8 +262,16 @@ class Hub:
         self.admin_token = self._token("admin", "admin-test")
         self.responses_5xx = []
         self.proc = None
+        self.pg = None
+        if BACKEND == "postgresql":
+            self.pg = pg_server()
+            self.pg_db = self.pg.new_database("case_" + uuid.uuid4().hex[:12])
+            store = {"type": "postgresql", "conninfo": self.pg.conninfo(self.pg_db),
+                     "password_file": self.pg.password_file}
+        else:
+            store = {"path": self.db}
         sections = {"http": {"listen": "127.0.0.1:0", "allow_insecure_http": "yes"},
-                    "store": {"path": self.db},
+                    "store": store,
                     "tokens": {"scim_token_file": self.token_file("scim"),
                                "host_token_file": self.token_file("host"),
                                "admin_token_file": self.token_file("admin")}}
@@ -349,8 +499,31 @@ class Hub:
     def filter(self, kind, expr, extra=""):
         return self.list(kind, "filter=" + q(expr) + (("&" + extra) if extra else ""))
 
+    def sql(self, query, args=()):
+        """Runs SQL (SQLite's text with ? parameters) on the hub's store, whichever backend;
+        returns the rows as tuples (numbers as int) and commits what it changed."""
+        if self.pg:
+            parts = query.split("?")
+            check(len(parts) == len(args) + 1, f"{len(args)} arguments for {len(parts) - 1} parameters")
+            text = parts[0] + "".join(_sql_literal(a) + p for a, p in zip(args, parts[1:]))
+            return [tuple(_pg_value(v) for v in row) for row in self.pg.psql(text, db=self.pg_db)]
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            rows = con.execute(query, args).fetchall()
+            con.commit()
+            return rows
+        finally:
+            con.close()
+
     def store_bytes(self):
-        """Every byte the store holds on disk (the database, its WAL, journal and shm)."""
+        """Every byte the store holds on disk (the database, its WAL, journal and shm); on
+        PostgreSQL, a dump of its database."""
+        if self.pg:
+            env = dict(os.environ, PGPASSWORD=self.pg.password)
+            p = subprocess.run([os.path.join(self.pg.bindir, "pg_dump"), "-h", self.pg.sock, "-U", self.pg.USER,
+                                "-d", self.pg_db], capture_output=True, env=env)
+            check(p.returncode == 0, f"pg_dump failed: {p.stderr[-500:]!r}")
+            return p.stdout
         out = b""
         d = os.path.dirname(self.db)
         for n in sorted(os.listdir(d)):
@@ -525,11 +698,14 @@ def run_suite(cases, argv, prefix="test-hub", skip_reason=None, extra_conf=None)
         print(f"SKIP: provision-hub not built ({hub_bin})")
         sys.exit(SKIP)
     reason = skip_reason() if skip_reason else None
+    if not reason and BACKEND == "postgresql":
+        reason = pg_skip_reason()
     if reason:
         print(f"SKIP: {reason}")
         sys.exit(SKIP)
     wanted = [a for a in argv[1:] if not a.startswith("-")]
     keep = "--keep" in argv
+    print(f"# store: {BACKEND}", flush=True)
     root = tempfile.mkdtemp(prefix=prefix + ".")
     os.chmod(root, 0o755)
     failed = []

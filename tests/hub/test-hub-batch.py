@@ -12,7 +12,6 @@ answered only once on disk.
   workers push misses nothing: a read never sees part of a batch.
 Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
-import sqlite3
 import sys
 import threading
 
@@ -58,12 +57,8 @@ def test_concurrent_pushes_share_commits(hub):
     for uid, name in created.items():
         u = hub.get("Users", uid)
         check(u["userName"] == name and u["active"] is False, f"{name} reads back as {u}")
-    db = sqlite3.connect(hub.db)
-    try:
-        seqs = [r[0] for r in db.execute("SELECT seq FROM changes ORDER BY seq")]
-        times = db.execute("SELECT COUNT(DISTINCT modified_usec), COUNT(*) FROM users").fetchone()
-    finally:
-        db.close()
+    seqs = [r[0] for r in hub.sql("SELECT seq FROM changes ORDER BY seq")]
+    times = hub.sql("SELECT COUNT(DISTINCT modified_usec), COUNT(*) FROM users")[0]
     check(seqs == list(range(1, len(seqs) + 1)), f"the change sequence has gaps: {seqs[:5]}..{seqs[-5:]}")
     check(len(seqs) >= 2 * len(created), f"{len(seqs)} changes recorded for {2 * len(created)} writes")
     # 800 writes by 16 workers, each waiting for an fsync: without group commit every write has

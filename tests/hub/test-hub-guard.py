@@ -8,7 +8,6 @@ audited with the admin token; an IdP re-activation releases a held user; a lock 
 only admin tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
 built."""
 
-import sqlite3
 import sys
 
 from hubharness import check, run_suite
@@ -64,12 +63,8 @@ def test_guard_holds_beyond_the_share(hub):
     check(feed_state(hub, h, users[2]["id"]) is False, "the feed did not publish the approved deactivation")
     check(holds(hub).json["users"] == [], "users still held after the approval")
     check(hub.request("POST", "//v1/admin/holds/approve", token="admin").status == 404, "approving twice")
-    db = sqlite3.connect(hub.db)
-    try:
-        row = db.execute("SELECT token_name, method FROM audit WHERE id = ? ORDER BY seq DESC LIMIT 1",
-                         (users[2]["id"],)).fetchone()
-    finally:
-        db.close()
+    rows = hub.sql("SELECT token_name, method FROM audit WHERE id = ? ORDER BY seq DESC LIMIT 1", (users[2]["id"],))
+    row = rows[0] if rows else None
     check(row == ("admin-test", "APPROVE"), f"the approval's audit: {row}")
 
 

@@ -6,7 +6,6 @@ IdP sends until it is unlocked; unlocking serves the IdP's own value again; ever
 lock is one change of the user and one audit row naming the admin token; locking twice records
 nothing; only admin tokens may lock. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
-import sqlite3
 import sys
 import threading
 
@@ -60,12 +59,8 @@ def test_lock_is_a_change_and_audited(hub):
           f"the held feed request did not get the lock: {out['r']!r}")
     r = lock(hub, u["id"])
     check(r.status == 200 and r.json["changed"] is False and r.json["seq"] == h + 1, f"locking twice: {r!r}")
-    db = sqlite3.connect(hub.db)
-    try:
-        rows = db.execute("SELECT token_name, method, before_json, after_json FROM audit WHERE id = ? "
-                          "ORDER BY seq", (u["id"],)).fetchall()
-    finally:
-        db.close()
+    rows = hub.sql("SELECT token_name, method, before_json, after_json FROM audit WHERE id = ? ORDER BY seq",
+                   (u["id"],))
     check(rows[-1][:2] == ("admin-test", "LOCK") and '"locked":true' in rows[-1][3].replace(" ", ""),
           f"the audit of the lock: {rows}")
     check(len([r for r in rows if r[1] == "LOCK"]) == 1, f"locking twice was audited twice: {rows}")
