@@ -9,6 +9,7 @@ packages=(
         libcurl4-openssl-dev libcjson-dev libsqlite3-dev libsystemd-dev libpam0g-dev
         libcmocka-dev pamtester libpam-wrapper
         libmicrohttpd-dev libgnutls28-dev gnutls-bin
+        libpq-dev postgresql
         dbus python3 python3-dbusmock
         util-linux passwd uidmap libnss-cache curl ca-certificates psmisc strace
         openssh-server openssh-client
