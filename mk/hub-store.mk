@@ -15,3 +15,22 @@ tests_unit_test_hub_store_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
 tests_unit_test_hub_store_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_hub_store_LDADD = hub/libhub.la $(SQLITE_LIBS) $(CJSON_LIBS) $(CMOCKA_LIBS)
 endif
+
+# The hub's test programs once more on PostgreSQL (tests/hubpg/run-pg runs tests/hub/NAME.py for
+# each NAME.pg with HUB_STORE=postgresql; the harness starts a real server for each program).
+HUB_PG_TESTS = \
+	tests/hubpg/test-hub-entra.pg \
+	tests/hubpg/test-hub-entra-compliant.pg \
+	tests/hubpg/test-hub-okta.pg \
+	tests/hubpg/test-hub-onelogin.pg \
+	tests/hubpg/test-hub-deactivation.pg \
+	tests/hubpg/test-hub-auth.pg \
+	tests/hubpg/test-hub-pull.pg \
+	tests/hubpg/test-hub-batch.pg \
+	tests/hubpg/test-hub-feed.pg \
+	tests/hubpg/test-hub-lock.pg \
+	tests/hubpg/test-hub-guard.pg
+TEST_EXTENSIONS = .pg
+PG_LOG_COMPILER = $(top_srcdir)/tests/hubpg/run-pg
+TESTS += $(HUB_PG_TESTS)
+EXTRA_DIST += $(HUB_PG_TESTS) tests/hubpg/run-pg
