@@ -114,6 +114,19 @@ int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, 
 int prov_snapshot_group_record_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupRecord *ret);
 int prov_snapshot_group_record_at(const ProvSnapshot *s, size_t index, ProvSnapGroupRecord *ret);
 
+/* One passwd lookup without mapping the file: opens path, reads its header, the index slots and
+ * the record with pread() (the same checks as prov_snapshot_open() and the lookups above), copies
+ * the record's text into buf (ret->text == buf) and closes the file. Returns 1 when found, with the
+ * file's uid_min; 0 when the file holds no such user; -ERANGE when buf is shorter than the text;
+ * any other -errno when the file cannot be used (the caller then maps it, which reports why). For a
+ * process's first few lookups: it touches no new memory, where a mapping costs a page table and a
+ * page fault for each 2 MiB of it that a lookup touches first. buf's contents are unspecified
+ * unless 1 is returned. */
+int prov_snapshot_peek_passwd_by_name(const char *path, const char *name, char *buf, size_t buflen,
+                                      ProvSnapPasswd *ret, uint32_t *ret_uid_min);
+int prov_snapshot_peek_passwd_by_uid(const char *path, uint32_t uid, char *buf, size_t buflen,
+                                     ProvSnapPasswd *ret, uint32_t *ret_uid_min);
+
 /* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
  * lock, until prov_cache_release(); on failure no lock is held. path NULL means
  * $PROVISION_SNAPSHOT (secure_getenv) or PROV_SNAPSHOT_PATH, read when the mapping is (re)checked,
@@ -127,3 +140,9 @@ void prov_cache_release(void);
 void prov_cache_flush(void);
 /* The path prov_cache_acquire(NULL, ...) uses. */
 const char *prov_cache_default_path(void);
+/* Whether this lookup should peek (prov_snapshot_peek_passwd_*) at the default path instead of
+ * acquiring the mapping: true for the first PROV_CACHE_PEEKS calls of a process that has not
+ * mapped the snapshot yet. A process that makes a few lookups never maps the file; one that
+ * makes more maps it once its lookups would pay for that. */
+#define PROV_CACHE_PEEKS 8u
+bool prov_cache_peek_due(void);

@@ -6,7 +6,9 @@
  * made before the rename). Anything else, a file replaced by hand or the environment variable
  * changed, is noticed by a re-check of the path (stat, and $PROVISION_SNAPSHOT) that runs on
  * every 16th lookup at most once a second: a lookup itself reads neither the clock nor the
- * environment. */
+ * environment. Before the first mapping, a process's first PROV_CACHE_PEEKS passwd lookups peek
+ * instead (prov_cache_peek_due()): most processes make a handful of lookups and exit, and for them
+ * a mapping's page tables and first-touch faults cost more than a few pread() calls. */
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +30,8 @@ static char *cache_path;                /* protected by cache_lock */
 static bool cache_default;              /* cache_path came from prov_cache_default_path() */
 static int64_t cache_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; atomic */
 static unsigned cache_calls;            /* lookups, counted loosely (relaxed, lost updates are fine) */
+static bool cache_mapped;               /* a mapping was made in this process; atomic */
+static unsigned cache_peeks;            /* prov_cache_peek_due() calls before that; atomic */
 
 /* A child must not inherit a lock that another thread of the parent held at fork() time. The
  * mapping and the path are always either NULL or complete objects (they are swapped by a single
@@ -111,9 +115,16 @@ static int cache_refresh_locked(const char *path) {
         cache_default = !path;
         old = cache_snap;
         cache_snap = s;
+        __atomic_store_n(&cache_mapped, true, __ATOMIC_RELAXED);
         prov_snapshot_close(old);
         __atomic_store_n(&cache_next_check, now_sec() + 1, __ATOMIC_RELAXED);
         return 0;
+}
+
+bool prov_cache_peek_due(void) {
+        if (__atomic_load_n(&cache_mapped, __ATOMIC_RELAXED))
+                return false;
+        return __atomic_fetch_add(&cache_peeks, 1, __ATOMIC_RELAXED) < PROV_CACHE_PEEKS;
 }
 
 int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {

@@ -47,20 +47,57 @@ static int section_check(const SnapHeader *h, size_t file_size, unsigned sec, ui
         return 0;
 }
 
-/* Checks an index section: a power-of-two number of slots, at least one. */
-static int index_setup(ProvSnapshot *s, unsigned sec) {
-        const SnapSection *sect = &s->hdr->sections[sec];
+/* Checks an index section: a power-of-two number of slots, at least one. Returns the mask. */
+static int index_check(const SnapHeader *h, size_t file_size, unsigned sec, uint32_t *ret_mask) {
+        const SnapSection *sect = &h->sections[sec];
         uint64_t n;
         int r;
 
-        r = section_check(s->hdr, s->size, sec, sizeof(SnapSlot));
+        r = section_check(h, file_size, sec, sizeof(SnapSlot));
         if (r < 0)
                 return r;
         n = sect->size / sizeof(SnapSlot);
         if (n == 0 || n > UINT32_MAX || (n & (n - 1)) != 0)
                 return -EBADMSG;
-        s->idx[sec] = (const SnapSlot *) (s->map + sect->offset);
-        s->idx_mask[sec] = (uint32_t) (n - 1);
+        *ret_mask = (uint32_t) (n - 1);
+        return 0;
+}
+
+/* Everything opening checks, in constant time: the header of a file of file_size bytes, and the
+ * bounds of every section. Shared by the mapping and by the peeks (which read a copy). */
+static int header_check(const SnapHeader *h, size_t file_size) {
+        uint32_t mask;
+        int r;
+
+        if (memcmp(h->magic, PROV_SNAP_MAGIC, sizeof(h->magic)) != 0 || h->version != PROV_SNAP_VERSION ||
+            h->header_size != sizeof(SnapHeader) || h->file_size != file_size ||
+            h->user_record_size != sizeof(SnapUser) || h->group_record_size != sizeof(SnapGroup))
+                return -EBADMSG;
+
+        r = section_check(h, file_size, PROV_SNAP_SEC_USERS, sizeof(SnapUser));
+        if (r < 0)
+                return r;
+        if (h->sections[PROV_SNAP_SEC_USERS].size / sizeof(SnapUser) != h->n_users)
+                return -EBADMSG;
+        r = section_check(h, file_size, PROV_SNAP_SEC_GROUPS, sizeof(SnapGroup));
+        if (r < 0)
+                return r;
+        if (h->sections[PROV_SNAP_SEC_GROUPS].size / sizeof(SnapGroup) != h->n_groups)
+                return -EBADMSG;
+        r = section_check(h, file_size, PROV_SNAP_SEC_USER_GIDS, sizeof(uint32_t));
+        if (r < 0)
+                return r;
+        r = section_check(h, file_size, PROV_SNAP_SEC_PASSWD, PROV_SNAP_REF_UNIT);
+        if (r < 0)
+                return r;
+        r = section_check(h, file_size, PROV_SNAP_SEC_GROUP_DATA, PROV_SNAP_REF_UNIT);
+        if (r < 0)
+                return r;
+        for (unsigned sec = PROV_SNAP_SEC_IDX_USER_NAME; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
+                r = index_check(h, file_size, sec, &mask);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -71,34 +108,12 @@ static int snapshot_setup(ProvSnapshot *s) {
         if (s->size < sizeof(SnapHeader))
                 return -EBADMSG;
         h = s->hdr = (const SnapHeader *) s->map;
-        if (memcmp(h->magic, PROV_SNAP_MAGIC, sizeof(h->magic)) != 0 || h->version != PROV_SNAP_VERSION ||
-            h->header_size != sizeof(SnapHeader) || h->file_size != s->size ||
-            h->user_record_size != sizeof(SnapUser) || h->group_record_size != sizeof(SnapGroup))
-                return -EBADMSG;
-
-        r = section_check(h, s->size, PROV_SNAP_SEC_USERS, sizeof(SnapUser));
-        if (r < 0)
-                return r;
-        if (h->sections[PROV_SNAP_SEC_USERS].size / sizeof(SnapUser) != h->n_users)
-                return -EBADMSG;
-        r = section_check(h, s->size, PROV_SNAP_SEC_GROUPS, sizeof(SnapGroup));
-        if (r < 0)
-                return r;
-        if (h->sections[PROV_SNAP_SEC_GROUPS].size / sizeof(SnapGroup) != h->n_groups)
-                return -EBADMSG;
-        r = section_check(h, s->size, PROV_SNAP_SEC_USER_GIDS, sizeof(uint32_t));
-        if (r < 0)
-                return r;
-        r = section_check(h, s->size, PROV_SNAP_SEC_PASSWD, PROV_SNAP_REF_UNIT);
-        if (r < 0)
-                return r;
-        r = section_check(h, s->size, PROV_SNAP_SEC_GROUP_DATA, PROV_SNAP_REF_UNIT);
+        r = header_check(h, s->size);
         if (r < 0)
                 return r;
         for (unsigned sec = PROV_SNAP_SEC_IDX_USER_NAME; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
-                r = index_setup(s, sec);
-                if (r < 0)
-                        return r;
+                (void) index_check(h, s->size, sec, &s->idx_mask[sec]);
+                s->idx[sec] = (const SnapSlot *) (s->map + h->sections[sec].offset);
         }
 
         s->users = (const SnapUser *) (s->map + h->sections[PROV_SNAP_SEC_USERS].offset);
@@ -203,8 +218,14 @@ bool prov_snapshot_same_file(const ProvSnapshot *s, uint64_t dev, uint64_t ino) 
         return s && s->dev == dev && s->ino == ino;
 }
 
-/* Resolves a passwd record by ref: header and text inside the section, and the NULs that make
- * every string of the text end inside it: after the name, "x", and the last byte. */
+/* The NULs that make every string of a passwd record's text end inside it: after the name, "x",
+ * and the last byte. */
+static bool passwd_text_ok(const char *t, size_t size, size_t name_len) {
+        return size >= name_len + 6 && t[name_len] == '\0' && t[name_len + 1] == 'x' && t[name_len + 2] == '\0' &&
+               t[size - 1] == '\0';
+}
+
+/* Resolves a passwd record by ref: header and text inside the section, and passwd_text_ok(). */
 static int passwd_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapPasswd *ret) {
         uint64_t off = (uint64_t) ref * PROV_SNAP_REF_UNIT;
         const SnapPasswd *p;
@@ -213,11 +234,10 @@ static int passwd_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapPasswd *re
         if (off + sizeof(SnapPasswd) > s->passwd_size)
                 return -EBADMSG;
         p = (const SnapPasswd *) (s->passwd + off);
-        if (off + sizeof(SnapPasswd) + p->size > s->passwd_size || p->size < (size_t) p->name_len + 6)
+        if (off + sizeof(SnapPasswd) + p->size > s->passwd_size)
                 return -EBADMSG;
         t = (const char *) (p + 1);
-        if (t[p->name_len] != '\0' || t[p->name_len + 1] != 'x' || t[p->name_len + 2] != '\0' ||
-            t[p->size - 1] != '\0')
+        if (!passwd_text_ok(t, p->size, p->name_len))
                 return -EBADMSG;
         *ret = (ProvSnapPasswd) {
                 .text = t,
@@ -321,6 +341,169 @@ int prov_snapshot_passwd_at(const ProvSnapshot *s, size_t index, ProvSnapPasswd 
         if (r < 0)
                 return r;
         return ret->index == index ? 0 : -EBADMSG;
+}
+
+/* Peeks: one passwd lookup with pread(), without mapping the file (see prov-snapshot.h). The same
+ * checks as the mapped reader: the header and section bounds as at open, and each slot and record
+ * read inside its section. */
+
+/* Reads exactly n bytes at off. The file was checked to be as long as its header says, so a
+ * short read means it is not the file that was checked: -EBADMSG. */
+static int pread_full(int fd, void *buf, size_t n, uint64_t off) {
+        ssize_t k;
+
+        if (off > INT64_MAX)
+                return -EBADMSG;
+        do
+                k = pread(fd, buf, n, (off_t) off);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        return (size_t) k == n ? 0 : -EBADMSG;
+}
+
+/* Opens path and reads and checks its header, as prov_snapshot_open() does with the mapping. */
+static int peek_open(const char *path, int *ret_fd, SnapHeader *ret_header) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size < sizeof(SnapHeader) ||
+            (uint64_t) st.st_size > SIZE_MAX)
+                return -EBADMSG;
+        r = pread_full(fd, ret_header, sizeof(*ret_header), 0);
+        if (r < 0)
+                return r;
+        r = header_check(ret_header, (size_t) st.st_size);
+        if (r < 0)
+                return r;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Reads the passwd record at ref into buf if it is the one looked for (by name: name and len; by
+ * uid: name NULL). Returns 1 when it is, 0 when it is another user's (same hash), -ERANGE, or
+ * -EBADMSG. The record's first 128 bytes are read into a local buffer first, so that a record
+ * that fits there costs one read, and buf is written only for the record asked for. */
+static int peek_record(int fd, const SnapHeader *h, uint32_t ref, const char *name, size_t len, uint32_t uid,
+                       char *buf, size_t buflen, ProvSnapPasswd *ret) {
+        const SnapSection *sec = &h->sections[PROV_SNAP_SEC_PASSWD];
+        uint64_t off = (uint64_t) ref * PROV_SNAP_REF_UNIT, n;
+        uint64_t line[16];      /* 128 bytes, aligned for the record header */
+        const char *t = (const char *) line + sizeof(SnapPasswd);
+        SnapPasswd p;
+        int r;
+
+        if (off + sizeof(SnapPasswd) > sec->size)
+                return -EBADMSG;
+        n = sec->size - off < sizeof(line) ? sec->size - off : sizeof(line);
+        r = pread_full(fd, line, (size_t) n, sec->offset + off);
+        if (r < 0)
+                return r;
+        memcpy(&p, line, sizeof(p));
+        if (off + sizeof(SnapPasswd) + p.size > sec->size || p.size < (size_t) p.name_len + 6)
+                return -EBADMSG;
+        if (name) {
+                size_t have = (size_t) n - sizeof(SnapPasswd);
+
+                if (p.name_len != len || memcmp(t, name, len < have ? len : have) != 0)
+                        return 0;
+                /* A name longer than the first read is compared piecewise: buf is written only
+                 * once the record is known to be the one asked for. */
+                for (size_t done = have; done < len;) {
+                        char chunk[128];
+                        size_t k = len - done < sizeof(chunk) ? len - done : sizeof(chunk);
+
+                        r = pread_full(fd, chunk, k, sec->offset + off + sizeof(SnapPasswd) + done);
+                        if (r < 0)
+                                return r;
+                        if (memcmp(chunk, name + done, k) != 0)
+                                return 0;
+                        done += k;
+                }
+        } else if (p.uid != uid)
+                return -EBADMSG;        /* the index and the record must agree */
+        if (buflen < p.size)
+                return -ERANGE;
+        if (sizeof(SnapPasswd) + p.size <= n)
+                memcpy(buf, t, p.size);
+        else {
+                r = pread_full(fd, buf, p.size, sec->offset + off + sizeof(SnapPasswd));
+                if (r < 0)
+                        return r;
+        }
+        if (!passwd_text_ok(buf, p.size, p.name_len))
+                return -EBADMSG;
+        if (name && memcmp(buf, name, len) != 0)
+                return 0;
+        *ret = (ProvSnapPasswd) {
+                .text = buf,
+                .size = p.size,
+                .name_len = p.name_len,
+                .uid = p.uid,
+                .gid = p.gid,
+                .index = p.index,
+        };
+        return 1;
+}
+
+/* The probe of INDEX_FOREACH over slots read eight at a time. */
+static int peek_passwd(const char *path, const char *name, uint32_t uid, char *buf, size_t buflen,
+                       ProvSnapPasswd *ret, uint32_t *ret_uid_min) {
+        _cleanup_close_ int fd = -1;
+        SnapHeader h;
+        unsigned sec = name ? PROV_SNAP_SEC_IDX_USER_NAME : PROV_SNAP_SEC_IDX_USER_UID;
+        size_t len = name ? strlen(name) : 0;
+        uint32_t mask, want, pos, seen = 0;
+        int r;
+
+        if (!path || !buf || !ret || !ret_uid_min)
+                return -EINVAL;
+        r = peek_open(path, &fd, &h);
+        if (r < 0)
+                return r;
+        (void) index_check(&h, h.file_size, sec, &mask);
+        want = name ? snap_hash_name(h.hash_seed, name, len) : uid;
+        pos = (name ? want : snap_hash_id(h.hash_seed, uid)) & mask;
+        for (;;) {
+                SnapSlot slots[8];
+                uint32_t k = mask + 1 - pos < ELEMENTSOF(slots) ? mask + 1 - pos : (uint32_t) ELEMENTSOF(slots);
+
+                r = pread_full(fd, slots, k * sizeof(SnapSlot),
+                               h.sections[sec].offset + (uint64_t) pos * sizeof(SnapSlot));
+                if (r < 0)
+                        return r;
+                for (uint32_t j = 0; j < k; j++) {
+                        if (slots[j].ref1 == 0 || seen++ > mask)
+                                return 0;
+                        if (slots[j].key != want)
+                                continue;
+                        r = peek_record(fd, &h, slots[j].ref1 - 1, name, len, uid, buf, buflen, ret);
+                        if (r != 0) {
+                                if (r > 0)
+                                        *ret_uid_min = h.uid_min;
+                                return r;
+                        }
+                }
+                pos = (pos + k) & mask;
+        }
+}
+
+int prov_snapshot_peek_passwd_by_name(const char *path, const char *name, char *buf, size_t buflen,
+                                      ProvSnapPasswd *ret, uint32_t *ret_uid_min) {
+        if (!name)
+                return -EINVAL;
+        return peek_passwd(path, name, 0, buf, buflen, ret, ret_uid_min);
+}
+
+int prov_snapshot_peek_passwd_by_uid(const char *path, uint32_t uid, char *buf, size_t buflen,
+                                     ProvSnapPasswd *ret, uint32_t *ret_uid_min) {
+        return peek_passwd(path, NULL, uid, buf, buflen, ret, ret_uid_min);
 }
 
 int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupRecord *ret) {

@@ -53,8 +53,12 @@ static enum nss_status nss_status_from_errno(int r, bool unavail, int *errnop) {
 }
 
 /* Defence in depth: whatever the file says, never serve root or an id below the managed range. */
+static bool ids_servable_min(uint32_t uid_min, uint32_t uid, uint32_t gid) {
+        return uid != 0 && gid != 0 && uid >= uid_min;
+}
+
 static bool ids_servable(const ProvSnapshot *s, uint32_t uid, uint32_t gid) {
-        return uid != 0 && gid != 0 && uid >= prov_snapshot_uid_min(s);
+        return ids_servable_min(prov_snapshot_uid_min(s), uid, gid);
 }
 
 static bool group_servable(const ProvSnapshot *s, uint32_t gid, uint32_t flags) {
@@ -69,7 +73,8 @@ static int pack_passwd(const ProvSnapPasswd *p, struct passwd *pw, char *buf, si
 
         if (!buf || buflen < p->size)
                 return -ERANGE;
-        memcpy(buf, p->text, p->size);
+        if (p->text != buf)     /* a peek read it into buf already */
+                memcpy(buf, p->text, p->size);
         /* The reader checked the NULs after the name, after "x" and at the end, so each strlen()
          * stops inside the copy; each string must start before its end. */
         end = buf + p->size;
@@ -196,11 +201,40 @@ static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t
         return group_servable(s, g->gid, g->flags) ? 0 : -ENOENT;
 }
 
+/* A process's first lookups read the file instead of mapping it (prov_cache_peek_due()). Returns
+ * 1 when the peek answered (*ret_r is the lookup's result, as find_passwd() + pack_passwd() give
+ * it), 0 when the caller must use the mapping (the file could not be used this way, and the
+ * mapping reports why). */
+static int pw_peek(Key key, const char *name, uid_t uid, struct passwd *pw, char *buf, size_t buflen,
+                   int *ret_r) {
+        ProvSnapPasswd p;
+        uint32_t uid_min;
+        int r;
+
+        if (!buf || (key == BY_NAME && !name))
+                return 0;
+        if (key == BY_NAME)
+                r = prov_snapshot_peek_passwd_by_name(prov_cache_default_path(), name, buf, buflen, &p, &uid_min);
+        else
+                r = prov_snapshot_peek_passwd_by_uid(prov_cache_default_path(), uid, buf, buflen, &p, &uid_min);
+        if (r > 0)
+                r = ids_servable_min(uid_min, p.uid, p.gid) ? pack_passwd(&p, pw, buf, buflen) : -ENOENT;
+        else if (r == 0)
+                r = -ENOENT;
+        else if (r != -ERANGE)
+                return 0;
+        *ret_r = r;
+        return 1;
+}
+
 static enum nss_status pw_lookup(Key key, const char *name, uid_t uid, struct passwd *pw, char *buf,
                                  size_t buflen, int *errnop) {
         const ProvSnapshot *s;
         ProvSnapPasswd p;
         int r;
+
+        if (prov_cache_peek_due() && pw_peek(key, name, uid, pw, buf, buflen, &r) > 0)
+                return nss_status_from_errno(r, false, errnop);
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)

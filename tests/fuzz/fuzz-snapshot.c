@@ -2,8 +2,10 @@
 
 /* The snapshot reader on arbitrary bytes: open, then touch every record, string, gid and member
  * through every accessor, and look each record up again by name and by id. Whatever the file
- * holds, the reader may fail (-EBADMSG) but never read outside the mapping. */
+ * holds, the reader may fail (-EBADMSG) but never read outside the mapping. Peeks (pread, no
+ * mapping) must agree with the mapped lookups. */
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,7 +19,29 @@ static size_t touch(const char *s) {
         return strlen(s);
 }
 
-static void walk_users(const ProvSnapshot *s) {
+/* A peek (pread, no mapping) answers as the mapped reader wherever the mapped reader answers:
+ * the same bytes, or no such user. */
+static void peek_agrees(const char *path, const ProvSnapshot *s, const char *name, uint32_t uid) {
+        static char buf[70000];
+        ProvSnapPasswd m, k;
+        uint32_t uid_min;
+        int r, q;
+
+        r = prov_snapshot_passwd_by_name(s, name, &m);
+        q = prov_snapshot_peek_passwd_by_name(path, name, buf, sizeof(buf), &k, &uid_min);
+        if (r == 0)
+                FUZZ_CHECK(q == 1 && k.size == m.size && memcmp(k.text, m.text, m.size) == 0);
+        else if (r == -ENOENT)
+                FUZZ_CHECK(q == 0);
+        r = prov_snapshot_passwd_by_uid(s, uid, &m);
+        q = prov_snapshot_peek_passwd_by_uid(path, uid, buf, sizeof(buf), &k, &uid_min);
+        if (r == 0)
+                FUZZ_CHECK(q == 1 && k.size == m.size && memcmp(k.text, m.text, m.size) == 0);
+        else if (r == -ENOENT)
+                FUZZ_CHECK(q == 0);
+}
+
+static void walk_users(const char *path, const ProvSnapshot *s) {
         size_t n = prov_snapshot_n_users(s);
 
         for (size_t i = 0; i < n; i++) {
@@ -50,6 +74,8 @@ static void walk_users(const ProvSnapshot *s) {
                         FUZZ_CHECK(again.text[again.size - 1] == '\0');
                 if (prov_snapshot_passwd_by_uid(s, p.uid, &again) >= 0)
                         FUZZ_CHECK(again.uid == p.uid);
+                if (i < 64)
+                        peek_agrees(path, s, p.text, p.uid);
         }
 }
 
@@ -114,12 +140,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
         if (prov_snapshot_open(path, &s) < 0) {
+                char buf[256];
+                ProvSnapPasswd k;
+                uint32_t uid_min;
+
                 FUZZ_CHECK(!s);
+                /* What the mapping refuses at open, a peek refuses too. */
+                FUZZ_CHECK(prov_snapshot_peek_passwd_by_uid(path, 1000, buf, sizeof(buf), &k, &uid_min) < 0);
                 return 0;
         }
         (void) prov_snapshot_generation(s);
         (void) prov_snapshot_is_stale(s);
-        walk_users(s);
+        walk_users(path, s);
+        peek_agrees(path, s, "nosuchuser", UINT32_MAX);
         walk_groups(s);
         walk_group_records(s);
         /* Names and ids that are not in the file, including the empty name. */

@@ -343,6 +343,31 @@ static unsigned exercise(const ProvSnapshot *s) {
         return errors;
 }
 
+/* A peek (pread, no mapping) must answer exactly as the mapped reader where the mapped reader
+ * answers: the same record bytes, or no such user. Returns the number of disagreements. */
+static unsigned peek_disagreements(const char *p, const ProvSnapshot *s, const char *name, uint32_t uid) {
+        static char buf[70000];
+        ProvSnapPasswd m, k;
+        uint32_t uid_min;
+        unsigned bad = 0;
+        int r, q;
+
+        r = prov_snapshot_passwd_by_name(s, name, &m);
+        q = prov_snapshot_peek_passwd_by_name(p, name, buf, sizeof(buf), &k, &uid_min);
+        if (r == 0)
+                bad += q != 1 || k.text != buf || k.size != m.size || memcmp(k.text, m.text, m.size) != 0 ||
+                       k.uid != m.uid || k.gid != m.gid || k.index != m.index || uid_min != prov_snapshot_uid_min(s);
+        else if (r == -ENOENT)
+                bad += q != 0;
+        r = prov_snapshot_passwd_by_uid(s, uid, &m);
+        q = prov_snapshot_peek_passwd_by_uid(p, uid, buf, sizeof(buf), &k, &uid_min);
+        if (r == 0)
+                bad += q != 1 || k.size != m.size || memcmp(k.text, m.text, m.size) != 0;
+        else if (r == -ENOENT)
+                bad += q != 0;
+        return bad;
+}
+
 static void test_truncated(void **state) {
         _cleanup_free_ uint8_t *data = NULL;
         char tpath[sizeof(path) + 8];
@@ -357,6 +382,15 @@ static void test_truncated(void **state) {
                 write_raw(tpath, data, len);
                 assert_int_equal(prov_snapshot_open(tpath, &s), -EBADMSG);
                 assert_null(s);
+                {
+                        char buf[256];
+                        ProvSnapPasswd k;
+                        uint32_t uid_min;
+
+                        assert_int_equal(prov_snapshot_peek_passwd_by_name(tpath, "alice", buf, sizeof(buf), &k,
+                                                                           &uid_min),
+                                         -EBADMSG);
+                }
         }
         {
                 _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
@@ -402,11 +436,20 @@ static void test_corrupt(void **state) {
                 write_raw(cpath, copy, size);
                 r = prov_snapshot_open(cpath, &s);
                 if (r < 0) {
+                        char buf[256];
+                        ProvSnapPasswd k;
+                        uint32_t uid_min;
+
                         assert_int_equal(r, -EBADMSG);
+                        assert_int_equal(prov_snapshot_peek_passwd_by_uid(cpath, 10001, buf, sizeof(buf), &k, &uid_min),
+                                         -EBADMSG);
                         continue;
                 }
                 opened++;
                 detected += exercise(s) > 0;
+                for (size_t i = 0; i < ELEMENTSOF(users); i++)
+                        assert_int_equal(peek_disagreements(cpath, s, users[i].name, users[i].uid), 0);
+                assert_int_equal(peek_disagreements(cpath, s, "ghost", 10004), 0);
                 prov_snapshot_close(s);
         }
         /* Body flips in strings or indexes are caught at access (or are harmless). */
@@ -467,6 +510,62 @@ static void test_stored_form(void **state) {
         assert_string_equal(g.text, "empty");
         assert_int_equal(g.n_members, 0);
         assert_int_equal(g.member_bytes, 0);
+}
+
+/* Peeks: the first lookups of a process read the file instead of mapping it. Same answers as the
+ * mapping, records longer than the first read, short buffers, misses, probe runs over many
+ * slots and around the end of the table, files that cannot be used. */
+static void test_peek(void **state) {
+        _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
+        enum { N = 3000 };
+        static char names[N][16], gecos[N][200];
+        static ProvSnapUser many[N];
+        char buf[512], mpath[sizeof(path) + 8];
+        ProvSnapPasswd k;
+        uint32_t uid_min = 0;
+        size_t size;
+
+        write_fixture(1);
+        assert_int_equal(prov_snapshot_open(path, &s), 0);
+        for (size_t i = 0; i < ELEMENTSOF(users); i++)
+                assert_int_equal(peek_disagreements(path, s, users[i].name, users[i].uid), 0);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "alice", buf, sizeof(buf), &k, &uid_min), 1);
+        assert_ptr_equal(k.text, buf);
+        assert_memory_equal(buf, "alice\0x\0Alice A\0/home/alice\0/bin/bash", k.size);
+        assert_int_equal(uid_min, 10000);
+        /* The text needs k.size bytes: one less is ERANGE, exactly that much is enough. */
+        size = k.size;
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "alice", buf, size - 1, &k, &uid_min), -ERANGE);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "alice", buf, size, &k, &uid_min), 1);
+        assert_int_equal(prov_snapshot_peek_passwd_by_uid(path, 10003, buf, sizeof(buf), &k, &uid_min), 1);
+        assert_string_equal(k.text, "carol");
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "alic", buf, sizeof(buf), &k, &uid_min), 0);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "", buf, sizeof(buf), &k, &uid_min), 0);
+        assert_int_equal(prov_snapshot_peek_passwd_by_uid(path, 10004, buf, sizeof(buf), &k, &uid_min), 0);
+        /* A file that cannot be used is an error, never "no such user". */
+        snprintf(mpath, sizeof(mpath), "%s.none", path);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(mpath, "alice", buf, sizeof(buf), &k, &uid_min), -ENOENT);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(dir, "alice", buf, sizeof(buf), &k, &uid_min), -EBADMSG);
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, NULL, buf, sizeof(buf), &k, &uid_min), -EINVAL);
+        s = prov_snapshot_close(s);
+
+        /* Many users, some with records longer than the 128 bytes a peek reads first. */
+        for (unsigned i = 0; i < N; i++) {
+                snprintf(names[i], sizeof(names[i]), "p%u", i);
+                snprintf(gecos[i], sizeof(gecos[i]), "%.*s", (int) (i % 7 == 0 ? 150 + i % 40 : i % 30),
+                         "A long GECOS field, room 123, building 4, telephone +49 30 1234567, other "
+                         "A long GECOS field, room 123, building 4, telephone +49 30 1234567, other "
+                         "A long GECOS field, room 123, building 4");
+                many[i] = (ProvSnapUser) { names[i], 10000 + i * 3, 10000 + i * 3, gecos[i], "/home/x", "/bin/sh",
+                                           PROV_STATE_ACTIVE, 0 };
+        }
+        assert_int_equal(prov_snapshot_write(path, &meta, many, N, NULL, 0), 0);
+        assert_int_equal(prov_snapshot_open(path, &s), 0);
+        for (unsigned i = 0; i < N; i++) {
+                assert_int_equal(peek_disagreements(path, s, names[i], 10000 + i * 3), 0);
+                assert_int_equal(peek_disagreements(path, s, "nosuch", 10001 + i * 3), 0);
+        }
+        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "p7", buf, 100, &k, &uid_min), -ERANGE);
 }
 
 /* A file of another format version (2, the one before) is refused cleanly. */
@@ -567,6 +666,7 @@ int main(void) {
                 cmocka_unit_test(test_corrupt),
                 cmocka_unit_test(test_missing),
                 cmocka_unit_test(test_stored_form),
+                cmocka_unit_test(test_peek),
                 cmocka_unit_test(test_other_version),
                 cmocka_unit_test(test_stale_on_replace),
                 cmocka_unit_test(test_cache_remap),
