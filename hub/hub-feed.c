@@ -86,8 +86,8 @@ static int add_event(int64_t seq, ProvHubKind kind, const char *id, void *userda
         return 0;
 }
 
-int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char *base_url, char **ret,
-                    size_t *ret_len, ProvScimError *err) {
+static int feed_render(HubStore *s, int64_t since, unsigned max_events, const char *base_url, char **ret,
+                       size_t *ret_len, ProvScimError *err) {
         const HubRender how = { .base_url = base_url, .with_members = true };
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
         int64_t head, oldest;
@@ -133,6 +133,21 @@ int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char 
         *ret_len = strlen(text);
         *ret = text;
         return 0;
+}
+
+/* The answer's head, changes and resources are read as one committed state: with replicas
+ * writing beside this process, a change committed between two of its reads would otherwise be
+ * an event past the answer's seq, or a resource newer than its event. */
+int hub_feed_render(HubStore *s, int64_t since, unsigned max_events, const char *base_url, char **ret,
+                    size_t *ret_len, ProvScimError *err) {
+        int r;
+
+        r = hub_store_view_begin(s);
+        if (r < 0)
+                return r;
+        r = feed_render(s, since, max_events, base_url, ret, ret_len, err);
+        hub_store_view_end(s);
+        return r;
 }
 
 /* ---- the snapshot ---- */

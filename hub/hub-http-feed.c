@@ -73,13 +73,18 @@ enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
         enum MHD_Result ret;
+        bool unknown;
         int64_t head;
         int r;
 
+        /* A store that does not answer (PostgreSQL down): the request is held as if nothing
+         * changed, and answered with what is known when its wait ends — no event after its
+         * since — so that hosts keep their one held request instead of polling in a loop. */
         r = head_get(s, &head);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
-                return hub_http_send_error(c, 503, NULL, "The store is unavailable; retry.", conn->integer_status, 1);
+        unknown = r < 0;
+        if (unknown) {
+                log_warning_errno(r, "Failed to read the change head: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                head = conn->since;
         }
         if (head == conn->since && !s->stopping && hub_monotonic_usec() < conn->deadline) {
                 if (s->n_waiters >= s->ctx->config->feed_max_waiters)
@@ -100,6 +105,20 @@ enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn
                 return MHD_YES;
         }
 
+        if (unknown) {
+                struct MHD_Response *resp;
+
+                if (asprintf(&text, "{\"seq\":%" PRIi64 ",\"events\":[]}", conn->since) < 0)
+                        return MHD_NO;
+                resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+                if (!resp)
+                        return MHD_NO;
+                TAKE_PTR(text);
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+                ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+                MHD_destroy_response(resp);
+                return ret;
+        }
         if (!s->feed_cache || s->feed_cache_since != conn->since || s->feed_cache_head != head ||
             !streq_ptr(s->feed_cache_base, base_url)) {
                 hub_http_feed_cache_drop(s);

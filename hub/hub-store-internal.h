@@ -64,6 +64,9 @@ struct HubStore {
         /* Where it is, to open another connection to it (hub_store_reopen()). */
         HubStoreType type;
         char *path, *conninfo, *password_file;
+        /* hub_store_view_begin(): the connection of consistent reads (PostgreSQL), and the main
+         * one while it is in use. */
+        HubDb *view_db, *main_db;
         /* The last modification time handed out: times only grow, one millisecond at least
          * per write, and are taken inside the writing transaction, so that they follow commit
          * order and `meta.lastModified gt T` returns exactly what changed after T was shown. */

@@ -42,8 +42,10 @@
 #define PG_CHANNEL "provision_hub_feed"
 /* The most parameters a statement of the store has. */
 #define PG_MAX_PARAMS 16
-/* How long to wait between two attempts to reach a server that did not answer. */
-#define PG_RETRY_USEC (1000 * 1000)
+/* How long to wait between two attempts to reach a server that did not answer (each attempt
+ * blocks the serving thread for up to PG_CONNECT_TIMEOUT when the server's machine is gone). */
+#define PG_RETRY_USEC (250 * 1000)
+#define PG_CONNECT_TIMEOUT "2"
 #define PG_PASSWORD_MAX 1024
 
 /* Type OIDs (pg_type.h, stable since forever). */
@@ -153,13 +155,24 @@ static int read_password(const char *path, char **ret) {
 }
 
 /* A new connection with the conninfo and the password. */
+/* libpq prints the server's notices (a FATAL on shutdown) to stderr by default: not ours to
+ * log, the failure of the statement says it. */
+static void notice_ignore(void *arg, const char *message) {
+        (void) arg;
+        (void) message;
+}
+
 static PGconn *pg_connect(PgDb *db) {
         const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", "password", NULL };
-        const char *values[] = { "5", "provision-hub", db->conninfo, db->password, NULL };
+        const char *values[] = { PG_CONNECT_TIMEOUT, "provision-hub", db->conninfo, db->password, NULL };
+        PGconn *c;
 
         if (!db->password)
                 keys[3] = NULL;
-        return PQconnectdbParams(keys, values, 1);
+        c = PQconnectdbParams(keys, values, 1);
+        if (c)
+                PQsetNoticeProcessor(c, notice_ignore, NULL);
+        return c;
 }
 
 /* A working connection for the next statement: the one we have, or a new one when it is lost
@@ -430,6 +443,7 @@ static int pg_exec_conn(PgDb *db, const char *sql) {
 
 static int pg_exec(HubDb *d, const char *sql) {
         PgDb *db = PG(d);
+        bool idle;
         int r;
 
         r = pg_ensure(db);
@@ -440,7 +454,13 @@ static int pg_exec(HubDb *d, const char *sql) {
                 (void) pg_exec_conn(db, "ROLLBACK");
                 return hub_db_failf(d, -EIO, "PostgreSQL: a statement of the transaction failed; rolled back");
         }
-        return pg_exec_conn(db, sql);
+        /* Outside a transaction (a BEGIN), a connection the server closed since its last use
+         * (a restart) is replaced and the statement run once more. */
+        idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+        r = pg_exec_conn(db, sql);
+        if (r == -ECONNRESET && idle && pg_ensure(db) >= 0)
+                r = pg_exec_conn(db, sql);
+        return r;
 }
 
 static int pg_last_id(HubDb *d, int64_t *ret) {

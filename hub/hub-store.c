@@ -486,6 +486,8 @@ int hub_store_open(const char *path, HubStore **ret) {
 HubStore *hub_store_close(HubStore *s) {
         if (!s)
                 return NULL;
+        hub_store_view_end(s);
+        hub_db_close(s->view_db);
         hub_db_close(s->db);
         free(s->path);
         free(s->conninfo);
@@ -586,6 +588,37 @@ int hub_store_prune(HubStore *s, int64_t changes_before_usec, int64_t audit_befo
                 *what[i].ret = hub_db_changes(s->db);
         }
         return hub_db_commit(&tx);
+}
+
+int hub_store_view_begin(HubStore *s) {
+        HubDb *view = NULL;
+        int r;
+
+        if (!s || s->main_db)
+                return -EBUSY;
+        if (!hub_db_is_pg(s->db))
+                return 0; /* this process is the only writer */
+        if (!s->view_db) {
+                r = hub_db_open_pg(s->conninfo, s->password_file, &pg_schema, HUB_STORE_VERSION, true, &view);
+                if (r < 0)
+                        return hub_db_failf(s->db, r, "%s", view ? hub_db_errmsg(view) : "PostgreSQL: no connection for reads");
+                s->view_db = view;
+        }
+        r = hub_db_read_begin(s->view_db);
+        if (r < 0) {
+                (void) hub_db_failf(s->db, r, "%s", hub_db_errmsg(s->view_db) ?: "");
+                return r;
+        }
+        s->main_db = s->db;
+        s->db = s->view_db;
+        return 0;
+}
+
+void hub_store_view_end(HubStore *s) {
+        if (!s || !s->main_db)
+                return;
+        hub_db_read_end(s->view_db);
+        s->db = TAKE_PTR(s->main_db);
 }
 
 int hub_store_read_begin(HubStore *s) {

@@ -183,6 +183,13 @@ int hub_store_oldest(HubStore *s, int64_t *ret);
 int hub_store_prune(HubStore *s, int64_t changes_before_usec, int64_t audit_before_usec, int64_t *ret_changes,
                     int64_t *ret_audit);
 
+/* Reads that must see one committed state while other processes write (a feed answer: its head,
+ * its changes and their resources), until hub_store_view_end(): on PostgreSQL a read-only
+ * REPEATABLE READ transaction on a connection of the store's own for them (the main one may be
+ * inside a batch); nothing on SQLite, where this process is the only writer. No write between. */
+int hub_store_view_begin(HubStore *s);
+void hub_store_view_end(HubStore *s);
+
 /* A read transaction: every read until hub_store_read_end() sees one committed state (the
  * snapshot's consistency, on a connection of its own). -EBUSY inside a batch or transaction. */
 int hub_store_read_begin(HubStore *s);

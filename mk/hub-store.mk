@@ -34,3 +34,9 @@ TEST_EXTENSIONS = .pg
 PG_LOG_COMPILER = $(top_srcdir)/tests/hubpg/run-pg
 TESTS += $(HUB_PG_TESTS)
 EXTRA_DIST += $(HUB_PG_TESTS) tests/hubpg/run-pg
+
+# Replicas: two hubs on one PostgreSQL database (wake-ups, one sequence in commit order, SIGKILL
+# of a replica under a follower, PostgreSQL down and back, the password kept out of sight).
+check_SCRIPTS += tests/hubpg/test-hub-replicas.py
+TESTS += tests/hubpg/test-hub-replicas.py
+EXTRA_DIST += tests/hubpg/test-hub-replicas.py

@@ -101,13 +101,20 @@ class Postgres:
         self._run([os.path.join(b, "initdb"), "-D", self.data, "-U", self.USER, f"--pwfile={pwfile}",
                    "-A", "scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"])
         os.unlink(pwfile)
-        opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=200"
+        self.opts = f"-k {self.sock} -c listen_addresses='' -c max_connections=200"
         if not fsync:
-            opts += " -c fsync=off -c full_page_writes=off"
-        self._run([os.path.join(b, "pg_ctl"), "-D", self.data, "-l", self.log_path, "-w", "-t", "60",
-                   "-o", opts, "start"])
-        self.started = True
+            self.opts += " -c fsync=off -c full_page_writes=off"
+        self.start()
         atexit.register(self.stop)
+
+    def start(self):
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log_path, "-w", "-t", "60",
+                   "-o", self.opts, "start"])
+        self.started = True
+
+    def halt(self):
+        """Stops the server (fast: sessions are ended, as when it goes down), keeping its data."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"])
 
     def _run(self, argv):
         p = subprocess.run(self.as_user + argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
@@ -249,21 +256,35 @@ class Response:
 class Hub:
     """One provision-hub process in tmp, with one token of each role (and a second SCIM token)."""
 
-    def __init__(self, tmp, extra_conf=None, cafile=None):
+    def __init__(self, tmp, extra_conf=None, cafile=None, replica_of=None):
+        """replica_of: another Hub on PostgreSQL; this one serves the same database with the
+        same tokens (a second replica)."""
         self.tmp = tmp
         self.cafile = cafile
         self.db = os.path.join(tmp, "hub.db")
         self.conf = os.path.join(tmp, "hub.conf")
         self.log_path = os.path.join(tmp, "hub.log")
         self.tokens = {}
-        self.scim_token = self._token("scim", "entra-test")
-        self.scim_token2 = self._token("scim", "okta-test")
-        self.host_token = self._token("host", "host-test")
-        self.admin_token = self._token("admin", "admin-test")
+        if replica_of:
+            for role in ("scim", "host", "admin"):
+                shutil.copy(replica_of.token_file(role), self.token_file(role))
+            self.tokens = dict(replica_of.tokens)
+            for k in ("scim_token", "scim_token2", "host_token", "admin_token"):
+                setattr(self, k, getattr(replica_of, k))
+        else:
+            self.scim_token = self._token("scim", "entra-test")
+            self.scim_token2 = self._token("scim", "okta-test")
+            self.host_token = self._token("host", "host-test")
+            self.admin_token = self._token("admin", "admin-test")
         self.responses_5xx = []
         self.proc = None
         self.pg = None
-        if BACKEND == "postgresql":
+        if replica_of:
+            check(replica_of.pg, "replicas need the PostgreSQL store")
+            self.pg, self.pg_db = replica_of.pg, replica_of.pg_db
+            store = {"type": "postgresql", "conninfo": self.pg.conninfo(self.pg_db),
+                     "password_file": self.pg.password_file}
+        elif BACKEND == "postgresql":
             self.pg = pg_server()
             self.pg_db = self.pg.new_database("case_" + uuid.uuid4().hex[:12])
             store = {"type": "postgresql", "conninfo": self.pg.conninfo(self.pg_db),
