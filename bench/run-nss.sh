@@ -9,18 +9,24 @@
 #                           a snapshot written by that build's writer, as "provision-before"
 #   SSSD=1                  also runs SSSD (bench/run-sssd.sh: sssd + slapd in private
 #                           namespaces, from .debs unpacked under SSSD_ROOT, default /tmp/sssd-root)
-#   SERVICES="..."          subset and order of: before provision cache files sqlite
+#   SERVICES="..."          subset and order of: floor before provision cache files sqlite
+#
+# "floor" is bench/nss-floor.c, the cheapest module glibc can dispatch to (a fixed record, no
+# lookup): what glibc's own NSS dispatch and loading a module cost. "floor+line" is the same module
+# reading one random 64-byte line of a 6.4 MB region per lookup: the one cache miss any module
+# holding 100k records pays for a random user.
 set -eu
 builddir=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 make -C "$builddir" -s bench/bench-nss nss_provision/libnss_provision.la
 [ "$(id -u)" -eq 0 ] || { echo "needs root (unshare -m, bind mounts)"; exit 1; }
-services=${SERVICES:-"${BEFORE:+before }provision cache files sqlite"}
+services=${SERVICES:-"floor ${BEFORE:+before }provision cache files sqlite"}
 
 tmp=$(mktemp -d /tmp/prov-bench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
 "$builddir/bench/bench-nss" gen "$tmp"
+${CC:-cc} -O2 -g -fPIC -shared -fvisibility=hidden -o "$tmp/libnss_floor.so.2" "$here/nss-floor.c"
 if [ -n "${BEFORE:-}" ]; then
         before=$(cd "$BEFORE" && pwd)
         mkdir "$tmp/before"
@@ -44,6 +50,9 @@ unshare -m /bin/sh -eu -c '
         printf "%-14s %-30s %15s\n" service operation median
         for svc in $3; do
                 case $svc in
+                floor)
+                        LD_LIBRARY_PATH="$1" "$2/bench/bench-nss" run floor
+                        LD_LIBRARY_PATH="$1" NSS_FLOOR_TOUCH="$1/snapshot" "$2/bench/bench-nss" run floor floor+line ;;
                 before)
                         # The new benchmark program (same operations) on the old module and file.
                         LD_LIBRARY_PATH="$4/nss_provision/.libs" PROVISION_SNAPSHOT="$1/before/snapshot" \

@@ -78,7 +78,7 @@ check_PROGRAMS += bench/bench-nss
 bench_bench_nss_SOURCES = bench/bench-nss.c
 bench_bench_nss_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 bench_bench_nss_LDADD = common/libprovcommon.la $(SQLITE_LIBS)
-EXTRA_DIST += bench/run-nss.sh
+EXTRA_DIST += bench/run-nss.sh bench/nss-floor.c
 
 # Snapshot writer benchmark (peak RSS and time of one publish); built with the checks, never run
 # by them.
