@@ -143,6 +143,9 @@ const char *prov_cache_default_path(void);
 /* Whether this lookup should peek (prov_snapshot_peek_passwd_*) at the default path instead of
  * acquiring the mapping: true for the first PROV_CACHE_PEEKS calls of a process that has not
  * mapped the snapshot yet. A process that makes a few lookups never maps the file; one that
- * makes more maps it once its lookups would pay for that. */
-#define PROV_CACHE_PEEKS 8u
+ * makes more maps it once its lookups would pay for that. A peek is six system calls (13 us each
+ * in a fresh process on the benchmark's VM, a few us on bare metal); the first lookups through a
+ * mapping fault in a page table and pages for each 2 MiB stretch they touch (100-200 us each
+ * there): on that VM 20 lookups by peek cost 0.54 ms, through the mapping 1.0-1.5 ms. */
+#define PROV_CACHE_PEEKS 32u
 bool prov_cache_peek_due(void);
