@@ -128,6 +128,15 @@ static void test_errors(void **state) {
                   "names no token file" },
                 { "[http\n", "hub.conf:1: invalid section header" },
                 { "[http]\nlisten\n", "hub.conf:2: expected 'key = value'" },
+                { "[store]\ntype = mysql\n", "hub.conf:2: 'type' must be sqlite or postgresql" },
+                { "[store]\ntype = postgresql\n", "hub.conf:2: [store] type = postgresql needs 'conninfo'" },
+                { "[store]\ntype = postgresql\nconninfo = host=/run/postgresql password=s3cret\n",
+                  "hub.conf:3: 'conninfo' must not hold a password" },
+                { "[store]\ntype = postgresql\nconninfo = postgresql://hub:s3cret@db/hub\n",
+                  "hub.conf:3: 'conninfo' must not hold a password" },
+                { "[store]\nconninfo = host=/run/postgresql\n", "hub.conf:2: 'conninfo' and 'password_file' are for" },
+                { "[store]\ntype = postgresql\nconninfo = dbname=hub\npath = /a.db\n",
+                  "hub.conf:4: [store] 'path' is for type = sqlite" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -140,6 +149,22 @@ static void test_errors(void **state) {
                 if (!strstr(err, cases[i].message))
                         fail_msg("case %zu: '%s' does not contain '%s'", i, err, cases[i].message);
         }
+}
+
+static void test_postgresql(void **state) {
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        _cleanup_free_ char *err = NULL;
+
+        (void) state;
+        assert_int_equal(parse("[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\n"
+                               "[store]\ntype = postgresql\n"
+                               "conninfo = host=/run/postgresql dbname=hub user=hub\n"
+                               "password_file = /run/credentials/provision-hub.service/db\n",
+                               &c, &err),
+                         0);
+        assert_true(c->store_postgresql);
+        assert_string_equal(c->store_conninfo, "host=/run/postgresql dbname=hub user=hub");
+        assert_string_equal(c->store_password_file, "/run/credentials/provision-hub.service/db");
 }
 
 static void test_listen_parse(void **state) {
@@ -204,6 +229,7 @@ int main(void) {
                 cmocka_unit_test(test_insecure_loopback_only),
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_postgresql),
                 cmocka_unit_test(test_listen_parse),
                 cmocka_unit_test(test_roles),
                 cmocka_unit_test(test_sample),
