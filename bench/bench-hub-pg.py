@@ -79,8 +79,7 @@ def push(hubs, clients, tag):
 
 
 def head(hub):
-    r = hub.request("GET", "//v1/feed?since=0", token="host", headers={"Prefer": "wait=0"})
-    return r.json["seq"]
+    return hub.sql("SELECT coalesce(max(seq), 0) FROM changes")[0][0]
 
 
 def fanout(hubs, n, writer, uid):
@@ -103,9 +102,13 @@ def fanout(hubs, n, writer, uid):
     done, open_ = [], {s.fileno(): s for s in socks}
     bufs = {fd: b"" for fd in open_}
     deadline = t0 + 30
+    poller = select.poll()
+    for fd in open_:
+        poller.register(fd, select.POLLIN)
     while open_ and time.monotonic() < deadline:
-        r, _, _ = select.select(list(open_), [], [], 1.0)
-        for fd in r:
+        for fd, _ in poller.poll(1000):
+            if fd not in open_:
+                continue
             try:
                 data = open_[fd].recv(65536)
             except BlockingIOError:
@@ -113,6 +116,7 @@ def fanout(hubs, n, writer, uid):
             bufs[fd] += data
             if not data or b'"events":[{' in bufs[fd]:
                 done.append(time.monotonic() - t0)
+                poller.unregister(fd)
                 open_.pop(fd).close()
     for s in open_.values():
         s.close()
