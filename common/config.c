@@ -62,6 +62,8 @@ static const ConfigKey config_keys[] = {
         { "source",   "path",                CONFIG_PATH,            F(source_path), true },
         { "source",   "url",                 CONFIG_URLS,            F(urls) },
         { "source",   "feed_wait",           CONFIG_UNSIGNED,        F(feed_wait_sec), false, 0, 300 },
+        { "source",   "host_id",             CONFIG_STRING,          F(host_id), true },
+        { "source",   "host_name",           CONFIG_STRING,          F(host_name), true },
         { "source",   "token_file",          CONFIG_PATH,            F(token_file), true },
         { "source",   "token_credential",    CONFIG_CREDENTIAL,      F(token_credential), true },
         { "source",   "ca_file",             CONFIG_PATH,            F(ca_file), true },
@@ -419,6 +421,14 @@ static int config_validate(ConfigParser *p, ProvConfig *c) {
         c->url = c->urls ? strdup(c->urls[0]) : NULL;
         if (c->urls && !c->url)
                 return -ENOMEM;
+        /* How this host names itself to the hub: as the hub checks it (hub-fleet.c). */
+        if (c->host_id && (strlen(c->host_id) != 32 || strspn(c->host_id, "0123456789abcdef") != 32))
+                return parser_error(p, key_line(p, "host_id"), "'host_id' must be 32 lowercase hex digits (a machine ID)");
+        if (c->host_name && (strlen(c->host_name) > 253 ||
+                             strspn(c->host_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+                                     strlen(c->host_name)))
+                return parser_error(p, key_line(p, "host_name"),
+                                    "'host_name' must be a host name (letters, digits, '.', '-', '_'; at most 253)");
         if (c->token_file && c->token_credential)
                 return parser_error(p, key_line(p, "token_credential"),
                                     "'token_file' and 'token_credential' are mutually exclusive");
@@ -596,6 +606,8 @@ ProvConfig *prov_config_free(ProvConfig *c) {
         free(c->refresh_socket);
         free(c->ssh_keys_attribute);
         free(c->proxy);
+        free(c->host_id);
+        free(c->host_name);
         free(c->name_prefix);
         strv_free(c->deny_names);
         free(c->group_file);

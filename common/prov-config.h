@@ -27,6 +27,9 @@ typedef struct ProvConfig {
                                          * base URLs (type = hub, tried in turn); NULL-terminated */
         char *url;                      /* urls[0], or NULL: the one a message names */
         unsigned feed_wait_sec;         /* feed_wait: 30, seconds the hub may hold a feed request */
+        char *host_id;                  /* host_id: how this host names itself to the hub, NULL =
+                                         * /etc/machine-id */
+        char *host_name;                /* host_name: NULL = gethostname() */
         char *token_file;               /* token_file: bearer token file, or NULL */
         char *token_credential;         /* token_credential: systemd credential name, or NULL */
         char *ca_file;                  /* ca_file: PEM bundle, or NULL = system store */

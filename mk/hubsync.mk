@@ -7,6 +7,13 @@ check_SCRIPTS += tests/hubsync/test-syncd-hub.py
 TESTS += tests/hubsync/test-syncd-hub.py
 EXTRA_DIST += tests/hubsync/test-syncd-hub.py tests/hubsync/hubsyncharness.py
 
+# A fleet: the hub and four daemons, each on its own bus with its own logind mock: joiner, mover,
+# leaver and lock on every host, acks and the fleet report (a frozen host lagging), the hub
+# restarted under held requests, every store equal to the hub at the end.
+check_SCRIPTS += tests/hubsync/test-syncd-hub-fleet.py
+TESTS += tests/hubsync/test-syncd-hub-fleet.py
+EXTRA_DIST += tests/hubsync/test-syncd-hub-fleet.py
+
 # Answers the real hub does not give on demand (a seq going back, a malformed event, 503, 401,
 # a 5xx replica), from a scripted server: what the host applies (nothing) and says.
 check_SCRIPTS += tests/hubsync/test-syncd-hub-faults.py

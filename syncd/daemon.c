@@ -308,7 +308,7 @@ static int daemon_action(ProvDaemon *d, const char *what, int (*fn)(ProvStore *,
         r = fn(st.store, arg, &res);
         if (r < 0)
                 goto finish;
-        r = prov_sync_publish(d->config, st.store, st.local, &res);
+        r = prov_sync_publish(d->config, st.store, st.local, &res, NULL);
         if (r < 0)
                 goto finish;
         ret->generation = res.generation;

@@ -49,7 +49,33 @@ typedef struct Enforcer {
         sd_bus *bus;
         int bus_error;          /* < 0: the system bus could not be opened (not tried again) */
         int first_error;        /* first infrastructure failure, returned to the caller */
+        const ProvTransition *t; /* the transitions of this run, and what was done for each */
+        ProvEnforced *report;   /* (NULL: nobody asks; retries are not reported) */
+        size_t n;
 } Enforcer;
+
+/* What record() tells the report of t: each step's outcome, hooks folded into one. */
+static void report_step(Enforcer *e, const ProvTransition *t, const char *step, Outcome o) {
+        ProvEnforced *r;
+
+        if (!e->report || t < e->t || t >= e->t + e->n)
+                return;
+        r = &e->report[t - e->t];
+        if (streq(step, "logind"))
+                r->logind = outcome_to_string(o);
+        else if (streq(step, "kill"))
+                r->kill = outcome_to_string(o);
+        else if (streq(step, "nscd"))
+                r->nscd = outcome_to_string(o);
+        else if (strncmp(step, "hook", 4) == 0) { /* "hooks" and each "hook:NAME" */
+                if (o == OUTCOME_FAILED || !r->hooks || (o == OUTCOME_OK && !streq(r->hooks, "failed")))
+                        r->hooks = outcome_to_string(o);
+        }
+}
+
+static ProvEnforced *report_of(Enforcer *e, const ProvTransition *t) {
+        return e->report && t >= e->t && t < e->t + e->n ? &e->report[t - e->t] : NULL;
+}
 
 static void enforcer_error(Enforcer *e, int r) {
         if (r < 0 && e->first_error == 0)
@@ -76,6 +102,7 @@ static void record(Enforcer *e, const ProvTransition *t, const char *step, Outco
         }
         log_user(level, t->name, t->uid, t->event, "%s %s: %s %s (%s)", t->event, SAFE(t->name), step,
                  outcome_to_string(o), detail);
+        report_step(e, t, step, o);
 }
 
 static bool transition_is_leaver(const ProvTransition *t) {
@@ -101,9 +128,30 @@ static bool bus_error_is_absent(int r, const sd_bus_error *error) {
                r == -ENXIO;
 }
 
+/* How many sessions logind has for uid (ListSessions), or -1 when it does not say. */
+static int count_sessions(sd_bus *bus, uint32_t uid) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *id, *user, *seat, *path;
+        uint32_t u;
+        int r, n = 0;
+
+        r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
+                               "org.freedesktop.login1.Manager", "ListSessions", &error, &reply, NULL);
+        if (r < 0)
+                return -1;
+        r = sd_bus_message_enter_container(reply, 'a', "(susso)");
+        if (r < 0)
+                return -1;
+        while ((r = sd_bus_message_read(reply, "(susso)", &id, &u, &user, &seat, &path)) > 0)
+                n += u == uid;
+        return r < 0 ? -1 : n;
+}
+
 static void step_logind(Enforcer *e, const ProvTransition *t) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
+        ProvEnforced *rep = report_of(e, t);
+        int r, sessions;
 
         if (!e->config->terminate_sessions) {
                 record(e, t, "logind", OUTCOME_SKIPPED, LOG_DEBUG, "terminate_sessions is off");
@@ -121,9 +169,16 @@ static void step_logind(Enforcer *e, const ProvTransition *t) {
                 return;
         }
 
+        /* Only to say how many: TerminateUser ends them all whatever this counts. */
+        sessions = count_sessions(e->bus, t->uid);
         r = sd_bus_call_method(e->bus, "org.freedesktop.login1", "/org/freedesktop/login1",
                                "org.freedesktop.login1.Manager", "TerminateUser", &error, NULL, "u", t->uid);
-        if (r >= 0)
+        if (r >= 0 && rep)
+                rep->sessions = sessions > 0 ? (unsigned) sessions : 0;
+        if (r >= 0 && sessions >= 0)
+                record(e, t, "logind", OUTCOME_OK, LOG_INFO, "%d sessions of uid %" PRIu32 " terminated", sessions,
+                       t->uid);
+        else if (r >= 0)
                 record(e, t, "logind", OUTCOME_OK, LOG_INFO, "sessions of uid %" PRIu32 " terminated", t->uid);
         else if (sd_bus_error_has_name(&error, "org.freedesktop.login1.NoSuchUser"))
                 record(e, t, "logind", OUTCOME_SKIPPED, LOG_INFO, "no sessions");
@@ -334,6 +389,8 @@ static void step_kill(Enforcer *e, const ProvTransition *t) {
                 return;
         }
         record(e, t, "kill", OUTCOME_OK, LOG_INFO, "%zu sent SIGTERM, %zu sent SIGKILL", terminated, killed);
+        if (report_of(e, t))
+                report_of(e, t)->processes = (unsigned) (terminated + killed > UINT_MAX ? UINT_MAX : terminated + killed);
         return;
 fail:
         pid_set_clear(set);
@@ -586,7 +643,12 @@ static void enforcer_done(Enforcer *e) {
 }
 
 int prov_enforce_transitions(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n) {
-        Enforcer e = { .config = config, .store = store };
+        return prov_enforce_transitions_report(config, store, t, n, NULL);
+}
+
+int prov_enforce_transitions_report(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n,
+                                    ProvEnforced *ret) {
+        Enforcer e = { .config = config, .store = store, .t = t, .report = ret, .n = n };
         HookList hooks = {};
         bool any_leaver = false;
         int r;
@@ -596,9 +658,13 @@ int prov_enforce_transitions(const ProvConfig *config, ProvStore *store, const P
         if (n == 0)
                 return 0;
 
+        if (ret)
+                memset(ret, 0, n * sizeof(*ret));
         for (size_t i = 0; i < n; i++)
                 if (transition_is_leaver(&t[i])) {
                         any_leaver = true;
+                        if (ret)
+                                ret[i].leaver = true;
                         enforce_leaver(&e, &t[i]);
                 }
         enforcer_done(&e);

@@ -34,6 +34,9 @@
  * negative errno of an infrastructure failure (the audit log could not be written, out of
  * memory, /proc unreadable); the steps themselves report through the audit log. */
 int prov_enforce_transitions(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n);
+/* The same, and ret (NULL, or n entries, cleared here) says what was done for each. */
+int prov_enforce_transitions_report(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n,
+                                    ProvEnforced *ret);
 
 /* Re-runs the "logind" and "kill" steps for accounts that are still refused and whose newest
  * audit row of that step has outcome "failed", fewer than PROV_ENFORCE_MAX_RETRIES times in a

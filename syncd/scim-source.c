@@ -549,7 +549,9 @@ static int curl_to_errno(CURLcode code, const Body *b) {
 
 /* GET base + path [+ "?" + query]. Returns 0 with the HTTP status in *ret_status and the body
  * in *body (whatever the status), or a negative errno for a transport failure. */
-static int scim_get(ProvScimClient *c, const char *path, const char *query, Body *body, long *ret_status) {
+/* One request: a GET, or a POST of post (post_len bytes) when post is not NULL. */
+static int scim_request(ProvScimClient *c, const char *path, const char *query, const char *post, size_t post_len,
+                        Body *body, long *ret_status) {
         _cleanup_free_ char *url = NULL;
         uint64_t room, start;
         long status = 0;
@@ -578,7 +580,9 @@ static int scim_get(ProvScimClient *c, const char *path, const char *query, Body
                         return -EIO;
         }
         if (curl_easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK ||
-            curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
+            (post ? curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) post_len) != CURLE_OK ||
+                            curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, post) != CURLE_OK
+                  : curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L) != CURLE_OK) ||
             curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, body) != CURLE_OK ||
             curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) body->max) != CURLE_OK)
                 return -EIO;
@@ -590,7 +594,10 @@ static int scim_get(ProvScimClient *c, const char *path, const char *query, Body
         (void) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
         r = curl_to_errno(code, body);
 
-        log_debug("SCIM GET %s%s%.200s: %s%ld, %zu bytes, %" PRIu64 " ms%s%s", path, query ? "?" : "",
+        if (post) /* the next request is a GET again, and post is the caller's */
+                (void) curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+        log_debug("SCIM %s %s%s%.200s: %s%ld, %zu bytes, %" PRIu64 " ms%s%s", post ? "POST" : "GET", path,
+                  query ? "?" : "",
                   query ?: "", r < 0 ? "failed, status " : "status ", status, body->len,
                   (now_usec(CLOCK_MONOTONIC) - start) / 1000, r < 0 ? ": " : "",
                   r < 0 ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(code)) : "");
@@ -600,6 +607,10 @@ static int scim_get(ProvScimClient *c, const char *path, const char *query, Body
         }
         *ret_status = status;
         return 0;
+}
+
+static int scim_get(ProvScimClient *c, const char *path, const char *query, Body *body, long *ret_status) {
+        return scim_request(c, path, query, NULL, 0, body, ret_status);
 }
 
 typedef struct Interrupt {
@@ -619,6 +630,13 @@ static int interrupt_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow, cur
 int prov_scim_client_get_raw(ProvScimClient *c, const char *path_query, const char *extra_header, unsigned timeout_sec,
                              bool (*interrupted)(void *userdata), void *userdata, char **ret_body, size_t *ret_len,
                              long *ret_status) {
+        return prov_scim_client_request_raw(c, path_query, extra_header, NULL, 0, timeout_sec, interrupted, userdata,
+                                            ret_body, ret_len, ret_status);
+}
+
+int prov_scim_client_request_raw(ProvScimClient *c, const char *path_query, const char *extra_header, const char *post,
+                                 size_t post_len, unsigned timeout_sec, bool (*interrupted)(void *userdata),
+                                 void *userdata, char **ret_body, size_t *ret_len, long *ret_status) {
         struct curl_slist *headers = NULL;
         Interrupt intr = { interrupted, userdata };
         Body body = {};
@@ -649,7 +667,7 @@ int prov_scim_client_get_raw(ProvScimClient *c, const char *path_query, const ch
                              curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK)))
                 goto finish;
 
-        r = scim_get(c, path_query, NULL, &body, &status);
+        r = scim_request(c, path_query, NULL, post, post_len, &body, &status);
         if (r >= 0 && (status == 429 || status == 503))
                 record_retry_after(c);
         if (r >= 0 && !body.data) {

@@ -124,6 +124,12 @@ int prov_scim_client_get_raw(ProvScimClient *c, const char *path_query, const ch
                              bool (*interrupted)(void *userdata), void *userdata, char **ret_body, size_t *ret_len,
                              long *ret_status);
 
+/* The same as a POST of post (post_len bytes; the Content-Type is the caller's extra_header)
+ * when post is not NULL: the hub's acks. */
+int prov_scim_client_request_raw(ProvScimClient *c, const char *path_query, const char *extra_header, const char *post,
+                                 size_t post_len, unsigned timeout_sec, bool (*interrupted)(void *userdata),
+                                 void *userdata, char **ret_body, size_t *ret_len, long *ret_status);
+
 /* When the server last asked us to wait (429/503 with Retry-After in seconds or as an HTTP date),
  * as a CLOCK_MONOTONIC time in µs; 0 if it never did. A later successful request does not clear
  * it: the caller compares it with now. */

@@ -6,11 +6,14 @@
  * transaction. A 410 (the hub no longer has what follows our seq, or our seq is ahead of it: a
  * restored hub) reads the snapshot again. The HTTP side is the SCIM source's client
  * (prov_scim_client_get_raw(): token, TLS, proxy, bounded bodies), the JSON side scim-parse's,
- * the apply and publish the common ones (sync_apply_publish()). */
+ * the apply and publish the common ones (sync_apply_publish()). What enforcement did for each
+ * leaver goes back to the hub with POST /v1/acks (its fleet report). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "log.h"
 #include "scim-source.h"
@@ -35,25 +38,43 @@ static char *body_free(char *p) {
  * URL, which may be the one that is down. */
 static size_t preferred_url;
 
-/* "&host=MACHINE_ID&hostname=NAME&version=V": how the hub's fleet view knows this host. Parts
- * that would not pass the hub's checks are left out; a host without them is still served. */
-static void host_params(char *buf, size_t size) {
-        char id[64] = "", name[256] = "";
-        size_t n = 0;
+/* This host's machine ID as the hub knows it ([source] host_id, else /etc/machine-id), or ""
+ * when it has none the hub would take. */
+static void host_id(const ProvConfig *config, char id[static 64]) {
         FILE *f;
 
-        buf[0] = '\0';
+        id[0] = '\0';
+        if (config->host_id) {
+                (void) snprintf(id, 64, "%s", config->host_id); /* checked when the config was read */
+                return;
+        }
         f = fopen("/etc/machine-id", "re");
         if (f) {
-                if (!fgets(id, sizeof(id), f))
+                if (!fgets(id, 64, f))
                         id[0] = '\0';
                 fclose(f);
         }
         id[strcspn(id, "\n")] = '\0';
-        if (strlen(id) == 32 && strspn(id, "0123456789abcdef") == 32)
+        if (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)
+                id[0] = '\0';
+}
+
+/* "&host=MACHINE_ID&hostname=NAME&version=V": how the hub's fleet view knows this host. Parts
+ * that would not pass the hub's checks are left out; a host without them is still served. */
+static void host_params(const ProvConfig *config, char *buf, size_t size) {
+        char id[64], name[256] = "";
+        size_t n = 0;
+
+        buf[0] = '\0';
+        host_id(config, id);
+        if (id[0])
                 n += (size_t) snprintf(buf + n, size - n, "&host=%s", id);
-        if (n < size && gethostname(name, sizeof(name) - 1) == 0 && name[0] &&
-            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == strlen(name))
+        if (config->host_name)
+                (void) snprintf(name, sizeof(name), "%s", config->host_name);
+        else if (gethostname(name, sizeof(name) - 1) < 0 ||
+                 strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != strlen(name))
+                name[0] = '\0';
+        if (n < size && name[0])
                 n += (size_t) snprintf(buf + n, size - n, "&hostname=%s", name);
         if (n < size)
                 (void) snprintf(buf + n, size - n, "&version=%s", PACKAGE_VERSION);
@@ -66,12 +87,14 @@ static bool try_next_url(int r, long status) {
         return status >= 500 && status != 503;
 }
 
-/* One GET of path_query, at each URL in turn (from the one that answered last) while the
- * failure is one that another replica may not have. Returns 0 with the status and the body of
- * the answer, or the last failure. The URL that answered is named in *ret_url. */
-static int hub_get(const ProvConfig *config, const char *path_query, const char *extra_header, unsigned timeout_sec,
-                   bool (*interrupted)(void *userdata), void *userdata, uint64_t max_bytes, char **ret_body,
-                   size_t *ret_len, long *ret_status, uint64_t *ret_retry_after, const char **ret_url) {
+/* One GET of path_query (a POST of post when not NULL), at each URL in turn (from the one that
+ * answered last) while the failure is one that another replica may not have. Returns 0 with the
+ * status and the body of the answer, or the last failure. The URL that answered is named in
+ * *ret_url. */
+static int hub_request(const ProvConfig *config, const char *path_query, const char *extra_header, const char *post,
+                       unsigned timeout_sec, bool (*interrupted)(void *userdata), void *userdata, uint64_t max_bytes,
+                       char **ret_body, size_t *ret_len, long *ret_status, uint64_t *ret_retry_after,
+                       const char **ret_url) {
         size_t n = 0;
         int r = -EIO;
 
@@ -91,8 +114,8 @@ static int hub_get(const ProvConfig *config, const char *path_query, const char 
                         return log_error_errno(r, "Failed to set up the client for the hub %s: %m", one.url);
                 r = prov_scim_client_set_limits(client, &(ProvScimLimits) { .max_response_bytes = max_bytes });
                 if (r >= 0)
-                        r = prov_scim_client_get_raw(client, path_query, extra_header, timeout_sec, interrupted, userdata,
-                                                     ret_body, ret_len, &status);
+                        r = prov_scim_client_request_raw(client, path_query, extra_header, post, post ? strlen(post) : 0,
+                                                         timeout_sec, interrupted, userdata, ret_body, ret_len, &status);
                 if (r >= 0 && (status == 429 || status == 503) && ret_retry_after)
                         *ret_retry_after = prov_scim_client_retry_after(client);
                 if (!try_next_url(r, status)) {
@@ -113,6 +136,99 @@ static int hub_get(const ProvConfig *config, const char *path_query, const char 
                                           k + 1 < n ? "; trying the next URL." : "");
         }
         return r;
+}
+
+/* ---- acks: what enforcement did for each leaver, for the hub's fleet report ---- */
+
+/* Outcomes not yet taken by the hub, oldest first: sent after the sync that enforced them, and
+ * again after each later sync until the hub takes them (kept in memory only: a restart loses
+ * what was not sent; the audit log keeps it). At most ACKS_PENDING_MAX, the hub's limit for
+ * one POST. */
+#define ACKS_PENDING_MAX 1000
+#define ACKS_TIMEOUT_SEC 10
+static cJSON *pending_acks;
+
+static const char *ack_result(const ProvEnforced *e) {
+        if ((e->logind && streq(e->logind, "failed")) || (e->kill && streq(e->kill, "failed")))
+                return "failed";
+        return e->sessions > 0 || e->processes > 0 ? "terminated" : "none";
+}
+
+static void ack_collect(const ProvTransition *t, const ProvEnforced *e, void *userdata) {
+        const int64_t *seq = userdata;
+        cJSON *o, *steps;
+
+        if (!t->scim_id)
+                return;
+        if (!pending_acks && !(pending_acks = cJSON_CreateArray()))
+                goto oom;
+        if (!(o = cJSON_CreateObject()))
+                goto oom;
+        cJSON_AddItemToArray(pending_acks, o);
+        if (!cJSON_AddStringToObject(o, "id", t->scim_id) || !cJSON_AddNumberToObject(o, "seq", (double) *seq) ||
+            !cJSON_AddNumberToObject(o, "sessions", e->sessions) ||
+            !cJSON_AddStringToObject(o, "result", ack_result(e)) || !(steps = cJSON_AddObjectToObject(o, "steps")) ||
+            (e->logind && !cJSON_AddStringToObject(steps, "logind", e->logind)) ||
+            (e->kill && !cJSON_AddStringToObject(steps, "kill", e->kill)) ||
+            (e->nscd && !cJSON_AddStringToObject(steps, "nscd", e->nscd)) ||
+            (e->hooks && !cJSON_AddStringToObject(steps, "hooks", e->hooks))) {
+                cJSON_DeleteItemFromArray(pending_acks, cJSON_GetArraySize(pending_acks) - 1);
+                goto oom;
+        }
+        if (cJSON_GetArraySize(pending_acks) > ACKS_PENDING_MAX) {
+                log_warning("More than %d enforcement outcomes wait for the hub: the oldest is not reported.",
+                            ACKS_PENDING_MAX);
+                cJSON_DeleteItemFromArray(pending_acks, 0);
+        }
+        return;
+oom:
+        log_warning("Out of memory: the enforcement of %s is not reported to the hub.", SAFE(t->name));
+}
+
+/* POST /v1/acks with what waits; kept for the next sync unless the hub took it. */
+static void acks_send(const ProvConfig *config, bool (*interrupted)(void *userdata), void *userdata) {
+        _cleanup_free_ char *text = NULL, *answer = NULL;
+        const char *url = NULL;
+        cJSON *doc = NULL;
+        char id[64];
+        size_t len = 0;
+        long status = 0;
+        int r, n = cJSON_GetArraySize(pending_acks);
+
+        if (n == 0)
+                return;
+        host_id(config, id);
+        if (!id[0]) {
+                log_notice("This host has no machine ID (/etc/machine-id or [source] host_id): the hub cannot be told "
+                           "what enforcement did.");
+                pending_acks = (cJSON_Delete(pending_acks), NULL);
+                return;
+        }
+        doc = cJSON_CreateObject();
+        if (!doc || !cJSON_AddStringToObject(doc, "host", id)) {
+                cJSON_Delete(doc);
+                return;
+        }
+        cJSON_AddItemReferenceToObject(doc, "outcomes", pending_acks);
+        text = cJSON_PrintUnformatted(doc);
+        cJSON_Delete(doc); /* the reference only: pending_acks stays */
+        if (!text)
+                return;
+        r = hub_request(config, "/v1/acks", "Content-Type: application/json", text, ACKS_TIMEOUT_SEC, interrupted,
+                        userdata, 64 * 1024, &answer, &len, &status, NULL, &url);
+        if (r < 0 || status < 200 || status > 299) {
+                if (r >= 0 && status >= 400 && status < 500 && status != 429) {
+                        /* The hub will never take these: keeping them would block the ones after. */
+                        log_warning("The hub %s refused %d enforcement outcomes (HTTP %ld); not sent again.", url, n,
+                                    status);
+                        pending_acks = (cJSON_Delete(pending_acks), NULL);
+                } else
+                        log_notice("Could not report %d enforcement outcomes to the hub (%s); trying after the next sync.",
+                                   n, r < 0 ? strerror(-r) : "busy or failing");
+                return;
+        }
+        log_debug("Reported %d enforcement outcomes to the hub %s.", n, url);
+        pending_acks = (cJSON_Delete(pending_acks), NULL);
 }
 
 /* The errno of an answer other than 200 (410 is the caller's). */
@@ -151,7 +267,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                 .gid_attribute = config->gid_attribute,
                 .ssh_keys_attribute = config->ssh_keys_attribute,
         };
-        host_params(params, sizeof(params));
+        host_params(config, params, sizeof(params));
 
         if (!snapshot) {
                 r = prov_store_state_get_int(st.store, HUB_SEQ_KEY, &since);
@@ -164,7 +280,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         if (!snapshot) {
                 (void) snprintf(path, sizeof(path), "/v1/feed?since=%" PRIi64 "%s", since, params);
                 (void) snprintf(prefer, sizeof(prefer), "Prefer: wait=%u", wait_sec);
-                r = hub_get(config, path, prefer, wait_sec + FEED_TIMEOUT_MARGIN_SEC, interrupted, userdata,
+                r = hub_request(config, path, prefer, NULL, wait_sec + FEED_TIMEOUT_MARGIN_SEC, interrupted, userdata,
                             PROV_SCIM_DEFAULT_MAX_RESPONSE_BYTES, &body, &len, &status, ret_retry_after, &url);
                 if (r == -ECANCELED)
                         goto finish; /* the event loop has work: nothing happened, ask again */
@@ -200,6 +316,8 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                                 .n_gone_groups = feed->n_gone_groups,
                                 .state_key = HUB_SEQ_KEY,
                                 .state_value = feed->seq,
+                                .enforced = ack_collect,
+                                .enforced_userdata = &feed->seq,
                         };
                         /* An empty answer after the wait is contact too: it confirms the
                          * directory (PAM's max_staleness), and is applied (nothing) as such. */
@@ -214,7 +332,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         (void) snprintf(path, sizeof(path), "/v1/snapshot%s%s", params[0] ? "?" : "", params[0] ? params + 1 : "");
         unsigned snapshot_timeout = config->timeout_sec > SNAPSHOT_TIMEOUT_MIN_SEC ? config->timeout_sec
                                                                                     : SNAPSHOT_TIMEOUT_MIN_SEC;
-        r = hub_get(config, path, NULL, snapshot_timeout, interrupted, userdata, SNAPSHOT_MAX_BYTES, &body, &len,
+        r = hub_request(config, path, NULL, NULL, snapshot_timeout, interrupted, userdata, SNAPSHOT_MAX_BYTES, &body, &len,
                     &status, ret_retry_after, &url);
         if (r == -ECANCELED)
                 goto finish;
@@ -238,11 +356,14 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         }
         /* The snapshot is the whole directory: a full scan without confirmations; the guard
          * holds its deprovisions as those of any full scan. */
-        ProvSyncOptions opts = { .state_key = HUB_SEQ_KEY, .state_value = seq };
+        ProvSyncOptions opts = { .state_key = HUB_SEQ_KEY, .state_value = seq, .enforced = ack_collect,
+                                 .enforced_userdata = &seq };
         r = sync_apply_publish(config, &st, &batch, &opts, "snapshot", -1, ret);
         if (r >= 0)
                 log_info("Hub snapshot at seq %" PRIi64 " applied; following its feed from there.", seq);
 finish:
+        if (r >= 0)
+                acks_send(config, interrupted, userdata);
         if (r < 0) {
                 ret->error = r;
                 snprintf(ret->summary, sizeof(ret->summary), "%s failed: %s", snapshot ? "hub snapshot" : "hub feed",

@@ -241,7 +241,7 @@ static void format_summary(const ProvSyncResult *res, const char *kind, char *bu
  * moment), then enforcement. A failed enforcement step is recorded and retried on the next
  * sync; it never fails the change itself. */
 int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
-                      const ProvSyncResult *res) {
+                      const ProvSyncResult *res, ProvEnforced *ret_enforced) {
         int r;
 
         int64_t published = -1;
@@ -273,7 +273,7 @@ int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLoca
 enforce:
         if (prov_enforce_retry_pending(config, store) < 0)
                 log_warning("Retrying earlier enforcement steps failed; trying again on the next sync.");
-        if (prov_enforce_transitions(config, store, res->transitions, res->n_transitions) < 0)
+        if (prov_enforce_transitions_report(config, store, res->transitions, res->n_transitions, ret_enforced) < 0)
                 log_warning("Some enforcement steps failed; they are retried on the next sync.");
         return 0;
 }
@@ -306,6 +306,7 @@ int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvS
 
 int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatch **batch, const ProvSyncOptions *opts,
                        const char *kind, int64_t delta_since, ProvActionResult *ret) {
+        _cleanup_free_ ProvEnforced *enforced = NULL;
         ProvSyncResult res = {};
         int r;
 
@@ -332,10 +333,18 @@ int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatc
                 r = prov_store_state_set_int(st->store, "delta_since_usec", delta_since);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the sync result: %m");
-        r = prov_sync_publish(config, st->store, st->local, &res);
+        if (opts->enforced && res.n_transitions > 0) {
+                enforced = calloc(res.n_transitions, sizeof(ProvEnforced));
+                if (!enforced)
+                        log_warning("Out of memory: what enforcement does in this sync is not reported.");
+        }
+        r = prov_sync_publish(config, st->store, st->local, &res, enforced);
         if (r >= 0) {
                 log_info("Sync complete (generation %" PRIu64 "): %s", res.generation, ret->summary);
                 r = 0;
+                for (size_t i = 0; enforced && i < res.n_transitions; i++)
+                        if (enforced[i].leaver)
+                                opts->enforced(&res.transitions[i], &enforced[i], opts->enforced_userdata);
         }
         prov_sync_result_done(&res);
         return r;

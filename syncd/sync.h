@@ -23,6 +23,16 @@ typedef struct ProvTransition {
                                 "unblock", "update" */
 } ProvTransition;
 
+/* What enforcement did for one transition (enforce.c), for a caller that reports it: the
+ * hub's acks. Outcomes are "ok", "failed", "skipped", or NULL for a step that did not run. */
+typedef struct ProvEnforced {
+        bool leaver;          /* the leaver's steps ran: a transition to a refused state */
+        unsigned sessions;    /* logind sessions the uid had when TerminateUser was called */
+        unsigned processes;   /* processes the kill step signalled */
+        const char *logind, *kill, *nscd;
+        const char *hooks;    /* all hooks: "failed" if one failed, else "ok" if one ran */
+} ProvEnforced;
+
 typedef struct ProvSyncResult {
         size_t users_seen, groups_seen;
         size_t joiners, updated, renamed, movers, suspended, deprovisioned, reactivated, purged;
@@ -60,6 +70,10 @@ typedef struct ProvSyncOptions {
          * all). */
         const char *state_key;
         int64_t state_value;
+        /* When not NULL: told, after enforcement, what was done for each leaver of the sync
+         * (sync_apply_publish()); the hub source reports it in its acks. */
+        void (*enforced)(const ProvTransition *t, const ProvEnforced *e, void *userdata);
+        void *enforced_userdata;
 } ProvSyncOptions;
 
 /* Applies a scan of the directory in one transaction. Rejected records become audit events;
@@ -115,9 +129,11 @@ int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvS
 void prov_sync_state_done(ProvSyncState *s);
 
 /* Everything after a committed change: the snapshot first (PAM refuses leavers from then on),
- * then enforcement. Returns < 0 only when the snapshot could not be written. */
+ * then enforcement. Returns < 0 only when the snapshot could not be written. ret_enforced (or
+ * NULL) has res->n_transitions entries: what enforcement did for each (all zero when the
+ * snapshot failed and nothing was enforced). */
 int prov_sync_publish(const ProvConfig *config, ProvStore *store, const ProvLocalAccounts *local,
-                      const ProvSyncResult *res);
+                      const ProvSyncResult *res, ProvEnforced *ret_enforced);
 
 /* One sync from the hub ([source] type = hub, sync-hub.c): with snapshot, or when the store
  * holds no hub seq yet, GET /v1/snapshot applied as a full scan; else one GET /v1/feed?since=SEQ

@@ -15,10 +15,7 @@ and restarted resumes from its stored seq; a hub restored empty (the host's seq 
 missing or the hub has no /v1/feed."""
 
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,12 +27,10 @@ sys.path.insert(0, os.path.join(srcdir, "tests", "hub"))
 sys.path.insert(0, os.path.join(srcdir, "tests", "ctl"))
 import hubharness as H  # noqa: E402  (read-only use of the hub's harness)
 from hubharness import Failure, check, wait_for  # noqa: E402
-from ctlharness import PERMISSIVE, run_ctl_json, start_bus, wait_name  # noqa: E402
+from ctlharness import run_ctl_json  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubsyncharness import Cases  # noqa: E402
+from hubsyncharness import Cases, Follower, free_port, head, skip_reason, waiters  # noqa: E402
 
-PYTHON = "/usr/bin/python3"
-LOGIND_MOCK = os.path.join(srcdir, "tests", "enforce", "logind-mock.py")
 ACTIVE, SUSPENDED, DEPROVISIONED = 0, 1, 2
 FEED_WAIT = 30
 NOTICE_BOUND = 10.0  # seconds: far below FEED_WAIT, far above what the feed takes
@@ -46,41 +41,13 @@ def skip(why):
     sys.exit(77)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class World:
+    """The hub and one Follower (hubsyncharness.py): the host, its daemon, bus and logind mock."""
+
     def __init__(self, tmp):
         self.tmp = tmp
-        self.procs = []
-        self.daemon = None
         self.port = free_port()
-        self.calls = os.path.join(tmp, "logind-calls")
-        self.daemon_log = os.path.join(tmp, "syncd.log")
-
-    # ---------------------------------------------------------------- bus and logind mock
-
-    def start_bus(self):
-        self.bus = start_bus(self.tmp, "bus", PERMISSIVE, self.procs)
-        open(self.calls, "w").close()
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus, LOGIND_MOCK_CALLS=self.calls)
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", LOGIND_MOCK], env=env,
-                                stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.tmp, "mock.log"), "w"),
-                                stderr=subprocess.STDOUT)
-        self.procs.append(mock)
-        wait_name(self.bus, "org.freedesktop.login1", mock, "the logind mock")
-
-    def terminated(self):
-        with open(self.calls) as f:
-            return [int(line.split()[1]) for line in f if line.startswith("TerminateUser ")]
-
-    # ---------------------------------------------------------------- hub and host
+        self.f = None
 
     def start_hub(self):
         os.makedirs(os.path.join(self.tmp, "hub"))
@@ -91,86 +58,23 @@ class World:
         return r.status != 404
 
     def make_host(self):
-        self.host = H.Host(self.tmp, self.hub.base, self.hub.host_token)
-        self.host.sections["source"].update({"type": "hub", "url": self.hub.base, "feed_wait": str(FEED_WAIT)})
-        self.host.sections["enforce"]["terminate_sessions"] = "yes"
-        self.host._write()
-
-    def start_daemon(self):
-        sock_path = os.path.join(self.tmp, "notify")
-        if os.path.exists(sock_path):
-            os.unlink(sock_path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sock_path)
-        sock.settimeout(30)
-        env = dict(os.environ, NOTIFY_SOCKET=sock_path, DBUS_SYSTEM_BUS_ADDRESS=self.bus)
-        for k in ("JOURNAL_STREAM", "DBUS_SESSION_BUS_ADDRESS", "http_proxy", "https_proxy", "ALL_PROXY"):
-            env.pop(k, None)
-        self.daemon = subprocess.Popen([H.syncd_bin, "--config", self.host.conf, "--foreground", "--debug"], env=env,
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=open(self.daemon_log, "a"))
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    if "READY=1" in sock.recv(4096).decode():
-                        return
-                except socket.timeout:
-                    break
-        finally:
-            sock.close()
-        raise Failure("the daemon sent no READY=1: " + self.log_tail())
+        self.f = Follower(self.tmp, self.hub, name="host", feed_wait=FEED_WAIT)
+        self.host = self.f.host
 
     def log_tail(self, n=3000):
-        try:
-            return open(self.daemon_log, errors="replace").read()[-n:]
-        except OSError:
-            return ""
-
-    def alive(self):
-        check(self.daemon and self.daemon.poll() is None, f"the daemon died: {self.log_tail()}")
-
-    def stop_daemon(self, sig=signal.SIGTERM):
-        if self.daemon and self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            self.daemon.wait(timeout=20)
-        self.daemon = None
+        return self.f.log_tail(n) if self.f else ""
 
     def waiters(self):
-        """Feed requests the hub holds now (its /metrics gauge)."""
-        r = self.hub.request("GET", "//metrics", token="admin")
-        check(r.status == 200, f"/metrics answered {r!r}")
-        for line in r.raw.decode().splitlines():
-            if line.startswith("provision_hub_feed_waiters "):
-                return int(float(line.split()[1]))
-        raise Failure("/metrics has no provision_hub_feed_waiters")
+        return waiters(self.hub)
 
     def head(self):
-        r = self.hub.request("GET", "//v1/feed?since=0", token="host", headers={"Prefer": "wait=0"})
-        if r.status == 410:
-            r = self.hub.request("GET", "//v1/snapshot", token="host")
-        check(r.status == 200 and isinstance(r.json, dict), f"cannot read the hub's head: {r!r}")
-        return r.json["seq"]
-
-    def host_seq(self):
-        rows = self.host.sql("SELECT value FROM sync_state WHERE key = 'hub_seq'")
-        return int(rows[0][0]) if rows else None
+        return head(self.hub)
 
     def cleanup(self):
-        try:
-            self.stop_daemon()
-        except Exception:
-            if self.daemon:
-                self.daemon.kill()
+        if self.f:
+            self.f.cleanup()
         if getattr(self, "hub", None):
             self.hub.stop()
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
 
 
 def deactivate(hub, uid):
@@ -178,16 +82,8 @@ def deactivate(hub, uid):
 
 
 def main():
-    for what, ok in ((H.hub_bin, os.access(H.hub_bin, os.X_OK)), (H.syncd_bin, os.access(H.syncd_bin, os.X_OK))):
-        if not ok:
-            skip(f"{what} is not built")
-    if H.host_skip_reason():
-        skip(H.host_skip_reason())
-    for tool in ("dbus-daemon", "busctl"):
-        if not shutil.which(tool):
-            skip(f"{tool} is not installed")
-    if subprocess.run([PYTHON, "-c", "import dbusmock"], capture_output=True).returncode != 0:
-        skip("python3-dbusmock is not installed")
+    if skip_reason():
+        skip(skip_reason())
 
     keep = "--keep" in sys.argv
     tmp = tempfile.mkdtemp(prefix="test-syncd-hub.")
@@ -195,7 +91,6 @@ def main():
     w = World(tmp)
     cases = Cases()
     try:
-        w.start_bus()
         w.start_hub()
         if not w.feed_exists():
             skip("the hub answers 404 to /v1/feed: its change feed has not landed")
@@ -214,21 +109,21 @@ def main():
                       detail=lambda: f"--- syncd log:\n{w.log_tail()}\n--- hub log:\n{hub.log_text()[-1500:]}")
 
         def snapshot_and_joiner():
-            w.start_daemon()
+            w.f.start()
             check(host.passwd("alice") is not None, "alice is not in NSS after the first snapshot")
             check(host.members("eng") == ["alice", "carol"], f"eng is {host.members('eng')}")
             check(host.members("ops") == ["bob"], f"ops is {host.members('ops')}")
-            check(w.host_seq() == w.head(), f"host seq {w.host_seq()} is not the hub's head {w.head()}")
-            st = run_ctl_json(host.conf, "status", env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=w.bus))
-            check(st["source"]["type"] == "hub" and st["source"]["seq"] == w.host_seq(),
-                  f"provisionctl status shows the source {st['source']}, host seq {w.host_seq()}")
+            check(w.f.seq() == w.head(), f"host seq {w.f.seq()} is not the hub's head {w.head()}")
+            st = run_ctl_json(host.conf, "status", env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=w.f.bus))
+            check(st["source"]["type"] == "hub" and st["source"]["seq"] == w.f.seq(),
+                  f"provisionctl status shows the source {st['source']}, host seq {w.f.seq()}")
             check(st["source"]["url"] == hub.base, f"provisionctl status shows the url {st['source']['url']}")
             check(st["last_success_usec"] > 0, "provisionctl status shows no successful contact")
             erin = hub.create_user("erin")
             hub.patch("Groups", eng["id"], [{"op": "add", "path": "members", "value": [{"value": erin["id"]}]}])
             wait_for(lambda: host.passwd("erin"), "the joiner erin in NSS", timeout=NOTICE_BOUND)
             wait_for(lambda: host.members("eng") == ["alice", "carol", "erin"], "erin in eng", timeout=NOTICE_BOUND)
-            w.alive()
+            w.f.alive()
         case("first start reads the snapshot; a joiner follows through the feed", snapshot_and_joiner)
 
         def mover():
@@ -246,7 +141,7 @@ def main():
             wait_for(lambda: w.waiters() >= 1, "a held feed request at the hub", timeout=NOTICE_BOUND)
             held_since = time.monotonic()
             deactivate(hub, bob["id"])
-            wait_for(lambda: uid in w.terminated(), "TerminateUser of bob on the logind mock", timeout=NOTICE_BOUND)
+            wait_for(lambda: uid in w.f.terminated(), "TerminateUser of bob on the logind mock", timeout=NOTICE_BOUND)
             took = time.monotonic() - held_since
             check(took < FEED_WAIT, f"bob's TerminateUser came after {took:.1f} s, not within the held request")
             check(host.user_state(bob["id"]) == SUSPENDED, f"bob is in state {host.user_state(bob['id'])}")
@@ -260,23 +155,23 @@ def main():
             wait_for(lambda: host.user_state(dave["id"]) == DEPROVISIONED, "dave deprovisioned", timeout=NOTICE_BOUND)
             events = {r[0] for r in host.sql("SELECT event FROM audit WHERE scim_id = ?", (dave["id"],))}
             check("deprovision" in events, f"no deprovision event for dave: {events}")
-            wait_for(lambda: w.host_seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
         case("a DELETE at the hub deprovisions", delete)
 
         def restart():
-            w.stop_daemon(signal.SIGKILL)
-            seq = w.host_seq()
+            w.f.stop(signal.SIGKILL)
+            seq = w.f.seq()
             hub.create_user("frank")
             deactivate(hub, alice["id"])
-            before = open(w.daemon_log, errors="replace").read()
-            w.start_daemon()
-            after = open(w.daemon_log, errors="replace").read()[len(before):]
+            before = open(w.f.daemon_log, errors="replace").read()
+            w.f.start()
+            after = open(w.f.daemon_log, errors="replace").read()[len(before):]
             check("Hub snapshot" not in after and "Feed after %d:" % seq in after,
                   f"the restarted daemon did not follow from its seq {seq}: {after[-800:]}")
             wait_for(lambda: host.passwd("frank"), "frank after the restart", timeout=NOTICE_BOUND)
             wait_for(lambda: host.user_state(alice["id"]) == SUSPENDED, "alice suspended after the restart",
                      timeout=NOTICE_BOUND)
-            wait_for(lambda: w.host_seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the hub's head", timeout=NOTICE_BOUND)
             # Equal to the hub: every user the hub has, in the state it says; the deleted one gone.
             want = {u["id"]: (ACTIVE if u.get("active", True) else SUSPENDED)
                     for u in hub.list("Users", "count=1000")["Resources"]}
@@ -288,7 +183,7 @@ def main():
         case("a killed daemon resumes from its stored seq, equal to the hub", restart)
 
         def restored_hub():
-            old_seq = w.host_seq()
+            old_seq = w.f.seq()
             hub.stop()
             for n in os.listdir(os.path.dirname(hub.db)):
                 if n.startswith(os.path.basename(hub.db)):
@@ -297,12 +192,12 @@ def main():
             gina = hub.create_user("gina")
             check(w.head() < old_seq, f"the fresh hub's head {w.head()} is not behind the host's seq {old_seq}")
             wait_for(lambda: host.passwd("gina"), "gina from the restored hub's snapshot", timeout=90)
-            check("reading its snapshot" in w.log_tail(20000), "the daemon did not log the 410 and the snapshot")
-            wait_for(lambda: w.host_seq() == w.head(), "the host at the restored hub's head", timeout=NOTICE_BOUND)
+            check("reading its snapshot" in w.f.log_tail(20000), "the daemon did not log the 410 and the snapshot")
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the restored hub's head", timeout=NOTICE_BOUND)
             check(host.user_state(gina["id"]) == ACTIVE, "gina is not active")
             check(host.user_state(alice["id"]) == DEPROVISIONED,
                   "alice, absent from the restored hub, is not deprovisioned by its snapshot")
-            w.alive()
+            w.f.alive()
         case("a hub restored behind the host's seq answers 410 and the host reads its snapshot", restored_hub)
 
         def failover_and_token():
@@ -327,15 +222,15 @@ def main():
         case("a dead first URL fails over to the next; a wrong token is said clearly", failover_and_token)
 
         def shutdown():
-            w.alive()
+            w.f.alive()
             wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
             t = time.monotonic()
-            w.daemon.send_signal(signal.SIGTERM)
-            w.daemon.wait(timeout=FEED_WAIT)
+            w.f.daemon.send_signal(signal.SIGTERM)
+            w.f.daemon.wait(timeout=FEED_WAIT)
             took = time.monotonic() - t
             check(took < NOTICE_BOUND, f"SIGTERM during a held feed request took {took:.1f} s")
-            check(w.daemon.returncode == 0, f"the daemon exited {w.daemon.returncode}")
-            w.daemon = None
+            check(w.f.daemon.returncode == 0, f"the daemon exited {w.f.daemon.returncode}")
+            w.f.daemon = None
         case("SIGTERM stops the daemon while a feed request is held", shutdown)
     except Failure as e:
         if not cases.failed:  # outside a case: the setup

@@ -218,11 +218,16 @@ static void test_hub_source(void **state) {
         assert_null(c->urls[2]);
         assert_string_equal(c->url, "https://hub1.example.com");
         assert_int_equal(c->feed_wait_sec, 30);
+        assert_null(c->host_id);
+        assert_null(c->host_name);
 
-        if (load_text("[source]\ntype = hub\nurl = http://127.0.0.1:9\nallow_insecure_http = yes\nfeed_wait = 0\n", &d,
+        if (load_text("[source]\ntype = hub\nurl = http://127.0.0.1:9\nallow_insecure_http = yes\nfeed_wait = 0\n"
+                      "host_id = 0123456789abcdef0123456789abcdef\nhost_name = web1.example.com\n", &d,
                       NULL, &err2) != 0)
                 fail_msg("%s", err2);
         assert_int_equal(d->feed_wait_sec, 0);
+        assert_string_equal(d->host_id, "0123456789abcdef0123456789abcdef");
+        assert_string_equal(d->host_name, "web1.example.com");
         assert_null(d->urls[1]);
 }
 
@@ -245,6 +250,11 @@ static void test_bad_values(void **state) {
                 { "[source]\ntype = hub\nurl = https://a.example,ftp://b.example\n", 3, "https:// URL" },
                 { "[source]\nurl = https://a.example,https://b.example\n", 2, "type = scim takes one 'url'" },
                 { "[source]\ntype = hub\nurl = https://h\nfeed_wait = 301\n", 4, "'feed_wait' must be a number in 0..300" },
+                { "[source]\ntype = hub\nurl = https://h\nhost_id = 0123456789ABCDEF0123456789abcdef\n", 4,
+                  "'host_id' must be 32 lowercase hex digits" },
+                { "[source]\ntype = hub\nurl = https://h\nhost_id = 0123\n", 4, "'host_id' must be 32 lowercase hex" },
+                { "[source]\ntype = hub\nurl = https://h\nhost_name = web 1\n", 4, "'host_name' must be a host name" },
+                { "[source]\ntype = hub\nurl = https://h\nhost_name = a&b=c\n", 4, "'host_name' must be a host name" },
                 { "[source]\ntype=file\npath = relative.json\n", 3, "absolute path" },
                 { "[source]\ntype=file\npath=/d\ntoken_file=/t\ntoken_credential=t\n", 5, "mutually exclusive" },
                 { "[source]\ntype=file\npath=/d\ntoken_credential=a/b\n", 4, "credential name" },
@@ -401,7 +411,7 @@ static void test_documentation(void **state) {
                 "allow_groups", "map_groups", "retention", "terminate_sessions", "kill_processes",
                 "kill_grace", "hooks_dir", "hook_timeout", "proxy", "retry_budget", "subuid_file",
                 "subgid_file", "login_defs", "home_from_attribute", "deny_names", "name_prefix", "require_dot",
-                "refresh_on_login", "refresh_socket", "ssh_keys_attribute", "feed_wait",
+                "refresh_on_login", "refresh_socket", "ssh_keys_attribute", "feed_wait", "host_id", "host_name",
         };
         _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
         _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");
