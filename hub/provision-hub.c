@@ -136,9 +136,11 @@ static void print_outcome(const cJSON *h) {
         const cJSON *step;
         const char *sep = " (";
 
-        printf("  %s: %s, %.0f sessions", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "hostname")) ?: "?",
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "result")) ?: "?",
-               cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "sessions")));
+        double sessions = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "sessions"));
+
+        printf("  %s: %s, %.0f session%s", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "hostname")) ?: "?",
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(h, "result")) ?: "?", sessions,
+               sessions == 1 ? "" : "s");
         cJSON_ArrayForEach(step, cJSON_GetObjectItemCaseSensitive(h, "steps")) {
                 printf("%s%s %s", sep, step->string, cJSON_GetStringValue(step) ?: "?");
                 sep = ", ";

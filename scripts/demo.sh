@@ -432,7 +432,8 @@ say "(the token files hold only SHA-256 hashes)"
 "$hub" --config "$tmp/hub/hub.conf" </dev/null >"$tmp/hub/hub.log" 2>&1 &
 hub_pid=$!
 wait_for 150 "provision-hub to listen" grep -q 'Listening on http://' "$tmp/hub/hub.log"
-hub_base="$(sed -n 's|.*Listening on \(http://[^ ]*\)/.*|\1|p' "$tmp/hub/hub.log" | head -n1)/scim/v2"
+hub_root=$(sed -n 's|.*Listening on \(http://[^ ]*\)/.*|\1|p' "$tmp/hub/hub.log" | head -n1)
+hub_base="$hub_root/scim/v2"
 # idp METHOD PATH [JSON]: a request as the IdP sends it, with the IdP's token.
 idp() {
         curl -sS --max-time 60 --fail-with-body -X "$1" -H "Authorization: Bearer $(cat "$tmp/hub/entra.token")" \
@@ -440,15 +441,14 @@ idp() {
 }
 say "$hub_base"
 
+# The host follows the hub's change feed: one request the hub holds until something changes.
 cat >"$tmp/syncd-hub.conf" <<CONF
 [source]
-type = scim
-url = $hub_base
+type = hub
+url = $hub_root
 token_file = $tmp/hub/host.token
 allow_insecure_http = yes
-
-[sync]
-interval = $interval
+host_name = demo-host
 
 [paths]
 state_dir = $tmp/state-hub
@@ -456,6 +456,9 @@ state_dir = $tmp/state-hub
 [accounts]
 strip_domain = yes
 map_groups = Admins=sudo
+
+[enforce]
+terminate_sessions = yes
 CONF
 # The same namespace, with the snapshot of the host that follows the hub.
 in_hub_ns() { snapshot="$tmp/state-hub/snapshot" in_ns "$@"; }
@@ -488,7 +491,7 @@ t0=$(now)
 "$builddir/syncd/provision-syncd" --config "$tmp/syncd-hub.conf" --foreground </dev/null >"$tmp/syncd-hub.log" 2>&1 &
 syncd_hub_pid=$!
 wait_for 300 "the host following the hub to get the joiner" hub_has_group omar.haddad platform
-say "A provision-syncd following the hub (a host token, read-only) has him after $(since "$t0") s:"
+say "A provision-syncd following the hub's feed (type = hub, a host token, read-only) has him after $(since "$t0") s:"
 hns getent passwd omar.haddad
 hns id omar.haddad
 ok "joiner pushed by the IdP: account and team on the host"
@@ -509,6 +512,11 @@ hns id omar.haddad
 ok "mover: platform dropped, sudo gained"
 
 echo
+ouid=$(in_hub_ns getent passwd omar.haddad | cut -d: -f3)
+[ -n "$ouid" ] || fail "omar.haddad does not resolve on the host following the hub"
+"$py" "$top/demo/sessions.py" add c43 "$ouid" omar.haddad
+say "omar.haddad (uid $ouid) logs in on that host: a session at the logind stand-in."
+"$py" "$top/demo/sessions.py" list "$ouid" || fail "the stand-in does not list omar's session"
 say "Entra ID deactivates him: PATCH /Users {\"op\":\"Replace\",\"path\":\"active\",\"value\":\"False\"} (a string)"
 t0=$(now)
 idp PATCH "/Users/$omar" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -516,11 +524,23 @@ idp PATCH "/Users/$omar" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Pat
         fail "PATCH /Users (deactivate) was refused by the hub"
 [ "$(idp GET "/Users/$omar" | json 'd["active"]')" = False ] || fail "GET /Users/$omar does not show active: false"
 hub_gone() { [ "$(in_hub_ns getent passwd omar.haddad | cut -d: -f7)" = /usr/sbin/nologin ] && ! hub_has_group omar.haddad sudo; }
+wait_for 300 "TerminateUser($ouid) at the logind stand-in" grep -q "^TerminateUser $ouid " "$LOGIND_STANDIN_CALLS"
+t1=$(awk -v u="$ouid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_STANDIN_CALLS")
+hub_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+say "TerminateUser($ouid) reached logind ${bold}$hub_secs s${off} after the IdP's PATCH at the hub: the host held a"
+say "feed request, and the hub answered it as the change committed (no polling interval)."
 wait_for 300 "the leaver to be suspended on the host" hub_gone
-say "GET /Users/$omar shows active: false; on the host after $(since "$t0") s:"
+say "GET /Users/$omar shows active: false; on the host:"
 hns getent passwd omar.haddad
 hns id omar.haddad
-ok "leaver: suspended, no login shell, no groups (sudo gone)"
+ok "leaver: session ended, suspended, no login shell, no groups (sudo gone)"
+echo
+# The host acks what it did; the report reads the hub's store beside the running hub.
+acked() { "$hub" --config "$tmp/hub/hub.conf" leaver "$omar" 2>/dev/null | grep -q 'sessions terminated on 1$'; }
+wait_for 100 "the host's ack in the hub's fleet report" acked
+say '$ provision-hub leaver '"$omar"'   # the fleet report: is his access gone, everywhere?'
+"$hub" --config "$tmp/hub/hub.conf" leaver "$omar" | sed 's/^/    /'
+ok "the hub knows on which hosts his sessions ended"
 stop "$syncd_hub_pid"; syncd_hub_pid=''
 stop "$hub_pid"; hub_pid=''
 
@@ -531,4 +551,5 @@ etc_after=$(etc_sum)
 [ "$etc_before" = "$etc_after" ] || fail "/etc/passwd, /etc/group or /etc/nsswitch.conf changed"
 ok "daemon, SCIM server, logind stand-in and private bus stopped; $(basename "$tmp") removed"
 ok "/etc/passwd, /etc/group and /etc/nsswitch.conf have the same sha256 as before: the host's /etc is untouched"
-say "Demo took $(since "$t_start") s. Suspension at the source to terminated session: $secs s."
+say "Demo took $(since "$t_start") s. Suspension at the source to terminated session: $secs s polling every ${interval} s,"
+say "$hub_secs s through the hub's feed."
