@@ -7,7 +7,7 @@
 FUZZ_COMMON = tests/fuzz/fuzz.h tests/fuzz/fuzz-util.c tests/fuzz/fuzz-main.c
 FUZZ_SCIM = $(FUZZ_COMMON) tests/fuzz/fuzz-scim.h tests/fuzz/fuzz-scim-common.c
 FUZZ_SCIM_HARNESSES = tests/fuzz/fuzz-scim-directory tests/fuzz/fuzz-scim-list tests/fuzz/fuzz-scim-user \
-	tests/fuzz/fuzz-scim-service-config
+	tests/fuzz/fuzz-scim-service-config tests/fuzz/fuzz-scim-hub
 FUZZ_HARNESSES = $(FUZZ_SCIM_HARNESSES) tests/fuzz/fuzz-config tests/fuzz/fuzz-snapshot tests/fuzz/fuzz-nss
 check_PROGRAMS += $(FUZZ_HARNESSES)
 TESTS += $(FUZZ_HARNESSES)
@@ -20,6 +20,8 @@ tests_fuzz_fuzz_scim_user_SOURCES = tests/fuzz/fuzz-scim-user.c $(FUZZ_SCIM)
 tests_fuzz_fuzz_scim_user_LDADD = syncd/libsyncd.la
 tests_fuzz_fuzz_scim_service_config_SOURCES = tests/fuzz/fuzz-scim-service-config.c $(FUZZ_SCIM)
 tests_fuzz_fuzz_scim_service_config_LDADD = syncd/libsyncd.la
+tests_fuzz_fuzz_scim_hub_SOURCES = tests/fuzz/fuzz-scim-hub.c $(FUZZ_SCIM)
+tests_fuzz_fuzz_scim_hub_LDADD = syncd/libsyncd.la
 tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_config_LDADD = common/libprovcommon.la
 tests_fuzz_fuzz_snapshot_SOURCES = tests/fuzz/fuzz-snapshot.c $(FUZZ_COMMON)

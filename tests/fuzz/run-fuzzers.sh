@@ -14,7 +14,7 @@ seconds=${1:-60}
 shift || true
 builddir=${FUZZ_BUILDDIR:-$top/build-fuzz}
 jobs=${FUZZ_JOBS:-$(nproc)}
-all=(fuzz-scim-directory fuzz-scim-list fuzz-scim-user fuzz-scim-service-config fuzz-config fuzz-snapshot fuzz-nss
+all=(fuzz-scim-directory fuzz-scim-list fuzz-scim-user fuzz-scim-service-config fuzz-scim-hub fuzz-config fuzz-snapshot fuzz-nss
      fuzz-hub-filter fuzz-hub-patch fuzz-hub-resource)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
