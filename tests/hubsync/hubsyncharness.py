@@ -72,25 +72,30 @@ class Follower:
     """One host following the hub: tmp/NAME holds its config, state, private bus, logind mock
     call log and daemon log. host_id (32 hex digits) and NAME are what it tells the hub."""
 
-    def __init__(self, tmp, hub, name="host", host_id=None, feed_wait=30):
+    def __init__(self, tmp, hub, name="host", host_id=None, feed_wait=30, poll=False, logind_mock=LOGIND_MOCK):
+        """poll: follow the hub's /scim/v2 with the polling SCIM source at its default interval
+        instead of the feed (a baseline); logind_mock: the mock template."""
         self.tmp, self.hub, self.name = tmp, hub, name
         self.procs = []
         self.daemon = None
-        self.host = H.Host(tmp, hub.base, hub.host_token, name=name)
+        self.host = H.Host(tmp, hub.url if poll else hub.base, hub.host_token, name=name)
         self.dir = self.host.dir
         self.calls = os.path.join(self.dir, "logind-calls")
         self.daemon_log = os.path.join(self.dir, "syncd.log")
-        src = {"type": "hub", "url": hub.base, "feed_wait": str(feed_wait), "host_name": name}
-        if host_id:
-            src["host_id"] = host_id
-        self.host.sections["source"].update(src)
+        if poll:
+            del self.host.sections["sync"]["interval"]  # the default
+        else:
+            src = {"type": "hub", "url": hub.base, "feed_wait": str(feed_wait), "host_name": name}
+            if host_id:
+                src["host_id"] = host_id
+            self.host.sections["source"].update(src)
         self.host.sections["enforce"]["terminate_sessions"] = "yes"
         self.host._write()
         self.bus = start_bus(self.dir, "bus", PERMISSIVE, self.procs)
         open(self.calls, "w").close()
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus, LOGIND_MOCK_CALLS=self.calls)
         env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", LOGIND_MOCK], env=env,
+        mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", logind_mock], env=env,
                                 stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.dir, "mock.log"), "w"),
                                 stderr=subprocess.STDOUT)
         self.procs.append(mock)
