@@ -7,7 +7,7 @@
 
 #include "hub-fleet.h"
 #include "hub-util.h"
-#include "prov-sql.h"
+#include "hub-store-db.h"
 #include "scim-resource.h"
 
 /* Outcomes in one POST /v1/acks. */
@@ -53,30 +53,40 @@ int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *
 }
 
 int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll) {
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
-        ProvSql *sql = hub_store_sql(s);
+        _cleanup_db_tx_ HubDbTx tx = {};
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        HubDb *db = hub_store_db(s);
         int64_t now = hub_now_usec();
         int r;
 
         if (!poll->host_id)
                 return 0;
-        r = prov_sql_prepare(sql,
-                             "INSERT INTO hosts (host_id, hostname, version, token_name, applied_seq, first_seen_usec,"
-                             " last_seen_usec, due_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (host_id)"
-                             " DO UPDATE SET hostname = coalesce(?2, hostname), version = coalesce(?3, version),"
-                             " token_name = ?4, applied_seq = ?5, last_seen_usec = ?6, due_usec = ?7",
-                             &st);
+        /* A scope of its own (a savepoint in the batch): on PostgreSQL a failed statement
+         * aborts the transaction it runs in, and a poll's record must not take the batch's
+         * changes with it. */
+        r = hub_db_begin(db, &tx);
         if (r < 0)
                 return r;
-        if ((r = prov_sql_bind_text(sql, st, 1, poll->host_id)) < 0 ||
-            (r = prov_sql_bind_text(sql, st, 2, poll->hostname)) < 0 ||
-            (r = prov_sql_bind_text(sql, st, 3, poll->version)) < 0 ||
-            (r = prov_sql_bind_text(sql, st, 4, poll->token_name)) < 0)
+        r = hub_db_prepare(db,
+                           "INSERT INTO hosts (host_id, hostname, version, token_name, applied_seq, first_seen_usec,"
+                           " last_seen_usec, due_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7) ON CONFLICT (host_id)"
+                           " DO UPDATE SET hostname = coalesce(?2, hosts.hostname),"
+                           " version = coalesce(?3, hosts.version), token_name = ?4, applied_seq = ?5, last_seen_usec = ?6, due_usec = ?7",
+                           &st);
+        if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 5, poll->applied) != SQLITE_OK || sqlite3_bind_int64(st, 6, now) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 7, now + ((int64_t) poll->wait + HUB_FLEET_MARGIN_SEC) * 1000000) != SQLITE_OK)
-                return prov_sql_fail(sql, 0);
-        return prov_sql_run(sql, st);
+        if ((r = hub_db_bind_text(st, 1, poll->host_id)) < 0 ||
+            (r = hub_db_bind_text(st, 2, poll->hostname)) < 0 ||
+            (r = hub_db_bind_text(st, 3, poll->version)) < 0 ||
+            (r = hub_db_bind_text(st, 4, poll->token_name)) < 0)
+                return r;
+        if (hub_db_bind_int64(st, 5, poll->applied) < 0 || hub_db_bind_int64(st, 6, now) < 0 ||
+            hub_db_bind_int64(st, 7, now + ((int64_t) poll->wait + HUB_FLEET_MARGIN_SEC) * 1000000) < 0)
+                return -EIO;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        return hub_db_commit(&tx);
 }
 
 static bool one_of(const char *s, const char *const *list, size_t n) {
@@ -107,9 +117,9 @@ static int ack_steps_render(const cJSON *steps, char **ret) {
 
 int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
-        _cleanup_sql_tx_ ProvSqlTx tx = {};
-        ProvSql *sql = hub_store_sql(s);
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        _cleanup_db_tx_ HubDbTx tx = {};
+        HubDb *db = hub_store_db(s);
         const cJSON *host, *outcomes, *o;
         int64_t now = hub_now_usec();
         int r;
@@ -149,37 +159,38 @@ int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err
                                                    "(terminated, none or failed).");
         }
 
-        r = prov_sql_begin(sql, &tx);
+        r = hub_db_begin(db, &tx);
         if (r < 0)
                 return r;
-        r = prov_sql_prepare(sql,
-                             "INSERT INTO outcomes (host_id, user_id, seq, sessions, result, time_usec, steps)"
-                             " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (user_id, host_id) DO UPDATE SET"
-                             " seq = ?3, sessions = ?4, result = ?5, time_usec = ?6, steps = ?7 WHERE ?3 >= seq",
-                             &st);
+        r = hub_db_prepare(db,
+                           "INSERT INTO outcomes (host_id, user_id, seq, sessions, result, time_usec, steps)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (user_id, host_id) DO UPDATE SET"
+                           " seq = ?3, sessions = ?4, result = ?5, time_usec = ?6, steps = ?7"
+                           " WHERE ?3 >= outcomes.seq",
+                           &st);
         if (r < 0)
                 return r;
         cJSON_ArrayForEach(o, outcomes) {
                 _cleanup_free_ char *steps = NULL;
 
-                sqlite3_reset(st);
+                hub_db_reset(st);
                 r = ack_steps_render(cJSON_GetObjectItemCaseSensitive(o, "steps"), &steps);
                 if (r < 0)
                         return r; /* checked above: out of memory */
-                if ((r = prov_sql_bind_text(sql, st, 7, steps)) < 0 ||
-                    (r = prov_sql_bind_text(sql, st, 1, host->valuestring)) < 0 ||
-                    (r = prov_sql_bind_text(sql, st, 2, cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring)) < 0 ||
-                    (r = prov_sql_bind_text(sql, st, 5, cJSON_GetObjectItemCaseSensitive(o, "result")->valuestring)) < 0)
+                if ((r = hub_db_bind_text(st, 7, steps)) < 0 ||
+                    (r = hub_db_bind_text(st, 1, host->valuestring)) < 0 ||
+                    (r = hub_db_bind_text(st, 2, cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring)) < 0 ||
+                    (r = hub_db_bind_text(st, 5, cJSON_GetObjectItemCaseSensitive(o, "result")->valuestring)) < 0)
                         return r;
-                if (sqlite3_bind_int64(st, 3, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "seq")->valuedouble) != SQLITE_OK ||
-                    sqlite3_bind_int64(st, 4, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "sessions")->valuedouble) != SQLITE_OK ||
-                    sqlite3_bind_int64(st, 6, now) != SQLITE_OK)
-                        return prov_sql_fail(sql, 0);
-                r = prov_sql_run(sql, st);
+                if (hub_db_bind_int64(st, 3, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "seq")->valuedouble) < 0 ||
+                    hub_db_bind_int64(st, 4, (int64_t) cJSON_GetObjectItemCaseSensitive(o, "sessions")->valuedouble) < 0 ||
+                    hub_db_bind_int64(st, 6, now) < 0)
+                        return -EIO;
+                r = hub_db_run(st);
                 if (r < 0)
                         return r;
         }
-        return prov_sql_commit(&tx);
+        return hub_db_commit(&tx);
 }
 
 /* ---- reports ---- */
@@ -190,18 +201,18 @@ static int add_time(cJSON *o, const char *key, int64_t usec) {
         return cJSON_AddStringToObject(o, key, hub_format_timestamp(usec, ts)) ? 0 : -ENOMEM;
 }
 
-static int host_json(sqlite3_stmt *st, int64_t head, bool live, cJSON **ret) {
+static int host_json(HubStmt *st, int64_t head, bool live, cJSON **ret) {
         cJSON *h = cJSON_CreateObject();
-        const char *name = (const char *) sqlite3_column_text(st, 1);
-        const char *version = (const char *) sqlite3_column_text(st, 2);
-        int64_t applied = sqlite3_column_int64(st, 3);
+        const char *name = hub_db_column_text(st, 1);
+        const char *version = hub_db_column_text(st, 2);
+        int64_t applied = hub_db_column_int64(st, 3);
 
-        if (!h || !cJSON_AddStringToObject(h, "host", (const char *) sqlite3_column_text(st, 0)) ||
+        if (!h || !cJSON_AddStringToObject(h, "host", hub_db_column_text(st, 0)) ||
             (name && !cJSON_AddStringToObject(h, "hostname", name)) ||
             (version && !cJSON_AddStringToObject(h, "version", version)) ||
             !cJSON_AddNumberToObject(h, "appliedSeq", (double) applied) ||
             (head >= 0 && !cJSON_AddNumberToObject(h, "behind", (double) (head > applied ? head - applied : 0))) ||
-            add_time(h, "lastSeen", sqlite3_column_int64(st, 4)) < 0 || !cJSON_AddBoolToObject(h, "live", live)) {
+            add_time(h, "lastSeen", hub_db_column_int64(st, 4)) < 0 || !cJSON_AddBoolToObject(h, "live", live)) {
                 cJSON_Delete(h);
                 return -ENOMEM;
         }
@@ -212,9 +223,9 @@ static int host_json(sqlite3_stmt *st, int64_t head, bool live, cJSON **ret) {
 #define HOST_COLUMNS "host_id, hostname, version, applied_seq, last_seen_usec, due_usec"
 
 int hub_fleet_hosts(HubStore *s, cJSON **ret) {
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = NULL;
-        ProvSql *sql = hub_store_sql(s);
+        HubDb *db = hub_store_db(s);
         int64_t head = 0, now = hub_now_usec();
         cJSON *arr;
         int r;
@@ -225,13 +236,13 @@ int hub_fleet_hosts(HubStore *s, cJSON **ret) {
         o = cJSON_CreateObject();
         if (!o || !cJSON_AddNumberToObject(o, "seq", (double) head) || !(arr = cJSON_AddArrayToObject(o, "hosts")))
                 return -ENOMEM;
-        r = prov_sql_prepare(sql, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY hostname, host_id", &st);
+        r = hub_db_prepare(db, "SELECT " HOST_COLUMNS " FROM hosts ORDER BY hostname NULLS FIRST, host_id", &st);
         if (r < 0)
                 return r;
-        while ((r = prov_sql_step(sql, st)) > 0) {
+        while ((r = hub_db_step(st)) > 0) {
                 cJSON *h;
 
-                r = host_json(st, head, sqlite3_column_int64(st, 5) >= now, &h);
+                r = host_json(st, head, hub_db_column_int64(st, 5) >= now, &h);
                 if (r < 0)
                         return r;
                 cJSON_AddItemToArray(arr, h);
@@ -243,30 +254,30 @@ int hub_fleet_hosts(HubStore *s, cJSON **ret) {
 }
 
 int hub_fleet_lag(HubStore *s, int64_t head, HubFleetLag *ret) {
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
-        ProvSql *sql = hub_store_sql(s);
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        HubDb *db = hub_store_db(s);
         int r;
 
-        r = prov_sql_prepare(sql,
-                             "SELECT coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq <= 0), 0),"
-                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq BETWEEN 1 AND 10), 0),"
-                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq BETWEEN 11 AND 1000), 0),"
-                             " coalesce(sum(due_usec >= ?2 AND ?1 - applied_seq > 1000), 0),"
-                             " coalesce(sum(due_usec < ?2), 0) FROM hosts",
-                             &st);
+        r = hub_db_prepare(db,
+                           "SELECT count(*) FILTER (WHERE due_usec >= ?2 AND ?1 - applied_seq <= 0),"
+                           " count(*) FILTER (WHERE due_usec >= ?2 AND ?1 - applied_seq BETWEEN 1 AND 10),"
+                           " count(*) FILTER (WHERE due_usec >= ?2 AND ?1 - applied_seq BETWEEN 11 AND 1000),"
+                           " count(*) FILTER (WHERE due_usec >= ?2 AND ?1 - applied_seq > 1000),"
+                           " count(*) FILTER (WHERE due_usec < ?2) FROM hosts",
+                           &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, head) != SQLITE_OK || sqlite3_bind_int64(st, 2, hub_now_usec()) != SQLITE_OK)
-                return prov_sql_fail(sql, 0);
-        r = prov_sql_step(sql, st);
+        if (hub_db_bind_int64(st, 1, head) < 0 || hub_db_bind_int64(st, 2, hub_now_usec()) < 0)
+                return -EIO;
+        r = hub_db_step(st);
         if (r <= 0)
                 return r < 0 ? r : -EIO;
         *ret = (HubFleetLag) {
-                .current = (uint64_t) sqlite3_column_int64(st, 0),
-                .behind_10 = (uint64_t) sqlite3_column_int64(st, 1),
-                .behind_1000 = (uint64_t) sqlite3_column_int64(st, 2),
-                .behind_more = (uint64_t) sqlite3_column_int64(st, 3),
-                .silent = (uint64_t) sqlite3_column_int64(st, 4),
+                .current = (uint64_t) hub_db_column_int64(st, 0),
+                .behind_10 = (uint64_t) hub_db_column_int64(st, 1),
+                .behind_1000 = (uint64_t) hub_db_column_int64(st, 2),
+                .behind_more = (uint64_t) hub_db_column_int64(st, 3),
+                .silent = (uint64_t) hub_db_column_int64(st, 4),
         };
         return 0;
 }
@@ -296,27 +307,27 @@ static const char *leave_kind(const char *before, const char *after) {
 }
 
 static int find_leave(HubStore *s, const char *user_id, Leave *ret) {
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
-        ProvSql *sql = hub_store_sql(s);
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        HubDb *db = hub_store_db(s);
         int r;
 
-        r = prov_sql_prepare(sql,
-                             "SELECT change_seq, time_usec, token_name, before_json, after_json FROM audit"
-                             " WHERE id = ?1 AND kind = 'User' ORDER BY seq DESC",
-                             &st);
+        r = hub_db_prepare(db,
+                           "SELECT change_seq, time_usec, token_name, before_json, after_json FROM audit"
+                           " WHERE id = ?1 AND kind = 'User' ORDER BY seq DESC",
+                           &st);
         if (r < 0)
                 return r;
-        r = prov_sql_bind_text(sql, st, 1, user_id);
+        r = hub_db_bind_text(st, 1, user_id);
         if (r < 0)
                 return r;
-        while ((r = prov_sql_step(sql, st)) > 0) {
-                const char *what = leave_kind((const char *) sqlite3_column_text(st, 3),
-                                              (const char *) sqlite3_column_text(st, 4));
+        while ((r = hub_db_step(st)) > 0) {
+                const char *what = leave_kind(hub_db_column_text(st, 3),
+                                              hub_db_column_text(st, 4));
 
                 if (!what)
                         continue;
-                *ret = (Leave) { .what = what, .seq = sqlite3_column_int64(st, 0), .usec = sqlite3_column_int64(st, 1) };
-                r = prov_sql_column_strdup(sql, st, 2, true, &ret->by);
+                *ret = (Leave) { .what = what, .seq = hub_db_column_int64(st, 0), .usec = hub_db_column_int64(st, 1) };
+                r = hub_db_column_strdup(st, 2, true, &ret->by);
                 return r < 0 ? r : 1;
         }
         return r;
@@ -325,10 +336,10 @@ static int find_leave(HubStore *s, const char *user_id, Leave *ret) {
 int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
                             ProvScimError *err) {
         const HubRender how = { .base_url = NULL, .with_members = false };
-        _cleanup_sql_finalize_ sqlite3_stmt *st = NULL;
+        _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = NULL, *user = NULL;
         cJSON *hosts, *lagging, *silent, *outcomes;
-        ProvSql *sql = hub_store_sql(s);
+        HubDb *db = hub_store_db(s);
         int64_t now = hub_now_usec(), known = 0, live = 0, applied = 0, terminated = 0;
         Leave leave = {};
         int r;
@@ -373,28 +384,28 @@ int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
         if (!hosts || !lagging || !silent || !outcomes)
                 return -ENOMEM;
 
-        r = prov_sql_prepare(sql,
-                             "SELECT h.host_id, h.hostname, h.version, h.applied_seq, h.last_seen_usec,"
-                             " h.due_usec, o.sessions, o.result, o.steps FROM hosts h LEFT JOIN outcomes o"
-                             " ON o.host_id = h.host_id AND o.user_id = ?1 AND o.seq >= ?2 ORDER BY h.hostname, h.host_id",
-                             &st);
+        r = hub_db_prepare(db,
+                           "SELECT h.host_id, h.hostname, h.version, h.applied_seq, h.last_seen_usec,"
+                           " h.due_usec, o.sessions, o.result, o.steps FROM hosts h LEFT JOIN outcomes o"
+                           " ON o.host_id = h.host_id AND o.user_id = ?1 AND o.seq >= ?2 ORDER BY h.hostname NULLS FIRST, h.host_id",
+                           &st);
         if (r < 0)
                 return r;
-        if ((r = prov_sql_bind_text(sql, st, 1, user_id)) < 0)
+        if ((r = hub_db_bind_text(st, 1, user_id)) < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 2, leave.seq) != SQLITE_OK)
-                return prov_sql_fail(sql, 0);
-        while ((r = prov_sql_step(sql, st)) > 0) {
-                bool is_live = sqlite3_column_int64(st, 5) >= now;
-                bool has_applied = sqlite3_column_int64(st, 3) >= leave.seq;
+        if (hub_db_bind_int64(st, 2, leave.seq) < 0)
+                return -EIO;
+        while ((r = hub_db_step(st)) > 0) {
+                bool is_live = hub_db_column_int64(st, 5) >= now;
+                bool has_applied = hub_db_column_int64(st, 3) >= leave.seq;
                 cJSON *h;
 
                 known++;
                 live += is_live;
                 applied += is_live && has_applied;
-                if (sqlite3_column_type(st, 6) != SQLITE_NULL) {
-                        const char *result = (const char *) sqlite3_column_text(st, 7);
-                        const char *steps = (const char *) sqlite3_column_text(st, 8);
+                if (!hub_db_column_is_null(st, 6)) {
+                        const char *result = hub_db_column_text(st, 7);
+                        const char *steps = hub_db_column_text(st, 8);
                         cJSON *steps_json = steps ? cJSON_Parse(steps) : NULL;
 
                         terminated += result && streq(result, "terminated");
@@ -403,7 +414,7 @@ int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
                                 cJSON_Delete(steps_json);
                                 return r;
                         }
-                        if (!cJSON_AddNumberToObject(h, "sessions", (double) sqlite3_column_int64(st, 6)) ||
+                        if (!cJSON_AddNumberToObject(h, "sessions", (double) hub_db_column_int64(st, 6)) ||
                             !cJSON_AddStringToObject(h, "result", result ?: "") ||
                             (steps_json && !cJSON_AddItemToObject(h, "steps", steps_json))) {
                                 cJSON_Delete(steps_json);

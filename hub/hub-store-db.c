@@ -88,6 +88,10 @@ const char *hub_db_column_text(HubStmt *st, int i) {
         return st->db->ops->column_text(st, i);
 }
 
+bool hub_db_column_is_null(HubStmt *st, int i) {
+        return st->db->ops->column_null(st, i);
+}
+
 int hub_db_column_strdup(HubStmt *st, int i, bool nullable, char **ret) {
         const char *t = st->db->ops->column_text(st, i);
         char *c;
@@ -444,8 +448,4 @@ int hub_db_open_sqlite(const char *path, const HubDbSchema *schema, int version,
 
 bool hub_db_is_pg(HubDb *db) {
         return db && db->ops != &sqlite_ops;
-}
-
-ProvSql *hub_db_sql(HubDb *db) {
-        return db && db->ops == &sqlite_ops ? SQ(db)->sql : NULL;
 }

@@ -25,7 +25,6 @@
 
 typedef struct HubDb HubDb;
 typedef struct HubStmt HubStmt;
-typedef struct ProvSql ProvSql;
 
 typedef struct HubDbSchema {
         /* migrations[i] moves the database from version i to i + 1, in a transaction of its own.
@@ -51,8 +50,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HubDb *, hub_db_close);
 
 /* Which backend: its statements (per backend where the dialects differ) are chosen with this. */
 bool hub_db_is_pg(HubDb *db);
-/* SQLite's handle, for what only SQLite has; NULL on PostgreSQL. */
-ProvSql *hub_db_sql(HubDb *db);
 
 const char *hub_db_errmsg(HubDb *db);
 /* Records a message of our own and returns r. */
@@ -81,6 +78,7 @@ int hub_db_run(HubStmt *st);
  * the next step or reset. */
 int64_t hub_db_column_int64(HubStmt *st, int i);
 const char *hub_db_column_text(HubStmt *st, int i);
+bool hub_db_column_is_null(HubStmt *st, int i);
 /* A copy of a text column; NULL only when nullable, else -EBADMSG. */
 int hub_db_column_strdup(HubStmt *st, int i, bool nullable, char **ret);
 /* Rows changed by the last statement run. */

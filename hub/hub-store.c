@@ -500,9 +500,6 @@ HubDb *hub_store_db(HubStore *s) {
         return s ? s->db : NULL;
 }
 
-ProvSql *hub_store_sql(HubStore *s) {
-        return s ? hub_db_sql(s->db) : NULL;
-}
 
 const char *hub_store_errmsg(HubStore *s) {
         return s ? hub_db_errmsg(s->db) : NULL;

@@ -206,9 +206,6 @@ int hub_store_head(HubStore *s, int64_t *ret);
  * file's alone. */
 typedef struct HubDb HubDb;
 HubDb *hub_store_db(HubStore *s);
-/* SQLite's handle (NULL on PostgreSQL), while hub-fleet.c still speaks SQLite only. */
-typedef struct ProvSql ProvSql;
-ProvSql *hub_store_sql(HubStore *s);
 
 /* Wake-ups when another replica commits (PostgreSQL's LISTEN; SQLite has one writer and none):
  * the descriptor to poll (-1: none now; call hub_store_watch() again within a second), and

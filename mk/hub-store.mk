@@ -29,7 +29,8 @@ HUB_PG_TESTS = \
 	tests/hubpg/test-hub-batch.pg \
 	tests/hubpg/test-hub-feed.pg \
 	tests/hubpg/test-hub-lock.pg \
-	tests/hubpg/test-hub-guard.pg
+	tests/hubpg/test-hub-guard.pg \
+	tests/hubpg/test-hub-fleet.pg
 TEST_EXTENSIONS = .pg
 PG_LOG_COMPILER = $(top_srcdir)/tests/hubpg/run-pg
 TESTS += $(HUB_PG_TESTS)
@@ -37,6 +38,7 @@ EXTRA_DIST += $(HUB_PG_TESTS) tests/hubpg/run-pg
 
 # Replicas: two hubs on one PostgreSQL database (wake-ups, one sequence in commit order, SIGKILL
 # of a replica under a follower, PostgreSQL down and back, the password kept out of sight).
-check_SCRIPTS += tests/hubpg/test-hub-replicas.py
-TESTS += tests/hubpg/test-hub-replicas.py
-EXTRA_DIST += tests/hubpg/test-hub-replicas.py
+# Hosts (provision-syncd with a logind mock each, tests/hubsync/) fail over between two replicas.
+check_SCRIPTS += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py
+TESTS += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py
+EXTRA_DIST += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py

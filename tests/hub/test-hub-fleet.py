@@ -9,7 +9,6 @@ GET /v1/admin/hosts lists the hosts. Bad host fields and bad acks are 400 and re
 only admin tokens read reports. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
 import json
-import sqlite3
 import subprocess
 import sys
 
@@ -40,10 +39,8 @@ def test_leaver_report(hub):
     seq = poll(hub, A, before, "alpha")["seq"]     # alpha fetched the deactivation...
     poll(hub, A, seq, "alpha", wait=0)             # ...and polls again: it has applied it
     poll(hub, B, before, "bravo", wait=0)          # bravo is live but has not applied it
-    db = sqlite3.connect(hub.db)                   # charlie's poll is long overdue: silent
-    db.execute("UPDATE hosts SET due_usec = due_usec - 3600000000 WHERE host_id = ?", (C,))
-    db.commit()
-    db.close()
+    # charlie's poll is long overdue: silent
+    hub.sql("UPDATE hosts SET due_usec = due_usec - 3600000000 WHERE host_id = ?", (C,))
     r = hub.request("POST", "//v1/acks", token="host", body={"host": A, "outcomes": [
         {"id": u["id"], "seq": seq, "sessions": 2, "result": "terminated",
          "steps": {"logind": "ok", "kill": "ok", "hooks": "failed"}}]}, content_type="application/json")
@@ -117,9 +114,7 @@ def test_refusals(hub):
         check(r.status == 400, f"acks {body}: {r!r}")
     check(hub.request("POST", "//v1/acks", token="scim", body={"host": A, "outcomes": []}).status == 403,
           "acks with an IdP token")
-    db = sqlite3.connect(hub.db)
-    n = db.execute("SELECT count(*) FROM outcomes").fetchone()[0]
-    db.close()
+    n = hub.sql("SELECT count(*) FROM outcomes")[0][0]
     check(n == 0, f"refused acks recorded {n} outcomes")
 
 
