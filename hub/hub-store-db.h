@@ -42,9 +42,10 @@ int hub_db_open_sqlite(const char *path, const HubDbSchema *schema, int version,
                        HubDb **ret);
 /* conninfo: libpq's ("host=/run/postgresql dbname=hub"), never holding a password (-EINVAL);
  * password_file: a file whose first line is the password, or NULL. readonly: migrates nothing
- * and needs the schema at exactly `version`. -ENOTSUP when built without libpq. */
+ * and needs the schema at exactly `version`. On failure, *ret_error (when not NULL) is libpq's or
+ * our message, for the caller's log line. */
 int hub_db_open_pg(const char *conninfo, const char *password_file, const HubDbSchema *schema, int version,
-                   bool readonly, HubDb **ret);
+                   bool readonly, HubDb **ret, char **ret_error);
 HubDb *hub_db_close(HubDb *db);
 DEFINE_TRIVIAL_CLEANUP_FUNC(HubDb *, hub_db_close);
 

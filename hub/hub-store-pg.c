@@ -163,12 +163,16 @@ static void notice_ignore(void *arg, const char *message) {
 }
 
 static PGconn *pg_connect(PgDb *db) {
-        const char *keys[] = { "connect_timeout", "fallback_application_name", "dbname", "password", NULL };
-        const char *values[] = { PG_CONNECT_TIMEOUT, "provision-hub", db->conninfo, db->password, NULL };
+        /* Defaults before conninfo, which overrides them: a server whose machine is gone is
+         * noticed by TCP within about 10 s rather than never (the serving thread waits on it). */
+        const char *keys[] = { "connect_timeout", "fallback_application_name", "keepalives_idle", "keepalives_interval",
+                               "keepalives_count", "tcp_user_timeout", "dbname", "password", NULL };
+        const char *values[] = { PG_CONNECT_TIMEOUT, "provision-hub", "5", "2", "3", "10000", db->conninfo, db->password,
+                                 NULL };
         PGconn *c;
 
         if (!db->password)
-                keys[3] = NULL;
+                keys[7] = NULL;
         c = PQconnectdbParams(keys, values, 1);
         if (c)
                 PQsetNoticeProcessor(c, notice_ignore, NULL);
@@ -707,8 +711,15 @@ static int migrate(PgDb *db, int version) {
         return pg_exec_conn(db, "COMMIT");
 }
 
+/* What hub_db_open_pg() failed with, for the caller: the message of the attempt. */
+static int open_failed(HubDb *d, int r, char **ret_error) {
+        if (ret_error && d && hub_db_errmsg(d)[0])
+                *ret_error = strdup(hub_db_errmsg(d));
+        return r;
+}
+
 int hub_db_open_pg(const char *conninfo, const char *password_file, const HubDbSchema *schema, int version,
-                   bool readonly, HubDb **ret) {
+                   bool readonly, HubDb **ret, char **ret_error) {
         _cleanup_(hub_db_closep) HubDb *d = NULL;
         PQconninfoOption *opts;
         char *err = NULL;
@@ -722,12 +733,16 @@ int hub_db_open_pg(const char *conninfo, const char *password_file, const HubDbS
         /* conninfo is in a configuration file others may read: the password is not. */
         opts = PQconninfoParse(conninfo, &err);
         if (!opts) {
-                PQfreemem(err); /* may quote conninfo: not passed on */
+                PQfreemem(err); /* may quote conninfo, a password too: not passed on */
+                if (ret_error)
+                        *ret_error = strdup("conninfo is not a valid libpq connection string");
                 return -EINVAL;
         }
         for (PQconninfoOption *o = opts; o->keyword; o++)
                 if (streq(o->keyword, "password") && o->val) {
                         PQconninfoFree(opts);
+                        if (ret_error)
+                                *ret_error = strdup("conninfo holds a password: put it in password_file");
                         return -EPERM;
                 }
         PQconninfoFree(opts);
@@ -745,24 +760,28 @@ int hub_db_open_pg(const char *conninfo, const char *password_file, const HubDbS
         if (password_file) {
                 r = read_password(password_file, &db->password);
                 if (r < 0)
-                        return hub_db_failf(d, r, "PostgreSQL: cannot read the password file");
+                        return open_failed(d, hub_db_failf(d, r, "PostgreSQL: cannot read the password file"),
+                                           ret_error);
         }
         r = pg_ensure(db);
         if (r < 0)
-                return r;
+                return open_failed(d, r, ret_error);
         if (readonly) {
                 int64_t have = 0;
 
                 r = schema_version(db, &have);
                 if (r < 0)
-                        return r;
+                        return open_failed(d, r, ret_error);
                 if (have != version)
-                        return hub_db_failf(d, have < version ? -ESTALE : -EPROTONOSUPPORT,
-                                            "the hub store's schema is version %" PRIi64 ", not %d", have, version);
+                        return open_failed(d,
+                                           hub_db_failf(d, have < version ? -ESTALE : -EPROTONOSUPPORT,
+                                                        "the hub store's schema is version %" PRIi64 ", not %d",
+                                                        have, version),
+                                           ret_error);
         } else {
                 r = migrate(db, version);
                 if (r < 0)
-                        return r;
+                        return open_failed(d, r, ret_error);
         }
         *ret = TAKE_PTR(d);
         return 0;

@@ -421,7 +421,7 @@ int hub_store_get_int(HubStore *s, unsigned id, int64_t *ret) {
         return store_get_int_full(s, id, false, 0, ret);
 }
 
-int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret) {
+int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret, char **ret_error) {
         _cleanup_(hub_store_closep) HubStore *s = NULL;
         int r;
 
@@ -452,7 +452,7 @@ int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret)
                 if (!spec->conninfo)
                         return -EINVAL;
                 r = hub_db_open_pg(spec->conninfo, spec->password_file, &pg_schema, HUB_STORE_VERSION, readonly,
-                                   &s->db);
+                                   &s->db, ret_error);
                 break;
         default:
                 return -EINVAL;
@@ -472,11 +472,12 @@ int hub_store_reopen(HubStore *s, bool readonly, HubStore **ret) {
                 return -EINVAL;
         return hub_store_open_spec(&(const HubStoreSpec) { .type = s->type, .path = s->path, .conninfo = s->conninfo,
                                                            .password_file = s->password_file },
-                                   readonly, ret);
+                                   readonly, ret, NULL);
 }
 
 int hub_store_open_full(const char *path, bool readonly, HubStore **ret) {
-        return hub_store_open_spec(&(const HubStoreSpec) { .type = HUB_STORE_SQLITE, .path = path }, readonly, ret);
+        return hub_store_open_spec(&(const HubStoreSpec) { .type = HUB_STORE_SQLITE, .path = path }, readonly, ret,
+                                   NULL);
 }
 
 int hub_store_open(const char *path, HubStore **ret) {
@@ -596,7 +597,7 @@ int hub_store_view_begin(HubStore *s) {
         if (!hub_db_is_pg(s->db))
                 return 0; /* this process is the only writer */
         if (!s->view_db) {
-                r = hub_db_open_pg(s->conninfo, s->password_file, &pg_schema, HUB_STORE_VERSION, true, &view);
+                r = hub_db_open_pg(s->conninfo, s->password_file, &pg_schema, HUB_STORE_VERSION, true, &view, NULL);
                 if (r < 0)
                         return hub_db_failf(s->db, r, "%s", view ? hub_db_errmsg(view) : "PostgreSQL: no connection for reads");
                 s->view_db = view;

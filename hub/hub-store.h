@@ -51,8 +51,9 @@ typedef struct HubStoreSpec {
         const char *password_file; /* PostgreSQL, or NULL */
 } HubStoreSpec;
 
-/* Opens and migrates the store described by spec (readonly: see hub_store_open_full()). */
-int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret);
+/* Opens and migrates the store described by spec (readonly: see hub_store_open_full()). On
+ * failure, *ret_error (when not NULL) says why in the database's words (never a password). */
+int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret, char **ret_error);
 /* Another connection to the same store (a snapshot's read transaction). */
 int hub_store_reopen(HubStore *s, bool readonly, HubStore **ret);
 

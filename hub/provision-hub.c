@@ -214,6 +214,7 @@ static int report(const char *user_id) {
         _cleanup_(hub_config_freep) HubConfig *config = NULL;
         _cleanup_(hub_store_closep) HubStore *store = NULL;
         ProvScimError err = {};
+        _cleanup_free_ char *why = NULL;
         HubStoreSpec spec;
         cJSON *j = NULL;
         int r, ret;
@@ -221,9 +222,10 @@ static int report(const char *user_id) {
         if (load_config(&config) < 0)
                 return EXIT_USAGE;
         spec = store_spec(config);
-        r = hub_store_open_spec(&spec, true, &store);
+        r = hub_store_open_spec(&spec, true, &store, &why);
         if (r < 0) {
-                log_error_errno(r, "Failed to open the store %s read-only: %m", store_name(config));
+                log_error_errno(r, "Failed to open the store %s read-only: %s%s%m%s", store_name(config), why ?: "",
+                                why ? " (" : "", why ? ")" : "");
                 return EXIT_RUNTIME;
         }
         r = user_id ? hub_fleet_leaver_report(store, user_id, &j, &err) : hub_fleet_hosts(store, &j);
@@ -244,7 +246,7 @@ static int run(void) {
         _cleanup_(hub_tokens_freep) HubTokens *tokens = NULL;
         _cleanup_(hub_store_closep) HubStore *store = NULL;
         _cleanup_(hub_server_stopp) HubServer *server = NULL;
-        _cleanup_free_ char *error = NULL, *url = NULL;
+        _cleanup_free_ char *error = NULL, *url = NULL, *why = NULL;
         HubContext ctx = {};
         HubStoreSpec spec;
         sigset_t mask;
@@ -267,9 +269,10 @@ static int run(void) {
                             program_invocation_short_name, arg_config);
 
         spec = store_spec(config);
-        r = hub_store_open_spec(&spec, false, &store);
+        r = hub_store_open_spec(&spec, false, &store, &why);
         if (r < 0) {
-                log_error_errno(r, "Failed to open the store %s: %m", store_name(config));
+                log_error_errno(r, "Failed to open the store %s: %s%s%m%s", store_name(config), why ?: "",
+                                why ? " (" : "", why ? ")" : "");
                 return EXIT_RUNTIME;
         }
 

@@ -321,6 +321,12 @@ def test_password_stays_out_of_argv_and_logs(hub):
     conf = open(hub.conf).read().replace(f"dbname={hub.pg_db}", f"dbname={hub.pg_db} password=secret")
     err = H.hub_refuses(hub.tmp, conf, "a password in conninfo")
     check("password_file" in err and "secret" not in err, f"the refusal: {err[-300:]}")
+    wrong = os.path.join(hub.tmp, "wrong.password")
+    H.write_private(wrong, "not-the-password-42\n")
+    conf = open(hub.conf).read().replace(hub.pg.password_file, wrong)
+    err = H.hub_refuses(hub.tmp, conf, "a wrong password")
+    check("password authentication failed" in err and "not-the-password-42" not in err and pw not in err,
+          f"the refusal of a wrong password: {err[-300:]}")
 
 
 if __name__ == "__main__":
