@@ -403,10 +403,14 @@ int prov_store_user_delete(ProvStore *s, const char *scim_id) {
         return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 
+static int user_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
+        return user_from_row(s, st, elem);
+}
+
 int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvUserRecord *v = NULL;
-        size_t n = 0, allocated = 0;
+        ProvUserRecord *v;
+        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -414,26 +418,14 @@ int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
         r = stmt_prepare(s, "SELECT " USER_SELECT " FROM users ORDER BY uid", &st);
         if (r < 0)
                 return r;
-        for (;;) {
-                r = stmt_step(s, st);
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
-                if (r < 0)
-                        goto fail;
-                r = user_from_row(s, st, &v[n]);
-                if (r < 0)
-                        goto fail;
-                n++;
+        r = stmt_collect(s, st, sizeof(*v), user_row, (void **) &v, &n);
+        if (r < 0) {
+                prov_user_records_free(v, n);
+                return r;
         }
         *ret = v;
         *ret_n = n;
         return 0;
-fail:
-        prov_user_records_free(v, n);
-        return r;
 }
 
 int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
@@ -576,11 +568,15 @@ int prov_store_group_delete(ProvStore *s, const char *scim_id) {
         return op_commit(&op);
 }
 
+static int group_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
+        return group_from_row(s, st, elem);
+}
+
 /* Loads the groups a one-off query selects (GROUP_SELECT columns; ?1 bound to key when given). */
 static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGroupRecord **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvGroupRecord *v = NULL;
-        size_t n = 0, allocated = 0;
+        ProvGroupRecord *v;
+        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -590,26 +586,14 @@ static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGrou
                 return r;
         if (key && sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
                 return store_fail_last(s);
-        for (;;) {
-                r = stmt_step(s, st);
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
-                if (r < 0)
-                        goto fail;
-                r = group_from_row(s, st, &v[n]);
-                if (r < 0)
-                        goto fail;
-                n++;
+        r = stmt_collect(s, st, sizeof(*v), group_row, (void **) &v, &n);
+        if (r < 0) {
+                prov_group_records_free(v, n);
+                return r;
         }
         *ret = v;
         *ret_n = n;
         return 0;
-fail:
-        prov_group_records_free(v, n);
-        return r;
 }
 
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
@@ -696,10 +680,20 @@ void prov_memberships_free(ProvMembership *v, size_t n) {
         free(v);
 }
 
+static int membership_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
+        ProvMembership *m = elem;
+        int r;
+
+        r = column_strdup(s, st, 0, false, &m->group_scim_id);
+        if (r < 0)
+                return r;
+        return column_strdup(s, st, 1, false, &m->user_scim_id);
+}
+
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        ProvMembership *v = NULL;
-        size_t n = 0, allocated = 0;
+        ProvMembership *v;
+        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -707,27 +701,14 @@ int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_
         r = stmt_get(s, STMT_MEMBERS_ALL, &st);
         if (r < 0)
                 return r;
-        for (;;) {
-                r = stmt_step(s, st);
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
-                if (r < 0)
-                        goto fail;
-                v[n] = (ProvMembership) {};
-                n++;
-                if ((r = column_strdup(s, st, 0, false, &v[n - 1].group_scim_id)) < 0 ||
-                    (r = column_strdup(s, st, 1, false, &v[n - 1].user_scim_id)) < 0)
-                        goto fail;
+        r = stmt_collect(s, st, sizeof(*v), membership_row, (void **) &v, &n);
+        if (r < 0) {
+                prov_memberships_free(v, n);
+                return r;
         }
         *ret = v;
         *ret_n = n;
         return 0;
-fail:
-        prov_memberships_free(v, n);
-        return r;
 }
 
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships) {

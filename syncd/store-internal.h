@@ -122,6 +122,13 @@ static inline int stmt_step(ProvStore *s, sqlite3_stmt *st) {
         return prov_sql_step(s->sql, st);
 }
 
+/* Steps st to its end, reading each row with from_row into a new element (zeroed first) of a
+ * growing array of size-byte elements. *ret and *ret_n are set whatever happens: on failure they
+ * hold what was read, the failed element included (zeroed or partly filled), for the caller's
+ * free function. */
+int stmt_collect(ProvStore *s, sqlite3_stmt *st, size_t size, int (*from_row)(ProvStore *s, sqlite3_stmt *st, void *elem),
+                 void **ret, size_t *ret_n);
+
 static inline int exec_sql(ProvStore *s, const char *sql) {
         return prov_sql_exec(s->sql, sql);
 }

@@ -188,11 +188,29 @@ void prov_audit_events_free(ProvAuditEvent *v, size_t n) {
         free(v);
 }
 
+static int audit_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
+        ProvAuditEvent *e = elem;
+        int r;
+
+        *e = (ProvAuditEvent) {
+                .seq = sqlite3_column_int64(st, 0),
+                .time_usec = sqlite3_column_int64(st, 1),
+                .uid = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5),
+        };
+        if ((r = column_strdup(s, st, 2, false, &e->event)) < 0 ||
+            (r = column_strdup(s, st, 3, true, &e->user)) < 0 ||
+            (r = column_strdup(s, st, 4, true, &e->scim_id)) < 0 ||
+            (r = column_strdup(s, st, 6, true, &e->step)) < 0 ||
+            (r = column_strdup(s, st, 7, true, &e->outcome)) < 0)
+                return r;
+        return column_strdup(s, st, 8, true, &e->detail);
+}
+
 int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit,
                           ProvAuditEvent **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvAuditEvent *v = NULL;
-        size_t n = 0, allocated = 0;
+        ProvAuditEvent *v;
+        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -214,37 +232,14 @@ int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, si
                                limit > 0 && (uint64_t)limit <= (uint64_t)INT64_MAX ? (int64_t)limit : -1) !=
                     SQLITE_OK)
                 return store_fail_last(s);
-        for (;;) {
-                ProvAuditEvent *e;
-
-                r = stmt_step(s, st);
-                if (r < 0)
-                        goto fail;
-                if (r == 0)
-                        break;
-                r = prov_grow((void **) &v, &allocated, n + 1, sizeof(*v));
-                if (r < 0)
-                        goto fail;
-                e = &v[n++];
-                *e = (ProvAuditEvent) {
-                        .seq = sqlite3_column_int64(st, 0),
-                        .time_usec = sqlite3_column_int64(st, 1),
-                        .uid = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 5),
-                };
-                if ((r = column_strdup(s, st, 2, false, &e->event)) < 0 ||
-                    (r = column_strdup(s, st, 3, true, &e->user)) < 0 ||
-                    (r = column_strdup(s, st, 4, true, &e->scim_id)) < 0 ||
-                    (r = column_strdup(s, st, 6, true, &e->step)) < 0 ||
-                    (r = column_strdup(s, st, 7, true, &e->outcome)) < 0 ||
-                    (r = column_strdup(s, st, 8, true, &e->detail)) < 0)
-                        goto fail;
+        r = stmt_collect(s, st, sizeof(*v), audit_row, (void **) &v, &n);
+        if (r < 0) {
+                prov_audit_events_free(v, n);
+                return r;
         }
         *ret = v;
         *ret_n = n;
         return 0;
-fail:
-        prov_audit_events_free(v, n);
-        return r;
 }
 
 /* ---- holds ---- */

@@ -202,3 +202,26 @@ int prov_store_check_references(ProvStore *s) {
         }
         return 0;
 }
+
+int stmt_collect(ProvStore *s, sqlite3_stmt *st, size_t size, int (*from_row)(ProvStore *s, sqlite3_stmt *st, void *elem),
+                 void **ret, size_t *ret_n) {
+        size_t allocated = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        while ((r = stmt_step(s, st)) > 0) {
+                char *e;
+
+                r = prov_grow(ret, &allocated, *ret_n + 1, size);
+                if (r < 0)
+                        return r;
+                e = (char *) *ret + *ret_n * size;
+                memset(e, 0, size);
+                (*ret_n)++;
+                r = from_row(s, st, e);
+                if (r < 0)
+                        return r;
+        }
+        return r;
+}
