@@ -42,3 +42,6 @@ EXTRA_DIST += $(HUB_PG_TESTS) tests/hubpg/run-pg
 check_SCRIPTS += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py
 TESTS += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py
 EXTRA_DIST += tests/hubpg/test-hub-replicas.py tests/hubpg/test-hub-failover.py
+
+# The replicas' benchmark (not part of make check).
+EXTRA_DIST += bench/bench-hub-pg.py
