@@ -9,12 +9,9 @@
 
 #include "prov-config.h"
 #include "prov-types.h"
+#include "bus-names.h"
 #include "prov-util.h"
 #include "store.h"
-
-#define BUS_NAME "org.provision.Syncd1"
-#define BUS_PATH "/org/provision/Syncd1"
-#define BUS_INTERFACE "org.provision.Syncd1"
 
 /* Exit codes, documented in provisionctl(8). */
 enum {

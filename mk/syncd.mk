@@ -4,7 +4,7 @@ syncd_libsyncd_la_SOURCES += \
 	syncd/local.h syncd/local.c \
 	syncd/sync.h syncd/sync-internal.h syncd/sync.c \
 	syncd/sync-map.c syncd/sync-apply.c syncd/sync-export.c syncd/sync-hub.c \
-	syncd/daemon.h syncd/daemon.c \
+	syncd/daemon.h syncd/daemon.c syncd/bus-names.h \
 	syncd/refresh.h syncd/refresh.c
 
 sbin_PROGRAMS += syncd/provision-syncd

@@ -27,13 +27,12 @@
 #include <security/pam_modules.h>
 
 #include "prov-snapshot.h"
+#include "prov-time.h"
 #include "prov-types.h"
 #include "prov-util.h"
 
 #define _public_ __attribute__((visibility("default")))
 
-#define USEC_PER_SEC UINT64_C(1000000)
-#define USEC_PER_MSEC UINT64_C(1000)
 
 #ifndef PROV_REFRESH_SOCKET
 #define PROV_REFRESH_SOCKET "/run/provision/refresh.sock"
@@ -166,14 +165,6 @@ static const char *name_for_log(const char *name, char buf[static LOG_NAME_MAX +
         return buf;
 }
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                return 0;
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Whether the last successful sync is older than the configured limit. A snapshot that never saw
  * a successful sync (0) is stale; a sync time ahead of our clock counts as fresh, since a clock
  * stepped back says nothing about the directory. */
@@ -185,19 +176,11 @@ static bool snapshot_too_old(const ProvSnapshot *s, const ProvPamOpts *opts, uin
                 return false;
         if (last == 0)
                 return true;
-        now = now_realtime_usec();
+        now = prov_now(CLOCK_REALTIME);
         if (now <= last)
                 return false;
         *ret_age_usec = now - last;
         return *ret_age_usec > opts->max_staleness_usec;
-}
-
-static uint64_t now_monotonic_usec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
-                return 0;
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* A name we may send to the daemon: the POSIX portable set [A-Za-z0-9._-], not starting with
@@ -228,7 +211,7 @@ static bool refresh_name_ok(const char *name) {
 static int wait_fd(int fd, short events, uint64_t deadline) {
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = events };
-                uint64_t now = now_monotonic_usec();
+                uint64_t now = prov_now(CLOCK_MONOTONIC);
                 int k;
 
                 if (now >= deadline)
@@ -256,7 +239,7 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
 static int refresh_user(const char *socket_path, const char *user, unsigned timeout_ms, char *ret_answer,
                         size_t answer_size) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        uint64_t deadline = now_monotonic_usec() + (uint64_t) timeout_ms * USEC_PER_MSEC;
+        uint64_t deadline = prov_now(CLOCK_MONOTONIC) + (uint64_t) timeout_ms * USEC_PER_MSEC;
         char req[REFRESH_NAME_MAX + 64], buf[128];
         size_t len = 0, sent = 0, reqlen;
         int fd, r;

@@ -12,12 +12,9 @@
 #include <string.h>
 #include <systemd/sd-bus.h>
 
+#include "bus-names.h"
 #include "daemon.h"
 #include "prov-util.h"
-
-#define BUS_NAME "org.provision.Syncd1"
-#define BUS_PATH "/org/provision/Syncd1"
-#define BUS_INTERFACE "org.provision.Syncd1"
 
 /* Longest user argument accepted; login names are at most 32 bytes, this leaves room for a SCIM
  * userName without letting a caller hand us megabytes. */

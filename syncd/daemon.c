@@ -9,11 +9,11 @@
 
 #include "daemon.h"
 #include "local.h"
+#include "prov-time.h"
 #include "log.h"
 #include "refresh.h"
 #include "sync.h"
 
-#define USEC_PER_SEC 1000000ULL
 /* Retry-After is honoured up to this long; a server asking for more is treated as down. */
 #define RETRY_AFTER_MAX_USEC (3600ULL * USEC_PER_SEC)
 /* The hub's feed after failures: backoff up to this long (its feed_wait is not an interval). */
@@ -37,12 +37,6 @@ struct ProvDaemon {
         bool hold_pending;          /* the guard holds deprovisions that wait for Approve */
         bool ready;
 };
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 const ProvConfig *prov_daemon_config(const ProvDaemon *d) {
         return d->config;
@@ -120,14 +114,14 @@ static uint64_t hub_next_delay(const ProvDaemon *d, bool hold, uint64_t started,
                 return 0;
         if (d->config->feed_wait_sec == 0)
                 return (uint64_t) d->config->interval_sec * USEC_PER_SEC;
-        if (d->last.generation == previous_generation && now_usec(CLOCK_MONOTONIC) - started < USEC_PER_SEC)
+        if (d->last.generation == previous_generation && prov_now(CLOCK_MONOTONIC) - started < USEC_PER_SEC)
                 return USEC_PER_SEC;
         return 0;
 }
 
 /* One sync; hold: the timer's, which lets the hub hold its feed request. */
 static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResult *ret) {
-        uint64_t mono = now_usec(CLOCK_MONOTONIC), retry_after = 0, delay, previous_generation = d->last.generation;
+        uint64_t mono = prov_now(CLOCK_MONOTONIC), retry_after = 0, delay, previous_generation = d->last.generation;
         bool hub = d->config->source_type == PROV_SOURCE_HUB;
         int r;
 
@@ -158,7 +152,7 @@ static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResul
         }
         if (r >= 0) {
                 d->failures = 0;
-                d->last_sync_usec = now_usec(CLOCK_REALTIME);
+                d->last_sync_usec = prov_now(CLOCK_REALTIME);
                 if (full)
                         d->last_full_mono = mono;
                 delay = hub ? hub_next_delay(d, hold, mono, previous_generation)
@@ -167,7 +161,7 @@ static int daemon_sync_full(ProvDaemon *d, bool full, bool hold, ProvActionResul
                 d->failures++;
                 delay = backoff_usec(d);
                 if (retry_after > 0) {
-                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        uint64_t now = prov_now(CLOCK_MONOTONIC);
                         uint64_t wait = retry_after > now ? retry_after - now : 0;
                         if (wait > RETRY_AFTER_MAX_USEC)
                                 wait = RETRY_AFTER_MAX_USEC;

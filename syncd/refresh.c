@@ -25,6 +25,7 @@
 #include "enforce.h"
 #include "local.h"
 #include "log.h"
+#include "prov-time.h"
 #include "prov-validate.h"
 #include "refresh.h"
 #include "scim-source.h"
@@ -35,7 +36,6 @@
 #define PROV_REFRESH_SOCKET "/run/provision/refresh.sock"
 #endif
 
-#define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 /* The longest a client may ask us to work on one refresh, whatever deadline it sends. */
 #define REFRESH_MAX_USEC (10 * USEC_PER_SEC)
@@ -82,12 +82,6 @@ struct Conn {
         char buf[REQUEST_MAX];
         size_t len;
 };
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void conn_free(Conn *c) {
         if (!c)
@@ -189,7 +183,7 @@ static void refresh_one(ProvRefresh *rf, Conn *c, const char *name, uint64_t dea
         ProvSyncResult res = {};
         ProvScimStats stats = {};
         ProvUserRecord known = {};
-        uint64_t now = now_usec(CLOCK_MONOTONIC), fetch_deadline;
+        uint64_t now = prov_now(CLOCK_MONOTONIC), fetch_deadline;
         char line[128];
         int r;
 
@@ -269,7 +263,7 @@ static void handle_request(ProvRefresh *rf, Conn *c, char *req) {
         const ProvConfig *config = prov_daemon_config(rf->daemon);
         char *name, *dl, *end = NULL, *save = NULL;
         unsigned long long deadline;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t now = prov_now(CLOCK_MONOTONIC);
         RateSlot *slot;
         bool failed;
 

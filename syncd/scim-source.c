@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "idhash.h"
+#include "prov-time.h"
 #include "scim-source.h"
 
 /* RFC 7643 §3.1 leaves ids open; ours are bounded by the parser at 255 bytes. */
@@ -31,7 +32,6 @@
  * quarter of that of jitter, so that a fleet of hosts does not come back in step. */
 #define BACKOFF_FIRST_USEC (UINT64_C(500) * 1000)
 #define BACKOFF_MAX_USEC (UINT64_C(30) * 1000000)
-#define USEC_PER_SEC UINT64_C(1000000)
 /* The most records one list's totalResults may reserve room for up front: beyond that the
  * figure is more likely a lie than a directory, and the arrays grow as pages arrive. */
 #define RESERVE_MAX (UINT64_C(4) * 1024 * 1024)
@@ -80,14 +80,6 @@ static CURLcode curl_init_result = CURLE_FAILED_INIT;
 /* curl_global_init() is not thread-safe and must run once per process. */
 static void curl_init_once(void) {
         curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static uint64_t now_usec(clockid_t clock) {
-        struct timespec ts;
-
-        if (clock_gettime(clock, &ts) < 0)
-                return 0; /* cannot happen for the clocks we use */
-        return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* ---------------------------------------------------------------- token */
@@ -346,7 +338,7 @@ static void record_retry_after(ProvScimClient *c) {
         int64_t sec = retry_after_sec(c);
 
         if (sec >= 0)
-                c->retry_after = now_usec(CLOCK_MONOTONIC) + (uint64_t) sec * USEC_PER_SEC;
+                c->retry_after = prov_now(CLOCK_MONOTONIC) + (uint64_t) sec * USEC_PER_SEC;
 }
 
 /* libcurl creates its sockets without SOCK_CLOEXEC: ours are, so that no program the daemon
@@ -572,7 +564,7 @@ static int scim_request(ProvScimClient *c, const char *path, const char *query, 
         if (c->deadline > 0) {
                 /* A request on someone's sign-in: whatever the configured timeout, it ends when
                  * the caller's deadline does (CURLOPT_TIMEOUT_MS wins over CURLOPT_TIMEOUT). */
-                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                uint64_t now = prov_now(CLOCK_MONOTONIC);
 
                 if (now >= c->deadline)
                         return -ETIMEDOUT;
@@ -587,7 +579,7 @@ static int scim_request(ProvScimClient *c, const char *path, const char *query, 
             curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) body->max) != CURLE_OK)
                 return -EIO;
 
-        start = now_usec(CLOCK_MONOTONIC);
+        start = prov_now(CLOCK_MONOTONIC);
         code = curl_easy_perform(c->curl);
         c->stats.requests++;
         c->stats.bytes += body->len;
@@ -599,7 +591,7 @@ static int scim_request(ProvScimClient *c, const char *path, const char *query, 
         log_debug("SCIM %s %s%s%.200s: %s%ld, %zu bytes, %" PRIu64 " ms%s%s", post ? "POST" : "GET", path,
                   query ? "?" : "",
                   query ?: "", r < 0 ? "failed, status " : "status ", status, body->len,
-                  (now_usec(CLOCK_MONOTONIC) - start) / 1000, r < 0 ? ": " : "",
+                  (prov_now(CLOCK_MONOTONIC) - start) / 1000, r < 0 ? ": " : "",
                   r < 0 ? (c->errbuf[0] ? c->errbuf : curl_easy_strerror(code)) : "");
         if (r < 0) {
                 body_done(body);
@@ -724,7 +716,7 @@ static int http_error(ProvScimClient *c, long status, const Body *b) {
  * scan may wait longer than WatchdogSec= in all. */
 static int wait_interruptible(uint64_t usec) {
         _cleanup_close_ int sfd = -1;
-        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + usec, watchdog = 0;
+        uint64_t deadline = prov_now(CLOCK_MONOTONIC) + usec, watchdog = 0;
         sigset_t blocked, watch;
 
         sigemptyset(&watch);
@@ -741,7 +733,7 @@ static int wait_interruptible(uint64_t usec) {
 
         for (;;) {
                 struct pollfd pfd = { .fd = sfd, .events = POLLIN };
-                uint64_t now = now_usec(CLOCK_MONOTONIC), slice;
+                uint64_t now = prov_now(CLOCK_MONOTONIC), slice;
                 int k;
 
                 if (now >= deadline)
@@ -815,10 +807,10 @@ static int scim_get_patient(ProvScimClient *c, const char *path, const char *que
                          wait / USEC_PER_SEC, wait % USEC_PER_SEC / 1000,
                          ra > 0 ? "Retry-After" : "backoff", (c->budget_left - wait) / USEC_PER_SEC);
                 body_done(body);
-                started = now_usec(CLOCK_MONOTONIC);
+                started = prov_now(CLOCK_MONOTONIC);
                 r = wait_interruptible(wait);
                 /* What the wait really took, so that a scan never overdraws its budget. */
-                wait = now_usec(CLOCK_MONOTONIC) - started;
+                wait = prov_now(CLOCK_MONOTONIC) - started;
                 c->budget_left = wait < c->budget_left ? c->budget_left - wait : 0;
                 c->stats.waits++;
                 c->stats.waited_usec += wait;

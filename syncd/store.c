@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "prov-time.h"
 #include "store-internal.h"
 
 /* The page cache of the read-write handle, KiB: what a 100k-account sync needs without
@@ -35,11 +36,7 @@ void id_bitmaps_drop(ProvStore *s) {
 }
 
 int64_t prov_now_usec(void) {
-        struct timespec ts;
-
-        if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
-                return 0;
-        return (int64_t) ts.tv_sec * INT64_C(1000000) + ts.tv_nsec / 1000;
+        return (int64_t) prov_now(CLOCK_REALTIME);
 }
 
 const char *prov_store_errmsg(ProvStore *s) {

@@ -12,13 +12,13 @@
 #include "enforce.h"
 #include "log.h"
 #include "prov-snapshot-write.h"
+#include "prov-time.h"
 #include "scim-source.h"
 #include "sync-internal.h"
 
 /* A directory file larger than this is refused rather than read: 100k users in SCIM shape
  * take about 90 MiB. */
 #define DIRECTORY_FILE_MAX (1024ULL * 1024 * 1024)
-#define USEC_PER_SEC 1000000ULL
 
 /* Frees what the run of one batch allocated; the result is the caller's. */
 static void run_done(SyncRun *run) {
