@@ -46,6 +46,9 @@
  * blocks the serving thread for up to PG_CONNECT_TIMEOUT when the server's machine is gone). */
 #define PG_RETRY_USEC (250 * 1000)
 #define PG_CONNECT_TIMEOUT "2"
+/* See pg_ensure() and pg_write_lock(). */
+#define PG_LOCK_TIMEOUT "'3s'"
+#define PG_IDLE_TX_TIMEOUT "'15s'"
 #define PG_PASSWORD_MAX 1024
 
 /* Type OIDs (pg_type.h, stable since forever). */
@@ -182,6 +185,7 @@ static PGconn *pg_connect(PgDb *db) {
 /* A working connection for the next statement: the one we have, or a new one when it is lost
  * and no transaction was open on it (a transaction dies with its connection). */
 static int pg_ensure(PgDb *db) {
+        PGresult *res;
         PGconn *c;
 
         if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
@@ -197,6 +201,17 @@ static int pg_ensure(PgDb *db) {
                 db->retry_after = hub_monotonic_usec() + PG_RETRY_USEC;
                 return -ECONNREFUSED;
         }
+        /* The serving thread waits on what it asks: a replica frozen inside a writing
+         * transaction (the writers' lock held) must cost the others a 503 after PG_LOCK_TIMEOUT,
+         * not a hung hub (and see pg_write_lock()). */
+        res = PQexec(c, "SET lock_timeout = " PG_LOCK_TIMEOUT);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                set_msg_line(db, "PostgreSQL: ", PQerrorMessage(c));
+                PQclear(res);
+                PQfinish(c);
+                return -EIO;
+        }
+        PQclear(res);
         if (db->conn)
                 PQfinish(db->conn);
         db->conn = c;
@@ -514,7 +529,11 @@ static int pg_write_lock(HubDb *d) {
 
         if (db->locked)
                 return 0;
-        r = pg_exec(d, "SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY "); NOTIFY " PG_CHANNEL);
+        /* The server ends a writing transaction idle for PG_IDLE_TX_TIMEOUT (a batch never is for
+         * longer than one round of requests): a replica frozen with the lock cannot keep it.
+         * Read transactions (a snapshot streamed to a slow host) have no such limit. */
+        r = pg_exec(d, "SET LOCAL idle_in_transaction_session_timeout = " PG_IDLE_TX_TIMEOUT ";"
+                       " SELECT pg_advisory_xact_lock(" PG_WRITE_LOCK_KEY "); NOTIFY " PG_CHANNEL);
         if (r < 0)
                 return r;
         db->locked = true;
@@ -688,7 +707,7 @@ static int migrate(PgDb *db, int version) {
         r = pg_exec_conn(db, "BEGIN");
         if (r < 0)
                 return r;
-        r = pg_exec_conn(db, "SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK_KEY ");"
+        r = pg_exec_conn(db, "SET LOCAL lock_timeout = 0; SELECT pg_advisory_xact_lock(" PG_MIGRATE_LOCK_KEY ");"
                              "CREATE TABLE IF NOT EXISTS hub_schema (version bigint NOT NULL)");
         if (r >= 0)
                 r = schema_version(db, &have);

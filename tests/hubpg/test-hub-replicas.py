@@ -11,6 +11,8 @@ a real server (tests/hub/hubharness.py starts it), followed the way hosts follow
   would let a follower step past a change that commits later, and miss it).
 - A replica killed with SIGKILL while a follower holds a feed request on it costs the follower
   one reconnect to the other replica (timed; the goal is 3 s), and no event.
+- The writers' lock held by another session (a replica frozen mid-transaction): a push is
+  answered 503 after the lock timeout, reads go on.
 - PostgreSQL down: writes are answered 503 with Retry-After, held feed requests are answered
   with what is known (no event after their since), nothing is half-written; when it is back
   both replicas write and wake held requests again without a restart.
@@ -310,6 +312,33 @@ def test_postgresql_down_is_503_then_recovered(hub):
         b.stop()
 
 
+def test_a_lock_held_elsewhere_costs_a_503_not_a_hung_hub(hub):
+    """Another session (a replica frozen mid-transaction) holds the writers' lock: a push waits
+    for it at most the lock timeout (3 s), is answered 503 with Retry-After and changes nothing;
+    once the lock is free, pushes go through."""
+    import subprocess
+    hub.create_user("before")
+    env = dict(os.environ, PGPASSWORD=hub.pg.password)
+    holder = subprocess.Popen([os.path.join(hub.pg.bindir, "psql"), "-X", "-q", "-h", hub.pg.sock, "-U", hub.pg.USER,
+                               "-d", hub.pg_db, "-c", "BEGIN; SELECT pg_advisory_xact_lock(1886547830);"
+                               " SELECT pg_sleep(6); COMMIT;"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.7)
+        t0 = time.monotonic()
+        r = hub.request("POST", "/Users", {"schemas": [H.CORE_USER], "userName": "blocked", "active": True})
+        took = time.monotonic() - t0
+        check(r.status == 503 and r.headers.get("retry-after"), f"a push while the lock is held: {r!r}")
+        check(took < 5.0, f"the push waited {took:.1f} s for the lock")
+        hub.responses_5xx.clear()
+        t0 = time.monotonic()
+        check(hub.list("Users")["totalResults"] == 1, "the refused push was written")
+        check(time.monotonic() - t0 < 2.0, "a read waited for the lock")
+    finally:
+        holder.wait(timeout=30)
+    hub.create_user("after")
+
+
 def test_password_stays_out_of_argv_and_logs(hub):
     pw = hub.pg.password
     cmdline = open(f"/proc/{hub.proc.pid}/cmdline", "rb").read().decode(errors="replace")
@@ -334,6 +363,7 @@ if __name__ == "__main__":
         test_a_write_on_one_replica_wakes_a_feed_held_on_the_other,
         test_writes_on_both_replicas_are_one_sequence_in_commit_order,
         test_a_replica_killed_mid_stream_costs_one_reconnect,
+        test_a_lock_held_elsewhere_costs_a_503_not_a_hung_hub,
         test_password_stays_out_of_argv_and_logs,
         test_postgresql_down_is_503_then_recovered,
     ], sys.argv, prefix="test-hub-replicas")
