@@ -103,6 +103,15 @@ static void record(Enforcer *e, const ProvTransition *t, const char *step, Outco
         log_user(level, t->name, t->uid, t->event, "%s %s: %s %s (%s)", t->event, SAFE(t->name), step,
                  outcome_to_string(o), detail);
         report_step(e, t, step, o);
+        /* What is to be retried: the steps that end sessions and processes. */
+        if (t->scim_id && (streq(step, "logind") || streq(step, "kill"))) {
+                r = prov_store_pending_record(e->store, t->scim_id, step, t->uid, t->event, o == OUTCOME_FAILED);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to record the %s step of %s for a retry: %m (%s)", step,
+                                        SAFE(t->name), prov_store_errmsg(e->store));
+                        enforcer_error(e, r);
+                }
+        }
 }
 
 static bool transition_is_leaver(const ProvTransition *t) {
@@ -702,121 +711,55 @@ int prov_enforce_transitions_report(const ProvConfig *config, ProvStore *store, 
 
 /* ---- retries ---- */
 
-typedef struct StepHistory {
-        bool seen;
-        bool last_failed;
-        unsigned failures_in_a_row;
-        const char *event;      /* of the newest failed row, borrowed from the audit array */
-} StepHistory;
-
-static void history_add(StepHistory *h, const ProvAuditEvent *ev) {
-        h->seen = true;
-        if (streq_ptr(ev->outcome, "failed")) {
-                h->last_failed = true;
-                h->failures_in_a_row++;
-                h->event = ev->event;
-        } else {
-                h->last_failed = false;
-                h->failures_in_a_row = 0;
-        }
-}
-
-/* The refused accounts that enforcement may act on: usually a handful among 100k, so only
- * they are copied out of the store. */
-typedef struct RefusedList {
-        const ProvConfig *config;
-        ProvUserRecord *v;
-        size_t n, cap;
-} RefusedList;
-
-static int collect_refused(const ProvUserRecord *u, void *userdata) {
-        RefusedList *l = userdata;
-
-        if (!prov_state_is_refused(u->state) || !uid_may_be_enforced(l->config, u->uid))
-                return 0;
-        if (l->n >= l->cap) {
-                size_t c = l->cap ? l->cap * 2 : 16;
-                ProvUserRecord *p = reallocarray(l->v, c, sizeof(ProvUserRecord));
-                if (!p)
-                        return -ENOMEM;
-                l->v = p;
-                l->cap = c;
-        }
-        ProvUserRecord *c = &l->v[l->n];
-        *c = (ProvUserRecord) {
-                .scim_id = strdup(u->scim_id),
-                .name = strdup(u->name),
-                .uid = u->uid,
-                .state = u->state,
-        };
-        if (!c->scim_id || !c->name) {
-                prov_user_record_done(c);
-                return -ENOMEM;
-        }
-        l->n++;
-        return 0;
-}
-
 int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
         Enforcer e = { .config = config, .store = store };
-        RefusedList refused = { .config = config };
+        ProvPendingStep *p = NULL;
+        const char *last = NULL;
+        size_t n = 0;
         int r, retried = 0;
 
         if (!config || !store)
                 return -EINVAL;
-        /* Only the refused accounts, by their index: reading all 100k cost a delta sync with no
-         * change four fifths of its time. */
-        r = prov_store_users_foreach(store, PROV_USER_ORDER_REFUSED, collect_refused, &refused);
-        if (r < 0) {
-                prov_user_records_free(refused.v, refused.n);
+        r = prov_store_pending_load(store, &p, &n);
+        if (r < 0)
                 return r;
-        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(prov_user_record_done) ProvUserRecord u = {};
+                bool logind = streq(p[i].step, "logind");
 
-        for (size_t i = 0; i < refused.n && r >= 0; i++) {
-                const ProvUserRecord *u = &refused.v[i];
-                StepHistory logind = {}, kill_step = {};
-                ProvAuditEvent *ev = NULL;
-                size_t n_ev = 0;
-
-                /* The newest rows of this user are enough: a step that failed more than
-                 * PROV_ENFORCE_MAX_RETRIES times in a row is not retried anyway. */
-                r = prov_store_audit_load(store, u->name, 0, 256, &ev, &n_ev);
-                if (r < 0)
+                if (p[i].failures >= PROV_ENFORCE_MAX_RETRIES)
+                        continue; /* left to the admin: the audit log says so */
+                r = prov_store_user_get(store, p[i].scim_id, &u);
+                if (r < 0 && r != -ENOENT)
                         break;
-                for (size_t j = 0; j < n_ev; j++) {
-                        if (!streq_ptr(ev[j].scim_id, u->scim_id) || ev[j].uid != (int64_t) u->uid)
-                                continue;
-                        if (streq_ptr(ev[j].step, "logind"))
-                                history_add(&logind, &ev[j]);
-                        else if (streq_ptr(ev[j].step, "kill"))
-                                history_add(&kill_step, &ev[j]);
+                if (r == -ENOENT || !prov_state_is_refused(u.state) || u.uid != p[i].uid ||
+                    !uid_may_be_enforced(config, u.uid) || (!logind && !streq(p[i].step, "kill"))) {
+                        /* Gone, reactivated, renumbered or never ours: nothing to end any more. */
+                        r = prov_store_pending_record(store, p[i].scim_id, p[i].step, p[i].uid, p[i].event, false);
+                        if (r < 0)
+                                break;
+                        continue;
                 }
-
-                bool do_logind = logind.last_failed && logind.failures_in_a_row < PROV_ENFORCE_MAX_RETRIES;
-                bool do_kill = kill_step.last_failed && kill_step.failures_in_a_row < PROV_ENFORCE_MAX_RETRIES;
-                if (do_logind || do_kill) {
-                        ProvTransition t = {
-                                .scim_id = u->scim_id,
-                                .name = u->name,
-                                .uid = u->uid,
-                                .old_state = u->state,
-                                .new_state = u->state,
-                                .event = do_logind ? logind.event : kill_step.event,
-                        };
-
-                        log_user(LOG_INFO, u->name, u->uid, t.event, "Retrying enforcement for %s", SAFE(u->name));
-                        if (do_logind)
-                                step_logind(&e, &t);
-                        if (do_kill) {
-                                t.event = kill_step.event;
-                                step_kill(&e, &t);
-                        }
-                        retried++;
-                }
-                prov_audit_events_free(ev, n_ev);
+                ProvTransition t = {
+                        .scim_id = u.scim_id,
+                        .name = u.name,
+                        .uid = u.uid,
+                        .old_state = u.state,
+                        .new_state = u.state,
+                        .event = p[i].event,
+                };
+                log_user(LOG_INFO, u.name, u.uid, t.event, "Retrying the %s step for %s", p[i].step, SAFE(u.name));
+                if (logind)
+                        step_logind(&e, &t);
+                else
+                        step_kill(&e, &t);
+                /* Rows come by account: count each account once. */
+                retried += !last || !streq(last, p[i].scim_id);
+                last = p[i].scim_id;
+                r = 0;
         }
         enforcer_done(&e);
-        prov_user_records_free(refused.v, refused.n);
+        prov_pending_steps_free(p, n);
         if (r < 0)
                 return r;
         if (e.first_error < 0)

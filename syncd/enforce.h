@@ -18,7 +18,9 @@
  * "failed" or "skipped", detail a short reason). A failure in one step never stops the others.
  *
  * Retries: a "logind" or "kill" step that failed is re-run by prov_enforce_retry_pending() on a
- * later sync, as long as the account is still refused; the audit log is the queue (see there). */
+ * later sync, as long as the account is still refused with the same uid; the store's
+ * enforce_pending table is the queue (a failure adds a row or counts one more, any other
+ * outcome deletes it), the audit log stays the record for people. */
 
 #include <stddef.h>
 
@@ -38,8 +40,9 @@ int prov_enforce_transitions(const ProvConfig *config, ProvStore *store, const P
 int prov_enforce_transitions_report(const ProvConfig *config, ProvStore *store, const ProvTransition *t, size_t n,
                                     ProvEnforced *ret);
 
-/* Re-runs the "logind" and "kill" steps for accounts that are still refused and whose newest
- * audit row of that step has outcome "failed", fewer than PROV_ENFORCE_MAX_RETRIES times in a
- * row. The retry is recorded like the first attempt (same event, same step). Returns the number
- * of accounts retried, or a negative errno. */
+/* Re-runs the pending "logind" and "kill" steps of accounts that are still refused with the uid
+ * the step was for, while they failed fewer than PROV_ENFORCE_MAX_RETRIES times in a row; drops
+ * those of accounts that are gone, active again or renumbered. The retry is recorded like the
+ * first attempt (same event, same step). Returns the number of accounts retried, or a negative
+ * errno. */
 int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store);

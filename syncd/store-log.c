@@ -242,6 +242,75 @@ int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, si
         return 0;
 }
 
+/* ---- enforcement steps to retry ---- */
+
+int prov_store_pending_record(ProvStore *s, const char *scim_id, const char *step, uint32_t uid, const char *event,
+                              bool failed) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !scim_id || !step || !event)
+                return -EINVAL;
+        r = stmt_prepare(s,
+                         failed ? "INSERT INTO enforce_pending (scim_id, step, uid, event, failures)"
+                                  " VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (scim_id, step) DO UPDATE SET"
+                                  " uid = ?3, event = ?4, failures = failures + 1"
+                                : "DELETE FROM enforce_pending WHERE scim_id = ?1 AND step = ?2",
+                         &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(st, 1, scim_id, -1, SQLITE_STATIC) != SQLITE_OK ||
+            sqlite3_bind_text(st, 2, step, -1, SQLITE_STATIC) != SQLITE_OK ||
+            (failed && (sqlite3_bind_int64(st, 3, uid) != SQLITE_OK ||
+                        sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC) != SQLITE_OK)))
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
+void prov_pending_steps_free(ProvPendingStep *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].scim_id);
+                free(v[i].step);
+                free(v[i].event);
+        }
+        free(v);
+}
+
+static int pending_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
+        ProvPendingStep *p = elem;
+        int64_t failures = sqlite3_column_int64(st, 4);
+        int r;
+
+        if ((r = column_strdup(s, st, 0, false, &p->scim_id)) < 0 ||
+            (r = column_strdup(s, st, 1, false, &p->step)) < 0 ||
+            (r = column_id(s, st, 2, &p->uid)) < 0)
+                return r;
+        p->failures = failures < 0 ? 0 : failures > UINT_MAX ? UINT_MAX : (unsigned) failures;
+        return column_strdup(s, st, 3, false, &p->event);
+}
+
+int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        ProvPendingStep *v;
+        size_t n;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        r = stmt_prepare(s, "SELECT scim_id, step, uid, event, failures FROM enforce_pending ORDER BY scim_id, step",
+                         &st);
+        if (r < 0)
+                return r;
+        r = stmt_collect(s, st, sizeof(*v), pending_row, (void **) &v, &n);
+        if (r < 0) {
+                prov_pending_steps_free(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---- holds ---- */
 
 int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const char *threshold,

@@ -201,6 +201,21 @@ static const char *const migrations[] = {
         /* 5 -> 6: the OpenSSH public keys the directory gives an account (ssh_keys_attribute),
          * validated, joined by '\n'; NULL when none. */
         "ALTER TABLE users ADD COLUMN ssh_keys TEXT;",
+        /* 6 -> 7: the enforcement steps that failed and are to be retried (enforce.c), one row
+         * per account and step, instead of rebuilding them from each refused account's audit
+         * rows on every sync. Seeded with the steps whose newest audit row is a failure. */
+        "CREATE TABLE enforce_pending ("
+        "  scim_id TEXT NOT NULL,"
+        "  step TEXT NOT NULL,"
+        "  uid INTEGER NOT NULL,"
+        "  event TEXT NOT NULL,"
+        "  failures INTEGER NOT NULL,"
+        "  PRIMARY KEY (scim_id, step)"
+        ") WITHOUT ROWID;"
+        "INSERT INTO enforce_pending SELECT a.scim_id, a.step, a.uid, a.event, 1 FROM audit a"
+        "  WHERE a.step IN ('logind', 'kill') AND a.outcome = 'failed' AND a.scim_id IS NOT NULL"
+        "  AND a.uid IS NOT NULL AND a.seq = (SELECT max(b.seq) FROM audit b"
+        "    WHERE b.scim_id = a.scim_id AND b.step = a.step);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");

@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 6
+#define PROV_STORE_SCHEMA_VERSION 7
 
 typedef struct ProvStore ProvStore;
 
@@ -256,6 +256,21 @@ int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, si
 void prov_audit_events_free(ProvAuditEvent *v, size_t n);
 /* Deletes events older than before_usec (retention); returns how many went. */
 int prov_store_audit_prune(ProvStore *s, int64_t before_usec);
+
+/* Enforcement steps to retry (enforce.c): one per account and step ("logind", "kill"). */
+typedef struct ProvPendingStep {
+        char *scim_id, *step, *event;
+        uint32_t uid;
+        unsigned failures;      /* in a row */
+} ProvPendingStep;
+
+/* Records a step's outcome: a failure adds one to the account's row for the step (creating it
+ * with uid and event), anything else deletes the row. */
+int prov_store_pending_record(ProvStore *s, const char *scim_id, const char *step, uint32_t uid, const char *event,
+                              bool failed);
+/* Every pending step, in (scim_id, step) order. */
+int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n);
+void prov_pending_steps_free(ProvPendingStep *v, size_t n);
 
 /* Held deprovisions (mass-deprovision guard). Adding a hold marks every older pending hold
  * 'superseded'. scim_ids must not contain '\n' (-EINVAL); they are stored one per line. */

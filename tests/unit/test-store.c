@@ -59,7 +59,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db" };
+        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db", "v6.db" };
         char p[PATH_MAX];
 
         f->s = prov_store_close(f->s);
@@ -113,7 +113,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 6);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 7);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
@@ -1304,11 +1304,70 @@ static void test_rejects_noted_once(void **state) {
         assert_int_equal(prov_store_reject_note(f->s, NULL, "u-1", "x", 400), -EINVAL);
 }
 
+/* The queue of enforcement steps to retry: a failure adds or counts, anything else clears. */
+static void test_pending_steps(void **state) {
+        Fixture *f = *state;
+        ProvPendingStep *v = NULL;
+        size_t n = 0;
+
+        assert_int_equal(prov_store_pending_record(f->s, "u-1", "logind", 100001, "suspend", true), 0);
+        assert_int_equal(prov_store_pending_record(f->s, "u-1", "logind", 100001, "deprovision", true), 0);
+        assert_int_equal(prov_store_pending_record(f->s, "u-1", "kill", 100001, "suspend", true), 0);
+        assert_int_equal(prov_store_pending_record(f->s, "u-2", "kill", 100002, "block", true), 0);
+        assert_int_equal(prov_store_pending_record(f->s, "u-2", "kill", 100002, "block", false), 0);
+        assert_int_equal(prov_store_pending_record(f->s, "u-3", "kill", 100003, "block", false), 0); /* none: fine */
+        assert_int_equal(prov_store_pending_record(f->s, NULL, "kill", 1, "block", true), -EINVAL);
+        assert_int_equal(prov_store_pending_load(f->s, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].scim_id, "u-1");
+        assert_string_equal(v[0].step, "kill");
+        assert_int_equal(v[0].failures, 1);
+        assert_string_equal(v[1].step, "logind");
+        assert_int_equal(v[1].failures, 2);
+        assert_string_equal(v[1].event, "deprovision"); /* the newest failure's */
+        assert_int_equal(v[1].uid, 100001);
+        prov_pending_steps_free(v, n);
+}
+
+/* A store of schema 6 keeps what its audit log says is to be retried: the steps whose newest row
+ * failed, and no other. */
+static void test_migrates_pending_from_audit(void **state) {
+        Fixture *f = *state;
+        ProvPendingStep *v = NULL;
+        char p[PATH_MAX];
+        ProvStore *s = NULL;
+        sqlite3 *db = NULL;
+        size_t n = 0;
+
+        fixture_path(f, "v6.db", p, sizeof(p));
+        assert_int_equal(prov_store_open_at_version(p, 6, &s), 0);
+        s = prov_store_close(s);
+        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db,
+                                      "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
+                                      " (1, 1, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed'),"
+                                      " (2, 2, 'suspend', 'a', 'u-a', 100001, 'logind', 'ok'),"
+                                      " (3, 3, 'suspend', 'b', 'u-b', 100002, 'logind', 'failed'),"
+                                      " (4, 4, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
+                                      " (5, 5, 'suspend', 'b', 'u-b', 100002, 'hook:x', 'failed');",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_int_equal(prov_store_pending_load(s, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].scim_id, "u-b");
+        assert_string_equal(v[0].step, "logind");
+        prov_pending_steps_free(v, n);
+        prov_store_close(s);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_open_creates_current_and_reopen_keeps_data),
                 T(test_migrates_v1),
+                T(test_migrates_pending_from_audit),
+                T(test_pending_steps),
                 T(test_file_mode_0600),
                 T(test_schema_too_new),
                 T(test_readonly_refuses_unmigrated),
