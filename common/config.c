@@ -77,6 +77,7 @@ static const ConfigKey config_keys[] = {
         { "sync",     "overlap",             CONFIG_UNSIGNED,        F(overlap_sec), false, 0, 86400 },
         { "sync",     "max_deprovision",     CONFIG_MAX_DEPROVISION, F(max_deprovision) },
         { "sync",     "refresh_on_login",    CONFIG_BOOL,            F(refresh_on_login) },
+        { "sync",     "audit_retention",     CONFIG_UNSIGNED,        F(audit_retention_days), false, 0, 36500 },
 
         { "paths",    "state_dir",           CONFIG_PATH,            F(state_dir) },
         { "paths",    "passwd_file",         CONFIG_PATH,            F(passwd_file) },
@@ -529,6 +530,7 @@ int prov_config_new(ProvConfig **ret) {
                 .retention_days = 90,
                 .retry_budget_sec = 300,
                 .refresh_on_login = true,
+                .audit_retention_days = 365,
                 .terminate_sessions = true,
                 .kill_grace_sec = 5,
                 .hook_timeout_sec = 30,

@@ -47,6 +47,8 @@ typedef struct ProvConfig {
         bool refresh_on_login;          /* refresh_on_login: true = answer pam_provision's
                                          * refresh requests on refresh_socket */
         bool max_deprovision_percent;   /* true if max_deprovision is a percentage */
+        unsigned audit_retention_days;  /* audit_retention: 365, days the audit log keeps an event;
+                                         * 0 = for ever */
 
         /* [paths] */
         char *state_dir;                /* state_dir: PROV_STATE_DIR */

@@ -31,3 +31,8 @@ EXTRA_DIST += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py scri
 check_SCRIPTS += tests/sync/test-subid.py
 TESTS += tests/sync/test-subid.py
 EXTRA_DIST += tests/sync/test-subid.py
+
+# The audit log's retention ([sync] audit_retention): pruned after a sync, once a day at most.
+check_SCRIPTS += tests/sync/test-audit-retention.py
+TESTS += tests/sync/test-audit-retention.py
+EXTRA_DIST += tests/sync/test-audit-retention.py

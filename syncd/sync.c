@@ -304,6 +304,29 @@ int prov_sync_state_open(const ProvConfig *config, const char *store_path, ProvS
         return 0;
 }
 
+/* The audit log keeps [sync] audit_retention days: pruned after a sync, at most once a day (the
+ * delete scans the table). */
+static void audit_prune_daily(const ProvConfig *config, ProvStore *store) {
+        const int64_t day = INT64_C(86400) * (int64_t) USEC_PER_SEC;
+        int64_t last = 0, now = prov_now_usec();
+        int r;
+
+        if (config->audit_retention_days == 0)
+                return;
+        if (prov_store_state_get_int(store, "audit_pruned_usec", &last) >= 0 && now >= last && now - last < day)
+                return;
+        r = prov_store_audit_prune(store, now - (int64_t) config->audit_retention_days * day);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to prune the audit log: %m (%s)", prov_store_errmsg(store));
+                return;
+        }
+        if (r > 0)
+                log_info("Pruned %d audit events older than %u days (audit_retention).", r,
+                         config->audit_retention_days);
+        if (prov_store_state_set_int(store, "audit_pruned_usec", now) < 0)
+                log_warning("Failed to record when the audit log was pruned: %s", prov_store_errmsg(store));
+}
+
 int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatch **batch, const ProvSyncOptions *opts,
                        const char *kind, int64_t delta_since, ProvActionResult *ret) {
         _cleanup_free_ ProvEnforced *enforced = NULL;
@@ -333,6 +356,7 @@ int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatc
                 r = prov_store_state_set_int(st->store, "delta_since_usec", delta_since);
         if (r < 0)
                 log_warning_errno(r, "Failed to record the sync result: %m");
+        audit_prune_daily(config, st->store);
         if (opts->enforced && res.n_transitions > 0) {
                 enforced = calloc(res.n_transitions, sizeof(ProvEnforced));
                 if (!enforced)

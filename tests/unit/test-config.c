@@ -412,6 +412,7 @@ static void test_documentation(void **state) {
                 "kill_grace", "hooks_dir", "hook_timeout", "proxy", "retry_budget", "subuid_file",
                 "subgid_file", "login_defs", "home_from_attribute", "deny_names", "name_prefix", "require_dot",
                 "refresh_on_login", "refresh_socket", "ssh_keys_attribute", "feed_wait", "host_id", "host_name",
+                "audit_retention",
         };
         _cleanup_free_ char *man = slurp("man/provision-syncd.conf.5");
         _cleanup_free_ char *sample = slurp("syncd/syncd.conf.sample");
