@@ -1835,7 +1835,10 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 r = hub_db_column_strdup(st, 1, false, &id);
                 if (r < 0)
                         return r;
+                /* A reset clears the bindings of a cached statement: the walk needs its hold. */
                 hub_db_reset(st);
+                if (hub_db_bind_int64(st, 1, open_hold) < 0)
+                        return -EIO;
                 r = hub_db_stmt(s->db, STMT_USER_RELEASE, &up);
                 if (r < 0)
                         return r;

@@ -68,6 +68,20 @@ def test_guard_holds_beyond_the_share(hub):
     check(row == ("admin-test", "APPROVE"), f"the approval's audit: {row}")
 
 
+def test_approve_releases_every_held_user(hub):
+    users = [hub.create_user(f"a{i}@example.com") for i in range(10)]
+    for u in users[:6]:
+        deactivate(hub, u["id"])  # 2 published, 4 held
+    check(len(holds(hub).json["users"]) == 4, f"holds: {holds(hub).json}")
+    h = head(hub)
+    r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+    check(r.status == 200 and r.json["released"] == 4, f"approve released {r!r}, want 4")
+    for u in users[2:6]:
+        check(hub.get("Users", u["id"])["active"] is False, f"{u['userName']} is still served active")
+        check(feed_state(hub, h, u["id"]) is False, f"the feed did not publish {u['userName']}'s deactivation")
+    check(holds(hub).json["users"] == [], "users still held after the approval")
+
+
 def test_small_directory_not_guarded(hub):
     users = [hub.create_user(f"s{i}@example.com") for i in range(5)]  # fewer than min_users
     for u in users:
@@ -82,6 +96,7 @@ def test_only_admins_see_holds(hub):
 
 
 if __name__ == "__main__":
-    run_suite([test_guard_holds_beyond_the_share, test_small_directory_not_guarded, test_only_admins_see_holds],
+    run_suite([test_guard_holds_beyond_the_share, test_approve_releases_every_held_user,
+               test_small_directory_not_guarded, test_only_admins_see_holds],
               sys.argv, prefix="test-hub-guard",
               extra_conf={"guard": {"max_percent": "20", "min_users": "10", "window": "3600"}})

@@ -13,6 +13,8 @@ following the feed at once. Cases, in order, on the same hub and hosts:
 - an admin's lock reaches every host (suspended, TerminateUser) and is reported as a lock;
 - the hub restarted while every host holds a feed request: each reconnects and the next joiner
   reaches all of them;
+- the hub's guard holds a mass deactivation: the held users stay active on every host until an
+  admin approves, then every host suspends them;
 - at the end every host's store equals the hub (each user in the state the hub serves) at the
   hub's head.
 
@@ -165,6 +167,40 @@ def main():
                 f.alive()
             check(all(f.host.user_state(frank["id"]) == ACTIVE for f in everyone), "frank is not active everywhere")
         case("the hub restarted under held requests: every host reconnects and follows", hub_restart)
+
+        def guard():
+            everyone = fleet + [frozen]
+            staff = [hub.create_user(f"staff{i:02d}") for i in range(30)]
+            top = head(hub)
+            for f in everyone:
+                wait_for(lambda: f.seq() == top, f"the staff on {f.name}", timeout=NOTICE_BOUND)
+            # Deactivate one after another until the guard ([guard] max_percent, 10 % by default)
+            # holds some: what it holds is served active to the feed.
+            gone, held = [], []
+            for u in staff:
+                hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": False}])
+                gone.append(u)
+                held = [x["id"] for x in hub.request("GET", "//v1/admin/holds", token="admin").json["users"]]
+                if len(held) >= 2:
+                    break
+            check(len(held) >= 2, f"the guard held {held} after {len(gone)} deactivations")
+            top = head(hub)
+            for f in everyone:
+                wait_for(lambda: f.seq() == top, f"{f.name} at the head with the held deactivations",
+                         timeout=NOTICE_BOUND)
+                for u in gone:
+                    want = ACTIVE if u["id"] in held else SUSPENDED
+                    check(f.host.user_state(u["id"]) == want,
+                          f"{u['userName']} is {f.host.user_state(u['id'])} on {f.name}, want {want}")
+            r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+            check(r.status == 200 and r.json["released"] == len(held), f"approve: {r!r}")
+            for f in everyone:
+                for i in held:
+                    wait_for(lambda: f.host.user_state(i) == SUSPENDED, f"the approved {i} suspended on {f.name}",
+                             timeout=NOTICE_BOUND)
+            wait_for(lambda: report(hub, held[0])["hosts"]["applied"] == len(everyone),
+                     "the approved deactivation applied everywhere in the report", timeout=NOTICE_BOUND)
+        case("a mass deactivation is held from every host until an admin approves", guard)
 
         def equal_to_hub():
             top = head(hub)
