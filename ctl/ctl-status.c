@@ -22,6 +22,8 @@ typedef struct StatusInfo {
         size_t by_state[_PROV_STATE_MAX];
         int64_t now, last_attempt, last_success, generation;
         int64_t hub_seq;        /* the hub's history applied (type = hub); -1: none yet */
+        int64_t confirmed;      /* when the source last confirmed the directory: for the hub, when
+                                 * the host was last at its head (0: never) */
         int64_t hold_id, hold_n, hold_total, snap_time;
         bool hold, failed, stale;
         int running;            /* the daemon: 1 yes, 0 no, < 0 the bus cannot tell */
@@ -103,6 +105,7 @@ static int status_collect(StatusInfo *s) {
 
         s->last_attempt = state_get_int(store, "last_attempt_usec");
         s->last_success = state_get_int(store, "last_success_usec");
+        s->confirmed = state_get_int(store, "last_confirmed_usec");
         s->generation = state_get_int(store, "generation");
         s->hub_seq = -1;
         if (store && prov_store_state_get_int(store, "hub_seq", &s->hub_seq) < 0)
@@ -172,6 +175,11 @@ static void print_status_json(const StatusInfo *s) {
                         ctl_json_null(&j, "seq");
                 else
                         ctl_json_int(&j, "seq", s->hub_seq);
+                /* How far behind the hub this host may be: since it was last at the head. */
+                if (s->confirmed > 0)
+                        ctl_json_int(&j, "at_head_usec", s->confirmed);
+                else
+                        ctl_json_null(&j, "at_head_usec");
         }
         ctl_json_str(&j, "path", s->config->source_type == PROV_SOURCE_FILE ? s->config->source_path : NULL);
         ctl_json_end_object(&j);
@@ -237,6 +245,9 @@ static void print_status_info(const StatusInfo *s) {
 
         if (s->config->source_type == PROV_SOURCE_SCIM)
                 field("Source", "scim %s", s->source);
+        else if (s->config->source_type == PROV_SOURCE_HUB && s->hub_seq >= 0 && s->confirmed > 0)
+                field("Source", "hub %s (seq %" PRIi64 ", at the hub's head %s)", s->source, s->hub_seq,
+                      ctl_format_age(s->confirmed, s->now, b1, sizeof(b1)));
         else if (s->config->source_type == PROV_SOURCE_HUB && s->hub_seq >= 0)
                 field("Source", "hub %s (seq %" PRIi64 ")", s->source, s->hub_seq);
         else if (s->config->source_type == PROV_SOURCE_HUB)

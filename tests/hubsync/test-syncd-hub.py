@@ -118,6 +118,9 @@ def main():
             check(st["source"]["type"] == "hub" and st["source"]["seq"] == w.f.seq(),
                   f"provisionctl status shows the source {st['source']}, host seq {w.f.seq()}")
             check(st["source"]["url"] == hub.base, f"provisionctl status shows the url {st['source']['url']}")
+            check(isinstance(st["source"]["at_head_usec"], int) and
+                  abs(st["source"]["at_head_usec"] / 1e6 - time.time()) < 300,
+                  f"provisionctl status shows when the host was at the hub's head: {st['source']}")
             check(st["last_success_usec"] > 0, "provisionctl status shows no successful contact")
             erin = hub.create_user("erin")
             hub.patch("Groups", eng["id"], [{"op": "add", "path": "members", "value": [{"value": erin["id"]}]}])
