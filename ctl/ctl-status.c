@@ -79,8 +79,6 @@ static int daemon_running(void) {
 /* Fills s. Logs; returns an exit code (0 on success). */
 static int status_collect(StatusInfo *s) {
         ProvStore *store = NULL;
-        ProvUserRecord *users = NULL;
-        ProvGroupRecord *groups = NULL;
         int r, ret;
 
         s->now = prov_now_usec();
@@ -113,25 +111,17 @@ static int status_collect(StatusInfo *s) {
         s->last_error = state_get(store, "last_error");
         s->last_result = state_get(store, "last_result");
         if (store) {
-                r = prov_store_users_load(store, &users, &s->n_users);
+                /* Counted by the store: status reads no account's row. */
+                r = prov_store_counts(store, &s->n_users, &s->n_groups, NULL);
                 if (r >= 0)
-                        r = prov_store_groups_load(store, &groups, &s->n_groups);
+                        r = prov_store_state_counts(store, s->by_state, &s->n_groups_removed);
                 if (r < 0) {
                         log_error_errno(r, "Failed to read the store: %m (%s)", prov_store_errmsg(store));
-                        prov_user_records_free(users, s->n_users);
                         prov_store_close(store);
                         return EXIT_FAILED;
                 }
                 s->hold = prov_store_hold_pending(store, &s->hold_id, &s->hold_n, &s->hold_total) >= 0;
         }
-        for (size_t i = 0; i < s->n_users; i++)
-                if (users[i].state >= 0 && users[i].state < _PROV_STATE_MAX)
-                        s->by_state[users[i].state]++;
-        for (size_t i = 0; i < s->n_groups; i++)
-                if (groups[i].removed)
-                        s->n_groups_removed++;
-        prov_user_records_free(users, s->n_users);
-        prov_group_records_free(groups, s->n_groups);
         prov_store_close(store);
 
         s->snap_path = prov_config_snapshot_path(s->config);

@@ -728,6 +728,35 @@ int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_
         return 0;
 }
 
+int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX], size_t *ret_groups_removed) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int64_t removed = 0;
+        int r;
+
+        if (!s || !by_state)
+                return -EINVAL;
+        memset(by_state, 0, _PROV_STATE_MAX * sizeof(size_t));
+        r = stmt_prepare(s, "SELECT state, count(*) FROM users GROUP BY state", &st);
+        if (r < 0)
+                return r;
+        while ((r = stmt_step(s, st)) > 0) {
+                int64_t state = sqlite3_column_int64(st, 0);
+
+                if (state >= 0 && state < _PROV_STATE_MAX)
+                        by_state[state] = (size_t) sqlite3_column_int64(st, 1);
+        }
+        if (r < 0)
+                return r;
+        if (ret_groups_removed) {
+                r = query_row3(s, "SELECT count(*), 0, 0 FROM groups WHERE removed != 0",
+                               (int64_t *[]) { &removed, NULL, NULL });
+                if (r < 0)
+                        return r == -ENOENT ? -EIO : r;
+                *ret_groups_removed = (size_t) removed;
+        }
+        return 0;
+}
+
 int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {
         if (!s || !group_scim_id || (n > 0 && !user_refs))
                 return -EINVAL;

@@ -183,6 +183,9 @@ int prov_store_cache_for_streaming(ProvStore *s);
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
+/* Accounts by state (by_state[state]; rows of an unknown state are not counted) and the groups
+ * marked removed: what provisionctl status shows, without reading the rows. */
+int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX], size_t *ret_groups_removed);
 /* Adds the memberships of a stored group and accounts known by their refs (from
  * prov_store_user_add() or a read), that nobody needs to hear about one by one: one statement
  * per 2048. Refs that no account has must not be given (prov_store_check_references() would

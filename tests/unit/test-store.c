@@ -1304,6 +1304,26 @@ static void test_rejects_noted_once(void **state) {
         assert_int_equal(prov_store_reject_note(f->s, NULL, "u-1", "x", 400), -EINVAL);
 }
 
+/* provisionctl status's counts come from the store without reading the rows. */
+static void test_state_counts(void **state) {
+        Fixture *f = *state;
+        size_t by_state[_PROV_STATE_MAX], removed = 99;
+        ProvUserRecord a = make_user("id-a", "alice", 100001), b = make_user("id-b", "bob", 100002),
+                       c = make_user("id-c", "carol", 100003);
+
+        b.state = PROV_STATE_SUSPENDED;
+        c.state = PROV_STATE_SUSPENDED;
+        assert_int_equal(prov_store_user_put(f->s, &a), 0);
+        assert_int_equal(prov_store_user_put(f->s, &b), 0);
+        assert_int_equal(prov_store_user_put(f->s, &c), 0);
+        assert_int_equal(prov_store_state_counts(f->s, by_state, &removed), 0);
+        assert_int_equal(by_state[PROV_STATE_ACTIVE], 1);
+        assert_int_equal(by_state[PROV_STATE_SUSPENDED], 2);
+        assert_int_equal(by_state[PROV_STATE_DEPROVISIONED], 0);
+        assert_int_equal(by_state[PROV_STATE_BLOCKED], 0);
+        assert_int_equal(removed, 0);
+}
+
 /* The queue of enforcement steps to retry: a failure adds or counts, anything else clears. */
 static void test_pending_steps(void **state) {
         Fixture *f = *state;
@@ -1368,6 +1388,7 @@ int main(void) {
                 T(test_migrates_v1),
                 T(test_migrates_pending_from_audit),
                 T(test_pending_steps),
+                T(test_state_counts),
                 T(test_file_mode_0600),
                 T(test_schema_too_new),
                 T(test_readonly_refuses_unmigrated),
