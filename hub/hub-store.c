@@ -220,9 +220,12 @@ static const HubDbSchema sqlite_schema = {
 };
 
 /* PostgreSQL (several replicas, hub-store-pg.c): the same tables and versions in its types.
- * userName and displayName compare case-insensitively through lower() (SQLite's NOCASE);
+ * userName and displayName compare case-insensitively as SQLite's NOCASE does, ASCII letters
+ * only (PG_NOCASE(): lower() would fold other letters too, by the database's locale);
  * refs and audit seqs come from identity columns, changes' seq is head + 1 as above, under the
  * writers' lock (hub_db_write_lock()). */
+#define PG_NOCASE(x) "translate(" x ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+
 static const char *const pg_migrations[] = {
         /* 0 -> 1 */
         "CREATE TABLE users ("
@@ -235,7 +238,7 @@ static const char *const pg_migrations[] = {
         "  modified_usec bigint NOT NULL,"
         "  version bigint NOT NULL,"
         "  json text NOT NULL);"
-        "CREATE UNIQUE INDEX users_user_name ON users (lower(user_name));"
+        "CREATE UNIQUE INDEX users_user_name ON users (" PG_NOCASE("user_name") ");"
         "CREATE INDEX users_external_id ON users (external_id);"
         "CREATE INDEX users_modified ON users (modified_usec);"
         "CREATE TABLE groups ("
@@ -247,7 +250,7 @@ static const char *const pg_migrations[] = {
         "  modified_usec bigint NOT NULL,"
         "  version bigint NOT NULL,"
         "  json text NOT NULL);"
-        "CREATE INDEX groups_display_name ON groups (lower(display_name));"
+        "CREATE INDEX groups_display_name ON groups (" PG_NOCASE("display_name") ");"
         "CREATE INDEX groups_external_id ON groups (external_id);"
         "CREATE INDEX groups_modified ON groups (modified_usec);"
         "CREATE TABLE members ("
@@ -316,15 +319,16 @@ _Static_assert(ELEMENTSOF(pg_migrations) == HUB_STORE_VERSION, "the same version
         " LIMIT CASE WHEN ?3 < 0 THEN NULL ELSE ?3 END OFFSET ?4"
 #define PG_LIST_STATEMENTS(table, name_col)                                                                 \
         PG_LIST_PAGE(table, "?1::text IS NULL"), "SELECT count(*) FROM " table, PG_LIST_PAGE(table, "id = ?1"), \
-                LIST_COUNT(table, "id = ?1"), PG_LIST_PAGE(table, "lower(" name_col ") = lower(?1)"),       \
-                LIST_COUNT(table, "lower(" name_col ") = lower(?1)"),                                       \
+                LIST_COUNT(table, "id = ?1"), PG_LIST_PAGE(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")), \
+                LIST_COUNT(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")),                               \
                 PG_LIST_PAGE(table, "external_id = ?1"), LIST_COUNT(table, "external_id = ?1"),             \
                 PG_LIST_PAGE(table, "modified_usec > ?1"), LIST_COUNT(table, "modified_usec > ?1"),         \
                 PG_LIST_PAGE(table, "modified_usec >= ?1"), LIST_COUNT(table, "modified_usec >= ?1")
 
 /* The statements whose text differs on PostgreSQL; NULL: the same as SQLite's. */
 static const char *const pg_statements[_STMT_MAX] = {
-        [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE lower(user_name) = lower(?1) AND ref != ?2",
+        [STMT_USER_NAME_TAKEN] =
+                "SELECT id FROM users WHERE " PG_NOCASE("user_name") " = " PG_NOCASE("?1") " AND ref != ?2",
         [STMT_MEMBER_INSERT] = "INSERT INTO members (group_ref, user_ref) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         [STMT_LAST_MODIFIED] = "SELECT greatest(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0),"
