@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The hub's store (see hub-store.h) on the shared SQLite core (common/prov-sql.h).
+/* The hub's store (see hub-store.h) on one database interface (hub-store-db.h): SQLite through
+ * the shared core (common/prov-sql.h), or PostgreSQL (hub-store-pg.c), with the schema and the
+ * few statements whose dialects differ given per backend below.
  *
  * A resource is one row: the columns the store searches and pages by (ref, id, userName or
  * displayName, externalId, modification time) beside the resource as stored (`json`: the
  * normalised resource without id, meta, members and the derived groups). Rendering adds id, meta,
  * members and groups back. Members are rows of their own (group_ref, user_ref).
  *
- * Every change runs in one transaction (BEGIN IMMEDIATE, committed with synchronous=FULL), which
- * also appends to `changes` (seq = head + 1, so the sequence is gap-free and in commit order) and
- * to `audit`. Lists page by ref, a number that never changes and is never reused (AUTOINCREMENT),
+ * Every change runs in one transaction (SQLite: BEGIN IMMEDIATE, committed with synchronous=FULL;
+ * PostgreSQL: under the writers' advisory lock, write_begin()), which also appends to `changes`
+ * (seq = head + 1, so the sequence is gap-free and in commit order) and to `audit`. Lists page by ref, a number that never changes and is never reused (AUTOINCREMENT),
  * so that a walk by cursor neither loses nor repeats a resource. */
 
 #include <assert.h>

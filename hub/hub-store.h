@@ -2,16 +2,19 @@
 #pragma once
 
 /* The hub's store: SCIM Users and Groups, group members, the change sequence and the audit log,
- * in SQLite through common/prov-sql.h. Handlers never see SQL: they hand over normalised
- * resources (scim-resource.h) and get rendered ones back.
+ * in SQLite (one hub process) or PostgreSQL (several replicas on one database), behind one
+ * database interface (hub-store-db.h). Handlers never see SQL nor which backend: they hand over
+ * normalised resources (scim-resource.h) and get rendered ones back.
  *
- * Invariants:
- * - Every call that changes something runs in ONE transaction, committed durably (synchronous =
- *   FULL) before it returns: when a handler answers 2xx the change is on disk. Inside a batch
+ * Invariants (both backends):
+ * - Every call that changes something runs in ONE transaction, committed durably (SQLite:
+ *   synchronous = FULL; PostgreSQL: its commit) before it returns: when a handler answers 2xx
+ *   the change is on disk. Inside a batch
  *   (group commit, below) that transaction is a savepoint, and the change is on disk when the
  *   batch commits: the HTTP layer holds every answer of a batch until then.
  * - In that same transaction every changed resource gets the next number of one gap-free
- *   sequence (table `changes`: seq, kind, id, op = upsert|delete) — the change feed follows it —
+ *   sequence (table `changes`: seq, kind, id, op = upsert|delete), in commit order across
+ *   replicas (writers take one lock first) — the change feed follows it —
  *   and the request gets one audit row (who: the token's NAME; what; before and after).
  * - A request that changes nothing (a re-sent PATCH) writes nothing: no version, no seq, no audit.
  * - Members live in their own table (group, user), so that a membership change of a 50,000-member
