@@ -18,6 +18,9 @@
  *   bench-nss warm SERVICE       look every user and group up once (fills SSSD's caches); prints
  *                                the time it took
  *
+ * $BENCH_USERS=N restricts point lookups to the first N users and runs only the passwd operations
+ * (for a peer that holds only those, such as a partly warmed SSSD).
+ *
  * bench/run-nss.sh drives it inside a private mount namespace. */
 
 #include <errno.h>
@@ -321,8 +324,12 @@ static uint64_t bench(int (*op)(unsigned k), unsigned max_samples, uint64_t budg
         return m;
 }
 
+/* $BENCH_USERS=N (a peer whose cache holds only the first N users, such as SSSD partly warmed):
+ * point lookups pick among those users only, and only the passwd operations run. */
+static unsigned n_picked = N_USERS;
+
 static unsigned pick(unsigned k) {
-        return (k * 2654435761u) % N_USERS;
+        return (k * 2654435761u) % n_picked;
 }
 
 static int op_pwnam_hit(unsigned k) {
@@ -577,8 +584,10 @@ static int (*service_op(const char *service, size_t i))(unsigned) {
 
 static int run(const char *self, const char *service, const char *label) {
         uint64_t first[15], few[ELEMENTSOF(first)], whole[ELEMENTSOF(first)];
+        char first_name[16];
         int r;
 
+        snprintf(first_name, sizeof(first_name), "u%06u", 54321u % n_picked);
         r = service_setup(service);
         if (r < 0)
                 return r;
@@ -587,8 +596,8 @@ static int run(const char *self, const char *service, const char *label) {
                 uint64_t m;
 
                 /* The floor module (bench/nss-floor.c) answers passwd point lookups only. */
-                if (streq(service, "floor") && ops[i].op != op_pwnam_hit && ops[i].op != op_pwnam_miss &&
-                    ops[i].op != op_pwuid)
+                if ((streq(service, "floor") || n_picked < N_USERS) && ops[i].op != op_pwnam_hit &&
+                    ops[i].op != op_pwnam_miss && ops[i].op != op_pwuid)
                         continue;
                 m = bench(service_op(service, i), ops[i].samples, 2000000000u, &errors);
                 printf("%-14s %-30s %12.2f us%s\n", label, ops[i].what, m / 1e3, errors ? "  (ERRORS)" : "");
@@ -608,7 +617,7 @@ static int run(const char *self, const char *service, const char *label) {
                 pid = fork();
                 if (pid == 0) {
                         dup2(p[1], STDOUT_FILENO);
-                        execl(self, self, "first", service, "u054321", (char *) NULL);
+                        execl(self, self, "first", service, first_name, (char *) NULL);
                         _exit(127);
                 }
                 close(p[1]);
@@ -689,6 +698,10 @@ static int warm(const char *service) {
         for (unsigned i = 0; i < N_USERS; i++) {
                 snprintf(name, sizeof(name), "u%06u", i);
                 missing += !getpwnam(name);
+                if ((i + 1) % 10000 == 0) {
+                        printf("warm-up: %u users, %.1f s\n", i + 1, (now_ns() - t0) / 1e9);
+                        fflush(stdout);
+                }
         }
         t1 = now_ns();
         for (unsigned j = 0; j < N_GROUPS; j++) {
@@ -702,7 +715,11 @@ static int warm(const char *service) {
 }
 
 int main(int argc, char *argv[]) {
+        const char *e = getenv("BENCH_USERS");
         int r;
+
+        if (e && strtoul(e, NULL, 10) > 0 && strtoul(e, NULL, 10) < N_USERS)
+                n_picked = (unsigned) strtoul(e, NULL, 10);
 
         if (argc == 3 && streq(argv[1], "gen")) {
                 r = gen(argv[2]);
