@@ -13,7 +13,9 @@ noinst_LTLIBRARIES += syncd/libprovscimparse.la
 syncd_libprovscimparse_la_SOURCES = \
 	syncd/arena.h syncd/arena.c \
 	syncd/idhash.h syncd/idhash.c \
-	syncd/scim-parse.h syncd/scim-parse.c
+	syncd/scim-parse.h syncd/scim-parse.c \
+	syncd/scim-json.h syncd/scim-json.c \
+	syncd/scim-parse-internal.h syncd/scim-parse-doc.c
 syncd_libprovscimparse_la_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS)
 syncd_libprovscimparse_la_LIBADD = $(CJSON_LIBS)
 
