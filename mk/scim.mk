@@ -2,7 +2,7 @@
 # against the Node SCIM test server (tests/scim-server).
 
 syncd_libsyncd_la_SOURCES += \
-	syncd/scim-source.h syncd/scim-source.c
+	syncd/scim-source.h syncd/scim-source.c syncd/scim-client-internal.h syncd/scim-client.c
 
 check_SCRIPTS += tests/scim/test-scim-source.sh
 TESTS += tests/scim/test-scim-source.sh
