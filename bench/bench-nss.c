@@ -19,7 +19,8 @@
  *                                the time it took
  *
  * $BENCH_USERS=N restricts point lookups to the first N users and runs only the passwd operations
- * (for a peer that holds only those, such as a partly warmed SSSD).
+ * (for a peer that holds only those, such as a partly warmed SSSD); "warm" then looks up only
+ * those users.
  *
  * bench/run-nss.sh drives it inside a private mount namespace. */
 
@@ -695,7 +696,7 @@ static int warm(const char *service) {
 
         configure(service);
         t0 = now_ns();
-        for (unsigned i = 0; i < N_USERS; i++) {
+        for (unsigned i = 0; i < n_picked; i++) {
                 snprintf(name, sizeof(name), "u%06u", i);
                 missing += !getpwnam(name);
                 if ((i + 1) % 10000 == 0) {
@@ -704,13 +705,14 @@ static int warm(const char *service) {
                 }
         }
         t1 = now_ns();
-        for (unsigned j = 0; j < N_GROUPS; j++) {
+        for (unsigned j = 0; j < (n_picked < N_USERS ? 0 : N_GROUPS); j++) {
                 snprintf(name, sizeof(name), "g%05u", j);
                 missing += !getgrnam(name);
         }
         t2 = now_ns();
-        printf("warm-up through %s: 100k getpwnam %.1f s, 10k getgrnam %.1f s%s\n", service, (t1 - t0) / 1e9,
-               (t2 - t1) / 1e9, missing ? " (some not found)" : "");
+        printf("warm-up through %s: %u getpwnam %.1f s, %u getgrnam %.1f s%s\n", service, n_picked,
+               (t1 - t0) / 1e9, n_picked < N_USERS ? 0 : N_GROUPS, (t2 - t1) / 1e9,
+               missing ? " (some not found)" : "");
         return 0;
 }
 
