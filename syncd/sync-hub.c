@@ -141,9 +141,9 @@ static int hub_request(const ProvConfig *config, const char *path_query, const c
 /* ---- acks: what enforcement did for each leaver, for the hub's fleet report ---- */
 
 /* Outcomes not yet taken by the hub, oldest first: sent after the sync that enforced them, and
- * again after each later sync until the hub takes them (kept in memory only: a restart loses
- * what was not sent; the audit log keeps it). At most ACKS_PENDING_MAX, the hub's limit for
- * one POST. */
+ * again before and after each later sync until the hub takes them (kept in memory only: a
+ * restart loses what was not sent; the audit log keeps it). At most ACKS_PENDING_MAX, the hub's
+ * limit for one POST. */
 #define ACKS_PENDING_MAX 1000
 #define ACKS_TIMEOUT_SEC 10
 static cJSON *pending_acks;
@@ -223,8 +223,8 @@ static void acks_send(const ProvConfig *config, bool (*interrupted)(void *userda
                                     status);
                         pending_acks = (cJSON_Delete(pending_acks), NULL);
                 } else
-                        log_notice("Could not report %d enforcement outcomes to the hub (%s); trying after the next sync.",
-                                   n, r < 0 ? strerror(-r) : "busy or failing");
+                        log_notice("Could not report %d enforcement outcomes to the hub (%s); trying again with "
+                                   "the next request.", n, r < 0 ? strerror(-r) : "busy or failing");
                 return;
         }
         log_debug("Reported %d enforcement outcomes to the hub %s.", n, url);
@@ -268,6 +268,9 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                 .ssh_keys_attribute = config->ssh_keys_attribute,
         };
         host_params(config, params, sizeof(params));
+        /* What the last sync could not report (its POST interrupted by the event loop's work,
+         * or the hub busy) goes first: the next feed answer may be a held request away. */
+        acks_send(config, interrupted, userdata);
 
         if (!snapshot) {
                 r = prov_store_state_get_int(st.store, HUB_SEQ_KEY, &since);
