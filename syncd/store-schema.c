@@ -203,7 +203,10 @@ static const char *const migrations[] = {
         "ALTER TABLE users ADD COLUMN ssh_keys TEXT;",
         /* 6 -> 7: the enforcement steps that failed and are to be retried (enforce.c), one row
          * per account and step, instead of rebuilding them from each refused account's audit
-         * rows on every sync. Seeded with the steps whose newest audit row is a failure. */
+         * rows on every sync. Seeded with the steps whose newest audit row is a failure, with
+         * the uid and event of that row and the failures in a row that end the step's rows (a
+         * step given up on stays given up on). One sort of the steps' rows: audit has no index
+         * by scim_id. */
         "CREATE TABLE enforce_pending ("
         "  scim_id TEXT NOT NULL,"
         "  step TEXT NOT NULL,"
@@ -212,10 +215,12 @@ static const char *const migrations[] = {
         "  failures INTEGER NOT NULL,"
         "  PRIMARY KEY (scim_id, step)"
         ") WITHOUT ROWID;"
-        "INSERT INTO enforce_pending SELECT a.scim_id, a.step, a.uid, a.event, 1 FROM audit a"
-        "  WHERE a.step IN ('logind', 'kill') AND a.outcome = 'failed' AND a.scim_id IS NOT NULL"
-        "  AND a.uid IS NOT NULL AND a.seq = (SELECT max(b.seq) FROM audit b"
-        "    WHERE b.scim_id = a.scim_id AND b.step = a.step);",
+        "INSERT INTO enforce_pending SELECT scim_id, step, newest_uid, newest_event, count(*) FROM ("
+        "  SELECT scim_id, step, first_value(uid) OVER w AS newest_uid, first_value(event) OVER w AS newest_event,"
+        "    sum(outcome IS NOT 'failed') OVER w AS others_since"
+        "  FROM audit WHERE step IN ('logind', 'kill') AND scim_id IS NOT NULL AND uid IS NOT NULL"
+        "  WINDOW w AS (PARTITION BY scim_id, step ORDER BY seq DESC))"
+        "  WHERE others_since = 0 GROUP BY scim_id, step;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");

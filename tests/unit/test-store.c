@@ -1381,12 +1381,56 @@ static void test_migrates_pending_from_audit(void **state) {
         prov_store_close(s);
 }
 
+/* The migration keeps how many times in a row each step failed: a step given up on (failed
+ * PROV_ENFORCE_MAX_RETRIES times, "left to the admin") is not retried again after the upgrade,
+ * and the event and uid are those of the newest failure. */
+static void test_migrates_pending_failures_in_a_row(void **state) {
+        Fixture *f = *state;
+        ProvPendingStep *v = NULL;
+        char p[PATH_MAX];
+        ProvStore *s = NULL;
+        sqlite3 *db = NULL;
+        size_t n = 0;
+
+        fixture_path(f, "v6.db", p, sizeof(p));
+        assert_int_equal(prov_store_open_at_version(p, 6, &s), 0);
+        s = prov_store_close(s);
+        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+        /* u-a: 12 failures of logind in a row; u-b: kill failed, then ok, then failed twice. */
+        assert_int_equal(sqlite3_exec(db,
+                                      "WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < 12)"
+                                      " INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome)"
+                                      " SELECT k, k, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed' FROM i;"
+                                      "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
+                                      " (20, 20, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
+                                      " (21, 21, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
+                                      " (22, 22, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
+                                      " (23, 23, 'suspend', 'b', 'u-b', 100002, 'logind', 'ok'),"
+                                      " (24, 24, 'block', 'b', 'u-b', 100012, 'kill', 'failed');",
+                                      NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_int_equal(prov_store_pending_load(s, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].scim_id, "u-a");
+        assert_string_equal(v[0].step, "logind");
+        assert_int_equal(v[0].failures, 12);
+        assert_string_equal(v[1].scim_id, "u-b");
+        assert_string_equal(v[1].step, "kill");
+        assert_int_equal(v[1].failures, 2);
+        assert_string_equal(v[1].event, "block");
+        assert_int_equal(v[1].uid, 100012);
+        prov_pending_steps_free(v, n);
+        prov_store_close(s);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_open_creates_current_and_reopen_keeps_data),
                 T(test_migrates_v1),
                 T(test_migrates_pending_from_audit),
+                T(test_migrates_pending_failures_in_a_row),
                 T(test_pending_steps),
                 T(test_state_counts),
                 T(test_file_mode_0600),
