@@ -727,8 +727,6 @@ int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
                 _cleanup_(prov_user_record_done) ProvUserRecord u = {};
                 bool logind = streq(p[i].step, "logind");
 
-                if (p[i].failures >= PROV_ENFORCE_MAX_RETRIES)
-                        continue; /* left to the admin: the audit log says so */
                 r = prov_store_user_get(store, p[i].scim_id, &u);
                 if (r < 0 && r != -ENOENT)
                         break;
@@ -739,6 +737,12 @@ int prov_enforce_retry_pending(const ProvConfig *config, ProvStore *store) {
                         if (r < 0)
                                 break;
                         continue;
+                }
+                /* Checked after the above, so that a step given up on also leaves the queue once
+                 * its account is gone or active again: a later departure starts counting anew. */
+                if (p[i].failures >= PROV_ENFORCE_MAX_RETRIES) {
+                        r = 0;
+                        continue; /* left to the admin: the audit log says so */
                 }
                 ProvTransition t = {
                         .scim_id = u.scim_id,

@@ -561,6 +561,30 @@ static void test_retry_failed_logind(void **state) {
         assert_int_equal(count_lines(calls, "TerminateUser 200116"), 1);
 }
 
+/* A step given up on (PROV_ENFORCE_MAX_RETRIES failures) of an account that is active again or
+ * gone leaves the queue like any other: were it kept, the account's next departure would start
+ * at the old count and a single failure would never be retried. Needs no logind: nothing runs. */
+static void test_retry_drops_given_up_steps(void **state) {
+        Fixture *f = *state;
+        ProvUserRecord u = {
+                .scim_id = (char *) "sam", .name = (char *) "sam", .uid = 200117, .gid = 200117,
+                .home = (char *) "/home/sam", .shell = (char *) "/bin/bash",
+                .state = PROV_STATE_ACTIVE, .source_active = true,
+        };
+        ProvPendingStep *p = NULL;
+        size_t n = 0;
+
+        assert_int_equal(prov_store_user_put(f->store, &u), 0);
+        for (int i = 0; i < PROV_ENFORCE_MAX_RETRIES; i++) {
+                assert_int_equal(prov_store_pending_record(f->store, "sam", "logind", 200117, "suspend", true), 0);
+                assert_int_equal(prov_store_pending_record(f->store, "gone", "kill", 200118, "suspend", true), 0);
+        }
+        assert_int_equal(prov_enforce_retry_pending(f->config, f->store), 0);
+        assert_int_equal(prov_store_pending_load(f->store, &p, &n), 0);
+        assert_int_equal(n, 0);
+        prov_pending_steps_free(p, n);
+}
+
 /* uid 0 and uids below uid_min are never acted on, whatever the transition says. */
 static void test_low_uid_refused(void **state) {
         Fixture *f = *state;
@@ -598,6 +622,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_group_writable_hook_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_hook_timeout_killed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_retry_failed_logind, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_retry_drops_given_up_steps, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_low_uid_refused, setup, teardown),
         };
 
