@@ -66,6 +66,18 @@ def pg_bindir():
     return dirs[-1] if dirs else None
 
 
+# Set by the sanitizer stage (scripts/sanitize.sh) for our own programs: PostgreSQL's server and
+# tools are not ours, and with the sanitizer runtime preloaded initdb hangs in `postgres -V`.
+SANITIZER_ENV = ("LD_PRELOAD", "ASAN_OPTIONS", "LSAN_OPTIONS", "UBSAN_OPTIONS")
+
+
+def pg_env(**extra):
+    """The environment for PostgreSQL's programs: ours without the sanitizer settings."""
+    env = {k: v for k, v in os.environ.items() if k not in SANITIZER_ENV}
+    env.update(extra)
+    return env
+
+
 class Postgres:
     """A real PostgreSQL server in a temporary directory: initdb, a Unix socket in that directory
     (no TCP), scram-sha-256 for everyone (the hub reads the password from a file), stopped and
@@ -117,14 +129,14 @@ class Postgres:
         self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"])
 
     def _run(self, argv):
-        p = subprocess.run(self.as_user + argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        p = subprocess.run(self.as_user + argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, env=pg_env())
         if p.returncode != 0:
             raise Failure(f"{' '.join(argv[:2])} failed: {p.stderr[-1500:]}")
         return p
 
     def psql(self, sql, db="postgres"):
         """Runs SQL with psql; rows as lists of strings (None for NULL)."""
-        env = dict(os.environ, PGPASSWORD=self.password)
+        env = pg_env(PGPASSWORD=self.password)
         p = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t", "-F", "\x1f",
                             "-P", "null=\x1e", "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-U", self.USER,
                             "-d", db, "-c", sql], capture_output=True, text=True, env=env)
@@ -148,7 +160,7 @@ class Postgres:
         if getattr(self, "started", False):
             self.started = False
             subprocess.run(self.as_user + [os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "immediate",
-                                           "-w", "stop"], capture_output=True)
+                                           "-w", "stop"], capture_output=True, env=pg_env())
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -540,7 +552,7 @@ class Hub:
         """Every byte the store holds on disk (the database, its WAL, journal and shm); on
         PostgreSQL, a dump of its database."""
         if self.pg:
-            env = dict(os.environ, PGPASSWORD=self.pg.password)
+            env = pg_env(PGPASSWORD=self.pg.password)
             p = subprocess.run([os.path.join(self.pg.bindir, "pg_dump"), "-h", self.pg.sock, "-U", self.pg.USER,
                                 "-d", self.pg_db], capture_output=True, env=env)
             check(p.returncode == 0, f"pg_dump failed: {p.stderr[-500:]!r}")

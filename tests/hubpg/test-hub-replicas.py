@@ -318,7 +318,7 @@ def test_a_lock_held_elsewhere_costs_a_503_not_a_hung_hub(hub):
     once the lock is free, pushes go through."""
     import subprocess
     hub.create_user("before")
-    env = dict(os.environ, PGPASSWORD=hub.pg.password)
+    env = H.pg_env(PGPASSWORD=hub.pg.password)
     holder = subprocess.Popen([os.path.join(hub.pg.bindir, "psql"), "-X", "-q", "-h", hub.pg.sock, "-U", hub.pg.USER,
                                "-d", hub.pg_db, "-c", "BEGIN; SELECT pg_advisory_xact_lock(1886547830);"
                                " SELECT pg_sleep(6); COMMIT;"], env=env, stdout=subprocess.DEVNULL,
