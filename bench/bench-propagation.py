@@ -5,8 +5,8 @@ provision-hub's /scim/v2 to the TerminateUser call at each of several real provi
 that follow the hub's change feed ([source] type = hub), beside the polling SCIM source at its
 default interval ([sync] interval = 30, the same hub's /scim/v2) as the baseline, in one run.
 
-Each host has its own private dbus-daemon as its system bus and the logind mock
-bench/logind-bench-mock.py, which stamps each TerminateUser with CLOCK_MONOTONIC (one clock for
+Each host has its own private dbus-daemon as its system bus and the logind mock of
+tests/lib/logind-mock.py, which stamps each TerminateUser with CLOCK_MONOTONIC (one clock for
 every process of the machine). Trial i waits a random 1-3 s (so the change falls anywhere in
 the hosts' held requests), takes t0, and sends the PATCH for user i; the latency of a host is
 its stamp minus t0. The polling host gets the same PATCHes; its latencies are collected after
@@ -40,7 +40,6 @@ HOSTS = int(os.environ.get("HOSTS", "4"))
 RUNS = int(os.environ.get("RUNS", "20"))
 STAFF = int(os.environ.get("STAFF", "2000"))
 POLL_WAIT = 30 + 30  # the polling source's default interval, and a sync's worth beside it
-MOCK = os.path.join(src, "bench", "logind-bench-mock.py")
 
 
 def stamps(f):
@@ -91,8 +90,8 @@ def main():
         users = [hub.create_user(f"leaver{i:02d}") for i in range(RUNS)]
         for i in range(HOSTS):
             fleet.append(Follower(tmp, hub, name=f"feed{i + 1}", host_id=f"{0xbe7c4000 + i:032x}",
-                                  logind_mock=MOCK))
-        poller = Follower(tmp, hub, name="poll", poll=True, logind_mock=MOCK)
+                                  stamp="monotonic"))
+        poller = Follower(tmp, hub, name="poll", poll=True, stamp="monotonic")
         for f in fleet + [poller]:
             f.start()
         uid = {f.name: {u["id"]: f.host.passwd(u["userName"])[0] for u in users} for f in fleet + [poller]}

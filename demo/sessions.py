@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-'''Talks to the logind stand-in of demo/logind-standin.py on the bus in $DBUS_SYSTEM_BUS_ADDRESS.
+'''Talks to the demo's logind stand-in (tests/lib/logind-mock.py) on the bus in $DBUS_SYSTEM_BUS_ADDRESS.
 
   sessions.py add SESSION_ID UID USER    register a session (the stand-in's Mock.AddSession)
   sessions.py list [UID]                 print "SESSION UID USER SEAT" lines, as loginctl would;

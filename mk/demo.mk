@@ -3,4 +3,4 @@
 check_SCRIPTS += tests/demo/test-demo.sh
 TESTS += tests/demo/test-demo.sh
 
-EXTRA_DIST += tests/demo/test-demo.sh demo/logind-standin.py demo/sessions.py demo/store-view.py
+EXTRA_DIST += tests/demo/test-demo.sh demo/sessions.py demo/store-view.py

@@ -9,4 +9,4 @@ EXTRA_DIST += tests/e2e/test-sshd.sh
 
 # The leaver latency benchmark (bench/bench-leaver.sh BUILDDIR): not part of "make check", it
 # takes minutes and prints numbers.
-EXTRA_DIST += bench/bench-leaver.sh bench/bench-leaver.py bench/logind-bench-mock.py
+EXTRA_DIST += bench/bench-leaver.sh bench/bench-leaver.py

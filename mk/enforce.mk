@@ -4,7 +4,7 @@ syncd_libsyncd_la_SOURCES += syncd/enforce.h syncd/enforce.c syncd/child.h syncd
 EXTRA_DIST += doc/enforcement.md
 
 # The kill test needs root (exit 77 otherwise); the other cases run on a private system bus
-# with the python-dbusmock logind of tests/enforce/logind-mock.py.
+# with the logind mock (tests/lib/logindbus.py starts both).
 check_PROGRAMS += tests/enforce/test-enforce-kill
 TESTS += tests/enforce/test-enforce-kill
 tests_enforce_test_enforce_kill_SOURCES = tests/enforce/test-enforce-kill.c
@@ -19,4 +19,6 @@ tests_enforce_test_enforce_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_enforce_test_enforce_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
 endif
 
-EXTRA_DIST += tests/enforce/test-enforce.sh tests/enforce/logind-mock.py
+EXTRA_DIST += tests/enforce/test-enforce.sh
+# The private bus with the logind mock, for the tests, the benchmarks and the demo.
+EXTRA_DIST += tests/lib/logindbus.py tests/lib/logind-mock.py

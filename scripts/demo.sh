@@ -163,32 +163,17 @@ n_users=$(scim GET '/Users?count=1' | json 'd["totalResults"]') || fail "GET /Us
 ok "GET /Users: 401 without the token, totalResults $n_users with it"
 
 # --- logind stand-in on a private bus -------------------------------------------------------
-cat >"$tmp/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path=$tmp/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/>
-  </policy>
-</busconfig>
-CONF
-dbus-daemon --config-file="$tmp/bus.conf" --fork --print-address=3 --print-pid=4 3>"$tmp/bus.address" 4>"$tmp/bus.pid" ||
-        fail "dbus-daemon did not start"
-bus_pid=$(cat "$tmp/bus.pid")
-DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$tmp/bus.address")
+# The mock as logind behaves (LOGIND_MOCK_STRICT: NoSuchUser for a uid without a session), each
+# call stamped with the wall-clock time it arrived (for the demo's measurement).
+export LOGIND_MOCK_CALLS="$tmp/logind.calls" LOGIND_MOCK_STAMP=realtime LOGIND_MOCK_STRICT=1
+: >"$LOGIND_MOCK_CALLS"
+started=$("$py" "$top/tests/lib/logindbus.py" start "$tmp") || fail "no private bus with the logind stand-in"
+eval "$started"
 # terminate_sessions = yes below is safe only because of this: never the host's system bus.
 case $DBUS_SYSTEM_BUS_ADDRESS in
-"unix:path=$tmp/system_bus_socket"*) ;;
+"unix:path=$tmp/bus/socket"*) ;;
 *) fail "the private bus has an unexpected address '$DBUS_SYSTEM_BUS_ADDRESS'" ;;
 esac
-export DBUS_SYSTEM_BUS_ADDRESS
-unset DBUS_SESSION_BUS_ADDRESS
-export LOGIND_STANDIN_CALLS="$tmp/logind.calls"
-: >"$LOGIND_STANDIN_CALLS"
-"$py" -m dbusmock --system --template "$top/demo/logind-standin.py" >"$tmp/logind.log" 2>&1 &
-mock_pid=$!
 wait_for 200 "the logind stand-in on the private bus" "$py" "$top/demo/sessions.py" list
 
 # --- 2. provision-syncd ---------------------------------------------------------------------
@@ -222,7 +207,7 @@ CONF
 say "Configuration ($tmp/syncd.conf):"
 grep -v '^#' "$tmp/syncd.conf" | grep -v '^$' | sed 's/^/    /'
 say "Sessions are ended through a logind STAND-IN: python-dbusmock on a private D-Bus"
-say "(DBUS_SYSTEM_BUS_ADDRESS=unix:path=$tmp/system_bus_socket), not the host's logind."
+say "(DBUS_SYSTEM_BUS_ADDRESS=$DBUS_SYSTEM_BUS_ADDRESS), not the host's logind."
 say "Status and events: $ctl_how."
 t_sync=$(now)
 "$builddir/syncd/provision-syncd" --config "$tmp/syncd.conf" --foreground </dev/null >"$tmp/syncd.log" 2>&1 &
@@ -332,8 +317,8 @@ say "PATCH /Users/$leaver {active: false}"
 t0=$(now)
 scim PATCH "/Users/$(sample_id $leaver)" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations":[{"op":"replace","path":"active","value":false}]}' >/dev/null || fail "PATCH /Users was refused"
-wait_for 300 "TerminateUser($luid) at the logind stand-in" grep -q "^TerminateUser $luid " "$LOGIND_STANDIN_CALLS"
-t1=$(awk -v u="$luid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_STANDIN_CALLS")
+wait_for 300 "TerminateUser($luid) at the logind stand-in" grep -q "^TerminateUser $luid " "$LOGIND_MOCK_CALLS"
+t1=$(awk -v u="$luid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_MOCK_CALLS")
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 say "TerminateUser($luid) reached logind ${bold}$secs s${off} after the PATCH at the source (interval ${interval} s)."
 wait_for 100 "the leaver's process to be killed" test -s "$tmp/leaver.status"
@@ -524,8 +509,8 @@ idp PATCH "/Users/$omar" '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Pat
         fail "PATCH /Users (deactivate) was refused by the hub"
 [ "$(idp GET "/Users/$omar" | json 'd["active"]')" = False ] || fail "GET /Users/$omar does not show active: false"
 hub_gone() { [ "$(in_hub_ns getent passwd omar.haddad | cut -d: -f7)" = /usr/sbin/nologin ] && ! hub_has_group omar.haddad sudo; }
-wait_for 300 "TerminateUser($ouid) at the logind stand-in" grep -q "^TerminateUser $ouid " "$LOGIND_STANDIN_CALLS"
-t1=$(awk -v u="$ouid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_STANDIN_CALLS")
+wait_for 300 "TerminateUser($ouid) at the logind stand-in" grep -q "^TerminateUser $ouid " "$LOGIND_MOCK_CALLS"
+t1=$(awk -v u="$ouid" '$1 == "TerminateUser" && $2 == u { print $3; exit }' "$LOGIND_MOCK_CALLS")
 hub_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 say "TerminateUser($ouid) reached logind ${bold}$hub_secs s${off} after the IdP's PATCH at the hub: the host held a"
 say "feed request, and the hub answered it as the change committed (no polling interval)."

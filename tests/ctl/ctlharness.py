@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import time
+
+sys.path.insert(0, os.path.join(os.path.abspath(os.environ["top_srcdir"]), "tests", "lib"))
+from logindbus import PERMISSIVE, start_bus, start_logind, wait_name  # noqa: E402,F401
 
 builddir = os.path.abspath(os.environ["top_builddir"])
 srcdir = os.path.abspath(os.environ["top_srcdir"])
@@ -29,13 +31,6 @@ def check(cond, msg):
         fail(msg)
 
 
-PERMISSIVE = """  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>"""
-
 # What Debian's system.conf denies and allows by default, then our policy file as system.d has it.
 SYSTEM_LIKE = f"""  <policy context="default">
     <allow user="*"/>
@@ -52,41 +47,6 @@ SYSTEM_LIKE = f"""  <policy context="default">
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
   </policy>
   <include>{policy}</include>"""
-
-
-def start_bus(tmp, name, extra_policy, procs):
-    """Starts dbus-daemon listening in tmp/name/socket with this policy; returns its address."""
-    d = os.path.join(tmp, name)
-    os.mkdir(d)
-    os.chmod(d, 0o755)
-    with open(os.path.join(d, "bus.conf"), "w") as f:
-        f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path={d}/socket</listen>
-  <auth>EXTERNAL</auth>
-{extra_policy}
-</busconfig>
-""")
-    p = subprocess.Popen(["dbus-daemon", "--nofork", "--config-file", os.path.join(d, "bus.conf"),
-                          "--print-address=1"], stdout=subprocess.PIPE, text=True,
-                         stderr=open(os.path.join(d, "log"), "w"))
-    procs.append(p)
-    addr = p.stdout.readline().strip()
-    check(addr, f"dbus-daemon did not start: {open(os.path.join(d, 'log')).read()}")
-    return addr
-
-
-def wait_name(addr, name, proc, what, tries=400):
-    """Waits until name has an owner on the bus at addr; fails when proc exits first."""
-    for _ in range(tries):  # a bound on tries, not a time assertion
-        r = subprocess.run(["busctl", f"--address={addr}", "status", name], capture_output=True)
-        if r.returncode == 0:
-            return
-        if proc.poll() is not None:
-            fail(f"{what} exited {proc.returncode} before owning {name}")
-        time.sleep(0.05)
-    fail(f"{what} never owned {name}")
 
 
 def run_ctl(conf, *args, want=0, env=None, stdin=subprocess.DEVNULL, prefix=()):

@@ -2,7 +2,7 @@
 """provisionctl end to end with the real provision-syncd: the daemon syncs from the real SCIM test
 server (tests/scim-server, sample-directory.json) every second, serves org.provision.Syncd1 on a
 private dbus-daemon configured like Debian's system bus with the project's policy file, and ends
-sessions through the python-dbusmock logind of tests/enforce/logind-mock.py, which records every
+sessions through the logind mock of tests/lib/logind-mock.py, which records every
 TerminateUser. Checked: status --json after the first sync (redacted source URL, daemon running,
 sync times, users by state, snapshot generation, no hold, exit 0); sync --full; block -> state
 blocked, real PAM (pam_provision.so under pamtester and pam_wrapper, on the daemon's snapshot)
@@ -25,12 +25,11 @@ import urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlharness import (BUS_NAME, NOBODY, NOT_RUNNING, SYSTEM_LIKE, builddir, check, ctl,  # noqa: E402
-                        fail, run_ctl, run_ctl_json, srcdir, start_bus, syncd, wait_name)
+                        fail, run_ctl, run_ctl_json, srcdir, start_bus, start_logind, syncd, wait_name)
 
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 server_js = os.path.join(srcdir, "tests", "scim-server", "server.js")
 sample = os.path.join(srcdir, "tests", "fixtures", "scim", "sample-directory.json")
-logind_mock = os.path.join(srcdir, "tests", "enforce", "logind-mock.py")
 pam_module = os.path.join(builddir, "pam_provision", ".libs", "pam_provision.so")
 
 TOKEN = "e2e-bearer-token-not-for-print"
@@ -181,9 +180,7 @@ def main():
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = addr
         os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
         open(os.path.join(tmp, "logind-calls"), "w").close()
-        mock_env = dict(os.environ, LOGIND_MOCK_CALLS=os.path.join(tmp, "logind-calls"))
-        mock = spawn([PYTHON, "-m", "dbusmock", "--system", "--template", logind_mock], "mock.log", mock_env)
-        wait_name(addr, "org.freedesktop.login1", mock, "the logind mock")
+        start_logind(addr, os.path.join(tmp, "mock.log"), procs, LOGIND_MOCK_CALLS=os.path.join(tmp, "logind-calls"))
 
         for f, line in (("passwd", "root:x:0:0::/root:/bin/sh\n"), ("group", "root:x:0:\n")):
             with open(os.path.join(tmp, f), "w") as fh:

@@ -232,41 +232,17 @@ directory() { # one "ID NAME ACTIVE" per argument
 }
 
 have_logind_mock=0
-if command -v dbus-daemon >/dev/null 2>&1 && command -v dbus-send >/dev/null 2>&1 &&
+if command -v dbus-daemon >/dev/null 2>&1 &&
         "$py" -c 'import dbusmock' 2>/dev/null; then
         have_logind_mock=1
 fi
 if [ $have_logind_mock -eq 1 ]; then
-        cat >"$tmp/bus.conf" <<CONF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <listen>unix:path=$tmp/system_bus_socket</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-CONF
-        dbus-daemon --config-file="$tmp/bus.conf" --fork --print-address=3 --print-pid=4 \
-                3>"$tmp/bus.address" 4>"$tmp/bus.pid" || die "dbus-daemon did not start"
-        bus_pid=$(cat "$tmp/bus.pid")
-        DBUS_SYSTEM_BUS_ADDRESS=$(head -n 1 "$tmp/bus.address")
         LOGIND_MOCK_CALLS=$tmp/logind-calls
-        export DBUS_SYSTEM_BUS_ADDRESS LOGIND_MOCK_CALLS
-        unset DBUS_SESSION_BUS_ADDRESS LOGIND_MOCK_FAIL LOGIND_MOCK_NO_SUCH_USER
+        export LOGIND_MOCK_CALLS
+        unset LOGIND_MOCK_FAIL LOGIND_MOCK_NO_SUCH_USER LOGIND_MOCK_STAMP LOGIND_MOCK_STRICT
         : >"$LOGIND_MOCK_CALLS"
-        "$py" -m dbusmock --system --template "$top_srcdir/tests/enforce/logind-mock.py" >"$tmp/mock.log" 2>&1 &
-        mock_pid=$!
-        mock_up() {
-                dbus-send --bus="$DBUS_SYSTEM_BUS_ADDRESS" --print-reply --dest=org.freedesktop.DBus \
-                        /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner \
-                        string:org.freedesktop.login1 2>/dev/null | grep -q 'boolean true'
-        }
-        poll 200 mock_up || { cat "$tmp/mock.log"; die "the logind mock did not come up"; }
+        started=$("$py" "$top_srcdir/tests/lib/logindbus.py" start "$tmp") || die "the logind mock did not come up"
+        eval "$started"
         terminate=yes
 else
         # Never let the daemon reach the host's logind for test uids.

@@ -3,7 +3,7 @@
 cases with PASS/FAIL lines, the end of a run (the summary line, the temporary directory kept
 on failure), and a Follower: one host (a provision-syncd daemon following the hub's feed) with
 its own private system bus and logind mock. The hub and the host's files come from
-tests/hub/hubharness.py, the bus from tests/ctl/ctlharness.py, both used read-only."""
+tests/hub/hubharness.py (used read-only), the bus and the mock from tests/lib/logindbus.py."""
 
 import os
 import shutil
@@ -14,15 +14,13 @@ import sys
 import time
 
 SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-for _d in ("hub", "ctl"):
+for _d in ("hub", "lib"):
     if os.path.join(SRCDIR, "tests", _d) not in sys.path:
         sys.path.insert(0, os.path.join(SRCDIR, "tests", _d))
 import hubharness as H  # noqa: E402
-from ctlharness import PERMISSIVE, start_bus, wait_name  # noqa: E402
+import logindbus  # noqa: E402
 from hubharness import Failure, check  # noqa: E402
 
-PYTHON = "/usr/bin/python3"
-LOGIND_MOCK = os.path.join(SRCDIR, "tests", "enforce", "logind-mock.py")
 
 
 def skip_reason():
@@ -32,12 +30,9 @@ def skip_reason():
             return f"{what} is not built"
     if H.host_skip_reason():
         return H.host_skip_reason()
-    for tool in ("dbus-daemon", "busctl"):
-        if not shutil.which(tool):
-            return f"{tool} is not installed"
-    if subprocess.run([PYTHON, "-c", "import dbusmock"], capture_output=True).returncode != 0:
-        return "python3-dbusmock is not installed"
-    return None
+    if not shutil.which("busctl"):
+        return "busctl is not installed"
+    return logindbus.skip_reason()
 
 
 def free_port():
@@ -72,9 +67,9 @@ class Follower:
     """One host following the hub: tmp/NAME holds its config, state, private bus, logind mock
     call log and daemon log. host_id (32 hex digits) and NAME are what it tells the hub."""
 
-    def __init__(self, tmp, hub, name="host", host_id=None, feed_wait=30, poll=False, logind_mock=LOGIND_MOCK):
+    def __init__(self, tmp, hub, name="host", host_id=None, feed_wait=30, poll=False, stamp=None):
         """poll: follow the hub's /scim/v2 with the polling SCIM source at its default interval
-        instead of the feed (a baseline); logind_mock: the mock template."""
+        instead of the feed (a baseline); stamp: the logind mock's LOGIND_MOCK_STAMP."""
         self.tmp, self.hub, self.name = tmp, hub, name
         self.procs = []
         self.daemon = None
@@ -91,15 +86,11 @@ class Follower:
             self.host.sections["source"].update(src)
         self.host.sections["enforce"]["terminate_sessions"] = "yes"
         self.host._write()
-        self.bus = start_bus(self.dir, "bus", PERMISSIVE, self.procs)
         open(self.calls, "w").close()
-        env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.bus, LOGIND_MOCK_CALLS=self.calls)
-        env.pop("DBUS_SESSION_BUS_ADDRESS", None)
-        mock = subprocess.Popen([PYTHON, "-m", "dbusmock", "--system", "--template", logind_mock], env=env,
-                                stdin=subprocess.DEVNULL, stdout=open(os.path.join(self.dir, "mock.log"), "w"),
-                                stderr=subprocess.STDOUT)
-        self.procs.append(mock)
-        wait_name(self.bus, "org.freedesktop.login1", mock, f"the logind mock of {name}")
+        mock_env = {"LOGIND_MOCK_CALLS": self.calls}
+        if stamp:
+            mock_env["LOGIND_MOCK_STAMP"] = stamp
+        self.bus = logindbus.private_logind(self.dir, self.procs, what=f"the logind mock of {name}", **mock_env)
 
     # ------------------------------------------------------------ logind mock
 

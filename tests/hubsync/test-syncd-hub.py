@@ -4,7 +4,7 @@
 
 One hub (hub/provision-hub, started by tests/hub/hubharness.py on a fixed loopback port so that it
 can be restarted under the same URL) and one daemon in a private state directory, with the
-python-dbusmock logind of tests/enforce/logind-mock.py on a private dbus-daemon playing the
+logind mock of tests/lib/logind-mock.py on a private dbus-daemon playing the
 system bus. IdP requests go to the hub's /scim/v2 with its SCIM token; results are read through
 the real NSS module (getent -s provision), the store (read-only) and the logind mock's call log.
 Cases, in order, on the same hub and host: the first snapshot and a joiner; a mover; a leaver
