@@ -81,13 +81,6 @@ static inline int prov_grow(void **array, size_t *cap, size_t need, size_t size)
         return 0;
 }
 
-/* Keeps errno as it was on entry of the scope: NSS entry points must not clobber it
- * on success. */
-static inline void prov_restore_errno(int *saved) {
-        errno = *saved;
-}
-#define PROTECT_ERRNO _cleanup_(prov_restore_errno) _unused_ int _saved_errno_ = errno
-
 /* Returns -errno of the last failed libc call, never 0, so that a caller can
  * `return negative_errno();` right after a failure. */
 static inline int negative_errno(void) {

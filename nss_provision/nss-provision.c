@@ -447,24 +447,27 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
         return nss_status_from_errno(r, false, errnop);
 }
 
-/* Entry points. errnop is usually &errno itself, so the error must survive PROTECT_ERRNO's
- * restore: on failure the saved value is replaced by the error before the scope ends. */
-static enum nss_status nss_finish(enum nss_status st, int e, int *errnop, int *saved_errno) {
-        if (st != NSS_STATUS_SUCCESS) {
-                *saved_errno = e;
-                *errnop = e;
+/* Entry points keep errno as it was on entry when they succeed (glibc's callers expect it).
+ * Each takes errno on entry into entry_errno and ends with this one step: on success errno is
+ * put back; on failure the error e is both *errnop and errno (errnop is usually &errno). */
+static enum nss_status nss_return(enum nss_status st, int e, int entry_errno, int *errnop) {
+        if (st == NSS_STATUS_SUCCESS) {
+                errno = entry_errno;
+                return st;
         }
+        errno = e;
+        *errnop = e;
         return st;
 }
 
-#define NSS_RETURN(call)                                                \
-        do {                                                            \
-                PROTECT_ERRNO;                                          \
-                int e = 0;                                              \
-                enum nss_status st = call;                              \
-                return nss_finish(st, e, errnop, &_saved_errno_);       \
-        } while (0)
+/* setent/endent have no error to report: errno as on entry. */
+static enum nss_status cursor_reset_keep_errno(Cursor *c) {
+        int entry_errno = errno;
+        enum nss_status st = cursor_reset(c);
 
+        errno = entry_errno;
+        return st;
+}
 
 _public_ enum nss_status _nss_provision_getpwnam_r(const char *name, struct passwd *pw, char *buf,
                                                    size_t buflen, int *errnop);
@@ -491,72 +494,93 @@ _public_ enum nss_status _nss_provision_endspent(void);
 
 enum nss_status _nss_provision_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t buflen,
                                           int *errnop) {
-        NSS_RETURN(pw_lookup(BY_NAME, name, 0, pw, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = pw_lookup(BY_NAME, name, 0, pw, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen,
                                           int *errnop) {
-        NSS_RETURN(pw_lookup(BY_ID, NULL, uid, pw, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = pw_lookup(BY_ID, NULL, uid, pw, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_setpwent(int stayopen) {
-        PROTECT_ERRNO;
-        return cursor_reset(&pw_cursor);
+        return cursor_reset_keep_errno(&pw_cursor);
 }
 
 enum nss_status _nss_provision_getpwent_r(struct passwd *pw, char *buf, size_t buflen, int *errnop) {
-        NSS_RETURN(ent_next(DB_PASSWD, &pw_cursor, pw, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = ent_next(DB_PASSWD, &pw_cursor, pw, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_endpwent(void) {
-        PROTECT_ERRNO;
-        return cursor_reset(&pw_cursor);
+        return cursor_reset_keep_errno(&pw_cursor);
 }
 
 enum nss_status _nss_provision_getgrnam_r(const char *name, struct group *gr, char *buf, size_t buflen,
                                           int *errnop) {
-        NSS_RETURN(gr_lookup(BY_NAME, name, 0, gr, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = gr_lookup(BY_NAME, name, 0, gr, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t buflen,
                                           int *errnop) {
-        NSS_RETURN(gr_lookup(BY_ID, NULL, gid, gr, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = gr_lookup(BY_ID, NULL, gid, gr, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_setgrent(int stayopen) {
-        PROTECT_ERRNO;
-        return cursor_reset(&gr_cursor);
+        return cursor_reset_keep_errno(&gr_cursor);
 }
 
 enum nss_status _nss_provision_getgrent_r(struct group *gr, char *buf, size_t buflen, int *errnop) {
-        NSS_RETURN(ent_next(DB_GROUP, &gr_cursor, gr, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = ent_next(DB_GROUP, &gr_cursor, gr, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_endgrent(void) {
-        PROTECT_ERRNO;
-        return cursor_reset(&gr_cursor);
+        return cursor_reset_keep_errno(&gr_cursor);
 }
 
 enum nss_status _nss_provision_initgroups_dyn(const char *user, gid_t group, long int *start, long int *size,
                                               gid_t **groupsp, long int limit, int *errnop) {
-        NSS_RETURN(initgroups_body(user, group, start, size, groupsp, limit, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = initgroups_body(user, group, start, size, groupsp, limit, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_getspnam_r(const char *name, struct spwd *sp, char *buf, size_t buflen,
                                           int *errnop) {
-        NSS_RETURN(sp_lookup(name, sp, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = sp_lookup(name, sp, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_setspent(int stayopen) {
-        PROTECT_ERRNO;
-        return cursor_reset(&sp_cursor);
+        return cursor_reset_keep_errno(&sp_cursor);
 }
 
 enum nss_status _nss_provision_getspent_r(struct spwd *sp, char *buf, size_t buflen, int *errnop) {
-        NSS_RETURN(ent_next(DB_SHADOW, &sp_cursor, sp, buf, buflen, &e));
+        int entry_errno = errno, e = 0;
+        enum nss_status st = ent_next(DB_SHADOW, &sp_cursor, sp, buf, buflen, &e);
+
+        return nss_return(st, e, entry_errno, errnop);
 }
 
 enum nss_status _nss_provision_endspent(void) {
-        PROTECT_ERRNO;
-        return cursor_reset(&sp_cursor);
+        return cursor_reset_keep_errno(&sp_cursor);
 }
