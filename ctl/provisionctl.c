@@ -15,8 +15,8 @@
 
 #include "ctl-util.h"
 #include "ctl.h"
+#include "host-config.h"
 #include "log.h"
-#include "prov-config.h"
 #include "prov-types.h"
 #include "store.h"
 
@@ -66,17 +66,11 @@ int exit_code_from_errno(int r) {
 /* --- configuration and store --------------------------------------------------------------- */
 
 int load_config(ProvConfig **ret) {
-        _cleanup_free_ char *error = NULL;
         int r;
 
-        r = prov_config_load(arg_config, ret, &error);
-        if (r < 0) {
-                if (error)
-                        log_error("%s", error);
-                else
-                        log_error_errno(r, "Failed to load configuration %s: %m", arg_config);
+        r = prov_host_config_load(arg_config, false, ret);
+        if (r < 0)
                 return r == -EACCES ? -EACCES : -EINVAL;
-        }
         return 0;
 }
 

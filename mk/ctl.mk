@@ -7,7 +7,7 @@ ctl_provisionctl_SOURCES = \
 	ctl/ctl-status.c ctl/ctl-list.c ctl/ctl-actions.c \
 	ctl/ctl-util.h ctl/ctl-util.c
 ctl_provisionctl_CFLAGS = $(AM_CFLAGS) $(SYSTEMD_CFLAGS)
-ctl_provisionctl_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
+ctl_provisionctl_LDADD = syncd/libprovstore.la common/libprovcommon.la $(SYSTEMD_LIBS)
 
 dist_man_MANS += man/provisionctl.8
 

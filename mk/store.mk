@@ -14,9 +14,18 @@ tests_unit_test_sql_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_sql_LDADD = common/libprovsql.la $(SQLITE_LIBS) $(CMOCKA_LIBS)
 endif
 
-syncd_libsyncd_la_SOURCES += syncd/store.h syncd/store-internal.h syncd/store.c syncd/store-schema.c \
-	syncd/store-accounts.c syncd/store-ledger.c syncd/store-log.c
-syncd_libsyncd_la_LIBADD += common/libprovsql.la
+# libprovstore: the store, and what its callers share around it (the log, the host's own
+# accounts, the one configuration loader). provisionctl links this, not libsyncd: no libcurl,
+# no cJSON in the CLI.
+noinst_LTLIBRARIES += syncd/libprovstore.la
+syncd_libprovstore_la_SOURCES = syncd/store.h syncd/store-internal.h syncd/store.c syncd/store-schema.c \
+	syncd/store-accounts.c syncd/store-ledger.c syncd/store-log.c \
+	syncd/log.h syncd/log.c \
+	syncd/local.h syncd/local.c \
+	syncd/host-config.h syncd/host-config.c
+syncd_libprovstore_la_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS) $(SYSTEMD_CFLAGS)
+syncd_libprovstore_la_LIBADD = common/libprovsql.la $(SQLITE_LIBS) $(SYSTEMD_LIBS)
+syncd_libsyncd_la_LIBADD += syncd/libprovstore.la
 
 if HAVE_CMOCKA
 check_PROGRAMS += tests/unit/test-store

@@ -1,7 +1,5 @@
 # provision-syncd: the daemon (see Makefile.am)
 syncd_libsyncd_la_SOURCES += \
-	syncd/log.h syncd/log.c \
-	syncd/local.h syncd/local.c \
 	syncd/sync.h syncd/sync-internal.h syncd/sync.c \
 	syncd/sync-map.c syncd/sync-apply.c syncd/sync-export.c syncd/sync-hub.c \
 	syncd/daemon.h syncd/daemon.c syncd/bus-names.h \

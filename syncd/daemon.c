@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "daemon.h"
-#include "local.h"
+#include "host-config.h"
 #include "prov-time.h"
 #include "log.h"
 #include "refresh.h"
@@ -220,54 +220,13 @@ int prov_daemon_sync(ProvDaemon *d, bool full, ProvActionResult *ret) {
         return daemon_sync(d, full, ret);
 }
 
-/* Warns when uid_min..uid_max meets the ranges from which useradd(8) hands out subordinate ids:
- * the next local user created may then own ids of directory users. The sync never gives out nor
- * serves an id of a listed range, so this is advice, not an error: existing hosts keep working. */
-static void warn_subid_overlap(const ProvConfig *c) {
-        ProvSubidPolicy p;
-        unsigned overlap;
-        int r;
-
-        r = prov_local_subid_policy_load(c->login_defs_file, &p);
-        if (r < 0) {
-                log_warning_errno(r, "Failed to read %s for the subordinate id ranges: %m", c->login_defs_file);
-                return;
-        }
-        overlap = prov_local_subid_overlap(&p, c->uid_min, c->uid_max);
-        if (overlap & PROV_SUBID_OVERLAP_UID)
-                log_warning("uid_min..uid_max (%" PRIu32 "..%" PRIu32 ") meets SUB_UID_MIN..SUB_UID_MAX (%" PRIu64
-                            "..%" PRIu64 ") of %s: useradd may give new local users subordinate uids of this range, "
-                            "which are then never given to directory users (see ID RANGES in provision-syncd.conf(5)).",
-                            c->uid_min, c->uid_max, p.uid_min, p.uid_max, c->login_defs_file);
-        if (overlap & PROV_SUBID_OVERLAP_GID)
-                log_warning("uid_min..uid_max (%" PRIu32 "..%" PRIu32 ") meets SUB_GID_MIN..SUB_GID_MAX (%" PRIu64
-                            "..%" PRIu64 ") of %s: useradd may give new local users subordinate gids of this range, "
-                            "which are then never given to directory users or groups (see ID RANGES in "
-                            "provision-syncd.conf(5)).",
-                            c->uid_min, c->uid_max, p.gid_min, p.gid_max, c->login_defs_file);
-}
-
-static int load_config(const char *path, ProvConfig **ret) {
-        _cleanup_free_ char *error = NULL;
-        int r;
-
-        r = prov_config_load(path, ret, &error);
-        if (r < 0) {
-                if (error)
-                        log_error("%s", error);
-                return log_error_errno(r, "Failed to load configuration %s: %m", path);
-        }
-        warn_subid_overlap(*ret);
-        return 0;
-}
-
 int prov_daemon_reload(ProvDaemon *d) {
         ProvConfig *c = NULL;
         char *store_path;
         int r;
 
         sd_notify(false, "RELOADING=1");
-        r = load_config(d->config_path, &c);
+        r = prov_host_config_load(d->config_path, true, &c);
         if (r >= 0) {
                 store_path = prov_config_store_path(c);
                 if (!store_path) {
@@ -395,7 +354,7 @@ int prov_daemon_main(const char *config_path) {
                 daemon_free(d);
                 return log_oom();
         }
-        r = load_config(config_path, &d->config);
+        r = prov_host_config_load(config_path, true, &d->config);
         if (r < 0) {
                 daemon_free(d);
                 return r;

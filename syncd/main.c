@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "host-config.h"
 #include "log.h"
 
 /* Exit codes, documented in provision-syncd(8). */
@@ -93,35 +94,23 @@ static int parse_argv(int argc, char *argv[]) {
 
 /* Loads the configuration the way the daemon does, and touches nothing: no store, no source. */
 static int check_config(void) {
-        _cleanup_free_ char *error = NULL;
         ProvConfig *config = NULL;
-        int r;
 
-        r = prov_config_load(arg_config, &config, &error);
-        if (r < 0) {
-                if (error)
-                        log_error("%s", error);
-                log_error_errno(r, "Failed to load configuration %s: %m", arg_config);
+        if (prov_host_config_load(arg_config, false, &config) < 0)
                 return EXIT_USAGE;
-        }
         prov_config_free(config);
         printf("%s: valid\n", arg_config);
         return EXIT_SUCCESS;
 }
 
 static int run_once(void) {
-        _cleanup_free_ char *error = NULL, *store_path = NULL;
+        _cleanup_free_ char *store_path = NULL;
         ProvConfig *config = NULL;
         ProvActionResult res;
         int r;
 
-        r = prov_config_load(arg_config, &config, &error);
-        if (r < 0) {
-                if (error)
-                        log_error("%s", error);
-                log_error_errno(r, "Failed to load configuration %s: %m", arg_config);
+        if (prov_host_config_load(arg_config, false, &config) < 0)
                 return EXIT_USAGE;
-        }
         store_path = prov_config_store_path(config);
         if (!store_path) {
                 prov_config_free(config);
