@@ -1,5 +1,4 @@
-# provisionctl and the daemon's D-Bus control interface (see Makefile.am)
-syncd_libsyncd_la_SOURCES += syncd/bus.c
+# ctl/ (see Makefile.am): provisionctl, the D-Bus policy and their tests.
 
 sbin_PROGRAMS += ctl/provisionctl
 ctl_provisionctl_SOURCES = \

@@ -5,6 +5,7 @@
 pam_LTLIBRARIES += pam_provision/pam_provision.la
 pam_provision_pam_provision_la_SOURCES = pam_provision/pam-provision.c
 pam_provision_pam_provision_la_CFLAGS = $(AM_CFLAGS) $(PAM_CFLAGS) -fPIC
+pam_provision_pam_provision_la_CPPFLAGS = $(PROV_READER_CPPFLAGS)
 pam_provision_pam_provision_la_LIBADD = common/libprovcache.la $(PAM_LIBS)
 pam_provision_pam_provision_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared \
 	-Wl,--version-script=$(top_srcdir)/pam_provision/pam-provision.sym -Wl,--no-undefined

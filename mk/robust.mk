@@ -30,6 +30,7 @@ tests_fuzz_fuzz_snapshot_LDADD = common/libprovcache.la
 # directly (and instrumented with it).
 tests_fuzz_fuzz_nss_SOURCES = tests/fuzz/fuzz-nss.c nss_provision/nss-provision.c $(FUZZ_COMMON)
 tests_fuzz_fuzz_nss_LDADD = common/libprovcache.la -lpthread
+tests_fuzz_fuzz_nss_CPPFLAGS = $(PROV_READER_CPPFLAGS)
 
 EXTRA_DIST += tests/fuzz/corpus tests/fuzz/run-fuzzers.sh doc/robustness.md
 

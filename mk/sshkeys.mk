@@ -1,10 +1,5 @@
-# sshkeys rules (see Makefile.am): the SSH keys file published beside the snapshot (writer and
-# reader, libc only), the AuthorizedKeysCommand helper and their tests.
-
-common_libprovcommon_la_SOURCES += \
-	common/prov-sshkeys.h \
-	common/sshkeys-write.c \
-	common/sshkeys-read.c
+# sshkeys/ (see Makefile.am): the AuthorizedKeysCommand helper and the tests of the SSH keys file
+# published beside the snapshot (its writer and reader are in common/, see mk/common.mk).
 
 # provision-ssh-keys: run by sshd as an unprivileged user. libc and the project's libc-only
 # readers (snapshot and keys file) only, nothing of the daemon.

@@ -1,20 +1,11 @@
-# snapshot rules (see Makefile.am): snapshot format (reader, cache, writer), the NSS module and
-# their tests.
-
-common_libprovcache_la_SOURCES += \
-	common/prov-snapshot.h \
-	common/snapshot-format.h \
-	common/snapshot-read.c \
-	common/snapshot-cache.c
-
-common_libprovcommon_la_SOURCES += \
-	common/prov-snapshot-write.h \
-	common/snapshot-write.c
+# nss_provision/ (see Makefile.am): the NSS module libnss_provision.so.2, its tests (tests/nss)
+# and its benchmark.
 
 # libnss_provision.so.2: libc + libprovcache only, only _nss_provision_* exported.
 nss_LTLIBRARIES += nss_provision/libnss_provision.la
 nss_provision_libnss_provision_la_SOURCES = nss_provision/nss-provision.c
 nss_provision_libnss_provision_la_CFLAGS = $(AM_CFLAGS) -fPIC
+nss_provision_libnss_provision_la_CPPFLAGS = $(PROV_READER_CPPFLAGS)
 nss_provision_libnss_provision_la_LIBADD = common/libprovcache.la
 # libtool appends its own -soname (libnss_provision.so) after ours, so the soname glibc dlopens
 # comes from the shared-library suffix instead: the module is built and installed as
@@ -52,14 +43,6 @@ TESTS += tests/nss/test-nss-dlopen
 TESTS += tests/nss/test-nss-exports.sh
 EXTRA_DIST += tests/nss/test-nss-exports.sh
 
-if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test-snapshot
-tests_unit_test_snapshot_SOURCES = tests/unit/test-snapshot.c
-tests_unit_test_snapshot_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_snapshot_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
-TESTS += tests/unit/test-snapshot
-endif
-
 check_PROGRAMS += tests/nss/test-nss-dispatch
 tests_nss_test_nss_dispatch_SOURCES = tests/nss/test-nss-dispatch.c $(NSS_TEST_UTIL)
 tests_nss_test_nss_dispatch_LDADD = $(NSS_TEST_LIBS)
@@ -79,9 +62,3 @@ bench_bench_nss_SOURCES = bench/bench-nss.c
 bench_bench_nss_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 bench_bench_nss_LDADD = common/libprovcommon.la $(SQLITE_LIBS)
 EXTRA_DIST += bench/run-nss.sh bench/nss-floor.c
-
-# Snapshot writer benchmark (peak RSS and time of one publish); built with the checks, never run
-# by them.
-check_PROGRAMS += bench/bench-snapshot-write
-bench_bench_snapshot_write_SOURCES = bench/bench-snapshot-write.c
-bench_bench_snapshot_write_LDADD = common/libprovcommon.la
