@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Memory and CPU of one SCIM full scan (prov_scim_fetch_full() with the default page size) of
 # USERS users and GROUPS groups from bench-gen.py (group 0 holds half the users, every user is in
-# 3 more), served by the SCIM test server. Runs `tests/scim/test-scim-source --bench`, which
+# 3 more), served by the SCIM test server. Runs `tests/scim-client/test-scim-source --bench`, which
 # prints the counters, elapsed and CPU time, peak RSS and the heap still in use by the result.
 # Not part of make check; it prints figures and asserts nothing.
 #
@@ -15,7 +15,7 @@ builddir=$(cd "${1:-$srcdir/build}" && pwd)
 users=${2:-100000}
 groups=${3:-10000}
 PYTHON=/usr/bin/python3
-prog="$builddir/tests/scim/test-scim-source"
+prog="$builddir/tests/scim-client/test-scim-source"
 
 command -v node >/dev/null 2>&1 || { echo "node is not installed"; exit 1; }
 [ -d "$srcdir/tests/node_modules/scimmy" ] || { echo "run 'cd tests && npm ci' first"; exit 1; }

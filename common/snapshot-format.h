@@ -97,7 +97,7 @@ typedef struct SnapSlot {
 } SnapSlot;
 
 _Static_assert(sizeof(SnapHeader) % 8 == 0, "header must keep sections aligned");
-_Static_assert(offsetof(SnapHeader, last_sync_usec) == 40, "updated in place; tests/sync/test-syncd-file.sh reads it there");
+_Static_assert(offsetof(SnapHeader, last_sync_usec) == 40, "updated in place; tests/syncd-file/test-syncd-file.sh reads it there");
 _Static_assert(offsetof(SnapHeader, stale) % 4 == 0, "stale word must be aligned for atomic loads");
 _Static_assert(sizeof(SnapPasswd) == 16 && sizeof(SnapGroupData) % 8 == 0, "records keep their text aligned");
 

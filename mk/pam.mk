@@ -37,7 +37,7 @@ TESTS += tests/pam/test-pam.sh tests/pam/test-pam-exports.sh
 EXTRA_DIST += tests/pam/test-pam.sh tests/pam/test-pam-exports.sh
 
 # refresh_on_login end to end: the real daemon, the SCIM test server and the module under
-# pam_wrapper (issue 19 item 3). Uses tests/scimsync/scimharness.py.
+# pam_wrapper (issue 19 item 3). Uses tests/syncd-scim/scimharness.py.
 check_SCRIPTS += tests/pam/test-refresh.py
 TESTS += tests/pam/test-refresh.py
 EXTRA_DIST += tests/pam/test-refresh.py

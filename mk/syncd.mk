@@ -17,27 +17,27 @@ syncd_provision_syncd_LDADD = syncd/libsyncd.la
 dist_man_MANS += man/provision-syncd.8
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/unit/test-sync
-TESTS += tests/unit/test-sync
-tests_unit_test_sync_SOURCES = tests/unit/test-sync.c
-tests_unit_test_sync_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
-tests_unit_test_sync_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
+check_PROGRAMS += tests/unit/test-sync-engine
+TESTS += tests/unit/test-sync-engine
+tests_unit_test_sync_engine_SOURCES = tests/unit/test-sync-engine.c
+tests_unit_test_sync_engine_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_sync_engine_LDADD = syncd/libsyncd.la $(CMOCKA_LIBS)
 endif
 
-check_SCRIPTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
-TESTS += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py
-EXTRA_DIST += tests/sync/test-syncd-file.sh tests/sync/test-syncd-daemon.py scripts/setup-deps.sh scripts/build.sh scripts/test.sh \
+check_SCRIPTS += tests/syncd-file/test-syncd-file.sh tests/syncd-file/test-syncd-daemon.py
+TESTS += tests/syncd-file/test-syncd-file.sh tests/syncd-file/test-syncd-daemon.py
+EXTRA_DIST += tests/syncd-file/test-syncd-file.sh tests/syncd-file/test-syncd-daemon.py scripts/setup-deps.sh scripts/build.sh scripts/test.sh \
 	scripts/summarize-tests.sh scripts/demo.sh
 
 # Subordinate id ranges end to end: the real daemon on a Debian-like /etc/subuid (issue 20).
-check_SCRIPTS += tests/sync/test-subid.py
-TESTS += tests/sync/test-subid.py
-EXTRA_DIST += tests/sync/test-subid.py
+check_SCRIPTS += tests/syncd-file/test-subid.py
+TESTS += tests/syncd-file/test-subid.py
+EXTRA_DIST += tests/syncd-file/test-subid.py
 
 # The audit log's retention ([sync] audit_retention): pruned after a sync, once a day at most.
-check_SCRIPTS += tests/sync/test-audit-retention.py
-TESTS += tests/sync/test-audit-retention.py
-EXTRA_DIST += tests/sync/test-audit-retention.py
+check_SCRIPTS += tests/syncd-file/test-audit-retention.py
+TESTS += tests/syncd-file/test-audit-retention.py
+EXTRA_DIST += tests/syncd-file/test-audit-retention.py
 
 # libprovstore: the store, and what its callers share around it (the log, the host's own
 # accounts, the one configuration loader). provisionctl links this, not libsyncd: no libcurl,
@@ -128,16 +128,16 @@ syncd_libsyncd_la_SOURCES += syncd/bus.c
 syncd_libsyncd_la_SOURCES += \
 	syncd/scim-source.h syncd/scim-source.c syncd/scim-client-internal.h syncd/scim-client.c
 
-check_SCRIPTS += tests/scim/test-scim-source.sh
-TESTS += tests/scim/test-scim-source.sh
-EXTRA_DIST += tests/scim/test-scim-source.sh tests/fixtures/scim/bench-gen.py bench/bench-scim-fetch.sh \
-	tests/scim/fake-proxy.py
+check_SCRIPTS += tests/scim-client/test-scim-source.sh
+TESTS += tests/scim-client/test-scim-source.sh
+EXTRA_DIST += tests/scim-client/test-scim-source.sh tests/fixtures/scim/bench-gen.py bench/bench-scim-fetch.sh \
+	tests/scim-client/fake-proxy.py
 
 if HAVE_CMOCKA
-check_PROGRAMS += tests/scim/test-scim-source
-tests_scim_test_scim_source_SOURCES = tests/scim/test-scim-source.c
-tests_scim_test_scim_source_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CMOCKA_CFLAGS)
-tests_scim_test_scim_source_LDADD = syncd/libsyncd.la $(CURL_LIBS) $(CMOCKA_LIBS)
+check_PROGRAMS += tests/scim-client/test-scim-source
+tests_scim_client_test_scim_source_SOURCES = tests/scim-client/test-scim-source.c
+tests_scim_client_test_scim_source_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CMOCKA_CFLAGS)
+tests_scim_client_test_scim_source_LDADD = syncd/libsyncd.la $(CURL_LIBS) $(CMOCKA_LIBS)
 endif
 
 # Enforcement: logind session termination, process kill, nscd, hooks.
@@ -167,6 +167,6 @@ EXTRA_DIST += tests/lib/logindbus.py tests/lib/logind-mock.py
 
 # provision-syncd against the real SCIM test server (tests/scim-server), checked through the NSS
 # module and the store. The benchmark (bench/bench-sync.sh) is run by hand, not by make check.
-check_SCRIPTS += tests/scimsync/test-syncd-scim.py tests/scimsync/test-syncd-scim-hostile.py
-TESTS += tests/scimsync/test-syncd-scim.py tests/scimsync/test-syncd-scim-hostile.py
-EXTRA_DIST += tests/scimsync/test-syncd-scim.py tests/scimsync/test-syncd-scim-hostile.py tests/scimsync/scimharness.py bench/bench-sync.sh
+check_SCRIPTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
+TESTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
+EXTRA_DIST += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py tests/syncd-scim/scimharness.py bench/bench-sync.sh

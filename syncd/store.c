@@ -98,7 +98,7 @@ int prov_store_open_at_version(const char *path, int version, ProvStore **ret) {
          * membership doubled the cost of a 100k-user first sync. The store keeps them itself:
          * memberships are only added for accounts it has (or that the sync just wrote), and
          * deleting an account or a group deletes its memberships in the same operation.
-         * tests/unit/test-sync.c checks PRAGMA foreign_key_check after every kind of change. */
+         * tests/unit/test-sync-engine.c checks PRAGMA foreign_key_check after every kind of change. */
         r = exec_sql(s, "PRAGMA foreign_keys = OFF");
         if (r < 0)
                 return r;

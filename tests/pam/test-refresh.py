@@ -24,7 +24,7 @@ import threading
 
 here = os.path.dirname(os.path.abspath(__file__))
 srcdir = os.environ.get("top_srcdir") or os.path.abspath(os.path.join(here, "..", ".."))
-sys.path.insert(0, os.path.join(srcdir, "tests", "scimsync"))
+sys.path.insert(0, os.path.join(srcdir, "tests", "syncd-scim"))
 import scimharness  # noqa: E402
 from scimharness import check, group, run_suite, user, wait_for  # noqa: E402
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""A recording HTTP proxy on 127.0.0.1 for tests/scim/test-scim-source.c (started by
+"""A recording HTTP proxy on 127.0.0.1 for tests/scim-client/test-scim-source.c (started by
 test-scim-source.sh): every accepted connection and every byte of each request head it reads
 (bearer token included) is appended to --log, so that a test can assert that nothing reached it.
 Absolute-form GETs to a loopback host are forwarded (so a configured proxy really works);

@@ -1,13 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Runs tests/scim/test-scim-source against the real SCIM test server (tests/scim-server).
+# Runs tests/scim-client/test-scim-source against the real SCIM test server (tests/scim-server).
 # Exit 77 (skip) when node, the server's node_modules or the cmocka test program are missing.
 set -eu
 
 : "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 PYTHON=${PYTHON:-/usr/bin/python3}
-prog="$top_builddir/tests/scim/test-scim-source"
+prog="$top_builddir/tests/scim-client/test-scim-source"
 
 if ! command -v node >/dev/null 2>&1; then
         echo "SKIP: node is not installed"; exit 77
@@ -51,7 +51,7 @@ fi
 port=$(cat "$tmp/port")
 
 # The recording proxy of the proxy tests: nothing may reach it unless [source] proxy names it.
-"$PYTHON" "$top_srcdir/tests/scim/fake-proxy.py" --port-file "$tmp/proxy-port" --log "$tmp/proxy.log" \
+"$PYTHON" "$top_srcdir/tests/scim-client/fake-proxy.py" --port-file "$tmp/proxy-port" --log "$tmp/proxy.log" \
         >"$tmp/proxy.out" 2>&1 &
 proxy_pid=$!
 i=0
