@@ -5,7 +5,7 @@
 
 syncd_libsyncd_la_SOURCES += \
 	syncd/sync.h syncd/sync-internal.h syncd/sync.c \
-	syncd/sync-map.c syncd/sync-apply.c syncd/sync-export.c syncd/sync-hub.c \
+	syncd/sync-map.c syncd/sync-apply.c syncd/sync-actions.c syncd/sync-export.c syncd/sync-hub.c \
 	syncd/daemon.h syncd/daemon.c syncd/bus-names.h \
 	syncd/refresh.h syncd/refresh.c
 

@@ -139,6 +139,9 @@ int sync_map_users(SyncRun *run, const ProvScimBatch *batch);
 int sync_map_groups(SyncRun *run, const ProvScimBatch *batch);
 
 /* sync-apply.c */
+/* Records a change of an account for enforcement and hooks; its strings go to the result. */
+int sync_add_transition(SyncRun *run, const char *scim_id, const char *name, uint32_t uid, ProvState old_state,
+                        ProvState new_state, const char *event);
 int sync_apply_users(SyncRun *run);
 int sync_apply_leavers(SyncRun *run);
 int sync_apply_groups(SyncRun *run);
