@@ -30,15 +30,7 @@ static int in_transaction(ProvStore *store, int (*fn)(SyncRun *run, const void *
                 result.generation = (uint64_t) gen + 1;
                 r = prov_store_state_set_int(store, "generation", gen + 1);
         }
-        if (r >= 0)
-                r = prov_store_commit(store);
-        if (r < 0) {
-                prov_store_rollback(store);
-                prov_sync_result_done(&result);
-                return r;
-        }
-        *ret = result;
-        return 0;
+        return sync_transaction_end(store, r, &result, ret);
 }
 
 typedef struct BlockArg {

@@ -138,6 +138,12 @@ void sync_rules_done(SyncRun *run);
 int sync_map_users(SyncRun *run, const ProvScimBatch *batch);
 int sync_map_groups(SyncRun *run, const ProvScimBatch *batch);
 
+/* sync.c */
+/* Ends a transaction begun with prov_store_begin(): committed if r >= 0, then *ret takes
+ * *result; else (or if the commit fails) rolled back and *result freed. Returns r or the
+ * commit's error. */
+int sync_transaction_end(ProvStore *store, int r, ProvSyncResult *result, ProvSyncResult *ret);
+
 /* sync-apply.c */
 /* Records a change of an account for enforcement and hooks; its strings go to the result. */
 int sync_add_transition(SyncRun *run, const char *scim_id, const char *name, uint32_t uid, ProvState old_state,

@@ -129,18 +129,18 @@ int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalA
         if (r >= 0 && opts->state_key)
                 r = prov_store_state_set_int(store, opts->state_key, opts->state_value);
         run_done(&run);
+        return sync_transaction_end(store, r, &result, ret);
+}
+
+int sync_transaction_end(ProvStore *store, int r, ProvSyncResult *result, ProvSyncResult *ret) {
+        if (r >= 0)
+                r = prov_store_commit(store);
         if (r < 0) {
                 prov_store_rollback(store);
-                prov_sync_result_done(&result);
+                prov_sync_result_done(result);
                 return r;
         }
-        r = prov_store_commit(store);
-        if (r < 0) {
-                prov_store_rollback(store);
-                prov_sync_result_done(&result);
-                return r;
-        }
-        *ret = result;
+        *ret = *result;
         return 0;
 }
 
@@ -455,7 +455,7 @@ finish:
         }
         prov_scim_batch_free(batch);
         prov_scim_client_free(client);
-        /* A daemon that just handled 100k accounts should not sit on their memory until the
+        /* A daemon that just handled a large directory should not sit on its memory until the
          * next sync. */
         malloc_trim(0);
         return r;
@@ -488,7 +488,7 @@ static int cmp_idindex(const void *a, const void *b) {
 }
 
 /* (Re)builds a sorted index by SCIM id over users[] or groups[], for lookups that would
- * otherwise be quadratic at 100k users. */
+ * otherwise be quadratic in the directory's size. */
 static int build_index(IdIndex **index, size_t n, ProvIdAt id_at, const void *ctx) {
         IdIndex *x = reallocarray(*index, n ? n : 1, sizeof(IdIndex));
 
