@@ -393,7 +393,7 @@ static int get_active(const cJSON *res, bool *ret, char **reason) {
 }
 
 /* meta.lastModified is checked (a resource with a malformed one is not trusted) but not kept:
- * deltas are asked for by our own clock, and 100k copies of it would be 2.5 MB. */
+ * deltas are asked for by our own clock, so a copy per resource would only hold memory. */
 static int check_meta_last_modified(const cJSON *res, char **reason) {
         const cJSON *meta = NULL;
         const char *s;

@@ -262,7 +262,7 @@ static int ledger_first_free(ProvStore *s, ProvIdKind k, bool both, uint32_t fro
 
         for (uint64_t cand = from; cand <= to; cand++) {
                 uint32_t id = (uint32_t) cand;
-                /* A block of 64 taken ids (100k directory uids in a row are common) at once. */
+                /* A block of 64 taken ids at once (long runs of taken directory uids are common). */
                 if ((id - a->min) % 64 == 0 && (uint64_t) id + 63 <= to) {
                         uint64_t w = a->bits[(id - a->min) / 64];
                         if (both)

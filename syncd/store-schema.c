@@ -104,8 +104,8 @@ static const char *const migrations[] = {
         "  decided_usec INTEGER"
         ");",
         /* 1 -> 2: memberships are looked up by group only. The index by user cost a random
-         * b-tree insert per membership (with UUID ids, 30 MB at 100k users), and only deleting
-         * an account used it: purges now take all their accounts in one pass instead. */
+         * b-tree insert (and its pages) per membership, and only deleting an account used it:
+         * purges now take all their accounts in one pass instead. */
         "DROP INDEX memberships_user;",
         /* 2 -> 3: an account's uid and private gid are recorded by its users row while it
          * exists (no ledger rows written per joiner: they were a third of a first sync's
@@ -130,7 +130,7 @@ static const char *const migrations[] = {
         "DROP TABLE audit;"
         "ALTER TABLE audit_v3 RENAME TO audit;"
         "CREATE INDEX audit_user ON audit(user);"
-        /* The accounts that are not active (a handful among 100k), which every sync's
+        /* The accounts that are not active (few among all of them), which every sync's
          * enforcement retry reads: a partial index costs nothing when an active one is written. */
         "CREATE INDEX users_refused ON users(state) WHERE state > 0;",
         /* 3 -> 4: memberships refer to their account and group by an integer key (ref, the

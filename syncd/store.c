@@ -3,7 +3,7 @@
 /* The SQLite store of provision-syncd. See store.h for the contract.
  *
  * Opening, migrations, errors and transactions go through the SQLite core (common/prov-sql.h),
- * shared with the hub. Hot paths (the statements a 100k-user sync runs once per record) are kept
+ * shared with the hub. Hot paths (the statements a sync runs once per record) are kept
  * prepared by the core, by StmtId; every use resets and clears them on scope exit, so that a
  * statement never holds a read transaction open or a pointer to a caller's string. */
 
@@ -20,10 +20,9 @@
 #include "prov-time.h"
 #include "store-internal.h"
 
-/* The page cache of the read-write handle, KiB: what a 100k-account sync needs without
- * spilling much, within the daemon's 64 MiB. Since memberships are integer pairs (schema 4)
- * 6 MiB cost no more CPU than 8 MiB in interleaved runs, and the first sync peaks 1.5 MiB
- * lower; 4-5 MiB gained nothing more (the scan then has the peak). */
+/* The page cache of the read-write handle, KiB: what a large directory's sync needs without
+ * spilling much, within the daemon's 64 MiB. More costs memory at the first sync's peak and
+ * gains no CPU; less gains no memory, since the scan, not the store, then has the peak. */
 #define PROV_STORE_CACHE_KIB 6144
 /* For reads that visit each page once (the snapshot export): the cache would only hold memory. */
 #define PROV_STORE_STREAM_CACHE_KIB 1024
@@ -95,7 +94,7 @@ int prov_store_open_at_version(const char *path, int version, ProvStore **ret) {
                 return r;
 
         /* Foreign keys are not enforced by SQLite here: checking the two parents of every
-         * membership doubled the cost of a 100k-user first sync. The store keeps them itself:
+         * membership costs as much as the rest of a first sync. The store keeps them itself:
          * memberships are only added for accounts it has (or that the sync just wrote), and
          * deleting an account or a group deletes its memberships in the same operation.
          * tests/unit/test-sync-engine.c checks PRAGMA foreign_key_check after every kind of change. */

@@ -180,7 +180,7 @@ static int export_collect(Export *e, ProvStore *store) {
 
         size_t n_users = 0, n_memberships = 0;
 
-        /* Arrays sized once: at 100k accounts growing them would cost half as much again. */
+        /* Arrays sized once from the store's counts: no copy of them while they grow. */
         r = prov_store_counts(store, &n_users, NULL, &n_memberships);
         if (r < 0)
                 return r;
