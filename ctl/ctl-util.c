@@ -9,8 +9,10 @@
 #include <time.h>
 
 #include "ctl-util.h"
+#include "prov-time.h"
 
-#define USEC_PER_SEC INT64_C(1000000)
+/* Times here are signed (before 1970, ages, offsets): prov-time.h's unsigned constant as such. */
+#define USEC_PER_SEC_I64 ((int64_t) USEC_PER_SEC)
 
 /* Reads exactly n decimal digits at *p and advances; false if any is not a digit. */
 static bool read_digits(const char **p, unsigned n, int *ret) {
@@ -47,7 +49,7 @@ static int parse_relative(const char *s, int64_t now_usec, int64_t *ret_usec) {
                         /* Anything past a few thousand years is a typo, not a time. */
                         if (n > (unsigned long long) (INT64_C(100000) * 365 * 86400) / (unsigned long long) units[i].sec)
                                 return -EINVAL;
-                        *ret_usec = now_usec - (int64_t) n * units[i].sec * USEC_PER_SEC;
+                        *ret_usec = now_usec - (int64_t) n * units[i].sec * USEC_PER_SEC_I64;
                         return 0;
                 }
         return -EINVAL;
@@ -74,9 +76,9 @@ int ctl_parse_time(const char *s, int64_t now_usec, int64_t *ret_usec) {
                         return -EINVAL;
                 errno = 0;
                 v = strtoll(s + 1, &end, 10);
-                if (errno != 0 || *end != '\0' || v > INT64_MAX / USEC_PER_SEC)
+                if (errno != 0 || *end != '\0' || v > INT64_MAX / USEC_PER_SEC_I64)
                         return -EINVAL;
-                *ret_usec = (int64_t) v * USEC_PER_SEC;
+                *ret_usec = (int64_t) v * USEC_PER_SEC_I64;
                 return 0;
         }
 
@@ -136,7 +138,7 @@ int ctl_parse_time(const char *s, int64_t now_usec, int64_t *ret_usec) {
         if (tm.tm_mday != check.tm_mday || tm.tm_mon != check.tm_mon)
                 return -EINVAL;
 
-        *ret_usec = ((int64_t) t - offset_sec) * USEC_PER_SEC + usec;
+        *ret_usec = ((int64_t) t - offset_sec) * USEC_PER_SEC_I64 + usec;
         return 0;
 }
 
@@ -148,9 +150,9 @@ const char *ctl_format_time(int64_t usec, char *buf, size_t size) {
                 snprintf(buf, size, "never");
                 return buf;
         }
-        t = (time_t) (usec / USEC_PER_SEC);
+        t = (time_t) (usec / USEC_PER_SEC_I64);
         if (!localtime_r(&t, &tm) || strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm) == 0)
-                snprintf(buf, size, "@%" PRIi64, usec / USEC_PER_SEC);
+                snprintf(buf, size, "@%" PRIi64, usec / USEC_PER_SEC_I64);
         return buf;
 }
 
@@ -161,11 +163,11 @@ const char *ctl_format_age(int64_t usec, int64_t now_usec, char *buf, size_t siz
                 snprintf(buf, size, "never");
                 return buf;
         }
-        if (usec > now_usec + USEC_PER_SEC) {
+        if (usec > now_usec + USEC_PER_SEC_I64) {
                 snprintf(buf, size, "in the future");
                 return buf;
         }
-        s = usec > now_usec ? 0 : (now_usec - usec) / USEC_PER_SEC;
+        s = usec > now_usec ? 0 : (now_usec - usec) / USEC_PER_SEC_I64;
         if (s < 60)
                 snprintf(buf, size, "%" PRIi64 "s ago", s);
         else if (s < 3600)
