@@ -86,7 +86,7 @@ int prov_store_open_at_version(const char *path, int version, ProvStore **ret);
  * migrated by the daemon, or never initialised): -ESTALE. Writes fail with -EROFS. */
 int prov_store_open_readonly(const char *path, ProvStore **ret);
 ProvStore *prov_store_close(ProvStore *s);
-/* The store's PRAGMA user_version, or -errno. */
+/* The store's PRAGMA user_version, or -errno. Only the tests call this. */
 int prov_store_schema_version(ProvStore *s);
 /* The message of the last failed SQLite call on this handle ("" if none). Never NULL. */
 const char *prov_store_errmsg(ProvStore *s);
@@ -96,7 +96,7 @@ const char *prov_store_errmsg(ProvStore *s);
 int prov_store_begin(ProvStore *s);
 int prov_store_commit(ProvStore *s);
 int prov_store_rollback(ProvStore *s);  /* safe to call when no transaction is open */
-bool prov_store_in_transaction(ProvStore *s);
+bool prov_store_in_transaction(ProvStore *s);  /* only the tests call this */
 
 void prov_user_record_done(ProvUserRecord *u);   /* frees the strings, zeroes; NULL is fine */
 void prov_group_record_done(ProvGroupRecord *g);
@@ -119,7 +119,8 @@ int prov_store_user_put(ProvStore *s, const ProvUserRecord *u);
  * row's ref in *ret_ref (may be NULL). */
 int prov_store_user_add(ProvStore *s, const ProvUserRecord *u, int64_t *ret_ref);
 /* For the retention purge: memberships go with it, ledger and name history rows stay.
- * -ENOENT when absent. Each call reads every membership: for many, prov_store_users_purge(). */
+ * -ENOENT when absent. Each call reads every membership: for many, prov_store_users_purge(),
+ * which the daemon uses; only the tests call this one. */
 int prov_store_user_delete(ProvStore *s, const char *scim_id);
 /* Deletes these accounts and their memberships as one operation, reading the memberships once
  * per 2048 accounts. Unknown ids are skipped. Returns how many accounts went. */
@@ -138,8 +139,9 @@ int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
                              int (*cb)(const ProvUserRecord *u, void *userdata), void *userdata);
 void prov_user_records_free(ProvUserRecord *v, size_t n);
 
-int prov_store_group_get(ProvStore *s, const char *scim_id, ProvGroupRecord *ret);      /* -ENOENT */
-int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord *ret); /* -ENOENT */
+/* One group by SCIM id or by name; -ENOENT. Only the tests call these. */
+int prov_store_group_get(ProvStore *s, const char *scim_id, ProvGroupRecord *ret);
+int prov_store_group_get_by_name(ProvStore *s, const char *name, ProvGroupRecord *ret);
 /* Inserts or updates by scim_id; -EEXIST when name or gid belongs to another scim_id.
  * Timestamps as for users (created kept, updated now if 0). */
 int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g);
@@ -172,14 +174,14 @@ void prov_user_history_done(ProvUserHistory *h);
 int prov_store_user_groups_load(ProvStore *s, const char *user_scim_id, ProvGroupRecord **ret, size_t *ret_n);
 void prov_group_records_free(ProvGroupRecord *v, size_t n);
 /* Replaces the members of a group; ids not in users (and duplicates) are skipped. The group must
- * exist (-ENOENT). Atomic. */
+ * exist (-ENOENT). Atomic. Only the tests call this: the sync writes members by ref. */
 int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *const *user_scim_ids,
                                  size_t n);
 /* Shrinks the page cache to a size for streaming reads (the snapshot export) for the rest of
  * this handle's life, and gives back the memory above it. */
 int prov_store_cache_for_streaming(ProvStore *s);
 /* PRAGMA foreign_key_check: 0 when every membership has its account and group, -EBADMSG (with
- * the first offender in prov_store_errmsg()) otherwise. */
+ * the first offender in prov_store_errmsg()) otherwise. Only the tests call this. */
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
@@ -208,9 +210,10 @@ void prov_memberships_free(ProvMembership *v, size_t n);
  * "user:<scim id>". An existing account's row holds its ids; the ledger's rows (never deleted)
  * hold those of accounts that are gone or changed ids, and those recorded by the calls below.
  * The lookups see both. */
-/* The id of kind k that owner holds now, else the one most recently recorded for it; -ENOENT. */
+/* The id of kind k that owner holds now, else the one most recently recorded for it; and the
+ * owner of an id; -ENOENT. Only the tests call these (the sync allocates through the calls below). */
 int prov_store_ledger_lookup(ProvStore *s, ProvIdKind k, const char *owner, uint32_t *ret_id);
-int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner);  /* -ENOENT */
+int prov_store_ledger_owner(ProvStore *s, ProvIdKind k, uint32_t id, char **ret_owner);
 /* 0, or -EEXIST if id belongs to another owner (idempotent for the same owner). */
 int prov_store_ledger_assign(ProvStore *s, ProvIdKind k, uint32_t id, const char *owner, const char *name);
 /* Deterministic allocation. If owner already has an id of kind k, returns it. Otherwise starts
@@ -238,7 +241,7 @@ int prov_store_user_ids_reserve(ProvStore *s, const char *scim_id, uint32_t id, 
  * account's earlier id is now another owner's gid. */
 int prov_store_user_ids_allocate(ProvStore *s, const char *scim_id, uint32_t min, uint32_t max,
                                  uint32_t (*is_taken)(uint32_t id, void *userdata), void *userdata, uint32_t *ret_id);
-/* The hash used above, exposed for tests and provisionctl. */
+/* The hash used above, exposed for the tests (only they call this). */
 uint64_t prov_store_owner_hash(const char *owner);
 int prov_store_name_history_add(ProvStore *s, const char *scim_id, const char *old_name,
                                 const char *new_name);
