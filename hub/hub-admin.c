@@ -12,7 +12,7 @@
  *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
  *   GET /leavers/{id}         "is their access gone?" (hub_fleet_leaver_report())
  *   GET /hosts                every host following the feed, its seq and lag
- *   GET /holds                deactivations held by the mass-deactivation guard
+ *   GET /holds                deactivations and deletions held by the mass-deactivation guard
  *   POST /holds/approve       releases them to the fleet (hub_store_hold_approve())
  * Answers {"id", "locked", "changed", "seq"}: changed false when it was so already. The change is
  * committed like any other (group commit, answered once on disk) and audited with the admin

@@ -335,7 +335,7 @@ static int find_leave(HubStore *s, const char *user_id, Leave *ret) {
 
 int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
                             ProvScimError *err) {
-        const HubRender how = { .base_url = NULL, .with_members = false };
+        const HubRender how = { .base_url = NULL, .with_members = false, .fleet = true };
         _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = NULL, *user = NULL;
         cJSON *hosts, *lagging, *silent, *outcomes;

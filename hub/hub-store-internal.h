@@ -19,6 +19,7 @@ typedef enum ListCond {
 
 enum {
         STMT_USER_BY_ID,
+        STMT_USER_BY_ID_FLEET,
         STMT_GROUP_BY_ID,
         STMT_USER_REF_BY_ID,
         STMT_USER_NAME_TAKEN,
@@ -29,6 +30,7 @@ enum {
         STMT_GROUP_TOUCH,
         STMT_USER_LOCK,
         STMT_USER_LEFT,
+        STMT_USER_GHOST,
         STMT_LEAVERS_SINCE,
         STMT_USER_COUNT,
         STMT_HOLD_OPEN,
@@ -42,6 +44,7 @@ enum {
         STMT_MEMBER_DELETE,
         STMT_MEMBER_REFS,
         STMT_GROUP_MEMBERS,
+        STMT_GROUP_MEMBERS_FLEET,
         STMT_USER_GROUPS,
         STMT_USER_GROUP_REFS,
         STMT_CHANGE_APPEND,
@@ -102,6 +105,7 @@ typedef struct Row {
         char *json;
         char *locked_by; /* users: the admin token NAME that locked it, or NULL */
         int64_t held_id; /* users: the guard's hold keeping its deactivation back, or 0 */
+        bool ghost;      /* users: deleted by the IdP, the deletion held (held_id) */
 } Row;
 
 void hub_store_row_done(Row *r);

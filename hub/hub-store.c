@@ -121,13 +121,22 @@ static const char *const migrations[] = {
         /* 4 -> 5: each enforcement step a host reported of a leaver (hub-fleet.c), as the JSON
          * object it sent ({"logind": "ok", "kill": "ok", "hooks": "failed"}). */
         "ALTER TABLE outcomes ADD COLUMN steps TEXT;",
+        /* 5 -> 6: held deletions (hub_store_delete()): a user whose deletion the guard holds
+         * stays as a ghost (deleted_usec) that SCIM no longer sees, its userName free again,
+         * while the fleet keeps it until approval. Groups get the column too (one row query). */
+        "ALTER TABLE users ADD COLUMN deleted_usec INTEGER;"
+        "ALTER TABLE groups ADD COLUMN deleted_usec INTEGER;"
+        "DROP INDEX users_user_name;"
+        "CREATE UNIQUE INDEX users_user_name ON users (user_name) WHERE deleted_usec IS NULL;"
+        "CREATE INDEX users_ghosts ON users (ref) WHERE deleted_usec IS NOT NULL;"
+        "CREATE INDEX groups_ghosts ON groups (ref) WHERE deleted_usec IS NOT NULL;",
 };
 
-#define HUB_STORE_VERSION 5
+#define HUB_STORE_VERSION 6
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */
-#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by, held_id"
+#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by, held_id, deleted_usec"
 
 /* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
  * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes
@@ -135,28 +144,35 @@ _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per s
 #define LIST_PAGE(table, cond)                                                                              \
         "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
 #define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond
+/* SCIM never sees a ghost (a held deletion); the all-rows page shows them when ?1 is not NULL
+ * (the fleet's snapshot), its count never. */
+#define LIVE " AND deleted_usec IS NULL"
+#define ALL_PAGE_COND "(?1 IS NOT NULL OR deleted_usec IS NULL)"
+#define ALL_COUNT(table)                                                                                    \
+        "SELECT (SELECT count(*) FROM " table ") - (SELECT count(*) FROM " table " WHERE deleted_usec IS NOT NULL)"
 
 
 
 
 #define LIST_STATEMENTS(table, name_col)                                                                    \
         /* all: a count without WHERE, which SQLite answers from the smallest index */                      \
-        LIST_PAGE(table, "?1 IS NULL"), "SELECT count(*) FROM " table, LIST_PAGE(table, "id = ?1"),         \
-                LIST_COUNT(table, "id = ?1"),                                                               \
-                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                       \
-                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                      \
-                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1"),                   \
-                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1"),                  \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                    \
-                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                   \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1"),                   \
-                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec >= ?1")
+        LIST_PAGE(table, ALL_PAGE_COND), ALL_COUNT(table), LIST_PAGE(table, "id = ?1" LIVE),                \
+                LIST_COUNT(table, "id = ?1" LIVE),                                                          \
+                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1" LIVE),                  \
+                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1" LIVE),                 \
+                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1" LIVE),              \
+                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1" LIVE),             \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1" LIVE),               \
+                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1" LIVE),              \
+                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1" LIVE),              \
+                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec >= ?1" LIVE)
 
 static const char *const statements[_STMT_MAX] = {
-        [STMT_USER_BY_ID] = "SELECT " ROW_COLUMNS " FROM users WHERE id = ?1",
+        [STMT_USER_BY_ID] = "SELECT " ROW_COLUMNS " FROM users WHERE id = ?1" LIVE,
+        [STMT_USER_BY_ID_FLEET] = "SELECT " ROW_COLUMNS " FROM users WHERE id = ?1",
         [STMT_GROUP_BY_ID] = "SELECT " ROW_COLUMNS " FROM groups WHERE id = ?1",
-        [STMT_USER_REF_BY_ID] = "SELECT ref FROM users WHERE id = ?1",
-        [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE user_name = ?1 AND ref != ?2",
+        [STMT_USER_REF_BY_ID] = "SELECT ref FROM users WHERE id = ?1" LIVE,
+        [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE user_name = ?1 AND ref != ?2" LIVE,
         [STMT_USER_INSERT] =
                 "INSERT INTO users (id, user_name, external_id, active, created_usec, modified_usec,"
                 " version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
@@ -171,6 +187,8 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_LOCK] = "UPDATE users SET locked_by = ?2, modified_usec = ?3, version = version + 1 WHERE ref = ?1",
         [STMT_USER_LEFT] = "UPDATE users SET left_usec = ?2, held_id = ?3 WHERE ref = ?1",
+        [STMT_USER_GHOST] = "UPDATE users SET deleted_usec = ?2, left_usec = coalesce(left_usec, ?2), held_id = ?3"
+                            " WHERE ref = ?1",
         /* Users who left within the window (held ones too), and users deleted within it. */
         [STMT_LEAVERS_SINCE] = "SELECT (SELECT count(*) FROM users WHERE left_usec >= ?1) +"
                                " (SELECT count(*) FROM changes WHERE time_usec >= ?1 AND op = 'delete' AND kind = 'User')",
@@ -178,16 +196,20 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_HOLD_OPEN] = "SELECT coalesce(max(id), 0) FROM holds WHERE approved_usec IS NULL",
         [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
         [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",
-        [STMT_HELD_USERS] = "SELECT ref, id, user_name FROM users WHERE held_id = ?1 ORDER BY ref",
+        [STMT_HELD_USERS] = "SELECT ref, id, user_name, deleted_usec FROM users WHERE held_id = ?1 ORDER BY ref",
         [STMT_USER_RELEASE] = "UPDATE users SET held_id = NULL, modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
         [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
         [STMT_MEMBER_DELETE] = "DELETE FROM members WHERE group_ref = ?1 AND user_ref = ?2",
+        /* A ghost's member rows stay until its deletion is approved: the IdP's writes of the
+         * group neither see nor drop them, the fleet's view shows them. */
         [STMT_MEMBER_REFS] = "SELECT m.user_ref, u.id FROM members m JOIN users u ON u.ref = m.user_ref"
-                             " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
+                             " WHERE m.group_ref = ?1 AND u.deleted_usec IS NULL ORDER BY m.user_ref",
         [STMT_GROUP_MEMBERS] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
-                               " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
+                               " WHERE m.group_ref = ?1 AND u.deleted_usec IS NULL ORDER BY m.user_ref",
+        [STMT_GROUP_MEMBERS_FLEET] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
+                                     " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
         [STMT_USER_GROUPS] =
                 "SELECT g.id, g.display_name FROM members m JOIN groups g ON g.ref = m.group_ref"
                 " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
@@ -311,6 +333,13 @@ static const char *const pg_migrations[] = {
         "  approved_by text);",
         /* 4 -> 5 */
         "ALTER TABLE outcomes ADD COLUMN steps text;",
+        /* 5 -> 6 */
+        "ALTER TABLE users ADD COLUMN deleted_usec bigint;"
+        "ALTER TABLE groups ADD COLUMN deleted_usec bigint;"
+        "DROP INDEX users_user_name;"
+        "CREATE UNIQUE INDEX users_user_name ON users (" PG_NOCASE("user_name") ") WHERE deleted_usec IS NULL;"
+        "CREATE INDEX users_ghosts ON users (ref) WHERE deleted_usec IS NOT NULL;"
+        "CREATE INDEX groups_ghosts ON groups (ref) WHERE deleted_usec IS NOT NULL;",
 };
 _Static_assert(ELEMENTSOF(pg_migrations) == HUB_STORE_VERSION, "the same versions on both backends");
 
@@ -320,17 +349,18 @@ _Static_assert(ELEMENTSOF(pg_migrations) == HUB_STORE_VERSION, "the same version
         "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref"                    \
         " LIMIT CASE WHEN ?3 < 0 THEN NULL ELSE ?3 END OFFSET ?4"
 #define PG_LIST_STATEMENTS(table, name_col)                                                                 \
-        PG_LIST_PAGE(table, "?1::text IS NULL"), "SELECT count(*) FROM " table, PG_LIST_PAGE(table, "id = ?1"), \
-                LIST_COUNT(table, "id = ?1"), PG_LIST_PAGE(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")), \
-                LIST_COUNT(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")),                               \
-                PG_LIST_PAGE(table, "external_id = ?1"), LIST_COUNT(table, "external_id = ?1"),             \
-                PG_LIST_PAGE(table, "modified_usec > ?1"), LIST_COUNT(table, "modified_usec > ?1"),         \
-                PG_LIST_PAGE(table, "modified_usec >= ?1"), LIST_COUNT(table, "modified_usec >= ?1")
+        PG_LIST_PAGE(table, "(?1::text IS NOT NULL OR deleted_usec IS NULL)"), ALL_COUNT(table),            \
+                PG_LIST_PAGE(table, "id = ?1" LIVE), LIST_COUNT(table, "id = ?1" LIVE),                     \
+                PG_LIST_PAGE(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1") LIVE),                        \
+                LIST_COUNT(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1") LIVE),                          \
+                PG_LIST_PAGE(table, "external_id = ?1" LIVE), LIST_COUNT(table, "external_id = ?1" LIVE),   \
+                PG_LIST_PAGE(table, "modified_usec > ?1" LIVE), LIST_COUNT(table, "modified_usec > ?1" LIVE), \
+                PG_LIST_PAGE(table, "modified_usec >= ?1" LIVE), LIST_COUNT(table, "modified_usec >= ?1" LIVE)
 
 /* The statements whose text differs on PostgreSQL; NULL: the same as SQLite's. */
 static const char *const pg_statements[_STMT_MAX] = {
         [STMT_USER_NAME_TAKEN] =
-                "SELECT id FROM users WHERE " PG_NOCASE("user_name") " = " PG_NOCASE("?1") " AND ref != ?2",
+                "SELECT id FROM users WHERE " PG_NOCASE("user_name") " = " PG_NOCASE("?1") " AND ref != ?2" LIVE,
         [STMT_MEMBER_INSERT] = "INSERT INTO members (group_ref, user_ref) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         [STMT_LAST_MODIFIED] = "SELECT greatest(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0),"
@@ -731,6 +761,7 @@ int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret) {
         if (r < 0)
                 return r;
         row.held_id = hub_db_column_int64(st, 7); /* NULL reads 0 */
+        row.ghost = hub_db_column_int64(st, 8) > 0;
         r = hub_db_column_strdup(st, 5, false, &row.json);
         if (r >= 0)
                 r = hub_db_column_strdup(st, 6, true, &row.locked_by);
@@ -742,12 +773,15 @@ int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret) {
         return 0;
 }
 
-/* The row of the resource with this id: 1 found, 0 none. */
-static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, Row *ret) {
+/* The row of the resource with this id: 1 found, 0 none. A ghost (a held deletion) is found
+ * only for the fleet's view. */
+static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, bool fleet, Row *ret) {
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, kind == PROV_HUB_USER ? STMT_USER_BY_ID : STMT_GROUP_BY_ID, &st);
+        r = hub_db_stmt(s->db,
+                        kind == PROV_HUB_GROUP ? STMT_GROUP_BY_ID : fleet ? STMT_USER_BY_ID_FLEET : STMT_USER_BY_ID,
+                        &st);
         if (r < 0)
                 return r;
         r = hub_db_bind_text(st, 1, id);
@@ -892,7 +926,8 @@ static int render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const 
                 cJSON *links = NULL;
 
                 if (kind == PROV_HUB_GROUP)
-                        r = render_links(s, STMT_GROUP_MEMBERS, PROV_HUB_USER, row->ref, how, &links);
+                        r = render_links(s, how && how->fleet ? STMT_GROUP_MEMBERS_FLEET : STMT_GROUP_MEMBERS,
+                                         PROV_HUB_USER, row->ref, how, &links);
                 else
                         r = render_links(s, STMT_USER_GROUPS, PROV_HUB_GROUP, row->ref, how, &links);
                 if (r < 0)
@@ -935,7 +970,7 @@ int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender
 
         if (!s || !hub_store_kind_valid(kind) || !id || !ret)
                 return -EINVAL;
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, how && how->fleet, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1373,7 +1408,7 @@ static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const Hub
         _cleanup_(hub_store_row_done) Row row = {};
         int r;
 
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, false, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1475,14 +1510,15 @@ static bool if_match_ok(const char *if_match, int64_t version) {
         return streq(if_match, etag) || streq(if_match, etag + 2);
 }
 
-/* Reads a row for a change: 404 when there is none, 412 when If-Match fails. */
-static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, Row *ret,
+/* Reads a row for a change: 404 when there is none (a ghost only for the fleet), 412 when
+ * If-Match fails. */
+static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, bool fleet, Row *ret,
                           ProvScimError *err) {
         _cleanup_(hub_store_row_done) Row row = {};
         char etag[32];
         int r;
 
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, fleet, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1517,43 +1553,57 @@ static bool stored_inactive(const cJSON *stored) {
         return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stored, "active"));
 }
 
+/* Whether a user leaving now (deactivated or deleted) is held: when the users who left within
+ * the window (this one included, deletions too) would be more than guard_percent of all users,
+ * *ret_hold is the open hold (opened now when none is), else 0. */
+static int guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
+        int64_t left = 0, total = 0, hold = 0;
+        int r;
+
+        *ret_hold = 0;
+        if (s->guard_percent == 0)
+                return 0;
+        r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+        if (r < 0)
+                return r;
+        r = hub_store_get_int(s, STMT_USER_COUNT, &total);
+        if (r < 0)
+                return r;
+        if (total < (int64_t) s->guard_min_users || (left + 1) * 100 <= (int64_t) s->guard_percent * total)
+                return 0;
+        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
+        if (r < 0)
+                return r;
+        if (hold == 0) {
+                _cleanup_db_reset_ HubStmt *ins = NULL;
+
+                r = stmt_int(s, STMT_HOLD_NEW, usec, &ins);
+                if (r < 0)
+                        return r;
+                r = hub_db_run(ins);
+                if (r < 0)
+                        return r;
+                r = hub_db_last_id(s->db, &hold);
+                if (r < 0)
+                        return r;
+        }
+        *ret_hold = hold;
+        return 0;
+}
+
 /* A user's change as the guard sees it: a user that becomes inactive has left now, and is held
- * when the users who left within the window (this one included, deletions too) would be more
- * than guard_percent of all users; one that becomes active again is neither. */
+ * when guard_hold() says so; one that becomes active again is neither. */
 static int guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON *new, int64_t usec) {
         _cleanup_db_reset_ HubStmt *st = NULL;
-        int64_t left = 0, total = 0, hold = 0;
+        int64_t hold = 0;
         int r;
 
         if (stored_inactive(old) == stored_inactive(new))
                 return 0;
-        if (stored_inactive(new) && s->guard_percent > 0) {
-                r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+        if (stored_inactive(new)) {
+                r = guard_hold(s, usec, &hold);
                 if (r < 0)
                         return r;
-                r = hub_store_get_int(s, STMT_USER_COUNT, &total);
-                if (r < 0)
-                        return r;
-                if (total >= (int64_t) s->guard_min_users && (left + 1) * 100 > (int64_t) s->guard_percent * total) {
-                        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
-                        if (r < 0)
-                                return r;
-                        if (hold == 0) {
-                                _cleanup_db_reset_ HubStmt *ins = NULL;
-
-                                r = hub_db_stmt(s->db, STMT_HOLD_NEW, &ins);
-                                if (r < 0)
-                                        return r;
-                                if (hub_db_bind_int64(ins, 1, usec) < 0)
-                                        return -EIO;
-                                r = hub_db_run(ins);
-                                if (r < 0)
-                                        return r;
-                                r = hub_db_last_id(s->db, &hold);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
         }
         r = hub_db_stmt(s->db, STMT_USER_LEFT, &st);
         if (r < 0)
@@ -1574,7 +1624,7 @@ static int change_begin(HubStore *s, HubDbTx *tx, ProvHubKind kind, const char *
         r = write_begin(s, tx);
         if (r < 0)
                 return r;
-        r = row_for_change(s, kind, id, if_match, row, err);
+        r = row_for_change(s, kind, id, if_match, false, row, err);
         if (r < 0)
                 return r;
         return stored_parse(s, kind, row, ret_old);
@@ -1739,6 +1789,52 @@ finish:
         return r;
 }
 
+/* A held deletion: the user's row stays as a ghost (SCIM: gone, its userName free; the fleet:
+ * the user as it was, in its groups) until the hold is approved (hub_store_hold_approve()). The
+ * change it records serves the fleet the user unchanged; the audit row says it was held. */
+static int user_ghost(HubStore *s, const HubActor *who, const Row *row, const cJSON *old, int64_t hold,
+                      int64_t usec) {
+        _cleanup_db_reset_ HubStmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *after = NULL;
+        int r;
+
+        r = hub_db_stmt(s->db, STMT_USER_GHOST, &st);
+        if (r < 0)
+                return r;
+        if (hub_db_bind_int64(st, 1, row->ref) < 0 || hub_db_bind_int64(st, 2, usec) < 0 ||
+            hub_db_bind_int64(st, 3, hold) < 0)
+                return -EIO;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        after = cJSON_CreateObject();
+        if (!after || !cJSON_AddBoolToObject(after, "deleted", true) || !cJSON_AddNumberToObject(after, "held", (double) hold))
+                return -ENOMEM;
+        return record_change(s, who, PROV_HUB_USER, row->id, "upsert", old, after, usec);
+}
+
+/* An approved held deletion: the ghost leaves its groups and goes, each a change of its own. */
+static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const char *id, const cJSON *before,
+                        int64_t usec) {
+        _cleanup_db_reset_ HubStmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *after = NULL;
+        int r;
+
+        after = cJSON_CreateObject();
+        if (!after || !cJSON_AddBoolToObject(after, "held", false) || !cJSON_AddBoolToObject(after, "deleted", true))
+                return -ENOMEM;
+        r = user_leave_groups(s, ref, usec, after);
+        if (r < 0)
+                return r;
+        r = stmt_int(s, STMT_USER_DELETE, ref, &st);
+        if (r < 0)
+                return r;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        return record_change(s, who, PROV_HUB_USER, id, "delete", before, after, usec);
+}
+
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
                      const HubActor *who, ProvScimError *err) {
         _cleanup_db_tx_ HubDbTx tx = {};
@@ -1756,6 +1852,21 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                 return r;
         usec = store_stamp(s);
         if (kind == PROV_HUB_USER) {
+                /* A user whose deactivation is held, or whose deletion the guard holds, becomes
+                 * a ghost in that hold. */
+                int64_t hold = row.held_id;
+
+                if (hold == 0) {
+                        r = guard_hold(s, usec, &hold);
+                        if (r < 0)
+                                return r;
+                }
+                if (hold > 0) {
+                        r = user_ghost(s, who, &row, old, hold, usec);
+                        if (r < 0)
+                                return r;
+                        return hub_db_commit(&tx);
+                }
                 r = user_leave_groups(s, row.ref, usec, old);
                 if (r < 0)
                         return r;
@@ -1798,7 +1909,8 @@ int hub_store_holds(HubStore *s, cJSON **ret) {
 
                 if (!u || !cJSON_AddItemToArray(users, u) ||
                     !cJSON_AddStringToObject(u, "id", hub_db_column_text(st, 1)) ||
-                    !cJSON_AddStringToObject(u, "userName", hub_db_column_text(st, 2)))
+                    !cJSON_AddStringToObject(u, "userName", hub_db_column_text(st, 2)) ||
+                    !cJSON_AddStringToObject(u, "kind", hub_db_column_int64(st, 3) > 0 ? "deletion" : "deactivation"))
                         return -ENOMEM;
         }
         if (r < 0)
@@ -1837,6 +1949,7 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 _cleanup_db_reset_ HubStmt *up = NULL;
                 _cleanup_free_ char *id = NULL;
                 int64_t usec = store_stamp(s), ref = hub_db_column_int64(st, 0);
+                bool ghost = hub_db_column_int64(st, 3) > 0;
 
                 r = hub_db_column_strdup(st, 1, false, &id);
                 if (r < 0)
@@ -1845,6 +1958,13 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 hub_db_reset(st);
                 if (hub_db_bind_int64(st, 1, open_hold) < 0)
                         return -EIO;
+                if (ghost) {
+                        r = ghost_delete(s, who, ref, id, before, usec);
+                        if (r < 0)
+                                return r;
+                        n++;
+                        continue;
+                }
                 r = hub_db_stmt(s->db, STMT_USER_RELEASE, &up);
                 if (r < 0)
                         return r;
@@ -1897,7 +2017,8 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
         r = write_begin(s, &tx);
         if (r < 0)
                 return r;
-        r = row_for_change(s, PROV_HUB_USER, id, NULL, &row, err);
+        /* A ghost too: a lock is never held, and the fleet still has the user. */
+        r = row_for_change(s, PROV_HUB_USER, id, NULL, true, &row, err);
         if (r < 0)
                 return r;
         if (!!row.locked_by == lock)

@@ -9,7 +9,8 @@ system bus. IdP requests go to the hub's /scim/v2 with its SCIM token; results a
 the real NSS module (getent -s provision), the store (read-only) and the logind mock's call log.
 Cases, in order, on the same hub and host: the first snapshot and a joiner; a mover; a leaver
 (PATCH active:false) suspended and TerminateUser called while the daemon holds a feed request
-(feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; the daemon killed
+(feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; a deletion the
+hub's guard holds stays on the host until approved, then deprovisions; the daemon killed
 and restarted resumes from its stored seq; a hub restored empty (the host's seq is ahead of it:
 410) makes the host read the snapshot. Exit 0 all passed, 1 a case failed, 77 something needed is
 missing or the hub has no /v1/feed."""
@@ -202,6 +203,48 @@ def main():
                   "alice, absent from the restored hub, is not deprovisioned by its snapshot")
             w.f.alive()
         case("a hub restored behind the host's seq answers 410 and the host reads its snapshot", restored_hub)
+
+        def held_deletion():
+            # The hub's guard ([guard] max_percent 10, min_users 20 by default): delete one after
+            # another until it holds a deletion, which the host must not see until approved.
+            staff = [hub.create_user(f"staff{i:02d}") for i in range(24)]
+            wait_for(lambda: w.f.seq() == w.head() and host.passwd("staff23"), "the staff on the host",
+                     timeout=NOTICE_BOUND)
+            gone, held = [], []
+            for u in staff:
+                hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))
+                gone.append(u)
+                held = [x for x in hub.request("GET", "//v1/admin/holds", token="admin").json["users"]]
+                if held:
+                    break
+            check([x["kind"] for x in held] == ["deletion"], f"the guard held {held} after {len(gone)} deletions")
+            ghost = gone[-1]
+            hub.gone("Users", ghost["id"])
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head with the held deletion", timeout=NOTICE_BOUND)
+            for u in gone[:-1]:
+                wait_for(lambda: host.user_state(u["id"]) == DEPROVISIONED, f"{u['userName']} deprovisioned",
+                         timeout=NOTICE_BOUND)
+            check(host.user_state(ghost["id"]) == ACTIVE and host.passwd(ghost["userName"]) is not None,
+                  f"the held deletion reached the host: state {host.user_state(ghost['id'])}")
+            # The IdP creates the same userName again: a new user at the hub; the host keeps the
+            # held one under that name and refuses the newcomer.
+            again = hub.create_user(ghost["userName"])
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head with the new user", timeout=NOTICE_BOUND)
+            check(host.user_state(ghost["id"]) == ACTIVE, "the new user displaced the held one")
+            check(host.user_state(again["id"]) is None, f"the newcomer is {host.user_state(again['id'])} on the host")
+            uid = host.passwd(ghost["userName"])[0]
+            r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+            check(r.status == 200 and r.json["released"] == 1, f"approve: {r!r}")
+            wait_for(lambda: host.user_state(ghost["id"]) == DEPROVISIONED, "the approved deletion deprovisioned",
+                     timeout=NOTICE_BOUND)
+            check("deprovision" in {r[0] for r in host.sql("SELECT event FROM audit WHERE scim_id = ?", (ghost["id"],))},
+                  "no deprovision event for the approved deletion")
+            # As after any deletion, the deprovisioned account keeps its name (retention_days).
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head after the approval", timeout=NOTICE_BOUND)
+            check(host.user_state(again["id"]) is None and host.passwd(ghost["userName"])[0] == uid,
+                  "the newcomer took the deprovisioned account's name")
+            w.f.alive()
+        case("a held deletion stays on the host until approved, then deprovisions", held_deletion)
 
         def failover_and_token():
             # A replica that refuses connections first in the list: the next URL serves.
