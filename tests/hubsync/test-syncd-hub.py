@@ -11,7 +11,8 @@ Cases, in order, on the same hub and host: the first snapshot and a joiner; a mo
 (PATCH active:false) suspended and TerminateUser called while the daemon holds a feed request
 (feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; a deletion the
 hub's guard holds stays on the host until approved, then deprovisions; the daemon killed
-and restarted resumes from its stored seq; a hub restored empty (the host's seq is ahead of it:
+and restarted resumes from its stored seq; an enforcement outcome produced while the hub is
+down waits in the store and reaches the hub's report after a SIGKILL and restart; a hub restored empty (the host's seq is ahead of it:
 410) makes the host read the snapshot. Exit 0 all passed, 1 a case failed, 77 something needed is
 missing or the hub has no /v1/feed."""
 
@@ -185,6 +186,33 @@ def main():
             check(have.get(dave["id"]) == DEPROVISIONED, "dave came back")
             check(set(have) - set(want) == {dave["id"]}, f"the host has users the hub does not: {set(have) - set(want)}")
         case("a killed daemon resumes from its stored seq, equal to the hub", restart)
+
+        def acks_survive_restart():
+            # The daemon gets carol's deactivation and enforces it while the hub is down: its
+            # outcome waits in the store, and after a SIGKILL the restarted daemon reports it.
+            wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
+            w.f.daemon.send_signal(signal.SIGSTOP)
+            deactivate(hub, carol["id"])
+            wait_for(lambda: w.waiters() == 0, "the held request answered", timeout=NOTICE_BOUND)
+            hub.stop()
+            w.f.daemon.send_signal(signal.SIGCONT)
+            wait_for(lambda: host.user_state(carol["id"]) == SUSPENDED, "carol suspended with the hub down",
+                     timeout=NOTICE_BOUND)
+            wait_for(lambda: host.sql("SELECT count(*) FROM hub_acks")[0][0] == 1, "carol's outcome kept in the store",
+                     timeout=NOTICE_BOUND)
+            w.f.stop(signal.SIGKILL)
+            hub.start()
+            w.f.start()
+
+            def acked():
+                r = hub.request("GET", f"//v1/admin/leavers/{carol['id']}", token="admin")
+                check(r.status == 200, f"the leaver report: {r!r}")
+                return [o for o in r.json["outcomes"] if o["hostname"] == "host"]
+            wait_for(acked, "carol's outcome in the hub's fleet report after the restart", timeout=NOTICE_BOUND)
+            check(acked()[0]["steps"].get("logind") == "ok", f"the outcome reported: {acked()}")
+            wait_for(lambda: host.sql("SELECT count(*) FROM hub_acks")[0][0] == 0, "the store emptied once the hub took it",
+                     timeout=NOTICE_BOUND)
+        case("an outcome produced while the hub is down survives a restart and reaches its report", acks_survive_restart)
 
         def restored_hub():
             old_seq = w.f.seq()
