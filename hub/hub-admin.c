@@ -101,7 +101,8 @@ void hub_handle_acks(HubContext *ctx, const HubRequest *req, HubReply *reply) {
                 admin_fail(reply, 405, "Method not allowed here.");
                 return;
         }
-        r = hub_fleet_acks(ctx->store, req->body, req->body_len, &err);
+        r = hub_fleet_acks(ctx->store, ctx->tokens, req->role == HUB_ROLE_HOST ? req->token_name : NULL, req->body,
+                           req->body_len, &err);
         if (r < 0) {
                 reply_report(ctx, r, NULL, &err, reply);
                 return;

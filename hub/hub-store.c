@@ -130,9 +130,15 @@ static const char *const migrations[] = {
         "CREATE UNIQUE INDEX users_user_name ON users (user_name) WHERE deleted_usec IS NULL;"
         "CREATE INDEX users_ghosts ON users (ref) WHERE deleted_usec IS NOT NULL;"
         "CREATE INDEX groups_ghosts ON groups (ref) WHERE deleted_usec IS NOT NULL;",
+        /* 6 -> 7: the host each host token writes for (hub_fleet_bind()). */
+        "CREATE TABLE token_hosts ("
+        "  token_name TEXT PRIMARY KEY,"
+        "  host_id TEXT NOT NULL,"
+        "  bound_usec INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE INDEX token_hosts_host ON token_hosts (host_id);",
 };
 
-#define HUB_STORE_VERSION 6
+#define HUB_STORE_VERSION 7
 _Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
 
 /* The columns every row query returns, in this order (see Row). */
@@ -340,6 +346,12 @@ static const char *const pg_migrations[] = {
         "CREATE UNIQUE INDEX users_user_name ON users (" PG_NOCASE("user_name") ") WHERE deleted_usec IS NULL;"
         "CREATE INDEX users_ghosts ON users (ref) WHERE deleted_usec IS NOT NULL;"
         "CREATE INDEX groups_ghosts ON groups (ref) WHERE deleted_usec IS NOT NULL;",
+        /* 6 -> 7 */
+        "CREATE TABLE token_hosts ("
+        "  token_name text PRIMARY KEY,"
+        "  host_id text NOT NULL,"
+        "  bound_usec bigint NOT NULL);"
+        "CREATE INDEX token_hosts_host ON token_hosts (host_id);",
 };
 _Static_assert(ELEMENTSOF(pg_migrations) == HUB_STORE_VERSION, "the same versions on both backends");
 

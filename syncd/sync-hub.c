@@ -265,11 +265,22 @@ static void acks_send(const ProvConfig *config, ProvStore *store, bool (*interru
                 log_warning_errno(r, "Failed to remove the enforcement outcomes the hub took from the store: %m");
 }
 
-/* The errno of an answer other than 200 (410 is the caller's). */
-static int hub_status_error(const char *url, const char *what, long status) {
-        if (status == 401 || status == 403)
-                return log_error_errno(-EACCES, "The hub %s refused our host token for %s (HTTP %ld): check [source] "
-                                       "token_file (a host token made with provision-hub token-new).", url, what, status);
+/* The errno of an answer other than 200 (410 is the caller's); body: the answer, whose SCIM
+ * error "detail" a refusal is logged with (a host token that belongs to another host). */
+static int hub_status_error(const char *url, const char *what, long status, const char *body, size_t len) {
+        if (status == 401 || status == 403) {
+                cJSON *j = body ? cJSON_ParseWithLength(body, len) : NULL;
+                const char *detail = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "detail"));
+                char said[256] = "";
+
+                /* Printable ASCII only, bounded: it is the hub's text in our log. */
+                for (size_t i = 0; detail && detail[i] && i < sizeof(said) - 1; i++)
+                        said[i] = detail[i] >= ' ' && detail[i] < 127 ? detail[i] : '?';
+                cJSON_Delete(j);
+                return log_error_errno(-EACCES, "The hub %s refused our host token for %s (HTTP %ld%s%s): check "
+                                       "[source] token_file (a host token made with provision-hub token-new).", url,
+                                       what, status, said[0] ? ": " : "", said);
+        }
         if (status == 429 || status == 503) {
                 log_notice("The hub %s is busy (HTTP %ld to %s).", url, status, what);
                 return -EBUSY;
@@ -331,7 +342,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                         snapshot = true;
                         body = body_free(body);
                 } else if (status != 200) {
-                        r = hub_status_error(url, "/v1/feed", status);
+                        r = hub_status_error(url, "/v1/feed", status, body, len);
                         prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
                                                                             : "the hub's feed failed");
                         goto finish;
@@ -378,7 +389,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                 goto finish;
         }
         if (status != 200) {
-                r = hub_status_error(url, "/v1/snapshot", status);
+                r = hub_status_error(url, "/v1/snapshot", status, body, len);
                 prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
                                                                     : "reading the hub's snapshot failed");
                 goto finish;

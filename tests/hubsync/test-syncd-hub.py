@@ -293,6 +293,14 @@ def main():
             check("refused our host token" in out, f"the wrong token is not said clearly: {out[-800:]}")
             check("prov_not-a-valid-token-value" not in out, "the token is in the log")
             check(bad.getent("passwd", "gina") is None, "a refused host got accounts")
+            # Another host with this host's token: its feed polls are refused, and it says why.
+            stolen = H.Host(tmp, hub.base, open(host.token_file).read().strip(), name="stolen")
+            stolen.sections["source"].update({"type": "hub", "url": hub.base, "host_id": "5" * 32})
+            stolen._write()
+            rc, out = stolen.once()  # the snapshot: reading is any host token's
+            check(rc == 0, f"the first --once of a host with another's token: {out[-800:]}")
+            rc, out = stolen.once()  # a feed poll names its host
+            check(rc != 0 and "belongs to another host" in out, f"a host with another's token polled: {out[-800:]}")
         case("a dead first URL fails over to the next; a wrong token is said clearly", failover_and_token)
 
         def shutdown():
