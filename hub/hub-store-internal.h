@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What hub-store.c (schema, rows, rendering, writes, lock and guard) shares with
- * hub-store-list.c (lists and cursors): the handle, a row, and the kept statements. */
+/* What hub-store.c (rows, rendering, writes, lock and guard) shares with hub-store-list.c
+ * (lists and cursors) and hub-store-schema.c (migrations and statements): the handle, a row,
+ * and the kept statements. */
 
 #include "hub-store-db.h"
 #include "hub-store.h"
@@ -95,7 +96,11 @@ struct HubStore {
         } walk[2];
 };
 
-/* One resource's row (ROW_COLUMNS). */
+/* The schema version both backends migrate to, and each one's schema (hub-store-schema.c). */
+#define HUB_STORE_VERSION 7
+extern const HubDbSchema hub_store_sqlite_schema, hub_store_pg_schema;
+
+/* One resource's row (ROW_COLUMNS in hub-store-schema.c). */
 typedef struct Row {
         int64_t ref;
         char *id;
