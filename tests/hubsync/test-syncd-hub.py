@@ -11,13 +11,14 @@ Cases, in order, on the same hub and host: the first snapshot and a joiner; a mo
 (PATCH active:false) suspended and TerminateUser called while the daemon holds a feed request
 (feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; a deletion the
 hub's guard holds stays on the host until approved, then deprovisions; the daemon killed
-and restarted resumes from its stored seq; an enforcement outcome produced while the hub is
-down waits in the store and reaches the hub's report after a SIGKILL and restart; a hub restored empty (the host's seq is ahead of it:
+and restarted resumes from its stored seq; an enforcement outcome the hub cannot take (its
+store locked: 503) waits in the store and reaches the hub's report after a SIGKILL and restart; a hub restored empty (the host's seq is ahead of it:
 410) makes the host read the snapshot. Exit 0 all passed, 1 a case failed, 77 something needed is
 missing or the hub has no /v1/feed."""
 
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -188,31 +189,41 @@ def main():
         case("a killed daemon resumes from its stored seq, equal to the hub", restart)
 
         def acks_survive_restart():
-            # The daemon gets carol's deactivation and enforces it while the hub is down: its
-            # outcome waits in the store, and after a SIGKILL the restarted daemon reports it.
+            # The daemon gets carol's deactivation and enforces it while the hub cannot take acks
+            # (its store locked by another writer): the outcome waits in the daemon's store, and
+            # after a SIGKILL the restarted daemon reports it (the hub may have taken the POST it
+            # gave up on too: acks are sent at least once).
             wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
             w.f.daemon.send_signal(signal.SIGSTOP)
             deactivate(hub, carol["id"])
-            wait_for(lambda: w.waiters() == 0, "the held request answered", timeout=NOTICE_BOUND)
-            hub.stop()
-            w.f.daemon.send_signal(signal.SIGCONT)
-            wait_for(lambda: host.user_state(carol["id"]) == SUSPENDED, "carol suspended with the hub down",
-                     timeout=NOTICE_BOUND)
-            wait_for(lambda: host.sql("SELECT count(*) FROM hub_acks")[0][0] == 1, "carol's outcome kept in the store",
-                     timeout=NOTICE_BOUND)
-            w.f.stop(signal.SIGKILL)
-            hub.start()
-            w.f.start()
+            lock = sqlite3.connect(hub.db, timeout=10, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")
+            before = len(open(w.f.daemon_log, errors="replace").read())
+            try:
+                w.f.daemon.send_signal(signal.SIGCONT)
+                wait_for(lambda: host.user_state(carol["id"]) == SUSPENDED, "carol suspended", timeout=NOTICE_BOUND)
+                wait_for(lambda: "Could not report 1 enforcement outcomes" in
+                         open(w.f.daemon_log, errors="replace").read()[before:],
+                         "the daemon told its acks were not taken", timeout=NOTICE_BOUND + 10)
+                check(host.sql("SELECT count(*) FROM hub_acks")[0][0] == 1, "carol's outcome is not in the store")
+                w.f.stop(signal.SIGKILL)
+            finally:
+                lock.execute("COMMIT")
+                lock.close()
 
             def acked():
                 r = hub.request("GET", f"//v1/admin/leavers/{carol['id']}", token="admin")
                 check(r.status == 200, f"the leaver report: {r!r}")
                 return [o for o in r.json["outcomes"] if o["hostname"] == "host"]
+            before = len(open(w.f.daemon_log, errors="replace").read())
+            w.f.start()
+            wait_for(lambda: "Reported 1 enforcement outcomes" in open(w.f.daemon_log, errors="replace").read()[before:],
+                     "the restarted daemon reporting the kept outcome", timeout=NOTICE_BOUND)
             wait_for(acked, "carol's outcome in the hub's fleet report after the restart", timeout=NOTICE_BOUND)
             check(acked()[0]["steps"].get("logind") == "ok", f"the outcome reported: {acked()}")
             wait_for(lambda: host.sql("SELECT count(*) FROM hub_acks")[0][0] == 0, "the store emptied once the hub took it",
                      timeout=NOTICE_BOUND)
-        case("an outcome produced while the hub is down survives a restart and reaches its report", acks_survive_restart)
+        case("an outcome the hub could not take survives a restart and reaches its report", acks_survive_restart)
 
         def restored_hub():
             old_seq = w.f.seq()
