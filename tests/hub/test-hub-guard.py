@@ -10,9 +10,10 @@ the feed and the snapshot with its groups until the approval publishes the delet
 tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
 built."""
 
+import subprocess
 import sys
 
-from hubharness import check, run_suite
+from hubharness import check, hub_bin, run_suite
 
 
 def deactivate(hub, uid):
@@ -130,6 +131,10 @@ def test_guard_holds_deletions(hub):
     again = hub.create_user(ghost["userName"])
     check(again["id"] != ghost["id"], "the new user took the held user's id")
     check([x["id"] for x in holds(hub).json["users"]] == [ghost["id"]], "the new user released the ghost")
+    # The command line reads the holds from the store beside the running hub.
+    p = subprocess.run([hub_bin, "--config", hub.conf, "holds"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and f"{ghost['userName']} ({ghost['id']}): deletion" in p.stdout and
+          f"d1@example.com ({users[1]['id']})" not in p.stdout, f"provision-hub holds: {p.returncode} {p.stdout} {p.stderr}")
 
     h = head(hub)
     r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
