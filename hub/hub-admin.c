@@ -12,7 +12,7 @@
  *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
  *   GET /leavers/{id}         "is their access gone?" (hub_fleet_leaver_report())
  *   GET /hosts                every host following the feed, its seq and lag
- *   GET /holds                deactivations held by the mass-deactivation guard
+ *   GET /holds                deactivations and deletions held by the mass-deactivation guard
  *   POST /holds/approve       releases them to the fleet (hub_store_hold_approve())
  * Answers {"id", "locked", "changed", "seq"}: changed false when it was so already. The change is
  * committed like any other (group commit, answered once on disk) and audited with the admin
@@ -101,7 +101,8 @@ void hub_handle_acks(HubContext *ctx, const HubRequest *req, HubReply *reply) {
                 admin_fail(reply, 405, "Method not allowed here.");
                 return;
         }
-        r = hub_fleet_acks(ctx->store, req->body, req->body_len, &err);
+        r = hub_fleet_acks(ctx->store, ctx->tokens, req->role == HUB_ROLE_HOST ? req->token_name : NULL, req->body,
+                           req->body_len, &err);
         if (r < 0) {
                 reply_report(ctx, r, NULL, &err, reply);
                 return;

@@ -88,7 +88,7 @@ static int add_event(int64_t seq, ProvHubKind kind, const char *id, void *userda
 
 static int feed_render(HubStore *s, int64_t since, unsigned max_events, const char *base_url, char **ret,
                        size_t *ret_len, ProvScimError *err) {
-        const HubRender how = { .base_url = base_url, .with_members = true };
+        const HubRender how = { .base_url = base_url, .with_members = true, .fleet = true };
         _cleanup_(cJSON_Deletep) cJSON *answer = NULL;
         int64_t head, oldest;
         char *text;
@@ -218,7 +218,7 @@ int64_t hub_snapshot_seq(const HubSnapshot *snap) {
 
 /* Renders the next page of the current phase (or the text between phases) into pending. */
 static int snapshot_fill(HubSnapshot *snap) {
-        const HubRender how = { .base_url = snap->base_url, .with_members = true };
+        const HubRender how = { .base_url = snap->base_url, .with_members = true, .fleet = true };
         ProvHubKind kind = snap->phase == PHASE_USERS ? PROV_HUB_USER : PROV_HUB_GROUP;
         HubQuery q = { .count = SNAPSHOT_PAGE, .cursor = true, .after_cursor = snap->after };
         HubPage page = {};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hub-fleet.h"
+#include "log.h"
 #include "hub-util.h"
 #include "hub-store-db.h"
 #include "scim-resource.h"
@@ -49,6 +50,93 @@ int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *
         ret->host_id = host_id;
         ret->hostname = hostname;
         ret->version = version;
+        return 0;
+}
+
+/* The one text a statement answers with ?1 (and ?2) bound: 1 found, 0 none. */
+static int bound_text(HubDb *db, const char *sql, const char *a, const char *b, char **ret) {
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        int r;
+
+        *ret = NULL;
+        r = hub_db_prepare(db, sql, &st);
+        if (r < 0)
+                return r;
+        if ((r = hub_db_bind_text(st, 1, a)) < 0 || (b && (r = hub_db_bind_text(st, 2, b)) < 0))
+                return r;
+        r = hub_db_step(st);
+        if (r <= 0)
+                return r;
+        r = hub_db_column_strdup(st, 0, false, ret);
+        return r < 0 ? r : 1;
+}
+
+int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name, const char *host_id,
+                   ProvScimError *err) {
+        _cleanup_db_tx_ HubDbTx tx = {};
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        _cleanup_free_ char *bound = NULL, *owner = NULL;
+        HubDb *db = hub_store_db(s);
+        bool shared = false;
+        int r;
+
+        if (!host_id || !token_name)
+                return 0;
+        /* A scope of its own, as a poll's record (hub_fleet_host_seen()). */
+        r = hub_db_begin(db, &tx);
+        if (r < 0)
+                return r;
+        (void) hub_tokens_find(tokens, HUB_ROLE_HOST, token_name, &shared);
+        r = bound_text(db, "SELECT host_id FROM token_hosts WHERE token_name = ?1", token_name, NULL, &bound);
+        if (r < 0)
+                return r;
+        if (r > 0 && !shared && !streq(bound, host_id))
+                return prov_scim_error_set(err, 403, NULL,
+                                           "The host token '%s' belongs to another host (%s): give each host its own "
+                                           "token, or mark an enrolment token 'shared' in host_token_file.",
+                                           token_name, bound);
+        /* A host bound to another token: refused while that token is loaded (a host whose token
+         * was replaced is bound again to the new one). */
+        r = bound_text(db, "SELECT token_name FROM token_hosts WHERE host_id = ?1 AND token_name != ?2", host_id,
+                       token_name, &owner);
+        if (r < 0)
+                return r;
+        if (r > 0 && hub_tokens_find(tokens, HUB_ROLE_HOST, owner, NULL) >= 0)
+                return prov_scim_error_set(err, 403, NULL,
+                                           "Host %s belongs to the host token '%s': a host reports with its own token "
+                                           "only.", host_id, owner);
+        if (shared || (bound && streq(bound, host_id)))
+                return hub_db_commit(&tx);
+        r = hub_db_prepare(db,
+                           "INSERT INTO token_hosts (token_name, host_id, bound_usec) VALUES (?1, ?2, ?3)"
+                           " ON CONFLICT (token_name) DO UPDATE SET host_id = ?2, bound_usec = ?3",
+                           &st);
+        if (r < 0)
+                return r;
+        if ((r = hub_db_bind_text(st, 1, token_name)) < 0 || (r = hub_db_bind_text(st, 2, host_id)) < 0)
+                return r;
+        if (hub_db_bind_int64(st, 3, hub_now_usec()) < 0)
+                return -EIO;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        if (owner) {
+                /* The replaced token's binding goes: its host is this token's now. */
+                _cleanup_db_finalize_ HubStmt *del = NULL;
+
+                r = hub_db_prepare(db, "DELETE FROM token_hosts WHERE token_name = ?1", &del);
+                if (r < 0)
+                        return r;
+                if ((r = hub_db_bind_text(del, 1, owner)) < 0)
+                        return r;
+                r = hub_db_run(del);
+                if (r < 0)
+                        return r;
+        }
+        r = hub_db_commit(&tx);
+        if (r < 0)
+                return r;
+        log_info("Host token '%s' is now bound to host %s.", token_name, host_id);
         return 0;
 }
 
@@ -115,7 +203,8 @@ static int ack_steps_render(const cJSON *steps, char **ret) {
         return *ret ? 0 : -ENOMEM;
 }
 
-int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err) {
+int hub_fleet_acks(HubStore *s, const HubTokens *tokens, const char *token_name, const char *body, size_t len,
+                   ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
         _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_db_tx_ HubDbTx tx = {};
@@ -160,6 +249,9 @@ int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err
         }
 
         r = hub_db_begin(db, &tx);
+        if (r < 0)
+                return r;
+        r = hub_fleet_bind(s, tokens, token_name, host->valuestring, err);
         if (r < 0)
                 return r;
         r = hub_db_prepare(db,
@@ -335,7 +427,7 @@ static int find_leave(HubStore *s, const char *user_id, Leave *ret) {
 
 int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret,
                             ProvScimError *err) {
-        const HubRender how = { .base_url = NULL, .with_members = false };
+        const HubRender how = { .base_url = NULL, .with_members = false, .fleet = true };
         _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = NULL, *user = NULL;
         cJSON *hosts, *lagging, *silent, *outcomes;

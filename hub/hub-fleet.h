@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "hub-store.h"
+#include "hub-tokens.h"
 #include "scim-error.h"
 
 #define HUB_FLEET_MARGIN_SEC 30
@@ -36,11 +37,22 @@ typedef struct HubHostPoll {
 int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *version, HubHostPoll *ret,
                          ProvScimError *err);
 
+/* Binds host ids and host tokens, so that a host token writes one host's record only: the
+ * first host id a token (not `shared`) names, on a feed poll or in acks, is recorded for its
+ * NAME, and another host id with it is refused (403); a host id bound to a token that is still
+ * loaded is refused to any other token (403), shared ones included. A shared enrolment token
+ * binds nothing. Runs in the caller's transaction or batch; tokens: the hub's set, to look the
+ * names up in. */
+int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name, const char *host_id,
+                   ProvScimError *err);
+
 /* Records a poll (no-op without host_id). Runs in the caller's transaction or batch. */
 int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll);
 
-/* Records the outcomes of a POST /v1/acks body (400 for a malformed one: nothing recorded). */
-int hub_fleet_acks(HubStore *s, const char *body, size_t len, ProvScimError *err);
+/* Records the outcomes of a POST /v1/acks body (400 for a malformed one: nothing recorded). A
+ * host token (token_name not NULL) must be bound to the body's host (hub_fleet_bind()). */
+int hub_fleet_acks(HubStore *s, const HubTokens *tokens, const char *token_name, const char *body, size_t len,
+                   ProvScimError *err);
 
 /* GET /v1/admin/leavers/{id}: 404 when the hub never knew the user. */
 int hub_fleet_leaver_report(HubStore *s, const char *user_id, cJSON **ret, ProvScimError *err);

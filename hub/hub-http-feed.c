@@ -275,6 +275,7 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
         HubHostPoll poll = {};
         int64_t head;
         unsigned wait;
+        int r;
 
         if (role == HUB_ROLE_SCIM)
                 return hub_http_send_error(c, 403, NULL, "The feed is for host tokens.", conn->integer_status, 0);
@@ -298,6 +299,24 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
                                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hostname"),
                                  MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "version"), &poll, &err) < 0)
                 return hub_http_send_error(c, err.status, NULL, err.detail, conn->integer_status, 0);
+        /* A host token names one host only (hub_fleet_bind()); a store failure here leaves the
+         * poll unrecorded, not the host without its answer. */
+        if (poll.host_id && role == HUB_ROLE_HOST && !s->stopping) {
+                r = hub_store_batch_open(s->ctx->store) ? 0 : hub_store_batch_begin(s->ctx->store);
+                if (r >= 0)
+                        r = hub_fleet_bind(s->ctx->store, s->ctx->tokens, conn->who, poll.host_id, &err);
+                if (r < 0 && err.status == 403) {
+                        log_notice("Refused the feed to host token '%s': %s", conn->who, err.detail);
+                        return hub_http_send_error(c, 403, NULL, err.detail, conn->integer_status, 0);
+                }
+                if (r < 0) {
+                        log_warning("Failed to check host %s's token: %s", poll.host_id,
+                                    hub_store_errmsg(s->ctx->store) ?: "");
+                        poll.host_id = NULL;
+                }
+                if (hub_store_batch_lost(s->ctx->store))
+                        hub_http_batch_finish(s);
+        }
         /* What the host has applied, in the open batch (or a new one): it is committed at the end
          * of the round, with one flush for every poll of it, and a failure to record it does not
          * keep the host from its answer. A since ahead of the head (answered 410) is not

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What hub-store.c (schema, rows, rendering, writes, lock and guard) shares with
- * hub-store-list.c (lists and cursors): the handle, a row, and the kept statements. */
+/* What hub-store.c (rows, rendering, writes, lock and guard) shares with hub-store-list.c
+ * (lists and cursors) and hub-store-schema.c (migrations and statements): the handle, a row,
+ * and the kept statements. */
 
 #include "hub-store-db.h"
 #include "hub-store.h"
@@ -19,6 +20,7 @@ typedef enum ListCond {
 
 enum {
         STMT_USER_BY_ID,
+        STMT_USER_BY_ID_FLEET,
         STMT_GROUP_BY_ID,
         STMT_USER_REF_BY_ID,
         STMT_USER_NAME_TAKEN,
@@ -29,6 +31,7 @@ enum {
         STMT_GROUP_TOUCH,
         STMT_USER_LOCK,
         STMT_USER_LEFT,
+        STMT_USER_GHOST,
         STMT_LEAVERS_SINCE,
         STMT_USER_COUNT,
         STMT_HOLD_OPEN,
@@ -42,6 +45,7 @@ enum {
         STMT_MEMBER_DELETE,
         STMT_MEMBER_REFS,
         STMT_GROUP_MEMBERS,
+        STMT_GROUP_MEMBERS_FLEET,
         STMT_USER_GROUPS,
         STMT_USER_GROUP_REFS,
         STMT_CHANGE_APPEND,
@@ -92,7 +96,11 @@ struct HubStore {
         } walk[2];
 };
 
-/* One resource's row (ROW_COLUMNS). */
+/* The schema version both backends migrate to, and each one's schema (hub-store-schema.c). */
+#define HUB_STORE_VERSION 7
+extern const HubDbSchema hub_store_sqlite_schema, hub_store_pg_schema;
+
+/* One resource's row (ROW_COLUMNS in hub-store-schema.c). */
 typedef struct Row {
         int64_t ref;
         char *id;
@@ -102,6 +110,7 @@ typedef struct Row {
         char *json;
         char *locked_by; /* users: the admin token NAME that locked it, or NULL */
         int64_t held_id; /* users: the guard's hold keeping its deactivation back, or 0 */
+        bool ghost;      /* users: deleted by the IdP, the deletion held (held_id) */
 } Row;
 
 void hub_store_row_done(Row *r);

@@ -73,10 +73,10 @@ static ListCond list_cond(ProvHubKind kind, const ProvFilter *f, const char **re
         return COND_ALL;
 }
 
-/* Binds the condition's value (?1; the count of all has none) and, for a page, the ref to
- * start after (?2). */
+/* Binds the condition's value (?1; the count of all has none; the page of all: not NULL for
+ * the fleet's view, with ghosts) and, for a page, the ref to start after (?2). */
 static int list_bind(HubStore *s, HubStmt *st, ListCond cond, const char *value, int64_t usec,
-                     int64_t after, bool count) {
+                     int64_t after, bool count, bool fleet) {
         int r = 0;
 
         if (cond == COND_MODIFIED_GT || cond == COND_MODIFIED_GE)
@@ -84,7 +84,7 @@ static int list_bind(HubStore *s, HubStmt *st, ListCond cond, const char *value,
         else if (cond != COND_ALL)
                 r = hub_db_bind_text(st, 1, value);
         else if (!count)
-                r = hub_db_bind_null(st, 1);
+                r = fleet ? hub_db_bind_text(st, 1, "fleet") : hub_db_bind_null(st, 1);
         if (r < 0)
                 return r;
         if (!count && hub_db_bind_int64(st, 2, after) < 0)
@@ -108,10 +108,11 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
         _cleanup_db_reset_ HubStmt *count = NULL, *st = NULL;
         int64_t n = 0, last_ref = 0, head = 0, start = q->start_index > 1 ? q->start_index : 1, after,
                 offset;
-        bool memo = false;
+        bool memo = false, fleet = how && how->fleet;
         int r;
 
-        if (cond == COND_ALL) {
+        /* The walk memo is SCIM's: the fleet's view (ghosts too) walks by cursor. */
+        if (cond == COND_ALL && !fleet) {
                 r = hub_store_get_int(s, STMT_HEAD, &head);
                 if (r < 0)
                         return r;
@@ -124,7 +125,7 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
                 r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 1), &count);
                 if (r < 0)
                         return r;
-                r = list_bind(s, count, cond, value, usec, 0, true);
+                r = list_bind(s, count, cond, value, usec, 0, true, fleet);
                 if (r < 0)
                         return r;
                 r = hub_db_step(count);
@@ -145,7 +146,7 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
         r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
-        r = list_bind(s, st, cond, value, usec, after, false);
+        r = list_bind(s, st, cond, value, usec, after, false, fleet);
         if (r < 0)
                 return r;
         if (hub_db_bind_int64(st, 3, (int64_t) q->count + (q->cursor ? 1 : 0)) < 0 ||
@@ -177,7 +178,7 @@ static int list_indexed(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCo
                 n++;
         }
 
-        if (cond == COND_ALL) {
+        if (cond == COND_ALL && !fleet) {
                 bool walked = !q->cursor && n > 0;
 
                 s->walk[kind].valid = true;
@@ -204,7 +205,7 @@ static int list_scan(HubStore *s, ProvHubKind kind, const HubQuery *q, ListCond 
         r = hub_db_stmt(s->db, STMT_LIST(kind, cond, 0), &st);
         if (r < 0)
                 return r;
-        r = list_bind(s, st, cond, value, usec, 0, false);
+        r = list_bind(s, st, cond, value, usec, 0, false, how && how->fleet);
         if (r < 0)
                 return r;
         if (hub_db_bind_int64(st, 3, -1) < 0 || hub_db_bind_int64(st, 4, 0) < 0)

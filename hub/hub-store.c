@@ -2,7 +2,7 @@
 
 /* The hub's store (see hub-store.h) on one database interface (hub-store-db.h): SQLite through
  * the shared core (common/prov-sql.h), or PostgreSQL (hub-store-pg.c), with the schema and the
- * few statements whose dialects differ given per backend below.
+ * few statements whose dialects differ given per backend in hub-store-schema.c.
  *
  * A resource is one row: the columns the store searches and pages by (ref, id, userName or
  * displayName, externalId, modification time) beside the resource as stored (`json`: the
@@ -30,324 +30,6 @@
 
 /* The page cache of the hub's connection: the indexes of 100k users fit, the JSON streams. */
 #define HUB_STORE_CACHE_KIB 8192
-
-static const char *const migrations[] = {
-        /* 0 -> 1 */
-        "CREATE TABLE users ("
-        "  ref INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  id TEXT NOT NULL UNIQUE,"
-        "  user_name TEXT NOT NULL COLLATE NOCASE,"
-        "  external_id TEXT,"
-        "  active INTEGER NOT NULL,"
-        "  created_usec INTEGER NOT NULL,"
-        "  modified_usec INTEGER NOT NULL,"
-        "  version INTEGER NOT NULL,"
-        "  json TEXT NOT NULL);"
-        "CREATE UNIQUE INDEX users_user_name ON users (user_name);"
-        "CREATE INDEX users_external_id ON users (external_id);"
-        "CREATE INDEX users_modified ON users (modified_usec);"
-        "CREATE TABLE groups ("
-        "  ref INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  id TEXT NOT NULL UNIQUE,"
-        "  display_name TEXT NOT NULL COLLATE NOCASE,"
-        "  external_id TEXT,"
-        "  created_usec INTEGER NOT NULL,"
-        "  modified_usec INTEGER NOT NULL,"
-        "  version INTEGER NOT NULL,"
-        "  json TEXT NOT NULL);"
-        "CREATE INDEX groups_display_name ON groups (display_name);"
-        "CREATE INDEX groups_external_id ON groups (external_id);"
-        "CREATE INDEX groups_modified ON groups (modified_usec);"
-        "CREATE TABLE members ("
-        "  group_ref INTEGER NOT NULL REFERENCES groups (ref) ON DELETE CASCADE,"
-        "  user_ref INTEGER NOT NULL REFERENCES users (ref) ON DELETE CASCADE,"
-        "  PRIMARY KEY (group_ref, user_ref)) WITHOUT ROWID;"
-        "CREATE INDEX members_user ON members (user_ref, group_ref);"
-        /* No AUTOINCREMENT: seq is set to head + 1 inside the writing transaction. */
-        "CREATE TABLE changes ("
-        "  seq INTEGER PRIMARY KEY,"
-        "  kind TEXT NOT NULL,"
-        "  id TEXT NOT NULL,"
-        "  op TEXT NOT NULL CHECK (op IN ('upsert', 'delete')),"
-        "  time_usec INTEGER NOT NULL);"
-        /* change_seq: the head after the request, to find its changes. */
-        "CREATE TABLE audit ("
-        "  seq INTEGER PRIMARY KEY,"
-        "  time_usec INTEGER NOT NULL,"
-        "  token_name TEXT,"
-        "  method TEXT,"
-        "  kind TEXT NOT NULL,"
-        "  id TEXT NOT NULL,"
-        "  change_seq INTEGER NOT NULL,"
-        "  before_json TEXT,"
-        "  after_json TEXT);",
-        /* 1 -> 2: the fleet-wide lock (hub_store_lock()); groups get the column too, so that
-         * one row query serves both tables. */
-        "ALTER TABLE users ADD COLUMN locked_by TEXT;"
-        "ALTER TABLE groups ADD COLUMN locked_by TEXT;",
-        /* 2 -> 3: the fleet (hub-fleet.c): each host as it last polled the feed (applied_seq:
-         * the since= it polled with, what it has applied), and what each host reported of a
-         * leaver's enforcement. */
-        "CREATE TABLE hosts ("
-        "  host_id TEXT PRIMARY KEY,"
-        "  hostname TEXT,"
-        "  version TEXT,"
-        "  token_name TEXT,"
-        "  applied_seq INTEGER NOT NULL,"
-        "  first_seen_usec INTEGER NOT NULL,"
-        "  last_seen_usec INTEGER NOT NULL,"
-        "  due_usec INTEGER NOT NULL) WITHOUT ROWID;"
-        "CREATE TABLE outcomes ("
-        "  host_id TEXT NOT NULL,"
-        "  user_id TEXT NOT NULL,"
-        "  seq INTEGER NOT NULL,"
-        "  sessions INTEGER NOT NULL,"
-        "  result TEXT NOT NULL,"
-        "  time_usec INTEGER NOT NULL,"
-        "  PRIMARY KEY (user_id, host_id)) WITHOUT ROWID;"
-        "CREATE INDEX audit_id ON audit (id, seq);",
-        /* 3 -> 4: the mass-deactivation guard (hub_store_set_guard()): when a user left
-         * (left_usec) and the hold that keeps the deactivation from the fleet (held_id). */
-        "ALTER TABLE users ADD COLUMN left_usec INTEGER;"
-        "ALTER TABLE users ADD COLUMN held_id INTEGER;"
-        "ALTER TABLE groups ADD COLUMN held_id INTEGER;"
-        "CREATE INDEX users_left ON users (left_usec) WHERE left_usec IS NOT NULL;"
-        "CREATE INDEX users_held ON users (held_id) WHERE held_id IS NOT NULL;"
-        "CREATE TABLE holds ("
-        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  opened_usec INTEGER NOT NULL,"
-        "  approved_usec INTEGER,"
-        "  approved_by TEXT);",
-        /* 4 -> 5: each enforcement step a host reported of a leaver (hub-fleet.c), as the JSON
-         * object it sent ({"logind": "ok", "kill": "ok", "hooks": "failed"}). */
-        "ALTER TABLE outcomes ADD COLUMN steps TEXT;",
-};
-
-#define HUB_STORE_VERSION 5
-_Static_assert(ELEMENTSOF(migrations) == HUB_STORE_VERSION, "one migration per schema version");
-
-/* The columns every row query returns, in this order (see Row). */
-#define ROW_COLUMNS "ref, id, created_usec, modified_usec, version, json, locked_by, held_id"
-
-/* The page and count statements of lists, per table and per indexed condition. ?1 the value, ?2
- * the ref to start after, ?3 LIMIT, ?4 OFFSET; a count counts every match (?1 only). INDEXED BY makes
- * preparing fail rather than silently scanning when the index cannot serve the condition. */
-#define LIST_PAGE(table, cond)                                                                              \
-        "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref LIMIT ?3 OFFSET ?4"
-#define LIST_COUNT(table, cond) "SELECT count(*) FROM " table " WHERE " cond
-
-
-
-
-#define LIST_STATEMENTS(table, name_col)                                                                    \
-        /* all: a count without WHERE, which SQLite answers from the smallest index */                      \
-        LIST_PAGE(table, "?1 IS NULL"), "SELECT count(*) FROM " table, LIST_PAGE(table, "id = ?1"),         \
-                LIST_COUNT(table, "id = ?1"),                                                               \
-                LIST_PAGE(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                       \
-                LIST_COUNT(table " INDEXED BY " table "_" name_col, name_col " = ?1"),                      \
-                LIST_PAGE(table " INDEXED BY " table "_external_id", "external_id = ?1"),                   \
-                LIST_COUNT(table " INDEXED BY " table "_external_id", "external_id = ?1"),                  \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                    \
-                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec > ?1"),                   \
-                LIST_PAGE(table " INDEXED BY " table "_modified", "modified_usec >= ?1"),                   \
-                LIST_COUNT(table " INDEXED BY " table "_modified", "modified_usec >= ?1")
-
-static const char *const statements[_STMT_MAX] = {
-        [STMT_USER_BY_ID] = "SELECT " ROW_COLUMNS " FROM users WHERE id = ?1",
-        [STMT_GROUP_BY_ID] = "SELECT " ROW_COLUMNS " FROM groups WHERE id = ?1",
-        [STMT_USER_REF_BY_ID] = "SELECT ref FROM users WHERE id = ?1",
-        [STMT_USER_NAME_TAKEN] = "SELECT id FROM users WHERE user_name = ?1 AND ref != ?2",
-        [STMT_USER_INSERT] =
-                "INSERT INTO users (id, user_name, external_id, active, created_usec, modified_usec,"
-                " version, json) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6)",
-        [STMT_GROUP_INSERT] =
-                "INSERT INTO groups (id, display_name, external_id, created_usec, modified_usec,"
-                " version, json) VALUES (?1, ?2, ?3, ?4, ?4, 1, ?5)",
-        [STMT_USER_UPDATE] =
-                "UPDATE users SET user_name = ?2, external_id = ?3, active = ?4, modified_usec = ?5,"
-                " version = version + 1, json = ?6 WHERE ref = ?1",
-        [STMT_GROUP_UPDATE] = "UPDATE groups SET display_name = ?2, external_id = ?3, modified_usec = ?4,"
-                              " version = version + 1, json = ?5 WHERE ref = ?1",
-        [STMT_GROUP_TOUCH] = "UPDATE groups SET modified_usec = ?2, version = version + 1 WHERE ref = ?1",
-        [STMT_USER_LOCK] = "UPDATE users SET locked_by = ?2, modified_usec = ?3, version = version + 1 WHERE ref = ?1",
-        [STMT_USER_LEFT] = "UPDATE users SET left_usec = ?2, held_id = ?3 WHERE ref = ?1",
-        /* Users who left within the window (held ones too), and users deleted within it. */
-        [STMT_LEAVERS_SINCE] = "SELECT (SELECT count(*) FROM users WHERE left_usec >= ?1) +"
-                               " (SELECT count(*) FROM changes WHERE time_usec >= ?1 AND op = 'delete' AND kind = 'User')",
-        [STMT_USER_COUNT] = "SELECT count(*) FROM users",
-        [STMT_HOLD_OPEN] = "SELECT coalesce(max(id), 0) FROM holds WHERE approved_usec IS NULL",
-        [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
-        [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",
-        [STMT_HELD_USERS] = "SELECT ref, id, user_name FROM users WHERE held_id = ?1 ORDER BY ref",
-        [STMT_USER_RELEASE] = "UPDATE users SET held_id = NULL, modified_usec = ?2, version = version + 1 WHERE ref = ?1",
-        [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
-        [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE ref = ?1",
-        [STMT_MEMBER_INSERT] = "INSERT OR IGNORE INTO members (group_ref, user_ref) VALUES (?1, ?2)",
-        [STMT_MEMBER_DELETE] = "DELETE FROM members WHERE group_ref = ?1 AND user_ref = ?2",
-        [STMT_MEMBER_REFS] = "SELECT m.user_ref, u.id FROM members m JOIN users u ON u.ref = m.user_ref"
-                             " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
-        [STMT_GROUP_MEMBERS] = "SELECT u.id, u.user_name FROM members m JOIN users u ON u.ref = m.user_ref"
-                               " WHERE m.group_ref = ?1 ORDER BY m.user_ref",
-        [STMT_USER_GROUPS] =
-                "SELECT g.id, g.display_name FROM members m JOIN groups g ON g.ref = m.group_ref"
-                " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
-        [STMT_USER_GROUP_REFS] = "SELECT g.ref, g.id FROM members m JOIN groups g ON g.ref = m.group_ref"
-                                 " WHERE m.user_ref = ?1 ORDER BY m.group_ref",
-        [STMT_CHANGE_APPEND] = "INSERT INTO changes (seq, kind, id, op, time_usec)"
-                               " SELECT coalesce(max(seq), 0) + 1, ?1, ?2, ?3, ?4 FROM changes",
-        [STMT_AUDIT_APPEND] =
-                "INSERT INTO audit (time_usec, token_name, method, kind, id, change_seq, before_json,"
-                " after_json) SELECT ?1, ?2, ?3, ?4, ?5, coalesce(max(seq), 0), ?6, ?7 FROM changes",
-        [STMT_HEAD] = "SELECT coalesce(max(seq), 0) FROM changes",
-        [STMT_OLDEST] = "SELECT coalesce(min(seq), 0) FROM changes",
-        /* Retention: never the head's row, which numbers the next change. */
-        [STMT_PRUNE_CHANGES] = "DELETE FROM changes WHERE time_usec < ?1 AND seq < (SELECT max(seq) FROM changes)",
-        [STMT_PRUNE_AUDIT] = "DELETE FROM audit WHERE time_usec < ?1",
-        /* The feed: each resource changed after ?1 once, at its last change, in that order. */
-        [STMT_CHANGES_SINCE] = "SELECT max(seq) AS last, kind, id FROM changes WHERE seq > ?1"
-                               " GROUP BY kind, id ORDER BY last",
-        /* The last time handed out, deletions included (the last change's), across restarts. */
-        [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
-                               " coalesce((SELECT max(modified_usec) FROM groups), 0),"
-                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0))",
-        LIST_STATEMENTS("users", "user_name"),
-        LIST_STATEMENTS("groups", "display_name"),
-};
-
-static const HubDbSchema sqlite_schema = {
-        .migrations = migrations,
-        .n_migrations = ELEMENTSOF(migrations),
-        .statements = statements,
-        .n_statements = ELEMENTSOF(statements),
-};
-
-/* PostgreSQL (several replicas, hub-store-pg.c): the same tables and versions in its types.
- * userName and displayName compare case-insensitively as SQLite's NOCASE does, ASCII letters
- * only (PG_NOCASE(): lower() would fold other letters too, by the database's locale);
- * refs and audit seqs come from identity columns, changes' seq is head + 1 as above, under the
- * writers' lock (hub_db_write_lock()). */
-#define PG_NOCASE(x) "translate(" x ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-
-static const char *const pg_migrations[] = {
-        /* 0 -> 1 */
-        "CREATE TABLE users ("
-        "  ref bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  id text NOT NULL UNIQUE,"
-        "  user_name text NOT NULL,"
-        "  external_id text,"
-        "  active bigint NOT NULL,"
-        "  created_usec bigint NOT NULL,"
-        "  modified_usec bigint NOT NULL,"
-        "  version bigint NOT NULL,"
-        "  json text NOT NULL);"
-        "CREATE UNIQUE INDEX users_user_name ON users (" PG_NOCASE("user_name") ");"
-        "CREATE INDEX users_external_id ON users (external_id);"
-        "CREATE INDEX users_modified ON users (modified_usec);"
-        "CREATE TABLE groups ("
-        "  ref bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  id text NOT NULL UNIQUE,"
-        "  display_name text NOT NULL,"
-        "  external_id text,"
-        "  created_usec bigint NOT NULL,"
-        "  modified_usec bigint NOT NULL,"
-        "  version bigint NOT NULL,"
-        "  json text NOT NULL);"
-        "CREATE INDEX groups_display_name ON groups (" PG_NOCASE("display_name") ");"
-        "CREATE INDEX groups_external_id ON groups (external_id);"
-        "CREATE INDEX groups_modified ON groups (modified_usec);"
-        "CREATE TABLE members ("
-        "  group_ref bigint NOT NULL REFERENCES groups (ref) ON DELETE CASCADE,"
-        "  user_ref bigint NOT NULL REFERENCES users (ref) ON DELETE CASCADE,"
-        "  PRIMARY KEY (group_ref, user_ref));"
-        "CREATE INDEX members_user ON members (user_ref, group_ref);"
-        "CREATE TABLE changes ("
-        "  seq bigint PRIMARY KEY,"
-        "  kind text NOT NULL,"
-        "  id text NOT NULL,"
-        "  op text NOT NULL CHECK (op IN ('upsert', 'delete')),"
-        "  time_usec bigint NOT NULL);"
-        "CREATE TABLE audit ("
-        "  seq bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  time_usec bigint NOT NULL,"
-        "  token_name text,"
-        "  method text,"
-        "  kind text NOT NULL,"
-        "  id text NOT NULL,"
-        "  change_seq bigint NOT NULL,"
-        "  before_json text,"
-        "  after_json text);",
-        /* 1 -> 2 */
-        "ALTER TABLE users ADD COLUMN locked_by text;"
-        "ALTER TABLE groups ADD COLUMN locked_by text;",
-        /* 2 -> 3 */
-        "CREATE TABLE hosts ("
-        "  host_id text PRIMARY KEY,"
-        "  hostname text,"
-        "  version text,"
-        "  token_name text,"
-        "  applied_seq bigint NOT NULL,"
-        "  first_seen_usec bigint NOT NULL,"
-        "  last_seen_usec bigint NOT NULL,"
-        "  due_usec bigint NOT NULL);"
-        "CREATE TABLE outcomes ("
-        "  host_id text NOT NULL,"
-        "  user_id text NOT NULL,"
-        "  seq bigint NOT NULL,"
-        "  sessions bigint NOT NULL,"
-        "  result text NOT NULL,"
-        "  time_usec bigint NOT NULL,"
-        "  PRIMARY KEY (user_id, host_id));"
-        "CREATE INDEX audit_id ON audit (id, seq);",
-        /* 3 -> 4 */
-        "ALTER TABLE users ADD COLUMN left_usec bigint;"
-        "ALTER TABLE users ADD COLUMN held_id bigint;"
-        "ALTER TABLE groups ADD COLUMN held_id bigint;"
-        "CREATE INDEX users_left ON users (left_usec) WHERE left_usec IS NOT NULL;"
-        "CREATE INDEX users_held ON users (held_id) WHERE held_id IS NOT NULL;"
-        "CREATE TABLE holds ("
-        "  id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,"
-        "  opened_usec bigint NOT NULL,"
-        "  approved_usec bigint,"
-        "  approved_by text);",
-        /* 4 -> 5 */
-        "ALTER TABLE outcomes ADD COLUMN steps text;",
-};
-_Static_assert(ELEMENTSOF(pg_migrations) == HUB_STORE_VERSION, "the same versions on both backends");
-
-/* Lists on PostgreSQL: no INDEXED BY (its planner picks the index), a negative LIMIT (a scan)
- * means none, and the all-rows page says what type its NULL is. */
-#define PG_LIST_PAGE(table, cond)                                                                           \
-        "SELECT " ROW_COLUMNS " FROM " table " WHERE " cond " AND ref > ?2 ORDER BY ref"                    \
-        " LIMIT CASE WHEN ?3 < 0 THEN NULL ELSE ?3 END OFFSET ?4"
-#define PG_LIST_STATEMENTS(table, name_col)                                                                 \
-        PG_LIST_PAGE(table, "?1::text IS NULL"), "SELECT count(*) FROM " table, PG_LIST_PAGE(table, "id = ?1"), \
-                LIST_COUNT(table, "id = ?1"), PG_LIST_PAGE(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")), \
-                LIST_COUNT(table, PG_NOCASE(name_col) " = " PG_NOCASE("?1")),                               \
-                PG_LIST_PAGE(table, "external_id = ?1"), LIST_COUNT(table, "external_id = ?1"),             \
-                PG_LIST_PAGE(table, "modified_usec > ?1"), LIST_COUNT(table, "modified_usec > ?1"),         \
-                PG_LIST_PAGE(table, "modified_usec >= ?1"), LIST_COUNT(table, "modified_usec >= ?1")
-
-/* The statements whose text differs on PostgreSQL; NULL: the same as SQLite's. */
-static const char *const pg_statements[_STMT_MAX] = {
-        [STMT_USER_NAME_TAKEN] =
-                "SELECT id FROM users WHERE " PG_NOCASE("user_name") " = " PG_NOCASE("?1") " AND ref != ?2",
-        [STMT_MEMBER_INSERT] = "INSERT INTO members (group_ref, user_ref) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        [STMT_LAST_MODIFIED] = "SELECT greatest(coalesce((SELECT max(modified_usec) FROM users), 0),"
-                               " coalesce((SELECT max(modified_usec) FROM groups), 0),"
-                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0))",
-        [_STMT_LIST_BASE] = PG_LIST_STATEMENTS("users", "user_name"),
-        PG_LIST_STATEMENTS("groups", "display_name"),
-};
-
-static const HubDbSchema pg_schema = {
-        .migrations = pg_migrations,
-        .n_migrations = ELEMENTSOF(pg_migrations),
-        .statements = statements,
-        .overrides = pg_statements,
-        .n_statements = ELEMENTSOF(statements),
-};
-
-
 
 void hub_store_row_done(Row *r) {
         free(r->id);
@@ -451,13 +133,13 @@ int hub_store_open_spec(const HubStoreSpec *spec, bool readonly, HubStore **ret,
                         if (r < 0)
                                 return r;
                 }
-                r = hub_db_open_sqlite(spec->path, &sqlite_schema, HUB_STORE_VERSION, readonly, HUB_STORE_CACHE_KIB,
+                r = hub_db_open_sqlite(spec->path, &hub_store_sqlite_schema, HUB_STORE_VERSION, readonly, HUB_STORE_CACHE_KIB,
                                        &s->db);
                 break;
         case HUB_STORE_POSTGRESQL:
                 if (!spec->conninfo)
                         return -EINVAL;
-                r = hub_db_open_pg(spec->conninfo, spec->password_file, &pg_schema, HUB_STORE_VERSION, readonly,
+                r = hub_db_open_pg(spec->conninfo, spec->password_file, &hub_store_pg_schema, HUB_STORE_VERSION, readonly,
                                    &s->db, ret_error);
                 break;
         default:
@@ -603,7 +285,7 @@ int hub_store_view_begin(HubStore *s) {
         if (!hub_db_is_pg(s->db))
                 return 0; /* this process is the only writer */
         if (!s->view_db) {
-                r = hub_db_open_pg(s->conninfo, s->password_file, &pg_schema, HUB_STORE_VERSION, true, &view, NULL);
+                r = hub_db_open_pg(s->conninfo, s->password_file, &hub_store_pg_schema, HUB_STORE_VERSION, true, &view, NULL);
                 if (r < 0)
                         return hub_db_failf(s->db, r, "%s", view ? hub_db_errmsg(view) : "PostgreSQL: no connection for reads");
                 s->view_db = view;
@@ -731,6 +413,7 @@ int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret) {
         if (r < 0)
                 return r;
         row.held_id = hub_db_column_int64(st, 7); /* NULL reads 0 */
+        row.ghost = hub_db_column_int64(st, 8) > 0;
         r = hub_db_column_strdup(st, 5, false, &row.json);
         if (r >= 0)
                 r = hub_db_column_strdup(st, 6, true, &row.locked_by);
@@ -742,12 +425,15 @@ int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret) {
         return 0;
 }
 
-/* The row of the resource with this id: 1 found, 0 none. */
-static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, Row *ret) {
+/* The row of the resource with this id: 1 found, 0 none. A ghost (a held deletion) is found
+ * only for the fleet's view. */
+static int row_by_id(HubStore *s, ProvHubKind kind, const char *id, bool fleet, Row *ret) {
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, kind == PROV_HUB_USER ? STMT_USER_BY_ID : STMT_GROUP_BY_ID, &st);
+        r = hub_db_stmt(s->db,
+                        kind == PROV_HUB_GROUP ? STMT_GROUP_BY_ID : fleet ? STMT_USER_BY_ID_FLEET : STMT_USER_BY_ID,
+                        &st);
         if (r < 0)
                 return r;
         r = hub_db_bind_text(st, 1, id);
@@ -892,7 +578,8 @@ static int render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const 
                 cJSON *links = NULL;
 
                 if (kind == PROV_HUB_GROUP)
-                        r = render_links(s, STMT_GROUP_MEMBERS, PROV_HUB_USER, row->ref, how, &links);
+                        r = render_links(s, how && how->fleet ? STMT_GROUP_MEMBERS_FLEET : STMT_GROUP_MEMBERS,
+                                         PROV_HUB_USER, row->ref, how, &links);
                 else
                         r = render_links(s, STMT_USER_GROUPS, PROV_HUB_GROUP, row->ref, how, &links);
                 if (r < 0)
@@ -935,7 +622,7 @@ int hub_store_get(HubStore *s, ProvHubKind kind, const char *id, const HubRender
 
         if (!s || !hub_store_kind_valid(kind) || !id || !ret)
                 return -EINVAL;
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, how && how->fleet, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1373,7 +1060,7 @@ static int render_by_id(HubStore *s, ProvHubKind kind, const char *id, const Hub
         _cleanup_(hub_store_row_done) Row row = {};
         int r;
 
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, false, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1475,14 +1162,15 @@ static bool if_match_ok(const char *if_match, int64_t version) {
         return streq(if_match, etag) || streq(if_match, etag + 2);
 }
 
-/* Reads a row for a change: 404 when there is none, 412 when If-Match fails. */
-static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, Row *ret,
+/* Reads a row for a change: 404 when there is none (a ghost only for the fleet), 412 when
+ * If-Match fails. */
+static int row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, bool fleet, Row *ret,
                           ProvScimError *err) {
         _cleanup_(hub_store_row_done) Row row = {};
         char etag[32];
         int r;
 
-        r = row_by_id(s, kind, id, &row);
+        r = row_by_id(s, kind, id, fleet, &row);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -1517,43 +1205,57 @@ static bool stored_inactive(const cJSON *stored) {
         return cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(stored, "active"));
 }
 
+/* Whether a user leaving now (deactivated or deleted) is held: when the users who left within
+ * the window (this one included, deletions too) would be more than guard_percent of all users,
+ * *ret_hold is the open hold (opened now when none is), else 0. */
+static int guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
+        int64_t left = 0, total = 0, hold = 0;
+        int r;
+
+        *ret_hold = 0;
+        if (s->guard_percent == 0)
+                return 0;
+        r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+        if (r < 0)
+                return r;
+        r = hub_store_get_int(s, STMT_USER_COUNT, &total);
+        if (r < 0)
+                return r;
+        if (total < (int64_t) s->guard_min_users || (left + 1) * 100 <= (int64_t) s->guard_percent * total)
+                return 0;
+        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
+        if (r < 0)
+                return r;
+        if (hold == 0) {
+                _cleanup_db_reset_ HubStmt *ins = NULL;
+
+                r = stmt_int(s, STMT_HOLD_NEW, usec, &ins);
+                if (r < 0)
+                        return r;
+                r = hub_db_run(ins);
+                if (r < 0)
+                        return r;
+                r = hub_db_last_id(s->db, &hold);
+                if (r < 0)
+                        return r;
+        }
+        *ret_hold = hold;
+        return 0;
+}
+
 /* A user's change as the guard sees it: a user that becomes inactive has left now, and is held
- * when the users who left within the window (this one included, deletions too) would be more
- * than guard_percent of all users; one that becomes active again is neither. */
+ * when guard_hold() says so; one that becomes active again is neither. */
 static int guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON *new, int64_t usec) {
         _cleanup_db_reset_ HubStmt *st = NULL;
-        int64_t left = 0, total = 0, hold = 0;
+        int64_t hold = 0;
         int r;
 
         if (stored_inactive(old) == stored_inactive(new))
                 return 0;
-        if (stored_inactive(new) && s->guard_percent > 0) {
-                r = store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+        if (stored_inactive(new)) {
+                r = guard_hold(s, usec, &hold);
                 if (r < 0)
                         return r;
-                r = hub_store_get_int(s, STMT_USER_COUNT, &total);
-                if (r < 0)
-                        return r;
-                if (total >= (int64_t) s->guard_min_users && (left + 1) * 100 > (int64_t) s->guard_percent * total) {
-                        r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
-                        if (r < 0)
-                                return r;
-                        if (hold == 0) {
-                                _cleanup_db_reset_ HubStmt *ins = NULL;
-
-                                r = hub_db_stmt(s->db, STMT_HOLD_NEW, &ins);
-                                if (r < 0)
-                                        return r;
-                                if (hub_db_bind_int64(ins, 1, usec) < 0)
-                                        return -EIO;
-                                r = hub_db_run(ins);
-                                if (r < 0)
-                                        return r;
-                                r = hub_db_last_id(s->db, &hold);
-                                if (r < 0)
-                                        return r;
-                        }
-                }
         }
         r = hub_db_stmt(s->db, STMT_USER_LEFT, &st);
         if (r < 0)
@@ -1574,7 +1276,7 @@ static int change_begin(HubStore *s, HubDbTx *tx, ProvHubKind kind, const char *
         r = write_begin(s, tx);
         if (r < 0)
                 return r;
-        r = row_for_change(s, kind, id, if_match, row, err);
+        r = row_for_change(s, kind, id, if_match, false, row, err);
         if (r < 0)
                 return r;
         return stored_parse(s, kind, row, ret_old);
@@ -1739,6 +1441,52 @@ finish:
         return r;
 }
 
+/* A held deletion: the user's row stays as a ghost (SCIM: gone, its userName free; the fleet:
+ * the user as it was, in its groups) until the hold is approved (hub_store_hold_approve()). The
+ * change it records serves the fleet the user unchanged; the audit row says it was held. */
+static int user_ghost(HubStore *s, const HubActor *who, const Row *row, const cJSON *old, int64_t hold,
+                      int64_t usec) {
+        _cleanup_db_reset_ HubStmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *after = NULL;
+        int r;
+
+        r = hub_db_stmt(s->db, STMT_USER_GHOST, &st);
+        if (r < 0)
+                return r;
+        if (hub_db_bind_int64(st, 1, row->ref) < 0 || hub_db_bind_int64(st, 2, usec) < 0 ||
+            hub_db_bind_int64(st, 3, hold) < 0)
+                return -EIO;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        after = cJSON_CreateObject();
+        if (!after || !cJSON_AddBoolToObject(after, "deleted", true) || !cJSON_AddNumberToObject(after, "held", (double) hold))
+                return -ENOMEM;
+        return record_change(s, who, PROV_HUB_USER, row->id, "upsert", old, after, usec);
+}
+
+/* An approved held deletion: the ghost leaves its groups and goes, each a change of its own. */
+static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const char *id, const cJSON *before,
+                        int64_t usec) {
+        _cleanup_db_reset_ HubStmt *st = NULL;
+        _cleanup_(cJSON_Deletep) cJSON *after = NULL;
+        int r;
+
+        after = cJSON_CreateObject();
+        if (!after || !cJSON_AddBoolToObject(after, "held", false) || !cJSON_AddBoolToObject(after, "deleted", true))
+                return -ENOMEM;
+        r = user_leave_groups(s, ref, usec, after);
+        if (r < 0)
+                return r;
+        r = stmt_int(s, STMT_USER_DELETE, ref, &st);
+        if (r < 0)
+                return r;
+        r = hub_db_run(st);
+        if (r < 0)
+                return r;
+        return record_change(s, who, PROV_HUB_USER, id, "delete", before, after, usec);
+}
+
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
                      const HubActor *who, ProvScimError *err) {
         _cleanup_db_tx_ HubDbTx tx = {};
@@ -1756,6 +1504,21 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                 return r;
         usec = store_stamp(s);
         if (kind == PROV_HUB_USER) {
+                /* A user whose deactivation is held, or whose deletion the guard holds, becomes
+                 * a ghost in that hold. */
+                int64_t hold = row.held_id;
+
+                if (hold == 0) {
+                        r = guard_hold(s, usec, &hold);
+                        if (r < 0)
+                                return r;
+                }
+                if (hold > 0) {
+                        r = user_ghost(s, who, &row, old, hold, usec);
+                        if (r < 0)
+                                return r;
+                        return hub_db_commit(&tx);
+                }
                 r = user_leave_groups(s, row.ref, usec, old);
                 if (r < 0)
                         return r;
@@ -1798,7 +1561,8 @@ int hub_store_holds(HubStore *s, cJSON **ret) {
 
                 if (!u || !cJSON_AddItemToArray(users, u) ||
                     !cJSON_AddStringToObject(u, "id", hub_db_column_text(st, 1)) ||
-                    !cJSON_AddStringToObject(u, "userName", hub_db_column_text(st, 2)))
+                    !cJSON_AddStringToObject(u, "userName", hub_db_column_text(st, 2)) ||
+                    !cJSON_AddStringToObject(u, "kind", hub_db_column_int64(st, 3) > 0 ? "deletion" : "deactivation"))
                         return -ENOMEM;
         }
         if (r < 0)
@@ -1837,6 +1601,7 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 _cleanup_db_reset_ HubStmt *up = NULL;
                 _cleanup_free_ char *id = NULL;
                 int64_t usec = store_stamp(s), ref = hub_db_column_int64(st, 0);
+                bool ghost = hub_db_column_int64(st, 3) > 0;
 
                 r = hub_db_column_strdup(st, 1, false, &id);
                 if (r < 0)
@@ -1845,6 +1610,13 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 hub_db_reset(st);
                 if (hub_db_bind_int64(st, 1, open_hold) < 0)
                         return -EIO;
+                if (ghost) {
+                        r = ghost_delete(s, who, ref, id, before, usec);
+                        if (r < 0)
+                                return r;
+                        n++;
+                        continue;
+                }
                 r = hub_db_stmt(s->db, STMT_USER_RELEASE, &up);
                 if (r < 0)
                         return r;
@@ -1897,7 +1669,8 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
         r = write_begin(s, &tx);
         if (r < 0)
                 return r;
-        r = row_for_change(s, PROV_HUB_USER, id, NULL, &row, err);
+        /* A ghost too: a lock is never held, and the fleet still has the user. */
+        r = row_for_change(s, PROV_HUB_USER, id, NULL, true, &row, err);
         if (r < 0)
                 return r;
         if (!!row.locked_by == lock)

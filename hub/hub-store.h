@@ -71,10 +71,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HubStore *, hub_store_close);
 
 /* How resources are rendered: base_url ("https://hub.example.com/scim/v2") for meta.location and
  * members' $ref; with_members false leaves a group's members out (excludedAttributes=members),
- * which then costs nothing. */
+ * which then costs nothing. fleet: the view of the feed and the snapshot, where a user whose
+ * deletion the guard holds (a ghost) is still served as it was, in its groups; SCIM (fleet
+ * false) never sees a ghost. */
 typedef struct HubRender {
         const char *base_url;
         bool with_members;
+        bool fleet;
 } HubRender;
 
 const char *hub_kind_to_string(ProvHubKind kind); /* "User", "Group" */
@@ -104,7 +107,9 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
                      bool *ret_changed, ProvScimError *err);
 
 /* Deletes a resource (a user leaves every group it was in: each such group changes). 404 for an
- * unknown id, 412 for a failed If-Match. */
+ * unknown id, 412 for a failed If-Match. A user's deletion the guard holds (hub_store_set_guard())
+ * leaves a ghost instead: gone for SCIM (404, its userName free), served as it was to the fleet
+ * (HubRender.fleet) until the hold is approved. */
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
                      const HubActor *who, ProvScimError *err);
 
@@ -120,9 +125,11 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
  * window_usec (it included; deleted users count too) would be more than percent of all users
  * (and there are at least min_users), its deactivation is held: stored as the IdP sent it and
  * served as active (SCIM and feed) until an admin approves the open hold. An IdP re-activation
- * releases it; a lock is never held. Deletions count but are not held. percent 0: off. */
+ * releases it; a lock is never held. A deletion the same count trips, or of a held user, is held
+ * in the same hold (hub_store_delete()). percent 0: off. */
 void hub_store_set_guard(HubStore *s, unsigned percent, int64_t window_usec, unsigned min_users);
-/* {"hold": N, "users": [{"id", "userName"}]}: the open hold (no "hold" when none). */
+/* {"hold": N, "users": [{"id", "userName", "kind": "deactivation"|"deletion"}]}: the open hold
+ * (no "hold" when none). */
 int hub_store_holds(HubStore *s, cJSON **ret);
 /* Approves the open hold (hold: its number, or 0 for whichever is open; 404 when it is not
  * open): each held user becomes a change of its own (served inactive now), audited with who. */

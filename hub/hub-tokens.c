@@ -21,6 +21,7 @@
 typedef struct HubTokenEntry {
         char name[HUB_TOKEN_NAME_MAX + 1];
         uint8_t hash[32];
+        bool shared; /* `NAME sha256:HEX shared`: a host token many hosts enrol with */
 } HubTokenEntry;
 
 typedef struct HubTokenFile {
@@ -95,7 +96,7 @@ static int unhex(char c) {
 }
 
 /* Parses a token file's text into entries. Every line is a comment, blank, or `NAME
- * sha256:HEX`; anything else fails the whole file, since a half-read file would quietly lock
+ * sha256:HEX` (optionally followed by `shared`); anything else fails the whole file, since a half-read file would quietly lock
  * out whoever is on the lines that were skipped (or worse, were meant to be removed). */
 static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t *ret_n, char **ret_error) {
         _cleanup_free_ HubTokenEntry *entries = NULL;
@@ -105,7 +106,8 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
         for (const char *p = text, *end = text + size; p < end;) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                char buf[256], name[HUB_TOKEN_NAME_MAX + 2], hexs[80], extra[2];
+                char buf[256], name[HUB_TOKEN_NAME_MAX + 2], hexs[80], option[8], extra[2];
+                int fields;
                 HubTokenEntry *e, *ne;
                 char *l;
 
@@ -122,9 +124,11 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                 if (!l[0] || l[0] == '#' || l[0] == '\r')
                         continue;
 
-                if (sscanf(l, "%65s %79s %1s", name, hexs, extra) != 2 || !hub_token_name_valid(name) ||
-                    strncmp(hexs, "sha256:", 7) != 0 || strlen(hexs + 7) != 64)
-                        return set_error(ret_error, "line %u is not 'NAME sha256:HEX'", line), -EBADMSG;
+                fields = sscanf(l, "%65s %79s %7s %1s", name, hexs, option, extra);
+                if (fields < 2 || fields > 3 || (fields == 3 && !streq(option, "shared")) ||
+                    !hub_token_name_valid(name) || strncmp(hexs, "sha256:", 7) != 0 || strlen(hexs + 7) != 64)
+                        return set_error(ret_error, "line %u is not 'NAME sha256:HEX' or 'NAME sha256:HEX shared'", line),
+                               -EBADMSG;
 
                 for (size_t i = 0; i < n; i++)
                         if (streq(entries[i].name, name))
@@ -136,6 +140,7 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                 entries = ne;
                 e = &entries[n];
                 memcpy(e->name, name, strlen(name) + 1);
+                e->shared = fields == 3;
                 for (size_t i = 0; i < 32; i++) {
                         int hi = unhex(hexs[7 + 2 * i]), lo = unhex(hexs[7 + 2 * i + 1]);
 
@@ -287,6 +292,18 @@ size_t hub_tokens_count(const HubTokens *t, HubRole role) {
         if (!t || role < 0 || role >= _HUB_ROLE_MAX)
                 return 0;
         return t->files[role].n_entries;
+}
+
+int hub_tokens_find(const HubTokens *t, HubRole role, const char *name, bool *ret_shared) {
+        if (!t || role < 0 || role >= _HUB_ROLE_MAX || !name)
+                return -EINVAL;
+        for (size_t j = 0; j < t->files[role].n_entries; j++)
+                if (streq(t->files[role].entries[j].name, name)) {
+                        if (ret_shared)
+                                *ret_shared = t->files[role].entries[j].shared;
+                        return 0;
+                }
+        return -ENOENT;
 }
 
 int hub_tokens_check(const HubTokens *t, const char *token, size_t len, HubRole *ret_role, const char **ret_name) {

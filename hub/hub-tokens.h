@@ -3,7 +3,8 @@
 
 /* Bearer tokens of the hub, by role. At rest they are hashes only: each role's file holds lines
  * `NAME sha256:HEX` (HEX: lowercase SHA-256 of the whole token string, "prov_..."), `#` comments
- * and blank lines. A token is shown once, by `provision-hub token-new ROLE NAME`, and never
+ * and blank lines. A host token's line may end in `shared`: an enrolment token that many hosts
+ * use, which is not bound to the first host it names (hub-fleet.h, hub_fleet_bind()). A token is shown once, by `provision-hub token-new ROLE NAME`, and never
  * again; the hub logs a token's NAME, never the token.
  *
  * A token file must be a regular file owned by root or by the hub's own user, neither
@@ -47,6 +48,10 @@ size_t hub_tokens_count(const HubTokens *t, HubRole role);
  * loaded hash, whatever matches first. 0 with the role and the NAME (borrowed, valid until the
  * next refresh) on a match, -EACCES otherwise. */
 int hub_tokens_check(const HubTokens *t, const char *token, size_t len, HubRole *ret_role, const char **ret_name);
+
+/* Whether a token of that role and NAME is loaded now (0, with whether it is `shared`), or
+ * -ENOENT. */
+int hub_tokens_find(const HubTokens *t, HubRole role, const char *name, bool *ret_shared);
 
 /* Parses one token file's text (for tests): the number of tokens, or -EBADMSG with a message. */
 int hub_tokens_parse_text(const char *text, size_t size, size_t *ret_n, char **ret_error);

@@ -38,7 +38,8 @@ static void help(void) {
                "  token-new ROLE NAME  Print a new bearer token of ROLE (scim, host, admin) once and\n"
                "                       add its hash under NAME to that role's token file\n"
                "  leaver ID            Is this user's access gone? (as GET /v1/admin/leavers/ID)\n"
-               "  hosts                The hosts that follow the feed (as GET /v1/admin/hosts)\n",
+               "  hosts                The hosts that follow the feed (as GET /v1/admin/hosts)\n"
+               "  holds                What the guard holds back from the fleet (as GET /v1/admin/holds)\n",
                program_invocation_short_name, PROV_HUB_CONFIG_PATH);
 }
 
@@ -209,8 +210,35 @@ static const char *store_name(const HubConfig *c) {
         return c->store_postgresql ? "(PostgreSQL)" : c->store_path;
 }
 
-/* `leaver ID` and `hosts`: the admin API's reports, read from the store beside the running hub. */
-static int report(const char *user_id) {
+/* The open hold: "hold 3: 2 users" and one line each, "  alice@example.com (ID): deletion". */
+static int print_holds(const cJSON *j) {
+        const cJSON *u, *users = cJSON_GetObjectItemCaseSensitive(j, "users");
+
+        if (arg_json) {
+                char *t = cJSON_Print(j);
+
+                if (!t)
+                        return log_oom(), EXIT_RUNTIME;
+                printf("%s\n", t);
+                free(t);
+                return EXIT_SUCCESS;
+        }
+        if (!cJSON_GetObjectItemCaseSensitive(j, "hold")) {
+                printf("no open hold\n");
+                return EXIT_SUCCESS;
+        }
+        printf("hold %.0f: %d held\n", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(j, "hold")),
+               cJSON_GetArraySize(users));
+        cJSON_ArrayForEach(u, users)
+                printf("  %s (%s): %s\n", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "userName")) ?: "?",
+                       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "id")) ?: "?",
+                       cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(u, "kind")) ?: "?");
+        return EXIT_SUCCESS;
+}
+
+/* `leaver ID`, `hosts` and `holds`: the admin API's reports, read from the store beside the
+ * running hub. */
+static int report(const char *verb, const char *user_id) {
         _cleanup_(hub_config_freep) HubConfig *config = NULL;
         _cleanup_(hub_store_closep) HubStore *store = NULL;
         ProvScimError err = {};
@@ -228,7 +256,10 @@ static int report(const char *user_id) {
                                 why ? " (" : "", why ? ")" : "");
                 return EXIT_RUNTIME;
         }
-        r = user_id ? hub_fleet_leaver_report(store, user_id, &j, &err) : hub_fleet_hosts(store, &j);
+        if (streq(verb, "holds"))
+                r = hub_store_holds(store, &j);
+        else
+                r = user_id ? hub_fleet_leaver_report(store, user_id, &j, &err) : hub_fleet_hosts(store, &j);
         if (r < 0) {
                 if (err.status >= 400)
                         log_error("%s", err.detail);
@@ -236,7 +267,7 @@ static int report(const char *user_id) {
                         log_error_errno(r, "Failed to read the report: %s", hub_store_errmsg(store) ?: "");
                 return err.status == 404 ? EXIT_USAGE : EXIT_RUNTIME;
         }
-        ret = print_report(j, user_id);
+        ret = streq(verb, "holds") ? print_holds(j) : print_report(j, user_id);
         cJSON_Delete(j);
         return ret;
 }
@@ -325,10 +356,10 @@ int main(int argc, char *argv[]) {
                 if (streq(argv[optind], "token-new") && argc - optind == 3)
                         return token_new(argv[optind + 1], argv[optind + 2]);
                 if (streq(argv[optind], "leaver") && argc - optind == 2)
-                        return report(argv[optind + 1]);
-                if (streq(argv[optind], "hosts") && argc - optind == 1)
-                        return report(NULL);
-                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME | leaver ID | hosts]",
+                        return report("leaver", argv[optind + 1]);
+                if ((streq(argv[optind], "hosts") || streq(argv[optind], "holds")) && argc - optind == 1)
+                        return report(argv[optind], NULL);
+                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME | leaver ID | hosts | holds]",
                           program_invocation_short_name);
                 return EXIT_USAGE;
         }

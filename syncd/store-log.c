@@ -311,6 +311,77 @@ int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n) 
         return 0;
 }
 
+/* ---- enforcement outcomes for the hub ---- */
+
+int prov_store_acks_add(ProvStore *s, const char *outcome, unsigned max) {
+        _cleanup_finalize_ sqlite3_stmt *ins = NULL, *del = NULL;
+        int r;
+
+        if (!s || !outcome || max == 0)
+                return -EINVAL;
+        r = stmt_prepare(s, "INSERT INTO hub_acks (outcome) VALUES (?1)", &ins);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_text(ins, 1, outcome, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, ins);
+        if (r < 0)
+                return r;
+        r = stmt_prepare(s, "DELETE FROM hub_acks WHERE n <= (SELECT max(n) FROM hub_acks) - ?1", &del);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(del, 1, max) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_exec(s, del);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+int prov_store_acks_peek(ProvStore *s, unsigned max, char **ret_array, int64_t *ret_last) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int64_t n;
+        int r;
+
+        if (!s || max == 0 || !ret_array || !ret_last)
+                return -EINVAL;
+        *ret_array = NULL;
+        *ret_last = 0;
+        r = stmt_prepare(s,
+                         "SELECT count(*), max(n), json_group_array(json(outcome)) FROM"
+                         " (SELECT n, outcome FROM hub_acks ORDER BY n LIMIT ?1)",
+                         &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, max) != SQLITE_OK)
+                return store_fail_last(s);
+        r = stmt_step(s, st);
+        if (r < 0)
+                return r;
+        n = r > 0 ? sqlite3_column_int64(st, 0) : 0;
+        if (n == 0)
+                return 0;
+        r = column_strdup(s, st, 2, false, ret_array);
+        if (r < 0)
+                return r;
+        *ret_last = sqlite3_column_int64(st, 1);
+        return (int) n;
+}
+
+int prov_store_acks_remove(ProvStore *s, int64_t last) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        r = stmt_prepare(s, "DELETE FROM hub_acks WHERE n <= ?1", &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, last) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_exec(s, st);
+}
+
 /* ---- holds ---- */
 
 int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const char *threshold,

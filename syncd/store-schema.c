@@ -221,6 +221,12 @@ static const char *const migrations[] = {
         "  FROM audit WHERE step IN ('logind', 'kill') AND scim_id IS NOT NULL AND uid IS NOT NULL"
         "  WINDOW w AS (PARTITION BY scim_id, step ORDER BY seq DESC))"
         "  WHERE others_since = 0 GROUP BY scim_id, step;",
+        /* 7 -> 8: what enforcement did for each leaver, not yet taken by the hub ([source] type
+         * = hub, POST /v1/acks), one JSON object per row in the order produced; n never reused,
+         * so that the rows a POST carried can be removed whatever was added meanwhile. */
+        "CREATE TABLE hub_acks ("
+        "  n INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  outcome TEXT NOT NULL);",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");

@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 7
+#define PROV_STORE_SCHEMA_VERSION 8
 
 typedef struct ProvStore ProvStore;
 
@@ -277,6 +277,16 @@ int prov_store_pending_record(ProvStore *s, const char *scim_id, const char *ste
 /* Every pending step, in (scim_id, step) order. */
 int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n);
 void prov_pending_steps_free(ProvPendingStep *v, size_t n);
+
+/* Enforcement outcomes for the hub ([source] type = hub): kept until the hub takes them, across
+ * restarts. Adding one (a JSON object's text) drops the oldest beyond max; returns how many
+ * went. */
+int prov_store_acks_add(ProvStore *s, const char *outcome, unsigned max);
+/* The oldest max outcomes as one JSON array's text (*ret_array; NULL when none) and the number
+ * of the last one (for prov_store_acks_remove()); returns how many. */
+int prov_store_acks_peek(ProvStore *s, unsigned max, char **ret_array, int64_t *ret_last);
+/* Removes the outcomes up to last (those a peek returned), or every one for INT64_MAX. */
+int prov_store_acks_remove(ProvStore *s, int64_t last);
 
 /* Held deprovisions (mass-deprovision guard). Adding a hold marks every older pending hold
  * 'superseded'. scim_ids must not contain '\n' (-EINVAL); they are stored one per line. */

@@ -140,9 +140,10 @@ static int hub_request(const ProvConfig *config, const char *path_query, const c
 
 /* ---- acks: what enforcement did for each leaver, for the hub's fleet report ---- */
 
-/* Outcomes not yet taken by the hub, oldest first: sent after the sync that enforced them, and
- * again before and after each later sync until the hub takes them (kept in memory only: a
- * restart loses what was not sent; the audit log keeps it). At most ACKS_PENDING_MAX, the hub's
+/* Outcomes not yet taken by the hub, oldest first: collected here while a sync enforces, then
+ * kept in the store (table hub_acks, so that a restart or a crash after the sync loses none)
+ * and sent after the sync that enforced them, and again before and after each later sync
+ * until the hub takes them. At most ACKS_PENDING_MAX wait (the oldest go first), the hub's
  * limit for one POST. */
 #define ACKS_PENDING_MAX 1000
 #define ACKS_TIMEOUT_SEC 10
@@ -185,33 +186,64 @@ oom:
         log_warning("Out of memory: the enforcement of %s is not reported to the hub.", SAFE(t->name));
 }
 
-/* POST /v1/acks with what waits; kept for the next sync unless the hub took it. */
-static void acks_send(const ProvConfig *config, bool (*interrupted)(void *userdata), void *userdata) {
-        _cleanup_free_ char *text = NULL, *answer = NULL;
+/* Moves the outcomes collected in memory to the store; what the store refuses stays in memory
+ * for the next try. */
+static void acks_save(ProvStore *store) {
+        cJSON *o;
+
+        while ((o = cJSON_GetArrayItem(pending_acks, 0))) {
+                _cleanup_free_ char *text = cJSON_PrintUnformatted(o);
+                int r;
+
+                r = text ? prov_store_acks_add(store, text, ACKS_PENDING_MAX) : -ENOMEM;
+                if (r < 0) {
+                        log_warning_errno(r, "Failed to keep %d enforcement outcomes for the hub in the store: %m",
+                                          cJSON_GetArraySize(pending_acks));
+                        return;
+                }
+                if (r > 0)
+                        log_warning("More than %d enforcement outcomes wait for the hub: the oldest is not reported.",
+                                    ACKS_PENDING_MAX);
+                cJSON_DeleteItemFromArray(pending_acks, 0);
+        }
+        pending_acks = (cJSON_Delete(pending_acks), NULL);
+}
+
+/* POST /v1/acks with what waits in the store; removed from it once the hub took it. */
+static void acks_send(const ProvConfig *config, ProvStore *store, bool (*interrupted)(void *userdata),
+                      void *userdata) {
+        _cleanup_free_ char *text = NULL, *answer = NULL, *outcomes = NULL;
         const char *url = NULL;
-        cJSON *doc = NULL;
+        cJSON *doc = NULL, *array;
         char id[64];
         size_t len = 0;
         long status = 0;
-        int r, n = cJSON_GetArraySize(pending_acks);
+        int64_t last = 0;
+        int r, n;
 
-        if (n == 0)
+        acks_save(store);
+        n = prov_store_acks_peek(store, ACKS_PENDING_MAX, &outcomes, &last);
+        if (n < 0)
+                log_warning_errno(n, "Failed to read the enforcement outcomes that wait for the hub: %m");
+        if (n <= 0)
                 return;
         host_id(config, id);
         if (!id[0]) {
                 log_notice("This host has no machine ID (/etc/machine-id or [source] host_id): the hub cannot be told "
                            "what enforcement did.");
-                pending_acks = (cJSON_Delete(pending_acks), NULL);
+                (void) prov_store_acks_remove(store, INT64_MAX);
                 return;
         }
         doc = cJSON_CreateObject();
-        if (!doc || !cJSON_AddStringToObject(doc, "host", id)) {
+        array = cJSON_Parse(outcomes);
+        if (!doc || !array || !cJSON_AddStringToObject(doc, "host", id) ||
+            !cJSON_AddItemToObject(doc, "outcomes", array)) {
+                cJSON_Delete(array);
                 cJSON_Delete(doc);
                 return;
         }
-        cJSON_AddItemReferenceToObject(doc, "outcomes", pending_acks);
         text = cJSON_PrintUnformatted(doc);
-        cJSON_Delete(doc); /* the reference only: pending_acks stays */
+        cJSON_Delete(doc);
         if (!text)
                 return;
         r = hub_request(config, "/v1/acks", "Content-Type: application/json", text, ACKS_TIMEOUT_SEC, interrupted,
@@ -221,21 +253,34 @@ static void acks_send(const ProvConfig *config, bool (*interrupted)(void *userda
                         /* The hub will never take these: keeping them would block the ones after. */
                         log_warning("The hub %s refused %d enforcement outcomes (HTTP %ld); not sent again.", url, n,
                                     status);
-                        pending_acks = (cJSON_Delete(pending_acks), NULL);
+                        (void) prov_store_acks_remove(store, last);
                 } else
                         log_notice("Could not report %d enforcement outcomes to the hub (%s); trying again with "
                                    "the next request.", n, r < 0 ? strerror(-r) : "busy or failing");
                 return;
         }
         log_debug("Reported %d enforcement outcomes to the hub %s.", n, url);
-        pending_acks = (cJSON_Delete(pending_acks), NULL);
+        r = prov_store_acks_remove(store, last);
+        if (r < 0)
+                log_warning_errno(r, "Failed to remove the enforcement outcomes the hub took from the store: %m");
 }
 
-/* The errno of an answer other than 200 (410 is the caller's). */
-static int hub_status_error(const char *url, const char *what, long status) {
-        if (status == 401 || status == 403)
-                return log_error_errno(-EACCES, "The hub %s refused our host token for %s (HTTP %ld): check [source] "
-                                       "token_file (a host token made with provision-hub token-new).", url, what, status);
+/* The errno of an answer other than 200 (410 is the caller's); body: the answer, whose SCIM
+ * error "detail" a refusal is logged with (a host token that belongs to another host). */
+static int hub_status_error(const char *url, const char *what, long status, const char *body, size_t len) {
+        if (status == 401 || status == 403) {
+                cJSON *j = body ? cJSON_ParseWithLength(body, len) : NULL;
+                const char *detail = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "detail"));
+                char said[256] = "";
+
+                /* Printable ASCII only, bounded: it is the hub's text in our log. */
+                for (size_t i = 0; detail && detail[i] && i < sizeof(said) - 1; i++)
+                        said[i] = detail[i] >= ' ' && detail[i] < 127 ? detail[i] : '?';
+                cJSON_Delete(j);
+                return log_error_errno(-EACCES, "The hub %s refused our host token for %s (HTTP %ld%s%s): check "
+                                       "[source] token_file (a host token made with provision-hub token-new).", url,
+                                       what, status, said[0] ? ": " : "", said);
+        }
         if (status == 429 || status == 503) {
                 log_notice("The hub %s is busy (HTTP %ld to %s).", url, status, what);
                 return -EBUSY;
@@ -270,7 +315,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         host_params(config, params, sizeof(params));
         /* What the last sync could not report (its POST interrupted by the event loop's work,
          * or the hub busy) goes first: the next feed answer may be a held request away. */
-        acks_send(config, interrupted, userdata);
+        acks_send(config, st.store, interrupted, userdata);
 
         if (!snapshot) {
                 r = prov_store_state_get_int(st.store, HUB_SEQ_KEY, &since);
@@ -297,7 +342,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                         snapshot = true;
                         body = body_free(body);
                 } else if (status != 200) {
-                        r = hub_status_error(url, "/v1/feed", status);
+                        r = hub_status_error(url, "/v1/feed", status, body, len);
                         prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
                                                                             : "the hub's feed failed");
                         goto finish;
@@ -344,7 +389,7 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
                 goto finish;
         }
         if (status != 200) {
-                r = hub_status_error(url, "/v1/snapshot", status);
+                r = hub_status_error(url, "/v1/snapshot", status, body, len);
                 prov_sync_record_attempt(st.store, r, r == -EACCES ? "the hub refused the host token"
                                                                     : "reading the hub's snapshot failed");
                 goto finish;
@@ -365,8 +410,12 @@ int prov_sync_run_hub(const ProvConfig *config, const char *store_path, bool sna
         if (r >= 0)
                 log_info("Hub snapshot at seq %" PRIi64 " applied; following its feed from there.", seq);
 finish:
-        if (r >= 0)
-                acks_send(config, interrupted, userdata);
+        if (st.store) {
+                if (r >= 0)
+                        acks_send(config, st.store, interrupted, userdata);
+                else
+                        acks_save(st.store);
+        }
         if (r < 0) {
                 ret->error = r;
                 snprintf(ret->summary, sizeof(ret->summary), "%s failed: %s", snapshot ? "hub snapshot" : "hub feed",

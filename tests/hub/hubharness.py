@@ -277,16 +277,17 @@ class Hub:
         self.conf = os.path.join(tmp, "hub.conf")
         self.log_path = os.path.join(tmp, "hub.log")
         self.tokens = {}
+        # Replicas read the same token files: a token added later serves on every replica.
+        self.token_dir = replica_of.token_dir if replica_of else tmp
         if replica_of:
-            for role in ("scim", "host", "admin"):
-                shutil.copy(replica_of.token_file(role), self.token_file(role))
-            self.tokens = dict(replica_of.tokens)
+            self.tokens = replica_of.tokens
             for k in ("scim_token", "scim_token2", "host_token", "admin_token"):
                 setattr(self, k, getattr(replica_of, k))
         else:
             self.scim_token = self._token("scim", "entra-test")
             self.scim_token2 = self._token("scim", "okta-test")
-            self.host_token = self._token("host", "host-test")
+            # An enrolment token every test host may share (see new_token() for a host's own).
+            self.host_token = self._token("host", "host-test", shared=True)
             self.admin_token = self._token("admin", "admin-test")
         self.responses_5xx = []
         self.proc = None
@@ -318,15 +319,25 @@ class Hub:
         self.start()
 
     def token_file(self, role):
-        return os.path.join(self.tmp, f"{role}.tokens")
+        return os.path.join(self.token_dir, f"{role}.tokens")
 
-    def _token(self, role, name):
+    def _token(self, role, name, shared=False):
         tok = "prov_" + secrets.token_urlsafe(32)
         self.tokens[tok] = role
         path = self.token_file(role)
         old = open(path).read() if os.path.exists(path) else ""
-        write_private(path, old + f"{name} sha256:{sha256_hex(tok)}\n")
+        write_private(path, old + f"{name} sha256:{sha256_hex(tok)}{' shared' if shared else ''}\n")
         return tok
+
+    def new_token(self, role, name, shared=False):
+        """A new token of role named name, added to the (running) hub's token file; returned."""
+        return self._token(role, name, shared)
+
+    def drop_token(self, role, name):
+        """Removes the token named name from role's token file."""
+        path = self.token_file(role)
+        lines = [ln for ln in open(path).read().splitlines(True) if ln.split()[:1] != [name]]
+        write_private(path, "".join(lines))
 
     # ------------------------------------------------------------------ process
 

@@ -6,7 +6,9 @@ report enforcement with POST /v1/acks; GET /v1/admin/leavers/{id} says when and 
 the user was deactivated, on how many live hosts it is applied, on how many sessions were
 terminated, and which hosts lag (live, behind) or are silent (their poll is overdue);
 GET /v1/admin/hosts lists the hosts. Bad host fields and bad acks are 400 and record nothing;
-only admin tokens read reports. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
+only admin tokens read reports. A host token is bound to the first host it names (another host
+with it is 403, polls and acks alike), a host bound to a loaded token is refused to any other
+(shared enrolment tokens too), and a replaced token frees its host. Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
 import json
 import subprocess
@@ -27,6 +29,44 @@ def poll(hub, host, since, hostname, wait=None, version="1.0"):
 
 def report(hub, uid, token="admin"):
     return hub.request("GET", f"//v1/admin/leavers/{uid}", token=token)
+
+
+def feed_as(hub, token, host):
+    return hub.request("GET", f"//v1/feed?since=0&host={host}&hostname=h", token=token)
+
+
+def ack_as(hub, token, host):
+    return hub.request("POST", "//v1/acks", token=token, body={"host": host, "outcomes": []},
+                       content_type="application/json")
+
+
+def test_host_token_bound_to_its_host(hub):
+    web1 = hub.new_token("host", "web1")
+    check(feed_as(hub, web1, A).status == 200, "the first poll with a host token")
+    for r in (feed_as(hub, web1, B), ack_as(hub, web1, B)):
+        check(r.status == 403 and "belongs to another host" in r.json["detail"] and A in r.json["detail"],
+              f"another host with a bound token: {r!r}")
+    check(ack_as(hub, web1, A).status == 204, "acks of the token's own host")
+    check([h["host"] for h in hub.request("GET", "//v1/admin/hosts", token="admin").json["hosts"]] == [A],
+          "a refused poll was recorded")
+    # The shared enrolment token (the harness's "host"): any host, but not one bound to a loaded token.
+    check(feed_as(hub, "host", C).status == 200 and ack_as(hub, "host", C).status == 204, "a shared token")
+    r = feed_as(hub, "host", A)
+    check(r.status == 403 and "web1" in r.json["detail"], f"a shared token on a bound host: {r!r}")
+    check(ack_as(hub, "host", A).status == 403, "a shared token's acks for a bound host")
+    # C enrolled with the shared token gets its own.
+    web3 = hub.new_token("host", "web3")
+    check(feed_as(hub, web3, C).status == 200, "a host's own token after enrolment")
+    check(feed_as(hub, "host", C).status == 403, "the shared token on a host that has its own")
+    # A replaced token: once its line is gone, the host is bound to the new one.
+    hub.drop_token("host", "web1")
+    web1b = hub.new_token("host", "web1b")
+    check(feed_as(hub, web1b, A).status == 200, "the replacement token of a host")
+    check(feed_as(hub, "host", A).status == 403, "the shared token on the host of the replacement")
+    rows = hub.sql("SELECT token_name, host_id FROM token_hosts ORDER BY token_name")
+    check(rows == [("web1b", A), ("web3", C)], f"the bindings: {rows}")
+    # An admin token is not bound.
+    check(feed_as(hub, "admin", B).status == 200, "an admin token's poll")
 
 
 def test_leaver_report(hub):
@@ -143,5 +183,6 @@ def test_metrics(hub):
 
 
 if __name__ == "__main__":
-    run_suite([test_leaver_report, test_lock_and_delete_reported, test_refusals, test_metrics], sys.argv,
+    run_suite([test_leaver_report, test_lock_and_delete_reported, test_refusals, test_metrics,
+               test_host_token_bound_to_its_host], sys.argv,
               prefix="test-hub-fleet")

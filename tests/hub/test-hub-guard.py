@@ -5,12 +5,15 @@ min_users = 10): deactivations up to the share are published at once; beyond it 
 held — the IdP gets its 2xx, the user is still served active to the feed and SCIM — until an
 admin approves (POST /v1/admin/holds/approve), which publishes each as a change of its own,
 audited with the admin token; an IdP re-activation releases a held user; a lock is never held;
-only admin tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
+a deletion beyond the share is held too (a ghost: gone for SCIM, its userName free, still in
+the feed and the snapshot with its groups until the approval publishes the deletion); only admin
+tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
 built."""
 
+import subprocess
 import sys
 
-from hubharness import check, run_suite
+from hubharness import check, hub_bin, run_suite
 
 
 def deactivate(hub, uid):
@@ -82,6 +85,90 @@ def test_approve_releases_every_held_user(hub):
     check(holds(hub).json["users"] == [], "users still held after the approval")
 
 
+def feed_events(hub, since):
+    r = hub.request("GET", f"//v1/feed?since={since}", token="host")
+    check(r.status == 200, f"feed: {r!r}")
+    return r.json["events"]
+
+
+def snapshot(hub):
+    r = hub.request("GET", "//v1/snapshot", token="host")
+    check(r.status == 200 and r.json is not None, f"snapshot: {r!r}")
+    return r.json
+
+
+def test_guard_holds_deletions(hub):
+    users = [hub.create_user(f"d{i}@example.com") for i in range(12)]
+    ghost = users[3]
+    group = hub.create_group("staff", [users[3]["id"], users[4]["id"]])
+    hub.ok("DELETE", f"/Users/{users[0]['id']}", expect=(204,))  # 1 of 12: published
+    hub.gone("Users", users[0]["id"])
+    deactivate(hub, users[1]["id"])  # 2 of 11: at the share
+    h = head(hub)
+    hub.ok("DELETE", f"/Users/{ghost['id']}", expect=(204,))  # 3 of 11: held
+    # For the IdP the user is gone.
+    hub.gone("Users", ghost["id"])
+    check(hub.request("DELETE", f"/Users/{ghost['id']}").status == 404, "a second DELETE of a held deletion")
+    check(hub.filter("Users", f'userName eq "{ghost["userName"]}"')["totalResults"] == 0, "a filter found the ghost")
+    listed = hub.list("Users", "count=100")
+    check(ghost["id"] not in [u["id"] for u in listed["Resources"]] and listed["totalResults"] == 10,
+          f"the list shows the ghost: {listed['totalResults']}")
+    check([m["value"] for m in hub.get("Groups", group["id"])["members"]] == [users[4]["id"]],
+          "SCIM shows the ghost in its group")
+    # For the fleet it is as it was: active, in its group.
+    for e in feed_events(hub, h):
+        check(e["op"] == "upsert" and e["resource"].get("active") is True, f"the feed published a held deletion: {e}")
+    snap = snapshot(hub)
+    snap_user = [u for u in snap["Users"] if u["id"] == ghost["id"]]
+    check(len(snap_user) == 1 and snap_user[0]["active"] is True, "the snapshot lost the held user")
+    snap_group = [g for g in snap["Groups"] if g["id"] == group["id"]][0]
+    check(sorted(m["value"] for m in snap_group["members"]) == sorted([ghost["id"], users[4]["id"]]),
+          "the snapshot's group lost the held user")
+    r = holds(hub)
+    check(r.status == 200 and [(x["id"], x["kind"]) for x in r.json["users"]] == [(ghost["id"], "deletion")],
+          f"holds: {r!r}")
+    # The IdP creates the userName again: a new user, the ghost stays held.
+    again = hub.create_user(ghost["userName"])
+    check(again["id"] != ghost["id"], "the new user took the held user's id")
+    check([x["id"] for x in holds(hub).json["users"]] == [ghost["id"]], "the new user released the ghost")
+    # The command line reads the holds from the store beside the running hub.
+    p = subprocess.run([hub_bin, "--config", hub.conf, "holds"], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and f"{ghost['userName']} ({ghost['id']}): deletion" in p.stdout and
+          f"d1@example.com ({users[1]['id']})" not in p.stdout, f"provision-hub holds: {p.returncode} {p.stdout} {p.stderr}")
+
+    h = head(hub)
+    r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+    check(r.status == 200 and r.json["released"] == 1, f"approve: {r!r}")
+    events = feed_events(hub, h)
+    check([(e["seq"], e["op"], e["id"]) for e in events] == [(h + 1, "upsert", group["id"]), (h + 2, "delete", ghost["id"])],
+          f"the approval's events: {[(e['seq'], e['op'], e['id']) for e in events]}")
+    check([m["value"] for m in events[0]["resource"]["members"]] == [users[4]["id"]], "the group kept the deleted user")
+    snap = snapshot(hub)
+    check(ghost["id"] not in [u["id"] for u in snap["Users"]] and again["id"] in [u["id"] for u in snap["Users"]],
+          "the snapshot after the approval")
+    check(holds(hub).json["users"] == [], "users still held after the approval")
+    rows = hub.sql("SELECT token_name, method FROM audit WHERE id = ? ORDER BY seq DESC LIMIT 1", (ghost["id"],))
+    check(rows and rows[0] == ("admin-test", "APPROVE"), f"the approval's audit: {rows}")
+
+
+def test_deleting_a_held_deactivation_stays_held(hub):
+    users = [hub.create_user(f"h{i}@example.com") for i in range(10)]
+    for u in users[:3]:
+        deactivate(hub, u["id"])  # the third is held
+    h = head(hub)
+    hub.ok("DELETE", f"/Users/{users[2]['id']}", expect=(204,))
+    hub.gone("Users", users[2]["id"])
+    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[2]["id"], "deletion")],
+          f"holds: {holds(hub).json}")
+    check(all(e["resource"]["active"] is True for e in feed_events(hub, h)), "the feed published the held user")
+    # A lock is never held: it reaches the fleet while the deletion waits.
+    lk = hub.request("POST", f"//v1/admin/users/{users[2]['id']}/lock", token="admin")
+    check(lk.status == 200, f"lock of a held deletion: {lk!r}")
+    check([e["resource"]["active"] for e in feed_events(hub, h)] == [False], "the lock did not reach the feed")
+    hub.ok("POST", "//v1/admin/holds/approve", token="admin", expect=(200,))
+    check([(e["op"], e["id"]) for e in feed_events(hub, h)] == [("delete", users[2]["id"])], "the approved deletion")
+
+
 def test_small_directory_not_guarded(hub):
     users = [hub.create_user(f"s{i}@example.com") for i in range(5)]  # fewer than min_users
     for u in users:
@@ -97,6 +184,7 @@ def test_only_admins_see_holds(hub):
 
 if __name__ == "__main__":
     run_suite([test_guard_holds_beyond_the_share, test_approve_releases_every_held_user,
+               test_guard_holds_deletions, test_deleting_a_held_deactivation_stays_held,
                test_small_directory_not_guarded, test_only_admins_see_holds],
               sys.argv, prefix="test-hub-guard",
               extra_conf={"guard": {"max_percent": "20", "min_users": "10", "window": "3600"}})

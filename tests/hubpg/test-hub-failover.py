@@ -52,8 +52,8 @@ def main():
         b = H.Hub(os.path.join(tmp, "b"), replica_of=a, extra_conf={"guard": {"max_percent": "0"}})
         users = [a.create_user(f"user{i}") for i in range(10)]
         eng = a.create_group("eng", members=[u["id"] for u in users[:5]])
-        for n in ("h1", "h2"):
-            f = Follower(tmp, a, name=n, feed_wait=FEED_WAIT)
+        for i, n in enumerate(("h1", "h2")):
+            f = Follower(tmp, a, name=n, host_id=f"{0xfa11 + i:032x}", feed_wait=FEED_WAIT)
             f.host.sections["source"]["url"] = f"{a.base},{b.base}"
             f.host._write()
             hosts.append(f)

@@ -106,11 +106,13 @@ def head(hub):
 
 
 def directory(hub):
-    """The hub's users and groups as a follower should end: (type, id) -> (userName or
-    displayName, active)."""
+    """The hub's users and groups as a follower should end (the fleet's view, its snapshot: a
+    deletion the guard holds is still there): (type, id) -> (userName or displayName, active)."""
     out = {}
+    r = hub.request("GET", "//v1/snapshot", token="host")
+    check(r.status == 200, f"snapshot: {r!r}")
     for kind, typ, name in (("Users", "User", "userName"), ("Groups", "Group", "displayName")):
-        for res in hub.list(kind, "count=10000")["Resources"]:
+        for res in r.json[kind]:
             out[(typ, res["id"])] = (res[name], res.get("active"))
     return out
 

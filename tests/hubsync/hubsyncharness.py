@@ -73,7 +73,8 @@ class Follower:
         self.tmp, self.hub, self.name = tmp, hub, name
         self.procs = []
         self.daemon = None
-        self.host = H.Host(tmp, hub.url if poll else hub.base, hub.host_token, name=name)
+        # Each host its own host token, bound by the hub to the first host it names.
+        self.host = H.Host(tmp, hub.url if poll else hub.base, hub.new_token("host", f"host-{name}"), name=name)
         self.dir = self.host.dir
         self.calls = os.path.join(self.dir, "logind-calls")
         self.daemon_log = os.path.join(self.dir, "syncd.log")

@@ -9,13 +9,16 @@ system bus. IdP requests go to the hub's /scim/v2 with its SCIM token; results a
 the real NSS module (getent -s provision), the store (read-only) and the logind mock's call log.
 Cases, in order, on the same hub and host: the first snapshot and a joiner; a mover; a leaver
 (PATCH active:false) suspended and TerminateUser called while the daemon holds a feed request
-(feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; the daemon killed
-and restarted resumes from its stored seq; a hub restored empty (the host's seq is ahead of it:
+(feed_wait = 30: the bound is 10 s, far below the wait); a DELETE deprovisions; a deletion the
+hub's guard holds stays on the host until approved, then deprovisions; the daemon killed
+and restarted resumes from its stored seq; an enforcement outcome the hub cannot take (its
+store locked: 503) waits in the store and reaches the hub's report after a SIGKILL and restart; a hub restored empty (the host's seq is ahead of it:
 410) makes the host read the snapshot. Exit 0 all passed, 1 a case failed, 77 something needed is
 missing or the hub has no /v1/feed."""
 
 import os
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -185,6 +188,43 @@ def main():
             check(set(have) - set(want) == {dave["id"]}, f"the host has users the hub does not: {set(have) - set(want)}")
         case("a killed daemon resumes from its stored seq, equal to the hub", restart)
 
+        def acks_survive_restart():
+            # The daemon gets carol's deactivation and enforces it while the hub cannot take acks
+            # (its store locked by another writer): the outcome waits in the daemon's store, and
+            # after a SIGKILL the restarted daemon reports it (the hub may have taken the POST it
+            # gave up on too: acks are sent at least once).
+            wait_for(lambda: w.waiters() >= 1, "a held feed request", timeout=NOTICE_BOUND)
+            w.f.daemon.send_signal(signal.SIGSTOP)
+            deactivate(hub, carol["id"])
+            lock = sqlite3.connect(hub.db, timeout=10, isolation_level=None)
+            lock.execute("BEGIN EXCLUSIVE")
+            before = len(open(w.f.daemon_log, errors="replace").read())
+            try:
+                w.f.daemon.send_signal(signal.SIGCONT)
+                wait_for(lambda: host.user_state(carol["id"]) == SUSPENDED, "carol suspended", timeout=NOTICE_BOUND)
+                wait_for(lambda: "Could not report 1 enforcement outcomes" in
+                         open(w.f.daemon_log, errors="replace").read()[before:],
+                         "the daemon told its acks were not taken", timeout=NOTICE_BOUND + 10)
+                check(host.sql("SELECT count(*) FROM hub_acks")[0][0] == 1, "carol's outcome is not in the store")
+                w.f.stop(signal.SIGKILL)
+            finally:
+                lock.execute("COMMIT")
+                lock.close()
+
+            def acked():
+                r = hub.request("GET", f"//v1/admin/leavers/{carol['id']}", token="admin")
+                check(r.status == 200, f"the leaver report: {r!r}")
+                return [o for o in r.json["outcomes"] if o["hostname"] == "host"]
+            before = len(open(w.f.daemon_log, errors="replace").read())
+            w.f.start()
+            wait_for(lambda: "Reported 1 enforcement outcomes" in open(w.f.daemon_log, errors="replace").read()[before:],
+                     "the restarted daemon reporting the kept outcome", timeout=NOTICE_BOUND)
+            wait_for(acked, "carol's outcome in the hub's fleet report after the restart", timeout=NOTICE_BOUND)
+            check(acked()[0]["steps"].get("logind") == "ok", f"the outcome reported: {acked()}")
+            wait_for(lambda: host.sql("SELECT count(*) FROM hub_acks")[0][0] == 0, "the store emptied once the hub took it",
+                     timeout=NOTICE_BOUND)
+        case("an outcome the hub could not take survives a restart and reaches its report", acks_survive_restart)
+
         def restored_hub():
             old_seq = w.f.seq()
             hub.stop()
@@ -202,6 +242,48 @@ def main():
                   "alice, absent from the restored hub, is not deprovisioned by its snapshot")
             w.f.alive()
         case("a hub restored behind the host's seq answers 410 and the host reads its snapshot", restored_hub)
+
+        def held_deletion():
+            # The hub's guard ([guard] max_percent 10, min_users 20 by default): delete one after
+            # another until it holds a deletion, which the host must not see until approved.
+            staff = [hub.create_user(f"staff{i:02d}") for i in range(24)]
+            wait_for(lambda: w.f.seq() == w.head() and host.passwd("staff23"), "the staff on the host",
+                     timeout=NOTICE_BOUND)
+            gone, held = [], []
+            for u in staff:
+                hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))
+                gone.append(u)
+                held = [x for x in hub.request("GET", "//v1/admin/holds", token="admin").json["users"]]
+                if held:
+                    break
+            check([x["kind"] for x in held] == ["deletion"], f"the guard held {held} after {len(gone)} deletions")
+            ghost = gone[-1]
+            hub.gone("Users", ghost["id"])
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head with the held deletion", timeout=NOTICE_BOUND)
+            for u in gone[:-1]:
+                wait_for(lambda: host.user_state(u["id"]) == DEPROVISIONED, f"{u['userName']} deprovisioned",
+                         timeout=NOTICE_BOUND)
+            check(host.user_state(ghost["id"]) == ACTIVE and host.passwd(ghost["userName"]) is not None,
+                  f"the held deletion reached the host: state {host.user_state(ghost['id'])}")
+            # The IdP creates the same userName again: a new user at the hub; the host keeps the
+            # held one under that name and refuses the newcomer.
+            again = hub.create_user(ghost["userName"])
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head with the new user", timeout=NOTICE_BOUND)
+            check(host.user_state(ghost["id"]) == ACTIVE, "the new user displaced the held one")
+            check(host.user_state(again["id"]) is None, f"the newcomer is {host.user_state(again['id'])} on the host")
+            uid = host.passwd(ghost["userName"])[0]
+            r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+            check(r.status == 200 and r.json["released"] == 1, f"approve: {r!r}")
+            wait_for(lambda: host.user_state(ghost["id"]) == DEPROVISIONED, "the approved deletion deprovisioned",
+                     timeout=NOTICE_BOUND)
+            check("deprovision" in {r[0] for r in host.sql("SELECT event FROM audit WHERE scim_id = ?", (ghost["id"],))},
+                  "no deprovision event for the approved deletion")
+            # As after any deletion, the deprovisioned account keeps its name (retention_days).
+            wait_for(lambda: w.f.seq() == w.head(), "the host at the head after the approval", timeout=NOTICE_BOUND)
+            check(host.user_state(again["id"]) is None and host.passwd(ghost["userName"])[0] == uid,
+                  "the newcomer took the deprovisioned account's name")
+            w.f.alive()
+        case("a held deletion stays on the host until approved, then deprovisions", held_deletion)
 
         def failover_and_token():
             # A replica that refuses connections first in the list: the next URL serves.
@@ -222,6 +304,14 @@ def main():
             check("refused our host token" in out, f"the wrong token is not said clearly: {out[-800:]}")
             check("prov_not-a-valid-token-value" not in out, "the token is in the log")
             check(bad.getent("passwd", "gina") is None, "a refused host got accounts")
+            # Another host with this host's token: its feed polls are refused, and it says why.
+            stolen = H.Host(tmp, hub.base, open(host.token_file).read().strip(), name="stolen")
+            stolen.sections["source"].update({"type": "hub", "url": hub.base, "host_id": "5" * 32})
+            stolen._write()
+            rc, out = stolen.once()  # the snapshot: reading is any host token's
+            check(rc == 0, f"the first --once of a host with another's token: {out[-800:]}")
+            rc, out = stolen.once()  # a feed poll names its host
+            check(rc != 0 and "belongs to another host" in out, f"a host with another's token polled: {out[-800:]}")
         case("a dead first URL fails over to the next; a wrong token is said clearly", failover_and_token)
 
         def shutdown():

@@ -321,6 +321,106 @@ static void test_prune(void **state) {
         assert_int_equal(db_int(f, "SELECT count(*) FROM audit"), 0);
 }
 
+/* The number of resources of a list of every one, in SCIM's view or the fleet's. */
+static int list_size(const Fixture *f, ProvHubKind kind, bool fleet, int64_t *ret_total) {
+        const HubRender view = { .base_url = BASE_URL, .with_members = true, .fleet = fleet };
+        HubQuery q = { .count = 100, .cursor = fleet };
+        HubPage page = {};
+        ProvScimError err = {};
+        int n;
+
+        assert_int_equal(hub_store_list(f->s, kind, &q, &view, &page, &err), 0);
+        n = cJSON_GetArraySize(page.resources);
+        if (ret_total)
+                *ret_total = page.total;
+        cJSON_Delete(page.resources);
+        return n;
+}
+
+/* The number of members of a group in SCIM's view or the fleet's. */
+static int member_count(const Fixture *f, const char *group, bool fleet) {
+        const HubRender view = { .base_url = BASE_URL, .with_members = true, .fleet = fleet };
+        cJSON *g = NULL;
+        int n;
+
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_GROUP, group, &view, &g), 0);
+        n = cJSON_GetArraySize(cJSON_GetObjectItem(g, "members"));
+        cJSON_Delete(g);
+        return n;
+}
+
+/* A deletion beyond the guard's share is held: SCIM no longer sees the user (404, its userName
+ * free, lists skip it, a second DELETE 404), the fleet's view keeps it as it was and in its
+ * group, retention does not lose it, and the approval publishes its deletion and its group's
+ * change, gap-free. */
+static void test_held_deletion(void **state) {
+        Fixture *f = *state;
+        const HubRender fleet = { .base_url = BASE_URL, .with_members = true, .fleet = true };
+        _cleanup_free_ char *u0 = create_user(f, "d0", NULL), *u1 = create_user(f, "d1", NULL),
+                            *u2 = create_user(f, "d2", NULL), *u3 = create_user(f, "d3", NULL),
+                            *u4 = create_user(f, "d4", NULL), *again = NULL, *g = NULL;
+        const char *const members[] = { u0, u1, u2 };
+        ProvScimError err = {};
+        cJSON *o = NULL, *held;
+        int64_t h, released = 0, total = 0, changes, audit;
+        char *text = NULL;
+        size_t len = 0;
+
+        g = create_group(f, "dgroup", members, 3);
+        hub_store_set_guard(f->s, 20, INT64_C(3600000000), 3);
+        /* 1 of 5 within the window: at the share (20%), published. */
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, u0, NULL, &who, &err), 0);
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u0, &fleet, &o), -ENOENT);
+        assert_int_equal(member_count(f, g, true), 2);
+
+        /* 2 left of the 4 now there: held. */
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, u1, NULL, &who, &err), 0);
+        h = head(f);
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &how, &o), -ENOENT);
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &fleet, &o), 0);
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(o, "active")));
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "groups")), 1);
+        cJSON_Delete(o);
+        o = NULL;
+        assert_int_equal(member_count(f, g, false), 1);
+        assert_int_equal(member_count(f, g, true), 2);
+        assert_int_equal(list_size(f, PROV_HUB_USER, false, &total), 3);
+        assert_int_equal(total, 3);
+        assert_int_equal(list_size(f, PROV_HUB_USER, true, NULL), 4);
+        err = (ProvScimError) {};
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, u1, NULL, &who, &err), -ENOENT);
+        assert_int_equal(err.status, 404);
+        assert_int_equal(head(f), h);
+
+        /* The IdP creates the userName again: a new user beside the ghost. */
+        again = create_user(f, "D1", NULL);
+        assert_string_not_equal(again, u1);
+        assert_int_equal(list_size(f, PROV_HUB_USER, true, NULL), 5);
+
+        /* Retention keeps the ghost; the holds list names it. */
+        assert_int_equal(hub_store_prune(f->s, INT64_MAX, INT64_MAX, &changes, &audit), 0);
+        assert_int_equal(hub_store_holds(f->s, &o), 0);
+        held = cJSON_GetObjectItem(o, "users");
+        assert_int_equal(cJSON_GetArraySize(held), 1);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(held, 0), "id")), u1);
+        assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(held, 0), "kind")), "deletion");
+        cJSON_Delete(o);
+        o = NULL;
+
+        h = head(f);
+        assert_int_equal(hub_store_hold_approve(f->s, 0, &who, &released, &err), 0);
+        assert_int_equal(released, 1);
+        assert_int_equal(head(f), h + 2); /* the group, then the user */
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &fleet, &o), -ENOENT);
+        assert_int_equal(member_count(f, g, true), 1);
+        assert_int_equal(db_int(f, "SELECT count(*) FROM users WHERE deleted_usec IS NOT NULL"), 0);
+        assert_int_equal(hub_feed_render(f->s, h, 1000, BASE_URL, &text, &len, &err), 0);
+        assert_non_null(strstr(text, "\"op\":\"delete\",\"resourceType\":\"User\""));
+        assert_non_null(strstr(text, u1));
+        free(text);
+        (void) u2, (void) u3, (void) u4;
+}
+
 static int fn_noop(cJSON *resource, void *userdata, ProvScimError *err) {
         (void)resource, (void)userdata, (void)err;
         return 0;
@@ -929,6 +1029,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_unique, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_deletion, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),

@@ -100,17 +100,19 @@ static void test_parse_text(void **state) {
                 "entra sha256:abc\n",
                 "entra sha1:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad extra\n",
+                "entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad shared x\n",
                 "entra sha256:zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "a:b sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "x sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
                 "x sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
         };
         const char *good = "# IdPs\n\n  entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
-                           "okta\tsha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD";
+                           "okta\tsha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\n"
+                           "fleet sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad shared";
         size_t n;
 
         assert_int_equal(hub_tokens_parse_text(good, strlen(good), &n, NULL), 0);
-        assert_int_equal(n, 2);
+        assert_int_equal(n, 3);
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 _cleanup_free_ char *err = NULL;
 
@@ -179,6 +181,13 @@ static void test_new_and_check(void **state) {
         assert_int_equal(hub_tokens_check(tokens, t3, strlen(t3), &role, &name), 0);
         assert_int_equal(role, HUB_ROLE_HOST);
         assert_string_equal(name, "web-01");
+        {
+                bool shared = true;
+
+                assert_int_equal(hub_tokens_find(tokens, HUB_ROLE_HOST, "web-01", &shared), 0);
+                assert_false(shared);
+                assert_int_equal(hub_tokens_find(tokens, HUB_ROLE_SCIM, "web-01", NULL), -ENOENT);
+        }
 
         assert_int_equal(hub_tokens_check(tokens, t1, strlen(t1) - 1, &role, &name), -EACCES);
         assert_int_equal(hub_tokens_check(tokens, "", 0, &role, &name), -EACCES);

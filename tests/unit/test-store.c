@@ -59,7 +59,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db", "v6.db" };
+        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db", "v6.db", "v7.db" };
         char p[PATH_MAX];
 
         f->s = prov_store_close(f->s);
@@ -113,7 +113,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 7);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 8);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
@@ -1424,6 +1424,55 @@ static void test_migrates_pending_failures_in_a_row(void **state) {
         prov_store_close(s);
 }
 
+/* The oldest max acks waiting in the store are want (NULL: none), n of them; *ret_last their
+ * last number. */
+static void assert_acks(ProvStore *s, unsigned max, int n, const char *want, int64_t *ret_last) {
+        char *a = NULL;
+        int64_t last = 0;
+
+        assert_int_equal(prov_store_acks_peek(s, max, &a, &last), n);
+        if (want)
+                assert_string_equal(a, want);
+        else
+                assert_null(a);
+        free(a);
+        if (ret_last)
+                *ret_last = last;
+}
+
+/* The hub's acks wait in the store: a store of schema 7 gets the table, outcomes come back in
+ * order as one JSON array, the oldest go beyond the bound, and a removal after a peek keeps
+ * what was added meanwhile; they outlive the handle (a restart). */
+static void test_hub_acks(void **state) {
+        Fixture *f = *state;
+        char p[PATH_MAX];
+        ProvStore *s = NULL;
+        int64_t last = 0;
+
+        fixture_path(f, "v7.db", p, sizeof(p));
+        assert_int_equal(prov_store_open_at_version(p, 7, &s), 0);
+        s = prov_store_close(s);
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_acks(s, 10, 0, NULL, NULL);
+        assert_int_equal(prov_store_acks_add(s, "{\"id\":\"u-1\",\"seq\":5}", 3), 0);
+        assert_int_equal(prov_store_acks_add(s, "{\"id\":\"u-2\",\"seq\":6}", 3), 0);
+        assert_acks(s, 10, 2, "[{\"id\":\"u-1\",\"seq\":5},{\"id\":\"u-2\",\"seq\":6}]", NULL);
+        assert_acks(s, 1, 1, "[{\"id\":\"u-1\",\"seq\":5}]", &last);
+        /* Added after the peek: stays when what the peek returned goes. */
+        assert_int_equal(prov_store_acks_add(s, "{\"id\":\"u-3\",\"seq\":7}", 3), 0);
+        assert_int_equal(prov_store_acks_remove(s, last), 0);
+        s = prov_store_close(s);
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_acks(s, 10, 2, "[{\"id\":\"u-2\",\"seq\":6},{\"id\":\"u-3\",\"seq\":7}]", NULL);
+        /* Bounded: a fourth beyond at most 3 drops the oldest. */
+        assert_int_equal(prov_store_acks_add(s, "{\"id\":\"u-4\"}", 3), 0);
+        assert_int_equal(prov_store_acks_add(s, "{\"id\":\"u-5\"}", 3), 1);
+        assert_acks(s, 10, 3, "[{\"id\":\"u-3\",\"seq\":7},{\"id\":\"u-4\"},{\"id\":\"u-5\"}]", NULL);
+        assert_int_equal(prov_store_acks_remove(s, INT64_MAX), 0);
+        assert_acks(s, 10, 0, NULL, NULL);
+        prov_store_close(s);
+}
+
 int main(void) {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -1431,6 +1480,7 @@ int main(void) {
                 T(test_migrates_v1),
                 T(test_migrates_pending_from_audit),
                 T(test_migrates_pending_failures_in_a_row),
+                T(test_hub_acks),
                 T(test_pending_steps),
                 T(test_state_counts),
                 T(test_file_mode_0600),
