@@ -14,6 +14,7 @@
 #define SCIM_PREFIX "/scim/v2"
 
 typedef struct Conn Conn;
+typedef struct HubWeb HubWeb;
 
 struct HubServer {
         HubContext *ctx;
@@ -64,6 +65,7 @@ struct HubServer {
         size_t n_pushes, allocated_pushes;
         uint64_t feed_answers;
         uint64_t next_prune; /* CLOCK_MONOTONIC µs of the next retention pass */
+        HubWeb *web; /* the fleet page's sessions (hub-web.c), made at the first sign-in */
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */
@@ -112,3 +114,10 @@ uint64_t hub_http_feed_wake(HubServer *s);
 void hub_http_feed_cache_drop(HubServer *s);
 /* GET /metrics (admin tokens, checked by the caller). */
 enum MHD_Result hub_http_metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn);
+
+/* The fleet page below /ui (hub-web.c): its own authentication (a session or an admin bearer
+ * token), answers and headers. */
+bool hub_web_path(const char *url);
+enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                 const char *method);
+HubWeb *hub_web_free(HubWeb *w);

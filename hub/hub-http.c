@@ -341,6 +341,8 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         bool write;
         int r;
 
+        if (hub_web_path(url))
+                return hub_web_dispatch(s, c, conn, url, method);
         (void) pthread_mutex_lock(&s->tokens_lock);
         locked = s;
         r = authenticate(s, c, &role, &name);
@@ -684,6 +686,7 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) pthread_join(s->thread, NULL);
         }
         hub_http_feed_cache_drop(s);
+        s->web = hub_web_free(s->web);
         free(s->feed_cache_base);
         for (size_t i = 0; i < s->n_pushes; i++)
                 free(s->pushes[i].name);
