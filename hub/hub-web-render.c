@@ -95,7 +95,7 @@ void hub_web_render_head(FILE *f, const HubWebPage *p) {
               "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>",
               f);
         hub_web_escape(f, p->title);
-        fputs(" &middot; provision-hub</title><link rel=\"stylesheet\" href=\"/ui/static/hub-web.css\">"
+        fputs(" &middot; provision-hub</title><link rel=\"icon\" href=\"/ui/static/favicon.svg\"><link rel=\"stylesheet\" href=\"/ui/static/hub-web.css\">"
               "<script src=\"/ui/static/hub-web.js\" defer></script></head><body>"
               "<header><p class=\"brand\"><a href=\"/ui/\">provision-hub</a></p>",
               f);
@@ -116,18 +116,21 @@ void hub_web_render_head(FILE *f, const HubWebPage *p) {
                 hub_web_escape(f, p->who);
                 fputs("</strong></span> <button type=\"submit\">Sign out</button></form>", f);
         }
-        fputs("</header>\n<main id=\"main\"", f);
+        fputs("</header>\n", f);
+        /* Outside <main>: the script swaps <main> with the view as it is now, the notice of
+         * what was just done stays. */
+        if (p->notice) {
+                fputs("<p class=\"notice\" role=\"status\">", f);
+                hub_web_escape(f, p->notice);
+                fputs("</p>", f);
+        }
+        fputs("<main id=\"main\"", f);
         if (p->live) {
                 fputs(" data-live=\"", f);
                 hub_web_escape(f, p->live);
                 fputs("\"", f);
         }
         fputs(">", f);
-        if (p->notice) {
-                fputs("<p class=\"notice\" role=\"status\">", f);
-                hub_web_escape(f, p->notice);
-                fputs("</p>", f);
-        }
 }
 
 void hub_web_render_tail(FILE *f, const HubWebPage *p) {

@@ -32,8 +32,8 @@
 #define WEB_FORM_VALUE_MAX 256
 
 /* The assets, compiled in (hub-web-assets.c, generated from hub/web/ by hub/web/embed.sh). */
-extern const unsigned char hub_web_css[], hub_web_js[];
-extern const size_t hub_web_css_len, hub_web_js_len;
+extern const unsigned char hub_web_css[], hub_web_js[], hub_web_icon[];
+extern const size_t hub_web_css_len, hub_web_js_len, hub_web_icon_len;
 
 typedef struct WebSession {
         bool used;
@@ -265,15 +265,20 @@ static bool form_value(const char *body, size_t len, const char *key, char *out,
         return false;
 }
 
-/* "https://HOST" of this hub as the browser addressed it, for the Origin check. */
+/* Whether a POST comes from this hub's own pages: Sec-Fetch-Site same-origin, or an Origin of
+ * this hub as the browser addressed it, or neither header (not a browser). */
 static bool origin_ok(HubServer *s, struct MHD_Connection *c) {
         const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
         const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
         const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
         const char *scheme = s->tls ? "https://" : "http://";
 
-        if (site && !streq(site, "same-origin"))
-                return false;
+        /* Under Referrer-Policy: no-referrer a browser sends "Origin: null" with a form's POST;
+         * Sec-Fetch-Site still says where it comes from. */
+        if (site)
+                return streq(site, "same-origin") &&
+                       (!origin || streq(origin, "null") ||
+                        (host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host)));
         if (!origin)
                 return true; /* not a browser that says; the CSRF token decides */
         return host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host);
@@ -627,6 +632,8 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
                 return web_asset(c, hub_web_css, hub_web_css_len, "text/css; charset=utf-8");
         if (get && streq(page, "/static/hub-web.js"))
                 return web_asset(c, hub_web_js, hub_web_js_len, "text/javascript; charset=utf-8");
+        if (get && streq(page, "/static/favicon.svg"))
+                return web_asset(c, hub_web_icon, hub_web_icon_len, "image/svg+xml");
         if (streq(page, "/login"))
                 return serve_login(s, c, conn, post);
         if (get && streq(page, ""))

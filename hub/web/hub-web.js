@@ -34,9 +34,10 @@
                         }
                         const text = await r.text();
                         if (text !== last) {
-                                /* Only the hub's own markup, every name escaped by the server. */
-                                if (last !== null)
-                                        main.innerHTML = text;
+                                /* Only the hub's own markup, every name escaped by the server.
+                                 * The first answer is swapped in too: the page may have changed
+                                 * between its load and this script's start. */
+                                main.innerHTML = text;
                                 last = text;
                         }
                         say("Live: following the hub (updated " + new Date().toLocaleTimeString() + ").");
