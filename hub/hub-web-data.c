@@ -165,7 +165,8 @@ int hub_web_sources(HubStore *s, int64_t now, cJSON **ret) {
                 if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", v[i].name) ||
                     !cJSON_AddNumberToObject(o, "lastPush", (double) v[i].last) ||
                     !cJSON_AddNumberToObject(o, "lastHour", (double) v[i].last_hour) ||
-                    !cJSON_AddNumberToObject(o, "medianInterval", (double) (median / 1000000)) ||
+                    !cJSON_AddNumberToObject(o, "pushes", (double) v[i].n_times) ||
+                    !cJSON_AddNumberToObject(o, "medianInterval", (double) median / 1e6) ||
                     /* Without two pushes there is no usual cycle to be late for. */
                     !cJSON_AddBoolToObject(o, "atRisk", median > 0 && now - v[i].last > quiet)) {
                         sources_free(v, n);

@@ -250,15 +250,15 @@ static void render_sources(FILE *f, const HubWebPage *p, const cJSON *sources) {
               "<th scope=\"col\">Quarantine risk</th></tr></thead><tbody>",
               f);
         cJSON_ArrayForEach(s, sources) {
-                int64_t median = num(s, "medianInterval");
+                const cJSON *median = cJSON_GetObjectItemCaseSensitive(s, "medianInterval");
 
                 fputs("<tr><th scope=\"row\">", f);
                 hub_web_escape(f, str(s, "name"));
                 fputs("</th><td>", f);
                 ago(f, p->now, num(s, "lastPush"));
                 fprintf(f, "</td><td>%" PRIi64 "</td><td>%" PRIi64 "</td><td>", num(s, "lastHour"), num(s, "refused"));
-                if (median > 0)
-                        fprintf(f, "%" PRIi64 " s", median);
+                if (num(s, "pushes") >= 2 && cJSON_IsNumber(median))
+                        fprintf(f, "%.1f s", median->valuedouble);
                 else
                         fputs("unknown (one push)", f);
                 fputs("</td>", f);

@@ -39,8 +39,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 int hub_web_leavers(HubStore *s, int64_t since, cJSON **ret);
 
 /* Per SCIM token NAME that wrote in the newest HUB_WEB_SOURCE_ROWS audit rows: an array of
- * {"name", "lastPush" (µs), "lastHour" (writes), "medianInterval" (s, 0: unknown),
- *  "atRisk" (bool)}, by name. */
+ * {"name", "lastPush" (µs), "lastHour" (writes), "pushes" (distinct request times seen, at most
+ *  64), "medianInterval" (s between them), "atRisk" (bool)}, by name. */
 int hub_web_sources(HubStore *s, int64_t now, cJSON **ret);
 
 /* Users whose userName or displayName contains q (case-insensitive, ASCII): an array of
