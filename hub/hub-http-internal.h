@@ -86,6 +86,7 @@ struct Conn {
         /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
          * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */
         bool feed, waiting, feed_resumed;
+        bool web_resumed, web_held_once; /* a held /ui/fragment request (hub-web.c): to answer now; was held */
         int64_t since;
         uint64_t deadline;
         Conn *next_waiter;
@@ -121,3 +122,8 @@ bool hub_web_path(const char *url);
 enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                  const char *method);
 HubWeb *hub_web_free(HubWeb *w);
+/* A commit happened (the fleet page's views may have changed). */
+void hub_web_changed(HubServer *s);
+/* Resumes the held fragment requests whose view may have changed, whose wait is over, or all
+ * when the hub stops; true while some are still held. */
+bool hub_web_wake(HubServer *s);

@@ -323,6 +323,7 @@ void hub_http_batch_finish(HubServer *s) {
         }
         s->n_held = 0;
         s->resumed += n;
+        hub_web_changed(s);
 }
 
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
@@ -529,6 +530,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (conn->answered) {
                 enum MHD_Result ret;
 
+                if (conn->web_resumed) {
+                        conn->web_resumed = false;
+                        return hub_web_dispatch(s, c, conn, url, method);
+                }
                 if (conn->feed_resumed) {
                         _cleanup_free_ char *base = base_url_for(s, c);
 
@@ -657,6 +662,7 @@ static void *serve(void *userdata) {
                 prune(s);
                 /* A committed change answers every held feed request. */
                 feed_deadline = hub_http_feed_wake(s);
+                (void) hub_web_wake(s);
         }
 
         /* Stopping: no new connection; new writes are refused (503), what was changed is
@@ -668,7 +674,7 @@ static void *serve(void *userdata) {
         for (uint64_t end = hub_monotonic_usec() + STOP_DRAIN_USEC;;) {
                 hub_http_batch_finish(s);
                 (void) hub_http_feed_wake(s);
-                if (!s->held && !s->waiters && !hub_store_batch_open(s->ctx->store) && s->resumed == 0 &&
+                if (!s->held && !s->waiters && !hub_web_wake(s) && !hub_store_batch_open(s->ctx->store) && s->resumed == 0 &&
                     (s->in_flight == 0 || hub_monotonic_usec() >= end))
                         break;
                 s->resumed = 0;

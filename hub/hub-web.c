@@ -43,8 +43,17 @@ typedef struct WebSession {
         uint64_t expires; /* CLOCK_MONOTONIC µs */
 } WebSession;
 
+/* A fragment request that says which generation it shows (after=N) is held until a commit moves
+ * the generation, for at most WEB_HOLD_USEC; at most WEB_MAX_WAITERS at once (then answered at
+ * once). The feed's mechanism (libmicrohttpd's suspend and resume), not a thread per page. */
+#define WEB_HOLD_USEC (25ULL * 1000000ULL)
+#define WEB_MAX_WAITERS 256
+
 struct HubWeb {
         WebSession sessions[WEB_MAX_SESSIONS];
+        uint64_t generation; /* commits since the page's first request */
+        Conn *waiters;
+        unsigned n_waiters;
 };
 
 /* Who a request is, once let in. */
@@ -53,6 +62,35 @@ typedef struct WebAuth {
         const char *csrf; /* the session's; NULL for a bearer request (no CSRF: not ambient) */
         WebSession *session;
 } WebAuth;
+
+void hub_web_changed(HubServer *s) {
+        if (s->web)
+                s->web->generation++;
+}
+
+bool hub_web_wake(HubServer *s) {
+        uint64_t now = hub_monotonic_usec();
+        Conn **p;
+
+        if (!s->web)
+                return false;
+        for (p = &s->web->waiters; *p;) {
+                Conn *conn = *p;
+
+                if (s->stopping || conn->since != (int64_t) s->web->generation || conn->deadline <= now) {
+                        *p = conn->next_waiter;
+                        conn->next_waiter = NULL;
+                        conn->waiting = false;
+                        conn->web_resumed = true;
+                        s->web->n_waiters--;
+                        s->resumed++;
+                        MHD_resume_connection(conn->mhd);
+                        continue;
+                }
+                p = &conn->next_waiter;
+        }
+        return s->web->waiters != NULL;
+}
 
 HubWeb *hub_web_free(HubWeb *w) {
         if (w)
@@ -148,8 +186,9 @@ static void security_headers(struct MHD_Response *resp) {
 }
 
 /* Sends body (taken: freed here) with the headers above. */
-static enum MHD_Result web_send(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
-                                size_t len, const char *location, const char *cookie) {
+static enum MHD_Result web_send_generation(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                           char *body, size_t len, const char *location, const char *cookie,
+                                           const char *generation) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
@@ -165,9 +204,16 @@ static enum MHD_Result web_send(struct MHD_Connection *c, unsigned status, const
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
         if (cookie)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+        if (generation)
+                MHD_add_response_header(resp, "X-Hub-Generation", generation);
         ret = MHD_queue_response(c, status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+static enum MHD_Result web_send(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+                                size_t len, const char *location, const char *cookie) {
+        return web_send_generation(c, status, ctype, body, len, location, cookie, NULL);
 }
 
 static enum MHD_Result web_text(struct MHD_Connection *c, unsigned status, const char *text) {
@@ -200,7 +246,7 @@ typedef void (*WebView)(FILE *f, const HubWebPage *p, void *userdata);
 
 static enum MHD_Result web_page(struct MHD_Connection *c, unsigned status, const HubWebPage *p, bool fragment,
                                 WebView view, void *userdata, const char *cookie) {
-        char *text = NULL;
+        char *text = NULL, generation[24];
         size_t size = 0;
         FILE *f;
 
@@ -216,7 +262,9 @@ static enum MHD_Result web_page(struct MHD_Connection *c, unsigned status, const
                 free(text);
                 return MHD_NO;
         }
-        return web_send(c, status, "text/html; charset=utf-8", text, size, NULL, cookie);
+        snprintf(generation, sizeof(generation), "%" PRIu64, p->generation);
+        return web_send_generation(c, status, "text/html; charset=utf-8", text, size, NULL, cookie,
+                                   fragment ? generation : NULL);
 }
 
 static void view_login(FILE *f, const HubWebPage *p, void *userdata) {
@@ -597,11 +645,6 @@ static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn 
                                 (void *) (r == -EPERM ? "Only an admin token opens this page." : "That token is not valid."),
                                 NULL);
         }
-        if (!s->web) {
-                s->web = calloc(1, sizeof(*s->web));
-                if (!s->web)
-                        return MHD_NO;
-        }
         r = session_new(s->web, name, s->ctx->config->web_session_lifetime, &x);
         if (r < 0)
                 return web_text(c, 503, "No randomness for a session; retry.");
@@ -622,6 +665,11 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
 
         if (!s->ctx->config->web_enabled)
                 return web_text(c, 404, "The web page is off ([web] enabled = no).");
+        if (!s->web) {
+                s->web = calloc(1, sizeof(*s->web));
+                if (!s->web)
+                        return MHD_NO;
+        }
         if (!get && !post)
                 return web_text(c, 405, "Method not allowed here.");
         if (conn->too_large)
@@ -674,9 +722,34 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
         }
 
         if (strncmp(page, "/fragment/", 10) == 0) {
+                const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+                char *end;
+                unsigned long long gen;
+
                 fragment = true;
                 page += strlen("/fragment");
+                /* The view as of generation `after`: held until a commit may have changed it. */
+                if (after && *after && !conn->web_held_once && !s->stopping && s->web->n_waiters < WEB_MAX_WAITERS &&
+                    (errno = 0, gen = strtoull(after, &end, 10), errno == 0 && *end == 0) &&
+                    gen == s->web->generation) {
+                        conn->web_held_once = true;
+                        conn->since = (int64_t) gen;
+                        conn->deadline = hub_monotonic_usec() + WEB_HOLD_USEC;
+                        conn->mhd = c;
+                        conn->waiting = true;
+                        conn->next_waiter = s->web->waiters;
+                        s->web->waiters = conn;
+                        s->web->n_waiters++;
+                        /* A held request is not in flight (as the feed's). */
+                        if (conn->counted) {
+                                conn->counted = false;
+                                s->in_flight--;
+                        }
+                        MHD_suspend_connection(c);
+                        return MHD_YES;
+                }
         }
+        p.generation = s->web->generation;
         hub_http_commit_for_read(s); /* what the page shows is committed */
         if (streq(page, "/")) {
                 const char *approved = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "approved");

@@ -60,6 +60,7 @@ typedef struct HubWebPage {
         const char *notice;     /* a line to show above the content, or NULL */
         const char *query;      /* the search box's value, or NULL */
         int64_t now;            /* µs */
+        uint64_t generation;    /* the hub's commits the view has seen (hub-web.c) */
 } HubWebPage;
 
 /* Writes s with <, >, &, " and ' escaped (an IdP may name a user anything). */

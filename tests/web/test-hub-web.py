@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 import urllib.parse
 
@@ -191,6 +192,31 @@ def main():
             st, _, body = web.req("GET", "/ui/search?q=" + urllib.parse.quote('"><script>'), cookie=cookie)
             check(st == 200 and '"><script>' not in body, "the search term is echoed unescaped")
         case("every answer carries the CSP and the other headers; names are escaped", headers_and_escaping)
+
+        def held_fragment():
+            # The script's request: the view as of a generation, held until a commit moves it.
+            st, h, _ = web.req("GET", "/ui/fragment/", token=hub.admin_token)
+            check(st == 200 and h.get("x-hub-generation", "").isdigit(), f"a fragment's generation: {st} {h}")
+            gen = int(h["x-hub-generation"])
+            answer = {}
+            t = threading.Thread(target=lambda: answer.update(r=web.req("GET", f"/ui/fragment/?after={gen}",
+                                                                           token=hub.admin_token)))
+            t.start()
+            frank = hub.create_user("frank")
+            hub.patch("Users", frank["id"], [{"op": "replace", "path": "active", "value": False}])
+            t.join(timeout=60)
+            check("r" in answer, "the held fragment request was not answered after a change")
+            # Answered at a commit; a host's poll may commit first: then the next held request
+            # (as the script makes it) brings the leaver.
+            for _ in range(10):
+                st, h, body = answer["r"]
+                check(st == 200 and int(h["x-hub-generation"]) > gen, f"the held answer: {st} {h}")
+                if ">frank</a>" in body:
+                    break
+                gen = int(h["x-hub-generation"])
+                answer["r"] = web.req("GET", f"/ui/fragment/?after={gen}", token=hub.admin_token)
+            check(">frank</a>" in body, "the held answers never showed the leaver")
+        case("the page's live request is held until a commit changes what it shows", held_fragment)
 
         def browser():
             settings = {"base": hub.base, "admin": hub.admin_token, "scim": hub.scim_token, "chromium": CHROMIUM,
