@@ -11,11 +11,13 @@ hub/hub-web-assets.c: $(srcdir)/hub/web/embed.sh $(srcdir)/hub/web/hub-web.css $
 	$(AM_V_GEN)$(MKDIR_P) hub && \
 	$(SHELL) $(srcdir)/hub/web/embed.sh $(srcdir)/hub/web/hub-web.css hub_web_css \
 		$(srcdir)/hub/web/hub-web.js hub_web_js $(srcdir)/hub/web/favicon.svg hub_web_icon >$@.tmp && mv $@.tmp $@
-EXTRA_DIST += mk/hub-web.mk
+EXTRA_DIST += mk/hub-web.mk doc/screenshots/fleet.png doc/screenshots/leaver.png doc/screenshots/search.png \
+	doc/screenshots/approve.png doc/screenshots/login.png
 
 # The page in Debian's Chromium (playwright-core from tests/package-lock.json) against the real hub
 # and three real provision-syncd hosts: sign-in, a leaver gone on all hosts live, lock-now, search,
 # approve, no JavaScript; and over plain HTTP every way in refused without a session.
-check_SCRIPTS += tests/web/test-hub-web.py
-TESTS += tests/web/test-hub-web.py
-EXTRA_DIST += tests/web/test-hub-web.py tests/web/hub-web-browser.js
+# The same on PostgreSQL (test-hub-web-pg.sh).
+check_SCRIPTS += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh
+TESTS += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh
+EXTRA_DIST += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh tests/web/hub-web-browser.js

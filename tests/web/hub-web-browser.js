@@ -118,7 +118,6 @@ function deactivate(id) {
                 check(text.includes(`(${cfg.hosts} of ${cfg.hosts})`), `the row does not count every host: ${text}`);
                 check(text.includes("deactivated") && text.includes("entra-test"), `what and who: ${text}`);
                 check(await page.evaluate(() => window.provisionTestMark) === 42, "the page was reloaded");
-                await shot(page, "leavers");
         });
 
         await run("lock-now through its confirmation step reaches every host", async () => {
@@ -126,7 +125,6 @@ function deactivate(id) {
                 await page.getByRole("link", { name: cfg.lockee.name }).click();
                 await page.getByRole("button", { name: "Lock now…" }).click();
                 await page.getByRole("heading", { name: `Lock ${cfg.lockee.name}?` }).waitFor();
-                await shot(page, "lock-confirm");
                 await page.getByRole("button", { name: "Lock now", exact: true }).click();
                 await page.waitForURL(/\/ui\/leaver\?id=/);
                 await until(async () => (await page.locator(".progress").textContent()).startsWith("Gone on all hosts"),
@@ -172,10 +170,10 @@ function deactivate(id) {
                 await page.goto(cfg.base + "/ui/#holds");
                 const rows = page.locator("#holds tbody tr");
                 await until(async () => (await rows.count()) === held.length, "the held users on the page");
-                await shot(page, "holds");
+                await shot(page, "fleet");
                 await page.getByRole("button", { name: "Approve…" }).click();
                 await page.getByRole("heading", { name: "Approve the held changes?" }).waitFor();
-                await shot(page, "approve-confirm");
+                await shot(page, "approve");
                 await page.getByRole("button", { name: "Approve and release" }).click();
                 await page.waitForURL(/approved=/);
                 const notice = await page.locator(".notice").textContent();
