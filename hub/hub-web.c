@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <gnutls/crypto.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <pthread.h>
@@ -18,10 +19,10 @@
  * to /ui/login (never in a URL), or a request with "Authorization: Bearer ADMIN-TOKEN". Host and
  * IdP tokens are refused. A session is 32 random bytes (getrandom) in an HttpOnly, SameSite=Strict
  * cookie scoped to /ui (Secure under TLS), compared in constant time with every live session,
- * dropped at logout or after [web] session_lifetime; at most WEB_MAX_SESSIONS live at once (the
- * one nearest its end makes room). Every POST of a session carries the session's CSRF token in its
- * form (compared in constant time) and, when the browser says where it comes from, Origin and
- * Sec-Fetch-Site must say this hub. The two writes (approve held changes, lock a user) are
+ * dropped at logout, after [web] session_lifetime, or when its admin token leaves the token file;
+ * at most WEB_MAX_SESSIONS live at once (the one nearest its end makes room). Every POST of a
+ * session carries the session's CSRF token in its form (compared in constant time) and, when the
+ * browser says where it comes from, Origin and Sec-Fetch-Site must say this hub. The two writes (approve held changes, lock a user) are
  * two-step: the first POST answers a confirmation page, the second does it. */
 
 #define WEB_PREFIX "/ui"
@@ -40,7 +41,8 @@ typedef struct WebSession {
         char id[WEB_ID_CHARS + 1];
         char csrf[WEB_ID_CHARS + 1];
         char name[HUB_TOKEN_NAME_MAX + 1];
-        uint64_t expires; /* CLOCK_MONOTONIC µs */
+        uint8_t token_hash[32]; /* of the admin token it was made from: removed, the session ends */
+        uint64_t expires;       /* CLOCK_MONOTONIC µs */
 } WebSession;
 
 /* A fragment request that says which generation it shows (after=N) is held until a commit moves
@@ -146,7 +148,8 @@ static WebSession *session_find(HubWeb *w, const char *cookie) {
         return found;
 }
 
-static int session_new(HubWeb *w, const char *name, unsigned lifetime, WebSession **ret) {
+static int session_new(HubWeb *w, const char *name, const uint8_t token_hash[static 32], unsigned lifetime,
+                       WebSession **ret) {
         uint64_t now = hub_monotonic_usec();
         WebSession *slot = NULL;
         int r;
@@ -165,6 +168,7 @@ static int session_new(HubWeb *w, const char *name, unsigned lifetime, WebSessio
         if ((r = random_id(slot->id)) < 0 || (r = random_id(slot->csrf)) < 0)
                 return r;
         snprintf(slot->name, sizeof(slot->name), "%s", name);
+        memcpy(slot->token_hash, token_hash, sizeof(slot->token_hash));
         slot->expires = now + (uint64_t) lifetime * 1000000ULL;
         slot->used = true;
         *ret = slot;
@@ -359,6 +363,16 @@ static int check_token(HubServer *s, const char *t, size_t n, char name[static H
         return 0;
 }
 
+/* Whether the admin token a session was made from is still in the admin token file. */
+static bool admin_token_loaded(HubServer *s, const uint8_t hash[static 32]) {
+        _cleanup_(unlock_tokens) pthread_mutex_t *locked = NULL;
+
+        (void) hub_server_reload_tokens(s);
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = &s->tokens_lock;
+        return hub_tokens_hash_loaded(s->ctx->tokens, HUB_ROLE_ADMIN, hash);
+}
+
 /* Lets a request in (0, *ret filled), or says how it was refused: -EACCES nothing valid,
  * -EPERM a token of another role. */
 static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret) {
@@ -382,6 +396,11 @@ static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret
         x = session_find(s->web, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_COOKIE));
         if (!x)
                 return -EACCES;
+        if (!admin_token_loaded(s, x->token_hash)) {
+                log_notice("Web session of admin token '%s' ended: the token was removed.", x->name);
+                explicit_bzero(x, sizeof(*x));
+                return -EACCES;
+        }
         *ret = (WebAuth) { .csrf = x->csrf, .session = x };
         snprintf(ret->name, sizeof(ret->name), "%s", x->name);
         return 0;
@@ -628,6 +647,7 @@ static enum MHD_Result serve_lock(HubServer *s, struct MHD_Connection *c, Conn *
 static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn *conn, bool post) {
         HubWebPage p = { .title = "Sign in", .now = hub_now_usec() };
         char token[WEB_FORM_VALUE_MAX], name[HUB_TOKEN_NAME_MAX + 1], cookie[256];
+        uint8_t token_hash[32];
         WebSession *x;
         int r;
 
@@ -638,6 +658,8 @@ static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn 
         if (!form_value(conn->body ?: "", conn->len, "token", token, sizeof(token)))
                 return web_page(c, 400, &p, false, view_login, (void *) "Enter an admin token.", NULL);
         r = check_token(s, token, strlen(token), name);
+        if (r >= 0 && gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), token_hash) < 0)
+                r = -EACCES;
         explicit_bzero(token, sizeof(token));
         if (r < 0) {
                 log_notice("Web sign-in refused (%s).", r == -EPERM ? "not an admin token" : "no such token");
@@ -645,7 +667,8 @@ static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn 
                                 (void *) (r == -EPERM ? "Only an admin token opens this page." : "That token is not valid."),
                                 NULL);
         }
-        r = session_new(s->web, name, s->ctx->config->web_session_lifetime, &x);
+        r = session_new(s->web, name, token_hash, s->ctx->config->web_session_lifetime, &x);
+        explicit_bzero(token_hash, sizeof(token_hash));
         if (r < 0)
                 return web_text(c, 503, "No randomness for a session; retry.");
         snprintf(cookie, sizeof(cookie), WEB_COOKIE "=%s; Path=" WEB_PREFIX "; HttpOnly; SameSite=Strict; Max-Age=%u%s",

@@ -170,6 +170,17 @@ def main():
             # The admin token as a bearer works without a session (for scripts), GET only here.
             st, _, _ = web.req("GET", "/ui/fragment/", token=hub.admin_token)
             check(st == 200, f"GET /ui/fragment/ with the admin token: {st}")
+            # A session ends when its admin token is removed from the token file.
+            path = hub.token_file("admin")
+            saved = open(path).read()
+            H.write_private(path, "")
+            try:
+                st, _, _ = web.req("GET", "/ui/fragment/", cookie=cookie)
+                check(st == 401, f"a session of a removed admin token: {st}")
+            finally:
+                H.write_private(path, saved)
+            st, _, _ = web.req("GET", "/ui/fragment/", cookie=cookie)
+            check(st == 401, f"the session came back with its token: {st}")
             # Tokens never reach the log.
             hub.assert_no_token_in_log()
         case("no /ui page or action works without an admin session, a CSRF token and our origin",
