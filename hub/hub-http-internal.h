@@ -61,6 +61,10 @@ struct HubServer {
         struct {
                 char *name;
                 uint64_t ok, refused;
+                /* The last hour by minute, for the fleet page: slot m % 60 counts minute m
+                 * (since the epoch) when minute[m % 60] == m. */
+                int64_t minute[60];
+                uint32_t minute_ok[60], minute_refused[60];
         } *pushes;
         size_t n_pushes, allocated_pushes;
         uint64_t feed_answers;

@@ -248,6 +248,7 @@ int hub_server_reload_tokens(HubServer *s) {
 /* Logs a request's outcome and sends its answer. */
 /* Counts a write's answer for its token (/metrics). */
 static void count_push(HubServer *s, const char *who, unsigned status) {
+        int64_t minute;
         size_t i;
 
         for (i = 0; i < s->n_pushes; i++)
@@ -260,14 +261,22 @@ static void count_push(HubServer *s, const char *who, unsigned status) {
                     prov_grow((void **) &s->pushes, &s->allocated_pushes, s->n_pushes + 1, sizeof(*s->pushes)) < 0 ||
                     !(name = strdup(who)))
                         return;
+                memset(&s->pushes[s->n_pushes], 0, sizeof(s->pushes[0]));
                 s->pushes[s->n_pushes].name = name;
-                s->pushes[s->n_pushes].ok = s->pushes[s->n_pushes].refused = 0;
                 s->n_pushes++;
         }
-        if (status < 300)
+        minute = hub_now_usec() / (60 * 1000000LL);
+        if (s->pushes[i].minute[minute % 60] != minute) {
+                s->pushes[i].minute[minute % 60] = minute;
+                s->pushes[i].minute_ok[minute % 60] = s->pushes[i].minute_refused[minute % 60] = 0;
+        }
+        if (status < 300) {
                 s->pushes[i].ok++;
-        else
+                s->pushes[i].minute_ok[minute % 60]++;
+        } else {
                 s->pushes[i].refused++;
+                s->pushes[i].minute_refused[minute % 60]++;
+        }
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *url, const char *method,

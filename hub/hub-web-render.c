@@ -245,8 +245,9 @@ static void render_sources(FILE *f, const HubWebPage *p, const cJSON *sources) {
         }
         fputs("<table><caption>Each identity provider token that pushed changes: when it last did, how often, and "
               "whether it is silent for longer than its usual cycle</caption><thead><tr>"
-              "<th scope=\"col\">Token</th><th scope=\"col\">Last push</th><th scope=\"col\">Changes in the last hour</th>"
-              "<th scope=\"col\">Errors since start</th><th scope=\"col\">Usual interval</th>"
+              "<th scope=\"col\">Token</th><th scope=\"col\">Last push</th><th scope=\"col\">Changes (last hour)</th>"
+              "<th scope=\"col\">Write requests (last hour)</th><th scope=\"col\">Refused (last hour)</th>"
+              "<th scope=\"col\">Usual interval</th>"
               "<th scope=\"col\">Quarantine risk</th></tr></thead><tbody>",
               f);
         cJSON_ArrayForEach(s, sources) {
@@ -256,7 +257,9 @@ static void render_sources(FILE *f, const HubWebPage *p, const cJSON *sources) {
                 hub_web_escape(f, str(s, "name"));
                 fputs("</th><td>", f);
                 ago(f, p->now, num(s, "lastPush"));
-                fprintf(f, "</td><td>%" PRIi64 "</td><td>%" PRIi64 "</td><td>", num(s, "lastHour"), num(s, "refused"));
+                fprintf(f, "</td><td>%" PRIi64 "</td><td>%" PRIi64 "</td><td class=\"%s\">%" PRIi64 "</td><td>",
+                        num(s, "lastHour"), num(s, "requestsHour"), num(s, "errorsHour") > 0 ? "warn" : "done",
+                        num(s, "errorsHour"));
                 if (num(s, "pushes") >= 2 && cJSON_IsNumber(median))
                         fprintf(f, "%.1f s", median->valuedouble);
                 else

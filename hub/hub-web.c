@@ -462,18 +462,27 @@ static enum MHD_Result store_failed(HubServer *s, struct MHD_Connection *c, int 
         return web_text(c, 503, "The store is unavailable; retry.");
 }
 
-/* Adds each source's refused writes since the start (the serving thread's counters). */
-static void sources_add_refused(HubServer *s, cJSON *sources) {
+/* Adds each source's write requests and refusals of the last hour (the serving thread's
+ * counters, by minute; a restart starts them again). */
+static void sources_add_requests(HubServer *s, cJSON *sources, int64_t now) {
+        int64_t minute = now / (60 * 1000000LL);
         cJSON *o;
 
         cJSON_ArrayForEach(o, sources) {
                 const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
-                uint64_t refused = 0;
+                uint64_t ok = 0, refused = 0;
 
-                for (size_t i = 0; i < s->n_pushes; i++)
-                        if (cJSON_IsString(name) && streq(s->pushes[i].name, name->valuestring))
-                                refused = s->pushes[i].refused;
-                cJSON_AddNumberToObject(o, "refused", (double) refused);
+                for (size_t i = 0; i < s->n_pushes; i++) {
+                        if (!cJSON_IsString(name) || !streq(s->pushes[i].name, name->valuestring))
+                                continue;
+                        for (size_t m = 0; m < 60; m++)
+                                if (s->pushes[i].minute[m] > minute - 60) {
+                                        ok += s->pushes[i].minute_ok[m];
+                                        refused += s->pushes[i].minute_refused[m];
+                                }
+                }
+                cJSON_AddNumberToObject(o, "requestsHour", (double) (ok + refused));
+                cJSON_AddNumberToObject(o, "errorsHour", (double) refused);
         }
 }
 
@@ -489,7 +498,7 @@ static enum MHD_Result serve_dashboard(HubServer *s, struct MHD_Connection *c, H
                 ret = store_failed(s, c, r);
                 goto done;
         }
-        sources_add_refused(s, d.sources);
+        sources_add_requests(s, d.sources, p->now);
         p->title = "Fleet";
         p->live = "/ui/fragment/";
         ret = web_page(c, 200, p, fragment, view_dashboard, &d, NULL);

@@ -23,6 +23,7 @@ tests/node_modules: scripts/setup-deps.sh installs them)."""
 import http.client
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,23 @@ def main():
             st, _, body = web.req("GET", "/ui/search?q=" + urllib.parse.quote('"><script>'), cookie=cookie)
             check(st == 200 and '"><script>' not in body, "the search term is echoed unescaped")
         case("every answer carries the CSP and the other headers; names are escaped", headers_and_escaping)
+
+        def sources():
+            def row():
+                st, _, body = web.req("GET", "/ui/fragment/", token=hub.admin_token)
+                check(st == 200, f"the dashboard fragment: {st}")
+                m = re.search(r'<th scope="row">entra-test</th>(.*?)</tr>', body)
+                check(m, "no sources row of the IdP token entra-test")
+                return re.findall(r"<td[^>]*>(.*?)</td>", m.group(1))
+            before = row()
+            r = hub.request("POST", "/Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]})
+            check(r.status == 400, f"a user without userName: {r!r}")
+            after = row()
+            # Last push, changes, write requests, refused (the last hour), interval, risk.
+            check(int(after[2]) == int(before[2]) + 1 and int(after[3]) == int(before[3]) + 1,
+                  f"the refused write in the sources row: {before} -> {after}")
+            check(int(after[1]) >= 34 and after[5] == "No", f"the sources row: {after}")
+        case("the sources table counts an IdP's changes, write requests and refusals", sources)
 
         def held_fragment():
             # The script's request: the view as of a generation, held until a commit moves it.
