@@ -208,28 +208,28 @@ static bool contains_nocase(const char *hay, const char *needle) {
         return false;
 }
 
-static int search_result(HubStore *s, HubStmt *st, cJSON **ret) {
-        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject(), *pushed = NULL;
-        const char *id = hub_db_column_text(st, 0), *json = hub_db_column_text(st, 2);
-        const char *locked_by = hub_db_column_text(st, 3);
-        const cJSON *dn;
+/* One match: the user as the IdP pushed it (pushed: the stored resource, or the last one before
+ * its deletion), the hub's lock and hold, and the fleet report. */
+static int search_result(HubStore *s, const char *id, const cJSON *pushed, const char *locked_by, bool held,
+                         bool deleted, cJSON **ret) {
+        _cleanup_(cJSON_Deletep) cJSON *o = cJSON_CreateObject();
+        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(pushed, "displayName");
+        const cJSON *un = cJSON_GetObjectItemCaseSensitive(pushed, "userName");
         ProvScimError err = {};
         cJSON *idp, *report = NULL;
         int r;
 
         if (!o || !id)
                 return -ENOMEM;
-        pushed = json ? cJSON_Parse(json) : NULL;
-        dn = cJSON_GetObjectItemCaseSensitive(pushed, "displayName");
         idp = cJSON_AddObjectToObject(o, "idp");
         if (!idp || !cJSON_AddStringToObject(o, "id", id) ||
-            !cJSON_AddStringToObject(o, "userName", hub_db_column_text(st, 1) ?: "") ||
+            !cJSON_AddStringToObject(o, "userName", cJSON_IsString(un) ? un->valuestring : "") ||
             (cJSON_IsString(dn) && !cJSON_AddStringToObject(o, "displayName", dn->valuestring)) ||
             /* As the IdP pushed it; the hub's lock and hold are beside it. */
-            !cJSON_AddBoolToObject(idp, "active", !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pushed, "active"))) ||
-            !cJSON_AddBoolToObject(idp, "deleted", false) || !cJSON_AddBoolToObject(o, "locked", locked_by != NULL) ||
-            (locked_by && !cJSON_AddStringToObject(o, "lockedBy", locked_by)) ||
-            !cJSON_AddBoolToObject(o, "held", hub_db_column_int64(st, 4) > 0))
+            !cJSON_AddBoolToObject(idp, "active",
+                                   !deleted && !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(pushed, "active"))) ||
+            !cJSON_AddBoolToObject(idp, "deleted", deleted) || !cJSON_AddBoolToObject(o, "locked", locked_by != NULL) ||
+            (locked_by && !cJSON_AddStringToObject(o, "lockedBy", locked_by)) || !cJSON_AddBoolToObject(o, "held", held))
                 return -ENOMEM;
         r = hub_fleet_leaver_report(s, id, &report, &err);
         if (r < 0)
@@ -237,6 +237,49 @@ static int search_result(HubStore *s, HubStmt *st, cJSON **ret) {
         cJSON_AddItemToObject(o, "report", report);
         *ret = TAKE_PTR(o);
         return 0;
+}
+
+/* Whether a resource's userName or displayName contains q. */
+static bool names_match(const cJSON *pushed, const char *q) {
+        const cJSON *un = cJSON_GetObjectItemCaseSensitive(pushed, "userName");
+        const cJSON *dn = cJSON_GetObjectItemCaseSensitive(pushed, "displayName");
+
+        return (cJSON_IsString(un) && contains_nocase(un->valuestring, q)) ||
+               (cJSON_IsString(dn) && contains_nocase(dn->valuestring, q));
+}
+
+/* The users deleted at the IdP whose last pushed form matches (their audit row's before). */
+static int search_deleted(HubStore *s, const char *like, const char *q, cJSON *arr, size_t *n) {
+        _cleanup_db_finalize_ HubStmt *st = NULL;
+        int r;
+
+        r = hub_db_prepare(hub_store_db(s),
+                           "SELECT id, before_json FROM audit WHERE kind = 'User' AND after_json IS NULL"
+                           " AND before_json IS NOT NULL AND lower(before_json) LIKE ?1 ESCAPE '!'"
+                           " ORDER BY seq DESC LIMIT 200",
+                           &st);
+        if (r < 0)
+                return r;
+        if ((r = hub_db_bind_text(st, 1, like)) < 0)
+                return r;
+        while (*n < HUB_WEB_MAX_RESULTS && (r = hub_db_step(st)) > 0) {
+                _cleanup_(cJSON_Deletep) cJSON *pushed = cJSON_Parse(hub_db_column_text(st, 1) ?: "");
+                const char *id = hub_db_column_text(st, 0);
+                const cJSON *x;
+                bool seen = false;
+                cJSON *o = NULL;
+
+                cJSON_ArrayForEach(x, arr)
+                        seen = seen || streq(cJSON_GetObjectItemCaseSensitive(x, "id")->valuestring, id ?: "");
+                if (!id || seen || !names_match(pushed, q))
+                        continue;
+                r = search_result(s, id, pushed, NULL, false, true, &o);
+                if (r < 0)
+                        return r;
+                cJSON_AddItemToArray(arr, o);
+                (*n)++;
+        }
+        return r;
 }
 
 int hub_web_search(HubStore *s, const char *q, cJSON **ret) {
@@ -265,23 +308,22 @@ int hub_web_search(HubStore *s, const char *q, cJSON **ret) {
         if ((r = hub_db_bind_text(st, 1, like)) < 0)
                 return r;
         while (n < HUB_WEB_MAX_RESULTS && (r = hub_db_step(st)) > 0) {
-                _cleanup_(cJSON_Deletep) cJSON *pushed = NULL;
+                _cleanup_(cJSON_Deletep) cJSON *pushed = cJSON_Parse(hub_db_column_text(st, 2) ?: "");
                 cJSON *o = NULL;
 
-                if (!contains_nocase(hub_db_column_text(st, 1), q)) {
-                        const cJSON *dn;
-
-                        pushed = cJSON_Parse(hub_db_column_text(st, 2) ?: "");
-                        dn = cJSON_GetObjectItemCaseSensitive(pushed, "displayName");
-                        if (!cJSON_IsString(dn) || !contains_nocase(dn->valuestring, q))
-                                continue;
-                }
-                r = search_result(s, st, &o);
+                if (!names_match(pushed, q))
+                        continue;
+                r = search_result(s, hub_db_column_text(st, 0), pushed, hub_db_column_text(st, 3),
+                                  hub_db_column_int64(st, 4) > 0, false, &o);
                 if (r < 0)
                         return r;
                 cJSON_AddItemToArray(arr, o);
                 n++;
         }
+        if (r < 0)
+                return r;
+        hub_db_finalizep(&st);
+        r = search_deleted(s, like, q, arr, &n);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(arr);

@@ -467,13 +467,15 @@ void hub_web_render_search(FILE *f, const HubWebPage *p, const cJSON *results) {
         cJSON_ArrayForEach(u, results) {
                 const cJSON *report = cJSON_GetObjectItemCaseSensitive(u, "report");
                 const char *state = str(report, "state");
-                bool idp_active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(u, "idp"), "active"));
+                const cJSON *idp = cJSON_GetObjectItemCaseSensitive(u, "idp");
+                bool idp_active = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(idp, "active"));
+                bool idp_deleted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(idp, "deleted"));
 
                 fputs("<tr><th scope=\"row\">", f);
                 leaver_link(f, u);
                 fputs("</th>", f);
                 cell(f, str(u, "displayName"));
-                cell(f, idp_active ? "active" : "inactive");
+                cell(f, idp_deleted ? "deleted" : idp_active ? "active" : "inactive");
                 fputs("<td>", f);
                 if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(u, "locked"))) {
                         fputs("locked by ", f);

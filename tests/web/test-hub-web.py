@@ -201,6 +201,14 @@ def main():
             check(st == 200 and HOSTILE not in body and "<script>window" not in body, "the hostile displayName unescaped")
             check("&lt;script&gt;window.provisionPwned=1&lt;/script&gt;&quot;&#39;&amp;" in body,
                   "the hostile displayName is not shown escaped")
+            # A user deleted at the IdP is found by the name it had, as deleted there and at the hub.
+            gone = hub.create_user("grace", displayName="Grace Deleted")
+            hub.ok("DELETE", f"/Users/{gone['id']}")
+            st, _, body = web.req("GET", "/ui/search?q=deleted", cookie=cookie)
+            m = re.search(r'<tr><th scope="row"><a href="/ui/leaver\?id=' + gone["id"] + r'">grace</a></th>(.*?)</tr>', body)
+            check(st == 200 and m, f"the deleted user in the search: {st}")
+            cells = re.findall(r"<td[^>]*>(.*?)</td>", m.group(1))
+            check(cells[:3] == ["Grace Deleted", "deleted", "deleted"], f"the deleted user's row: {cells}")
             st, _, body = web.req("GET", "/ui/search?q=" + urllib.parse.quote('"><script>'), cookie=cookie)
             check(st == 200 and '"><script>' not in body, "the search term is echoed unescaped")
         case("every answer carries the CSP and the other headers; names are escaped", headers_and_escaping)
