@@ -21,3 +21,14 @@ EXTRA_DIST += mk/hub-web.mk doc/screenshots/fleet.png doc/screenshots/leaver.png
 check_SCRIPTS += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh
 TESTS += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh
 EXTRA_DIST += tests/web/test-hub-web.py tests/web/test-hub-web-pg.sh tests/web/hub-web-browser.js
+
+# The page's data and HTML without a browser: quarantine risk from audit rows, progress words,
+# hostile names escaped in every table.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/unit/test-hub-web
+TESTS += tests/unit/test-hub-web
+tests_unit_test_hub_web_SOURCES = tests/unit/test-hub-web.c
+tests_unit_test_hub_web_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
+tests_unit_test_hub_web_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(CMOCKA_CFLAGS)
+tests_unit_test_hub_web_LDADD = hub/libhub.la $(CJSON_LIBS) $(CMOCKA_LIBS)
+endif
