@@ -192,6 +192,56 @@ function deactivate(id) {
                 check(problems.length === 0, `console errors (a CSP violation?): ${problems.join(" | ")}`);
         });
 
+        await run("every control has a label, every table its headers, and text a contrast of 4.5:1", async () => {
+                for (const url of ["/ui/", "/ui/search?q=e", `/ui/leaver?id=${cfg.lockee.id}`]) {
+                        await page.goto(cfg.base + url);
+                        const report = await page.evaluate(() => {
+                                const bad = [];
+                                for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea"))
+                                        if (!el.labels || el.labels.length === 0)
+                                                bad.push(`no label: ${el.outerHTML}`);
+                                for (const th of document.querySelectorAll("th"))
+                                        if (!th.getAttribute("scope"))
+                                                bad.push(`th without scope: ${th.textContent}`);
+                                for (const t of document.querySelectorAll("table"))
+                                        if (!t.querySelector("caption"))
+                                                bad.push("a table without a caption");
+                                if (!document.querySelector("header") || !document.querySelector("main") ||
+                                    !document.querySelector("nav") || document.documentElement.lang !== "en")
+                                        bad.push("landmarks or lang missing");
+                                // WCAG 2 relative luminance and contrast ratio.
+                                const rgb = c => (c.match(/[\d.]+/g) || []).map(Number);
+                                const lum = ([r, g, b]) => {
+                                        const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+                                        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+                                };
+                                const background = el => {
+                                        for (; el; el = el.parentElement) {
+                                                const c = rgb(getComputedStyle(el).backgroundColor);
+                                                if (c.length === 3 || (c.length === 4 && c[3] > 0))
+                                                        return c.slice(0, 3);
+                                        }
+                                        return [255, 255, 255];
+                                };
+                                let checked = 0;
+                                for (const el of document.querySelectorAll("body *")) {
+                                        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+                                        if (!own || el.closest("svg"))
+                                                continue;
+                                        const a = lum(rgb(getComputedStyle(el).color).slice(0, 3)), b = lum(background(el));
+                                        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                                        checked++;
+                                        if (ratio < 4.5)
+                                                bad.push(`contrast ${ratio.toFixed(2)} of ${el.tagName} '${el.textContent.trim().slice(0, 30)}'`);
+                                }
+                                if (checked < 10)
+                                        bad.push(`only ${checked} text elements checked`);
+                                return bad;
+                        });
+                        check(report.length === 0, `${url}: ${report.join("; ")}`);
+                }
+        });
+
         await run("without JavaScript the tables are there", async () => {
                 const nojs = await browser.newContext({ javaScriptEnabled: false });
                 const p = await nojs.newPage();
