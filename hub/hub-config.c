@@ -62,7 +62,7 @@ static const ConfigKey config_keys[] = {
         { "store",  "audit_retention",     CONFIG_UNSIGNED, F(audit_retention), false, 0, 3650 * 86400 },
         { "feed",   "max_waiters",         CONFIG_UNSIGNED, F(feed_max_waiters), false, 1, 1000000 },
         { "web",    "enabled",             CONFIG_BOOL,     F(web_enabled) },
-        { "web",    "session_lifetime",    CONFIG_UNSIGNED, F(web_session_lifetime), false, 60, 7 * 86400 },
+        { "web",    "session_lifetime",    CONFIG_UNSIGNED, F(web_session_lifetime), false, 10, 7 * 86400 },
 
         { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
         { "tokens", "host_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_HOST]), true },

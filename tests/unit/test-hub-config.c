@@ -42,7 +42,7 @@ static void test_defaults(void **state) {
 /* [web]: the fleet page off, a session lifetime, and lifetimes out of range refused. */
 static void test_web(void **state) {
         static const char base[] = "[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\n[web]\n";
-        static const char *const bad[] = { "session_lifetime = 59\n", "session_lifetime = 604801\n",
+        static const char *const bad[] = { "session_lifetime = 9\n", "session_lifetime = 604801\n",
                                            "enabled = maybe\n", "lifetime = 60\n" };
         _cleanup_(hub_config_freep) HubConfig *c = NULL;
         _cleanup_free_ char *text = NULL, *err = NULL;

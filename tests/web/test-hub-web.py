@@ -230,6 +230,22 @@ def main():
             check(int(after[1]) >= 34 and after[5] == "No", f"the sources row: {after}")
         case("the sources table counts an IdP's changes, write requests and refusals", sources)
 
+        def expiry():
+            # A hub of its own whose sessions last 10 s (the shortest [web] session_lifetime).
+            os.makedirs(os.path.join(tmp, "hub-expiry"))
+            short = H.Hub(os.path.join(tmp, "hub-expiry"), extra_conf={"web": {"session_lifetime": "10"}})
+            try:
+                cookie, _ = Web(short).login()
+                st, _, _ = Web(short).req("GET", "/ui/fragment/", cookie=cookie)
+                check(st == 200, f"a new session: {st}")
+                wait_for(lambda: Web(short).req("GET", "/ui/fragment/", cookie=cookie)[0] == 401,
+                         "the session's end after its lifetime", timeout=60, step=1)
+                st, h, _ = Web(short).req("GET", "/ui/", cookie=cookie)
+                check(st == 303 and h.get("location") == "/ui/login", f"a page with an expired session: {st}")
+            finally:
+                short.stop()
+        case("a session ends after [web] session_lifetime", expiry)
+
         def held_fragment():
             # The script's request: the view as of a generation, held until a commit moves it.
             st, h, _ = web.req("GET", "/ui/fragment/", token=hub.admin_token)
