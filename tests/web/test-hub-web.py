@@ -21,10 +21,12 @@ README). Exit 0 all passed, 1 a case failed, 77 something needed is missing (chr
 tests/node_modules: scripts/setup-deps.sh installs them)."""
 
 import http.client
+import importlib.util
 import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -245,6 +247,35 @@ def main():
             finally:
                 short.stop()
         case("a session ends after [web] session_lifetime", expiry)
+
+        def tls():
+            if not shutil.which("certtool"):
+                print("  (certtool missing: the TLS case is skipped)")
+                return
+            spec = importlib.util.spec_from_file_location("hubtls", os.path.join(srcdir, "tests", "hub", "test-hub-tls.py"))
+            hubtls = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(hubtls)
+            os.makedirs(os.path.join(tmp, "hub-tls"))
+            cert, key = hubtls.make_pair(os.path.join(tmp, "hub-tls"))
+            secure = H.Hub(os.path.join(tmp, "hub-tls"), cafile=cert,
+                           extra_conf={"http": {"allow_insecure_http": "no", "tls_cert_file": cert, "tls_key_file": key}})
+            try:
+                ctx = ssl.create_default_context(cafile=cert)
+                c = http.client.HTTPSConnection(secure.host, secure.port, timeout=30, context=ctx)
+                origin = f"https://{secure.host}:{secure.port}"
+                c.request("POST", "/ui/login", body=urllib.parse.urlencode({"token": secure.admin_token}),
+                          headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": origin,
+                                   "Sec-Fetch-Site": "same-origin"})
+                r = c.getresponse()
+                r.read()
+                cookie = r.getheader("Set-Cookie") or ""
+                check(r.status == 303, f"sign-in over TLS: {r.status}")
+                check(all(a in cookie.split("; ") for a in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/ui")),
+                      f"the session cookie over TLS: {cookie}")
+                c.close()
+            finally:
+                secure.stop()
+        case("over TLS the session cookie is Secure, and the https origin is ours", tls)
 
         def held_fragment():
             # The script's request: the view as of a generation, held until a commit moves it.
