@@ -61,13 +61,15 @@ static const ConfigKey config_keys[] = {
         { "feed",   "retention",           CONFIG_UNSIGNED, F(feed_retention), false, 3600, 3650 * 86400 },
         { "store",  "audit_retention",     CONFIG_UNSIGNED, F(audit_retention), false, 0, 3650 * 86400 },
         { "feed",   "max_waiters",         CONFIG_UNSIGNED, F(feed_max_waiters), false, 1, 1000000 },
+        { "web",    "enabled",             CONFIG_BOOL,     F(web_enabled) },
+        { "web",    "session_lifetime",    CONFIG_UNSIGNED, F(web_session_lifetime), false, 10, 7 * 86400 },
 
         { "tokens", "scim_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_SCIM]), true },
         { "tokens", "host_token_file",     CONFIG_PATH,     F(token_files[HUB_ROLE_HOST]), true },
         { "tokens", "admin_token_file",    CONFIG_PATH,     F(token_files[HUB_ROLE_ADMIN]), true },
 };
 
-static const char *const config_sections[] = { "http", "store", "feed", "guard", "tokens" };
+static const char *const config_sections[] = { "http", "store", "feed", "guard", "web", "tokens" };
 
 static const char *const role_names[_HUB_ROLE_MAX] = {
         [HUB_ROLE_SCIM] = "scim",
@@ -373,6 +375,8 @@ int hub_config_new(HubConfig **ret) {
         c->guard_percent = HUB_DEFAULT_GUARD_PERCENT;
         c->guard_window = HUB_DEFAULT_GUARD_WINDOW;
         c->guard_min_users = HUB_DEFAULT_GUARD_MIN_USERS;
+        c->web_enabled = true;
+        c->web_session_lifetime = HUB_DEFAULT_WEB_SESSION_LIFETIME;
         c->listen = strdup(HUB_DEFAULT_LISTEN);
         c->store_path = strdup(HUB_DEFAULT_STORE_PATH);
         c->token_files[HUB_ROLE_SCIM] = strdup(PROV_CONFIG_DIR "/hub-scim.tokens");

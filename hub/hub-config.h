@@ -27,6 +27,7 @@
 #define HUB_DEFAULT_GUARD_PERCENT 10
 #define HUB_DEFAULT_GUARD_WINDOW 3600
 #define HUB_DEFAULT_GUARD_MIN_USERS 20
+#define HUB_DEFAULT_WEB_SESSION_LIFETIME 3600
 
 typedef enum HubRole {
         HUB_ROLE_SCIM,  /* an identity provider pushing users and groups */
@@ -63,6 +64,10 @@ typedef struct HubConfig {
         unsigned guard_percent;         /* max_percent: 10; more users leaving within window are held; 0: off */
         unsigned guard_window;          /* window: 3600 s */
         unsigned guard_min_users;       /* min_users: 20; smaller directories are not guarded */
+
+        /* [web] */
+        bool web_enabled;               /* enabled: yes; the fleet page below /ui (admin tokens only) */
+        unsigned web_session_lifetime;  /* session_lifetime: 3600 s from sign-in */
 
         /* [tokens] */
         char *token_files[_HUB_ROLE_MAX]; /* scim_token_file, host_token_file, admin_token_file */

@@ -14,6 +14,7 @@
 #define SCIM_PREFIX "/scim/v2"
 
 typedef struct Conn Conn;
+typedef struct HubWeb HubWeb;
 
 struct HubServer {
         HubContext *ctx;
@@ -60,10 +61,15 @@ struct HubServer {
         struct {
                 char *name;
                 uint64_t ok, refused;
+                /* The last hour by minute, for the fleet page: slot m % 60 counts minute m
+                 * (since the epoch) when minute[m % 60] == m. */
+                int64_t minute[60];
+                uint32_t minute_ok[60], minute_refused[60];
         } *pushes;
         size_t n_pushes, allocated_pushes;
         uint64_t feed_answers;
         uint64_t next_prune; /* CLOCK_MONOTONIC µs of the next retention pass */
+        HubWeb *web; /* the fleet page's sessions (hub-web.c), made at the first sign-in */
 };
 
 /* One request's state, from its first callback to MHD's completion notice. */
@@ -84,6 +90,7 @@ struct Conn {
         /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
          * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */
         bool feed, waiting, feed_resumed;
+        bool web_resumed, web_held_once; /* a held /ui/fragment request (hub-web.c): to answer now; was held */
         int64_t since;
         uint64_t deadline;
         Conn *next_waiter;
@@ -112,3 +119,15 @@ uint64_t hub_http_feed_wake(HubServer *s);
 void hub_http_feed_cache_drop(HubServer *s);
 /* GET /metrics (admin tokens, checked by the caller). */
 enum MHD_Result hub_http_metrics_serve(HubServer *s, struct MHD_Connection *c, Conn *conn);
+
+/* The fleet page below /ui (hub-web.c): its own authentication (a session or an admin bearer
+ * token), answers and headers. */
+bool hub_web_path(const char *url);
+enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                 const char *method);
+HubWeb *hub_web_free(HubWeb *w);
+/* A commit happened (the fleet page's views may have changed). */
+void hub_web_changed(HubServer *s);
+/* Resumes the held fragment requests whose view may have changed, whose wait is over, or all
+ * when the hub stops; true while some are still held. */
+bool hub_web_wake(HubServer *s);

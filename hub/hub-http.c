@@ -248,6 +248,7 @@ int hub_server_reload_tokens(HubServer *s) {
 /* Logs a request's outcome and sends its answer. */
 /* Counts a write's answer for its token (/metrics). */
 static void count_push(HubServer *s, const char *who, unsigned status) {
+        int64_t minute;
         size_t i;
 
         for (i = 0; i < s->n_pushes; i++)
@@ -260,14 +261,22 @@ static void count_push(HubServer *s, const char *who, unsigned status) {
                     prov_grow((void **) &s->pushes, &s->allocated_pushes, s->n_pushes + 1, sizeof(*s->pushes)) < 0 ||
                     !(name = strdup(who)))
                         return;
+                memset(&s->pushes[s->n_pushes], 0, sizeof(s->pushes[0]));
                 s->pushes[s->n_pushes].name = name;
-                s->pushes[s->n_pushes].ok = s->pushes[s->n_pushes].refused = 0;
                 s->n_pushes++;
         }
-        if (status < 300)
+        minute = hub_now_usec() / (60 * 1000000LL);
+        if (s->pushes[i].minute[minute % 60] != minute) {
+                s->pushes[i].minute[minute % 60] = minute;
+                s->pushes[i].minute_ok[minute % 60] = s->pushes[i].minute_refused[minute % 60] = 0;
+        }
+        if (status < 300) {
                 s->pushes[i].ok++;
-        else
+                s->pushes[i].minute_ok[minute % 60]++;
+        } else {
                 s->pushes[i].refused++;
+                s->pushes[i].minute_refused[minute % 60]++;
+        }
 }
 
 static enum MHD_Result answer(struct MHD_Connection *c, Conn *conn, const char *url, const char *method,
@@ -323,6 +332,7 @@ void hub_http_batch_finish(HubServer *s) {
         }
         s->n_held = 0;
         s->resumed += n;
+        hub_web_changed(s);
 }
 
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
@@ -341,6 +351,8 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         bool write;
         int r;
 
+        if (hub_web_path(url))
+                return hub_web_dispatch(s, c, conn, url, method);
         (void) pthread_mutex_lock(&s->tokens_lock);
         locked = s;
         r = authenticate(s, c, &role, &name);
@@ -527,6 +539,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (conn->answered) {
                 enum MHD_Result ret;
 
+                if (conn->web_resumed) {
+                        conn->web_resumed = false;
+                        return hub_web_dispatch(s, c, conn, url, method);
+                }
                 if (conn->feed_resumed) {
                         _cleanup_free_ char *base = base_url_for(s, c);
 
@@ -655,6 +671,7 @@ static void *serve(void *userdata) {
                 prune(s);
                 /* A committed change answers every held feed request. */
                 feed_deadline = hub_http_feed_wake(s);
+                (void) hub_web_wake(s);
         }
 
         /* Stopping: no new connection; new writes are refused (503), what was changed is
@@ -666,7 +683,7 @@ static void *serve(void *userdata) {
         for (uint64_t end = hub_monotonic_usec() + STOP_DRAIN_USEC;;) {
                 hub_http_batch_finish(s);
                 (void) hub_http_feed_wake(s);
-                if (!s->held && !s->waiters && !hub_store_batch_open(s->ctx->store) && s->resumed == 0 &&
+                if (!s->held && !s->waiters && !hub_web_wake(s) && !hub_store_batch_open(s->ctx->store) && s->resumed == 0 &&
                     (s->in_flight == 0 || hub_monotonic_usec() >= end))
                         break;
                 s->resumed = 0;
@@ -684,6 +701,7 @@ HubServer *hub_server_stop(HubServer *s) {
                 (void) pthread_join(s->thread, NULL);
         }
         hub_http_feed_cache_drop(s);
+        s->web = hub_web_free(s->web);
         free(s->feed_cache_base);
         for (size_t i = 0; i < s->n_pushes; i++)
                 free(s->pushes[i].name);

@@ -340,6 +340,21 @@ int hub_tokens_check(const HubTokens *t, const char *token, size_t len, HubRole 
         return 0;
 }
 
+bool hub_tokens_hash_loaded(const HubTokens *t, HubRole role, const uint8_t hash[static 32]) {
+        uint8_t found = 0;
+
+        if (!t || (unsigned) role >= _HUB_ROLE_MAX)
+                return false;
+        for (size_t j = 0; j < t->files[role].n_entries; j++) {
+                uint8_t diff = 0;
+
+                for (size_t k = 0; k < 32; k++)
+                        diff |= (uint8_t) (hash[k] ^ t->files[role].entries[j].hash[k]);
+                found |= (uint8_t) (diff == 0);
+        }
+        return found != 0;
+}
+
 /* Hands a file that root just created to the hub's system user, which reads it. */
 static int give_to_hub_user(int fd) {
         struct passwd *pw;

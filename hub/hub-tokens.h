@@ -53,6 +53,10 @@ int hub_tokens_check(const HubTokens *t, const char *token, size_t len, HubRole 
  * -ENOENT. */
 int hub_tokens_find(const HubTokens *t, HubRole role, const char *name, bool *ret_shared);
 
+/* Whether a token whose SHA-256 is hash is loaded for role now, compared in constant time (the
+ * fleet page's sessions end when the admin token they were made from is removed). */
+bool hub_tokens_hash_loaded(const HubTokens *t, HubRole role, const uint8_t hash[static 32]);
+
 /* Parses one token file's text (for tests): the number of tokens, or -EBADMSG with a message. */
 int hub_tokens_parse_text(const char *text, size_t size, size_t *ret_n, char **ret_error);
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs what a fresh Debian 12 machine lacks to build and test provision, and the
-# test SCIM server's npm packages from the lockfile. Safe to run again.
+# tests' npm packages (the test SCIM server, playwright-core for the hub's web page driving
+# Debian's chromium) from the lockfile. Safe to run again.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -15,6 +16,7 @@ packages=(
         openssh-server openssh-client
         debhelper rpm lintian debootstrap systemd-container
         clang libclang-rt-14-dev valgrind
+        chromium
 )
 
 missing=()

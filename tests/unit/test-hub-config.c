@@ -35,6 +35,30 @@ static void test_defaults(void **state) {
         assert_string_equal(c->token_files[HUB_ROLE_SCIM], PROV_CONFIG_DIR "/hub-scim.tokens");
         assert_string_equal(c->token_files[HUB_ROLE_HOST], PROV_CONFIG_DIR "/hub-host.tokens");
         assert_string_equal(c->token_files[HUB_ROLE_ADMIN], PROV_CONFIG_DIR "/hub-admin.tokens");
+        assert_true(c->web_enabled);
+        assert_int_equal(c->web_session_lifetime, 3600);
+}
+
+/* [web]: the fleet page off, a session lifetime, and lifetimes out of range refused. */
+static void test_web(void **state) {
+        static const char base[] = "[http]\nlisten = 127.0.0.1:0\nallow_insecure_http = yes\n[web]\n";
+        static const char *const bad[] = { "session_lifetime = 9\n", "session_lifetime = 604801\n",
+                                           "enabled = maybe\n", "lifetime = 60\n" };
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        _cleanup_free_ char *text = NULL, *err = NULL;
+
+        assert_true(asprintf(&text, "%senabled = no\nsession_lifetime = 600\n", base) > 0);
+        assert_int_equal(parse(text, &c, &err), 0);
+        assert_false(c->web_enabled);
+        assert_int_equal(c->web_session_lifetime, 600);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(hub_config_freep) HubConfig *b = NULL;
+                _cleanup_free_ char *t = NULL, *e = NULL;
+
+                assert_true(asprintf(&t, "%s%s", base, bad[i]) > 0);
+                assert_int_equal(parse(t, &b, &e), -EINVAL);
+                assert_non_null(e);
+        }
 }
 
 /* The defaults have no TLS pair: starting on them must be refused with a message that says
@@ -233,6 +257,7 @@ int main(void) {
                 cmocka_unit_test(test_listen_parse),
                 cmocka_unit_test(test_roles),
                 cmocka_unit_test(test_sample),
+                cmocka_unit_test(test_web),
                 cmocka_unit_test(test_missing_file),
         };
 

@@ -1,0 +1,801 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <gnutls/crypto.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hub-fleet.h"
+#include "hub-http-internal.h"
+#include "hub-util.h"
+#include "hub-web.h"
+#include "log.h"
+
+/* The fleet page's door (see hub-web.h). Who gets in: a session made from an admin token posted
+ * to /ui/login (never in a URL), or a request with "Authorization: Bearer ADMIN-TOKEN". Host and
+ * IdP tokens are refused. A session is 32 random bytes (getrandom) in an HttpOnly, SameSite=Strict
+ * cookie scoped to /ui (Secure under TLS), compared in constant time with every live session,
+ * dropped at logout, after [web] session_lifetime, or when its admin token leaves the token file;
+ * at most WEB_MAX_SESSIONS live at once (the one nearest its end makes room). Every POST of a
+ * session carries the session's CSRF token in its form (compared in constant time) and, when the
+ * browser says where it comes from, Origin and Sec-Fetch-Site must say this hub. The two writes (approve held changes, lock a user) are
+ * two-step: the first POST answers a confirmation page, the second does it. */
+
+#define WEB_PREFIX "/ui"
+#define WEB_COOKIE "provision_session"
+#define WEB_MAX_SESSIONS 64
+#define WEB_ID_CHARS 43 /* base64url of 32 bytes */
+#define WEB_LEAVERS_DAYS 7
+#define WEB_FORM_VALUE_MAX 256
+
+/* The assets, compiled in (hub-web-assets.c, generated from hub/web/ by hub/web/embed.sh). */
+extern const unsigned char hub_web_css[], hub_web_js[], hub_web_icon[];
+extern const size_t hub_web_css_len, hub_web_js_len, hub_web_icon_len;
+
+typedef struct WebSession {
+        bool used;
+        char id[WEB_ID_CHARS + 1];
+        char csrf[WEB_ID_CHARS + 1];
+        char name[HUB_TOKEN_NAME_MAX + 1];
+        uint8_t token_hash[32]; /* of the admin token it was made from: removed, the session ends */
+        uint64_t expires;       /* CLOCK_MONOTONIC µs */
+} WebSession;
+
+/* A fragment request that says which generation it shows (after=N) is held until a commit moves
+ * the generation, for at most WEB_HOLD_USEC; at most WEB_MAX_WAITERS at once (then answered at
+ * once). The feed's mechanism (libmicrohttpd's suspend and resume), not a thread per page. */
+#define WEB_HOLD_USEC (25ULL * 1000000ULL)
+#define WEB_MAX_WAITERS 256
+
+struct HubWeb {
+        WebSession sessions[WEB_MAX_SESSIONS];
+        uint64_t generation; /* commits since the page's first request */
+        Conn *waiters;
+        unsigned n_waiters;
+};
+
+/* Who a request is, once let in. */
+typedef struct WebAuth {
+        char name[HUB_TOKEN_NAME_MAX + 1];
+        const char *csrf; /* the session's; NULL for a bearer request (no CSRF: not ambient) */
+        WebSession *session;
+} WebAuth;
+
+void hub_web_changed(HubServer *s) {
+        if (s->web)
+                s->web->generation++;
+}
+
+bool hub_web_wake(HubServer *s) {
+        uint64_t now = hub_monotonic_usec();
+        Conn **p;
+
+        if (!s->web)
+                return false;
+        for (p = &s->web->waiters; *p;) {
+                Conn *conn = *p;
+
+                if (s->stopping || conn->since != (int64_t) s->web->generation || conn->deadline <= now) {
+                        *p = conn->next_waiter;
+                        conn->next_waiter = NULL;
+                        conn->waiting = false;
+                        conn->web_resumed = true;
+                        s->web->n_waiters--;
+                        s->resumed++;
+                        MHD_resume_connection(conn->mhd);
+                        continue;
+                }
+                p = &conn->next_waiter;
+        }
+        return s->web->waiters != NULL;
+}
+
+HubWeb *hub_web_free(HubWeb *w) {
+        if (w)
+                explicit_bzero(w, sizeof(*w));
+        free(w);
+        return NULL;
+}
+
+bool hub_web_path(const char *url) {
+        return strncmp(url, WEB_PREFIX, strlen(WEB_PREFIX)) == 0 &&
+               (url[strlen(WEB_PREFIX)] == 0 || url[strlen(WEB_PREFIX)] == '/');
+}
+
+/* Equal in constant time (for a given length): no early exit on the first difference. */
+static bool ct_equal(const char *a, const char *b, size_t n) {
+        unsigned char d = 0;
+
+        for (size_t i = 0; i < n; i++)
+                d |= (unsigned char) a[i] ^ (unsigned char) b[i];
+        return d == 0;
+}
+
+static int random_id(char ret[static WEB_ID_CHARS + 1]) {
+        uint8_t raw[32];
+        int r;
+
+        r = hub_random_bytes(raw, sizeof(raw));
+        if (r < 0)
+                return r;
+        hub_base64url(raw, sizeof(raw), ret);
+        explicit_bzero(raw, sizeof(raw));
+        return 0;
+}
+
+/* The live session whose id the cookie holds, comparing with every slot whatever matches. */
+static WebSession *session_find(HubWeb *w, const char *cookie) {
+        WebSession *found = NULL;
+        uint64_t now = hub_monotonic_usec();
+
+        if (!w || !cookie || strlen(cookie) != WEB_ID_CHARS)
+                return NULL;
+        for (size_t i = 0; i < WEB_MAX_SESSIONS; i++) {
+                WebSession *x = &w->sessions[i];
+                bool eq = ct_equal(x->id, cookie, WEB_ID_CHARS);
+
+                if (eq && x->used && !found)
+                        found = x;
+        }
+        if (found && found->expires <= now) {
+                explicit_bzero(found, sizeof(*found));
+                return NULL;
+        }
+        return found;
+}
+
+static int session_new(HubWeb *w, const char *name, const uint8_t token_hash[static 32], unsigned lifetime,
+                       WebSession **ret) {
+        uint64_t now = hub_monotonic_usec();
+        WebSession *slot = NULL;
+        int r;
+
+        for (size_t i = 0; i < WEB_MAX_SESSIONS; i++) {
+                WebSession *x = &w->sessions[i];
+
+                if (!x->used || x->expires <= now) {
+                        slot = x;
+                        break;
+                }
+                if (!slot || x->expires < slot->expires)
+                        slot = x;
+        }
+        explicit_bzero(slot, sizeof(*slot));
+        if ((r = random_id(slot->id)) < 0 || (r = random_id(slot->csrf)) < 0)
+                return r;
+        snprintf(slot->name, sizeof(slot->name), "%s", name);
+        memcpy(slot->token_hash, token_hash, sizeof(slot->token_hash));
+        slot->expires = now + (uint64_t) lifetime * 1000000ULL;
+        slot->used = true;
+        *ret = slot;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ answers */
+
+/* Every answer below /ui carries these: nothing inline runs, nothing from elsewhere loads, the
+ * page is framed by nobody, and no copy is kept. */
+static void security_headers(struct MHD_Response *resp) {
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+}
+
+/* Sends body (taken: freed here) with the headers above. */
+static enum MHD_Result web_send_generation(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                           char *body, size_t len, const char *location, const char *cookie,
+                                           const char *generation) {
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        resp = MHD_create_response_from_buffer(len, body ?: (char *) "", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        if (!resp) {
+                free(body);
+                return MHD_NO;
+        }
+        security_headers(resp);
+        if (ctype)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        if (location)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
+        if (cookie)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+        if (generation)
+                MHD_add_response_header(resp, "X-Hub-Generation", generation);
+        ret = MHD_queue_response(c, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result web_send(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
+                                size_t len, const char *location, const char *cookie) {
+        return web_send_generation(c, status, ctype, body, len, location, cookie, NULL);
+}
+
+static enum MHD_Result web_text(struct MHD_Connection *c, unsigned status, const char *text) {
+        char *b = strdup(text);
+
+        if (!b)
+                return MHD_NO;
+        return web_send(c, status, "text/plain; charset=utf-8", b, strlen(b), NULL, NULL);
+}
+
+static enum MHD_Result web_redirect(struct MHD_Connection *c, const char *to, const char *cookie) {
+        return web_send(c, 303, NULL, NULL, 0, to, cookie);
+}
+
+static enum MHD_Result web_asset(struct MHD_Connection *c, const unsigned char *data, size_t len, const char *ctype) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *) data, MHD_RESPMEM_PERSISTENT);
+        enum MHD_Result ret;
+
+        if (!resp)
+                return MHD_NO;
+        security_headers(resp);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+        ret = MHD_queue_response(c, 200, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* A page: head, the view's content, tail; a fragment is the content only (what <main> holds). */
+typedef void (*WebView)(FILE *f, const HubWebPage *p, void *userdata);
+
+static enum MHD_Result web_page(struct MHD_Connection *c, unsigned status, const HubWebPage *p, bool fragment,
+                                WebView view, void *userdata, const char *cookie) {
+        char *text = NULL, generation[24];
+        size_t size = 0;
+        FILE *f;
+
+        f = open_memstream(&text, &size);
+        if (!f)
+                return MHD_NO;
+        if (!fragment)
+                hub_web_render_head(f, p);
+        view(f, p, userdata);
+        if (!fragment)
+                hub_web_render_tail(f, p);
+        if (fclose(f) != 0) {
+                free(text);
+                return MHD_NO;
+        }
+        snprintf(generation, sizeof(generation), "%" PRIu64, p->generation);
+        return web_send_generation(c, status, "text/html; charset=utf-8", text, size, NULL, cookie,
+                                   fragment ? generation : NULL);
+}
+
+static void view_login(FILE *f, const HubWebPage *p, void *userdata) {
+        hub_web_render_login(f, userdata);
+}
+
+/* ------------------------------------------------------------------ requests */
+
+static int hex_value(char ch) {
+        return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+/* One x-www-form-urlencoded field of body, decoded into out; false when absent, malformed or
+ * too long (or holding a NUL). */
+static bool form_value(const char *body, size_t len, const char *key, char *out, size_t size) {
+        size_t klen = strlen(key);
+
+        for (size_t i = 0; i < len;) {
+                size_t end = i;
+
+                while (end < len && body[end] != '&')
+                        end++;
+                if (end - i > klen && strncmp(body + i, key, klen) == 0 && body[i + klen] == '=') {
+                        size_t o = 0;
+
+                        for (size_t j = i + klen + 1; j < end; j++) {
+                                char ch = body[j];
+
+                                if (ch == '+')
+                                        ch = ' ';
+                                else if (ch == '%') {
+                                        if (j + 2 >= end || hex_value(body[j + 1]) < 0 || hex_value(body[j + 2]) < 0)
+                                                return false;
+                                        ch = (char) (hex_value(body[j + 1]) << 4 | hex_value(body[j + 2]));
+                                        j += 2;
+                                }
+                                if (ch == 0 || o + 1 >= size)
+                                        return false;
+                                out[o++] = ch;
+                        }
+                        out[o] = 0;
+                        return true;
+                }
+                i = end + 1;
+        }
+        return false;
+}
+
+/* Whether a POST comes from this hub's own pages: Sec-Fetch-Site same-origin, or an Origin of
+ * this hub as the browser addressed it, or neither header (not a browser). */
+static bool origin_ok(HubServer *s, struct MHD_Connection *c) {
+        const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+        const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+        const char *scheme = s->tls ? "https://" : "http://";
+
+        /* Under Referrer-Policy: no-referrer a browser sends "Origin: null" with a form's POST;
+         * Sec-Fetch-Site still says where it comes from. */
+        if (site)
+                return streq(site, "same-origin") &&
+                       (!origin || streq(origin, "null") ||
+                        (host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host)));
+        if (!origin)
+                return true; /* not a browser that says; the CSRF token decides */
+        return host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host);
+}
+
+static void unlock_tokens(pthread_mutex_t **m) {
+        if (*m)
+                (void) pthread_mutex_unlock(*m);
+}
+
+/* Checks a presented token: 0 for an admin token (its NAME copied), -EPERM for another role,
+ * -EACCES for none. */
+static int check_token(HubServer *s, const char *t, size_t n, char name[static HUB_TOKEN_NAME_MAX + 1]) {
+        _cleanup_(unlock_tokens) pthread_mutex_t *locked = NULL;
+        const char *found = NULL;
+        HubRole role;
+        int r;
+
+        (void) hub_server_reload_tokens(s);
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = &s->tokens_lock;
+        r = hub_tokens_check(s->ctx->tokens, t, n, &role, &found);
+        if (r < 0)
+                return r;
+        if (role != HUB_ROLE_ADMIN) {
+                log_notice("Refused the web page to %s token '%s'.", hub_role_to_string(role), found);
+                return -EPERM;
+        }
+        snprintf(name, HUB_TOKEN_NAME_MAX + 1, "%s", found);
+        return 0;
+}
+
+/* Whether the admin token a session was made from is still in the admin token file. */
+static bool admin_token_loaded(HubServer *s, const uint8_t hash[static 32]) {
+        _cleanup_(unlock_tokens) pthread_mutex_t *locked = NULL;
+
+        (void) hub_server_reload_tokens(s);
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = &s->tokens_lock;
+        return hub_tokens_hash_loaded(s->ctx->tokens, HUB_ROLE_ADMIN, hash);
+}
+
+/* Lets a request in (0, *ret filled), or says how it was refused: -EACCES nothing valid,
+ * -EPERM a token of another role. */
+static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret) {
+        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        WebSession *x;
+
+        if (h) {
+                const char *t;
+                size_t n;
+
+                if (strncasecmp(h, "Bearer ", 7) != 0)
+                        return -EACCES;
+                for (t = h + 7; *t == ' '; t++)
+                        ;
+                n = strcspn(t, " \t");
+                if (n == 0 || t[n] != 0)
+                        return -EACCES;
+                *ret = (WebAuth) {};
+                return check_token(s, t, n, ret->name);
+        }
+        x = session_find(s->web, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_COOKIE));
+        if (!x)
+                return -EACCES;
+        if (!admin_token_loaded(s, x->token_hash)) {
+                log_notice("Web session of admin token '%s' ended: the token was removed.", x->name);
+                explicit_bzero(x, sizeof(*x));
+                return -EACCES;
+        }
+        *ret = (WebAuth) { .csrf = x->csrf, .session = x };
+        snprintf(ret->name, sizeof(ret->name), "%s", x->name);
+        return 0;
+}
+
+static char *url_encode(const char *s) {
+        size_t n = strlen(s);
+        char *out = malloc(3 * n + 1), *o = out;
+
+        if (!out)
+                return NULL;
+        for (; *s; s++) {
+                if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || strchr("-._~", *s))
+                        *o++ = *s;
+                else
+                        o += sprintf(o, "%%%02X", (unsigned char) *s);
+        }
+        *o = 0;
+        return out;
+}
+
+/* ------------------------------------------------------------------ views */
+
+typedef struct Dashboard {
+        cJSON *leavers, *sources, *hosts, *holds;
+} Dashboard;
+
+static void view_dashboard(FILE *f, const HubWebPage *p, void *userdata) {
+        Dashboard *d = userdata;
+
+        hub_web_render_dashboard(f, p, d->leavers, d->sources, d->hosts, d->holds);
+}
+
+static void view_leaver(FILE *f, const HubWebPage *p, void *userdata) {
+        hub_web_render_leaver(f, p, userdata);
+}
+
+static void view_search(FILE *f, const HubWebPage *p, void *userdata) {
+        hub_web_render_search(f, p, userdata);
+}
+
+static void view_approve(FILE *f, const HubWebPage *p, void *userdata) {
+        hub_web_render_confirm_approve(f, p, userdata);
+}
+
+typedef struct LockView {
+        const char *id, *user_name;
+        bool lock;
+} LockView;
+
+static void view_lock(FILE *f, const HubWebPage *p, void *userdata) {
+        const LockView *l = userdata;
+
+        hub_web_render_confirm_lock(f, p, l->id, l->user_name, l->lock);
+}
+
+static enum MHD_Result store_failed(HubServer *s, struct MHD_Connection *c, int r) {
+        log_error_errno(r, "The web page's store read failed: %s (%m)", hub_store_errmsg(s->ctx->store) ?: "");
+        return web_text(c, 503, "The store is unavailable; retry.");
+}
+
+/* Adds each source's write requests and refusals of the last hour (the serving thread's
+ * counters, by minute; a restart starts them again). */
+static void sources_add_requests(HubServer *s, cJSON *sources, int64_t now) {
+        int64_t minute = now / (60 * 1000000LL);
+        cJSON *o;
+
+        cJSON_ArrayForEach(o, sources) {
+                const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+                uint64_t ok = 0, refused = 0;
+
+                for (size_t i = 0; i < s->n_pushes; i++) {
+                        if (!cJSON_IsString(name) || !streq(s->pushes[i].name, name->valuestring))
+                                continue;
+                        for (size_t m = 0; m < 60; m++)
+                                if (s->pushes[i].minute[m] > minute - 60) {
+                                        ok += s->pushes[i].minute_ok[m];
+                                        refused += s->pushes[i].minute_refused[m];
+                                }
+                }
+                cJSON_AddNumberToObject(o, "requestsHour", (double) (ok + refused));
+                cJSON_AddNumberToObject(o, "errorsHour", (double) refused);
+        }
+}
+
+static enum MHD_Result serve_dashboard(HubServer *s, struct MHD_Connection *c, HubWebPage *p, bool fragment) {
+        HubStore *store = s->ctx->store;
+        Dashboard d = {};
+        enum MHD_Result ret;
+        int r;
+
+        if ((r = hub_web_leavers(store, p->now - WEB_LEAVERS_DAYS * 86400LL * 1000000LL, &d.leavers)) < 0 ||
+            (r = hub_web_sources(store, p->now, &d.sources)) < 0 || (r = hub_fleet_hosts(store, &d.hosts)) < 0 ||
+            (r = hub_store_holds(store, &d.holds)) < 0) {
+                ret = store_failed(s, c, r);
+                goto done;
+        }
+        sources_add_requests(s, d.sources, p->now);
+        p->title = "Fleet";
+        p->live = "/ui/fragment/";
+        ret = web_page(c, 200, p, fragment, view_dashboard, &d, NULL);
+done:
+        cJSON_Delete(d.leavers);
+        cJSON_Delete(d.sources);
+        cJSON_Delete(d.hosts);
+        cJSON_Delete(d.holds);
+        return ret;
+}
+
+static enum MHD_Result serve_leaver(HubServer *s, struct MHD_Connection *c, HubWebPage *p, bool fragment) {
+        const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
+        _cleanup_(cJSON_Deletep) cJSON *report = NULL;
+        _cleanup_free_ char *enc = NULL, *live = NULL;
+        ProvScimError err = {};
+        int r;
+
+        if (!id || !*id || strlen(id) > 255)
+                return web_text(c, 400, "Which user? (id=)");
+        r = hub_fleet_leaver_report(s->ctx->store, id, &report, &err);
+        if (r < 0 && err.status == 404)
+                return web_text(c, 404, "This hub never knew that user.");
+        if (r < 0)
+                return store_failed(s, c, r);
+        enc = url_encode(id);
+        if (!enc || asprintf(&live, "/ui/fragment/leaver?id=%s", enc) < 0)
+                return MHD_NO;
+        p->title = "Leaver";
+        p->live = live;
+        return web_page(c, 200, p, fragment, view_leaver, report, NULL);
+}
+
+static enum MHD_Result serve_search(HubServer *s, struct MHD_Connection *c, HubWebPage *p, bool fragment) {
+        const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
+        _cleanup_(cJSON_Deletep) cJSON *results = NULL;
+        _cleanup_free_ char *enc = NULL, *live = NULL;
+        int r;
+
+        if (!q || !*q)
+                return web_redirect(c, "/ui/", NULL);
+        if (strlen(q) > HUB_WEB_QUERY_MAX)
+                return web_text(c, 400, "The search is too long.");
+        r = hub_web_search(s->ctx->store, q, &results);
+        if (r < 0)
+                return store_failed(s, c, r);
+        enc = url_encode(q);
+        if (!enc || asprintf(&live, "/ui/fragment/search?q=%s", enc) < 0)
+                return MHD_NO;
+        p->title = "Search";
+        p->query = q;
+        p->live = live;
+        return web_page(c, 200, p, fragment, view_search, results, NULL);
+}
+
+/* Runs one change of an admin as its own commit (not part of the IdPs' open batch), so that the
+ * page says what happened only once it is on disk. */
+static int web_commit_begin(HubServer *s) {
+        if (s->stopping)
+                return -ESHUTDOWN;
+        hub_http_batch_finish(s); /* whatever is open commits first, for its own requests */
+        return hub_store_batch_begin(s->ctx->store);
+}
+
+static int web_commit_end(HubServer *s, int r) {
+        int k = hub_store_batch_commit(s->ctx->store);
+
+        s->head_known = false;
+        s->batch_dirty = false;
+        return r < 0 ? r : k;
+}
+
+static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Conn *conn, HubWebPage *p,
+                                     const WebAuth *auth) {
+        const HubActor who = { .token_name = auth->name, .method = "APPROVE" };
+        _cleanup_(cJSON_Deletep) cJSON *holds = NULL;
+        char confirm[8], notice[128];
+        ProvScimError err = {};
+        int64_t released = 0;
+        int r;
+
+        if (!form_value(conn->body ?: "", conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+                hub_http_commit_for_read(s);
+                r = hub_store_holds(s->ctx->store, &holds);
+                if (r < 0)
+                        return store_failed(s, c, r);
+                p->title = "Approve held changes";
+                return web_page(c, 200, p, false, view_approve, holds, NULL);
+        }
+        r = web_commit_begin(s);
+        if (r >= 0)
+                r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, 0, &who, &released, &err));
+        if (r < 0) {
+                log_error_errno(r, "Approving held changes from the web page failed: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                return web_text(c, err.status >= 400 ? (unsigned) err.status : 503,
+                                err.detail[0] ? err.detail : "The store could not keep the approval; retry.");
+        }
+        log_notice("Held deactivations approved by admin token '%s' on the web page: %" PRIi64 " user(s) released.",
+                   auth->name, released);
+        snprintf(notice, sizeof(notice), "/ui/?approved=%" PRIi64 "#holds", released);
+        return web_redirect(c, notice, NULL);
+}
+
+static enum MHD_Result serve_lock(HubServer *s, struct MHD_Connection *c, Conn *conn, HubWebPage *p,
+                                  const WebAuth *auth) {
+        char id[WEB_FORM_VALUE_MAX], action[16], confirm[8];
+        _cleanup_(cJSON_Deletep) cJSON *report = NULL;
+        _cleanup_free_ char *enc = NULL, *to = NULL;
+        const char *body = conn->body ?: "";
+        ProvScimError err = {};
+        bool lock, changed = false;
+        HubActor who = { .token_name = auth->name };
+        int r;
+
+        if (!form_value(body, conn->len, "id", id, sizeof(id)) || !*id ||
+            !form_value(body, conn->len, "action", action, sizeof(action)) ||
+            (!streq(action, "lock") && !streq(action, "unlock")))
+                return web_text(c, 400, "Which user, and lock or unlock?");
+        lock = streq(action, "lock");
+        who.method = lock ? "LOCK" : "UNLOCK";
+        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+                const cJSON *name;
+
+                hub_http_commit_for_read(s);
+                r = hub_fleet_leaver_report(s->ctx->store, id, &report, &err);
+                if (r < 0 && err.status == 404)
+                        return web_text(c, 404, "This hub never knew that user.");
+                if (r < 0)
+                        return store_failed(s, c, r);
+                name = cJSON_GetObjectItemCaseSensitive(report, "userName");
+                p->title = lock ? "Lock" : "Unlock";
+                return web_page(c, 200, p, false, view_lock,
+                                &(LockView) { .id = id, .user_name = cJSON_IsString(name) ? name->valuestring : NULL, .lock = lock },
+                                NULL);
+        }
+        r = web_commit_begin(s);
+        if (r >= 0)
+                r = web_commit_end(s, hub_store_lock(s->ctx->store, id, lock, &who, &changed, &err));
+        if (r < 0) {
+                if (err.status >= 400 || r == -ENOENT)
+                        return web_text(c, err.status >= 400 ? (unsigned) err.status : 404,
+                                        err.detail[0] ? err.detail : "No such user.");
+                log_error_errno(r, "A lock from the web page failed: %s", hub_store_errmsg(s->ctx->store) ?: "");
+                return web_text(c, 503, "The store could not keep the lock; retry.");
+        }
+        if (changed)
+                log_notice("User %s %s fleet-wide by admin token '%s' on the web page.", id, lock ? "locked" : "unlocked",
+                           auth->name);
+        enc = url_encode(id);
+        if (!enc || asprintf(&to, "/ui/leaver?id=%s", enc) < 0)
+                return MHD_NO;
+        return web_redirect(c, to, NULL);
+}
+
+static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn *conn, bool post) {
+        HubWebPage p = { .title = "Sign in", .now = hub_now_usec() };
+        char token[WEB_FORM_VALUE_MAX], name[HUB_TOKEN_NAME_MAX + 1], cookie[256];
+        uint8_t token_hash[32];
+        WebSession *x;
+        int r;
+
+        if (!post)
+                return web_page(c, 200, &p, false, view_login, NULL, NULL);
+        if (!origin_ok(s, c))
+                return web_text(c, 403, "Cross-site request refused.");
+        if (!form_value(conn->body ?: "", conn->len, "token", token, sizeof(token)))
+                return web_page(c, 400, &p, false, view_login, (void *) "Enter an admin token.", NULL);
+        r = check_token(s, token, strlen(token), name);
+        if (r >= 0 && gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), token_hash) < 0)
+                r = -EACCES;
+        explicit_bzero(token, sizeof(token));
+        if (r < 0) {
+                log_notice("Web sign-in refused (%s).", r == -EPERM ? "not an admin token" : "no such token");
+                return web_page(c, 401, &p, false, view_login,
+                                (void *) (r == -EPERM ? "Only an admin token opens this page." : "That token is not valid."),
+                                NULL);
+        }
+        r = session_new(s->web, name, token_hash, s->ctx->config->web_session_lifetime, &x);
+        explicit_bzero(token_hash, sizeof(token_hash));
+        if (r < 0)
+                return web_text(c, 503, "No randomness for a session; retry.");
+        snprintf(cookie, sizeof(cookie), WEB_COOKIE "=%s; Path=" WEB_PREFIX "; HttpOnly; SameSite=Strict; Max-Age=%u%s",
+                 x->id, s->ctx->config->web_session_lifetime, s->tls ? "; Secure" : "");
+        log_info("Web session opened by admin token '%s'.", name);
+        return web_redirect(c, "/ui/", cookie);
+}
+
+enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
+                                 const char *method) {
+        bool get = streq(method, "GET") || streq(method, "HEAD"), post = streq(method, "POST"), fragment = false;
+        const char *page = url + strlen(WEB_PREFIX);
+        HubWebPage p = { .now = hub_now_usec() };
+        char csrf[WEB_ID_CHARS + 2];
+        WebAuth auth;
+        int r;
+
+        if (!s->ctx->config->web_enabled)
+                return web_text(c, 404, "The web page is off ([web] enabled = no).");
+        if (!s->web) {
+                s->web = calloc(1, sizeof(*s->web));
+                if (!s->web)
+                        return MHD_NO;
+        }
+        if (!get && !post)
+                return web_text(c, 405, "Method not allowed here.");
+        if (conn->too_large)
+                return web_text(c, 413, "The request body is too large.");
+
+        /* What needs no session: the assets and the sign-in form. */
+        if (get && streq(page, "/static/hub-web.css"))
+                return web_asset(c, hub_web_css, hub_web_css_len, "text/css; charset=utf-8");
+        if (get && streq(page, "/static/hub-web.js"))
+                return web_asset(c, hub_web_js, hub_web_js_len, "text/javascript; charset=utf-8");
+        if (get && streq(page, "/static/favicon.svg"))
+                return web_asset(c, hub_web_icon, hub_web_icon_len, "image/svg+xml");
+        if (streq(page, "/login"))
+                return serve_login(s, c, conn, post);
+        if (get && streq(page, ""))
+                return web_redirect(c, "/ui/", NULL);
+
+        r = web_authenticate(s, c, &auth);
+        if (r == -EPERM)
+                return web_text(c, 403, "Only an admin token opens this page.");
+        if (r < 0) {
+                if (get && strncmp(page, "/fragment/", 10) != 0)
+                        return web_redirect(c, "/ui/login", NULL);
+                return web_text(c, 401, "Sign in first.");
+        }
+        p.who = auth.name;
+        p.csrf = auth.csrf ?: "";
+
+        if (post) {
+                /* A session's POST proves it comes from our own form; a bearer request is not
+                 * something a browser sends by itself. */
+                if (auth.session && (!origin_ok(s, c) ||
+                                     !form_value(conn->body ?: "", conn->len, "csrf", csrf, sizeof(csrf)) ||
+                                     strlen(csrf) != WEB_ID_CHARS || !ct_equal(csrf, auth.csrf, WEB_ID_CHARS))) {
+                        log_notice("Refused a web POST %s by '%s': no valid CSRF token or a foreign origin.", SAFE(page),
+                                   auth.name);
+                        return web_text(c, 403, "Cross-site request refused (no valid CSRF token).");
+                }
+                if (streq(page, "/logout")) {
+                        if (auth.session)
+                                explicit_bzero(auth.session, sizeof(*auth.session));
+                        log_info("Web session of admin token '%s' closed.", auth.name);
+                        return web_redirect(c, "/ui/login", WEB_COOKIE "=; Path=" WEB_PREFIX "; HttpOnly; SameSite=Strict; Max-Age=0");
+                }
+                if (streq(page, "/approve"))
+                        return serve_approve(s, c, conn, &p, &auth);
+                if (streq(page, "/lock"))
+                        return serve_lock(s, c, conn, &p, &auth);
+                return web_text(c, 404, "No such page.");
+        }
+
+        if (strncmp(page, "/fragment/", 10) == 0) {
+                const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+                char *end;
+                unsigned long long gen;
+
+                fragment = true;
+                page += strlen("/fragment");
+                /* The view as of generation `after`: held until a commit may have changed it. */
+                if (after && *after && !conn->web_held_once && !s->stopping && s->web->n_waiters < WEB_MAX_WAITERS &&
+                    (errno = 0, gen = strtoull(after, &end, 10), errno == 0 && *end == 0) &&
+                    gen == s->web->generation) {
+                        conn->web_held_once = true;
+                        conn->since = (int64_t) gen;
+                        conn->deadline = hub_monotonic_usec() + WEB_HOLD_USEC;
+                        conn->mhd = c;
+                        conn->waiting = true;
+                        conn->next_waiter = s->web->waiters;
+                        s->web->waiters = conn;
+                        s->web->n_waiters++;
+                        /* A held request is not in flight (as the feed's). */
+                        if (conn->counted) {
+                                conn->counted = false;
+                                s->in_flight--;
+                        }
+                        MHD_suspend_connection(c);
+                        return MHD_YES;
+                }
+        }
+        p.generation = s->web->generation;
+        hub_http_commit_for_read(s); /* what the page shows is committed */
+        if (streq(page, "/")) {
+                const char *approved = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "approved");
+                char notice[96];
+
+                if (approved && *approved && strlen(approved) < 20 && strspn(approved, "0123456789") == strlen(approved)) {
+                        snprintf(notice, sizeof(notice), "Approved: %s held user(s) released to the fleet.", approved);
+                        p.notice = notice;
+                }
+                return serve_dashboard(s, c, &p, fragment);
+        }
+        if (streq(page, "/leaver"))
+                return serve_leaver(s, c, &p, fragment);
+        if (streq(page, "/search"))
+                return serve_search(s, c, &p, fragment);
+        return web_text(c, 404, "No such page.");
+}
