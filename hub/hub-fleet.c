@@ -92,8 +92,8 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
                 return r;
         if (r > 0 && !shared && !streq(bound, host_id))
                 return prov_scim_error_set(err, 403, NULL,
-                                           "The host token '%s' belongs to another host (%s): give each host its own "
-                                           "token, or mark an enrolment token 'shared' in host_token_file.",
+                                           "The host token '%s' is marked 'bind' and belongs to another host (%s): give "
+                                           "this host its own token.",
                                            token_name, bound);
         /* A host bound to another token: refused while that token is loaded (a host whose token
          * was replaced is bound again to the new one). */

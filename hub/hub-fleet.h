@@ -38,10 +38,10 @@ int hub_fleet_poll_parse(const char *host_id, const char *hostname, const char *
                          ProvScimError *err);
 
 /* Binds host ids and host tokens, so that a host token writes one host's record only: the
- * first host id a token (not `shared`) names, on a feed poll or in acks, is recorded for its
+ * first host id a token marked `bind` names, on a feed poll or in acks, is recorded for its
  * NAME, and another host id with it is refused (403); a host id bound to a token that is still
- * loaded is refused to any other token (403), shared ones included. A shared enrolment token
- * binds nothing. Runs in the caller's transaction or batch; tokens: the hub's set, to look the
+ * loaded is refused to any other token (403), unmarked ones included. An unmarked (shared,
+ * enrolment) token binds nothing. Runs in the caller's transaction or batch; tokens: the hub's set, to look the
  * names up in. */
 int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name, const char *host_id,
                    ProvScimError *err);

@@ -21,7 +21,7 @@
 typedef struct HubTokenEntry {
         char name[HUB_TOKEN_NAME_MAX + 1];
         uint8_t hash[32];
-        bool shared; /* `NAME sha256:HEX shared`: a host token many hosts enrol with */
+        bool shared; /* a host token many hosts may use: every line but `NAME sha256:HEX bind` */
 } HubTokenEntry;
 
 typedef struct HubTokenFile {
@@ -96,7 +96,7 @@ static int unhex(char c) {
 }
 
 /* Parses a token file's text into entries. Every line is a comment, blank, or `NAME
- * sha256:HEX` (optionally followed by `shared`); anything else fails the whole file, since a half-read file would quietly lock
+ * sha256:HEX` (a host token's optionally followed by `bind`); anything else fails the whole file, since a half-read file would quietly lock
  * out whoever is on the lines that were skipped (or worse, were meant to be removed). */
 static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t *ret_n, char **ret_error) {
         _cleanup_free_ HubTokenEntry *entries = NULL;
@@ -125,9 +125,9 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                         continue;
 
                 fields = sscanf(l, "%65s %79s %7s %1s", name, hexs, option, extra);
-                if (fields < 2 || fields > 3 || (fields == 3 && !streq(option, "shared")) ||
+                if (fields < 2 || fields > 3 || (fields == 3 && !streq(option, "bind")) ||
                     !hub_token_name_valid(name) || strncmp(hexs, "sha256:", 7) != 0 || strlen(hexs + 7) != 64)
-                        return set_error(ret_error, "line %u is not 'NAME sha256:HEX' or 'NAME sha256:HEX shared'", line),
+                        return set_error(ret_error, "line %u is not 'NAME sha256:HEX' or 'NAME sha256:HEX bind'", line),
                                -EBADMSG;
 
                 for (size_t i = 0; i < n; i++)
@@ -140,7 +140,7 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                 entries = ne;
                 e = &entries[n];
                 memcpy(e->name, name, strlen(name) + 1);
-                e->shared = fields == 3;
+                e->shared = fields == 2;
                 for (size_t i = 0; i < 32; i++) {
                         int hi = unhex(hexs[7 + 2 * i]), lo = unhex(hexs[7 + 2 * i + 1]);
 
@@ -382,7 +382,7 @@ static int write_all(int fd, const char *s, size_t n) {
         return 0;
 }
 
-int hub_token_new(const char *path, const char *name, char **ret_token, char **ret_error) {
+int hub_token_new(const char *path, const char *name, bool bind, char **ret_token, char **ret_error) {
         _cleanup_free_ char *text = NULL, *msg = NULL, *line = NULL;
         _cleanup_close_ int fd = -1;
         char hexd[65], token[HUB_TOKEN_LENGTH + 1];
@@ -446,7 +446,8 @@ int hub_token_new(const char *path, const char *name, char **ret_token, char **r
         if (r < 0)
                 return r;
 
-        if (asprintf(&line, "%s%s sha256:%s\n", size > 0 && text[size - 1] != '\n' ? "\n" : "", name, hexd) < 0)
+        if (asprintf(&line, "%s%s sha256:%s%s\n", size > 0 && text[size - 1] != '\n' ? "\n" : "", name, hexd,
+                     bind ? " bind" : "") < 0)
                 return -ENOMEM;
         r = write_all(fd, line, strlen(line));
         if (r >= 0 && fsync(fd) < 0)

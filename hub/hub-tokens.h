@@ -3,8 +3,8 @@
 
 /* Bearer tokens of the hub, by role. At rest they are hashes only: each role's file holds lines
  * `NAME sha256:HEX` (HEX: lowercase SHA-256 of the whole token string, "prov_..."), `#` comments
- * and blank lines. A host token's line may end in `shared`: an enrolment token that many hosts
- * use, which is not bound to the first host it names (hub-fleet.h, hub_fleet_bind()). A token is shown once, by `provision-hub token-new ROLE NAME`, and never
+ * and blank lines. A host token's line may end in `bind`: the token then belongs to the first
+ * host it names (hub-fleet.h, hub_fleet_bind()); without it, any number of hosts may use it. A token is shown once, by `provision-hub token-new ROLE NAME`, and never
  * again; the hub logs a token's NAME, never the token.
  *
  * A token file must be a regular file owned by root or by the hub's own user, neither
@@ -49,7 +49,7 @@ size_t hub_tokens_count(const HubTokens *t, HubRole role);
  * next refresh) on a match, -EACCES otherwise. */
 int hub_tokens_check(const HubTokens *t, const char *token, size_t len, HubRole *ret_role, const char **ret_name);
 
-/* Whether a token of that role and NAME is loaded now (0, with whether it is `shared`), or
+/* Whether a token of that role and NAME is loaded now (0, with whether it is shared: not marked `bind`), or
  * -ENOENT. */
 int hub_tokens_find(const HubTokens *t, HubRole role, const char *name, bool *ret_shared);
 
@@ -65,11 +65,11 @@ int hub_tokens_parse_text(const char *text, size_t size, size_t *ret_n, char **r
 int hub_tokens_check_file(int fd, char **ret_error);
 
 /* `token-new`: makes a token ("prov_" + 43 base64url characters of 32 getrandom() bytes),
- * appends `NAME sha256:HEX` to path (created 0600; handed to HUB_SYSTEM_USER when that user
+ * appends `NAME sha256:HEX` (with ` bind` when bind: a host token bound to its first host) to path (created 0600; handed to HUB_SYSTEM_USER when that user
  * exists and we are root), fsyncs it, and returns the token (to print once). -EEXIST when NAME
  * is already in the file, -EINVAL for an invalid NAME, -EPERM for a file with a wrong owner or
  * mode, -EBADMSG for a malformed existing file; *ret_error says which. */
-int hub_token_new(const char *path, const char *name, char **ret_token, char **ret_error);
+int hub_token_new(const char *path, const char *name, bool bind, char **ret_token, char **ret_error);
 
 /* NAME: 1..64 of [A-Za-z0-9._@-], not starting with '-' or '.'. */
 bool hub_token_name_valid(const char *name);

@@ -26,7 +26,7 @@ static const char *arg_config = PROV_HUB_CONFIG_PATH;
 static bool arg_json = false;
 
 static void help(void) {
-        printf("%s [OPTIONS...] [token-new ROLE NAME]\n\n"
+        printf("%s [OPTIONS...] [token-new ROLE NAME [bind] | leaver ID | hosts | holds]\n\n"
                "The organisation's SCIM 2.0 service provider: identity providers push users and groups\n"
                "to it, hosts read them.\n\n"
                "  -h --help            Show this help\n"
@@ -35,8 +35,10 @@ static void help(void) {
                "  -d --debug           Log debug messages\n"
                "     --json            Print reports as JSON\n\n"
                "Commands:\n"
-               "  token-new ROLE NAME  Print a new bearer token of ROLE (scim, host, admin) once and\n"
-               "                       add its hash under NAME to that role's token file\n"
+               "  token-new ROLE NAME [bind]\n"
+               "                       Print a new bearer token of ROLE (scim, host, admin) once and\n"
+               "                       add its hash under NAME to that role's token file; a host\n"
+               "                       token made with bind belongs to the first host it names\n"
                "  leaver ID            Is this user's access gone? (as GET /v1/admin/leavers/ID)\n"
                "  hosts                The hosts that follow the feed (as GET /v1/admin/hosts)\n"
                "  holds                What the guard holds back from the fleet (as GET /v1/admin/holds)\n",
@@ -91,8 +93,8 @@ static int load_config(HubConfig **ret) {
         return 0;
 }
 
-/* `token-new ROLE NAME`: the token goes to stdout once, and nowhere else. */
-static int token_new(const char *role_s, const char *name) {
+/* `token-new ROLE NAME [bind]`: the token goes to stdout once, and nowhere else. */
+static int token_new(const char *role_s, const char *name, const char *option) {
         _cleanup_(hub_config_freep) HubConfig *config = NULL;
         _cleanup_free_ char *error = NULL;
         char *token = NULL;
@@ -103,13 +105,18 @@ static int token_new(const char *role_s, const char *name) {
                 log_error("Unknown role '%s': scim, host or admin.", SAFE(role_s));
                 return EXIT_USAGE;
         }
+        if (option && (!streq(option, "bind") || role != HUB_ROLE_HOST)) {
+                log_error("Unexpected '%s': only a host token takes 'bind' (it then belongs to the first host "
+                          "it names).", option);
+                return EXIT_USAGE;
+        }
         if (load_config(&config) < 0)
                 return EXIT_USAGE;
         if (!config->token_files[role]) {
                 log_error("%s names no %s_token_file.", arg_config, role_s);
                 return EXIT_USAGE;
         }
-        r = hub_token_new(config->token_files[role], name, &token, &error);
+        r = hub_token_new(config->token_files[role], name, !!option, &token, &error);
         if (r < 0) {
                 log_error_errno(r, "Cannot make a token: %s", error ?: strerror(-r));
                 return r == -EINVAL || r == -EEXIST ? EXIT_USAGE : EXIT_RUNTIME;
@@ -353,13 +360,13 @@ int main(int argc, char *argv[]) {
                 return r < 0 ? EXIT_USAGE : EXIT_SUCCESS;
 
         if (optind < argc) {
-                if (streq(argv[optind], "token-new") && argc - optind == 3)
-                        return token_new(argv[optind + 1], argv[optind + 2]);
+                if (streq(argv[optind], "token-new") && (argc - optind == 3 || argc - optind == 4))
+                        return token_new(argv[optind + 1], argv[optind + 2], argc - optind == 4 ? argv[optind + 3] : NULL);
                 if (streq(argv[optind], "leaver") && argc - optind == 2)
                         return report("leaver", argv[optind + 1]);
                 if ((streq(argv[optind], "hosts") || streq(argv[optind], "holds")) && argc - optind == 1)
                         return report(argv[optind], NULL);
-                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME | leaver ID | hosts | holds]",
+                log_error("Unexpected arguments; usage: %s [--config FILE] [token-new ROLE NAME [bind] | leaver ID | hosts | holds]",
                           program_invocation_short_name);
                 return EXIT_USAGE;
         }

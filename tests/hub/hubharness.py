@@ -326,7 +326,7 @@ class Hub:
         self.tokens[tok] = role
         path = self.token_file(role)
         old = open(path).read() if os.path.exists(path) else ""
-        write_private(path, old + f"{name} sha256:{sha256_hex(tok)}{' shared' if shared else ''}\n")
+        write_private(path, old + f"{name} sha256:{sha256_hex(tok)}{'' if shared else ' bind'}\n")
         return tok
 
     def new_token(self, role, name, shared=False):

@@ -100,7 +100,7 @@ static void test_parse_text(void **state) {
                 "entra sha256:abc\n",
                 "entra sha1:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad extra\n",
-                "entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad shared x\n",
+                "entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad bind x\n",
                 "entra sha256:zz7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "a:b sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n",
                 "x sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
@@ -108,7 +108,7 @@ static void test_parse_text(void **state) {
         };
         const char *good = "# IdPs\n\n  entra sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\n"
                            "okta\tsha256:BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\n"
-                           "fleet sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad shared";
+                           "fleet sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad bind";
         size_t n;
 
         assert_int_equal(hub_tokens_parse_text(good, strlen(good), &n, NULL), 0);
@@ -126,7 +126,7 @@ static void test_parse_text(void **state) {
  * holds only the hash, a duplicate name is refused, and another token is not accepted. */
 static void test_new_and_check(void **state) {
         _cleanup_free_ char *scim = tmp_path("scim.tokens"), *host = tmp_path("host.tokens");
-        _cleanup_free_ char *t1 = NULL, *t2 = NULL, *t3 = NULL, *err = NULL, *text = NULL;
+        _cleanup_free_ char *t1 = NULL, *t2 = NULL, *t3 = NULL, *t4 = NULL, *err = NULL, *text = NULL;
         _cleanup_(hub_tokens_freep) HubTokens *tokens = NULL;
         char *paths[_HUB_ROLE_MAX] = { [HUB_ROLE_SCIM] = scim, [HUB_ROLE_HOST] = host };
         char hex[65], buf[4096];
@@ -136,7 +136,7 @@ static void test_new_and_check(void **state) {
         ssize_t k;
         int fd;
 
-        assert_int_equal(hub_token_new(scim, "entra", &t1, &err), 0);
+        assert_int_equal(hub_token_new(scim, "entra", false, &t1, &err), 0);
         assert_int_equal(strlen(t1), HUB_TOKEN_LENGTH);
         assert_memory_equal(t1, "prov_", 5);
         for (const char *c = t1 + 5; *c; c++)
@@ -144,8 +144,8 @@ static void test_new_and_check(void **state) {
         assert_int_equal(stat(scim, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
 
-        assert_int_equal(hub_token_new(scim, "okta", &t2, &err), 0);
-        assert_int_equal(hub_token_new(scim, "entra", &t3, &err), -EEXIST);
+        assert_int_equal(hub_token_new(scim, "okta", false, &t2, &err), 0);
+        assert_int_equal(hub_token_new(scim, "entra", false, &t3, &err), -EEXIST);
         assert_null(t3);
         assert_non_null(strstr(err, "exists already"));
         err = mfree_str_helper(err);
@@ -165,12 +165,13 @@ static void test_new_and_check(void **state) {
 
         free(t3);
         t3 = NULL;
-        assert_int_equal(hub_token_new(host, "web-01", &t3, &err), 0);
+        assert_int_equal(hub_token_new(host, "web-01", false, &t3, &err), 0);
+        assert_int_equal(hub_token_new(host, "web-02", true, &t4, &err), 0);
 
         assert_int_equal(hub_tokens_new(paths, &tokens), 0);
         assert_int_equal(hub_tokens_refresh(tokens, &err), 0);
         assert_int_equal(hub_tokens_count(tokens, HUB_ROLE_SCIM), 2);
-        assert_int_equal(hub_tokens_count(tokens, HUB_ROLE_HOST), 1);
+        assert_int_equal(hub_tokens_count(tokens, HUB_ROLE_HOST), 2);
         assert_int_equal(hub_tokens_count(tokens, HUB_ROLE_ADMIN), 0);
 
         assert_int_equal(hub_tokens_check(tokens, t1, strlen(t1), &role, &name), 0);
@@ -182,9 +183,13 @@ static void test_new_and_check(void **state) {
         assert_int_equal(role, HUB_ROLE_HOST);
         assert_string_equal(name, "web-01");
         {
-                bool shared = true;
+                bool shared = false;
 
+                /* token-new writes an unmarked line: shared. */
                 assert_int_equal(hub_tokens_find(tokens, HUB_ROLE_HOST, "web-01", &shared), 0);
+                assert_true(shared);
+                /* token-new ... bind: the line ends in bind, bound to its first host. */
+                assert_int_equal(hub_tokens_find(tokens, HUB_ROLE_HOST, "web-02", &shared), 0);
                 assert_false(shared);
                 assert_int_equal(hub_tokens_find(tokens, HUB_ROLE_SCIM, "web-01", NULL), -ENOENT);
         }
@@ -197,7 +202,7 @@ static void test_new_and_check(void **state) {
         /* A token added while running works without a restart. */
         free(t1);
         t1 = NULL;
-        assert_int_equal(hub_token_new(scim, "onelogin", &t1, &err), 0);
+        assert_int_equal(hub_token_new(scim, "onelogin", false, &t1, &err), 0);
         assert_int_equal(hub_tokens_check(tokens, t1, strlen(t1), &role, &name), -EACCES);
         assert_int_equal(hub_tokens_refresh(tokens, &err), 0);
         assert_int_equal(hub_tokens_check(tokens, t1, strlen(t1), &role, &name), 0);
@@ -235,13 +240,13 @@ static void test_bad_files(void **state) {
         write_file(p, "", 0660);
         assert_int_equal(hub_tokens_refresh(tokens, &err), -EPERM);
         err = mfree_str_helper(err);
-        assert_int_equal(hub_token_new(p, "x", &t, &err), -EPERM);
+        assert_int_equal(hub_token_new(p, "x", false, &t, &err), -EPERM);
         assert_null(t);
         err = mfree_str_helper(err);
 
         write_file(p, "", 0640);
         assert_int_equal(hub_tokens_refresh(tokens, &err), 0);
-        assert_int_equal(hub_token_new(p, "bad name", &t, &err), -EINVAL);
+        assert_int_equal(hub_token_new(p, "bad name", false, &t, &err), -EINVAL);
 }
 
 int main(void) {
