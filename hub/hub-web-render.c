@@ -175,16 +175,20 @@ const char *hub_web_progress(const cJSON *report, char *buf, size_t size) {
 
 /* The hosts named in a report's array (lagging, silent), or "none". */
 static void host_names(FILE *f, const cJSON *report, const char *key) {
-        const cJSON *h;
-        bool first = true;
+        const cJSON *h, *hosts = cJSON_GetObjectItemCaseSensitive(report, key);
+        int n = 0;
 
-        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(report, key)) {
-                if (!first)
+        cJSON_ArrayForEach(h, hosts) {
+                if (n == HUB_WEB_MAX_HOST_NAMES) {
+                        fprintf(f, " and %d more", cJSON_GetArraySize(hosts) - n);
+                        break;
+                }
+                if (n > 0)
                         fputs(", ", f);
                 hub_web_escape(f, str(h, "hostname") ?: str(h, "host"));
-                first = false;
+                n++;
         }
-        if (first)
+        if (n == 0)
                 fputs("none", f);
 }
 
@@ -498,9 +502,15 @@ void hub_web_render_search(FILE *f, const HubWebPage *p, const cJSON *results) {
         fputs("</tbody></table>", f);
 }
 
-void hub_web_render_confirm_approve(FILE *f, const HubWebPage *p, const cJSON *holds) {
+void hub_web_render_confirm_approve(FILE *f, const HubWebPage *p, const cJSON *holds, const char *digest) {
         const cJSON *users = cJSON_GetObjectItemCaseSensitive(holds, "users"), *u;
 
+        if (cJSON_GetArraySize(users) == 0) {
+                fputs("<h1>Approve the held changes?</h1><p>The guard holds nothing now.</p>"
+                      "<p><a href=\"/ui/#holds\">Back to the fleet</a></p>",
+                      f);
+                return;
+        }
         fprintf(f, "<h1>Approve the held changes?</h1><p>This releases %d held deactivation(s) to every host: "
                    "the users below lose their access everywhere. It is recorded in the hub's audit under your "
                    "token's name.</p><ul>",
@@ -512,7 +522,11 @@ void hub_web_render_confirm_approve(FILE *f, const HubWebPage *p, const cJSON *h
         }
         fputs("</ul><form method=\"post\" action=\"/ui/approve\">", f);
         csrf_field(f, p);
-        fputs("<input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\" class=\"danger\">"
+        fprintf(f, "<input type=\"hidden\" name=\"hold\" value=\"%" PRIi64 "\"><input type=\"hidden\" name=\"count\" "
+                   "value=\"%d\"><input type=\"hidden\" name=\"digest\" value=\"",
+                num(holds, "hold"), cJSON_GetArraySize(users));
+        hub_web_escape(f, digest);
+        fputs("\"><input type=\"hidden\" name=\"confirm\" value=\"yes\"><button type=\"submit\" class=\"danger\">"
               "Approve and release</button> <a href=\"/ui/#holds\">Cancel</a></form>",
               f);
 }

@@ -50,6 +50,9 @@ typedef struct WebSession {
  * once). The feed's mechanism (libmicrohttpd's suspend and resume), not a thread per page. */
 #define WEB_HOLD_USEC (25ULL * 1000000ULL)
 #define WEB_MAX_WAITERS 256
+/* At most this many held per session; beyond, answered at once with Retry-After WEB_RETRY_SEC. */
+#define WEB_MAX_WAITERS_SESSION 4
+#define WEB_RETRY_SEC 5
 
 struct HubWeb {
         WebSession sessions[WEB_MAX_SESSIONS];
@@ -127,6 +130,48 @@ static int random_id(char ret[static WEB_ID_CHARS + 1]) {
         return 0;
 }
 
+typedef struct CookieScan {
+        const char *value;
+        size_t len;
+        unsigned n;
+} CookieScan;
+
+static enum MHD_Result cookie_scan(void *userdata, enum MHD_ValueKind kind, const char *key, const char *value) {
+        CookieScan *scan = userdata;
+        size_t klen = strlen(WEB_COOKIE);
+
+        (void) kind;
+        if (!key || strcasecmp(key, MHD_HTTP_HEADER_COOKIE) != 0 || !value)
+                return MHD_YES;
+        for (const char *v = value; *v;) {
+                size_t n;
+
+                v += strspn(v, " \t;");
+                n = strcspn(v, ";");
+                if (n > klen && strncmp(v, WEB_COOKIE, klen) == 0 && v[klen] == '=') {
+                        scan->value = v + klen + 1;
+                        scan->len = strcspn(scan->value, "; \t");
+                        scan->n++;
+                }
+                v += n;
+        }
+        return MHD_YES;
+}
+
+/* The session cookie's value (into buf) when the request sends it exactly once in its raw Cookie
+ * headers, else NULL: a second one (tossed in by a sibling domain or a narrower path; libmicrohttpd
+ * would give the first) refuses the session. */
+static const char *session_cookie(struct MHD_Connection *c, char buf[static WEB_ID_CHARS + 1]) {
+        CookieScan scan = {};
+
+        MHD_get_connection_values(c, MHD_HEADER_KIND, cookie_scan, &scan);
+        if (scan.n != 1 || scan.len != WEB_ID_CHARS)
+                return NULL;
+        memcpy(buf, scan.value, WEB_ID_CHARS);
+        buf[WEB_ID_CHARS] = 0;
+        return buf;
+}
+
 /* The live session whose id the cookie holds, comparing with every slot whatever matches. */
 static WebSession *session_find(HubWeb *w, const char *cookie) {
         WebSession *found = NULL;
@@ -175,6 +220,19 @@ static int session_new(HubWeb *w, const char *name, const uint8_t token_hash[sta
         return 0;
 }
 
+/* How many held fragment requests are the session's (by their cookie); 0 for none. */
+static unsigned session_waiters(HubWeb *w, const WebSession *x) {
+        char cookie[WEB_ID_CHARS + 1];
+        unsigned n = 0;
+
+        if (!x)
+                return 0;
+        for (Conn *conn = w->waiters; conn; conn = conn->next_waiter)
+                if (session_cookie(conn->mhd, cookie) && ct_equal(cookie, x->id, WEB_ID_CHARS))
+                        n++;
+        return n;
+}
+
 /* ------------------------------------------------------------------ answers */
 
 /* Every answer below /ui carries these: nothing inline runs, nothing from elsewhere loads, the
@@ -192,7 +250,7 @@ static void security_headers(struct MHD_Response *resp) {
 /* Sends body (taken: freed here) with the headers above. */
 static enum MHD_Result web_send_generation(struct MHD_Connection *c, unsigned status, const char *ctype,
                                            char *body, size_t len, const char *location, const char *cookie,
-                                           const char *generation) {
+                                           const char *generation, unsigned retry_after) {
         struct MHD_Response *resp;
         enum MHD_Result ret;
 
@@ -210,6 +268,12 @@ static enum MHD_Result web_send_generation(struct MHD_Connection *c, unsigned st
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, cookie);
         if (generation)
                 MHD_add_response_header(resp, "X-Hub-Generation", generation);
+        if (retry_after > 0) {
+                char v[16];
+
+                snprintf(v, sizeof(v), "%u", retry_after);
+                MHD_add_response_header(resp, "Retry-After", v);
+        }
         ret = MHD_queue_response(c, status, resp);
         MHD_destroy_response(resp);
         return ret;
@@ -217,7 +281,7 @@ static enum MHD_Result web_send_generation(struct MHD_Connection *c, unsigned st
 
 static enum MHD_Result web_send(struct MHD_Connection *c, unsigned status, const char *ctype, char *body,
                                 size_t len, const char *location, const char *cookie) {
-        return web_send_generation(c, status, ctype, body, len, location, cookie, NULL);
+        return web_send_generation(c, status, ctype, body, len, location, cookie, NULL, 0);
 }
 
 static enum MHD_Result web_text(struct MHD_Connection *c, unsigned status, const char *text) {
@@ -268,7 +332,7 @@ static enum MHD_Result web_page(struct MHD_Connection *c, unsigned status, const
         }
         snprintf(generation, sizeof(generation), "%" PRIu64, p->generation);
         return web_send_generation(c, status, "text/html; charset=utf-8", text, size, NULL, cookie,
-                                   fragment ? generation : NULL);
+                                   fragment ? generation : NULL, fragment ? p->retry_after : 0);
 }
 
 static void view_login(FILE *f, const HubWebPage *p, void *userdata) {
@@ -377,6 +441,7 @@ static bool admin_token_loaded(HubServer *s, const uint8_t hash[static 32]) {
  * -EPERM a token of another role. */
 static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret) {
         const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        char cookie[WEB_ID_CHARS + 1];
         WebSession *x;
 
         if (h) {
@@ -393,7 +458,7 @@ static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret
                 *ret = (WebAuth) {};
                 return check_token(s, t, n, ret->name);
         }
-        x = session_find(s->web, MHD_lookup_connection_value(c, MHD_COOKIE_KIND, WEB_COOKIE));
+        x = session_find(s->web, session_cookie(c, cookie));
         if (!x)
                 return -EACCES;
         if (!admin_token_loaded(s, x->token_hash)) {
@@ -442,8 +507,15 @@ static void view_search(FILE *f, const HubWebPage *p, void *userdata) {
         hub_web_render_search(f, p, userdata);
 }
 
+typedef struct ApproveView {
+        const cJSON *holds;
+        const char *digest;
+} ApproveView;
+
 static void view_approve(FILE *f, const HubWebPage *p, void *userdata) {
-        hub_web_render_confirm_approve(f, p, userdata);
+        const ApproveView *a = userdata;
+
+        hub_web_render_confirm_approve(f, p, a->holds, a->digest);
 }
 
 typedef struct LockView {
@@ -568,7 +640,28 @@ static int web_commit_end(HubServer *s, int r) {
 
         s->head_known = false;
         s->batch_dirty = false;
+        hub_web_changed(s); /* the page's held requests show it now, not at the next commit */
         return r < 0 ? r : k;
+}
+
+/* base64url of SHA-256 over the held users' ids, each ended by a newline, in the store's order. */
+static int holds_digest(const cJSON *holds, char ret[static WEB_ID_CHARS + 1]) {
+        gnutls_hash_hd_t h;
+        uint8_t d[32];
+        const cJSON *u;
+
+        if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+                return -ENOMEM;
+        cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(holds, "users")) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(u, "id");
+                const char *v = cJSON_IsString(id) ? id->valuestring : "";
+
+                (void) gnutls_hash(h, v, strlen(v));
+                (void) gnutls_hash(h, "\n", 1);
+        }
+        gnutls_hash_deinit(h, d);
+        hub_base64url(d, sizeof(d), ret);
+        return 0;
 }
 
 static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Conn *conn, HubWebPage *p,
@@ -578,19 +671,56 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
         char confirm[8], notice[128];
         ProvScimError err = {};
         int64_t released = 0;
+        const char *body = conn->body ?: "";
+        char hold_s[24], count_s[16], digest_s[WEB_ID_CHARS + 2], digest[WEB_ID_CHARS + 1];
+        const cJSON *hold;
+        bool same;
         int r;
 
-        if (!form_value(conn->body ?: "", conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
                 hub_http_commit_for_read(s);
                 r = hub_store_holds(s->ctx->store, &holds);
+                if (r >= 0)
+                        r = holds_digest(holds, digest);
                 if (r < 0)
                         return store_failed(s, c, r);
                 p->title = "Approve held changes";
-                return web_page(c, 200, p, false, view_approve, holds, NULL);
+                return web_page(c, 200, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
         }
+        /* Only the hold as the confirmation showed it: deactivations joining it since (or another
+         * hold) go back to a confirmation. Read in the approval's own transaction. */
         r = web_commit_begin(s);
-        if (r >= 0)
-                r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, 0, &who, &released, &err));
+        if (r >= 0) {
+                r = hub_store_holds(s->ctx->store, &holds);
+                if (r >= 0)
+                        r = holds_digest(holds, digest);
+                if (r < 0)
+                        (void) web_commit_end(s, r);
+        }
+        if (r < 0)
+                return store_failed(s, c, r);
+        hold = cJSON_GetObjectItemCaseSensitive(holds, "hold");
+        snprintf(count_s, sizeof(count_s), "%d", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(holds, "users")));
+        {
+                char form_count[16];
+
+                same = cJSON_IsNumber(hold) && hold->valuedouble >= 1 &&
+                       form_value(body, conn->len, "hold", hold_s, sizeof(hold_s)) && *hold_s &&
+                       strspn(hold_s, "0123456789") == strlen(hold_s) &&
+                       strtoll(hold_s, NULL, 10) == (int64_t) hold->valuedouble &&
+                       form_value(body, conn->len, "count", form_count, sizeof(form_count)) && streq(form_count, count_s) &&
+                       form_value(body, conn->len, "digest", digest_s, sizeof(digest_s)) && strlen(digest_s) == WEB_ID_CHARS &&
+                       streq(digest_s, digest);
+        }
+        if (!same) {
+                (void) web_commit_end(s, 0);
+                log_notice("An approval on the web page by admin token '%s' was of held changes that changed since; "
+                           "asked again.", auth->name);
+                p->title = "Approve held changes";
+                p->notice = "The held changes changed since you looked: check them again.";
+                return web_page(c, 409, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
+        }
+        r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, (int64_t) hold->valuedouble, &who, &released, &err));
         if (r < 0) {
                 log_error_errno(r, "Approving held changes from the web page failed: %s", hub_store_errmsg(s->ctx->store) ?: "");
                 return web_text(c, err.status >= 400 ? (unsigned) err.status : 503,
@@ -761,9 +891,17 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
                 fragment = true;
                 page += strlen("/fragment");
                 /* The view as of generation `after`: held until a commit may have changed it. */
-                if (after && *after && !conn->web_held_once && !s->stopping && s->web->n_waiters < WEB_MAX_WAITERS &&
-                    (errno = 0, gen = strtoull(after, &end, 10), errno == 0 && *end == 0) &&
-                    gen == s->web->generation) {
+                bool current = after && *after && !conn->web_held_once &&
+                               (errno = 0, gen = strtoull(after, &end, 10), errno == 0 && *end == 0) &&
+                               gen == s->web->generation;
+
+                /* Full (the hub's waiters or this session's): answered now, and the script waits. */
+                if (current && (s->stopping || s->web->n_waiters >= WEB_MAX_WAITERS ||
+                                session_waiters(s->web, auth.session) >= WEB_MAX_WAITERS_SESSION)) {
+                        current = false;
+                        p.retry_after = WEB_RETRY_SEC;
+                }
+                if (current) {
                         conn->web_held_once = true;
                         conn->since = (int64_t) gen;
                         conn->deadline = hub_monotonic_usec() + WEB_HOLD_USEC;

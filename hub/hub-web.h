@@ -27,6 +27,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 /* How many leavers and search results a page shows at most. */
 #define HUB_WEB_MAX_LEAVERS 50
 #define HUB_WEB_MAX_RESULTS 20
+/* How many lagging or silent hosts a leaver's row names (then "and N more"). */
+#define HUB_WEB_MAX_HOST_NAMES 10
 /* The audit rows the sources are computed from, newest first. */
 #define HUB_WEB_SOURCE_ROWS 5000
 /* An IdP is at risk of quarantine when silent for this many of its usual (median) intervals
@@ -61,6 +63,7 @@ typedef struct HubWebPage {
         const char *query;      /* the search box's value, or NULL */
         int64_t now;            /* µs */
         uint64_t generation;    /* the hub's commits the view has seen (hub-web.c) */
+        unsigned retry_after;   /* s hub-web.js waits before asking again (a fragment not held), or 0 */
 } HubWebPage;
 
 /* Writes s with <, >, &, " and ' escaped (an IdP may name a user anything). */
@@ -74,8 +77,10 @@ void hub_web_render_dashboard(FILE *f, const HubWebPage *p, const cJSON *leavers
                               const cJSON *hosts, const cJSON *holds);
 void hub_web_render_leaver(FILE *f, const HubWebPage *p, const cJSON *report);
 void hub_web_render_search(FILE *f, const HubWebPage *p, const cJSON *results);
-/* The confirmation step of a write: what it will do, and the form that does it. */
-void hub_web_render_confirm_approve(FILE *f, const HubWebPage *p, const cJSON *holds);
+/* The confirmation step of a write: what it will do, and the form that does it. The approval's
+ * form carries the hold's number, how many users it showed and digest (of their ids, hub-web.c):
+ * the second step approves only that hold as it was shown. */
+void hub_web_render_confirm_approve(FILE *f, const HubWebPage *p, const cJSON *holds, const char *digest);
 void hub_web_render_confirm_lock(FILE *f, const HubWebPage *p, const char *id, const char *user_name, bool lock);
 /* A leaver's progress in words: "Gone on all hosts", "Applied on 2 of 3 live hosts", ... */
 const char *hub_web_progress(const cJSON *report, char *buf, size_t size);

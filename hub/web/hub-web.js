@@ -52,8 +52,10 @@
                                 last = text;
                         }
                         say("Live: following the hub (updated " + new Date().toLocaleTimeString() + ").");
-                        if (!generation)
-                                await pause(1000);
+                        /* At least 1 s between answers (the hub re-renders the view for each),
+                         * longer when it says so (its held requests were full). */
+                        const retry = parseInt(r.headers.get("Retry-After") || "0", 10);
+                        await pause(Math.max(1000, Math.min(retry > 0 ? retry * 1000 : 0, 60000)));
                 }
         }
 

@@ -302,6 +302,22 @@ def main():
             check(">frank</a>" in body, "the held answers never showed the leaver")
         case("the page's live request is held until a commit changes what it shows", held_fragment)
 
+        def stale_approval():
+            # An approval whose confirmation showed other held users than are held now (a stale
+            # count, digest or hold number) asks again and approves nothing.
+            cookie, csrf = web.login()
+            st, _, body = web.req("POST", "/ui/approve", {"csrf": csrf}, cookie=cookie)
+            check(st == 200, f"the approval's confirmation: {st}")
+            before = hub.sql("SELECT COUNT(*) FROM audit WHERE method = 'APPROVE'")
+            for form in ({"hold": "1", "count": "3", "digest": "A" * 43}, {}):
+                st, _, body = web.req("POST", "/ui/approve", dict(form, csrf=csrf, confirm="yes"), cookie=cookie)
+                check(st == 409 and "changed since you looked" in body, f"a stale approval: {st}")
+            check(hub.sql("SELECT COUNT(*) FROM audit WHERE method = 'APPROVE'") == before, "a stale approval approved")
+            # A second session cookie (tossed) is no session.
+            st, _, _ = web.req("GET", "/ui/fragment/", headers={"Cookie": f"provision_session={cookie}; provision_session={'A' * 43}"})
+            check(st == 401, f"two session cookies: {st}")
+        case("a stale approval asks again and approves nothing; two session cookies are none", stale_approval)
+
         def browser():
             settings = {"base": hub.base, "admin": hub.admin_token, "scim": hub.scim_token, "chromium": CHROMIUM,
                         "hosts": HOSTS, "screenshots": shots,
