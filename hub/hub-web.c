@@ -688,15 +688,12 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
                 return web_page(c, 200, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
         }
         /* Only the hold as the confirmation showed it: deactivations joining it since (or another
-         * hold) go back to a confirmation. Read in the approval's own transaction. */
-        r = web_commit_begin(s);
-        if (r >= 0) {
-                r = hub_store_holds(s->ctx->store, &holds);
-                if (r >= 0)
-                        r = holds_digest(holds, digest);
-                if (r < 0)
-                        (void) web_commit_end(s, r);
-        }
+         * hold) go back to a confirmation. Read on the serving thread, which also runs the IdPs'
+         * writes: nothing joins the hold between this read and the approval. */
+        hub_http_commit_for_read(s);
+        r = hub_store_holds(s->ctx->store, &holds);
+        if (r >= 0)
+                r = holds_digest(holds, digest);
         if (r < 0)
                 return store_failed(s, c, r);
         hold = cJSON_GetObjectItemCaseSensitive(holds, "hold");
@@ -713,14 +710,15 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
                        streq(digest_s, digest);
         }
         if (!same) {
-                (void) web_commit_end(s, 0);
                 log_notice("An approval on the web page by admin token '%s' was of held changes that changed since; "
                            "asked again.", auth->name);
                 p->title = "Approve held changes";
                 p->notice = "The held changes changed since you looked: check them again.";
                 return web_page(c, 409, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
         }
-        r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, (int64_t) hold->valuedouble, &who, &released, &err));
+        r = web_commit_begin(s);
+        if (r >= 0)
+                r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, (int64_t) hold->valuedouble, &who, &released, &err));
         if (r < 0) {
                 log_error_errno(r, "Approving held changes from the web page failed: %s", hub_store_errmsg(s->ctx->store) ?: "");
                 return web_text(c, err.status >= 400 ? (unsigned) err.status : 503,
