@@ -77,7 +77,7 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
         _cleanup_db_finalize_ HubStmt *st = NULL;
         _cleanup_free_ char *bound = NULL, *owner = NULL;
         HubDb *db = hub_store_db(s);
-        bool shared = false;
+        bool shared = false, owner_shared = false;
         int r;
 
         if (!host_id || !token_name)
@@ -95,13 +95,14 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
                                            "The host token '%s' is marked 'bind' and belongs to another host (%s): give "
                                            "this host its own token.",
                                            token_name, bound);
-        /* A host bound to another token: refused while that token is loaded (a host whose token
-         * was replaced is bound again to the new one). */
+        /* A host bound to another token: refused while that token is loaded and marked bind (a
+         * host whose token was replaced, or whose token no longer binds, is bound again to the
+         * new one). */
         r = bound_text(db, "SELECT token_name FROM token_hosts WHERE host_id = ?1 AND token_name != ?2", host_id,
                        token_name, &owner);
         if (r < 0)
                 return r;
-        if (r > 0 && hub_tokens_find(tokens, HUB_ROLE_HOST, owner, NULL) >= 0)
+        if (r > 0 && hub_tokens_find(tokens, HUB_ROLE_HOST, owner, &owner_shared) >= 0 && !owner_shared)
                 return prov_scim_error_set(err, 403, NULL,
                                            "Host %s belongs to the host token '%s': a host reports with its own token "
                                            "only.", host_id, owner);

@@ -1465,10 +1465,14 @@ static int user_ghost(HubStore *s, const HubActor *who, const Row *row, const cJ
         return record_change(s, who, PROV_HUB_USER, row->id, "upsert", old, after, usec);
 }
 
-/* An approved held deletion: the ghost leaves its groups and goes, each a change of its own. */
-static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const char *id, const cJSON *before,
-                        int64_t usec) {
-        _cleanup_db_reset_ HubStmt *st = NULL;
+/* An approved held deletion: the ghost leaves its groups and goes, each a change of its own. A
+ * live user the IdP made meanwhile with the ghost's userName is recorded again after the
+ * deletion: hosts refused it while the ghost held the name, and would not hear of it again
+ * until the IdP changes it. */
+static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const char *id, const char *user_name,
+                        const cJSON *before, int64_t usec) {
+        _cleanup_db_reset_ HubStmt *st = NULL, *taken = NULL;
+        _cleanup_free_ char *heir = NULL;
         _cleanup_(cJSON_Deletep) cJSON *after = NULL;
         int r;
 
@@ -1478,13 +1482,32 @@ static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const cha
         r = user_leave_groups(s, ref, usec, after);
         if (r < 0)
                 return r;
+        r = hub_db_stmt(s->db, STMT_USER_NAME_TAKEN, &taken);
+        if (r < 0)
+                return r;
+        r = hub_db_bind_text(taken, 1, user_name);
+        if (r < 0)
+                return r;
+        if (hub_db_bind_int64(taken, 2, ref) < 0)
+                return -EIO;
+        r = hub_db_step(taken);
+        if (r < 0)
+                return r;
+        if (r > 0) {
+                r = hub_db_column_strdup(taken, 0, false, &heir);
+                if (r < 0)
+                        return r;
+        }
         r = stmt_int(s, STMT_USER_DELETE, ref, &st);
         if (r < 0)
                 return r;
         r = hub_db_run(st);
         if (r < 0)
                 return r;
-        return record_change(s, who, PROV_HUB_USER, id, "delete", before, after, usec);
+        r = record_change(s, who, PROV_HUB_USER, id, "delete", before, after, usec);
+        if (r < 0 || !heir)
+                return r;
+        return change_append(s, PROV_HUB_USER, heir, "upsert", usec);
 }
 
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
@@ -1508,7 +1531,9 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                  * a ghost in that hold. */
                 int64_t hold = row.held_id;
 
-                if (hold == 0) {
+                /* A user whose deactivation the fleet already has goes at once: as a ghost it
+                 * would be served active again (only a held deactivation is). */
+                if (hold == 0 && !stored_inactive(old)) {
                         r = guard_hold(s, usec, &hold);
                         if (r < 0)
                                 return r;
@@ -1599,11 +1624,14 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
          * say whether a row changed under a running walk is visited again or skipped. */
         while ((r = hub_db_step(st)) > 0) {
                 _cleanup_db_reset_ HubStmt *up = NULL;
-                _cleanup_free_ char *id = NULL;
+                _cleanup_free_ char *id = NULL, *user_name = NULL;
                 int64_t usec = store_stamp(s), ref = hub_db_column_int64(st, 0);
                 bool ghost = hub_db_column_int64(st, 3) > 0;
 
                 r = hub_db_column_strdup(st, 1, false, &id);
+                if (r < 0)
+                        return r;
+                r = hub_db_column_strdup(st, 2, false, &user_name);
                 if (r < 0)
                         return r;
                 /* A reset clears the bindings of a cached statement: the walk needs its hold. */
@@ -1611,7 +1639,7 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 if (hub_db_bind_int64(st, 1, open_hold) < 0)
                         return -EIO;
                 if (ghost) {
-                        r = ghost_delete(s, who, ref, id, before, usec);
+                        r = ghost_delete(s, who, ref, id, user_name, before, usec);
                         if (r < 0)
                                 return r;
                         n++;

@@ -249,8 +249,10 @@ static void acks_send(const ProvConfig *config, ProvStore *store, bool (*interru
         r = hub_request(config, "/v1/acks", "Content-Type: application/json", text, ACKS_TIMEOUT_SEC, interrupted,
                         userdata, 64 * 1024, &answer, &len, &status, NULL, &url);
         if (r < 0 || status < 200 || status > 299) {
-                if (r >= 0 && status >= 400 && status < 500 && status != 429) {
-                        /* The hub will never take these: keeping them would block the ones after. */
+                if (r >= 0 && (status == 400 || status == 413 || status == 422)) {
+                        /* The hub will never take these: keeping them would block the ones after.
+                         * A refused token (401, 403) or a hub without acks (404) may change: the
+                         * outcomes wait for it. */
                         log_warning("The hub %s refused %d enforcement outcomes (HTTP %ld); not sent again.", url, n,
                                     status);
                         (void) prov_store_acks_remove(store, last);

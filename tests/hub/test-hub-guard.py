@@ -140,7 +140,8 @@ def test_guard_holds_deletions(hub):
     r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
     check(r.status == 200 and r.json["released"] == 1, f"approve: {r!r}")
     events = feed_events(hub, h)
-    check([(e["seq"], e["op"], e["id"]) for e in events] == [(h + 1, "upsert", group["id"]), (h + 2, "delete", ghost["id"])],
+    check([(e["seq"], e["op"], e["id"]) for e in events] == [(h + 1, "upsert", group["id"]), (h + 2, "delete", ghost["id"]),
+                                                           (h + 3, "upsert", again["id"])],
           f"the approval's events: {[(e['seq'], e['op'], e['id']) for e in events]}")
     check([m["value"] for m in events[0]["resource"]["members"]] == [users[4]["id"]], "the group kept the deleted user")
     snap = snapshot(hub)

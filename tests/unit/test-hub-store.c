@@ -410,13 +410,16 @@ static void test_held_deletion(void **state) {
         h = head(f);
         assert_int_equal(hub_store_hold_approve(f->s, 0, &who, &released, &err), 0);
         assert_int_equal(released, 1);
-        assert_int_equal(head(f), h + 2); /* the group, then the user */
+        assert_int_equal(head(f), h + 3); /* the group, the user, then the userName's new holder */
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &fleet, &o), -ENOENT);
         assert_int_equal(member_count(f, g, true), 1);
         assert_int_equal(db_int(f, "SELECT count(*) FROM users WHERE deleted_usec IS NOT NULL"), 0);
         assert_int_equal(hub_feed_render(f->s, h, 1000, BASE_URL, &text, &len, &err), 0);
         assert_non_null(strstr(text, "\"op\":\"delete\",\"resourceType\":\"User\""));
         assert_non_null(strstr(text, u1));
+        /* The user made with the ghost's userName reaches the fleet after the deletion. */
+        assert_non_null(strstr(text, again));
+        assert_true(strstr(text, again) > strstr(text, u1));
         free(text);
         (void) u2, (void) u3, (void) u4;
 }
@@ -441,6 +444,42 @@ static int fn_rename(cJSON *resource, void *userdata, ProvScimError *err) {
 static int fn_fail(cJSON *resource, void *userdata, ProvScimError *err) {
         (void)resource, (void)userdata;
         return prov_scim_error_set(err, 400, "invalidPath", "no");
+}
+
+/* Deleting a user whose deactivation the fleet already has is never held: as a ghost it would be
+ * served active again. */
+static void test_deleted_after_deactivation(void **state) {
+        Fixture *f = *state;
+        const HubRender fleet = { .base_url = BASE_URL, .with_members = true, .fleet = true };
+        _cleanup_free_ char *u0 = create_user(f, "e0", NULL), *u1 = create_user(f, "e1", NULL),
+                            *u2 = create_user(f, "e2", NULL), *u3 = create_user(f, "e3", NULL),
+                            *u4 = create_user(f, "e4", NULL);
+        ProvScimError err = {};
+        cJSON *o = NULL, *out = NULL;
+        bool changed = false;
+
+        hub_store_set_guard(f->s, 20, INT64_C(3600000000), 3);
+        /* 1 of 5: at the share, published. */
+        assert_int_equal(hub_store_modify(f->s, PROV_HUB_USER, u0, NULL, fn_deactivate, NULL, &who, &how, &out,
+                                          &changed, &err),
+                         0);
+        assert_true(changed);
+        cJSON_Delete(out);
+        /* A second leaver: held, a hold is open. */
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, u1, NULL, &who, &err), 0);
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &fleet, &o), 0);
+        cJSON_Delete(o);
+        o = NULL;
+        /* The IdP's clean-up deletes the user who left: gone at once, not a ghost served active. */
+        assert_int_equal(hub_store_delete(f->s, PROV_HUB_USER, u0, NULL, &who, &err), 0);
+        assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u0, &fleet, &o), -ENOENT);
+        assert_int_equal(hub_store_holds(f->s, &o), 0);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "users")), 1);
+        assert_string_equal(
+                cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(o, "users"), 0), "id")),
+                u1);
+        cJSON_Delete(o);
+        (void) u2, (void) u3, (void) u4;
 }
 
 static void test_modify(void **state) {
@@ -1030,6 +1069,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_batch, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_held_deletion, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_deleted_after_deactivation, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_modify, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_members, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
