@@ -27,14 +27,6 @@ void prov_user_record_done(ProvUserRecord *u) {
         *u = (ProvUserRecord) {};
 }
 
-void prov_user_records_free(ProvUserRecord *v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++)
-                prov_user_record_done(&v[i]);
-        free(v);
-}
-
 /* A text column that must not be NULL, borrowed from the statement: valid until the next step. */
 static int column_view(ProvStore *s, sqlite3_stmt *st, int i, char **ret) {
         const unsigned char *t = sqlite3_column_text(st, i);
@@ -108,65 +100,36 @@ static int user_from_row(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
         return 0;
 }
 
-static int user_get_one(ProvStore *s, sqlite3_stmt *st, ProvUserRecord *ret) {
-        int r;
-
-        r = stmt_step(s, st);
-        if (r < 0)
-                return r;
-        if (r == 0)
-                return -ENOENT;
-        return user_from_row(s, st, ret);
-}
-
-int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        if (!s || !scim_id || !ret)
-                return -EINVAL;
-        r = stmt_get(s, STMT_USER_GET, &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_text(st, 1, scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        return user_get_one(s, st, ret);
-}
-
-int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret) {
-        _cleanup_reset_ sqlite3_stmt *st = NULL;
-        int r;
-
-        if (!s || !name || !ret)
-                return -EINVAL;
-        r = stmt_get(s, STMT_USER_GET_BY_NAME, &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        return user_get_one(s, st, ret);
-}
-
-static int user_get_by_int(ProvStore *s, StmtId id, int64_t key, ProvUserRecord *ret) {
+/* The user a kept statement finds by its key (text, or number when text is NULL). */
+static int user_get_by(ProvStore *s, StmtId id, const char *text, int64_t number, ProvUserRecord *ret) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
         if (!s || !ret)
                 return -EINVAL;
-        r = stmt_get(s, id, &st);
+        r = stmt_get_key(s, id, text, number, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, key) != SQLITE_OK)
-                return store_fail_last(s);
-        return user_get_one(s, st, ret);
+        r = stmt_step_row(s, st);
+        if (r < 0)
+                return r;
+        return user_from_row(s, st, ret);
+}
+
+int prov_store_user_get(ProvStore *s, const char *scim_id, ProvUserRecord *ret) {
+        return scim_id ? user_get_by(s, STMT_USER_GET, scim_id, 0, ret) : -EINVAL;
+}
+
+int prov_store_user_get_by_name(ProvStore *s, const char *name, ProvUserRecord *ret) {
+        return name ? user_get_by(s, STMT_USER_GET_BY_NAME, name, 0, ret) : -EINVAL;
 }
 
 int prov_store_user_get_by_uid(ProvStore *s, uint32_t uid, ProvUserRecord *ret) {
-        return user_get_by_int(s, STMT_USER_GET_BY_UID, uid, ret);
+        return user_get_by(s, STMT_USER_GET_BY_UID, NULL, uid, ret);
 }
 
 int prov_store_user_get_by_ref(ProvStore *s, int64_t ref, ProvUserRecord *ret) {
-        return user_get_by_int(s, STMT_USER_GET_BY_REF, ref, ret);
+        return user_get_by(s, STMT_USER_GET_BY_REF, NULL, ref, ret);
 }
 
 static int user_write(ProvStore *s, StmtId id, const ProvUserRecord *u) {
@@ -227,11 +190,9 @@ static int delete_by_key(ProvStore *s, StmtId id, const char *key) {
 
         if (!s || !key)
                 return -EINVAL;
-        r = stmt_get(s, id, &st);
+        r = stmt_get_key(s, id, key, 0, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
         r = stmt_exec(s, st);
         if (r < 0)
                 return r;
@@ -407,25 +368,19 @@ static int user_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
         return user_from_row(s, st, elem);
 }
 
-int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvUserRecord *v;
-        size_t n;
-        int r;
+static void user_done(void *elem) {
+        prov_user_record_done(elem);
+}
 
-        if (!s || !ret || !ret_n)
-                return -EINVAL;
-        r = stmt_prepare(s, "SELECT " USER_SELECT " FROM users ORDER BY uid", &st);
-        if (r < 0)
-                return r;
-        r = stmt_collect(s, st, sizeof(*v), user_row, (void **) &v, &n);
-        if (r < 0) {
-                prov_user_records_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+static const StoreRecordType user_records = { sizeof(ProvUserRecord), user_row, user_done };
+
+void prov_user_records_free(ProvUserRecord *v, size_t n) {
+        records_free(&user_records, v, n);
+}
+
+int prov_store_users_load(ProvStore *s, ProvUserRecord **ret, size_t *ret_n) {
+        return records_query(s, "SELECT " USER_SELECT " FROM users ORDER BY uid", NULL, &user_records, (void **) ret,
+                             ret_n);
 }
 
 int prov_store_users_foreach(ProvStore *s, ProvUserOrder order,
@@ -470,14 +425,6 @@ void prov_group_record_done(ProvGroupRecord *g) {
         *g = (ProvGroupRecord) {};
 }
 
-void prov_group_records_free(ProvGroupRecord *v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++)
-                prov_group_record_done(&v[i]);
-        free(v);
-}
-
 static int group_from_row(ProvStore *s, sqlite3_stmt *st, ProvGroupRecord *ret) {
         _cleanup_(prov_group_record_done) ProvGroupRecord g = {};
         int r;
@@ -504,16 +451,12 @@ static int group_get_by(ProvStore *s, StmtId id, const char *key, ProvGroupRecor
 
         if (!s || !key || !ret)
                 return -EINVAL;
-        r = stmt_get(s, id, &st);
+        r = stmt_get_key(s, id, key, 0, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_step(s, st);
+        r = stmt_step_row(s, st);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
         return group_from_row(s, st, ret);
 }
 
@@ -572,28 +515,18 @@ static int group_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
         return group_from_row(s, st, elem);
 }
 
-/* Loads the groups a one-off query selects (GROUP_SELECT columns; ?1 bound to key when given). */
-static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGroupRecord **ret, size_t *ret_n) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvGroupRecord *v;
-        size_t n;
-        int r;
+static void group_done(void *elem) {
+        prov_group_record_done(elem);
+}
 
-        if (!s || !ret || !ret_n)
-                return -EINVAL;
-        r = stmt_prepare(s, sql, &st);
-        if (r < 0)
-                return r;
-        if (key && sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_collect(s, st, sizeof(*v), group_row, (void **) &v, &n);
-        if (r < 0) {
-                prov_group_records_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+static const StoreRecordType group_records = { sizeof(ProvGroupRecord), group_row, group_done };
+
+void prov_group_records_free(ProvGroupRecord *v, size_t n) {
+        records_free(&group_records, v, n);
+}
+
+static int groups_query(ProvStore *s, const char *sql, const char *key, ProvGroupRecord **ret, size_t *ret_n) {
+        return records_query(s, sql, key, &group_records, (void **) ret, ret_n);
 }
 
 int prov_store_groups_load(ProvStore *s, ProvGroupRecord **ret, size_t *ret_n) {
@@ -629,29 +562,16 @@ int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *
         {
                 _cleanup_reset_ sqlite3_stmt *st = NULL;
 
-                r = stmt_get(s, STMT_GROUP_EXISTS, &st);
+                r = stmt_get_key(s, STMT_GROUP_EXISTS, group_scim_id, 0, &st);
                 if (r < 0)
                         return r;
-                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
-                        return store_fail_last(s);
-                r = stmt_step(s, st);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return -ENOENT;
-        }
-        {
-                _cleanup_reset_ sqlite3_stmt *st = NULL;
-
-                r = stmt_get(s, STMT_MEMBERS_CLEAR, &st);
-                if (r < 0)
-                        return r;
-                if (sqlite3_bind_text(st, 1, group_scim_id, -1, SQLITE_STATIC) != SQLITE_OK)
-                        return store_fail_last(s);
-                r = stmt_exec(s, st);
+                r = stmt_step_row(s, st);
                 if (r < 0)
                         return r;
         }
+        r = delete_by_key(s, STMT_MEMBERS_CLEAR, group_scim_id);
+        if (r < 0 && r != -ENOENT)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_reset_ sqlite3_stmt *st = NULL;
 
@@ -670,14 +590,11 @@ int prov_store_group_set_members(ProvStore *s, const char *group_scim_id, char *
         return op_commit(&op);
 }
 
-void prov_memberships_free(ProvMembership *v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].group_scim_id);
-                free(v[i].user_scim_id);
-        }
-        free(v);
+static void membership_done(void *elem) {
+        ProvMembership *m = elem;
+
+        free(m->group_scim_id);
+        free(m->user_scim_id);
 }
 
 static int membership_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
@@ -690,10 +607,14 @@ static int membership_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
         return column_strdup(s, st, 1, false, &m->user_scim_id);
 }
 
+static const StoreRecordType membership_records = { sizeof(ProvMembership), membership_row, membership_done };
+
+void prov_memberships_free(ProvMembership *v, size_t n) {
+        records_free(&membership_records, v, n);
+}
+
 int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_n) {
         _cleanup_reset_ sqlite3_stmt *st = NULL;
-        ProvMembership *v;
-        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -701,14 +622,7 @@ int prov_store_memberships_load(ProvStore *s, ProvMembership **ret, size_t *ret_
         r = stmt_get(s, STMT_MEMBERS_ALL, &st);
         if (r < 0)
                 return r;
-        r = stmt_collect(s, st, sizeof(*v), membership_row, (void **) &v, &n);
-        if (r < 0) {
-                prov_memberships_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return stmt_collect(s, st, &membership_records, (void **) ret, ret_n);
 }
 
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships) {

@@ -122,12 +122,41 @@ static inline int stmt_step(ProvStore *s, sqlite3_stmt *st) {
         return prov_sql_step(s->sql, st);
 }
 
-/* Steps st to its end, reading each row with from_row into a new element (zeroed first) of a
- * growing array of size-byte elements. *ret and *ret_n are set whatever happens: on failure they
- * hold what was read, the failed element included (zeroed or partly filled), for the caller's
- * free function. */
-int stmt_collect(ProvStore *s, sqlite3_stmt *st, size_t size, int (*from_row)(ProvStore *s, sqlite3_stmt *st, void *elem),
-                 void **ret, size_t *ret_n);
+/* Steps a statement that must return a row: 0 with it, -ENOENT without. */
+static inline int stmt_step_row(ProvStore *s, sqlite3_stmt *st) {
+        int r = stmt_step(s, st);
+
+        return r < 0 ? r : r > 0 ? 0 : -ENOENT;
+}
+
+/* Hands out the kept statement `id` with ?1 bound to text, or to number when text is NULL (the
+ * caller's string, until the reset). The caller holds it in a _cleanup_reset_ variable. */
+int stmt_get_key(ProvStore *s, StmtId id, const char *text, int64_t number, sqlite3_stmt **ret);
+
+/* Prepares a one-off statement with ?1 bound to number. */
+int stmt_prepare_int(ProvStore *s, const char *sql, int64_t number, sqlite3_stmt **ret);
+
+/* Runs a one-off statement with ?1 bound to number: how many rows it changed. */
+int exec_int(ProvStore *s, const char *sql, int64_t number);
+
+/* How the rows of a query become an array of records: a record's size, how a row fills one
+ * (zeroed before), and how one is released. */
+typedef struct StoreRecordType {
+        size_t size;
+        int (*from_row)(ProvStore *s, sqlite3_stmt *st, void *elem);
+        void (*done)(void *elem);
+} StoreRecordType;
+
+/* Releases each of the n records of v, then v. */
+void records_free(const StoreRecordType *t, void *v, size_t n);
+
+/* Steps st to its end, reading each row into a new record of a growing array: 0 with *ret and
+ * *ret_n set, or the failure (with what was read freed and *ret, *ret_n untouched). */
+int stmt_collect(ProvStore *s, sqlite3_stmt *st, const StoreRecordType *t, void **ret, size_t *ret_n);
+
+/* Loads the records a one-off query selects, ?1 bound to key when given (stmt_collect()). */
+int records_query(ProvStore *s, const char *sql, const char *key, const StoreRecordType *t, void **ret,
+                  size_t *ret_n);
 
 static inline int exec_sql(ProvStore *s, const char *sql) {
         return prov_sql_exec(s->sql, sql);

@@ -23,11 +23,9 @@ int prov_store_state_get(ProvStore *s, const char *key, char **ret_value) {
 
         if (!s || !key || !ret_value)
                 return -EINVAL;
-        r = stmt_get(s, STMT_STATE_GET, &st);
+        r = stmt_get_key(s, STMT_STATE_GET, key, 0, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
-                return store_fail_last(s);
         r = stmt_step(s, st);
         if (r < 0)
                 return r;
@@ -110,20 +108,9 @@ int prov_store_audit_add(ProvStore *s, const char *event, const char *user, cons
 }
 
 int prov_store_audit_prune(ProvStore *s, int64_t before_usec) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int r;
-
         if (!s)
                 return -EINVAL;
-        r = stmt_prepare(s, "DELETE FROM audit WHERE time_usec < ?1", &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(st, 1, before_usec) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_exec(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db);
+        return exec_int(s, "DELETE FROM audit WHERE time_usec < ?1", before_usec);
 }
 
 int prov_store_reject_note(ProvStore *s, const char *kind, const char *scim_id, const char *reason,
@@ -158,34 +145,20 @@ int prov_store_reject_note(ProvStore *s, const char *kind, const char *scim_id, 
 }
 
 int prov_store_rejects_prune(ProvStore *s, int64_t before_usec) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int r;
-
         if (!s)
                 return -EINVAL;
-        r = stmt_prepare(s, "DELETE FROM rejects WHERE seen_usec < ?1", &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(st, 1, before_usec) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_exec(s, st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db);
+        return exec_int(s, "DELETE FROM rejects WHERE seen_usec < ?1", before_usec);
 }
 
-void prov_audit_events_free(ProvAuditEvent *v, size_t n) {
-        if (!v)
-                return;
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].event);
-                free(v[i].user);
-                free(v[i].scim_id);
-                free(v[i].step);
-                free(v[i].outcome);
-                free(v[i].detail);
-        }
-        free(v);
+static void audit_event_done(void *elem) {
+        ProvAuditEvent *e = elem;
+
+        free(e->event);
+        free(e->user);
+        free(e->scim_id);
+        free(e->step);
+        free(e->outcome);
+        free(e->detail);
 }
 
 static int audit_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
@@ -206,11 +179,15 @@ static int audit_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
         return column_strdup(s, st, 8, true, &e->detail);
 }
 
+static const StoreRecordType audit_records = { sizeof(ProvAuditEvent), audit_row, audit_event_done };
+
+void prov_audit_events_free(ProvAuditEvent *v, size_t n) {
+        records_free(&audit_records, v, n);
+}
+
 int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, size_t limit,
                           ProvAuditEvent **ret, size_t *ret_n) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvAuditEvent *v;
-        size_t n;
         int r;
 
         if (!s || !ret || !ret_n)
@@ -232,14 +209,7 @@ int prov_store_audit_load(ProvStore *s, const char *user, int64_t since_usec, si
                                limit > 0 && (uint64_t)limit <= (uint64_t)INT64_MAX ? (int64_t)limit : -1) !=
                     SQLITE_OK)
                 return store_fail_last(s);
-        r = stmt_collect(s, st, sizeof(*v), audit_row, (void **) &v, &n);
-        if (r < 0) {
-                prov_audit_events_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return stmt_collect(s, st, &audit_records, (void **) ret, ret_n);
 }
 
 /* ---- enforcement steps to retry ---- */
@@ -267,13 +237,12 @@ int prov_store_pending_record(ProvStore *s, const char *scim_id, const char *ste
         return stmt_exec(s, st);
 }
 
-void prov_pending_steps_free(ProvPendingStep *v, size_t n) {
-        for (size_t i = 0; v && i < n; i++) {
-                free(v[i].scim_id);
-                free(v[i].step);
-                free(v[i].event);
-        }
-        free(v);
+static void pending_step_done(void *elem) {
+        ProvPendingStep *p = elem;
+
+        free(p->scim_id);
+        free(p->step);
+        free(p->event);
 }
 
 static int pending_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
@@ -289,32 +258,21 @@ static int pending_row(ProvStore *s, sqlite3_stmt *st, void *elem) {
         return column_strdup(s, st, 3, false, &p->event);
 }
 
-int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        ProvPendingStep *v;
-        size_t n;
-        int r;
+static const StoreRecordType pending_records = { sizeof(ProvPendingStep), pending_row, pending_step_done };
 
-        if (!s || !ret || !ret_n)
-                return -EINVAL;
-        r = stmt_prepare(s, "SELECT scim_id, step, uid, event, failures FROM enforce_pending ORDER BY scim_id, step",
-                         &st);
-        if (r < 0)
-                return r;
-        r = stmt_collect(s, st, sizeof(*v), pending_row, (void **) &v, &n);
-        if (r < 0) {
-                prov_pending_steps_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+void prov_pending_steps_free(ProvPendingStep *v, size_t n) {
+        records_free(&pending_records, v, n);
+}
+
+int prov_store_pending_load(ProvStore *s, ProvPendingStep **ret, size_t *ret_n) {
+        return records_query(s, "SELECT scim_id, step, uid, event, failures FROM enforce_pending ORDER BY scim_id, step",
+                             NULL, &pending_records, (void **) ret, ret_n);
 }
 
 /* ---- enforcement outcomes for the hub ---- */
 
 int prov_store_acks_add(ProvStore *s, const char *outcome, unsigned max) {
-        _cleanup_finalize_ sqlite3_stmt *ins = NULL, *del = NULL;
+        _cleanup_finalize_ sqlite3_stmt *ins = NULL;
         int r;
 
         if (!s || !outcome || max == 0)
@@ -327,15 +285,7 @@ int prov_store_acks_add(ProvStore *s, const char *outcome, unsigned max) {
         r = stmt_exec(s, ins);
         if (r < 0)
                 return r;
-        r = stmt_prepare(s, "DELETE FROM hub_acks WHERE n <= (SELECT max(n) FROM hub_acks) - ?1", &del);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(del, 1, max) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_exec(s, del);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(s->db);
+        return exec_int(s, "DELETE FROM hub_acks WHERE n <= (SELECT max(n) FROM hub_acks) - ?1", max);
 }
 
 int prov_store_acks_peek(ProvStore *s, unsigned max, char **ret_array, int64_t *ret_last) {
@@ -347,14 +297,12 @@ int prov_store_acks_peek(ProvStore *s, unsigned max, char **ret_array, int64_t *
                 return -EINVAL;
         *ret_array = NULL;
         *ret_last = 0;
-        r = stmt_prepare(s,
-                         "SELECT count(*), max(n), json_group_array(json(outcome)) FROM"
-                         " (SELECT n, outcome FROM hub_acks ORDER BY n LIMIT ?1)",
-                         &st);
+        r = stmt_prepare_int(s,
+                             "SELECT count(*), max(n), json_group_array(json(outcome)) FROM"
+                             " (SELECT n, outcome FROM hub_acks ORDER BY n LIMIT ?1)",
+                             max, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, max) != SQLITE_OK)
-                return store_fail_last(s);
         r = stmt_step(s, st);
         if (r < 0)
                 return r;
@@ -369,17 +317,12 @@ int prov_store_acks_peek(ProvStore *s, unsigned max, char **ret_array, int64_t *
 }
 
 int prov_store_acks_remove(ProvStore *s, int64_t last) {
-        _cleanup_finalize_ sqlite3_stmt *st = NULL;
         int r;
 
         if (!s)
                 return -EINVAL;
-        r = stmt_prepare(s, "DELETE FROM hub_acks WHERE n <= ?1", &st);
-        if (r < 0)
-                return r;
-        if (sqlite3_bind_int64(st, 1, last) != SQLITE_OK)
-                return store_fail_last(s);
-        return stmt_exec(s, st);
+        r = exec_int(s, "DELETE FROM hub_acks WHERE n <= ?1", last);
+        return r < 0 ? r : 0;
 }
 
 /* ---- holds ---- */
@@ -422,19 +365,9 @@ int prov_store_hold_add(ProvStore *s, int64_t deprovisions, int64_t total, const
         if (r < 0)
                 return r;
         now = prov_now_usec();
-        {
-                _cleanup_finalize_ sqlite3_stmt *st = NULL;
-
-                r = stmt_prepare(s, "UPDATE holds SET status = 'superseded', decided_usec = ?1 "
-                                    "WHERE status = 'pending'", &st);
-                if (r < 0)
-                        return r;
-                if (sqlite3_bind_int64(st, 1, now) != SQLITE_OK)
-                        return store_fail_last(s);
-                r = stmt_exec(s, st);
-                if (r < 0)
-                        return r;
-        }
+        r = exec_int(s, "UPDATE holds SET status = 'superseded', decided_usec = ?1 WHERE status = 'pending'", now);
+        if (r < 0)
+                return r;
         {
                 _cleanup_finalize_ sqlite3_stmt *st = NULL;
 
@@ -486,16 +419,12 @@ int prov_store_hold_scim_ids(ProvStore *s, int64_t id, char ***ret_ids, size_t *
 
         if (!s || !ret_ids)
                 return -EINVAL;
-        r = stmt_prepare(s, "SELECT scim_ids FROM holds WHERE id = ?1", &st);
+        r = stmt_prepare_int(s, "SELECT scim_ids FROM holds WHERE id = ?1", id, &st);
         if (r < 0)
                 return r;
-        if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK)
-                return store_fail_last(s);
-        r = stmt_step(s, st);
+        r = stmt_step_row(s, st);
         if (r < 0)
                 return r;
-        if (r == 0)
-                return -ENOENT;
         r = column_strdup(s, st, 0, false, &list);
         if (r < 0)
                 return r;

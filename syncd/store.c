@@ -199,25 +199,89 @@ int prov_store_check_references(ProvStore *s) {
         return 0;
 }
 
-int stmt_collect(ProvStore *s, sqlite3_stmt *st, size_t size, int (*from_row)(ProvStore *s, sqlite3_stmt *st, void *elem),
-                 void **ret, size_t *ret_n) {
-        size_t allocated = 0;
+int stmt_get_key(ProvStore *s, StmtId id, const char *text, int64_t number, sqlite3_stmt **ret) {
+        _cleanup_reset_ sqlite3_stmt *st = NULL;
         int r;
 
-        *ret = NULL;
-        *ret_n = 0;
+        r = stmt_get(s, id, &st);
+        if (r < 0)
+                return r;
+        if ((text ? sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC) : sqlite3_bind_int64(st, 1, number)) != SQLITE_OK)
+                return store_fail_last(s);
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
+int stmt_prepare_int(ProvStore *s, const char *sql, int64_t number, sqlite3_stmt **ret) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        if (sqlite3_bind_int64(st, 1, number) != SQLITE_OK)
+                return store_fail_last(s);
+        *ret = TAKE_PTR(st);
+        return 0;
+}
+
+int exec_int(ProvStore *s, const char *sql, int64_t number) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        r = stmt_prepare_int(s, sql, number, &st);
+        if (r < 0)
+                return r;
+        r = stmt_exec(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db);
+}
+
+void records_free(const StoreRecordType *t, void *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                t->done((char *) v + i * t->size);
+        free(v);
+}
+
+int stmt_collect(ProvStore *s, sqlite3_stmt *st, const StoreRecordType *t, void **ret, size_t *ret_n) {
+        void *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
         while ((r = stmt_step(s, st)) > 0) {
                 char *e;
 
-                r = prov_grow(ret, &allocated, *ret_n + 1, size);
+                r = prov_grow(&v, &allocated, n + 1, t->size);
                 if (r < 0)
-                        return r;
-                e = (char *) *ret + *ret_n * size;
-                memset(e, 0, size);
-                (*ret_n)++;
-                r = from_row(s, st, e);
+                        break;
+                e = (char *) v + n * t->size;
+                memset(e, 0, t->size);
+                n++;
+                r = t->from_row(s, st, e);
                 if (r < 0)
-                        return r;
+                        break;
         }
-        return r;
+        if (r < 0) {
+                records_free(t, v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int records_query(ProvStore *s, const char *sql, const char *key, const StoreRecordType *t, void **ret,
+                  size_t *ret_n) {
+        _cleanup_finalize_ sqlite3_stmt *st = NULL;
+        int r;
+
+        if (!s || !ret || !ret_n)
+                return -EINVAL;
+        r = stmt_prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        if (key && sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK)
+                return store_fail_last(s);
+        return stmt_collect(s, st, t, ret, ret_n);
 }
