@@ -179,7 +179,6 @@ int verb_groups(char **args) {
                         ctl_json_str(&j, "scim_id", groups[i].scim_id);
                         ctl_json_uint(&j, "gid", groups[i].gid);
                         ctl_json_str(&j, "local_name", groups[i].local_name);
-                        ctl_json_bool(&j, "removed", groups[i].removed);
                         ctl_json_begin_array(&j, "members");
                         for (size_t k = first_membership(ms, n_ms, groups[i].scim_id);
                              k < n_ms && streq(ms[k].group_scim_id, groups[i].scim_id); k++) {
@@ -223,10 +222,7 @@ int verb_groups(char **args) {
                         break;
                 }
                 snprintf(gid, sizeof(gid), "%" PRIu32, groups[i].gid);
-                r = ctl_table_add_row(t, groups[i].removed ? "(removed)" : groups[i].name, gid,
-                                      groups[i].local_name ?: "-", members[0] ? members : "-");
-                if (r >= 0 && groups[i].removed)
-                        r = ctl_table_set_color(t, 0, ANSI_RED);
+                r = ctl_table_add_row(t, groups[i].name, gid, groups[i].local_name ?: "-", members[0] ? members : "-");
         }
         if (r < 0) {
                 log_oom();

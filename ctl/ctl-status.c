@@ -18,7 +18,7 @@ typedef struct StatusInfo {
         ProvConfig *config;
         ProvSnapshot *snap;
         char *source, *snap_path, *last_error, *last_result;
-        size_t n_users, n_groups, n_groups_removed;
+        size_t n_users, n_groups;
         size_t by_state[_PROV_STATE_MAX];
         int64_t now, last_attempt, last_success, generation;
         int64_t hub_seq;        /* the hub's history applied (type = hub); -1: none yet */
@@ -114,7 +114,7 @@ static int status_collect(StatusInfo *s) {
                 /* Counted by the store: status reads no account's row. */
                 r = prov_store_counts(store, &s->n_users, &s->n_groups, NULL);
                 if (r >= 0)
-                        r = prov_store_state_counts(store, s->by_state, &s->n_groups_removed);
+                        r = prov_store_state_counts(store, s->by_state);
                 if (r < 0) {
                         log_error_errno(r, "Failed to read the store: %m (%s)", prov_store_errmsg(store));
                         prov_store_close(store);
@@ -188,8 +188,7 @@ static void print_status_json(const StatusInfo *s) {
                 ctl_json_uint(&j, prov_state_to_string(st), s->by_state[st]);
         ctl_json_end_object(&j);
         ctl_json_begin_object(&j, "groups");
-        ctl_json_uint(&j, "total", s->n_groups - s->n_groups_removed);
-        ctl_json_uint(&j, "removed", s->n_groups_removed);
+        ctl_json_uint(&j, "total", s->n_groups);
         ctl_json_end_object(&j);
         ctl_json_begin_object(&j, "snapshot");
         ctl_json_str(&j, "path", s->snap_path);
@@ -257,7 +256,7 @@ static void print_status_info(const StatusInfo *s) {
         field("Users", "%zu (%zu active, %zu suspended, %zu deprovisioned, %zu blocked)", s->n_users,
               s->by_state[PROV_STATE_ACTIVE], s->by_state[PROV_STATE_SUSPENDED],
               s->by_state[PROV_STATE_DEPROVISIONED], s->by_state[PROV_STATE_BLOCKED]);
-        field("Groups", "%zu", s->n_groups - s->n_groups_removed);
+        field("Groups", "%zu", s->n_groups);
         if (s->subid_r < 0)
                 field("Subordinate ids", "unknown (%s: %s)", s->config->login_defs_file, strerror(-s->subid_r));
         else if (s->subid_overlap)

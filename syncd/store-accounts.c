@@ -434,11 +434,10 @@ static int group_from_row(ProvStore *s, sqlite3_stmt *st, ProvGroupRecord *ret) 
             (r = column_id(s, st, 2, &g.gid)) < 0 ||
             (r = column_strdup(s, st, 3, true, &g.local_name)) < 0)
                 return r;
-        g.removed = sqlite3_column_int64(st, 4) != 0;
-        g.created_usec = sqlite3_column_int64(st, 5);
-        g.updated_usec = sqlite3_column_int64(st, 6);
-        g.last_seen_usec = sqlite3_column_int64(st, 7);
-        g.ref = sqlite3_column_int64(st, 8);
+        g.created_usec = sqlite3_column_int64(st, 4);
+        g.updated_usec = sqlite3_column_int64(st, 5);
+        g.last_seen_usec = sqlite3_column_int64(st, 6);
+        g.ref = sqlite3_column_int64(st, 7);
 
         *ret = g;
         g = (ProvGroupRecord) {};
@@ -483,11 +482,10 @@ int prov_store_group_put(ProvStore *s, const ProvGroupRecord *g) {
             sqlite3_bind_int64(st, 3, g->gid) != SQLITE_OK ||
             (g->local_name ? sqlite3_bind_text(st, 4, g->local_name, -1, SQLITE_STATIC)
                            : sqlite3_bind_null(st, 4)) != SQLITE_OK ||
-            sqlite3_bind_int(st, 5, g->removed) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 6, g->created_usec) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 7, g->updated_usec) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 8, g->last_seen_usec) != SQLITE_OK ||
-            sqlite3_bind_int64(st, 9, prov_now_usec()) != SQLITE_OK)
+            sqlite3_bind_int64(st, 5, g->created_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 6, g->updated_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 7, g->last_seen_usec) != SQLITE_OK ||
+            sqlite3_bind_int64(st, 8, prov_now_usec()) != SQLITE_OK)
                 return store_fail_last(s);
         return stmt_exec(s, st);
 }
@@ -642,9 +640,8 @@ int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_
         return 0;
 }
 
-int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX], size_t *ret_groups_removed) {
+int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX]) {
         _cleanup_finalize_ sqlite3_stmt *st = NULL;
-        int64_t removed = 0;
         int r;
 
         if (!s || !by_state)
@@ -659,16 +656,7 @@ int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX
                 if (state >= 0 && state < _PROV_STATE_MAX)
                         by_state[state] = (size_t) sqlite3_column_int64(st, 1);
         }
-        if (r < 0)
-                return r;
-        if (ret_groups_removed) {
-                r = query_row3(s, "SELECT count(*), 0, 0 FROM groups WHERE removed != 0",
-                               (int64_t *[]) { &removed, NULL, NULL });
-                if (r < 0)
-                        return r == -ENOENT ? -EIO : r;
-                *ret_groups_removed = (size_t) removed;
-        }
-        return 0;
+        return r;
 }
 
 int prov_store_members_add_refs(ProvStore *s, const char *group_scim_id, const int64_t *user_refs, size_t n) {

@@ -22,7 +22,7 @@
 #define USER_COLUMNS                                                                            \
         "scim_id, name, uid, gid, gecos, home, shell, source_active, state, blocked, "          \
         "created_usec, updated_usec, state_changed_usec, last_seen_usec"
-#define GROUP_COLUMNS "scim_id, name, gid, local_name, removed, created_usec, updated_usec, last_seen_usec"
+#define GROUP_COLUMNS "scim_id, name, gid, local_name, created_usec, updated_usec, last_seen_usec"
 /* What the reads select: the written columns, then the row's key, then the columns added
  * later (each written by its own parameter after ?15). */
 #define USER_SELECT USER_COLUMNS ", ref, ssh_keys"

@@ -22,6 +22,39 @@
         "  ON CONFLICT (kind, id) DO NOTHING;"                                                  \
         "END;"
 
+/* The columns that 0 -> 1 created and later steps rebuilding a table restate (after their new
+ * key). Shipped text: never edit. */
+#define USERS_COLUMNS_V1                                                                        \
+        "  name TEXT UNIQUE NOT NULL,"                                                          \
+        "  uid INTEGER UNIQUE NOT NULL,"                                                        \
+        "  gid INTEGER NOT NULL,"                                                               \
+        "  gecos TEXT NOT NULL,"                                                                \
+        "  home TEXT NOT NULL,"                                                                 \
+        "  shell TEXT NOT NULL,"                                                                \
+        "  source_active INTEGER NOT NULL,"                                                     \
+        "  state INTEGER NOT NULL,"                                                             \
+        "  blocked INTEGER NOT NULL DEFAULT 0,"                                                 \
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"                                            \
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"                                            \
+        "  state_changed_usec INTEGER NOT NULL DEFAULT 0,"                                      \
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+#define GROUPS_COLUMNS_V1                                                                       \
+        "  name TEXT UNIQUE NOT NULL,"                                                          \
+        "  gid INTEGER UNIQUE NOT NULL,"                                                        \
+        "  local_name TEXT,"                                                                    \
+        "  created_usec INTEGER NOT NULL DEFAULT 0,"                                            \
+        "  updated_usec INTEGER NOT NULL DEFAULT 0,"                                            \
+        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+#define AUDIT_COLUMNS_V1                                                                        \
+        "  time_usec INTEGER NOT NULL,"                                                         \
+        "  event TEXT NOT NULL,"                                                                \
+        "  user TEXT,"                                                                          \
+        "  scim_id TEXT,"                                                                       \
+        "  uid INTEGER,"                                                                        \
+        "  step TEXT,"                                                                          \
+        "  outcome TEXT,"                                                                       \
+        "  detail TEXT"
+
 /* Schema migrations: migrations[i] moves a store from user_version i to i + 1. Each runs in its
  * own transaction together with the user_version bump. Append only; never edit a step that has
  * shipped. */
@@ -29,28 +62,11 @@ static const char *const migrations[] = {
         /* 0 -> 1 */
         "CREATE TABLE users ("
         "  scim_id TEXT PRIMARY KEY NOT NULL,"
-        "  name TEXT UNIQUE NOT NULL,"
-        "  uid INTEGER UNIQUE NOT NULL,"
-        "  gid INTEGER NOT NULL,"
-        "  gecos TEXT NOT NULL,"
-        "  home TEXT NOT NULL,"
-        "  shell TEXT NOT NULL,"
-        "  source_active INTEGER NOT NULL,"
-        "  state INTEGER NOT NULL,"
-        "  blocked INTEGER NOT NULL DEFAULT 0,"
-        "  created_usec INTEGER NOT NULL DEFAULT 0,"
-        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
-        "  state_changed_usec INTEGER NOT NULL DEFAULT 0,"
-        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+        USERS_COLUMNS_V1
         ");"
         "CREATE TABLE groups ("
         "  scim_id TEXT PRIMARY KEY NOT NULL,"
-        "  name TEXT UNIQUE NOT NULL,"
-        "  gid INTEGER UNIQUE NOT NULL,"
-        "  local_name TEXT,"
-        "  created_usec INTEGER NOT NULL DEFAULT 0,"
-        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
-        "  last_seen_usec INTEGER NOT NULL DEFAULT 0,"
+        GROUPS_COLUMNS_V1 ","
         "  removed INTEGER NOT NULL DEFAULT 0"
         ");"
         "CREATE TABLE memberships ("
@@ -82,14 +98,7 @@ static const char *const migrations[] = {
         ");"
         "CREATE TABLE audit ("
         "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-        "  time_usec INTEGER NOT NULL,"
-        "  event TEXT NOT NULL,"
-        "  user TEXT,"
-        "  scim_id TEXT,"
-        "  uid INTEGER,"
-        "  step TEXT,"
-        "  outcome TEXT,"
-        "  detail TEXT"
+        AUDIT_COLUMNS_V1
         ");"
         "CREATE INDEX audit_time ON audit(time_usec);"
         "CREATE INDEX audit_user ON audit(user);"
@@ -117,14 +126,7 @@ static const char *const migrations[] = {
          * only appended, so seq grows with time anyway. */
         "CREATE TABLE audit_v3 ("
         "  seq INTEGER PRIMARY KEY,"
-        "  time_usec INTEGER NOT NULL,"
-        "  event TEXT NOT NULL,"
-        "  user TEXT,"
-        "  scim_id TEXT,"
-        "  uid INTEGER,"
-        "  step TEXT,"
-        "  outcome TEXT,"
-        "  detail TEXT"
+        AUDIT_COLUMNS_V1
         ");"
         "INSERT INTO audit_v3 SELECT seq, time_usec, event, user, scim_id, uid, step, outcome, detail FROM audit;"
         "DROP TABLE audit;"
@@ -137,37 +139,19 @@ static const char *const migrations[] = {
          * rowid made explicit so that a VACUUM cannot renumber it) instead of two SCIM ids. With
          * UUID ids a membership took ~85 bytes, 350k of them 30 MB: half of the store, written
          * twice by every first sync (WAL, then checkpoint) and read whole by every export.
-         * SQLite cannot add a key to a table: users and groups are rebuilt, their columns
-         * restated here rather than shared with 0 -> 1, so that no later edit can change what a
-         * shipped step creates. */
+         * SQLite cannot add a key to a table: users and groups are rebuilt with the columns of
+         * 0 -> 1. */
         "CREATE TABLE users_v4 ("
         "  ref INTEGER PRIMARY KEY,"
         "  scim_id TEXT UNIQUE NOT NULL,"
-        "  name TEXT UNIQUE NOT NULL,"
-        "  uid INTEGER UNIQUE NOT NULL,"
-        "  gid INTEGER NOT NULL,"
-        "  gecos TEXT NOT NULL,"
-        "  home TEXT NOT NULL,"
-        "  shell TEXT NOT NULL,"
-        "  source_active INTEGER NOT NULL,"
-        "  state INTEGER NOT NULL,"
-        "  blocked INTEGER NOT NULL DEFAULT 0,"
-        "  created_usec INTEGER NOT NULL DEFAULT 0,"
-        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
-        "  state_changed_usec INTEGER NOT NULL DEFAULT 0,"
-        "  last_seen_usec INTEGER NOT NULL DEFAULT 0"
+        USERS_COLUMNS_V1
         ");"
         "INSERT INTO users_v4 SELECT rowid, scim_id, name, uid, gid, gecos, home, shell, source_active, state,"
         "  blocked, created_usec, updated_usec, state_changed_usec, last_seen_usec FROM users;"
         "CREATE TABLE groups_v4 ("
         "  ref INTEGER PRIMARY KEY,"
         "  scim_id TEXT UNIQUE NOT NULL,"
-        "  name TEXT UNIQUE NOT NULL,"
-        "  gid INTEGER UNIQUE NOT NULL,"
-        "  local_name TEXT,"
-        "  created_usec INTEGER NOT NULL DEFAULT 0,"
-        "  updated_usec INTEGER NOT NULL DEFAULT 0,"
-        "  last_seen_usec INTEGER NOT NULL DEFAULT 0,"
+        GROUPS_COLUMNS_V1 ","
         "  removed INTEGER NOT NULL DEFAULT 0"
         ");"
         "INSERT INTO groups_v4 SELECT rowid, scim_id, name, gid, local_name, created_usec, updated_usec,"
@@ -227,6 +211,17 @@ static const char *const migrations[] = {
         "CREATE TABLE hub_acks ("
         "  n INTEGER PRIMARY KEY AUTOINCREMENT,"
         "  outcome TEXT NOT NULL);",
+        /* 8 -> 9: groups without the column removed, which nothing ever set (SQLite before 3.35
+         * cannot drop a column: the table is rebuilt, its refs kept, which memberships hold). */
+        "CREATE TABLE groups_v9 ("
+        "  ref INTEGER PRIMARY KEY,"
+        "  scim_id TEXT UNIQUE NOT NULL,"
+        GROUPS_COLUMNS_V1
+        ");"
+        "INSERT INTO groups_v9 SELECT ref, scim_id, name, gid, local_name, created_usec, updated_usec,"
+        "  last_seen_usec FROM groups;"
+        "DROP TABLE groups;"
+        "ALTER TABLE groups_v9 RENAME TO groups;",
 };
 
 _Static_assert(ELEMENTSOF(migrations) == PROV_STORE_SCHEMA_VERSION, "one migration step per schema version");
@@ -266,12 +261,12 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_GROUP_GET_BY_NAME] = "SELECT " GROUP_SELECT " FROM groups WHERE name = ?1",
         [STMT_GROUP_PUT] =
                 "INSERT INTO groups (" GROUP_COLUMNS ") "
-                "VALUES (?1, ?2, ?3, ?4, ?5, "
-                "        CASE WHEN ?6 != 0 THEN ?6 ELSE ?9 END, "
-                "        CASE WHEN ?7 != 0 THEN ?7 ELSE ?9 END, ?8) "
+                "VALUES (?1, ?2, ?3, ?4, "
+                "        CASE WHEN ?5 != 0 THEN ?5 ELSE ?8 END, "
+                "        CASE WHEN ?6 != 0 THEN ?6 ELSE ?8 END, ?7) "
                 "ON CONFLICT (scim_id) DO UPDATE SET "
                 "  name = excluded.name, gid = excluded.gid, local_name = excluded.local_name, "
-                "  removed = excluded.removed, updated_usec = excluded.updated_usec, "
+                "  updated_usec = excluded.updated_usec, "
                 "  last_seen_usec = excluded.last_seen_usec",
         [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE scim_id = ?1",
         [STMT_GROUP_EXISTS] = "SELECT 1 FROM groups WHERE scim_id = ?1",

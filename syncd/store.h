@@ -30,7 +30,7 @@
 #include "prov-types.h"
 
 /* Schema version this code writes (PRAGMA user_version). */
-#define PROV_STORE_SCHEMA_VERSION 8
+#define PROV_STORE_SCHEMA_VERSION 9
 
 typedef struct ProvStore ProvStore;
 
@@ -52,7 +52,6 @@ typedef struct ProvGroupRecord {
         char *scim_id, *name;
         uint32_t gid;
         char *local_name;       /* NULL, or the local group this IdP group is served as */
-        bool removed;
         int64_t created_usec, updated_usec, last_seen_usec;
         int64_t ref;            /* as for users */
 } ProvGroupRecord;
@@ -185,9 +184,9 @@ int prov_store_cache_for_streaming(ProvStore *s);
 int prov_store_check_references(ProvStore *s);
 /* Row counts, for sizing arrays before a walk; any of the pointers may be NULL. */
 int prov_store_counts(ProvStore *s, size_t *ret_users, size_t *ret_groups, size_t *ret_memberships);
-/* Accounts by state (by_state[state]; rows of an unknown state are not counted) and the groups
- * marked removed: what provisionctl status shows, without reading the rows. */
-int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX], size_t *ret_groups_removed);
+/* Accounts by state (by_state[state]; rows of an unknown state are not counted): what
+ * provisionctl status shows, without reading the rows. */
+int prov_store_state_counts(ProvStore *s, size_t by_state[static _PROV_STATE_MAX]);
 /* Adds the memberships of a stored group and accounts known by their refs (from
  * prov_store_user_add() or a read), that nobody needs to hear about one by one: one statement
  * per 2048. Refs that no account has must not be given (prov_store_check_references() would

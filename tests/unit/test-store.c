@@ -59,7 +59,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db", "v6.db", "v7.db" };
+        static const char *const extra[] = { "a.db", "b.db", "mode.db", "old.db", "empty.db", "v1.db", "v6.db", "v7.db",
+                                              "v8.db" };
         char p[PATH_MAX];
 
         f->s = prov_store_close(f->s);
@@ -113,7 +114,7 @@ static void test_open_creates_current_and_reopen_keeps_data(void **state) {
         ProvUserRecord u = make_user("id-1", "alice", 100000), got = {};
 
         assert_int_equal(prov_store_schema_version(f->s), PROV_STORE_SCHEMA_VERSION);
-        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 8);
+        assert_int_equal(PROV_STORE_SCHEMA_VERSION, 9);
         assert_int_equal(prov_store_user_put(f->s, &u), 0);
         assert_int_equal(prov_store_state_set(f->s, "generation", "7"), 0);
         f->s = prov_store_close(f->s);
@@ -166,6 +167,21 @@ static void collect_memberships(ProvStore *s, Collected *c) {
         prov_memberships_free(v, n);
 }
 
+/* Makes the store `name` (its path in p) at schema version, then runs sql on it behind the store's
+ * back, as the release of that version would have written it. */
+static void make_old_store(Fixture *f, const char *name, int version, const char *sql, char *p, size_t size) {
+        ProvStore *s = NULL;
+        sqlite3 *db = NULL;
+
+        fixture_path(f, name, p, size);
+        assert_int_equal(prov_store_open_at_version(p, version, &s), 0);
+        assert_int_equal(prov_store_schema_version(s), version);
+        prov_store_close(s);
+        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
 /* A store written by the first release (schema 1: memberships by SCIM ids and also indexed by
  * user, no triggers) comes up as the current schema with its data. */
 static void test_migrates_v1(void **state) {
@@ -173,25 +189,18 @@ static void test_migrates_v1(void **state) {
         ProvUserRecord a = {};
         char p[PATH_MAX], *owner = NULL;
         ProvStore *s = NULL;
-        sqlite3 *db = NULL;
         Collected c = {};
 
-        fixture_path(f, "v1.db", p, sizeof(p));
-        assert_int_equal(prov_store_open_at_version(p, 1, &s), 0);
-        assert_int_equal(prov_store_schema_version(s), 1);
-        s = prov_store_close(s);
-        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db,
-                                      "INSERT INTO users (scim_id, name, uid, gid, gecos, home, shell, source_active, state) "
-                                      "VALUES ('u-b', 'bob', 100002, 100002, '', '/home/bob', '/bin/sh', 1, 0),"
-                                      "       ('u-a', 'alice', 100001, 100001, '', '/home/alice', '/bin/sh', 1, 0);"
-                                      "INSERT INTO groups (scim_id, name, gid) VALUES ('g-1', 'devs', 200000);"
-                                      /* The last one's account is missing: it was never served. */
-                                      "INSERT INTO memberships VALUES ('g-1', 'u-a'), ('g-1', 'u-b'), ('g-1', 'ghost');"
-                                      "INSERT INTO id_ledger (kind, id, owner) VALUES ('uid', 100001, 'user:u-a'),"
-                                      "  ('gid', 100001, 'user:u-a');",
-                                      NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        make_old_store(f, "v1.db", 1,
+                       "INSERT INTO users (scim_id, name, uid, gid, gecos, home, shell, source_active, state) "
+                       "VALUES ('u-b', 'bob', 100002, 100002, '', '/home/bob', '/bin/sh', 1, 0),"
+                       "       ('u-a', 'alice', 100001, 100001, '', '/home/alice', '/bin/sh', 1, 0);"
+                       "INSERT INTO groups (scim_id, name, gid) VALUES ('g-1', 'devs', 200000);"
+                       /* The last one's account is missing: it was never served. */
+                       "INSERT INTO memberships VALUES ('g-1', 'u-a'), ('g-1', 'u-b'), ('g-1', 'ghost');"
+                       "INSERT INTO id_ledger (kind, id, owner) VALUES ('uid', 100001, 'user:u-a'),"
+                       "  ('gid', 100001, 'user:u-a');",
+                       p, sizeof(p));
         assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name = 'memberships_user'"), 1);
 
         assert_int_equal(prov_store_open(p, &s), 0);
@@ -440,19 +449,16 @@ static void test_groups_put_get_update_delete(void **state) {
         assert_string_equal(got.name, "devs");
         assert_int_equal(got.gid, 200000);
         assert_null(got.local_name);
-        assert_false(got.removed);
         assert_true(got.created_usec > 0);
         created = got.created_usec;
         prov_group_record_done(&got);
 
         g.local_name = (char *) "sudo";
-        g.removed = true;
         g.name = (char *) "developers";
         assert_int_equal(prov_store_group_put(f->s, &g), 0);
         assert_int_equal(prov_store_group_get_by_name(f->s, "developers", &got), 0);
         assert_string_equal(got.scim_id, "g-1");
         assert_string_equal(got.local_name, "sudo");
-        assert_true(got.removed);
         assert_int_equal(got.created_usec, created);
         prov_group_record_done(&got);
 
@@ -1307,7 +1313,7 @@ static void test_rejects_noted_once(void **state) {
 /* provisionctl status's counts come from the store without reading the rows. */
 static void test_state_counts(void **state) {
         Fixture *f = *state;
-        size_t by_state[_PROV_STATE_MAX], removed = 99;
+        size_t by_state[_PROV_STATE_MAX];
         ProvUserRecord a = make_user("id-a", "alice", 100001), b = make_user("id-b", "bob", 100002),
                        c = make_user("id-c", "carol", 100003);
 
@@ -1316,12 +1322,11 @@ static void test_state_counts(void **state) {
         assert_int_equal(prov_store_user_put(f->s, &a), 0);
         assert_int_equal(prov_store_user_put(f->s, &b), 0);
         assert_int_equal(prov_store_user_put(f->s, &c), 0);
-        assert_int_equal(prov_store_state_counts(f->s, by_state, &removed), 0);
+        assert_int_equal(prov_store_state_counts(f->s, by_state), 0);
         assert_int_equal(by_state[PROV_STATE_ACTIVE], 1);
         assert_int_equal(by_state[PROV_STATE_SUSPENDED], 2);
         assert_int_equal(by_state[PROV_STATE_DEPROVISIONED], 0);
         assert_int_equal(by_state[PROV_STATE_BLOCKED], 0);
-        assert_int_equal(removed, 0);
 }
 
 /* The queue of enforcement steps to retry: a failure adds or counts, anything else clears. */
@@ -1356,22 +1361,16 @@ static void test_migrates_pending_from_audit(void **state) {
         ProvPendingStep *v = NULL;
         char p[PATH_MAX];
         ProvStore *s = NULL;
-        sqlite3 *db = NULL;
         size_t n = 0;
 
-        fixture_path(f, "v6.db", p, sizeof(p));
-        assert_int_equal(prov_store_open_at_version(p, 6, &s), 0);
-        s = prov_store_close(s);
-        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
-        assert_int_equal(sqlite3_exec(db,
-                                      "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
-                                      " (1, 1, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed'),"
-                                      " (2, 2, 'suspend', 'a', 'u-a', 100001, 'logind', 'ok'),"
-                                      " (3, 3, 'suspend', 'b', 'u-b', 100002, 'logind', 'failed'),"
-                                      " (4, 4, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
-                                      " (5, 5, 'suspend', 'b', 'u-b', 100002, 'hook:x', 'failed');",
-                                      NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        make_old_store(f, "v6.db", 6,
+                       "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
+                       " (1, 1, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed'),"
+                       " (2, 2, 'suspend', 'a', 'u-a', 100001, 'logind', 'ok'),"
+                       " (3, 3, 'suspend', 'b', 'u-b', 100002, 'logind', 'failed'),"
+                       " (4, 4, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
+                       " (5, 5, 'suspend', 'b', 'u-b', 100002, 'hook:x', 'failed');",
+                       p, sizeof(p));
         assert_int_equal(prov_store_open(p, &s), 0);
         assert_int_equal(prov_store_pending_load(s, &v, &n), 0);
         assert_int_equal(n, 1);
@@ -1389,26 +1388,20 @@ static void test_migrates_pending_failures_in_a_row(void **state) {
         ProvPendingStep *v = NULL;
         char p[PATH_MAX];
         ProvStore *s = NULL;
-        sqlite3 *db = NULL;
         size_t n = 0;
 
-        fixture_path(f, "v6.db", p, sizeof(p));
-        assert_int_equal(prov_store_open_at_version(p, 6, &s), 0);
-        s = prov_store_close(s);
-        assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
         /* u-a: 12 failures of logind in a row; u-b: kill failed, then ok, then failed twice. */
-        assert_int_equal(sqlite3_exec(db,
-                                      "WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < 12)"
-                                      " INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome)"
-                                      " SELECT k, k, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed' FROM i;"
-                                      "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
-                                      " (20, 20, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
-                                      " (21, 21, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
-                                      " (22, 22, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
-                                      " (23, 23, 'suspend', 'b', 'u-b', 100002, 'logind', 'ok'),"
-                                      " (24, 24, 'block', 'b', 'u-b', 100012, 'kill', 'failed');",
-                                      NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_close(db), SQLITE_OK);
+        make_old_store(f, "v6.db", 6,
+                       "WITH RECURSIVE i(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM i WHERE k < 12)"
+                       " INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome)"
+                       " SELECT k, k, 'suspend', 'a', 'u-a', 100001, 'logind', 'failed' FROM i;"
+                       "INSERT INTO audit (seq, time_usec, event, user, scim_id, uid, step, outcome) VALUES"
+                       " (20, 20, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
+                       " (21, 21, 'suspend', 'b', 'u-b', 100002, 'kill', 'ok'),"
+                       " (22, 22, 'suspend', 'b', 'u-b', 100002, 'kill', 'failed'),"
+                       " (23, 23, 'suspend', 'b', 'u-b', 100002, 'logind', 'ok'),"
+                       " (24, 24, 'block', 'b', 'u-b', 100012, 'kill', 'failed');",
+                       p, sizeof(p));
         assert_int_equal(prov_store_open(p, &s), 0);
         assert_int_equal(prov_store_pending_load(s, &v, &n), 0);
         assert_int_equal(n, 2);
@@ -1421,6 +1414,59 @@ static void test_migrates_pending_failures_in_a_row(void **state) {
         assert_string_equal(v[1].event, "block");
         assert_int_equal(v[1].uid, 100012);
         prov_pending_steps_free(v, n);
+        prov_store_close(s);
+}
+
+/* Schema 8 -> 9 drops the column removed of groups (never set) by rebuilding the table: every
+ * group comes through with its key, which memberships hold, and its columns. */
+static void test_migrates_groups_without_removed(void **state) {
+        Fixture *f = *state;
+        ProvGroupRecord *v = NULL, g = make_group("g-4", "devs", 200003);
+        char p[PATH_MAX];
+        ProvStore *s = NULL;
+        Collected c = {};
+        size_t n = 0;
+
+        make_old_store(f, "v8.db", 8,
+                       "INSERT INTO users (ref, scim_id, name, uid, gid, gecos, home, shell, source_active, state) "
+                       "VALUES (7, 'u-a', 'alice', 100001, 100001, '', '/home/alice', '/bin/sh', 1, 0);"
+                       "INSERT INTO groups (ref, scim_id, name, gid, local_name, created_usec, updated_usec,"
+                       "  last_seen_usec, removed) VALUES"
+                       " (3, 'g-1', 'devs', 200000, NULL, 11, 12, 13, 0),"
+                       " (5, 'g-2', 'ops', 200001, 'wheel', 21, 22, 23, 1),"
+                       " (9, 'g-3', 'empty', 200002, NULL, 31, 32, 33, 0);"
+                       "INSERT INTO memberships VALUES (3, 7), (5, 7);",
+                       p, sizeof(p));
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM pragma_table_info('groups') WHERE name = 'removed'"), 1);
+
+        assert_int_equal(prov_store_open(p, &s), 0);
+        assert_int_equal(prov_store_schema_version(s), PROV_STORE_SCHEMA_VERSION);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM pragma_table_info('groups') WHERE name = 'removed'"), 0);
+        assert_int_equal(count_rows(p, "SELECT count(*) FROM sqlite_schema WHERE name LIKE '%_v9'"), 0);
+        assert_int_equal(prov_store_check_references(s), 0);
+        assert_int_equal(prov_store_groups_load(s, &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0].scim_id, "g-1");
+        assert_string_equal(v[0].name, "devs");
+        assert_null(v[0].local_name);
+        assert_int_equal(v[0].ref, 3);
+        assert_int_equal(v[0].created_usec, 11);
+        assert_int_equal(v[0].updated_usec, 12);
+        assert_int_equal(v[0].last_seen_usec, 13);
+        assert_string_equal(v[1].scim_id, "g-2");
+        assert_int_equal(v[1].gid, 200001);
+        assert_string_equal(v[1].local_name, "wheel");
+        assert_int_equal(v[1].ref, 5);
+        assert_string_equal(v[2].scim_id, "g-3");
+        assert_int_equal(v[2].ref, 9);
+        assert_int_equal(v[2].last_seen_usec, 33);
+        prov_group_records_free(v, n);
+        collect_memberships(s, &c);
+        assert_int_equal(c.n, 2);
+        assert_string_equal(c.rows[0], "g-1|u-a");
+        assert_string_equal(c.rows[1], "g-2|u-a");
+        /* The rebuilt table still takes writes and keeps its names unique. */
+        assert_int_equal(prov_store_group_put(s, &g), -EEXIST);
         prov_store_close(s);
 }
 
@@ -1481,6 +1527,7 @@ int main(void) {
                 T(test_migrates_pending_from_audit),
                 T(test_migrates_pending_failures_in_a_row),
                 T(test_hub_acks),
+                T(test_migrates_groups_without_removed),
                 T(test_pending_steps),
                 T(test_state_counts),
                 T(test_file_mode_0600),
