@@ -50,6 +50,36 @@ static size_t first_membership(const ProvMembership *ms, size_t n, const char *g
         return lo;
 }
 
+/* Opens the store read-only, runs load on it and closes it again: 0, or the exit code (a failure
+ * of load logged as one to read what). */
+static int read_store(int (*load)(ProvStore *store, void *userdata), void *userdata, const char *what) {
+        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
+        ProvStore *store = NULL;
+        int r;
+
+        r = setup_read(&c, &store);
+        if (r != 0)
+                return r;
+        r = load(store, userdata);
+        if (r < 0)
+                log_error_errno(r, "Failed to read %s: %m (%s)", what, prov_store_errmsg(store));
+        prov_store_close(store);
+        return r < 0 ? EXIT_FAILED : 0;
+}
+
+/* A listing in JSON: an object with the array key, whose elements the caller writes between. */
+static void json_list_begin(CtlJson *j, const char *key) {
+        ctl_json_init(j, stdout);
+        ctl_json_begin_object(j, NULL);
+        ctl_json_begin_array(j, key);
+}
+
+static void json_list_end(CtlJson *j) {
+        ctl_json_end_array(j);
+        ctl_json_end_object(j);
+        ctl_json_finish(j);
+}
+
 static void json_user(CtlJson *j, const char *key, const ProvUserRecord *u) {
         ctl_json_begin_object(j, key);
         ctl_json_str(j, "name", u->name);
@@ -69,12 +99,20 @@ static void json_user(CtlJson *j, const char *key, const ProvUserRecord *u) {
         ctl_json_end_object(j);
 }
 
+typedef struct UserList {
+        ProvUserRecord *v;
+        size_t n;
+} UserList;
+
+static int load_users(ProvStore *store, void *userdata) {
+        UserList *l = userdata;
+
+        return prov_store_users_load(store, &l->v, &l->n);
+}
+
 int verb_users(char **args) {
-        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
         _cleanup_(ctl_table_freep) CtlTable *t = NULL;
-        ProvStore *store = NULL;
-        ProvUserRecord *users = NULL;
-        size_t n = 0;
+        UserList l = {};
         ProvState filter = _PROV_STATE_INVALID;
         int r;
 
@@ -85,47 +123,36 @@ int verb_users(char **args) {
                         return EXIT_USAGE;
                 }
         }
-        r = setup_read(&c, &store);
+        r = read_store(load_users, &l, "users");
         if (r != 0)
                 return r;
-        r = prov_store_users_load(store, &users, &n);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read users: %m (%s)", prov_store_errmsg(store));
-                prov_store_close(store);
-                return EXIT_FAILED;
-        }
-        prov_store_close(store);
 
         if (arg_json) {
                 CtlJson j;
 
-                ctl_json_init(&j, stdout);
-                ctl_json_begin_object(&j, NULL);
-                ctl_json_begin_array(&j, "users");
-                for (size_t i = 0; i < n; i++)
-                        if (filter < 0 || users[i].state == filter)
-                                json_user(&j, NULL, &users[i]);
-                ctl_json_end_array(&j);
-                ctl_json_end_object(&j);
-                ctl_json_finish(&j);
-                prov_user_records_free(users, n);
+                json_list_begin(&j, "users");
+                for (size_t i = 0; i < l.n; i++)
+                        if (filter < 0 || l.v[i].state == filter)
+                                json_user(&j, NULL, &l.v[i]);
+                json_list_end(&j);
+                prov_user_records_free(l.v, l.n);
                 return 0;
         }
 
         r = ctl_table_new(&t, 6, "NAME", "UID", "GID", "STATE", "GECOS", "HOME");
-        for (size_t i = 0; r >= 0 && i < n; i++) {
+        for (size_t i = 0; r >= 0 && i < l.n; i++) {
+                const ProvUserRecord *u = &l.v[i];
                 char uid[16], gid[16];
 
-                if (filter >= 0 && users[i].state != filter)
+                if (filter >= 0 && u->state != filter)
                         continue;
-                snprintf(uid, sizeof(uid), "%" PRIu32, users[i].uid);
-                snprintf(gid, sizeof(gid), "%" PRIu32, users[i].gid);
-                r = ctl_table_add_row(t, users[i].name, uid, gid, prov_state_to_string(users[i].state),
-                                      users[i].gecos, users[i].home);
+                snprintf(uid, sizeof(uid), "%" PRIu32, u->uid);
+                snprintf(gid, sizeof(gid), "%" PRIu32, u->gid);
+                r = ctl_table_add_row(t, u->name, uid, gid, prov_state_to_string(u->state), u->gecos, u->home);
                 if (r >= 0)
-                        r = ctl_table_set_color(t, 3, state_color(users[i].state));
+                        r = ctl_table_set_color(t, 3, state_color(u->state));
         }
-        prov_user_records_free(users, n);
+        prov_user_records_free(l.v, l.n);
         if (r < 0)
                 return log_oom(), EXIT_FAILED;
         ctl_table_print(t, stdout, arg_legend, use_color());
@@ -170,9 +197,7 @@ int verb_groups(char **args) {
         if (arg_json) {
                 CtlJson j;
 
-                ctl_json_init(&j, stdout);
-                ctl_json_begin_object(&j, NULL);
-                ctl_json_begin_array(&j, "groups");
+                json_list_begin(&j, "groups");
                 for (size_t i = 0; i < n_groups; i++) {
                         ctl_json_begin_object(&j, NULL);
                         ctl_json_str(&j, "name", groups[i].name);
@@ -190,9 +215,7 @@ int verb_groups(char **args) {
                         ctl_json_end_array(&j);
                         ctl_json_end_object(&j);
                 }
-                ctl_json_end_array(&j);
-                ctl_json_end_object(&j);
-                ctl_json_finish(&j);
+                json_list_end(&j);
                 r = 0;
                 goto finish;
         }
@@ -257,6 +280,29 @@ static void json_event(CtlJson *j, const ProvAuditEvent *e) {
         ctl_json_str(j, "outcome", e->outcome);
         ctl_json_str(j, "detail", e->detail);
         ctl_json_end_object(j);
+}
+
+/* An account's ids and names over time, as the arrays ids and names. */
+static void json_history(CtlJson *j, const ProvUserHistory *h) {
+        ctl_json_begin_array(j, "ids");
+        for (size_t i = 0; i < h->n_ids; i++) {
+                ctl_json_begin_object(j, NULL);
+                ctl_json_str(j, "kind", h->ids[i].kind);
+                ctl_json_uint(j, "id", h->ids[i].id);
+                ctl_json_str(j, "name", h->ids[i].name);
+                ctl_json_int(j, "assigned_usec", h->ids[i].assigned_usec);
+                ctl_json_end_object(j);
+        }
+        ctl_json_end_array(j);
+        ctl_json_begin_array(j, "names");
+        for (size_t i = 0; i < h->n_names; i++) {
+                ctl_json_begin_object(j, NULL);
+                ctl_json_str(j, "old_name", h->names[i].old_name);
+                ctl_json_str(j, "new_name", h->names[i].new_name);
+                ctl_json_int(j, "changed_usec", h->names[i].changed_usec);
+                ctl_json_end_object(j);
+        }
+        ctl_json_end_array(j);
 }
 
 static int print_events_table(const ProvAuditEvent *ev, size_t n) {
@@ -340,25 +386,7 @@ int verb_show(char **args) {
                 for (size_t i = 0; i < n_groups; i++)
                         ctl_json_str(&j, NULL, groups[i].name);
                 ctl_json_end_array(&j);
-                ctl_json_begin_array(&j, "ids");
-                for (size_t i = 0; i < h.n_ids; i++) {
-                        ctl_json_begin_object(&j, NULL);
-                        ctl_json_str(&j, "kind", h.ids[i].kind);
-                        ctl_json_uint(&j, "id", h.ids[i].id);
-                        ctl_json_str(&j, "name", h.ids[i].name);
-                        ctl_json_int(&j, "assigned_usec", h.ids[i].assigned_usec);
-                        ctl_json_end_object(&j);
-                }
-                ctl_json_end_array(&j);
-                ctl_json_begin_array(&j, "names");
-                for (size_t i = 0; i < h.n_names; i++) {
-                        ctl_json_begin_object(&j, NULL);
-                        ctl_json_str(&j, "old_name", h.names[i].old_name);
-                        ctl_json_str(&j, "new_name", h.names[i].new_name);
-                        ctl_json_int(&j, "changed_usec", h.names[i].changed_usec);
-                        ctl_json_end_object(&j);
-                }
-                ctl_json_end_array(&j);
+                json_history(&j, &h);
                 ctl_json_begin_array(&j, "events");
                 for (size_t i = 0; i < n_ev; i++)
                         json_event(&j, &ev[i]);
@@ -413,47 +441,44 @@ finish:
         return r;
 }
 
+typedef struct EventList {
+        int64_t since;
+        ProvAuditEvent *v;
+        size_t n;
+} EventList;
+
+static int load_events(ProvStore *store, void *userdata) {
+        EventList *l = userdata;
+
+        return prov_store_audit_load(store, arg_user, l->since, arg_limit, &l->v, &l->n);
+}
+
+static int print_events_json(const ProvAuditEvent *ev, size_t n) {
+        CtlJson j;
+
+        json_list_begin(&j, "events");
+        for (size_t i = 0; i < n; i++)
+                json_event(&j, &ev[i]);
+        json_list_end(&j);
+        return 0;
+}
+
 int verb_events(char **args) {
-        _cleanup_(prov_config_freep) ProvConfig *c = NULL;
-        ProvStore *store = NULL;
-        ProvAuditEvent *ev = NULL;
-        int64_t since = 0;
-        size_t n = 0;
+        EventList l = {};
         int r;
 
         if (arg_since) {
-                r = ctl_parse_time(arg_since, prov_now_usec(), &since);
+                r = ctl_parse_time(arg_since, prov_now_usec(), &l.since);
                 if (r < 0) {
                         log_error("Cannot parse time '%s' (use RFC 3339, \"YYYY-MM-DD HH:MM:SS\" or -1h).",
                                   SAFE(arg_since));
                         return EXIT_USAGE;
                 }
         }
-        r = setup_read(&c, &store);
+        r = read_store(load_events, &l, "the audit log");
         if (r != 0)
                 return r;
-        r = prov_store_audit_load(store, arg_user, since, arg_limit, &ev, &n);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read the audit log: %m (%s)", prov_store_errmsg(store));
-                prov_store_close(store);
-                return EXIT_FAILED;
-        }
-        prov_store_close(store);
-
-        if (arg_json) {
-                CtlJson j;
-
-                ctl_json_init(&j, stdout);
-                ctl_json_begin_object(&j, NULL);
-                ctl_json_begin_array(&j, "events");
-                for (size_t i = 0; i < n; i++)
-                        json_event(&j, &ev[i]);
-                ctl_json_end_array(&j);
-                ctl_json_end_object(&j);
-                ctl_json_finish(&j);
-                r = 0;
-        } else
-                r = print_events_table(ev, n);
-        prov_audit_events_free(ev, n);
+        r = arg_json ? print_events_json(l.v, l.n) : print_events_table(l.v, l.n);
+        prov_audit_events_free(l.v, l.n);
         return r;
 }
