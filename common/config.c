@@ -157,15 +157,16 @@ static bool has_ascii_controls(const char *s) {
  * list gives an empty vector, not NULL. */
 static int parse_strv(const char *s, char ***ret) {
         _cleanup_(strv_freep) char **l = NULL;
-        size_t n = 0;
+        size_t n = 0, allocated = 0;
+        int r;
 
-        l = calloc(1, sizeof(char *));
-        if (!l)
-                return -ENOMEM;
+        r = prov_grow((void **) &l, &allocated, 1, sizeof(char *));
+        if (r < 0)
+                return r;
+        l[0] = NULL;
 
         for (const char *p = s;;) {
                 const char *b, *e;
-                char **nl;
 
                 while (*p == ',' || prov_is_blank(*p))
                         p++;
@@ -193,10 +194,9 @@ static int parse_strv(const char *s, char ***ret) {
                 if (e == b || (size_t) (e - b) > CONFIG_VALUE_MAX)
                         return -EINVAL;
 
-                nl = reallocarray(l, n + 2, sizeof(char *));
-                if (!nl)
-                        return -ENOMEM;
-                l = nl;
+                r = prov_grow((void **) &l, &allocated, n + 2, sizeof(char *));
+                if (r < 0)
+                        return r;
                 l[n] = strndup(b, (size_t) (e - b));
                 if (!l[n])
                         return -ENOMEM;

@@ -8,6 +8,7 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
+#define MSEC_PER_SEC UINT64_C(1000)
 #define NSEC_PER_USEC UINT64_C(1000)
 
 /* clock in µs; 0 if it cannot be read (not for the clocks provision uses). */
@@ -17,4 +18,9 @@ static inline uint64_t prov_now(clockid_t clock) {
         if (clock_gettime(clock, &ts) < 0)
                 return 0;
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+/* clock in ms (deadlines for poll()). */
+static inline uint64_t prov_now_msec(clockid_t clock) {
+        return prov_now(clock) / USEC_PER_MSEC;
 }

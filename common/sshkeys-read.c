@@ -142,13 +142,9 @@ static int record_at(ProvSshKeys *k, size_t off, const char *name, size_t len, u
         if (nl != len || memcmp(b + 12, name, len) != 0)
                 return 0;
 
-        if (kl + 1 > k->buf_size) {
-                char *p = realloc(k->buf, kl + 1);
-                if (!p)
-                        return -ENOMEM;
-                k->buf = p;
-                k->buf_size = kl + 1;
-        }
+        r = prov_grow((void **) &k->buf, &k->buf_size, kl + 1, 1);
+        if (r < 0)
+                return r;
         r = read_at(k, k->buf, kl + 1, off + 12 + nl + 1);
         if (r < 0)
                 return r;

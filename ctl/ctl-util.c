@@ -346,27 +346,18 @@ struct CtlTable {
         char **cells;           /* header row first, then rows, n_columns each */
         const char **colors;    /* per cell, NULL = none */
         size_t n_rows;          /* including the header */
-        size_t allocated;       /* rows */
+        size_t cells_allocated, colors_allocated;
 };
 
+/* Makes room for one more row. */
 static int table_grow(CtlTable *t) {
-        size_t n;
-        char **cells;
-        const char **colors;
+        size_t need = (t->n_rows + 1) * t->n_columns;
+        int r;
 
-        if (t->n_rows < t->allocated)
-                return 0;
-        n = t->allocated ? t->allocated * 2 : 16;
-        cells = reallocarray(t->cells, n * t->n_columns, sizeof(char *));
-        if (!cells)
-                return -ENOMEM;
-        t->cells = cells;
-        colors = reallocarray(t->colors, n * t->n_columns, sizeof(char *));
-        if (!colors)
-                return -ENOMEM;
-        t->colors = colors;
-        t->allocated = n;
-        return 0;
+        r = prov_grow((void **) &t->cells, &t->cells_allocated, need, sizeof(*t->cells));
+        if (r < 0)
+                return r;
+        return prov_grow((void **) &t->colors, &t->colors_allocated, need, sizeof(*t->colors));
 }
 
 /* Adds a row of cells from a va_list; on failure the table is as before. */

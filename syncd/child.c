@@ -18,13 +18,11 @@
 
 #include "child.h"
 #include "log.h"
+#include "prov-time.h"
 
 /* CLOCK_MONOTONIC in ms, and what is left of a deadline in it (for poll()). */
 uint64_t prov_now_monotonic_msec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000ULL + (uint64_t) ts.tv_nsec / 1000000ULL;
+        return prov_now_msec(CLOCK_MONOTONIC);
 }
 
 int prov_msec_left(uint64_t deadline) {
@@ -272,7 +270,7 @@ int prov_child_run(const char *path, char *const argv[], char *const envp[], uns
         }
         (void) fcntl(out_r, F_SETFL, O_NONBLOCK);
 
-        deadline = prov_now_monotonic_msec() + (uint64_t) timeout_sec * 1000ULL;
+        deadline = prov_now_monotonic_msec() + (uint64_t) timeout_sec * MSEC_PER_SEC;
         while (!exited) {
                 struct pollfd pfd[2];
                 int ipid = -1, iout = -1, np = 0, timeout = prov_msec_left(deadline), k;

@@ -202,18 +202,6 @@ static int delete_by_key(ProvStore *s, StmtId id, const char *key) {
 /* Up to this many ids per statement: few statements, and a bounded JSON text beside them. */
 #define IDS_PER_STATEMENT 2048u
 
-/* Makes room for len + 1 bytes in *buf. */
-static int json_reserve(char **buf, size_t *cap, size_t len) {
-        if (len + 1 > *cap) {
-                char *p = realloc(*buf, len + 1);
-                if (!p)
-                        return -ENOMEM;
-                *buf = p;
-                *cap = len + 1;
-        }
-        return 0;
-}
-
 /* Writes items [first, first + n) of a string array as a JSON array of strings into *buf
  * (grown as needed): what json_each() unrolls in the statements that take many ids at once.
  * Returns the length. */
@@ -227,7 +215,7 @@ static int json_id_array(const void *items, size_t first, size_t n, char **buf, 
                 for (const char *p = ids[i]; *p; p++)
                         len += *p == '"' || *p == '\\' ? 2 : (unsigned char) *p < 0x20 ? 6 : 1;
         }
-        r = json_reserve(buf, cap, len);
+        r = prov_grow((void **) buf, cap, len + 1, 1);
         if (r < 0)
                 return r;
         char *json = *buf;
@@ -260,7 +248,7 @@ static int json_ref_array(const void *items, size_t first, size_t n, char **buf,
         int r;
 
         /* "-9223372036854775808," is 21 bytes. */
-        r = json_reserve(buf, cap, 2 + n * 21);
+        r = prov_grow((void **) buf, cap, 2 + n * 21 + 1, 1);
         if (r < 0)
                 return r;
         char *json = *buf;
