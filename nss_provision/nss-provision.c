@@ -3,7 +3,8 @@
 /* glibc NSS module "provision": passwd, group, shadow and initgroups from the snapshot that
  * provision-syncd publishes. Runs inside every process on the host, setuid programs included, so
  * it links libc only, logs nothing, allocates nothing for point lookups, and never resolves
- * anything through NSS itself. Each entry point is a one-line call into one body per database. */
+ * anything through NSS itself. Each entry point is a one-line call into a body shared by the
+ * databases: lookup(), ent_next() or initgroups_body(), given errno as on entry by nss_call(). */
 
 #include <errno.h>
 #include <grp.h>
@@ -24,6 +25,12 @@ typedef enum Key {
         BY_NAME,
         BY_ID,
 } Key;
+
+typedef enum Db {
+        DB_PASSWD,
+        DB_SHADOW,
+        DB_GROUP,
+} Db;
 
 /* The one translation of -errno into an NSS status (STYLE §6). Errors of acquiring the snapshot
  * are passed as `unavail`: a missing or corrupt snapshot is UNAVAIL, never NOTFOUND, so that
@@ -50,6 +57,33 @@ static enum nss_status nss_status_from_errno(int r, bool unavail, int *errnop) {
                 *errnop = -r;
                 return NSS_STATUS_UNAVAIL;
         }
+}
+
+/* An entry point's call: errno as it was on entry, which glibc's callers expect kept when the
+ * call succeeds, and where the caller wants the error. nss_call() is the first thing an entry
+ * point evaluates, nss_end() the last step of its body. */
+typedef struct NssCall {
+        int entry_errno;
+        int *errnop;
+} NssCall;
+
+static NssCall nss_call(int *errnop) {
+        return (NssCall) { .entry_errno = errno, .errnop = errnop };
+}
+
+/* Ends a call whose result is r (as nss_status_from_errno() reads it): on success errno is put
+ * back as on entry; on failure the error is both *errnop and errno (errnop is usually &errno). */
+static enum nss_status nss_end(NssCall call, int r, bool unavail) {
+        int e = 0;
+        enum nss_status st = nss_status_from_errno(r, unavail, &e);
+
+        if (st == NSS_STATUS_SUCCESS) {
+                errno = call.entry_errno;
+                return st;
+        }
+        errno = e;
+        *call.errnop = e;
+        return st;
 }
 
 /* Defence in depth: whatever the file says, never serve root or an id below the managed range. */
@@ -227,54 +261,40 @@ static int pw_peek(Key key, const char *name, uid_t uid, struct passwd *pw, char
         return 1;
 }
 
-static enum nss_status pw_lookup(Key key, const char *name, uid_t uid, struct passwd *pw, char *buf,
-                                 size_t buflen, int *errnop) {
+/* Shared body of the lookups by name or id (getpwnam_r ... getgrgid_r, getspnam_r by name only):
+ * the servable record of db that key finds, packed into result. */
+static enum nss_status lookup(NssCall call, Db db, Key key, const char *name, uint32_t id, void *result, char *buf,
+                              size_t buflen) {
         const ProvSnapshot *s;
-        ProvSnapPasswd p;
         int r;
 
-        if (prov_cache_peek_due() && pw_peek(key, name, uid, pw, buf, buflen, &r) > 0)
-                return nss_status_from_errno(r, false, errnop);
+        if (db == DB_PASSWD && prov_cache_peek_due() && pw_peek(key, name, id, result, buf, buflen, &r) > 0)
+                return nss_end(call, r, false);
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
-                return nss_status_from_errno(r, true, errnop);
-        r = find_passwd(s, key, name, uid, &p);
-        if (r >= 0)
-                r = pack_passwd(&p, pw, buf, buflen);
+                return nss_end(call, r, true);
+        if (db == DB_GROUP) {
+                ProvSnapGroupRecord g;
+
+                r = find_group(s, key, name, id, &g);
+                if (r >= 0)
+                        r = pack_group(&g, result, buf, buflen);
+        } else if (db == DB_PASSWD) {
+                ProvSnapPasswd p;
+
+                r = find_passwd(s, key, name, id, &p);
+                if (r >= 0)
+                        r = pack_passwd(&p, result, buf, buflen);
+        } else {
+                ProvSnapUserView u;
+
+                r = find_user(s, name, &u);
+                if (r >= 0)
+                        r = pack_spwd(&u, result, buf, buflen);
+        }
         prov_cache_release();
-        return nss_status_from_errno(r, false, errnop);
-}
-
-static enum nss_status sp_lookup(const char *name, struct spwd *sp, char *buf, size_t buflen, int *errnop) {
-        const ProvSnapshot *s;
-        ProvSnapUserView u;
-        int r;
-
-        r = prov_cache_acquire(NULL, &s);
-        if (r < 0)
-                return nss_status_from_errno(r, true, errnop);
-        r = find_user(s, name, &u);
-        if (r >= 0)
-                r = pack_spwd(&u, sp, buf, buflen);
-        prov_cache_release();
-        return nss_status_from_errno(r, false, errnop);
-}
-
-static enum nss_status gr_lookup(Key key, const char *name, gid_t gid, struct group *gr, char *buf,
-                                 size_t buflen, int *errnop) {
-        const ProvSnapshot *s;
-        ProvSnapGroupRecord g;
-        int r;
-
-        r = prov_cache_acquire(NULL, &s);
-        if (r < 0)
-                return nss_status_from_errno(r, true, errnop);
-        r = find_group(s, key, name, gid, &g);
-        if (r >= 0)
-                r = pack_group(&g, gr, buf, buflen);
-        prov_cache_release();
-        return nss_status_from_errno(r, false, errnop);
+        return nss_end(call, r, false);
 }
 
 /* Enumeration cursors: one per database, each with its own mutex. The position advances only
@@ -325,24 +345,19 @@ static enum nss_status cursor_reset(Cursor *c) {
         return NSS_STATUS_SUCCESS;
 }
 
-typedef enum Db {
-        DB_PASSWD,
-        DB_SHADOW,
-        DB_GROUP,
-} Db;
 
 /* Shared body of getpwent_r/getspent_r/getgrent_r: the next servable record from the cursor. */
-static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_t buflen, int *errnop) {
+static enum nss_status ent_next(NssCall call, Db db, Cursor *c, void *result, char *buf, size_t buflen) {
         _cleanup_(mutex_unlockp) _unused_ pthread_mutex_t *l = mutex_lock(&c->lock);
         const ProvSnapshot *s;
         int r;
 
         if (!buf || buflen == 0)
-                return nss_status_from_errno(-ERANGE, false, errnop);
+                return nss_end(call, -ERANGE, false);
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
-                return nss_status_from_errno(r, true, errnop);
+                return nss_end(call, r, true);
         for (;; c->index++) {
                 if (db == DB_GROUP) {
                         ProvSnapGroupRecord g;
@@ -377,7 +392,7 @@ static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_
                 break;
         }
         prov_cache_release();
-        return nss_status_from_errno(r, false, errnop);
+        return nss_end(call, r, false);
 }
 
 /* Appends the user's supplementary groups to glibc's array, skipping the primary group and gids
@@ -386,8 +401,8 @@ static enum nss_status ent_next(Db db, Cursor *c, void *result, char *buf, size_
  * one or two), and a slice that is not strictly ascending is -EBADMSG. A gid in the managed range
  * is servable by its value alone; only a gid below it needs its group record (the MAPPED flag). The
  * array is grown once, to the size needed. */
-static enum nss_status initgroups_body(const char *user, gid_t skip, long int *start, long int *size,
-                                       gid_t **groupsp, long int limit, int *errnop) {
+static enum nss_status initgroups_body(NssCall call, const char *user, gid_t skip, long int *start,
+                                       long int *size, gid_t **groupsp, long int limit) {
         const ProvSnapshot *s;
         ProvSnapUserView u;
         long int orig_start = *start;
@@ -397,7 +412,7 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
 
         r = prov_cache_acquire(NULL, &s);
         if (r < 0)
-                return nss_status_from_errno(r, true, errnop);
+                return nss_end(call, r, true);
         uid_min = prov_snapshot_uid_min(s);
         r = find_user(s, user, &u);
         if (r >= 0 && u.n_gids > 0 && *size - *start < (long int) u.n_gids &&
@@ -444,20 +459,7 @@ static enum nss_status initgroups_body(const char *user, gid_t skip, long int *s
         prov_cache_release();
         if (r >= 0 && !added)
                 r = -ENOENT;
-        return nss_status_from_errno(r, false, errnop);
-}
-
-/* Entry points keep errno as it was on entry when they succeed (glibc's callers expect it).
- * Each takes errno on entry into entry_errno and ends with this one step: on success errno is
- * put back; on failure the error e is both *errnop and errno (errnop is usually &errno). */
-static enum nss_status nss_return(enum nss_status st, int e, int entry_errno, int *errnop) {
-        if (st == NSS_STATUS_SUCCESS) {
-                errno = entry_errno;
-                return st;
-        }
-        errno = e;
-        *errnop = e;
-        return st;
+        return nss_end(call, r, false);
 }
 
 /* setent/endent have no error to report: errno as on entry. */
@@ -494,18 +496,12 @@ _public_ enum nss_status _nss_provision_endspent(void);
 
 enum nss_status _nss_provision_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t buflen,
                                           int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = pw_lookup(BY_NAME, name, 0, pw, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return lookup(nss_call(errnop), DB_PASSWD, BY_NAME, name, 0, pw, buf, buflen);
 }
 
 enum nss_status _nss_provision_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t buflen,
                                           int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = pw_lookup(BY_ID, NULL, uid, pw, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return lookup(nss_call(errnop), DB_PASSWD, BY_ID, NULL, uid, pw, buf, buflen);
 }
 
 enum nss_status _nss_provision_setpwent(int stayopen) {
@@ -513,10 +509,7 @@ enum nss_status _nss_provision_setpwent(int stayopen) {
 }
 
 enum nss_status _nss_provision_getpwent_r(struct passwd *pw, char *buf, size_t buflen, int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = ent_next(DB_PASSWD, &pw_cursor, pw, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return ent_next(nss_call(errnop), DB_PASSWD, &pw_cursor, pw, buf, buflen);
 }
 
 enum nss_status _nss_provision_endpwent(void) {
@@ -525,18 +518,12 @@ enum nss_status _nss_provision_endpwent(void) {
 
 enum nss_status _nss_provision_getgrnam_r(const char *name, struct group *gr, char *buf, size_t buflen,
                                           int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = gr_lookup(BY_NAME, name, 0, gr, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return lookup(nss_call(errnop), DB_GROUP, BY_NAME, name, 0, gr, buf, buflen);
 }
 
 enum nss_status _nss_provision_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t buflen,
                                           int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = gr_lookup(BY_ID, NULL, gid, gr, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return lookup(nss_call(errnop), DB_GROUP, BY_ID, NULL, gid, gr, buf, buflen);
 }
 
 enum nss_status _nss_provision_setgrent(int stayopen) {
@@ -544,10 +531,7 @@ enum nss_status _nss_provision_setgrent(int stayopen) {
 }
 
 enum nss_status _nss_provision_getgrent_r(struct group *gr, char *buf, size_t buflen, int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = ent_next(DB_GROUP, &gr_cursor, gr, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return ent_next(nss_call(errnop), DB_GROUP, &gr_cursor, gr, buf, buflen);
 }
 
 enum nss_status _nss_provision_endgrent(void) {
@@ -556,18 +540,12 @@ enum nss_status _nss_provision_endgrent(void) {
 
 enum nss_status _nss_provision_initgroups_dyn(const char *user, gid_t group, long int *start, long int *size,
                                               gid_t **groupsp, long int limit, int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = initgroups_body(user, group, start, size, groupsp, limit, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return initgroups_body(nss_call(errnop), user, group, start, size, groupsp, limit);
 }
 
 enum nss_status _nss_provision_getspnam_r(const char *name, struct spwd *sp, char *buf, size_t buflen,
                                           int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = sp_lookup(name, sp, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return lookup(nss_call(errnop), DB_SHADOW, BY_NAME, name, 0, sp, buf, buflen);
 }
 
 enum nss_status _nss_provision_setspent(int stayopen) {
@@ -575,10 +553,7 @@ enum nss_status _nss_provision_setspent(int stayopen) {
 }
 
 enum nss_status _nss_provision_getspent_r(struct spwd *sp, char *buf, size_t buflen, int *errnop) {
-        int entry_errno = errno, e = 0;
-        enum nss_status st = ent_next(DB_SHADOW, &sp_cursor, sp, buf, buflen, &e);
-
-        return nss_return(st, e, entry_errno, errnop);
+        return ent_next(nss_call(errnop), DB_SHADOW, &sp_cursor, sp, buf, buflen);
 }
 
 enum nss_status _nss_provision_endspent(void) {
