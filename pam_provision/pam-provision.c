@@ -230,6 +230,19 @@ static int wait_fd(int fd, short events, uint64_t deadline) {
         }
 }
 
+/* What a send() or recv() on the non-blocking fd that returned n leaves to do: 1 if it moved n
+ * bytes, 0 if it would have blocked and fd is now ready for events (try again), or -errno. */
+static int io_done(int fd, ssize_t n, short events, uint64_t deadline) {
+        int r;
+
+        if (n >= 0)
+                return 1;
+        if (errno != EAGAIN && errno != EINTR)
+                return -errno;
+        r = wait_fd(fd, events, deadline);
+        return r < 0 ? r : 0;
+}
+
 /* Asks provision-syncd to refresh one user from the directory now, and waits for its one-line
  * answer until the deadline: a Unix stream socket, non-blocking throughout, nothing but libc.
  * Returns 0 when the daemon refreshed the user (or did a moment ago, or the directory does not
@@ -279,32 +292,21 @@ static int refresh_user(const char *socket_path, const char *user, unsigned time
         while (sent < reqlen) {
                 ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        r = wait_fd(fd, POLLOUT, deadline);
-                        if (r < 0)
-                                goto finish;
-                        continue;
-                }
-                if (n < 0) {
-                        r = -errno;
+                r = io_done(fd, n, POLLOUT, deadline);
+                if (r < 0)
                         goto finish;
-                }
-                sent += (size_t) n;
+                if (r > 0)
+                        sent += (size_t) n;
         }
         for (;;) {
                 ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, MSG_DONTWAIT);
                 char *nl;
 
-                if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        r = wait_fd(fd, POLLIN, deadline);
-                        if (r < 0)
-                                goto finish;
-                        continue;
-                }
-                if (n < 0) {
-                        r = -errno;
+                r = io_done(fd, n, POLLIN, deadline);
+                if (r < 0)
                         goto finish;
-                }
+                if (r == 0)
+                        continue;
                 if (n == 0) {
                         r = -ECONNRESET; /* closed without an answer */
                         goto finish;
