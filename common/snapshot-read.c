@@ -290,59 +290,6 @@ static int group_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapGroupRecord
              _i++, _pos = (_pos + 1) & (s)->idx_mask[sec])                                      \
                 if ((slot)->key == (want))
 
-int prov_snapshot_passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret) {
-        const SnapSlot *slot;
-        size_t len;
-        uint32_t h;
-        int r;
-
-        if (!s || !name || !ret)
-                return -EINVAL;
-        len = strlen(name);
-        h = snap_hash_name(s->seed, name, len);
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_NAME, h, h, slot) {
-                ProvSnapPasswd p;
-
-                r = passwd_at_ref(s, slot->ref1 - 1, &p);
-                if (r < 0)
-                        return r;
-                if (p.name_len == len && memcmp(p.text, name, len) == 0) {
-                        *ret = p;
-                        return 0;
-                }
-        }
-        return -ENOENT;
-}
-
-int prov_snapshot_passwd_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapPasswd *ret) {
-        const SnapSlot *slot;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_USER_UID, uid, snap_hash_id(s->seed, uid), slot) {
-                r = passwd_at_ref(s, slot->ref1 - 1, ret);
-                if (r < 0)
-                        return r;
-                /* The index and the record must agree, or the file is corrupt. */
-                return ret->uid == uid ? 0 : -EBADMSG;
-        }
-        return -ENOENT;
-}
-
-int prov_snapshot_passwd_at(const ProvSnapshot *s, size_t index, ProvSnapPasswd *ret) {
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        if (index >= s->n_users)
-                return -ENOENT;
-        r = passwd_at_ref(s, s->users[index].passwd, ret);
-        if (r < 0)
-                return r;
-        return ret->index == index ? 0 : -EBADMSG;
-}
-
 /* Peeks: one passwd lookup with pread(), without mapping the file (see prov-snapshot.h). The same
  * checks as the mapped reader: the header and section bounds as at open, and each slot and record
  * read inside its section. */
@@ -506,58 +453,6 @@ int prov_snapshot_peek_passwd_by_uid(const char *path, uint32_t uid, char *buf, 
         return peek_passwd(path, NULL, uid, buf, buflen, ret, ret_uid_min);
 }
 
-int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupRecord *ret) {
-        const SnapSlot *slot;
-        size_t len;
-        uint32_t h;
-        int r;
-
-        if (!s || !name || !ret)
-                return -EINVAL;
-        len = strlen(name);
-        h = snap_hash_name(s->seed, name, len);
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_NAME, h, h, slot) {
-                ProvSnapGroupRecord g;
-
-                r = group_at_ref(s, slot->ref1 - 1, &g);
-                if (r < 0)
-                        return r;
-                if (g.name_len == len && memcmp(g.text, name, len) == 0) {
-                        *ret = g;
-                        return 0;
-                }
-        }
-        return -ENOENT;
-}
-
-int prov_snapshot_group_record_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupRecord *ret) {
-        const SnapSlot *slot;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        INDEX_FOREACH(s, PROV_SNAP_SEC_IDX_GROUP_GID, gid, snap_hash_id(s->seed, gid), slot) {
-                r = group_at_ref(s, slot->ref1 - 1, ret);
-                if (r < 0)
-                        return r;
-                return ret->gid == gid ? 0 : -EBADMSG;
-        }
-        return -ENOENT;
-}
-
-int prov_snapshot_group_record_at(const ProvSnapshot *s, size_t index, ProvSnapGroupRecord *ret) {
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        if (index >= s->n_groups)
-                return -ENOENT;
-        r = group_at_ref(s, s->groups[index].data, ret);
-        if (r < 0)
-                return r;
-        return ret->index == index ? 0 : -EBADMSG;
-}
-
 /* The next string of a record's text after the one at p, which must start before its end. */
 static int text_next(const char *text, size_t size, const char *p, const char **ret) {
         const char *n = p + strlen(p) + 1;       /* bounded: the text ends with a NUL */
@@ -569,7 +464,8 @@ static int text_next(const char *text, size_t size, const char *p, const char **
 }
 
 /* The full view of the user whose passwd record is p. */
-static int user_view(const ProvSnapshot *s, const ProvSnapPasswd *p, ProvSnapUserView *ret) {
+static int user_view(const ProvSnapshot *s, const void *record, void *ret) {
+        const ProvSnapPasswd *p = record;
         const SnapUser *u;
         ProvSnapUserView v = {};
         int r;
@@ -594,12 +490,14 @@ static int user_view(const ProvSnapshot *s, const ProvSnapPasswd *p, ProvSnapUse
         v.n_gids = u->n_gids;
         v.index = p->index;
         v._gids_index = u->gids_index;
-        *ret = v;
+        *(ProvSnapUserView *) ret = v;
         return 0;
 }
 
-static void group_view(const ProvSnapGroupRecord *g, ProvSnapGroupView *ret) {
-        *ret = (ProvSnapGroupView) {
+static int group_view(const ProvSnapshot *s, const void *record, void *ret) {
+        const ProvSnapGroupRecord *g = record;
+
+        *(ProvSnapGroupView *) ret = (ProvSnapGroupView) {
                 .name = g->text,
                 .gid = g->gid,
                 .flags = g->flags,
@@ -608,36 +506,177 @@ static void group_view(const ProvSnapGroupRecord *g, ProvSnapGroupView *ret) {
                 .index = g->index,
                 ._members_index = g->_ref,
         };
+        return 0;
+}
+
+/* ---- lookups: one body for both kinds of record ---- */
+
+/* A record as the lookups check it: its name, its id (uid or gid) and its index. */
+typedef struct SnapKey {
+        const char *name;
+        size_t name_len;
+        uint32_t id, index;
+} SnapKey;
+
+typedef union SnapRecord {
+        ProvSnapPasswd passwd;
+        ProvSnapGroupRecord group;
+} SnapRecord;
+
+/* What the lookups need of a kind of record: its indexes by name and by id, the ref of the record
+ * at an enumeration index (-ENOENT past the end), its reader and its view. */
+typedef struct SnapKind {
+        size_t size;
+        unsigned idx_name, idx_id;
+        int (*ref_at)(const ProvSnapshot *s, size_t index, uint32_t *ret);
+        int (*read)(const ProvSnapshot *s, uint32_t ref, SnapRecord *ret, SnapKey *key);
+        int (*view)(const ProvSnapshot *s, const void *record, void *ret);
+} SnapKind;
+
+static int passwd_ref_at(const ProvSnapshot *s, size_t index, uint32_t *ret) {
+        if (index >= s->n_users)
+                return -ENOENT;
+        *ret = s->users[index].passwd;
+        return 0;
+}
+
+static int passwd_read(const ProvSnapshot *s, uint32_t ref, SnapRecord *ret, SnapKey *key) {
+        ProvSnapPasswd *p = &ret->passwd;
+        int r;
+
+        r = passwd_at_ref(s, ref, p);
+        if (r < 0)
+                return r;
+        *key = (SnapKey) { p->text, p->name_len, p->uid, p->index };
+        return 0;
+}
+
+static int group_ref_at(const ProvSnapshot *s, size_t index, uint32_t *ret) {
+        if (index >= s->n_groups)
+                return -ENOENT;
+        *ret = s->groups[index].data;
+        return 0;
+}
+
+static int group_read(const ProvSnapshot *s, uint32_t ref, SnapRecord *ret, SnapKey *key) {
+        ProvSnapGroupRecord *g = &ret->group;
+        int r;
+
+        r = group_at_ref(s, ref, g);
+        if (r < 0)
+                return r;
+        *key = (SnapKey) { g->text, g->name_len, g->gid, g->index };
+        return 0;
+}
+
+static const SnapKind passwd_kind = {
+        sizeof(ProvSnapPasswd), PROV_SNAP_SEC_IDX_USER_NAME, PROV_SNAP_SEC_IDX_USER_UID,
+        passwd_ref_at, passwd_read, user_view,
+};
+
+static const SnapKind group_kind = {
+        sizeof(ProvSnapGroupRecord), PROV_SNAP_SEC_IDX_GROUP_NAME, PROV_SNAP_SEC_IDX_GROUP_GID,
+        group_ref_at, group_read, group_view,
+};
+
+typedef enum SnapBy {
+        BY_NAME,
+        BY_ID,
+        BY_INDEX,
+} SnapBy;
+
+/* The record of kind k that is at an enumeration index (which the record must say), or that its
+ * index by name or by id holds under the key (by id the first slot with the id, whose record must
+ * have it): the index and the record must agree, or the file is corrupt. ret is written only when
+ * the record is found. */
+static int record_find(const ProvSnapshot *s, const SnapKind *k, SnapBy by, const char *name, uint64_t key,
+                       void *ret) {
+        const SnapSlot *slot;
+        SnapRecord rec;
+        SnapKey found;
+        uint32_t ref, h;
+        size_t len = 0;
+        int r;
+
+        if (!s || !ret || (by == BY_NAME && !name))
+                return -EINVAL;
+        if (by == BY_INDEX) {
+                r = k->ref_at(s, key, &ref);
+                if (r < 0)
+                        return r;
+                r = k->read(s, ref, &rec, &found);
+                if (r < 0)
+                        return r;
+                if (found.index != key)
+                        return -EBADMSG;
+                memcpy(ret, &rec, k->size);
+                return 0;
+        }
+        if (by == BY_NAME) {
+                len = strlen(name);
+                h = snap_hash_name(s->seed, name, len);
+        } else
+                h = snap_hash_id(s->seed, (uint32_t) key);
+        INDEX_FOREACH(s, by == BY_NAME ? k->idx_name : k->idx_id, by == BY_NAME ? h : key, h, slot) {
+                r = k->read(s, slot->ref1 - 1, &rec, &found);
+                if (r < 0)
+                        return r;
+                if (by == BY_ID && found.id != key)
+                        return -EBADMSG;
+                if (by == BY_ID || (found.name_len == len && memcmp(found.name, name, len) == 0)) {
+                        memcpy(ret, &rec, k->size);
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
+/* The view of the record that record_find() finds. */
+static int view_find(const ProvSnapshot *s, const SnapKind *k, SnapBy by, const char *name, uint64_t key,
+                     void *ret) {
+        SnapRecord rec;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = record_find(s, k, by, name, key, &rec);
+        return r < 0 ? r : k->view(s, &rec, ret);
+}
+
+int prov_snapshot_passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret) {
+        return record_find(s, &passwd_kind, BY_NAME, name, 0, ret);
+}
+
+int prov_snapshot_passwd_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapPasswd *ret) {
+        return record_find(s, &passwd_kind, BY_ID, NULL, uid, ret);
+}
+
+int prov_snapshot_passwd_at(const ProvSnapshot *s, size_t index, ProvSnapPasswd *ret) {
+        return record_find(s, &passwd_kind, BY_INDEX, NULL, index, ret);
+}
+
+int prov_snapshot_group_record_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupRecord *ret) {
+        return record_find(s, &group_kind, BY_NAME, name, 0, ret);
+}
+
+int prov_snapshot_group_record_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupRecord *ret) {
+        return record_find(s, &group_kind, BY_ID, NULL, gid, ret);
+}
+
+int prov_snapshot_group_record_at(const ProvSnapshot *s, size_t index, ProvSnapGroupRecord *ret) {
+        return record_find(s, &group_kind, BY_INDEX, NULL, index, ret);
 }
 
 int prov_snapshot_user_by_name(const ProvSnapshot *s, const char *name, ProvSnapUserView *ret) {
-        ProvSnapPasswd p;
-        int r;
-
-        if (!s || !name || !ret)
-                return -EINVAL;
-        r = prov_snapshot_passwd_by_name(s, name, &p);
-        return r < 0 ? r : user_view(s, &p, ret);
+        return view_find(s, &passwd_kind, BY_NAME, name, 0, ret);
 }
 
 int prov_snapshot_user_by_uid(const ProvSnapshot *s, uint32_t uid, ProvSnapUserView *ret) {
-        ProvSnapPasswd p;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        r = prov_snapshot_passwd_by_uid(s, uid, &p);
-        return r < 0 ? r : user_view(s, &p, ret);
+        return view_find(s, &passwd_kind, BY_ID, NULL, uid, ret);
 }
 
 int prov_snapshot_user_at(const ProvSnapshot *s, size_t index, ProvSnapUserView *ret) {
-        ProvSnapPasswd p;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        r = prov_snapshot_passwd_at(s, index, &p);
-        return r < 0 ? r : user_view(s, &p, ret);
+        return view_find(s, &passwd_kind, BY_INDEX, NULL, index, ret);
 }
 
 int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, size_t i, uint32_t *ret) {
@@ -652,33 +691,15 @@ int prov_snapshot_user_gid(const ProvSnapshot *s, const ProvSnapUserView *u, siz
 }
 
 int prov_snapshot_group_by_name(const ProvSnapshot *s, const char *name, ProvSnapGroupView *ret) {
-        ProvSnapGroupRecord g;
-        int r;
-
-        if (!s || !name || !ret)
-                return -EINVAL;
-        r = prov_snapshot_group_record_by_name(s, name, &g);
-        return r < 0 ? r : (group_view(&g, ret), 0);
+        return view_find(s, &group_kind, BY_NAME, name, 0, ret);
 }
 
 int prov_snapshot_group_by_gid(const ProvSnapshot *s, uint32_t gid, ProvSnapGroupView *ret) {
-        ProvSnapGroupRecord g;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        r = prov_snapshot_group_record_by_gid(s, gid, &g);
-        return r < 0 ? r : (group_view(&g, ret), 0);
+        return view_find(s, &group_kind, BY_ID, NULL, gid, ret);
 }
 
 int prov_snapshot_group_at(const ProvSnapshot *s, size_t index, ProvSnapGroupView *ret) {
-        ProvSnapGroupRecord g;
-        int r;
-
-        if (!s || !ret)
-                return -EINVAL;
-        r = prov_snapshot_group_record_at(s, index, &g);
-        return r < 0 ? r : (group_view(&g, ret), 0);
+        return view_find(s, &group_kind, BY_INDEX, NULL, index, ret);
 }
 
 int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
