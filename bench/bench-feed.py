@@ -121,7 +121,8 @@ class Hub:
 
 
 def hold(hub, n, since):
-    """Opens n connections each holding GET /v1/feed?since=since; returns the sockets."""
+    """The Python simulator (BENCH_SIMULATOR=python): opens n connections each holding
+    GET /v1/feed?since=since; returns the sockets."""
     req = (f"GET /v1/feed?since={since} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {hub.host}\r\n"
            f"Prefer: wait={WAIT}\r\nConnection: close\r\n\r\n").encode()
     socks = []
@@ -167,6 +168,33 @@ def collect(socks, t0):
                 continue
     ep.close()
     return sorted(done), bodies
+
+
+class Fleet:
+    """The C simulator (bench-feed-client): CLIENTS processes sharing the n held requests."""
+
+    def __init__(self, client, hub, n, since, clients):
+        cafile = [os.path.join(hub.tmp, "cert.pem")] if hub.tls else []
+        self.procs = []
+        for i in range(clients):
+            share = n // clients + (1 if i < n % clients else 0)
+            self.procs.append(subprocess.Popen([client, str(hub.port), str(since), str(share), hub.host, str(WAIT)] +
+                                               cafile, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True))
+        for p in self.procs:
+            if p.stdout.readline() != "ready\n":
+                sys.exit("bench-feed-client could not hold its requests")
+
+    def collect(self, t0):
+        """Waits for every host's answer; returns the sorted times since t0, the answers' seqs and
+        the CPU time the simulator spent reading them."""
+        done, cpu = [], 0.0
+        for p in self.procs:
+            out, _ = p.communicate(timeout=180)
+            lines = out.splitlines()
+            cpu += int(lines[0].split()[1]) / 1e9
+            done += [(int(ns) / 1e9 - t0, int(seq)) for ns, seq in (line.split() for line in lines[1:])]
+        done.sort()
+        return [t for t, _ in done], [seq for _, seq in done], cpu
 
 
 def timed_get(hub, path):
@@ -219,6 +247,11 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    client = os.path.join(builddir, "bench", "bench-feed-client")
+    simulator = os.environ.get("BENCH_SIMULATOR", "c")
+    clients = int(os.environ.get("BENCH_CLIENTS", "2"))
+    if simulator == "c" and not os.access(client, os.X_OK):
+        sys.exit(f"{client} is not built (make), or run the Python simulator: BENCH_SIMULATOR=python")
     tmp = tempfile.mkdtemp(prefix="prov-bench-feed.", dir="/var/tmp")
     hub = Hub(builddir, tmp, tls)
     try:
@@ -226,30 +259,46 @@ def main():
                                                       "userName": "leaver@example.com"})
         assert st == 201, (st, u)
         print(f"# {hosts} hosts holding GET /v1/feed (Prefer: wait={WAIT}) on one hub, "
-              f"{'TLS' if hub.tls else 'plain HTTP'} on loopback; {rounds} rounds")
-        print("round | PATCH answered | first host | median host | all hosts | hub RSS / peak | hub CPU held, idle")
+              f"{'TLS' if hub.tls else 'plain HTTP'} on loopback; {rounds} rounds; simulator: "
+              + (f"bench-feed-client in {clients} process(es)" if simulator == "c" else "Python, one process"))
+        print("round | PATCH answered | first host | median host | all hosts | hub CPU, simulator CPU for the answers "
+              "| hub RSS / peak | hub CPU held, idle | load average | all held after")
         active = True
         for rnd in range(rounds):
             st, head = hub.request("GET", "/v1/feed?since=0", token=hub.host)
             since = head["seq"]
-            socks = hold(hub, hosts, since)
+            t_hold = time.monotonic()
+            if simulator == "c":
+                fleet = Fleet(client, hub, hosts, since, clients)
+            else:
+                socks = hold(hub, hosts, since)
+            t_hold = time.monotonic() - t_hold
             time.sleep(2.0)
             c0 = proc_cpu(hub.proc.pid)
             time.sleep(IDLE_SECONDS)
             idle = (proc_cpu(hub.proc.pid) - c0) / IDLE_SECONDS * 100
             mem = proc_mem(hub.proc.pid)
             active = not active
+            load = os.getloadavg()[0]
+            hub_cpu, sim_cpu = proc_cpu(hub.proc.pid), time.process_time()
             t0 = time.monotonic()
             st, _ = hub.request("PATCH", f"/scim/v2/Users/{u['id']}", {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": [{"op": "replace", "path": "active", "value": active}]})
             t_commit = time.monotonic() - t0
             assert st == 200, st
-            done, bodies = collect(socks, t0)
-            ok = sum(1 for b in bodies if b'"seq":%d' % (since + 1) in b)
+            if simulator == "c":
+                done, seqs, sim_cpu = fleet.collect(t0)
+                ok = sum(1 for seq in seqs if seq == since + 1)
+            else:
+                done, bodies = collect(socks, t0)
+                ok = sum(1 for b in bodies if b'"seq":%d' % (since + 1) in b)
+                sim_cpu = time.process_time() - sim_cpu
+            hub_cpu = proc_cpu(hub.proc.pid) - hub_cpu
             print(f"{rnd + 1} | {t_commit * 1000:.1f} ms | {done[0] * 1000:.1f} ms | "
                   f"{done[len(done) // 2] * 1000:.1f} ms | {done[-1] * 1000:.1f} ms ({ok}/{hosts} with the change) | "
-                  f"{mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} %")
+                  f"{hub_cpu:.2f} s, {sim_cpu:.2f} s | {mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} % | "
+                  f"{load:.2f} | {t_hold:.1f} s")
         catchup(hub, int(os.environ.get("BENCH_CATCHUP", "10000")))
     finally:
         hub.stop()
