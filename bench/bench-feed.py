@@ -5,8 +5,17 @@
 # loopback, or TLS with BENCH_TLS=1 when certtool is installed) to one real hub, then an IdP
 # PATCHes one user's active to false. Printed per round: the time from sending the PATCH until
 # the hub answered it (the commit), until the first and the median host had its answer, and
-# until all HOSTS had theirs; the hub's RSS and peak RSS with HOSTS requests held, and its CPU
-# while they are held and nothing changes (percent of one core over IDLE_SECONDS).
+# until all HOSTS had theirs; the CPU the hub and the simulator spent meanwhile; the hub's RSS
+# and peak RSS with HOSTS requests held, and its CPU while they are held and nothing changes
+# (percent of one core over IDLE_SECONDS); the load average; how long holding them took.
+#
+# The simulator is BUILDDIR/bench/bench-feed-client (C, epoll, GnuTLS), in BENCH_CLIENTS
+# processes (default 2) sharing the HOSTS connections; a host has its answer when its whole
+# answer is read and its body parsed (status 200 and the change's seq), stamped on
+# CLOCK_MONOTONIC by the client, so the times run from the PATCH to the last host's parsed
+# answer. It runs on the same cores as the hub (2 here): the figures include its reading of the
+# HOSTS answers (its CPU is printed). BENCH_SIMULATOR=python: the former simulator, one Python
+# process, which on TLS spent more CPU than the hub and was what the last host waited for.
 #
 # Then a host's catch-up: in a directory of BENCH_DIRECTORY users (default 20000), CATCHUP
 # changes (default 10000: 1,000 users created, then PATCHed) are made while it is away; one GET /v1/feed?since=ITS_SEQ brings it back: the answer's time and
@@ -15,8 +24,8 @@
 #
 #   bench/bench-feed.py BUILDDIR [HOSTS] [ROUNDS]        (defaults 10000 3; BENCH_CATCHUP=N)
 #
-# The simulator is Python on the same 2 cores as the hub: the "all answered" figures include
-# the time it takes to read HOSTS answers. Not part of make check; asserts nothing.
+# The open-file limit is raised to HOSTS + 1024 for the hub and the simulator. Not part of
+# make check; asserts nothing.
 import http.client
 import json
 import os
