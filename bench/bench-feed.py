@@ -5,8 +5,17 @@
 # loopback, or TLS with BENCH_TLS=1 when certtool is installed) to one real hub, then an IdP
 # PATCHes one user's active to false. Printed per round: the time from sending the PATCH until
 # the hub answered it (the commit), until the first and the median host had its answer, and
-# until all HOSTS had theirs; the hub's RSS and peak RSS with HOSTS requests held, and its CPU
-# while they are held and nothing changes (percent of one core over IDLE_SECONDS).
+# until all HOSTS had theirs; the CPU the hub and the simulator spent meanwhile; the hub's RSS
+# and peak RSS with HOSTS requests held, and its CPU while they are held and nothing changes
+# (percent of one core over IDLE_SECONDS); the load average; how long holding them took.
+#
+# The simulator is BUILDDIR/bench/bench-feed-client (C, epoll, GnuTLS), in BENCH_CLIENTS
+# processes (default 2) sharing the HOSTS connections; a host has its answer when its whole
+# answer is read and its body parsed (status 200 and the change's seq), stamped on
+# CLOCK_MONOTONIC by the client, so the times run from the PATCH to the last host's parsed
+# answer. It runs on the same cores as the hub (2 here): the figures include its reading of the
+# HOSTS answers (its CPU is printed). BENCH_SIMULATOR=python: the former simulator, one Python
+# process, which on TLS spent more CPU than the hub and was what the last host waited for.
 #
 # Then a host's catch-up: in a directory of BENCH_DIRECTORY users (default 20000), CATCHUP
 # changes (default 10000: 1,000 users created, then PATCHed) are made while it is away; one GET /v1/feed?since=ITS_SEQ brings it back: the answer's time and
@@ -15,8 +24,8 @@
 #
 #   bench/bench-feed.py BUILDDIR [HOSTS] [ROUNDS]        (defaults 10000 3; BENCH_CATCHUP=N)
 #
-# The simulator is Python on the same 2 cores as the hub: the "all answered" figures include
-# the time it takes to read HOSTS answers. Not part of make check; asserts nothing.
+# The open-file limit is raised to HOSTS + 1024 for the hub and the simulator. Not part of
+# make check; asserts nothing.
 import http.client
 import json
 import os
@@ -121,7 +130,8 @@ class Hub:
 
 
 def hold(hub, n, since):
-    """Opens n connections each holding GET /v1/feed?since=since; returns the sockets."""
+    """The Python simulator (BENCH_SIMULATOR=python): opens n connections each holding
+    GET /v1/feed?since=since; returns the sockets."""
     req = (f"GET /v1/feed?since={since} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {hub.host}\r\n"
            f"Prefer: wait={WAIT}\r\nConnection: close\r\n\r\n").encode()
     socks = []
@@ -167,6 +177,33 @@ def collect(socks, t0):
                 continue
     ep.close()
     return sorted(done), bodies
+
+
+class Fleet:
+    """The C simulator (bench-feed-client): CLIENTS processes sharing the n held requests."""
+
+    def __init__(self, client, hub, n, since, clients):
+        cafile = [os.path.join(hub.tmp, "cert.pem")] if hub.tls else []
+        self.procs = []
+        for i in range(clients):
+            share = n // clients + (1 if i < n % clients else 0)
+            self.procs.append(subprocess.Popen([client, str(hub.port), str(since), str(share), hub.host, str(WAIT)] +
+                                               cafile, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True))
+        for p in self.procs:
+            if p.stdout.readline() != "ready\n":
+                sys.exit("bench-feed-client could not hold its requests")
+
+    def collect(self, t0):
+        """Waits for every host's answer; returns the sorted times since t0, the answers' seqs and
+        the CPU time the simulator spent reading them."""
+        done, cpu = [], 0.0
+        for p in self.procs:
+            out, _ = p.communicate(timeout=180)
+            lines = out.splitlines()
+            cpu += int(lines[0].split()[1]) / 1e9
+            done += [(int(ns) / 1e9 - t0, int(seq)) for ns, seq in (line.split() for line in lines[1:])]
+        done.sort()
+        return [t for t, _ in done], [seq for _, seq in done], cpu
 
 
 def timed_get(hub, path):
@@ -219,6 +256,11 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    client = os.path.join(builddir, "bench", "bench-feed-client")
+    simulator = os.environ.get("BENCH_SIMULATOR", "c")
+    clients = int(os.environ.get("BENCH_CLIENTS", "2"))
+    if simulator == "c" and not os.access(client, os.X_OK):
+        sys.exit(f"{client} is not built (make), or run the Python simulator: BENCH_SIMULATOR=python")
     tmp = tempfile.mkdtemp(prefix="prov-bench-feed.", dir="/var/tmp")
     hub = Hub(builddir, tmp, tls)
     try:
@@ -226,30 +268,46 @@ def main():
                                                       "userName": "leaver@example.com"})
         assert st == 201, (st, u)
         print(f"# {hosts} hosts holding GET /v1/feed (Prefer: wait={WAIT}) on one hub, "
-              f"{'TLS' if hub.tls else 'plain HTTP'} on loopback; {rounds} rounds")
-        print("round | PATCH answered | first host | median host | all hosts | hub RSS / peak | hub CPU held, idle")
+              f"{'TLS' if hub.tls else 'plain HTTP'} on loopback; {rounds} rounds; simulator: "
+              + (f"bench-feed-client in {clients} process(es)" if simulator == "c" else "Python, one process"))
+        print("round | PATCH answered | first host | median host | all hosts | hub CPU, simulator CPU for the answers "
+              "| hub RSS / peak | hub CPU held, idle | load average | all held after")
         active = True
         for rnd in range(rounds):
             st, head = hub.request("GET", "/v1/feed?since=0", token=hub.host)
             since = head["seq"]
-            socks = hold(hub, hosts, since)
+            t_hold = time.monotonic()
+            if simulator == "c":
+                fleet = Fleet(client, hub, hosts, since, clients)
+            else:
+                socks = hold(hub, hosts, since)
+            t_hold = time.monotonic() - t_hold
             time.sleep(2.0)
             c0 = proc_cpu(hub.proc.pid)
             time.sleep(IDLE_SECONDS)
             idle = (proc_cpu(hub.proc.pid) - c0) / IDLE_SECONDS * 100
             mem = proc_mem(hub.proc.pid)
             active = not active
+            load = os.getloadavg()[0]
+            hub_cpu, sim_cpu = proc_cpu(hub.proc.pid), time.process_time()
             t0 = time.monotonic()
             st, _ = hub.request("PATCH", f"/scim/v2/Users/{u['id']}", {
                 "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                 "Operations": [{"op": "replace", "path": "active", "value": active}]})
             t_commit = time.monotonic() - t0
             assert st == 200, st
-            done, bodies = collect(socks, t0)
-            ok = sum(1 for b in bodies if b'"seq":%d' % (since + 1) in b)
+            if simulator == "c":
+                done, seqs, sim_cpu = fleet.collect(t0)
+                ok = sum(1 for seq in seqs if seq == since + 1)
+            else:
+                done, bodies = collect(socks, t0)
+                ok = sum(1 for b in bodies if b'"seq":%d' % (since + 1) in b)
+                sim_cpu = time.process_time() - sim_cpu
+            hub_cpu = proc_cpu(hub.proc.pid) - hub_cpu
             print(f"{rnd + 1} | {t_commit * 1000:.1f} ms | {done[0] * 1000:.1f} ms | "
                   f"{done[len(done) // 2] * 1000:.1f} ms | {done[-1] * 1000:.1f} ms ({ok}/{hosts} with the change) | "
-                  f"{mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} %")
+                  f"{hub_cpu:.2f} s, {sim_cpu:.2f} s | {mem['VmRSS']:.1f} / {mem['VmHWM']:.1f} MiB | {idle:.2f} % | "
+                  f"{load:.2f} | {t_hold:.1f} s")
         catchup(hub, int(os.environ.get("BENCH_CATCHUP", "10000")))
     finally:
         hub.stop()

@@ -38,10 +38,11 @@ struct HubServer {
         /* The open batch holds a change of the directory (not only the fleet's poll records):
          * a read must commit it first. */
         bool batch_dirty;
-        /* Feed requests held until a change commits or their deadline (see feed_serve()), the
-         * head they were held at, and the last answer made (its bytes are shared by every host
-         * asking for the same since at the same head). */
-        Conn *waiters;
+        /* Feed requests held until a change commits or their deadline (see feed_serve()), in
+         * the order of their deadlines (a loop's round looks only at those due), the head they
+         * were held at, and the last answer made (its bytes are shared by every host asking for
+         * the same since at the same head). */
+        Conn *waiters, *waiters_tail;
         unsigned n_waiters;
         int64_t waiters_head;
         struct MHD_Response *feed_cache;

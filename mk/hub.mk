@@ -23,6 +23,13 @@ hub_provision_hub_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub
 hub_provision_hub_CFLAGS = $(AM_CFLAGS) $(CJSON_CFLAGS) $(SYSTEMD_CFLAGS)
 hub_provision_hub_LDADD = hub/libhub.la
 
+# The fleet simulator of bench/bench-feed.py (epoll and GnuTLS; not a test, never run by make check).
+noinst_PROGRAMS += bench/bench-feed-client
+bench_bench_feed_client_SOURCES = bench/bench-feed-client.c
+bench_bench_feed_client_CFLAGS = $(AM_CFLAGS) $(GNUTLS_CFLAGS)
+bench_bench_feed_client_LDADD = $(GNUTLS_LIBS)
+EXTRA_DIST += bench/bench-feed.py
+
 # The smoke test: the real hub on 127.0.0.1:0, a user created, read back, 401 without a token;
 # and the TLS test (certtool's self-signed pair: https answers, plain http on that port does not).
 check_SCRIPTS += tests/hub/test-hub-smoke.py tests/hub/test-hub-tls.py
