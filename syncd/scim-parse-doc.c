@@ -156,10 +156,8 @@ static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch
                         return r;
         }
 
-        r = scim_dedup_ids(b, false);
-        if (r < 0)
-                return r;
-        r = scim_dedup_ids(b, true);
+        /* A directory is a whole batch. */
+        r = prov_scim_batch_finish(b);
         if (r < 0)
                 return r;
 
@@ -388,12 +386,17 @@ int prov_scim_parse_hub_feed(const char *json, size_t len, const ProvScimParseOp
                 if (r < 0)
                         return r;
         }
+        /* Only the last event of a resource counts: the finish finds no repeated id, but
+         * orders the batch for the sync. */
+        r = prov_scim_batch_finish(f->batch);
+        if (r < 0)
+                return r;
         f->n_events = n;
         *ret = TAKE_PTR(f);
         return 0;
 }
 
-int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+int prov_scim_parse_page(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
                          ProvScimBatch **ret) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
         _cleanup_(json_tree_done) JsonTree tree = {};
@@ -411,10 +414,24 @@ int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvSc
         r = parse_list_object(b, root, groups, true, &l);
         if (r < 0)
                 return r;
-        r = scim_dedup_ids(b, groups);
+
+        *ret = TAKE_PTR(b);
+        return 0;
+}
+
+int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+                         ProvScimBatch **ret) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = prov_scim_parse_page(json, len, groups, opts, &b);
         if (r < 0)
                 return r;
-
+        r = prov_scim_batch_finish(b);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(b);
         return 0;
 }
