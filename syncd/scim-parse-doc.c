@@ -112,6 +112,16 @@ static int parse_list_object(ProvScimBatch *b, const cJSON *obj, bool groups, bo
         return scim_parse_resources(b, resources, groups, l);
 }
 
+/* Hands a complete batch to *ret, finished (scim-parse.h). */
+static int finished(ProvScimBatch **b, ProvScimBatch **ret) {
+        int r = prov_scim_batch_finish(*b);
+
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(*b);
+        return 0;
+}
+
 /* The "Users" and "Groups" of a directory document (a file, the hub's snapshot) into a new batch. */
 static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch **ret) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
@@ -157,12 +167,7 @@ static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch
         }
 
         /* A directory is a whole batch. */
-        r = prov_scim_batch_finish(b);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(b);
-        return 0;
+        return finished(&b, ret);
 }
 
 /* --- directories, and the hub's feed and snapshot (provision-hub, GET /v1/feed and /v1/snapshot) */
@@ -429,11 +434,7 @@ int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvSc
         r = prov_scim_parse_page(json, len, groups, opts, &b);
         if (r < 0)
                 return r;
-        r = prov_scim_batch_finish(b);
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(b);
-        return 0;
+        return finished(&b, ret);
 }
 
 /* A user of its own (prov_scim_parse_user()), with the arena holding its strings. */

@@ -241,17 +241,25 @@ static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool
         return 0;
 }
 
-/* The walks are over: the batch is complete, and finished here, once. */
-static int finish_batch(ProvScimBatch *b) {
-        int r = prov_scim_batch_finish(b);
+/* The end of a fetch, r its outcome so far: on success the walks are over and the batch is
+ * complete, finished here, once (scim-parse.h), and handed to *ret; the counters of the call go
+ * to *stats either way. */
+static int fetch_end(ProvScimClient *c, int r, ProvScimBatch **batch, ProvScimBatch **ret, ProvScimStats *stats) {
+        ProvScimBatch *b = *batch;
 
-        if (r < 0)
-                return r;
-        b->total_results = (int64_t) (b->n_users + b->n_groups);
-        b->has_total_results = true;
-        b->start_index = 1;
-        b->items_per_page = b->total_results;
-        return 0;
+        if (r >= 0)
+                r = prov_scim_batch_finish(b);
+        if (r >= 0) {
+                b->total_results = (int64_t) (b->n_users + b->n_groups);
+                b->has_total_results = true;
+                b->start_index = 1;
+                b->items_per_page = b->total_results;
+                *ret = TAKE_PTR(*batch);
+                r = 0;
+        }
+        if (stats)
+                *stats = c->stats;
+        return r;
 }
 
 int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *stats) {
@@ -278,19 +286,47 @@ int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *
                         log_debug("SCIM full scan pass %u did not add up, the directory changed while paging.",
                                   attempt + 1);
         }
-        if (!consistent) {
+        if (!consistent)
                 r = -EAGAIN;
-                goto finish;
-        }
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
 finish:
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
+}
+
+/* Appends s to a SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quote and
+ * backslash escaped, control characters refused (a POSIX user name has none anyway). */
+static int filter_literal(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+
+                if (ch < 0x20 || ch == 0x7f)
+                        return -EINVAL;
+                if (ch == '"' || ch == '\\') {
+                        if (n + 1 >= size)
+                                return -ENAMETOOLONG;
+                        buf[n++] = '\\';
+                }
+                if (n + 1 >= size)
+                        return -ENAMETOOLONG;
+                buf[n++] = (char) ch;
+        }
+        buf[n] = '\0';
+        return 0;
+}
+
+/* The filter PREFIX"VALUE"SUFFIX, VALUE a string literal of at most 255 bytes, percent-encoded
+ * for the query. */
+static int quoted_filter(ProvScimClient *c, const char *prefix, const char *value, const char *suffix, char **ret) {
+        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
+        int r;
+
+        r = filter_literal(value, lit, sizeof(lit));
+        if (r < 0)
+                return r;
+        (void) snprintf(expr, sizeof(expr), "%s\"%s\"%s", prefix, lit, suffix);
+        *ret = curl_easy_escape(c->curl, expr, 0);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* RFC 3339 UTC with milliseconds: "2026-11-22T16:00:00.123Z". Rounded down, so that a
@@ -310,7 +346,7 @@ static int format_rfc3339(int64_t usec, char *buf, size_t size) {
 int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         _cleanup_free_ char *filter = NULL;
-        char ts[64], expr[128];
+        char ts[64];
         bool consistent;
         int r;
 
@@ -330,28 +366,13 @@ int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch *
         }
 
         r = format_rfc3339(since_usec, ts, sizeof(ts));
-        if (r < 0)
-                goto finish;
-        (void) snprintf(expr, sizeof(expr), "meta.lastModified ge \"%s\"", ts);
-        filter = curl_easy_escape(c->curl, expr, 0);
-        if (!filter) {
-                r = -ENOMEM;
-                goto finish;
-        }
-
+        if (r >= 0)
+                r = quoted_filter(c, "meta.lastModified ge ", ts, "", &filter);
         /* One pass: a resource that moves while we page is caught by the next, overlapping delta. */
-        r = pass(c, filter, &batch, &consistent);
-        if (r < 0)
-                goto finish;
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
+        if (r >= 0)
+                r = pass(c, filter, &batch, &consistent);
 finish:
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
 }
 
 /* GET /Users?count=0 once per client: the endpoint answers a ListResponse. */
@@ -427,43 +448,15 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
         return 0;
 }
 
-/* Appends s to a SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quote and
- * backslash escaped, control characters refused (a POSIX user name has none anyway). */
-static int filter_literal(const char *s, char *buf, size_t size) {
-        size_t n = 0;
-
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char) *s;
-
-                if (ch < 0x20 || ch == 0x7f)
-                        return -EINVAL;
-                if (ch == '"' || ch == '\\') {
-                        if (n + 1 >= size)
-                                return -ENAMETOOLONG;
-                        buf[n++] = '\\';
-                }
-                if (n + 1 >= size)
-                        return -ENAMETOOLONG;
-                buf[n++] = (char) ch;
-        }
-        buf[n] = '\0';
-        return 0;
-}
-
-/* Walks /Users with the filter ATTR eq "VALUE" into batch. */
-static int walk_users_eq(ProvScimClient *c, const char *attr, const char *value, ProvScimBatch *batch) {
+/* Walks /Users with the filter ATTR_EQ"VALUE" (e.g. ATTR_EQ = "id eq ") into batch. */
+static int walk_users_eq(ProvScimClient *c, const char *attr_eq, const char *value, ProvScimBatch *batch) {
         _cleanup_free_ char *filter = NULL;
-        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
         bool consistent;
         int r;
 
-        r = filter_literal(value, lit, sizeof(lit));
+        r = quoted_filter(c, attr_eq, value, "", &filter);
         if (r < 0)
                 return r;
-        (void) snprintf(expr, sizeof(expr), "%s eq \"%s\"", attr, lit);
-        filter = curl_easy_escape(c->curl, expr, 0);
-        if (!filter)
-                return -ENOMEM;
         return walk(c, false, filter, batch, &consistent);
 }
 
@@ -471,7 +464,6 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
                          ProvScimBatch **ret, ProvScimStats *stats) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         _cleanup_free_ char *filter = NULL;
-        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
         bool consistent;
         int r;
 
@@ -491,28 +483,18 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
         c->stats.passes++;
         /* By id when the caller knows it: it survives a rename and strip_domain (the login name
          * is then not the userName); a server that cannot filter by id is asked by userName. */
-        r = scim_id ? walk_users_eq(c, "id", scim_id, batch) : -EOPNOTSUPP;
+        r = scim_id ? walk_users_eq(c, "id eq ", scim_id, batch) : -EOPNOTSUPP;
         if (r == -EOPNOTSUPP)
-                r = walk_users_eq(c, "userName", user_name, batch);
+                r = walk_users_eq(c, "userName eq ", user_name, batch);
         if (r < 0)
                 goto finish;
 
         /* userName is unique at the source (RFC 7643 §4.1.1); a server that answers more than one
          * record is not trusted with the groups of any of them. */
         if (batch->n_users == 1) {
-                const char *id = batch->users[0].id;
-
-                free(filter);
-                filter = NULL;
-                r = filter_literal(id, lit, sizeof(lit));
+                r = quoted_filter(c, "members[value eq ", batch->users[0].id, "]", &filter);
                 if (r < 0)
                         goto finish;
-                (void) snprintf(expr, sizeof(expr), "members[value eq \"%s\"]", lit);
-                filter = curl_easy_escape(c->curl, expr, 0);
-                if (!filter) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
                 r = walk_groups_interned(c, batch, filter, &consistent);
                 if (r == -EOPNOTSUPP) {
                         /* The server cannot filter groups by member: the user alone, the groups
@@ -520,18 +502,9 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
                         log_debug("SCIM /Groups refuses a members filter: refreshing the user only.");
                         r = 0;
                 }
-                if (r < 0)
-                        goto finish;
         }
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
 finish:
         c->deadline = 0;
         c->budget_left = c->retry_budget;
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
 }
