@@ -159,7 +159,7 @@ static int gen_sqlite(const char *dir, const ProvSnapUser *users, const ProvSnap
                 sqlite3_reset(pg);
                 for (size_t k = 0; k < groups[j].n_members; k++) {
                         sqlite3_bind_int64(pm, 1, groups[j].gid);
-                        sqlite3_bind_text(pm, 2, groups[j].members[k], -1, SQLITE_STATIC);
+                        sqlite3_bind_text(pm, 2, users[groups[j].members[k]].name, -1, SQLITE_STATIC);
                         if (sqlite3_step(pm) != SQLITE_DONE)
                                 goto finish;
                         sqlite3_reset(pm);
@@ -208,7 +208,7 @@ static int gen_ldif(const char *dir, const ProvSnapUser *users, const ProvSnapGr
                 fprintf(f, "dn: cn=%s,ou=groups,dc=bench,dc=test\nobjectClass: posixGroup\ncn: %s\ngidNumber: %u\n",
                         groups[j].name, groups[j].name, groups[j].gid);
                 for (size_t k = 0; k < groups[j].n_members; k++)
-                        fprintf(f, "memberUid: %s\n", groups[j].members[k]);
+                        fprintf(f, "memberUid: %s\n", users[groups[j].members[k]].name);
                 fputc('\n', f);
         }
         return fclose(f) == 0 ? 0 : -errno;
@@ -218,7 +218,7 @@ static int gen(const char *dir) {
         static char names[N_USERS][8], gnames[N_GROUPS][8];
         ProvSnapUser *users = calloc(N_USERS, sizeof(ProvSnapUser));
         ProvSnapGroup *groups = calloc(N_GROUPS, sizeof(ProvSnapGroup));
-        const char **members = calloc(BIG_MEMBERS + SAMPLED_GROUPS * SAMPLED_USERS + 5 * N_GROUPS, sizeof(char *));
+        uint32_t *members = calloc(BIG_MEMBERS + SAMPLED_GROUPS * SAMPLED_USERS + 5 * N_GROUPS, sizeof(uint32_t));
         unsigned *tmp = calloc(BIG_MEMBERS, sizeof(unsigned));
         Index *ix_name = calloc(N_USERS, sizeof(Index)), *ix_id = calloc(N_USERS, sizeof(Index));
         ProvSnapMeta meta = { .generation = 1, .last_sync_usec = 1, .uid_min = UID_BASE, .uid_max = 4000000 };
@@ -273,7 +273,7 @@ static int gen(const char *dir) {
                 fprintf(gf, "%s:x:%u:", gnames[j], GID_BASE + j);
                 fprintf(gc, "%s:x:%u:", gnames[j], GID_BASE + j);
                 for (size_t k = 0; k < n; k++) {
-                        members[used++] = names[tmp[k]];
+                        members[used++] = tmp[k];
                         fprintf(gf, "%s%s", k ? "," : "", names[tmp[k]]);
                         fprintf(gc, "%s%s", k ? "," : "", names[tmp[k]]);
                 }

@@ -72,6 +72,7 @@ int main(int argc, char *argv[]) {
         ProvSnapUser *users;
         ProvSnapGroup *groups;
         const char **names;
+        uint32_t *all;
         uint64_t t[MAX_RUNS];
         long input_rss;
         struct stat st;
@@ -91,10 +92,12 @@ int main(int argc, char *argv[]) {
         users = calloc(N_USERS, sizeof(*users));
         groups = calloc(n_groups, sizeof(*groups));
         names = calloc(N_USERS, sizeof(*names));
-        if (!users || !groups || !names)
+        all = calloc(N_USERS, sizeof(*all));
+        if (!users || !groups || !names || !all)
                 return 1;
         for (unsigned i = 0; i < N_USERS; i++) {
                 names[i] = xasprintf("u%06u", i);
+                all[i] = i;
                 users[i] = (ProvSnapUser) {
                         .name = names[i],
                         .uid = UID_BASE + i,
@@ -111,16 +114,16 @@ int main(int argc, char *argv[]) {
 
                 *gr = (ProvSnapGroup) { .name = xasprintf("g%05u", g), .gid = GID_BASE + g };
                 if (g == BIG_GROUP) {
-                        gr->members = names;
+                        gr->members = all;
                         gr->n_members = BIG_MEMBERS;
                 } else {
-                        const char **m = calloc(SMALL_MEMBERS, sizeof(*m));
+                        uint32_t *m = calloc(SMALL_MEMBERS, sizeof(*m));
 
                         if (!m)
                                 return 1;
                         /* 3331 is prime to N_USERS: 30 distinct users per group, spread out. */
                         for (unsigned k = 0; k < SMALL_MEMBERS; k++)
-                                m[k] = names[(g * 37u + k * 3331u) % N_USERS];
+                                m[k] = (g * 37u + k * 3331u) % N_USERS;
                         gr->members = m;
                         gr->n_members = SMALL_MEMBERS;
                 }

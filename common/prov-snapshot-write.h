@@ -20,7 +20,7 @@ typedef struct ProvSnapUser {
 typedef struct ProvSnapGroup {
         const char *name;
         uint32_t gid;
-        const char *const *members; /* member login names */
+        const uint32_t *members;    /* member users: indexes into the users of the same write */
         size_t n_members;
         uint32_t flags;             /* PROV_SNAP_GROUP_* */
 } ProvSnapGroup;
@@ -34,9 +34,9 @@ typedef struct ProvSnapMeta {
 /* Validates the records and atomically replaces the snapshot at path: temp file in the same
  * directory, fsync, rename, fsync of the directory, then the replaced file is marked stale so
  * that processes which mapped it re-map. Returns 0 or -errno: -EINVAL for invalid or duplicate
- * records (nothing is written then). Group members that are not users of the snapshot, or whose
- * account is refused (suspended, deprovisioned, blocked), are dropped; each user's initgroups
- * list is derived from the remaining memberships. */
+ * records, or a member index not below n_users (nothing is written then). Members whose account
+ * is refused (suspended, deprovisioned, blocked), and a member given twice, are dropped; each
+ * user's initgroups list is derived from the remaining memberships. */
 int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         const ProvSnapUser *users, size_t n_users,
                         const ProvSnapGroup *groups, size_t n_groups);

@@ -62,19 +62,6 @@ static const char *group_name_at(const void *records, uint32_t i) {
         return ((const ProvSnapGroup *) records)[i].name;
 }
 
-/* Finds the record with this name in a name index; returns its index or -ENOENT. */
-static int64_t index_find_name(const SnapSlot *slots, size_t n_slots, uint32_t seed, const char *name,
-                               name_at_t name_at, const void *records) {
-        uint32_t h = snap_hash_name(seed, name, strlen(name));
-
-        for (size_t pos = h & (n_slots - 1);; pos = (pos + 1) & (n_slots - 1)) {
-                if (slots[pos].ref1 == 0)
-                        return -ENOENT;
-                if (slots[pos].key == h && streq(name_at(records, slots[pos].ref1 - 1), name))
-                        return slots[pos].ref1 - 1;
-        }
-}
-
 /* Inserts record i under its name; -EINVAL if the name is already taken. */
 static int index_add_name(SnapSlot *slots, size_t n_slots, uint32_t seed, uint32_t i,
                           name_at_t name_at, const void *records) {
@@ -170,7 +157,7 @@ static int validate(const ProvSnapMeta *meta, const ProvSnapUser *users, size_t 
                 if (g->n_members > 0 && !g->members)
                         return -EINVAL;
                 for (size_t j = 0; j < g->n_members; j++)
-                        if (!g->members[j])
+                        if (g->members[j] >= n_users)
                                 return -EINVAL;
         }
         return 0;
@@ -671,7 +658,7 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                         return r;
         }
 
-        /* Resolve members to users, dropping unknown and refused accounts and duplicates. */
+        /* Members, dropping refused accounts and repeats (validate() checked the indexes). */
         for (size_t i = 0; i < n_groups; i++) {
                 if (groups[i].n_members > SNAP_MAX_RECORDS - total_members)
                         return -E2BIG;
@@ -690,12 +677,12 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 uint64_t bytes = 0;
 
                 for (size_t j = 0; j < groups[g].n_members; j++) {
-                        int64_t u = index_find_name(ix_uname, n_uslots, seed, groups[g].members[j],
-                                                    user_name_at, users);
-                        if (u < 0 || prov_state_is_refused(users[u].state) || marker[u] == g)
+                        uint32_t u = groups[g].members[j];
+
+                        if (prov_state_is_refused(users[u].state) || marker[u] == g)
                                 continue;
                         marker[u] = g;
-                        members[n_mem++] = (uint32_t) u;
+                        members[n_mem++] = u;
                         usr_count[u]++;
                         bytes += strlen(users[u].name) + 1;
                 }

@@ -112,6 +112,16 @@ static int parse_list_object(ProvScimBatch *b, const cJSON *obj, bool groups, bo
         return scim_parse_resources(b, resources, groups, l);
 }
 
+/* Hands a complete batch to *ret, finished (scim-parse.h). */
+static int finished(ProvScimBatch **b, ProvScimBatch **ret) {
+        int r = prov_scim_batch_finish(*b);
+
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(*b);
+        return 0;
+}
+
 /* The "Users" and "Groups" of a directory document (a file, the hub's snapshot) into a new batch. */
 static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch **ret) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
@@ -156,15 +166,8 @@ static int directory_from_root(const cJSON *root, const Limits *l, ProvScimBatch
                         return r;
         }
 
-        r = scim_dedup_ids(b, false);
-        if (r < 0)
-                return r;
-        r = scim_dedup_ids(b, true);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(b);
-        return 0;
+        /* A directory is a whole batch. */
+        return finished(&b, ret);
 }
 
 /* --- directories, and the hub's feed and snapshot (provision-hub, GET /v1/feed and /v1/snapshot) */
@@ -388,12 +391,17 @@ int prov_scim_parse_hub_feed(const char *json, size_t len, const ProvScimParseOp
                 if (r < 0)
                         return r;
         }
+        /* Only the last event of a resource counts: the finish finds no repeated id, but
+         * orders the batch for the sync. */
+        r = prov_scim_batch_finish(f->batch);
+        if (r < 0)
+                return r;
         f->n_events = n;
         *ret = TAKE_PTR(f);
         return 0;
 }
 
-int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+int prov_scim_parse_page(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
                          ProvScimBatch **ret) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
         _cleanup_(json_tree_done) JsonTree tree = {};
@@ -411,12 +419,22 @@ int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvSc
         r = parse_list_object(b, root, groups, true, &l);
         if (r < 0)
                 return r;
-        r = scim_dedup_ids(b, groups);
-        if (r < 0)
-                return r;
 
         *ret = TAKE_PTR(b);
         return 0;
+}
+
+int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+                         ProvScimBatch **ret) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        r = prov_scim_parse_page(json, len, groups, opts, &b);
+        if (r < 0)
+                return r;
+        return finished(&b, ret);
 }
 
 /* A user of its own (prov_scim_parse_user()), with the arena holding its strings. */

@@ -34,8 +34,6 @@ Limits scim_limits_from(const ProvScimParseOptions *o);
 int scim_parse_resource(ProvScimBatch *b, const cJSON *res, bool groups, const Limits *l);
 /* Each resource of a JSON array into b. */
 int scim_parse_resources(ProvScimBatch *b, const cJSON *array, bool groups, const Limits *l);
-/* The batch's users (or groups) with one id each: a repeated id is a reject, its records go. */
-int scim_dedup_ids(ProvScimBatch *b, bool groups);
 /* An optional or required string attribute of obj: borrowed from the tree (NULL if absent or,
  * for an optional one, empty); -EBADMSG with a reason. */
 int scim_get_string_ref(const cJSON *obj, const char *name, bool required, size_t max, const char **ret,

@@ -730,28 +730,11 @@ fail:
         return r;
 }
 
-/* Makes room for one more element in an array of n elements grown by doubling. */
-static int grow(void **array, size_t n, size_t size) {
-        void *a;
-        size_t cap;
-
-        if (n != 0 && (n < 4 || (n & (n - 1)) != 0))
-                return 0;
-        cap = n == 0 ? 4 : n * 2;
-        if (cap < n)
-                return -ENOMEM;
-        a = reallocarray(*array, cap, size);
-        if (!a)
-                return -ENOMEM;
-        *array = a;
-        return 0;
-}
-
 /* Appends a reject record; its strings are copied into the batch's arena. */
 static int add_reject(ProvScimBatch *b, const char *kind, const char *id, const char *reason) {
         ProvScimReject rj;
 
-        if (grow((void **) &b->rejects, b->n_rejects, sizeof(ProvScimReject)) < 0)
+        if (prov_grow((void **) &b->rejects, &b->cap_rejects, b->n_rejects + 1, sizeof(ProvScimReject)) < 0)
                 return -ENOMEM;
         rj = (ProvScimReject) {
                 .kind = prov_arena_strdup(&b->arena, kind),
@@ -781,7 +764,7 @@ int scim_parse_resource(ProvScimBatch *b, const cJSON *res, bool groups, const L
         int r;
 
         if (groups) {
-                r = grow((void **) &b->groups, b->n_groups, sizeof(ProvScimGroup));
+                r = prov_grow((void **) &b->groups, &b->cap_groups, b->n_groups + 1, sizeof(ProvScimGroup));
                 if (r < 0)
                         return r;
                 r = group_from_json(res, l, &b->arena, b, &b->groups[b->n_groups], &reason);
@@ -790,7 +773,7 @@ int scim_parse_resource(ProvScimBatch *b, const cJSON *res, bool groups, const L
                         unservable = b->groups[b->n_groups++].unservable;
                 }
         } else {
-                r = grow((void **) &b->users, b->n_users, sizeof(ProvScimUser));
+                r = prov_grow((void **) &b->users, &b->cap_users, b->n_users + 1, sizeof(ProvScimUser));
                 if (r < 0)
                         return r;
                 r = scim_user_from_json(res, l, &b->arena, &b->users[b->n_users], &reason);
@@ -833,49 +816,72 @@ static int cmp_id_index(const void *a, const void *b) {
         return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Drops every resource whose id was already seen earlier in the batch, keeping the first,
- * in O(n log n): a server paging inconsistently repeats resources, a hostile one repeats
- * ids to shadow a user. */
-int scim_dedup_ids(ProvScimBatch *b, bool groups) {
+static const char *record_id(const ProvScimBatch *b, bool groups, size_t i) {
+        return groups ? b->groups[i].id : b->users[i].id;
+}
+
+/* The users (or groups) of a finished batch, in one sort by (id, position): a record whose id
+ * an earlier one has is dropped with a reject (a server paging inconsistently repeats
+ * resources, a hostile one repeats ids to shadow a user), the others close up in document
+ * order, and *ret_order lists their new positions in id order. */
+static int finish_records(ProvScimBatch *b, bool groups, uint32_t **ret_order) {
         _cleanup_free_ IdIndex *idx = NULL;
-        _cleanup_free_ bool *drop = NULL;
+        _cleanup_free_ uint32_t *order = NULL, *pos = NULL;
+        const uint32_t dropped = UINT32_MAX;
         size_t n = groups ? b->n_groups : b->n_users, w = 0;
         int r;
 
-        if (n < 2)
-                return 0;
-
-        idx = calloc(n, sizeof(IdIndex));
-        drop = calloc(n, sizeof(bool));
-        if (!idx || !drop)
+        if (n >= UINT32_MAX)
+                return -E2BIG;
+        idx = reallocarray(NULL, n ?: 1, sizeof(IdIndex));
+        pos = reallocarray(NULL, n ?: 1, sizeof(uint32_t));
+        order = reallocarray(NULL, n ?: 1, sizeof(uint32_t));
+        if (!idx || !pos || !order)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                idx[i] = (IdIndex) { groups ? b->groups[i].id : b->users[i].id, i };
+                idx[i] = (IdIndex) { record_id(b, groups, i), i };
         qsort(idx, n, sizeof(IdIndex), cmp_id_index);
-        for (size_t i = 1; i < n; i++)
-                if (streq(idx[i].id, idx[i - 1].id))
-                        drop[idx[i].index] = true;
+        for (size_t k = 0; k < n; k++)
+                pos[idx[k].index] = k > 0 && streq(idx[k].id, idx[k - 1].id) ? dropped : 0;
 
         /* The records own nothing (their strings are in the arena): dropping one is forgetting it. */
         for (size_t i = 0; i < n; i++) {
-                if (!drop[i]) {
-                        if (groups)
-                                b->groups[w++] = b->groups[i];
-                        else
-                                b->users[w++] = b->users[i];
+                if (pos[i] == dropped) {
+                        r = add_reject(b, groups ? "group" : "user", record_id(b, groups, i),
+                                       "duplicate id in the same batch (first one kept)");
+                        if (r < 0)
+                                return r;
                         continue;
                 }
-
-                r = add_reject(b, groups ? "group" : "user", groups ? b->groups[i].id : b->users[i].id,
-                               "duplicate id in the same batch (first one kept)");
-                if (r < 0)
-                        return r;
+                if (groups)
+                        b->groups[w] = b->groups[i];
+                else
+                        b->users[w] = b->users[i];
+                pos[i] = (uint32_t) w++;
         }
         if (groups)
                 b->n_groups = w;
         else
                 b->n_users = w;
+
+        w = 0;
+        for (size_t k = 0; k < n; k++)
+                if (pos[idx[k].index] != dropped)
+                        order[w++] = pos[idx[k].index];
+        free(*ret_order);
+        *ret_order = TAKE_PTR(order);
         return 0;
+}
+
+int prov_scim_batch_finish(ProvScimBatch *b) {
+        int r;
+
+        if (!b)
+                return -EINVAL;
+        r = finish_records(b, false, &b->user_order);
+        if (r < 0)
+                return r;
+        return finish_records(b, true, &b->group_order);
 }
 
 ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b) {
@@ -884,6 +890,8 @@ ProvScimBatch *prov_scim_batch_free(ProvScimBatch *b) {
         free(b->users);
         free(b->groups);
         free(b->rejects);
+        free(b->user_order);
+        free(b->group_order);
         free(b->next_cursor);
         prov_arena_done(&b->arena);
         free(b);

@@ -92,13 +92,26 @@ typedef struct ProvScimReject {
         char *reason;          /* e.g. "attribute 'userName': missing" */
 } ProvScimReject;
 
+/* A batch is what one sync applies: a directory file, the hub's snapshot or feed answer, or the
+ * pages of one SCIM walk merged. It is finished once it is complete (prov_scim_batch_finish(): by
+ * every prov_scim_parse_*() that returns a batch but prov_scim_parse_page(), and by the SCIM
+ * source after the last page of a walk), and a finished batch guarantees, so that the sync
+ * checks neither again:
+ *  - each id once among users[] and once among groups[]: of records with the same id the first
+ *    (in document, page and event order) is kept, and every later one is dropped and listed in
+ *    rejects[] as "duplicate id in the same batch (first one kept)";
+ *  - users[] and groups[] stay in document order, and user_order[] and group_order[] list their
+ *    positions in id order (strcmp(), no two equal).
+ * A batch that is not finished has user_order and group_order NULL. */
 typedef struct ProvScimBatch {
-        ProvScimUser *users;    /* malloc'ed arrays of n_* records */
-        size_t n_users;
+        ProvScimUser *users;    /* malloc'ed arrays of n_* records, room for cap_* */
+        size_t n_users, cap_users;
         ProvScimGroup *groups;
-        size_t n_groups;
+        size_t n_groups, cap_groups;
         ProvScimReject *rejects;
-        size_t n_rejects;
+        size_t n_rejects, cap_rejects;
+        uint32_t *user_order;   /* n_users positions in users[], by id; malloc'ed */
+        uint32_t *group_order;  /* n_groups positions in groups[], by id; malloc'ed */
         /* ListResponse fields when parsing a page (prov_scim_parse_list()); a directory leaves
          * them at 0/false, start_index 1: */
         int64_t total_results;  /* 0 when absent */
@@ -176,10 +189,21 @@ int prov_scim_parse_hub_feed(const char *json, size_t len, const ProvScimParseOp
 ProvHubFeed *prov_hub_feed_free(ProvHubFeed *f);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ProvHubFeed *, prov_hub_feed_free);
 
-/* One ListResponse page of GET /Users (groups = false) or /Groups (groups = true). schemas
- * must contain the ListResponse URN; Resources may be absent only when totalResults is 0. */
+/* One ListResponse page of GET /Users (groups = false) or /Groups (groups = true), as a batch of
+ * its own (finished). schemas must contain the ListResponse URN; Resources may be absent only
+ * when totalResults is 0. */
 int prov_scim_parse_list(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
                          ProvScimBatch **ret);
+/* The same, for one page of a walk whose pages the caller merges into one batch (moving records
+ * and arena, as scim-source.c does): not finished, so that the merged batch is finished once,
+ * after the last page. */
+int prov_scim_parse_page(const char *json, size_t len, bool groups, const ProvScimParseOptions *opts,
+                         ProvScimBatch **ret);
+
+/* Finishes a complete batch (see ProvScimBatch): drops the later records of a repeated id, with
+ * a reject each, and sets user_order and group_order. Once per batch. 0, -ENOMEM, or -E2BIG
+ * beyond UINT32_MAX records. */
+int prov_scim_batch_finish(ProvScimBatch *b);
 
 /* One User resource (GET /Users/{id}). One whose id is readable is returned even when it is
  * unservable (check ->unservable): it exists, which a 404 would deny. -EBADMSG when the document

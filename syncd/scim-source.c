@@ -18,89 +18,50 @@
  * figure is more likely a lie than a directory, and the arrays grow as pages arrive. */
 #define RESERVE_MAX (UINT64_C(4) * 1024 * 1024)
 
-/* The merged result of one pass, with capacities the batch itself does not keep. */
-typedef struct Accum {
-        ProvScimBatch *batch;
-        size_t cap_users, cap_groups, cap_rejects;
-} Accum;
-
 /* ---------------------------------------------------------------- paging */
-
-/* Sets the capacity of an array to exactly n elements (n >= the elements it holds). */
-static int reserve_exact(void **array, size_t *cap, size_t n, size_t sz) {
-        void *p;
-
-        if (n == *cap)
-                return 0;
-        if (n == 0) {
-                free(*array);
-                *array = NULL;
-                *cap = 0;
-                return 0;
-        }
-        p = reallocarray(*array, n, sz);
-        if (!p)
-                return -ENOMEM;
-        *array = p;
-        *cap = n;
-        return 0;
-}
 
 /* Room for the whole list up front when its first page announces a plausible totalResults: one
  * allocation of the right size instead of a series of reallocs, each copying everything so far.
- * Only a hint: pages beyond it still grow the array, and accum_trim() gives back what did not
- * come. */
-static int accum_reserve(Accum *a, bool groups, const ProvScimBatch *first) {
-        ProvScimBatch *b = a->batch;
-        size_t want;
-
+ * Only a hint: pages beyond it still grow the array, and trim() gives back what did not come. */
+static int reserve(ProvScimBatch *b, bool groups, const ProvScimBatch *first) {
         if (!first->has_total_results || first->total_results <= 0 ||
             (uint64_t) first->total_results > RESERVE_MAX)
                 return 0;
-        if (groups) {
-                want = b->n_groups + (size_t) first->total_results;
-                if (want <= a->cap_groups)
-                        return 0;
-                return reserve_exact((void **) &b->groups, &a->cap_groups, want, sizeof(ProvScimGroup));
-        }
-        want = b->n_users + (size_t) first->total_results;
-        if (want <= a->cap_users)
-                return 0;
-        return reserve_exact((void **) &b->users, &a->cap_users, want, sizeof(ProvScimUser));
+        if (groups)
+                return prov_grow((void **) &b->groups, &b->cap_groups, b->n_groups + (size_t) first->total_results,
+                                 sizeof(ProvScimGroup));
+        return prov_grow((void **) &b->users, &b->cap_users, b->n_users + (size_t) first->total_results,
+                         sizeof(ProvScimUser));
 }
 
-/* After a list: gives back the room reserved for records that never came (more slack than
- * growing by half would have left). */
-static int accum_trim(Accum *a, bool groups) {
-        ProvScimBatch *b = a->batch;
+/* After a list: gives back the room reserved for records that never came, when that is more
+ * slack than growing by half would have left. */
+static int trim(void **array, size_t *cap, size_t n, size_t size) {
+        void *p;
 
-        if (groups) {
-                if (a->cap_groups - b->n_groups <= b->n_groups / 2)
-                        return 0;
-                return reserve_exact((void **) &b->groups, &a->cap_groups, b->n_groups,
-                                     sizeof(ProvScimGroup));
-        }
-        if (a->cap_users - b->n_users <= b->n_users / 2)
+        if (*cap - n <= n / 2)
                 return 0;
-        return reserve_exact((void **) &b->users, &a->cap_users, b->n_users, sizeof(ProvScimUser));
+        p = reallocarray(*array, n ?: 1, size);
+        if (!p)
+                return -ENOMEM;
+        *array = p;
+        *cap = n ?: 1;
+        return 0;
 }
 
-/* Moves every resource and reject of a parsed page into the accumulator: the record structs are
- * copied, the arena chunks holding their strings change hands without copying. On error nothing
- * has moved; on success the page is left with no records and an empty arena. */
-static int accum_take(Accum *a, ProvScimBatch *page) {
-        ProvScimBatch *b = a->batch;
+/* Appends the records of a page to the walk's batch b: the record structs are copied, the arena
+ * chunks holding their strings change hands without copying. On error nothing has moved; on
+ * success the page is left with no records and an empty arena. */
+static int take_page(ProvScimBatch *b, ProvScimBatch *page) {
         int r;
 
-        r = prov_grow((void **) &b->users, &a->cap_users, b->n_users + page->n_users, sizeof(ProvScimUser));
+        r = prov_grow((void **) &b->users, &b->cap_users, b->n_users + page->n_users, sizeof(ProvScimUser));
         if (r < 0)
                 return r;
-        r = prov_grow((void **) &b->groups, &a->cap_groups, b->n_groups + page->n_groups,
-                    sizeof(ProvScimGroup));
+        r = prov_grow((void **) &b->groups, &b->cap_groups, b->n_groups + page->n_groups, sizeof(ProvScimGroup));
         if (r < 0)
                 return r;
-        r = prov_grow((void **) &b->rejects, &a->cap_rejects, b->n_rejects + page->n_rejects,
-                    sizeof(ProvScimReject));
+        r = prov_grow((void **) &b->rejects, &b->cap_rejects, b->n_rejects + page->n_rejects, sizeof(ProvScimReject));
         if (r < 0)
                 return r;
 
@@ -120,10 +81,10 @@ static int accum_take(Accum *a, ProvScimBatch *page) {
         return 0;
 }
 
-/* Walks one list endpoint (/Users or /Groups) to its end, appending to a. filter is already
+/* Walks one list endpoint (/Users or /Groups) to its end, appending to batch. filter is already
  * percent-encoded, or NULL. *ret_consistent tells whether the walk added up: the resources
  * received match totalResults, and totalResults did not move between the first and last page. */
-static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bool *ret_consistent) {
+static int walk(ProvScimClient *c, bool groups, const char *filter, ProvScimBatch *batch, bool *ret_consistent) {
         const char *path = groups ? "/Groups" : "/Users";
         const bool cursor_mode = c->spc.cursor;
         const unsigned count = scim_page_size(c);
@@ -169,7 +130,7 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                         scim_body_done(&b);
                         return r;
                 }
-                r = prov_scim_parse_list(b.data ?: "", b.len, groups, &c->popts, &page);
+                r = prov_scim_parse_page(b.data ?: "", b.len, groups, &c->popts, &page);
                 scim_body_done(&b);
                 if (r < 0) {
                         log_debug("SCIM %s: page %" PRIu64 " is not a valid ListResponse.", path, pages + 1);
@@ -183,13 +144,13 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                         has_total = false;
                 if (pages == 1) {
                         total_first = page->total_results;
-                        r = accum_reserve(a, groups, page);
+                        r = reserve(batch, groups, page);
                         if (r < 0)
                                 return r;
                 }
                 total_last = page->total_results;
 
-                r = accum_take(a, page);
+                r = take_page(batch, page);
                 if (r < 0)
                         return r;
                 received += n;
@@ -209,7 +170,8 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
                         break;
         }
 
-        r = accum_trim(a, groups);
+        r = groups ? trim((void **) &batch->groups, &batch->cap_groups, batch->n_groups, sizeof(ProvScimGroup))
+                   : trim((void **) &batch->users, &batch->cap_users, batch->n_users, sizeof(ProvScimUser));
         if (r < 0)
                 return r;
 
@@ -218,89 +180,6 @@ static int walk(ProvScimClient *c, bool groups, const char *filter, Accum *a, bo
         if (!*ret_consistent)
                 log_debug("SCIM %s: received %" PRIu64 " resources, totalResults %" PRIi64 " at the start and %"
                           PRIi64 " at the end.", path, received, total_first, total_last);
-        return 0;
-}
-
-typedef struct IdRef {
-        const char *id;
-        size_t index;
-} IdRef;
-
-static int idref_cmp(const void *x, const void *y) {
-        const IdRef *a = x, *b = y;
-        int d = strcmp(a->id, b->id);
-
-        if (d != 0)
-                return d;
-        return a->index < b->index ? -1 : a->index > b->index;
-}
-
-/* Marks in dup[] every element whose id appeared at a lower index: the first copy wins,
- * as it is the one the server listed first. */
-static int find_duplicates(size_t n, const char *(*id_of)(const ProvScimBatch *, size_t),
-                           const ProvScimBatch *b, bool *dup, size_t *ret_dups) {
-        _cleanup_free_ IdRef *refs = NULL;
-        size_t dups = 0;
-
-        if (n < 2) {
-                *ret_dups = 0;
-                return 0;
-        }
-        refs = calloc(n, sizeof(IdRef));
-        if (!refs)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                refs[i] = (IdRef) { .id = id_of(b, i), .index = i };
-        qsort(refs, n, sizeof(IdRef), idref_cmp);
-        for (size_t i = 1; i < n; i++)
-                if (streq(refs[i].id, refs[i - 1].id)) {
-                        dup[refs[i].index] = true;
-                        dups++;
-                }
-        *ret_dups = dups;
-        return 0;
-}
-
-static const char *user_id(const ProvScimBatch *b, size_t i) {
-        return b->users[i].id;
-}
-
-static const char *group_id(const ProvScimBatch *b, size_t i) {
-        return b->groups[i].id;
-}
-
-/* Drops later copies of the same id (a resource seen twice because the list shifted under us
- * while paging), keeping the order of first appearance. The records own nothing (their strings
- * are in the batch's arena), so dropping one is forgetting it. */
-static int dedup(ProvScimBatch *b) {
-        _cleanup_free_ bool *dup_u = NULL, *dup_g = NULL;
-        size_t du = 0, dg = 0, k;
-        int r;
-
-        dup_u = calloc(b->n_users + 1, sizeof(bool));
-        dup_g = calloc(b->n_groups + 1, sizeof(bool));
-        if (!dup_u || !dup_g)
-                return -ENOMEM;
-        r = find_duplicates(b->n_users, user_id, b, dup_u, &du);
-        if (r < 0)
-                return r;
-        r = find_duplicates(b->n_groups, group_id, b, dup_g, &dg);
-        if (r < 0)
-                return r;
-        if (du == 0 && dg == 0)
-                return 0;
-
-        k = 0;
-        for (size_t i = 0; i < b->n_users; i++)
-                if (!dup_u[i])
-                        b->users[k++] = b->users[i];
-        b->n_users = k;
-        k = 0;
-        for (size_t i = 0; i < b->n_groups; i++)
-                if (!dup_g[i])
-                        b->groups[k++] = b->groups[i];
-        b->n_groups = k;
-        log_debug("SCIM: dropped %zu duplicate users and %zu duplicate groups.", du, dg);
         return 0;
 }
 
@@ -321,9 +200,9 @@ static const char *intern_member_id(const char *id, void *userdata) {
         return i >= 0 ? in->batch->users[i].id : NULL;
 }
 
-/* Walks /Groups (with filter, may be NULL) into a, with the members that are users of the
+/* Walks /Groups (with filter, may be NULL) into batch, with the members that are users of the
  * batch pointing at the batch's own id strings. */
-static int walk_groups_interned(ProvScimClient *c, ProvScimBatch *batch, const char *filter, Accum *a, bool *ret_ok) {
+static int walk_groups_interned(ProvScimClient *c, ProvScimBatch *batch, const char *filter, bool *ret_ok) {
         Interner in = { .batch = batch };
         int r;
 
@@ -332,7 +211,7 @@ static int walk_groups_interned(ProvScimClient *c, ProvScimBatch *batch, const c
                 return r;
         c->popts.intern_member_id = intern_member_id;
         c->popts.intern_userdata = &in;
-        r = walk(c, true, filter, a, ret_ok);
+        r = walk(c, true, filter, batch, ret_ok);
         c->popts.intern_member_id = NULL;
         c->popts.intern_userdata = NULL;
         prov_id_hash_done(&in.ids);
@@ -342,20 +221,18 @@ static int walk_groups_interned(ProvScimClient *c, ProvScimBatch *batch, const c
 static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool *ret_consistent) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         bool users_ok = false, groups_ok = false;
-        Accum a;
         int r;
 
         batch = calloc(1, sizeof(ProvScimBatch));
         if (!batch)
                 return -ENOMEM;
-        a = (Accum) { .batch = batch };
         c->stats.passes++;
 
-        r = walk(c, false, filter, &a, &users_ok);
+        r = walk(c, false, filter, batch, &users_ok);
         if (r < 0)
                 return r;
         /* Groups list users by id: point their members at the ids the users brought. */
-        r = walk_groups_interned(c, batch, filter, &a, &groups_ok);
+        r = walk_groups_interned(c, batch, filter, &groups_ok);
         if (r < 0)
                 return r;
 
@@ -364,16 +241,25 @@ static int pass(ProvScimClient *c, const char *filter, ProvScimBatch **ret, bool
         return 0;
 }
 
-static int finish_batch(ProvScimBatch *b) {
-        int r = dedup(b);
+/* The end of a fetch, r its outcome so far: on success the walks are over and the batch is
+ * complete, finished here, once (scim-parse.h), and handed to *ret; the counters of the call go
+ * to *stats either way. */
+static int fetch_end(ProvScimClient *c, int r, ProvScimBatch **batch, ProvScimBatch **ret, ProvScimStats *stats) {
+        ProvScimBatch *b = *batch;
 
-        if (r < 0)
-                return r;
-        b->total_results = (int64_t) (b->n_users + b->n_groups);
-        b->has_total_results = true;
-        b->start_index = 1;
-        b->items_per_page = b->total_results;
-        return 0;
+        if (r >= 0)
+                r = prov_scim_batch_finish(b);
+        if (r >= 0) {
+                b->total_results = (int64_t) (b->n_users + b->n_groups);
+                b->has_total_results = true;
+                b->start_index = 1;
+                b->items_per_page = b->total_results;
+                *ret = TAKE_PTR(*batch);
+                r = 0;
+        }
+        if (stats)
+                *stats = c->stats;
+        return r;
 }
 
 int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *stats) {
@@ -400,19 +286,47 @@ int prov_scim_fetch_full(ProvScimClient *c, ProvScimBatch **ret, ProvScimStats *
                         log_debug("SCIM full scan pass %u did not add up, the directory changed while paging.",
                                   attempt + 1);
         }
-        if (!consistent) {
+        if (!consistent)
                 r = -EAGAIN;
-                goto finish;
-        }
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
 finish:
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
+}
+
+/* Appends s to a SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quote and
+ * backslash escaped, control characters refused (a POSIX user name has none anyway). */
+static int filter_literal(const char *s, char *buf, size_t size) {
+        size_t n = 0;
+
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+
+                if (ch < 0x20 || ch == 0x7f)
+                        return -EINVAL;
+                if (ch == '"' || ch == '\\') {
+                        if (n + 1 >= size)
+                                return -ENAMETOOLONG;
+                        buf[n++] = '\\';
+                }
+                if (n + 1 >= size)
+                        return -ENAMETOOLONG;
+                buf[n++] = (char) ch;
+        }
+        buf[n] = '\0';
+        return 0;
+}
+
+/* The filter PREFIX"VALUE"SUFFIX, VALUE a string literal of at most 255 bytes, percent-encoded
+ * for the query. */
+static int quoted_filter(ProvScimClient *c, const char *prefix, const char *value, const char *suffix, char **ret) {
+        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
+        int r;
+
+        r = filter_literal(value, lit, sizeof(lit));
+        if (r < 0)
+                return r;
+        (void) snprintf(expr, sizeof(expr), "%s\"%s\"%s", prefix, lit, suffix);
+        *ret = curl_easy_escape(c->curl, expr, 0);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* RFC 3339 UTC with milliseconds: "2026-11-22T16:00:00.123Z". Rounded down, so that a
@@ -432,7 +346,7 @@ static int format_rfc3339(int64_t usec, char *buf, size_t size) {
 int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch **ret, ProvScimStats *stats) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         _cleanup_free_ char *filter = NULL;
-        char ts[64], expr[128];
+        char ts[64];
         bool consistent;
         int r;
 
@@ -452,28 +366,13 @@ int prov_scim_fetch_delta(ProvScimClient *c, int64_t since_usec, ProvScimBatch *
         }
 
         r = format_rfc3339(since_usec, ts, sizeof(ts));
-        if (r < 0)
-                goto finish;
-        (void) snprintf(expr, sizeof(expr), "meta.lastModified ge \"%s\"", ts);
-        filter = curl_easy_escape(c->curl, expr, 0);
-        if (!filter) {
-                r = -ENOMEM;
-                goto finish;
-        }
-
+        if (r >= 0)
+                r = quoted_filter(c, "meta.lastModified ge ", ts, "", &filter);
         /* One pass: a resource that moves while we page is caught by the next, overlapping delta. */
-        r = pass(c, filter, &batch, &consistent);
-        if (r < 0)
-                goto finish;
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
+        if (r >= 0)
+                r = pass(c, filter, &batch, &consistent);
 finish:
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
 }
 
 /* GET /Users?count=0 once per client: the endpoint answers a ListResponse. */
@@ -549,53 +448,23 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
         return 0;
 }
 
-/* Appends s to a SCIM filter string literal (RFC 7644 §3.4.2.2: a JSON string): quote and
- * backslash escaped, control characters refused (a POSIX user name has none anyway). */
-static int filter_literal(const char *s, char *buf, size_t size) {
-        size_t n = 0;
-
-        for (; *s; s++) {
-                unsigned char ch = (unsigned char) *s;
-
-                if (ch < 0x20 || ch == 0x7f)
-                        return -EINVAL;
-                if (ch == '"' || ch == '\\') {
-                        if (n + 1 >= size)
-                                return -ENAMETOOLONG;
-                        buf[n++] = '\\';
-                }
-                if (n + 1 >= size)
-                        return -ENAMETOOLONG;
-                buf[n++] = (char) ch;
-        }
-        buf[n] = '\0';
-        return 0;
-}
-
-/* Walks /Users with the filter ATTR eq "VALUE" into a. */
-static int walk_users_eq(ProvScimClient *c, const char *attr, const char *value, Accum *a) {
+/* Walks /Users with the filter ATTR_EQ"VALUE" (e.g. ATTR_EQ = "id eq ") into batch. */
+static int walk_users_eq(ProvScimClient *c, const char *attr_eq, const char *value, ProvScimBatch *batch) {
         _cleanup_free_ char *filter = NULL;
-        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
         bool consistent;
         int r;
 
-        r = filter_literal(value, lit, sizeof(lit));
+        r = quoted_filter(c, attr_eq, value, "", &filter);
         if (r < 0)
                 return r;
-        (void) snprintf(expr, sizeof(expr), "%s eq \"%s\"", attr, lit);
-        filter = curl_easy_escape(c->curl, expr, 0);
-        if (!filter)
-                return -ENOMEM;
-        return walk(c, false, filter, a, &consistent);
+        return walk(c, false, filter, batch, &consistent);
 }
 
 int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *scim_id, uint64_t deadline_usec,
                          ProvScimBatch **ret, ProvScimStats *stats) {
         _cleanup_(prov_scim_batch_freep) ProvScimBatch *batch = NULL;
         _cleanup_free_ char *filter = NULL;
-        char lit[2 * 256 + 1], expr[sizeof(lit) + 64];
         bool consistent;
-        Accum a;
         int r;
 
         if (!c || !user_name || !user_name[0] || strlen(user_name) > 255 || !ret ||
@@ -611,51 +480,31 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
                 r = -ENOMEM;
                 goto finish;
         }
-        a = (Accum) { .batch = batch };
         c->stats.passes++;
         /* By id when the caller knows it: it survives a rename and strip_domain (the login name
          * is then not the userName); a server that cannot filter by id is asked by userName. */
-        r = scim_id ? walk_users_eq(c, "id", scim_id, &a) : -EOPNOTSUPP;
+        r = scim_id ? walk_users_eq(c, "id eq ", scim_id, batch) : -EOPNOTSUPP;
         if (r == -EOPNOTSUPP)
-                r = walk_users_eq(c, "userName", user_name, &a);
+                r = walk_users_eq(c, "userName eq ", user_name, batch);
         if (r < 0)
                 goto finish;
 
         /* userName is unique at the source (RFC 7643 §4.1.1); a server that answers more than one
          * record is not trusted with the groups of any of them. */
         if (batch->n_users == 1) {
-                const char *id = batch->users[0].id;
-
-                free(filter);
-                filter = NULL;
-                r = filter_literal(id, lit, sizeof(lit));
+                r = quoted_filter(c, "members[value eq ", batch->users[0].id, "]", &filter);
                 if (r < 0)
                         goto finish;
-                (void) snprintf(expr, sizeof(expr), "members[value eq \"%s\"]", lit);
-                filter = curl_easy_escape(c->curl, expr, 0);
-                if (!filter) {
-                        r = -ENOMEM;
-                        goto finish;
-                }
-                r = walk_groups_interned(c, batch, filter, &a, &consistent);
+                r = walk_groups_interned(c, batch, filter, &consistent);
                 if (r == -EOPNOTSUPP) {
                         /* The server cannot filter groups by member: the user alone, the groups
                          * follow with the next regular sync. */
                         log_debug("SCIM /Groups refuses a members filter: refreshing the user only.");
                         r = 0;
                 }
-                if (r < 0)
-                        goto finish;
         }
-        r = finish_batch(batch);
-        if (r < 0)
-                goto finish;
-        *ret = TAKE_PTR(batch);
-        r = 0;
 finish:
         c->deadline = 0;
         c->budget_left = c->retry_budget;
-        if (stats)
-                *stats = c->stats;
-        return r;
+        return fetch_end(c, r, &batch, ret, stats);
 }

@@ -80,8 +80,9 @@ int prov_scim_client_set_limits(ProvScimClient *c, const ProvScimLimits *limits)
 
 /* Full scan of /Users then /Groups. Pages with startIndex/count, advancing by the number of
  * resources received (never by itemsPerPage), until totalResults is reached or a page is empty;
- * with RFC 9865 cursors when /ServiceProviderConfig advertises pagination.cursor. Resources are
- * de-duplicated by id (first wins). If the resources received do not add up to totalResults, or
+ * with RFC 9865 cursors when /ServiceProviderConfig advertises pagination.cursor. The pages of a pass
+ * are merged and the batch finished once, after the last page (scim-parse.h: a repeated id, on
+ * one page or across pages, is a reject, the first copy kept). If the resources received do not add up to totalResults, or
  * totalResults changed during the walk, a second pass is made; if that drifts too the scan fails
  * with -EAGAIN. Any HTTP or parse error on any page fails the whole scan. On success *ret holds
  * all users, groups and rejects; total_results is the number of users + groups.

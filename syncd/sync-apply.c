@@ -92,7 +92,7 @@ static int suspend_unaccepted(SyncRun *run, const MappedUser *u) {
 static int user_ssh_keys(SyncRun *run, const MappedUser *u, char **ret) {
         const ProvScimUser *s = u->src;
         _cleanup_free_ char *joined = NULL;
-        size_t len = 0;
+        size_t len = 0, cap = 0;
         int r;
 
         *ret = NULL;
@@ -109,10 +109,9 @@ static int user_ssh_keys(SyncRun *run, const MappedUser *u, char **ret) {
                         continue;
                 }
                 n = strlen(s->ssh_keys[i]);
-                char *p = realloc(joined, len + (len > 0) + n + 1);
-                if (!p)
-                        return -ENOMEM;
-                joined = p;
+                r = prov_grow((void **) &joined, &cap, len + (len > 0) + n + 1, 1);
+                if (r < 0)
+                        return r;
                 if (len > 0)
                         joined[len++] = '\n';
                 memcpy(joined + len, s->ssh_keys[i], n + 1);
@@ -131,11 +130,9 @@ int sync_apply_users(SyncRun *run) {
         for (size_t i = 0; i < run->n_users; i++)
                 joiners += run->users[i].accepted && !run->users[i].old.name;
         if (joiners > run->cap_transitions) {
-                ProvTransition *t = reallocarray(res->transitions, joiners + 16, sizeof(ProvTransition));
-                if (!t)
-                        return -ENOMEM;
-                res->transitions = t;
-                run->cap_transitions = joiners + 16;
+                r = prov_grow((void **) &res->transitions, &run->cap_transitions, joiners + 16, sizeof(ProvTransition));
+                if (r < 0)
+                        return r;
         }
 
         for (size_t i = 0; i < run->n_users; i++) {
@@ -689,13 +686,9 @@ int sync_apply_groups(SyncRun *run) {
                                 return r;
                 }
 
-                if (g->src->n_members > cap) {
-                        WantedMember *p = reallocarray(members, g->src->n_members, sizeof(WantedMember));
-                        if (!p)
-                                return -ENOMEM;
-                        members = p;
-                        cap = g->src->n_members;
-                }
+                r = prov_grow((void **) &members, &cap, g->src->n_members, sizeof(WantedMember));
+                if (r < 0)
+                        return r;
                 for (size_t m = 0; m < g->src->n_members; m++) {
                         const MappedUser *u = sync_find_user(run, g->src->member_ids[m]);
                         /* A delta lists every member of a changed group but only the users that

@@ -20,10 +20,14 @@ static int cmp_snap_user_uid(const void *a, const void *b) {
         return cmp_u32p(&((const ProvSnapUser *) a)->uid, &((const ProvSnapUser *) b)->uid);
 }
 
+#define NOT_A_MEMBER UINT32_MAX
+
 /* Every stored account by ref: what memberships are resolved against. */
 typedef struct ExportUser {
         int64_t ref;
-        const char *name; /* NULL: not served, or not active (then a member of nothing) */
+        /* Its position in the snapshot's users (by uid), once they are sorted; until then its
+         * uid. NOT_A_MEMBER: not served, or not active (then a member of nothing). */
+        uint32_t index;
 } ExportUser;
 
 /* A group's position in Export.groups, by ref. */
@@ -46,9 +50,9 @@ typedef struct Export {
         size_t n_groups;
         ExportGroup *group_refs; /* sorted by ref */
         const ExportGroup *last_group; /* that of the last membership row */
-        size_t *first, *count;  /* per groups[] entry: its slice of names */
-        const char **names;
-        size_t n_names, cap_names;
+        size_t *first, *count;  /* per groups[] entry: its slice of members */
+        uint32_t *members;      /* indexes into su[] */
+        size_t n_members, cap_members;
         ProvSshKeysRecord *keys; /* served, active accounts with keys */
         size_t n_keys, cap_keys;
 } Export;
@@ -61,7 +65,7 @@ static void export_done(Export *e) {
         free(e->group_refs);
         free(e->first);
         free(e->count);
-        free(e->names);
+        free(e->members);
         free(e->keys);
 }
 
@@ -79,6 +83,7 @@ static const char *export_shell(Export *e, const char *shell) {
 static int export_user(const ProvUserRecord *u, void *userdata) {
         Export *e = userdata;
         const char *name = NULL;
+        bool member = false;
         int r;
 
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
@@ -105,6 +110,8 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
                 if (!s->name || !s->gecos || !s->home || !s->shell)
                         return -ENOMEM;
                 e->nu++;
+                /* Demotion: only active accounts are members of anything. */
+                member = u->state == PROV_STATE_ACTIVE;
                 /* Keys only for who may log in: the same rule as the shell. */
                 if (u->state == PROV_STATE_ACTIVE && u->ssh_keys && u->ssh_keys[0]) {
                         r = prov_grow((void **) &e->keys, &e->cap_keys, e->n_keys + 1, sizeof(ProvSshKeysRecord));
@@ -126,8 +133,7 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
         r = prov_grow((void **) &e->by_ref, &e->cap_by_ref, e->n_by_ref + 1, sizeof(ExportUser));
         if (r < 0)
                 return r;
-        /* Demotion: only active accounts are members of anything. */
-        e->by_ref[e->n_by_ref++] = (ExportUser) { u->ref, u->state == PROV_STATE_ACTIVE ? name : NULL };
+        e->by_ref[e->n_by_ref++] = (ExportUser) { u->ref, member ? u->uid : NOT_A_MEMBER };
         return 0;
 }
 
@@ -148,7 +154,7 @@ static const ExportUser *export_user_by_ref(const Export *e, int64_t ref) {
         return bsearch(&ref, e->by_ref, e->n_by_ref, sizeof(ExportUser), cmp_ref);
 }
 
-/* Memberships are read by ref: each group's members end up in one slice of names. */
+/* Memberships are read by ref: each group's members end up in one slice of members[]. */
 static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata) {
         Export *e = userdata;
         const ExportUser *u;
@@ -162,14 +168,14 @@ static int export_membership(int64_t group_ref, int64_t user_ref, void *userdata
                 return 0;
         g = e->last_group->pos;
         u = export_user_by_ref(e, user_ref);
-        if (!u || !u->name)
+        if (!u || u->index == NOT_A_MEMBER)
                 return 0;
-        r = prov_grow((void **) &e->names, &e->cap_names, e->n_names + 1, sizeof(char *));
+        r = prov_grow((void **) &e->members, &e->cap_members, e->n_members + 1, sizeof(uint32_t));
         if (r < 0)
                 return r;
         if (e->count[g] == 0)
-                e->first[g] = e->n_names;
-        e->names[e->n_names++] = u->name;
+                e->first[g] = e->n_members;
+        e->members[e->n_members++] = u->index;
         e->count[g]++;
         return 0;
 }
@@ -186,11 +192,11 @@ static int export_collect(Export *e, ProvStore *store) {
                 return r;
         e->su = reallocarray(NULL, n_users + 1, sizeof(ProvSnapUser));
         e->by_ref = reallocarray(NULL, n_users + 1, sizeof(ExportUser));
-        e->names = reallocarray(NULL, n_memberships + 1, sizeof(char *));
-        if (!e->su || !e->by_ref || !e->names)
+        e->members = reallocarray(NULL, n_memberships + 1, sizeof(uint32_t));
+        if (!e->su || !e->by_ref || !e->members)
                 return -ENOMEM;
         e->cap_su = e->cap_by_ref = n_users + 1;
-        e->cap_names = n_memberships + 1;
+        e->cap_members = n_memberships + 1;
 
         /* In storage order, not through the uid index: that would be a random read of the
          * table per account. The snapshot lists them by uid. */
@@ -198,6 +204,17 @@ static int export_collect(Export *e, ProvStore *store) {
         if (r < 0)
                 return r;
         qsort(e->su, e->nu, sizeof(ProvSnapUser), cmp_snap_user_uid);
+        /* Members go to the writer as positions in su[]: each member's, found once by its uid
+         * (unique, or the writer refuses the snapshot anyway). */
+        for (size_t i = 0; i < e->n_by_ref; i++) {
+                ExportUser *x = &e->by_ref[i];
+                const ProvSnapUser key = { .uid = x->index }, *s;
+
+                if (x->index == NOT_A_MEMBER)
+                        continue;
+                s = bsearch(&key, e->su, e->nu, sizeof(ProvSnapUser), cmp_snap_user_uid);
+                x->index = s ? (uint32_t) (s - e->su) : NOT_A_MEMBER;
+        }
 
         r = prov_store_groups_load(store, &e->groups, &e->n_groups);
         if (r < 0)
@@ -276,7 +293,7 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 sg[ng++] = (ProvSnapGroup) {
                         .name = g->name,
                         .gid = g->gid,
-                        .members = e.names + e.first[i],
+                        .members = e.members + e.first[i],
                         .n_members = e.count[i],
                         .flags = mapped ? PROV_SNAP_GROUP_MAPPED : 0,
                 };

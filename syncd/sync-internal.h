@@ -106,9 +106,9 @@ typedef struct SyncRun {
 /* A record the directory sent that we will not serve: audited, logged and counted (0), or
  * < 0 on failure. It never stops the sync. */
 int sync_reject(SyncRun *run, const char *kind, const char *scim_id, const char *name, const char *reason);
-/* Index users[] and groups[] by SCIM id, once each is in its final order. */
+/* Index users[] and groups[] (those of batch) by SCIM id, once each is in its final order. */
 int sync_index_users(SyncRun *run);
-int sync_index_groups(SyncRun *run);
+int sync_index_groups(SyncRun *run, const ProvScimBatch *batch);
 MappedUser *sync_find_user(const SyncRun *run, const char *scim_id);
 MappedGroup *sync_find_group(const SyncRun *run, const char *scim_id);
 /* The store's groups as the sync found them, looked up by SCIM id or (scim_id NULL) name. */

@@ -545,10 +545,6 @@ static int cmp_user_by_name(const void *a, const void *b, void *userdata) {
         return cmp_claim(x->name, x->old.name, x->src->id, y->name, y->old.name, y->src->id);
 }
 
-static int cmp_user_src_id(const void *a, const void *b) {
-        return strcmp(((const MappedUser *) a)->src->id, ((const MappedUser *) b)->src->id);
-}
-
 /* The SCIM id of the stored account with that login name: 1 and *ret_other set when another
  * account than scim_id holds it, 0 when nobody or scim_id itself does. */
 static int name_held_by_other(SyncRun *run, const char *name, const char *scim_id) {
@@ -642,14 +638,9 @@ int sync_map_users(SyncRun *run, const ProvScimBatch *batch) {
         if (!run->users)
                 return -ENOMEM;
         run->n_users = batch->n_users;
-        bool sorted = true;
-        for (size_t i = 0; i < batch->n_users; i++) {
-                run->users[i].src = &batch->users[i];
-                sorted = sorted && (i == 0 || strcmp(batch->users[i - 1].id, batch->users[i].id) < 0);
-        }
-        /* The parser hands them so; a batch built otherwise is put in order here. */
-        if (!sorted)
-                qsort(run->users, run->n_users, sizeof(MappedUser), cmp_user_src_id);
+        /* In SCIM id order, each id once: what a finished batch guarantees (scim-parse.h). */
+        for (size_t i = 0; i < batch->n_users; i++)
+                run->users[i].src = &batch->users[batch->user_order[i]];
         r = load_old_users(run);
         if (r < 0)
                 return r;
@@ -890,5 +881,5 @@ int sync_map_groups(SyncRun *run, const ProvScimBatch *batch) {
                         return r;
                 g->accepted = r > 0;
         }
-        return sync_index_groups(run);
+        return sync_index_groups(run, batch);
 }

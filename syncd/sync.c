@@ -119,6 +119,10 @@ int prov_sync_apply(ProvStore *store, const ProvConfig *config, const ProvLocalA
         };
         int r;
 
+        /* The steps rely on what a finished batch guarantees (scim-parse.h). */
+        if ((batch->n_users > 0 && !batch->user_order) || (batch->n_groups > 0 && !batch->group_order))
+                return -EINVAL;
+
         result.users_seen = batch->n_users;
         result.groups_seen = batch->n_groups;
 
@@ -487,34 +491,30 @@ static int cmp_idindex(const void *a, const void *b) {
         return strcmp(((const IdIndex *) a)->id, ((const IdIndex *) b)->id);
 }
 
-/* (Re)builds a sorted index by SCIM id over users[] or groups[], for lookups that would
- * otherwise be quadratic in the directory's size. */
-static int build_index(IdIndex **index, size_t n, ProvIdAt id_at, const void *ctx) {
-        IdIndex *x = reallocarray(*index, n ? n : 1, sizeof(IdIndex));
-
-        if (!x)
-                return -ENOMEM;
-        for (size_t i = 0; i < n; i++)
-                x[i] = (IdIndex) { .id = id_at(ctx, i), .pos = i };
-        qsort(x, n, sizeof(IdIndex), cmp_idindex);
-        *index = x;
-        return 0;
-}
-
 static const char *user_id_at(const void *ctx, size_t i) {
         return ((const SyncRun *) ctx)->users[i].src->id;
-}
-
-static const char *group_id_at(const void *ctx, size_t i) {
-        return ((const SyncRun *) ctx)->groups[i].src->id;
 }
 
 int sync_index_users(SyncRun *run) {
         return prov_id_hash_build(&run->user_hash, run->n_users, user_id_at, run);
 }
 
-int sync_index_groups(SyncRun *run) {
-        return build_index(&run->group_index, run->n_groups, group_id_at, run);
+/* groups[] are in the order of their names by now: the index by SCIM id is the batch's own
+ * order (scim-parse.h), each entry pointing at where its group went. */
+int sync_index_groups(SyncRun *run, const ProvScimBatch *batch) {
+        _cleanup_free_ size_t *at = NULL;
+
+        at = reallocarray(NULL, run->n_groups ?: 1, sizeof(size_t));
+        run->group_index = reallocarray(NULL, run->n_groups ?: 1, sizeof(IdIndex));
+        if (!at || !run->group_index)
+                return -ENOMEM;
+        for (size_t i = 0; i < run->n_groups; i++)
+                at[run->groups[i].src - batch->groups] = i;
+        for (size_t k = 0; k < run->n_groups; k++) {
+                const ProvScimGroup *g = &batch->groups[batch->group_order[k]];
+                run->group_index[k] = (IdIndex) { g->id, at[batch->group_order[k]] };
+        }
+        return 0;
 }
 
 MappedUser *sync_find_user(const SyncRun *run, const char *scim_id) {

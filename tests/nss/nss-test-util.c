@@ -21,13 +21,17 @@ typedef struct Desc {
         size_t n_users;
         ProvSnapGroup *groups;
         size_t n_groups;
-        char ***members;
+        char ***members;        /* per group, its members' names */
+        uint32_t **member_idx;  /* per group, the same as indexes into users */
 } Desc;
 
 static void desc_done(Desc *d) {
-        for (size_t i = 0; i < d->n_groups; i++)
+        for (size_t i = 0; i < d->n_groups; i++) {
                 free(d->members[i]);
+                free(d->member_idx ? d->member_idx[i] : NULL);
+        }
         free(d->members);
+        free(d->member_idx);
         for (size_t i = 0; i < d->n_lines; i++)
                 free(d->lines[i]);
         free(d->lines);
@@ -105,13 +109,38 @@ static int parse_line(Desc *d, char *line) {
                 }
                 d->members[d->n_groups] = m;
                 g = &d->groups[d->n_groups];
-                *g = (ProvSnapGroup) { .name = f[1], .members = (const char *const *) m, .n_members = nm };
+                *g = (ProvSnapGroup) { .name = f[1], .n_members = nm };
                 d->n_groups++;
                 if (parse_u32(f[2], &g->gid) < 0 || parse_u32(f[3], &g->flags) < 0)
                         return -EINVAL;
                 return 0;
         }
         return -EINVAL;
+}
+
+/* The writer takes members as indexes into the users: a name that is no user of the description
+ * is left out, as the sync leaves out the accounts it does not serve. */
+static int resolve_members(Desc *d) {
+        d->member_idx = calloc(d->n_groups + 1, sizeof(uint32_t *));
+        if (!d->member_idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_groups; i++) {
+                ProvSnapGroup *g = &d->groups[i];
+                size_t n = 0;
+
+                d->member_idx[i] = calloc(g->n_members + 1, sizeof(uint32_t));
+                if (!d->member_idx[i])
+                        return -ENOMEM;
+                for (size_t j = 0; j < g->n_members; j++)
+                        for (uint32_t u = 0; u < d->n_users; u++)
+                                if (streq(d->users[u].name, d->members[i][j])) {
+                                        d->member_idx[i][n++] = u;
+                                        break;
+                                }
+                g->members = d->member_idx[i];
+                g->n_members = n;
+        }
+        return 0;
 }
 
 int test_snap_from_text(const char *out_path, FILE *in) {
@@ -142,6 +171,9 @@ int test_snap_from_text(const char *out_path, FILE *in) {
                         break;
         }
         free(line);
+        if (r < 0)
+                return r;
+        r = resolve_members(&d);
         if (r < 0)
                 return r;
         return prov_snapshot_write(out_path, &d.meta, d.users, d.n_users, d.groups, d.n_groups);

@@ -49,7 +49,7 @@ static void fail(Stats *st, const char *what) {
 
 static int publish(uint64_t gen) {
         static char names[N_USERS][16], gecos[N_USERS][32], homes[N_USERS][48];
-        static const char *members[N_USERS];
+        static uint32_t members[N_USERS];
         ProvSnapUser users[N_USERS];
         char gname[32];
         ProvSnapGroup group = { .name = gname, .gid = GROUP_GID, .members = members, .n_members = N_USERS };
@@ -60,7 +60,7 @@ static int publish(uint64_t gen) {
                 snprintf(names[i], sizeof(names[i]), "u%u", i);
                 snprintf(gecos[i], sizeof(gecos[i]), "gen=%llu", (unsigned long long) gen);
                 snprintf(homes[i], sizeof(homes[i]), "/home/u%u/%llu", i, (unsigned long long) gen);
-                members[i] = names[i];
+                members[i] = i;
                 users[i] = (ProvSnapUser) { names[i], 10000 + i, 10000 + i, gecos[i], homes[i], "/bin/sh",
                                             PROV_STATE_ACTIVE, 0 };
         }

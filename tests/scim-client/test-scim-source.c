@@ -280,15 +280,13 @@ static void test_insert_during_paging_rescans(void **state) {
         assert_true(has_user(b, "u-new"));
 }
 
-static void test_shift_during_paging_dedups(void **state) {
+/* One prepended, one removed at the end: totalResults stays 50 but the list shifts by one, so
+ * page 2 starts again with u-000007, which ends page 1. One pass, every user once. */
+static ProvScimBatch *fetch_shifted_by_one(void) {
         _cleanup_(prov_scim_client_freep) ProvScimClient *c = client(7);
-        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        ProvScimBatch *b = NULL;
         ProvScimStats st;
-        size_t n7 = 0;
 
-        (void) state;
-        /* One prepended, one removed at the end: totalResults stays 50 but the list shifts by
-         * one, so page 2 starts again with u-000007. The copy seen later is dropped. */
         ctl_ok("POST", "/_control/options",
                "{\"mutateDuringPaging\":{\"path\":\"/Users\",\"afterRequests\":1,\"prepend\":true,"
                "\"delete\":[\"u-000050\"],"
@@ -296,10 +294,33 @@ static void test_shift_during_paging_dedups(void **state) {
         assert_int_equal(prov_scim_fetch_full(c, &b, &st), 0);
         assert_int_equal(st.passes, 1);
         assert_unique(b, N_USERS - 1, N_GROUPS);
+        return b;
+}
+
+static void test_shift_during_paging_dedups(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = fetch_shifted_by_one();
+        size_t n7 = 0;
+
+        (void) state;
+        /* The copy seen later is dropped. */
         for (size_t i = 0; i < b->n_users; i++)
                 n7 += streq(b->users[i].id, "u-000007");
         assert_int_equal(n7, 1);
         assert_string_equal(b->users[6].id, "u-000007");
+}
+
+/* The pages of the pass are one batch, finished once: the later copy of u-000007 is a reject,
+ * listed once, as a repeat on one page would be. */
+static void test_duplicate_across_pages_rejected_once(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = fetch_shifted_by_one();
+        size_t dups = 0;
+
+        (void) state;
+        assert_int_equal(b->n_rejects, 1);
+        for (size_t i = 0; i < b->n_rejects; i++)
+                dups += streq(b->rejects[i].kind, "user") && streq_ptr(b->rejects[i].id, "u-000007") &&
+                        streq_ptr(b->rejects[i].reason, "duplicate id in the same batch (first one kept)");
+        assert_int_equal(dups, 1);
 }
 
 #define EMPTY_PAGE "{\\\"schemas\\\":[\\\"urn:ietf:params:scim:api:messages:2.0:ListResponse\\\"]," \
@@ -864,6 +885,7 @@ int main(int argc, char **argv) {
                 cmocka_unit_test_setup(test_lying_items_per_page, reset),
                 cmocka_unit_test_setup(test_insert_during_paging_rescans, reset),
                 cmocka_unit_test_setup(test_shift_during_paging_dedups, reset),
+                cmocka_unit_test_setup(test_duplicate_across_pages_rejected_once, reset),
                 cmocka_unit_test_setup(test_drift_twice_is_eagain, reset),
                 cmocka_unit_test_setup(test_http_500_on_page_3_fails_scan, reset),
                 cmocka_unit_test_setup(test_malformed_page_is_ebadmsg, reset),

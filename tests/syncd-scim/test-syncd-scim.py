@@ -126,6 +126,26 @@ def test_count_neutral_change_during_paging_loses_nobody_and_next_sync_converges
     check(case.user_state("id-0002") == DEPROVISIONED, "the next full sync did not deprovision the deleted user")
 
 
+def test_id_repeated_across_pages_is_one_audited_reject(srv, case):
+    """One user prepended and the last one deleted after page 1: totalResults stays, but the
+    list shifts by one, so id-0004 ends page 1 and starts page 2. The pass is one batch: the
+    later copy is a reject, audited once, and everybody is served once."""
+    users, groups = directory(N)
+    srv.reset(users, groups)
+    srv.options(pageCap=4, mutateDuringPaging={
+        "path": "/Users", "afterRequests": 1, "delete": [f"id-{N:04d}"], "prepend": True,
+        "add": [user(97, "front")]})
+    case.write_conf()
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    check(active(case, "user04"), "the user listed on two pages is not served")
+    dup = [r for r in case.audit("reject") if r[2] == "id-0004"]
+    check(len(dup) == 1 and "duplicate id" in (dup[0][6] or ""),
+          f"not one duplicate-id reject audited for id-0004: {dup}")
+    check(case.sql("SELECT count(*) FROM users WHERE scim_id = 'id-0004'")[0][0] == 1, "id-0004 not stored once")
+
+
+
 # ------------------------------------------------------------------------------------------ daemon
 
 
@@ -549,6 +569,7 @@ CASES = [
     test_page_cap_below_count_still_gets_everyone,
     test_data_changing_during_paging_gives_the_final_directory,
     test_count_neutral_change_during_paging_loses_nobody_and_next_sync_converges,
+    test_id_repeated_across_pages_is_one_audited_reject,
     test_http_500_on_one_page_applies_nothing,
     test_timeout_applies_nothing,
     test_429_budget_0_once_exits_1_naming_the_budget,

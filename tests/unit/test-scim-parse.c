@@ -853,6 +853,43 @@ static void test_unservable_dedup(void **state) {
         assert_unservable_user(c, "x", false, "'active': not a boolean");
 }
 
+/* A finished batch (directory, list, hub feed): each id once, the records in document order,
+ * and user_order and group_order their positions in id order, for the sync to walk. */
+static void test_finished_batch_order(void **state) {
+        _cleanup_(prov_scim_batch_freep) ProvScimBatch *b = NULL;
+        _cleanup_(prov_hub_feed_freep) ProvHubFeed *f = NULL;
+        const char *json =
+                "{\"Users\":[{\"id\":\"c\",\"userName\":\"c\"},{\"id\":\"a\",\"userName\":\"a\"},"
+                "{\"id\":\"c\",\"userName\":\"c2\"},{\"id\":\"b\",\"userName\":\"b\"}],"
+                "\"Groups\":[{\"id\":\"g2\",\"displayName\":\"two\"},{\"id\":\"g1\",\"displayName\":\"one\"}]}";
+        const char *feed =
+                "{\"seq\":3,\"events\":[{\"seq\":1,\"op\":\"upsert\",\"resourceType\":\"User\",\"id\":\"y\","
+                "\"resource\":{\"id\":\"y\",\"userName\":\"y\"}},{\"seq\":2,\"op\":\"upsert\",\"resourceType\":\"User\","
+                "\"id\":\"x\",\"resource\":{\"id\":\"x\",\"userName\":\"x\"}}]}";
+
+        (void) state;
+        assert_int_equal(parse_dir_str(json, NULL, &b), 0);
+        assert_int_equal(b->n_users, 3);
+        assert_string_equal(b->users[0].user_name, "c");
+        assert_string_equal(b->users[1].id, "a");
+        assert_string_equal(b->users[2].id, "b");
+        assert_rejected(b, "user", "c", "duplicate id in the same batch (first one kept)");
+        assert_non_null(b->user_order);
+        assert_int_equal(b->user_order[0], 1);
+        assert_int_equal(b->user_order[1], 2);
+        assert_int_equal(b->user_order[2], 0);
+        assert_non_null(b->group_order);
+        assert_int_equal(b->group_order[0], 1);
+        assert_int_equal(b->group_order[1], 0);
+
+        assert_int_equal(prov_scim_parse_hub_feed(feed, strlen(feed), NULL, 0, &f, NULL), 0);
+        assert_int_equal(f->batch->n_users, 2);
+        assert_string_equal(f->batch->users[0].id, "y");
+        assert_non_null(f->batch->user_order);
+        assert_int_equal(f->batch->user_order[0], 1);
+        assert_int_equal(f->batch->user_order[1], 0);
+}
+
 static void test_malformed_documents(void **state) {
         static const char *const bad[] = {
                 "",
@@ -1091,6 +1128,7 @@ int main(void) {
                 cmocka_unit_test(test_group_members_and_external_id),
                 cmocka_unit_test(test_long_numbers),
                 cmocka_unit_test(test_unservable_dedup),
+                cmocka_unit_test(test_finished_batch_order),
                 cmocka_unit_test(test_malformed_documents),
                 cmocka_unit_test(test_list_response),
                 cmocka_unit_test(test_list_response_rules),

@@ -27,9 +27,11 @@
 static char dir[] = "/tmp/prov-snap-test.XXXXXX";
 static char path[sizeof(dir) + 16];
 
-static const char *const devs_members[] = { "alice", "bob", "carol", "ghost", "alice" };
-static const char *const ops_members[] = { "bob" };
-static const char *const sudo_members[] = { "bob", "alice" };
+/* Members are indexes into users[]: alice 0, bob 1, carol 2. */
+static const uint32_t devs_members[] = { 0, 1, 2, 0 };
+static const uint32_t ops_members[] = { 1 };
+static const uint32_t sudo_members[] = { 1, 0 };
+static const uint32_t two_members[] = { 0, 1 };
 
 static const ProvSnapUser users[] = {
         { "alice", 10001, 10001, "Alice A", "/home/alice", "/bin/bash", PROV_STATE_ACTIVE, 19000 },
@@ -149,7 +151,7 @@ static void test_round_trip(void **state) {
         assert_int_equal(prov_snapshot_user_by_name(s, "carol", &u), 0);
         assert_int_equal(u.n_gids, 0);
 
-        /* Members: unknown (ghost), refused (carol) and repeated names dropped, order kept. */
+        /* Members: refused (carol) and repeated ones dropped, order kept. */
         assert_int_equal(prov_snapshot_group_by_name(s, "devs", &g), 0);
         assert_int_equal(g.gid, 20000);
         assert_int_equal(g.flags, 0);
@@ -223,11 +225,15 @@ static void test_rejects(void **state) {
         ProvSnapUser u[2];
         ProvSnapGroup g[2];
         ProvSnapMeta m;
-        const char *const null_member[] = { "alice", NULL };
+        const uint32_t out_of_range[] = { 0, 2 };
 
         write_fixture(1); /* an existing snapshot must survive a rejected write untouched */
 
-#define RESET() (u[0] = users[0], u[1] = users[1], g[0] = groups[0], g[1] = groups[1], m = meta)
+#define RESET() (u[0] = users[0], u[1] = users[1], g[0] = groups[0], g[1] = groups[1], m = meta, \
+                 g[0].members = two_members, g[0].n_members = ELEMENTSOF(two_members))
+        RESET();
+        assert_int_equal(prov_snapshot_write(path, &m, u, 2, g, 2), 0);  /* what each case below breaks */
+        write_fixture(1);
         RESET(), u[1].name = "alice";
         expect_rejected(&m, u, 2, g, 2);                /* duplicate user name */
         RESET(), u[1].uid = u[0].uid;
@@ -264,7 +270,9 @@ static void test_rejects(void **state) {
         expect_rejected(&m, u, 2, g, 2);
         RESET(), u[0].state = (ProvState) 7;
         expect_rejected(&m, u, 2, g, 2);
-        RESET(), g[0].members = null_member, g[0].n_members = 2;
+        RESET(), g[0].members = out_of_range, g[0].n_members = 2;
+        expect_rejected(&m, u, 2, g, 2);                /* a member that is no user of the snapshot */
+        RESET(), g[0].members = NULL;
         expect_rejected(&m, u, 2, g, 2);
         RESET(), m.uid_min = 0;
         expect_rejected(&m, u, 2, g, 2);
@@ -495,7 +503,7 @@ static void test_stored_form(void **state) {
         assert_int_equal(prov_snapshot_passwd_by_name(s, "alic", &p), -ENOENT);
         assert_int_equal(prov_snapshot_passwd_at(s, 3, &p), -ENOENT);
 
-        /* devs: ghost is unknown, carol suspended, alice listed twice. */
+        /* devs: carol suspended, alice listed twice. */
         assert_int_equal(prov_snapshot_group_record_by_name(s, "devs", &g), 0);
         assert_int_equal(g.size, sizeof(devs));
         assert_memory_equal(g.text, devs, sizeof(devs));
