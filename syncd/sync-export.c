@@ -88,10 +88,9 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
 
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
          * name or id after the account was mapped. */
-        if (sync_name_refused(e->config, e->local, u->name) || prov_local_id_taken(u->uid, (void *) e->local) ||
-            u->uid < e->config->uid_min || u->uid > e->config->uid_max)
-                log_warning("Not serving '%s' (uid %" PRIu32 "): %s", SAFE(u->name), u->uid,
-                            sync_name_refused(e->config, e->local, u->name) ?: "its uid is a local id or out of range");
+        const char *why = sync_name_refused(e->config, e->local, u->name) ?: sync_id_refused(e->config, e->local, u->uid);
+        if (why)
+                log_warning("Not serving '%s' (uid %" PRIu32 "): %s", SAFE(u->name), u->uid, why);
         else {
                 r = prov_grow((void **) &e->su, &e->cap_su, e->nu + 1, sizeof(ProvSnapUser));
                 if (r < 0)
@@ -280,9 +279,9 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 const ProvGroupRecord *g = &e.groups[i];
                 bool mapped = g->local_name != NULL;
 
-                if (!mapped && (sync_name_refused(config, local, g->name) || prov_local_id_taken(g->gid, (void *) local))) {
-                        log_warning("Not serving group '%s': %s", SAFE(g->name),
-                                    sync_name_refused(config, local, g->name) ?: "its gid is a local id");
+                const char *why = mapped ? NULL : sync_name_refused(config, local, g->name) ?: sync_id_refused(config, local, g->gid);
+                if (why) {
+                        log_warning("Not serving group '%s' (gid %" PRIu32 "): %s", SAFE(g->name), g->gid, why);
                         continue;
                 }
                 if (!mapped && (bsearch(&g->name, served_names, e.nu, sizeof(char *), sync_cmp_strp) ||

@@ -128,6 +128,7 @@ int sync_apply_publish(const ProvConfig *config, ProvSyncState *st, ProvScimBatc
 uint64_t sync_fields_hash(const char *gecos, const char *home, const char *shell, const char *ssh_keys);
 /* Why a directory login or group name may not be served on this host, or NULL. */
 const char *sync_name_refused(const ProvConfig *c, const ProvLocalAccounts *local, const char *name);
+const char *sync_id_refused(const ProvConfig *c, const ProvLocalAccounts *local, int64_t id);
 /* The fields of an accepted user that are derived rather than kept. */
 const char *sync_user_gecos(const MappedUser *u);
 const char *sync_user_shell(const SyncRun *run, const MappedUser *u);

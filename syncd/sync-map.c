@@ -126,6 +126,18 @@ const char *sync_name_refused(const ProvConfig *c, const ProvLocalAccounts *loca
         return NULL;
 }
 
+/* Why a directory uid or gid may not be served on this host, or NULL: the other half of the rule.
+ * Ids outside uid_min..uid_max (which may have been narrowed since the id was handed out) and the
+ * host's own ids (passwd, group, subordinate ranges) are never served. The snapshot writer checks
+ * the range again as an invariant, and the NSS module is the last line of defence. */
+const char *sync_id_refused(const ProvConfig *c, const ProvLocalAccounts *local, int64_t id) {
+        if (id < (int64_t) c->uid_min || id > (int64_t) c->uid_max)
+                return "its id is outside uid_min..uid_max";
+        if (prov_local_id_taken((uint32_t) id, (void *) local))
+                return "its id is a local id (passwd, group, or a subordinate range)";
+        return NULL;
+}
+
 /* A rule of allow_groups or map_groups: it names exactly one directory group, by SCIM id, by
  * externalId, or by display name pinned to the id at the first full scan that finds exactly one
  * such group (provision-syncd.conf(5), GROUP RULES). */
@@ -496,11 +508,10 @@ static int map_user_id(SyncRun *run, MappedUser *u) {
         }
 
         if (from_attribute) {
-                if (s->uid < (int64_t) c->uid_min || s->uid > (int64_t) c->uid_max)
-                        return sync_reject(run, "user", s->id, u->name, "uid attribute is outside uid_min..uid_max") ?: 0;
+                const char *why = sync_id_refused(c, run->local, s->uid);
+                if (why)
+                        return sync_reject(run, "user", s->id, u->name, why) ?: 0;
                 uid = (uint32_t) s->uid;
-                if (prov_local_id_taken(uid, (void *) run->local))
-                        return sync_reject(run, "user", s->id, u->name, "uid is a local id (passwd, group, or a subordinate range)") ?: 0;
                 r = prov_store_user_ids_reserve(run->store, s->id, uid, c->uid_min, c->uid_max, &conflict);
         } else {
                 r = prov_store_user_ids_allocate(run->store, s->id, c->uid_min, c->uid_max, prov_local_ids_taken,
@@ -806,13 +817,11 @@ static int map_group_id(SyncRun *run, MappedGroup *g) {
         if (g->local_name)
                 return 1;
         if (c->gid_attribute && s->has_gid) {
-                if (s->gid < (int64_t) c->uid_min || s->gid > (int64_t) c->uid_max)
-                        return sync_reject(run, "group", s->id, g->name, "gid attribute is outside uid_min..uid_max") ?: 0;
+                const char *why = sync_id_refused(c, run->local, s->gid);
+                if (why)
+                        return sync_reject(run, "group", s->id, g->name, why) ?: 0;
                 g->gid = (uint32_t) s->gid;
-                if (prov_local_id_taken(g->gid, (void *) run->local))
-                        r = -EEXIST;
-                else
-                        r = prov_store_ledger_assign(run->store, PROV_ID_GID, g->gid, owner, g->name);
+                r = prov_store_ledger_assign(run->store, PROV_ID_GID, g->gid, owner, g->name);
         } else
                 r = prov_store_ledger_allocate(run->store, PROV_ID_GID, owner, g->name, c->uid_min, c->uid_max, false,
                                                prov_local_ids_taken, (void *) run->local, &g->gid);

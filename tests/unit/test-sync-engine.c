@@ -364,6 +364,45 @@ static void test_hostile_records_skipped(void **state) {
         assert_true(count_audit(f, "reject") >= 10);
 }
 
+/* uid_min..uid_max narrowed after ids were handed out: what now falls outside is not served, and
+ * the rest of the snapshot still publishes (an unmapped group's recorded gid used to reach the
+ * snapshot writer, which refused the whole write). */
+#define RANGE_MAX(a, b) ((a) > (b) ? (a) : (b))
+static void test_narrowed_range_still_publishes(void **state) {
+        Fixture *f = *state;
+        ProvSyncResult res = {};
+        ProvSnapUserView u;
+        ProvSnapGroupView g;
+        uint32_t top = 0, gid_eng;
+
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        ProvSnapshot *s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_group_by_name(s, "engineering", &g), 0);
+        gid_eng = g.gid;
+        const char *names[] = { "alice", "bob", "carol", "dave" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                assert_int_equal(prov_snapshot_user_by_name(s, names[i], &u), 0);
+                top = RANGE_MAX(top, u.uid);
+        }
+        prov_snapshot_close(s);
+
+        /* Every group's gid above the users' uids: only the groups fall outside. */
+        f->config->uid_max = RANGE_MAX(top, f->config->uid_min);
+        if (gid_eng <= f->config->uid_max)
+                f->config->uid_max = gid_eng - 1;
+        assert_true(f->config->uid_max >= f->config->uid_min);
+        assert_int_equal(sync_json(f, dir_v1, &res), 0);
+        prov_sync_result_done(&res);
+        s = open_snapshot(f);
+        assert_int_equal(prov_snapshot_group_by_name(s, "engineering", &g), -ENOENT);
+        assert_int_equal(prov_snapshot_group_by_gid(s, gid_eng, &g), -ENOENT);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (prov_snapshot_user_by_name(s, names[i], &u) == 0)
+                        assert_true(u.uid <= f->config->uid_max);
+        prov_snapshot_close(s);
+}
+
 /* A joiner's uid and private gid are held by its row, not by ledger rows: a group asking for
  * that gid in the same sync, and later an account asking for a uid given up, are refused. */
 static void test_ids_held_without_ledger_rows(void **state) {
@@ -1122,6 +1161,7 @@ static void test_ssh_keys(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_joiners, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_narrowed_range_still_publishes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_uid_deterministic_across_hosts, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mover_rename_suspend_reactivate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deprovision_and_guard, setup, teardown),
