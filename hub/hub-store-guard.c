@@ -23,16 +23,27 @@ bool hub_store_stored_inactive(const cJSON *stored) {
 }
 
 /* Whether a user leaving now (deactivated or deleted) is held: when the users who left within
- * the window (this one included, deletions too) would be more than guard_percent of all users,
- * *ret_hold is the open hold (opened now when none is), else 0. */
+ * the window (this one included, deletions too) would be more than guard_percent of the live
+ * users, *ret_hold is the open hold (opened now when none is), else 0.
+ *
+ * The live users are those SCIM serves: a ghost (a held deletion) is a leaver, not one of the
+ * users its share is taken of, as a published deletion is not. The window starts after the
+ * last approval at the latest: the leavers an admin approved (those held and those published
+ * before them, up to the share) are the mass change approved, and count towards no later one,
+ * else the next ordinary leaver would be held again. */
 int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
-        int64_t left = 0, total = 0, hold = 0;
+        int64_t left = 0, total = 0, hold = 0, since = usec - s->guard_window_usec, approved = 0;
         int r;
 
         *ret_hold = 0;
         if (s->guard_percent == 0)
                 return 0;
-        r = hub_store_get_int_bound(s, STMT_LEAVERS_SINCE, usec - s->guard_window_usec, &left);
+        r = hub_store_get_int(s, STMT_HOLD_LAST_APPROVED, &approved);
+        if (r < 0)
+                return r;
+        if (approved >= since)
+                since = approved + 1;
+        r = hub_store_get_int_bound(s, STMT_LEAVERS_SINCE, since, &left);
         if (r < 0)
                 return r;
         r = hub_store_get_int(s, STMT_USER_COUNT, &total);
@@ -258,7 +269,8 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 r = hub_db_stmt(s->db, STMT_HOLD_APPROVE, &ap);
                 if (r < 0)
                         return r;
-                if (hub_db_bind_int64(ap, 1, open_hold) < 0 || hub_db_bind_int64(ap, 2, hub_now_usec()) < 0 ||
+                /* A time after every release's (the guard's window starts after it). */
+                if (hub_db_bind_int64(ap, 1, open_hold) < 0 || hub_db_bind_int64(ap, 2, hub_store_stamp(s)) < 0 ||
                     (r = hub_db_bind_text(ap, 3, who->token_name)) < 0)
                         return r < 0 ? r : -EIO;
                 r = hub_db_run(ap);

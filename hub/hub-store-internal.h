@@ -36,6 +36,7 @@ enum {
         STMT_HOLD_OPEN,
         STMT_HOLD_NEW,
         STMT_HOLD_APPROVE,
+        STMT_HOLD_LAST_APPROVED,
         STMT_HELD_USERS,
         STMT_USER_RELEASE,
         STMT_USER_DELETE,
