@@ -18,3 +18,9 @@ static inline uint64_t prov_now(clockid_t clock) {
                 return 0;
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
 }
+
+/* usec rounded down to a whole millisecond (SCIM timestamps, and the times compared with them,
+ * carry milliseconds). */
+static inline uint64_t prov_usec_floor_msec(uint64_t usec) {
+        return usec - usec % USEC_PER_MSEC;
+}
