@@ -65,15 +65,10 @@ int hub_store_prune(HubStore *s, int64_t changes_before_usec, int64_t audit_befo
         if (r < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(what); i++) {
-                _cleanup_db_reset_ HubStmt *st = NULL;
-
                 *what[i].ret = 0;
                 if (what[i].before <= 0)
                         continue;
-                r = hub_store_stmt_int(s, what[i].stmt, what[i].before, &st);
-                if (r < 0)
-                        return r;
-                r = hub_db_run(st);
+                r = hub_store_run_int(s, what[i].stmt, what[i].before);
                 if (r < 0)
                         return r;
                 *what[i].ret = hub_db_changes(s->db);
@@ -109,11 +104,9 @@ static int audit_append(HubStore *s, const HubActor *who, ProvHubKind kind, cons
                 return -ENOMEM;
         if (after && !(a = cJSON_PrintUnformatted(after)))
                 return -ENOMEM;
-        r = hub_db_stmt(s->db, STMT_AUDIT_APPEND, &st);
+        r = hub_store_stmt_int(s, STMT_AUDIT_APPEND, usec, &st);
         if (r < 0)
                 return r;
-        if (hub_db_bind_int64(st, 1, usec) < 0)
-                return -EIO;
         if ((r = hub_db_bind_text(st, 2, who ? who->token_name : NULL)) < 0 ||
             (r = hub_db_bind_text(st, 3, who ? who->method : NULL)) < 0 ||
             (r = hub_db_bind_text(st, 4, hub_kind_to_string(kind))) < 0 ||

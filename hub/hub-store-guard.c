@@ -55,12 +55,7 @@ int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
         if (r < 0)
                 return r;
         if (hold == 0) {
-                _cleanup_db_reset_ HubStmt *ins = NULL;
-
-                r = hub_store_stmt_int(s, STMT_HOLD_NEW, usec, &ins);
-                if (r < 0)
-                        return r;
-                r = hub_db_run(ins);
+                r = hub_store_run_int(s, STMT_HOLD_NEW, usec);
                 if (r < 0)
                         return r;
                 r = hub_db_last_id(s->db, &hold);
@@ -125,7 +120,6 @@ int hub_store_user_ghost(HubStore *s, const HubActor *who, const Row *row, const
  * until the IdP changes it. */
 static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const char *id, const char *user_name,
                         const cJSON *before, int64_t usec) {
-        _cleanup_db_reset_ HubStmt *st = NULL, *taken = NULL;
         _cleanup_free_ char *heir = NULL;
         _cleanup_(cJSON_Deletep) cJSON *after = NULL;
         int r;
@@ -136,26 +130,10 @@ static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const cha
         r = hub_store_user_leave_groups(s, ref, usec, after);
         if (r < 0)
                 return r;
-        r = hub_db_stmt(s->db, STMT_USER_NAME_TAKEN, &taken);
+        r = hub_store_user_name_holder(s, user_name, ref, &heir);
         if (r < 0)
                 return r;
-        r = hub_db_bind_text(taken, 1, user_name);
-        if (r < 0)
-                return r;
-        if (hub_db_bind_int64(taken, 2, ref) < 0)
-                return -EIO;
-        r = hub_db_step(taken);
-        if (r < 0)
-                return r;
-        if (r > 0) {
-                r = hub_db_column_strdup(taken, 0, false, &heir);
-                if (r < 0)
-                        return r;
-        }
-        r = hub_store_stmt_int(s, STMT_USER_DELETE, ref, &st);
-        if (r < 0)
-                return r;
-        r = hub_db_run(st);
+        r = hub_store_run_int(s, STMT_USER_DELETE, ref);
         if (r < 0)
                 return r;
         r = hub_store_record_change(s, who, PROV_HUB_USER, id, "delete", before, after, usec);

@@ -121,8 +121,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 int hub_store_get_int(HubStore *s, unsigned id, int64_t *ret);
 /* The same with ?1 bound to arg. */
 int hub_store_get_int_bound(HubStore *s, unsigned id, int64_t arg, int64_t *ret);
-/* A kept statement with ?1 bound to arg. */
+/* A kept statement with ?1 bound to arg, or to text. */
 int hub_store_stmt_int(HubStore *s, unsigned id, int64_t arg, HubStmt **ret);
+int hub_store_stmt_text(HubStore *s, unsigned id, const char *text, HubStmt **ret);
+/* Runs a kept statement with ?1 bound to arg. */
+int hub_store_run_int(HubStore *s, unsigned id, int64_t arg);
 /* The next modification time (see HubStore.last_usec and batch_usec). */
 int64_t hub_store_stamp(HubStore *s);
 /* The start of a change of the directory: its transaction scope and the writers' lock. */
@@ -172,10 +175,9 @@ int hub_store_refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *
 /* The users a resource's members name (known: ids already looked up, or NULL). */
 int hub_store_refset_from_members(HubStore *s, const cJSON *resource, const char *group, const IdIndex *known,
                                   RefSet *ret);
-/* Writes the member rows that differ between old and new (both sorted). */
-int hub_store_members_apply(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new);
-/* Adds the member ids that changed between old and new to an audit form. */
-int hub_store_audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, const RefSet *new);
+/* Writes the member rows that differ between old and new (both sorted), and adds the member
+ * ids that changed to the audit form. */
+int hub_store_members_write(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new, cJSON *audit);
 /* A deleted user leaves its groups, each a change of its own; their ids go to audit. */
 int hub_store_user_leave_groups(HubStore *s, int64_t user_ref, int64_t usec, cJSON *audit);
 
@@ -192,6 +194,9 @@ int hub_store_record_change(HubStore *s, const HubActor *who, ProvHubKind kind, 
  * If-Match fails. */
 int hub_store_row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, bool fleet, Row *ret,
                              ProvScimError *err);
+/* The live user other than exclude_ref with this userName (case-insensitively): 1 and its id in
+ * *ret_id (when not NULL), or 0. */
+int hub_store_user_name_holder(HubStore *s, const char *user_name, int64_t exclude_ref, char **ret_id);
 
 /* ---- hub-store-guard.c: the guard and the lock ---- */
 

@@ -76,11 +76,9 @@ int hub_store_refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *
         size_t cap = 0;
         int r;
 
-        r = hub_db_stmt(s->db, STMT_MEMBER_REFS, &st);
+        r = hub_store_stmt_int(s, STMT_MEMBER_REFS, group_ref, &st);
         if (r < 0)
                 return r;
-        if (hub_db_bind_int64(st, 1, group_ref) < 0)
-                return -EIO;
         while ((r = hub_db_step(st)) > 0) {
                 int64_t ref = hub_db_column_int64(st, 0);
 
@@ -109,10 +107,7 @@ static int user_ref_by_id(HubStore *s, const char *id, int64_t *ret) {
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, STMT_USER_REF_BY_ID, &st);
-        if (r < 0)
-                return r;
-        r = hub_db_bind_text(st, 1, id);
+        r = hub_store_stmt_text(s, STMT_USER_REF_BY_ID, id, &st);
         if (r < 0)
                 return r;
         r = hub_db_step(st);
@@ -184,7 +179,7 @@ static int member_set(HubStore *s, unsigned stmt, int64_t group_ref, int64_t use
 }
 
 /* Writes the member rows that differ between old and new (both sorted). */
-int hub_store_members_apply(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new) {
+static int members_apply(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new) {
         size_t i = 0, j = 0;
         int r;
 
@@ -204,7 +199,7 @@ int hub_store_members_apply(HubStore *s, int64_t group_ref, const RefSet *old, c
 }
 
 /* Adds the member ids that changed between old and new to an audit form. */
-int hub_store_audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, const RefSet *new) {
+static int audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old, const RefSet *new) {
         _cleanup_db_finalize_ HubStmt *st = NULL;
         cJSON *added, *removed;
         size_t i = 0, j = 0;
@@ -246,6 +241,15 @@ int hub_store_audit_add_member_delta(HubStore *s, cJSON *form, const RefSet *old
         return 0;
 }
 
+int hub_store_members_write(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new, cJSON *audit) {
+        int r;
+
+        r = members_apply(s, group_ref, old, new);
+        if (r < 0)
+                return r;
+        return audit_add_member_delta(s, audit, old, new);
+}
+
 /* A group the deleted user was in. */
 typedef struct GroupRef {
         int64_t ref;
@@ -263,11 +267,9 @@ int hub_store_user_leave_groups(HubStore *s, int64_t user_ref, int64_t usec, cJS
         {
                 _cleanup_db_reset_ HubStmt *st = NULL;
 
-                r = hub_db_stmt(s->db, STMT_USER_GROUP_REFS, &st);
+                r = hub_store_stmt_int(s, STMT_USER_GROUP_REFS, user_ref, &st);
                 if (r < 0)
                         return r;
-                if (hub_db_bind_int64(st, 1, user_ref) < 0)
-                        return -EIO;
                 while ((r = hub_db_step(st)) > 0) {
                         if (prov_grow((void **) &groups, &allocated, n + 1, sizeof(GroupRef)) < 0) {
                                 r = -ENOMEM;

@@ -71,12 +71,9 @@ int hub_store_row_by_id(HubStore *s, ProvHubKind kind, const char *id, bool flee
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db,
-                        kind == PROV_HUB_GROUP ? STMT_GROUP_BY_ID : fleet ? STMT_USER_BY_ID_FLEET : STMT_USER_BY_ID,
-                        &st);
-        if (r < 0)
-                return r;
-        r = hub_db_bind_text(st, 1, id);
+        r = hub_store_stmt_text(s,
+                                kind == PROV_HUB_GROUP ? STMT_GROUP_BY_ID : fleet ? STMT_USER_BY_ID_FLEET : STMT_USER_BY_ID,
+                                id, &st);
         if (r < 0)
                 return r;
         r = hub_db_step(st);
@@ -117,11 +114,9 @@ static int render_links(HubStore *s, unsigned stmt, ProvHubKind target, int64_t 
         _cleanup_(cJSON_Deletep) cJSON *a = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, stmt, &st);
+        r = hub_store_stmt_int(s, stmt, ref, &st);
         if (r < 0)
                 return r;
-        if (hub_db_bind_int64(st, 1, ref) < 0)
-                return -EIO;
         a = cJSON_CreateArray();
         if (!a)
                 return -ENOMEM;

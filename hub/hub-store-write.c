@@ -62,20 +62,27 @@ static int columns_of(ProvHubKind kind, const cJSON *stored, Columns *ret, ProvS
         return 0;
 }
 
-/* 409 when another user (not exclude_ref) has this userName, case-insensitively. */
-static int check_user_name(HubStore *s, const char *user_name, int64_t exclude_ref, ProvScimError *err) {
+int hub_store_user_name_holder(HubStore *s, const char *user_name, int64_t exclude_ref, char **ret_id) {
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, STMT_USER_NAME_TAKEN, &st);
-        if (r < 0)
-                return r;
-        r = hub_db_bind_text(st, 1, user_name);
+        r = hub_store_stmt_text(s, STMT_USER_NAME_TAKEN, user_name, &st);
         if (r < 0)
                 return r;
         if (hub_db_bind_int64(st, 2, exclude_ref) < 0)
                 return -EIO;
         r = hub_db_step(st);
+        if (r <= 0 || !ret_id)
+                return r;
+        r = hub_db_column_strdup(st, 0, false, ret_id);
+        return r < 0 ? r : 1;
+}
+
+/* 409 when another user (not exclude_ref) has this userName, case-insensitively. */
+static int check_user_name(HubStore *s, const char *user_name, int64_t exclude_ref, ProvScimError *err) {
+        int r;
+
+        r = hub_store_user_name_holder(s, user_name, exclude_ref, NULL);
         if (r < 0)
                 return r;
         if (r > 0)
@@ -83,10 +90,10 @@ static int check_user_name(HubStore *s, const char *user_name, int64_t exclude_r
         return 0;
 }
 
-/* The columns of STMT_*_INSERT and STMT_*_UPDATE after ?1: name, externalId, (a user's active,)
- * the time and the stored JSON. */
-static int row_bind(HubStore *s, HubStmt *st, ProvHubKind kind, const Columns *c, const char *json,
-                    int64_t usec) {
+/* Binds the columns of STMT_*_INSERT and STMT_*_UPDATE after ?1 (name, externalId, a user's
+ * active, the time and the stored JSON) and runs it. */
+static int row_bind_run(HubStore *s, HubStmt *st, ProvHubKind kind, const Columns *c, const char *json,
+                        int64_t usec) {
         int r;
 
         if ((r = hub_db_bind_text(st, 2, c->name)) < 0 ||
@@ -104,7 +111,7 @@ static int row_bind(HubStore *s, HubStmt *st, ProvHubKind kind, const Columns *c
         }
         if (r < 0)
                 return r;
-        return 0;
+        return hub_db_run(st);
 }
 
 static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Columns *c, const char *json,
@@ -112,22 +119,13 @@ static int row_insert(HubStore *s, ProvHubKind kind, const char *id, const Colum
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, &st);
+        r = hub_store_stmt_text(s, kind == PROV_HUB_USER ? STMT_USER_INSERT : STMT_GROUP_INSERT, id, &st);
         if (r < 0)
                 return r;
-        r = hub_db_bind_text(st, 1, id);
+        r = row_bind_run(s, st, kind, c, json, usec);
         if (r < 0)
                 return r;
-        r = row_bind(s, st, kind, c, json, usec);
-        if (r < 0)
-                return r;
-        r = hub_db_run(st);
-        if (r < 0)
-                return r;
-        r = hub_db_last_id(s->db, ret_ref);
-        if (r < 0)
-                return r;
-        return 0;
+        return hub_db_last_id(s->db, ret_ref);
 }
 
 static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns *c, const char *json,
@@ -135,15 +133,10 @@ static int row_update(HubStore *s, ProvHubKind kind, int64_t ref, const Columns 
         _cleanup_db_reset_ HubStmt *st = NULL;
         int r;
 
-        r = hub_db_stmt(s->db, kind == PROV_HUB_USER ? STMT_USER_UPDATE : STMT_GROUP_UPDATE, &st);
+        r = hub_store_stmt_int(s, kind == PROV_HUB_USER ? STMT_USER_UPDATE : STMT_GROUP_UPDATE, ref, &st);
         if (r < 0)
                 return r;
-        if (hub_db_bind_int64(st, 1, ref) < 0)
-                return -EIO;
-        r = row_bind(s, st, kind, c, json, usec);
-        if (r < 0)
-                return r;
-        return hub_db_run(st);
+        return row_bind_run(s, st, kind, c, json, usec);
 }
 
 /* Renders the row with this ref's id again, after a write. */
@@ -169,10 +162,7 @@ static int write_finish(HubStore *s, HubDbTx *tx, const HubActor *who, ProvHubKi
         int r;
 
         if (members) {
-                r = hub_store_members_apply(s, ref, old_members, members);
-                if (r < 0)
-                        return r;
-                r = hub_store_audit_add_member_delta(s, audit, old_members, members);
+                r = hub_store_members_write(s, ref, old_members, members, audit);
                 if (r < 0)
                         return r;
         }
@@ -393,7 +383,6 @@ int hub_store_modify(HubStore *s, ProvHubKind kind, const char *id, const char *
 int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *if_match,
                      const HubActor *who, ProvScimError *err) {
         _cleanup_db_tx_ HubDbTx tx = {};
-        _cleanup_db_reset_ HubStmt *st = NULL;
         _cleanup_(hub_store_row_done) Row row = {};
         _cleanup_(cJSON_Deletep) cJSON *old = NULL;
         int64_t usec;
@@ -429,12 +418,7 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                         return r;
         }
         /* A group's member rows go with it (ON DELETE CASCADE). */
-        r = hub_db_stmt(s->db, kind == PROV_HUB_USER ? STMT_USER_DELETE : STMT_GROUP_DELETE, &st);
-        if (r < 0)
-                return r;
-        if (hub_db_bind_int64(st, 1, row.ref) < 0)
-                return -EIO;
-        r = hub_db_run(st);
+        r = hub_store_run_int(s, kind == PROV_HUB_USER ? STMT_USER_DELETE : STMT_GROUP_DELETE, row.ref);
         if (r < 0)
                 return r;
         r = hub_store_record_change(s, who, kind, id, "delete", old, NULL, usec);

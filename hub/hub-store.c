@@ -65,6 +65,27 @@ int hub_store_stmt_int(HubStore *s, unsigned id, int64_t arg, HubStmt **ret) {
         return hub_db_bind_int64(*ret, 1, arg);
 }
 
+/* Runs a kept statement with ?1 bound to arg. */
+int hub_store_run_int(HubStore *s, unsigned id, int64_t arg) {
+        _cleanup_db_reset_ HubStmt *st = NULL;
+        int r;
+
+        r = hub_store_stmt_int(s, id, arg, &st);
+        if (r < 0)
+                return r;
+        return hub_db_run(st);
+}
+
+/* A kept statement with ?1 bound to text. */
+int hub_store_stmt_text(HubStore *s, unsigned id, const char *text, HubStmt **ret) {
+        int r;
+
+        r = hub_db_stmt(s->db, id, ret);
+        if (r < 0)
+                return r;
+        return hub_db_bind_text(*ret, 1, text);
+}
+
 /* The one number a statement answers (0 for no row), with ?1 bound to arg when bind is true. */
 static int store_get_int_full(HubStore *s, unsigned id, bool bind, int64_t arg, int64_t *ret) {
         _cleanup_db_reset_ HubStmt *st = NULL;
