@@ -142,6 +142,17 @@ static int ghost_delete(HubStore *s, const HubActor *who, int64_t ref, const cha
         return hub_store_change_append(s, PROV_HUB_USER, heir, "upsert", usec);
 }
 
+/* The audit forms of a change of one flag: {key: was} before, {key: is} after. */
+static int flag_forms(const char *key, bool was, bool is, cJSON **ret_before, cJSON **ret_after) {
+        _cleanup_(cJSON_Deletep) cJSON *before = cJSON_CreateObject(), *after = cJSON_CreateObject();
+
+        if (!before || !after || !cJSON_AddBoolToObject(before, key, was) || !cJSON_AddBoolToObject(after, key, is))
+                return -ENOMEM;
+        *ret_before = TAKE_PTR(before);
+        *ret_after = TAKE_PTR(after);
+        return 0;
+}
+
 int hub_store_holds(HubStore *s, cJSON **ret) {
         _cleanup_db_reset_ HubStmt *st = NULL;
         _cleanup_(cJSON_Deletep) cJSON *o = NULL;
@@ -191,10 +202,9 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 return r;
         if (open_hold == 0 || (hold > 0 && hold != open_hold))
                 return prov_scim_error_set(err, 404, NULL, "No such open hold.");
-        before = cJSON_CreateObject();
-        after = cJSON_CreateObject();
-        if (!before || !after || !cJSON_AddBoolToObject(before, "held", true) || !cJSON_AddBoolToObject(after, "held", false))
-                return -ENOMEM;
+        r = flag_forms("held", true, false, &before, &after);
+        if (r < 0)
+                return r;
 
         r = hub_store_stmt_int(s, STMT_HELD_USERS, open_hold, &st);
         if (r < 0)
@@ -295,11 +305,9 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
         r = hub_db_run(st);
         if (r < 0)
                 return r;
-        before = cJSON_CreateObject();
-        after = cJSON_CreateObject();
-        if (!before || !after || !cJSON_AddBoolToObject(before, "locked", !lock) ||
-            !cJSON_AddBoolToObject(after, "locked", lock))
-                return -ENOMEM;
+        r = flag_forms("locked", !lock, lock, &before, &after);
+        if (r < 0)
+                return r;
         r = hub_store_record_change(s, who, PROV_HUB_USER, id, "upsert", before, after, usec);
         if (r < 0)
                 return r;
