@@ -47,13 +47,15 @@ typedef enum ConfigType {
 } ConfigType;
 
 typedef struct ConfigKey {
-        const char *section;
+        const char *section;    /* first, then key: ProvIni.keys */
         const char *key;
         ConfigType type;
         size_t offset;
         bool optional;          /* strings: an empty value unsets the key (NULL) */
         unsigned long min, max; /* numbers */
 } ConfigKey;
+
+_Static_assert(offsetof(ConfigKey, key) == sizeof(const char *), "a key table as ProvIni.keys has it");
 
 #define F(field) offsetof(ProvConfig, field)
 
@@ -117,11 +119,6 @@ static const char *const default_shells[] = {
         "/bin/bash", "/bin/sh", "/usr/bin/bash", "/usr/bin/zsh", "/bin/zsh", "/usr/bin/fish",
 };
 
-typedef struct ConfigParser {
-        ProvIni ini;                            /* first: the callbacks get it */
-        unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
-} ConfigParser;
-
 static char **strv_free(char **l) {
         if (l)
                 for (char **i = l; *i; i++)
@@ -134,16 +131,9 @@ static inline void strv_freep(char ***l) {
         strv_free(*l);
 }
 
-#define parser_error(p, line, ...) prov_ini_error(&(p)->ini, (line), __VA_ARGS__)
-
-/* Line on which a key was set, for cross-key errors; 0 if it kept its default. Key names
- * are unique across sections. */
-static unsigned key_line(const ConfigParser *p, const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
-                if (streq(config_keys[i].key, key))
-                        return p->lines[i];
-        return 0;
-}
+#define parser_error(p, line, ...) prov_ini_error((p), (line), __VA_ARGS__)
+/* Line on which a key was set, for cross-key errors; 0 if it kept its default. */
+#define key_line(p, key) prov_ini_key_line((p), (key))
 
 static bool has_ascii_controls(const char *s) {
         for (; *s; s++)
@@ -244,41 +234,17 @@ static void drop_trailing_slashes(char *s) {
                 s[--n] = 0;
 }
 
-static int set_string(char **field, const char *v) {
-        char *copy = NULL;
-
-        if (v) {
-                copy = strdup(v);
-                if (!copy)
-                        return -ENOMEM;
-        }
-        free(*field);
-        *field = copy;
-        return 0;
-}
-
-static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section, unsigned line,
-                            const char *key, const char *value) {
-        const ConfigKey *k = NULL;
+static int parse_assignment(ProvIni *p, const char *section, unsigned line, const char *key, const char *value) {
+        ProvConfig *c = p->userdata;
+        const ConfigKey *k;
         size_t idx;
         void *field;
         int r;
 
-        for (idx = 0; idx < ELEMENTSOF(config_keys); idx++)
-                if (streq(config_keys[idx].section, section) && streq(config_keys[idx].key, key)) {
-                        k = &config_keys[idx];
-                        break;
-                }
-        if (!k)
-                return parser_error(p, line, "unknown key '%.64s' in [%s]", key, section);
-
-        /* Duplicates are errors: with "last wins" a forgotten earlier line would silently
-         * stop doing what it says. */
-        if (p->lines[idx] > 0)
-                return parser_error(p, line, "duplicate key '%s' in [%s] (first set on line %u)",
-                                    key, section, p->lines[idx]);
-        p->lines[idx] = line;
-
+        r = prov_ini_key(p, section, line, key, &idx);
+        if (r < 0)
+                return r;
+        k = &config_keys[idx];
         field = (uint8_t *) c + k->offset;
 
         switch (k->type) {
@@ -292,7 +258,7 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
                 if (!value[0]) {
                         if (!k->optional)
                                 return parser_error(p, line, "'%s' must not be empty", key);
-                        return set_string(field, NULL);
+                        return prov_ini_set_string(field, NULL);
                 }
 
                 v = strdup(value);
@@ -402,7 +368,9 @@ static int parse_assignment(ConfigParser *p, ProvConfig *c, const char *section,
 }
 
 /* Checks that concern more than one key, or a value against a rule a table cannot hold. */
-static int config_validate(ConfigParser *p, ProvConfig *c) {
+static int config_validate(ProvIni *p) {
+        ProvConfig *c = p->userdata;
+
         if (c->source_type == PROV_SOURCE_FILE && !c->source_path)
                 return parser_error(p, key_line(p, "type"), "[source] type = file needs 'path'");
         if (c->source_type == PROV_SOURCE_SCIM || c->source_type == PROV_SOURCE_HUB) {
@@ -488,24 +456,6 @@ static int config_validate(ConfigParser *p, ProvConfig *c) {
         return 0;
 }
 
-static int ini_assign(ProvIni *ini, const char *section, unsigned line, const char *key, const char *value) {
-        return parse_assignment((ConfigParser *) ini, ini->userdata, section, line, key, value);
-}
-
-static void parser_init(ConfigParser *p, const char *path, ProvConfig *c) {
-        *p = (ConfigParser) {
-                .ini = {
-                        .path = path,
-                        .sections = config_sections,
-                        .n_sections = ELEMENTSOF(config_sections),
-                        .max_size = PROV_CONFIG_MAX_SIZE,
-                        .max_line = PROV_CONFIG_MAX_LINE,
-                        .assign = ini_assign,
-                        .userdata = c,
-                },
-        };
-}
-
 int prov_config_new(ProvConfig **ret) {
         _cleanup_(prov_config_freep) ProvConfig *c = NULL;
 
@@ -561,9 +511,16 @@ int prov_config_new(ProvConfig **ret) {
 
 int prov_config_load(const char *path, ProvConfig **ret, char **ret_error) {
         _cleanup_(prov_config_freep) ProvConfig *c = NULL;
-        _cleanup_free_ char *buf = NULL;
-        ConfigParser p;
-        size_t size = 0;
+        unsigned lines[ELEMENTSOF(config_keys)] = {};
+        ProvIni ini = {
+                .path = path,
+                PROV_INI_SECTIONS(config_sections),
+                PROV_INI_KEYS(config_keys, lines),
+                .max_size = PROV_CONFIG_MAX_SIZE,
+                .max_line = PROV_CONFIG_MAX_LINE,
+                .assign = parse_assignment,
+                .validate = config_validate,
+        };
         int r;
 
         if (!path || !ret)
@@ -573,18 +530,10 @@ int prov_config_load(const char *path, ProvConfig **ret, char **ret_error) {
         if (r < 0)
                 return r;
 
-        parser_init(&p, path, c);
-        r = prov_ini_read_file(&p.ini, &buf, &size);
-        if (r >= 0)
-                r = prov_ini_parse(&p.ini, buf, size);
-        if (r >= 0)
-                r = config_validate(&p, c);
-        if (r < 0) {
-                if (ret_error && p.ini.error)
-                        *ret_error = TAKE_PTR(p.ini.error);
-                free(p.ini.error);
+        ini.userdata = c;
+        r = prov_ini_load(&ini, NULL, 0, ret_error);
+        if (r < 0)
                 return r;
-        }
 
         *ret = TAKE_PTR(c);
         return 0;

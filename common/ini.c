@@ -162,6 +162,57 @@ int prov_ini_parse(ProvIni *ini, char *buf, size_t size) {
         return 0;
 }
 
+/* The names an entry of ini->keys starts with: [0] its section, [1] its key. */
+static const char *const *key_names(const ProvIni *ini, size_t i) {
+        return (const char *const *) ((const char *) ini->keys + i * ini->key_size);
+}
+
+int prov_ini_key(ProvIni *ini, const char *section, unsigned line, const char *key, size_t *ret_index) {
+        for (size_t i = 0; i < ini->n_keys; i++) {
+                const char *const *names = key_names(ini, i);
+
+                if (!streq(names[0], section) || !streq(names[1], key))
+                        continue;
+                if (ini->key_lines[i] > 0)
+                        return prov_ini_error(ini, line, "duplicate key '%s' in [%s] (first set on line %u)", key,
+                                              section, ini->key_lines[i]);
+                ini->key_lines[i] = line;
+                *ret_index = i;
+                return 0;
+        }
+        return prov_ini_error(ini, line, "unknown key '%.64s' in [%s]", key, section);
+}
+
+unsigned prov_ini_key_line(const ProvIni *ini, const char *key) {
+        for (size_t i = 0; i < ini->n_keys; i++)
+                if (streq(key_names(ini, i)[1], key))
+                        return ini->key_lines[i];
+        return 0;
+}
+
+int prov_ini_load(ProvIni *ini, const char *text, size_t size, char **ret_error) {
+        _cleanup_free_ char *buf = NULL;
+        int r = 0;
+
+        if (text) {
+                buf = malloc(size + 1);
+                if (!buf)
+                        return -ENOMEM;
+                memcpy(buf, text, size);
+                buf[size] = 0;
+        } else
+                r = prov_ini_read_file(ini, &buf, &size);
+        if (r >= 0)
+                r = prov_ini_parse(ini, buf, size);
+        if (r >= 0 && ini->validate)
+                r = ini->validate(ini);
+        if (r < 0 && ret_error && ini->error)
+                *ret_error = TAKE_PTR(ini->error);
+        free(ini->error);
+        ini->error = NULL;
+        return r;
+}
+
 int prov_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret) {
         unsigned long long v;
         char *end;
@@ -177,6 +228,19 @@ int prov_parse_ulong(const char *s, unsigned long min, unsigned long max, unsign
         if (errno != 0 || *end || v < min || v > max)
                 return -ERANGE;
         *ret = (unsigned long) v;
+        return 0;
+}
+
+int prov_ini_set_string(char **field, const char *v) {
+        char *copy = NULL;
+
+        if (v) {
+                copy = strdup(v);
+                if (!copy)
+                        return -ENOMEM;
+        }
+        free(*field);
+        *field = copy;
         return 0;
 }
 

@@ -21,8 +21,22 @@ struct ProvIni {
         size_t max_size, max_line;              /* bytes */
         /* One assignment, with the section (one of sections[]) and the line it is on. */
         int (*assign)(ProvIni *ini, const char *section, unsigned line, const char *key, const char *value);
+        /* Optional: the checks that concern the whole, after the last assignment (prov_ini_load()). */
+        int (*validate)(ProvIni *ini);
         void *userdata;
+        /* The caller's table of known keys (prov_ini_key()): n_keys entries of key_size bytes,
+         * each starting with its names, `const char *section, *key;` (key names unique across
+         * sections); key_lines[i] is the line that set entry i, 0 while it keeps its default. */
+        const void *keys;
+        size_t n_keys, key_size;
+        unsigned *key_lines;
 };
+
+/* In a ProvIni initializer: the known sections (an array), and the key table (an array) with
+ * its line numbers (an array of as many unsigned). */
+#define PROV_INI_SECTIONS(array) .sections = (array), .n_sections = ELEMENTSOF(array)
+#define PROV_INI_KEYS(array, lines) \
+        .keys = (array), .n_keys = ELEMENTSOF(array), .key_size = sizeof((array)[0]), .key_lines = (lines)
 
 /* Records the first error with its location (line 0: no particular line) and returns -EINVAL,
  * so that every check can end in `return prov_ini_error(...)`. */
@@ -33,6 +47,17 @@ int prov_ini_read_file(ProvIni *ini, char **ret, size_t *ret_size);
 
 /* Parses buf (modified in place), calling ini->assign for each assignment. */
 int prov_ini_parse(ProvIni *ini, char *buf, size_t size);
+
+/* The index in ini->keys of key in section, set on line: an unknown key, and a key set twice
+ * (with "last wins" a forgotten earlier line would silently stop doing what it says), are
+ * errors. */
+int prov_ini_key(ProvIni *ini, const char *section, unsigned line, const char *key, size_t *ret_index);
+/* The line that set key, for errors that concern several keys; 0 while it keeps its default. */
+unsigned prov_ini_key_line(const ProvIni *ini, const char *key);
+
+/* Parses text (size bytes, copied), or ini->path when text is NULL, then checks the whole with
+ * ini->validate. On failure *ret_error (when not NULL) gets the message. */
+int prov_ini_load(ProvIni *ini, const char *text, size_t size, char **ret_error);
 
 /* Reads at most max bytes from fd into a NUL-terminated buffer: -EFBIG for more. */
 int prov_read_bounded(int fd, size_t max, char **ret, size_t *ret_size);
@@ -48,6 +73,9 @@ char *prov_strip(char *s);
 /* A fully checked unsigned decimal: digits only (no sign, no blank, no "0x"), no overflow,
  * within [min, max]; -ERANGE outside, -EINVAL otherwise. */
 int prov_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *ret);
+
+/* Replaces the string *field with a copy of v (NULL: none). */
+int prov_ini_set_string(char **field, const char *v);
 
 /* yes/no, true/false, on/off, 1/0. */
 int prov_parse_bool(const char *s, bool *ret);

@@ -24,3 +24,9 @@ static inline uint64_t prov_now(clockid_t clock) {
 static inline uint64_t prov_now_msec(clockid_t clock) {
         return prov_now(clock) / USEC_PER_MSEC;
 }
+
+/* usec rounded down to a whole millisecond (SCIM timestamps, and the times compared with them,
+ * carry milliseconds). */
+static inline uint64_t prov_usec_floor_msec(uint64_t usec) {
+        return usec - usec % USEC_PER_MSEC;
+}

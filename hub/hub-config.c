@@ -28,13 +28,14 @@ typedef enum ConfigType {
 } ConfigType;
 
 typedef struct ConfigKey {
-        const char *section;
+        const char *section; /* first, then key: ProvIni.keys */
         const char *key;
         ConfigType type;
         size_t offset;
         bool optional;
         unsigned long min, max;
 } ConfigKey;
+_Static_assert(offsetof(ConfigKey, key) == sizeof(const char *), "a key table as ProvIni.keys has it");
 
 #define F(field) offsetof(HubConfig, field)
 
@@ -90,19 +91,8 @@ int hub_role_from_string(const char *s, HubRole *ret) {
         return -EINVAL;
 }
 
-typedef struct ConfigParser {
-        ProvIni ini;                            /* first: the callbacks get it */
-        unsigned lines[ELEMENTSOF(config_keys)]; /* line that set each key, 0 = default */
-} ConfigParser;
-
-#define parser_error(p, line, ...) prov_ini_error(&(p)->ini, (line), __VA_ARGS__)
-
-static unsigned key_line(const ConfigParser *p, const char *key) {
-        for (size_t i = 0; i < ELEMENTSOF(config_keys); i++)
-                if (streq(config_keys[i].key, key))
-                        return p->lines[i];
-        return 0;
-}
+#define parser_error(p, line, ...) prov_ini_error((p), (line), __VA_ARGS__)
+#define key_line(p, key) prov_ini_key_line((p), (key))
 
 int hub_parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len) {
         struct sockaddr_storage a = {};
@@ -194,41 +184,18 @@ static bool valid_abs_path(const char *s) {
         return s[0] == '/' && n <= CONFIG_PATH_MAX && prov_valid_utf8(s, n) && !prov_has_control_chars(s);
 }
 
-static int set_string(char **field, const char *v) {
-        char *copy = NULL;
-
-        if (v) {
-                copy = strdup(v);
-                if (!copy)
-                        return -ENOMEM;
-        }
-        free(*field);
-        *field = copy;
-        return 0;
-}
-
-static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, unsigned line, const char *key,
-                            const char *value) {
-        const ConfigKey *k = NULL;
+static int parse_assignment(ProvIni *p, const char *section, unsigned line, const char *key, const char *value) {
+        HubConfig *c = p->userdata;
+        const ConfigKey *k;
         unsigned long v;
         size_t idx;
         void *field;
+        int r;
 
-        for (idx = 0; idx < ELEMENTSOF(config_keys); idx++)
-                if (streq(config_keys[idx].section, section) && streq(config_keys[idx].key, key)) {
-                        k = &config_keys[idx];
-                        break;
-                }
-        if (!k)
-                return parser_error(p, line, "unknown key '%.64s' in [%s]", key, section);
-
-        /* Duplicates are errors: with "last wins" a forgotten earlier line would silently stop
-         * doing what it says. */
-        if (p->lines[idx] > 0)
-                return parser_error(p, line, "duplicate key '%s' in [%s] (first set on line %u)", key, section,
-                                    p->lines[idx]);
-        p->lines[idx] = line;
-
+        r = prov_ini_key(p, section, line, key, &idx);
+        if (r < 0)
+                return r;
+        k = &config_keys[idx];
         field = (uint8_t *) c + k->offset;
 
         switch (k->type) {
@@ -240,7 +207,7 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
                 if (!value[0]) {
                         if (!k->optional)
                                 return parser_error(p, line, "'%s' must not be empty", key);
-                        return set_string(field, NULL);
+                        return prov_ini_set_string(field, NULL);
                 }
                 s = strdup(value);
                 if (!s)
@@ -255,17 +222,15 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
                 return 0;
         }
 
-        case CONFIG_LISTEN: {
-                int r = hub_parse_listen(value, &c->listen_addr, &c->listen_addr_len);
-
+        case CONFIG_LISTEN:
+                r = hub_parse_listen(value, &c->listen_addr, &c->listen_addr_len);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         return parser_error(p, line,
                                             "'listen' must be ADDRESS:PORT with a numeric address (\"0.0.0.0:8443\", \"[::1]:8443\"), got '%.64s'",
                                             value);
-                return set_string(&c->listen, value);
-        }
+                return prov_ini_set_string(&c->listen, value);
 
         case CONFIG_BOOL:
                 if (prov_parse_bool(value, field) < 0)
@@ -302,14 +267,16 @@ static int parse_assignment(ConfigParser *p, HubConfig *c, const char *section, 
                     (strstr(value, "://") && strchr(value, '@') &&
                      memchr(strstr(value, "://") + 3, ':', (size_t) (strchr(value, '@') - strstr(value, "://")))))
                         return parser_error(p, line, "'conninfo' must not hold a password: put it in 'password_file'");
-                return set_string(field, value);
+                return prov_ini_set_string(field, value);
         }
 
         return parser_error(p, line, "internal error: unhandled key type");
 }
 
 /* Checks that concern more than one key. */
-static int config_validate(ConfigParser *p, HubConfig *c) {
+static int config_validate(ProvIni *p) {
+        HubConfig *c = p->userdata;
+
         if (c->store_postgresql && !c->store_conninfo)
                 return parser_error(p, key_line(p, "type"), "[store] type = postgresql needs 'conninfo'");
         if (c->store_postgresql && key_line(p, "path"))
@@ -336,24 +303,6 @@ static int config_validate(ConfigParser *p, HubConfig *c) {
         if (!c->token_files[HUB_ROLE_SCIM] && !c->token_files[HUB_ROLE_HOST] && !c->token_files[HUB_ROLE_ADMIN])
                 return parser_error(p, 0, "[tokens] names no token file: nobody could use the hub");
         return 0;
-}
-
-static int ini_assign(ProvIni *ini, const char *section, unsigned line, const char *key, const char *value) {
-        return parse_assignment((ConfigParser *) ini, ini->userdata, section, line, key, value);
-}
-
-static void parser_init(ConfigParser *p, const char *path, HubConfig *c) {
-        *p = (ConfigParser) {
-                .ini = {
-                        .path = path,
-                        .sections = config_sections,
-                        .n_sections = ELEMENTSOF(config_sections),
-                        .max_size = HUB_CONFIG_MAX_SIZE,
-                        .max_line = HUB_CONFIG_MAX_LINE,
-                        .assign = ini_assign,
-                        .userdata = c,
-                },
-        };
 }
 
 int hub_config_new(HubConfig **ret) {
@@ -393,67 +342,44 @@ int hub_config_new(HubConfig **ret) {
         return 0;
 }
 
-static int config_finish(ConfigParser *p, HubConfig *c, char *buf, size_t size, int r, HubConfig **ret,
-                         char **ret_error) {
-        if (r >= 0)
-                r = prov_ini_parse(&p->ini, buf, size);
-        if (r >= 0)
-                r = config_validate(p, c);
-        if (r < 0) {
-                if (ret_error && p->ini.error)
-                        *ret_error = TAKE_PTR(p->ini.error);
-                free(p->ini.error);
+/* Parses text (size bytes), or the file at path when text is NULL. */
+static int config_load(const char *path, const char *text, size_t size, HubConfig **ret, char **ret_error) {
+        _cleanup_(hub_config_freep) HubConfig *c = NULL;
+        unsigned lines[ELEMENTSOF(config_keys)] = {};
+        ProvIni ini = {
+                .path = path,
+                PROV_INI_SECTIONS(config_sections),
+                PROV_INI_KEYS(config_keys, lines),
+                .max_size = HUB_CONFIG_MAX_SIZE,
+                .max_line = HUB_CONFIG_MAX_LINE,
+                .assign = parse_assignment,
+                .validate = config_validate,
+        };
+        int r;
+
+        r = hub_config_new(&c);
+        if (r < 0)
                 return r;
-        }
-        *ret = c;
+        ini.userdata = c;
+        r = prov_ini_load(&ini, text, size, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
 int hub_config_parse(const char *path, const char *text, size_t size, HubConfig **ret, char **ret_error) {
-        _cleanup_(hub_config_freep) HubConfig *c = NULL;
-        _cleanup_free_ char *buf = NULL;
-        ConfigParser p;
-        int r;
-
         if (!text || !ret)
                 return -EINVAL;
         if (size > HUB_CONFIG_MAX_SIZE)
                 return -EFBIG;
-        r = hub_config_new(&c);
-        if (r < 0)
-                return r;
-        parser_init(&p, path ?: "(config)", c);
-        buf = malloc(size + 1);
-        if (!buf)
-                return -ENOMEM;
-        memcpy(buf, text, size);
-        buf[size] = 0;
-
-        r = config_finish(&p, c, buf, size, 0, ret, ret_error);
-        if (r >= 0)
-                TAKE_PTR(c);
-        return r;
+        return config_load(path ?: "(config)", text, size, ret, ret_error);
 }
 
 int hub_config_load(const char *path, HubConfig **ret, char **ret_error) {
-        _cleanup_(hub_config_freep) HubConfig *c = NULL;
-        _cleanup_free_ char *buf = NULL;
-        ConfigParser p;
-        size_t size = 0;
-        int r;
-
         if (!path || !ret)
                 return -EINVAL;
-        r = hub_config_new(&c);
-        if (r < 0)
-                return r;
-
-        parser_init(&p, path, c);
-        r = prov_ini_read_file(&p.ini, &buf, &size);
-        r = config_finish(&p, c, buf, size, r, ret, ret_error);
-        if (r >= 0)
-                TAKE_PTR(c);
-        return r;
+        return config_load(path, NULL, 0, ret, ret_error);
 }
 
 HubConfig *hub_config_free(HubConfig *c) {

@@ -71,6 +71,13 @@ static int bound_text(HubDb *db, const char *sql, const char *a, const char *b, 
         return r < 0 ? r : 1;
 }
 
+static int token_taken(ProvScimError *err, const char *token_name, const char *owner) {
+        return prov_scim_error_set(err, 403, NULL,
+                                   "The host token '%s' is marked 'bind' and belongs to another host (%s): give this "
+                                   "host its own token.",
+                                   token_name, owner);
+}
+
 int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name, const char *host_id,
                    ProvScimError *err) {
         _cleanup_db_tx_ HubDbTx tx = {};
@@ -91,10 +98,7 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
         if (r < 0)
                 return r;
         if (r > 0 && !shared && !streq(bound, host_id))
-                return prov_scim_error_set(err, 403, NULL,
-                                           "The host token '%s' is marked 'bind' and belongs to another host (%s): give "
-                                           "this host its own token.",
-                                           token_name, bound);
+                return token_taken(err, token_name, bound);
         /* A host bound to another token: refused while that token is loaded and marked bind (a
          * host whose token was replaced, or whose token no longer binds, is bound again to the
          * new one). */
@@ -108,9 +112,12 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
                                            "only.", host_id, owner);
         if (shared || (bound && streq(bound, host_id)))
                 return hub_db_commit(&tx);
+        /* The first binder wins: another replica may have bound the token since it was read
+         * above. Its uncommitted row makes this INSERT wait for its commit and then do nothing;
+         * the owner is read again (READ COMMITTED: a new snapshot) and this host refused. */
         r = hub_db_prepare(db,
                            "INSERT INTO token_hosts (token_name, host_id, bound_usec) VALUES (?1, ?2, ?3)"
-                           " ON CONFLICT (token_name) DO UPDATE SET host_id = ?2, bound_usec = ?3",
+                           " ON CONFLICT (token_name) DO NOTHING",
                            &st);
         if (r < 0)
                 return r;
@@ -121,6 +128,16 @@ int hub_fleet_bind(HubStore *s, const HubTokens *tokens, const char *token_name,
         r = hub_db_run(st);
         if (r < 0)
                 return r;
+        if (hub_db_changes(db) == 0) {
+                _cleanup_free_ char *winner = NULL;
+
+                r = bound_text(db, "SELECT host_id FROM token_hosts WHERE token_name = ?1", token_name, NULL, &winner);
+                if (r < 0)
+                        return r;
+                if (r == 0 || !streq(winner, host_id))
+                        return token_taken(err, token_name, winner ?: "another");
+                return hub_db_commit(&tx);
+        }
         if (owner) {
                 /* The replaced token's binding goes: its host is this token's now. */
                 _cleanup_db_finalize_ HubStmt *del = NULL;

@@ -424,31 +424,27 @@ static const char resource_types[] =
         "{\"name\":\"" name "\",\"type\":\"" type "\",\"multiValued\":" multi ",\"required\":" req \
         ",\"caseExact\":false,\"mutability\":\"readWrite\",\"returned\":\"default\",\"uniqueness\":\"" uniq "\"}"
 
+/* One schema of /Schemas, its attributes (ATTR()s separated by commas) given. */
+#define SCHEMA(id, name, description, attributes)                                                          \
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" id "\",\"name\":\"" name \
+        "\",\"description\":\"" description "\",\"attributes\":[" attributes "],"                                \
+        "\"meta\":{\"resourceType\":\"Schema\"}}"
+/* A single-valued attribute that is neither required nor unique, and a multi-valued one. */
+#define ATTR_ONE(name, type) ATTR(name, type, "false", "false", "none")
+#define ATTR_MANY(name) ATTR(name, "complex", "true", "false", "none")
+
 static const char schemas[] =
-        "[{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" CORE_USER "\",\"name\":\"User\","
-        "\"description\":\"User Account\",\"attributes\":["
-        ATTR("userName", "string", "false", "true", "server") ","
-        ATTR("externalId", "string", "false", "false", "none") ","
-        ATTR("name", "complex", "false", "false", "none") ","
-        ATTR("displayName", "string", "false", "false", "none") ","
-        ATTR("title", "string", "false", "false", "none") ","
-        ATTR("active", "boolean", "false", "false", "none") ","
-        ATTR("emails", "complex", "true", "false", "none") ","
-        ATTR("phoneNumbers", "complex", "true", "false", "none") ","
-        ATTR("groups", "complex", "true", "false", "none") "],"
-        "\"meta\":{\"resourceType\":\"Schema\"}},"
-        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" CORE_GROUP "\",\"name\":\"Group\","
-        "\"description\":\"Group\",\"attributes\":["
-        ATTR("displayName", "string", "false", "true", "none") ","
-        ATTR("externalId", "string", "false", "false", "none") ","
-        ATTR("members", "complex", "true", "false", "none") "],"
-        "\"meta\":{\"resourceType\":\"Schema\"}},"
-        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Schema\"],\"id\":\"" ENTERPRISE_USER "\","
-        "\"name\":\"EnterpriseUser\",\"description\":\"Enterprise User\",\"attributes\":["
-        ATTR("employeeNumber", "string", "false", "false", "none") ","
-        ATTR("department", "string", "false", "false", "none") ","
-        ATTR("manager", "complex", "false", "false", "none") "],"
-        "\"meta\":{\"resourceType\":\"Schema\"}}]";
+        "[" SCHEMA(CORE_USER, "User", "User Account",
+                   ATTR("userName", "string", "false", "true", "server") "," ATTR_ONE("externalId", "string") ","
+                   ATTR_ONE("name", "complex") "," ATTR_ONE("displayName", "string") "," ATTR_ONE("title", "string") ","
+                   ATTR_ONE("active", "boolean") "," ATTR_MANY("emails") "," ATTR_MANY("phoneNumbers") ","
+                   ATTR_MANY("groups")) ","
+        SCHEMA(CORE_GROUP, "Group", "Group",
+               ATTR("displayName", "string", "false", "true", "none") "," ATTR_ONE("externalId", "string") ","
+               ATTR_MANY("members")) ","
+        SCHEMA(ENTERPRISE_USER, "EnterpriseUser", "Enterprise User",
+               ATTR_ONE("employeeNumber", "string") "," ATTR_ONE("department", "string") ","
+               ATTR_ONE("manager", "complex")) "]";
 
 /* /Schemas and /ResourceTypes: a ListResponse, or the one entry whose id follows the slash. */
 static void handle_discovery_list(const char *text, const char *id, HubReply *reply) {

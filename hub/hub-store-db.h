@@ -3,7 +3,7 @@
 
 /* The hub store's connection to its database, one interface over two backends: SQLite (one hub
  * process; common/prov-sql.h underneath) and PostgreSQL (several replicas; libpq, in
- * hub-store-pg.c). hub-store.c, hub-store-list.c and hub-fleet.c write their queries once
+ * hub-store-pg.c). The store's files (hub-store*.c) and hub-fleet.c write their queries once
  * against this; only the schema and the few statements whose dialects differ are given per
  * backend.
  *

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What hub-store.c (rows, rendering, writes, lock and guard) shares with hub-store-list.c
- * (lists and cursors) and hub-store-schema.c (migrations and statements): the handle, a row,
- * and the kept statements. */
+/* What the files of the hub's store share (see hub-store.c for which holds what): the handle, a
+ * row, the kept statements, and the helpers one file gives the others. */
 
 #include "hub-store-db.h"
 #include "hub-store.h"
@@ -37,6 +36,7 @@ enum {
         STMT_HOLD_OPEN,
         STMT_HOLD_NEW,
         STMT_HOLD_APPROVE,
+        STMT_HOLD_LAST_APPROVED,
         STMT_HELD_USERS,
         STMT_USER_RELEASE,
         STMT_USER_DELETE,
@@ -113,12 +113,98 @@ typedef struct Row {
         bool ghost;      /* users: deleted by the IdP, the deletion held (held_id) */
 } Row;
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+
+/* ---- hub-store.c: the connection, transactions and times ---- */
+
+/* The one number a kept statement without parameters answers (0 for no row). */
+int hub_store_get_int(HubStore *s, unsigned id, int64_t *ret);
+/* The same with ?1 bound to arg. */
+int hub_store_get_int_bound(HubStore *s, unsigned id, int64_t arg, int64_t *ret);
+/* A kept statement with ?1 bound to arg, or to text. */
+int hub_store_stmt_int(HubStore *s, unsigned id, int64_t arg, HubStmt **ret);
+int hub_store_stmt_text(HubStore *s, unsigned id, const char *text, HubStmt **ret);
+/* Runs a kept statement with ?1 bound to arg. */
+int hub_store_run_int(HubStore *s, unsigned id, int64_t arg);
+/* The next modification time (see HubStore.last_usec and batch_usec). */
+int64_t hub_store_stamp(HubStore *s);
+/* The start of a change of the directory: its transaction scope and the writers' lock. */
+int hub_store_write_begin(HubStore *s, HubDbTx *tx);
+
+/* ---- hub-store-render.c: rows and rendering ---- */
+
 void hub_store_row_done(Row *r);
+bool hub_store_kind_valid(ProvHubKind kind);
 /* The row a statement stepped to (ROW_COLUMNS). */
 int hub_store_row_read(HubStore *s, HubStmt *st, Row *ret);
-/* The resource as served (a lock or a hold applied). */
+/* The row of the resource with this id: 1 found, 0 none. A ghost only for the fleet. */
+int hub_store_row_by_id(HubStore *s, ProvHubKind kind, const char *id, bool fleet, Row *ret);
+/* W/"version" into buf. */
+const char *hub_store_etag_format(int64_t version, char buf[static 32]);
+/* The resource as served (a lock or a hold applied); with as_stored, as the IdP last left it. */
+int hub_store_render_row_full(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
+                              bool as_stored, cJSON **ret);
 int hub_store_render_row(HubStore *s, ProvHubKind kind, const Row *row, const HubRender *how, bool with_members,
                          cJSON **ret);
-/* The one number a kept statement without parameters answers. */
-int hub_store_get_int(HubStore *s, unsigned id, int64_t *ret);
-bool hub_store_kind_valid(ProvHubKind kind);
+
+/* ---- hub-store-members.c: memberships ---- */
+
+/* A sorted set of user refs: a group's members. */
+typedef struct RefSet {
+        int64_t *refs;
+        size_t n, allocated;
+} RefSet;
+
+/* The ids of a group's current members with their refs, sorted by id: a PATCH of a 50,000-member
+ * group names them all again, and finding them here costs no query each. */
+typedef struct IdRef {
+        char *id;
+        int64_t ref;
+} IdRef;
+
+typedef struct IdIndex {
+        IdRef *items;
+        size_t n;
+} IdIndex;
+
+void hub_store_refset_done(RefSet *set);
+bool hub_store_refset_equal(const RefSet *a, const RefSet *b);
+void hub_store_idindex_done(IdIndex *x);
+/* The stored members of a group, as refs (sorted) and as an id index. */
+int hub_store_refset_load(HubStore *s, int64_t group_ref, RefSet *ret, IdIndex *ret_index);
+/* The users a resource's members name (known: ids already looked up, or NULL). */
+int hub_store_refset_from_members(HubStore *s, const cJSON *resource, const char *group, const IdIndex *known,
+                                  RefSet *ret);
+/* Writes the member rows that differ between old and new (both sorted), and adds the member
+ * ids that changed to the audit form. */
+int hub_store_members_write(HubStore *s, int64_t group_ref, const RefSet *old, const RefSet *new, cJSON *audit);
+/* A deleted user leaves its groups, each a change of its own; their ids go to audit. */
+int hub_store_user_leave_groups(HubStore *s, int64_t user_ref, int64_t usec, cJSON *audit);
+
+/* ---- hub-store-changes.c: the change sequence and audit ---- */
+
+int hub_store_change_append(HubStore *s, ProvHubKind kind, const char *id, const char *op, int64_t usec);
+/* A change as every write records it: the next seq for the resource and one audit row. */
+int hub_store_record_change(HubStore *s, const HubActor *who, ProvHubKind kind, const char *id, const char *op,
+                            const cJSON *before, const cJSON *after, int64_t usec);
+
+/* ---- hub-store-write.c: the IdPs' writes ---- */
+
+/* Reads a row for a change: 404 when there is none (a ghost only for the fleet), 412 when
+ * If-Match fails. */
+int hub_store_row_for_change(HubStore *s, ProvHubKind kind, const char *id, const char *if_match, bool fleet, Row *ret,
+                             ProvScimError *err);
+/* The live user other than exclude_ref with this userName (case-insensitively): 1 and its id in
+ * *ret_id (when not NULL), or 0. */
+int hub_store_user_name_holder(HubStore *s, const char *user_name, int64_t exclude_ref, char **ret_id);
+
+/* ---- hub-store-guard.c: the guard and the lock ---- */
+
+bool hub_store_stored_inactive(const cJSON *stored);
+/* Whether a user leaving now is held: *ret_hold the open hold, or 0. */
+int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold);
+/* A user's change of "active" as the guard sees it (left_usec, held_id). */
+int hub_store_guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON *new, int64_t usec);
+/* A held deletion: the user's row stays as a ghost in the hold. */
+int hub_store_user_ghost(HubStore *s, const HubActor *who, const Row *row, const cJSON *old, int64_t hold,
+                         int64_t usec);

@@ -12,8 +12,6 @@
 
 #include "hub-store-internal.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
-
 /* Whether the filter looks at attr (members of a group, which a list without members does not
  * render). */
 static bool filter_mentions(const ProvFilter *f, const char *attr) {

@@ -172,10 +172,13 @@ static const char *const statements[_STMT_MAX] = {
         /* Users who left within the window (held ones too), and users deleted within it. */
         [STMT_LEAVERS_SINCE] = "SELECT (SELECT count(*) FROM users WHERE left_usec >= ?1) +"
                                " (SELECT count(*) FROM changes WHERE time_usec >= ?1 AND op = 'delete' AND kind = 'User')",
-        [STMT_USER_COUNT] = "SELECT count(*) FROM users",
+        /* The live users, the guard's share is of: ghosts (held deletions) are leavers. */
+        [STMT_USER_COUNT] = "SELECT (SELECT count(*) FROM users) -"
+                            " (SELECT count(*) FROM users WHERE deleted_usec IS NOT NULL)",
         [STMT_HOLD_OPEN] = "SELECT coalesce(max(id), 0) FROM holds WHERE approved_usec IS NULL",
         [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
         [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",
+        [STMT_HOLD_LAST_APPROVED] = "SELECT coalesce(max(approved_usec), 0) FROM holds",
         [STMT_HELD_USERS] = "SELECT ref, id, user_name, deleted_usec FROM users WHERE held_id = ?1 ORDER BY ref",
         [STMT_USER_RELEASE] = "UPDATE users SET held_id = NULL, modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",
@@ -208,10 +211,12 @@ static const char *const statements[_STMT_MAX] = {
         /* The feed: each resource changed after ?1 once, at its last change, in that order. */
         [STMT_CHANGES_SINCE] = "SELECT max(seq) AS last, kind, id FROM changes WHERE seq > ?1"
                                " GROUP BY kind, id ORDER BY last",
-        /* The last time handed out, deletions included (the last change's), across restarts. */
+        /* The last time handed out, deletions (the last change's) and approvals included, across
+         * restarts and replicas. */
         [STMT_LAST_MODIFIED] = "SELECT max(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0),"
-                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0))",
+                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0),"
+                               " coalesce((SELECT max(approved_usec) FROM holds), 0))",
         LIST_STATEMENTS("users", "user_name"),
         LIST_STATEMENTS("groups", "display_name"),
 };
@@ -350,7 +355,8 @@ static const char *const pg_statements[_STMT_MAX] = {
         [STMT_MEMBER_INSERT] = "INSERT INTO members (group_ref, user_ref) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
         [STMT_LAST_MODIFIED] = "SELECT greatest(coalesce((SELECT max(modified_usec) FROM users), 0),"
                                " coalesce((SELECT max(modified_usec) FROM groups), 0),"
-                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0))",
+                               " coalesce((SELECT time_usec FROM changes ORDER BY seq DESC LIMIT 1), 0),"
+                               " coalesce((SELECT max(approved_usec) FROM holds), 0))",
         [_STMT_LIST_BASE] = PG_LIST_STATEMENTS("users", "user_name"),
         PG_LIST_STATEMENTS("groups", "display_name"),
 };

@@ -122,11 +122,13 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
                    ProvScimError *err);
 
 /* The mass-deactivation guard: when a user becomes inactive and the users who left within
- * window_usec (it included; deleted users count too) would be more than percent of all users
- * (and there are at least min_users), its deactivation is held: stored as the IdP sent it and
- * served as active (SCIM and feed) until an admin approves the open hold. An IdP re-activation
- * releases it; a lock is never held. A deletion the same count trips, or of a held user, is held
- * in the same hold (hub_store_delete()). percent 0: off. */
+ * window_usec (it included; deleted users count too) would be more than percent of the live users
+ * (ghosts, the held deletions, are not; and there are at least min_users), its deactivation is
+ * held: stored as the IdP sent it and served as active (SCIM and feed) until an admin approves
+ * the open hold. An IdP re-activation releases it; a lock is never held. A deletion the same
+ * count trips, or of a held user, is held in the same hold (hub_store_delete()). The window
+ * starts after the last approval at the latest: the leavers an admin approved count towards no
+ * later hold. percent 0: off. */
 void hub_store_set_guard(HubStore *s, unsigned percent, int64_t window_usec, unsigned min_users);
 /* {"hold": N, "users": [{"id", "userName", "kind": "deactivation"|"deletion"}]}: the open hold
  * (no "hold" when none). */

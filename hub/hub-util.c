@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "hub-util.h"
+#include "prov-time.h"
 
 int hub_random_bytes(void *buf, size_t n) {
         uint8_t *p = buf;
@@ -38,15 +39,12 @@ int hub_uuid4(char ret[static 37]) {
 }
 
 int64_t hub_now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + (int64_t) (ts.tv_nsec / 1000000) * 1000;
+        return (int64_t) prov_usec_floor_msec(prov_now(CLOCK_REALTIME));
 }
 
 const char *hub_format_timestamp(int64_t usec, char buf[static HUB_TIMESTAMP_MAX]) {
-        time_t sec = (time_t) (usec / 1000000);
-        int ms = (int) ((usec % 1000000) / 1000);
+        time_t sec = (time_t) (usec / (int64_t) USEC_PER_SEC);
+        int ms = (int) ((usec % (int64_t) USEC_PER_SEC) / (int64_t) USEC_PER_MSEC);
         struct tm tm;
 
         if (usec < 0 || !gmtime_r(&sec, &tm)) {
@@ -87,8 +85,5 @@ size_t hub_base64url(const uint8_t *in, size_t n, char *out) {
 }
 
 uint64_t hub_monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+        return prov_now(CLOCK_MONOTONIC);
 }

@@ -487,6 +487,16 @@ static char *url_encode(const char *s) {
         return out;
 }
 
+/* prefix (a path and a query's "key=") followed by value, percent-encoded; NULL when out of memory. */
+static char *url_with(const char *prefix, const char *value) {
+        _cleanup_free_ char *enc = url_encode(value);
+        char *url;
+
+        if (!enc || asprintf(&url, "%s%s", prefix, enc) < 0)
+                return NULL;
+        return url;
+}
+
 /* ------------------------------------------------------------------ views */
 
 typedef struct Dashboard {
@@ -582,10 +592,22 @@ done:
         return ret;
 }
 
+/* A page titled title that keeps itself live from its fragment at live_prefix and value
+ * (percent-encoded). */
+static enum MHD_Result web_live_page(struct MHD_Connection *c, HubWebPage *p, bool fragment, const char *title,
+                                     const char *live_prefix, const char *value, WebView view, void *userdata) {
+        _cleanup_free_ char *live = url_with(live_prefix, value);
+
+        if (!live)
+                return MHD_NO;
+        p->title = title;
+        p->live = live;
+        return web_page(c, 200, p, fragment, view, userdata, NULL);
+}
+
 static enum MHD_Result serve_leaver(HubServer *s, struct MHD_Connection *c, HubWebPage *p, bool fragment) {
         const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "id");
         _cleanup_(cJSON_Deletep) cJSON *report = NULL;
-        _cleanup_free_ char *enc = NULL, *live = NULL;
         ProvScimError err = {};
         int r;
 
@@ -596,18 +618,12 @@ static enum MHD_Result serve_leaver(HubServer *s, struct MHD_Connection *c, HubW
                 return web_text(c, 404, "This hub never knew that user.");
         if (r < 0)
                 return store_failed(s, c, r);
-        enc = url_encode(id);
-        if (!enc || asprintf(&live, "/ui/fragment/leaver?id=%s", enc) < 0)
-                return MHD_NO;
-        p->title = "Leaver";
-        p->live = live;
-        return web_page(c, 200, p, fragment, view_leaver, report, NULL);
+        return web_live_page(c, p, fragment, "Leaver", "/ui/fragment/leaver?id=", id, view_leaver, report);
 }
 
 static enum MHD_Result serve_search(HubServer *s, struct MHD_Connection *c, HubWebPage *p, bool fragment) {
         const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "q");
         _cleanup_(cJSON_Deletep) cJSON *results = NULL;
-        _cleanup_free_ char *enc = NULL, *live = NULL;
         int r;
 
         if (!q || !*q)
@@ -617,13 +633,8 @@ static enum MHD_Result serve_search(HubServer *s, struct MHD_Connection *c, HubW
         r = hub_web_search(s->ctx->store, q, &results);
         if (r < 0)
                 return store_failed(s, c, r);
-        enc = url_encode(q);
-        if (!enc || asprintf(&live, "/ui/fragment/search?q=%s", enc) < 0)
-                return MHD_NO;
-        p->title = "Search";
         p->query = q;
-        p->live = live;
-        return web_page(c, 200, p, fragment, view_search, results, NULL);
+        return web_live_page(c, p, fragment, "Search", "/ui/fragment/search?q=", q, view_search, results);
 }
 
 /* Runs one change of an admin as its own commit (not part of the IdPs' open batch), so that the
@@ -677,25 +688,21 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
         bool same;
         int r;
 
-        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
-                hub_http_commit_for_read(s);
-                r = hub_store_holds(s->ctx->store, &holds);
-                if (r >= 0)
-                        r = holds_digest(holds, digest);
-                if (r < 0)
-                        return store_failed(s, c, r);
-                p->title = "Approve held changes";
-                return web_page(c, 200, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
-        }
-        /* Only the hold as the confirmation showed it: deactivations joining it since (or another
-         * hold) go back to a confirmation. Read on the serving thread, which also runs the IdPs'
-         * writes: nothing joins the hold between this read and the approval. */
+        /* What the confirmation shows, or what the approval checks against it. Read on the serving
+         * thread, which also runs the IdPs' writes: nothing joins the hold between this read and
+         * the approval. */
         hub_http_commit_for_read(s);
         r = hub_store_holds(s->ctx->store, &holds);
         if (r >= 0)
                 r = holds_digest(holds, digest);
         if (r < 0)
                 return store_failed(s, c, r);
+        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+                p->title = "Approve held changes";
+                return web_page(c, 200, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
+        }
+        /* Only the hold as the confirmation showed it: deactivations joining it since (or another
+         * hold) go back to a confirmation. */
         hold = cJSON_GetObjectItemCaseSensitive(holds, "hold");
         snprintf(count_s, sizeof(count_s), "%d", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(holds, "users")));
         {
@@ -734,7 +741,7 @@ static enum MHD_Result serve_lock(HubServer *s, struct MHD_Connection *c, Conn *
                                   const WebAuth *auth) {
         char id[WEB_FORM_VALUE_MAX], action[16], confirm[8];
         _cleanup_(cJSON_Deletep) cJSON *report = NULL;
-        _cleanup_free_ char *enc = NULL, *to = NULL;
+        _cleanup_free_ char *to = NULL;
         const char *body = conn->body ?: "";
         ProvScimError err = {};
         bool lock, changed = false;
@@ -775,8 +782,8 @@ static enum MHD_Result serve_lock(HubServer *s, struct MHD_Connection *c, Conn *
         if (changed)
                 log_notice("User %s %s fleet-wide by admin token '%s' on the web page.", id, lock ? "locked" : "unlocked",
                            auth->name);
-        enc = url_encode(id);
-        if (!enc || asprintf(&to, "/ui/leaver?id=%s", enc) < 0)
+        to = url_with("/ui/leaver?id=", id);
+        if (!to)
                 return MHD_NO;
         return web_redirect(c, to, NULL);
 }

@@ -4,7 +4,7 @@
 noinst_LTLIBRARIES += hub/libhubscim.la
 hub_libhubscim_la_SOURCES = \
 	hub/scim-error.h hub/scim-error.c \
-	hub/scim-filter.h hub/scim-filter.c \
+	hub/scim-filter.h hub/scim-filter.c hub/scim-filter-match.c \
 	hub/scim-patch.h hub/scim-patch.c \
 	hub/scim-resource.h hub/scim-resource.c
 hub_libhubscim_la_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/hub

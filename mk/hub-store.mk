@@ -1,9 +1,11 @@
-# The hub's store (hub/hub-store.c, lists in hub/hub-store-list.c, its schema and statements in
-# hub/hub-store-schema.c) on one database interface
+# The hub's store (hub/hub-store.c: opening and transactions; rows and rendering, the IdPs' writes,
+# memberships, the change sequence, the guard and lock, lists and the schema in hub/hub-store-*.c)
+# on one database interface
 # (hub/hub-store-db.h): SQLite through the shared core (common/libprovsql.la, hub/hub-store-db.c)
 # or PostgreSQL through libpq (hub/hub-store-pg.c); part of libhub.
-hub_libhub_la_SOURCES += hub/hub-store.h hub/hub-store-internal.h hub/hub-store.c hub/hub-store-list.c \
-	hub/hub-store-schema.c \
+hub_libhub_la_SOURCES += hub/hub-store.h hub/hub-store-internal.h hub/hub-store.c hub/hub-store-render.c \
+	hub/hub-store-write.c hub/hub-store-members.c hub/hub-store-changes.c hub/hub-store-guard.c \
+	hub/hub-store-list.c hub/hub-store-schema.c \
 	hub/hub-store-db.h hub/hub-store-db-backend.h hub/hub-store-db.c hub/hub-store-pg.c
 hub_libhub_la_CFLAGS += $(SQLITE_CFLAGS) $(CJSON_CFLAGS) $(LIBPQ_CFLAGS)
 hub_libhub_la_LIBADD += hub/libhubscim.la common/libprovsql.la $(SQLITE_LIBS) $(CJSON_LIBS) $(LIBPQ_LIBS)

@@ -6,8 +6,9 @@ held — the IdP gets its 2xx, the user is still served active to the feed and S
 admin approves (POST /v1/admin/holds/approve), which publishes each as a change of its own,
 audited with the admin token; an IdP re-activation releases a held user; a lock is never held;
 a deletion beyond the share is held too (a ghost: gone for SCIM, its userName free, still in
-the feed and the snapshot with its groups until the approval publishes the deletion); only admin
-tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
+the feed and the snapshot with its groups until the approval publishes the deletion); the share
+is of the live users (a ghost is a leaver, not one of them), and an approval ends the window: the
+leavers it approved do not count towards the next ones; only admin tokens see or approve holds. Exit 0 all passed, 1 a case failed, 77 the hub is not
 built."""
 
 import subprocess
@@ -170,6 +171,54 @@ def test_deleting_a_held_deactivation_stays_held(hub):
     check([(e["op"], e["id"]) for e in feed_events(hub, h)] == [("delete", users[2]["id"])], "the approved deletion")
 
 
+def test_approved_leavers_do_not_count_again(hub):
+    """An approval ends the mass change it approved: the next ordinary leavers are published
+    (up to the share of a new window), not held again because of the approved ones."""
+    users = [hub.create_user(f"n{i}@example.com") for i in range(12)]
+    for u in users[:3]:
+        deactivate(hub, u["id"])  # 1 and 2 of 12 published, 3 of 12 held
+    check([x["id"] for x in holds(hub).json["users"]] == [users[2]["id"]], f"holds: {holds(hub).json}")
+    hub.ok("POST", "//v1/admin/holds/approve", token="admin", expect=(200,))
+    deactivate(hub, users[3]["id"])  # 1 of 12 since the approval
+    check(hub.get("Users", users[3]["id"])["active"] is False and holds(hub).json["users"] == [],
+          f"the first leaver after an approval was held: {holds(hub).json}")
+    hub.ok("DELETE", f"/Users/{users[4]['id']}", expect=(204,))  # 2 of 12: within the share
+    hub.gone("Users", users[4]["id"])
+    check(holds(hub).json["users"] == [], f"the second leaver after an approval was held: {holds(hub).json}")
+    deactivate(hub, users[5]["id"])  # 3 of 11: beyond it, the guard still works
+    check(hub.get("Users", users[5]["id"])["active"] is True and
+          [x["id"] for x in holds(hub).json["users"]] == [users[5]["id"]],
+          f"beyond the share after an approval: {holds(hub).json}")
+
+
+def test_approved_deletions_do_not_count_again(hub):
+    users = [hub.create_user(f"m{i}@example.com") for i in range(15)]
+    for u in users[:3]:
+        hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))  # 1 of 15, 2 of 14 published, 3 of 13 held
+    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[2]["id"], "deletion")],
+          f"holds: {holds(hub).json}")
+    hub.ok("POST", "//v1/admin/holds/approve", token="admin", expect=(200,))
+    hub.ok("DELETE", f"/Users/{users[3]['id']}", expect=(204,))  # 1 of 12 since the approval
+    check(holds(hub).json["users"] == [], f"a deletion after approved ones was held: {holds(hub).json}")
+
+
+def test_the_share_is_of_live_users_not_ghosts(hub):
+    """A ghost (a held deletion) left: it is one of the leavers, not one of the users whose
+    share they may be."""
+    users = [hub.create_user(f"l{i}@example.com") for i in range(15)]
+    for u in users[:3]:
+        deactivate(hub, u["id"])  # 3 of 15: at the share, published
+    hub.ok("DELETE", f"/Users/{users[3]['id']}", expect=(204,))  # 4 of 15: held, a ghost
+    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[3]["id"], "deletion")],
+          f"holds: {holds(hub).json}")
+    users += [hub.create_user(f"l{i}@example.com") for i in range(15, 25)]  # 24 live users and the ghost
+    check(hub.list("Users", "count=0")["totalResults"] == 24, "the live users")
+    deactivate(hub, users[4]["id"])  # 5 of 24 live users: beyond the share (5 of 25 with the ghost was not)
+    check(hub.get("Users", users[4]["id"])["active"] is True and
+          sorted(x["id"] for x in holds(hub).json["users"]) == sorted([users[3]["id"], users[4]["id"]]),
+          f"the ghost counted as a live user: {holds(hub).json}")
+
+
 def test_small_directory_not_guarded(hub):
     users = [hub.create_user(f"s{i}@example.com") for i in range(5)]  # fewer than min_users
     for u in users:
@@ -186,6 +235,8 @@ def test_only_admins_see_holds(hub):
 if __name__ == "__main__":
     run_suite([test_guard_holds_beyond_the_share, test_approve_releases_every_held_user,
                test_guard_holds_deletions, test_deleting_a_held_deactivation_stays_held,
+               test_approved_leavers_do_not_count_again, test_approved_deletions_do_not_count_again,
+               test_the_share_is_of_live_users_not_ghosts,
                test_small_directory_not_guarded, test_only_admins_see_holds],
               sys.argv, prefix="test-hub-guard",
               extra_conf={"guard": {"max_percent": "20", "min_users": "10", "window": "3600"}})

@@ -16,6 +16,8 @@ a real server (tests/hub/hubharness.py starts it), followed the way hosts follow
 - PostgreSQL down: writes are answered 503 with Retry-After, held feed requests are answered
   with what is known (no event after their since), nothing is half-written; when it is back
   both replicas write and wake held requests again without a restart.
+- One host token marked bind, raced by hosts on both replicas at once, belongs to exactly one
+  host: the first binder's; the others are refused.
 - The password (read from a file) is in neither the hub's command line nor its log, and a
   conninfo holding one is refused.
 Exit 0 all passed, 1 a case failed, 77 PostgreSQL or the hub is missing."""
@@ -341,6 +343,59 @@ def test_a_lock_held_elsewhere_costs_a_503_not_a_hung_hub(hub):
     hub.create_user("after")
 
 
+def test_one_bind_token_raced_on_both_replicas_has_one_host(hub):
+    """Hosts with one host token marked bind poll both replicas at the same instant: the first
+    binder wins, every other host is refused 403 on either replica, and the token's host in the
+    store is the one that was answered 200 (a last writer winning would leave two hosts each
+    answered as the token's own)."""
+    import http.client
+    b = replica(hub)
+    try:
+        rounds, per_replica = 30, 3
+        tokens = [hub.new_token("host", f"race{i}") for i in range(rounds)]
+        time.sleep(1.1)  # both replicas see the new token file (checked by its time)
+        for r in (hub, b):
+            check(r.request("GET", "//v1/feed?since=0", token=tokens[-1]).status == 200, "a new token before the race")
+        doubled = []
+        for i, tok in enumerate(tokens):
+            hosts = [f"{i:04x}{k:04x}".ljust(32, "e") for k in range(2 * per_replica)]
+            conns = []
+            for k, host in enumerate(hosts):
+                h = (hub, b)[k % 2]
+                c = http.client.HTTPConnection(h.host, h.port, timeout=30)
+                c.connect()
+                conns.append((c, host))
+            start = threading.Barrier(len(conns))
+            status = {}
+
+            def poll(c, host):
+                start.wait()
+                c.request("GET", f"/v1/feed?since=0&host={host}&hostname=h{host[:8]}",
+                          headers={"Authorization": "Bearer " + tok, "Prefer": "wait=0"})
+                r = c.getresponse()
+                r.read()
+                status[host] = r.status
+                c.close()
+            ts = [threading.Thread(target=poll, args=cw) for cw in conns]
+            for th in ts:
+                th.start()
+            for th in ts:
+                th.join(timeout=60)
+            won = sorted(h for h, s in status.items() if s == 200)
+            refused = [h for h, s in status.items() if s == 403]
+            rows = hub.sql("SELECT host_id FROM token_hosts WHERE token_name = ?", (f"race{i}",))
+            check(len(status) == len(hosts) and len(won) + len(refused) == len(hosts),
+                  f"round {i}: answers {sorted(status.values())}")
+            if len(won) != 1 or rows != [(won[0],)]:
+                doubled.append((i, won, rows))
+        for h in (hub, b):  # the 403s were the point
+            h.responses_5xx[:] = [x for x in h.responses_5xx if "/v1/feed" not in x]
+        check(not doubled, f"{len(doubled)} of {rounds} tokens answered as their own to more than one host "
+                           f"(round, hosts answered 200, the store's binding): {doubled[:3]}")
+    finally:
+        b.stop()
+
+
 def test_password_stays_out_of_argv_and_logs(hub):
     pw = hub.pg.password
     cmdline = open(f"/proc/{hub.proc.pid}/cmdline", "rb").read().decode(errors="replace")
@@ -366,6 +421,7 @@ if __name__ == "__main__":
         test_writes_on_both_replicas_are_one_sequence_in_commit_order,
         test_a_replica_killed_mid_stream_costs_one_reconnect,
         test_a_lock_held_elsewhere_costs_a_503_not_a_hung_hub,
+        test_one_bind_token_raced_on_both_replicas_has_one_host,
         test_password_stays_out_of_argv_and_logs,
         test_postgresql_down_is_503_then_recovered,
     ], sys.argv, prefix="test-hub-replicas")
