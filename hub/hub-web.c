@@ -12,7 +12,7 @@
 #include "hub-fleet.h"
 #include "hub-http-internal.h"
 #include "hub-util.h"
-#include "hub-web.h"
+#include "hub-web-internal.h"
 #include "log.h"
 
 /* The fleet page's door (see hub-web.h). Who gets in: a session made from an admin token posted
@@ -25,48 +25,9 @@
  * browser says where it comes from, Origin and Sec-Fetch-Site must say this hub. The two writes (approve held changes, lock a user) are
  * two-step: the first POST answers a confirmation page, the second does it. */
 
-#define WEB_PREFIX "/ui"
-#define WEB_COOKIE "provision_session"
-#define WEB_MAX_SESSIONS 64
-#define WEB_ID_CHARS 43 /* base64url of 32 bytes */
-#define WEB_LEAVERS_DAYS 7
-#define WEB_FORM_VALUE_MAX 256
-
 /* The assets, compiled in (hub-web-assets.c, generated from hub/web/ by hub/web/embed.sh). */
 extern const unsigned char hub_web_css[], hub_web_js[], hub_web_icon[];
 extern const size_t hub_web_css_len, hub_web_js_len, hub_web_icon_len;
-
-typedef struct WebSession {
-        bool used;
-        char id[WEB_ID_CHARS + 1];
-        char csrf[WEB_ID_CHARS + 1];
-        char name[HUB_TOKEN_NAME_MAX + 1];
-        uint8_t token_hash[32]; /* of the admin token it was made from: removed, the session ends */
-        uint64_t expires;       /* CLOCK_MONOTONIC µs */
-} WebSession;
-
-/* A fragment request that says which generation it shows (after=N) is held until a commit moves
- * the generation, for at most WEB_HOLD_USEC; at most WEB_MAX_WAITERS at once (then answered at
- * once). The feed's mechanism (libmicrohttpd's suspend and resume), not a thread per page. */
-#define WEB_HOLD_USEC (25ULL * 1000000ULL)
-#define WEB_MAX_WAITERS 256
-/* At most this many held per session; beyond, answered at once with Retry-After WEB_RETRY_SEC. */
-#define WEB_MAX_WAITERS_SESSION 4
-#define WEB_RETRY_SEC 5
-
-struct HubWeb {
-        WebSession sessions[WEB_MAX_SESSIONS];
-        uint64_t generation; /* commits since the page's first request */
-        Conn *waiters;
-        unsigned n_waiters;
-};
-
-/* Who a request is, once let in. */
-typedef struct WebAuth {
-        char name[HUB_TOKEN_NAME_MAX + 1];
-        const char *csrf; /* the session's; NULL for a bearer request (no CSRF: not ambient) */
-        WebSession *session;
-} WebAuth;
 
 void hub_web_changed(HubServer *s) {
         if (s->web)
@@ -107,130 +68,6 @@ HubWeb *hub_web_free(HubWeb *w) {
 bool hub_web_path(const char *url) {
         return strncmp(url, WEB_PREFIX, strlen(WEB_PREFIX)) == 0 &&
                (url[strlen(WEB_PREFIX)] == 0 || url[strlen(WEB_PREFIX)] == '/');
-}
-
-/* Equal in constant time (for a given length): no early exit on the first difference. */
-static bool ct_equal(const char *a, const char *b, size_t n) {
-        unsigned char d = 0;
-
-        for (size_t i = 0; i < n; i++)
-                d |= (unsigned char) a[i] ^ (unsigned char) b[i];
-        return d == 0;
-}
-
-static int random_id(char ret[static WEB_ID_CHARS + 1]) {
-        uint8_t raw[32];
-        int r;
-
-        r = hub_random_bytes(raw, sizeof(raw));
-        if (r < 0)
-                return r;
-        hub_base64url(raw, sizeof(raw), ret);
-        explicit_bzero(raw, sizeof(raw));
-        return 0;
-}
-
-typedef struct CookieScan {
-        const char *value;
-        size_t len;
-        unsigned n;
-} CookieScan;
-
-static enum MHD_Result cookie_scan(void *userdata, enum MHD_ValueKind kind, const char *key, const char *value) {
-        CookieScan *scan = userdata;
-        size_t klen = strlen(WEB_COOKIE);
-
-        (void) kind;
-        if (!key || strcasecmp(key, MHD_HTTP_HEADER_COOKIE) != 0 || !value)
-                return MHD_YES;
-        for (const char *v = value; *v;) {
-                size_t n;
-
-                v += strspn(v, " \t;");
-                n = strcspn(v, ";");
-                if (n > klen && strncmp(v, WEB_COOKIE, klen) == 0 && v[klen] == '=') {
-                        scan->value = v + klen + 1;
-                        scan->len = strcspn(scan->value, "; \t");
-                        scan->n++;
-                }
-                v += n;
-        }
-        return MHD_YES;
-}
-
-/* The session cookie's value (into buf) when the request sends it exactly once in its raw Cookie
- * headers, else NULL: a second one (tossed in by a sibling domain or a narrower path; libmicrohttpd
- * would give the first) refuses the session. */
-static const char *session_cookie(struct MHD_Connection *c, char buf[static WEB_ID_CHARS + 1]) {
-        CookieScan scan = {};
-
-        MHD_get_connection_values(c, MHD_HEADER_KIND, cookie_scan, &scan);
-        if (scan.n != 1 || scan.len != WEB_ID_CHARS)
-                return NULL;
-        memcpy(buf, scan.value, WEB_ID_CHARS);
-        buf[WEB_ID_CHARS] = 0;
-        return buf;
-}
-
-/* The live session whose id the cookie holds, comparing with every slot whatever matches. */
-static WebSession *session_find(HubWeb *w, const char *cookie) {
-        WebSession *found = NULL;
-        uint64_t now = hub_monotonic_usec();
-
-        if (!w || !cookie || strlen(cookie) != WEB_ID_CHARS)
-                return NULL;
-        for (size_t i = 0; i < WEB_MAX_SESSIONS; i++) {
-                WebSession *x = &w->sessions[i];
-                bool eq = ct_equal(x->id, cookie, WEB_ID_CHARS);
-
-                if (eq && x->used && !found)
-                        found = x;
-        }
-        if (found && found->expires <= now) {
-                explicit_bzero(found, sizeof(*found));
-                return NULL;
-        }
-        return found;
-}
-
-static int session_new(HubWeb *w, const char *name, const uint8_t token_hash[static 32], unsigned lifetime,
-                       WebSession **ret) {
-        uint64_t now = hub_monotonic_usec();
-        WebSession *slot = NULL;
-        int r;
-
-        for (size_t i = 0; i < WEB_MAX_SESSIONS; i++) {
-                WebSession *x = &w->sessions[i];
-
-                if (!x->used || x->expires <= now) {
-                        slot = x;
-                        break;
-                }
-                if (!slot || x->expires < slot->expires)
-                        slot = x;
-        }
-        explicit_bzero(slot, sizeof(*slot));
-        if ((r = random_id(slot->id)) < 0 || (r = random_id(slot->csrf)) < 0)
-                return r;
-        snprintf(slot->name, sizeof(slot->name), "%s", name);
-        memcpy(slot->token_hash, token_hash, sizeof(slot->token_hash));
-        slot->expires = now + (uint64_t) lifetime * 1000000ULL;
-        slot->used = true;
-        *ret = slot;
-        return 0;
-}
-
-/* How many held fragment requests are the session's (by their cookie); 0 for none. */
-static unsigned session_waiters(HubWeb *w, const WebSession *x) {
-        char cookie[WEB_ID_CHARS + 1];
-        unsigned n = 0;
-
-        if (!x)
-                return 0;
-        for (Conn *conn = w->waiters; conn; conn = conn->next_waiter)
-                if (session_cookie(conn->mhd, cookie) && ct_equal(cookie, x->id, WEB_ID_CHARS))
-                        n++;
-        return n;
 }
 
 /* ------------------------------------------------------------------ answers */
@@ -337,138 +174,6 @@ static enum MHD_Result web_page(struct MHD_Connection *c, unsigned status, const
 
 static void view_login(FILE *f, const HubWebPage *p, void *userdata) {
         hub_web_render_login(f, userdata);
-}
-
-/* ------------------------------------------------------------------ requests */
-
-static int hex_value(char ch) {
-        return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
-}
-
-/* One x-www-form-urlencoded field of body, decoded into out; false when absent, malformed or
- * too long (or holding a NUL). */
-static bool form_value(const char *body, size_t len, const char *key, char *out, size_t size) {
-        size_t klen = strlen(key);
-
-        for (size_t i = 0; i < len;) {
-                size_t end = i;
-
-                while (end < len && body[end] != '&')
-                        end++;
-                if (end - i > klen && strncmp(body + i, key, klen) == 0 && body[i + klen] == '=') {
-                        size_t o = 0;
-
-                        for (size_t j = i + klen + 1; j < end; j++) {
-                                char ch = body[j];
-
-                                if (ch == '+')
-                                        ch = ' ';
-                                else if (ch == '%') {
-                                        if (j + 2 >= end || hex_value(body[j + 1]) < 0 || hex_value(body[j + 2]) < 0)
-                                                return false;
-                                        ch = (char) (hex_value(body[j + 1]) << 4 | hex_value(body[j + 2]));
-                                        j += 2;
-                                }
-                                if (ch == 0 || o + 1 >= size)
-                                        return false;
-                                out[o++] = ch;
-                        }
-                        out[o] = 0;
-                        return true;
-                }
-                i = end + 1;
-        }
-        return false;
-}
-
-/* Whether a POST comes from this hub's own pages: Sec-Fetch-Site same-origin, or an Origin of
- * this hub as the browser addressed it, or neither header (not a browser). */
-static bool origin_ok(HubServer *s, struct MHD_Connection *c) {
-        const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-        const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
-        const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-        const char *scheme = s->tls ? "https://" : "http://";
-
-        /* Under Referrer-Policy: no-referrer a browser sends "Origin: null" with a form's POST;
-         * Sec-Fetch-Site still says where it comes from. */
-        if (site)
-                return streq(site, "same-origin") &&
-                       (!origin || streq(origin, "null") ||
-                        (host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host)));
-        if (!origin)
-                return true; /* not a browser that says; the CSRF token decides */
-        return host && strncmp(origin, scheme, strlen(scheme)) == 0 && streq(origin + strlen(scheme), host);
-}
-
-static void unlock_tokens(pthread_mutex_t **m) {
-        if (*m)
-                (void) pthread_mutex_unlock(*m);
-}
-
-/* Checks a presented token: 0 for an admin token (its NAME copied), -EPERM for another role,
- * -EACCES for none. */
-static int check_token(HubServer *s, const char *t, size_t n, char name[static HUB_TOKEN_NAME_MAX + 1]) {
-        _cleanup_(unlock_tokens) pthread_mutex_t *locked = NULL;
-        const char *found = NULL;
-        HubRole role;
-        int r;
-
-        (void) hub_server_reload_tokens(s);
-        (void) pthread_mutex_lock(&s->tokens_lock);
-        locked = &s->tokens_lock;
-        r = hub_tokens_check(s->ctx->tokens, t, n, &role, &found);
-        if (r < 0)
-                return r;
-        if (role != HUB_ROLE_ADMIN) {
-                log_notice("Refused the web page to %s token '%s'.", hub_role_to_string(role), found);
-                return -EPERM;
-        }
-        snprintf(name, HUB_TOKEN_NAME_MAX + 1, "%s", found);
-        return 0;
-}
-
-/* Whether the admin token a session was made from is still in the admin token file. */
-static bool admin_token_loaded(HubServer *s, const uint8_t hash[static 32]) {
-        _cleanup_(unlock_tokens) pthread_mutex_t *locked = NULL;
-
-        (void) hub_server_reload_tokens(s);
-        (void) pthread_mutex_lock(&s->tokens_lock);
-        locked = &s->tokens_lock;
-        return hub_tokens_hash_loaded(s->ctx->tokens, HUB_ROLE_ADMIN, hash);
-}
-
-/* Lets a request in (0, *ret filled), or says how it was refused: -EACCES nothing valid,
- * -EPERM a token of another role. */
-static int web_authenticate(HubServer *s, struct MHD_Connection *c, WebAuth *ret) {
-        const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        char cookie[WEB_ID_CHARS + 1];
-        WebSession *x;
-
-        if (h) {
-                const char *t;
-                size_t n;
-
-                if (strncasecmp(h, "Bearer ", 7) != 0)
-                        return -EACCES;
-                for (t = h + 7; *t == ' '; t++)
-                        ;
-                n = strcspn(t, " \t");
-                if (n == 0 || t[n] != 0)
-                        return -EACCES;
-                *ret = (WebAuth) {};
-                return check_token(s, t, n, ret->name);
-        }
-        x = session_find(s->web, session_cookie(c, cookie));
-        if (!x)
-                return -EACCES;
-        if (!admin_token_loaded(s, x->token_hash)) {
-                log_notice("Web session of admin token '%s' ended: the token was removed.", x->name);
-                explicit_bzero(x, sizeof(*x));
-                return -EACCES;
-        }
-        *ret = (WebAuth) { .csrf = x->csrf, .session = x };
-        snprintf(ret->name, sizeof(ret->name), "%s", x->name);
-        return 0;
 }
 
 static char *url_encode(const char *s) {
@@ -697,7 +402,7 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
                 r = holds_digest(holds, digest);
         if (r < 0)
                 return store_failed(s, c, r);
-        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+        if (!web_form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
                 p->title = "Approve held changes";
                 return web_page(c, 200, p, false, view_approve, &(ApproveView) { holds, digest }, NULL);
         }
@@ -709,11 +414,11 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
                 char form_count[16];
 
                 same = cJSON_IsNumber(hold) && hold->valuedouble >= 1 &&
-                       form_value(body, conn->len, "hold", hold_s, sizeof(hold_s)) && *hold_s &&
+                       web_form_value(body, conn->len, "hold", hold_s, sizeof(hold_s)) && *hold_s &&
                        strspn(hold_s, "0123456789") == strlen(hold_s) &&
                        strtoll(hold_s, NULL, 10) == (int64_t) hold->valuedouble &&
-                       form_value(body, conn->len, "count", form_count, sizeof(form_count)) && streq(form_count, count_s) &&
-                       form_value(body, conn->len, "digest", digest_s, sizeof(digest_s)) && strlen(digest_s) == WEB_ID_CHARS &&
+                       web_form_value(body, conn->len, "count", form_count, sizeof(form_count)) && streq(form_count, count_s) &&
+                       web_form_value(body, conn->len, "digest", digest_s, sizeof(digest_s)) && strlen(digest_s) == WEB_ID_CHARS &&
                        streq(digest_s, digest);
         }
         if (!same) {
@@ -748,13 +453,13 @@ static enum MHD_Result serve_lock(HubServer *s, struct MHD_Connection *c, Conn *
         HubActor who = { .token_name = auth->name };
         int r;
 
-        if (!form_value(body, conn->len, "id", id, sizeof(id)) || !*id ||
-            !form_value(body, conn->len, "action", action, sizeof(action)) ||
+        if (!web_form_value(body, conn->len, "id", id, sizeof(id)) || !*id ||
+            !web_form_value(body, conn->len, "action", action, sizeof(action)) ||
             (!streq(action, "lock") && !streq(action, "unlock")))
                 return web_text(c, 400, "Which user, and lock or unlock?");
         lock = streq(action, "lock");
         who.method = lock ? "LOCK" : "UNLOCK";
-        if (!form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
+        if (!web_form_value(body, conn->len, "confirm", confirm, sizeof(confirm)) || !streq(confirm, "yes")) {
                 const cJSON *name;
 
                 hub_http_commit_for_read(s);
@@ -797,11 +502,11 @@ static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn 
 
         if (!post)
                 return web_page(c, 200, &p, false, view_login, NULL, NULL);
-        if (!origin_ok(s, c))
+        if (!web_origin_ok(s, c))
                 return web_text(c, 403, "Cross-site request refused.");
-        if (!form_value(conn->body ?: "", conn->len, "token", token, sizeof(token)))
+        if (!web_form_value(conn->body ?: "", conn->len, "token", token, sizeof(token)))
                 return web_page(c, 400, &p, false, view_login, (void *) "Enter an admin token.", NULL);
-        r = check_token(s, token, strlen(token), name);
+        r = web_check_token(s, token, strlen(token), name);
         if (r >= 0 && gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), token_hash) < 0)
                 r = -EACCES;
         explicit_bzero(token, sizeof(token));
@@ -811,7 +516,7 @@ static enum MHD_Result serve_login(HubServer *s, struct MHD_Connection *c, Conn 
                                 (void *) (r == -EPERM ? "Only an admin token opens this page." : "That token is not valid."),
                                 NULL);
         }
-        r = session_new(s->web, name, token_hash, s->ctx->config->web_session_lifetime, &x);
+        r = web_session_new(s->web, name, token_hash, s->ctx->config->web_session_lifetime, &x);
         explicit_bzero(token_hash, sizeof(token_hash));
         if (r < 0)
                 return web_text(c, 503, "No randomness for a session; retry.");
@@ -868,9 +573,9 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
         if (post) {
                 /* A session's POST proves it comes from our own form; a bearer request is not
                  * something a browser sends by itself. */
-                if (auth.session && (!origin_ok(s, c) ||
-                                     !form_value(conn->body ?: "", conn->len, "csrf", csrf, sizeof(csrf)) ||
-                                     strlen(csrf) != WEB_ID_CHARS || !ct_equal(csrf, auth.csrf, WEB_ID_CHARS))) {
+                if (auth.session && (!web_origin_ok(s, c) ||
+                                     !web_form_value(conn->body ?: "", conn->len, "csrf", csrf, sizeof(csrf)) ||
+                                     strlen(csrf) != WEB_ID_CHARS || !web_ct_equal(csrf, auth.csrf, WEB_ID_CHARS))) {
                         log_notice("Refused a web POST %s by '%s': no valid CSRF token or a foreign origin.", SAFE(page),
                                    auth.name);
                         return web_text(c, 403, "Cross-site request refused (no valid CSRF token).");
@@ -902,7 +607,7 @@ enum MHD_Result hub_web_dispatch(HubServer *s, struct MHD_Connection *c, Conn *c
 
                 /* Full (the hub's waiters or this session's): answered now, and the script waits. */
                 if (current && (s->stopping || s->web->n_waiters >= WEB_MAX_WAITERS ||
-                                session_waiters(s->web, auth.session) >= WEB_MAX_WAITERS_SESSION)) {
+                                web_session_waiters(s->web, auth.session) >= WEB_MAX_WAITERS_SESSION)) {
                         current = false;
                         p.retry_after = WEB_RETRY_SEC;
                 }

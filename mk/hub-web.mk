@@ -1,7 +1,9 @@
-# The hub's fleet page below /ui (issue 18): sessions, CSRF and headers (hub-web.c), what it
-# reads (hub-web-data.c), its HTML (hub-web-render.c), and its one stylesheet, script and icon,
-# compiled into the hub (hub-web-assets.c, generated from hub/web/ by hub/web/embed.sh).
-hub_libhub_la_SOURCES += hub/hub-web.h hub/hub-web.c hub/hub-web-data.c hub/hub-web-render.c
+# The hub's fleet page below /ui (issue 18): headers, views and dispatch (hub-web.c), sessions and
+# the checks of each request (hub-web-auth.c), what it reads (hub-web-data.c), its HTML
+# (hub-web-render.c), and its one stylesheet, script and icon, compiled into the hub
+# (hub-web-assets.c, generated from hub/web/ by hub/web/embed.sh).
+hub_libhub_la_SOURCES += hub/hub-web.h hub/hub-web-internal.h hub/hub-web.c hub/hub-web-auth.c hub/hub-web-data.c \
+	hub/hub-web-render.c
 nodist_hub_libhub_la_SOURCES = hub/hub-web-assets.c
 CLEANFILES += hub/hub-web-assets.c
 EXTRA_DIST += hub/web/embed.sh hub/web/hub-web.css hub/web/hub-web.js hub/web/favicon.svg
