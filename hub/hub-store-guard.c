@@ -23,15 +23,19 @@ bool hub_store_stored_inactive(const cJSON *stored) {
 }
 
 /* Whether a user leaving now (deactivated or deleted) is held: when the users who left within
- * the window (this one included, deletions too) would be more than guard_percent of the live
- * users, *ret_hold is the open hold (opened now when none is), else 0.
+ * the window (this one included, deletions too) would be more than guard_percent of the users,
+ * *ret_hold is the open hold (opened now when none is), else 0.
  *
- * The live users are those SCIM serves: a ghost (a held deletion) is a leaver, not one of the
- * users its share is taken of, as a published deletion is not. The window starts after the
+ * The users the share is of are those active now plus those who left within the window (held,
+ * ghosts or published): so each departure leaves the base as it was, and neither deletions (a
+ * base that shrank with each one fell below min_users and let the rest through) nor users who
+ * were inactive already (a directory that keeps its deactivated users) move the threshold
+ * (still_active: whether the leaving user's row still counts among the active). The
+ * window starts after the
  * last approval at the latest: the leavers an admin approved (those held and those published
  * before them, up to the share) are the mass change approved, and count towards no later one,
  * else the next ordinary leaver would be held again. */
-int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
+int hub_store_guard_hold(HubStore *s, int64_t usec, bool still_active, int64_t *ret_hold) {
         int64_t left = 0, total = 0, hold = 0, since = usec - s->guard_window_usec, approved = 0;
         int r;
 
@@ -49,6 +53,7 @@ int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold) {
         r = hub_store_get_int(s, STMT_USER_COUNT, &total);
         if (r < 0)
                 return r;
+        total += left + !still_active; /* the user leaving now, when its row already says inactive */
         if (total < (int64_t) s->guard_min_users || (left + 1) * 100 <= (int64_t) s->guard_percent * total)
                 return 0;
         r = hub_store_get_int(s, STMT_HOLD_OPEN, &hold);
@@ -76,7 +81,7 @@ int hub_store_guard_user(HubStore *s, const Row *row, const cJSON *old, const cJ
         if (hub_store_stored_inactive(old) == hub_store_stored_inactive(new))
                 return 0;
         if (hub_store_stored_inactive(new)) {
-                r = hub_store_guard_hold(s, usec, &hold);
+                r = hub_store_guard_hold(s, usec, /* still_active= */ false, &hold);
                 if (r < 0)
                         return r;
         }

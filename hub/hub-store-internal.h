@@ -202,7 +202,7 @@ int hub_store_user_name_holder(HubStore *s, const char *user_name, int64_t exclu
 
 bool hub_store_stored_inactive(const cJSON *stored);
 /* Whether a user leaving now is held: *ret_hold the open hold, or 0. */
-int hub_store_guard_hold(HubStore *s, int64_t usec, int64_t *ret_hold);
+int hub_store_guard_hold(HubStore *s, int64_t usec, bool still_active, int64_t *ret_hold);
 /* A user's change of "active" as the guard sees it (left_usec, held_id). */
 int hub_store_guard_user(HubStore *s, const Row *row, const cJSON *old, const cJSON *new, int64_t usec);
 /* A held deletion: the user's row stays as a ghost in the hold. */

@@ -172,9 +172,9 @@ static const char *const statements[_STMT_MAX] = {
         /* Users who left within the window (held ones too), and users deleted within it. */
         [STMT_LEAVERS_SINCE] = "SELECT (SELECT count(*) FROM users WHERE left_usec >= ?1) +"
                                " (SELECT count(*) FROM changes WHERE time_usec >= ?1 AND op = 'delete' AND kind = 'User')",
-        /* The live users, the guard's share is of: ghosts (held deletions) are leavers. */
-        [STMT_USER_COUNT] = "SELECT (SELECT count(*) FROM users) -"
-                            " (SELECT count(*) FROM users WHERE deleted_usec IS NOT NULL)",
+        /* The users who have not left: live and active. With the leavers of the window they are
+         * the users the guard's share is of (a ghost, a held deletion, is a leaver). */
+        [STMT_USER_COUNT] = "SELECT count(*) FROM users WHERE deleted_usec IS NULL AND active <> 0",
         [STMT_HOLD_OPEN] = "SELECT coalesce(max(id), 0) FROM holds WHERE approved_usec IS NULL",
         [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
         [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",

@@ -403,7 +403,7 @@ int hub_store_delete(HubStore *s, ProvHubKind kind, const char *id, const char *
                 /* A user whose deactivation the fleet already has goes at once: as a ghost it
                  * would be served active again (only a held deactivation is). */
                 if (hold == 0 && !hub_store_stored_inactive(old)) {
-                        r = hub_store_guard_hold(s, usec, &hold);
+                        r = hub_store_guard_hold(s, usec, /* still_active= */ true, &hold);
                         if (r < 0)
                                 return r;
                 }

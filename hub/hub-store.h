@@ -122,8 +122,9 @@ int hub_store_lock(HubStore *s, const char *id, bool lock, const HubActor *who, 
                    ProvScimError *err);
 
 /* The mass-deactivation guard: when a user becomes inactive and the users who left within
- * window_usec (it included; deleted users count too) would be more than percent of the live users
- * (ghosts, the held deletions, are not; and there are at least min_users), its deactivation is
+ * window_usec (it included; deleted users count too) would be more than percent of the users
+ * (those active now and those who left within the window: users inactive already are not, and
+ * deletions do not shrink it; and there are at least min_users), its deactivation is
  * held: stored as the IdP sent it and served as active (SCIM and feed) until an admin approves
  * the open hold. An IdP re-activation releases it; a lock is never held. A deletion the same
  * count trips, or of a held user, is held in the same hold (hub_store_delete()). The window

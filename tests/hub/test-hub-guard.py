@@ -174,49 +174,59 @@ def test_deleting_a_held_deactivation_stays_held(hub):
 def test_approved_leavers_do_not_count_again(hub):
     """An approval ends the mass change it approved: the next ordinary leavers are published
     (up to the share of a new window), not held again because of the approved ones."""
-    users = [hub.create_user(f"n{i}@example.com") for i in range(12)]
-    for u in users[:3]:
-        deactivate(hub, u["id"])  # 1 and 2 of 12 published, 3 of 12 held
-    check([x["id"] for x in holds(hub).json["users"]] == [users[2]["id"]], f"holds: {holds(hub).json}")
+    users = [hub.create_user(f"n{i}@example.com") for i in range(20)]
+    for u in users[:5]:
+        deactivate(hub, u["id"])  # 1 to 4 of 20 published, 5 of 20 held
+    check([x["id"] for x in holds(hub).json["users"]] == [users[4]["id"]], f"holds: {holds(hub).json}")
     hub.ok("POST", "//v1/admin/holds/approve", token="admin", expect=(200,))
-    deactivate(hub, users[3]["id"])  # 1 of 12 since the approval
-    check(hub.get("Users", users[3]["id"])["active"] is False and holds(hub).json["users"] == [],
+    deactivate(hub, users[5]["id"])  # 1 of the 15 users of the new window
+    check(hub.get("Users", users[5]["id"])["active"] is False and holds(hub).json["users"] == [],
           f"the first leaver after an approval was held: {holds(hub).json}")
-    hub.ok("DELETE", f"/Users/{users[4]['id']}", expect=(204,))  # 2 of 12: within the share
-    hub.gone("Users", users[4]["id"])
+    hub.ok("DELETE", f"/Users/{users[6]['id']}", expect=(204,))  # 2 of 15
+    hub.gone("Users", users[6]["id"])
     check(holds(hub).json["users"] == [], f"the second leaver after an approval was held: {holds(hub).json}")
-    deactivate(hub, users[5]["id"])  # 3 of 11: beyond it, the guard still works
-    check(hub.get("Users", users[5]["id"])["active"] is True and
-          [x["id"] for x in holds(hub).json["users"]] == [users[5]["id"]],
+    deactivate(hub, users[7]["id"])  # 3 of 15: at the share
+    check(holds(hub).json["users"] == [], f"the third leaver after an approval was held: {holds(hub).json}")
+    deactivate(hub, users[8]["id"])  # 4 of 15: beyond it, the guard still works
+    check(hub.get("Users", users[8]["id"])["active"] is True and
+          [x["id"] for x in holds(hub).json["users"]] == [users[8]["id"]],
           f"beyond the share after an approval: {holds(hub).json}")
 
 
 def test_approved_deletions_do_not_count_again(hub):
     users = [hub.create_user(f"m{i}@example.com") for i in range(15)]
-    for u in users[:3]:
-        hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))  # 1 of 15, 2 of 14 published, 3 of 13 held
-    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[2]["id"], "deletion")],
+    for u in users[:4]:
+        hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))  # 1 to 3 of 15 published, 4 of 15 held
+    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[3]["id"], "deletion")],
           f"holds: {holds(hub).json}")
     hub.ok("POST", "//v1/admin/holds/approve", token="admin", expect=(200,))
-    hub.ok("DELETE", f"/Users/{users[3]['id']}", expect=(204,))  # 1 of 12 since the approval
+    hub.ok("DELETE", f"/Users/{users[4]['id']}", expect=(204,))  # 1 of 11 since the approval
     check(holds(hub).json["users"] == [], f"a deletion after approved ones was held: {holds(hub).json}")
 
 
-def test_the_share_is_of_live_users_not_ghosts(hub):
-    """A ghost (a held deletion) left: it is one of the leavers, not one of the users whose
-    share they may be."""
-    users = [hub.create_user(f"l{i}@example.com") for i in range(15)]
-    for u in users[:3]:
-        deactivate(hub, u["id"])  # 3 of 15: at the share, published
-    hub.ok("DELETE", f"/Users/{users[3]['id']}", expect=(204,))  # 4 of 15: held, a ghost
-    check([(x["id"], x["kind"]) for x in holds(hub).json["users"]] == [(users[3]["id"], "deletion")],
-          f"holds: {holds(hub).json}")
-    users += [hub.create_user(f"l{i}@example.com") for i in range(15, 25)]  # 24 live users and the ghost
-    check(hub.list("Users", "count=0")["totalResults"] == 24, "the live users")
-    deactivate(hub, users[4]["id"])  # 5 of 24 live users: beyond the share (5 of 25 with the ghost was not)
-    check(hub.get("Users", users[4]["id"])["active"] is True and
-          sorted(x["id"] for x in holds(hub).json["users"]) == sorted([users[3]["id"], users[4]["id"]]),
-          f"the ghost counted as a live user: {holds(hub).json}")
+def test_deletions_do_not_shrink_the_directory(hub):
+    """Each deletion (published or held) is a leaver of the window and stays one of the users its
+    share is of: a base that shrank with each deletion fell below min_users and let the rest of a
+    mass deletion through."""
+    users = [hub.create_user(f"x{i}@example.com") for i in range(12)]
+    for u in users:
+        hub.ok("DELETE", f"/Users/{u['id']}", expect=(204,))  # 1 and 2 of 12 published, the rest held
+    held = sorted(x["id"] for x in holds(hub).json["users"])
+    check(held == sorted(u["id"] for u in users[2:]), f"a mass deletion got through: {len(held)} of 10 held")
+    served = [u["id"] for u in snapshot(hub)["Users"]]
+    check(all(u["id"] in served for u in users[2:]), "the fleet's snapshot lost held users")
+
+
+def test_inactive_users_do_not_dilute_the_share(hub):
+    """Users who were inactive already (a directory that keeps its leavers, or an IdP that posts
+    inactive users) are not among those the share is of."""
+    users = [hub.create_user(f"y{i}@example.com") for i in range(10)]
+    for i in range(40):
+        hub.create_user(f"z{i}@example.com", active=False)
+    for u in users:
+        deactivate(hub, u["id"])  # 1 and 2 of 10 active users published, the rest held
+    held = sorted(x["id"] for x in holds(hub).json["users"])
+    check(held == sorted(u["id"] for u in users[2:]), f"inactive users diluted the share: {len(held)} of 8 held")
 
 
 def test_small_directory_not_guarded(hub):
@@ -236,7 +246,7 @@ if __name__ == "__main__":
     run_suite([test_guard_holds_beyond_the_share, test_approve_releases_every_held_user,
                test_guard_holds_deletions, test_deleting_a_held_deactivation_stays_held,
                test_approved_leavers_do_not_count_again, test_approved_deletions_do_not_count_again,
-               test_the_share_is_of_live_users_not_ghosts,
+               test_deletions_do_not_shrink_the_directory, test_inactive_users_do_not_dilute_the_share,
                test_small_directory_not_guarded, test_only_admins_see_holds],
               sys.argv, prefix="test-hub-guard",
               extra_conf={"guard": {"max_percent": "20", "min_users": "10", "window": "3600"}})
