@@ -7,6 +7,8 @@
 #include "hub-http.h"
 #include "log.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+
 /* The admin API below /v1/admin (admin tokens only; the HTTP layer checked the role):
  *   POST /users/{id}/lock     the fleet-wide kill switch: the user is served inactive
  *   POST /users/{id}/unlock   everywhere at once, whatever the IdP sends, until unlocked.
@@ -110,6 +112,29 @@ void hub_handle_acks(HubContext *ctx, const HubRequest *req, HubReply *reply) {
         reply->status = 204;
 }
 
+/* The optional body of POST /holds/approve: {"hold": N, "count": N}, the hold and how many held
+ * users the admin reviewed (hub_store_hold_approve() checks both); an empty body approves
+ * whichever hold is open, unchecked. -EINVAL for anything else. */
+static int approve_args(const HubRequest *req, int64_t *ret_hold, int64_t *ret_count) {
+        _cleanup_(cJSON_Deletep) cJSON *body = NULL;
+        const cJSON *hold, *count;
+
+        if (req->body_len == 0)
+                return 0;
+        body = cJSON_ParseWithLength(req->body, req->body_len);
+        if (!cJSON_IsObject(body) || cJSON_GetArraySize(body) != 2)
+                return -EINVAL;
+        hold = cJSON_GetObjectItemCaseSensitive(body, "hold");
+        count = cJSON_GetObjectItemCaseSensitive(body, "count");
+        if (!cJSON_IsNumber(hold) || !cJSON_IsNumber(count) || hold->valuedouble < 1 || hold->valuedouble > 1e15 ||
+            hold->valuedouble != (double) (int64_t) hold->valuedouble || count->valuedouble < 0 ||
+            count->valuedouble > 1e15 || count->valuedouble != (double) (int64_t) count->valuedouble)
+                return -EINVAL;
+        *ret_hold = (int64_t) hold->valuedouble;
+        *ret_count = (int64_t) count->valuedouble;
+        return 0;
+}
+
 void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
         ProvScimError err = {};
         cJSON *json = NULL;
@@ -128,7 +153,7 @@ void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
         }
         if (streq(req->path, "/holds") || streq(req->path, "/holds/approve")) {
                 const HubActor who = { .token_name = req->token_name, .method = "APPROVE" };
-                int64_t released = 0;
+                int64_t released = 0, hold = 0, count = -1;
                 bool approve = streq(req->path, "/holds/approve");
 
                 if (!streq(req->method, approve ? "POST" : "GET")) {
@@ -140,7 +165,12 @@ void hub_handle_admin(HubContext *ctx, const HubRequest *req, HubReply *reply) {
                         reply_report(ctx, r, json, NULL, reply);
                         return;
                 }
-                r = hub_store_hold_approve(ctx->store, 0, &who, &released, &err);
+                r = approve_args(req, &hold, &count);
+                if (r < 0) {
+                        admin_fail(reply, 400, "The body must be empty or {\"hold\": N, \"count\": N}.");
+                        return;
+                }
+                r = hub_store_hold_approve(ctx->store, hold, count, &who, &released, &err);
                 if (r >= 0) {
                         log_notice("Held deactivations approved by admin token '%s': %" PRIi64 " user(s) released.",
                                    req->token_name, released);

@@ -191,7 +191,7 @@ int hub_store_holds(HubStore *s, cJSON **ret) {
         return 0;
 }
 
-int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64_t *ret_released,
+int hub_store_hold_approve(HubStore *s, int64_t hold, int64_t count, const HubActor *who, int64_t *ret_released,
                            ProvScimError *err) {
         _cleanup_db_tx_ HubDbTx tx = {};
         _cleanup_db_reset_ HubStmt *st = NULL;
@@ -207,6 +207,17 @@ int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64
                 return r;
         if (open_hold == 0 || (hold > 0 && hold != open_hold))
                 return prov_scim_error_set(err, 404, NULL, "No such open hold.");
+        if (count >= 0) {
+                int64_t held = 0;
+
+                r = hub_store_get_int_bound(s, STMT_HELD_COUNT, open_hold, &held);
+                if (r < 0)
+                        return r;
+                if (held != count)
+                        return prov_scim_error_set(err, 409, NULL,
+                                                   "The hold holds %" PRIi64 " users now, not %" PRIi64 ": review it again.",
+                                                   held, count);
+        }
         r = flag_forms("held", true, false, &before, &after);
         if (r < 0)
                 return r;

@@ -38,6 +38,7 @@ enum {
         STMT_HOLD_APPROVE,
         STMT_HOLD_LAST_APPROVED,
         STMT_HELD_USERS,
+        STMT_HELD_COUNT,
         STMT_USER_RELEASE,
         STMT_USER_DELETE,
         STMT_GROUP_DELETE,

@@ -179,6 +179,7 @@ static const char *const statements[_STMT_MAX] = {
         [STMT_HOLD_NEW] = "INSERT INTO holds (opened_usec) VALUES (?1)",
         [STMT_HOLD_APPROVE] = "UPDATE holds SET approved_usec = ?2, approved_by = ?3 WHERE id = ?1 AND approved_usec IS NULL",
         [STMT_HOLD_LAST_APPROVED] = "SELECT coalesce(max(approved_usec), 0) FROM holds",
+        [STMT_HELD_COUNT] = "SELECT count(*) FROM users WHERE held_id = ?1",
         [STMT_HELD_USERS] = "SELECT ref, id, user_name, deleted_usec FROM users WHERE held_id = ?1 ORDER BY ref",
         [STMT_USER_RELEASE] = "UPDATE users SET held_id = NULL, modified_usec = ?2, version = version + 1 WHERE ref = ?1",
         [STMT_USER_DELETE] = "DELETE FROM users WHERE ref = ?1",

@@ -135,8 +135,11 @@ void hub_store_set_guard(HubStore *s, unsigned percent, int64_t window_usec, uns
  * (no "hold" when none). */
 int hub_store_holds(HubStore *s, cJSON **ret);
 /* Approves the open hold (hold: its number, or 0 for whichever is open; 404 when it is not
- * open): each held user becomes a change of its own (served inactive now), audited with who. */
-int hub_store_hold_approve(HubStore *s, int64_t hold, const HubActor *who, int64_t *ret_released,
+ * open): each held user becomes a change of its own (served inactive now), audited with who.
+ * count: how many held users the admin was shown, checked under the writers' lock (another
+ * replica may have added to the hold since): 409 when the hold holds another number now; -1
+ * for no check. */
+int hub_store_hold_approve(HubStore *s, int64_t hold, int64_t count, const HubActor *who, int64_t *ret_released,
                            ProvScimError *err);
 
 /* A list request. Paging by index (start_index >= 1) or, when cursor is true, by the RFC 9865

@@ -430,7 +430,8 @@ static enum MHD_Result serve_approve(HubServer *s, struct MHD_Connection *c, Con
         }
         r = web_commit_begin(s);
         if (r >= 0)
-                r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, (int64_t) hold->valuedouble, &who, &released, &err));
+                r = web_commit_end(s, hub_store_hold_approve(s->ctx->store, (int64_t) hold->valuedouble,
+                                                         strtoll(count_s, NULL, 10), &who, &released, &err));
         if (r < 0) {
                 log_error_errno(r, "Approving held changes from the web page failed: %s", hub_store_errmsg(s->ctx->store) ?: "");
                 return web_text(c, err.status >= 400 ? (unsigned) err.status : 503,

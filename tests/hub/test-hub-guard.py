@@ -76,9 +76,18 @@ def test_approve_releases_every_held_user(hub):
     users = [hub.create_user(f"a{i}@example.com") for i in range(10)]
     for u in users[:6]:
         deactivate(hub, u["id"])  # 2 published, 4 held
-    check(len(holds(hub).json["users"]) == 4, f"holds: {holds(hub).json}")
+    shown = holds(hub).json
+    check(len(shown["users"]) == 4, f"holds: {shown}")
     h = head(hub)
-    r = hub.request("POST", "//v1/admin/holds/approve", token="admin")
+    # An approval of what the admin was shown: a hold that holds another number now (another
+    # replica added to it) is not approved.
+    r = hub.request("POST", "//v1/admin/holds/approve", {"hold": shown["hold"], "count": 3}, token="admin")
+    check(r.status == 409 and len(holds(hub).json["users"]) == 4, f"approve of a changed hold: {r!r}")
+    r = hub.request("POST", "//v1/admin/holds/approve", {"hold": shown["hold"] + 1, "count": 4}, token="admin")
+    check(r.status == 404 and len(holds(hub).json["users"]) == 4, f"approve of another hold: {r!r}")
+    r = hub.request("POST", "//v1/admin/holds/approve", {"hold": "1"}, token="admin")
+    check(r.status == 400 and len(holds(hub).json["users"]) == 4, f"approve with a bad body: {r!r}")
+    r = hub.request("POST", "//v1/admin/holds/approve", {"hold": shown["hold"], "count": 4}, token="admin")
     check(r.status == 200 and r.json["released"] == 4, f"approve released {r!r}, want 4")
     for u in users[2:6]:
         check(hub.get("Users", u["id"])["active"] is False, f"{u['userName']} is still served active")

@@ -408,7 +408,7 @@ static void test_held_deletion(void **state) {
         o = NULL;
 
         h = head(f);
-        assert_int_equal(hub_store_hold_approve(f->s, 0, &who, &released, &err), 0);
+        assert_int_equal(hub_store_hold_approve(f->s, 0, -1, &who, &released, &err), 0);
         assert_int_equal(released, 1);
         assert_int_equal(head(f), h + 3); /* the group, the user, then the userName's new holder */
         assert_int_equal(hub_store_get(f->s, PROV_HUB_USER, u1, &fleet, &o), -ENOENT);
