@@ -10,6 +10,8 @@
 #define USEC_PER_MSEC UINT64_C(1000)
 #define MSEC_PER_SEC UINT64_C(1000)
 #define NSEC_PER_USEC UINT64_C(1000)
+/* For the signed µs of the stores and the wire (CLOCK_REALTIME, differences). */
+#define USEC_PER_SEC_I64 ((int64_t) USEC_PER_SEC)
 
 /* clock in µs; 0 if it cannot be read (not for the clocks provision uses). */
 static inline uint64_t prov_now(clockid_t clock) {

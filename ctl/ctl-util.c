@@ -12,7 +12,6 @@
 #include "prov-time.h"
 
 /* Times here are signed (before 1970, ages, offsets): prov-time.h's unsigned constant as such. */
-#define USEC_PER_SEC_I64 ((int64_t) USEC_PER_SEC)
 
 /* Reads exactly n decimal digits at *p and advances; false if any is not a digit. */
 static bool read_digits(const char **p, unsigned n, int *ret) {

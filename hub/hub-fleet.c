@@ -6,9 +6,10 @@
 #include <string.h>
 
 #include "hub-fleet.h"
-#include "log.h"
-#include "hub-util.h"
 #include "hub-store-db.h"
+#include "hub-util.h"
+#include "log.h"
+#include "prov-time.h"
 #include "scim-resource.h"
 
 /* Outcomes in one POST /v1/acks. */
@@ -187,7 +188,7 @@ int hub_fleet_host_seen(HubStore *s, const HubHostPoll *poll) {
             (r = hub_db_bind_text(st, 4, poll->token_name)) < 0)
                 return r;
         if (hub_db_bind_int64(st, 5, poll->applied) < 0 || hub_db_bind_int64(st, 6, now) < 0 ||
-            hub_db_bind_int64(st, 7, now + ((int64_t) poll->wait + HUB_FLEET_MARGIN_SEC) * 1000000) < 0)
+            hub_db_bind_int64(st, 7, now + ((int64_t) poll->wait + HUB_FLEET_MARGIN_SEC) * USEC_PER_SEC_I64) < 0)
                 return -EIO;
         r = hub_db_run(st);
         if (r < 0)

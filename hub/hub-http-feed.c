@@ -10,6 +10,7 @@
 #include "hub-http-internal.h"
 #include "hub-util.h"
 #include "log.h"
+#include "prov-time.h"
 
 /* Snapshots streamed at once (each holds a store connection and a read transaction). */
 #define MAX_SNAPSHOTS 8
@@ -344,6 +345,6 @@ enum MHD_Result hub_http_feed_dispatch(HubServer *s, struct MHD_Connection *c, C
                         hub_http_batch_finish(s);
         }
         conn->feed = true;
-        conn->deadline = hub_monotonic_usec() + (uint64_t) wait * 1000000ULL;
+        conn->deadline = hub_monotonic_usec() + (uint64_t) wait * USEC_PER_SEC;
         return hub_http_feed_serve(s, c, conn, base_url);
 }

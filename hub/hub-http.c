@@ -20,8 +20,9 @@
 #include "hub-fleet.h"
 #include "hub-http-internal.h"
 #include "hub-util.h"
-#include "prov-ini.h"
 #include "log.h"
+#include "prov-ini.h"
+#include "prov-time.h"
 
 #define FEED_PREFIX "/v1/"
 #define ADMIN_PREFIX "/v1/admin"
@@ -31,7 +32,7 @@
 /* The serving loop wakes at least this often (ms), whatever libmicrohttpd's timeouts say. */
 #define LOOP_WAKE_MS 1000
 /* How long a stopping hub keeps answering what it has begun. */
-#define STOP_DRAIN_USEC (5ULL * 1000000ULL)
+#define STOP_DRAIN_USEC (5 * USEC_PER_SEC)
 
 void hub_reply_done(HubReply *r) {
         if (r->json)
@@ -265,7 +266,7 @@ static void count_push(HubServer *s, const char *who, unsigned status) {
                 s->pushes[s->n_pushes].name = name;
                 s->n_pushes++;
         }
-        minute = hub_now_usec() / (60 * 1000000LL);
+        minute = hub_now_usec() / (60 * USEC_PER_SEC_I64);
         if (s->pushes[i].minute[minute % 60] != minute) {
                 s->pushes[i].minute[minute % 60] = minute;
                 s->pushes[i].minute_ok[minute % 60] = s->pushes[i].minute_refused[minute % 60] = 0;
@@ -601,7 +602,7 @@ static int read_pem(const char *path, char **ret) {
 /* Retention, every PRUNE_EVERY_USEC between two rounds: changes older than [feed] retention (and
  * than the guard's window, which counts deletions in them), audit rows older than
  * [store] audit_retention. */
-#define PRUNE_EVERY_USEC (600ULL * 1000000ULL)
+#define PRUNE_EVERY_USEC (600 * USEC_PER_SEC)
 
 static void prune(HubServer *s) {
         const HubConfig *cfg = s->ctx->config;
@@ -612,8 +613,8 @@ static void prune(HubServer *s) {
         if (hub_monotonic_usec() < s->next_prune || hub_store_batch_open(s->ctx->store))
                 return;
         s->next_prune = hub_monotonic_usec() + PRUNE_EVERY_USEC;
-        r = hub_store_prune(s->ctx->store, now - keep * 1000000LL,
-                            cfg->audit_retention > 0 ? now - (int64_t) cfg->audit_retention * 1000000LL : 0, &changes,
+        r = hub_store_prune(s->ctx->store, now - keep * USEC_PER_SEC_I64,
+                            cfg->audit_retention > 0 ? now - (int64_t) cfg->audit_retention * USEC_PER_SEC_I64 : 0, &changes,
                             &audit);
         if (r < 0)
                 log_warning_errno(r, "Retention pass failed (retried in 10 minutes): %s",

@@ -118,7 +118,7 @@ int web_session_new(HubWeb *w, const char *name, const uint8_t token_hash[static
                 return r;
         snprintf(slot->name, sizeof(slot->name), "%s", name);
         memcpy(slot->token_hash, token_hash, sizeof(slot->token_hash));
-        slot->expires = now + (uint64_t) lifetime * 1000000ULL;
+        slot->expires = now + (uint64_t) lifetime * USEC_PER_SEC;
         slot->used = true;
         *ret = slot;
         return 0;

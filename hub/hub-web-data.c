@@ -6,6 +6,7 @@
 #include "hub-fleet.h"
 #include "hub-store-db.h"
 #include "hub-web.h"
+#include "prov-time.h"
 
 /* What the fleet page reads from the store. Read-only queries, written once for both backends
  * (the SQL below is the same text on SQLite and PostgreSQL). The directory's tables are read
@@ -143,7 +144,7 @@ int hub_web_sources(HubStore *s, int64_t now, cJSON **ret) {
                         }
                         n++;
                 }
-                if (t >= now - 3600LL * 1000000LL)
+                if (t >= now - 3600 * USEC_PER_SEC_I64)
                         v[i].last_hour++;
                 /* The rows of one request share its time: one push. */
                 if (v[i].n_times < sizeof(v[i].times) / sizeof(v[i].times[0]) &&
@@ -160,13 +161,13 @@ int hub_web_sources(HubStore *s, int64_t now, cJSON **ret) {
                 int64_t median = median_interval_usec(&v[i]), quiet = HUB_WEB_SILENT_FACTOR * median;
                 cJSON *o = cJSON_CreateObject();
 
-                if (quiet < HUB_WEB_SILENT_MIN_SEC * 1000000LL)
-                        quiet = HUB_WEB_SILENT_MIN_SEC * 1000000LL;
+                if (quiet < HUB_WEB_SILENT_MIN_SEC * USEC_PER_SEC_I64)
+                        quiet = HUB_WEB_SILENT_MIN_SEC * USEC_PER_SEC_I64;
                 if (!o || !cJSON_AddItemToArray(arr, o) || !cJSON_AddStringToObject(o, "name", v[i].name) ||
                     !cJSON_AddNumberToObject(o, "lastPush", (double) v[i].last) ||
                     !cJSON_AddNumberToObject(o, "lastHour", (double) v[i].last_hour) ||
                     !cJSON_AddNumberToObject(o, "pushes", (double) v[i].n_times) ||
-                    !cJSON_AddNumberToObject(o, "medianInterval", (double) median / 1e6) ||
+                    !cJSON_AddNumberToObject(o, "medianInterval", (double) median / USEC_PER_SEC_I64) ||
                     /* Without two pushes there is no usual cycle to be late for. */
                     !cJSON_AddBoolToObject(o, "atRisk", median > 0 && now - v[i].last > quiet)) {
                         sources_free(v, n);

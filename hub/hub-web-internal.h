@@ -11,6 +11,7 @@
 
 #include "hub-http-internal.h"
 #include "hub-web.h"
+#include "prov-time.h"
 
 #define WEB_PREFIX "/ui"
 #define WEB_COOKIE "provision_session"
@@ -31,7 +32,7 @@ typedef struct WebSession {
 /* A fragment request that says which generation it shows (after=N) is held until a commit moves
  * the generation, for at most WEB_HOLD_USEC; at most WEB_MAX_WAITERS at once (then answered at
  * once). The feed's mechanism (libmicrohttpd's suspend and resume), not a thread per page. */
-#define WEB_HOLD_USEC (25ULL * 1000000ULL)
+#define WEB_HOLD_USEC (25 * USEC_PER_SEC)
 #define WEB_MAX_WAITERS 256
 /* At most this many held per session; beyond, answered at once with Retry-After WEB_RETRY_SEC. */
 #define WEB_MAX_WAITERS_SESSION 4

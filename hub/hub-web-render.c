@@ -5,6 +5,7 @@
 
 #include "hub-util.h"
 #include "hub-web.h"
+#include "prov-time.h"
 
 /* The fleet page's HTML: server-rendered tables that read without JavaScript, landmarks
  * (header, nav, main), table headers with scope, labels on every control. Every string that
@@ -70,7 +71,7 @@ static void csrf_field(FILE *f, const HubWebPage *p) {
 /* "3 min ago" beside the time stamp, as people read the page. */
 static void ago(FILE *f, int64_t now, int64_t usec) {
         char ts[HUB_TIMESTAMP_MAX];
-        int64_t s = (now - usec) / 1000000;
+        int64_t s = (now - usec) / USEC_PER_SEC_I64;
 
         if (usec <= 0) {
                 fputs("never", f);

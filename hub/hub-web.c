@@ -252,7 +252,7 @@ static enum MHD_Result store_failed(HubServer *s, struct MHD_Connection *c, int 
 /* Adds each source's write requests and refusals of the last hour (the serving thread's
  * counters, by minute; a restart starts them again). */
 static void sources_add_requests(HubServer *s, cJSON *sources, int64_t now) {
-        int64_t minute = now / (60 * 1000000LL);
+        int64_t minute = now / (60 * USEC_PER_SEC_I64);
         cJSON *o;
 
         cJSON_ArrayForEach(o, sources) {
@@ -279,7 +279,7 @@ static enum MHD_Result serve_dashboard(HubServer *s, struct MHD_Connection *c, H
         enum MHD_Result ret;
         int r;
 
-        if ((r = hub_web_leavers(store, p->now - WEB_LEAVERS_DAYS * 86400LL * 1000000LL, &d.leavers)) < 0 ||
+        if ((r = hub_web_leavers(store, p->now - WEB_LEAVERS_DAYS * 86400 * USEC_PER_SEC_I64, &d.leavers)) < 0 ||
             (r = hub_web_sources(store, p->now, &d.sources)) < 0 || (r = hub_fleet_hosts(store, &d.hosts)) < 0 ||
             (r = hub_store_holds(store, &d.holds)) < 0) {
                 ret = store_failed(s, c, r);

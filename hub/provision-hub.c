@@ -11,6 +11,7 @@
 #include "hub-store.h"
 #include "hub-tokens.h"
 #include "log.h"
+#include "prov-time.h"
 
 /* Exit codes, documented in provision-hub(8). */
 enum {
@@ -314,7 +315,7 @@ static int run(void) {
                 return EXIT_RUNTIME;
         }
 
-        hub_store_set_guard(store, config->guard_percent, (int64_t) config->guard_window * 1000000,
+        hub_store_set_guard(store, config->guard_percent, (int64_t) config->guard_window * USEC_PER_SEC_I64,
                             config->guard_min_users);
 
         /* SIGTERM/SIGINT end the hub; they are taken by sigwait() here, never by the HTTP

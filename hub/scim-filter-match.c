@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "prov-time.h"
 #include "scim-filter.h"
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
@@ -69,7 +70,7 @@ int prov_scim_timestamp_parse(const char *s, int64_t *ret_usec) {
                 return -EINVAL;
         if (*p)
                 return -EINVAL;
-        *ret_usec = t * 1000000 + usec;
+        *ret_usec = t * USEC_PER_SEC_I64 + usec;
         return 0;
 }
 

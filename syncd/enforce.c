@@ -17,8 +17,9 @@
 #include "child.h"
 #include "enforce.h"
 #include "log.h"
+#include "prov-time.h"
 
-#define LOGIND_TIMEOUT_USEC (10ULL * 1000000ULL)
+#define LOGIND_TIMEOUT_USEC (10 * USEC_PER_SEC)
 #define NSCD_TIMEOUT_SEC 10
 /* A hook's output goes to the log line by line, cut and capped (PROV_CHILD_*_MAX in child.h). */
 #define HOOK_NAME_MAX 64

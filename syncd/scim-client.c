@@ -31,7 +31,7 @@
 /* 429/503 without a Retry-After we can read: 0.5 s, 1 s, 2 s ... up to 30 s, plus up to a
  * quarter of that of jitter, so that a fleet of hosts does not come back in step. */
 #define BACKOFF_FIRST_USEC (UINT64_C(500) * 1000)
-#define BACKOFF_MAX_USEC (UINT64_C(30) * 1000000)
+#define BACKOFF_MAX_USEC (30 * USEC_PER_SEC)
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;

@@ -332,13 +332,13 @@ static int quoted_filter(ProvScimClient *c, const char *prefix, const char *valu
 /* RFC 3339 UTC with milliseconds: "2026-11-22T16:00:00.123Z". Rounded down, so that a
  * resource stamped in the same millisecond still matches "ge". */
 static int format_rfc3339(int64_t usec, char *buf, size_t size) {
-        time_t t = (time_t) (usec / 1000000);
+        time_t t = (time_t) (usec / USEC_PER_SEC);
         struct tm tm;
 
         if (!gmtime_r(&t, &tm))
                 return -EINVAL;
         if (snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) ((usec % 1000000) / 1000)) >= (int) size)
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) ((usec % USEC_PER_SEC) / USEC_PER_MSEC)) >= (int) size)
                 return -EINVAL;
         return 0;
 }
