@@ -42,7 +42,7 @@ build_one() {
         case $name in
         fuzz-scim-*) extra=("$top/tests/fuzz/fuzz-scim-common.c") ;;
         fuzz-nss) extra=("$top/nss_provision/nss-provision.c") ;;
-        fuzz-hub-*) extra=(-I"$top/hub" "$top"/hub/scim-error.c "$top"/hub/scim-filter.c "$top"/hub/scim-patch.c "$top"/hub/scim-resource.c) ;;
+        fuzz-hub-*) extra=(-I"$top/hub" "$top"/hub/scim-error.c "$top"/hub/scim-filter.c "$top"/hub/scim-filter-match.c "$top"/hub/scim-patch.c "$top"/hub/scim-resource.c) ;;
         esac
         clang $cflags -fsanitize=fuzzer -include "$builddir/config.h" -I"$top/common" -I"$top/syncd" \
                 -I"$top/tests/fuzz" -o "$builddir/$name" "$top/tests/fuzz/$name.c" "$top/tests/fuzz/fuzz-util.c" \
