@@ -100,7 +100,7 @@ static int unhex(char c) {
  * out whoever is on the lines that were skipped (or worse, were meant to be removed). */
 static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t *ret_n, char **ret_error) {
         _cleanup_free_ HubTokenEntry *entries = NULL;
-        size_t n = 0;
+        size_t n = 0, cap = 0;
         unsigned line = 0;
 
         for (const char *p = text, *end = text + size; p < end;) {
@@ -108,7 +108,7 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                 size_t len = nl ? (size_t) (nl - p) : (size_t) (end - p);
                 char buf[256], name[HUB_TOKEN_NAME_MAX + 2], hexs[80], option[8], extra[2];
                 int fields;
-                HubTokenEntry *e, *ne;
+                HubTokenEntry *e;
                 char *l;
 
                 line++;
@@ -134,10 +134,8 @@ static int parse_text(const char *text, size_t size, HubTokenEntry **ret, size_t
                         if (streq(entries[i].name, name))
                                 return set_error(ret_error, "line %u: duplicate name '%s'", line, name), -EBADMSG;
 
-                ne = reallocarray(entries, n + 1, sizeof(*entries));
-                if (!ne)
+                if (prov_grow((void **) &entries, &cap, n + 1, sizeof(*entries)) < 0)
                         return -ENOMEM;
-                entries = ne;
                 e = &entries[n];
                 memcpy(e->name, name, strlen(name) + 1);
                 e->shared = fields == 2;
