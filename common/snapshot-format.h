@@ -11,8 +11,11 @@
 
 #define PROV_SNAP_MAGIC "PROVSNAP"
 /* 3: passwd and group records carry their strings inline, laid out as getpwnam_r/getgrnam_r hand
- * them out; index slots point at records by offset; no string table. */
-#define PROV_SNAP_VERSION 3u
+ * them out; index slots point at records by offset; no string table.
+ * 4: the user name index is a tag per bucket, and the buckets, at the start of the passwd section,
+ * hold a copy of each passwd record that fits in 64 bytes: getpwnam reads a tag (in a table small
+ * enough to stay cached) and one cache line. */
+#define PROV_SNAP_VERSION 4u
 
 enum {
         PROV_SNAP_SEC_USERS,            /* SnapUser[n_users], in enumeration order */
@@ -20,7 +23,7 @@ enum {
         PROV_SNAP_SEC_USER_GIDS,        /* u32 gids, one sorted slice per user (initgroups) */
         PROV_SNAP_SEC_PASSWD,           /* SnapPasswd records, 8-byte aligned */
         PROV_SNAP_SEC_GROUP_DATA,       /* SnapGroupData records, 8-byte aligned */
-        PROV_SNAP_SEC_IDX_USER_NAME,    /* SnapSlot[2^k], key = name hash, ref = SnapPasswd */
+        PROV_SNAP_SEC_IDX_USER_NAME,    /* u16 tags[2^k] of the passwd section's buckets, see below */
         PROV_SNAP_SEC_IDX_USER_UID,     /* SnapSlot[2^k], key = uid, ref = SnapPasswd */
         PROV_SNAP_SEC_IDX_GROUP_NAME,   /* SnapSlot[2^k], key = name hash, ref = SnapGroupData */
         PROV_SNAP_SEC_IDX_GROUP_GID,    /* SnapSlot[2^k], key = gid, ref = SnapGroupData */
@@ -74,6 +77,21 @@ typedef struct SnapPasswd {
         uint16_t name_len;                       /* strlen(name) */
 } SnapPasswd;
 
+/* The user name index: PROV_SNAP_SEC_IDX_USER_NAME holds a u16 tag per bucket (snap_name_tag() of
+ * the name of the user in it, 0 for an empty bucket), and the passwd section starts with the
+ * 2^k buckets of PROV_SNAP_BUCKET bytes, probed linearly from (name hash & (2^k - 1)) up to an
+ * empty tag. A bucket holds a copy of the user's passwd record when sizeof(SnapPasswd) + size <=
+ * PROV_SNAP_BUCKET (the bucket's ref is its offset / PROV_SNAP_REF_UNIT); else a SnapPasswdFar:
+ * the record's header, then its ref and the name's hash. The records themselves follow the
+ * buckets in enumeration order, where users[] and the uid index point. */
+#define PROV_SNAP_BUCKET 64u
+
+typedef struct SnapPasswdFar {
+        SnapPasswd head;                         /* as the record's */
+        uint32_t ref;                            /* of the record */
+        uint32_t hash;                           /* snap_hash_name() of its name */
+} SnapPasswdFar;
+
 typedef struct SnapGroup {
         uint32_t data;                           /* ref of the SnapGroupData */
 } SnapGroup;
@@ -121,6 +139,11 @@ static inline uint32_t snap_hash_name(uint32_t seed, const char *s, size_t len) 
                 h *= 16777619u;
         }
         return snap_mix32(h);
+}
+
+/* The tag of a name hash in the user name index: never 0, which marks an empty bucket. */
+static inline uint16_t snap_name_tag(uint32_t h) {
+        return (uint16_t) ((h >> 16) | 1u);
 }
 
 static inline uint32_t snap_hash_id(uint32_t seed, uint32_t id) {

@@ -33,6 +33,8 @@ struct ProvSnapshot {
         size_t group_data_size;
         const SnapSlot *idx[_PROV_SNAP_SEC_MAX];
         uint32_t idx_mask[_PROV_SNAP_SEC_MAX];
+        const uint16_t *tags;                   /* of the user name index's buckets, */
+        uint32_t bucket_mask;                   /* which lead the passwd section */
         uint32_t seed, n_users, n_groups;       /* copies of the header's, next to the rest */
 };
 
@@ -58,6 +60,23 @@ static int index_check(const SnapHeader *h, size_t file_size, unsigned sec, uint
                 return r;
         n = sect->size / sizeof(SnapSlot);
         if (n == 0 || n > UINT32_MAX || (n & (n - 1)) != 0)
+                return -EBADMSG;
+        *ret_mask = (uint32_t) (n - 1);
+        return 0;
+}
+
+/* Checks the user name index: 2^k tags, and as many buckets at the start of the passwd section
+ * (which must have been checked). Returns the mask. */
+static int buckets_check(const SnapHeader *h, size_t file_size, uint32_t *ret_mask) {
+        uint64_t n;
+        int r;
+
+        r = section_check(h, file_size, PROV_SNAP_SEC_IDX_USER_NAME, sizeof(uint16_t));
+        if (r < 0)
+                return r;
+        n = h->sections[PROV_SNAP_SEC_IDX_USER_NAME].size / sizeof(uint16_t);
+        if (n == 0 || n > UINT32_MAX / (PROV_SNAP_BUCKET / PROV_SNAP_REF_UNIT) || (n & (n - 1)) != 0 ||
+            n * PROV_SNAP_BUCKET > h->sections[PROV_SNAP_SEC_PASSWD].size)
                 return -EBADMSG;
         *ret_mask = (uint32_t) (n - 1);
         return 0;
@@ -93,7 +112,10 @@ static int header_check(const SnapHeader *h, size_t file_size) {
         r = section_check(h, file_size, PROV_SNAP_SEC_GROUP_DATA, PROV_SNAP_REF_UNIT);
         if (r < 0)
                 return r;
-        for (unsigned sec = PROV_SNAP_SEC_IDX_USER_NAME; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
+        r = buckets_check(h, file_size, &mask);
+        if (r < 0)
+                return r;
+        for (unsigned sec = PROV_SNAP_SEC_IDX_USER_UID; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
                 r = index_check(h, file_size, sec, &mask);
                 if (r < 0)
                         return r;
@@ -111,7 +133,9 @@ static int snapshot_setup(ProvSnapshot *s) {
         r = header_check(h, s->size);
         if (r < 0)
                 return r;
-        for (unsigned sec = PROV_SNAP_SEC_IDX_USER_NAME; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
+        (void) buckets_check(h, s->size, &s->bucket_mask);
+        s->tags = (const uint16_t *) (s->map + h->sections[PROV_SNAP_SEC_IDX_USER_NAME].offset);
+        for (unsigned sec = PROV_SNAP_SEC_IDX_USER_UID; sec <= PROV_SNAP_SEC_IDX_GROUP_GID; sec++) {
                 (void) index_check(h, s->size, sec, &s->idx_mask[sec]);
                 s->idx[sec] = (const SnapSlot *) (s->map + h->sections[sec].offset);
         }
@@ -282,6 +306,58 @@ static int group_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapGroupRecord
         return 0;
 }
 
+/* The ref of the record that the bucket at pos of the user name index names, if its user may have
+ * the name looked for (hash h, len bytes): 1 with the ref, whose record's name is to be compared
+ * (the bucket's own for a copy inside it, else the far one); 0 when its user is another; -EBADMSG
+ * for an empty bucket under a tag. */
+static int bucket_ref(const void *bucket, uint32_t pos, uint32_t h, size_t len, uint32_t *ret_ref) {
+        SnapPasswdFar b;
+
+        memcpy(&b, bucket, sizeof(b));
+        if (b.head.size == 0)
+                return -EBADMSG;
+        if (b.head.name_len != len)
+                return 0;
+        if (sizeof(SnapPasswd) + b.head.size <= PROV_SNAP_BUCKET) {
+                *ret_ref = pos * (PROV_SNAP_BUCKET / PROV_SNAP_REF_UNIT);
+                return 1;
+        }
+        if (b.hash != h)
+                return 0;
+        *ret_ref = b.ref;
+        return 1;
+}
+
+/* The passwd record of a name: the tags (a table small enough to stay cached), then one bucket,
+ * one cache line, when the record fits in it. Probing is bounded by the number of buckets, so that
+ * a corrupt table without an empty tag cannot loop forever. ret is written only when the record is
+ * found. */
+static int passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret) {
+        size_t len = strlen(name);
+        uint32_t h = snap_hash_name(s->seed, name, len), mask = s->bucket_mask, ref;
+        uint16_t tag = snap_name_tag(h), t;
+        ProvSnapPasswd p;
+        int r;
+
+        for (uint32_t i = 0, pos = h & mask; i <= mask && (t = s->tags[pos]) != 0; i++, pos = (pos + 1) & mask) {
+                if (t != tag)
+                        continue;
+                r = bucket_ref(s->passwd + (size_t) pos * PROV_SNAP_BUCKET, pos, h, len, &ref);
+                if (r == 0)
+                        continue;
+                if (r < 0)
+                        return r;
+                r = passwd_at_ref(s, ref, &p);
+                if (r < 0)
+                        return r;
+                if (p.name_len == len && memcmp(p.text, name, len) == 0) {
+                        *ret = p;
+                        return 0;
+                }
+        }
+        return -ENOENT;
+}
+
 /* Linear probing, bounded by the table size so that a corrupt table without an empty slot
  * cannot loop forever. Runs the body for each occupied slot whose key equals `want`. */
 #define INDEX_FOREACH(s, sec, want, hash, slot)                                                 \
@@ -335,10 +411,11 @@ static int peek_open(const char *path, int *ret_fd, SnapHeader *ret_header) {
 
 /* Reads the passwd record at ref into buf if it is the one looked for (by name: name and len; by
  * uid: name NULL). Returns 1 when it is, 0 when it is another user's (same hash), -ERANGE, or
- * -EBADMSG. The record's first 128 bytes are read into a local buffer first, so that a record
- * that fits there costs one read, and buf is written only for the record asked for. */
-static int peek_record(int fd, const SnapHeader *h, uint32_t ref, const char *name, size_t len, uint32_t uid,
-                       char *buf, size_t buflen, ProvSnapPasswd *ret) {
+ * -EBADMSG. The record's first 128 bytes are read into a local buffer first (or its first
+ * PROV_SNAP_BUCKET bytes are pre, the bucket read already), so that a record that fits there costs
+ * at most one read, and buf is written only for the record asked for. */
+static int peek_record(int fd, const SnapHeader *h, uint32_t ref, const void *pre, const char *name, size_t len,
+                       uint32_t uid, char *buf, size_t buflen, ProvSnapPasswd *ret) {
         const SnapSection *sec = &h->sections[PROV_SNAP_SEC_PASSWD];
         uint64_t off = (uint64_t) ref * PROV_SNAP_REF_UNIT, n;
         uint64_t line[16];      /* 128 bytes, aligned for the record header */
@@ -348,10 +425,15 @@ static int peek_record(int fd, const SnapHeader *h, uint32_t ref, const char *na
 
         if (off + sizeof(SnapPasswd) > sec->size)
                 return -EBADMSG;
-        n = sec->size - off < sizeof(line) ? sec->size - off : sizeof(line);
-        r = pread_full(fd, line, (size_t) n, sec->offset + off);
-        if (r < 0)
-                return r;
+        if (pre) {
+                n = PROV_SNAP_BUCKET;   /* the bucket is inside the section (buckets_check()) */
+                memcpy(line, pre, (size_t) n);
+        } else {
+                n = sec->size - off < sizeof(line) ? sec->size - off : sizeof(line);
+                r = pread_full(fd, line, (size_t) n, sec->offset + off);
+                if (r < 0)
+                        return r;
+        }
         memcpy(&p, line, sizeof(p));
         if (off + sizeof(SnapPasswd) + p.size > sec->size || p.size < (size_t) p.name_len + 6)
                 return -EBADMSG;
@@ -399,14 +481,84 @@ static int peek_record(int fd, const SnapHeader *h, uint32_t ref, const char *na
         return 1;
 }
 
-/* The probe of INDEX_FOREACH over slots read eight at a time. */
+/* The probe of passwd_by_name() over tags read 32 at a time, a bucket read where the tag is the
+ * name's. */
+static int peek_by_name(int fd, const SnapHeader *h, const char *name, char *buf, size_t buflen,
+                        ProvSnapPasswd *ret) {
+        const SnapSection *sec = &h->sections[PROV_SNAP_SEC_IDX_USER_NAME];
+        size_t len = strlen(name);
+        uint32_t mask, want = snap_hash_name(h->hash_seed, name, len), pos, seen = 0, ref;
+        uint16_t tag = snap_name_tag(want);
+        int r;
+
+        (void) buckets_check(h, h->file_size, &mask);
+        pos = want & mask;
+        for (;;) {
+                uint16_t tags[32];
+                uint32_t k = mask + 1 - pos < ELEMENTSOF(tags) ? mask + 1 - pos : (uint32_t) ELEMENTSOF(tags);
+
+                r = pread_full(fd, tags, k * sizeof(uint16_t), sec->offset + (uint64_t) pos * sizeof(uint16_t));
+                if (r < 0)
+                        return r;
+                for (uint32_t j = 0; j < k; j++) {
+                        uint64_t b[PROV_SNAP_BUCKET / sizeof(uint64_t)];
+
+                        if (tags[j] == 0 || seen++ > mask)
+                                return 0;
+                        if (tags[j] != tag)
+                                continue;
+                        r = pread_full(fd, b, sizeof(b), h->sections[PROV_SNAP_SEC_PASSWD].offset +
+                                                                 (uint64_t) (pos + j) * PROV_SNAP_BUCKET);
+                        if (r < 0)
+                                return r;
+                        r = bucket_ref(b, pos + j, want, len, &ref);
+                        if (r == 0)
+                                continue;
+                        if (r < 0)
+                                return r;
+                        r = peek_record(fd, h, ref,
+                                        ref == (pos + j) * (PROV_SNAP_BUCKET / PROV_SNAP_REF_UNIT) ? b : NULL,
+                                        name, len, 0, buf, buflen, ret);
+                        if (r != 0)
+                                return r;
+                }
+                pos = (pos + k) & mask;
+        }
+}
+
+/* The probe of INDEX_FOREACH over uid slots read eight at a time. */
+static int peek_by_uid(int fd, const SnapHeader *h, uint32_t uid, char *buf, size_t buflen, ProvSnapPasswd *ret) {
+        unsigned sec = PROV_SNAP_SEC_IDX_USER_UID;
+        uint32_t mask, pos, seen = 0;
+        int r;
+
+        (void) index_check(h, h->file_size, sec, &mask);
+        pos = snap_hash_id(h->hash_seed, uid) & mask;
+        for (;;) {
+                SnapSlot slots[8];
+                uint32_t k = mask + 1 - pos < ELEMENTSOF(slots) ? mask + 1 - pos : (uint32_t) ELEMENTSOF(slots);
+
+                r = pread_full(fd, slots, k * sizeof(SnapSlot),
+                               h->sections[sec].offset + (uint64_t) pos * sizeof(SnapSlot));
+                if (r < 0)
+                        return r;
+                for (uint32_t j = 0; j < k; j++) {
+                        if (slots[j].ref1 == 0 || seen++ > mask)
+                                return 0;
+                        if (slots[j].key != uid)
+                                continue;
+                        r = peek_record(fd, h, slots[j].ref1 - 1, NULL, NULL, 0, uid, buf, buflen, ret);
+                        if (r != 0)
+                                return r;
+                }
+                pos = (pos + k) & mask;
+        }
+}
+
 static int peek_passwd(const char *path, const char *name, uint32_t uid, char *buf, size_t buflen,
                        ProvSnapPasswd *ret, uint32_t *ret_uid_min) {
         _cleanup_close_ int fd = -1;
         SnapHeader h;
-        unsigned sec = name ? PROV_SNAP_SEC_IDX_USER_NAME : PROV_SNAP_SEC_IDX_USER_UID;
-        size_t len = name ? strlen(name) : 0;
-        uint32_t mask, want, pos, seen = 0;
         int r;
 
         if (!path || !buf || !ret || !ret_uid_min)
@@ -414,31 +566,10 @@ static int peek_passwd(const char *path, const char *name, uint32_t uid, char *b
         r = peek_open(path, &fd, &h);
         if (r < 0)
                 return r;
-        (void) index_check(&h, h.file_size, sec, &mask);
-        want = name ? snap_hash_name(h.hash_seed, name, len) : uid;
-        pos = (name ? want : snap_hash_id(h.hash_seed, uid)) & mask;
-        for (;;) {
-                SnapSlot slots[8];
-                uint32_t k = mask + 1 - pos < ELEMENTSOF(slots) ? mask + 1 - pos : (uint32_t) ELEMENTSOF(slots);
-
-                r = pread_full(fd, slots, k * sizeof(SnapSlot),
-                               h.sections[sec].offset + (uint64_t) pos * sizeof(SnapSlot));
-                if (r < 0)
-                        return r;
-                for (uint32_t j = 0; j < k; j++) {
-                        if (slots[j].ref1 == 0 || seen++ > mask)
-                                return 0;
-                        if (slots[j].key != want)
-                                continue;
-                        r = peek_record(fd, &h, slots[j].ref1 - 1, name, len, uid, buf, buflen, ret);
-                        if (r != 0) {
-                                if (r > 0)
-                                        *ret_uid_min = h.uid_min;
-                                return r;
-                        }
-                }
-                pos = (pos + k) & mask;
-        }
+        r = name ? peek_by_name(fd, &h, name, buf, buflen, ret) : peek_by_uid(fd, &h, uid, buf, buflen, ret);
+        if (r > 0)
+                *ret_uid_min = h.uid_min;
+        return r;
 }
 
 int prov_snapshot_peek_passwd_by_name(const char *path, const char *name, char *buf, size_t buflen,
@@ -600,6 +731,8 @@ static int record_find(const ProvSnapshot *s, const SnapKind *k, SnapBy by, cons
 
         if (!s || !ret || (by == BY_NAME && !name))
                 return -EINVAL;
+        if (by == BY_NAME && k->idx_name == PROV_SNAP_SEC_IDX_USER_NAME)
+                return passwd_by_name(s, name, ret);
         if (by == BY_INDEX) {
                 r = k->ref_at(s, key, &ref);
                 if (r < 0)

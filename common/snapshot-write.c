@@ -52,6 +52,16 @@ static size_t index_slots(size_t n) {
         return k;
 }
 
+/* Buckets of the user name index for n users: at most 80% full, where a probe for a name that is
+ * not there reads about ten tags, a line of the tag table. */
+static size_t bucket_count(size_t n) {
+        size_t k = 2;
+
+        while (k < n + n / 4 + 1)
+                k <<= 1;
+        return k;
+}
+
 typedef const char *(*name_at_t)(const void *records, uint32_t i);
 
 static const char *user_name_at(const void *records, uint32_t i) {
@@ -248,8 +258,10 @@ static int out_end_section(SnapOut *o, const SnapSection *sec) {
 }
 
 /* Opens the file about to be replaced, if it is a snapshot, so that it can be marked stale after
- * the rename. Failure only means readers notice the replacement by stat, a second later. */
-static int open_old_snapshot(const char *path) {
+ * the rename. Failure only means readers notice the replacement by stat, a second later. With
+ * current_only, only a snapshot of this format (prov_snapshot_touch(): a file of an older format,
+ * which the readers refuse, must be written again, not touched). */
+static int open_old_snapshot(const char *path, bool current_only) {
         _cleanup_close_ int fd = -1;
         SnapHeader h;
 
@@ -258,10 +270,10 @@ static int open_old_snapshot(const char *path) {
                 return -1;
         if (pread(fd, &h, sizeof(h), 0) != (ssize_t) sizeof(h))
                 return -1;
-        /* Version 2 kept the stale word and last_sync_usec at the same offsets: processes that
-         * still map a file of the previous format learn that it was replaced, too. */
-        if (memcmp(h.magic, PROV_SNAP_MAGIC, sizeof(h.magic)) != 0 ||
-            (h.version != PROV_SNAP_VERSION && h.version != 2) || h.header_size != sizeof(SnapHeader))
+        /* Versions 2 and 3 kept the stale word and last_sync_usec at the same offsets: processes
+         * that still map a file of a previous format learn that it was replaced, too. */
+        if (memcmp(h.magic, PROV_SNAP_MAGIC, sizeof(h.magic)) != 0 || h.header_size != sizeof(SnapHeader) ||
+            (h.version != PROV_SNAP_VERSION && (current_only || (h.version != 2 && h.version != 3))))
                 return -1;
         return TAKE_FD(fd);
 }
@@ -271,7 +283,7 @@ int prov_snapshot_touch(const char *path, uint64_t last_sync_usec) {
 
         if (!path)
                 return -EINVAL;
-        fd = open_old_snapshot(path);
+        fd = open_old_snapshot(path, true);
         if (fd < 0)
                 return -ENOENT;
         /* One aligned 8-byte store: a reader sees the old or the new time, never a mix. */
@@ -363,7 +375,7 @@ static int publish(const char *path, emit_t emit, const void *userdata) {
          * the path. It is made before the rename, so that a writer that dies in between cannot
          * leave them on a replaced file; until the rename they find the same inode there and keep
          * serving the old one. */
-        old_fd = open_old_snapshot(path);
+        old_fd = open_old_snapshot(path, false);
         /* If the mark fails, readers notice the new file on their periodic check of the path. */
         marked = old_fd >= 0 && pwrite(old_fd, &one, sizeof(one), offsetof(SnapHeader, stale)) == sizeof(one);
         if (rename(tmp, path) < 0) {
@@ -387,8 +399,9 @@ fail:
 /* Sections in the order they are written. The indexes come first, right after the header: a
  * fresh process's first lookup reads the header, one slot and one record, and each 2 MiB stretch
  * of the mapping it touches first costs a page table and a fault that dominate that lookup (up to
- * 200 us each on a VM), so the header and the name indexes share the first stretch (a 100k-user
- * name index is 1 MiB). emit_image() relies on the four indexes leading. */
+ * 200 us each on a VM), so the header and the indexes share the first stretch (a 100k-user name
+ * index is 256 KiB of tags; its buckets lead the passwd section). emit_image() relies on the
+ * four indexes leading. */
 static const unsigned file_order[_PROV_SNAP_SEC_MAX] = {
         PROV_SNAP_SEC_IDX_USER_NAME, PROV_SNAP_SEC_IDX_GROUP_NAME, PROV_SNAP_SEC_IDX_USER_UID,
         PROV_SNAP_SEC_IDX_GROUP_GID, PROV_SNAP_SEC_USERS,          PROV_SNAP_SEC_GROUPS,
@@ -407,36 +420,77 @@ typedef struct SnapImage {
         const uint32_t *members;        /* user index of each kept member, group after group */
         const uint32_t *pw_ref;         /* each user's SnapPasswd */
         const uint32_t *gr_ref;         /* each group's SnapGroupData */
-        const SnapSlot *indexes[4];     /* PROV_SNAP_SEC_IDX_*, in section order */
+        const void *indexes[4];         /* PROV_SNAP_SEC_IDX_*, in section order */
+        const uint32_t *bucket_user;    /* user index + 1 in each bucket of the name index, or 0 */
+        size_t n_buckets;
 } SnapImage;
 
+/* A user's passwd record: its header, then its text. */
+static int emit_passwd_record(SnapOut *o, const ProvSnapUser *pu, uint32_t u) {
+        SnapPasswd rec = {
+                .uid = pu->uid,
+                .gid = pu->gid,
+                .index = u,
+                .size = (uint16_t) passwd_text_size(pu),
+                .name_len = (uint16_t) strlen(pu->name),
+        };
+        int r;
+
+        r = out_put(o, &rec, sizeof(rec));
+        if (r >= 0)
+                r = out_str(o, pu->name);
+        if (r >= 0)
+                r = out_put(o, "x", 2);
+        if (r >= 0)
+                r = out_str(o, pu->gecos);
+        if (r >= 0)
+                r = out_str(o, pu->home);
+        if (r >= 0)
+                r = out_str(o, pu->shell);
+        return r;
+}
+
+/* The passwd section: the name index's buckets (a copy of the record that fits in one, else a
+ * SnapPasswdFar), then the records in enumeration order. */
 static int emit_passwd(SnapOut *o, const SnapImage *im, uint64_t base) {
         const SnapHeader *h = im->header;
         int r;
 
-        for (uint32_t u = 0; u < h->n_users; u++) {
-                const ProvSnapUser *pu = &im->users[u];
-                SnapPasswd rec = {
-                        .uid = pu->uid,
-                        .gid = pu->gid,
-                        .index = u,
-                        .size = (uint16_t) passwd_text_size(pu),
-                        .name_len = (uint16_t) strlen(pu->name),
-                };
+        for (size_t pos = 0; pos < im->n_buckets; pos++) {
+                const ProvSnapUser *pu;
+                uint32_t u;
 
+                r = out_pad_to(o, base + (uint64_t) pos * PROV_SNAP_BUCKET);
+                if (r < 0)
+                        return r;
+                if (im->bucket_user[pos] == 0)
+                        continue;
+                u = im->bucket_user[pos] - 1;
+                pu = &im->users[u];
+                if (sizeof(SnapPasswd) + passwd_text_size(pu) <= PROV_SNAP_BUCKET)
+                        r = emit_passwd_record(o, pu, u);
+                else {
+                        SnapPasswdFar far = {
+                                .head = {
+                                        .uid = pu->uid,
+                                        .gid = pu->gid,
+                                        .index = u,
+                                        .size = (uint16_t) passwd_text_size(pu),
+                                        .name_len = (uint16_t) strlen(pu->name),
+                                },
+                                .ref = im->pw_ref[u],
+                                .hash = snap_hash_name(h->hash_seed, pu->name, strlen(pu->name)),
+                        };
+
+                        r = out_put(o, &far, sizeof(far));
+                }
+                if (r < 0)
+                        return r;
+        }
+        for (uint32_t u = 0; u < h->n_users; u++) {
                 r = out_pad_to(o, base + (uint64_t) im->pw_ref[u] * PROV_SNAP_REF_UNIT);
                 if (r >= 0)
-                        r = out_put(o, &rec, sizeof(rec));
-                if (r >= 0)
-                        r = out_str(o, pu->name);
-                if (r >= 0)
-                        r = out_put(o, "x", 2);
-                if (r >= 0)
-                        r = out_str(o, pu->gecos);
-                if (r >= 0)
-                        r = out_str(o, pu->home);
-                if (r >= 0)
-                        r = out_str(o, pu->shell);
+                        r = emit_passwd_record(o, &im->users[u], u);
                 if (r < 0)
                         return r;
         }
@@ -568,10 +622,27 @@ static int emit_image(int fd, const void *userdata) {
         return out_flush(&o);
 }
 
-/* Lays out the passwd records: each 8-byte aligned, and one that fits in a cache line does not
- * cross one (a lookup then touches one line of the section). Returns the section's size. */
-static int layout_passwd(const ProvSnapUser *users, size_t n_users, uint32_t *pw_ref, uint64_t *ret_size) {
-        uint64_t off = 0;
+/* Places each user in the first free bucket of the user name index from its name's hash: the
+ * name's tag in tags, the user index + 1 in bucket_user. The names are known to be distinct. */
+static void place_buckets(const ProvSnapUser *users, size_t n_users, uint32_t seed, size_t n_buckets,
+                          uint16_t *tags, uint32_t *bucket_user) {
+        for (uint32_t u = 0; u < n_users; u++) {
+                uint32_t h = snap_hash_name(seed, users[u].name, strlen(users[u].name));
+                size_t pos = h & (n_buckets - 1);
+
+                while (tags[pos] != 0)
+                        pos = (pos + 1) & (n_buckets - 1);
+                tags[pos] = snap_name_tag(h);
+                bucket_user[pos] = u + 1;
+        }
+}
+
+/* Lays out the passwd records after n_buckets buckets: each 8-byte aligned, and one that fits in
+ * a cache line does not cross one (a lookup by uid then touches one line of the section). Returns
+ * the section's size. */
+static int layout_passwd(const ProvSnapUser *users, size_t n_users, size_t n_buckets, uint32_t *pw_ref,
+                         uint64_t *ret_size) {
+        uint64_t off = (uint64_t) n_buckets * PROV_SNAP_BUCKET;
 
         for (size_t u = 0; u < n_users; u++) {
                 uint64_t rec = sizeof(SnapPasswd) + passwd_text_size(&users[u]);
@@ -621,8 +692,9 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
         _cleanup_free_ SnapSlot *ix_uname = NULL, *ix_uid = NULL, *ix_gname = NULL, *ix_gid = NULL;
         _cleanup_free_ uint32_t *marker = NULL, *members = NULL, *grp_count = NULL, *grp_bytes = NULL;
         _cleanup_free_ uint32_t *usr_start = NULL, *usr_count = NULL, *usr_gids = NULL;
-        _cleanup_free_ uint32_t *pw_ref = NULL, *gr_ref = NULL;
-        size_t n_uslots = index_slots(n_users), n_gslots = index_slots(n_groups);
+        _cleanup_free_ uint32_t *pw_ref = NULL, *gr_ref = NULL, *bucket_user = NULL;
+        _cleanup_free_ uint16_t *tags = NULL;
+        size_t n_uslots = index_slots(n_users), n_gslots = index_slots(n_groups), n_buckets = bucket_count(n_users);
         size_t total_members = 0, n_mem = 0, n_gids_total = 0;
         uint64_t passwd_size, group_data_size;
         uint32_t seed = random_seed();
@@ -719,13 +791,17 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
         gr_ref = malloc(sizeof(uint32_t) * (n_groups ? n_groups : 1));
         if (!pw_ref || !gr_ref)
                 return -ENOMEM;
-        r = layout_passwd(users, n_users, pw_ref, &passwd_size);
+        tags = calloc(n_buckets, sizeof(uint16_t));
+        bucket_user = calloc(n_buckets, sizeof(uint32_t));
+        if (!tags || !bucket_user)
+                return -ENOMEM;
+        place_buckets(users, n_users, seed, n_buckets, tags, bucket_user);
+        r = layout_passwd(users, n_users, n_buckets, pw_ref, &passwd_size);
         if (r < 0)
                 return r;
         r = layout_groups(groups, n_groups, grp_count, grp_bytes, gr_ref, &group_data_size);
         if (r < 0)
                 return r;
-        index_to_refs(ix_uname, n_uslots, pw_ref);
         index_to_refs(ix_uid, n_uslots, pw_ref);
         index_to_refs(ix_gname, n_gslots, gr_ref);
         index_to_refs(ix_gid, n_gslots, gr_ref);
@@ -751,7 +827,7 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 [PROV_SNAP_SEC_USER_GIDS] = (uint64_t) n_gids_total * sizeof(uint32_t),
                 [PROV_SNAP_SEC_PASSWD] = passwd_size,
                 [PROV_SNAP_SEC_GROUP_DATA] = group_data_size,
-                [PROV_SNAP_SEC_IDX_USER_NAME] = (uint64_t) n_uslots * sizeof(SnapSlot),
+                [PROV_SNAP_SEC_IDX_USER_NAME] = (uint64_t) n_buckets * sizeof(uint16_t),
                 [PROV_SNAP_SEC_IDX_USER_UID] = (uint64_t) n_uslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_NAME] = (uint64_t) n_gslots * sizeof(SnapSlot),
                 [PROV_SNAP_SEC_IDX_GROUP_GID] = (uint64_t) n_gslots * sizeof(SnapSlot),
@@ -784,7 +860,9 @@ int prov_snapshot_write(const char *path, const ProvSnapMeta *meta,
                 .members = members,
                 .pw_ref = pw_ref,
                 .gr_ref = gr_ref,
-                .indexes = { ix_uname, ix_uid, ix_gname, ix_gid },
+                .indexes = { tags, ix_uid, ix_gname, ix_gid },
+                .bucket_user = bucket_user,
+                .n_buckets = n_buckets,
         };
         return publish(path, emit_image, &image);
 }

@@ -576,7 +576,8 @@ static void test_peek(void **state) {
         assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "p7", buf, 100, &k, &uid_min), -ERANGE);
 }
 
-/* A file of another format version (2, the one before) is refused cleanly. */
+/* A file of another format version (3, the one before) is refused cleanly, and a sync that
+ * changed nothing cannot merely touch it: it must be written again in this format. */
 static void test_other_version(void **state) {
         _cleanup_free_ uint8_t *data = NULL;
         ProvSnapshot *s = NULL;
@@ -592,6 +593,7 @@ static void test_other_version(void **state) {
                 write_raw(path, data, size);
                 assert_int_equal(prov_snapshot_open(path, &s), -EBADMSG);
                 assert_null(s);
+                assert_int_equal(prov_snapshot_touch(path, 5), -ENOENT);
         }
 }
 
