@@ -132,8 +132,9 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
 
         if (!ret)
                 return -EINVAL;
-        (void) pthread_once(&cache_once, cache_init_once);
 
+        /* The fast path needs a mapping, which only the slow path below makes: cache_init_once()
+         * has run by then. */
         r = pthread_rwlock_rdlock(&cache_lock);
         if (r != 0)
                 return -r;
@@ -142,6 +143,7 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
                 return 0;
         }
         pthread_rwlock_unlock(&cache_lock);
+        (void) pthread_once(&cache_once, cache_init_once);
 
         /* Between dropping the write lock and taking the read lock another thread may replace the
          * mapping again; whatever is there then is a complete snapshot of the path asked for. */

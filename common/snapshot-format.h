@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define PROV_SNAP_MAGIC "PROVSNAP"
 /* 3: passwd and group records carry their strings inline, laid out as getpwnam_r/getgrnam_r hand
@@ -130,15 +131,40 @@ static inline uint32_t snap_mix32(uint32_t h) {
         return h;
 }
 
-/* Seeded FNV-1a over the bytes of a name; the seed differs per file, so that a crafted set of
- * names cannot be precomputed to collide in every snapshot. */
-static inline uint32_t snap_hash_name(uint32_t seed, const char *s, size_t len) {
-        uint32_t h = 2166136261u ^ seed;
-        for (size_t i = 0; i < len; i++) {
-                h ^= (unsigned char) s[i];
-                h *= 16777619u;
+/* The last 1-8 bytes of a name as one word, read without a byte loop: overlapping 4-byte reads
+ * for 4-8 bytes, three single bytes below (the hash takes the length in as well). */
+static inline uint64_t snap_name_tail(const char *s, size_t n) {
+        uint32_t a, b;
+
+        if (n >= 4) {
+                memcpy(&a, s, sizeof(a));
+                memcpy(&b, s + n - 4, sizeof(b));
+                return (uint64_t) a << 32 | b;
         }
-        return snap_mix32(h);
+        return (uint64_t) (unsigned char) s[0] << 16 | (uint64_t) (unsigned char) s[n / 2] << 8 |
+               (unsigned char) s[n - 1];
+}
+
+/* Seeded hash of a name, eight bytes at a time and the rest as one word, each folded in with one
+ * multiply: a short name costs one or two multiplies on the way to its index slot instead of one
+ * per byte. The seed differs per file, so that a crafted set of names cannot be precomputed to
+ * collide in every snapshot. */
+static inline uint32_t snap_hash_name(uint32_t seed, const char *s, size_t len) {
+        uint64_t h = ((uint64_t) seed << 32 | seed) ^ ((uint64_t) len * 0x9e3779b97f4a7c15u), w;
+        size_t i = 0;
+
+        for (; len - i > 8; i += 8) {
+                memcpy(&w, s + i, sizeof(w));
+                h = (h ^ w) * 0xbf58476d1ce4e5b9u;
+                h ^= h >> 29;
+        }
+        if (len > i) {
+                w = snap_name_tail(s + i, len - i);
+                h = (h ^ w) * 0xbf58476d1ce4e5b9u;
+                h ^= h >> 29;
+        }
+        h *= 0x94d049bb133111ebu;
+        return (uint32_t) (h >> 32) ^ (uint32_t) h;
 }
 
 /* The tag of a name hash in the user name index: never 0, which marks an empty bucket. */

@@ -32,7 +32,7 @@ tests_fuzz_fuzz_nss_SOURCES = tests/fuzz/fuzz-nss.c nss_provision/nss-provision.
 tests_fuzz_fuzz_nss_LDADD = common/libprovcache.la -lpthread
 tests_fuzz_fuzz_nss_CPPFLAGS = $(PROV_READER_CPPFLAGS)
 
-EXTRA_DIST += tests/fuzz/corpus tests/fuzz/run-fuzzers.sh doc/robustness.md
+EXTRA_DIST += tests/fuzz/corpus tests/fuzz/run-fuzzers.sh tests/fuzz/make-snapshot-seeds.sh doc/robustness.md
 
 # A checker that reads every record of a snapshot and prints a digest of its content.
 check_PROGRAMS += tests/robust/snapcheck

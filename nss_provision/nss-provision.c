@@ -262,9 +262,11 @@ static int pw_peek(Key key, const char *name, uid_t uid, struct passwd *pw, char
 }
 
 /* Shared body of the lookups by name or id (getpwnam_r ... getgrgid_r, getspnam_r by name only):
- * the servable record of db that key finds, packed into result. */
-static enum nss_status lookup(NssCall call, Db db, Key key, const char *name, uint32_t id, void *result, char *buf,
-                              size_t buflen) {
+ * the servable record of db that key finds, packed into result. Inlined into each entry point, so
+ * that each keeps only its own database's path (getpwnam_r's is the hot one). */
+static inline __attribute__((always_inline)) enum nss_status lookup(NssCall call, Db db, Key key, const char *name,
+                                                                    uint32_t id, void *result, char *buf,
+                                                                    size_t buflen) {
         const ProvSnapshot *s;
         int r;
 

@@ -576,6 +576,51 @@ static void test_peek(void **state) {
         assert_int_equal(prov_snapshot_peek_passwd_by_name(path, "p7", buf, 100, &k, &uid_min), -ERANGE);
 }
 
+/* The name hash reads a name by words and its last bytes by overlapping reads: names of every
+ * length up to 64 bytes, each in a buffer of exactly its size (so that ASan and valgrind see a
+ * read past the end), are found by the mapping and by a peek, and a name that differs from one of
+ * them in any single byte is not. */
+static void test_names_of_every_length(void **state) {
+        _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
+        enum { N = 64 };
+        char *names[N] = {}, buf[512];
+        ProvSnapUser us[N];
+        ProvSnapPasswd p;
+        uint32_t uid_min;
+
+        for (size_t i = 0; i < N; i++) {
+                size_t len = i + 1;
+
+                names[i] = malloc(len + 1);
+                assert_non_null(names[i]);
+                for (size_t j = 0; j < len; j++)
+                        names[i][j] = (char) ('a' + (i + j) % 26);
+                names[i][len] = '\0';
+                us[i] = (ProvSnapUser) { names[i], 20000 + i, 20000 + i, "", "/home/x", "/bin/sh", PROV_STATE_ACTIVE, 0 };
+        }
+        assert_int_equal(prov_snapshot_write(path, &meta, us, N, NULL, 0), 0);
+        assert_int_equal(prov_snapshot_open(path, &s), 0);
+        for (size_t i = 0; i < N; i++) {
+                size_t len = i + 1;
+
+                assert_int_equal(prov_snapshot_passwd_by_name(s, names[i], &p), 0);
+                assert_int_equal(p.uid, 20000 + i);
+                assert_int_equal(peek_disagreements(path, s, names[i], 20000 + i), 0);
+                assert_int_equal(prov_snapshot_peek_passwd_by_name(path, names[i], buf, sizeof(buf), &p, &uid_min), 1);
+                assert_int_equal(p.uid, 20000 + i);
+                for (size_t j = 0; j < len; j++) {
+                        char saved = names[i][j];
+
+                        names[i][j] = 'Z';
+                        assert_int_equal(prov_snapshot_passwd_by_name(s, names[i], &p), -ENOENT);
+                        assert_int_equal(prov_snapshot_peek_passwd_by_name(path, names[i], buf, sizeof(buf), &p, &uid_min), 0);
+                        names[i][j] = saved;
+                }
+        }
+        for (size_t i = 0; i < N; i++)
+                free(names[i]);
+}
+
 /* A file of another format version (3, the one before) is refused cleanly, and a sync that
  * changed nothing cannot merely touch it: it must be written again in this format. */
 static void test_other_version(void **state) {
@@ -677,6 +722,7 @@ int main(void) {
                 cmocka_unit_test(test_missing),
                 cmocka_unit_test(test_stored_form),
                 cmocka_unit_test(test_peek),
+                cmocka_unit_test(test_names_of_every_length),
                 cmocka_unit_test(test_other_version),
                 cmocka_unit_test(test_stale_on_replace),
                 cmocka_unit_test(test_cache_remap),
