@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "daemon.h"
 #include "host-config.h"
+#include "prov-snapshot.h"
 #include "prov-time.h"
 #include "log.h"
 #include "refresh.h"
@@ -328,6 +330,52 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return 0;
 }
 
+/* At start, before the first sync: the published snapshot is one this build cannot open (none,
+ * another format version after a package upgrade, a corrupt file) while the store holds a
+ * completed sync. Then the store is published as it is, so that NSS and PAM serve the directory
+ * users even if the source does not answer the first sync. Nothing in the store changes: no
+ * transitions, so only the enforcement steps that wait for a retry run, as after every publish.
+ * The snapshot keeps the store's last-sync time: PAM's max_staleness sees how old it is. */
+static void daemon_republish(ProvDaemon *d) {
+        _cleanup_(prov_sync_state_done) ProvSyncState st = {};
+        _cleanup_(prov_snapshot_closep) ProvSnapshot *snap = NULL;
+        _cleanup_free_ char *path = NULL;
+        ProvSyncResult res = { .changed = true };
+        int64_t last = 0, gen = 0;
+        struct stat sst;
+        int r, reason;
+
+        path = prov_config_snapshot_path(d->config);
+        if (!path) {
+                log_oom();
+                return;
+        }
+        reason = prov_snapshot_open(path, &snap);
+        if (reason >= 0)
+                return;
+        /* No store: never synced; opening it would create one. */
+        if (stat(d->store_path, &sst) < 0)
+                return;
+        r = prov_sync_state_open(d->config, d->store_path, &st);
+        if (r < 0)
+                goto fail;
+        if (prov_store_state_get_int(st.store, "last_success_usec", &last) < 0 || last <= 0)
+                return;
+        r = prov_store_state_get_int(st.store, "generation", &gen);
+        if (r < 0 && r != -ENOENT)
+                goto fail;
+        res.generation = (uint64_t) gen;
+        log_notice("The snapshot %s cannot be read (%s): publishing the store's generation %" PRIu64
+                   " before the first sync.", path, reason == -ENOENT ? "missing" :
+                   reason == -EBADMSG ? "another format version, or corrupt" : strerror(-reason),
+                   res.generation);
+        r = prov_sync_publish(d->config, st.store, st.local, &res, NULL);
+        if (r >= 0)
+                return;
+fail:
+        log_warning_errno(r, "Could not publish the store before the first sync, syncing anyway: %m");
+}
+
 static ProvDaemon *daemon_free(ProvDaemon *d) {
         if (!d)
                 return NULL;
@@ -402,7 +450,9 @@ int prov_daemon_main(const char *config_path) {
 
         /* The first sync runs before READY=1, so that a unit ordered after ours finds a
          * published snapshot. The hub's follows on from the seq the store holds (a snapshot
-         * when it holds none). */
+         * when it holds none). Before it, a snapshot this build cannot read is replaced by the
+         * store's: an upgrade that changed the format must not wait for the source. */
+        daemon_republish(d);
         daemon_sync(d, d->config->source_type != PROV_SOURCE_HUB, NULL);
         r = sd_event_loop(d->event);
         if (r < 0)
