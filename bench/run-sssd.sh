@@ -24,9 +24,9 @@
 # with progress lines and the time it took. Every user instead (SSSD_WARM_ALL=1)
 # slows with the cache's size, some 3.5 hours for 100k; SSSD_ENUMERATE=1 first has sssd_be
 # enumerate the directory (slower still, see the [domain] section). Then prints the same lines as
-# bench-nss for "sss" (memory cache hits) and "sss-socket" (SSS_NSS_USE_MEMCACHE=NO: every lookup
-# asks sssd_nss over its socket, answered from the ldb cache; no enumeration, as enumerate =
-# false), and the daemons' RSS after the run.
+# bench-nss for provision (and the floor and SQLite) right before SSSD, for "sss" (memory cache
+# hits) and "sss-socket" (SSS_NSS_USE_MEMCACHE=NO: every lookup asks sssd_nss over its socket,
+# answered from the ldb cache; no enumeration, as enumerate = false), and the daemons' RSS after.
 set -euo pipefail
 builddir=$(cd "$1" && pwd)
 data=$(cd "$2" && pwd)
@@ -155,6 +155,12 @@ EOF
         export BENCH_USERS=${SSSD_USERS:-} BENCH_WARM_ALL=${SSSD_WARM_ALL:-}
         "$builddir/bench/bench-nss" warm sss
         printf "%-14s %-30s %15s\n" service operation median
+        # provision, and the floor and SQLite when DATADIR has them (run-nss.sh), in the same
+        # minutes as SSSD: the machine is shared and its speed drifts.
+        LD_LIBRARY_PATH="$builddir/nss_provision/.libs" PROVISION_SNAPSHOT="$data/snapshot" \
+                "$builddir/bench/bench-nss" run provision
+        [ ! -f "$data/libnss_floor.so.2" ] || LD_LIBRARY_PATH="$data" "$builddir/bench/bench-nss" run floor
+        [ ! -f "$data/nss.sqlite" ] || PROV_BENCH_SQLITE="$data/nss.sqlite" "$builddir/bench/bench-nss" run sqlite
         "$builddir/bench/bench-nss" run sss
         SSS_NSS_USE_MEMCACHE=NO "$builddir/bench/bench-nss" run sss sss-socket
         for d in sssd sssd_be sssd_nss slapd; do
