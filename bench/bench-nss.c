@@ -15,12 +15,12 @@
  *                                users; prints nanoseconds for the first and for all 20
  *   bench-nss loop SERVICE OP N  run operation OP (as named by "run") N times, for perf stat or
  *                                cachegrind; prints nothing
- *   bench-nss warm SERVICE       look every user and group up once (fills SSSD's caches); prints
- *                                the time it took
+ *   bench-nss warm SERVICE       look the keys "run" uses up once (fills SSSD's caches), or with
+ *                                $BENCH_WARM_ALL=1 every user and group; prints the time it took
  *
  * $BENCH_USERS=N restricts point lookups to the first N users and runs only the passwd operations
- * (for a peer that holds only those, such as a partly warmed SSSD); "warm" then looks up only
- * those users.
+ * (for a peer that holds only those, such as a partly warmed SSSD); "warm" then picks among those
+ * users only.
  *
  * bench/run-nss.sh drives it inside a private mount namespace. */
 
@@ -582,13 +582,15 @@ static int (*service_op(const char *service, size_t i))(unsigned) {
 }
 
 #define FIRST_LOOKUPS 20u
+/* The user whose getpwnam is a fresh process's first lookup (then pick(1) .. pick(19)). */
+#define FIRST_USER (54321u % n_picked)
 
 static int run(const char *self, const char *service, const char *label) {
         uint64_t first[15], few[ELEMENTSOF(first)], whole[ELEMENTSOF(first)];
         char first_name[16];
         int r;
 
-        snprintf(first_name, sizeof(first_name), "u%06u", 54321u % n_picked);
+        snprintf(first_name, sizeof(first_name), "u%06u", FIRST_USER);
         r = service_setup(service);
         if (r < 0)
                 return r;
@@ -596,9 +598,12 @@ static int run(const char *self, const char *service, const char *label) {
                 int errors;
                 uint64_t m;
 
-                /* The floor module (bench/nss-floor.c) answers passwd point lookups only. */
+                /* The floor module (bench/nss-floor.c) answers passwd point lookups only; SSSD
+                 * (bench/run-sssd.sh) runs with enumerate = false, so it enumerates nothing. */
                 if ((streq(service, "floor") || n_picked < N_USERS) && ops[i].op != op_pwnam_hit &&
                     ops[i].op != op_pwnam_miss && ops[i].op != op_pwuid)
+                        continue;
+                if (streq(service, "sss") && (ops[i].op == op_getpwent || ops[i].op == op_getgrent))
                         continue;
                 m = bench(service_op(service, i), ops[i].samples, 2000000000u, &errors);
                 printf("%-14s %-30s %12.2f us%s\n", label, ops[i].what, m / 1e3, errors ? "  (ERRORS)" : "");
@@ -688,30 +693,70 @@ static int loop(const char *service, const char *what, unsigned long n) {
         return -EINVAL;
 }
 
-/* Every user by name, then every group by name, once: what fills a caching daemon. */
+/* Fills a caching daemon (SSSD) with the keys "run" looks up, and only those: the users that the
+ * getpwnam hit and getpwuid operations pick for their samples (bench() takes at most ops[].samples,
+ * so k stays below it; both pick the same users), the fresh process's first user, and unless
+ * BENCH_USERS restricts the run, the 50k-member group and the sampled users' group lists. Each user
+ * by name first, then by uid: SSSD's memory cache keeps one passwd record under both keys, so the
+ * uid pass should be all hits (its time says whether it was). The unknown names of getpwnam miss
+ * too (SSSD's negative cache). $BENCH_WARM_ALL=1 instead looks every user and every group up by
+ * name once (hours with SSSD at 100k users). */
 static int warm(const char *service) {
+        static bool want[N_USERS];
+        unsigned n_keys = 0, max_samples = 0, missing = 0;
+        const char *e = getenv("BENCH_WARM_ALL");
+        bool all = e && *e, groups = n_picked == N_USERS;
         char name[16];
-        unsigned missing = 0;
-        uint64_t t0, t1, t2;
+        uint64_t t0, t1, t2, t3, t4;
+
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                if (ops[i].op == op_pwnam_hit || ops[i].op == op_pwuid)
+                        max_samples = ops[i].samples > max_samples ? ops[i].samples : max_samples;
+        for (unsigned k = 0; k < (all ? n_picked : max_samples); k++)
+                want[all ? k : pick(k)] = true;
+        want[FIRST_USER] = true;
+        for (unsigned i = 0; i < n_picked; i++)
+                n_keys += want[i];
+        printf("warm-up through %s: %u users (%s)\n", service, n_keys,
+               all ? "all" : "the keys of getpwnam hit, getpwuid and the first lookup");
+        fflush(stdout);
 
         configure(service);
         t0 = now_ns();
-        for (unsigned i = 0; i < n_picked; i++) {
+        for (unsigned i = 0, done = 0; i < n_picked; i++) {
+                if (!want[i])
+                        continue;
                 snprintf(name, sizeof(name), "u%06u", i);
                 missing += !getpwnam(name);
-                if ((i + 1) % 10000 == 0) {
-                        printf("warm-up: %u users, %.1f s\n", i + 1, (now_ns() - t0) / 1e9);
+                if (++done % 2000 == 0) {
+                        printf("warm-up: %u users, %.1f s\n", done, (now_ns() - t0) / 1e9);
                         fflush(stdout);
                 }
         }
         t1 = now_ns();
-        for (unsigned j = 0; j < (n_picked < N_USERS ? 0 : N_GROUPS); j++) {
-                snprintf(name, sizeof(name), "g%05u", j);
-                missing += !getgrnam(name);
-        }
+        for (unsigned i = 0; i < n_picked; i++)
+                if (want[i])
+                        missing += !getpwuid(UID_BASE + i);
         t2 = now_ns();
-        printf("warm-up through %s: %u getpwnam %.1f s, %u getgrnam %.1f s%s\n", service, n_picked,
-               (t1 - t0) / 1e9, n_picked < N_USERS ? 0 : N_GROUPS, (t2 - t1) / 1e9,
+        for (size_t i = 0; i < ELEMENTSOF(ops); i++)
+                for (unsigned k = 0; ops[i].op == op_pwnam_miss && k < ops[i].samples; k++)
+                        missing += op_pwnam_miss(k) < 0;
+        t3 = now_ns();
+        if (groups && all)
+                for (unsigned j = 0; j < N_GROUPS; j++) {
+                        snprintf(name, sizeof(name), "g%05u", j);
+                        missing += !getgrnam(name);
+                }
+        else if (groups) {
+                missing += op_grnam_big(0) < 0;
+                for (unsigned k = 0; k < SAMPLED_USERS; k++)
+                        missing += op_grouplist(k) < 0;
+        }
+        t4 = now_ns();
+        printf("warm-up through %s: %u getpwnam %.1f s, then getpwuid of the same %.3f s, the unknown names of "
+               "getpwnam miss %.1f s, groups (%s) %.1f s%s\n",
+               service, n_keys, (t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9,
+               !groups ? "none" : all ? "every getgrnam" : "50k-member getgrnam, 100 getgrouplist", (t4 - t3) / 1e9,
                missing ? " (some not found)" : "");
         return 0;
 }

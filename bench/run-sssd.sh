@@ -8,19 +8,25 @@
 # over the host's, writes into a temporary directory). The daemons die with the PID namespace.
 #
 # Usage: bench/run-sssd.sh BUILDDIR DATADIR      (DATADIR from "bench-nss gen", with users.ldif)
-#   SSSD_USERS=N        warm and measure only the first N users (passwd lookups only)
+#   SSSD_USERS=N        pick the users among the first N only (passwd lookups only)
+#   SSSD_WARM_ALL=1     warm every user and group instead of the benchmark's keys (hours at 100k)
 #
 # Preparing SSSD_ROOT (downloads only, no install):
 #   apt-get install -y --download-only -o Dir::Cache::archives=/tmp/sssd-debs \
 #           sssd-ldap sssd-common libnss-sss slapd ldap-utils
 #   for d in /tmp/sssd-debs/*.deb; do dpkg-deb -x "$d" /tmp/sssd-root; done
 #
-# Warm-up: every user and group looked up once through sssd (each a miss that sssd_be fetches
-# from slapd and stores in its ldb cache, kept in tmpfs; the lookup also fills the memory cache),
-# with the time per 10k users; SSSD_ENUMERATE=1 first has sssd_be enumerate the directory instead
-# (measured much slower at 100k users, see the [domain] section). Then prints the same lines as
-# bench-nss for "sss" (memory cache hits) and "sss-socket" (SSS_NSS_USE_MEMCACHE=NO: every lookup
-# asks sssd_nss over its socket, answered from the ldb cache), and the daemons' RSS after the run.
+# Warm-up ("bench-nss warm sss"): the keys the benchmark will look up, and only those, each once
+# through sssd (a miss that sssd_be fetches from slapd and stores in its ldb cache, kept in tmpfs;
+# the lookup also fills the memory cache): the 20,001 users of getpwnam hit, getpwuid and the
+# fresh process's lookups, by name then by uid, the 20,000 unknown names of getpwnam miss (into
+# the negative cache of sssd_nss), the 50k-member group and the 100 sampled users' group lists;
+# with progress lines and the time it took. Every user instead (SSSD_WARM_ALL=1)
+# slows with the cache's size, some 3.5 hours for 100k; SSSD_ENUMERATE=1 first has sssd_be
+# enumerate the directory (slower still, see the [domain] section). Then prints the same lines as
+# bench-nss for provision (and the floor and SQLite) right before SSSD, for "sss" (memory cache
+# hits) and "sss-socket" (SSS_NSS_USE_MEMCACHE=NO: every lookup asks sssd_nss over its socket,
+# answered from the ldb cache; no enumeration, as enumerate = false), and the daemons' RSS after.
 set -euo pipefail
 builddir=$(cd "$1" && pwd)
 data=$(cd "$2" && pwd)
@@ -79,8 +85,7 @@ EOF
         # The ldb cache in tmpfs, as Red Hat tunes SSSD for large directories (each entry a backend
         # stores is a transaction with its fsyncs). The memory cache (/var/lib/sss/mc) stays on the
         # overlay. Even so the cache grows slower with its size: 10k users took 188 s, the next
-        # 10k 445 s, the next 683 s (sssd_be at one core); SSSD_USERS=N warms and measures only
-        # the first N users (BENCH_USERS of bench-nss), so that a run ends in reasonable time.
+        # 10k 445 s, the next 683 s (sssd_be at one core), so only the keys of the benchmark are warmed.
         mount -t tmpfs -o mode=0700 tmpfs /var/lib/sss/db
         enum=false
         [ -n "${SSSD_ENUMERATE:-}" ] && enum=true
@@ -95,6 +100,9 @@ memcache_size_passwd = 64
 memcache_size_group = 64
 memcache_size_initgroups = 16
 memcache_timeout = 86400
+# The unknown names of getpwnam miss, warmed, stay in the negative cache of sssd_nss (15 s by
+# default); the memory cache keeps no negative entries, so a miss always asks sssd_nss.
+entry_negative_timeout = 86400
 # Progress of the enumeration is read with getent below: no stale cached list.
 enum_cache_timeout = 1
 
@@ -144,9 +152,15 @@ EOF
         [ "$enum" = true ] && printf "enumeration into the ldb cache (100k users, 10k groups): %.0f s\n" "$(echo "$(date +%s.%N) - $t0" | bc)"
         # 2: one lookup per key through sssd_nss fills the memory cache (after an enumeration from
         # ldb; without one, each is a miss that sssd_be fetches from slapd and stores).
-        export BENCH_USERS=${SSSD_USERS:-}
+        export BENCH_USERS=${SSSD_USERS:-} BENCH_WARM_ALL=${SSSD_WARM_ALL:-}
         "$builddir/bench/bench-nss" warm sss
         printf "%-14s %-30s %15s\n" service operation median
+        # provision, and the floor and SQLite when DATADIR has them (run-nss.sh), in the same
+        # minutes as SSSD: the machine is shared and its speed drifts.
+        LD_LIBRARY_PATH="$builddir/nss_provision/.libs" PROVISION_SNAPSHOT="$data/snapshot" \
+                "$builddir/bench/bench-nss" run provision
+        [ ! -f "$data/libnss_floor.so.2" ] || LD_LIBRARY_PATH="$data" "$builddir/bench/bench-nss" run floor
+        [ ! -f "$data/nss.sqlite" ] || PROV_BENCH_SQLITE="$data/nss.sqlite" "$builddir/bench/bench-nss" run sqlite
         "$builddir/bench/bench-nss" run sss
         SSS_NSS_USE_MEMCACHE=NO "$builddir/bench/bench-nss" run sss sss-socket
         for d in sssd sssd_be sssd_nss slapd; do
