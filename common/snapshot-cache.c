@@ -132,9 +132,10 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
 
         if (!ret)
                 return -EINVAL;
+        /* Before the lock is taken, in every call: a fork() while another thread holds the read
+         * lock must find the child handler registered (it re-initializes the lock in the child). */
+        (void) pthread_once(&cache_once, cache_init_once);
 
-        /* The fast path needs a mapping, which only the slow path below makes: cache_init_once()
-         * has run by then. */
         r = pthread_rwlock_rdlock(&cache_lock);
         if (r != 0)
                 return -r;
@@ -143,7 +144,6 @@ int prov_cache_acquire(const char *path, const ProvSnapshot **ret) {
                 return 0;
         }
         pthread_rwlock_unlock(&cache_lock);
-        (void) pthread_once(&cache_once, cache_init_once);
 
         /* Between dropping the write lock and taking the read lock another thread may replace the
          * mapping again; whatever is there then is a complete snapshot of the path asked for. */
@@ -173,6 +173,7 @@ void prov_cache_release(void) {
 }
 
 void prov_cache_flush(void) {
+        (void) pthread_once(&cache_once, cache_init_once);
         if (pthread_rwlock_wrlock(&cache_lock) != 0)
                 return;
         cache_snap = prov_snapshot_close(cache_snap);

@@ -50,6 +50,13 @@ tests_unit_test_snapshot_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
 TESTS += tests/unit/test-snapshot
 endif
 
+# The cache's lock across fork(): thread A's first read lock held while the main thread forks.
+check_PROGRAMS += tests/unit/test-cache-fork
+tests_unit_test_cache_fork_SOURCES = tests/unit/test-cache-fork.c
+tests_unit_test_cache_fork_LDADD = common/libprovcommon.la
+tests_unit_test_cache_fork_LDFLAGS = -Wl,--wrap=pthread_rwlock_rdlock
+TESTS += tests/unit/test-cache-fork
+
 
 # Snapshot writer benchmark (peak RSS and time of one publish); built with the checks, never run
 # by them.
