@@ -122,6 +122,34 @@ static void test_parse_text(void **state) {
         }
 }
 
+/* Many per-host tokens: 20,000 distinct names parse; a repeated name is reported at the first line
+ * (in file order) that repeats one, whichever name sorts first. */
+static void test_duplicates_many(void **state) {
+        enum { N = 20000 };
+        static const char hash[] = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        _cleanup_free_ char *text = NULL, *err = NULL;
+        size_t size = 0, n;
+        char *p;
+
+        text = malloc((size_t) (N + 2) * 100);
+        assert_non_null(text);
+        p = text;
+        p += sprintf(p, "# hosts\n");
+        for (unsigned i = 0; i < N; i++)
+                p += sprintf(p, "host-%05u %s bind\n", i, hash);
+        size = (size_t) (p - text);
+        assert_int_equal(hub_tokens_parse_text(text, size, &n, NULL), 0);
+        assert_int_equal(n, N);
+
+        /* Line 1 is the comment: host-00000 is on line 2. host-19999 repeated on line N + 2, then
+         * host-00000 on line N + 3: the first repeat in file order is reported. */
+        p += sprintf(p, "host-19999 %s bind\nhost-00000 %s\n", hash, hash);
+        size = (size_t) (p - text);
+        assert_int_equal(hub_tokens_parse_text(text, size, &n, &err), -EBADMSG);
+        assert_non_null(err);
+        assert_string_equal(err, "line 20002: duplicate name 'host-19999'");
+}
+
 /* token-new then check: the printed token authenticates with its role and name, its file
  * holds only the hash, a duplicate name is refused, and another token is not accepted. */
 static void test_new_and_check(void **state) {
@@ -256,6 +284,7 @@ int main(void) {
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_parse_text),
+                cmocka_unit_test(test_duplicates_many),
                 cmocka_unit_test(test_new_and_check),
                 cmocka_unit_test(test_bad_files),
         };
