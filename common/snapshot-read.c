@@ -309,7 +309,7 @@ static int group_at_ref(const ProvSnapshot *s, uint32_t ref, ProvSnapGroupRecord
 /* The ref of the record that a bucket of the user name index names (pos: its place), if its
  * user may have the name looked for (hash h, len bytes): 1 with the ref, whose record's name is to
  * be compared (the bucket's own for a copy inside it, else the far one); 0 when its user is
- * another; -EBADMSG for an empty bucket under a tag. */
+ * another; -EBADMSG for an empty bucket under a tag. Shared by the mapped lookup and the peek. */
 static int bucket_ref(const void *bucket, uint32_t pos, uint32_t h, size_t len, uint32_t *ret_ref) {
         SnapPasswdFar b;
 
@@ -329,55 +329,31 @@ static int bucket_ref(const void *bucket, uint32_t pos, uint32_t h, size_t len, 
 }
 
 /* The passwd record of a name: the tags (a table small enough to stay cached), then one bucket,
- * one cache line, when the record fits in it (the bucket's place inside the section was checked
- * at open, so a copy in it needs only its own size and text checked); else the record the bucket
- * points at, as any other. Probing is bounded by the number of buckets, so that a corrupt table
- * without an empty tag cannot loop forever. ret is written only when the record is found. */
+ * one cache line, when the record fits in it. Probing is bounded by the number of buckets, so that
+ * a corrupt table without an empty tag cannot loop forever. ret is written only when the record is
+ * found. */
 static int passwd_by_name(const ProvSnapshot *s, const char *name, ProvSnapPasswd *ret) {
         size_t len = strlen(name);
-        uint32_t h = snap_hash_name(s->seed, name, len), mask = s->bucket_mask;
+        uint32_t h = snap_hash_name(s->seed, name, len), mask = s->bucket_mask, ref;
         uint16_t tag = snap_name_tag(h), t;
+        ProvSnapPasswd p;
         int r;
 
         for (uint32_t i = 0, pos = h & mask; i <= mask && (t = s->tags[pos]) != 0; i++, pos = (pos + 1) & mask) {
-                const uint8_t *bucket = s->passwd + (size_t) pos * PROV_SNAP_BUCKET;
-                const char *text = (const char *) bucket + sizeof(SnapPasswd);
-                SnapPasswdFar b;
-
                 if (t != tag)
                         continue;
-                memcpy(&b, bucket, sizeof(b));
-                if (b.head.size == 0)
-                        return -EBADMSG;
-                if (b.head.name_len != len)
+                r = bucket_ref(s->passwd + (size_t) pos * PROV_SNAP_BUCKET, pos, h, len, &ref);
+                if (r == 0)
                         continue;
-                if (sizeof(SnapPasswd) + b.head.size > PROV_SNAP_BUCKET) {
-                        /* Far: the record is elsewhere in the section. */
-                        ProvSnapPasswd p;
-
-                        if (b.hash != h)
-                                continue;
-                        r = passwd_at_ref(s, b.ref, &p);
-                        if (r < 0)
-                                return r;
-                        if (p.name_len != len || memcmp(p.text, name, len) != 0)
-                                continue;
+                if (r < 0)
+                        return r;
+                r = passwd_at_ref(s, ref, &p);
+                if (r < 0)
+                        return r;
+                if (p.name_len == len && memcmp(p.text, name, len) == 0) {
                         *ret = p;
                         return 0;
                 }
-                if (!passwd_text_ok(text, b.head.size, len))
-                        return -EBADMSG;
-                if (memcmp(text, name, len) != 0)
-                        continue;
-                *ret = (ProvSnapPasswd) {
-                        .text = text,
-                        .size = b.head.size,
-                        .name_len = len,
-                        .uid = b.head.uid,
-                        .gid = b.head.gid,
-                        .index = b.head.index,
-                };
-                return 0;
         }
         return -ENOENT;
 }
