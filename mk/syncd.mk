@@ -170,6 +170,8 @@ endif
 EXTRA_DIST += tests/enforce/test-enforce.sh
 # The private bus with the logind mock, for the tests, the benchmarks and the demo.
 EXTRA_DIST += tests/lib/logindbus.py tests/lib/logind-mock.py
+# provision-syncd started as systemd starts a Type=notify unit, for the daemon tests.
+EXTRA_DIST += tests/lib/syncdnotify.py
 
 # provision-syncd against the real SCIM test server (tests/scim-server), checked through the NSS
 # module and the store. The benchmark (bench/bench-sync.sh) is run by hand, not by make check.

@@ -5,11 +5,13 @@ configuration (an invalid one is refused and the old one kept), SIGTERM stops it
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.abspath(os.environ["top_srcdir"]), "tests", "lib"))
+from syncdnotify import start_syncd  # noqa: E402
 
 builddir = os.environ["top_builddir"]
 syncd = os.path.join(builddir, "syncd", "provision-syncd")
@@ -71,16 +73,7 @@ terminate_sessions = no
             f.write(good_conf)
         write_dir(os.path.join(tmp, "directory.json"), [user(1, "ada"), user(2, "grace")])
 
-        sock_path = os.path.join(tmp, "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sock_path)
-        sock.settimeout(20)
-        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-        env.pop("JOURNAL_STREAM", None)
-        proc = subprocess.Popen([syncd, "--config", conf, "--foreground"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "log"), "w"))
-
-        msg = sock.recv(4096).decode()
+        proc, msg = start_syncd(syncd, conf, os.path.join(tmp, "notify"), os.path.join(tmp, "log"))
         if "READY=1" not in msg or "STATUS=Last sync:" not in msg:
             sys.exit(f"FAIL: first notification lacks READY=1/STATUS=: {msg!r}")
         if not getent(tmp, "ada"):

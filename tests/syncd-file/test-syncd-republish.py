@@ -8,11 +8,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.abspath(os.environ["top_srcdir"]), "tests", "lib"))
+from syncdnotify import start_syncd  # noqa: E402
 
 builddir = os.environ["top_builddir"]
 syncd = os.path.join(builddir, "syncd", "provision-syncd")
@@ -79,25 +81,13 @@ terminate_sessions = no
     def run_daemon(self, want_status):
         """Starts the daemon, waits for READY=1 (after the first sync attempt), checks the
         status it reports, stops it with SIGTERM."""
-        sock_path = os.path.join(self.tmp, "notify")
-        if os.path.exists(sock_path):
-            os.unlink(sock_path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(sock_path)
-        sock.settimeout(20)
-        env = dict(os.environ, NOTIFY_SOCKET=sock_path)
-        env.pop("JOURNAL_STREAM", None)
-        with open(self.log, "w") as log:
-            proc = subprocess.Popen([syncd, "--config", self.conf, "--foreground"], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=log)
+        proc, msg = start_syncd(syncd, self.conf, os.path.join(self.tmp, "notify"), self.log)
         try:
-            msg = sock.recv(4096).decode()
             if "READY=1" not in msg or want_status not in msg:
                 fail(f"first notification is not READY=1 with {want_status!r}: {msg!r}\n{self.read_log()}")
         finally:
             proc.send_signal(signal.SIGTERM)
             rc = proc.wait(timeout=20)
-            sock.close()
         if rc != 0:
             fail(f"exit status {rc} after SIGTERM\n{self.read_log()}")
 
