@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,10 @@ uint64_t hub_http_feed_wake(HubServer *s) {
                 return UINT64_MAX;
         if (!all && head_get(s, &head) >= 0 && head != s->waiters_head)
                 all = true;
+        /* The token files as they are now, once for all the requests resumed (each is checked
+         * against them again when they changed). */
+        if (all || s->waiters->deadline <= due)
+                (void) hub_server_reload_tokens(s);
         while ((conn = s->waiters) && (all || conn->deadline <= due)) {
                 s->waiters = conn->next_waiter;
                 conn->next_waiter = NULL;
@@ -86,6 +91,47 @@ uint64_t hub_http_feed_wake(HubServer *s) {
                 return UINT64_MAX;
         }
         return s->waiters->deadline;
+}
+
+/* Held requests whose client has gone (closed, or at least said it sends nothing more): a
+ * suspended connection is not watched by libmicrohttpd, so a host that reconnects in a loop
+ * left one held request per attempt until its wait ended, and filled max_waiters for every
+ * other host. Called when they are full: those are answered now (their wait ends), which frees
+ * their places. Returns how many. */
+static unsigned waiters_reap(HubServer *s) {
+        _cleanup_free_ struct pollfd *p = NULL;
+        unsigned n = 0, i = 0, reaped = 0;
+        Conn *conn, **link;
+
+        p = calloc(s->n_waiters, sizeof(*p));
+        if (!p)
+                return 0;
+        for (conn = s->waiters; conn && n < s->n_waiters; conn = conn->next_waiter) {
+                const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+                p[n++] = (struct pollfd) { .fd = info ? info->connect_fd : -1, .events = POLLRDHUP };
+        }
+        if (poll(p, n, 0) <= 0)
+                return 0;
+        for (link = &s->waiters; (conn = *link); i++) {
+                if (i >= n || !(p[i].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+                        s->waiters_tail = conn;
+                        link = &conn->next_waiter;
+                        continue;
+                }
+                *link = conn->next_waiter;
+                conn->next_waiter = NULL;
+                conn->waiting = false;
+                conn->feed_resumed = true;
+                conn->deadline = 0;
+                s->n_waiters--;
+                s->resumed++;
+                reaped++;
+                MHD_resume_connection(conn->mhd);
+        }
+        if (!s->waiters)
+                s->waiters_tail = NULL;
+        return reaped;
 }
 
 /* Answers 200 with *text (LEN bytes, taken) of TYPE. */
@@ -123,7 +169,7 @@ enum MHD_Result hub_http_feed_serve(HubServer *s, struct MHD_Connection *c, Conn
                 head = conn->since;
         }
         if (head == conn->since && !s->stopping && hub_monotonic_usec() + FEED_WAKE_SLACK_USEC < conn->deadline) {
-                if (s->n_waiters >= s->ctx->config->feed_max_waiters)
+                if (s->n_waiters >= s->max_waiters && waiters_reap(s) == 0)
                         return hub_http_send_error(c, 429, NULL, "Too many held feed requests; retry later.", conn->integer_status, 5);
                 if (!s->waiters)
                         s->waiters_head = head;

@@ -43,7 +43,7 @@ struct HubServer {
          * were held at, and the last answer made (its bytes are shared by every host asking for
          * the same since at the same head). */
         Conn *waiters, *waiters_tail;
-        unsigned n_waiters;
+        unsigned n_waiters, max_waiters; /* [feed] max_waiters, or fewer when descriptors are few */
         int64_t waiters_head;
         struct MHD_Response *feed_cache;
         char *feed_cache_base; /* the base URL its meta.location and $ref carry */
@@ -87,6 +87,7 @@ struct Conn {
         HubReply reply;
         bool held, ready, integer_status;
         char *who; /* the token's NAME, for the log line when the answer goes out */
+        uint64_t token_generation; /* the token set it was authenticated by (hub_tokens_generation()) */
         Conn *next_held;
         /* A feed request: what it asked for, when its wait ends (CLOCK_MONOTONIC µs), whether
          * it is held (in HubServer.waiters, suspended) or resumed to be looked at again. */

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,9 @@
 #define PEM_MAX (1024 * 1024)
 /* The serving loop wakes at least this often (ms), whatever libmicrohttpd's timeouts say. */
 #define LOOP_WAKE_MS 1000
+/* Descriptors kept beside the connections: the store's files (and a snapshot's connection each),
+ * PostgreSQL's sockets, token files being read, the loop's own. */
+#define FD_RESERVE 128
 /* How long a stopping hub keeps answering what it has begun. */
 #define STOP_DRAIN_USEC (5 * USEC_PER_SEC)
 
@@ -107,6 +111,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, HubReply *reply, boo
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
         if (reply->status == 401)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"provision-hub\"");
+        /* Refused for want of room: the connection goes too, whether or not the client closes it. */
+        if (reply->status == 429)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
         if (retry_after > 0) {
                 char s[16];
 
@@ -336,6 +343,23 @@ void hub_http_batch_finish(HubServer *s) {
         hub_web_changed(s);
 }
 
+/* Whether a held feed request's token still lets it in (a token removed from its file while the
+ * request was held: its answer is 401, not the changes made since). */
+static bool still_authenticated(HubServer *s, struct MHD_Connection *c, Conn *conn) {
+        _cleanup_(unlock_tokensp) HubServer *locked = NULL;
+        const char *name = NULL;
+        HubRole role;
+
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = s;
+        if (hub_tokens_generation(s->ctx->tokens) == conn->token_generation)
+                return true;
+        if (authenticate(s, c, &role, &name) < 0 || role == HUB_ROLE_SCIM || !streq_ptr(name, conn->who))
+                return false;
+        conn->token_generation = hub_tokens_generation(s->ctx->tokens);
+        return true;
+}
+
 static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *conn, const char *url,
                                 const char *method) {
         _cleanup_(unlock_tokensp) HubServer *locked = NULL;
@@ -361,6 +385,7 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
                 return hub_http_send_error(c, 401, NULL, "A valid bearer token is required.", integer_status, 0);
 
         conn->integer_status = integer_status;
+        conn->token_generation = hub_tokens_generation(s->ctx->tokens);
         conn->who = strdup(name);
         if (!conn->who)
                 return MHD_NO;
@@ -550,6 +575,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         conn->feed_resumed = false;
                         if (!base)
                                 return MHD_NO;
+                        if (!still_authenticated(s, c, conn))
+                                return hub_http_send_error(c, 401, NULL, "A valid bearer token is required.",
+                                                           conn->integer_status, 0);
                         hub_http_commit_for_read(s); /* what is read is committed */
                         return hub_http_feed_serve(s, c, conn, base);
                 }
@@ -731,7 +759,8 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
         const HubConfig *cfg = ctx->config;
         struct sockaddr_storage bound = {};
         socklen_t len = sizeof(bound);
-        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+        unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, conn_limit, others;
+        struct rlimit rl;
         char addr[80];
         int one = 1, r;
 
@@ -776,6 +805,33 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
         if (cfg->listen_addr.ss_family == AF_INET6)
                 flags |= MHD_USE_IPv6;
 
+        /* Connections within the descriptors we may open: past RLIMIT_NOFILE libmicrohttpd stops
+         * accepting, and every new connection (an IdP's push, a host's poll) waited in the
+         * listening queue until a held one ended. The soft limit is raised to the hard one as
+         * needed; held feed requests leave the other requests their share of what remains, and
+         * past the connection limit a new connection is closed at once. */
+        conn_limit = cfg->max_requests * 4 + 16 + cfg->feed_max_waiters;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+                if (rl.rlim_cur < (rlim_t) conn_limit + FD_RESERVE && rl.rlim_cur < rl.rlim_max) {
+                        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t) conn_limit + FD_RESERVE
+                                              ? (rlim_t) conn_limit + FD_RESERVE
+                                              : rl.rlim_max;
+                        (void) setrlimit(RLIMIT_NOFILE, &rl);
+                        (void) getrlimit(RLIMIT_NOFILE, &rl);
+                }
+                if (rl.rlim_cur < (rlim_t) conn_limit + FD_RESERVE) {
+                        unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned) rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+
+                        log_warning("RLIMIT_NOFILE is %llu: at most %u connections instead of %u (raise LimitNOFILE=).",
+                                    (unsigned long long) rl.rlim_cur, fit, conn_limit);
+                        conn_limit = fit;
+                }
+        }
+        others = cfg->max_requests * 4 + 16;
+        if (others > conn_limit / 2)
+                others = conn_limit / 2;
+        s->max_waiters = conn_limit - others < cfg->feed_max_waiters ? conn_limit - others : cfg->feed_max_waiters;
+
         s->daemon = MHD_start_daemon(
                 flags, 0, NULL, NULL, on_request, s,
                 MHD_OPTION_LISTEN_SOCKET, s->fd,
@@ -790,7 +846,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                  * buffer (above libmicrohttpd's 32 KiB) is resident only where touched, but
                  * answering touches more of it: the fan-out's peak grew. */
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (8 * 1024),
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) (cfg->max_requests * 4 + 16 + cfg->feed_max_waiters),
+                MHD_OPTION_CONNECTION_LIMIT, conn_limit,
                 s->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, s->cert_pem,
                 MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
                 MHD_OPTION_END);

@@ -42,6 +42,7 @@ typedef struct HubTokenFile {
 
 struct HubTokens {
         HubTokenFile files[_HUB_ROLE_MAX];
+        uint64_t generation; /* counts the refreshes that changed a file's tokens */
 };
 
 _printf_(2, 3)
@@ -246,7 +247,8 @@ HubTokens *hub_tokens_free(HubTokens *t) {
 }
 
 /* Re-reads one file when its identity changed. Missing: no tokens, not an error (the role is
- * simply not in use yet). Any failure: no tokens of the role. */
+ * simply not in use yet). Any failure: no tokens of the role. 1 (or a failure) when its tokens
+ * may have changed, 0 when not. */
 static int file_refresh(HubTokenFile *f, char **ret_error) {
         _cleanup_free_ HubTokenEntry *entries = NULL;
         _cleanup_free_ char *text = NULL, *msg = NULL;
@@ -264,8 +266,10 @@ static int file_refresh(HubTokenFile *f, char **ret_error) {
                         file_clear(f);
                         return set_error(ret_error, "%s: %s", f->path, strerror(-r)), r;
                 }
+                if (!f->loaded)
+                        return 0;
                 file_clear(f);
-                return 0;
+                return 1;
         }
         if (f->loaded && st.st_dev == f->dev && st.st_mode == f->mode && st.st_uid == f->uid && st.st_gid == f->gid && st.st_ino == f->ino && st.st_size == f->size &&
             st.st_mtim.tv_sec == f->mtime.tv_sec && st.st_mtim.tv_nsec == f->mtime.tv_nsec)
@@ -276,7 +280,7 @@ static int file_refresh(HubTokenFile *f, char **ret_error) {
         if (fd < 0) {
                 r = negative_errno();
                 if (r == -ENOENT)
-                        return 0;
+                        return 1;
                 return set_error(ret_error, "%s: %s", f->path, strerror(-r)), r;
         }
         r = hub_tokens_check_file(fd, &msg);
@@ -303,19 +307,26 @@ static int file_refresh(HubTokenFile *f, char **ret_error) {
         f->uid = st.st_uid;
         f->gid = st.st_gid;
         f->loaded = true;
-        return 0;
+        return 1;
 }
 
 int hub_tokens_refresh(HubTokens *t, char **ret_error) {
         int ret = 0;
 
         for (size_t i = 0; i < _HUB_ROLE_MAX; i++) {
+                bool was_loaded = t->files[i].loaded;
                 int r = file_refresh(&t->files[i], ret_error);
 
+                if (r > 0 || (r < 0 && was_loaded))
+                        t->generation++;
                 if (r < 0 && ret == 0)
                         ret = r;
         }
         return ret;
+}
+
+uint64_t hub_tokens_generation(const HubTokens *t) {
+        return t ? t->generation : 0;
 }
 
 size_t hub_tokens_count(const HubTokens *t, HubRole role) {

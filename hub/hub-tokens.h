@@ -40,6 +40,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(HubTokens *, hub_tokens_free);
  * line, -errno otherwise) with a malloc'ed "PATH: message" in *ret_error; the role of a failing
  * file then has no tokens at all, the others are still refreshed. */
 int hub_tokens_refresh(HubTokens *t, char **ret_error);
+/* Changes at each refresh that may have changed the tokens: a request authenticated at the same
+ * generation is still authenticated. */
+uint64_t hub_tokens_generation(const HubTokens *t);
 
 /* Number of tokens of a role currently loaded. */
 size_t hub_tokens_count(const HubTokens *t, HubRole role);

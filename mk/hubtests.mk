@@ -14,6 +14,7 @@ HUB_CONFORMANCE_TESTS = \
 	tests/hub/test-hub-pull.py \
 	tests/hub/test-hub-batch.py \
 	tests/hub/test-hub-feed.py \
+	tests/hub/test-hub-feed-abuse.py \
 	tests/hub/test-hub-lock.py \
 	tests/hub/test-hub-fleet.py \
 	tests/hub/test-hub-guard.py
