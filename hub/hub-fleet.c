@@ -229,7 +229,7 @@ int hub_fleet_acks(HubStore *s, const HubTokens *tokens, const char *token_name,
         _cleanup_db_tx_ HubDbTx tx = {};
         HubDb *db = hub_store_db(s);
         const cJSON *host, *outcomes, *o;
-        int64_t now = hub_now_usec();
+        int64_t now = hub_now_usec(), head;
         int r;
 
         r = prov_scim_json_parse(body, len, &doc, err);
@@ -266,6 +266,15 @@ int hub_fleet_acks(HubStore *s, const HubTokens *tokens, const char *token_name,
                                                    "An outcome needs \"id\", \"seq\", \"sessions\" and \"result\" "
                                                    "(terminated, none or failed).");
         }
+        /* An outcome is of a change the host has: one past the head would be kept over every
+         * later ack of the user by the host (a lower seq) and reported for its next leave. */
+        r = hub_store_head(s, &head);
+        if (r < 0)
+                return r;
+        cJSON_ArrayForEach(o, outcomes)
+                if (cJSON_GetObjectItemCaseSensitive(o, "seq")->valuedouble > (double) head)
+                        return prov_scim_error_set(err, 400, "invalidValue",
+                                                   "An outcome's \"seq\" is past this hub's head %" PRIi64 ".", head);
 
         r = hub_db_begin(db, &tx);
         if (r < 0)

@@ -10,7 +10,10 @@
   does not take the places of the other hosts ([feed] max_waiters 50; a suspended connection
   was never looked at again, and another host got 429 for the whole wait);
 - revoked: a held request of a token removed from the token file meanwhile is answered 401
-  when a change commits, not with the change.
+  when a change commits, not with the change;
+- acks from the future: an outcome acked for a seq past the head is refused (400): it was kept,
+  every later ack of the user by the host (a lower seq) was ignored, and the leaver report showed
+  the made-up outcome for the user's next deactivation.
 Exit 0 all passed, 1 a case failed, 77 the hub is not built."""
 
 import os
@@ -134,8 +137,30 @@ def test_revoked_while_held(hub):
     hub.assert_no_token_in_log(extra=(tok,))
 
 
+def test_ack_from_the_future(hub):
+    host = "d" * 32
+    u = hub.create_user("future@example.com")
+    seq = head(hub)
+    check(hub.request("GET", f"//v1/feed?since={seq}&host={host}&hostname=delta", token="host").status == 200,
+          "the host's poll")
+    r = hub.request("POST", "//v1/acks", token="host", content_type="application/json", body={
+        "host": host, "outcomes": [{"id": u["id"], "seq": seq + 1000000, "sessions": 9, "result": "terminated"}]})
+    check(r.status == 400, f"an ack past the head: {r!r}")
+    hub.patch("Users", u["id"], [{"op": "replace", "path": "active", "value": False}])
+    seq = head(hub)
+    check(hub.request("GET", f"//v1/feed?since={seq}&host={host}&hostname=delta", token="host").status == 200,
+          "the host's poll after the deactivation")
+    r = hub.request("POST", "//v1/acks", token="host", content_type="application/json", body={
+        "host": host, "outcomes": [{"id": u["id"], "seq": seq, "sessions": 1, "result": "none"}]})
+    check(r.status == 204, f"the real ack: {r!r}")
+    rep = hub.request("GET", f"//v1/admin/leavers/{u['id']}", token="admin").json
+    check([(o["sessions"], o["result"]) for o in rep["outcomes"]] == [(1, "none")],
+          f"the report's outcomes: {rep['outcomes']}")
+
+
 if __name__ == "__main__":
     run_suite([test_descriptors_exhausted,
                test_reconnect_loop,
-               test_revoked_while_held],
+               test_revoked_while_held,
+               test_ack_from_the_future],
               sys.argv, prefix="test-hub-feed-abuse", extra_conf={"feed": {"max_waiters": "50"}})
