@@ -21,6 +21,7 @@
 #include "hub-fleet.h"
 #include "hub-http-internal.h"
 #include "hub-util.h"
+#include "hub-web-internal.h"
 #include "log.h"
 #include "prov-ini.h"
 #include "prov-time.h"
@@ -499,6 +500,30 @@ static enum MHD_Result dispatch(HubServer *s, struct MHD_Connection *c, Conn *co
         return ret;
 }
 
+/* The body of a request without credentials (the web page's sign-in form) is read up to this. */
+#define ANONYMOUS_BODY_MAX 4096
+
+/* Whether a request carries credentials that let it in somewhere: a token of any role, or a
+ * live session of the web page. Only such requests are counted in flight and may send a body up
+ * to max_body: 65 clients without a token that sent their bodies a byte a minute had every
+ * request of the IdPs and the hosts answered 429. */
+static bool has_credentials(HubServer *s, struct MHD_Connection *c, const char *url) {
+        _cleanup_(unlock_tokensp) HubServer *locked = NULL;
+        char cookie[WEB_ID_CHARS + 1];
+        const char *name;
+        HubRole role;
+
+        if (hub_web_path(url) && web_session_find(s->web, web_session_cookie(c, cookie)))
+                return true;
+        (void) pthread_mutex_lock(&s->tokens_lock);
+        locked = s;
+        return authenticate(s, c, &role, &name) >= 0;
+}
+
+static size_t body_max(HubServer *s, const Conn *conn) {
+        return conn->counted ? s->ctx->config->max_body : ANONYMOUS_BODY_MAX;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -513,17 +538,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                         return MHD_NO;
                 conn->server = s;
                 *con_cls = conn;
-                conn->counted = true;
-                s->in_flight++;
-
-                if (s->in_flight > s->ctx->config->max_requests) {
+                if (has_credentials(s, c, url)) {
+                        conn->counted = true;
+                        s->in_flight++;
+                        if (s->in_flight > s->ctx->config->max_requests) {
+                                conn->answered = true;
+                                return hub_http_send_error(c, 429, NULL, "Too many requests in flight; retry later.",
+                                                           content_type_is(c, "application/json"), 1);
+                        }
+                } else if (!hub_web_path(url)) {
                         conn->answered = true;
-                        return hub_http_send_error(c, 429, NULL, "Too many requests in flight; retry later.",
-                                          content_type_is(c, "application/json"), 1);
+                        return hub_http_send_error(c, 401, NULL, "A valid bearer token is required.",
+                                                   content_type_is(c, "application/json"), 0);
                 }
                 /* A declared length over the limit is refused before its body is read. */
                 cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-                if (cl && strtoull(cl, NULL, 10) > s->ctx->config->max_body) {
+                if (cl && strtoull(cl, NULL, 10) > body_max(s, conn)) {
                         conn->answered = true;
                         return hub_http_send_error(c, 413, NULL, "The request body is too large.",
                                           content_type_is(c, "application/json"), 0);
@@ -537,7 +567,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0;
                 if (conn->answered || conn->too_large)
                         return MHD_YES; /* discarded */
-                if (conn->len + n > s->ctx->config->max_body) {
+                if (conn->len + n > body_max(s, conn)) {
                         conn->too_large = true;
                         free(conn->body);
                         conn->body = NULL;

@@ -11,6 +11,9 @@
   was never looked at again, and another host got 429 for the whole wait);
 - revoked: a held request of a token removed from the token file meanwhile is answered 401
   when a change commits, not with the change;
+- slow bodies: 70 clients without a token that send a body a byte at a time (to the SCIM
+  endpoint and to the web page's sign-in) take no place of the requests with one (the IdP's
+  and a host's were answered 429 while they lasted);
 - acks from the future: an outcome acked for a seq past the head is refused (400): it was kept,
   every later ack of the user by the host (a lower seq) was ignored, and the leaver report showed
   the made-up outcome for the user's next deactivation.
@@ -137,6 +140,30 @@ def test_revoked_while_held(hub):
     hub.assert_no_token_in_log(extra=(tok,))
 
 
+def test_slow_bodies_without_token(hub):
+    socks = []
+    try:
+        for i in range(70):
+            s = socket.create_connection((hub.host, hub.port))
+            path = "/ui/login" if i % 2 else "/scim/v2/Users"
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 1000\r\n\r\n{".encode())
+            socks.append(s)
+        time.sleep(0.5)
+        r = hub.request("POST", "/Users", {"schemas": [CORE_USER], "userName": "slow@example.com", "active": True})
+        check(r.status == 201, f"the IdP's push beside 70 slow bodies: {r!r}")
+        r = hub.request("GET", "/Users")
+        check(r.status == 200, f"the IdP's read beside 70 slow bodies: {r!r}")
+        r = hub.request("GET", "//v1/feed?since=0", token="host")
+        check(r.status == 200, f"a host's poll beside 70 slow bodies: {r!r}")
+        r = hub.request("POST", "//ui/login", token=None, raw=f"token={hub.admin_token}".encode(),
+                        content_type="application/x-www-form-urlencoded")
+        check(r.status == 303, f"a sign-in beside 70 slow bodies: {r!r}")
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_ack_from_the_future(hub):
     host = "d" * 32
     u = hub.create_user("future@example.com")
@@ -162,5 +189,6 @@ if __name__ == "__main__":
     run_suite([test_descriptors_exhausted,
                test_reconnect_loop,
                test_revoked_while_held,
+               test_slow_bodies_without_token,
                test_ack_from_the_future],
               sys.argv, prefix="test-hub-feed-abuse", extra_conf={"feed": {"max_waiters": "50"}})
