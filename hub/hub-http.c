@@ -850,7 +850,7 @@ int hub_server_start(HubContext *ctx, HubServer **ret, char **ret_url) {
                         (void) getrlimit(RLIMIT_NOFILE, &rl);
                 }
                 if (rl.rlim_cur < (rlim_t) conn_limit + FD_RESERVE) {
-                        unsigned fit = rl.rlim_cur > 2 * FD_RESERVE ? (unsigned) rl.rlim_cur - FD_RESERVE : FD_RESERVE;
+                        unsigned fit = (unsigned) (rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE : rl.rlim_cur / 2);
 
                         log_warning("RLIMIT_NOFILE is %llu: at most %u connections instead of %u (raise LimitNOFILE=).",
                                     (unsigned long long) rl.rlim_cur, fit, conn_limit);
