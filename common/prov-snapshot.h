@@ -127,6 +127,11 @@ int prov_snapshot_peek_passwd_by_name(const char *path, const char *name, char *
 int prov_snapshot_peek_passwd_by_uid(const char *path, uint32_t uid, char *buf, size_t buflen,
                                      ProvSnapPasswd *ret, uint32_t *ret_uid_min);
 
+/* Whether the passwd file at path (NULL: /etc/passwd) has a line for exactly this name, read
+ * without NSS: 1 if it has, 0 if not (or the file is missing), -errno if it cannot be read. The
+ * host's own accounts are never the directory's, whatever a snapshot says (PAM, SSH keys). */
+int prov_local_user_exists(const char *path, const char *name);
+
 /* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
  * lock, until prov_cache_release(); on failure no lock is held. path NULL means
  * $PROVISION_SNAPSHOT (secure_getenv) or PROV_SNAPSHOT_PATH, read when the mapping is (re)checked,

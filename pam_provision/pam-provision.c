@@ -488,6 +488,7 @@ static int check_user(pam_handle_t *pamh, int flags, const ProvPamOpts *opts, co
 static int provision_check(pam_handle_t *pamh, int flags, int argc, const char **argv, const char *what) {
         _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
         ProvPamOpts opts = {};
+        char logname[LOG_NAME_MAX + 1];
         const char *user = NULL, *path;
         bool refresh_ok = true;
         int r;
@@ -509,6 +510,15 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
                         pam_syslog(pamh, LOG_DEBUG, "%s: root is never ours, ignoring", what);
                 return PAM_IGNORE;
         }
+        /* Nor is an account of /etc/passwd, whatever the snapshot says about its name (the writer
+         * never serves a local name, but the file may have gained it since), and whether or not
+         * the snapshot can be read (fail_closed). Unreadable: decided on the snapshot. */
+        if (prov_local_user_exists(NULL, user) > 0) {
+                if (opts.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s: '%s' is an account of /etc/passwd, ignoring", what,
+                                   name_for_log(user, logname));
+                return PAM_IGNORE;
+        }
 
         /* Before the snapshot is opened, so that what the refresh published is what we read. */
         if (opts.refresh_on_login && streq(what, "account"))
@@ -523,8 +533,6 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
         /* fail_closed after a failed refresh refuses the users the snapshot knows; a user it
          * does not know is not ours (local accounts keep working), and a refusal stays one. */
         if (!refresh_ok && r == PAM_SUCCESS) {
-                char logname[LOG_NAME_MAX + 1];
-
                 pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s: refusing user '%s': refresh failed (fail_closed)",
                            what, name_for_log(user, logname));
                 return PAM_AUTHINFO_UNAVAIL;
