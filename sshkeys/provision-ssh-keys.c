@@ -72,6 +72,10 @@ int main(int argc, char *argv[]) {
         name = argv[1];
         if (strnlen(name, 256) > 255)
                 return 0; /* no account has such a name */
+        /* An account of /etc/passwd is the host's own, whatever the snapshot says about its name:
+         * the directory's keys never log in as it. Unreadable: decided on the snapshot. */
+        if (prov_local_user_exists(NULL, name) > 0)
+                return 0;
 
         spath = prov_cache_default_path();
         r = prov_snapshot_open(spath, &snap);
