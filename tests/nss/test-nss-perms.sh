@@ -7,22 +7,16 @@
 # it under the mapping of a setuid program (SIGBUS).
 set -eu
 
-if [ "$(id -u)" -ne 0 ]; then
-        echo "SKIP: needs root for unshare -m, chown and a bind mount over /etc/nsswitch.conf"; exit 77
-fi
-if ! command -v unshare >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1 || ! unshare -m true 2>/dev/null; then
-        echo "SKIP: needs unshare -m and setpriv"; exit 77
-fi
-if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
-        echo "SKIP: nscd is running and would answer instead of the module"; exit 77
-fi
+skip() { echo "SKIP: $*"; exit 77; }
+[ "$(id -u)" -eq 0 ] || skip "needs root for unshare -m, chown and a bind mount over /etc/nsswitch.conf"
+command -v setpriv >/dev/null 2>&1 && unshare -m true 2>/dev/null || skip "needs setpriv and unshare -m"
+[ ! -S /run/nscd/socket ] || skip "nscd is running and would answer instead of the module"
 
-builddir=${top_builddir:?}
-srcdir=${top_srcdir:?}
 tmp=$(mktemp -d /tmp/prov-perms.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
-"$builddir/tests/nss/mksnap" "$tmp/snapshot" "$srcdir/tests/nss/fixture.txt"
+builddir=${top_builddir:?}
+"$builddir/tests/nss/mksnap" "$tmp/snapshot" "${top_srcdir:?}/tests/nss/fixture.txt"
 printf 'passwd: files provision\ngroup: files provision\nshadow: files provision\n' >"$tmp/nsswitch.conf"
 
 # lookup: "getent passwd alice" as root and as nobody; prints the two exit codes.
