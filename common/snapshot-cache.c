@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,10 +42,177 @@ static void cache_atfork_child(void) {
         __atomic_store_n(&cache_next_check, 0, __ATOMIC_RELAXED);
 }
 
+/* The host's own names and ids, read from /etc/passwd and /etc/group without NSS: a name or an id
+ * there is never served (a local account or group always wins), whatever the snapshot holds.
+ * Loaded with the mapping and reloaded at the path re-check when a file changed (inode, size,
+ * mtime); protected by cache_lock. */
+typedef struct LocalDb {
+        const char *path;
+        char **names;           /* sorted */
+        uint32_t *ids;          /* sorted */
+        size_t n;
+        struct stat st;         /* of the file read; st_ino 0: none read */
+} LocalDb;
+
+static LocalDb local_dbs[2] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
+
+/* Reads the name and the numeric id (third field) of a passwd or group line into *ret_len and
+ * *ret_id: false for a line that has no such fields (comments, NIS "+" lines, garbage). */
+static bool local_line(const char *line, size_t *ret_len, uint32_t *ret_id) {
+        const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        unsigned long v;
+        char *end;
+
+        if (!c1 || c1 == line || !c2 || c2[1] < '0' || c2[1] > '9' || line[0] == '+' || line[0] == '-')
+                return false;
+        errno = 0;
+        v = strtoul(c2 + 1, &end, 10);
+        if (errno != 0 || *end != ':' || v > UINT32_MAX)
+                return false;
+        *ret_len = (size_t) (c1 - line);
+        *ret_id = (uint32_t) v;
+        return true;
+}
+
+int prov_local_user_exists(const char *path, const char *name) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, len;
+        uint32_t id;
+        FILE *f;
+        int r = 0;
+
+        if (!name || !name[0] || strpbrk(name, ":\n"))
+                return 0;       /* no line of a passwd file names such a user */
+        f = fopen(path ?: "/etc/passwd", "re");
+        if (!f)
+                return errno == ENOENT ? 0 : negative_errno();
+        while (getline(&line, &cap, f) >= 0)
+                if (local_line(line, &len, &id) && len == strlen(name) && memcmp(line, name, len) == 0) {
+                        r = 1;
+                        break;
+                }
+        if (r == 0 && ferror(f))
+                r = -EIO;
+        fclose(f);
+        return r;
+}
+
+static void local_db_clear(LocalDb *d) {
+        for (size_t i = 0; i < d->n; i++)
+                free(d->names[i]);
+        free(d->names);
+        free(d->ids);
+        d->names = NULL;
+        d->ids = NULL;
+        d->n = 0;
+        d->st = (struct stat) {};
+}
+
+static int cmp_name(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int cmp_id(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Under the write lock: (re)reads one file if it changed since it was read. A missing file is
+ * empty; a file that cannot be read is an error, and then nothing is served. */
+static int local_db_refresh(LocalDb *d) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, n = 0, alloc = 0, len;
+        char **names = NULL;
+        uint32_t *ids = NULL, id;
+        struct stat st;
+        FILE *f;
+        int r = 0;
+
+        f = fopen(d->path, "re");
+        if (!f) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                local_db_clear(d);
+                return 0;
+        }
+        if (fstat(fileno(f), &st) < 0)
+                r = negative_errno();
+        else if (d->st.st_ino != 0 && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino &&
+                 st.st_size == d->st.st_size && st.st_mtim.tv_sec == d->st.st_mtim.tv_sec &&
+                 st.st_mtim.tv_nsec == d->st.st_mtim.tv_nsec) {
+                fclose(f);
+                return 0;
+        }
+        while (r == 0 && getline(&line, &cap, f) >= 0) {
+                if (!local_line(line, &len, &id))
+                        continue;
+                if (n == alloc) {
+                        char **a;
+                        uint32_t *b;
+
+                        alloc = alloc ? alloc * 2 : 64;
+                        a = realloc(names, alloc * sizeof(*names));
+                        if (a)
+                                names = a;
+                        b = realloc(ids, alloc * sizeof(*ids));
+                        if (b)
+                                ids = b;
+                        if (!a || !b) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                }
+                names[n] = strndup(line, len);
+                if (!names[n]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                ids[n++] = id;
+        }
+        if (r == 0 && ferror(f))
+                r = -EIO;
+        fclose(f);
+        local_db_clear(d);
+        if (r < 0) {
+                while (n > 0)
+                        free(names[--n]);
+                free(names);
+                free(ids);
+                return r;
+        }
+        qsort(names, n, sizeof(*names), cmp_name);
+        qsort(ids, n, sizeof(*ids), cmp_id);
+        *d = (LocalDb) { .path = d->path, .names = names, .ids = ids, .n = n, .st = st };
+        return 0;
+}
+
+bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
+        const LocalDb *d = &local_dbs[which];
+
+        return (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name)) ||
+               bsearch(&id, d->ids, d->n, sizeof(*d->ids), cmp_id);
+}
+
+bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid) {
+        return prov_cache_local(PROV_LOCAL_PASSWD, name, uid) || prov_cache_local(PROV_LOCAL_GROUP, NULL, gid);
+}
+
 static void cache_init_once(void) {
         (void) pthread_atfork(NULL, NULL, cache_atfork_child);
 }
 
+bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid) {
+        bool local;
+
+        (void) pthread_once(&cache_once, cache_init_once);
+        if (pthread_rwlock_wrlock(&cache_lock) != 0)
+                return true;
+        local = local_db_refresh(&local_dbs[PROV_LOCAL_PASSWD]) < 0 ||
+                local_db_refresh(&local_dbs[PROV_LOCAL_GROUP]) < 0 || prov_cache_local_user(name, uid, gid);
+        pthread_rwlock_unlock(&cache_lock);
+        return local;
+}
 static int64_t now_sec(void) {
         struct timespec ts;
 
@@ -84,6 +252,15 @@ static int cache_refresh_locked(const char *path) {
         char *p;
         struct stat st;
         int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++) {
+                r = local_db_refresh(&local_dbs[i]);
+                if (r < 0) {
+                        /* Without the host's names, nothing is served. */
+                        cache_snap = prov_snapshot_close(cache_snap);
+                        return r;
+                }
+        }
 
         /* The same file is still there: keep it, even when it is marked stale (the writer marks
          * it before the rename; until then the path still names it). */
@@ -177,6 +354,8 @@ void prov_cache_flush(void) {
         if (pthread_rwlock_wrlock(&cache_lock) != 0)
                 return;
         cache_snap = prov_snapshot_close(cache_snap);
+        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++)
+                local_db_clear(&local_dbs[i]);
         free(cache_path);
         cache_path = NULL;
         cache_default = false;

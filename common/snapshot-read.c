@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
@@ -889,28 +888,4 @@ int prov_snapshot_group_member_len(const ProvSnapshot *s, const ProvSnapGroupVie
 int prov_snapshot_group_member(const ProvSnapshot *s, const ProvSnapGroupView *g, size_t i,
                                const char **ret) {
         return prov_snapshot_group_member_len(s, g, i, ret, NULL);
-}
-
-int prov_local_user_exists(const char *path, const char *name) {
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0, len;
-        ssize_t n;
-        FILE *f;
-        int r = 0;
-
-        if (!name || !name[0] || strpbrk(name, ":\n"))
-                return 0;       /* no line of a passwd file names such a user */
-        f = fopen(path ?: "/etc/passwd", "re");
-        if (!f)
-                return errno == ENOENT ? 0 : negative_errno();
-        len = strlen(name);
-        while ((n = getline(&line, &cap, f)) >= 0)
-                if ((size_t) n > len && line[len] == ':' && memcmp(line, name, len) == 0) {
-                        r = 1;
-                        break;
-                }
-        if (r == 0 && ferror(f))
-                r = -EIO;
-        fclose(f);
-        return r;
 }
