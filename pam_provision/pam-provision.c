@@ -445,8 +445,18 @@ static int check_user(pam_handle_t *pamh, int flags, const ProvPamOpts *opts, co
                                    name_for_log(user, logname));
                 return PAM_IGNORE;
         }
-        if (r < 0)
+        if (r < 0) {
+                ProvSnapPasswd p;
+
+                /* The user's passwd record is readable (NSS serves it) but not the rest: ours, in an
+                 * unknown state. Refused whatever fail_closed says. */
+                if (prov_snapshot_passwd_by_name(s, user, &p) >= 0) {
+                        pam_syslog(pamh, LOG_ERR, "%s: refusing user '%s': its state in snapshot %.200s cannot be "
+                                   "read: %s", what, name_for_log(user, logname), path, strerror(-r));
+                        return PAM_AUTHINFO_UNAVAIL;
+                }
                 return pam_code_from_snapshot_error(pamh, opts, path, r);
+        }
 
         /* An explicit refusal wins over staleness: an old snapshot that already says "suspended"
          * is still right about it. */

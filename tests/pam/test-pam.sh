@@ -161,6 +161,20 @@ else fail "fail_closed refused the local account $local"; fi
 if run missing-fc root acct_mgmt; then ok "fail_closed never refuses root"
 else fail "fail_closed refused root"; fi
 
+# A snapshot whose record of a user is readable by name (NSS serves it) but whose state entry is
+# corrupt (state 99): the user is ours, so the module refuses instead of stepping aside, with or
+# without fail_closed; users it does not know are not affected.
+printf 'M:1:now:10000:60000\nU:erin:10005:10005:Erin:/home/erin:/usr/sbin/nologin:deprovisioned:0\n' |
+        "$mksnap" "$tmp/snapshot-badstate" || exit 1
+/usr/bin/python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(80); off = struct.unpack("<Q", f.read(8))[0]
+f.seek(off + 4); f.write(struct.pack("<I", 99))' "$tmp/snapshot-badstate" || exit 1
+service badstate "snapshot=$tmp/snapshot-badstate"
+if run badstate erin acct_mgmt; then fail "a user whose state entry is corrupt passed account management"
+elif run badstate erin open_session; then fail "a user whose state entry is corrupt opened a session"
+elif ! run badstate localuser acct_mgmt; then fail "corrupt state entry of another user: a user unknown to it refused"
+else ok "a user of the snapshot whose state cannot be read is refused"; fi
+
 # Unknown options are logged and ignored.
 if ! run unknown alice acct_mgmt; then fail "unknown option: active user refused"
 elif ! grep -q "SYSLOG(3): unknown option: no_such_option" "$tmp/out"; then fail "unknown option not logged"
