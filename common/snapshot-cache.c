@@ -55,6 +55,7 @@ typedef struct LocalDb {
 } LocalDb;
 
 static LocalDb local_dbs[2] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
+static int64_t local_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; under cache_lock */
 
 /* Reads the name and the numeric id (third field) of a passwd or group line into *ret_len and
  * *ret_id: false for a line that has no such fields (comments, NIS "+" lines, garbage). */
@@ -202,17 +203,6 @@ static void cache_init_once(void) {
         (void) pthread_atfork(NULL, NULL, cache_atfork_child);
 }
 
-bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid) {
-        bool local;
-
-        (void) pthread_once(&cache_once, cache_init_once);
-        if (pthread_rwlock_wrlock(&cache_lock) != 0)
-                return true;
-        local = local_db_refresh(&local_dbs[PROV_LOCAL_PASSWD]) < 0 ||
-                local_db_refresh(&local_dbs[PROV_LOCAL_GROUP]) < 0 || prov_cache_local_user(name, uid, gid);
-        pthread_rwlock_unlock(&cache_lock);
-        return local;
-}
 static int64_t now_sec(void) {
         struct timespec ts;
 
@@ -245,6 +235,20 @@ static bool cache_check_due(void) {
         return now_sec() >= __atomic_load_n(&cache_next_check, __ATOMIC_RELAXED);
 }
 
+/* Under the write lock: re-reads the host's files that changed; the next look at them is due a
+ * second later (a peek's, before the mapping is made; after that, the path re-check's). */
+static int local_dbs_refresh_locked(int64_t now) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++) {
+                r = local_db_refresh(&local_dbs[i]);
+                if (r < 0)
+                        return r;
+        }
+        local_next_check = now + 1;
+        return 0;
+}
+
 /* Under the write lock: re-checks the path and keeps, replaces or drops the mapping. */
 static int cache_refresh_locked(const char *path) {
         ProvSnapshot *s = NULL, *old;
@@ -253,13 +257,11 @@ static int cache_refresh_locked(const char *path) {
         struct stat st;
         int r;
 
-        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++) {
-                r = local_db_refresh(&local_dbs[i]);
-                if (r < 0) {
-                        /* Without the host's names, nothing is served. */
-                        cache_snap = prov_snapshot_close(cache_snap);
-                        return r;
-                }
+        r = local_dbs_refresh_locked(now_sec());
+        if (r < 0) {
+                /* Without the host's names, nothing is served. */
+                cache_snap = prov_snapshot_close(cache_snap);
+                return r;
         }
 
         /* The same file is still there: keep it, even when it is marked stale (the writer marks
@@ -296,6 +298,19 @@ static int cache_refresh_locked(const char *path) {
         prov_snapshot_close(old);
         __atomic_store_n(&cache_next_check, now_sec() + 1, __ATOMIC_RELAXED);
         return 0;
+}
+
+bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid) {
+        int64_t now = now_sec();
+        bool local = true;
+
+        (void) pthread_once(&cache_once, cache_init_once);
+        if (pthread_rwlock_wrlock(&cache_lock) != 0)
+                return true;
+        if (now < local_next_check || local_dbs_refresh_locked(now) >= 0)
+                local = prov_cache_local_user(name, uid, gid);
+        pthread_rwlock_unlock(&cache_lock);
+        return local;
 }
 
 bool prov_cache_peek_due(void) {
@@ -356,6 +371,7 @@ void prov_cache_flush(void) {
         cache_snap = prov_snapshot_close(cache_snap);
         for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++)
                 local_db_clear(&local_dbs[i]);
+        local_next_check = 0;
         free(cache_path);
         cache_path = NULL;
         cache_default = false;
