@@ -11,12 +11,14 @@
  * a mapping's page tables and first-touch faults cost more than a few pread() calls. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "prov-snapshot.h"
 #include "prov-util.h"
@@ -48,11 +50,15 @@ static void cache_atfork_child(void) {
  * mtime); protected by cache_lock. */
 typedef struct LocalDb {
         const char *path;
-        char **names;           /* sorted */
+        char *text;             /* the file, each name NUL-terminated in place; NULL: none read */
+        const char **names;     /* sorted, into text */
         uint32_t *ids;          /* sorted */
         size_t n;
-        struct stat st;         /* of the file read; st_ino 0: none read */
+        struct stat st;         /* of the file read */
 } LocalDb;
+
+/* A passwd or group file beyond this is not one we read in every process. */
+#define LOCAL_FILE_MAX (64 * 1024 * 1024)
 
 static LocalDb local_dbs[2] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
 static int64_t local_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; under cache_lock */
@@ -99,18 +105,14 @@ int prov_local_user_exists(const char *path, const char *name) {
 }
 
 static void local_db_clear(LocalDb *d) {
-        for (size_t i = 0; i < d->n; i++)
-                free(d->names[i]);
+        free(d->text);
         free(d->names);
         free(d->ids);
-        d->names = NULL;
-        d->ids = NULL;
-        d->n = 0;
-        d->st = (struct stat) {};
+        *d = (LocalDb) { .path = d->path };
 }
 
 static int cmp_name(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 static int cmp_id(const void *a, const void *b) {
@@ -120,71 +122,67 @@ static int cmp_id(const void *a, const void *b) {
 }
 
 /* Under the write lock: (re)reads one file if it changed since it was read. A missing file is
- * empty; a file that cannot be read is an error, and then nothing is served. */
+ * empty; a file that cannot be read is an error, and then nothing is served. No stdio and three
+ * allocations: this runs in a process's first lookup. */
 static int local_db_refresh(LocalDb *d) {
-        _cleanup_free_ char *line = NULL;
-        size_t cap = 0, n = 0, alloc = 0, len;
-        char **names = NULL;
-        uint32_t *ids = NULL, id;
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ uint32_t *ids = NULL;
+        size_t len = 0, lines = 1, n = 0, l;
         struct stat st;
-        FILE *f;
-        int r = 0;
+        uint32_t id;
 
-        f = fopen(d->path, "re");
-        if (!f) {
+        fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
                 if (errno != ENOENT)
                         return negative_errno();
                 local_db_clear(d);
                 return 0;
         }
-        if (fstat(fileno(f), &st) < 0)
-                r = negative_errno();
-        else if (d->st.st_ino != 0 && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino &&
-                 st.st_size == d->st.st_size && st.st_mtim.tv_sec == d->st.st_mtim.tv_sec &&
-                 st.st_mtim.tv_nsec == d->st.st_mtim.tv_nsec) {
-                fclose(f);
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (d->text && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino && st.st_size == d->st.st_size &&
+            st.st_mtim.tv_sec == d->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == d->st.st_mtim.tv_nsec)
                 return 0;
-        }
-        while (r == 0 && getline(&line, &cap, f) >= 0) {
-                if (!local_line(line, &len, &id))
-                        continue;
-                if (n == alloc) {
-                        char **a;
-                        uint32_t *b;
+        if (st.st_size < 0 || st.st_size > LOCAL_FILE_MAX)
+                return -EFBIG;
+        text = malloc((size_t) st.st_size + 1);
+        if (!text)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t k = read(fd, text + len, (size_t) st.st_size - len);
 
-                        alloc = alloc ? alloc * 2 : 64;
-                        a = realloc(names, alloc * sizeof(*names));
-                        if (a)
-                                names = a;
-                        b = realloc(ids, alloc * sizeof(*ids));
-                        if (b)
-                                ids = b;
-                        if (!a || !b) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                }
-                names[n] = strndup(line, len);
-                if (!names[n]) {
-                        r = -ENOMEM;
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
                         break;
-                }
-                ids[n++] = id;
+                len += (size_t) k;
         }
-        if (r == 0 && ferror(f))
-                r = -EIO;
-        fclose(f);
-        local_db_clear(d);
-        if (r < 0) {
-                while (n > 0)
-                        free(names[--n]);
-                free(names);
-                free(ids);
-                return r;
+        text[len] = '\0';
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
+        names = malloc(lines * sizeof(*names));
+        ids = malloc(lines * sizeof(*ids));
+        if (!names || !ids)
+                return -ENOMEM;
+        for (char *p = text, *nl; p < text + len; p = nl ? nl + 1 : text + len) {
+                nl = memchr(p, '\n', (size_t) (text + len - p));
+                if (nl)
+                        *nl = '\0';
+                if (!local_line(p, &l, &id))
+                        continue;
+                p[l] = '\0';
+                names[n] = p;
+                ids[n++] = id;
         }
         qsort(names, n, sizeof(*names), cmp_name);
         qsort(ids, n, sizeof(*ids), cmp_id);
-        *d = (LocalDb) { .path = d->path, .names = names, .ids = ids, .n = n, .st = st };
+        local_db_clear(d);
+        *d = (LocalDb) { .path = d->path, .text = TAKE_PTR(text), .names = TAKE_PTR(names), .ids = TAKE_PTR(ids),
+                         .n = n, .st = st };
         return 0;
 }
 
