@@ -70,6 +70,11 @@ typedef struct ProvSnapGroupRecord {
         uint32_t _ref;                  /* private */
 } ProvSnapGroupRecord;
 
+/* 0 when a file's owner and mode say only root wrote it (or, for an unprivileged process that is
+ * not setuid, its own user), else -EPERM: the snapshot and the SSH keys file are refused then. */
+struct stat;
+int prov_file_trusted(const struct stat *st);
+
 int prov_snapshot_open(const char *path, ProvSnapshot **ret);
 ProvSnapshot *prov_snapshot_close(ProvSnapshot *s);
 static inline void prov_snapshot_closep(ProvSnapshot **s) {

@@ -43,7 +43,7 @@ struct ProvSnapshot {
  * could mark a leaver active or truncate it under a setuid program's mapping (SIGBUS). Owned by
  * root and writable by root (and root's group) only; an unprivileged process also trusts its own
  * user's files (tests, builds), a setuid or setgid one never does. -EPERM otherwise. */
-static int file_trusted(const struct stat *st) {
+int prov_file_trusted(const struct stat *st) {
         uid_t euid = geteuid();
 
         if (st->st_uid == 0)
@@ -186,7 +186,7 @@ int prov_snapshot_open(const char *path, ProvSnapshot **ret) {
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADMSG;
-        r = file_trusted(&st);
+        r = prov_file_trusted(&st);
         if (r < 0)
                 return r;
         if ((uint64_t) st.st_size < sizeof(SnapHeader) || (uint64_t) st.st_size > SIZE_MAX)
@@ -417,7 +417,7 @@ static int peek_open(const char *path, int *ret_fd, SnapHeader *ret_header) {
         if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size < sizeof(SnapHeader) ||
             (uint64_t) st.st_size > SIZE_MAX)
                 return -EBADMSG;
-        r = file_trusted(&st);
+        r = prov_file_trusted(&st);
         if (r < 0)
                 return r;
         r = pread_full(fd, ret_header, sizeof(*ret_header), 0);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nss-test-util.h"
 #include "prov-snapshot.h"
@@ -82,6 +84,15 @@ int main(void) {
                 failures++;
         } else
                 printf("ok: the local account %s gets no key from the directory\n", recs[1].name);
+
+        /* A keys file that anyone but root could have written holds anyone's keys: none is printed. */
+        free(out_alice);
+        out_alice = NULL;
+        if (chmod(keys, 0666) < 0 || ((out_alice = helper(top, snap, "alice")) && out_alice[0] != '\0')) {
+                printf("FAIL: a world-writable keys file gives alice keys: '%s'\n", out_alice ?: "");
+                failures++;
+        } else
+                printf("ok: a world-writable keys file gives nobody keys\n");
 
         (void) unlink(keys);
         (void) unlink(snap);
