@@ -70,6 +70,11 @@ typedef struct ProvSnapGroupRecord {
         uint32_t _ref;                  /* private */
 } ProvSnapGroupRecord;
 
+/* 0 when a file's owner and mode say only root wrote it (or, for an unprivileged process that is
+ * not setuid, its own user), else -EPERM: the snapshot and the SSH keys file are refused then. */
+struct stat;
+int prov_file_trusted(const struct stat *st);
+
 int prov_snapshot_open(const char *path, ProvSnapshot **ret);
 ProvSnapshot *prov_snapshot_close(ProvSnapshot *s);
 static inline void prov_snapshot_closep(ProvSnapshot **s) {
@@ -126,6 +131,24 @@ int prov_snapshot_peek_passwd_by_name(const char *path, const char *name, char *
                                       ProvSnapPasswd *ret, uint32_t *ret_uid_min);
 int prov_snapshot_peek_passwd_by_uid(const char *path, uint32_t uid, char *buf, size_t buflen,
                                      ProvSnapPasswd *ret, uint32_t *ret_uid_min);
+
+/* Whether the passwd file at path (NULL: /etc/passwd) has a line for exactly this name, read
+ * without NSS: 1 if it has, 0 if not (or the file is missing), -errno if it cannot be read. The
+ * host's own accounts are never the directory's, whatever a snapshot says (PAM, SSH keys). */
+int prov_local_user_exists(const char *path, const char *name);
+
+/* Whether /etc/passwd (PROV_LOCAL_PASSWD) or /etc/group (PROV_LOCAL_GROUP) has the name (NULL: not
+ * asked) or the id, as read with the cached mapping: the caller holds prov_cache_acquire()'s lock. */
+typedef enum ProvLocal {
+        PROV_LOCAL_PASSWD,
+        PROV_LOCAL_GROUP,
+} ProvLocal;
+bool prov_cache_local(ProvLocal which, const char *name, uint32_t id);
+/* A user record's name, uid or primary gid is the host's own (/etc/passwd's name or uid, or a gid
+ * of /etc/group). The same for a peek's answer, without the cache acquired: the files are re-read
+ * if they changed, and a file that cannot be read counts as local (nothing is served then). */
+bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid);
+bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid);
 
 /* Process-wide shared read-only mapping. On success *ret is valid, and the caller holds a read
  * lock, until prov_cache_release(); on failure no lock is held. path NULL means

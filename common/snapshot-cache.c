@@ -11,11 +11,14 @@
  * a mapping's page tables and first-touch faults cost more than a few pread() calls. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "prov-snapshot.h"
 #include "prov-util.h"
@@ -39,6 +42,159 @@ static unsigned cache_peeks;            /* prov_cache_peek_due() calls before th
 static void cache_atfork_child(void) {
         pthread_rwlock_init(&cache_lock, NULL);
         __atomic_store_n(&cache_next_check, 0, __ATOMIC_RELAXED);
+}
+
+/* The host's own names and ids, read from /etc/passwd and /etc/group without NSS: a name or an id
+ * there is never served (a local account or group always wins), whatever the snapshot holds.
+ * Loaded with the mapping and reloaded at the path re-check when a file changed (inode, size,
+ * mtime); protected by cache_lock. */
+typedef struct LocalDb {
+        const char *path;
+        char *text;             /* the file, each name NUL-terminated in place; NULL: none read */
+        const char **names;     /* sorted, into text */
+        uint32_t *ids;          /* sorted */
+        size_t n;
+        struct stat st;         /* of the file read */
+} LocalDb;
+
+/* A passwd or group file beyond this is not one we read in every process. */
+#define LOCAL_FILE_MAX (64 * 1024 * 1024)
+
+static LocalDb local_dbs[2] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
+static int64_t local_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; under cache_lock */
+
+/* Reads the name and the numeric id (third field) of a passwd or group line into *ret_len and
+ * *ret_id: false for a line that has no such fields (comments, NIS "+" lines, garbage). */
+static bool local_line(const char *line, size_t *ret_len, uint32_t *ret_id) {
+        const char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        unsigned long v;
+        char *end;
+
+        if (!c1 || c1 == line || !c2 || c2[1] < '0' || c2[1] > '9' || line[0] == '+' || line[0] == '-')
+                return false;
+        errno = 0;
+        v = strtoul(c2 + 1, &end, 10);
+        if (errno != 0 || *end != ':' || v > UINT32_MAX)
+                return false;
+        *ret_len = (size_t) (c1 - line);
+        *ret_id = (uint32_t) v;
+        return true;
+}
+
+int prov_local_user_exists(const char *path, const char *name) {
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0, len;
+        uint32_t id;
+        FILE *f;
+        int r = 0;
+
+        if (!name || !name[0] || strpbrk(name, ":\n"))
+                return 0;       /* no line of a passwd file names such a user */
+        f = fopen(path ?: "/etc/passwd", "re");
+        if (!f)
+                return errno == ENOENT ? 0 : negative_errno();
+        while (getline(&line, &cap, f) >= 0)
+                if (local_line(line, &len, &id) && len == strlen(name) && memcmp(line, name, len) == 0) {
+                        r = 1;
+                        break;
+                }
+        if (r == 0 && ferror(f))
+                r = -EIO;
+        fclose(f);
+        return r;
+}
+
+static void local_db_clear(LocalDb *d) {
+        free(d->text);
+        free(d->names);
+        free(d->ids);
+        *d = (LocalDb) { .path = d->path };
+}
+
+static int cmp_name(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static int cmp_id(const void *a, const void *b) {
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Under the write lock: (re)reads one file if it changed since it was read. A missing file is
+ * empty; a file that cannot be read is an error, and then nothing is served. No stdio and three
+ * allocations: this runs in a process's first lookup. */
+static int local_db_refresh(LocalDb *d) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *text = NULL;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ uint32_t *ids = NULL;
+        size_t len = 0, lines = 1, n = 0, l;
+        struct stat st;
+        uint32_t id;
+
+        fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                local_db_clear(d);
+                return 0;
+        }
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (d->text && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino && st.st_size == d->st.st_size &&
+            st.st_mtim.tv_sec == d->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == d->st.st_mtim.tv_nsec)
+                return 0;
+        if (st.st_size < 0 || st.st_size > LOCAL_FILE_MAX)
+                return -EFBIG;
+        text = malloc((size_t) st.st_size + 1);
+        if (!text)
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t k = read(fd, text + len, (size_t) st.st_size - len);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return negative_errno();
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        text[len] = '\0';
+        for (size_t i = 0; i < len; i++)
+                lines += text[i] == '\n';
+        names = malloc(lines * sizeof(*names));
+        ids = malloc(lines * sizeof(*ids));
+        if (!names || !ids)
+                return -ENOMEM;
+        for (char *p = text, *nl; p < text + len; p = nl ? nl + 1 : text + len) {
+                nl = memchr(p, '\n', (size_t) (text + len - p));
+                if (nl)
+                        *nl = '\0';
+                if (!local_line(p, &l, &id))
+                        continue;
+                p[l] = '\0';
+                names[n] = p;
+                ids[n++] = id;
+        }
+        qsort(names, n, sizeof(*names), cmp_name);
+        qsort(ids, n, sizeof(*ids), cmp_id);
+        local_db_clear(d);
+        *d = (LocalDb) { .path = d->path, .text = TAKE_PTR(text), .names = TAKE_PTR(names), .ids = TAKE_PTR(ids),
+                         .n = n, .st = st };
+        return 0;
+}
+
+bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
+        const LocalDb *d = &local_dbs[which];
+
+        return (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name)) ||
+               bsearch(&id, d->ids, d->n, sizeof(*d->ids), cmp_id);
+}
+
+bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid) {
+        return prov_cache_local(PROV_LOCAL_PASSWD, name, uid) || prov_cache_local(PROV_LOCAL_GROUP, NULL, gid);
 }
 
 static void cache_init_once(void) {
@@ -77,6 +233,20 @@ static bool cache_check_due(void) {
         return now_sec() >= __atomic_load_n(&cache_next_check, __ATOMIC_RELAXED);
 }
 
+/* Under the write lock: re-reads the host's files that changed; the next look at them is due a
+ * second later (a peek's, before the mapping is made; after that, the path re-check's). */
+static int local_dbs_refresh_locked(int64_t now) {
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++) {
+                r = local_db_refresh(&local_dbs[i]);
+                if (r < 0)
+                        return r;
+        }
+        local_next_check = now + 1;
+        return 0;
+}
+
 /* Under the write lock: re-checks the path and keeps, replaces or drops the mapping. */
 static int cache_refresh_locked(const char *path) {
         ProvSnapshot *s = NULL, *old;
@@ -84,6 +254,13 @@ static int cache_refresh_locked(const char *path) {
         char *p;
         struct stat st;
         int r;
+
+        r = local_dbs_refresh_locked(now_sec());
+        if (r < 0) {
+                /* Without the host's names, nothing is served. */
+                cache_snap = prov_snapshot_close(cache_snap);
+                return r;
+        }
 
         /* The same file is still there: keep it, even when it is marked stale (the writer marks
          * it before the rename; until then the path still names it). */
@@ -119,6 +296,19 @@ static int cache_refresh_locked(const char *path) {
         prov_snapshot_close(old);
         __atomic_store_n(&cache_next_check, now_sec() + 1, __ATOMIC_RELAXED);
         return 0;
+}
+
+bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid) {
+        int64_t now = now_sec();
+        bool local = true;
+
+        (void) pthread_once(&cache_once, cache_init_once);
+        if (pthread_rwlock_wrlock(&cache_lock) != 0)
+                return true;
+        if (now < local_next_check || local_dbs_refresh_locked(now) >= 0)
+                local = prov_cache_local_user(name, uid, gid);
+        pthread_rwlock_unlock(&cache_lock);
+        return local;
 }
 
 bool prov_cache_peek_due(void) {
@@ -177,6 +367,9 @@ void prov_cache_flush(void) {
         if (pthread_rwlock_wrlock(&cache_lock) != 0)
                 return;
         cache_snap = prov_snapshot_close(cache_snap);
+        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++)
+                local_db_clear(&local_dbs[i]);
+        local_next_check = 0;
         free(cache_path);
         cache_path = NULL;
         cache_default = false;

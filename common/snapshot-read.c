@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,6 +38,20 @@ struct ProvSnapshot {
         uint32_t bucket_mask;                   /* which lead the passwd section */
         uint32_t seed, n_users, n_groups;       /* copies of the header's, next to the rest */
 };
+
+/* Whether a snapshot's owner and mode say that only root wrote it: anyone else who can write it
+ * could mark a leaver active or truncate it under a setuid program's mapping (SIGBUS). Owned by
+ * root and writable by root (and root's group) only; an unprivileged process also trusts its own
+ * user's files (tests, builds), a setuid or setgid one never does. -EPERM otherwise. */
+int prov_file_trusted(const struct stat *st) {
+        uid_t euid = geteuid();
+
+        if (st->st_uid == 0)
+                return (st->st_mode & S_IWOTH) || ((st->st_mode & S_IWGRP) && st->st_gid != 0) ? -EPERM : 0;
+        if (st->st_uid == euid && !getauxval(AT_SECURE))
+                return st->st_mode & S_IWOTH ? -EPERM : 0;
+        return -EPERM;
+}
 
 /* Checks that a section lies inside the file after the header, aligned, without overflow. */
 static int section_check(const SnapHeader *h, size_t file_size, unsigned sec, uint64_t elem_size) {
@@ -171,6 +186,9 @@ int prov_snapshot_open(const char *path, ProvSnapshot **ret) {
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EBADMSG;
+        r = prov_file_trusted(&st);
+        if (r < 0)
+                return r;
         if ((uint64_t) st.st_size < sizeof(SnapHeader) || (uint64_t) st.st_size > SIZE_MAX)
                 return -EBADMSG;
 
@@ -399,6 +417,9 @@ static int peek_open(const char *path, int *ret_fd, SnapHeader *ret_header) {
         if (!S_ISREG(st.st_mode) || (uint64_t) st.st_size < sizeof(SnapHeader) ||
             (uint64_t) st.st_size > SIZE_MAX)
                 return -EBADMSG;
+        r = prov_file_trusted(&st);
+        if (r < 0)
+                return r;
         r = pread_full(fd, ret_header, sizeof(*ret_header), 0);
         if (r < 0)
                 return r;

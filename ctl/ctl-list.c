@@ -399,6 +399,19 @@ int verb_show(char **args) {
                 char b1[64], b2[64];
                 bool first = true;
 
+                ctl_sanitize(u.name);
+                ctl_sanitize(u.scim_id);
+                ctl_sanitize(u.gecos);
+                ctl_sanitize(u.home);
+                ctl_sanitize(u.shell);
+                for (size_t i = 0; i < n_groups; i++)
+                        ctl_sanitize(groups[i].name);
+                for (size_t i = 0; i < h.n_ids; i++)
+                        ctl_sanitize(h.ids[i].name);
+                for (size_t i = 0; i < h.n_names; i++) {
+                        ctl_sanitize(h.names[i].old_name);
+                        ctl_sanitize(h.names[i].new_name);
+                }
                 field("User", "%s (uid %" PRIu32 ", gid %" PRIu32 ")", u.name, u.uid, u.gid);
                 field("SCIM id", "%s", u.scim_id);
                 field("State", "%s%s%s%s", color ? state_color(u.state) : "", prov_state_to_string(u.state),

@@ -233,14 +233,14 @@ static void print_status_info(const StatusInfo *s) {
                    *yellow = color ? ANSI_YELLOW : "", *reset = color ? ANSI_RESET : "";
 
         if (s->config->source_type == PROV_SOURCE_SCIM)
-                field("Source", "scim %s", s->source);
+                field("Source", "scim %s", ctl_sanitize(s->source));
         else if (s->config->source_type == PROV_SOURCE_HUB && s->hub_seq >= 0 && s->confirmed > 0)
-                field("Source", "hub %s (seq %" PRIi64 ", at the hub's head %s)", s->source, s->hub_seq,
+                field("Source", "hub %s (seq %" PRIi64 ", at the hub's head %s)", ctl_sanitize(s->source), s->hub_seq,
                       ctl_format_age(s->confirmed, s->now, b1, sizeof(b1)));
         else if (s->config->source_type == PROV_SOURCE_HUB && s->hub_seq >= 0)
-                field("Source", "hub %s (seq %" PRIi64 ")", s->source, s->hub_seq);
+                field("Source", "hub %s (seq %" PRIi64 ")", ctl_sanitize(s->source), s->hub_seq);
         else if (s->config->source_type == PROV_SOURCE_HUB)
-                field("Source", "hub %s (no snapshot read yet)", s->source);
+                field("Source", "hub %s (no snapshot read yet)", ctl_sanitize(s->source));
         else
                 field("Source", "file %s", s->config->source_path);
         field("Daemon", "%s%s%s", s->running > 0 ? green : red,
@@ -250,9 +250,9 @@ static void print_status_info(const StatusInfo *s) {
         field("Last success", "%s (%s)", ctl_format_time(s->last_success, b1, sizeof(b1)),
               ctl_format_age(s->last_success, s->now, b2, sizeof(b2)));
         if (s->last_result && s->last_result[0])
-                field("Last result", "%s", s->last_result);
+                field("Last result", "%s", ctl_sanitize(s->last_result));
         if (s->failed)
-                field("Last error", "%s%s%s", red, s->last_error, reset);
+                field("Last error", "%s%s%s", red, ctl_sanitize(s->last_error), reset);
         field("Users", "%zu (%zu active, %zu suspended, %zu deprovisioned, %zu blocked)", s->n_users,
               s->by_state[PROV_STATE_ACTIVE], s->by_state[PROV_STATE_SUSPENDED],
               s->by_state[PROV_STATE_DEPROVISIONED], s->by_state[PROV_STATE_BLOCKED]);

@@ -340,6 +340,17 @@ void ctl_json_finish(CtlJson *j) {
 
 /* --- tables ------------------------------------------------------------------------------- */
 
+char *ctl_sanitize(char *s) {
+        unsigned char *p = (unsigned char *) s;
+
+        for (; p && *p; p++)
+                if (*p < 0x20 || *p == 0x7f)
+                        *p = '?';
+                else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+                        p[0] = p[1] = '?';
+        return s;
+}
+
 struct CtlTable {
         size_t n_columns;
         char **cells;           /* header row first, then rows, n_columns each */
@@ -371,7 +382,7 @@ static int table_add_va(CtlTable *t, va_list ap) {
         for (size_t i = 0; i < t->n_columns; i++) {
                 const char *s = va_arg(ap, const char *);
 
-                t->cells[base + i] = strdup(s ?: "-");
+                t->cells[base + i] = ctl_sanitize(strdup(s ?: "-"));
                 t->colors[base + i] = NULL;
                 if (!t->cells[base + i]) {
                         while (i > 0)

@@ -56,7 +56,12 @@ void ctl_json_null(CtlJson *j, const char *key);
 /* Ends the top level value with a newline. */
 void ctl_json_finish(CtlJson *j);
 
-/* An aligned text table. Cells are copied. Widths count UTF-8 code points, not bytes. */
+/* Replaces in place each control character of s (C0, DEL, and C1 as UTF-8) by '?', one per byte,
+ * so that text from the store or the directory never reaches a terminal as an escape sequence.
+ * Returns s (NULL stays NULL). */
+char *ctl_sanitize(char *s);
+
+/* An aligned text table. Cells are copied and sanitized (ctl_sanitize()). Widths count UTF-8 code points, not bytes. */
 typedef struct CtlTable CtlTable;
 
 int ctl_table_new(CtlTable **ret, size_t n_columns, ...);   /* n_columns header strings */

@@ -32,6 +32,9 @@ tests_ctl_fake_syncd_LDADD = syncd/libsyncd.la $(SYSTEMD_LIBS)
 check_SCRIPTS += tests/ctl/test-ctl.py
 TESTS += tests/ctl/test-ctl.py
 EXTRA_DIST += tests/ctl/test-ctl.py
+check_SCRIPTS += tests/ctl/test-ctl-hostile.py
+TESTS += tests/ctl/test-ctl-hostile.py
+EXTRA_DIST += tests/ctl/test-ctl-hostile.py
 EXTRA_DIST += tests/ctl/ctlharness.py
 
 # End to end: the real provision-syncd against the SCIM test server, on a system-like private bus

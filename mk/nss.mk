@@ -51,6 +51,9 @@ TESTS += tests/nss/test-nss-dispatch
 TESTS += tests/nss/test-nss-getent.sh
 EXTRA_DIST += tests/nss/test-nss-getent.sh
 
+TESTS += tests/nss/test-nss-perms.sh
+EXTRA_DIST += tests/nss/test-nss-perms.sh
+
 check_PROGRAMS += tests/nss/test-nss-concurrency
 tests_nss_test_nss_concurrency_SOURCES = tests/nss/test-nss-concurrency.c $(NSS_TEST_UTIL)
 tests_nss_test_nss_concurrency_LDADD = $(NSS_TEST_LIBS) -ldl -lpthread

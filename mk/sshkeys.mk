@@ -16,3 +16,11 @@ tests_unit_test_sshkeys_SOURCES = tests/unit/test-sshkeys.c
 tests_unit_test_sshkeys_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_unit_test_sshkeys_LDADD = common/libprovcommon.la $(CMOCKA_LIBS)
 endif
+
+# The helper and the host's own accounts (tests/enforce): a local name gets no directory key.
+check_PROGRAMS += tests/enforce/test-sshkeys-local
+TESTS += tests/enforce/test-sshkeys-local
+tests_enforce_test_sshkeys_local_SOURCES = tests/enforce/test-sshkeys-local.c $(NSS_TEST_UTIL)
+tests_enforce_test_sshkeys_local_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/nss
+tests_enforce_test_sshkeys_local_LDADD = common/libprovcommon.la
+EXTRA_tests_enforce_test_sshkeys_local_DEPENDENCIES = sshkeys/provision-ssh-keys

@@ -99,6 +99,19 @@ static bool group_servable(const ProvSnapshot *s, uint32_t gid, uint32_t flags) 
         return gid != 0 && (gid >= prov_snapshot_uid_min(s) || (flags & PROV_SNAP_GROUP_MAPPED));
 }
 
+/* The host's own accounts and groups always win (DESIGN: a name or id of /etc/passwd or /etc/group
+ * is never served), whatever the snapshot holds: a user whose name or uid is local, or whose
+ * primary gid is a local group's; a group whose name or gid is local, unless it is served under a
+ * local group on purpose (MAPPED, for [SUCCESS=merge]). Under the cache's lock. */
+static bool user_ours(const ProvSnapshot *s, const char *name, uint32_t uid, uint32_t gid) {
+        return ids_servable(s, uid, gid) && !prov_cache_local_user(name, uid, gid);
+}
+
+static bool group_ours(const ProvSnapshot *s, const char *name, uint32_t gid, uint32_t flags) {
+        return group_servable(s, gid, flags) &&
+               ((flags & PROV_SNAP_GROUP_MAPPED) || !prov_cache_local(PROV_LOCAL_GROUP, name, gid));
+}
+
 /* Copies a passwd record into struct passwd: the record's text is already laid out as the
  * strings go into buf, so this is one bounded copy; then the pointers. Writes nothing on -ERANGE,
  * and pw only on success. */
@@ -206,7 +219,7 @@ static int find_passwd(const ProvSnapshot *s, Key key, const char *name, uint32_
                 r = prov_snapshot_passwd_by_uid(s, id, p);
         if (r < 0)
                 return r;
-        return ids_servable(s, p->uid, p->gid) ? 0 : -ENOENT;
+        return user_ours(s, p->text, p->uid, p->gid) ? 0 : -ENOENT;
 }
 
 /* The full view of a user by name (shadow, initgroups). */
@@ -218,7 +231,7 @@ static int find_user(const ProvSnapshot *s, const char *name, ProvSnapUserView *
         r = prov_snapshot_user_by_name(s, name, u);
         if (r < 0)
                 return r;
-        return ids_servable(s, u->uid, u->gid) ? 0 : -ENOENT;
+        return user_ours(s, u->name, u->uid, u->gid) ? 0 : -ENOENT;
 }
 
 static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t id, ProvSnapGroupRecord *g) {
@@ -232,7 +245,7 @@ static int find_group(const ProvSnapshot *s, Key key, const char *name, uint32_t
                 r = prov_snapshot_group_record_by_gid(s, id, g);
         if (r < 0)
                 return r;
-        return group_servable(s, g->gid, g->flags) ? 0 : -ENOENT;
+        return group_ours(s, g->text, g->gid, g->flags) ? 0 : -ENOENT;
 }
 
 /* A process's first lookups read the file instead of mapping it (prov_cache_peek_due()). Returns
@@ -252,7 +265,9 @@ static int pw_peek(Key key, const char *name, uid_t uid, struct passwd *pw, char
         else
                 r = prov_snapshot_peek_passwd_by_uid(prov_cache_default_path(), uid, buf, buflen, &p, &uid_min);
         if (r > 0)
-                r = ids_servable_min(uid_min, p.uid, p.gid) ? pack_passwd(&p, pw, buf, buflen) : -ENOENT;
+                r = ids_servable_min(uid_min, p.uid, p.gid) && !prov_cache_local_user_peek(p.text, p.uid, p.gid)
+                            ? pack_passwd(&p, pw, buf, buflen)
+                            : -ENOENT;
         else if (r == 0)
                 r = -ENOENT;
         else if (r != -ERANGE)
@@ -367,7 +382,7 @@ static enum nss_status ent_next(NssCall call, Db db, Cursor *c, void *result, ch
                         r = prov_snapshot_group_record_at(s, c->index, &g);
                         if (r < 0)
                                 break;
-                        if (!group_servable(s, g.gid, g.flags))
+                        if (!group_ours(s, g.text, g.gid, g.flags))
                                 continue;
                         r = pack_group(&g, result, buf, buflen);
                 } else if (db == DB_PASSWD) {
@@ -376,7 +391,7 @@ static enum nss_status ent_next(NssCall call, Db db, Cursor *c, void *result, ch
                         r = prov_snapshot_passwd_at(s, c->index, &p);
                         if (r < 0)
                                 break;
-                        if (!ids_servable(s, p.uid, p.gid))
+                        if (!user_ours(s, p.text, p.uid, p.gid))
                                 continue;
                         r = pack_passwd(&p, result, buf, buflen);
                 } else {
@@ -385,7 +400,7 @@ static enum nss_status ent_next(NssCall call, Db db, Cursor *c, void *result, ch
                         r = prov_snapshot_user_at(s, c->index, &u);
                         if (r < 0)
                                 break;
-                        if (!ids_servable(s, u.uid, u.gid))
+                        if (!user_ours(s, u.name, u.uid, u.gid))
                                 continue;
                         r = pack_spwd(&u, result, buf, buflen);
                 }
@@ -446,8 +461,8 @@ static enum nss_status initgroups_body(NssCall call, const char *user, gid_t ski
                 prev = gid;
                 if (gid == skip || gid == 0)
                         continue;
-                if (gid < uid_min &&
-                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_servable(s, g.gid, g.flags)))
+                if ((gid < uid_min || prov_cache_local(PROV_LOCAL_GROUP, NULL, gid)) &&
+                    (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_ours(s, g.name, g.gid, g.flags)))
                         continue;
                 for (long int k = 0; k < orig_start && !dup; k++)
                         dup = (*groupsp)[k] == gid;

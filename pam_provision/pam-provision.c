@@ -445,8 +445,18 @@ static int check_user(pam_handle_t *pamh, int flags, const ProvPamOpts *opts, co
                                    name_for_log(user, logname));
                 return PAM_IGNORE;
         }
-        if (r < 0)
+        if (r < 0) {
+                ProvSnapPasswd p;
+
+                /* The user's passwd record is readable (NSS serves it) but not the rest: ours, in an
+                 * unknown state. Refused whatever fail_closed says. */
+                if (prov_snapshot_passwd_by_name(s, user, &p) >= 0) {
+                        pam_syslog(pamh, LOG_ERR, "%s: refusing user '%s': its state in snapshot %.200s cannot be "
+                                   "read: %s", what, name_for_log(user, logname), path, strerror(-r));
+                        return PAM_AUTHINFO_UNAVAIL;
+                }
                 return pam_code_from_snapshot_error(pamh, opts, path, r);
+        }
 
         /* An explicit refusal wins over staleness: an old snapshot that already says "suspended"
          * is still right about it. */
@@ -488,6 +498,7 @@ static int check_user(pam_handle_t *pamh, int flags, const ProvPamOpts *opts, co
 static int provision_check(pam_handle_t *pamh, int flags, int argc, const char **argv, const char *what) {
         _cleanup_(prov_snapshot_closep) ProvSnapshot *s = NULL;
         ProvPamOpts opts = {};
+        char logname[LOG_NAME_MAX + 1];
         const char *user = NULL, *path;
         bool refresh_ok = true;
         int r;
@@ -509,6 +520,15 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
                         pam_syslog(pamh, LOG_DEBUG, "%s: root is never ours, ignoring", what);
                 return PAM_IGNORE;
         }
+        /* Nor is an account of /etc/passwd, whatever the snapshot says about its name (the writer
+         * never serves a local name, but the file may have gained it since), and whether or not
+         * the snapshot can be read (fail_closed). Unreadable: decided on the snapshot. */
+        if (prov_local_user_exists(NULL, user) > 0) {
+                if (opts.debug)
+                        pam_syslog(pamh, LOG_DEBUG, "%s: '%s' is an account of /etc/passwd, ignoring", what,
+                                   name_for_log(user, logname));
+                return PAM_IGNORE;
+        }
 
         /* Before the snapshot is opened, so that what the refresh published is what we read. */
         if (opts.refresh_on_login && streq(what, "account"))
@@ -523,8 +543,6 @@ static int provision_check(pam_handle_t *pamh, int flags, int argc, const char *
         /* fail_closed after a failed refresh refuses the users the snapshot knows; a user it
          * does not know is not ours (local accounts keep working), and a refusal stays one. */
         if (!refresh_ok && r == PAM_SUCCESS) {
-                char logname[LOG_NAME_MAX + 1];
-
                 pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s: refusing user '%s': refresh failed (fail_closed)",
                            what, name_for_log(user, logname));
                 return PAM_AUTHINFO_UNAVAIL;

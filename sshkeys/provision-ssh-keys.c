@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "prov-snapshot.h"
@@ -62,6 +63,7 @@ int main(int argc, char *argv[]) {
         _cleanup_free_ char *kpath = NULL;
         const char *spath, *name, *text = NULL;
         ProvSnapUserView u;
+        struct stat st;
         uint32_t uid = 0;
         int r;
 
@@ -72,6 +74,10 @@ int main(int argc, char *argv[]) {
         name = argv[1];
         if (strnlen(name, 256) > 255)
                 return 0; /* no account has such a name */
+        /* An account of /etc/passwd is the host's own, whatever the snapshot says about its name:
+         * the directory's keys never log in as it. Unreadable: decided on the snapshot. */
+        if (prov_local_user_exists(NULL, name) > 0)
+                return 0;
 
         spath = prov_cache_default_path();
         r = prov_snapshot_open(spath, &snap);
@@ -95,6 +101,12 @@ int main(int argc, char *argv[]) {
         kpath = keys_path(spath);
         if (!kpath)
                 return 1;
+        /* Keys that anyone but root could have written are anyone's: none is printed. */
+        if (stat(kpath, &st) >= 0 && prov_file_trusted(&st) < 0) {
+                fprintf(stderr, "provision-ssh-keys: the keys file %s is owned or writable by another user than "
+                        "root; no keys printed\n", kpath);
+                return 1;
+        }
         r = prov_sshkeys_open(kpath, &keys);
         if (r == -ENOENT)
                 return 0;

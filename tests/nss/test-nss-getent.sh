@@ -24,6 +24,10 @@ tmp=$(mktemp -d /tmp/prov-getent.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 chmod 0755 "$tmp"
 "$builddir/tests/nss/mksnap" "$tmp/snapshot" "$srcdir/tests/nss/fixture.txt"
+printf '%s\n' 'M:1:now:10000:70000' 'U:alice:10001:10001:A:/home/alice:/bin/bash:active:0' \
+        'U:root:10007:10007:Evil root:/root:/bin/bash:active:0' 'U:daemon:10008:10008:Evil:/x:/bin/bash:active:0' \
+        'U:evil:65534:10009:Evil:/x:/bin/bash:active:0' 'G:alice:10001:0:' 'G:devs:20000:0:alice,daemon' \
+        'G:sudo:20011:0:alice,daemon' 'G:evilgrp:65534:0:alice' | "$builddir/tests/nss/mksnap" "$tmp/hostile"
 cat > "$tmp/nsswitch.conf" <<'CONF'
 passwd: files provision
 group:  files provision
@@ -49,5 +53,18 @@ unshare -m /bin/sh -eu -c '
         check "unknown user" "2" "$(getent passwd ghost >/dev/null && echo 0 || echo $?)"
         n=$(getent passwd | grep -c -e "^alice:" -e "^bob:" -e "^carol:" -e "^dave:")
         check "getent passwd enumerates our users" "4" "$n"
+
+        # A snapshot that names accounts and groups of this host (the writer never serves them,
+        # but /etc/passwd and /etc/group can gain a name or an id after a publication): whatever it
+        # holds, a name or id of those files is never served, and a local user gets no groups.
+        export PROVISION_SNAPSHOT="$1/hostile"
+        check "a directory user named root is not served by uid" "2" "$(getent passwd 10007 >/dev/null && echo 0 || echo $?)"
+        check "a directory user named daemon is not served by uid" "2" "$(getent passwd 10008 >/dev/null && echo 0 || echo $?)"
+        check "a directory user with the uid of nobody is not served" "2" "$(getent passwd evil >/dev/null && echo 0 || echo $?)"
+        check "a directory group named sudo is not served by gid" "2" "$(getent group 20011 >/dev/null && echo 0 || echo $?)"
+        check "a directory group with the gid of nogroup is not served" "2" "$(getent group evilgrp >/dev/null && echo 0 || echo $?)"
+        check "the local account daemon gets no directory group" "$(PROVISION_SNAPSHOT=/nonexistent id -G daemon)" "$(id -G daemon)"
+        check "enumeration serves none of them" "alice" "$(getent passwd | grep -v -e :65534:65534: | cut -d: -f1,3 | grep -e :1000.$ | cut -d: -f1)"
+        check "id alice: none of her groups named like a local one" "0" "$(id -Gn alice 2>/dev/null | tr " " "\\n" | grep -c -x -e sudo -e nogroup || true)"
         exit $fail
 ' sh "$tmp" "$builddir"

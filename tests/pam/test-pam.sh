@@ -65,10 +65,17 @@ run other nobody acct_mgmt && skip "pam_wrapper did not take the service directo
 # Snapshots: fresh, two hours old.
 snap="$tmp/snapshot"
 stale="$tmp/snapshot-stale"
-fixture='U:alice:10001:10001:Alice:/home/alice:/bin/bash:active:0
+# An account of this host's /etc/passwd (not root) that the snapshot also names, as refused: the
+# writer never serves a local name, but /etc/passwd can gain it after a publication, and whatever
+# the snapshot says, local accounts keep working.
+local=$(awk -F: '$1 != "root" && $1 ~ /^[a-z_][a-z0-9_-]*$/ { print $1; exit }' /etc/passwd)
+[ -n "$local" ] || skip "no account besides root in /etc/passwd"
+fixture="U:alice:10001:10001:Alice:/home/alice:/bin/bash:active:0
 U:carol:10003:10003:Carol:/home/carol:/usr/sbin/nologin:suspended:0
 U:dave:10004:10004:Dave:/home/dave:/usr/sbin/nologin:blocked:0
-U:erin:10005:10005:Erin:/home/erin:/usr/sbin/nologin:deprovisioned:0'
+U:erin:10005:10005:Erin:/home/erin:/usr/sbin/nologin:deprovisioned:0
+U:$local:10006:10006:Local:/home/local:/usr/sbin/nologin:deprovisioned:0
+U:root:10007:10007:Root:/root:/usr/sbin/nologin:deprovisioned:0"
 printf 'M:1:now:10000:60000\n%s\n' "$fixture" | "$mksnap" "$snap" || exit 1
 two_hours_ago=$(( ($(date +%s) - 7200) * 1000000 ))
 printf 'M:1:%s:10000:60000\n%s\n' "$two_hours_ago" "$fixture" | "$mksnap" "$stale" || exit 1
@@ -96,7 +103,10 @@ service quiet "snapshot=$snap" quiet
 # Local users (not in the snapshot) pass: the module says PAM_IGNORE.
 if run prov localuser acct_mgmt open_session close_session; then ok "local user passes account and session"
 else fail "local user refused"; fi
-if run prov root acct_mgmt open_session; then ok "root passes"; else fail "root refused"; fi
+if run prov root acct_mgmt open_session; then ok "root passes, though the snapshot has a deprovisioned 'root'"
+else fail "root refused"; fi
+if run prov "$local" acct_mgmt open_session close_session; then ok "local account $local passes though the snapshot says deprovisioned"
+else fail "local account $local refused because the snapshot names it"; fi
 
 if run prov alice acct_mgmt open_session close_session; then ok "active user passes account and session"
 else fail "active user refused"; fi
@@ -146,10 +156,26 @@ else fail "missing snapshot: refused by default or not logged"; fi
 if run missing-fc alice acct_mgmt; then fail "missing snapshot with fail_closed passed"
 elif ! grep -q "SYSLOG(3): cannot read snapshot" "$tmp/out"; then fail "missing snapshot with fail_closed: not logged"
 else ok "missing snapshot with fail_closed refuses"; fi
-if run missing-fc localuser acct_mgmt; then fail "missing snapshot with fail_closed passed a local user"
-else ok "fail_closed also refuses local users when the snapshot is missing"; fi
+if run missing-fc localuser acct_mgmt; then fail "missing snapshot with fail_closed passed a user unknown to /etc/passwd"
+else ok "fail_closed also refuses users unknown to /etc/passwd when the snapshot is missing"; fi
+if run missing-fc "$local" acct_mgmt; then ok "fail_closed never refuses an account of /etc/passwd"
+else fail "fail_closed refused the local account $local"; fi
 if run missing-fc root acct_mgmt; then ok "fail_closed never refuses root"
 else fail "fail_closed refused root"; fi
+
+# A snapshot whose record of a user is readable by name (NSS serves it) but whose state entry is
+# corrupt (state 99): the user is ours, so the module refuses instead of stepping aside, with or
+# without fail_closed; users it does not know are not affected.
+printf 'M:1:now:10000:60000\nU:erin:10005:10005:Erin:/home/erin:/usr/sbin/nologin:deprovisioned:0\n' |
+        "$mksnap" "$tmp/snapshot-badstate" || exit 1
+/usr/bin/python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(80); off = struct.unpack("<Q", f.read(8))[0]
+f.seek(off + 4); f.write(struct.pack("<I", 99))' "$tmp/snapshot-badstate" || exit 1
+service badstate "snapshot=$tmp/snapshot-badstate"
+if run badstate erin acct_mgmt; then fail "a user whose state entry is corrupt passed account management"
+elif run badstate erin open_session; then fail "a user whose state entry is corrupt opened a session"
+elif ! run badstate localuser acct_mgmt; then fail "corrupt state entry of another user: a user unknown to it refused"
+else ok "a user of the snapshot whose state cannot be read is refused"; fi
 
 # Unknown options are logged and ignored.
 if ! run unknown alice acct_mgmt; then fail "unknown option: active user refused"
