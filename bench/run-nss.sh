@@ -33,10 +33,15 @@ if [ -n "${BEFORE:-}" ]; then
         printf 'before: '
         "$before/bench/bench-nss" gen "$tmp/before"
 fi
-mkdir "$tmp/etc"
+# nss_files reads the 100k users from /etc/passwd and /etc/group: it gets a copy of /etc with them
+# appended, mounted for its run only. The others see a copy of the host's own /etc, as on a real
+# host, where the directory's users are not local accounts (the provision module never serves a
+# name or id that /etc/passwd or /etc/group has).
+mkdir "$tmp/etc" "$tmp/etc-files"
 cp -a /etc/. "$tmp/etc/"
-cat "$tmp/passwd" >> "$tmp/etc/passwd"
-cat "$tmp/group" >> "$tmp/etc/group"
+cp -a /etc/. "$tmp/etc-files/"
+cat "$tmp/passwd" >> "$tmp/etc-files/passwd"
+cat "$tmp/group" >> "$tmp/etc-files/group"
 for f in passwd.cache passwd.cache.ixname passwd.cache.ixuid group.cache group.cache.ixname group.cache.ixgid; do
         cp "$tmp/$f" "$tmp/etc/$f"
 done
@@ -60,6 +65,10 @@ unshare -m /bin/sh -eu -c '
                 provision)
                         LD_LIBRARY_PATH="$2/nss_provision/.libs" PROVISION_SNAPSHOT="$1/snapshot" \
                                 "$2/bench/bench-nss" run provision ;;
+                files)
+                        mount --bind "$1/etc-files" /etc
+                        "$2/bench/bench-nss" run files
+                        umount /etc ;;
                 *)
                         "$2/bench/bench-nss" run $svc ;;
                 esac

@@ -144,6 +144,9 @@ typedef enum ProvLocal {
         PROV_LOCAL_GROUP,
 } ProvLocal;
 bool prov_cache_local(ProvLocal which, const char *name, uint32_t id);
+/* The highest id of the file (0 when it has none): an id above it is not local, whatever the
+ * name. Under the same lock. */
+uint32_t prov_cache_local_max_id(ProvLocal which);
 /* A user record's name, uid or primary gid is the host's own (/etc/passwd's name or uid, or a gid
  * of /etc/group). The same for a peek's answer, without the cache acquired: the files are re-read
  * if they changed, and a file that cannot be read counts as local (nothing is served then). */

@@ -189,8 +189,19 @@ static int local_db_refresh(LocalDb *d) {
 bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
         const LocalDb *d = &local_dbs[which];
 
-        return (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name)) ||
-               bsearch(&id, d->ids, d->n, sizeof(*d->ids), cmp_id);
+        if (d->n == 0)
+                return false;
+        if (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name))
+                return true;
+        /* Directory ids lie above the host's (by default from 200000): one comparison each, which
+         * matters for initgroups of a user in hundreds of groups. */
+        return id >= d->ids[0] && id <= d->ids[d->n - 1] && bsearch(&id, d->ids, d->n, sizeof(*d->ids), cmp_id);
+}
+
+uint32_t prov_cache_local_max_id(ProvLocal which) {
+        const LocalDb *d = &local_dbs[which];
+
+        return d->n > 0 ? d->ids[d->n - 1] : 0;
 }
 
 bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid) {

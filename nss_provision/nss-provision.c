@@ -423,7 +423,7 @@ static enum nss_status initgroups_body(NssCall call, const char *user, gid_t ski
         const ProvSnapshot *s;
         ProvSnapUserView u;
         long int orig_start = *start;
-        uint32_t uid_min, prev = 0;
+        uint32_t uid_min, local_max, prev = 0;
         bool added = false;
         int r;
 
@@ -431,6 +431,7 @@ static enum nss_status initgroups_body(NssCall call, const char *user, gid_t ski
         if (r < 0)
                 return nss_end(call, r, true);
         uid_min = prov_snapshot_uid_min(s);
+        local_max = prov_cache_local_max_id(PROV_LOCAL_GROUP);
         r = find_user(s, user, &u);
         if (r >= 0 && u.n_gids > 0 && *size - *start < (long int) u.n_gids &&
             (limit <= 0 || *size < limit)) {
@@ -461,7 +462,7 @@ static enum nss_status initgroups_body(NssCall call, const char *user, gid_t ski
                 prev = gid;
                 if (gid == skip || gid == 0)
                         continue;
-                if ((gid < uid_min || prov_cache_local(PROV_LOCAL_GROUP, NULL, gid)) &&
+                if ((gid < uid_min || (gid <= local_max && prov_cache_local(PROV_LOCAL_GROUP, NULL, gid))) &&
                     (prov_snapshot_group_by_gid(s, gid, &g) < 0 || !group_ours(s, g.name, g.gid, g.flags)))
                         continue;
                 for (long int k = 0; k < orig_start && !dup; k++)
