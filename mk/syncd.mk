@@ -178,3 +178,8 @@ EXTRA_DIST += tests/lib/syncdnotify.py
 check_SCRIPTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
 TESTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
 EXTRA_DIST += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py tests/syncd-scim/scimharness.py bench/bench-sync.sh
+
+# A /Groups walk that adds up but misses groups (a repeated page, a lying totalResults).
+check_SCRIPTS += tests/syncd-scim/test-syncd-scim-upstream.py
+TESTS += tests/syncd-scim/test-syncd-scim-upstream.py
+EXTRA_DIST += tests/syncd-scim/test-syncd-scim-upstream.py

@@ -725,12 +725,31 @@ int sync_apply_groups(SyncRun *run) {
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
          * stays as it was. */
-        for (size_t i = 0; i < run->n_stored_groups; i++)
-                if (!sync_find_group(run, run->stored_groups[i].scim_id)) {
-                        r = remove_group(run, &run->stored_groups[i]);
-                        if (r < 0)
-                                return r;
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                const ProvGroupRecord *sg = &run->stored_groups[i];
+
+                if (sync_find_group(run, sg->scim_id))
+                        continue;
+                /* A page that repeats or a totalResults that lies leaves groups out of a scan
+                 * that adds up: ask the source about each one, as about a missing user. */
+                if (run->opts->confirm_group_gone) {
+                        r = run->opts->confirm_group_gone(sg->scim_id, run->opts->userdata);
+                        if (r <= 0) {
+                                log_warning("Not removing group '%s': %s", SAFE(sg->name),
+                                            r == 0 ? "the source still has it" : "the source could not confirm its removal");
+                                r = prov_store_audit_add(run->store, "group-remove", sg->name, sg->scim_id, sg->gid,
+                                                         "confirm", r == 0 ? "skipped" : "failed",
+                                                         r == 0 ? "missing from the scan but still at the source"
+                                                                : "removal not confirmed, retried next full sync");
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
                 }
+                r = remove_group(run, sg);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

@@ -232,6 +232,13 @@ static int confirm_gone(const char *scim_id, void *userdata) {
         return r;
 }
 
+static int confirm_group_gone(const char *scim_id, void *userdata) {
+        int r = prov_scim_confirm_group_gone(userdata, scim_id);
+        if (r < 0)
+                log_warning_errno(r, "Could not confirm that the group '%s' is gone from the source: %m", SAFE(scim_id));
+        return r;
+}
+
 static void format_summary(const ProvSyncResult *res, const char *kind, char *buf, size_t size) {
         snprintf(buf, size,
                  "%s: %zu users, %zu groups seen; %zu joined, %zu updated, %zu renamed, %zu moved, %zu suspended, "
@@ -448,6 +455,7 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
         ProvSyncOptions opts = {
                 .delta = !full,
                 .confirm_gone = client ? confirm_gone : NULL,
+                .confirm_group_gone = client ? confirm_group_gone : NULL,
                 .userdata = client,
         };
         r = sync_apply_publish(config, &st, &batch, &opts, full ? "full" : "delta", (int64_t) started, ret);

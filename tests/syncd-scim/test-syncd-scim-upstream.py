@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""An upstream that misbehaves while provision-syncd pages through /Groups: a page that repeats
+the one before it, a totalResults that lies low. The walk adds up (as many resources as
+totalResults says), yet groups of the directory were never seen. A user missing from a full
+scan is asked about (GET /Users/{id}) before it is deprovisioned; a group missing from it must
+be too, or its members lose it (the mapped sudo included) until the next full reconcile. A
+group that is really gone (404) is still removed. Results through the real NSS module.
+Run a subset: test-syncd-scim-upstream.py CASE... [--keep]. Exit 0, 1, or 77 (no node)."""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scimharness import LIST_RESPONSE, check, group, run_suite, user  # noqa: E402
+
+TOKEN = f"tok-{os.getpid()}-Up7secretValue"
+N = 8
+
+
+def directory():
+    """Four groups, two to a page: eng and ops on the first, Admins (the local sudo) and qa on
+    the second."""
+    users = [user(i) for i in range(1, N + 1)]
+    groups = [group("g-eng", "eng", ["id-0001", "id-0002"]),
+              group("g-ops", "ops", ["id-0003", "id-0004"]),
+              group("g-admins", "Admins", ["id-0001"]),
+              group("g-qa", "qa", ["id-0005", "id-0006"])]
+    return users, groups
+
+
+def first_sync(srv, case):
+    users, groups = directory()
+    srv.reset(users, groups)
+    srv.options(pageCap=2)
+    case.write_conf()
+    rc, out = case.once()
+    check(rc == 0, f"first --once exited {rc}: {out[-800:]}")
+    want = {"eng": ["user01", "user02"], "ops": ["user03", "user04"], "sudo": ["user01"], "qa": ["user05", "user06"]}
+    for g, m in want.items():
+        check(case.members(g) == m, f"first sync: {g} has {case.members(g)}, want {m}")
+    return want
+
+
+def first_page(srv, total=None):
+    """The first /Groups page as the server answers it, totalResults replaced if asked."""
+    doc = srv.scim("GET", "/Groups?startIndex=1&count=2")
+    check(doc and doc.get("schemas") == [LIST_RESPONSE] and len(doc["Resources"]) == 2, f"first page: {doc}")
+    if total is not None:
+        doc["totalResults"] = total
+    return doc
+
+
+def check_groups_kept(case, want):
+    for g, m in want.items():
+        check(case.members(g) == m, f"{g} has {case.members(g)}, want {m}")
+    removed = [r for r in case.audit("group-remove") if r[5] == "ok"]
+    check(not removed, f"groups removed: {removed}")
+    asked = sorted(r[2] for r in case.audit("group-remove") if r[4] == "confirm" and r[5] == "skipped")
+    check(asked == ["g-admins", "g-qa"], f"confirmations audited: {asked}")
+
+
+def test_repeated_groups_page_removes_no_group(srv, case):
+    """The second /Groups page repeats the first (totalResults honest, received adds up)."""
+    want = first_sync(srv, case)
+    page = first_page(srv)
+    page["startIndex"] = 3
+    srv.fault(path="/Groups", exact=True, method="GET", status=200, body=json.dumps(page), afterRequests=1, count=1)
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    check_groups_kept(case, want)
+
+
+def test_groups_total_results_lying_low_removes_no_group(srv, case):
+    """The first /Groups page says there are 2 groups of 4: the walk stops after it."""
+    want = first_sync(srv, case)
+    srv.fault(path="/Groups", exact=True, method="GET", status=200, body=json.dumps(first_page(srv, total=2)),
+              count=1)
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    check_groups_kept(case, want)
+
+
+def test_group_really_gone_is_removed(srv, case):
+    """A group deleted at the source (its GET answers 404) is removed, its members demoted."""
+    want = first_sync(srv, case)
+    srv.scim("DELETE", "/Groups/g-admins")
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    check(not case.members("sudo"), f"sudo still has {case.members('sudo')}")
+    for g in ("eng", "ops", "qa"):
+        check(case.members(g) == want[g], f"{g} has {case.members(g)}, want {want[g]}")
+    removed = [r[2] for r in case.audit("group-remove") if r[5] == "ok"]
+    check(removed == ["g-admins"], f"groups removed: {removed}")
+
+
+if __name__ == "__main__":
+    run_suite([test_repeated_groups_page_removes_no_group,
+               test_groups_total_results_lying_low_removes_no_group,
+               test_group_really_gone_is_removed], TOKEN, sys.argv)
