@@ -358,6 +358,26 @@ uint32_t prov_local_ids_taken(uint32_t id, void *userdata) {
         return n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
 }
 
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                h ^= ((const unsigned char *) p)[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+uint64_t prov_local_digest(const ProvLocalAccounts *l) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (size_t i = 0; i < l->n_user_names; i++)
+                h = fnv1a(h, l->user_names[i], strlen(l->user_names[i]) + 1);
+        for (size_t i = 0; i < l->n_groups; i++) {
+                h = fnv1a(h, l->groups[i].name, strlen(l->groups[i].name) + 1);
+                h = fnv1a(h, &l->groups[i].gid, sizeof(l->groups[i].gid));
+        }
+        return fnv1a(h, l->taken, l->n_taken * sizeof(ProvIdRange));
+}
+
 /* ---- login.defs ---- */
 
 /* Reads one login.defs value as shadow's getdef does: an optionally double-quoted word, a

@@ -41,6 +41,9 @@ bool prov_local_in_subid_range(const ProvLocalAccounts *l, uint32_t id);
 /* How many subordinate ranges were read (after merging overlapping ones), for logs and tests. */
 size_t prov_local_n_subid_ranges(const ProvLocalAccounts *l);
 /* The local group of that name, for role mapping onto groups such as sudo; NULL if none. */
+/* A digest of what decides what the host may serve: its user names, its groups and their gids,
+ * every taken id (passwd, group, subordinate ranges). */
+uint64_t prov_local_digest(const ProvLocalAccounts *l);
 const ProvLocalGroup *prov_local_group(const ProvLocalAccounts *l, const char *name);
 /* True if the id is used locally as a uid or a gid, or lies in a subordinate range: directory
  * users get a private group with the same number, so both spaces must be free. userdata is the

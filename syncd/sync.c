@@ -40,12 +40,30 @@ static void run_done(SyncRun *run) {
         sync_rules_done(run);
 }
 
+/* Whether the host's own accounts moved since the last sync (a useradd, a delgroup, a new
+ * subordinate range): then what the snapshot may serve changed even if the directory did not,
+ * and it is published again. The digest is stored with the batch. */
+static int local_moved(SyncRun *run, bool *ret) {
+        int64_t was = 0, now = (int64_t) prov_local_digest(run->local);
+        int r;
+
+        r = prov_store_state_get_int(run->store, "local_digest", &was);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret = r == -ENOENT || was != now;
+        return *ret ? prov_store_state_set_int(run->store, "local_digest", now) : 0;
+}
+
 /* The steps of one batch, in the caller's transaction: the directory's refusals, the group rules,
  * map users and groups, apply users, leavers and groups, the movers; then the generation. */
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
+        bool local_changed = false;
         int64_t gen = 0;
         int r;
 
+        r = local_moved(run, &local_changed);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < batch->n_rejects; i++) {
                 const ProvScimReject *rj = &batch->rejects[i];
                 r = sync_reject(run, rj->kind, rj->id, NULL, rj->reason);
@@ -54,7 +72,7 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         }
         /* The common delta: nothing changed at the source. Nothing to compare either. */
         if (run->opts->delta && batch->n_users == 0 && batch->n_groups == 0 && run->opts->n_gone_users == 0 &&
-            run->opts->n_gone_groups == 0) {
+            run->opts->n_gone_groups == 0 && !local_changed) {
                 r = prov_store_state_get_int(run->store, "generation", &gen);
                 if (r < 0 && r != -ENOENT)
                         return r;
@@ -89,7 +107,7 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         ProvSyncResult *res = run->result;
         res->changed = res->joiners || res->updated || res->renamed || res->movers || res->suspended ||
                        res->reactivated || res->deprovisioned || res->purged || res->groups_added ||
-                       res->groups_removed || res->groups_updated;
+                       res->groups_removed || res->groups_updated || local_changed;
         r = prov_store_state_get_int(run->store, "generation", &gen);
         if (r < 0 && r != -ENOENT)
                 return r;
