@@ -370,14 +370,44 @@ static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g,
  * adding someone to a group always produces. When a rule is ambiguous or its group's members
  * cannot be read, the accounts we serve stay in scope as in a delta: nobody gains or loses
  * scope through a rule we cannot read. */
+/* True if a stored group is missing from this full scan while the source still has it (or
+ * cannot say): a page that repeats or a totalResults that lies hides groups from a scan that
+ * adds up, and an allow rule that names no group may mean one of them. */
+static bool stored_group_missed(SyncRun *run, const ProvScimBatch *batch) {
+        if (run->opts->delta || !run->opts->confirm_group_gone)
+                return false;
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                const char *id = run->stored_groups[i].scim_id;
+                size_t lo = 0, hi = batch->n_groups;
+
+                /* group_order lists the batch's groups by id. */
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (strcmp(batch->groups[batch->group_order[mid]].id, id) < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (lo < batch->n_groups && streq(batch->groups[batch->group_order[lo]].id, id))
+                        continue;
+                if (run->opts->confirm_group_gone(id, run->opts->userdata) <= 0)
+                        return true;
+        }
+        return false;
+}
+
 static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         bool everyone = !run->config->allow_groups || !run->config->allow_groups[0];
-        bool keep_stored = run->opts->delta;
+        bool keep_stored = run->opts->delta, asked = false;
 
         for (size_t i = 0; i < run->n_rules; i++) {
                 const GroupRule *rule = &run->rules[i];
                 if (!rule->local && (rule->n_matches > 1 || (rule->match && rule->match->members_unknown)))
                         keep_stored = true;
+                if (!rule->local && rule->n_matches == 0 && !keep_stored && !asked) {
+                        asked = true;
+                        keep_stored = stored_group_missed(run, batch);
+                }
         }
         for (size_t i = 0; i < run->n_users; i++) {
                 const MappedUser *u = &run->users[i];

@@ -95,7 +95,36 @@ def test_group_really_gone_is_removed(srv, case):
     check(removed == ["g-admins"], f"groups removed: {removed}")
 
 
+def test_allowed_group_missed_by_a_repeated_page_keeps_its_members(srv, case):
+    """allow_groups names the group on the page the server skipped: its members are missing from
+    no scan (the users are all there) but would fall out of scope, and be deprovisioned, on the
+    strength of a walk that never saw their group. 20 users, qa = 2 of them: within the 10%
+    guard, so nothing else holds it."""
+    users = [user(i) for i in range(1, 21)]
+    groups = [group("g-eng", "eng", [f"id-{i:04d}" for i in range(1, 10)]),
+              group("g-ops", "ops", [f"id-{i:04d}" for i in range(10, 19)]),
+              group("g-admins", "Admins", ["id-0001"]),
+              group("g-qa", "qa", ["id-0019", "id-0020"])]
+    srv.reset(users, groups)
+    srv.options(pageCap=2)
+    case.write_conf(accounts={"allow_groups": "eng ops qa"})
+    rc, out = case.once()
+    check(rc == 0, f"first --once exited {rc}: {out[-800:]}")
+    check(case.members("qa") == ["user19", "user20"], f"qa: {case.members('qa')}")
+    page = first_page(srv)
+    page["startIndex"] = 3
+    srv.fault(path="/Groups", exact=True, method="GET", status=200, body=json.dumps(page), afterRequests=1, count=1)
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    for n in ("user19", "user20"):
+        p = case.passwd(n)
+        check(p is not None and p[1] not in ("/usr/sbin/nologin", "/sbin/nologin"), f"{n} lost the account: {p}")
+        check(case.user_state(f"id-00{n[-2:]}") == 0, f"{n}: state {case.user_state(f'id-00{n[-2:]}')}")
+    check(case.members("qa") == ["user19", "user20"], f"qa: {case.members('qa')}")
+
+
 if __name__ == "__main__":
     run_suite([test_repeated_groups_page_removes_no_group,
                test_groups_total_results_lying_low_removes_no_group,
-               test_group_really_gone_is_removed], TOKEN, sys.argv)
+               test_group_really_gone_is_removed,
+               test_allowed_group_missed_by_a_repeated_page_keeps_its_members], TOKEN, sys.argv)
