@@ -40,10 +40,11 @@ check_SCRIPTS += tests/syncd-file/test-subid.py
 TESTS += tests/syncd-file/test-subid.py
 EXTRA_DIST += tests/syncd-file/test-subid.py
 
-# The host's own accounts change after mapping (useradd, delgroup): republished.
-check_SCRIPTS += tests/syncd-file/test-local-later.py
-TESTS += tests/syncd-file/test-local-later.py
-EXTRA_DIST += tests/syncd-file/test-local-later.py
+# The host's own accounts change after mapping (useradd, delgroup): republished; a directory
+# file that another user than root may write is refused.
+check_SCRIPTS += tests/syncd-file/test-local-host.py
+TESTS += tests/syncd-file/test-local-host.py
+EXTRA_DIST += tests/syncd-file/test-local-host.py
 
 # The audit log's retention ([sync] audit_retention): pruned after a sync, once a day at most.
 check_SCRIPTS += tests/syncd-file/test-audit-retention.py

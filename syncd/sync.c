@@ -217,12 +217,35 @@ static int ensure_state_dir(const char *path) {
         return 0;
 }
 
+static int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_len);
+
+/* Whoever can write the directory file chooses this host's accounts and their groups (sudo
+ * through map_groups): only root (or the daemon's own user) may, as for the token file. */
+static int check_directory_file(int fd, const char *path) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH) ||
+            ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid()))
+                return log_error_errno(-EPERM,
+                                       "Directory file %s (owner %u, group %u, mode %04o) may be written by other users "
+                                       "than root, refusing it, nothing applied.",
+                                       path, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
+        return 0;
+}
+
 static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
+        _cleanup_close_ int fd = open(config->source_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         _cleanup_free_ char *json = NULL;
         size_t len = 0;
         int r;
 
-        r = prov_read_file_bounded(config->source_path, DIRECTORY_FILE_MAX, &json, &len);
+        r = fd < 0 ? negative_errno() : check_directory_file(fd, config->source_path);
+        if (r == -EPERM)
+                return r;
+        if (r >= 0)
+                r = read_fd_bounded(fd, DIRECTORY_FILE_MAX, &json, &len);
         if (r == -EFBIG)
                 return log_error_errno(r, "Directory file %s is larger than %llu bytes, refusing it.",
                                        config->source_path, DIRECTORY_FILE_MAX);
@@ -589,14 +612,11 @@ int sync_cmp_strp(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+static int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
         struct stat st;
 
-        if (fd < 0)
-                return negative_errno();
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
@@ -634,4 +654,12 @@ int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret
         *ret = TAKE_PTR(buf);
         *ret_len = len;
         return 0;
+}
+
+int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return negative_errno();
+        return read_fd_bounded(fd, max, ret, ret_len);
 }

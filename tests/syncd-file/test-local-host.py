@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The host's own accounts change after the directory's were mapped, the directory does not: the
-real provision-syncd --once on a file source with private passwd and group files, results through
-the real NSS module (getent -s provision) and provision-ssh-keys.
+"""The host's side of the directory: its own accounts change after the directory's were mapped (the
+directory does not), and who may write the directory file. The real provision-syncd --once on a
+file source with private passwd and group files, results through the real NSS module
+(getent -s provision) and provision-ssh-keys.
 
 1. A local user carol is created (useradd) while the directory's carol is served: the next sync
    must stop serving the directory's carol (by name, by uid) and her SSH keys, or sshd, which
@@ -13,6 +14,10 @@ the real NSS module (getent -s provision) and provision-ssh-keys.
    system name and gid the directory would then own: a reinstalled package's
    `getent group docker || addgroup` adopts it). docker comes back with another gid: served
    again, with that gid.
+3. Whoever can write the directory file chooses the host's accounts and groups (sudo through
+   map_groups): a file that another user than root may write (owned by nobody, writable by
+   others, or by a group other than root's) is refused, exit 1, nothing applied, the previous
+   snapshot kept; root's 0664 with group root is read.
 """
 
 import json
@@ -29,6 +34,7 @@ NSSDIR = os.path.join(BUILD, "nss_provision", ".libs")
 U = "urn:ietf:params:scim:schemas:core:2.0:User"
 G = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SSH_EXT = "urn:example:params:scim:schemas:extension:ssh:2.0:User"
+NOBODY = 65534
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPKGY9I6wI1IhlJ6tfn6VMdMTostAdtF9ipPR7LU6v2G a@x"
 
 failures = []
@@ -85,10 +91,10 @@ def main():
         if not os.path.exists(f):
             print(f"SKIP: {f} not built")
             return 77
-    if not shutil.which("getent"):
-        print("SKIP: getent missing")
+    if not shutil.which("getent") or os.geteuid() != 0:
+        print("SKIP: getent missing or not root (chown)")
         return 77
-    tmp = tempfile.mkdtemp(prefix="test-local-later.")
+    tmp = tempfile.mkdtemp(prefix="test-local-host.")
     try:
         os.chmod(tmp, 0o755)
         write(os.path.join(tmp, "syncd.conf"), CONF.format(tmp=tmp, ext=SSH_EXT))
@@ -135,6 +141,27 @@ def main():
         check(rc == 0, f"sync after addgroup docker exits 0 ({rc}: {out[-500:]})")
         check(getent(tmp, "group", "docker") == "docker:x:990:ben", f"docker back with gid 990: {getent(tmp, 'group', 'docker')}")
         check(getent(tmp, "group", "998") is None, f"gid 998 not served: {getent(tmp, 'group', '998')}")
+
+        # 3. A directory file that others may write: ben would join sudo.
+        snap = os.path.join(tmp, "state", "snapshot")
+        before = open(snap, "rb").read()
+        groups[0]["members"].append({"value": "u-1"})
+        path = os.path.join(tmp, "directory.json")
+        for what, uid, gid, mode in (("world-writable", 0, 0, 0o666), ("owned by nobody", NOBODY, NOBODY, 0o644),
+                                     ("writable by group nogroup", 0, NOBODY, 0o664)):
+            os.unlink(path)
+            write(path, json.dumps({"Users": users, "Groups": groups}))
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+            rc, out = run_syncd(tmp)
+            check(rc == 1 and "nothing applied" in out, f"{what} directory file: refused, exit 1 ({rc}: {out[-300:]})")
+            check(open(snap, "rb").read() == before, f"{what} directory file: the snapshot is unchanged")
+            check(getent(tmp, "group", "sudo") == "sudo:x:27:ann", f"{what}: ben did not join sudo: {getent(tmp, 'group', 'sudo')}")
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o664)
+        rc, out = run_syncd(tmp)
+        check(rc == 0, f"root-owned 0664 (group root) directory file: read ({rc}: {out[-300:]})")
+        check(getent(tmp, "group", "sudo") == "sudo:x:27:ann,ben", f"ben joined sudo: {getent(tmp, 'group', 'sudo')}")
     finally:
         if failures:
             print(f"# work files kept in {tmp}")
