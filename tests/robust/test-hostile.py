@@ -130,6 +130,12 @@ CASES = [
     bad_user("gecos-newline", "h-9", "gnl", displayName="Eve\nroot::0:0::/:/bin/sh"),
     bad_user("gecos-256-bytes", "h-10", "glong", displayName="x" * 256),
     bad_user("gecos-c1-control", "h-11", "gctl", displayName="Eve\u0085"),
+    # Invisible formatting that reorders or breaks what getent, finger and ps print.
+    bad_user("gecos-bidi-override", "h-12", "gbidi", displayName="\u202eEve Admin"),
+    bad_user("gecos-bidi-isolate", "h-13", "giso", displayName="Eve \u2066root\u2069"),
+    bad_user("gecos-line-separator", "h-14", "glsep", displayName="Eve\u2028root"),
+    case("gecos-rtl-script-ok", users=[user("h-15", "rtl", displayName="\u05d3\u05e0\u05d4 \u0645\u06cc\u200c\u0631")],
+         expect="ok", present=["rtl"]),
     # --- groups --------------------------------------------------------------------------
     case("group-cycle", groups=[
         {"schemas": [G], "id": "c-1", "displayName": "cyc1", "members": [{"value": "c-2", "type": "Group"}, {"value": "b-1"}]},
