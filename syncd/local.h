@@ -32,6 +32,9 @@ int prov_local_load_config(const ProvConfig *c, ProvLocalAccounts **ret);
 ProvLocalAccounts *prov_local_free(ProvLocalAccounts *l);
 
 bool prov_local_has_user_name(const ProvLocalAccounts *l, const char *name);
+/* True if home is a local user's home, holds one, or lies inside one that is itself below base
+ * (home_base). */
+bool prov_local_home_overlaps(const ProvLocalAccounts *l, const char *home, const char *base);
 bool prov_local_has_uid(const ProvLocalAccounts *l, uint32_t uid);
 bool prov_local_has_group_name(const ProvLocalAccounts *l, const char *name);
 bool prov_local_has_gid(const ProvLocalAccounts *l, uint32_t gid);

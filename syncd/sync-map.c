@@ -508,6 +508,9 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
         } else if (!home_under_base(c, name, home, sizeof(home)) || !prov_valid_home(home))
                 return sync_reject(run, "user", s->id, name, "home directory is not valid") ?: 0;
 
+        if (prov_local_home_overlaps(run->local, u->own_home ? s->home : home, c->home_base))
+                return sync_reject(run, "user", s->id, name, "home directory is, holds or lies in a local account's home") ?: 0;
+
         if (s->shell && !prov_valid_shell(s->shell, c->allowed_shells))
                 return sync_reject(run, "user", s->id, name, "login shell is not in allowed_shells") ?: 0;
 
