@@ -43,30 +43,35 @@ def first_sync(srv, case):
     return want
 
 
-def first_page(srv, total=None):
-    """The first /Groups page as the server answers it, totalResults replaced if asked."""
-    doc = srv.scim("GET", "/Groups?startIndex=1&count=2")
+def first_page(srv, total=None, kind="Groups"):
+    """The first /Groups (or /Users) page as the server answers it, totalResults replaced if asked."""
+    doc = srv.scim("GET", f"/{kind}?startIndex=1&count=2")
     check(doc and doc.get("schemas") == [LIST_RESPONSE] and len(doc["Resources"]) == 2, f"first page: {doc}")
     if total is not None:
         doc["totalResults"] = total
     return doc
 
 
-def check_groups_kept(case, want):
+def repeat_first_page(srv, kind="Groups"):
+    """The next sync's second page of /Groups (or /Users) is its first one again."""
+    page = first_page(srv, kind=kind)
+    page["startIndex"] = 3
+    srv.fault(path=f"/{kind}", exact=True, method="GET", status=200, body=json.dumps(page), afterRequests=1, count=1)
+
+
+def check_groups_kept(case, want, confirmed=("g-admins", "g-qa")):
     for g, m in want.items():
         check(case.members(g) == m, f"{g} has {case.members(g)}, want {m}")
     removed = [r for r in case.audit("group-remove") if r[5] == "ok"]
     check(not removed, f"groups removed: {removed}")
     asked = sorted(r[2] for r in case.audit("group-remove") if r[4] == "confirm" and r[5] == "skipped")
-    check(asked == ["g-admins", "g-qa"], f"confirmations audited: {asked}")
+    check(asked == sorted(confirmed), f"confirmations audited: {asked}")
 
 
 def test_repeated_groups_page_removes_no_group(srv, case):
     """The second /Groups page repeats the first (totalResults honest, received adds up)."""
     want = first_sync(srv, case)
-    page = first_page(srv)
-    page["startIndex"] = 3
-    srv.fault(path="/Groups", exact=True, method="GET", status=200, body=json.dumps(page), afterRequests=1, count=1)
+    repeat_first_page(srv)
     rc, out = case.once()
     check(rc == 0, f"--once exited {rc}: {out[-800:]}")
     check_groups_kept(case, want)
@@ -111,9 +116,7 @@ def test_allowed_group_missed_by_a_repeated_page_keeps_its_members(srv, case):
     rc, out = case.once()
     check(rc == 0, f"first --once exited {rc}: {out[-800:]}")
     check(case.members("qa") == ["user19", "user20"], f"qa: {case.members('qa')}")
-    page = first_page(srv)
-    page["startIndex"] = 3
-    srv.fault(path="/Groups", exact=True, method="GET", status=200, body=json.dumps(page), afterRequests=1, count=1)
+    repeat_first_page(srv)
     rc, out = case.once()
     check(rc == 0, f"--once exited {rc}: {out[-800:]}")
     for n in ("user19", "user20"):
@@ -123,8 +126,26 @@ def test_allowed_group_missed_by_a_repeated_page_keeps_its_members(srv, case):
     check(case.members("qa") == ["user19", "user20"], f"qa: {case.members('qa')}")
 
 
+def test_repeated_users_page_keeps_memberships(srv, case):
+    """The same on /Users: the second page repeats the first, so user03 and user04 are missing
+    from a scan that adds up. The source still has them (GET /Users/{id}): they keep their
+    accounts, and their groups too. (max_deprovision = 50%: not the guard, the confirmations.)"""
+    want = first_sync(srv, case)
+    case.write_conf(sync={"max_deprovision": "50%"})
+    repeat_first_page(srv, "Users")
+    rc, out = case.once()
+    check(rc == 0, f"--once exited {rc}: {out[-800:]}")
+    for n in ("user03", "user04"):
+        p = case.passwd(n)
+        check(p is not None and p[1] not in ("/usr/sbin/nologin", "/sbin/nologin"), f"{n} lost the account: {p}")
+    asked = sorted(r[2] for r in case.audit("deprovision") if r[4] == "confirm" and r[5] == "skipped")
+    check(asked == ["id-0003", "id-0004"], f"user confirmations audited: {asked}")
+    check_groups_kept(case, want, confirmed=())
+
+
 if __name__ == "__main__":
     run_suite([test_repeated_groups_page_removes_no_group,
                test_groups_total_results_lying_low_removes_no_group,
                test_group_really_gone_is_removed,
-               test_allowed_group_missed_by_a_repeated_page_keeps_its_members], TOKEN, sys.argv)
+               test_allowed_group_missed_by_a_repeated_page_keeps_its_members,
+               test_repeated_users_page_keeps_memberships], TOKEN, sys.argv)
