@@ -211,9 +211,26 @@ int prov_sync_record_confirmed(ProvStore *store) {
 
 /* The state directory holds the store (0600) and the snapshot (0644, read by every process
  * through NSS), so the directory itself is 0755. */
+/* True if another user than root (or the daemon's own user) may write the file or directory. */
+static bool others_may_write(const struct stat *st) {
+        return (st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & S_IWOTH) ||
+               ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid());
+}
+
+/* The snapshot that NSS and PAM trust is published there: another user who may write in it could
+ * put a snapshot of their own in its place. */
 static int ensure_state_dir(const char *path) {
+        struct stat st;
+
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create state directory %s: %m", path);
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "Failed to check state directory %s: %m", path);
+        if (!S_ISDIR(st.st_mode) || others_may_write(&st))
+                return log_error_errno(-EPERM,
+                                       "State directory %s (owner %u, group %u, mode %04o) may be written by other users "
+                                       "than root, refusing to publish a snapshot there.",
+                                       path, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
         return 0;
 }
 
@@ -226,8 +243,7 @@ static int check_directory_file(int fd, const char *path) {
 
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & S_IWOTH) ||
-            ((st.st_mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != getegid()))
+        if (others_may_write(&st))
                 return log_error_errno(-EPERM,
                                        "Directory file %s (owner %u, group %u, mode %04o) may be written by other users "
                                        "than root, refusing it, nothing applied.",

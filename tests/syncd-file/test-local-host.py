@@ -18,6 +18,7 @@ file source with private passwd and group files, results through the real NSS mo
    map_groups): a file that another user than root may write (owned by nobody, writable by
    others, or by a group other than root's) is refused, exit 1, nothing applied, the previous
    snapshot kept; root's 0664 with group root is read.
+4. The same for the state directory, where the snapshot that NSS and PAM trust is published.
 """
 
 import json
@@ -162,6 +163,24 @@ def main():
         rc, out = run_syncd(tmp)
         check(rc == 0, f"root-owned 0664 (group root) directory file: read ({rc}: {out[-300:]})")
         check(getent(tmp, "group", "sudo") == "sudo:x:27:ann,ben", f"ben joined sudo: {getent(tmp, 'group', 'sudo')}")
+
+        # 4. A state directory that others may write: they could replace the snapshot.
+        state = os.path.join(tmp, "state")
+        before = open(snap, "rb").read()
+        groups[0]["members"].pop()
+        write(path, json.dumps({"Users": users, "Groups": groups}))
+        for what, gid, mode in (("world-writable", 0, 0o777), ("sticky world-writable", 0, 0o1777),
+                                ("writable by group nogroup", NOBODY, 0o775)):
+            os.chown(state, 0, gid)
+            os.chmod(state, mode)
+            rc, out = run_syncd(tmp)
+            check(rc == 1 and "refusing" in out, f"{what} state directory: refused, exit 1 ({rc}: {out[-300:]})")
+            check(open(snap, "rb").read() == before, f"{what} state directory: the snapshot is unchanged")
+        os.chown(state, 0, 0)
+        os.chmod(state, 0o755)
+        rc, out = run_syncd(tmp)
+        check(rc == 0, f"state directory 0755 again: sync exits 0 ({rc}: {out[-300:]})")
+        check(getent(tmp, "group", "sudo") == "sudo:x:27:ann", f"ben left sudo: {getent(tmp, 'group', 'sudo')}")
     finally:
         if failures:
             print(f"# work files kept in {tmp}")
