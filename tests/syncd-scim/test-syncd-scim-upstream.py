@@ -143,9 +143,26 @@ def test_repeated_users_page_keeps_memberships(srv, case):
     check_groups_kept(case, want, confirmed=())
 
 
+def test_proxy_environment_is_ignored(srv, case):
+    """Proxy settings come from the configuration only: with every proxy variable of libcurl
+    pointing at a port where nothing listens (and no_proxy empty), the sync still reaches the
+    server directly."""
+    want = first_sync(srv, case)
+    dead = "http://127.0.0.1:9"
+    env = dict(os.environ, http_proxy=dead, HTTP_PROXY=dead, https_proxy=dead, HTTPS_PROXY=dead,
+               ALL_PROXY=dead, all_proxy=dead, no_proxy="", NO_PROXY="")
+    srv.scim("DELETE", "/Users/id-0008")
+    case.write_conf(sync={"max_deprovision": "50%"})
+    rc, out = case.once(env=env)
+    check(rc == 0, f"--once under proxy variables exited {rc}: {out[-800:]}")
+    check(case.user_state("id-0008") == 2, f"user08: state {case.user_state('id-0008')}, want deprovisioned")
+    check_groups_kept(case, want, confirmed=())
+
+
 if __name__ == "__main__":
     run_suite([test_repeated_groups_page_removes_no_group,
                test_groups_total_results_lying_low_removes_no_group,
                test_group_really_gone_is_removed,
                test_allowed_group_missed_by_a_repeated_page_keeps_its_members,
-               test_repeated_users_page_keeps_memberships], TOKEN, sys.argv)
+               test_repeated_users_page_keeps_memberships,
+               test_proxy_environment_is_ignored], TOKEN, sys.argv)
