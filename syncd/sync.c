@@ -252,7 +252,9 @@ static int check_directory_file(int fd, const char *path) {
 }
 
 static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
-        _cleanup_close_ int fd = open(config->source_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO in its place fails the regular-file check instead of blocking the
+         * daemon, and every leaver with it, in open(). Regular files read as before. */
+        _cleanup_close_ int fd = open(config->source_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         _cleanup_free_ char *json = NULL;
         size_t len = 0;
         int r;

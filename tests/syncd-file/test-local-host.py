@@ -17,7 +17,8 @@ file source with private passwd and group files, results through the real NSS mo
 3. Whoever can write the directory file chooses the host's accounts and groups (sudo through
    map_groups): a file that another user than root may write (owned by nobody, writable by
    others, or by a group other than root's) is refused, exit 1, nothing applied, the previous
-   snapshot kept; root's 0664 with group root is read.
+   snapshot kept; so is a FIFO (at once: no open() that waits for a writer); root's 0664 with
+   group root is read.
 4. The same for the state directory, where the snapshot that NSS and PAM trust is published.
 """
 
@@ -67,9 +68,12 @@ terminate_sessions = no
 """
 
 
-def run_syncd(tmp):
-    p = subprocess.run([SYNCD, "--config", os.path.join(tmp, "syncd.conf"), "--once"],
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+def run_syncd(tmp, timeout=120):
+    try:
+        p = subprocess.run([SYNCD, "--config", os.path.join(tmp, "syncd.conf"), "--once"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, f"still running after {timeout} s"
     return p.returncode, p.stdout.decode(errors="replace")
 
 
@@ -158,6 +162,13 @@ def main():
             check(rc == 1 and "nothing applied" in out, f"{what} directory file: refused, exit 1 ({rc}: {out[-300:]})")
             check(open(snap, "rb").read() == before, f"{what} directory file: the snapshot is unchanged")
             check(getent(tmp, "group", "sudo") == "sudo:x:27:ann", f"{what}: ben did not join sudo: {getent(tmp, 'group', 'sudo')}")
+        # A FIFO in its place: open() would wait for a writer for ever, and leavers with it.
+        os.unlink(path)
+        os.mkfifo(path, 0o644)
+        rc, out = run_syncd(tmp, timeout=20)
+        check(rc == 1, f"a FIFO as directory file: refused at once, exit 1 ({rc}: {out[-300:]})")
+        os.unlink(path)
+        write(path, json.dumps({"Users": users, "Groups": groups}))
         os.chown(path, 0, 0)
         os.chmod(path, 0o664)
         rc, out = run_syncd(tmp)
