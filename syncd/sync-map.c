@@ -364,12 +364,6 @@ static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g,
         return result;
 }
 
-/* Scope of a full scan: members of the groups the allow rules name. A delta carries only the
- * groups that changed, so there an account we already serve stays in scope (a full reconcile
- * decides when it leaves), and a new one needs a changed allowed group that lists it — which
- * adding someone to a group always produces. When a rule is ambiguous or its group's members
- * cannot be read, the accounts we serve stay in scope as in a delta: nobody gains or loses
- * scope through a rule we cannot read. */
 /* True if a stored group is missing from this full scan while the source still has it (or
  * cannot say): a page that repeats or a totalResults that lies hides groups from a scan that
  * adds up, and an allow rule that names no group may mean one of them. */
@@ -396,6 +390,12 @@ static bool stored_group_missed(SyncRun *run, const ProvScimBatch *batch) {
         return false;
 }
 
+/* Scope of a full scan: members of the groups the allow rules name. A delta carries only the
+ * groups that changed, so there an account we already serve stays in scope (a full reconcile
+ * decides when it leaves), and a new one needs a changed allowed group that lists it — which
+ * adding someone to a group always produces. When a rule is ambiguous or its group's members
+ * cannot be read, the accounts we serve stay in scope as in a delta: nobody gains or loses
+ * scope through a rule we cannot read. */
 static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         bool everyone = !run->config->allow_groups || !run->config->allow_groups[0];
         bool keep_stored = run->opts->delta, asked = false;
