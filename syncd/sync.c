@@ -209,16 +209,16 @@ int prov_sync_record_confirmed(ProvStore *store) {
 
 /* --- the pipeline: fetch, map and apply, publish, enforce ----------------------------------- */
 
-/* The state directory holds the store (0600) and the snapshot (0644, read by every process
- * through NSS), so the directory itself is 0755. */
 /* True if another user than root (or the daemon's own user) may write the file or directory. */
 static bool others_may_write(const struct stat *st) {
         return (st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & S_IWOTH) ||
                ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid());
 }
 
-/* The snapshot that NSS and PAM trust is published there: another user who may write in it could
- * put a snapshot of their own in its place. */
+/* The state directory holds the store (0600) and the snapshot (0644, read by every process
+ * through NSS), so the directory itself is 0755. The snapshot that NSS and PAM trust is
+ * published there: another user who may write in it could put a snapshot of their own in its
+ * place. */
 static int ensure_state_dir(const char *path) {
         struct stat st;
 
