@@ -414,6 +414,9 @@ static int config_validate(ProvIni *p) {
         if (!prov_valid_home(c->home_base))
                 return parser_error(p, key_line(p, "home_base"),
                                     "'home_base' must be a clean absolute path of at most %d bytes", PROV_HOME_MAX);
+        /* Under "/", a directory user named etc, boot or srv would have that directory as home. */
+        if (streq(c->home_base, "/"))
+                return parser_error(p, key_line(p, "home_base"), "'home_base' must not be /");
 
         if (!c->allowed_shells)
                 return parser_error(p, key_line(p, "allowed_shells"), "'allowed_shells' must not be empty");

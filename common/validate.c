@@ -155,6 +155,25 @@ bool prov_valid_text(const char *s, size_t len) {
         return prov_valid_utf8(s + i, len - i) && !prov_has_control_chars(s + i);
 }
 
+/* True if s holds an invisible character that reorders or breaks the text a terminal shows:
+ * the bidirectional marks, embeddings, overrides and isolates (U+061C, U+200E, U+200F,
+ * U+202A..U+202E, U+2066..U+2069) and the line and paragraph separators (U+2028, U+2029). */
+static bool has_format_chars(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+
+        for (; *p; p++) {
+                if (p[0] == 0xd8 && p[1] == 0x9c)
+                        return true;
+                if (p[0] != 0xe2 || !p[1] || !p[2])
+                        continue;
+                if (p[1] == 0x80 && (p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae)))
+                        return true;
+                if (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
+                        return true;
+        }
+        return false;
+}
+
 bool prov_valid_gecos(const char *s) {
         size_t n;
 
@@ -167,7 +186,7 @@ bool prov_valid_gecos(const char *s) {
                 return false;
         if (strchr(s, ':'))
                 return false;
-        return !prov_has_control_chars(s);
+        return !prov_has_control_chars(s) && !has_format_chars(s);
 }
 
 bool prov_valid_home(const char *s) {

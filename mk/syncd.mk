@@ -40,6 +40,12 @@ check_SCRIPTS += tests/syncd-file/test-subid.py
 TESTS += tests/syncd-file/test-subid.py
 EXTRA_DIST += tests/syncd-file/test-subid.py
 
+# The host's own accounts change after mapping (useradd, delgroup): republished; a directory
+# file that another user than root may write is refused.
+check_SCRIPTS += tests/syncd-file/test-local-host.py
+TESTS += tests/syncd-file/test-local-host.py
+EXTRA_DIST += tests/syncd-file/test-local-host.py
+
 # The audit log's retention ([sync] audit_retention): pruned after a sync, once a day at most.
 check_SCRIPTS += tests/syncd-file/test-audit-retention.py
 TESTS += tests/syncd-file/test-audit-retention.py
@@ -178,3 +184,8 @@ EXTRA_DIST += tests/lib/syncdnotify.py
 check_SCRIPTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
 TESTS += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py
 EXTRA_DIST += tests/syncd-scim/test-syncd-scim.py tests/syncd-scim/test-syncd-scim-hostile.py tests/syncd-scim/scimharness.py bench/bench-sync.sh
+
+# A /Groups walk that adds up but misses groups (a repeated page, a lying totalResults).
+check_SCRIPTS += tests/syncd-scim/test-syncd-scim-upstream.py
+TESTS += tests/syncd-scim/test-syncd-scim-upstream.py
+EXTRA_DIST += tests/syncd-scim/test-syncd-scim-upstream.py

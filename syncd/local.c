@@ -16,6 +16,8 @@ typedef struct ProvIdRange {
 struct ProvLocalAccounts {
         char **user_names;
         size_t n_user_names;
+        char **homes; /* the local users' homes, without a trailing '/' */
+        size_t n_homes;
         uint32_t *uids;
         size_t n_uids;
         ProvLocalGroup *groups;
@@ -49,7 +51,7 @@ static void fclosep(FILE **f) {
  * test tree or a minimal container may lack /etc/group, and nothing is lost by that. */
 static int load_passwd(ProvLocalAccounts *l, const char *path) {
         _cleanup_(fclosep) FILE *f = fopen(path, "re");
-        size_t cap_n = 0, cap_u = 0;
+        size_t cap_n = 0, cap_u = 0, cap_h = 0;
         struct passwd *pw;
 
         if (!f)
@@ -64,6 +66,16 @@ static int load_passwd(ProvLocalAccounts *l, const char *path) {
                         return -ENOMEM;
                 l->n_user_names++;
                 l->uids[l->n_uids++] = pw->pw_uid;
+                if (!pw->pw_dir || pw->pw_dir[0] != '/')
+                        continue;
+                if (prov_grow((void **) &l->homes, &cap_h, l->n_homes + 1, sizeof(char *)) < 0)
+                        return -ENOMEM;
+                char *h = strdup(pw->pw_dir);
+                if (!h)
+                        return -ENOMEM;
+                for (size_t n = strlen(h); n > 1 && h[n - 1] == '/'; n--)
+                        h[n - 1] = '\0';
+                l->homes[l->n_homes++] = h;
         }
         return 0;
 }
@@ -301,6 +313,9 @@ ProvLocalAccounts *prov_local_free(ProvLocalAccounts *l) {
                 return NULL;
         for (size_t i = 0; i < l->n_user_names; i++)
                 free(l->user_names[i]);
+        for (size_t i = 0; i < l->n_homes; i++)
+                free(l->homes[i]);
+        free(l->homes);
         for (size_t i = 0; i < l->n_groups; i++)
                 free(l->groups[i].name);
         free(l->user_names);
@@ -315,6 +330,28 @@ ProvLocalAccounts *prov_local_free(ProvLocalAccounts *l) {
 
 bool prov_local_has_user_name(const ProvLocalAccounts *l, const char *name) {
         return bsearch(&name, l->user_names, l->n_user_names, sizeof(char *), cmp_str);
+}
+
+/* True if child lies strictly inside the directory parent ("/" holds every other path). */
+static bool path_inside(const char *parent, const char *child) {
+        size_t n = strlen(parent);
+
+        if (streq(parent, "/"))
+                return child[0] == '/' && child[1] != '\0';
+        return strncmp(child, parent, n) == 0 && child[n] == '/' && child[n + 1] != '\0';
+}
+
+bool prov_local_home_overlaps(const ProvLocalAccounts *l, const char *home, const char *base) {
+        for (size_t i = 0; i < l->n_homes; i++) {
+                const char *h = l->homes[i];
+
+                if (streq(h, home) || path_inside(home, h))
+                        return true;
+                /* Inside a local home: only one below home_base counts ("/", "/home" hold all). */
+                if (path_inside(base, h) && path_inside(h, home))
+                        return true;
+        }
+        return false;
 }
 
 bool prov_local_has_uid(const ProvLocalAccounts *l, uint32_t uid) {
@@ -356,6 +393,26 @@ uint32_t prov_local_ids_taken(uint32_t id, void *userdata) {
         /* Merged ranges never touch, so the run ends with this range. */
         n = (uint64_t) r->last - id + 1;
         return n > UINT32_MAX ? UINT32_MAX : (uint32_t) n;
+}
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                h ^= ((const unsigned char *) p)[i];
+                h *= UINT64_C(0x100000001b3);
+        }
+        return h;
+}
+
+uint64_t prov_local_digest(const ProvLocalAccounts *l) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (size_t i = 0; i < l->n_user_names; i++)
+                h = fnv1a(h, l->user_names[i], strlen(l->user_names[i]) + 1);
+        for (size_t i = 0; i < l->n_groups; i++) {
+                h = fnv1a(h, l->groups[i].name, strlen(l->groups[i].name) + 1);
+                h = fnv1a(h, &l->groups[i].gid, sizeof(l->groups[i].gid));
+        }
+        return fnv1a(h, l->taken, l->n_taken * sizeof(ProvIdRange));
 }
 
 /* ---- login.defs ---- */

@@ -32,6 +32,9 @@ int prov_local_load_config(const ProvConfig *c, ProvLocalAccounts **ret);
 ProvLocalAccounts *prov_local_free(ProvLocalAccounts *l);
 
 bool prov_local_has_user_name(const ProvLocalAccounts *l, const char *name);
+/* True if home is a local user's home, holds one, or lies inside one that is itself below base
+ * (home_base). */
+bool prov_local_home_overlaps(const ProvLocalAccounts *l, const char *home, const char *base);
 bool prov_local_has_uid(const ProvLocalAccounts *l, uint32_t uid);
 bool prov_local_has_group_name(const ProvLocalAccounts *l, const char *name);
 bool prov_local_has_gid(const ProvLocalAccounts *l, uint32_t gid);
@@ -41,6 +44,9 @@ bool prov_local_in_subid_range(const ProvLocalAccounts *l, uint32_t id);
 /* How many subordinate ranges were read (after merging overlapping ones), for logs and tests. */
 size_t prov_local_n_subid_ranges(const ProvLocalAccounts *l);
 /* The local group of that name, for role mapping onto groups such as sudo; NULL if none. */
+/* A digest of what decides what the host may serve: its user names, its groups and their gids,
+ * every taken id (passwd, group, subordinate ranges). */
+uint64_t prov_local_digest(const ProvLocalAccounts *l);
 const ProvLocalGroup *prov_local_group(const ProvLocalAccounts *l, const char *name);
 /* True if the id is used locally as a uid or a gid, or lies in a subordinate range: directory
  * users get a private group with the same number, so both spaces must be free. userdata is the

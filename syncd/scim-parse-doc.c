@@ -482,6 +482,23 @@ int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOption
         return 0;
 }
 
+/* The id of one resource (GET /Groups/{id}): a JSON object with a string "id". */
+int prov_scim_parse_resource_id(const char *json, size_t len, const ProvScimParseOptions *opts, char **ret_id) {
+        _cleanup_(json_tree_done) JsonTree tree = {};
+        const cJSON *id = NULL;
+        cJSON *root = NULL;
+        Limits l;
+        int r;
+
+        r = document_parse(json, len, opts, ret_id, &l, &tree, &root);
+        if (r < 0)
+                return r;
+        if (!cJSON_IsObject(root) || json_get(root, "id", &id) <= 0 || !cJSON_IsString(id) || !id->valuestring)
+                return -EBADMSG;
+        *ret_id = strdup(id->valuestring);
+        return *ret_id ? 0 : -ENOMEM;
+}
+
 /* Appends s to the summary with control characters replaced and at most max bytes. */
 static void append_clean(char *buf, size_t size, const char *s, size_t max) {
         size_t n = strlen(buf);

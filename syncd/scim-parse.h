@@ -211,6 +211,10 @@ int prov_scim_batch_finish(ProvScimBatch *b);
  * free it with prov_scim_user_free(), which must never be given a user of a batch. */
 int prov_scim_parse_user(const char *json, size_t len, const ProvScimParseOptions *opts, ProvScimUser **ret);
 
+/* The "id" of one resource (GET /Groups/{id}), malloc'ed in *ret_id; -EBADMSG if the document
+ * is not an object with a string id. */
+int prov_scim_parse_resource_id(const char *json, size_t len, const ProvScimParseOptions *opts, char **ret_id);
+
 /* A SCIM error response. On success returns the "status" (100..599, number or string) or 0 if
  * it has none, and a malloc'ed one-line, control-character-free, at most ~512 byte summary
  * "status 409 (uniqueness): detail" in *ret_detail. -EBADMSG if it is not a JSON object. */

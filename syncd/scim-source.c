@@ -400,10 +400,11 @@ static int check_users_endpoint(ProvScimClient *c) {
         return 0;
 }
 
-int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user) {
-        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+/* GET /Users/{id} or /Groups/{id}: 1 when the answer proves the resource gone (see
+ * prov_scim_confirm_user_gone()), 0 with the 2xx answer in *b, or a negative errno. For a group
+ * too, /Users answering a ListResponse is what tells a 404 from a wrong base URL. */
+static int get_resource(ProvScimClient *c, const char *kind, const char *id, Body *b) {
         _cleanup_free_ char *esc = NULL, *path = NULL, *detail = NULL;
-        Body b = {};
         long status;
         int r;
 
@@ -411,18 +412,18 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
                 return -EINVAL;
 
         esc = curl_easy_escape(c->curl, id, 0);
-        if (!esc || asprintf(&path, "/Users/%s", esc) < 0)
+        if (!esc || asprintf(&path, "/%s/%s", kind, esc) < 0)
                 return -ENOMEM;
 
-        r = scim_get_patient(c, path, NULL, &b, &status);
+        r = scim_get_patient(c, path, NULL, b, &status);
         if (r < 0)
                 return r;
 
         if (status == 404) {
-                /* Only a SCIM Error saying 404 (or an empty 404) proves the user is gone; an HTML
-                 * 404 from a proxy must never deprovision anybody. */
-                r = b.len == 0 ? 404 : prov_scim_parse_error(b.data, b.len, &detail);
-                scim_body_done(&b);
+                /* Only a SCIM Error saying 404 (or an empty 404) proves the resource is gone; an
+                 * HTML 404 from a proxy must never deprovision anybody. */
+                r = b->len == 0 ? 404 : prov_scim_parse_error(b->data, b->len, &detail);
+                scim_body_done(b);
                 if (r != 404)
                         return -ENOENT;
                 /* And only if /Users itself exists: a wrong base URL answers 404 for everybody,
@@ -431,10 +432,21 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
                 return r < 0 ? r : 1;
         }
         if (status < 200 || status >= 300) {
-                r = scim_http_error(c, status, &b);
-                scim_body_done(&b);
+                r = scim_http_error(c, status, b);
+                scim_body_done(b);
                 return r;
         }
+        return 0;
+}
+
+int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user) {
+        _cleanup_(prov_scim_user_freep) ProvScimUser *u = NULL;
+        Body b = {};
+        int r;
+
+        r = get_resource(c, "Users", id, &b);
+        if (r != 0)
+                return r;
         r = prov_scim_parse_user(b.data ?: "", b.len, &c->popts, &u);
         scim_body_done(&b);
         if (r < 0)
@@ -445,6 +457,25 @@ int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser 
         }
         if (ret_user)
                 *ret_user = TAKE_PTR(u);
+        return 0;
+}
+
+int prov_scim_confirm_group_gone(ProvScimClient *c, const char *id) {
+        _cleanup_free_ char *got = NULL;
+        Body b = {};
+        int r;
+
+        r = get_resource(c, "Groups", id, &b);
+        if (r != 0)
+                return r;
+        r = prov_scim_parse_resource_id(b.data ?: "", b.len, &c->popts, &got);
+        scim_body_done(&b);
+        if (r < 0)
+                return r;
+        if (!streq(got, id)) {
+                log_debug("SCIM GET /Groups/%s answered with another id.", SAFE(id));
+                return -EBADMSG;
+        }
         return 0;
 }
 

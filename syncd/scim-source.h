@@ -113,6 +113,10 @@ int prov_scim_fetch_user(ProvScimClient *c, const char *user_name, const char *s
  * -EBADMSG), or another negative errno: then the caller must not deprovision. */
 int prov_scim_confirm_user_gone(ProvScimClient *c, const char *id, ProvScimUser **ret_user);
 
+/* The same for a group missing from a full scan: GET /Groups/{id}. 1 gone, 0 still there (the
+ * answer is a resource with that id), or a negative errno: then the group must not be removed. */
+int prov_scim_confirm_group_gone(ProvScimClient *c, const char *id);
+
 /* One GET of base + path_query (a path with its query, e.g. "/v1/feed?since=3") with this
  * client's token, TLS, proxy and body limits, for the hub's feed (sync-hub.c): extra_header
  * (or NULL) is sent beside Accept and Authorization; timeout_sec (0 = the configured timeout)

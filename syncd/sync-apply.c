@@ -251,6 +251,7 @@ typedef struct Leaver {
         ProvState state;
         int64_t state_changed_usec;
         bool in_scan;
+        StoredOnly *stored_only; /* when not in the scan */
 } Leaver;
 
 /* Accounts of the store that this scan did not return (or returned out of scope) and that are
@@ -275,13 +276,13 @@ static int collect_leavers(SyncRun *run, bool deprovisioned, Leaver **ret, size_
                 v[n++] = (Leaver) { u->src->id, u->old.name, u->old.uid, u->old.state, u->old.state_changed_usec, true };
         }
         for (size_t i = 0; i < run->n_stored_only; i++) {
-                const StoredOnly *s = &run->stored_only[i];
+                StoredOnly *s = &run->stored_only[i];
                 if ((s->state == PROV_STATE_DEPROVISIONED) != deprovisioned)
                         continue;
                 r = prov_grow((void **) &v, &cap, n + 1, sizeof(Leaver));
                 if (r < 0)
                         return r;
-                v[n++] = (Leaver) { s->scim_id, s->name, s->uid, s->state, s->state_changed_usec, false };
+                v[n++] = (Leaver) { s->scim_id, s->name, s->uid, s->state, s->state_changed_usec, false, s };
         }
         *ret = TAKE_PTR(v);
         *ret_n = n;
@@ -417,6 +418,8 @@ int sync_apply_leavers(SyncRun *run) {
                                                                 : "removal not confirmed, retried next full sync");
                                 if (r < 0)
                                         return r;
+                                /* Still an account of the source: its groups still count. */
+                                u->stored_only->kept = true;
                                 continue;
                         }
                 }
@@ -635,6 +638,21 @@ static int remove_group(SyncRun *run, const ProvGroupRecord *sg) {
         return 0;
 }
 
+/* True if that member, missing from this full scan, is a stored account the source still has. */
+static bool stored_kept(const SyncRun *run, const char *scim_id) {
+        size_t lo = 0, hi = run->n_stored_only;
+
+        /* stored_only[] is in SCIM id order (load_old_users()). */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(run->stored_only[mid].scim_id, scim_id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo < run->n_stored_only && streq(run->stored_only[lo].scim_id, scim_id) && run->stored_only[lo].kept;
+}
+
 /* Applies the groups of the scan. While the guard holds the scan's deprovisions, its
  * removals are held too: a directory that suddenly lists nobody must not strip everyone of
  * their groups (sudo included) while it keeps their accounts. Additions still apply. */
@@ -698,7 +716,7 @@ int sync_apply_groups(SyncRun *run) {
                          * An account whose record is unservable this time keeps what the group
                          * says, as it keeps everything else. */
                         if (u ? (u->accepted || (u->src->unservable && u->ref > 0)) && u->in_scope
-                              : run->opts->delta || res->held)
+                              : run->opts->delta || res->held || stored_kept(run, g->src->member_ids[m]))
                                 members[n++] = (WantedMember) { u ? u->ref : 0, g->src->member_ids[m], u };
                 }
                 r = sync_members(run, g, members, n, res->held);
@@ -725,12 +743,31 @@ int sync_apply_groups(SyncRun *run) {
         /* Groups gone from the source lose their members at once (demotion); the gid stays
          * in the ledger. A group the source still has but that we could not map this time
          * stays as it was. */
-        for (size_t i = 0; i < run->n_stored_groups; i++)
-                if (!sync_find_group(run, run->stored_groups[i].scim_id)) {
-                        r = remove_group(run, &run->stored_groups[i]);
-                        if (r < 0)
-                                return r;
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                const ProvGroupRecord *sg = &run->stored_groups[i];
+
+                if (sync_find_group(run, sg->scim_id))
+                        continue;
+                /* A page that repeats or a totalResults that lies leaves groups out of a scan
+                 * that adds up: ask the source about each one, as about a missing user. */
+                if (run->opts->confirm_group_gone) {
+                        r = run->opts->confirm_group_gone(sg->scim_id, run->opts->userdata);
+                        if (r <= 0) {
+                                log_warning("Not removing group '%s': %s", SAFE(sg->name),
+                                            r == 0 ? "the source still has it" : "the source could not confirm its removal");
+                                r = prov_store_audit_add(run->store, "group-remove", sg->name, sg->scim_id, sg->gid,
+                                                         "confirm", r == 0 ? "skipped" : "failed",
+                                                         r == 0 ? "missing from the scan but still at the source"
+                                                                : "removal not confirmed, retried next full sync");
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
                 }
+                r = remove_group(run, sg);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 

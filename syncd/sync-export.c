@@ -279,7 +279,13 @@ int prov_sync_export(ProvStore *store, const ProvConfig *config, const ProvLocal
                 const ProvGroupRecord *g = &e.groups[i];
                 bool mapped = g->local_name != NULL;
 
-                const char *why = mapped ? NULL : sync_name_refused(config, local, g->name) ?: sync_id_refused(config, local, g->gid);
+                const ProvLocalGroup *lg = mapped ? prov_local_group(local, g->local_name) : NULL;
+                /* A mapped group only merges into the local group it names, as it is now: once
+                 * that is gone (or renumbered) it would be a system name and gid on its own. */
+                const char *why = mapped ? (!lg || lg->gid == 0 || lg->gid != g->gid || !streq(g->name, lg->name)
+                                                    ? "the local group it is mapped onto is gone or has another gid"
+                                                    : NULL)
+                                         : sync_name_refused(config, local, g->name) ?: sync_id_refused(config, local, g->gid);
                 if (why) {
                         log_warning("Not serving group '%s' (gid %" PRIu32 "): %s", SAFE(g->name), g->gid, why);
                         continue;

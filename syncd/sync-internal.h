@@ -48,6 +48,7 @@ typedef struct StoredOnly {
         int64_t state_changed_usec;
         uint32_t uid;
         ProvState state;
+        bool kept; /* missing from a full scan, but the source still has it (or cannot say) */
 } StoredOnly;
 
 typedef struct MappedGroup {

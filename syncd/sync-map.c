@@ -364,6 +364,32 @@ static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g,
         return result;
 }
 
+/* True if a stored group is missing from this full scan while the source still has it (or
+ * cannot say): a page that repeats or a totalResults that lies hides groups from a scan that
+ * adds up, and an allow rule that names no group may mean one of them. */
+static bool stored_group_missed(SyncRun *run, const ProvScimBatch *batch) {
+        if (run->opts->delta || !run->opts->confirm_group_gone)
+                return false;
+        for (size_t i = 0; i < run->n_stored_groups; i++) {
+                const char *id = run->stored_groups[i].scim_id;
+                size_t lo = 0, hi = batch->n_groups;
+
+                /* group_order lists the batch's groups by id. */
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        if (strcmp(batch->groups[batch->group_order[mid]].id, id) < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (lo < batch->n_groups && streq(batch->groups[batch->group_order[lo]].id, id))
+                        continue;
+                if (run->opts->confirm_group_gone(id, run->opts->userdata) <= 0)
+                        return true;
+        }
+        return false;
+}
+
 /* Scope of a full scan: members of the groups the allow rules name. A delta carries only the
  * groups that changed, so there an account we already serve stays in scope (a full reconcile
  * decides when it leaves), and a new one needs a changed allowed group that lists it — which
@@ -372,12 +398,16 @@ static int rules_for_group(const SyncRun *run, bool map, const ProvScimGroup *g,
  * scope through a rule we cannot read. */
 static void compute_scope(SyncRun *run, const ProvScimBatch *batch) {
         bool everyone = !run->config->allow_groups || !run->config->allow_groups[0];
-        bool keep_stored = run->opts->delta;
+        bool keep_stored = run->opts->delta, asked = false;
 
         for (size_t i = 0; i < run->n_rules; i++) {
                 const GroupRule *rule = &run->rules[i];
                 if (!rule->local && (rule->n_matches > 1 || (rule->match && rule->match->members_unknown)))
                         keep_stored = true;
+                if (!rule->local && rule->n_matches == 0 && !keep_stored && !asked) {
+                        asked = true;
+                        keep_stored = stored_group_missed(run, batch);
+                }
         }
         for (size_t i = 0; i < run->n_users; i++) {
                 const MappedUser *u = &run->users[i];
@@ -477,6 +507,9 @@ static int map_user_fields(SyncRun *run, MappedUser *u) {
                         u->own_home = true;
         } else if (!home_under_base(c, name, home, sizeof(home)) || !prov_valid_home(home))
                 return sync_reject(run, "user", s->id, name, "home directory is not valid") ?: 0;
+
+        if (prov_local_home_overlaps(run->local, u->own_home ? s->home : home, c->home_base))
+                return sync_reject(run, "user", s->id, name, "home directory is, holds or lies in a local account's home") ?: 0;
 
         if (s->shell && !prov_valid_shell(s->shell, c->allowed_shells))
                 return sync_reject(run, "user", s->id, name, "login shell is not in allowed_shells") ?: 0;

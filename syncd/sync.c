@@ -40,12 +40,30 @@ static void run_done(SyncRun *run) {
         sync_rules_done(run);
 }
 
+/* Whether the host's own accounts moved since the last sync (a useradd, a delgroup, a new
+ * subordinate range): then what the snapshot may serve changed even if the directory did not,
+ * and it is published again. The digest is stored with the batch. */
+static int local_moved(SyncRun *run, bool *ret) {
+        int64_t was = 0, now = (int64_t) prov_local_digest(run->local);
+        int r;
+
+        r = prov_store_state_get_int(run->store, "local_digest", &was);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret = r == -ENOENT || was != now;
+        return *ret ? prov_store_state_set_int(run->store, "local_digest", now) : 0;
+}
+
 /* The steps of one batch, in the caller's transaction: the directory's refusals, the group rules,
  * map users and groups, apply users, leavers and groups, the movers; then the generation. */
 static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
+        bool local_changed = false;
         int64_t gen = 0;
         int r;
 
+        r = local_moved(run, &local_changed);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < batch->n_rejects; i++) {
                 const ProvScimReject *rj = &batch->rejects[i];
                 r = sync_reject(run, rj->kind, rj->id, NULL, rj->reason);
@@ -54,7 +72,7 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         }
         /* The common delta: nothing changed at the source. Nothing to compare either. */
         if (run->opts->delta && batch->n_users == 0 && batch->n_groups == 0 && run->opts->n_gone_users == 0 &&
-            run->opts->n_gone_groups == 0) {
+            run->opts->n_gone_groups == 0 && !local_changed) {
                 r = prov_store_state_get_int(run->store, "generation", &gen);
                 if (r < 0 && r != -ENOENT)
                         return r;
@@ -89,7 +107,7 @@ static int apply_batch(SyncRun *run, const ProvScimBatch *batch) {
         ProvSyncResult *res = run->result;
         res->changed = res->joiners || res->updated || res->renamed || res->movers || res->suspended ||
                        res->reactivated || res->deprovisioned || res->purged || res->groups_added ||
-                       res->groups_removed || res->groups_updated;
+                       res->groups_removed || res->groups_updated || local_changed;
         r = prov_store_state_get_int(run->store, "generation", &gen);
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -191,20 +209,61 @@ int prov_sync_record_confirmed(ProvStore *store) {
 
 /* --- the pipeline: fetch, map and apply, publish, enforce ----------------------------------- */
 
+/* True if another user than root (or the daemon's own user) may write the file or directory. */
+static bool others_may_write(const struct stat *st) {
+        return (st->st_uid != 0 && st->st_uid != geteuid()) || (st->st_mode & S_IWOTH) ||
+               ((st->st_mode & S_IWGRP) && st->st_gid != 0 && st->st_gid != getegid());
+}
+
 /* The state directory holds the store (0600) and the snapshot (0644, read by every process
- * through NSS), so the directory itself is 0755. */
+ * through NSS), so the directory itself is 0755. The snapshot that NSS and PAM trust is
+ * published there: another user who may write in it could put a snapshot of their own in its
+ * place. */
 static int ensure_state_dir(const char *path) {
+        struct stat st;
+
         if (mkdir(path, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create state directory %s: %m", path);
+        if (stat(path, &st) < 0)
+                return log_error_errno(errno, "Failed to check state directory %s: %m", path);
+        if (!S_ISDIR(st.st_mode) || others_may_write(&st))
+                return log_error_errno(-EPERM,
+                                       "State directory %s (owner %u, group %u, mode %04o) may be written by other users "
+                                       "than root, refusing to publish a snapshot there.",
+                                       path, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
+        return 0;
+}
+
+static int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_len);
+
+/* Whoever can write the directory file chooses this host's accounts and their groups (sudo
+ * through map_groups): only root (or the daemon's own user) may, as for the token file. */
+static int check_directory_file(int fd, const char *path) {
+        struct stat st;
+
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (others_may_write(&st))
+                return log_error_errno(-EPERM,
+                                       "Directory file %s (owner %u, group %u, mode %04o) may be written by other users "
+                                       "than root, refusing it, nothing applied.",
+                                       path, (unsigned) st.st_uid, (unsigned) st.st_gid, (unsigned) (st.st_mode & 07777));
         return 0;
 }
 
 static int read_directory_file(const ProvConfig *config, ProvScimBatch **ret) {
+        /* O_NONBLOCK: a FIFO in its place fails the regular-file check instead of blocking the
+         * daemon, and every leaver with it, in open(). Regular files read as before. */
+        _cleanup_close_ int fd = open(config->source_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         _cleanup_free_ char *json = NULL;
         size_t len = 0;
         int r;
 
-        r = prov_read_file_bounded(config->source_path, DIRECTORY_FILE_MAX, &json, &len);
+        r = fd < 0 ? negative_errno() : check_directory_file(fd, config->source_path);
+        if (r == -EPERM)
+                return r;
+        if (r >= 0)
+                r = read_fd_bounded(fd, DIRECTORY_FILE_MAX, &json, &len);
         if (r == -EFBIG)
                 return log_error_errno(r, "Directory file %s is larger than %llu bytes, refusing it.",
                                        config->source_path, DIRECTORY_FILE_MAX);
@@ -229,6 +288,13 @@ static int confirm_gone(const char *scim_id, void *userdata) {
         int r = prov_scim_confirm_user_gone(client, scim_id, NULL);
         if (r < 0)
                 log_warning_errno(r, "Could not confirm that '%s' is gone from the source: %m", SAFE(scim_id));
+        return r;
+}
+
+static int confirm_group_gone(const char *scim_id, void *userdata) {
+        int r = prov_scim_confirm_group_gone(userdata, scim_id);
+        if (r < 0)
+                log_warning_errno(r, "Could not confirm that the group '%s' is gone from the source: %m", SAFE(scim_id));
         return r;
 }
 
@@ -448,6 +514,7 @@ int prov_sync_run(const ProvConfig *config, const char *store_path, bool full, P
         ProvSyncOptions opts = {
                 .delta = !full,
                 .confirm_gone = client ? confirm_gone : NULL,
+                .confirm_group_gone = client ? confirm_group_gone : NULL,
                 .userdata = client,
         };
         r = sync_apply_publish(config, &st, &batch, &opts, full ? "full" : "delta", (int64_t) started, ret);
@@ -563,14 +630,11 @@ int sync_cmp_strp(const void *a, const void *b) {
         return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+static int read_fd_bounded(int fd, size_t max, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, cap = 0;
         struct stat st;
 
-        if (fd < 0)
-                return negative_errno();
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
@@ -608,4 +672,12 @@ int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret
         *ret = TAKE_PTR(buf);
         *ret_len = len;
         return 0;
+}
+
+int prov_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+        if (fd < 0)
+                return negative_errno();
+        return read_fd_bounded(fd, max, ret, ret_len);
 }

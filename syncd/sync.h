@@ -56,6 +56,8 @@ typedef struct ProvSyncOptions {
         /* For a full scan: asks the source whether an account missing from the scan is really
          * gone (1), still there (0), or unknown (<0). Only 1 deprovisions. NULL: trust the scan. */
         int (*confirm_gone)(const char *scim_id, void *userdata);
+        /* The same for a stored group missing from a full scan: only 1 removes it. */
+        int (*confirm_group_gone)(const char *scim_id, void *userdata);
         void *userdata;
         /* Delta only: SCIM ids the source says were deleted (the hub's feed). A stored account
          * among them is deprovisioned exactly as one gone from a full scan (the same steps,

@@ -129,7 +129,18 @@ CASES = [
     bad_user("gecos-colon", "h-8", "gcolon", displayName="Eve: root"),
     bad_user("gecos-newline", "h-9", "gnl", displayName="Eve\nroot::0:0::/:/bin/sh"),
     bad_user("gecos-256-bytes", "h-10", "glong", displayName="x" * 256),
+    # A home that is, holds or lies in a local account's home (passwd below): the directory user
+    # would own or replace the local user's files.
+    bad_user("home-is-local-home", "h-16", "svc-data"),
+    bad_user("home-holds-local-home", "h-17", "team"),
+    bad_user("home-in-local-home", "h-18", "hx", homeDirectory="/home/Shared/hx"),
     bad_user("gecos-c1-control", "h-11", "gctl", displayName="Eve\u0085"),
+    # Invisible formatting that reorders or breaks what getent, finger and ps print.
+    bad_user("gecos-bidi-override", "h-12", "gbidi", displayName="\u202eEve Admin"),
+    bad_user("gecos-bidi-isolate", "h-13", "giso", displayName="Eve \u2066root\u2069"),
+    bad_user("gecos-line-separator", "h-14", "glsep", displayName="Eve\u2028root"),
+    case("gecos-rtl-script-ok", users=[user("h-15", "rtl", displayName="\u05d3\u05e0\u05d4 \u0645\u06cc\u200c\u0631")],
+         expect="ok", present=["rtl"]),
     # --- groups --------------------------------------------------------------------------
     case("group-cycle", groups=[
         {"schemas": [G], "id": "c-1", "displayName": "cyc1", "members": [{"value": "c-2", "type": "Group"}, {"value": "b-1"}]},
@@ -380,7 +391,9 @@ def main():
             os.chmod(tmp, 0o755)
             with open(os.path.join(tmp, "passwd"), "w") as f:
                 f.write("root:x:0:0::/root:/bin/sh\nlocal:x:1000:1000::/home/local:/bin/sh\n"
-                        "svc:x:200500:200500::/:/usr/sbin/nologin\n")
+                        "svc:x:200500:200500::/:/usr/sbin/nologin\n"
+                        "svcdata:x:1001:1001::/home/svc-data:/bin/sh\nlead:x:1002:1002::/home/team/lead/:/bin/sh\n"
+                        "shr:x:1003:1003::/home/Shared:/bin/sh\n")
             with open(os.path.join(tmp, "group"), "w") as f:
                 f.write("root:x:0:\nsudo:x:27:\nlocalgrp:x:200600:\n")
             with open(os.path.join(tmp, "syncd.conf"), "w") as f:

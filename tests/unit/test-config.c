@@ -280,6 +280,7 @@ static void test_bad_values(void **state) {
                 { "[source]\ntype=file\npath=/d\n[accounts]\nuid_min = 65535\nuid_max = 65535\n", 5, "65534/65535" },
                 { "[source]\ntype=file\npath=/d\n[accounts]\nhome_base = home\n", 5, "'home_base' must be an absolute path" },
                 { "[source]\ntype=file\npath=/d\n[accounts]\nhome_base = /srv/../home\n", 5, "'home_base' must be a clean" },
+                { "[source]\ntype=file\npath=/d\n[accounts]\nhome_base = /\n", 5, "'home_base' must not be /" },
                 { "[source]\ntype=file\npath=/d\n[accounts]\ndefault_shell = /bin/tcsh\n", 5, "not in allowed_shells" },
                 { "[source]\ntype=file\npath=/d\n[accounts]\ndefault_shell = bash\n", 5, "absolute path" },
                 { "[source]\ntype=file\npath=/d\n[accounts]\nallowed_shells = /bin/bash, zsh\n", 5, "'zsh' is not an absolute" },
