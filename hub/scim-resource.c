@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "prov-validate.h"
 #include "scim-parse.h"
 #include "scim-resource.h"
 
@@ -737,6 +738,10 @@ int prov_scim_json_parse(const char *body, size_t len, cJSON **ret, ProvScimErro
         if (r < 0)
                 return prov_scim_error_set(err, 400, "invalidSyntax",
                                            "a NUL byte, \\u0000, or a \\u escape without four hex digits");
+        /* Also in attributes the hosts do not read: the store serves them back in every GET,
+         * list page and feed event, which must stay JSON (RFC 8259 §8.1). */
+        if (!prov_valid_utf8(body, len))
+                return prov_scim_error_set(err, 400, "invalidSyntax", "the request body is not valid UTF-8");
 
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
         if (!root)
