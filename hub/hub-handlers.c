@@ -21,6 +21,9 @@
 #define ENTERPRISE_USER "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 #define DEFAULT_COUNT 100
 #define MAX_COUNT 1000
+/* The largest startIndex echoed: cJSON prints an integer of more digits with an exponent
+ * ("1e+17"), which clients read as a float. Any index past the end is the same empty page. */
+#define MAX_START_INDEX INT64_C(999999999999999)
 
 static int fail(HubReply *reply, int status, const char *scim_type, const char *detail) {
         ProvScimError e = {};
@@ -145,18 +148,19 @@ static void reply_resource(HubReply *reply, unsigned status, cJSON *res, const H
         reply->json = res;
 }
 
-/* Parses an integer query parameter; NULL keeps the default. */
+/* Parses an integer query parameter; NULL keeps the default. One past 64 bits is still an
+ * integer: strtoll() saturates it, and the caller clamps it into range as RFC 7644 §3.4.2.4 says. */
 static int parse_int_param(const char *s, int64_t *ret) {
         char *end;
         long long v;
 
         if (!s)
                 return 0;
-        if (!s[0] || strlen(s) > 18)
+        if (!(s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
                 return -EINVAL;
         errno = 0;
         v = strtoll(s, &end, 10);
-        if (errno || *end)
+        if ((errno && errno != ERANGE) || end == s || *end)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -217,7 +221,7 @@ static void handle_list(HubContext *ctx, const HubRequest *req, ProvHubKind kind
                 return;
         }
         /* RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0. */
-        q.start_index = start < 1 ? 1 : start;
+        q.start_index = start < 1 ? 1 : start > MAX_START_INDEX ? MAX_START_INDEX : start;
         q.count = count < 0 ? 0 : count > MAX_COUNT ? MAX_COUNT : (unsigned) count;
         if (req->has_cursor) {
                 q.cursor = true;

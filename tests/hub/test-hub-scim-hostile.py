@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """provision-hub against what an adversarial review found: bodies and queries that real IdPs or
 hostile clients send, each answered with a proper SCIM response and leaving the store servable:
-invalid UTF-8 anywhere in a body. Every step is checked over real HTTP
-against a real hub.
+invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits. Every step is checked
+over real HTTP against a real hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubharness import check, check_error, run_suite  # noqa: E402
+from hubharness import check, check_error, check_list, run_suite  # noqa: E402
 
 
 def strict_json(r):
@@ -49,6 +49,30 @@ def test_invalid_utf8_anywhere_is_400(hub):
     check(strict_json(r)["title"] == "Ingénieure 🚀", f"title: {r!r}")
 
 
+def test_paging_beyond_64_bits(hub):
+    # RFC 7644 §3.4.2.4: count is a non-negative integer, at most the server's maximum is
+    # served; a startIndex past the end is an empty page. Neither limit is 2^63.
+    for i in range(3):
+        hub.create_user(f"p{i}@example.com")
+    for query, items, start in (("count=99999999999999999999", 3, 1),
+                                ("startIndex=1&count=18446744073709551616", 3, 1),
+                                ("startIndex=9223372036854775807&count=5", 0, None),
+                                ("startIndex=100000000000000000&count=5", 0, None),
+                                ("startIndex=123456789012345678901234567890", 0, None),
+                                ("startIndex=-99999999999999999999&count=2", 2, 1),
+                                ("count=-99999999999999999999", 0, 1)):
+        r = hub.request("GET", "/Users?" + query)
+        check(r.status == 200, f"GET /Users?{query} answered {r!r}")
+        check_list(r)
+        b = r.json
+        check(b["totalResults"] == 3 and len(b["Resources"]) == items, f"{query}: {b}")
+        if start is not None:
+            check(b.get("startIndex") == start, f"{query}: startIndex {b.get('startIndex')!r}")
+    for query in ("count=1e3", "startIndex=12abc", "count=", "startIndex=--1", "count=99999999999999999999x"):
+        check_error(hub.request("GET", "/Users?" + query), 400, "invalidValue")
+
+
 if __name__ == "__main__":
-    run_suite([test_invalid_utf8_anywhere_is_400],
+    run_suite([test_invalid_utf8_anywhere_is_400,
+               test_paging_beyond_64_bits],
               sys.argv, prefix="test-hub-scim-hostile")
