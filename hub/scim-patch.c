@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -121,17 +122,160 @@ static int set_member(Ctx *c, cJSON *parent, const char *key, cJSON *value) {
         return 0;
 }
 
-static int append_unique(Ctx *c, cJSON *arr, const cJSON *item) {
-        const cJSON *e;
-        cJSON *d;
+/* The elements of a multi-valued attribute seen so far, as a set of keys, so that adding or
+ * removing m elements of an n-element list (a group's members: Okta and Entra send thousands in
+ * one operation) costs n + m lookups rather than n × m calls of element_same(). An element with
+ * a "value" has the keys V 0x01 type (lowercased, when it has a string type) or V 0x02 (when
+ * not), and V 0x03, V its printed value; one without has 0x04 and itself printed. Printed JSON
+ * holds no raw control character, so keys of different forms never collide. */
+typedef struct ElementSet {
+        char **slots;
+        size_t mask;
+} ElementSet;
 
-        cJSON_ArrayForEach(e, arr)
-                if (element_same(e, item))
-                        return 0;
-        d = cJSON_Duplicate(item, true);
-        if (!d || !cJSON_AddItemToArray(arr, d)) {
-                cJSON_Delete(d);
-                return oom(c);
+/* Up to this many elements added or removed in one operation are compared with every element
+ * of the list, which costs less than a set of the list's keys. */
+#define ELEMENTS_COMPARED_MAX 8
+
+static void element_set_done(ElementSet *set) {
+        for (size_t i = 0; set->slots && i <= set->mask; i++)
+                free(set->slots[i]);
+        free(set->slots);
+        *set = (ElementSet) {};
+}
+
+static int element_set_init(ElementSet *set, size_t n) {
+        size_t cap = 16;
+
+        while (cap < 4 * n + 8)
+                cap *= 2;
+        set->slots = calloc(cap, sizeof(char *));
+        set->mask = cap - 1;
+        return set->slots ? 0 : -ENOMEM;
+}
+
+static size_t key_hash(const char *k) {
+        size_t h = 14695981039346656037ULL;
+
+        for (; *k; k++)
+                h = (h ^ (unsigned char) *k) * 1099511628211ULL;
+        return h;
+}
+
+/* Whether the set has key k; with add, k (which it then owns) is added when not. */
+static bool element_set_has(ElementSet *set, char *k, bool add) {
+        size_t i = key_hash(k) & set->mask;
+
+        for (; set->slots[i]; i = (i + 1) & set->mask)
+                if (streq(set->slots[i], k)) {
+                        if (add)
+                                free(k);
+                        return true;
+                }
+        if (add)
+                set->slots[i] = k;
+        return false;
+}
+
+/* The keys of e (see ElementSet): *ret_match is what an equal element was added as, *ret_any
+ * (NULL for an element without a value) what every element with that value was added as. */
+static int element_keys(const cJSON *e, char **ret_match, char **ret_any) {
+        const cJSON *v = cJSON_IsObject(e) ? cJSON_GetObjectItem(e, "value") : NULL;
+        const cJSON *t = cJSON_GetObjectItem(e, "type");
+        _cleanup_free_ char *p = cJSON_PrintUnformatted(v ?: e);
+        int r;
+
+        *ret_match = *ret_any = NULL;
+        if (!p)
+                return -ENOMEM;
+        if (!v)
+                r = asprintf(ret_match, "\x04%s", p);
+        else if (cJSON_IsString(t)) {
+                r = asprintf(ret_match, "%s\x01%s", p, t->valuestring);
+                for (char *q = r >= 0 ? *ret_match + strlen(p) : NULL; q && *q; q++)
+                        if (*q >= 'A' && *q <= 'Z')
+                                *q = (char) (*q - 'A' + 'a');
+        } else
+                r = asprintf(ret_match, "%s\x02", p);
+        if (r >= 0 && v && asprintf(ret_any, "%s\x03", p) < 0)
+                r = -1;
+        if (r < 0) {
+                free(*ret_match);
+                *ret_match = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Adds e's keys to set. */
+static int element_set_add(ElementSet *set, const cJSON *e) {
+        char *match, *any;
+
+        if (element_keys(e, &match, &any) < 0)
+                return -ENOMEM;
+        (void) element_set_has(set, match, true);
+        if (any)
+                (void) element_set_has(set, any, true);
+        return 0;
+}
+
+/* Whether set has an element that element_same() calls equal to e: one of its value and type,
+ * or one of its value without a type; for e without a type, any of its value. */
+static int element_set_find(ElementSet *set, const cJSON *e) {
+        _cleanup_free_ char *match = NULL, *any = NULL;
+        char *sep;
+
+        if (element_keys(e, &match, &any) < 0)
+                return -ENOMEM;
+        if (!any)
+                return element_set_has(set, match, false);
+        sep = strchr(match, '\x01');
+        if (!sep)
+                return element_set_has(set, any, false);
+        if (element_set_has(set, match, false))
+                return true;
+        /* V 0x01 type → V 0x02: an element of that value without a type. */
+        sep[0] = '\x02';
+        sep[1] = 0;
+        return element_set_has(set, match, false);
+}
+
+/* Appends to arr each element of items (an array, or one value) that arr does not hold yet. */
+static int append_unique(Ctx *c, cJSON *arr, const cJSON *items) {
+        _cleanup_(element_set_done) ElementSet set = {};
+        size_t m = cJSON_IsArray(items) ? (size_t) cJSON_GetArraySize(items) : 1;
+        const cJSON *e, *v;
+        int r;
+
+        if (m > ELEMENTS_COMPARED_MAX) {
+                if (element_set_init(&set, (size_t) cJSON_GetArraySize(arr) + m) < 0)
+                        return oom(c);
+                cJSON_ArrayForEach(e, arr)
+                        if (element_set_add(&set, e) < 0)
+                                return oom(c);
+        }
+        for (v = cJSON_IsArray(items) ? items->child : items; v; v = cJSON_IsArray(items) ? v->next : NULL) {
+                cJSON *d;
+
+                if (set.slots)
+                        r = element_set_find(&set, v);
+                else {
+                        r = 0;
+                        cJSON_ArrayForEach(e, arr)
+                                if ((r = element_same(e, v)))
+                                        break;
+                }
+                if (r < 0)
+                        return oom(c);
+                if (r > 0)
+                        continue;
+                d = cJSON_Duplicate(v, true);
+                if (!d || !cJSON_AddItemToArray(arr, d)) {
+                        cJSON_Delete(d);
+                        return oom(c);
+                }
+                if (set.slots && element_set_add(&set, d) < 0)
+                        return oom(c);
         }
         return 0;
 }
@@ -153,14 +297,6 @@ static int apply_value(Ctx *c, cJSON *parent, const char *key, const cJSON *valu
                         existing = cJSON_AddArrayToObject(parent, key);
                         if (!existing)
                                 return oom(c);
-                }
-                if (cJSON_IsArray(value)) {
-                        cJSON_ArrayForEach(v, value) {
-                                r = append_unique(c, existing, v);
-                                if (r < 0)
-                                        return r;
-                        }
-                        return 0;
                 }
                 return append_unique(c, existing, value);
         }
@@ -305,18 +441,31 @@ static int apply_plain(Ctx *c, PatchOp op, const char *attr, const cJSON *value)
                 return 0;
         if (value && !cJSON_IsNull(value) && cJSON_IsArray(existing)) {
                 /* Entra: {"op":"Remove","path":"members","value":[{"value":"id"}]} removes those. */
+                _cleanup_(element_set_done) ElementSet set = {};
+                size_t m = cJSON_IsArray(value) ? (size_t) cJSON_GetArraySize(value) : 1;
                 cJSON *e = existing->child;
+                const cJSON *v;
 
+                if (m > ELEMENTS_COMPARED_MAX) {
+                        if (element_set_init(&set, m) < 0)
+                                return oom(c);
+                        for (v = value->child; v; v = v->next)
+                                if (element_set_add(&set, v) < 0)
+                                        return oom(c);
+                }
                 while (e) {
                         cJSON *next = e->next;
-                        const cJSON *v;
-                        bool hit = false;
 
-                        if (cJSON_IsArray(value)) {
-                                cJSON_ArrayForEach(v, value) hit = hit || element_same(e, v);
+                        if (set.slots)
+                                r = element_set_find(&set, e);
+                        else if (cJSON_IsArray(value)) {
+                                r = 0;
+                                cJSON_ArrayForEach(v, value) r = r || element_same(e, v);
                         } else
-                                hit = element_same(e, value);
-                        if (hit)
+                                r = element_same(e, value);
+                        if (r < 0)
+                                return oom(c);
+                        if (r > 0)
                                 cJSON_Delete(cJSON_DetachItemViaPointer(existing, e));
                         e = next;
                 }

@@ -488,16 +488,35 @@ static int clean_value(Ctx *c, cJSON *parent, cJSON *v, const Attr *a, unsigned 
 /* A group's members as the hub keeps them: {"value": id} plus "display" when given, once per
  * id. The rest ("$ref": null from Entra, "type", anything else) is dropped: the hub derives
  * $ref, and the hosts only read value. An element that is not an object, or has no string
- * value, stays for the hosts' parser to refuse. */
-static void reduce_members(cJSON *members) {
-        cJSON *m, *next;
+ * value, stays for the hosts' parser to refuse. Repeats are found by sorting (by id, then
+ * position), not against every earlier element: a PATCH of a 50,000-member group normalises
+ * all of them, on the one serving thread. */
+typedef struct MemberRef {
+        const char *value;
+        size_t index;
+        cJSON *item;
+} MemberRef;
+
+static int member_ref_cmp(const void *a, const void *b) {
+        const MemberRef *x = a, *y = b;
+        int r = strcmp(x->value, y->value);
+
+        if (r != 0)
+                return r;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int reduce_members(Ctx *c, cJSON *members) {
+        _cleanup_free_ MemberRef *refs = NULL;
+        const MemberRef *keep = NULL;
+        size_t n = 0, i = 0;
+        cJSON *m;
 
         if (!cJSON_IsArray(members))
-                return;
-        for (m = members->child; m; m = next) {
-                cJSON *k, *knext, *value;
+                return 0;
+        cJSON_ArrayForEach(m, members) {
+                cJSON *k, *knext;
 
-                next = m->next;
                 if (!cJSON_IsObject(m))
                         continue;
                 for (k = m->child; k; k = knext) {
@@ -505,19 +524,29 @@ static void reduce_members(cJSON *members) {
                         if (!streq(k->string, "value") && !streq(k->string, "display"))
                                 drop(m, k);
                 }
-                value = cJSON_GetObjectItemCaseSensitive(m, "value");
-                if (!cJSON_IsString(value))
-                        continue;
-                /* A repeat of an earlier element's id goes. */
-                for (cJSON *p = members->child; p != m; p = p->next) {
-                        cJSON *pv = cJSON_GetObjectItemCaseSensitive(p, "value");
-
-                        if (cJSON_IsString(pv) && streq(pv->valuestring, value->valuestring)) {
-                                drop(members, m);
-                                break;
-                        }
-                }
+                n++;
         }
+        if (n < 2)
+                return 0;
+        refs = calloc(n, sizeof(MemberRef));
+        if (!refs)
+                return oom(c);
+        n = 0;
+        cJSON_ArrayForEach(m, members) {
+                cJSON *value = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "value") : NULL;
+
+                if (cJSON_IsString(value))
+                        refs[n++] = (MemberRef) { .value = value->valuestring, .index = i, .item = m };
+                i++;
+        }
+        qsort(refs, n, sizeof(MemberRef), member_ref_cmp);
+        /* A repeat of an earlier element's id goes; the first of each id (never dropped) stays. */
+        for (i = 0; i < n; i++)
+                if (keep && streq(refs[i].value, keep->value))
+                        drop(members, refs[i].item);
+                else
+                        keep = &refs[i];
+        return 0;
 }
 
 /* "schemas": the core schema and the extension objects present, as their URNs are spelled in
@@ -637,9 +666,11 @@ int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimErro
                 return r;
 
         if (kind == PROV_HUB_GROUP)
-                reduce_members(child(root, "members"));
+                r = reduce_members(&C, child(root, "members"));
         else if (!child(root, "active") && !cJSON_AddTrueToObject(root, "active"))
                 return oom(&C);
+        if (r < 0)
+                return r;
 
         x = child(root, required);
         if (!x)
