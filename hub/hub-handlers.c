@@ -52,8 +52,10 @@ static void store_failed(HubStore *store, HubReply *reply, int r, ProvScimError 
         }
 }
 
-/* True when name is in the comma-separated list (case-insensitive, core URN prefix ignored). */
-static bool list_has(const char *list, const char *name) {
+/* True when name is in the comma-separated list (case-insensitive, core URN prefix ignored);
+ * with parent, also when one of its sub-attributes is ("name.givenName" for name, "<extension
+ * URN>:department" for the extension), which asks for name, in part. */
+static bool list_has(const char *list, const char *name, bool parent) {
         if (!list)
                 return false;
         for (const char *p = list; *p;) {
@@ -77,6 +79,9 @@ static bool list_has(const char *list, const char *name) {
                 }
                 if (len == strlen(name) && strncasecmp(item, name, len) == 0)
                         return true;
+                if (parent && len > strlen(name) && strncasecmp(item, name, strlen(name)) == 0 &&
+                    (item[strlen(name)] == '.' || item[strlen(name)] == ':'))
+                        return true;
                 p += n;
                 if (*p == ',')
                         p++;
@@ -97,39 +102,20 @@ static void project(cJSON *res, const HubRequest *req) {
                 next = item->next;
                 if (streq(item->string, "id") || streq(item->string, "schemas") || streq(item->string, "meta"))
                         continue;
-                if (req->attributes && req->attributes[0]) {
+                if (req->attributes && req->attributes[0])
                         /* "name.givenName" keeps "name" */
-                        keep = list_has(req->attributes, item->string);
-                        if (!keep) {
-                                for (const char *p = req->attributes; p && *p && !keep;) {
-                                        const char *dot;
-                                        size_t n = strcspn(p, ",");
-
-                                        dot = memchr(p, '.', n);
-                                        if (dot) {
-                                                const char *b = p;
-
-                                                while (*b == ' ')
-                                                        b++;
-                                                keep = (size_t) (dot - b) == strlen(item->string) &&
-                                                       strncasecmp(b, item->string, (size_t) (dot - b)) == 0;
-                                        }
-                                        p += n;
-                                        if (*p == ',')
-                                                p++;
-                                }
-                        }
-                } else
-                        keep = !list_has(req->excluded_attributes, item->string);
+                        keep = list_has(req->attributes, item->string, true);
+                else
+                        keep = !list_has(req->excluded_attributes, item->string, false);
                 if (!keep)
                         cJSON_Delete(cJSON_DetachItemViaPointer(res, item));
         }
 }
 
 static bool wants_members(const HubRequest *req) {
-        if (req->excluded_attributes && list_has(req->excluded_attributes, "members"))
+        if (req->excluded_attributes && list_has(req->excluded_attributes, "members", false))
                 return false;
-        if (req->attributes && req->attributes[0] && !list_has(req->attributes, "members"))
+        if (req->attributes && req->attributes[0] && !list_has(req->attributes, "members", true))
                 return false;
         return true;
 }

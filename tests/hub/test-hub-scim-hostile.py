@@ -3,8 +3,8 @@
 """provision-hub against what an adversarial review found: bodies and queries that real IdPs or
 hostile clients send, each answered with a proper SCIM response and leaving the store servable:
 invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits, a group of 40,000
-members in one body (in time, and without a log line for each). Every step is checked over
-real HTTP against a real hub.
+members in one body (in time, and without a log line for each), attributes= naming
+sub-attributes. Every step is checked over real HTTP against a real hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -13,7 +13,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hubharness import check, check_error, check_list, member_ids, run_suite  # noqa: E402
+from hubharness import (CORE_GROUP, CORE_USER, ENTERPRISE, check, check_error, check_list, member_ids,  # noqa: E402
+                        run_suite)
 
 
 def strict_json(r):
@@ -136,9 +137,36 @@ def test_many_elements_same_as_one_by_one(hub):
                                       "d5@x.example"], f"after remove: {a}")
 
 
+def test_attributes_naming_sub_attributes(hub):
+    # RFC 7644 §3.9: attributes may name sub-attributes ("members.value", "name.givenName",
+    # "<extension URN>:department"); the attribute that holds them is returned.
+    u = hub.create_user("ent@example.com", name={"givenName": "E", "familyName": "N"},
+                        **{ENTERPRISE: {"department": "D", "employeeNumber": "7"}})
+    g = hub.create_group("G", members=[u["id"]])
+    for query in ("attributes=members.value", "attributes=displayName,members.display",
+                  f"attributes={CORE_GROUP}:members.value", "attributes=MEMBERS.VALUE"):
+        r = hub.ok("GET", f"/Groups/{g['id']}?{query}", expect=(200,))
+        check(member_ids(r.json) == [u["id"]], f"{query}: {r.json}")
+        r = hub.ok("GET", f"/Groups?{query}", expect=(200,))
+        check([member_ids(x) for x in r.json["Resources"]] == [[u["id"]]], f"list {query}: {r.json}")
+        check("displayName" not in r.json["Resources"][0] or "displayName" in query, f"list {query}: {r.json}")
+    for query in (f"attributes={ENTERPRISE}:department", f"attributes=userName,{ENTERPRISE}:employeeNumber",
+                  f"attributes={ENTERPRISE.upper()}:department"):
+        r = hub.ok("GET", f"/Users/{u['id']}?{query}", expect=(200,))
+        check(r.json.get(ENTERPRISE, {}).get("department") == "D", f"{query}: {r.json}")
+        check("name" not in r.json and "emails" not in r.json, f"{query}: {r.json}")
+    r = hub.ok("GET", f"/Users/{u['id']}?attributes={CORE_USER}:name.givenName", expect=(200,))
+    check(r.json.get("name", {}).get("givenName") == "E" and "userName" not in r.json, f"name.givenName: {r.json}")
+    r = hub.ok("GET", f"/Users/{u['id']}?attributes=userName", expect=(200,))
+    check(ENTERPRISE not in r.json and "name" not in r.json, f"userName: {r.json}")
+    r = hub.ok("GET", f"/Groups/{g['id']}?attributes=displayName", expect=(200,))
+    check("members" not in r.json, f"displayName: {r.json}")
+
+
 if __name__ == "__main__":
     run_suite([test_invalid_utf8_anywhere_is_400,
                test_paging_beyond_64_bits,
                test_many_members_in_one_body,
-               test_many_elements_same_as_one_by_one],
+               test_many_elements_same_as_one_by_one,
+               test_attributes_naming_sub_attributes],
               sys.argv, prefix="test-hub-scim-hostile")
