@@ -632,7 +632,20 @@ static int apply_pathless(Ctx *c, PatchOp op, const cJSON *value) {
         return 0;
 }
 
+/* Whether obj has a member named name more than once (case-insensitively): the first would be
+ * used, where other JSON readers (a proxy, an audit tool) take the last. */
+static bool key_repeated(const cJSON *obj, const char *name) {
+        const cJSON *k;
+        unsigned n = 0;
+
+        cJSON_ArrayForEach(k, obj)
+                if (k->string && strcasecmp(k->string, name) == 0 && ++n > 1)
+                        return true;
+        return false;
+}
+
 static int apply_one(Ctx *c, const cJSON *operation, size_t i) {
+        static const char *const op_keys[] = { "op", "path", "value" };
         const cJSON *o = cJSON_GetObjectItem(operation, "op"), *p = cJSON_GetObjectItem(operation, "path");
         const cJSON *v = cJSON_GetObjectItem(operation, "value");
         _cleanup_(cJSON_Deletep) cJSON *value = NULL;
@@ -640,6 +653,10 @@ static int apply_one(Ctx *c, const cJSON *operation, size_t i) {
 
         if (!cJSON_IsObject(operation))
                 return prov_scim_error_set(c->err, 400, "invalidSyntax", "Operations[%zu] is not an object", i);
+        for (size_t k = 0; k < ELEMENTSOF(op_keys); k++)
+                if (key_repeated(operation, op_keys[k]))
+                        return prov_scim_error_set(c->err, 400, "invalidSyntax",
+                                                   "Operations[%zu]: \"%s\" given more than once", i, op_keys[k]);
         if (!cJSON_IsString(o))
                 return prov_scim_error_set(c->err, 400, "invalidSyntax", "Operations[%zu]: no \"op\"", i);
         if (strcasecmp(o->valuestring, "add") == 0)
@@ -687,6 +704,8 @@ int prov_scim_patch_apply(cJSON *resource, const cJSON *body, ProvHubKind kind, 
         if (!cJSON_IsObject(body))
                 return prov_scim_error_set(err, 400, "invalidSyntax", "a PatchOp body is an object");
         ops = cJSON_GetObjectItem(body, "Operations");
+        if (key_repeated(body, "Operations"))
+                return prov_scim_error_set(err, 400, "invalidSyntax", "\"Operations\" given more than once");
         if (!cJSON_IsArray(ops))
                 return prov_scim_error_set(err, 400, "invalidSyntax", "\"Operations\" is not an array");
         work = cJSON_Duplicate(resource, true);

@@ -4,7 +4,8 @@
 hostile clients send, each answered with a proper SCIM response and leaving the store servable:
 invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits, a group of 40,000
 members in one body (in time, and without a log line for each), attributes= naming
-sub-attributes. Every step is checked over real HTTP against a real hub.
+sub-attributes, PATCH bodies that repeat a key. Every step is checked over real HTTP against a
+real hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -163,10 +164,28 @@ def test_attributes_naming_sub_attributes(hub):
     check("members" not in r.json, f"displayName: {r.json}")
 
 
+def test_patch_with_repeated_keys_is_400(hub):
+    # A PatchOp body that names op, path, value or Operations twice is ambiguous: the hub used
+    # the first, where most JSON readers (a proxy, an audit log's reader) take the last. A
+    # resource body with a repeated attribute is refused already.
+    u = hub.create_user("dup@example.com", title="T")
+    before = hub.get("Users", u["id"])
+    for raw in (b'{"Operations":[{"op":"replace","path":"active","value":false,"value":true}]}',
+                b'{"Operations":[{"op":"remove","op":"replace","path":"title","value":"x"}]}',
+                b'{"Operations":[{"op":"replace","path":"title","PATH":"active","value":false}]}',
+                b'{"Operations":[{"op":"replace","path":"title","value":"a"}],'
+                b'"operations":[{"op":"replace","path":"active","value":false}]}'):
+        check_error(hub.request("PATCH", f"/Users/{u['id']}", raw=raw), 400, "invalidSyntax")
+    check(hub.get("Users", u["id"]) == before, "a refused PATCH changed the user")
+    hub.patch("Users", u["id"], [{"OP": "Replace", "Path": "title", "VALUE": "caps"}])
+    check(hub.get("Users", u["id"])["title"] == "caps", "op, path and value in capitals")
+
+
 if __name__ == "__main__":
     run_suite([test_invalid_utf8_anywhere_is_400,
                test_paging_beyond_64_bits,
                test_many_members_in_one_body,
                test_many_elements_same_as_one_by_one,
-               test_attributes_naming_sub_attributes],
+               test_attributes_naming_sub_attributes,
+               test_patch_with_repeated_keys_is_400],
               sys.argv, prefix="test-hub-scim-hostile")
