@@ -7,6 +7,7 @@
 
 #include "scim-filter.h"
 #include "scim-patch.h"
+#include "scim-resource.h"
 
 /* One engine for every dialect: each operation is (op, optional parsed path, value), applied to a
  * copy of the resource; the copy replaces the resource only when every operation succeeded.
@@ -96,6 +97,15 @@ static bool element_same(const cJSON *a, const cJSON *b) {
         return cJSON_Compare(a, b, true);
 }
 
+/* Before a member is added to parent: see PROV_SCIM_OBJECT_MEMBERS_MAX. Many operations, each
+ * within the limit, would otherwise grow one object without bound. */
+static int check_room(Ctx *c, const cJSON *parent) {
+        if (cJSON_GetArraySize(parent) >= PROV_SCIM_OBJECT_MEMBERS_MAX)
+                return prov_scim_error_set(c->err, 400, "invalidValue", "an object with more than %d attributes",
+                                           PROV_SCIM_OBJECT_MEMBERS_MAX);
+        return 0;
+}
+
 /* Sets parent[key] (found case-insensitively, keeping the stored spelling and position) to
  * value, which it takes. */
 static int set_member(Ctx *c, cJSON *parent, const char *key, cJSON *value) {
@@ -114,6 +124,10 @@ static int set_member(Ctx *c, cJSON *parent, const char *key, cJSON *value) {
                 value->type &= ~cJSON_StringIsConst;
                 (void) cJSON_ReplaceItemViaPointer(parent, existing, value);
                 return 0;
+        }
+        if (check_room(c, parent) < 0) {
+                cJSON_Delete(value);
+                return -EINVAL;
         }
         if (!cJSON_AddItemToObject(parent, key, value)) {
                 cJSON_Delete(value);
@@ -294,6 +308,8 @@ static int apply_value(Ctx *c, cJSON *parent, const char *key, const cJSON *valu
         }
         if (op == OP_ADD && (cJSON_IsArray(existing) || (!existing && cJSON_IsArray(value)))) {
                 if (!existing) {
+                        if (check_room(c, parent) < 0)
+                                return -EINVAL;
                         existing = cJSON_AddArrayToObject(parent, key);
                         if (!existing)
                                 return oom(c);
@@ -363,6 +379,8 @@ static int resolve(Ctx *c, const char *attr, bool create, cJSON **ret_parent, ch
                                 return oom(c);
                         if (!create)
                                 return 0;
+                        if (check_room(c, c->res) < 0)
+                                return -EINVAL;
                         found = cJSON_AddObjectToObject(c->res, urn);
                         if (!found)
                                 return oom(c);
@@ -382,6 +400,8 @@ static int resolve(Ctx *c, const char *attr, bool create, cJSON **ret_parent, ch
                 if (!x) {
                         if (!create)
                                 return 0;
+                        if (check_room(c, parent) < 0)
+                                return -EINVAL;
                         x = cJSON_AddObjectToObject(parent, seg);
                         if (!x)
                                 return oom(c);
@@ -575,6 +595,8 @@ static int apply_value_path(Ctx *c, PatchOp op, const ProvFilter *path, const cJ
         if (r < 0)
                 return r;
         if (!arr) {
+                if (check_room(c, parent) < 0)
+                        return -EINVAL;
                 arr = cJSON_AddArrayToObject(parent, key);
                 if (!arr)
                         return oom(c);

@@ -624,6 +624,25 @@ static int validate_with_host_parser(Ctx *c, const cJSON *root, ProvHubKind kind
         return 0;
 }
 
+static bool objects_small(const cJSON *j, unsigned depth) {
+        const cJSON *x;
+        int n = 0;
+
+        if (depth > 2 * PROV_SCIM_JSON_DEPTH_MAX)
+                return false;
+        cJSON_ArrayForEach(x, j) {
+                if (cJSON_IsObject(j) && ++n > PROV_SCIM_OBJECT_MEMBERS_MAX)
+                        return false;
+                if ((cJSON_IsObject(x) || cJSON_IsArray(x)) && !objects_small(x, depth + 1))
+                        return false;
+        }
+        return true;
+}
+
+bool prov_scim_objects_small(const cJSON *j) {
+        return objects_small(j, 0);
+}
+
 int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL, *old = NULL;
         const Attr *core = kind == PROV_HUB_USER ? user_attrs : group_attrs;
@@ -646,6 +665,9 @@ int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimErro
         r = fold_root(&C, root, old, kind);
         if (r < 0)
                 return r;
+        if (!prov_scim_objects_small(root))
+                return prov_scim_error_set(err, 400, "invalidValue", "an object with more than %d attributes",
+                                           PROV_SCIM_OBJECT_MEMBERS_MAX);
 
         /* What the hub owns or never keeps. */
         while ((x = child(root, "id")))
@@ -786,6 +808,9 @@ int prov_scim_json_parse(const char *body, size_t len, cJSON **ret, ProvScimErro
                                            (size_t) (end - body));
         if (!cJSON_IsObject(root))
                 return prov_scim_error_set(err, 400, "invalidSyntax", "the request body is not a JSON object");
+        if (!prov_scim_objects_small(root))
+                return prov_scim_error_set(err, 400, "invalidValue", "an object with more than %d members",
+                                           PROV_SCIM_OBJECT_MEMBERS_MAX);
         *ret = TAKE_PTR(root);
         return 0;
 }

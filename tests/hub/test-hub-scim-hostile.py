@@ -4,8 +4,8 @@
 hostile clients send, each answered with a proper SCIM response and leaving the store servable:
 invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits, a group of 40,000
 members in one body (in time, and without a log line for each), attributes= naming
-sub-attributes, PATCH bodies that repeat a key. Every step is checked over real HTTP against a
-real hub.
+sub-attributes, PATCH bodies that repeat a key, objects of 80,000 attributes. Every step is
+checked over real HTTP against a real hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -181,11 +181,41 @@ def test_patch_with_repeated_keys_is_400(hub):
     check(hub.get("Users", u["id"])["title"] == "caps", "op, path and value in capitals")
 
 
+def test_objects_with_too_many_attributes(hub):
+    # cJSON finds an object's member by walking them all: a user of 80,000 attributes (870 kB)
+    # took 24 s to create and each later PATCH of it 70 s, with every other client waiting. An
+    # object holds at most 512 members, in a body and in what the hub stores.
+    n = 80000
+    body = ('{"userName":"wide@example.com",' + ",".join(f'"k{i}":1' for i in range(n)) + "}").encode()
+    t = time.monotonic()
+    r = hub.request("POST", "/Users", raw=body, timeout=120)
+    took = time.monotonic() - t
+    check_error(r, 400, "invalidValue")
+    check(took < 5, f"refusing {n} attributes took {took:.1f} s")
+    ext = ('{"userName":"ext@example.com","urn:acme:ext":{' + ",".join(f'"k{i}":1' for i in range(600)) + "}}").encode()
+    check_error(hub.request("POST", "/Users", raw=ext), 400, "invalidValue")
+    # Folded into one object, two that are each within the limit are not.
+    core = {f"c{i}": "x" for i in range(300)}
+    core[CORE_USER] = {f"d{i}": "y" for i in range(300)}
+    check_error(hub.request("POST", "/Users", {"userName": "fold@example.com", CORE_USER: core}), 400, "invalidValue")
+    # 500 are fine, and a PATCH cannot grow the object past the limit in steps.
+    r = hub.ok("POST", "/Users", {"userName": "ok@example.com", **{f"a{i}": i for i in range(500)}}, expect=(201,))
+    uid = r.json["id"]
+    r = hub.request("PATCH", f"/Users/{uid}", {"Operations": [{"op": "add", "value": {f"b{j}_{i}": 1 for i in range(200)}}
+                                                             for j in range(20)]})
+    check_error(r, 400, "invalidValue")
+    r = hub.request("PATCH", f"/Users/{uid}", {"Operations": [{"op": "add", "path": f"p{i}", "value": 1} for i in range(600)]})
+    check_error(r, 400, "invalidValue")
+    check(len(hub.get("Users", uid)) < 512, "a refused PATCH changed the user")
+    hub.patch("Users", uid, [{"op": "add", "value": {"title": "still patchable"}}])
+
+
 if __name__ == "__main__":
     run_suite([test_invalid_utf8_anywhere_is_400,
                test_paging_beyond_64_bits,
                test_many_members_in_one_body,
                test_many_elements_same_as_one_by_one,
                test_attributes_naming_sub_attributes,
-               test_patch_with_repeated_keys_is_400],
+               test_patch_with_repeated_keys_is_400,
+               test_objects_with_too_many_attributes],
               sys.argv, prefix="test-hub-scim-hostile")
