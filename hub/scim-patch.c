@@ -714,6 +714,89 @@ static int apply_one(Ctx *c, const cJSON *operation, size_t i) {
         return apply_path(c, op, p->valuestring, value);
 }
 
+/* Okta removes a group's members with one operation each, {"op":"remove","path":"members[value
+ * eq \"id\"]"}: each one walked all the members, so that 3,000 of them on a 50,000-member group
+ * took 9 s. A run of such operations is applied as one walk that removes the members whose value
+ * is one of the run's, which is what the operations one after the other do. */
+
+/* Whether operation o is such an operation. */
+static bool member_removal(Ctx *c, const cJSON *o) {
+        _cleanup_(prov_filter_freep) ProvFilter *path = NULL;
+        const cJSON *op = cJSON_GetObjectItem(o, "op"), *p = cJSON_GetObjectItem(o, "path");
+        ProvScimError ignored = {};
+
+        if (c->kind != PROV_HUB_GROUP || !cJSON_IsObject(o) || !cJSON_IsString(op) ||
+            strcasecmp(op->valuestring, "remove") != 0 || !cJSON_IsString(p) || key_repeated(o, "op") ||
+            key_repeated(o, "path") || key_repeated(o, "value"))
+                return false;
+        return prov_filter_parse_path(p->valuestring, &path, &ignored) >= 0 && path->op == PROV_FILTER_VALUE_PATH &&
+               strcasecmp(path->attr, "members") == 0 && !path->sub && path->left->op == PROV_FILTER_EQ &&
+               strcasecmp(path->left->attr, "value") == 0 && cJSON_IsString(path->left->value);
+}
+
+/* Whether `members[value eq "<one of set>"]` holds for element e (members.value is caseExact):
+ * visited as the filter does, through arrays, and a complex value for its "value". */
+static bool member_value_in(ElementSet *set, const cJSON *v, bool top) {
+        const cJSON *x;
+
+        if (cJSON_IsArray(v)) {
+                cJSON_ArrayForEach(x, v)
+                        if (member_value_in(set, x, top))
+                                return true;
+                return false;
+        }
+        if (top || cJSON_IsObject(v)) {
+                x = cJSON_GetObjectItem(v, "value");
+                if (!x)
+                        return false;
+                if (!top && (cJSON_IsObject(x) || cJSON_IsArray(x)))
+                        return false;
+                return member_value_in(set, x, false);
+        }
+        return cJSON_IsString(v) && element_set_has(set, v->valuestring, false);
+}
+
+/* Applies the n member removals from o on (see member_removal()). */
+static int apply_member_removals(Ctx *c, const cJSON *o, size_t n) {
+        _cleanup_(element_set_done) ElementSet set = {};
+        _cleanup_free_ char *key = NULL;
+        cJSON *parent, *arr, *e;
+        int r;
+
+        if (element_set_init(&set, n) < 0)
+                return oom(c);
+        for (size_t k = 0; k < n; k++, o = o->next) {
+                _cleanup_(prov_filter_freep) ProvFilter *path = NULL;
+                char *id;
+
+                r = prov_filter_parse_path(cJSON_GetObjectItem(o, "path")->valuestring, &path, c->err);
+                if (r < 0)
+                        return r;
+                id = strdup(path->left->value->valuestring);
+                if (!id)
+                        return oom(c);
+                (void) element_set_has(&set, id, true);
+        }
+        r = resolve(c, "members", false, &parent, &key);
+        if (r < 0)
+                return r;
+        arr = parent ? cJSON_GetObjectItem(parent, key) : NULL;
+        if (!arr)
+                return 0;
+        if (!cJSON_IsArray(arr))
+                return prov_scim_error_set(c->err, 400, "invalidPath", "'members' is not multi-valued");
+        for (e = arr->child; e;) {
+                cJSON *next = e->next;
+
+                if (member_value_in(&set, e, true))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(arr, e));
+                e = next;
+        }
+        if (cJSON_GetArraySize(arr) == 0)
+                cJSON_Delete(cJSON_DetachItemViaPointer(parent, arr));
+        return 0;
+}
+
 int prov_scim_patch_apply(cJSON *resource, const cJSON *body, ProvHubKind kind, ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *work = NULL;
         const cJSON *ops, *o;
@@ -735,8 +818,17 @@ int prov_scim_patch_apply(cJSON *resource, const cJSON *body, ProvHubKind kind, 
                 return prov_scim_error_set(err, 500, NULL, "out of memory");
 
         Ctx c = { .res = work, .kind = kind, .err = err };
-        cJSON_ArrayForEach(o, ops) {
-                r = apply_one(&c, o, i++);
+        for (o = ops->child; o;) {
+                const cJSON *end = o;
+                size_t n = 0;
+
+                while (end && member_removal(&c, end))
+                        end = end->next, n++;
+                if (n > ELEMENTS_COMPARED_MAX) {
+                        r = apply_member_removals(&c, o, n);
+                        o = end, i += n;
+                } else
+                        r = apply_one(&c, o, i++), o = o->next;
                 if (r < 0)
                         return r;
         }

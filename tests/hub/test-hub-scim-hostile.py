@@ -4,8 +4,9 @@
 hostile clients send, each answered with a proper SCIM response and leaving the store servable:
 invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits, a group of 40,000
 members in one body (in time, and without a log line for each), attributes= naming
-sub-attributes, PATCH bodies that repeat a key, objects of 80,000 attributes. Every step is
-checked over real HTTP against a real hub.
+sub-attributes, PATCH bodies that repeat a key, objects of 80,000 attributes, Okta's removal of
+thousands of members with an operation each. Every step is checked over real HTTP against a real
+hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -210,6 +211,46 @@ def test_objects_with_too_many_attributes(hub):
     hub.patch("Users", uid, [{"op": "add", "value": {"title": "still patchable"}}])
 
 
+def test_member_removals_one_operation_each(hub):
+    # Okta removes a group's members with an operation each, members[value eq "id"]: each walked
+    # all the members, so 3,000 of them on a 50,000-member group took 9 s (now 0.6). The users
+    # are written straight into the store: 50,000 POSTs would take minutes.
+    n, k = 50000, 3000
+    g = hub.create_group("everyone")
+    hub.sql("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d) "
+            "INSERT INTO users (id, user_name, active, created_usec, modified_usec, version, json) "
+            "SELECT 'bulk-' || i, 'bulk' || i || '@example.com', 1, 1, 1, 1, "
+            "'{\"schemas\":[\"%s\"],\"userName\":\"bulk' || i || '@example.com\",\"active\":true}' FROM n"
+            % (n, CORE_USER))
+    hub.sql("INSERT INTO members (group_ref, user_ref) SELECT g.ref, u.ref FROM groups g, users u "
+            "WHERE g.id = ? AND u.id LIKE 'bulk-%'", (g["id"],))
+    check(len(hub.get("Groups", g["id"])["members"]) == n, "the bulk users are members")
+    t = time.monotonic()
+    hub.patch("Groups", g["id"], [{"op": "remove", "path": f'members[value eq "bulk-{i}"]'} for i in range(1, k + 1)],
+              timeout=120)
+    took = time.monotonic() - t
+    check(took < 5, f"{k} removals on a group of {n} took {took:.1f} s")
+    got = hub.get("Groups", g["id"])["members"]
+    check(len(got) == n - k and "bulk-1" not in {m["value"] for m in got}, f"{len(got)} members left")
+
+    # The same removals as PATCHes of one operation each give the same members: case-exact
+    # ids, unknown ones, repeats, capitals in the path, and the order of the operations.
+    u = [hub.create_user(f"r{i}@example.com")["id"] for i in range(12)]
+    a, b = (hub.create_group(name, members=u)["id"] for name in ("A", "B"))
+    ops = ([{"op": "remove", "path": f'members[value eq "{x}"]'} for x in u[:2]]
+           + [{"op": "Remove", "path": f'Members[VALUE eq "{u[2]}"]'},
+              {"op": "remove", "path": f'members[value eq "{u[3].upper()}"]'},
+              {"op": "remove", "path": 'members[value eq "nobody"]'}]
+           + [{"op": "remove", "path": f'members[value eq "{x}"]'} for x in u[4:9] + [u[4]]]
+           + [{"op": "add", "path": "members", "value": [{"value": u[0]}]}]
+           + [{"op": "remove", "path": f'members[value eq "{x}"]'} for x in u[9:11] + [u[0], u[1]]])
+    hub.patch("Groups", a, ops)
+    for op in ops:
+        hub.patch("Groups", b, [op])
+    check(member_ids(hub.get("Groups", a)) == member_ids(hub.get("Groups", b)) == sorted([u[3], u[11]]),
+          f"one PATCH: {member_ids(hub.get('Groups', a))}, one by one: {member_ids(hub.get('Groups', b))}")
+
+
 if __name__ == "__main__":
     run_suite([test_invalid_utf8_anywhere_is_400,
                test_paging_beyond_64_bits,
@@ -217,5 +258,6 @@ if __name__ == "__main__":
                test_many_elements_same_as_one_by_one,
                test_attributes_naming_sub_attributes,
                test_patch_with_repeated_keys_is_400,
-               test_objects_with_too_many_attributes],
+               test_objects_with_too_many_attributes,
+               test_member_removals_one_operation_each],
               sys.argv, prefix="test-hub-scim-hostile")
