@@ -196,28 +196,28 @@ static bool element_set_has(ElementSet *set, char *k, bool add) {
 static int element_keys(const cJSON *e, char **ret_match, char **ret_any) {
         const cJSON *v = cJSON_IsObject(e) ? cJSON_GetObjectItem(e, "value") : NULL;
         const cJSON *t = cJSON_GetObjectItem(e, "type");
-        _cleanup_free_ char *p = cJSON_PrintUnformatted(v ?: e);
-        int r;
+        _cleanup_free_ char *p = cJSON_PrintUnformatted(v ?: e), *match = NULL, *any = NULL;
 
         *ret_match = *ret_any = NULL;
         if (!p)
                 return -ENOMEM;
-        if (!v)
-                r = asprintf(ret_match, "\x04%s", p);
-        else if (cJSON_IsString(t)) {
-                r = asprintf(ret_match, "%s\x01%s", p, t->valuestring);
-                for (char *q = r >= 0 ? *ret_match + strlen(p) : NULL; q && *q; q++)
-                        if (*q >= 'A' && *q <= 'Z')
-                                *q = (char) (*q - 'A' + 'a');
-        } else
-                r = asprintf(ret_match, "%s\x02", p);
-        if (r >= 0 && v && asprintf(ret_any, "%s\x03", p) < 0)
-                r = -1;
-        if (r < 0) {
-                free(*ret_match);
-                *ret_match = NULL;
+        /* asprintf() leaves its pointer undefined when it fails. */
+        if ((!v ? asprintf(&match, "\x04%s", p) :
+             cJSON_IsString(t) ? asprintf(&match, "%s\x01%s", p, t->valuestring) :
+             asprintf(&match, "%s\x02", p)) < 0) {
+                match = NULL;
                 return -ENOMEM;
         }
+        if (v && cJSON_IsString(t))
+                for (char *q = match + strlen(p); *q; q++)
+                        if (*q >= 'A' && *q <= 'Z')
+                                *q = (char) (*q - 'A' + 'a');
+        if (v && asprintf(&any, "%s\x03", p) < 0) {
+                any = NULL;
+                return -ENOMEM;
+        }
+        *ret_match = TAKE_PTR(match);
+        *ret_any = TAKE_PTR(any);
         return 0;
 }
 
