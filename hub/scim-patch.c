@@ -140,8 +140,9 @@ static int set_member(Ctx *c, cJSON *parent, const char *key, cJSON *value) {
  * removing m elements of an n-element list (a group's members: Okta and Entra send thousands in
  * one operation) costs n + m lookups rather than n × m calls of element_same(). An element with
  * a "value" has the keys V 0x01 type (lowercased, when it has a string type) or V 0x02 (when
- * not), and V 0x03, V its printed value; one without has 0x04 and itself printed. Printed JSON
- * holds no raw control character, so keys of different forms never collide. */
+ * not), and V 0x03, V its printed value; one without has 0x04 and itself printed (objects with
+ * their members sorted). Printed JSON holds no raw control character, so keys of different forms
+ * never collide. */
 typedef struct ElementSet {
         char **slots;
         size_t mask;
@@ -193,10 +194,52 @@ static bool element_set_has(ElementSet *set, char *k, bool add) {
 
 /* The keys of e (see ElementSet): *ret_match is what an equal element was added as, *ret_any
  * (NULL for an element without a value) what every element with that value was added as. */
+static int member_name_cmp(const void *a, const void *b) {
+        return strcmp((*(cJSON *const *) a)->string, (*(cJSON *const *) b)->string);
+}
+
+/* Sorts the members of every object in j by name: printed, j is then the same text whatever the
+ * order its members came in, as cJSON_Compare() holds such objects equal. */
+static int sort_members(cJSON *j) {
+        _cleanup_free_ cJSON **v = NULL;
+        size_t n = 0, i = 0;
+        cJSON *c;
+
+        for (c = j->child; c; c = c->next, n++)
+                if (sort_members(c) < 0)
+                        return -ENOMEM;
+        if (!cJSON_IsObject(j) || n < 2)
+                return 0;
+        v = calloc(n, sizeof(cJSON *));
+        if (!v)
+                return -ENOMEM;
+        for (c = j->child; c; c = c->next)
+                v[i++] = c;
+        qsort(v, n, sizeof(cJSON *), member_name_cmp);
+        for (i = 0; i < n; i++) {
+                v[i]->prev = v[i > 0 ? i - 1 : n - 1];
+                v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+        }
+        j->child = v[0];
+        return 0;
+}
+
+/* x printed, objects in it with their members sorted by name. */
+static char *print_sorted(const cJSON *x) {
+        _cleanup_(cJSON_Deletep) cJSON *copy = NULL;
+
+        if (!cJSON_IsObject(x) && !cJSON_IsArray(x))
+                return cJSON_PrintUnformatted(x);
+        copy = cJSON_Duplicate(x, true);
+        if (!copy || sort_members(copy) < 0)
+                return NULL;
+        return cJSON_PrintUnformatted(copy);
+}
+
 static int element_keys(const cJSON *e, char **ret_match, char **ret_any) {
         const cJSON *v = cJSON_IsObject(e) ? cJSON_GetObjectItem(e, "value") : NULL;
         const cJSON *t = cJSON_GetObjectItem(e, "type");
-        _cleanup_free_ char *p = cJSON_PrintUnformatted(v ?: e), *match = NULL, *any = NULL;
+        _cleanup_free_ char *p = print_sorted(v ?: e), *match = NULL, *any = NULL;
 
         *ret_match = *ret_any = NULL;
         if (!p)

@@ -137,6 +137,19 @@ def test_many_elements_same_as_one_by_one(hub):
     check(a == b, f"remove of {len(remove)} in one operation: {a}\none by one: {b}")
     check([e["value"] for e in a] == ["a@x.example", "c@x.example", "e@x.example", "d1@x.example", "d3@x.example",
                                       "d5@x.example"], f"after remove: {a}")
+    # Elements without a value are the same when they are equal, whatever the order of their
+    # sub-attributes.
+    add = [{"display": "r", "type": "t"}, {"type": "t", "display": "r"}, {"display": "s"}] + [{"display": f"n{i}"} for i in range(7)]
+    remove = [{"type": "t", "display": "r"}] + [{"display": f"n{i}"} for i in range(0, 7, 2)] + [{"display": "z"}] * 5
+    for rid, whole_op in ((whole, True), (single, False)):
+        for op, elements in (("add", add), ("remove", remove)):
+            if whole_op:
+                hub.patch("Users", rid, [{"op": op, "path": "roles", "value": elements}])
+            else:
+                for e in elements:
+                    hub.patch("Users", rid, [{"op": op, "path": "roles", "value": [e]}])
+    a, b = hub.get("Users", whole)["roles"], hub.get("Users", single)["roles"]
+    check(a == b == [{"display": "s"}] + [{"display": f"n{i}"} for i in range(1, 7, 2)], f"roles: {a}\none by one: {b}")
 
 
 def test_attributes_naming_sub_attributes(hub):
