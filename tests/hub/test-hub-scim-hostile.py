@@ -5,8 +5,8 @@ hostile clients send, each answered with a proper SCIM response and leaving the 
 invalid UTF-8 anywhere in a body, paging parameters larger than 64 bits, a group of 40,000
 members in one body (in time, and without a log line for each), attributes= naming
 sub-attributes, PATCH bodies that repeat a key, objects of 80,000 attributes, Okta's removal of
-thousands of members with an operation each. Every step is checked over real HTTP against a real
-hub.
+thousands of members with an operation each, If-Match with a list of ETags. Every step is checked
+over real HTTP against a real hub.
 Run a subset: test-hub-scim-hostile.py CASE... [--keep]."""
 
 import json
@@ -264,6 +264,26 @@ def test_member_removals_one_operation_each(hub):
           f"one PATCH: {member_ids(hub.get('Groups', a))}, one by one: {member_ids(hub.get('Groups', b))}")
 
 
+def test_if_match_lists(hub):
+    # RFC 7232 §3.1: If-Match holds a list of ETags, or "*"; one of them must be the current one.
+    u = hub.create_user("etag@example.com")
+    path = f"/Users/{u['id']}"
+    for value, status in (('"x", {cur}', 200), ('{cur} , "y"', 200), ('"x",{bare}', 200), ("*", 200),
+                          ('"x", "y"', 412), ('"x", W/"0"', 412), ("{cur}x", 412), (",", 412)):
+        cur = hub.request("GET", path).headers["etag"]
+        header = value.format(cur=cur, bare=cur[2:])
+        r = hub.request("PATCH", path, {"Operations": [{"op": "replace", "path": "title", "value": header}]},
+                        headers={"If-Match": header})
+        if status == 200:
+            check(r.status == 200 and r.json["title"] == header, f"If-Match {header!r} answered {r!r}")
+        else:
+            check_error(r, 412)
+    g = hub.create_group("tagged")
+    cur = hub.request("GET", f"/Groups/{g['id']}").headers["etag"]
+    r = hub.request("DELETE", f"/Groups/{g['id']}", headers={"If-Match": f'W/"1234", {cur}'})
+    check(r.status == 204, f"DELETE with a list answered {r!r}")
+
+
 if __name__ == "__main__":
     run_suite([test_invalid_utf8_anywhere_is_400,
                test_paging_beyond_64_bits,
@@ -272,5 +292,6 @@ if __name__ == "__main__":
                test_attributes_naming_sub_attributes,
                test_patch_with_repeated_keys_is_400,
                test_objects_with_too_many_attributes,
-               test_member_removals_one_operation_each],
+               test_member_removals_one_operation_each,
+               test_if_match_lists],
               sys.argv, prefix="test-hub-scim-hostile")
