@@ -628,8 +628,8 @@ static bool objects_small(const cJSON *j, unsigned depth) {
         const cJSON *x;
         int n = 0;
 
-        if (depth > 2 * PROV_SCIM_JSON_DEPTH_MAX)
-                return false;
+        if (depth > PROV_SCIM_JSON_DEPTH_MAX)
+                return true; /* too deep, which normalisation refuses in its own words */
         cJSON_ArrayForEach(x, j) {
                 if (cJSON_IsObject(j) && ++n > PROV_SCIM_OBJECT_MEMBERS_MAX)
                         return false;

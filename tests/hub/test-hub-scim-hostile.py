@@ -222,6 +222,10 @@ def test_objects_with_too_many_attributes(hub):
     check_error(r, 400, "invalidValue")
     check(len(hub.get("Users", uid)) < 512, "a refused PATCH changed the user")
     hub.patch("Users", uid, [{"op": "add", "value": {"title": "still patchable"}}])
+    # Too deep is said as such, not as too wide.
+    r = hub.request("PATCH", f"/Users/{uid}", {"Operations": [{"op": "add", "path": ".".join(["a"] * 100), "value": 1}]})
+    check_error(r, 400, "invalidValue")
+    check("nested too deeply" in r.json.get("detail", ""), f"a path 100 deep: {r!r}")
 
 
 def test_member_removals_one_operation_each(hub):
