@@ -21,6 +21,9 @@
 #define ENTERPRISE_USER "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 #define DEFAULT_COUNT 100
 #define MAX_COUNT 1000
+/* The largest startIndex echoed: cJSON prints an integer of more digits with an exponent
+ * ("1e+17"), which clients read as a float. Any index past the end is the same empty page. */
+#define MAX_START_INDEX INT64_C(999999999999999)
 
 static int fail(HubReply *reply, int status, const char *scim_type, const char *detail) {
         ProvScimError e = {};
@@ -49,8 +52,10 @@ static void store_failed(HubStore *store, HubReply *reply, int r, ProvScimError 
         }
 }
 
-/* True when name is in the comma-separated list (case-insensitive, core URN prefix ignored). */
-static bool list_has(const char *list, const char *name) {
+/* True when name is in the comma-separated list (case-insensitive, core URN prefix ignored);
+ * with parent, also when one of its sub-attributes is ("name.givenName" for name, "<extension
+ * URN>:department" for the extension), which asks for name, in part. */
+static bool list_has(const char *list, const char *name, bool parent) {
         if (!list)
                 return false;
         for (const char *p = list; *p;) {
@@ -74,6 +79,9 @@ static bool list_has(const char *list, const char *name) {
                 }
                 if (len == strlen(name) && strncasecmp(item, name, len) == 0)
                         return true;
+                if (parent && len > strlen(name) && strncasecmp(item, name, strlen(name)) == 0 &&
+                    (item[strlen(name)] == '.' || item[strlen(name)] == ':'))
+                        return true;
                 p += n;
                 if (*p == ',')
                         p++;
@@ -94,39 +102,20 @@ static void project(cJSON *res, const HubRequest *req) {
                 next = item->next;
                 if (streq(item->string, "id") || streq(item->string, "schemas") || streq(item->string, "meta"))
                         continue;
-                if (req->attributes && req->attributes[0]) {
+                if (req->attributes && req->attributes[0])
                         /* "name.givenName" keeps "name" */
-                        keep = list_has(req->attributes, item->string);
-                        if (!keep) {
-                                for (const char *p = req->attributes; p && *p && !keep;) {
-                                        const char *dot;
-                                        size_t n = strcspn(p, ",");
-
-                                        dot = memchr(p, '.', n);
-                                        if (dot) {
-                                                const char *b = p;
-
-                                                while (*b == ' ')
-                                                        b++;
-                                                keep = (size_t) (dot - b) == strlen(item->string) &&
-                                                       strncasecmp(b, item->string, (size_t) (dot - b)) == 0;
-                                        }
-                                        p += n;
-                                        if (*p == ',')
-                                                p++;
-                                }
-                        }
-                } else
-                        keep = !list_has(req->excluded_attributes, item->string);
+                        keep = list_has(req->attributes, item->string, true);
+                else
+                        keep = !list_has(req->excluded_attributes, item->string, false);
                 if (!keep)
                         cJSON_Delete(cJSON_DetachItemViaPointer(res, item));
         }
 }
 
 static bool wants_members(const HubRequest *req) {
-        if (req->excluded_attributes && list_has(req->excluded_attributes, "members"))
+        if (req->excluded_attributes && list_has(req->excluded_attributes, "members", false))
                 return false;
-        if (req->attributes && req->attributes[0] && !list_has(req->attributes, "members"))
+        if (req->attributes && req->attributes[0] && !list_has(req->attributes, "members", true))
                 return false;
         return true;
 }
@@ -145,18 +134,19 @@ static void reply_resource(HubReply *reply, unsigned status, cJSON *res, const H
         reply->json = res;
 }
 
-/* Parses an integer query parameter; NULL keeps the default. */
+/* Parses an integer query parameter; NULL keeps the default. One past 64 bits is still an
+ * integer: strtoll() saturates it, and the caller clamps it into range as RFC 7644 §3.4.2.4 says. */
 static int parse_int_param(const char *s, int64_t *ret) {
         char *end;
         long long v;
 
         if (!s)
                 return 0;
-        if (!s[0] || strlen(s) > 18)
+        if (!(s[0] == '-' || s[0] == '+' || (s[0] >= '0' && s[0] <= '9')))
                 return -EINVAL;
         errno = 0;
         v = strtoll(s, &end, 10);
-        if (errno || *end)
+        if ((errno && errno != ERANGE) || end == s || *end)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -217,7 +207,7 @@ static void handle_list(HubContext *ctx, const HubRequest *req, ProvHubKind kind
                 return;
         }
         /* RFC 7644 §3.4.2.4: a startIndex below 1 is 1, a negative count is 0. */
-        q.start_index = start < 1 ? 1 : start;
+        q.start_index = start < 1 ? 1 : start > MAX_START_INDEX ? MAX_START_INDEX : start;
         q.count = count < 0 ? 0 : count > MAX_COUNT ? MAX_COUNT : (unsigned) count;
         if (req->has_cursor) {
                 q.cursor = true;

@@ -128,13 +128,19 @@ static const char *log_safe(const char *in, char buf[static 65]) {
         return buf;
 }
 
+/* Members left out of one write that are logged one by one; the rest are counted in one line. */
+#define LEFT_OUT_LOGGED_MAX 8
+
 /* The users a resource's members name. A member that names no user (an unknown id, a nested
  * group, which hosts do not resolve) is left out with a log line: an IdP pushes a group before
- * or after its users, and refusing the group would lose all of it. */
+ * or after its users, and refusing the group would lose all of it. A group of 50,000 pushed
+ * before its users would have logged 50,000 lines (4 MB, past journald's rate limit, which
+ * then drops every other line of the hub for a while): the first few, then their number. */
 int hub_store_refset_from_members(HubStore *s, const cJSON *resource, const char *group, const IdIndex *known,
                                   RefSet *ret) {
         _cleanup_(hub_store_refset_done) RefSet set = {};
         const cJSON *members = cJSON_GetObjectItemCaseSensitive(resource, "members"), *m;
+        size_t left_out = 0;
         int r;
 
         cJSON_ArrayForEach(m, members) {
@@ -142,8 +148,9 @@ int hub_store_refset_from_members(HubStore *s, const cJSON *resource, const char
                 int64_t ref;
 
                 if (!value) {
-                        fprintf(stderr, "<4>hub store: group %.64s: a member without a value, left out\n",
-                                group);
+                        if (left_out++ < LEFT_OUT_LOGGED_MAX)
+                                fprintf(stderr, "<4>hub store: group %.64s: a member without a value, left out\n",
+                                        group);
                         continue;
                 }
                 r = idindex_find(known, value, &ref) ? 1 : user_ref_by_id(s, value, &ref);
@@ -152,13 +159,17 @@ int hub_store_refset_from_members(HubStore *s, const cJSON *resource, const char
                 if (r == 0) {
                         char safe[65];
 
-                        fprintf(stderr, "<4>hub store: group %s: member '%s' names no user, left out\n",
-                                group, log_safe(value, safe));
+                        if (left_out++ < LEFT_OUT_LOGGED_MAX)
+                                fprintf(stderr, "<4>hub store: group %s: member '%s' names no user, left out\n",
+                                        group, log_safe(value, safe));
                         continue;
                 }
                 if (refset_add(&set, ref) < 0)
                         return -ENOMEM;
         }
+        if (left_out > LEFT_OUT_LOGGED_MAX)
+                fprintf(stderr, "<4>hub store: group %s: %zu more members left out\n", group,
+                        left_out - LEFT_OUT_LOGGED_MAX);
         refset_normalize(&set);
         *ret = set;
         set = (RefSet) {};

@@ -233,14 +233,29 @@ int hub_store_create(HubStore *s, ProvHubKind kind, const cJSON *resource, const
                             NULL, audit, usec, how, ret);
 }
 
-/* If-Match: "*", or the current ETag (weak or not: clients echo what they got, some drop W/). */
+/* If-Match: "*", or a list of ETags (RFC 7232 §3.1) one of which is the current one (weak or
+ * not: clients echo what they got, some drop W/). */
 static bool if_match_ok(const char *if_match, int64_t version) {
         char etag[32];
 
-        if (!if_match || streq(if_match, "*"))
+        if (!if_match)
                 return true;
         hub_store_etag_format(version, etag);
-        return streq(if_match, etag) || streq(if_match, etag + 2);
+        for (const char *p = if_match;;) {
+                size_t n;
+
+                p += strspn(p, " \t");
+                n = strcspn(p, ",");
+                while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                        n--;
+                if ((n == 1 && p[0] == '*') || (n == strlen(etag) && strncmp(p, etag, n) == 0) ||
+                    (n == strlen(etag + 2) && strncmp(p, etag + 2, n) == 0))
+                        return true;
+                p = strchr(p, ',');
+                if (!p)
+                        return false;
+                p++;
+        }
 }
 
 /* Reads a row for a change: 404 when there is none (a ghost only for the fleet), 412 when

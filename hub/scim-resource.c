@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "prov-validate.h"
 #include "scim-parse.h"
 #include "scim-resource.h"
 
@@ -487,16 +488,35 @@ static int clean_value(Ctx *c, cJSON *parent, cJSON *v, const Attr *a, unsigned 
 /* A group's members as the hub keeps them: {"value": id} plus "display" when given, once per
  * id. The rest ("$ref": null from Entra, "type", anything else) is dropped: the hub derives
  * $ref, and the hosts only read value. An element that is not an object, or has no string
- * value, stays for the hosts' parser to refuse. */
-static void reduce_members(cJSON *members) {
-        cJSON *m, *next;
+ * value, stays for the hosts' parser to refuse. Repeats are found by sorting (by id, then
+ * position), not against every earlier element: a PATCH of a 50,000-member group normalises
+ * all of them, on the one serving thread. */
+typedef struct MemberRef {
+        const char *value;
+        size_t index;
+        cJSON *item;
+} MemberRef;
+
+static int member_ref_cmp(const void *a, const void *b) {
+        const MemberRef *x = a, *y = b;
+        int r = strcmp(x->value, y->value);
+
+        if (r != 0)
+                return r;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int reduce_members(Ctx *c, cJSON *members) {
+        _cleanup_free_ MemberRef *refs = NULL;
+        const MemberRef *keep = NULL;
+        size_t n = 0, i = 0;
+        cJSON *m;
 
         if (!cJSON_IsArray(members))
-                return;
-        for (m = members->child; m; m = next) {
-                cJSON *k, *knext, *value;
+                return 0;
+        cJSON_ArrayForEach(m, members) {
+                cJSON *k, *knext;
 
-                next = m->next;
                 if (!cJSON_IsObject(m))
                         continue;
                 for (k = m->child; k; k = knext) {
@@ -504,19 +524,29 @@ static void reduce_members(cJSON *members) {
                         if (!streq(k->string, "value") && !streq(k->string, "display"))
                                 drop(m, k);
                 }
-                value = cJSON_GetObjectItemCaseSensitive(m, "value");
-                if (!cJSON_IsString(value))
-                        continue;
-                /* A repeat of an earlier element's id goes. */
-                for (cJSON *p = members->child; p != m; p = p->next) {
-                        cJSON *pv = cJSON_GetObjectItemCaseSensitive(p, "value");
-
-                        if (cJSON_IsString(pv) && streq(pv->valuestring, value->valuestring)) {
-                                drop(members, m);
-                                break;
-                        }
-                }
+                n++;
         }
+        if (n < 2)
+                return 0;
+        refs = calloc(n, sizeof(MemberRef));
+        if (!refs)
+                return oom(c);
+        n = 0;
+        cJSON_ArrayForEach(m, members) {
+                cJSON *value = cJSON_IsObject(m) ? cJSON_GetObjectItemCaseSensitive(m, "value") : NULL;
+
+                if (cJSON_IsString(value))
+                        refs[n++] = (MemberRef) { .value = value->valuestring, .index = i, .item = m };
+                i++;
+        }
+        qsort(refs, n, sizeof(MemberRef), member_ref_cmp);
+        /* A repeat of an earlier element's id goes; the first of each id (never dropped) stays. */
+        for (i = 0; i < n; i++)
+                if (keep && streq(refs[i].value, keep->value))
+                        drop(members, refs[i].item);
+                else
+                        keep = &refs[i];
+        return 0;
 }
 
 /* "schemas": the core schema and the extension objects present, as their URNs are spelled in
@@ -594,6 +624,25 @@ static int validate_with_host_parser(Ctx *c, const cJSON *root, ProvHubKind kind
         return 0;
 }
 
+static bool objects_small(const cJSON *j, unsigned depth) {
+        const cJSON *x;
+        int n = 0;
+
+        if (depth > PROV_SCIM_JSON_DEPTH_MAX)
+                return true; /* too deep, which normalisation refuses in its own words */
+        cJSON_ArrayForEach(x, j) {
+                if (cJSON_IsObject(j) && ++n > PROV_SCIM_OBJECT_MEMBERS_MAX)
+                        return false;
+                if ((cJSON_IsObject(x) || cJSON_IsArray(x)) && !objects_small(x, depth + 1))
+                        return false;
+        }
+        return true;
+}
+
+bool prov_scim_objects_small(const cJSON *j) {
+        return objects_small(j, 0);
+}
+
 int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimError *err) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL, *old = NULL;
         const Attr *core = kind == PROV_HUB_USER ? user_attrs : group_attrs;
@@ -616,6 +665,9 @@ int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimErro
         r = fold_root(&C, root, old, kind);
         if (r < 0)
                 return r;
+        if (!prov_scim_objects_small(root))
+                return prov_scim_error_set(err, 400, "invalidValue", "an object with more than %d attributes",
+                                           PROV_SCIM_OBJECT_MEMBERS_MAX);
 
         /* What the hub owns or never keeps. */
         while ((x = child(root, "id")))
@@ -636,9 +688,11 @@ int prov_scim_resource_normalize(cJSON *resource, ProvHubKind kind, ProvScimErro
                 return r;
 
         if (kind == PROV_HUB_GROUP)
-                reduce_members(child(root, "members"));
+                r = reduce_members(&C, child(root, "members"));
         else if (!child(root, "active") && !cJSON_AddTrueToObject(root, "active"))
                 return oom(&C);
+        if (r < 0)
+                return r;
 
         x = child(root, required);
         if (!x)
@@ -737,6 +791,10 @@ int prov_scim_json_parse(const char *body, size_t len, cJSON **ret, ProvScimErro
         if (r < 0)
                 return prov_scim_error_set(err, 400, "invalidSyntax",
                                            "a NUL byte, \\u0000, or a \\u escape without four hex digits");
+        /* Also in attributes the hosts do not read: the store serves them back in every GET,
+         * list page and feed event, which must stay JSON (RFC 8259 §8.1). */
+        if (!prov_valid_utf8(body, len))
+                return prov_scim_error_set(err, 400, "invalidSyntax", "the request body is not valid UTF-8");
 
         root = cJSON_ParseWithLengthOpts(body, len, &end, false);
         if (!root)
@@ -750,6 +808,9 @@ int prov_scim_json_parse(const char *body, size_t len, cJSON **ret, ProvScimErro
                                            (size_t) (end - body));
         if (!cJSON_IsObject(root))
                 return prov_scim_error_set(err, 400, "invalidSyntax", "the request body is not a JSON object");
+        if (!prov_scim_objects_small(root))
+                return prov_scim_error_set(err, 400, "invalidValue", "an object with more than %d members",
+                                           PROV_SCIM_OBJECT_MEMBERS_MAX);
         *ret = TAKE_PTR(root);
         return 0;
 }

@@ -34,7 +34,8 @@ HUB_PG_TESTS = \
 	tests/hubpg/test-hub-feed.pg \
 	tests/hubpg/test-hub-lock.pg \
 	tests/hubpg/test-hub-guard.pg \
-	tests/hubpg/test-hub-fleet.pg
+	tests/hubpg/test-hub-fleet.pg \
+	tests/hubpg/test-hub-scim-hostile.pg
 TEST_EXTENSIONS = .pg
 PG_LOG_COMPILER = $(top_srcdir)/tests/hubpg/run-pg
 TESTS += $(HUB_PG_TESTS)

@@ -17,7 +17,8 @@ HUB_CONFORMANCE_TESTS = \
 	tests/hub/test-hub-feed-abuse.py \
 	tests/hub/test-hub-lock.py \
 	tests/hub/test-hub-fleet.py \
-	tests/hub/test-hub-guard.py
+	tests/hub/test-hub-guard.py \
+	tests/hub/test-hub-scim-hostile.py
 check_SCRIPTS += $(HUB_CONFORMANCE_TESTS)
 TESTS += $(HUB_CONFORMANCE_TESTS)
 EXTRA_DIST += $(HUB_CONFORMANCE_TESTS) tests/hub/hubharness.py
