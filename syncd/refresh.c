@@ -44,7 +44,9 @@
 /* Refreshes of any names started in one second; more get "busy" (the socket is world-writable:
  * any local user may ask, for any name). */
 #define REFRESH_PER_SECOND 4
-/* Connections waiting for their request line; more get "busy" at once. */
+/* Connections waiting for their request line, each for root's callers (the login services) and
+ * for the others (whose requests are denied): more get "busy" at once. Apart, so that local users
+ * holding connections open cannot make root's logins wait or fail (fail_closed). */
 #define CONNS_MAX 16
 /* A connection that sends no complete request line in this time is closed. */
 #define CONN_IDLE_USEC (2 * USEC_PER_SEC)
@@ -67,7 +69,7 @@ struct ProvRefresh {
         ino_t ino;
         sd_event_source *listener;
         Conn *conns;
-        unsigned n_conns;
+        unsigned n_conns[2]; /* [privileged] */
         RateSlot rate[RATE_SLOTS];
         uint64_t window_start;
         unsigned window_count;
@@ -92,7 +94,7 @@ static void conn_free(Conn *c) {
                 c->owner->conns = c->next;
         if (c->next)
                 c->next->prev = c->prev;
-        c->owner->n_conns--;
+        c->owner->n_conns[c->cred.uid == 0]--;
         if (c->io) {
                 (void) sd_event_source_set_enabled(c->io, SD_EVENT_OFF);
                 sd_event_source_unref(c->io);
@@ -372,11 +374,6 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 log_warning_errno(errno, "Failed to accept a refresh connection: %m");
                         return 0;
                 }
-                if (rf->n_conns >= CONNS_MAX) {
-                        answer(cfd, "busy\n");
-                        close(cfd);
-                        continue;
-                }
                 c = calloc(1, sizeof(Conn));
                 if (!c) {
                         close(cfd);
@@ -386,11 +383,17 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 c->fd = cfd;
                 c->cred = (struct ucred) { .pid = -1, .uid = (uid_t) -1, .gid = (gid_t) -1 };
                 (void) getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len);
+                if (rf->n_conns[c->cred.uid == 0] >= CONNS_MAX) {
+                        answer(cfd, "busy\n");
+                        close(cfd);
+                        free(c);
+                        continue;
+                }
                 c->next = rf->conns;
                 if (rf->conns)
                         rf->conns->prev = c;
                 rf->conns = c;
-                rf->n_conns++;
+                rf->n_conns[c->cred.uid == 0]++;
                 r = sd_event_add_io(e, &c->io, cfd, EPOLLIN, on_conn_io, c);
                 if (r >= 0)
                         r = sd_event_add_time_relative(e, &c->timer, CLOCK_MONOTONIC, CONN_IDLE_USEC, 0,

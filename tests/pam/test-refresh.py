@@ -291,6 +291,58 @@ def test_unprivileged_caller_is_denied(srv, case):
     check(not ok and EXPIRED in out, f"root caller: {out}")
 
 
+HOLDER = """
+import socket, sys, time
+path = sys.argv[1]
+conns, told = [], False
+while True:
+    conns = [c for c in conns if c.fileno() >= 0]
+    while len(conns) < 24:
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.connect(path)
+        c.setblocking(False)
+        conns.append(c)
+    if not told:
+        print("ready", flush=True)
+        told = True
+    time.sleep(0.05)
+    for c in conns:
+        try:
+            if c.recv(64) == b"":
+                c.close()
+        except BlockingIOError:
+            pass
+        except OSError:
+            c.close()
+"""
+
+
+def test_unprivileged_connections_do_not_block_root(srv, case):
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("# skipped: needs root and setpriv")
+        return
+    start(srv, case)
+    os.chmod(case.dir, 0o755)
+    # A local user keeps 24 connections open without a request (more than the daemon takes at
+    # once), opening new ones as the daemon drops the idle ones.
+    holder = subprocess.Popen(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               "/usr/bin/python3", "-c", HOLDER, case.refresh_sock],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = holder.stdout.readline()
+        if line != "ready\n":
+            holder.kill()
+            check(False, f"the holder did not open its connections: {line!r} {holder.stderr.read()}")
+        srv.patch("Users", "id-0002", [{"op": "replace", "path": "active", "value": False}])
+        ok, out = pam_account(case, "refresh", "user01", "refresh_on_login", "fail_closed", sock_arg(case))
+        check(ok and "refresh of 'user01': ok" in out, f"root's login while a local user holds connections: {out}")
+        ok, out = pam_account(case, "refresh", "user02", "refresh_on_login", "fail_closed", sock_arg(case))
+        check(not ok and EXPIRED in out, f"user02 (suspended at the source) while connections are held: {out}")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_file_source_answers_unsupported(srv, case):
     start(srv, case)
     case.stop_daemon()
@@ -322,6 +374,7 @@ CASES = [
     test_daemon_not_answering_module_abandons_at_deadline,
     test_per_user_rate_limit_one_request,
     test_unprivileged_caller_is_denied,
+    test_unprivileged_connections_do_not_block_root,
     test_file_source_answers_unsupported,
 ]
 
