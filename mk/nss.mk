@@ -65,3 +65,4 @@ bench_bench_nss_SOURCES = bench/bench-nss.c
 bench_bench_nss_CFLAGS = $(AM_CFLAGS) $(SQLITE_CFLAGS)
 bench_bench_nss_LDADD = common/libprovcommon.la $(SQLITE_LIBS)
 EXTRA_DIST += bench/run-nss.sh bench/nss-floor.c
+dist_man_MANS += man/libnss_provision.8
