@@ -149,7 +149,8 @@ bool prov_cache_local(ProvLocal which, const char *name, uint32_t id);
 uint32_t prov_cache_local_max_id(ProvLocal which);
 /* A user record's name, uid or primary gid is the host's own (/etc/passwd's name or uid, or a gid
  * of /etc/group). The same for a peek's answer, without the cache acquired: the files are re-read
- * if they changed, and a file that cannot be read counts as local (nothing is served then). */
+ * if they changed (one that this process may not read is empty, one that fails otherwise keeps
+ * what was read before). */
 bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid);
 bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid);
 

@@ -35,6 +35,7 @@ static int64_t cache_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; atomi
 static unsigned cache_calls;            /* lookups, counted loosely (relaxed, lost updates are fine) */
 static bool cache_mapped;               /* a mapping was made in this process; atomic */
 static unsigned cache_peeks;            /* prov_cache_peek_due() calls before that; atomic */
+static int64_t local_next_check;        /* the host's files' next look (see LocalDb); under cache_lock */
 
 /* A child must not inherit a lock that another thread of the parent held at fork() time. The
  * mapping and the path are always either NULL or complete objects (they are swapped by a single
@@ -42,6 +43,7 @@ static unsigned cache_peeks;            /* prov_cache_peek_due() calls before th
 static void cache_atfork_child(void) {
         pthread_rwlock_init(&cache_lock, NULL);
         __atomic_store_n(&cache_next_check, 0, __ATOMIC_RELAXED);
+        local_next_check = 0;
 }
 
 /* The host's own names and ids, read from /etc/passwd and /etc/group without NSS: a name or an id
@@ -49,8 +51,7 @@ static void cache_atfork_child(void) {
  * Loaded with the mapping and reloaded at the path re-check when a file changed (inode, size,
  * mtime); protected by cache_lock. */
 typedef struct LocalDb {
-        const char *path;
-        char *text;             /* the file, each name NUL-terminated in place; NULL: none read */
+        char *text;             /* the file, each name NUL-terminated in place */
         const char **names;     /* sorted, into text */
         uint32_t *ids;          /* sorted */
         size_t n;
@@ -60,8 +61,11 @@ typedef struct LocalDb {
 /* A passwd or group file beyond this is not one we read in every process. */
 #define LOCAL_FILE_MAX (64 * 1024 * 1024)
 
-static LocalDb local_dbs[2] = { { .path = "/etc/passwd" }, { .path = "/etc/group" } };
-static int64_t local_next_check;        /* CLOCK_MONOTONIC_COARSE seconds; under cache_lock */
+static const char *const local_paths[2] = { "/etc/passwd", "/etc/group" };
+/* Each replaced by a single pointer store, so that a child forked meanwhile finds a complete table
+ * (or the one before). NULL: the file is missing, or this process may not read it (then nss_files
+ * serves nothing of it either, so no name of it can be shadowed). */
+static LocalDb *local_dbs[2];
 
 /* Reads the name and the numeric id (third field) of a passwd or group line into *ret_len and
  * *ret_id: false for a line that has no such fields (comments, NIS "+" lines, garbage). */
@@ -104,11 +108,21 @@ int prov_local_user_exists(const char *path, const char *name) {
         return r;
 }
 
-static void local_db_clear(LocalDb *d) {
-        free(d->text);
-        free(d->names);
-        free(d->ids);
-        *d = (LocalDb) { .path = d->path };
+static LocalDb *local_db_free(LocalDb *d) {
+        if (d) {
+                free(d->text);
+                free(d->names);
+                free(d->ids);
+                free(d);
+        }
+        return NULL;
+}
+
+static void local_db_set(ProvLocal which, LocalDb *d) {
+        LocalDb *old = local_dbs[which];
+
+        local_dbs[which] = d;
+        local_db_free(old);
 }
 
 static int cmp_name(const void *a, const void *b) {
@@ -121,28 +135,32 @@ static int cmp_id(const void *a, const void *b) {
         return x < y ? -1 : x > y;
 }
 
-/* Under the write lock: (re)reads one file if it changed since it was read. A missing file is
- * empty; a file that cannot be read is an error, and then nothing is served. No stdio and three
- * allocations: this runs in a process's first lookup. */
-static int local_db_refresh(LocalDb *d) {
+/* Under the write lock: (re)reads one file if it changed since it was read. A missing file, or one
+ * this process may not read, is empty. Any other error keeps the table read before (or none): the
+ * check is a second line behind provision-syncd's, which leaves local names and ids out of what
+ * it publishes, so a file that cannot be read now must not hide every directory account. No stdio
+ * and four allocations: this runs in a process's first lookup. */
+static int local_db_refresh(ProvLocal which) {
+        const LocalDb *d = local_dbs[which];
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *text = NULL;
         _cleanup_free_ const char **names = NULL;
         _cleanup_free_ uint32_t *ids = NULL;
         size_t len = 0, lines = 1, n = 0, l;
         struct stat st;
+        LocalDb *nd;
         uint32_t id;
 
-        fd = open(d->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(local_paths[which], O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
-                if (errno != ENOENT)
+                if (errno != ENOENT && errno != EACCES && errno != EPERM)
                         return negative_errno();
-                local_db_clear(d);
+                local_db_set(which, NULL);
                 return 0;
         }
         if (fstat(fd, &st) < 0)
                 return negative_errno();
-        if (d->text && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino && st.st_size == d->st.st_size &&
+        if (d && st.st_dev == d->st.st_dev && st.st_ino == d->st.st_ino && st.st_size == d->st.st_size &&
             st.st_mtim.tv_sec == d->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == d->st.st_mtim.tv_nsec)
                 return 0;
         if (st.st_size < 0 || st.st_size > LOCAL_FILE_MAX)
@@ -180,16 +198,18 @@ static int local_db_refresh(LocalDb *d) {
         }
         qsort(names, n, sizeof(*names), cmp_name);
         qsort(ids, n, sizeof(*ids), cmp_id);
-        local_db_clear(d);
-        *d = (LocalDb) { .path = d->path, .text = TAKE_PTR(text), .names = TAKE_PTR(names), .ids = TAKE_PTR(ids),
-                         .n = n, .st = st };
+        nd = malloc(sizeof(*nd));
+        if (!nd)
+                return -ENOMEM;
+        *nd = (LocalDb) { .text = TAKE_PTR(text), .names = TAKE_PTR(names), .ids = TAKE_PTR(ids), .n = n, .st = st };
+        local_db_set(which, nd);
         return 0;
 }
 
 bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
-        const LocalDb *d = &local_dbs[which];
+        const LocalDb *d = local_dbs[which];
 
-        if (d->n == 0)
+        if (!d || d->n == 0)
                 return false;
         if (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name))
                 return true;
@@ -199,9 +219,9 @@ bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
 }
 
 uint32_t prov_cache_local_max_id(ProvLocal which) {
-        const LocalDb *d = &local_dbs[which];
+        const LocalDb *d = local_dbs[which];
 
-        return d->n > 0 ? d->ids[d->n - 1] : 0;
+        return d && d->n > 0 ? d->ids[d->n - 1] : 0;
 }
 
 bool prov_cache_local_user(const char *name, uint32_t uid, uint32_t gid) {
@@ -244,18 +264,13 @@ static bool cache_check_due(void) {
         return now_sec() >= __atomic_load_n(&cache_next_check, __ATOMIC_RELAXED);
 }
 
-/* Under the write lock: re-reads the host's files that changed; the next look at them is due a
- * second later (a peek's, before the mapping is made; after that, the path re-check's). */
-static int local_dbs_refresh_locked(int64_t now) {
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++) {
-                r = local_db_refresh(&local_dbs[i]);
-                if (r < 0)
-                        return r;
-        }
+/* Under the write lock: re-reads the host's files that changed (keeping a table that cannot be
+ * read again, see local_db_refresh()); the next look at them is due a second later (a peek's,
+ * before the mapping is made; after that, the path re-check's). */
+static void local_dbs_refresh_locked(int64_t now) {
+        (void) local_db_refresh(PROV_LOCAL_PASSWD);
+        (void) local_db_refresh(PROV_LOCAL_GROUP);
         local_next_check = now + 1;
-        return 0;
 }
 
 /* Under the write lock: re-checks the path and keeps, replaces or drops the mapping. */
@@ -266,12 +281,7 @@ static int cache_refresh_locked(const char *path) {
         struct stat st;
         int r;
 
-        r = local_dbs_refresh_locked(now_sec());
-        if (r < 0) {
-                /* Without the host's names, nothing is served. */
-                cache_snap = prov_snapshot_close(cache_snap);
-                return r;
-        }
+        local_dbs_refresh_locked(now_sec());
 
         /* The same file is still there: keep it, even when it is marked stale (the writer marks
          * it before the rename; until then the path still names it). */
@@ -311,13 +321,14 @@ static int cache_refresh_locked(const char *path) {
 
 bool prov_cache_local_user_peek(const char *name, uint32_t uid, uint32_t gid) {
         int64_t now = now_sec();
-        bool local = true;
+        bool local;
 
         (void) pthread_once(&cache_once, cache_init_once);
         if (pthread_rwlock_wrlock(&cache_lock) != 0)
                 return true;
-        if (now < local_next_check || local_dbs_refresh_locked(now) >= 0)
-                local = prov_cache_local_user(name, uid, gid);
+        if (now >= local_next_check)
+                local_dbs_refresh_locked(now);
+        local = prov_cache_local_user(name, uid, gid);
         pthread_rwlock_unlock(&cache_lock);
         return local;
 }
@@ -378,8 +389,8 @@ void prov_cache_flush(void) {
         if (pthread_rwlock_wrlock(&cache_lock) != 0)
                 return;
         cache_snap = prov_snapshot_close(cache_snap);
-        for (size_t i = 0; i < ELEMENTSOF(local_dbs); i++)
-                local_db_clear(&local_dbs[i]);
+        local_db_set(PROV_LOCAL_PASSWD, NULL);
+        local_db_set(PROV_LOCAL_GROUP, NULL);
         local_next_check = 0;
         free(cache_path);
         cache_path = NULL;

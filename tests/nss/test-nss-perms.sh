@@ -19,16 +19,18 @@ builddir=${top_builddir:?}
 "$builddir/tests/nss/mksnap" "$tmp/snapshot" "${top_srcdir:?}/tests/nss/fixture.txt"
 printf 'passwd: files provision\ngroup: files provision\nshadow: files provision\n' >"$tmp/nsswitch.conf"
 
-# lookup: "getent passwd alice" as root and as nobody; prints the two exit codes.
+# lookup [PASSWD]: "getent passwd alice" as root and as nobody; prints the two exit codes. With
+# PASSWD, that file is bind-mounted over /etc/passwd as well.
 lookup() {
         unshare -m /bin/sh -c '
                 mount --make-rprivate / 2>/dev/null || true
                 mount --bind "$1/nsswitch.conf" /etc/nsswitch.conf
+                [ -z "$3" ] || mount --bind "$3" /etc/passwd
                 export LD_LIBRARY_PATH="$2/nss_provision/.libs" PROVISION_SNAPSHOT="$1/snapshot"
                 getent passwd alice >/dev/null; a=$?
                 setpriv --reuid=nobody --regid=nogroup --clear-groups getent passwd alice >/dev/null; b=$?
                 echo "$a $b"
-        ' sh "$tmp" "$builddir"
+        ' sh "$tmp" "$builddir" "${1:-}"
 }
 
 fail=0
@@ -49,4 +51,10 @@ chown 2 "$tmp/snapshot"
 check "owned by a user other than root (and the reader): not served" "2 2" "$(lookup)"
 chown root:root "$tmp/snapshot"
 check "root's again: served" "0 0" "$(lookup)"
+# A host whose /etc/passwd only root may read (a hardening some apply): an unprivileged process
+# reads no local name there, nss_files serves none either, and the directory's users stay
+# (they vanished from the process: "I have no name!").
+cp /etc/passwd "$tmp/passwd-0600"
+chmod 0600 "$tmp/passwd-0600"
+check "/etc/passwd readable by root only: served to both" "0 0" "$(lookup "$tmp/passwd-0600")"
 exit $fail
