@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "prov-snapshot.h"
 #include "prov-sshkeys.h"
 #include "prov-util.h"
 
@@ -82,6 +83,11 @@ int prov_sshkeys_open(const char *path, ProvSshKeys **ret) {
                 return -errno;
         if (!S_ISREG(st.st_mode))
                 return -EBADMSG;
+        /* Keys that anyone but root could have written are anyone's: checked on the descriptor
+         * read, so that the file cannot be swapped between a check and the open. */
+        r = prov_file_trusted(&st);
+        if (r < 0)
+                return r;
         if ((uint64_t) st.st_size > PROV_SSHKEYS_FILE_MAX)
                 return -EFBIG;
         k->size = (size_t) st.st_size;

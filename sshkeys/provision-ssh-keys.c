@@ -63,7 +63,6 @@ int main(int argc, char *argv[]) {
         _cleanup_free_ char *kpath = NULL;
         const char *spath, *name, *text = NULL;
         ProvSnapUserView u;
-        struct stat st;
         uint32_t uid = 0;
         int r;
 
@@ -101,15 +100,15 @@ int main(int argc, char *argv[]) {
         kpath = keys_path(spath);
         if (!kpath)
                 return 1;
+        r = prov_sshkeys_open(kpath, &keys);
+        if (r == -ENOENT)
+                return 0;
         /* Keys that anyone but root could have written are anyone's: none is printed. */
-        if (stat(kpath, &st) >= 0 && prov_file_trusted(&st) < 0) {
+        if (r == -EPERM) {
                 fprintf(stderr, "provision-ssh-keys: the keys file %s is owned or writable by another user than "
                         "root; no keys printed\n", kpath);
                 return 1;
         }
-        r = prov_sshkeys_open(kpath, &keys);
-        if (r == -ENOENT)
-                return 0;
         if (r < 0) {
                 fprintf(stderr, "provision-ssh-keys: cannot read the keys file %s: %s\n", kpath, strerror(-r));
                 return 1;
