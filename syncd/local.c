@@ -408,6 +408,11 @@ uint64_t prov_local_digest(const ProvLocalAccounts *l) {
 
         for (size_t i = 0; i < l->n_user_names; i++)
                 h = fnv1a(h, l->user_names[i], strlen(l->user_names[i]) + 1);
+        /* The homes too: a directory user whose home a local account's now is, holds or lies in
+         * is no longer served (sync-export.c). */
+        h = fnv1a(h, &l->n_homes, sizeof(l->n_homes));
+        for (size_t i = 0; i < l->n_homes; i++)
+                h = fnv1a(h, l->homes[i], strlen(l->homes[i]) + 1);
         for (size_t i = 0; i < l->n_groups; i++) {
                 h = fnv1a(h, l->groups[i].name, strlen(l->groups[i].name) + 1);
                 h = fnv1a(h, &l->groups[i].gid, sizeof(l->groups[i].gid));

@@ -89,6 +89,8 @@ static int export_user(const ProvUserRecord *u, void *userdata) {
         /* Defence in depth: the host's own accounts always win, even if /etc/passwd gained a
          * name or id after the account was mapped. */
         const char *why = sync_name_refused(e->config, e->local, u->name) ?: sync_id_refused(e->config, e->local, u->uid);
+        if (!why && u->home && prov_local_home_overlaps(e->local, u->home, e->config->home_base))
+                why = "its home is a local account's home, holds one or lies in one";
         if (why)
                 log_warning("Not serving '%s' (uid %" PRIu32 "): %s", SAFE(u->name), u->uid, why);
         else {

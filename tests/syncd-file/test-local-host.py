@@ -8,6 +8,8 @@ file source with private passwd and group files, results through the real NSS mo
 1. A local user carol is created (useradd) while the directory's carol is served: the next sync
    must stop serving the directory's carol (by name, by uid) and her SSH keys, or sshd, which
    finds the local carol first, would accept the directory carol's key for the local account.
+   Then the local carol's home becomes /home/ann (usermod -d): the directory's ann, whose home that
+   is, is no longer served until carol's home moves back.
 2. map_groups: Admins -> sudo and Dockers -> docker are served under the local name and gid.
    The local docker group is deleted (the package was purged): the directory group keeps its
    stored record, but the snapshot must not serve a group docker with gid 998 on its own (a
@@ -131,6 +133,15 @@ def main():
         check(getent(tmp, "passwd", uid) is None, f"local carol: uid {uid} not served ({getent(tmp, 'passwd', uid)})")
         check(keys(tmp, "carol") == "", f"local carol: no directory key for her ({keys(tmp, 'carol')!r})")
         check(getent(tmp, "passwd", "ann") is not None, "ann still served")
+
+        # 1b. usermod -d /home/ann carol: the directory's ann would share the local carol's home.
+        write(passwd_file, "root:x:0:0::/root:/bin/sh\ncarol:x:1001:1001::/home/ann:/bin/sh\n")
+        rc, out = run_syncd(tmp)
+        check(rc == 0, f"sync after usermod -d /home/ann carol exits 0 ({rc}: {out[-500:]})")
+        check(getent(tmp, "passwd", "ann") is None, f"ann, whose home the local carol now has, not served ({getent(tmp, 'passwd', 'ann')})")
+        write(passwd_file, "root:x:0:0::/root:/bin/sh\ncarol:x:1001:1001::/home/carol:/bin/sh\n")
+        rc, out = run_syncd(tmp)
+        check(rc == 0 and getent(tmp, "passwd", "ann") is not None, f"ann served again once carol's home moved back ({rc})")
 
         # 2. delgroup docker, then addgroup docker with another gid.
         write(group_file, "root:x:0:\nsudo:x:27:\n")
