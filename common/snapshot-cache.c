@@ -55,8 +55,17 @@ typedef struct LocalDb {
         const char **names;     /* sorted, into text */
         uint32_t *ids;          /* sorted */
         size_t n;
+        uint64_t name_bits[4];  /* name_key() of each name: most other names are told apart here */
         struct stat st;         /* of the file read */
 } LocalDb;
+
+/* A few bits of a name (first and last byte, length) for LocalDb.name_bits: a directory name whose
+ * bit is clear is no local name, without a search (getpwent checks each of 100k users). */
+static unsigned name_key(const char *name) {
+        size_t n = strlen(name);
+
+        return ((unsigned char) name[0] * 7u + (unsigned) n * 31u + (n > 0 ? (unsigned char) name[n - 1] : 0u)) & 255u;
+}
 
 /* A passwd or group file beyond this is not one we read in every process. */
 #define LOCAL_FILE_MAX (64 * 1024 * 1024)
@@ -201,7 +210,15 @@ static int local_db_refresh(ProvLocal which) {
         nd = malloc(sizeof(*nd));
         if (!nd)
                 return -ENOMEM;
-        *nd = (LocalDb) { .text = TAKE_PTR(text), .names = TAKE_PTR(names), .ids = TAKE_PTR(ids), .n = n, .st = st };
+        *nd = (LocalDb) { .n = n, .st = st };
+        for (size_t i = 0; i < n; i++) {
+                unsigned k = name_key(names[i]);
+
+                nd->name_bits[k >> 6] |= UINT64_C(1) << (k & 63);
+        }
+        nd->text = TAKE_PTR(text);
+        nd->names = TAKE_PTR(names);
+        nd->ids = TAKE_PTR(ids);
         local_db_set(which, nd);
         return 0;
 }
@@ -211,8 +228,12 @@ bool prov_cache_local(ProvLocal which, const char *name, uint32_t id) {
 
         if (!d || d->n == 0)
                 return false;
-        if (name && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name))
-                return true;
+        if (name) {
+                unsigned k = name_key(name);
+
+                if (((d->name_bits[k >> 6] >> (k & 63)) & 1) && bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_name))
+                        return true;
+        }
         /* Directory ids lie above the host's (by default from 200000): one comparison each, which
          * matters for initgroups of a user in hundreds of groups. */
         return id >= d->ids[0] && id <= d->ids[d->n - 1] && bsearch(&id, d->ids, d->n, sizeof(*d->ids), cmp_id);
